@@ -1,0 +1,74 @@
+"""Exception hierarchy of probe-rnn.
+
+Every error a user can cause is a :class:`ProbeRnnError` whose message is one line that names
+the problem and the fix. Each subclass also subclasses the matching builtin, so code that
+catches ``ValueError`` or ``FileNotFoundError`` keeps working. The CLI prints
+``error: <message>`` and exits with code 2 (``--debug`` shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ProbeRnnError",
+    "InputFileError",
+    "DataError",
+    "CheckpointError",
+    "UntrustedCheckpointError",
+    "ConfigError",
+    "CaptureError",
+    "CaptureMismatchError",
+    "StoreError",
+    "PluginError",
+    "AttributionError",
+    "ReportError",
+]
+
+
+class ProbeRnnError(Exception):
+    """Base class: an error the user can fix; the message says how."""
+
+    exit_code = 2
+
+
+class InputFileError(ProbeRnnError, FileNotFoundError):
+    """A file or folder the user named does not exist or cannot be read."""
+
+
+class DataError(ProbeRnnError, ValueError):
+    """A table or dataset cannot be used as given (columns, labels, encoding, emptiness)."""
+
+
+class CheckpointError(ProbeRnnError, ValueError):
+    """A checkpoint is unreadable, truncated, of another format or inconsistent."""
+
+
+class UntrustedCheckpointError(CheckpointError):
+    """A checkpoint holds a pickled object whose loading would run code."""
+
+
+class ConfigError(ProbeRnnError, ValueError):
+    """A parameter has a value outside its allowed set or range."""
+
+
+class CaptureError(ProbeRnnError, RuntimeError):
+    """States cannot be captured from the given model or modules."""
+
+
+class CaptureMismatchError(CaptureError):
+    """Recomputed states disagree with the fused kernel's own results."""
+
+
+class StoreError(ProbeRnnError, RuntimeError):
+    """A state store on disk is missing, incomplete or inconsistent."""
+
+
+class PluginError(ProbeRnnError, LookupError):
+    """A plugin name is unknown or a plugin cannot be used."""
+
+
+class AttributionError(ProbeRnnError, RuntimeError):
+    """An attribution cannot be computed as asked."""
+
+
+class ReportError(ProbeRnnError, RuntimeError):
+    """A report cannot be built from the given run folder."""

@@ -1,0 +1,248 @@
+"""One registry for probes, tasks and model adapters.
+
+Lookup order follows xarray's plugin loader: built-ins first, then entry points (groups
+``probe_rnn.probes``, ``probe_rnn.tasks``, ``probe_rnn.adapters``), then Python files in plugin
+folders (``--plugins DIR`` and ``./probes`` when it exists). A plugin that fails to import
+becomes a warning naming it; a duplicate name warns and keeps the first; an unknown name raises
+:class:`~probe_rnn.errors.PluginError` listing the valid ones.
+
+Register with a decorator::
+
+    from probe_rnn.plugins import register_probe
+
+    @register_probe("centroid")
+    class NearestCentroidProbe(BaseEstimator, ClassifierMixin): ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from probe_rnn.errors import PluginError
+
+__all__ = [
+    "KINDS",
+    "Entry",
+    "Registry",
+    "PluginWarning",
+    "registry",
+    "register_probe",
+    "register_task",
+    "register_adapter",
+]
+
+KINDS = ("probe", "task", "adapter")
+_GROUPS = {kind: f"probe_rnn.{kind}s" for kind in KINDS}
+_BUILTIN_MODULES = (
+    "probe_rnn.probing.probes",
+    "probe_rnn.probing.tasks",
+    "probe_rnn.models.adapters",
+)
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded or clashes with another; the run goes on without it."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered plugin: its kind, name, the object and where it came from."""
+
+    kind: str
+    name: str
+    obj: Any
+    origin: str
+
+
+class Registry:
+    """Holds every probe, task and adapter by kind and name."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self._origin = "built-in"
+        self._builtins_loaded = False
+        self._entry_points_loaded = False
+        self._folders: set[Path] = set()
+
+    # -- registration -------------------------------------------------------------------
+    def add(self, kind: str, name: str, obj: Any, origin: str | None = None) -> Any:
+        """Register ``obj`` as ``kind`` under ``name``; warn and keep the first on duplicates."""
+        _check_kind(kind)
+        if not isinstance(name, str) or not name.strip():
+            raise PluginError(f"a {kind} plugin needs a non-empty name, got {name!r}")
+        origin = origin or self._origin
+        known = self._entries[kind].get(name)
+        if known is not None and known.obj is not obj:
+            warnings.warn(
+                f"{kind} {name!r} from {origin} ignored: the name is already taken by "
+                f"{known.origin}; rename one of them",
+                PluginWarning,
+                stacklevel=3,
+            )
+            return obj
+        self._entries[kind][name] = Entry(kind, name, obj, origin)
+        return obj
+
+    def decorator(self, kind: str, name: str) -> Callable[[Any], Any]:
+        """Return a decorator that registers its target as ``kind`` ``name``."""
+        _check_kind(kind)
+
+        def register(obj: Any) -> Any:
+            return self.add(kind, name, obj)
+
+        return register
+
+    # -- discovery ----------------------------------------------------------------------
+    def load_builtins(self) -> None:
+        """Import the modules that register the built-in probes, tasks and adapters."""
+        if self._builtins_loaded:
+            return
+        self._builtins_loaded = True
+        for module in _BUILTIN_MODULES:
+            self._import_as(module, "built-in")
+
+    def load_entry_points(self) -> None:
+        """Load plugins that installed packages declare under the ``probe_rnn.*`` groups."""
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for kind, group in _GROUPS.items():
+            for ep in entry_points(group=group):
+                origin = f"entry point {ep.value}"
+                try:
+                    obj = ep.load()
+                except Exception as exc:  # a broken plugin must not stop the run
+                    _warn_failed(origin, exc)
+                    continue
+                self.add(kind, ep.name, obj, origin)
+
+    def load_folder(self, path: str | Path) -> list[str]:
+        """Import every ``*.py`` file in ``path``; return the names of the files imported.
+
+        A file that fails to import becomes a :class:`PluginWarning` naming it.
+        """
+        folder = Path(path)
+        if not folder.is_dir():
+            raise PluginError(f"plugin folder {str(folder)!r} does not exist: pass an existing folder")
+        folder = folder.resolve()
+        if folder in self._folders:
+            return []
+        self._folders.add(folder)
+        self.load_builtins()
+        loaded = []
+        for file in sorted(folder.glob("*.py")):
+            if file.name.startswith("_"):
+                continue
+            if self._import_file(file):
+                loaded.append(file.name)
+        return loaded
+
+    def load_all(self, folders: Iterable[str | Path] = ()) -> None:
+        """Load built-ins, entry points, the given folders and ``./probes`` if present."""
+        self.load_builtins()
+        self.load_entry_points()
+        for folder in folders:
+            self.load_folder(folder)
+        local = Path("probes")
+        if local.is_dir():
+            self.load_folder(local)
+
+    # -- lookup -------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> Any:
+        """Return the object registered as ``kind`` ``name`` or raise listing valid names."""
+        _check_kind(kind)
+        self.load_builtins()
+        self.load_entry_points()
+        entry = self._entries[kind].get(name)
+        if entry is None:
+            valid = ", ".join(sorted(self._entries[kind])) or "(none)"
+            raise PluginError(f"unknown {kind} {name!r}: choose one of {valid}")
+        return entry.obj
+
+    def names(self, kind: str) -> list[str]:
+        """Sorted names registered as ``kind``."""
+        _check_kind(kind)
+        self.load_builtins()
+        self.load_entry_points()
+        return sorted(self._entries[kind])
+
+    def entries(self) -> list[Entry]:
+        """Every registered plugin, grouped by kind then sorted by name."""
+        self.load_builtins()
+        self.load_entry_points()
+        return [e for kind in KINDS for _, e in sorted(self._entries[kind].items())]
+
+    def remove(self, kind: str, name: str) -> None:
+        """Forget one plugin (for tests and interactive use)."""
+        _check_kind(kind)
+        self._entries[kind].pop(name, None)
+
+    # -- internals ----------------------------------------------------------------------
+    def _import_as(self, module: str, origin: str) -> None:
+        previous, self._origin = self._origin, origin
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            _warn_failed(origin + f" module {module}", exc)
+        finally:
+            self._origin = previous
+
+    def _import_file(self, file: Path) -> bool:
+        digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
+        mod_name = f"probe_rnn_plugin_{file.stem}_{digest}"
+        previous, self._origin = self._origin, str(file)
+        try:
+            spec = importlib.util.spec_from_file_location(mod_name, file)
+            if spec is None or spec.loader is None:
+                raise ImportError("not a Python module")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            spec.loader.exec_module(module)
+            return True
+        except Exception as exc:
+            sys.modules.pop(mod_name, None)
+            _warn_failed(str(file), exc)
+            return False
+        finally:
+            self._origin = previous
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise PluginError(f"unknown plugin kind {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def _warn_failed(origin: str, exc: BaseException) -> None:
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    warnings.warn(
+        f"plugin {origin} failed to load and is skipped ({type(exc).__name__}: {message})",
+        PluginWarning,
+        stacklevel=3,
+    )
+
+
+registry = Registry()
+
+
+def register_probe(name: str) -> Callable[[Any], Any]:
+    """Register a probe: a scikit-learn estimator class or a function returning one."""
+    return registry.decorator("probe", name)
+
+
+def register_task(name: str) -> Callable[[Any], Any]:
+    """Register a task: a :class:`probe_rnn.probing.tasks.Task` subclass."""
+    return registry.decorator("task", name)
+
+
+def register_adapter(name: str) -> Callable[[Any], Any]:
+    """Register a model adapter: how texts become a model's inputs and how to call it."""
+    return registry.decorator("adapter", name)
