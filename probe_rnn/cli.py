@@ -67,6 +67,9 @@ TrustOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
+UmapOpt = Annotated[
+    bool, typer.Option("--umap/--no-umap", help="UMAP pictures (PCA with --no-umap).")
+]
 MaxRowsOpt = Annotated[
     int | None,
     typer.Option("--max-rows", help="Use at most this many rows (a seeded sample).",
@@ -157,6 +160,85 @@ def datasets_cmd() -> None:
     for name, description in list_datasets().items():
         table.add_row(name, description)
     Console().print(table)
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def _say(line: str) -> None:
+    console.print(line, soft_wrap=True)
+
+
+@app.command("probe")
+def probe_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder for stores, results, report.")],
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: label and "
+                     "sentence tasks; see `probe-rnn plugins`).", show_default=False)] = None,
+    views: Annotated[str | None, typer.Option(help="Comma-separated state views (default: the "
+                     "state catalogue).", show_default=False)] = None,
+    probes: Annotated[str, typer.Option(help="Comma-separated probes.")] = "logistic",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (split by sentence).")] = 5,
+    seeds: Annotated[int, typer.Option(help="Repeats with different fold seeds.")] = 1,
+    max_rows: MaxRowsOpt = None,
+    jobs: Annotated[int, typer.Option(help="Parallel probe fits (joblib).")] = 1,
+    mdl: Annotated[bool, typer.Option("--mdl/--no-mdl", help="MDL online codelength.")] = True,
+    random_baseline: Annotated[bool, typer.Option(
+        "--random-baseline/--no-random-baseline",
+        help="Also probe the same architecture with random weights.")] = True,
+    attribution_rows: Annotated[int, typer.Option(
+        "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
+    umap: UmapOpt = True,
+    plugins: PluginsOpt = None,
+    factory: FactoryOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    seed: SeedOpt = 0,
+) -> None:
+    """Capture every state, probe what each carries, attribute, and write the HTML report."""
+    from probe_rnn.pipeline import run_pipeline
+    from probe_rnn.probing import headline_table
+
+    load_plugins(plugins)
+    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    df, source = load_data(data, dataset, text, label)
+    arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
+                 "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
+                 "views": views}
+    result = run_pipeline(
+        bundle, df, out, source=source, views=_split_list(views), tasks=_split_list(tasks),
+        probes=_split_list(probes) or ["logistic"], folds=folds, seeds=seeds, max_rows=max_rows,
+        jobs=jobs, mdl=mdl, random_baseline=random_baseline, attribution_rows=attribution_rows,
+        umap=umap, seed=seed, arguments=arguments, say=_say,
+    )
+    Console().print(headline_table(result.results))
+    typer.echo(f"report: {result.report_path or result.out_dir}")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Run folder of the demo.")] = Path(
+        "reports/demo"
+    ),
+    retrain: Annotated[bool, typer.Option(help="Train again even if the model exists.")] = False,
+    umap: UmapOpt = True,
+    jobs: Annotated[int, typer.Option(help="Parallel probe fits (joblib).")] = 1,
+    seed: SeedOpt = 0,
+) -> None:
+    """Train a 2-layer BiLSTM on bundled names (or reuse it), probe it and write the report."""
+    from probe_rnn.demo import run_demo
+
+    _say(f"probe-rnn demo -> {out}")
+    result = run_demo(out, seed=seed, umap=umap, retrain=retrain, jobs=jobs, say=_say)
+    typer.echo(f"report: {result.report_path or result.out_dir}")
 
 
 # -- entry point --------------------------------------------------------------------------------

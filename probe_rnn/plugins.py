@@ -132,7 +132,9 @@ class Registry:
         """
         folder = Path(path)
         if not folder.is_dir():
-            raise PluginError(f"plugin folder {str(folder)!r} does not exist: pass an existing folder")
+            raise PluginError(
+                f"plugin folder {str(folder)!r} does not exist: pass an existing folder"
+            )
         folder = folder.resolve()
         if folder in self._folders:
             return []

@@ -1,0 +1,302 @@
+"""The whole run: capture -> diagnosis -> probing -> attribution -> report, into one run folder.
+
+``run_pipeline`` is what ``probe-rnn probe`` and ``probe-rnn demo`` call. Each stage writes its
+output into the run folder before the next starts, so a crash late loses nothing earlier and
+``probe-rnn report DIR`` can re-render without recomputing. ``run.json`` records the model card,
+the data card, the arguments and each stage's wall time; it is rewritten after every stage.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from probe_rnn import __version__
+from probe_rnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from probe_rnn.models import ModelBundle
+
+__all__ = ["RunResult", "run_pipeline", "sample_rows", "model_card", "data_card"]
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the folder, the results table and the report path (if built)."""
+
+    out_dir: Path
+    results: pd.DataFrame
+    diagnosis: pd.DataFrame
+    report_path: Path | None
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        where = self.report_path or self.out_dir
+        return f"<p>probe-rnn run in <code>{where}</code>: {len(self.results)} result rows</p>"
+
+
+def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """A seeded sample of at most ``max_rows`` rows, keeping the table's order."""
+    if max_rows is None or len(df) <= max_rows:
+        return df.reset_index(drop=True)
+    if max_rows < 10:
+        raise ConfigError(f"--max-rows must be at least 10, got {max_rows}")
+    picked = df.sample(n=max_rows, random_state=seed).sort_index()
+    return picked.reset_index(drop=True)
+
+
+def model_card(bundle: ModelBundle) -> dict[str, Any]:
+    """Architecture, labels, tokenizer and training metadata as plain JSON values."""
+    import torch.nn as nn
+
+    modules = []
+    for name, module in bundle.model.named_modules():
+        if isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)):
+            modules.append(
+                {
+                    "name": name,
+                    "type": type(module).__name__,
+                    "layers": module.num_layers,
+                    "directions": 2 if module.bidirectional else 1,
+                    "hidden": module.hidden_size,
+                    "proj_size": getattr(module, "proj_size", 0),
+                    "parameters": sum(p.numel() for p in module.parameters()),
+                }
+            )
+    tokenizer = bundle.tokenizer
+    return {
+        "source": str(bundle.source),
+        "checksum": bundle.checksum,
+        "config": bundle.config.to_dict() if bundle.config is not None else None,
+        "labels": list(bundle.labels),
+        "tokenizer": None
+        if tokenizer is None
+        else {"kind": tokenizer.kind, "vocab_size": len(tokenizer)},
+        "meta": _jsonable(bundle.meta),
+        "recurrent_modules": modules,
+        "parameters": sum(p.numel() for p in bundle.model.parameters()),
+    }
+
+
+def data_card(df: pd.DataFrame, source: str) -> dict[str, Any]:
+    """Size, splits, label counts and a checksum of the texts and labels."""
+    digest = hashlib.sha256()
+    for text, label in zip(df["text"], df["label"], strict=True):
+        digest.update(f"{text}\t{label}\n".encode())
+    splits = df["split"].value_counts().sort_index() if "split" in df else pd.Series(dtype=int)
+    labels = df["label"].value_counts().sort_index()
+    return {
+        "source": source,
+        "rows": int(len(df)),
+        "splits": {str(k): int(v) for k, v in splits.items()},
+        "label_counts": {str(k): int(v) for k, v in labels.items()},
+        "checksum": digest.hexdigest(),
+    }
+
+
+def run_pipeline(
+    bundle: ModelBundle,
+    df: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    source: str = "table",
+    name: str | None = None,
+    views: Sequence[str] | None = None,
+    tasks: Sequence[str] | None = None,
+    probes: Sequence[str] = ("logistic",),
+    folds: int = 5,
+    seeds: int = 1,
+    max_rows: int | None = None,
+    jobs: int = 1,
+    mdl: bool = True,
+    random_baseline: bool = True,
+    attribution_rows: int = 24,
+    umap: bool = True,
+    report: bool = True,
+    seed: int = 0,
+    arguments: dict[str, Any] | None = None,
+    say: Say | None = None,
+) -> RunResult:
+    """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The trained model with its tokenizer/adapter.
+    df : DataFrame
+        Columns ``text``, ``label`` and optionally ``split``.
+    out_dir : path
+        The run folder; complete state stores already in it are reused.
+    attribution_rows : int
+        Sentences to attribute (a seeded sample); 0 skips attribution.
+    say : callable, optional
+        Receives one short line per finished stage (the CLI prints them).
+    """
+    from probe_rnn.capture import capture, diagnose
+    from probe_rnn.data import ensure_splits
+    from probe_rnn.probing import run_probes, save_results
+
+    say = say or (lambda line: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df = sample_rows(ensure_splits(df, seed=seed), max_rows, seed)
+    previous = _read_run(out)
+    run = {
+        "name": name or out.name,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "probe_rnn_version": __version__,
+        "seed": seed,
+        "model": model_card(bundle),
+        "data": data_card(df, source),
+        "arguments": _jsonable(arguments or {}),
+        "stages": {},
+    }
+    run["fingerprint"] = _fingerprint(run, views, tasks, probes, folds, seeds, mdl,
+                                      random_baseline, attribution_rows)
+    reusable = _reusable_stages(previous, run["fingerprint"], out)
+    _write_run(out, run)
+
+    with _stage(run, out, "capture", say) as note:
+        stores = {"trained": capture(bundle, df, out / "states", views=views)}
+        if random_baseline:
+            from probe_rnn.models import build_random_init
+
+            baseline = build_random_init(bundle, seed=seed)
+            stores["random-init"] = capture(baseline, df, out / "states-random", views=views)
+        note(f"{len(df)} rows, {len(stores['trained'].views)} views")
+
+    with _stage(run, out, "diagnosis", say, reusable) as note:
+        if note.cached:
+            diagnosis = pd.read_csv(out / "diagnosis.csv")
+        else:
+            diagnosis = diagnose(bundle, df)
+            diagnosis.to_csv(out / "diagnosis.csv", index=False)
+        note(f"{len(diagnosis)} checks")
+
+    with _stage(run, out, "probing", say, reusable) as note:
+        if note.cached:
+            results = pd.read_parquet(out / "results.parquet")
+        else:
+            results = run_probes(
+                stores, views=views, tasks=tasks, probes=tuple(probes), folds=folds,
+                seeds=seeds, jobs=jobs, mdl=mdl, seed=seed,
+            )
+            save_results(results, out)
+        note(f"{len(results)} result rows")
+
+    if attribution_rows > 0:
+        from probe_rnn.attribution import attribute
+
+        with _stage(run, out, "attribution", say, reusable) as note:
+            if not note.cached:
+                attribute(bundle, df, out / "attribution", rows=attribution_rows, seed=seed)
+            note(f"{attribution_rows} sentences")
+
+    report_path = None
+    if report:
+        from probe_rnn.report import build_report
+
+        with _stage(run, out, "report", say) as note:
+            report_path = Path(build_report(out, umap=umap, seed=seed).path)
+            note(str(report_path))
+    return RunResult(out, results, diagnosis, report_path, run["stages"])
+
+
+_STAGE_FILES = {
+    "diagnosis": ("diagnosis.csv",),
+    "probing": ("results.parquet", "results.csv"),
+    "attribution": ("attribution/manifest.json",),
+}
+
+
+class _Note:
+    """Handed to a stage body: call it with a detail line; ``cached`` says to reuse files."""
+
+    def __init__(self, cached: bool) -> None:
+        self.cached = cached
+        self.detail = ""
+
+    def __call__(self, detail: str) -> None:
+        self.detail = detail
+
+
+class _stage:
+    """Time one stage, record it in run.json, and report a line when it ends."""
+
+    def __init__(
+        self, run: dict[str, Any], out: Path, name: str, say: Say, reusable: set[str] = frozenset()
+    ) -> None:
+        self.run, self.out, self.name, self.say = run, out, name, say
+        self.note = _Note(cached=name in reusable)
+
+    def __enter__(self) -> _Note:
+        self.start = time.perf_counter()
+        return self.note
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        seconds = round(time.perf_counter() - self.start, 2)
+        status = "failed" if exc_type is not None else "reused" if self.note.cached else "done"
+        self.run["stages"][self.name] = {
+            "seconds": seconds, "status": status, "detail": self.note.detail,
+        }
+        _write_run(self.out, self.run)
+        if exc_type is None:
+            suffix = " (reused)" if self.note.cached else ""
+            self.say(f"{self.name:<12} {seconds:7.1f} s  {self.note.detail}{suffix}")
+
+
+def _fingerprint(run: dict[str, Any], *settings: Any) -> str:
+    """Hash of what decides a run's numbers: model, data, seed and the probing settings."""
+    key = [run["model"]["checksum"], run["data"]["checksum"], run["seed"], __version__]
+    key += [list(s) if isinstance(s, (list, tuple)) else s for s in settings]
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()
+
+
+def _read_run(out: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((out / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _reusable_stages(previous: dict[str, Any] | None, fingerprint: str, out: Path) -> set[str]:
+    """Stages a previous run with the same fingerprint finished and whose files are there."""
+    if not previous or previous.get("fingerprint") != fingerprint:
+        return set()
+    stages = previous.get("stages", {})
+    done = {n for n, s in stages.items() if s.get("status") in ("done", "reused")}
+    return {
+        stage
+        for stage, files in _STAGE_FILES.items()
+        if stage in done and all((out / f).exists() for f in files)
+    }
+
+
+def _write_run(out: Path, run: dict[str, Any]) -> None:
+    tmp = out / "run.json.tmp"
+    tmp.write_text(json.dumps(run, indent=2, sort_keys=False))
+    os.replace(tmp, out / "run.json")
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn nested metadata into JSON-safe values (paths and numpy scalars become plain)."""
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
