@@ -58,35 +58,7 @@ def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFra
 
 def model_card(bundle: ModelBundle) -> dict[str, Any]:
     """Architecture, labels, tokenizer and training metadata as plain JSON values."""
-    import torch.nn as nn
-
-    modules = []
-    for name, module in bundle.model.named_modules():
-        if isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)):
-            modules.append(
-                {
-                    "name": name,
-                    "type": type(module).__name__,
-                    "layers": module.num_layers,
-                    "directions": 2 if module.bidirectional else 1,
-                    "hidden": module.hidden_size,
-                    "proj_size": getattr(module, "proj_size", 0),
-                    "parameters": sum(p.numel() for p in module.parameters()),
-                }
-            )
-    tokenizer = bundle.tokenizer
-    return {
-        "source": str(bundle.source),
-        "checksum": bundle.checksum,
-        "config": bundle.config.to_dict() if bundle.config is not None else None,
-        "labels": list(bundle.labels),
-        "tokenizer": None
-        if tokenizer is None
-        else {"kind": tokenizer.kind, "vocab_size": len(tokenizer)},
-        "meta": _jsonable(bundle.meta),
-        "recurrent_modules": modules,
-        "parameters": sum(p.numel() for p in bundle.model.parameters()),
-    }
+    return _jsonable(bundle.card())
 
 
 def data_card(df: pd.DataFrame, source: str) -> dict[str, Any]:

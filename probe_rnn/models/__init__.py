@@ -1,0 +1,54 @@
+"""Models: the reference recurrent classifier family, safe checkpoints, adapters, training.
+
+* :class:`ModelConfig` / :class:`RNNClassifier`: embedding -> RNN/GRU/LSTM -> readout -> head.
+* :class:`ModelBundle`: a model with tokenizer, labels, metadata and its :class:`Adapter`.
+* :func:`save_checkpoint` / :func:`load_model`: one file loadable with
+  ``torch.load(weights_only=True)``; foreign models through a factory; pickled modules only
+  when trusted.
+* :func:`train`: seeded training with early stopping; :func:`build_random_init`: the
+  random-weights baseline.
+"""
+
+from probe_rnn.models.adapters import (
+    Adapter,
+    IdsAdapter,
+    IdsLengthsAdapter,
+    ProbeRnnAdapter,
+    iter_batches,
+    make_adapter,
+)
+from probe_rnn.models.bundle import ModelBundle, build_random_init, recurrent_modules
+from probe_rnn.models.checkpoint import FORMAT, FORMAT_VERSION, file_sha256, save_checkpoint
+from probe_rnn.models.classifier import RNNClassifier, valid_mask
+from probe_rnn.models.config import READOUTS, RNN_TYPES, ModelConfig
+from probe_rnn.models.factory import call_factory, resolve_factory
+from probe_rnn.models.loading import load_model
+from probe_rnn.models.training import TrainEvent, TrainResult, accuracy, train
+
+__all__ = [
+    "ModelConfig",
+    "RNN_TYPES",
+    "READOUTS",
+    "RNNClassifier",
+    "valid_mask",
+    "ModelBundle",
+    "recurrent_modules",
+    "build_random_init",
+    "Adapter",
+    "ProbeRnnAdapter",
+    "IdsLengthsAdapter",
+    "IdsAdapter",
+    "make_adapter",
+    "iter_batches",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "save_checkpoint",
+    "load_model",
+    "file_sha256",
+    "resolve_factory",
+    "call_factory",
+    "train",
+    "TrainResult",
+    "TrainEvent",
+    "accuracy",
+]

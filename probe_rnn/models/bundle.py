@@ -1,0 +1,170 @@
+"""A loaded model with everything needed to feed it: :class:`ModelBundle`.
+
+Also the model card (:func:`recurrent_modules`, :meth:`ModelBundle.card`) that ``inspect`` and
+``run.json`` show, and :func:`build_random_init`, the random-weights baseline of probing.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from probe_rnn.errors import ConfigError
+from probe_rnn.models.adapters import Adapter, iter_batches
+from probe_rnn.models.classifier import RNNClassifier
+from probe_rnn.models.config import ModelConfig
+
+if TYPE_CHECKING:
+    from probe_rnn.data import Tokenizer
+
+__all__ = ["ModelBundle", "recurrent_modules", "build_random_init"]
+
+
+@dataclass
+class ModelBundle:
+    """A model in eval mode with its tokenizer, labels, provenance and adapter.
+
+    Attributes
+    ----------
+    model : nn.Module
+        In eval mode.
+    tokenizer : Tokenizer or None
+        None only for foreign models whose adapter brings its own encoding.
+    labels : list[str]
+        Class names; index = logit column.
+    config : ModelConfig or None
+        Architecture of our classifier; None for foreign models.
+    meta : dict
+        Training metadata (dataset, seed, epochs, dev/test accuracy, ...).
+    adapter : Adapter
+        Encodes texts and calls the model.
+    source : str
+        Where the model came from (checkpoint path, or ``"trained in memory"``).
+    checksum : str
+        sha256 of the checkpoint file ("" when not loaded from a file).
+    format : str
+        How it was loaded, e.g. ``"probe-rnn-checkpoint v1"``, ``"state_dict + factory m:f"``.
+    """
+
+    model: nn.Module
+    tokenizer: Tokenizer | None
+    labels: list[str]
+    config: ModelConfig | None
+    meta: dict[str, Any]
+    adapter: Adapter
+    source: str = "in memory"
+    checksum: str = ""
+    format: str = ""
+
+    def __post_init__(self) -> None:
+        self.model.eval()
+
+    @torch.no_grad()
+    def predict_logits(self, texts: Sequence[str], batch_size: int = 256) -> Tensor:
+        """Logits ``(len(texts), n_labels)`` in row order, computed in eval mode."""
+        self.model.eval()
+        batches = iter_batches(texts, self.adapter, batch_size)
+        chunks = [self.adapter.forward(self.model, batch) for batch in batches]
+        if not chunks:
+            return torch.empty(0, len(self.labels))
+        return torch.cat([c.detach().cpu() for c in chunks])
+
+    def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[str]:
+        """Predicted label names, in row order."""
+        ids = self.predict_logits(texts, batch_size).argmax(dim=1).tolist()
+        return [self.labels[i] if i < len(self.labels) else str(i) for i in ids]
+
+    def card(self) -> dict[str, Any]:
+        """Plain-dict model card (the ``"model"`` entry of ``run.json``)."""
+        tok = self.tokenizer
+        return {
+            "source": self.source,
+            "checksum": self.checksum,
+            "format": self.format,
+            "config": self.config.to_dict() if self.config is not None else None,
+            "labels": list(self.labels),
+            "tokenizer": None if tok is None else {"kind": tok.kind, "vocab_size": len(tok)},
+            "adapter": type(self.adapter).__name__,
+            "meta": dict(self.meta),
+            "recurrent_modules": recurrent_modules(self.model),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+        }
+
+
+def recurrent_modules(model: nn.Module) -> list[dict[str, Any]]:
+    """One dict per ``nn.RNN``/``nn.GRU``/``nn.LSTM`` inside ``model``.
+
+    Keys: ``name, type, layers, directions, hidden, proj_size, parameters`` (``type`` is
+    ``LSTM``, ``GRU``, ``RNN(tanh)`` or ``RNN(relu)``).
+    """
+    found = []
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.RNNBase):
+            continue
+        kind = module.mode
+        if module.mode.startswith("RNN_"):
+            kind = f"RNN({module.mode[4:].lower()})"
+        found.append(
+            {
+                "name": name or "(model)",
+                "type": kind,
+                "layers": module.num_layers,
+                "directions": 2 if module.bidirectional else 1,
+                "hidden": module.hidden_size,
+                "proj_size": getattr(module, "proj_size", 0),
+                "parameters": sum(p.numel() for p in module.parameters()),
+            }
+        )
+    return found
+
+
+def build_random_init(bundle: ModelBundle, seed: int = 0) -> ModelBundle:
+    """Same architecture, tokenizer and labels with freshly initialised (seeded) weights.
+
+    Our classifier is rebuilt from its config under ``torch.manual_seed(seed)``, which gives
+    PyTorch's default initialisation. A foreign model is deep-copied and every submodule's
+    ``reset_parameters()`` is called; parameters owned by modules without one are drawn from
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``. The global RNG state is left untouched.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed must be an integer; received {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if bundle.config is not None and isinstance(bundle.model, RNNClassifier):
+            model: nn.Module = RNNClassifier(ModelConfig.from_dict(bundle.config.to_dict()))
+        else:
+            model = _reset_foreign(bundle.model)
+    device = next((p.device for p in bundle.model.parameters()), torch.device("cpu"))
+    model.to(device).eval()
+    meta = dict(bundle.meta, random_init=True, random_init_seed=seed)
+    return replace(
+        bundle,
+        model=model,
+        meta=meta,
+        source=f"{bundle.source} (random init, seed {seed})",
+    )
+
+
+def _reset_foreign(original: nn.Module) -> nn.Module:
+    model = copy.deepcopy(original)
+    covered: set[int] = set()
+    for module in model.modules():
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
+            covered.update(id(p) for p in module.parameters())
+    with torch.no_grad():
+        for param in model.parameters():
+            if id(param) in covered:
+                continue
+            fan_in = param.shape[-1] if param.dim() > 0 else 1
+            bound = 1.0 / math.sqrt(max(fan_in, 1))
+            param.uniform_(-bound, bound)
+    return model
+

@@ -1,0 +1,144 @@
+"""Architecture configuration of the reference classifier family.
+
+:class:`ModelConfig` is the plain, validated description of an :class:`RNNClassifier`: it is
+what a checkpoint stores under ``"config"`` (as a dict of str/int/float/bool only, so it
+survives ``torch.load(weights_only=True)``) and what the CLI's ``train`` options fill in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from probe_rnn.errors import ConfigError
+
+__all__ = ["RNN_TYPES", "READOUTS", "ModelConfig", "check_choice"]
+
+#: Recurrent cell types: ``rnn`` is ``nn.RNN`` with tanh, ``rnn-relu`` the same with ReLU.
+RNN_TYPES = ("lstm", "gru", "rnn", "rnn-relu")
+
+#: How the sentence vector handed to the linear head is read from the recurrent module.
+READOUTS = ("last", "hidden", "mean", "max", "naive-last")
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise a one-line ConfigError."""
+    if value not in allowed:
+        raise ConfigError(
+            f"{name} must be one of {', '.join(allowed)}; received {value!r}"
+        )
+    return value
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"{name} must be an integer >= {minimum}; received {value!r}"
+        )
+    return value
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of an :class:`~probe_rnn.models.classifier.RNNClassifier`.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of token ids, including ``<pad>`` and ``<unk>`` (>= 2).
+    n_labels : int
+        Number of classes of the linear head (>= 2).
+    rnn : {"lstm", "gru", "rnn", "rnn-relu"}
+        Recurrent module: ``nn.LSTM``, ``nn.GRU``, ``nn.RNN`` (tanh) or ``nn.RNN`` (relu).
+    embedding_dim, hidden : int
+        Embedding size and recurrent hidden size per direction (>= 1).
+    layers : int
+        Stacked recurrent layers (>= 1).
+    bidirectional : bool
+        Run a backward direction too; outputs concatenate ``[fwd, bwd]``.
+    dropout : float
+        Dropout between stacked recurrent layers, in ``[0, 1)``. It acts only between layers,
+        so a value > 0 with ``layers == 1`` is rejected rather than silently ignored.
+    readout : {"last", "hidden", "mean", "max", "naive-last"}
+        Sentence vector fed to the head; see :meth:`RNNClassifier.readout_from`.
+    packed : bool
+        Run the recurrent module on a ``PackedSequence`` (True) or on the padded batch.
+    pad_id : int
+        Token id of padding (the embedding's ``padding_idx``).
+    """
+
+    vocab_size: int
+    n_labels: int
+    rnn: str = "lstm"
+    embedding_dim: int = 64
+    hidden: int = 64
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    readout: str = "last"
+    packed: bool = True
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> ModelConfig:
+        """Check every field; raise ConfigError naming the first bad one."""
+        _check_int("vocab_size", self.vocab_size, 2)
+        _check_int("n_labels", self.n_labels, 2)
+        check_choice("rnn", self.rnn, RNN_TYPES)
+        _check_int("embedding_dim", self.embedding_dim, 1)
+        _check_int("hidden", self.hidden, 1)
+        _check_int("layers", self.layers, 1)
+        check_choice("readout", self.readout, READOUTS)
+        for name in ("bidirectional", "packed"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false; received {getattr(self, name)!r}")
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not (
+            0.0 <= dropout < 1.0
+        ):
+            raise ConfigError(f"dropout must be a number in [0, 1); received {dropout!r}")
+        if dropout > 0 and self.layers == 1:
+            raise ConfigError(
+                f"dropout acts between recurrent layers, so with layers=1 it has no effect; "
+                f"received dropout={dropout!r}: use layers >= 2 or dropout 0"
+            )
+        _check_int("pad_id", self.pad_id, 0)
+        if self.pad_id >= self.vocab_size:
+            raise ConfigError(
+                f"pad_id must be < vocab_size ({self.vocab_size}); received {self.pad_id!r}"
+            )
+        self.dropout = float(dropout)
+        return self
+
+    @property
+    def directions(self) -> int:
+        """1, or 2 when bidirectional."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def feature_dim(self) -> int:
+        """Size of the readout vector: ``hidden * directions``."""
+        return self.hidden * self.directions
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (str/int/float/bool only) for checkpoints and run cards."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from :meth:`to_dict` output; unknown or missing keys raise ConfigError."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"model config must be a dict; received {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown model config keys {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(known))}"
+            )
+        missing = [k for k in ("vocab_size", "n_labels") if k not in data]
+        if missing:
+            raise ConfigError(f"model config lacks required keys {', '.join(missing)}")
+        return cls(**data)

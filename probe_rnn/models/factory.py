@@ -1,0 +1,129 @@
+"""Foreign-model factories: ``--model package.module:function`` or ``--model file.py:function``.
+
+A factory is a function taking no arguments that builds the architecture a state_dict fills.
+It returns either an ``nn.Module`` or a dict::
+
+    {"model": nn.Module, "tokenizer": Tokenizer | None, "labels": [...], "adapter": "ids"}
+
+(every key but ``"model"`` optional). Importing the factory runs its module's code: that is the
+user's explicit choice, unlike unpickling a checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
+
+__all__ = ["FactoryResult", "resolve_factory", "call_factory"]
+
+_ALLOWED_KEYS = {"model", "tokenizer", "labels", "adapter"}
+
+
+@dataclass
+class FactoryResult:
+    """What a factory built: the model and, when it said so, tokenizer, labels and adapter."""
+
+    model: nn.Module
+    tokenizer: Any = None
+    labels: list[str] | None = None
+    adapter: Any = None
+    spec: str = ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise InputFileError(f"factory file {str(path)!r} does not exist: check the --model path")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    name = f"probe_rnn_factory_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import factory file {str(path)!r}: it is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise ConfigError(
+            f"cannot import factory file {str(path)!r} ({_first_line(exc)}): fix the file"
+        ) from exc
+    return module
+
+
+def resolve_factory(spec: str) -> Callable[[], Any]:
+    """Import the function named by ``"package.module:function"`` or ``"file.py:function"``."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ConfigError(
+            f"--model must look like package.module:function or path/file.py:function; "
+            f"received {spec!r}"
+        )
+    module_name, _, attr = spec.rpartition(":")
+    if not module_name or not attr.isidentifier():
+        raise ConfigError(
+            f"--model must look like package.module:function or path/file.py:function; "
+            f"received {spec!r}"
+        )
+    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+        module = _import_file(Path(module_name))
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot import factory module {module_name!r} ({_first_line(exc)}): install it "
+                f"or put it on PYTHONPATH, or pass path/file.py:{attr}"
+            ) from exc
+    func = getattr(module, attr, None)
+    if func is None:
+        raise ConfigError(f"factory module {module_name!r} has no attribute {attr!r}")
+    if not callable(func):
+        raise ConfigError(f"factory {spec!r} is a {type(func).__name__}, not a function")
+    return func
+
+
+def call_factory(spec: str | Callable[[], Any]) -> FactoryResult:
+    """Resolve (if a string) and call a factory; validate what it returned."""
+    name = spec if isinstance(spec, str) else getattr(spec, "__qualname__", repr(spec))
+    func = resolve_factory(spec) if isinstance(spec, str) else spec
+    try:
+        built = func()
+    except Exception as exc:
+        raise CheckpointError(f"factory {name} failed ({_first_line(exc)})") from exc
+    if isinstance(built, nn.Module):
+        return FactoryResult(model=built, spec=name)
+    if isinstance(built, dict) and isinstance(built.get("model"), nn.Module):
+        unknown = sorted(set(built) - _ALLOWED_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"factory {name} returned unknown keys {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(_ALLOWED_KEYS))}"
+            )
+        labels = built.get("labels")
+        if labels is not None:
+            labels = [str(label) for label in labels]
+        return FactoryResult(
+            model=built["model"],
+            tokenizer=built.get("tokenizer"),
+            labels=labels,
+            adapter=built.get("adapter"),
+            spec=name,
+        )
+    raise ConfigError(
+        f"factory {name} returned a {type(built).__name__}; it must return an nn.Module or a "
+        f'dict {{"model": nn.Module, "tokenizer": ..., "labels": [...]}}'
+    )

@@ -1,0 +1,88 @@
+"""Training: determinism, early stopping keeps the best weights, metadata, bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import tiny_table
+
+from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.models import TrainEvent, load_model, save_checkpoint, train
+
+SMALL = dict(hidden=8, embedding_dim=8, epochs=2, batch_size=16)
+
+
+def test_same_seed_gives_identical_weights_other_seed_does_not() -> None:
+    df = tiny_table()
+    a = train(df, seed=3, **SMALL).bundle.model.state_dict()
+    b = train(df, seed=3, **SMALL).bundle.model.state_dict()
+    c = train(df, seed=4, **SMALL).bundle.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_learns_the_first_character_rule_and_records_metadata(tmp_path) -> None:
+    df = tiny_table(rows=160)
+    events: list[TrainEvent] = []
+    result = train(df, rnn="gru", bidirectional=True, hidden=16, embedding_dim=8, epochs=15,
+                   lr=1e-2, batch_size=16, seed=0, patience=15, source="tiny",
+                   progress=events.append)
+    assert result.dev_accuracy >= 0.9  # majority is 0.5: the rule is learnable
+    history = result.history
+    assert list(history.columns) == ["epoch", "train_loss", "dev_accuracy"]
+    assert result.dev_accuracy == pytest.approx(history["dev_accuracy"].max())
+    meta = result.bundle.meta
+    assert meta["dataset"] == "tiny" and meta["seed"] == 0 and meta["labels"] == ["other", "x"]
+    assert meta["rows"] == {"train": 128, "dev": 16, "test": 16}
+    assert meta["best_epoch"] == int(history["dev_accuracy"].idxmax()) + 1
+    assert meta["epochs"] == len(history) and meta["torch_version"] == torch.__version__
+    assert meta["wall_seconds"] > 0 and "date" in meta
+    epoch_ends = [e for e in events if e.dev_accuracy is not None]
+    assert [e.epoch for e in epoch_ends] == list(history["epoch"])
+    assert all(e.batches == 8 for e in events if e.dev_accuracy is None)
+    save_checkpoint(tmp_path / "m.pt", result.bundle)
+    loaded = load_model(tmp_path / "m.pt")
+    texts = df["text"].tolist()
+    assert torch.equal(loaded.predict_logits(texts), result.bundle.predict_logits(texts))
+
+
+def test_early_stopping_returns_the_best_epoch_weights() -> None:
+    df = tiny_table()
+    result = train(df, epochs=6, patience=1, lr=0.5, seed=1, **{
+        k: v for k, v in SMALL.items() if k != "epochs"})
+    history = result.history
+    best = history["dev_accuracy"].max()
+    assert len(history) < 6 or history["dev_accuracy"].iloc[-1] == best
+    assert result.dev_accuracy == pytest.approx(best)
+
+
+def test_existing_split_column_is_used() -> None:
+    df = tiny_table()
+    df["split"] = ["train"] * 60 + ["dev"] * 20
+    result = train(df, **SMALL)
+    assert result.bundle.meta["rows"] == {"train": 60, "dev": 20, "test": 0}
+    assert result.test_accuracy != result.test_accuracy  # NaN without test rows
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "text"),
+    [
+        ({"rnn": "lstmm"}, ConfigError, "rnn must be one of"),
+        ({"tokenizer": "bpe"}, ConfigError, "tokenizer must be one of"),
+        ({"epochs": 0}, ConfigError, "epochs must be an integer >= 1"),
+        ({"lr": -1.0}, ConfigError, "lr must be a number > 0"),
+    ],
+)
+def test_bad_arguments(change, error, text) -> None:
+    with pytest.raises(error, match=text):
+        train(tiny_table(), **{**SMALL, **change})
+
+
+def test_bad_tables() -> None:
+    df = tiny_table()
+    with pytest.raises(DataError, match="at least 2 classes"):
+        train(df.assign(label="x"), **SMALL)
+    with pytest.raises(DataError, match="no 'dev' rows"):
+        train(df.assign(split="train"), **SMALL)
+    with pytest.raises(DataError):
+        train(df.drop(columns=["label"]), **SMALL)
