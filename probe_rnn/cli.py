@@ -8,9 +8,10 @@ Heavy imports (torch, sklearn) happen inside the commands so ``--help`` stays fa
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from probe_rnn.models import ModelBundle
+
+# torch's OpenMP threads busy-wait by default; on a shared 2-core machine that costs up to 40x.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(
     name="probe-rnn",
@@ -162,6 +166,152 @@ def datasets_cmd() -> None:
     Console().print(table)
 
 
+@app.command("train")
+def train_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint to write (.pt).")] = Path(
+        "model.pt"
+    ),
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    tokenizer: Annotated[str, typer.Option(help="Tokens: char or word.")] = "char",
+    rnn: Annotated[str, typer.Option(help="Cell: lstm, gru, rnn (tanh) or rnn-relu.")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
+    hidden: Annotated[int, typer.Option(help="Hidden size per direction.")] = 64,
+    embedding_dim: Annotated[int, typer.Option("--embedding-dim", help="Embedding size.")] = 64,
+    bidirectional: Annotated[bool, typer.Option(
+        "--bidirectional/--no-bidirectional", help="Add a backward direction.")] = False,
+    readout: Annotated[str, typer.Option(
+        help="What the head reads: last, hidden, mean, max or naive-last.")] = "last",
+    dropout: Annotated[float, typer.Option(help="Dropout between layers (layers >= 2).")] = 0.0,
+    packed: Annotated[bool, typer.Option(
+        "--packed/--padded", help="Run the RNN on packed sequences or the padded batch.")] = True,
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping on dev).")] = 10,
+    patience: Annotated[int, typer.Option(help="Epochs without dev gain before stopping.")] = 3,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
+    seed: SeedOpt = 0,
+) -> None:
+    """Train a recurrent text classifier (early stopping on dev) and save its checkpoint."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from probe_rnn.models import save_checkpoint, train
+
+    df, source = load_data(data, dataset, text, label)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=console, transient=False) as bar:
+        result = train(
+            df, tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
+            embedding_dim=embedding_dim, bidirectional=bidirectional, readout=readout,
+            dropout=dropout, packed=packed, epochs=epochs, batch_size=batch_size, lr=lr,
+            seed=seed, patience=patience, source=source, progress=_epoch_bars(bar),
+        )
+    save_checkpoint(out, result.bundle)
+    test = "n/a" if result.test_accuracy != result.test_accuracy else f"{result.test_accuracy:.3f}"
+    typer.echo(f"dev accuracy {result.dev_accuracy:.3f}  test accuracy {test}  -> {out}")
+
+
+def _epoch_bars(bar: Any) -> Any:
+    """A ``train`` progress callback drawing one Rich bar per epoch."""
+    tasks: dict[int, Any] = {}
+
+    def on_event(event: Any) -> None:
+        if event.epoch not in tasks:
+            tasks[event.epoch] = bar.add_task(
+                f"epoch {event.epoch}/{event.epochs}", total=event.batches or None, info=""
+            )
+        info = f"loss {event.train_loss:.3f}"
+        if event.dev_accuracy is None:
+            bar.update(tasks[event.epoch], completed=event.batch, info=info)
+        else:
+            bar.update(tasks[event.epoch], info=f"{info}  dev acc {event.dev_accuracy:.3f}")
+
+    return on_event
+
+
+@app.command("inspect")
+def inspect_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="The checkpoint (.pt) to summarise.")],
+    factory: FactoryOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", help="Rows per forward pass of the diagnosis (padding depends on it).")
+    ] = 256,
+    max_rows: MaxRowsOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Summarise a checkpoint: recurrent modules, tokenizer, labels, how it was trained.
+
+    With --data or --dataset, also print the output-vs-hidden diagnosis measured on that data.
+    """
+    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    _print_model_card(bundle.card())
+    if data is not None or dataset is not None:
+        from probe_rnn.capture import diagnose
+
+        df, source = load_data(data, dataset, text, label)
+        df = _sample_rows(df, max_rows, seed)
+        _print_diagnosis(diagnose(bundle, df, batch_size=batch_size), source)
+
+
+def _print_diagnosis(table: pd.DataFrame, source: str) -> None:
+    """One Rich table per recurrent module, then the diagnosis in plain sentences."""
+    from rich.table import Table
+
+    from probe_rnn.capture import format_diagnosis
+
+    out = Console(highlight=False)
+    for module, group in table.groupby("module", sort=False):
+        view = Table(title=f"output vs hidden: {module} on {source}")
+        for column in ("check", "value", "unit"):
+            view.add_column(column, justify="right" if column == "value" else "left")
+        for row in group.itertuples():
+            view.add_row(str(row.check), f"{row.value:.4g}", str(row.unit))
+        out.print(view)
+    out.print(format_diagnosis(table), soft_wrap=True, markup=False)
+
+
+def _print_model_card(card: dict[str, Any]) -> None:
+    """Rich tables for a model card (:meth:`probe_rnn.models.ModelBundle.card`)."""
+    from rich.table import Table
+
+    out = Console(highlight=False)
+    out.print(f"[bold]{card['source']}[/]  format: {card['format']}  "
+              f"parameters: {card['parameters']:,}  sha256: {card['checksum'][:16]}")
+    if card["config"]:
+        out.print("config: " + ", ".join(f"{k}={v}" for k, v in card["config"].items()))
+    modules = Table(title="recurrent modules")
+    keys = ("name", "type", "layers", "directions", "hidden", "proj_size", "parameters")
+    for key in keys:
+        modules.add_column(key)
+    for module in card["recurrent_modules"]:
+        modules.add_row(*(f"{module[k]:,}" if k == "parameters" else str(module[k]) for k in keys))
+    out.print(modules if card["recurrent_modules"] else "recurrent modules: none found")
+    tok = card["tokenizer"]
+    out.print("tokenizer: " + (f"{tok['kind']}, vocabulary {tok['vocab_size']}" if tok else
+                               f"none (adapter {card['adapter']})"))
+    out.print(f"labels ({len(card['labels'])}): {', '.join(card['labels'])}")
+    if card["meta"]:
+        meta = Table(title="how it was trained", show_header=False)
+        for key, value in card["meta"].items():
+            if isinstance(value, float):
+                value = f"{value:.4g}"
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            meta.add_row(str(key), str(value))
+        out.print(meta)
+    else:
+        out.print("how it was trained: no training metadata in this file")
+
+
 def _split_list(value: str | None) -> list[str] | None:
     """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None."""
     if value is None:
@@ -239,6 +389,212 @@ def demo_cmd(
     _say(f"probe-rnn demo -> {out}")
     result = run_demo(out, seed=seed, umap=umap, retrain=retrain, jobs=jobs, say=_say)
     typer.echo(f"report: {result.report_path or result.out_dir}")
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `probe` or `demo`.")],
+    umap: UmapOpt = True,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="HTML file to write (default: RUN_DIR/index.html).", show_default=False)
+    ] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Re-render the HTML report from a run folder's files, without recomputing anything."""
+    from probe_rnn.report import build_report
+
+    report = build_report(run_dir, umap=umap, out=out, seed=seed)
+    typer.echo(f"report: {report.path}")
+
+
+@app.command("compare-readouts")
+def compare_readouts_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Report folder (index.html + csv tables).")],
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    rnn: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru, rnn, rnn-relu.")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
+    hidden: Annotated[int, typer.Option(help="Hidden size per direction.")] = 64,
+    bidirectional: Annotated[bool, typer.Option(
+        "--bidirectional/--no-bidirectional", help="Add a backward direction.")] = True,
+    tokenizer: Annotated[str, typer.Option(help="Tokens: char or word.")] = "char",
+    embedding_dim: Annotated[int, typer.Option("--embedding-dim", help="Embedding size.")] = 64,
+    readouts: Annotated[str, typer.Option(
+        help="Comma-separated readouts: last, hidden, mean, max, naive-last.")
+    ] = "last,hidden,mean,max,naive-last",
+    seeds: Annotated[int, typer.Option(help="Training seeds per readout (paired).")] = 3,
+    epochs: Annotated[int | None, typer.Option(
+        help="Epochs per run (early stopping on dev accuracy); default 8.", show_default=False)
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Parallel training processes (joblib).")] = 2,
+    packed: Annotated[bool, typer.Option(
+        "--packed/--padded", help="Run the RNN on packed sequences or the padded batch.")] = True,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
+    patience: Annotated[int, typer.Option(help="Epochs without dev gain before stopping.")] = 3,
+    probe: Annotated[bool, typer.Option(
+        "--probe/--no-probe", help="Probe label bits in output@last, h_n, c_n per model.")
+    ] = True,
+    max_rows: MaxRowsOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Train one model per readout and seed, compare test accuracy, write the report."""
+    import time
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from probe_rnn.report.readouts import write_readout_report
+    from probe_rnn.studies import DEFAULT_EPOCHS, compare_readouts, parse_readouts
+
+    names = parse_readouts(readouts)
+    started = time.perf_counter()
+    df, source = load_data(data, dataset, text, label)
+    df = _sample_rows(df, max_rows, seed)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("training", total=len(names) * max(seeds, 1))
+
+        def _progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"trained {what}")
+
+        study = compare_readouts(
+            df, rnn=rnn, layers=layers, hidden=hidden, bidirectional=bidirectional,
+            readouts=names, seeds=seeds, epochs=epochs or DEFAULT_EPOCHS, packed=packed,
+            jobs=jobs, seed=seed, probe=probe, progress=_progress, tokenizer=tokenizer,
+            embedding_dim=embedding_dim, batch_size=batch_size, lr=lr, patience=patience,
+        )
+    study.settings["source"] = source
+    path = write_readout_report(study, out)
+    table = Table(title=f"test accuracy over {seeds} seed(s), {source}")
+    for column in ("readout", "mean test acc", "95% CI", "verdict vs best"):
+        table.add_column(column)
+    for row in study.summary.itertuples():
+        ci = "–" if row.ci_low != row.ci_low else f"{row.ci_low:.1%} to {row.ci_high:.1%}"
+        table.add_row(row.readout, f"{row.mean:.1%}", ci, row.vs_best)
+    Console().print(table)
+    typer.echo(study.answer()[-1])
+    typer.echo(f"wall time: {time.perf_counter() - started:.1f} s")
+    typer.echo(f"report: {path}")
+
+
+# -- capture (state store) --------------------------------------------------------------------
+def _sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """At most ``max_rows`` rows: a seeded sample that keeps the table's order."""
+    import numpy as np
+
+    from probe_rnn.errors import ConfigError
+
+    if max_rows is None or max_rows >= len(df):
+        return df
+    if max_rows < 1:
+        raise ConfigError(f"--max-rows must be at least 1; received {max_rows}")
+    rows = np.sort(np.random.default_rng(seed).choice(len(df), size=max_rows, replace=False))
+    return df.iloc[rows].reset_index(drop=True)
+
+
+def _disk_size(path: Path) -> str:
+    size = float(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+@app.command("capture")
+def capture_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder of the state store.")],
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    views: Annotated[str | None, typer.Option(
+        help="Comma-separated views (default: every sentence view of the catalogue and every "
+        "per-token hidden/cell/output state).", show_default=False)] = None,
+    dtype: Annotated[str, typer.Option(help="Storage dtype: float16 or float32.")] = "float16",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per forward pass.")] = 256,
+    max_rows: MaxRowsOpt = None,
+    verify: Annotated[str, typer.Option(
+        help="Check recomputed states against the fused kernel on the 'first' batch or "
+        "'every' batch.")] = "first",
+    module: Annotated[str | None, typer.Option(
+        "--module", help="Recurrent module to capture (default: the first).",
+        show_default=False)] = None,
+    factory: FactoryOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    seed: SeedOpt = 0,
+) -> None:
+    """Capture every state of a model over a table into a state store (memory-mapped arrays)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from probe_rnn.capture import capture
+
+    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    df, _ = load_data(data, dataset, text, label)
+    df = _sample_rows(df, max_rows, seed)
+    done = {"batches": 0}
+    columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("capture", total=len(df))
+
+        def progress(rows: int, total: int) -> None:
+            done["batches"] += 1
+            bar.update(task, completed=rows)
+
+        store = capture(bundle, df, out, views=_split_list(views), dtype=dtype,
+                        batch_size=batch_size, verify=verify, progress=progress, module=module)
+    reused = " (reused: same model, data and options)" if done["batches"] == 0 else ""
+    typer.echo(f"captured {store.n_rows} rows, {len(store.views)} views, "
+               f"{_disk_size(store.path)} on disk -> {store.path}{reused}")
+
+
+# -- attribution ------------------------------------------------------------------------------
+@app.command("attribute")
+def attribute_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the attribution files.")],
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    method: Annotated[str, typer.Option(
+        help="Token method: ig, saliency, ixg, deeplift, occlusion.")] = "ig",
+    rows: Annotated[int, typer.Option(
+        "--rows", help="Sentences to attribute (seeded sample, stratified by label).")] = 24,
+    ids: Annotated[str | None, typer.Option(
+        "--ids", help="Row numbers to attribute instead, e.g. 3,17,42.", show_default=False)
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Integration steps (IG).")] = 50,
+    target: Annotated[str, typer.Option(
+        help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
+    factory: FactoryOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    seed: SeedOpt = 0,
+) -> None:
+    """Attribute predictions to tokens, per-step states and neurons; check completeness."""
+    from probe_rnn.attribution import attribute
+    from probe_rnn.errors import ConfigError
+
+    picked: int | list[int] = rows
+    if ids is not None:
+        try:
+            picked = [int(v) for v in _split_list(ids) or []]
+        except ValueError:
+            raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
+    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    df, _ = load_data(data, dataset, text, label)
+    result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps, seed=seed,
+                       target=target, progress=lambda done, total, what: _say(
+                           f"[{done}/{total}] {what} done"))
+    worst = result.worst_completeness_error
+    tok = "n/a for this method" if worst != worst else f"{worst:.2e}"
+    typer.echo(f"attributed {len(result.examples)} sentences ({method}); worst completeness "
+               f"error: tokens {tok}, steps {result.worst_step_error:.2e}; "
+               f"twin max difference {result.manifest['twin_max_difference']:.1e}")
+    typer.echo(f"files: {result.path}")
 
 
 # -- entry point --------------------------------------------------------------------------------
