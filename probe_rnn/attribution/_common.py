@@ -1,0 +1,106 @@
+"""Shared helpers of the attribution package: model parts, forward functions, masks, guards.
+
+Attribution works on any model with an ``embedding`` (``nn.Embedding``) feeding a recurrent
+module (``nn.LSTM``/``nn.GRU``/``nn.RNN``, found as ``rnn`` or as the only recurrent child) and
+a forward ``f(ids (batch, time), lengths (batch,)) -> logits (batch, n_labels)``. Everything here
+runs under :func:`no_cudnn` (cuDNN's RNN backward refuses eval mode) with the model in ``eval()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from probe_rnn.errors import AttributionError
+
+Forward = Callable[[Tensor, Tensor], Tensor]
+RECURRENT_TYPES = (nn.LSTM, nn.GRU, nn.RNN)
+
+
+@dataclass
+class ModelParts:
+    """The pieces attribution needs: the forward, the embedding and the recurrent module."""
+
+    model: nn.Module
+    forward: Forward
+    embedding: nn.Embedding
+    rnn: nn.RNNBase
+    pad_id: int
+    device: torch.device
+
+
+def find_parts(model: nn.Module, forward: Forward | None = None) -> ModelParts:
+    """Locate embedding and recurrent module of ``model`` and build its forward.
+
+    Parameters
+    ----------
+    model : the classifier; ``model(ids, lengths)`` must return logits unless ``forward`` is given.
+    forward : optional ``f(ids, lengths) -> logits`` (e.g. an adapter's forward bound to model).
+    """
+    embedding = getattr(model, "embedding", None)
+    if not isinstance(embedding, nn.Embedding):
+        raise AttributionError(
+            "attribution needs the model's token embedding as an nn.Embedding attribute "
+            "`embedding`; this model has none"
+        )
+    rnn = getattr(model, "rnn", None)
+    if not isinstance(rnn, RECURRENT_TYPES):
+        found = [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]
+        if len(found) != 1:
+            raise AttributionError(
+                f"attribution needs exactly one nn.LSTM/GRU/RNN (attribute `rnn`); "
+                f"found {len(found)}"
+            )
+        rnn = found[0]
+    pad = embedding.padding_idx if embedding.padding_idx is not None else 0
+    device = embedding.weight.device
+    return ModelParts(model, forward or model, embedding, rnn, int(pad), device)
+
+
+@contextlib.contextmanager
+def attribution_mode(model: nn.Module) -> Iterator[None]:
+    """Run with cuDNN disabled and the model in eval mode (it is never switched to train)."""
+    model.eval()
+    with torch.backends.cudnn.flags(enabled=False):
+        yield
+
+
+def valid_mask(lengths: Tensor, time: int) -> Tensor:
+    """Boolean mask (batch, time): True where the position is a real token (t < length)."""
+    return torch.arange(time, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def gather_target(logits: Tensor, target: Tensor) -> Tensor:
+    """The target logit per row: (batch, n_labels), (batch,) -> (batch,)."""
+    return logits.gather(1, target.view(-1, 1)).squeeze(1)
+
+
+def relative_error(error: Tensor, scale: Tensor, floor: float = 1e-6) -> Tensor:
+    """|error| / max(|scale|, floor), elementwise."""
+    return error.abs() / scale.abs().clamp_min(floor)
+
+
+def check_inputs(ids: Tensor, lengths: Tensor) -> None:
+    """Raise AttributionError unless ids (batch, time) long and lengths (batch,) fit together."""
+    if ids.dim() != 2 or ids.dtype != torch.long:
+        raise AttributionError(f"ids must be a (batch, time) long tensor; got {tuple(ids.shape)}")
+    if lengths.shape != ids.shape[:1]:
+        raise AttributionError(
+            f"lengths must have shape ({ids.shape[0]},) to match ids; got {tuple(lengths.shape)}"
+        )
+    if len(lengths) and (int(lengths.min()) < 1 or int(lengths.max()) > ids.shape[1]):
+        raise AttributionError(
+            f"lengths must lie in 1..{ids.shape[1]} (the padded width); "
+            f"got {int(lengths.min())}..{int(lengths.max())}"
+        )
+
+
+def chunks(n: int, size: int) -> Iterator[slice]:
+    """Slices covering range(n) in pieces of at most ``size``."""
+    size = max(1, int(size))
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))

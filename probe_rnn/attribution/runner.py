@@ -1,0 +1,299 @@
+"""``attribute``: token, per-step, neuron and probe attribution of a bundle, into a folder.
+
+Writes ``tokens.parquet``, ``examples.parquet``, ``steps.parquet``, ``neurons.parquet``,
+``probe_tokens.parquet``, ``summary.csv`` and, last, ``manifest.json`` (a folder without a
+manifest is an unfinished run). Rows are a seeded, label-stratified sample (held-out ``test``
+rows when the table has enough), or the row numbers given.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from probe_rnn.attribution._common import ModelParts, find_parts
+from probe_rnn.attribution.neurons import default_neuron_views, rank_neurons, view_units
+from probe_rnn.attribution.probe_attribution import probe_token_attributions, view_function
+from probe_rnn.attribution.steps import StepAttributions, step_attributions
+from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
+from probe_rnn.attribution.tokens import METHODS, token_attributions
+from probe_rnn.errors import ConfigError, DataError
+
+__all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
+
+TARGETS = ("prediction", "label")
+Progress = Callable[[int, int, str], Any]
+
+
+@dataclass
+class AttributionResult:
+    """Everything ``attribute`` wrote, as DataFrames (see the module docstring for files)."""
+
+    path: Path
+    tokens: pd.DataFrame
+    examples: pd.DataFrame
+    steps: pd.DataFrame
+    neurons: pd.DataFrame
+    probe_tokens: pd.DataFrame
+    summary: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def worst_completeness_error(self) -> float:
+        """Largest token completeness error (NaN for methods without one)."""
+        err = self.examples["completeness_error"]
+        return float(err.max()) if err.notna().any() else float("nan")
+
+    @property
+    def worst_step_error(self) -> float:
+        """Largest per-step completeness error (IG sum vs ablation effect)."""
+        return float(self.steps["completeness_error"].max()) if len(self.steps) else float("nan")
+
+    def _repr_html_(self) -> str:
+        head = (f"<p>probe-rnn attribution ({html.escape(str(self.manifest.get('method')))}) of "
+                f"{len(self.examples)} sentences in <code>{html.escape(str(self.path))}</code>; "
+                f"worst completeness error {self.worst_completeness_error:.2e} (tokens), "
+                f"{self.worst_step_error:.2e} (steps)</p>")
+        return head + self.summary.to_html(index=False, escape=True, max_rows=30)
+
+
+def select_rows(df: pd.DataFrame, rows: int | Sequence[int] | None, seed: int) -> np.ndarray:
+    """Row numbers (positions in ``df``) to attribute: explicit, or a seeded stratified sample."""
+    if rows is not None and not isinstance(rows, int | np.integer):
+        picked = np.asarray(list(rows), dtype=np.int64)
+        bad = picked[(picked < 0) | (picked >= len(df))]
+        if len(bad) or len(picked) == 0:
+            raise ConfigError(f"rows must be row numbers in 0..{len(df) - 1}; "
+                              f"got {bad.tolist() or 'none'}")
+        return np.unique(picked)
+    n = 24 if rows is None else int(rows)
+    if n < 1:
+        raise ConfigError(f"rows must be at least 1; got {n}")
+    pool = np.arange(len(df))
+    if "split" in df.columns and (df["split"] == "test").sum() >= n:
+        pool = np.flatnonzero((df["split"] == "test").to_numpy())
+    rng = np.random.default_rng(seed)
+    labels = df["label"].astype(str).to_numpy()[pool]
+    queues = [list(rng.permutation(pool[labels == lab])) for lab in sorted(set(labels))]
+    order: list[int] = []
+    while len(order) < min(n, len(pool)):
+        for queue in queues:
+            if queue and len(order) < n:
+                order.append(int(queue.pop()))
+    return np.sort(np.asarray(order, dtype=np.int64))
+
+
+def _parts(bundle: Any) -> ModelParts:
+    model, adapter = bundle.model, bundle.adapter
+
+    def forward(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return adapter.forward(model, {"ids": ids, "lengths": lengths})
+
+    return find_parts(model, forward)
+
+
+def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: str):
+    if target == "prediction":
+        return logits.argmax(1)
+    index = {name: i for i, name in enumerate(labels)}
+    gold = df["label"].astype(str).tolist()
+    missing = sorted(set(gold) - set(index))
+    if missing:
+        raise DataError(f"labels {missing[:3]} are not among the model's labels {labels[:5]}; "
+                        f"use --target prediction or data the model was trained for")
+    return torch.tensor([index[g] for g in gold])
+
+
+def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = "ig",
+              rows: int | Sequence[int] | None = None, n_steps: int = 50,
+              internal_batch_size: int = 512, seed: int = 0, progress: Progress | None = None,
+              *, target: str = "prediction", state_steps: int = 16,
+              state_baseline: str = "zero", neuron_views: Sequence[str] | None = None,
+              top_k: int = 10, probes: dict[str, Any] | None = None,
+              probe_views: Sequence[str] | None = None, probe_rows: int = 2000
+              ) -> AttributionResult:
+    """Attribute ``bundle``'s predictions on rows of ``df``; write the files into ``out_dir``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle (model with ``embedding`` and one recurrent module, adapter, labels).
+    df : table with ``text``, ``label`` (optional ``split``); rows are numbered by position.
+    method : token method, one of ``ig``, ``saliency``, ``ixg``, ``deeplift``, ``occlusion``.
+    rows : None (24 sampled), a count (sampled, seeded, stratified by label) or row numbers.
+    n_steps : IG steps for tokens and probes; ``state_steps``: IG steps per state (Gauss-Legendre
+        nodes; the per-step ablation check reports whether they suffice).
+    internal_batch_size : rows per forward pass inside Captum (bounds memory).
+    target : attribute the ``prediction`` (default) or the gold ``label`` logit.
+    neuron_views : views to rank units of (default: output@last, every h_n and c_n).
+    probes : fitted linear probes by view; missing views get a standardised logistic
+        regression fitted on up to ``probe_rows`` rows (train split first) here.
+    probe_views : views whose probe is attributed to tokens (default: output@last and the top
+        layer's h_n).
+    progress : called as ``progress(done, total, what)`` after each stage.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if target not in TARGETS:
+        raise ConfigError(f"target must be one of {', '.join(TARGETS)}; got {target!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").unlink(missing_ok=True)
+    torch.manual_seed(seed)
+    picked = select_rows(df, rows, seed)
+    sub = df.iloc[picked].reset_index(drop=True)
+    parts = _parts(bundle)
+    batch = bundle.adapter.encode(sub["text"].astype(str).tolist())
+    ids, lengths = batch["ids"].to(parts.device), batch["lengths"].to(parts.device)
+    with torch.no_grad(), torch.backends.cudnn.flags(enabled=False):
+        bundle.model.eval()
+        logits = parts.forward(ids, lengths)
+    targets = _targets(sub, list(bundle.labels), logits, target).to(parts.device)
+    say = progress or (lambda *_: None)
+    tok = token_attributions(parts, ids, lengths, targets, method=method, n_steps=n_steps,
+                             internal_batch_size=internal_batch_size)
+    say(1, 4, "tokens")
+    st = step_attributions(parts, ids, lengths, targets, n_steps=state_steps,
+                           internal_batch_size=internal_batch_size, baseline=state_baseline)
+    say(2, 4, "steps")
+    tokens = [bundle.adapter.tokens(t) for t in sub["text"].astype(str)]
+    ctx = _Context(bundle, df, sub, picked, parts, ids, lengths, targets, logits, tokens)
+    neurons, fitted = _neurons(ctx, st, neuron_views, probes or {}, top_k, probe_rows, seed)
+    say(3, 4, "neurons")
+    probe_tok = _probe_tokens(ctx, fitted, probe_views, n_steps, internal_batch_size)
+    say(4, 4, "probes")
+    return _write(ctx, out, tok, st, neurons, probe_tok, {
+        "method": method, "n_steps": n_steps, "state_steps": state_steps,
+        "state_baseline": state_baseline, "internal_batch_size": internal_batch_size,
+        "seed": seed, "target": target, "top_k": top_k})
+
+
+@dataclass
+class _Context:
+    bundle: Any
+    df: pd.DataFrame
+    sub: pd.DataFrame
+    picked: np.ndarray
+    parts: ModelParts
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    targets: torch.Tensor
+    logits: torch.Tensor
+    tokens: list[list[str]]
+
+
+def _rnn_shape(parts: ModelParts) -> tuple[int, int, int, bool]:
+    rnn = parts.rnn
+    out_size = getattr(rnn, "proj_size", 0) or rnn.hidden_size
+    return rnn.num_layers, 2 if rnn.bidirectional else 1, out_size, isinstance(rnn, torch.nn.LSTM)
+
+
+def _fit_probe(ctx: _Context, view: str, probe_rows: int, seed: int) -> Any:
+    """Standardised logistic regression on ``view`` over up to ``probe_rows`` rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    df = ctx.df
+    pool = df[df["split"] == "train"] if "split" in df.columns else df
+    pool = pool if len(pool) >= 20 else df
+    pool = pool.sample(n=min(probe_rows, len(pool)), random_state=seed)
+    read = view_function(ctx.parts, view)
+    feats = []
+    with torch.no_grad(), torch.backends.cudnn.flags(enabled=False):
+        for start in range(0, len(pool), 256):
+            enc = ctx.bundle.adapter.encode(pool["text"].astype(str).iloc[start:start + 256]
+                                            .tolist())
+            feats.append(read(enc["ids"].to(ctx.parts.device),
+                              enc["lengths"].to(ctx.parts.device)).cpu().numpy())
+    y = pool["label"].astype(str).to_numpy()
+    if len(set(y)) < 2:
+        return None
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return model.fit(np.concatenate(feats), y)
+
+
+def _neurons(ctx: _Context, st: StepAttributions, views: Sequence[str] | None,
+             probes: dict[str, Any], k: int, probe_rows: int, seed: int):
+    layers, dirs, out_size, lstm = _rnn_shape(ctx.parts)
+    views = list(views) if views is not None else default_neuron_views(layers, dirs, lstm)
+    fitted = dict(probes)
+    frames = []
+    for view in views:
+        units = view_units(st, view, layers, dirs, out_size)
+        if view not in fitted:
+            fitted[view] = _fit_probe(ctx, view, probe_rows, seed)
+        frames.append(rank_neurons(view, units, ctx.targets.cpu().numpy(),
+                                   list(ctx.bundle.labels), fitted[view], k))
+    return pd.concat(frames, ignore_index=True), fitted
+
+
+def _probe_tokens(ctx: _Context, fitted: dict[str, Any], views: Sequence[str] | None,
+                  n_steps: int, internal_batch_size: int) -> pd.DataFrame:
+    layers, dirs, _, _ = _rnn_shape(ctx.parts)
+    if views is None:
+        views = ["output@last"] + [f"h_n/L{layers - 1}/{d}" for d in ("fwd", "bwd")[:dirs]]
+    frames = []
+    for view in views:
+        probe = fitted.get(view)
+        if probe is None:
+            continue
+        res, cls = probe_token_attributions(ctx.parts, ctx.ids, ctx.lengths, probe, view,
+                                            n_steps=n_steps,
+                                            internal_batch_size=internal_batch_size)
+        classes = [str(c) for c in getattr(probe, "classes_", [])]
+        names = [classes[i] if i < len(classes) else str(i) for i in cls.tolist()]
+        frame = tokens_frame(ctx, res, names)
+        frame.insert(0, "view", view)
+        ex = examples_frame(ctx, res)[["row", "f_x", "f_baseline", "completeness_error"]]
+        frames.append(frame.merge(ex, on="row", how="left"))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.DataFrame,
+           probe_tok: pd.DataFrame, settings: dict[str, Any]) -> AttributionResult:
+    labels = list(ctx.bundle.labels)
+    tokens = tokens_frame(ctx, tok, [labels[i] for i in ctx.targets.tolist()])
+    examples = examples_frame(ctx, tok)
+    steps = st.frame[st.frame["valid"]].drop(columns=["valid"]).copy()
+    steps["row"] = ctx.picked[steps["row"].to_numpy()]
+    steps = steps[["row", "layer", "direction", "state", "t", "t_from_end", "attribution",
+                   "share", "ablation", "abs_error", "completeness_error"]]
+    summary = build_summary(tokens, examples, steps, neurons, probe_tok, st.twin_error)
+    files = {"tokens.parquet": tokens, "examples.parquet": examples, "steps.parquet": steps,
+             "neurons.parquet": neurons, "probe_tokens.parquet": probe_tok}
+    for name, frame in files.items():
+        frame.reset_index(drop=True).to_parquet(out / name, index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    import captum
+
+    manifest = {
+        "format": "probe-rnn-attribution", "format_version": 1,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **settings, "rows": ctx.picked.tolist(),
+        "model_checksum": getattr(ctx.bundle, "checksum", None),
+        "packed": st.packed, "twin_max_difference": st.twin_error,
+        "worst_token_completeness_error": _nanmax(examples["completeness_error"]),
+        "worst_step_completeness_error": _nanmax(steps["completeness_error"]),
+        "versions": {"torch": torch.__version__, "captum": captum.__version__},
+        "files": {n: _sha256(out / n) for n in [*files, "summary.csv"]},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return AttributionResult(out, tokens, examples, steps, neurons, probe_tok, summary, manifest)
+
+
+def _nanmax(series: pd.Series) -> float | None:
+    return float(series.max()) if series.notna().any() else None

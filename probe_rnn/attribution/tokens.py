@@ -1,0 +1,174 @@
+"""Token attribution: which input tokens drive the target logit.
+
+The default is Integrated Gradients on the embedding layer (Captum
+``LayerIntegratedGradients``): integer ids go in, the path runs between the PAD-token
+embedding (baseline: every valid position replaced by PAD, the **same lengths**) and the real
+embedding, and ``lengths`` travel in ``additional_forward_args`` so they are never interpolated.
+Attributions are summed over the embedding dimension, padded positions are set to exactly 0,
+and completeness is judged per sentence: ``|sum - (F(x) - F(baseline))| / |F(x) - F(baseline)|``.
+
+Other methods share the interface: ``saliency`` (L1 norm of the gradient at the embedding),
+``ixg`` (InputXGradient), ``deeplift`` (Captum runs it on recurrent models without complaint,
+but cannot apply its rescale rule to the sigmoid/tanh inside a fused kernel, so its summation
+check is reported and usually fails) and ``occlusion`` (F(x) - F(x with token t -> PAD)).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from captum.attr import (
+    DeepLift,
+    InputXGradient,
+    LayerIntegratedGradients,
+    Occlusion,
+    Saliency,
+)
+from torch import Tensor, nn
+
+from probe_rnn.attribution._common import (
+    ModelParts,
+    attribution_mode,
+    check_inputs,
+    chunks,
+    gather_target,
+    relative_error,
+    valid_mask,
+)
+from probe_rnn.errors import ConfigError
+
+__all__ = ["METHODS", "TokenAttributions", "token_attributions"]
+
+METHODS = ("ig", "saliency", "ixg", "deeplift", "occlusion")
+COMPLETE = ("ig", "deeplift")  # methods whose sum should equal F(x) - F(baseline)
+
+
+@dataclass
+class TokenAttributions:
+    """Token attributions of one batch.
+
+    attributions (batch, time), exactly 0 at padding; f_x, f_baseline, delta,
+    completeness_error (batch,); delta and completeness_error are NaN for methods without a
+    summation property (saliency, ixg, occlusion).
+    """
+
+    method: str
+    attributions: Tensor
+    f_x: Tensor
+    f_baseline: Tensor
+    delta: Tensor
+    completeness_error: Tensor
+
+
+class _EmbeddingFed(nn.Module):
+    """model with its embedding output replaced by an explicit (batch, time, emb) input."""
+
+    def __init__(self, parts: ModelParts) -> None:
+        super().__init__()
+        self.model = parts.model  # a child, so DeepLift finds the model's nonlinear modules
+        object.__setattr__(self, "parts", parts)
+
+    def forward(self, emb: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
+        handle = self.parts.embedding.register_forward_hook(lambda _m, _a, _o: emb)
+        try:
+            return self.parts.forward(ids, lengths)
+        finally:
+            handle.remove()
+
+
+def baseline_ids(ids: Tensor, pad_id: int) -> Tensor:
+    """The PAD baseline: same shape, every position PAD (lengths stay those of ids)."""
+    return torch.full_like(ids, pad_id)
+
+
+def _raw(method: str, parts: ModelParts, ids: Tensor, lengths: Tensor, target: Tensor,
+         n_steps: int, internal_batch_size: int) -> tuple[Tensor, Tensor | None]:
+    """(attributions (batch, time), captum delta or None) for one chunk."""
+    base = baseline_ids(ids, parts.pad_id)
+    if method == "ig":
+        lig = LayerIntegratedGradients(parts.forward, parts.embedding)
+        attr, delta = lig.attribute(
+            ids, baselines=base, additional_forward_args=(lengths,), target=target,
+            n_steps=n_steps, internal_batch_size=internal_batch_size,
+            return_convergence_delta=True)
+        return attr.sum(-1), delta
+    if method == "occlusion":
+        attr = Occlusion(parts.forward).attribute(
+            ids, sliding_window_shapes=(1,), baselines=parts.pad_id, target=target,
+            additional_forward_args=(lengths,), perturbations_per_eval=4)
+        return attr.to(torch.get_default_dtype()), None
+    fed = _EmbeddingFed(parts)
+    with torch.no_grad():
+        emb, emb_base = parts.embedding(ids), parts.embedding(base)
+    emb = emb.detach().requires_grad_(True)
+    extra = (ids, lengths)
+    if method == "saliency":
+        attr = Saliency(fed).attribute(emb, target=target, additional_forward_args=extra)
+        return attr.abs().sum(-1), None
+    if method == "ixg":
+        attr = InputXGradient(fed).attribute(emb, target=target, additional_forward_args=extra)
+        return attr.sum(-1), None
+    with warnings.catch_warnings():  # Captum announces its (temporary) hooks on activations
+        warnings.simplefilter("ignore", UserWarning)
+        attr, delta = DeepLift(fed).attribute(
+            emb, baselines=emb_base, target=target, additional_forward_args=extra,
+            return_convergence_delta=True)
+    return attr.sum(-1), delta
+
+
+def token_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: Tensor, *,
+                       method: str = "ig", n_steps: int = 50,
+                       internal_batch_size: int = 256, refine_above: float = 1e-2,
+                       refine_factor: int = 4) -> TokenAttributions:
+    """Attribute the ``target`` logit of each row to its tokens.
+
+    Parameters
+    ----------
+    parts : model parts (:func:`probe_rnn.attribution.find_parts`).
+    ids : (batch, time) long, right-padded with the PAD id.
+    lengths : (batch,) long; never attributed.
+    target : (batch,) long class index per row.
+    method : one of ``METHODS``.
+    n_steps : integration steps (IG).
+    internal_batch_size : rows per forward pass (bounds memory; IG splits its steps by it).
+    refine_above, refine_factor : IG rows whose completeness error exceeds ``refine_above``
+        are recomputed once with ``refine_factor`` times the steps (kept if better).
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if n_steps < 1 or internal_batch_size < 1:
+        raise ConfigError(f"n_steps and internal_batch_size must be ≥ 1; got {n_steps}, "
+                          f"{internal_batch_size}")
+    check_inputs(ids, lengths)
+    ids, lengths, target = (t.to(parts.device) for t in (ids, lengths, target))
+    attrs, deltas = [], []
+    with attribution_mode(parts.model):
+        for sl in chunks(len(ids), internal_batch_size):
+            a, d = _raw(method, parts, ids[sl], lengths[sl], target[sl], n_steps,
+                        internal_batch_size)
+            attrs.append(a.detach())
+            deltas.append(d.detach() if d is not None else None)
+        with torch.no_grad():
+            f_x = gather_target(parts.forward(ids, lengths), target)
+            f_b = gather_target(parts.forward(baseline_ids(ids, parts.pad_id), lengths), target)
+    mask = valid_mask(lengths, ids.shape[1])
+    attributions = torch.where(mask, torch.cat(attrs), torch.zeros((), dtype=attrs[0].dtype))
+    nan = torch.full_like(f_x, float("nan"))
+    if method in COMPLETE:
+        delta = attributions.sum(1) - (f_x - f_b)
+        error = relative_error(delta, f_x - f_b)
+        redo = torch.nonzero(error > refine_above).flatten()
+        if method == "ig" and len(redo) and refine_factor > 1:  # sharp paths: more steps
+            again = token_attributions(parts, ids[redo], lengths[redo], target[redo],
+                                       method="ig", n_steps=n_steps * refine_factor,
+                                       internal_batch_size=internal_batch_size, refine_factor=1)
+            better = again.completeness_error < error[redo]
+            keep = redo[better]
+            attributions[keep] = again.attributions[better]
+            delta[keep], error[keep] = again.delta[better], again.completeness_error[better]
+    else:
+        delta, error = nan, nan.clone()
+    return TokenAttributions(method, attributions, f_x, f_b, delta, error)
+
