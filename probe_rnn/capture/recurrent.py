@@ -1,0 +1,272 @@
+"""Exact capture for ``nn.RNN``/``nn.GRU``/``nn.LSTM``: the call that replaces the module's own.
+
+Inside a ``record`` block, a recurrent module's ``forward`` is temporarily replaced by
+:meth:`RecurrentCapture.forward`. It takes the arguments the module would take (padded tensor
+in either ``batch_first`` layout, unbatched 2-D tensor or ``PackedSequence`` sorted or not, and
+an optional ``hx``), computes every per-layer, per-direction, per-step state from the module's
+own weights and returns ``output, h_n(, c_n)`` built from them, so the model downstream sees the
+module's result. Two routes (see DESIGN.md, "Capturing states exactly"):
+
+* **loop** (LSTM on the CPU, no autograd): :func:`probe_rnn.capture.lstm.lstm_loop` replays the
+  native recurrence and writes every ``h`` and ``c`` as it goes: one forward's cost, bit-for-bit
+  the native kernel's output. A verified call checks every state with the per-step identities
+  of :mod:`probe_rnn.capture.verify` (a fraction of a forward); the first call of a block also
+  runs the module's own forward and compares its ``output``, ``h_n`` and ``c_n`` with the
+  loop's, and returns the module's own tensors.
+* **kernel** (GRU/RNN always; an LSTM under autograd or off the CPU): the module's fused kernel
+  runs once per layer, giving every layer's ``h``; the gates (and the LSTM cells) are recomputed
+  from it in batched matmuls, and a verified call checks the per-step identities
+  (:mod:`probe_rnn.capture.fused`). The returned tensors are the kernel's own, so gradients flow
+  exactly as without ``record``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from probe_rnn.capture import fused as fused_mod
+from probe_rnn.capture.lstm import Workspace, lstm_loop
+from probe_rnn.capture.states import PackedLayout, RecurrentStates
+from probe_rnn.capture.verify import check_lstm_loop
+from probe_rnn.errors import CaptureError
+
+__all__ = ["RecurrentCapture", "module_kind"]
+
+
+def _leaves(result: Any) -> list[Tensor]:
+    """``output, h_n(, c_n)`` of a module's result (output as its packed data if packed)."""
+    out, h = result
+    out = out.data if isinstance(out, PackedSequence) else out
+    return [out, *(h if isinstance(h, tuple) else (h,))]
+
+
+def module_kind(module: nn.Module) -> str | None:
+    """``"lstm"``, ``"gru"``, ``"rnn-tanh"``, ``"rnn-relu"`` for fused recurrent modules."""
+    if isinstance(module, nn.LSTM):
+        return "lstm"
+    if isinstance(module, nn.GRU):
+        return "gru"
+    if isinstance(module, nn.RNN):
+        return "rnn-relu" if module.nonlinearity == "relu" else "rnn-tanh"
+    return None
+
+
+@dataclass
+class _Call:
+    """One call's inputs, normalised to the packed layout."""
+
+    x: Tensor  # packed data (n_tokens, in) or the padded input in the module's layout
+    data: Tensor  # packed-layout input (n_tokens, in)
+    batch_sizes: Tensor | None  # None for a padded input
+    layout: PackedLayout
+    h0: Tensor  # (layers*dirs, batch, out), kernel (sorted) order
+    c0: Tensor | None
+    unsorted: Tensor | None
+    unbatched: bool
+
+
+class RecurrentCapture:
+    """Replacement ``forward`` of one recurrent module; collects one :class:`RecurrentStates`
+    per call into ``calls``."""
+
+    def __init__(self, name: str, module: nn.Module, verify: str, tolerance: float | None):
+        self.name = name
+        self.module = module
+        self.kind = module_kind(module)
+        self.verify = verify
+        self.tolerance = tolerance
+        self.calls: list[RecurrentStates] = []
+        self.n_calls = 0
+        self.workspace = Workspace()
+        self.n_dirs = 2 if module.bidirectional else 1
+
+    # -- inputs -------------------------------------------------------------------------
+    def _layer_weights(self) -> list[list[Tensor]]:
+        flat = list(self.module._flat_weights)
+        per_layer = len(flat) // self.module.num_layers
+        return [flat[i * per_layer : (i + 1) * per_layer] for i in range(self.module.num_layers)]
+
+    def _normalise(self, input: Any, hx: Any) -> _Call:
+        m = self.module
+        out_size = m.proj_size if getattr(m, "proj_size", 0) > 0 else m.hidden_size
+        n_states = m.num_layers * self.n_dirs
+        if isinstance(input, PackedSequence):
+            x, batch_sizes, sorted_idx, unsorted = input
+            bs = [int(b) for b in batch_sizes.tolist()]
+            unbatched = False
+        else:
+            if input.dim() not in (2, 3):
+                raise CaptureError(
+                    f"module {self.name!r} got a {input.dim()}-D input; expected 2-D or 3-D "
+                    "(or a PackedSequence)"
+                )
+            unbatched = input.dim() == 2
+            x = input.unsqueeze(0 if m.batch_first else 1) if unbatched else input
+            time, batch = (x.shape[1], x.shape[0]) if m.batch_first else x.shape[:2]
+            batch_sizes, sorted_idx, unsorted, bs = None, None, None, [batch] * time
+        offsets = [0]
+        for b in bs:
+            offsets.append(offsets[-1] + b)
+        batch = bs[0] if bs else 0
+        lengths = torch.tensor(
+            [sum(1 for b in bs if b > j) for j in range(batch)], dtype=torch.long
+        )
+        if unsorted is not None:
+            lengths = lengths[unsorted.cpu()]
+        layout = PackedLayout(bs, offsets, sorted_idx, lengths, x.device)
+        h0, c0 = self._initial_states(hx, x, batch, n_states, out_size, unbatched, sorted_idx)
+        if batch_sizes is None:
+            data = (x.transpose(0, 1) if m.batch_first else x).reshape(-1, x.shape[-1])
+        else:
+            data = x
+        return _Call(x, data, batch_sizes, layout, h0, c0, unsorted, unbatched)
+
+    def _initial_states(
+        self, hx: Any, x: Tensor, batch: int, n: int, out: int, unbatched: bool,
+        sorted_idx: Tensor | None,
+    ) -> tuple[Tensor, Tensor | None]:
+        m, lstm = self.module, self.kind == "lstm"
+        if hx is None:
+            h0 = x.new_zeros((n, batch, out))
+            return h0, (x.new_zeros((n, batch, m.hidden_size)) if lstm else None)
+        h, c = (hx if lstm else (hx, None))
+        if unbatched:
+            h = h.unsqueeze(1)
+            c = c.unsqueeze(1) if c is not None else None
+        expected = [(n, batch, out)] + ([(n, batch, m.hidden_size)] if lstm else [])
+        for got, shape in zip((h, c), expected, strict=False):
+            if tuple(got.shape) != shape:
+                raise CaptureError(
+                    f"module {self.name!r} got an initial state of shape {tuple(got.shape)}; "
+                    f"expected {shape}"
+                )
+        if sorted_idx is not None:
+            h = h.index_select(1, sorted_idx)
+            c = c.index_select(1, sorted_idx) if c is not None else None
+        return h, c
+
+    # -- the call -----------------------------------------------------------------------
+    def forward(self, input: Any, hx: Any = None) -> Any:
+        """Stand-in for ``module.forward(input, hx)``: same result, states recorded."""
+        m = self.module
+        if m.training and m.dropout > 0 and m.num_layers > 1:
+            raise CaptureError(
+                f"module {self.name!r} is in training mode with dropout={m.dropout} between "
+                "layers, whose random masks cannot be observed; call model.eval() before record"
+            )
+        call = self._normalise(input, hx)
+        verify = self.verify == "every" or (self.verify == "first" and self.n_calls == 0)
+        needs_grad = torch.is_grad_enabled() and (
+            call.x.requires_grad or any(p.requires_grad for p in m.parameters())
+        )
+        loop = self.kind == "lstm" and not needs_grad and call.x.device.type == "cpu"
+        if loop:
+            result = self._loop(call, verify, input, hx)
+        else:
+            result = self._checked(call, verify, input, hx)
+        self.n_calls += 1  # after success: a call that failed its check does not count
+        return result
+
+    def _loop(self, call: _Call, verify: bool, input: Any, hx: Any) -> Any:
+        n = self.n_dirs
+        weights = [[ws[d * len(ws) // n : (d + 1) * len(ws) // n] for d in range(n)]
+                   for ws in self._layer_weights()]
+        first = self.n_calls == 0
+        with torch.no_grad():
+            hidden, cell, top, h_n, c_n, pre = lstm_loop(
+                call.data, call.layout, weights, call.h0, call.c0, self.workspace,
+                keep_gates=verify,
+            )
+            if verify:
+                report = check_lstm_loop(call.layout, call.data, hidden, cell, pre, weights,
+                                         call.h0, call.c0, seed=self.n_calls)
+                tol = fused_mod.default_tolerance(call.data.dtype)
+                fused_mod.raise_on_mismatch(self.name, [(w, v, tol) for w, v in report],
+                                            self.tolerance)
+        h_n, c_n = self._unsort(h_n, call.unsorted), self._unsort(c_n, call.unsorted)
+        result = self._package(call, top, h_n, c_n)
+        if verify and first:  # the module's own fused call, compared with the loop's result
+            result = self._compare(result, type(self.module).forward(self.module, input, hx))
+        self._store(call, hidden, cell, h_n, c_n, verified=verify)
+        return result
+
+    def _compare(self, mine: Any, theirs: Any) -> Any:
+        """Check our ``output, h_n(, c_n)`` against the module's own call; return the latter."""
+        names = ("output", "h_n", "c_n")
+        pairs = zip(names, _leaves(mine), _leaves(theirs), strict=False)
+        tol = fused_mod.default_tolerance(_leaves(theirs)[0].dtype)
+        report = [fused_mod.diff(what, a.detach(), b.detach(), tol) for what, a, b in pairs]
+        fused_mod.raise_on_mismatch(self.name, report, self.tolerance)
+        return theirs
+
+    def _checked(self, call: _Call, verify: bool, input: Any, hx: Any) -> Any:
+        m, n = self.module, self.n_dirs
+        layer_w = self._layer_weights()
+        h0 = (call.h0, call.c0) if self.kind == "lstm" else call.h0
+        res = fused_mod.run_fused(
+            self.kind, call.x, call.batch_sizes, layer_w, h0, n_dirs=n, has_bias=m.bias,
+            training=m.training, batch_first=m.batch_first,
+        )
+        if verify or self.kind == "lstm":
+            dir_w = [[ws[d * len(ws) // n : (d + 1) * len(ws) // n] for d in range(n)]
+                     for ws in layer_w]
+            cell, report = fused_mod.check_states(
+                self.kind, res, call.layout, dir_w, call.h0.detach(),
+                None if call.c0 is None else call.c0.detach(),
+            )
+            if verify:
+                fused_mod.raise_on_mismatch(self.name, report, self.tolerance)
+        else:
+            cell = None
+        h_n = self._unsort(res.h_n, call.unsorted)
+        c_n = self._unsort(res.c_n, call.unsorted)
+        self._store(call, res.hidden, cell, h_n.detach(),
+                    None if c_n is None else c_n.detach(), verified=verify)
+        if call.batch_sizes is None:
+            result = self._finish_padded(call, res.top, h_n, c_n)
+        else:
+            result = self._finish_packed(call, res.top, h_n, c_n)
+        if verify and self.n_calls == 0:  # chained layers against the module's own call
+            with torch.no_grad():
+                self._compare(result, type(m).forward(m, input, hx))
+        return result
+
+    # -- results ------------------------------------------------------------------------
+    @staticmethod
+    def _unsort(h: Tensor | None, unsorted: Tensor | None) -> Tensor | None:
+        return h if h is None or unsorted is None else h.index_select(1, unsorted)
+
+    def _store(self, call: _Call, hidden: Tensor, cell: Tensor | None, h_n: Tensor,
+               c_n: Tensor | None, verified: bool) -> None:
+        m = self.module
+        self.calls.append(RecurrentStates(
+            layout=call.layout, hidden_packed=hidden, cell_packed=cell, h_n=h_n, c_n=c_n,
+            kind=self.kind, hidden_size=m.hidden_size, proj_size=getattr(m, "proj_size", 0),
+            verified=verified,
+        ))
+
+    def _package(self, call: _Call, top: Tensor, h_n: Tensor, c_n: Tensor | None) -> Any:
+        """Loop-route output ``(n_tokens, dirs*out)`` -> the module's own return format."""
+        if call.batch_sizes is not None:
+            return self._finish_packed(call, top, h_n, c_n)
+        m, layout = self.module, call.layout
+        out = top.view(layout.time, layout.batch, -1)
+        out = out.transpose(0, 1).contiguous() if m.batch_first else out
+        return self._finish_padded(call, out, h_n, c_n)
+
+    def _finish_packed(self, call: _Call, top: Tensor, h_n: Tensor, c_n: Tensor | None) -> Any:
+        layout = call.layout
+        out = PackedSequence(top, call.batch_sizes, layout.sorted_indices, call.unsorted)
+        return (out, (h_n, c_n)) if self.kind == "lstm" else (out, h_n)
+
+    def _finish_padded(self, call: _Call, out: Tensor, h_n: Tensor, c_n: Tensor | None) -> Any:
+        if call.unbatched:
+            out = out.squeeze(0 if self.module.batch_first else 1)
+            h_n = h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if c_n is not None else None
+        return (out, (h_n, c_n)) if self.kind == "lstm" else (out, h_n)

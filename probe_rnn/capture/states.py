@@ -1,0 +1,260 @@
+"""The result of one capture: every per-layer, per-direction, per-timestep state of one module.
+
+:class:`RecurrentStates` is what ``rec[name]`` returns for an ``nn.RNN``/``nn.GRU``/``nn.LSTM``
+(or a model-driven ``nn.*Cell`` loop). Internally the states are kept in the *packed layout*
+the recurrence runs in (one row per valid (step, row) pair, time-major, rows sorted by length);
+the padded, batch-major tensors of the public contract are built on first access and cached, so
+code that only needs a few views never pays for the full padded copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+__all__ = ["RecurrentStates", "PackedLayout"]
+
+
+@dataclass(frozen=True)
+class PackedLayout:
+    """Index bookkeeping shared by the recurrence, the checks and the padded views.
+
+    Attributes
+    ----------
+    batch_sizes : list[int]
+        Active rows per step (non-increasing), length ``time``.
+    offsets : list[int]
+        Start of each step's rows in the packed data, length ``time + 1``.
+    sorted_indices : Tensor or None
+        ``(batch,)`` original row of each sorted row; None when rows are in original order.
+    lengths : Tensor
+        ``(batch,)`` valid steps per row, original order, on the CPU (long).
+    """
+
+    batch_sizes: list[int]
+    offsets: list[int]
+    sorted_indices: Tensor | None
+    lengths: Tensor
+    device: torch.device
+    _cache: dict[str, Tensor] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def time(self) -> int:
+        """Number of steps of the longest row."""
+        return len(self.batch_sizes)
+
+    @property
+    def batch(self) -> int:
+        """Number of rows."""
+        return self.batch_sizes[0] if self.batch_sizes else 0
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of valid (step, row) pairs, i.e. rows of the packed data."""
+        return self.offsets[-1]
+
+    def _steps_and_rows(self) -> tuple[Tensor, Tensor]:
+        bs = torch.tensor(self.batch_sizes, dtype=torch.long)
+        steps = torch.repeat_interleave(torch.arange(len(self.batch_sizes)), bs)
+        starts = torch.tensor(self.offsets[:-1], dtype=torch.long)
+        rows = torch.arange(self.n_tokens) - starts[steps]
+        return steps, rows
+
+    def index(self, key: str) -> Tensor:
+        """Cached index tensors on ``self.device``.
+
+        ``"dest"``: packed row -> ``orig_row * time + step`` (batch-major padded position);
+        ``"last"``: sorted row -> packed row of its last valid step;
+        ``"prev_fwd"``/``"prev_bwd"``: packed row -> row of ``cat([h0, packed])`` holding the
+        state the step starts from (``h0`` rows come first).
+        """
+        if key not in self._cache:
+            self._cache[key] = self._build(key).to(self.device)
+        return self._cache[key]
+
+    def _build(self, key: str) -> Tensor:
+        steps, rows = self._steps_and_rows()
+        offs = torch.tensor(self.offsets, dtype=torch.long)
+        batch = self.batch
+        if key == "dest":
+            orig = rows if self.sorted_indices is None else self.sorted_indices.cpu()[rows]
+            return orig * self.time + steps
+        if key == "last":
+            sorted_lengths = torch.zeros(batch, dtype=torch.long)
+            sorted_lengths.scatter_add_(0, rows, torch.ones_like(rows))
+            return offs[sorted_lengths - 1] + torch.arange(batch)
+        if key == "prev_fwd":
+            prev = batch + offs[(steps - 1).clamp(min=0)] + rows
+            return torch.where(steps == 0, rows, prev)
+        if key == "prev_bwd":
+            bs_next = torch.tensor([*self.batch_sizes[1:], 0], dtype=torch.long)[steps]
+            prev = batch + offs[(steps + 1).clamp(max=self.time)] + rows
+            return torch.where(rows < bs_next, prev, rows)
+        raise KeyError(key)
+
+    def to_padded(self, layers: list[Tensor]) -> Tensor:
+        """Scatter per-layer ``(n_tokens, *rest)`` packed rows into ``(batch, time, layers,
+        *rest)``, zeros after each row's length, original row order."""
+        first = layers[0]
+        out = first.new_zeros((self.batch * self.time, len(layers), *first.shape[1:]))
+        dest = self.index("dest")
+        for i, layer in enumerate(layers):
+            out[:, i].index_copy_(0, dest, layer)
+        return out.view(self.batch, self.time, len(layers), *first.shape[1:])
+
+    def to_flat(self, packed: Tensor) -> Tensor:
+        """Reorder ``(n_tokens, *rest)`` packed rows to row-major valid tokens (row 0's steps,
+        then row 1's, ...), matching ``lengths``."""
+        if "flat" not in self._cache:
+            order = torch.argsort(self.index("dest").cpu(), stable=True)
+            self._cache["flat"] = order.to(self.device)
+        return packed.index_select(0, self._cache["flat"])
+
+
+def _layers(packed: list[Tensor] | Tensor) -> list[Tensor]:
+    return list(packed.unbind(1)) if isinstance(packed, Tensor) else list(packed)
+
+
+class RecurrentStates:
+    """Exact states of one recurrent module for one call (or one cell loop).
+
+    Attributes
+    ----------
+    hidden : Tensor
+        ``(batch, time, layers, directions, hidden)`` h of every layer/direction/step; zeros at
+        steps ``>= lengths``. ``hidden`` is ``proj_size`` wide when the LSTM projects.
+    cell : Tensor or None
+        ``(batch, time, layers, directions, hidden_size)`` LSTM cell states; None otherwise.
+    lengths : Tensor
+        ``(batch,)`` long, valid steps per row (all ``time`` for a padded, unpacked input: the
+        module itself ran over every step).
+    output : Tensor
+        ``(batch, time, directions * hidden)`` the module's output as a padded batch-major
+        tensor (zeros after each row's length).
+    h_n, c_n : Tensor, Tensor or None
+        ``(layers * directions, batch, hidden)`` final states exactly as the module returned
+        them (an unbatched call gets a batch axis of 1).
+    kind : str
+        ``"lstm"``, ``"gru"``, ``"rnn-tanh"``, ``"rnn-relu"``, or ``"lstm-cell"``, ``"gru-cell"``,
+        ``"rnn-cell"`` for a cell looped by the model.
+    num_layers, num_directions, proj_size, hidden_size : int
+    verified : bool
+        True when this call was checked against the fused kernel.
+    """
+
+    def __init__(
+        self,
+        *,
+        layout: PackedLayout,
+        hidden_packed: list[Tensor] | Tensor,
+        cell_packed: list[Tensor] | Tensor | None,
+        h_n: Tensor,
+        c_n: Tensor | None,
+        kind: str,
+        hidden_size: int,
+        proj_size: int = 0,
+        verified: bool = False,
+    ) -> None:
+        self.layout = layout
+        # per layer (n_tokens, directions, size), packed layout; a stacked
+        # (n_tokens, layers, directions, size) tensor is accepted too
+        self.hidden_layers = _layers(hidden_packed)
+        self.cell_layers = None if cell_packed is None else _layers(cell_packed)
+        self.h_n = h_n
+        self.c_n = c_n
+        self.kind = kind
+        self.num_layers = len(self.hidden_layers)
+        self.num_directions = int(self.hidden_layers[0].shape[1])
+        self.hidden_size = hidden_size
+        self.proj_size = proj_size
+        self.verified = verified
+        self._hidden: Tensor | None = None
+        self._cell: Tensor | None = None
+        self._layers: dict[tuple[str, int], Tensor] = {}
+
+    @property
+    def lengths(self) -> Tensor:
+        """``(batch,)`` valid steps per row."""
+        return self.layout.lengths
+
+    @property
+    def batch(self) -> int:
+        """Number of rows."""
+        return int(self.layout.lengths.shape[0])
+
+    @property
+    def time(self) -> int:
+        """Padded number of steps."""
+        return self.layout.time
+
+    @property
+    def hidden(self) -> Tensor:
+        """``(batch, time, layers, directions, hidden)``, zeros past each row's length."""
+        if self._hidden is None:
+            self._hidden = self.layout.to_padded(self.hidden_layers)
+        return self._hidden
+
+    @property
+    def cell(self) -> Tensor | None:
+        """``(batch, time, layers, directions, hidden_size)`` or None (not an LSTM)."""
+        if self.cell_layers is None:
+            return None
+        if self._cell is None:
+            self._cell = self.layout.to_padded(self.cell_layers)
+        return self._cell
+
+    @property
+    def output(self) -> Tensor:
+        """``(batch, time, directions * hidden)`` top-layer output, padded batch-major."""
+        top = self.padded_layer("hidden", self.num_layers - 1)
+        return top.reshape(self.batch, self.time, -1)
+
+    def padded_layer(self, what: str, layer: int) -> Tensor:
+        """``(batch, time, directions, size)`` of ``"hidden"`` or ``"cell"`` of one layer,
+        zeros past each row's length (cached; cheaper than the full ``hidden``/``cell``)."""
+        full = self._hidden if what == "hidden" else self._cell
+        if full is not None:
+            return full[:, :, layer]
+        key = (what, layer)
+        if key not in self._layers:
+            layers = self.hidden_layers if what == "hidden" else self.cell_layers
+            if layers is None:
+                raise KeyError(what)
+            self._layers[key] = self.layout.to_padded([layers[layer]])[:, :, 0]
+        return self._layers[key]
+
+    @property
+    def hidden_packed(self) -> Tensor:
+        """``(n_tokens, layers, directions, hidden)`` packed layout (time-major, sorted)."""
+        return torch.stack(self.hidden_layers, 1)
+
+    @property
+    def cell_packed(self) -> Tensor | None:
+        """``(n_tokens, layers, directions, hidden_size)`` packed layout, or None."""
+        return None if self.cell_layers is None else torch.stack(self.cell_layers, 1)
+
+    @property
+    def has_cell(self) -> bool:
+        """True for LSTM states."""
+        return self.cell_layers is not None
+
+    def flat(self, what: str, layer: int, direction: int | None = None) -> Tensor:
+        """Valid tokens only, row-major, of ``"hidden"`` or ``"cell"`` of one layer:
+        ``(n_tokens, directions, size)``, or ``(n_tokens, size)`` for one direction."""
+        layers = self.hidden_layers if what == "hidden" else self.cell_layers
+        if layers is None:
+            raise KeyError(what)
+        packed = layers[layer]
+        if direction is not None:
+            packed = packed[:, direction]
+        return self.layout.to_flat(packed)
+
+    def __repr__(self) -> str:
+        return (
+            f"RecurrentStates(kind={self.kind!r}, batch={self.batch}, time={self.time}, "
+            f"layers={self.num_layers}, directions={self.num_directions}, "
+            f"hidden={int(self.hidden_layers[0].shape[-1])}, cell={self.has_cell}, "
+            f"verified={self.verified})"
+        )

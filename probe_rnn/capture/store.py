@@ -1,0 +1,321 @@
+"""On-disk state store: read a captured run folder as memory-mapped arrays.
+
+A store is a folder written by :func:`probe_rnn.capture.capture`::
+
+    manifest.json        written last: format, checksums, views -> {file, kind, shape, dtype}
+    meta.parquet         one row per sentence (row, text, label, prediction, tokens, ...)
+    offsets.npy          (rows + 1,) start of each row's tokens in the flat per-token arrays
+    token_ids.npy        (n_tokens,) the model's token ids, flat
+    views/<name>.npy     sentence views (rows, dim); per-token views flat (n_tokens, dim)
+
+A folder without ``manifest.json`` is never a store: an interrupted capture cannot be
+mistaken for a complete one. :class:`StateStore` hands out views without loading them: stored
+arrays come back memory-mapped, and ``@t`` views (``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``) are
+gathered from the flat per-token arrays through the row offsets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probe_rnn.errors import StoreError
+
+__all__ = [
+    "StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
+    "data_checksum", "clear_store", "reusable_store",
+]
+
+STORE_FORMAT = "probe-rnn-states"
+STORE_FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+#: A per-timestep state read at one position: ``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``.
+_AT_T = re.compile(r"^(?P<base>(?:hidden|cell)/L\d+/(?:fwd|bwd))@(?P<t>-?\d+)$")
+
+
+def view_file_name(name: str) -> str:
+    """File name (inside ``views/``) for a view name, e.g. ``h_n/L0/fwd`` -> ``h_n.L0.fwd.npy``."""
+    safe = name.replace("/", ".").replace("@", "_at_").replace("(", "_").replace(")", "")
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", safe)
+    return f"{safe}.npy"
+
+
+class StateStore:
+    """A complete state store folder, read lazily.
+
+    Parameters
+    ----------
+    path : str or Path
+        Folder written by :func:`~probe_rnn.capture.capture`.
+
+    Raises
+    ------
+    StoreError
+        The folder or its ``manifest.json`` is missing, or the manifest is of another format.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        if not manifest_path.is_file():
+            raise StoreError(
+                f"{self.path} is not a complete state store (no {MANIFEST}): "
+                "re-run `probe-rnn capture`"
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"{manifest_path} cannot be read ({exc}): re-run `probe-rnn capture`"
+            ) from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+            raise StoreError(
+                f"{manifest_path} is not a probe-rnn state store manifest: "
+                "re-run `probe-rnn capture` into an empty folder"
+            )
+        if manifest.get("format_version", 0) > STORE_FORMAT_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer probe-rnn (store format "
+                f"{manifest.get('format_version')}): upgrade probe-rnn or re-capture"
+            )
+        self._manifest: dict[str, Any] = manifest
+        self._arrays: dict[str, np.ndarray] = {}
+
+    # -- description ---------------------------------------------------------------------
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The parsed ``manifest.json`` (a copy is not made: do not mutate)."""
+        return self._manifest
+
+    @property
+    def views(self) -> list[str]:
+        """Names of the stored views, sentence views first, in capture order."""
+        return list(self._manifest["views"])
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Feature dimension of every stored view."""
+        return {name: int(spec["shape"][-1]) for name, spec in self._manifest["views"].items()}
+
+    @property
+    def n_rows(self) -> int:
+        """Number of sentences in the store."""
+        return int(self._manifest["data"]["rows"])
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of valid tokens over all sentences."""
+        return int(self._manifest["data"]["tokens"])
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    @cached_property
+    def meta(self) -> pd.DataFrame:
+        """One row per sentence: ``row, text, label, label_id, length, split, prediction, ...``."""
+        return pd.read_parquet(self._file(self._manifest["files"]["meta"]))
+
+    def kind(self, name: str) -> str:
+        """``"sentence"`` or ``"token"`` for a stored view; ``"sentence"`` for a derived ``@t``."""
+        spec = self._manifest["views"].get(name)
+        if spec is not None:
+            return str(spec["kind"])
+        self._derivation(name)
+        return "sentence"
+
+    # -- arrays --------------------------------------------------------------------------
+    def offsets(self) -> np.ndarray:
+        """Row offsets into the flat per-token arrays, shape ``(rows + 1,)``."""
+        return self._load(self._manifest["files"]["offsets"])
+
+    def lengths(self) -> np.ndarray:
+        """Valid tokens per row, shape ``(rows,)``."""
+        return np.diff(self.offsets())
+
+    def token_ids(self) -> np.ndarray:
+        """The model's token ids, flat ``(n_tokens,)`` (``-1`` where the adapter gave none)."""
+        return self._load(self._manifest["files"]["token_ids"])
+
+    def tokens(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A per-token view as ``(flat (n_tokens, dim), offsets (rows + 1,))``, memory-mapped.
+
+        Row ``i``'s states are ``flat[offsets[i]:offsets[i + 1]]``, one per valid token.
+        """
+        spec = self._spec(name)
+        if spec["kind"] != "token":
+            raise StoreError(
+                f"view {name!r} is a sentence view: use StateStore.sentence({name!r}); "
+                f"per-token views here: {', '.join(self._token_views()) or 'none'}"
+            )
+        return self._load(spec["file"]), self.offsets()
+
+    def sentence(self, name: str) -> np.ndarray:
+        """A sentence view ``(rows, dim)``: memory-mapped if stored, gathered if ``@t``.
+
+        For a derived ``@t`` view, rows without position ``t`` are NaN; use
+        :meth:`sentence_masked` to get the mask of valid rows.
+        """
+        return self.sentence_masked(name)[0]
+
+    def sentence_masked(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A sentence view and which rows hold it: ``(values (rows, dim), mask (rows,) bool)``.
+
+        Stored sentence views are valid for every row. ``base@t`` with ``t >= 0`` is the state
+        at absolute step ``t`` (rows with ``length <= t`` are masked out); ``t < 0`` counts from
+        each row's own end (``@-1`` is the last valid step; rows with ``length < -t`` masked).
+        ``output@last``, when not stored itself, is read from the per-token ``output``
+        (``output@-1``, padding included, cannot be derived: it is stored or absent).
+        """
+        spec = self._manifest["views"].get(name)
+        if spec is not None and spec["kind"] == "sentence":
+            return self._load(spec["file"]), np.ones(self.n_rows, dtype=bool)
+        if spec is not None:
+            raise StoreError(
+                f"view {name!r} is per-token: use StateStore.tokens({name!r}) or a position "
+                f"such as {name}@0 or {name}@-1"
+            )
+        base, t = self._derivation(name)
+        flat, offsets = self.tokens(base)
+        lengths = np.diff(offsets)
+        if t >= 0:
+            mask = lengths > t
+            index = offsets[:-1] + t
+        else:
+            mask = lengths >= -t
+            index = offsets[1:] + t
+        values = np.full((self.n_rows, flat.shape[1]), np.nan, dtype=flat.dtype)
+        values[mask] = flat[index[mask]]
+        return values, mask
+
+    # -- helpers -------------------------------------------------------------------------
+    def _token_views(self) -> list[str]:
+        return [n for n, s in self._manifest["views"].items() if s["kind"] == "token"]
+
+    def _spec(self, name: str) -> dict[str, Any]:
+        spec = self._manifest["views"].get(name)
+        if spec is None:
+            raise self._missing(name)
+        return spec
+
+    def _missing(self, name: str) -> StoreError:
+        return StoreError(
+            f"view {name!r} is not in the store {self.path}; stored views: "
+            f"{', '.join(self.views)} (re-run `probe-rnn capture --views ...` to add it)"
+        )
+
+    def _derivation(self, name: str) -> tuple[str, int]:
+        if name == "output@last" and "output" in self._token_views():
+            return "output", -1
+        match = _AT_T.match(name)
+        if match is None or match["base"] not in self._token_views():
+            raise self._missing(name)
+        return match["base"], int(match["t"])
+
+    def _file(self, relative: str) -> Path:
+        path = self.path / relative
+        if not path.is_file():
+            raise StoreError(
+                f"{path} is missing from the state store: re-run `probe-rnn capture`"
+            )
+        return path
+
+    def _load(self, relative: str) -> np.ndarray:
+        if relative not in self._arrays:
+            try:
+                self._arrays[relative] = np.load(self._file(relative), mmap_mode="r")
+            except ValueError as exc:
+                raise StoreError(
+                    f"{self.path / relative} is damaged ({exc}): re-run `probe-rnn capture`"
+                ) from exc
+        return self._arrays[relative]
+
+    # -- display -------------------------------------------------------------------------
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        m = self._manifest
+        title = (
+            f"StateStore {self.path} — {self.n_rows} rows, {self.n_tokens} tokens, "
+            f"{len(self.views)} views ({m.get('dtype', '?')}), module {m.get('module', '?')!r}"
+        )
+        rows = [(n, f"{s['kind']} {tuple(s['shape'])}") for n, s in m["views"].items()]
+        return title, rows
+
+    def __repr__(self) -> str:
+        title, rows = self._summary()
+        shown = ", ".join(name for name, _ in rows[:8])
+        more = f", ... (+{len(rows) - 8})" if len(rows) > 8 else ""
+        return f"<{title}: {shown}{more}>"
+
+    def _repr_html_(self) -> str:
+        title, rows = self._summary()
+        body = "".join(
+            f"<tr><td><code>{html.escape(n)}</code></td><td>{html.escape(d)}</td></tr>"
+            for n, d in rows
+        )
+        return (
+            f"<div><b>{html.escape(title)}</b><table><tr><th>view</th><th>kind, shape</th></tr>"
+            f"{body}</table></div>"
+        )
+
+
+def data_checksum(texts: Sequence[str], labels: Sequence[Any]) -> str:
+    """sha256 over the texts and labels, in row order (what a store's data checksum is)."""
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(str(text).encode("utf-8") + b"\x1f" + str(label).encode("utf-8") + b"\x1e")
+    return digest.hexdigest()
+
+
+def clear_store(out: Path) -> None:
+    """Delete a store's own files in ``out`` (manifest first), leaving anything else there."""
+    for name in (MANIFEST, f"{MANIFEST}.part"):
+        (out / name).unlink(missing_ok=True)
+    for name in ("meta.parquet", "meta.parquet.part", "meta.arrows.part", "offsets.npy",
+                 "token_ids.npy"):
+        (out / name).unlink(missing_ok=True)
+    views = out / "views"
+    if views.is_dir():
+        for file in views.glob("*.npy"):
+            file.unlink()
+        if not any(views.iterdir()):
+            shutil.rmtree(views)
+
+
+def reusable_store(out: Path, key: dict[str, Any]) -> StateStore | None:
+    """The existing store in ``out`` if it is complete and was made from the same inputs."""
+    manifest_path = out / MANIFEST
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+        raise StoreError(
+            f"{manifest_path} exists but is not a probe-rnn state store: "
+            "capture into another folder"
+        )
+    if manifest.get("format_version") != STORE_FORMAT_VERSION:
+        return None
+    if any(manifest.get("capture", {}).get(k) != v for k, v in key.items()):
+        return None
+    try:
+        store = StateStore(out)
+        for name in store.views:
+            store._load(store.manifest["views"][name]["file"])
+        store.offsets()
+        store.token_ids()
+        store._file(store.manifest["files"]["meta"])
+    except StoreError:
+        return None
+    return store

@@ -1,0 +1,291 @@
+"""Writing one state store folder: preallocated ``.npy`` files, meta rows, manifest last.
+
+:class:`StoreWriter` is the engine behind :func:`probe_rnn.capture.capture`: it preallocates
+every view's ``.npy`` file (:func:`numpy.lib.format.open_memmap`) and fills it with positioned
+writes (no mapping, no buffering: memory does not grow with the rows), streams the sentence
+table as Arrow IPC (copied to ``meta.parquet`` at the end, in large row groups), and writes
+``manifest.json`` atomically, last. :func:`real_tokens` restricts the states of a module that
+ran over padding (or a cell loop) to each row's real tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from probe_rnn.capture.store import MANIFEST, STORE_FORMAT, STORE_FORMAT_VERSION, view_file_name
+from probe_rnn.errors import CaptureError
+
+if TYPE_CHECKING:
+    from probe_rnn.capture.states import RecurrentStates
+    from probe_rnn.models import ModelBundle
+
+__all__ = ["StoreWriter", "NpyFile", "meta_schema", "real_tokens", "META_COLUMNS"]
+
+META_COLUMNS = ("row", "text", "label", "label_id", "length", "split", "prediction",
+                "prediction_id", "probability", "correct", "tokens")
+
+
+class NpyFile:
+    """A preallocated ``.npy`` file written by positioned writes (no mapping, no buffering)."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: str) -> None:
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=shape)
+        self.offset = int(array.offset)
+        del array
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+        self.row_bytes = self.dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def write(self, start: int, values: np.ndarray) -> None:
+        data = memoryview(np.ascontiguousarray(values, dtype=self.dtype)).cast("B")
+        position = self.offset + start * self.row_bytes
+        while len(data):
+            written = os.pwrite(self.fd, data, position)
+            data, position = data[written:], position + written
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def meta_schema(df: pd.DataFrame, extras: list[str]) -> pa.Schema:
+    """Arrow schema of ``meta.parquet``: the fixed columns, then the table's extra columns
+    (typed from the whole column; columns Arrow cannot type are stored as strings)."""
+    fields = [
+        pa.field("row", pa.int64()), pa.field("text", pa.string()), pa.field("label", pa.string()),
+        pa.field("label_id", pa.int64()), pa.field("length", pa.int64()),
+        pa.field("split", pa.string()), pa.field("prediction", pa.string()),
+        pa.field("prediction_id", pa.int64()), pa.field("probability", pa.float64()),
+        pa.field("correct", pa.bool_()), pa.field("tokens", pa.list_(pa.string())),
+    ]
+    for column in extras:
+        try:
+            kind = pa.Array.from_pandas(df[column]).type
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            kind = pa.string()
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        fields.append(pa.field(str(column), pa.string() if pa.types.is_null(kind) else kind))
+    return pa.schema(fields)
+
+
+class StoreWriter:
+    """Writes one store folder: preallocated arrays, meta row groups, manifest last."""
+
+    def __init__(self, out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[str],
+                 labels: list[str], lengths: np.ndarray, dtype: str) -> None:
+        self.out, self.bundle, self.df, self.dtype = out, bundle, df, dtype
+        self.texts, self.labels, self.lengths = texts, labels, lengths
+        self.offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        self.n_tokens = int(self.offsets[-1])
+        self.label_ids = {label: i for i, label in enumerate(bundle.labels)}
+        (out / "views").mkdir(parents=True, exist_ok=True)
+        np.save(out / "offsets.npy", self.offsets)
+        self.token_ids = NpyFile(out / "token_ids.npy", (self.n_tokens,), "int64")
+        self.arrays: dict[str, tuple[str, NpyFile]] = {}
+        self.extras = [c for c in df.columns if c not in META_COLUMNS]
+        self.schema = meta_schema(df, self.extras)
+        self.meta_file = pa.OSFile(str(out / "meta.arrows.part"), "wb")
+        self.meta: Any = pa.ipc.new_stream(self.meta_file, self.schema)
+
+    def open_views(self, kinds: dict[str, str], states: RecurrentStates) -> None:
+        from probe_rnn.capture.views import sentence_view, token_view
+
+        used: set[str] = set()
+        for name, kind in kinds.items():
+            sample = sentence_view(states, name) if kind == "sentence" else token_view(states, name)
+            dim = int(_flat(sample).shape[-1])
+            rows = len(self.texts) if kind == "sentence" else self.n_tokens
+            file = view_file_name(name)
+            while file in used:
+                file = file.replace(".npy", "_.npy")
+            used.add(file)
+            self.arrays[name] = (kind, NpyFile(self.out / "views" / file, (rows, dim), self.dtype))
+
+    def write_batch(self, start: int, batch: dict[str, Any], states: RecurrentStates,
+                    logits: torch.Tensor) -> None:
+        from probe_rnn.capture.views import sentence_view, token_view
+
+        stop = start + int(states.lengths.shape[0])
+        lengths = self.lengths[start:stop]
+        real = real_tokens(states, lengths, start)
+        t0, t1 = int(self.offsets[start]), int(self.offsets[stop])
+        for name, (kind, file) in self.arrays.items():
+            source = states if name == "output@-1" else real
+            view = sentence_view(source, name) if kind == "sentence" else token_view(real, name)
+            values = _flat(view).detach().cpu().float().numpy()
+            if self.dtype == "float16" and np.abs(values).max(initial=0.0) > 65504:
+                raise CaptureError(
+                    f"view {name!r} has values beyond the float16 range: capture with "
+                    "dtype='float32' (--dtype float32)"
+                )
+            file.write(start if kind == "sentence" else t0, values)
+        self.token_ids.write(t0, _valid_ids(batch, lengths, t1 - t0))
+        self.meta.write_table(self._meta_rows(start, stop, lengths, logits))
+
+    def _meta_rows(self, start: int, stop: int, lengths: np.ndarray,
+                   logits: torch.Tensor) -> pa.Table:
+        probs = torch.softmax(logits.detach().float().cpu(), dim=-1)
+        probability, predicted = probs.max(dim=-1)
+        names = list(self.bundle.labels)
+        pred_ids = predicted.numpy().astype(np.int64)
+        label_ids = np.array([self.label_ids.get(v, -1) for v in self.labels[start:stop]])
+        tokens = [list(map(str, self.bundle.adapter.tokens(t))) for t in self.texts[start:stop]]
+        bad = [i for i, tok in enumerate(tokens) if len(tok) != lengths[i]]
+        if bad:
+            raise CaptureError(
+                f"row {start + bad[0]}: the adapter's tokens() gives {len(tokens[bad[0]])} tokens "
+                f"but its encoding has {lengths[bad[0]]} steps: fix the adapter's tokens()"
+            )
+        part = self.df.iloc[start:stop]
+        split = _strings(part["split"]) if "split" in part else [None] * len(part)
+        columns: dict[str, Any] = {
+            "row": np.arange(start, stop), "text": self.texts[start:stop],
+            "label": self.labels[start:stop], "label_id": label_ids, "length": lengths,
+            "split": split, "prediction": [names[i] if i < len(names) else str(i)
+                                                 for i in pred_ids],
+            "prediction_id": pred_ids, "probability": probability.numpy().astype(np.float64),
+            "correct": label_ids == pred_ids, "tokens": tokens,
+        }
+        for column in self.extras:
+            values = part[column]
+            as_text = pa.types.is_string(self.schema.field(str(column)).type)
+            columns[str(column)] = _strings(values) if as_text else values.tolist()
+        return pa.Table.from_pydict(columns, schema=self.schema)
+
+    def close(self) -> None:
+        """Release file handles (also after an error; the folder then has no manifest)."""
+        for _, file in self.arrays.values():
+            file.close()
+        self.token_ids.close()
+        if self.meta is not None:
+            self.meta.close()
+            self.meta_file.close()
+            self.meta = None
+
+    def finish(self, capture_info: dict[str, Any]) -> None:
+        """Rename the meta file into place, then write ``manifest.json`` atomically."""
+        _stream_to_parquet(self.out / "meta.arrows.part", self.out / "meta.parquet.part")
+        os.replace(self.out / "meta.parquet.part", self.out / "meta.parquet")
+        manifest = {
+            "format": STORE_FORMAT, "format_version": STORE_FORMAT_VERSION,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            "model": {"checksum": capture_info["model_checksum"],
+                      "weights_sha256": capture_info["weights_checksum"],
+                      "source": str(getattr(self.bundle, "source", ""))},
+            "data": {"checksum": capture_info["data_checksum"], "rows": len(self.texts),
+                     "tokens": self.n_tokens},
+            "module": capture_info["module"], "module_type": capture_info["module_type"],
+            "dtype": self.dtype, "capture": capture_info,
+            "views": {name: {"file": f"views/{file.path.name}", "kind": kind,
+                             "shape": list(file.shape), "dtype": self.dtype}
+                      for name, (kind, file) in self.arrays.items()},
+            "files": {"meta": "meta.parquet", "offsets": "offsets.npy",
+                      "token_ids": "token_ids.npy"},
+        }
+        part = self.out / f"{MANIFEST}.part"
+        with open(part, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, self.out / MANIFEST)
+
+
+def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> RecurrentStates:
+    """The states at each row's real tokens (the adapter's ``lengths``).
+
+    Equal to ``states`` when the module got a PackedSequence. A module that ran over the padded
+    batch (or a cell loop) reports every step as valid; its states are re-laid out so that
+    views and token arrays cover only the real tokens (``h_n``, ``c_n`` stay as returned).
+    """
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from probe_rnn.capture.states import PackedLayout, RecurrentStates
+
+    seen = states.lengths.detach().cpu().long()
+    if np.array_equal(seen.numpy(), lengths):
+        return states
+    if not (bool((seen == states.time).all()) and int(lengths.max()) <= states.time):
+        raise CaptureError(
+            f"rows {start}..{start + len(lengths) - 1}: the recurrent module saw lengths that "
+            "differ from the adapter's 'lengths': the adapter must report the real step counts"
+        )
+    real = torch.as_tensor(lengths, dtype=torch.long)
+    hidden = pack_padded_sequence(states.hidden, real, batch_first=True, enforce_sorted=False)
+    cell = None if states.cell is None else pack_padded_sequence(
+        states.cell, real, batch_first=True, enforce_sorted=False).data
+    sizes = hidden.batch_sizes.tolist()
+    layout = PackedLayout(sizes, [0, *np.cumsum(sizes).tolist()], hidden.sorted_indices, real,
+                          states.hidden.device)
+    return RecurrentStates(
+        layout=layout, hidden_packed=hidden.data, cell_packed=cell, h_n=states.h_n,
+        c_n=states.c_n, kind=states.kind, hidden_size=states.hidden_size,
+        proj_size=states.proj_size, verified=states.verified,
+    )
+
+
+def _stream_to_parquet(stream: Path, target: Path, rows_per_group: int = 16384) -> None:
+    """Copy an Arrow IPC stream into Parquet, a bounded number of rows at a time.
+
+    Meta rows are streamed to IPC during the capture (a ParquetWriter fed one small row group
+    per batch keeps growing its memory); here they are regrouped into large row groups.
+    """
+    with pa.OSFile(str(stream), "rb") as source, pa.ipc.open_stream(source) as reader:
+        with pq.ParquetWriter(target, reader.schema) as out:
+            pending: list[pa.RecordBatch] = []
+            for batch in reader:
+                pending.append(batch)
+                if sum(b.num_rows for b in pending) >= rows_per_group:
+                    out.write_table(pa.Table.from_batches(pending))
+                    pending = []
+            if pending:
+                out.write_table(pa.Table.from_batches(pending))
+    stream.unlink()
+
+
+def _strings(values: pd.Series) -> list[str | None]:
+    """Values as strings, missing ones as None."""
+    return [None if _missing(v) else str(v) for v in values]
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists, arrays: never "missing" as a whole
+        return False
+
+
+def _flat(view: Any) -> torch.Tensor:
+    """A view as one tensor: per-row lists of token states are concatenated."""
+    if isinstance(view, (list, tuple)):
+        return torch.cat(list(view), dim=0)
+    return view
+
+
+def _valid_ids(batch: dict[str, Any], lengths: np.ndarray, n_tokens: int) -> np.ndarray:
+    """The batch's token ids at valid positions, flat; ``-1`` if the adapter has no ``ids``."""
+    ids = batch.get("ids")
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[0] != len(lengths):
+        return np.full(n_tokens, -1, dtype=np.int64)
+    ids = ids.detach().cpu()
+    mask = torch.arange(ids.shape[1])[None, :] < torch.as_tensor(lengths)[:, None]
+    return ids[mask].numpy().astype(np.int64)
+
+
+def _versions() -> dict[str, str]:
+    from probe_rnn import __version__
+
+    return {"probe_rnn": __version__, "torch": torch.__version__, "numpy": np.__version__}

@@ -1,0 +1,130 @@
+"""Per-step identity checks of the LSTM loop's states, cheap enough to run on every call.
+
+The loop keeps each step's gate pre-activations ``G`` (``(n_tokens, 4*hidden)`` per layer and
+direction). The check recomputes, independently of the loop and in whole-sequence batches:
+
+* the pre-activations, by Freivalds' randomised test: ``G @ R`` must equal
+  ``X @ (W_ih^T R) + H_prev @ (W_hh^T R) + (b_ih + b_hh) @ R`` for a random ``(4*hidden, k)``
+  matrix ``R`` — every row (every step of every sequence) is tested at the cost of a matrix-vector
+  product instead of a matrix product; a wrong input, weight or previous state in any row shows
+  up with overwhelming probability;
+* the cell recurrence ``c_t = f_t * c_{t-1} + i_t * g_t`` and the output
+  ``h_t = o_t * tanh(c_t)`` (projected with ``proj_size``, also by Freivalds) at every step.
+
+Differences are reported relative to the magnitude of the terms involved, so one tolerance
+(the float32 default is 5e-5) serves every check.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from probe_rnn.capture.states import PackedLayout
+
+__all__ = ["check_lstm_loop"]
+
+_PROBES = 2
+
+
+def _max_abs(x: Tensor) -> float:
+    lo, hi = torch.aminmax(x)
+    return max(-float(lo), float(hi))
+
+
+def _max_rel(got: Tensor, ref: Tensor) -> float:
+    """``max|got - ref|`` per unit of ``max|ref|`` (absolute below magnitude 1); overwrites
+    ``got``."""
+    if ref.numel() == 0:
+        return 0.0
+    return _max_abs(got.sub_(ref)) / max(1.0, _max_abs(ref))
+
+
+def _tanh_(x: Tensor) -> Tensor:
+    """In-place ``tanh`` as ``2*sigmoid(2x) - 1``: within float rounding, and several times
+    faster than this build's ``tanh`` on the CPU (the loop itself uses the kernel's exact op)."""
+    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def _check_direction(
+    x: Tensor, h: Tensor, c: Tensor, pre: Tensor, weights: list[Tensor], h0: Tensor,
+    c0: Tensor, prev: Tensor, gen: torch.Generator,
+) -> list[tuple[str, float]]:
+    """Check one layer-direction; ``pre`` (a workspace buffer) is overwritten."""
+    w_ih, w_hh = weights[0], weights[1]
+    bias = weights[2] + weights[3] if len(weights) >= 4 else None
+    w_hr = weights[4] if len(weights) == 5 else (weights[2] if len(weights) == 3 else None)
+    h_prev = torch.cat([h0, h], 0).index_select(0, prev)
+    r = torch.randn(pre.shape[1], _PROBES, generator=gen, dtype=torch.float64).to(pre)
+    err = pre @ r
+    err -= x @ (w_ih.t() @ r)
+    err -= h_prev @ (w_hh.t() @ r)
+    if bias is not None:
+        err -= bias @ r
+    # Cauchy-Schwarz bound of the terms' magnitude per row, times |r|
+    scale = x.norm(dim=1).mul_(w_ih.norm(dim=1).max())
+    scale += h_prev.norm(dim=1).mul_(w_hh.norm(dim=1).max())
+    if bias is not None:
+        scale += bias.abs().max()
+    scale = scale[:, None].clamp_(min=1.0) * r.abs().sum(0)
+    out = [("gates", float((err.abs_() / scale).max()) if err.numel() else 0.0)]
+    hid = c.shape[1]
+    _tanh_(pre[:, 2 * hid : 3 * hid])
+    pre[:, :hid].sigmoid_()
+    pre[:, hid : 2 * hid].sigmoid_()
+    pre[:, 3 * hid :].sigmoid_()
+    i, f, g, o = pre[:, :hid], pre[:, hid : 2 * hid], pre[:, 2 * hid : 3 * hid], pre[:, 3 * hid :]
+    c_hat = torch.cat([c0, c], 0).index_select(0, prev).mul_(f).addcmul_(i, g)
+    out.append(("c", _max_rel(c_hat, c)))
+    h_cell = _tanh_(c.clone()).mul_(o)
+    if w_hr is None:
+        out.append(("h", _max_rel(h_cell, h)))
+    else:
+        rp = torch.randn(h.shape[1], _PROBES, generator=gen, dtype=torch.float64).to(h)
+        err = (h @ rp).sub_(h_cell @ (w_hr.t() @ rp)).abs_()
+        scale = h_cell.norm(dim=1).mul_(w_hr.norm(dim=1).max())[:, None].clamp_(min=1.0)
+        out.append(("h", float((err / (scale * rp.abs().sum(0))).max()) if err.numel() else 0.0))
+    return out
+
+
+def check_lstm_loop(
+    layout: PackedLayout,
+    data: Tensor,
+    hidden: list[Tensor],
+    cell: list[Tensor],
+    pre: list[list[Tensor]],
+    layer_weights: list[list[list[Tensor]]],
+    h0: Tensor,
+    c0: Tensor,
+    seed: int = 0,
+) -> list[tuple[str, float]]:
+    """Check every state the loop produced; one ``(what, relative difference)`` per check.
+
+    Parameters
+    ----------
+    data : Tensor
+        ``(n_tokens, input)`` packed-layout input of layer 0.
+    hidden, cell : list of Tensor
+        Per layer ``(n_tokens, directions, out)`` / ``(n_tokens, directions, hidden)``.
+    pre : list
+        ``[layer][direction]`` gate pre-activations ``(n_tokens, 4*hidden)``.
+    layer_weights, h0, c0
+        As for :func:`probe_rnn.capture.lstm.lstm_loop`.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    n_dirs = len(layer_weights[0])
+    report: list[tuple[str, float]] = []
+    with torch.no_grad():
+        x = data
+        for layer, dirs in enumerate(layer_weights):
+            for d, weights in enumerate(dirs):
+                k = layer * n_dirs + d
+                prev = layout.index("prev_bwd" if d else "prev_fwd")
+                found = _check_direction(
+                    x, hidden[layer][:, d], cell[layer][:, d], pre[layer][d], weights, h0[k],
+                    c0[k], prev, gen,
+                )
+                tag = f"L{layer}/{'bwd' if d else 'fwd'}"
+                report += [(f"{what} {tag}", value) for what, value in found]
+            x = hidden[layer].view(hidden[layer].shape[0], -1)
+    return report

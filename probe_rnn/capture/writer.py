@@ -1,0 +1,253 @@
+"""Stream a model's recurrent states over a table into a state store folder.
+
+:func:`capture` runs the model batch by batch under :func:`~probe_rnn.capture.record`, and
+writes each batch straight into preallocated ``.npy`` files (positioned writes, nothing kept
+per batch; see :mod:`probe_rnn.capture.store_files`), the sentence table into
+``meta.parquet``, and ``manifest.json`` last, atomically. Memory therefore does not grow with
+the number of rows, and a folder whose capture was interrupted has no manifest and is never
+taken as complete.
+Re-running on a complete folder with the same model, data and options reuses it; anything
+else (different inputs, an incomplete folder) deletes the store's files and starts cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from probe_rnn.capture.store import (
+    StateStore,
+    clear_store,
+    data_checksum,
+    reusable_store,
+)
+from probe_rnn.capture.store_files import StoreWriter
+from probe_rnn.errors import CaptureError, ConfigError, DataError
+
+if TYPE_CHECKING:
+    from probe_rnn.capture.states import RecurrentStates
+    from probe_rnn.models import ModelBundle
+
+__all__ = ["capture", "weights_checksum", "DTYPES", "VERIFY_MODES"]
+
+DTYPES = ("float16", "float32")
+VERIFY_MODES = ("first", "every")
+
+Progress = Callable[[int, int], None]
+
+
+def capture(
+    bundle: ModelBundle,
+    df: pd.DataFrame,
+    out_dir: str | Path,
+    views: Sequence[str] | None = None,
+    dtype: str = "float16",
+    batch_size: int = 256,
+    verify: str = "first",
+    progress: Progress | None = None,
+    module: str | None = None,
+) -> StateStore:
+    """Capture the states of one recurrent module over a table into a store folder.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The model, its adapter (texts -> inputs) and its labels.
+    df : pandas.DataFrame
+        Columns ``text`` and ``label`` (optional ``split`` and extra columns, kept in meta).
+    out_dir : str or Path
+        Folder of the store (created; only the store's own files in it are ever deleted).
+    views : sequence of str, optional
+        View names to store. Default: every sentence view of the catalogue plus the
+        per-token ``hidden/L{l}/{dir}``, ``cell/L{l}/{dir}`` and ``output``. A ``base@t`` name
+        stores the per-token ``base`` (the store derives ``@t`` from it).
+    dtype : {"float16", "float32"}
+        Storage dtype of the state arrays.
+    batch_size : int
+        Rows per forward pass (``output@-1`` depends on it: the padded length of a batch).
+    verify : {"first", "every"}
+        Check recomputed states against the fused kernel on the first batch or every batch.
+    progress : callable, optional
+        Called as ``progress(rows_done, rows_total)`` after every batch.
+    module : str, optional
+        Name of the recurrent module (as in ``model.named_modules()``); default: the first.
+
+    Returns
+    -------
+    StateStore
+        The complete store (reused without any forward pass when it already matches).
+    """
+    from probe_rnn.capture.views import parse_view
+
+    _check_options(dtype, batch_size, verify)
+    for name in views or []:
+        parse_view(name)  # unknown forms fail here, before any file is touched
+    texts, labels = _texts_and_labels(df)
+    out = Path(out_dir)
+    key = {
+        "model_checksum": getattr(bundle, "checksum", None),
+        "weights_checksum": weights_checksum(bundle.model),
+        "data_checksum": data_checksum(texts, labels),
+        "requested_views": None if views is None else [str(v) for v in views],
+        "dtype": dtype,
+        "batch_size": batch_size,
+        "requested_module": module,
+    }
+    existing = reusable_store(out, key)
+    if existing is not None:
+        return existing
+    clear_store(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    lengths = _token_lengths(bundle, texts, batch_size)
+    writer = StoreWriter(out, bundle, df, texts, labels, lengths, dtype)
+    try:
+        resolved = _run_batches(bundle, texts, writer, key, verify, progress)
+    except BaseException:
+        writer.close()
+        clear_store(out)  # no half-written arrays left behind (and never a manifest)
+        raise
+    writer.close()
+    writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3)})
+    return StateStore(out)
+
+
+def _run_batches(
+    bundle: ModelBundle,
+    texts: list[str],
+    writer: StoreWriter,
+    key: dict[str, Any],
+    verify: str,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """Forward every batch under ``record`` and hand states to the writer; return module info."""
+    from probe_rnn.capture.record import record
+
+    model, adapter, size = bundle.model, bundle.adapter, key["batch_size"]
+    name = _pick_module(model, key["requested_module"])
+    info = {"module": name, "module_type": type(model.get_submodule(name)).__name__}
+    # a cell loop stacks every step of a block: one block per batch; a fused module: one block
+    per_batch = isinstance(model.get_submodule(name), torch.nn.RNNCellBase)
+    with torch.no_grad(), ExitStack() as stack:
+        rec = None if per_batch else stack.enter_context(record(model, [name], verify))
+        for start in range(0, len(texts), size):
+            stop = min(start + size, len(texts))
+            batch = adapter.encode(texts[start:stop])
+            if rec is None:
+                with record(model, [name], verify) as batch_rec:
+                    logits = adapter.forward(model, batch)
+                states = batch_rec[name]
+            else:
+                logits = adapter.forward(model, batch)
+                states = rec[name]
+            if start == 0:
+                writer.open_views(_resolve_views(states, key["requested_views"]), states)
+            writer.write_batch(start, batch, states, logits)
+            if rec is not None:
+                _forget_earlier_calls(rec, name)
+            if progress is not None:
+                progress(stop, len(texts))
+    return info
+
+
+def weights_checksum(model: torch.nn.Module) -> str:
+    """sha256 of a model's parameters and buffers (names, dtypes, shapes, bytes).
+
+    Identifies the weights actually captured, also for bundles built in memory or re-initialised
+    (whose checkpoint checksum is empty or that of another model).
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        data = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{data.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(data.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _forget_earlier_calls(rec: Any, name: str) -> None:
+    """Keep only the last call's states in the recorder, so memory does not grow per batch.
+
+    The last call stays, so ``verify="first"`` still means the first batch of the capture.
+    """
+    calls = getattr(getattr(rec, "_recurrent", {}).get(name), "calls", None)
+    if isinstance(calls, list) and len(calls) > 1:
+        del calls[:-1]
+
+
+def _check_options(dtype: str, batch_size: int, verify: str) -> None:
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; received {dtype!r}")
+    if verify not in VERIFY_MODES:
+        raise ConfigError(
+            f"verify must be one of {', '.join(VERIFY_MODES)}; received {verify!r}"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
+
+
+def _texts_and_labels(df: pd.DataFrame) -> tuple[list[str], list[str]]:
+    missing = [c for c in ("text", "label") if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"the table has no column {', '.join(missing)} (columns: "
+            f"{', '.join(map(str, df.columns))}): read it with read_table(..., text=, label=)"
+        )
+    if len(df) == 0:
+        raise DataError("the table is empty: give at least one row to capture")
+    return [str(t) for t in df["text"]], [str(v) for v in df["label"]]
+
+
+def _pick_module(model: torch.nn.Module, requested: str | None) -> str:
+    from probe_rnn.capture.record import recurrent_module_names
+
+    names = recurrent_module_names(model)
+    if requested is None:
+        if not names:
+            raise CaptureError(
+                "the model has no nn.RNN/nn.LSTM/nn.GRU (or cell) module: nothing to capture"
+            )
+        return names[0]
+    if requested not in names:
+        raise CaptureError(
+            f"module {requested!r} is not a recurrent module of the model; recurrent modules: "
+            f"{', '.join(names) or 'none'}"
+        )
+    return requested
+
+
+def _token_lengths(bundle: ModelBundle, texts: list[str], batch_size: int) -> np.ndarray:
+    """Valid tokens per row from the adapter's encoding, before any forward pass."""
+    lengths = np.empty(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), batch_size):
+        batch = bundle.adapter.encode(texts[start : start + batch_size])
+        lengths[start : start + len(batch["lengths"])] = np.asarray(batch["lengths"].cpu())
+    return lengths
+
+
+def _resolve_views(states: RecurrentStates, requested: list[str] | None) -> dict[str, str]:
+    """Map the views to store to their kind (``"sentence"`` or ``"token"``), in order."""
+    from probe_rnn.capture.views import available_views, parse_view
+
+    kinds = {name: parse_view(name).kind for name in available_views(states)}
+    if requested is None:
+        return kinds
+    chosen: dict[str, str] = {}
+    for name in requested:
+        spec = parse_view(name)  # unknown forms raise ConfigError listing the valid ones
+        if spec.kind == "sentence" and spec.base in ("hidden", "cell"):
+            name = f"{spec.base}/L{spec.layer}/{spec.direction}"  # the store derives @t
+        if name not in kinds:
+            raise ConfigError(
+                f"view {spec.name!r} is not available for this module; available: "
+                f"{', '.join(kinds)} (per-step ones also with @t)"
+            )
+        chosen[name] = kinds[name]
+    return chosen

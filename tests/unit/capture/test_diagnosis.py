@@ -1,0 +1,145 @@
+"""The output-vs-hidden diagnosis against an independent plain ``nn.LSTM`` computation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from probe_rnn.capture.diagnosis import DIAGNOSIS_COLUMNS, diagnose, format_diagnosis
+from probe_rnn.data.tokenizers import Tokenizer
+from probe_rnn.models.adapters import IdsLengthsAdapter
+from probe_rnn.models.bundle import ModelBundle
+
+BATCH = 5
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny models: extra threads only add contention on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Plain(nn.Module):
+    """Embedding -> nn.LSTM (packed or padded) -> head on output[:, -1]."""
+
+    def __init__(self, vocab: int, layers: int, bidirectional: bool, packed: bool) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 6, padding_idx=0)
+        self.lstm = nn.LSTM(6, 5, layers, batch_first=True, bidirectional=bidirectional)
+        self.head = nn.Linear(5 * (2 if bidirectional else 1), 2)
+        self.packed = packed
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.emb(ids)
+        if self.packed:
+            seq = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(seq)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        else:
+            out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def setup(layers: int, bidirectional: bool, packed: bool) -> tuple[ModelBundle, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    texts = ["".join(rng.choice(list("abcde"), size=rng.integers(1, 9))) for _ in range(17)]
+    tok = Tokenizer("char").fit(texts)
+    torch.manual_seed(0)
+    model = Plain(len(tok), layers, bidirectional, packed).eval()
+    bundle = ModelBundle(model=model, tokenizer=tok, labels=["p", "q"], config=None, meta={},
+                         adapter=IdsLengthsAdapter(tok))
+    return bundle, pd.DataFrame({"text": texts, "label": ["p"] * len(texts)})
+
+
+def reference(bundle: ModelBundle, texts: list[str]) -> dict[str, float]:
+    """Each number computed by hand from a plain nn.LSTM forward on the same batches."""
+    lstm, dirs = bundle.model.lstm, 2 if bundle.model.lstm.bidirectional else 1
+    top, ref = (lstm.num_layers - 1) * dirs, {"fwd": 0.0, "bwd": 0.0, "step0": 0.0, "differ": 0}
+    abs_sum, cos_sum, short, short_zero = 0.0, 0.0, 0, 0
+    with torch.no_grad():
+        for start in range(0, len(texts), BATCH):
+            ids, lengths = bundle.tokenizer.encode_batch(texts[start : start + BATCH])
+            x = bundle.model.emb(ids)
+            if bundle.model.packed:
+                seq = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+                out, (h_n, _) = lstm(seq)
+                out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+            else:
+                out, (h_n, _) = lstm(x)
+            for j, length in enumerate(lengths.tolist()):
+                last, naive = out[j, length - 1], out[j, -1]
+                ref["fwd"] = max(ref["fwd"], float((last[:5] - h_n[top, j]).abs().max()))
+                ref["differ"] += int(not torch.equal(last, naive))
+                short += int(length < ids.shape[1])
+                short_zero += int(length < ids.shape[1] and not naive.any())
+                if dirs == 2:
+                    ref["bwd"] = max(ref["bwd"], float((last[5:] - h_n[top + 1, j]).abs().max()))
+                    ref["step0"] = max(ref["step0"],
+                                       float((out[j, 0, 5:] - h_n[top + 1, j]).abs().max()))
+                if lstm.num_layers > 1:
+                    abs_sum += float(h_n[0, j].abs().mean())
+                    cos_sum += float(torch.dot(h_n[0, j], h_n[top, j])
+                                     / (h_n[0, j].norm() * h_n[top, j].norm()))
+    ref.update(share=ref["differ"] / len(texts), zero=short_zero / short,
+               lower_abs=abs_sum / len(texts), lower_cos=cos_sum / len(texts))
+    return ref
+
+
+def value(table: pd.DataFrame, check: str) -> float:
+    rows = table[table["check"] == check]
+    assert len(rows) == 1, (check, table["check"].tolist())
+    return float(rows["value"].iloc[0])
+
+
+def test_unidirectional_packed_output_last_is_h_n() -> None:
+    bundle, df = setup(layers=1, bidirectional=False, packed=True)
+    table = diagnose(bundle, df, batch_size=BATCH)
+    ref = reference(bundle, df["text"].tolist())
+    assert list(table.columns) == DIAGNOSIS_COLUMNS and set(table["module"]) == {"lstm"}
+    assert ref["fwd"] == 0.0  # the plain module: output at the last step *is* h_n
+    assert value(table, "max |output@last - h_n top fwd|") <= 1e-6
+    assert 0 < ref["share"] < 1
+    assert value(table, "share output@-1 != output@last") == pytest.approx(ref["share"])
+    assert ref["zero"] == 1.0
+    assert value(table, "share of short rows with output@-1 == 0") == 1.0
+    assert value(table, "c_n not in output") == 5
+    assert not table["check"].str.contains("bwd").any()
+    text = format_diagnosis(table)
+    assert text.startswith("lstm:") and "same vector" in text and "PackedSequence" in text
+
+
+def test_bidirectional_two_layers_backward_half_and_lower_layers() -> None:
+    bundle, df = setup(layers=2, bidirectional=True, packed=True)
+    table = diagnose(bundle, df, batch_size=BATCH)
+    ref = reference(bundle, df["text"].tolist())
+    bwd = value(table, "max |bwd half of output@last - h_n top bwd|")
+    assert ref["bwd"] > 1e-3 and bwd == pytest.approx(ref["bwd"], abs=1e-5)
+    assert ref["step0"] == 0.0
+    assert value(table, "max |bwd half of output at step 0 - h_n top bwd|") <= 1e-6
+    assert value(table, "max |output@last - h_n top fwd|") <= 1e-6
+    assert value(table, "h_n/L0/fwd not in output") == pytest.approx(ref["lower_abs"], abs=1e-5)
+    assert value(table, "cosine(h_n/L0/fwd, h_n/L1/fwd)") == pytest.approx(ref["lower_cos"],
+                                                                          abs=1e-5)
+    assert value(table, "c_n not in output") == 2 * 2 * 5
+    assert "only the last token" in format_diagnosis(table)
+
+
+def test_padded_module_reads_padding() -> None:
+    bundle, df = setup(layers=1, bidirectional=False, packed=False)
+    table = diagnose(bundle, df, batch_size=BATCH)
+    ref = reference(bundle, df["text"].tolist())
+    assert ref["fwd"] > 1e-3 and ref["zero"] == 0.0
+    fwd = value(table, "max |output@last - h_n top fwd|")
+    assert fwd == pytest.approx(ref["fwd"], abs=1e-5)
+    assert value(table, "share output@-1 != output@last") == pytest.approx(ref["share"])
+    assert value(table, "share of short rows with output@-1 == 0") == 0.0
+    assert "pad tokens" in format_diagnosis(table)
