@@ -1,0 +1,35 @@
+"""Probing: measure what each state view carries about labels and sentence properties.
+
+One concept per module: ``tasks`` (targets), ``probes`` (scikit-learn estimators), ``splits``
+(seeded K-fold by sentence), ``controls`` (Hewitt & Liang control tasks), ``measures``
+(accuracy, usable information in bits, intervals), ``mdl`` (online codelength), ``jobs`` (one
+fit), ``runner`` (views × tasks × probes × folds) and ``results`` (the tidy table).
+
+    >>> from probe_rnn.probing import run_probes, save_results, headline_table
+    >>> df = run_probes({"trained": store, "random-init": random_store})
+"""
+
+from __future__ import annotations
+
+from probe_rnn.probing.measures import CI_METHOD
+from probe_rnn.probing.probes import LogisticProbe, MLPProbe, RidgeProbe, make_probe
+from probe_rnn.probing.results import METRICS, RESULT_COLUMNS, headline_table, save_results
+from probe_rnn.probing.runner import run_probes
+from probe_rnn.probing.tasks import DEFAULT_TASKS, TOKEN_TASKS, Task, get_task
+
+__all__ = [
+    "run_probes",
+    "save_results",
+    "headline_table",
+    "DEFAULT_TASKS",
+    "TOKEN_TASKS",
+    "RESULT_COLUMNS",
+    "METRICS",
+    "CI_METHOD",
+    "Task",
+    "get_task",
+    "LogisticProbe",
+    "RidgeProbe",
+    "MLPProbe",
+    "make_probe",
+]

@@ -1,0 +1,347 @@
+"""Probes: scikit-learn estimators that read a state and predict a task's target.
+
+Built-in probes (registered with :func:`probe_rnn.plugins.register_probe`) standardise their
+features inside ``fit`` (:class:`~sklearn.preprocessing.StandardScaler`'s transform, fitted on
+the training rows only) and pass :func:`sklearn.utils.estimator_checks.check_estimator`:
+
+- ``logistic``: :class:`LogisticProbe`, multinomial L2 logistic regression; ``C`` is tuned on an
+  inner dev split (20 %, by group when ``groups`` is given, seeded) over the grid ``Cs`` by
+  held-out log-loss, then refitted on all training rows. With fewer than ``min_tune`` rows,
+  or with a fixed ``C``, no tuning happens.
+- ``ridge``: :class:`RidgeProbe`, :class:`~sklearn.linear_model.RidgeCV` (efficient LOO over
+  ``alphas``) for regression tasks.
+- ``mlp``: :class:`MLPProbe`, one hidden layer, early stopping on 10 % of the rows.
+
+Any other scikit-learn estimator can be named by import path (``sklearn.svm.LinearSVC``); it
+must have ``fit`` and ``predict``. Without ``predict_proba`` the bits and MDL of that probe
+are reported as NaN.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.metrics import log_loss
+from sklearn.neural_network import MLPClassifier
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from probe_rnn.errors import ConfigError, PluginError
+from probe_rnn.plugins import register_probe
+
+__all__ = [
+    "LogisticProbe", "RidgeProbe", "MLPProbe", "make_probe", "inner_split", "untuned", "retuned",
+]
+
+DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+
+
+def inner_split(
+    n: int, dev_fraction: float, seed: int, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/dev split of ``n`` rows; rows sharing a group stay on one side.
+
+    Returns
+    -------
+    train_idx, dev_idx : ndarray of int
+    """
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        order = rng.permutation(n)
+        n_dev = max(1, int(round(n * dev_fraction)))
+        return np.sort(order[n_dev:]), np.sort(order[:n_dev])
+    uniq, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    perm = rng.permutation(len(uniq))
+    n_dev = max(1, int(round(len(uniq) * dev_fraction)))
+    dev_groups = np.zeros(len(uniq), dtype=bool)
+    dev_groups[perm[:n_dev]] = True
+    is_dev = dev_groups[inverse]
+    return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
+
+
+class _ScaledProbe(BaseEstimator):
+    """Shared plumbing: validate, standardise, delegate to ``self.model_``.
+
+    Standardisation is :class:`~sklearn.preprocessing.StandardScaler`'s (population standard
+    deviation; constant columns keep scale 1), done in numpy to keep the per-fit overhead small;
+    ``mean_`` and ``scale_`` hold it. Classifiers hand the estimator integer codes of
+    ``classes_`` (cheaper to validate than string labels) and map predictions back.
+    """
+
+    def _scale_fit(self, X: Any, y: Any, *, classifier: bool) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=not classifier)
+        if classifier:
+            check_classification_targets(y)
+            self.classes_, y = np.unique(y, return_inverse=True)
+        self.mean_ = X.mean(axis=0)
+        std = X.std(axis=0)
+        constant = std <= 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(self.mean_), 1.0)
+        self.scale_ = np.where(constant, 1.0, std).astype(X.dtype)
+        return (X - self.mean_) / self.scale_, y
+
+    def _scaled(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return (X - self.mean_) / self.scale_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict targets for ``X`` of shape (rows, dim)."""
+        Xs = self._scaled(X)
+        return self.model_.predict(Xs)
+
+    @property
+    def n_iter_(self) -> Any:
+        """Iterations of the final fit (as reported by the underlying estimator)."""
+        check_is_fitted(self, "model_")
+        return getattr(self.model_, "n_iter_", 1)
+
+
+class _ClassifierProbe(ClassifierMixin, _ScaledProbe):
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict classes for ``X`` of shape (rows, dim)."""
+        Xs = self._scaled(X)
+        return self.classes_[self.model_.predict(Xs)]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (rows, n_classes), columns in ``classes_`` order."""
+        Xs = self._scaled(X)
+        return self.model_.predict_proba(Xs)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Log of :meth:`predict_proba`."""
+        return np.log(np.clip(self.predict_proba(X), 1e-300, None))
+
+
+@register_probe("logistic")
+class LogisticProbe(_ClassifierProbe):
+    """Standardised multinomial L2 logistic regression with ``C`` tuned on an inner dev split.
+
+    Parameters
+    ----------
+    C : float or None
+        Inverse regularisation strength; None tunes it over ``Cs``.
+    Cs : sequence of float
+        Grid searched when ``C`` is None.
+    dev_fraction : float
+        Share of training rows (or groups) held out to choose ``C``.
+    min_tune : int
+        Below this many rows ``C`` is not tuned and ``default_C`` is used.
+    default_C : float
+        ``C`` used when tuning is skipped.
+    max_iter, tol : int, float
+        Passed to :class:`~sklearn.linear_model.LogisticRegression` (lbfgs).
+    random_state : int
+        Seeds the inner split.
+
+    Attributes
+    ----------
+    C_ : float
+        The ``C`` used for the final fit.
+    model_ : LogisticRegression
+        Fitted on standardised features and integer class codes.
+    mean_, scale_ : ndarray, shape (dim,)
+        Standardisation of the features.
+    classes_ : ndarray, shape (n_classes,)
+    dev_scores_ : dict[float, float]
+        Held-out log-loss per ``C`` (empty when not tuned).
+    """
+
+    def __init__(
+        self,
+        C: float | None = None,
+        Cs: Sequence[float] = DEFAULT_CS,
+        dev_fraction: float = 0.2,
+        min_tune: int = 50,
+        default_C: float = 1.0,
+        max_iter: int = 1000,
+        tol: float = 1e-4,
+        random_state: int = 0,
+    ) -> None:
+        self.C = C
+        self.Cs = Cs
+        self.dev_fraction = dev_fraction
+        self.min_tune = min_tune
+        self.default_C = default_C
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def _lr(self, C: float) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=self.max_iter, tol=self.tol)
+
+    def fit(self, X: Any, y: Any, groups: Any = None) -> LogisticProbe:
+        """Fit on ``X`` (rows, dim) and ``y`` (rows,); ``groups`` keeps sentences together."""
+        if self.C is not None and not self.C > 0:
+            raise ConfigError(f"LogisticProbe C must be > 0 or None (tune), got {self.C!r}")
+        if not 0 < self.dev_fraction < 1:
+            raise ConfigError(f"dev_fraction must be in (0, 1), got {self.dev_fraction!r}")
+        Xs, y = self._scale_fit(X, y, classifier=True)
+        self.dev_scores_: dict[float, float] = {}
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"LogisticProbe needs at least 2 classes in y, got 1 class: {self.classes_[0]!r}"
+            )
+        self.C_ = float(self.C) if self.C is not None else self._tune(Xs, y, groups)
+        self.model_ = self._lr(self.C_).fit(Xs, y)
+        return self
+
+    def _tune(self, Xs: np.ndarray, y: np.ndarray, groups: Any) -> float:
+        if len(y) < self.min_tune or len(self.Cs) < 2:
+            return float(self.default_C if len(self.Cs) != 1 else self.Cs[0])
+        g = None if groups is None else np.asarray(groups)
+        tr, dev = inner_split(len(y), self.dev_fraction, self.random_state, g)
+        if len(np.unique(y[tr])) < 2 or len(dev) == 0:
+            return float(self.default_C)
+        # one model walked along the grid from strong to weak regularisation, warm-started
+        path = LogisticRegression(max_iter=self.max_iter, tol=self.tol, warm_start=True)
+        for C in sorted(float(c) for c in self.Cs):
+            path.set_params(C=C).fit(Xs[tr], y[tr])
+            codes = np.arange(len(self.classes_))
+            proba = _expand_proba(path.predict_proba(Xs[dev]), path.classes_, codes)
+            self.dev_scores_[C] = log_loss(y[dev], proba, labels=codes)
+        return min(self.dev_scores_, key=lambda c: (self.dev_scores_[c], -c))
+
+    @property
+    def tuned_params_(self) -> dict[str, float]:
+        """Hyperparameters chosen by the inner search, to reuse as fixed parameters."""
+        check_is_fitted(self, "model_")
+        return {"C": self.C_}
+
+    def untuned(self) -> LogisticProbe:
+        """A copy without the inner search (``C=default_C`` unless ``C`` is fixed)."""
+        return clone(self).set_params(C=self.C if self.C is not None else self.default_C)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Decision scores from the underlying logistic regression."""
+        Xs = self._scaled(X)
+        return self.model_.decision_function(Xs)
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """Weights in the standardised feature space, shape (n_classes or 1, dim)."""
+        check_is_fitted(self, "model_")
+        return self.model_.coef_
+
+
+@register_probe("ridge")
+class RidgeProbe(RegressorMixin, _ScaledProbe):
+    """Standardised ridge regression with ``alpha`` chosen by efficient leave-one-out.
+
+    Parameters
+    ----------
+    alphas : sequence of float
+        Regularisation grid for :class:`~sklearn.linear_model.RidgeCV`.
+    """
+
+    def __init__(self, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0)) -> None:
+        self.alphas = alphas
+
+    def fit(self, X: Any, y: Any) -> RidgeProbe:
+        """Fit on ``X`` (rows, dim) and numeric ``y`` (rows,)."""
+        Xs, y = self._scale_fit(X, y, classifier=False)
+        self.model_ = RidgeCV(alphas=tuple(self.alphas)).fit(Xs, y)
+        self.alpha_ = float(self.model_.alpha_)
+        return self
+
+
+@register_probe("mlp")
+class MLPProbe(_ClassifierProbe):
+    """Standardised one-hidden-layer MLP classifier with early stopping.
+
+    Parameters
+    ----------
+    hidden : int
+        Units in the hidden layer.
+    alpha : float
+        L2 penalty.
+    max_iter : int
+        Epoch limit.
+    early_stopping : bool
+        Stop when the score on 10 % held-out rows stops improving (skipped below 50 rows).
+    random_state : int
+        Seeds initialisation, shuffling and the early-stopping split.
+    """
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        alpha: float = 1e-4,
+        max_iter: int = 200,
+        early_stopping: bool = True,
+        random_state: int = 0,
+    ) -> None:
+        self.hidden = hidden
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> MLPProbe:
+        """Fit on ``X`` (rows, dim) and ``y`` (rows,)."""
+        Xs, y = self._scale_fit(X, y, classifier=True)
+        early = bool(self.early_stopping) and len(y) >= 50
+        self.model_ = MLPClassifier(
+            hidden_layer_sizes=(int(self.hidden),), alpha=self.alpha, max_iter=self.max_iter,
+            early_stopping=early, random_state=self.random_state,
+        ).fit(Xs, y)
+        return self
+
+
+def _expand_proba(proba: np.ndarray, have: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Reorder/expand probability columns from classes ``have`` to classes ``want`` (0 fill)."""
+    out = np.zeros((proba.shape[0], len(want)), dtype=np.float64)
+    index = {c: i for i, c in enumerate(want.tolist())}
+    for j, c in enumerate(have.tolist()):
+        if c in index:
+            out[:, index[c]] = proba[:, j]
+    return out
+
+
+def _import_path(name: str) -> Any:
+    module, _, attr = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise PluginError(
+            f"probe {name!r} is neither a registered probe nor an importable class "
+            f"({type(exc).__name__}): use a name from `probe-rnn plugins` or 'package.module.Class'"
+        ) from exc
+
+
+def make_probe(spec: Any, seed: int | None = None) -> Any:
+    """Build a fresh, unfitted estimator from a registered name, an import path, a class, a
+    factory or an estimator instance (cloned); set ``random_state`` to ``seed`` when it has one.
+    """
+    from probe_rnn.plugins import registry
+
+    if isinstance(spec, str):
+        if spec in registry.names("probe") or "." not in spec:
+            spec = registry.get("probe", spec)
+        else:
+            spec = _import_path(spec)
+    est = clone(spec) if hasattr(spec, "get_params") and not isinstance(spec, type) else spec()
+    if not (hasattr(est, "fit") and hasattr(est, "predict")):
+        raise PluginError(
+            f"probe {spec!r} built {type(est).__name__}, which lacks fit/predict: a probe must be "
+            "a scikit-learn estimator"
+        )
+    if seed is not None and hasattr(est, "get_params") and "random_state" in est.get_params():
+        est.set_params(random_state=seed)
+    return est
+
+
+def untuned(est: Any) -> Any:
+    """``est`` with its internal hyperparameter search off (its ``untuned()``), else ``est``."""
+    fn = getattr(est, "untuned", None)
+    return fn() if callable(fn) else est
+
+
+def retuned(est: Any, fitted: Any) -> Any:
+    """``est`` with the hyperparameters a fitted twin chose (its ``tuned_params_``), if any."""
+    params = getattr(fitted, "tuned_params_", None)
+    return est.set_params(**params) if isinstance(params, dict) and params else est

@@ -1,0 +1,58 @@
+"""Online codelength: hand reference for the block arithmetic, learnable vs control labels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.dummy import DummyClassifier
+
+from probe_rnn.probing.controls import control_targets
+from probe_rnn.probing.mdl import BLOCKS, block_ends, online_codelength
+from probe_rnn.probing.probes import LogisticProbe
+
+
+def test_block_ends_follow_fractions_and_group_boundaries() -> None:
+    assert block_ends(np.arange(1000)) == [1, 2, 4, 8, 16, 32, 62, 125, 250, 500, 1000]
+    groups = np.repeat(np.arange(100), 3)  # never cut inside a group of 3
+    ends = block_ends(groups)
+    assert all(e % 3 == 0 for e in ends) and ends[-1] == 300
+    assert ends == sorted(set(ends))
+
+
+def test_codelength_of_a_prior_probe_matches_a_hand_loop() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.choice(["a", "b", "c"], p=[0.7, 0.2, 0.1], size=n)
+    X = rng.normal(size=(n, 2))
+    groups = np.arange(n)
+    res = online_codelength(lambda: DummyClassifier(strategy="prior"), X, y, groups, seed=3)
+    rank = np.random.default_rng(3).permutation(n)  # one row per group: row i is sent rank[i]-th
+    ys = y[np.argsort(rank)]
+    ends = [max(1, round(f * n)) for f in BLOCKS]
+    ends = sorted(set(ends))
+    hand = ends[0] * math.log2(3)
+    for a, b in zip(ends[:-1], ends[1:], strict=False):
+        train = ys[:a]
+        values, counts = np.unique(train, return_counts=True)
+        if len(values) < 2:  # single class: add-one smoothing over the 3 classes
+            probs = {c: (np.sum(train == c) + 1) / (a + 3) for c in "abc"}
+        else:
+            probs = {c: counts[list(values).index(c)] / a if c in values else 0 for c in "abc"}
+        hand += sum(-math.log2(max(probs[v], 1e-6)) for v in ys[a:b])
+    assert res.mdl_bits == pytest.approx(hand)
+    assert res.uniform_bits == pytest.approx(n * math.log2(3))
+
+
+def test_learnable_labels_compress_and_control_labels_do_not() -> None:
+    rng = np.random.default_rng(1)
+    n = 800
+    X = rng.normal(size=(n, 8))
+    y = np.where(X[:, 0] + 0.3 * rng.normal(size=n) > 0, "pos", "neg")
+    groups = np.arange(n)
+    learn = online_codelength(lambda: LogisticProbe(C=1.0), X, y, groups, seed=0)
+    assert learn.mdl_bits < 0.5 * learn.uniform_bits and learn.compression > 2
+    ctrl_y = control_targets(y, groups, seed=0)  # one random label per "sentence"
+    ctrl = online_codelength(lambda: LogisticProbe(C=1.0), X, ctrl_y, groups, seed=0)
+    assert ctrl.mdl_bits >= 0.97 * ctrl.uniform_bits

@@ -1,0 +1,101 @@
+"""Built-in probes: the scikit-learn estimator contract and agreement with bare sklearn."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.utils.estimator_checks import check_estimator
+
+from probe_rnn.errors import PluginError
+from probe_rnn.probing.probes import (
+    LogisticProbe,
+    MLPProbe,
+    RidgeProbe,
+    inner_split,
+    make_probe,
+    retuned,
+    untuned,
+)
+
+
+@pytest.mark.parametrize("probe", [LogisticProbe(), RidgeProbe(), MLPProbe()],
+                         ids=lambda p: type(p).__name__)
+def test_builtin_probes_pass_check_estimator(probe) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(probe)
+
+
+def _data(n: int = 300, d: int = 6, k: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * np.arange(1, d + 1) + 5.0  # unscaled on purpose
+    w = rng.normal(size=(d, k))
+    y = np.array(["abc"[i] for i in np.argmax((X - 5.0) @ w + rng.normal(size=(n, k)), 1)])
+    return X, y
+
+
+def test_logistic_probe_equals_bare_sklearn_on_scaled_data() -> None:
+    X, y = _data()
+    probe = LogisticProbe(C=0.3).fit(X[:200], y[:200])
+    scaler = StandardScaler().fit(X[:200])
+    bare = LogisticRegression(C=0.3, max_iter=1000).fit(scaler.transform(X[:200]), y[:200])
+    Xt = scaler.transform(X[200:])
+    np.testing.assert_array_equal(probe.predict(X[200:]), bare.predict(Xt))
+    np.testing.assert_allclose(probe.predict_proba(X[200:]), bare.predict_proba(Xt), rtol=1e-6)
+
+
+def test_tuned_logistic_refits_with_the_chosen_c_on_all_rows() -> None:
+    X, y = _data()
+    probe = LogisticProbe(Cs=(0.001, 0.1, 10.0)).fit(X, y)
+    assert probe.C_ in (0.001, 0.1, 10.0)
+    assert set(probe.dev_scores_) == {0.001, 0.1, 10.0}
+    assert probe.C_ == min(probe.dev_scores_, key=probe.dev_scores_.get)
+    bare = LogisticRegression(C=probe.C_, max_iter=1000).fit(StandardScaler().fit_transform(X), y)
+    np.testing.assert_allclose(probe.coef_, bare.coef_, rtol=1e-5, atol=1e-7)
+    # with very few rows there is no search
+    small = LogisticProbe(min_tune=1000).fit(X[:40], y[:40])
+    assert small.C_ == 1.0 and small.dev_scores_ == {}
+
+
+def test_inner_split_keeps_groups_on_one_side() -> None:
+    groups = np.repeat(np.arange(40), 3)
+    tr, dev = inner_split(len(groups), 0.25, seed=3, groups=groups)
+    assert not set(groups[tr]) & set(groups[dev])
+    assert len(tr) + len(dev) == len(groups) and len(set(groups[dev])) == 10
+
+
+def test_control_reuses_chosen_params_and_mdl_skips_search() -> None:
+    X, y = _data()
+    fitted = LogisticProbe().fit(X, y)
+    assert retuned(LogisticProbe(), fitted).C == fitted.C_
+    assert untuned(LogisticProbe()).C == 1.0
+    assert untuned(LogisticProbe(C=5.0)).C == 5.0
+
+
+def test_ridge_probe_equals_ridgecv_on_scaled_data() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 5)) * 10
+    y = X @ rng.normal(size=5) + rng.normal(size=120)
+    probe = RidgeProbe().fit(X, y)
+    bare = RidgeCV(alphas=(0.1, 1.0, 10.0, 100.0, 1000.0)).fit(StandardScaler().fit_transform(X), y)
+    np.testing.assert_allclose(probe.predict(X), bare.predict(StandardScaler().fit_transform(X)))
+
+
+def test_make_probe_by_name_import_path_and_seed() -> None:
+    assert isinstance(make_probe("logistic", seed=7), LogisticProbe)
+    assert make_probe("logistic", seed=7).random_state == 7
+    assert isinstance(make_probe("sklearn.svm.LinearSVC"), LinearSVC)
+    proto = LogisticProbe(C=2.0)
+    copy = make_probe(proto)
+    assert copy is not proto and copy.C == 2.0
+    with pytest.raises(PluginError, match="unknown probe 'nope'"):
+        make_probe("nope")
+    with pytest.raises(PluginError, match="not.a.module.Thing"):
+        make_probe("not.a.module.Thing")
+    with pytest.raises(PluginError, match="lacks fit/predict"):
+        make_probe(lambda: object())

@@ -1,0 +1,192 @@
+"""The runner end to end: known answers on a trained LSTM and on noise, plugins, determinism."""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ArrayStore, meta_for, planted_table
+
+from probe_rnn.errors import ConfigError, PluginError
+from probe_rnn.plugins import PluginWarning, registry
+from probe_rnn.probing import (
+    CI_METHOD,
+    RESULT_COLUMNS,
+    headline_table,
+    run_probes,
+    save_results,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def value(df: pd.DataFrame, metric: str, model: str = "trained", **where) -> float:
+    sel = (df["metric"] == metric) & (df["model"] == model)
+    for col, v in where.items():
+        sel &= df["t"].isna() if (col == "t" and v is None) else (df[col] == v)
+    hit = df.loc[sel, "value"]
+    assert len(hit) == 1, (metric, model, where, len(hit))
+    return float(hit.iloc[0])
+
+
+@pytest.fixture(scope="module")
+def noise_store() -> ArrayStore:
+    """Gaussian features that know nothing, and one feature that is the label."""
+    df = planted_table(300, seed=4)
+    rng = np.random.default_rng(0)
+    signal = (df["label"] == "yes").to_numpy(float)[:, None] + 0.05 * rng.normal(size=(300, 1))
+    return ArrayStore(meta_for(df["text"].tolist(), df["label"].tolist()),
+                      {"noise": rng.normal(size=(300, 16)), "signal": signal})
+
+
+def test_trained_lstm_carries_the_planted_label_and_the_control_does_not(lstm_stores) -> None:
+    df = run_probes(lstm_stores, views=["output@last"], tasks=["label"], folds=3)
+    assert list(df.columns) == RESULT_COLUMNS
+    assert set(df["model"]) == {"trained", "random-init"}
+    chance = float(df["chance"].iloc[0])
+    acc = value(df, "accuracy")
+    assert acc > 0.95 and acc > chance + 0.4
+    assert value(df, "bits") > 0.7  # H(Y) is ~1 bit
+    ctrl = value(df, "control_accuracy")
+    assert abs(ctrl - chance) < 0.12
+    assert value(df, "selectivity") == pytest.approx(acc - ctrl)
+    assert value(df, "mdl_bits") < 0.3 * value(df, "uniform_bits")
+    assert value(df, "majority_accuracy") < 0.6
+    assert value(df, "bits") > value(df, "bits", model="random-init")
+    row = df[(df["metric"] == "accuracy") & (df["model"] == "trained")].iloc[0]
+    assert row["ci_low"] <= acc <= row["ci_high"] and row["n_train"] + row["n_test"] == 300
+    assert df.attrs["ci_method"] == CI_METHOD
+
+
+def test_label_is_decodable_from_the_first_step_on_per_token_views(lstm_stores) -> None:
+    stores = {"trained": lstm_stores["trained"]}
+    df = run_probes(stores, views=["hidden/L0/fwd", "hidden/L0/fwd@0"], tasks=["label"],
+                    folds=3, mdl=False, control=False)
+    per_t = df[(df["view"] == "hidden/L0/fwd") & df["t"].notna() & (df["metric"] == "accuracy")]
+    assert {0, 1, 2, -1, -2}.issubset(set(per_t["t"].tolist()))
+    assert per_t["t"].max() <= 15 and per_t["t"].min() >= -16
+    # the rule is the first character, so the decision exists from t = 0
+    assert value(df, "accuracy", view="hidden/L0/fwd", t=0) > 0.95
+    assert value(df, "accuracy", view="hidden/L0/fwd@0") > 0.95
+    assert value(df, "accuracy", view="hidden/L0/fwd", t=None) > 0.95
+    assert set(df.loc[df["view"] == "hidden/L0/fwd@0", "t"]) == {0}
+
+
+def test_random_features_carry_no_bits(noise_store) -> None:
+    df = run_probes({"trained": noise_store}, views=["noise", "signal"], tasks=["label"],
+                    folds=5, mdl=False)
+    assert abs(value(df, "bits", view="noise")) < 0.05
+    chance = float(df.loc[df["view"] == "noise", "chance"].iloc[0])
+    assert abs(value(df, "accuracy", view="noise") - chance) < 0.1
+    assert value(df, "accuracy", view="signal") == 1.0
+    assert value(df, "bits", view="signal") > 0.8
+
+
+def test_same_seed_same_results_with_one_or_two_jobs(noise_store) -> None:
+    kw = {"views": ["noise", "signal"], "tasks": ["label"], "folds": 3}
+    a = run_probes({"trained": noise_store}, seed=3, **kw)
+    b = run_probes({"trained": noise_store}, seed=3, **kw)
+    pd.testing.assert_frame_equal(a, b)
+    c = run_probes({"trained": noise_store}, seed=3, jobs=2, **kw)
+    pd.testing.assert_frame_equal(a, c, rtol=1e-9)
+    d = run_probes({"trained": noise_store}, seed=4, **kw)
+    assert not np.allclose(a["value"], d["value"], equal_nan=True)
+
+
+def test_plugin_probe_from_a_folder_is_used_and_a_broken_one_warns(tmp_path, noise_store):
+    (tmp_path / "runner_test_probe.py").write_text(textwrap.dedent('''
+        from sklearn.dummy import DummyClassifier
+        from probe_rnn.plugins import register_probe
+
+        @register_probe("runner-test-prior")
+        def prior():
+            return DummyClassifier(strategy="prior")
+    '''))
+    (tmp_path / "runner_test_broken.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.warns(PluginWarning, match=r"runner_test_broken\.py failed to load"):
+        registry.load_folder(tmp_path)
+    df = run_probes({"trained": noise_store}, views=["signal"], tasks=["label"],
+                    probes=["logistic", "runner-test-prior"], folds=3, jobs=2)
+    assert set(df["probe"]) == {"logistic", "runner-test-prior"}
+    # a prior knows nothing: zero bits, majority accuracy
+    assert value(df, "bits", probe="runner-test-prior") == pytest.approx(0.0, abs=1e-9)
+    assert value(df, "accuracy", probe="runner-test-prior") == \
+        pytest.approx(value(df, "majority_accuracy", probe="runner-test-prior"))
+
+
+def test_repo_example_plugins_load_and_run(noise_store) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)
+        registry.load_folder(REPO / "probes")
+    df = run_probes({"trained": noise_store}, views=["signal"],
+                    tasks=["label", "vowel-ending"], probes=["centroid"], folds=3, mdl=False)
+    assert value(df, "accuracy", task="label") == 1.0
+    texts = noise_store.meta["text"]
+    share = texts.str[-1].isin(list("ae")).mean()  # letters a-h: vowels a, e
+    chance = float(df.loc[df["task"] == "vowel-ending", "chance"].iloc[0])
+    assert chance == pytest.approx(max(share, 1 - share))
+
+
+def test_import_path_probe_without_proba_reports_nan_bits(noise_store) -> None:
+    df = run_probes({"trained": noise_store}, views=["signal"], tasks=["label"],
+                    probes=["sklearn.svm.LinearSVC"], folds=3)
+    assert value(df, "accuracy") == 1.0
+    assert np.isnan(value(df, "bits")) and np.isnan(value(df, "mdl_bits"))
+
+
+def test_regression_task_falls_back_to_ridge(noise_store) -> None:
+    from probe_rnn.probing.tasks import Task
+
+    class SignalValue(Task):
+        name = "signal-value"
+        kind = "regression"
+
+        def targets(self, meta, tokens, offsets, level=None):
+            return (meta["label"] == "yes").to_numpy(float)
+
+    df = run_probes({"trained": noise_store}, views=["signal"], tasks=[SignalValue()], folds=3)
+    assert set(df["probe"]) == {"ridge"} and set(df["metric"]) == {"r2"}
+    assert value(df, "r2") > 0.95
+
+
+def test_save_results_and_headline_table(tmp_path, noise_store) -> None:
+    from rich.console import Console
+
+    calls = []
+    df = run_probes({"trained": noise_store, "random-init": noise_store}, views=["signal"],
+                    tasks=["label"], folds=3, mdl=False, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(i, 6) for i in range(1, 7)]  # 2 models x 3 folds
+    parquet, csv = save_results(df, tmp_path / "run")
+    back = pd.read_parquet(parquet)
+    assert list(back.columns) == RESULT_COLUMNS and len(back) == len(df)
+    assert list(pd.read_csv(csv).columns) == RESULT_COLUMNS
+    console = Console(width=160, record=True)
+    console.print(headline_table(df))
+    text = console.export_text()
+    assert "signal" in text and "1.000" in text
+
+
+def test_bad_arguments_are_one_line_errors(noise_store) -> None:
+    with pytest.raises(ConfigError, match="folds must be an integer >= 2"):
+        run_probes({"trained": noise_store}, folds=1)
+    with pytest.raises(ConfigError, match="stores is empty"):
+        run_probes({})
+    with pytest.raises(PluginError, match="unknown task 'nope'"):
+        run_probes({"trained": noise_store}, tasks=["nope"])
+    from probe_rnn.probing.tasks import Task
+
+    class Short(Task):
+        name = "short"
+
+        def targets(self, meta, tokens, offsets, level=None):
+            return np.array(["a", "b"], dtype=object)
+
+    with pytest.raises(ConfigError, match="task 'short' returned 2 targets for 300 sentences"):
+        run_probes({"trained": noise_store}, views=["signal"], tasks=[Short()])
+    with pytest.warns(UserWarning, match="fewer than 400 sentences"), \
+            pytest.raises(ConfigError, match="nothing to probe"):
+        run_probes({"trained": noise_store}, views=["signal"], tasks=["label"], folds=400)
