@@ -1,0 +1,321 @@
+"""Build the self-contained HTML report of one run folder.
+
+:func:`build_report` reads only the run folder (``run.json``, results, ``diagnosis.csv``,
+``attribution/``, ``states/`` through :class:`~probe_rnn.capture.store.StateStore`), renders
+``index.html`` with Jinja2 (autoescape on) and returns a :class:`Report`. The page embeds the
+plotly.js runtime once; each figure is a JSON block drawn by one small script; a CSP meta tag
+allows exactly those scripts (by hash), inline styles and ``data:`` images, so no request
+leaves ``file:`` and injected markup could not run even if it slipped through escaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import markupsafe
+import numpy as np
+
+from probe_rnn.errors import ConfigError, ProbeRnnError, ReportError
+from probe_rnn.report import figures as F
+from probe_rnn.report import tables as T
+from probe_rnn.report.equivalence import measure_equivalence, top_layer
+from probe_rnn.report.findings import Finding, make_findings
+from probe_rnn.report.measures import primary_probe
+from probe_rnn.report.projections import cached_projection, subsample
+from probe_rnn.report.runfolder import RunData, load_run
+
+__all__ = ["Report", "build_report", "CAPTIONS"]
+
+CAPTIONS = {
+    "fig-heatmap": "Each cell: how well a {probe} probe trained on the row's state predicts the "
+    "column's task on held-out sentences (accuracy for classification tasks, R² for regression; "
+    "the menu switches to usable information in bits, H(Y) minus the probe's cross-entropy). "
+    "Darker means more decodable; blank means not measured.",
+    "fig-bars": "Blue bars: the trained model; grey bars: the same architecture with random "
+    "weights; whiskers: confidence intervals; dashed line: majority-class baseline. Pick the "
+    "task and measure in the menu. Bars whose whiskers overlap are within noise of each other.",
+    "fig-timesteps": "Each line is one layer and direction read at step t (0 = first token; "
+    "negative t counts back from each sentence's own end), with its confidence band. Where a "
+    "curve rises tells how early in the sentence the information is available.",
+    "fig-memory": "Memory span: how well each per-token state tells which token was read k "
+    "steps earlier (k = 0 is the current token), with confidence bands; dashed: chance. A curve "
+    "that stays above chance for larger k means the state remembers further back.",
+    "fig-steps": "Mean share of the prediction's attribution that flows through the state at "
+    "each step, over the attributed sentences aligned at their end (0 = last token).",
+    "tokens": "Each token's attribution to the predicted class ({method}): red supports the "
+    "prediction, blue opposes it; the stronger the colour, the larger the value. Hover a token "
+    "for its value.",
+    "projection": "{method} of each key state (a seeded sample of at most {max_points} "
+    "sentences, fitted once on exactly these points and cached in projections/). Each point "
+    "is a sentence; hover to read it. The menu recolours by gold label, by the model's "
+    "prediction or by length. Colours that form separate clusters mean the state separates "
+    "those groups.",
+}
+_KEY_VIEWS = ("output@last", "h_n/L{top}/fwd", "h_n/L{top}/bwd", "mean(output)")
+
+
+@dataclass
+class Report:
+    """A written report: where it is, what it found and what it drew."""
+
+    path: Path
+    findings: list[Finding]
+    figures: list[str]
+    notes: dict[str, str] = field(default_factory=dict)
+    projection_hits: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the written HTML file."""
+        return self.path.stat().st_size
+
+    def __repr__(self) -> str:
+        return (f"<Report {self.path} — {len(self.findings)} findings, {len(self.figures)} "
+                f"figures, {self.size_bytes / 1e6:.1f} MB>")
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(f.text)}</li>" for f in self.findings)
+        return (f"<div><b>probe-rnn report</b>: <code>{html.escape(str(self.path))}</code> "
+                f"({len(self.figures)} figures)<ol>{items}</ol></div>")
+
+
+def _codespans(text: str) -> markupsafe.Markup:
+    escaped = str(markupsafe.escape(text))
+    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("probe_rnn.report", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False,
+    )
+    env.filters["codespans"] = _codespans
+    return env
+
+
+def _static(name: str) -> str:
+    return resources.files("probe_rnn.report").joinpath("static", name).read_text("utf-8")
+
+
+@cache
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    if "</script" in js.lower():
+        raise ReportError("the installed plotly.js contains '</script': reinstall plotly")
+    return js
+
+
+def _csp(scripts: list[str]) -> str:
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+        for s in scripts
+    )
+    return (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
+            "img-src data: blob:; font-src data:; base-uri 'none'; form-action 'none'")
+
+
+def _figure_json(fig: F.go.Figure) -> str:
+    text = fig.to_json(validate=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _projections(data: RunData, store: object, method: str, seed: int, max_points: int,
+                 hits: dict[str, bool]) -> list[tuple[str, F.go.Figure, int]]:
+    if store is None:
+        return []
+    views = list(store.views)
+    top = top_layer(views)
+    wanted = [v.format(top=top) for v in _KEY_VIEWS if top is not None or "{top}" not in v]
+    chosen = [v for v in wanted if v in views and store.kind(v) == "sentence"]
+    meta = store.meta
+    out = []
+    for view in chosen:
+        values = np.asarray(store.sentence(view), dtype=np.float32)
+        finite = np.flatnonzero(np.isfinite(values).all(axis=1))
+        rows = finite[subsample(len(finite), max_points, seed)]
+        if len(rows) < 3:
+            continue
+        coords, hits[view] = cached_projection(data.path, view, rows, values[rows], method,
+                                               seed)
+        fig = F.projection_figure(coords, meta.iloc[rows].reset_index(drop=True), method)
+        out.append((view, fig, len(rows)))
+    if not out and "projections" not in data.notes:
+        data.notes["projections"] = "The state store holds none of the key views to project."
+    return out
+
+
+def _cards(data: RunData) -> dict[str, T.Table]:
+    model = dict(data.run.get("model") or {})
+    details = {k: data.run[k] for k in ("arguments", "stages", "seed", "created",
+                                        "probe_rnn_version") if k in data.run}
+    return {
+        "model_card": T.card_table(model, skip=("meta",)),
+        "training_card": T.card_table(model.get("meta") or {}),
+        "data_card": T.card_table(data.run.get("data") or {}),
+        "run_details": T.card_table(details),
+    }
+
+
+def _attribution_context(data: RunData) -> dict[str, object]:
+    examples, vmax = T.token_examples(data.attribution)
+    neurons = data.attribution.get("neurons")
+    summary = data.attribution.get("summary")
+    kind = str(((data.run.get("model") or {}).get("tokenizer") or {}).get("kind", "char"))
+    if data.attribution and not examples and "attribution" not in data.notes:
+        data.notes["attribution"] = "attribution/tokens.parquet is missing or empty."
+    return {
+        "token_examples": examples, "vmax": vmax, "word_tokens": kind != "char",
+        "neurons": T.frame_table(neurons, 200) if neurons is not None else None,
+        "attribution_summary": T.frame_table(summary, 200) if summary is not None else None,
+    }
+
+
+def _toc(context: dict[str, object]) -> list[tuple[str, str]]:
+    toc = [("findings", "Findings"), ("model", "Model and data"),
+           ("diagnosis", "Output versus hidden state"), ("probing", "Probing")]
+    if {"fig-timesteps", "fig-memory"} & set(context["figures"]):
+        toc.append(("probing-timesteps", "Probing over time"))
+    toc += [("attribution", "Attribution"), ("projections", "Projections"),
+            ("results", "All results")]
+    return toc
+
+
+def _relative(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None = None,
+                 seed: int = 0, max_points: int = 1500) -> Report:
+    """Render the HTML report of a run folder without recomputing anything.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Run folder (``probe-rnn probe ... --out DIR``).
+    umap : bool
+        Project states with UMAP (cached per view); ``False`` uses PCA.
+    out : str or Path, optional
+        Where to write the HTML (default ``DIR/index.html``).
+    seed : int
+        Seed of the projection subsample and fitter.
+    max_points : int
+        Most sentences shown per projection.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ReportError
+        ``run.json`` or the results table is missing or unreadable.
+    """
+    if max_points < 3:
+        raise ConfigError(f"max_points must be at least 3, got {max_points}")
+    data = load_run(run_dir)
+    target = Path(out) if out is not None else data.path / "index.html"
+    store = data.store()
+    equivalence = None
+    if store is not None:
+        try:
+            equivalence = measure_equivalence(store)
+        except ProbeRnnError as exc:
+            data.notes["equivalence"] = f"States cannot be compared ({exc})."
+    if equivalence is None and "equivalence" not in data.notes:
+        data.notes["equivalence"] = ("No stored output@last and h_n states, so the comparison "
+                                     "is not measured.")
+    probe = primary_probe(data.results)
+    method = "umap" if umap else "pca"
+    specs: dict[str, F.go.Figure | None] = {
+        "fig-heatmap": F.probing_heatmap(data.results, probe),
+        "fig-bars": F.view_bars(data.results, probe),
+        "fig-timesteps": F.timestep_curves(data.results, probe),
+        "fig-memory": F.memory_span(data.results, probe),
+        "fig-steps": F.step_attribution(data.attribution.get("steps")),
+    }
+    figs = {k: v for k, v in specs.items() if v is not None}
+    hits: dict[str, bool] = {}
+    projections = []
+    for i, (view, fig, n) in enumerate(
+            _projections(data, store, method, seed, max_points, hits), start=1):
+        figs[f"fig-proj-{i}"] = fig
+        projections.append({"id": f"fig-proj-{i}", "view": view, "n": n})
+    findings = make_findings(data.results, equivalence, data.run, data.attribution)
+    html_text = _render(data, target, figs, projections, findings, equivalence, probe, method,
+                        seed, max_points)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(html_text, encoding="utf-8")
+    tmp.replace(target)
+    return Report(path=target, findings=findings, figures=list(figs), notes=dict(data.notes),
+                  projection_hits=hits)
+
+
+def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
+            projections: list[dict[str, str]], findings: list[Finding],
+            equivalence: object, probe: str | None, method: str, seed: int,
+            max_points: int) -> str:
+    from probe_rnn import __version__
+
+    plotly_js, app_js = _plotly_js(), _static("report.js")
+    base = target.parent.resolve()
+    downloads = [{"name": n, "href": _relative(data.path.resolve() / n, base)}
+                 for n in ("results.csv", "results.parquet", "run.json")
+                 if (data.path / n).is_file()]
+    tokens = data.attribution.get("tokens")
+    methods = (", ".join(str(m) for m in tokens["method"].dropna().unique())
+               if tokens is not None and "method" in tokens else "")
+    captions = dict(CAPTIONS, **{
+        "fig-heatmap": CAPTIONS["fig-heatmap"].format(probe=probe or ""),
+        "tokens": CAPTIONS["tokens"].format(method=methods or "method not recorded")})
+    context: dict[str, object] = {
+        "name": data.name, "version": __version__, "seed": seed, "method": method.upper(),
+        "subtitle": _subtitle(data), "downloads": downloads, "findings": findings,
+        "figures": list(figs), "captions": captions, "projections": projections,
+        "projection_caption": CAPTIONS["projection"].format(method=method.upper(),
+                                                            max_points=max_points),
+        "figure_json": [{"id": k, "json": _figure_json(v)} for k, v in figs.items()],
+        "equivalence": T.equivalence_table(equivalence) if equivalence is not None else None,
+        "diagnosis": T.frame_table(data.diagnosis) if data.diagnosis is not None else None,
+        "label_table": T.label_metrics_table(data.results),
+        "results": T.results_table(data.results), "notes": data.notes,
+        "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),
+                             "results.csv"),
+        "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "css": markupsafe.Markup(_static("report.css")), "plotly_js": plotly_js,
+        "app_js": app_js, "csp": _csp([plotly_js, app_js]),
+        **_cards(data), **_attribution_context(data),
+    }
+    context["toc"] = _toc(context)
+    return _environment().get_template("index.html.j2").render(**context)
+
+
+def _subtitle(data: RunData) -> str:
+    model = data.run.get("model") or {}
+    cfg = model.get("config") or {}
+    rows = (data.run.get("data") or {}).get("rows")
+    parts = []
+    if cfg:
+        bi = "bidirectional " if cfg.get("bidirectional") else ""
+        parts.append(f"{cfg.get('layers', '?')}-layer {bi}{str(cfg.get('rnn', 'rnn')).upper()}, "
+                     f"hidden {cfg.get('hidden', '?')}, readout {cfg.get('readout', '?')}")
+    if rows is not None:
+        parts.append(f"{rows} sentences from {(data.run.get('data') or {}).get('source', '?')}")
+    labels = model.get("labels")
+    if labels:
+        parts.append("labels " + ", ".join(str(x) for x in labels[:8]))
+    return " · ".join(parts) or json.dumps(data.run.get("name", ""))

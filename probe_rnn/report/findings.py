@@ -1,0 +1,342 @@
+"""Plain-sentence findings generated from the numbers of one run.
+
+Each :class:`Finding` is one or two sentences and an anchor to the evidence in the report.
+A sentence is only written when the numbers support it: two views are "identical" only when
+their largest difference is below the storage tolerance, one view carries "more" information
+than another only when their confidence intervals do not overlap ("within noise" when they
+do), and without intervals the comparison is reported as untested.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from probe_rnn.report.equivalence import Comparison, Equivalence
+from probe_rnn.report.measures import (
+    Estimate,
+    base_view,
+    estimate,
+    label_task,
+    primary_probe,
+    sentence_rows,
+)
+
+__all__ = ["Finding", "make_findings", "READOUT_VIEWS"]
+
+#: The view a model's own readout reads, by ``ModelConfig.readout``.
+READOUT_VIEWS = {"last": "output@last", "mean": "mean(output)", "max": "max(output)",
+                 "naive-last": "output@-1"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A plain sentence (view names in backticks) and the anchor of its evidence."""
+
+    text: str
+    anchor: str
+    kind: str
+
+
+def _num(x: float) -> str:
+    if x == 0:
+        return "0"
+    return f"{x:.2g}" if abs(x) < 0.01 else f"{x:.2f}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _equivalence_findings(eq: Equivalence) -> list[Finding]:
+    out = []
+    c = eq.last_vs_hn_fwd
+    if c is not None:
+        if c.identical and eq.bidirectional:
+            text = (f"The forward half of `output@last` and `{eq.hn_fwd}` are identical on all "
+                    f"{c.rows} rows (max |diff| {_num(c.max_abs_diff)}, storage tolerance "
+                    f"{_num(c.tolerance)}): that half carries exactly what `{eq.hn_fwd}` "
+                    "carries.")
+        elif c.identical:
+            text = (f"`output@last` and `{eq.hn_fwd}` are identical on all {c.rows} rows "
+                    f"(max |diff| {_num(c.max_abs_diff)}, storage tolerance "
+                    f"{_num(c.tolerance)}): for this model they carry the same information.")
+        else:
+            text = (f"The forward half of `output@last` and `{eq.hn_fwd}` differ on "
+                    f"{c.differing_rows} of {c.rows} rows (max |diff| {_num(c.max_abs_diff)}, "
+                    "above the storage tolerance): they are not the same state here.")
+        out.append(Finding(text, "diagnosis", "equivalence"))
+    b = eq.last_vs_hn_bwd
+    if b is not None:
+        if b.identical:
+            text = (f"The backward half of `output@last` equals `{eq.hn_bwd}` on all {b.rows} "
+                    f"rows (max |diff| {_num(b.max_abs_diff)}).")
+        else:
+            text = (f"The backward half of `output@last` differs from `{eq.hn_bwd}` on "
+                    f"{_pct(b.differing_fraction)} of rows (max |diff| "
+                    f"{_num(b.max_abs_diff)}): at the last step the backward direction has "
+                    f"read only the last token, while `{eq.hn_bwd}` has read the whole sentence.")
+        out.append(Finding(text, "diagnosis", "equivalence"))
+    n = eq.naive_vs_last
+    if n is not None:
+        out.append(Finding(_naive_text(n, eq), "diagnosis", "equivalence"))
+    return out
+
+
+def _naive_text(n: Comparison, eq: Equivalence) -> str:
+    if n.differing_rows == 0:
+        return (f"`output@-1` (the padded batch's last column) equals `output@last` on every "
+                f"one of the {n.rows} rows here.")
+    text = (f"`output@-1` (the padded batch's last column, what naive code reads) differs from "
+            f"`output@last` for {_pct(n.differing_fraction)} of rows ({n.differing_rows} of "
+            f"{n.rows})")
+    if eq.naive_rows_shorter:
+        text += (f"; every differing row is shorter than the longest row ({eq.max_length} "
+                 "tokens), as reading padding would explain")
+    return text + "."
+
+
+def _same_vectors(eq: Equivalence | None, view: str) -> set[str]:
+    """Views measured to be the very same vector as ``view`` (unidirectional models only:
+    there ``output@last`` is ``h_n`` of the top layer)."""
+    if eq is None or eq.bidirectional or eq.last_vs_hn_fwd is None:
+        return set()
+    if not eq.last_vs_hn_fwd.identical:
+        return set()
+    pair = {"output@last", eq.hn_fwd}
+    return pair - {view} if view in pair else set()
+
+
+def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str) -> str:
+    overlap = base.overlaps(other)
+    nums = f"{other.describe()} vs {base.describe()}"
+    if overlap is None:
+        return (f"`{other.view}` has {_num(other.value)} {unit} of {what} against "
+                f"{_num(base.value)} for `{base.view}` (no confidence intervals recorded, so "
+                "the difference is untested).")
+    if overlap:
+        return (f"`{other.view}` carries {what} within noise of `{base.view}` ({nums} {unit}; "
+                "the intervals overlap).")
+    diff = other.value - base.value
+    word = "more" if diff > 0 else "less"
+    return (f"`{other.view}` carries {_num(abs(diff))} {unit} {word} {what} than `{base.view}` "
+            f"({nums}; the intervals do not overlap).")
+
+
+def _label_metric(results: pd.DataFrame, task: str) -> tuple[str, str]:
+    rows = sentence_rows(results)
+    if ((rows["task"] == task) & (rows["metric"] == "bits")).any():
+        return "bits", "bits"
+    return "accuracy", "accuracy points"
+
+
+def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None) -> list[Finding]:
+    task = label_task(results)
+    if task is None:
+        return []
+    metric, unit = _label_metric(results, task)
+    base = estimate(results, "output@last", task, metric)
+    if base is None:
+        return []
+    others = ["output@-1"]
+    if eq is not None:
+        others = [eq.hn_fwd] + ([eq.hn_bwd] if eq.bidirectional else []) + others
+    out = []
+    for view in others:
+        if view in _same_vectors(eq, "output@last"):
+            continue  # the very same vector: the equivalence finding already says so
+        other = estimate(results, view, task, metric)
+        if other is not None:
+            what = "label information" if metric == "bits" else "label accuracy"
+            out.append(Finding(_compare_sentence(base, other, unit, what), "probing-views",
+                               "comparison"))
+    return out
+
+
+def _best(results: pd.DataFrame, task: str, metric: str) -> tuple[Estimate, list[Estimate]]:
+    rows = sentence_rows(results)
+    views = rows.loc[(rows["task"] == task) & (rows["metric"] == metric), "view"].unique()
+    ests = [e for v in views if (e := estimate(results, str(v), task, metric)) is not None]
+    best = max(ests, key=lambda e: e.value)
+    return best, ests
+
+
+def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence | None
+                    ) -> list[Finding]:
+    task = label_task(results)
+    if task is None:
+        return []
+    metric, unit = _label_metric(results, task)
+    if not ((sentence_rows(results)["task"] == task)
+            & (sentence_rows(results)["metric"] == metric)).any():
+        return []
+    best, ests = _best(results, task, metric)
+    same = _same_vectors(eq, best.view)
+    ties = [e.view for e in ests
+            if e.view != best.view and (best.overlaps(e) or e.view in same)]
+    head = "Which state should your classifier read? For this model "
+    if ties:
+        shown = ", ".join(f"`{v}`" for v in ties[:5]) + (" and others" if len(ties) > 5 else "")
+        text = (f"{head}`{best.view}` has the highest estimate of label information "
+                f"({best.describe()} {unit}), but {shown} {'is' if len(ties) == 1 else 'are'} "
+                "within noise of it, so the data do not single out one state")
+    else:
+        text = f"{head}`{best.view}` gives the most label information ({best.describe()} {unit})"
+        text += (" (no confidence intervals recorded, so the ranking is untested)"
+                 if not best.has_ci else ", clearly ahead of every other view")
+    if metric == "bits" and best.has_ci and best.low <= 0:
+        text += "; no state clearly carries label information (the interval includes 0 bits)"
+    text += "."
+    readout = ((run.get("model") or {}).get("config") or {}).get("readout")
+    own = READOUT_VIEWS.get(str(readout)) if readout else None
+    own_est = next((e for e in ests if e.view == own), None)
+    if own_est is not None and own_est.view != best.view:
+        verdict = ("within noise of the best" if best.overlaps(own_est)
+                   else f"{_num(best.value - own_est.value)} {unit} below the best"
+                   if best.has_ci else "not compared (no intervals)")
+        text += f" The model's own head reads `{own}`: {verdict}."
+    elif own_est is not None:
+        text += f" The model's own head reads `{own}`, the best view."
+    return [Finding(text, "probing-heatmap", "recommendation")]
+
+
+def _baseline_findings(results: pd.DataFrame) -> list[Finding]:
+    task = label_task(results)
+    if task is None or not ((sentence_rows(results)["task"] == task)
+                            & (sentence_rows(results)["metric"] == "accuracy")).any():
+        return []
+    best, _ = _best(results, task, "accuracy")
+    out = []
+    rand = estimate(results, best.view, task, "accuracy", model="random-init")
+    if rand is not None:
+        overlap = best.overlaps(rand)
+        if overlap is None:
+            text = (f"On `{best.view}` a probe reaches {_pct(best.value)} label accuracy with the "
+                    f"trained weights and {_pct(rand.value)} with random weights (no intervals, "
+                    "difference untested).")
+        elif overlap:
+            text = (f"On `{best.view}` a probe on random-weight states is within noise of the "
+                    f"trained model ({rand.describe()} vs {best.describe()} accuracy): this "
+                    "probe does not show that training added label information there.")
+        else:
+            text = (f"Training matters: on `{best.view}` the same probe on random-weight states "
+                    f"reaches {rand.describe()} accuracy against {best.describe()} trained.")
+        out.append(Finding(text, "probing-views", "baseline"))
+    majority = sentence_rows(results)
+    majority = majority.loc[(majority["task"] == task)
+                            & (majority["metric"] == "majority_accuracy"), "value"].dropna()
+    if not majority.empty and best.has_ci:
+        m = float(majority.mean())
+        if best.low > m:
+            text = (f"The best label accuracy ({best.describe()}, `{best.view}`) is above the "
+                    f"majority-class baseline ({_pct(m)}).")
+        else:
+            text = (f"No view is clearly above the majority-class baseline ({_pct(m)}): the "
+                    f"best, `{best.view}`, reaches {best.describe()}.")
+        out.append(Finding(text, "probing-views", "baseline"))
+    return out
+
+
+def _preference(base: str) -> tuple[bool, bool, int, str]:
+    """Sort key: hidden before cell, forward before backward, top layer first."""
+    layer = re.search(r"/L(\d+)/", base)
+    return ("hidden" not in base, "/bwd" in base, -int(layer[1]) if layer else 0, base)
+
+
+def _timestep_findings(results: pd.DataFrame) -> list[Finding]:
+    task = label_task(results)
+    probe = primary_probe(results)
+    rows = results[(results["model"] == "trained") & results["t"].notna()
+                   & (results["task"] == task) & (results["t"] >= 0)]
+    if task is None or rows.empty:
+        return []
+    if (rows["probe"] == probe).any():
+        rows = rows[rows["probe"] == probe]
+    rows = rows.assign(base=rows["view"].map(base_view))
+    base = sorted(rows["base"].unique(), key=_preference)[0]
+    rows = rows[rows["base"] == base]
+    curve = rows[rows["metric"] == "accuracy"].groupby("t")[["value", "ci_low", "ci_high"]]
+    curve = curve.mean()
+    floor = rows[rows["metric"] == "majority_accuracy"].groupby("t")["value"].mean()
+    what = "majority-class baseline"
+    if floor.empty:
+        floor = rows.groupby("t")["chance"].mean()
+        what = "chance level"
+    floor = floor.reindex(curve.index)
+    if curve.empty or floor.isna().all():
+        return []
+    peak_t = int(curve["value"].idxmax())
+    peak = f"it peaks at {_pct(curve['value'].max())} at t={peak_t}"
+    has_ci = bool(curve["ci_low"].notna().all())
+    above = curve.index[(curve["ci_low"] if has_ci else curve["value"]) > floor]
+    name = f"`{base}` at step t"
+    if len(above) == 0:
+        text = (f"Reading {name}, label accuracy is never clearly above the {what} at any "
+                f"step ({peak}).")
+    else:
+        t0 = int(above.min())
+        how = ("its interval lies above" if has_ci else "no interval recorded; value above")
+        text = (f"Reading {name}, label accuracy first clearly exceeds the {what} at t={t0} "
+                f"({how} {_pct(floor.loc[t0])}); {peak}.")
+    return [Finding(text, "probing-timesteps", "timestep")]
+
+
+def _attribution_findings(attribution: dict[str, pd.DataFrame]) -> list[Finding]:
+    out = []
+    ex = attribution.get("examples")
+    if ex is not None and "completeness_error" in ex and ex["completeness_error"].notna().any():
+        err = ex["completeness_error"].dropna().astype(float)
+        if err.max() <= 0.05:
+            text = (f"Token attributions pass their completeness check on all {len(err)} "
+                    f"sentences (median error {_pct(err.median())}, worst {_pct(err.max())}).")
+        else:
+            text = (f"Token attributions miss completeness on {int((err > 0.05).sum())} of "
+                    f"{len(err)} sentences (worst error {_pct(err.max())}): read those "
+                    "heatmaps with care.")
+        out.append(Finding(text, "attribution-tokens", "attribution"))
+    tok = attribution.get("tokens")
+    if tok is not None and not tok.empty and tok["row"].nunique() >= 3:
+        pos = tok.assign(a=tok["attribution"].abs()).sort_values(["row", "position"])
+        top = pos.loc[pos.groupby("row")["a"].idxmax()]
+        last = pos.groupby("row")["position"].max()
+        n = len(top)
+        first = int((top["position"].to_numpy() == pos.groupby("row")["position"].min()
+                     .loc[top["row"]].to_numpy()).sum())
+        at_end = int((top["position"].to_numpy() == last.loc[top["row"]].to_numpy()).sum())
+        text = (f"The most attributed token is the first token in {first} of {n} attributed "
+                f"sentences and the last token in {at_end} of {n}.")
+        out.append(Finding(text, "attribution-tokens", "attribution"))
+    return out
+
+
+def make_findings(
+    results: pd.DataFrame, equivalence: Equivalence | None, run: dict[str, Any],
+    attribution: dict[str, pd.DataFrame] | None = None,
+) -> list[Finding]:
+    """All findings supported by the numbers, most important first.
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        Tidy probing results (contract column order).
+    equivalence : Equivalence or None
+        Measured output-versus-hidden relations (``None`` without stored states).
+    run : dict
+        Parsed ``run.json`` (for the model's own readout).
+    attribution : dict of str to pd.DataFrame, optional
+        Attribution frames (``examples``, ``tokens``, ...).
+
+    Returns
+    -------
+    list of Finding
+    """
+    out = _equivalence_findings(equivalence) if equivalence is not None else []
+    out += _comparison_findings(results, equivalence)
+    out += _recommendation(results, run, equivalence)
+    out += _baseline_findings(results)
+    out += _timestep_findings(results)
+    out += _attribution_findings(attribution or {})
+    return out

@@ -1,0 +1,201 @@
+"""Read a run folder for the report: run.json, results, diagnosis, attribution, state stores.
+
+The report only reads files the pipeline wrote (see the "Run folder" contract); it never
+recomputes probes or calls back into capture internals. Required parts (``run.json`` and the
+results table) raise :class:`~probe_rnn.errors.ReportError` when missing; optional parts
+(diagnosis, attribution, states) come back as ``None`` with a one-line note saying why their
+section is left out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from probe_rnn.errors import ProbeRnnError, ReportError
+
+__all__ = ["RunData", "load_run", "RESULT_COLUMNS"]
+
+#: Column order of the tidy probing results table (CONTRACTS.md "Results table").
+RESULT_COLUMNS = [
+    "model", "view", "view_kind", "layer", "direction", "t", "task", "task_kind", "probe",
+    "metric", "value", "ci_low", "ci_high", "chance", "n_train", "n_test", "folds", "seeds",
+    "seed",
+]
+_REQUIRED_RESULT_COLUMNS = {"model", "view", "task", "probe", "metric", "value"}
+_ATTRIBUTION_FILES = {
+    "tokens": "tokens.parquet",
+    "examples": "examples.parquet",
+    "steps": "steps.parquet",
+    "neurons": "neurons.parquet",
+}
+
+
+@dataclass
+class RunData:
+    """Everything the report shows, as read from one run folder.
+
+    Attributes
+    ----------
+    path : Path
+        The run folder.
+    run : dict
+        Parsed ``run.json`` (model card, data card, arguments, stage timings).
+    results : pd.DataFrame
+        The tidy probing results, columns in contract order (missing optional ones are NA).
+    diagnosis : pd.DataFrame or None
+        ``diagnosis.csv`` (one row per module and check), ``None`` when absent.
+    attribution : dict of str to pd.DataFrame
+        ``tokens``, ``examples``, ``steps``, ``neurons``, ``summary`` frames that exist.
+    states : Path or None
+        The trained model's state store folder, ``None`` when it is not complete.
+    notes : dict of str to str
+        Section anchor -> one-line note on why a part is missing.
+    """
+
+    path: Path
+    run: dict[str, Any]
+    results: pd.DataFrame
+    diagnosis: pd.DataFrame | None = None
+    attribution: dict[str, pd.DataFrame] = field(default_factory=dict)
+    states: Path | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The run's name (``run.json`` ``name``, else the folder name)."""
+        return str(self.run.get("name") or self.path.name)
+
+    def store(self) -> Any:
+        """Open the trained model's :class:`~probe_rnn.capture.store.StateStore` (or None)."""
+        if self.states is None:
+            return None
+        from probe_rnn.capture.store import StateStore
+
+        try:
+            return StateStore(self.states)
+        except ProbeRnnError as exc:
+            self.notes["projections"] = f"States cannot be read ({exc}); projections left out."
+            self.states = None
+            return None
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read a run folder.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Folder written by ``probe-rnn probe ... --out DIR`` or ``probe-rnn demo``.
+
+    Returns
+    -------
+    RunData
+
+    Raises
+    ------
+    ReportError
+        The folder, its ``run.json`` or its results table is missing or unreadable.
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise ReportError(f"run folder {path} does not exist: give the --out folder of a probe run")
+    data = RunData(path=path, run=_read_run_json(path), results=_read_results(path))
+    data.diagnosis = _read_optional_csv(path / "diagnosis.csv", data.notes, "diagnosis")
+    data.attribution = _read_attribution(path / "attribution", data.notes)
+    states = path / "states"
+    if (states / "manifest.json").is_file():
+        data.states = states
+    else:
+        data.notes["projections"] = (
+            "No complete state store in states/, so there are no projections."
+        )
+    if "model" in data.results and not (data.results["model"] == "random-init").any():
+        data.notes["baseline"] = (
+            "No random-init results in this run: the random-weights baseline is not drawn."
+        )
+    return data
+
+
+def _read_run_json(path: Path) -> dict[str, Any]:
+    run_json = path / "run.json"
+    if not run_json.is_file():
+        raise ReportError(
+            f"{run_json} is missing: {path} is not a probe run folder (run `probe-rnn probe "
+            f"MODEL --out {path}` first)"
+        )
+    try:
+        run = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{run_json} cannot be read ({exc}): re-run the probe stage") from exc
+    if not isinstance(run, dict):
+        raise ReportError(f"{run_json} is not a JSON object: re-run the probe stage")
+    return run
+
+
+def _read_results(path: Path) -> pd.DataFrame:
+    parquet, csv = path / "results.parquet", path / "results.csv"
+    try:
+        if parquet.is_file():
+            results = pd.read_parquet(parquet)
+        elif csv.is_file():
+            results = pd.read_csv(csv)
+        else:
+            raise ReportError(
+                f"{path} holds no results.parquet or results.csv: run `probe-rnn probe` "
+                f"with --out {path} first"
+            )
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"results in {path} cannot be read ({exc}): re-run probing") from exc
+    missing = _REQUIRED_RESULT_COLUMNS - set(results.columns)
+    if missing:
+        raise ReportError(
+            f"results in {path} lack columns {sorted(missing)}: re-run probing with this version"
+        )
+    for column in RESULT_COLUMNS:
+        if column not in results:
+            results[column] = pd.NA
+    for column in ("value", "ci_low", "ci_high", "chance"):
+        results[column] = pd.to_numeric(results[column], errors="coerce").astype(float)
+    results["t"] = pd.to_numeric(results["t"], errors="coerce")
+    extra = [c for c in results.columns if c not in RESULT_COLUMNS]
+    return results[RESULT_COLUMNS + extra].reset_index(drop=True)
+
+
+def _read_optional_csv(file: Path, notes: dict[str, str], anchor: str) -> pd.DataFrame | None:
+    if not file.is_file():
+        notes[anchor] = f"No {file.name} in this run folder, so this section is empty."
+        return None
+    try:
+        return pd.read_csv(file)
+    except (OSError, ValueError) as exc:
+        notes[anchor] = f"{file.name} cannot be read ({type(exc).__name__}); section left out."
+        return None
+
+
+def _read_attribution(folder: Path, notes: dict[str, str]) -> dict[str, pd.DataFrame]:
+    if not folder.is_dir():
+        notes["attribution"] = "This run has no attribution/ folder, so attribution is left out."
+        return {}
+    if not (folder / "manifest.json").is_file():
+        notes["attribution"] = (
+            "attribution/ has no manifest.json (the stage did not finish); attribution left out."
+        )
+        return {}
+    frames: dict[str, pd.DataFrame] = {}
+    for key, name in _ATTRIBUTION_FILES.items():
+        file = folder / name
+        if file.is_file():
+            try:
+                frames[key] = pd.read_parquet(file)
+            except (OSError, ValueError):
+                notes[f"attribution-{key}"] = f"attribution/{name} cannot be read; left out."
+    summary = _read_optional_csv(folder / "summary.csv", notes, "attribution-summary")
+    if summary is not None:
+        frames["summary"] = summary
+        notes.pop("attribution-summary", None)
+    return frames

@@ -1,0 +1,208 @@
+"""Tables and token heatmaps of the report, as plain data for the Jinja template.
+
+Nothing here produces HTML: cells are strings that the template escapes (autoescape on), plus
+a numeric sort key for the sortable tables. Token heatmaps get one colour scale shared by all
+examples (``vmax`` = the largest absolute attribution shown), so colours compare across rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probe_rnn.report.equivalence import Equivalence
+from probe_rnn.report.measures import label_task, primary_probe, sentence_rows
+
+__all__ = ["Table", "TokenExample", "frame_table", "card_table", "equivalence_table",
+           "label_metrics_table", "results_table", "token_examples", "fmt"]
+
+_CONTROL_METRICS = ["accuracy", "control_accuracy", "selectivity", "bits", "entropy_bits",
+                    "mdl_bits", "uniform_bits", "compression"]
+
+
+@dataclass
+class Table:
+    """Header, rows of display strings, per-cell sort keys (float or None), and a note."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    keys: list[list[float | None]] = field(default_factory=list)
+    note: str = ""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class TokenExample:
+    """One attributed sentence: its facts and ``(token, css_style, hover_title)`` triples."""
+
+    row: int
+    text: str
+    label: str
+    prediction: str
+    probability: str
+    tokens: list[tuple[str, str, str]]
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Display form of a cell: floats rounded, NA blank, everything else ``str``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if abs(v) < 1e-12:
+            v = 0.0
+        if v != 0 and (abs(v) < 10 ** -digits or abs(v) >= 1e6):
+            return f"{v:.{digits}g}"
+        return f"{v:.{digits}f}"
+    if isinstance(value, list | tuple | np.ndarray):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _key(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def frame_table(df: pd.DataFrame, max_rows: int = 500, note: str = "") -> Table:
+    """A DataFrame as a :class:`Table` (first ``max_rows`` rows; the note says if cut)."""
+    shown = df.head(max_rows)
+    if len(df) > max_rows:
+        note = (note + " " if note else "") + f"First {max_rows} of {len(df)} rows shown."
+    rows = [[fmt(v) for v in rec] for rec in shown.itertuples(index=False)]
+    keys = [[_key(v) for v in rec] for rec in shown.itertuples(index=False)]
+    return Table([str(c) for c in df.columns], rows, keys, note)
+
+
+def _flat(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, v in enumerate(value):
+            _flat(f"{prefix}[{i}]", v, out)
+    elif prefix.endswith("checksum") and isinstance(value, str) and len(value) > 16:
+        out.append((prefix, value[:12] + "…"))
+    else:
+        out.append((prefix, fmt(value)))
+
+
+def card_table(section: dict[str, Any] | None, skip: tuple[str, ...] = ()) -> Table:
+    """A ``run.json`` section (model or data card) as a two-column key/value table."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in (section or {}).items():
+        if key not in skip:
+            _flat(str(key), value, pairs)
+    return Table(["field", "value"], [[k, v] for k, v in pairs], [[None, None]] * len(pairs))
+
+
+def equivalence_table(eq: Equivalence) -> Table:
+    """The measured output-versus-hidden comparisons (one row per pair of states)."""
+    rows, keys = [], []
+    for c in (eq.last_vs_hn_fwd, eq.last_vs_hn_bwd, eq.naive_vs_last):
+        if c is None:
+            continue
+        verdict = "identical" if c.identical else "different"
+        rows.append([c.a, c.b, fmt(c.max_abs_diff, 4), f"{c.differing_rows} / {c.rows}",
+                     fmt(c.tolerance, 4), verdict])
+        keys.append([None, None, c.max_abs_diff, float(c.differing_rows), c.tolerance, None])
+    return Table(["state", "compared with", "max |diff|", "rows differing", "tolerance",
+                  "verdict"], rows, keys)
+
+
+def _with_ci(rows: pd.DataFrame) -> tuple[str, float | None]:
+    if rows.empty or rows["value"].isna().all():
+        return "", None
+    v, lo, hi = rows["value"].mean(), rows["ci_low"].mean(), rows["ci_high"].mean()
+    text = fmt(v)
+    if math.isfinite(lo) and math.isfinite(hi):
+        text += f" [{fmt(lo)}, {fmt(hi)}]"
+    return text, float(v)
+
+
+def label_metrics_table(results: pd.DataFrame) -> Table | None:
+    """Per view: the label task's accuracy, control, selectivity, bits and MDL (trained)."""
+    task, probe = label_task(results), primary_probe(results)
+    if task is None:
+        return None
+    rows = sentence_rows(results)
+    rows = rows[(rows["task"] == task) & ((rows["probe"] == probe) | (probe is None))]
+    metrics = [m for m in _CONTROL_METRICS if (rows["metric"] == m).any()]
+    rand = sentence_rows(results, "random-init")
+    rand = rand[(rand["task"] == task) & (rand["metric"] == "accuracy")]
+    out_rows, keys = [], []
+    for view in dict.fromkeys(rows["view"]):
+        cells, ks = [str(view)], [None]
+        for m in metrics:
+            text, k = _with_ci(rows[(rows["view"] == view) & (rows["metric"] == m)])
+            cells.append(text)
+            ks.append(k)
+        if not rand.empty:
+            text, k = _with_ci(rand[rand["view"] == view])
+            cells.append(text)
+            ks.append(k)
+        out_rows.append(cells)
+        keys.append(ks)
+    columns = ["view"] + metrics + (["random-init accuracy"] if not rand.empty else [])
+    return Table(columns, out_rows, keys, note=f"Task {task!r}, probe {probe!r}.")
+
+
+def results_table(results: pd.DataFrame, max_rows: int = 400) -> Table:
+    """Results pivoted to one row per (model, view, t, task, probe), one column per metric."""
+    keys = ["model", "view", "t", "task", "probe"]
+    df = results.copy()
+    df["t"] = df["t"].astype("Float64").astype(object).where(df["t"].notna(), "")
+    wide = df.pivot_table(index=keys, columns="metric", values="value", aggfunc="mean",
+                          sort=False, dropna=False)
+    wide = wide.dropna(how="all").reset_index()
+    wide["t"] = wide["t"].map(lambda v: "" if v == "" else str(int(float(v))))
+    wide.columns = [str(c) for c in wide.columns]
+    return frame_table(wide, max_rows, note="All rows with intervals are in results.csv.")
+
+
+def token_examples(attribution: dict[str, pd.DataFrame], max_examples: int = 12
+                   ) -> tuple[list[TokenExample], float]:
+    """Token heatmap rows on one shared colour scale.
+
+    Returns
+    -------
+    examples : list of TokenExample
+    vmax : float
+        The largest absolute attribution among the shown tokens (the scale's end).
+    """
+    tokens = attribution.get("tokens")
+    if tokens is None or tokens.empty:
+        return [], 0.0
+    examples = attribution.get("examples")
+    order = list(dict.fromkeys(tokens["row"]))[:max_examples]
+    shown = tokens[tokens["row"].isin(order)]
+    vmax = float(shown["attribution"].abs().max()) or 1.0
+    info = examples.set_index("row") if examples is not None and "row" in examples else None
+    out = []
+    for row in order:
+        part = shown[shown["row"] == row].sort_values("position")
+        facts = info.loc[row] if info is not None and row in info.index else part.iloc[0]
+        triples = [(str(tok), _token_style(float(a), vmax), f"{tok!s}: {float(a):+.4f}")
+                   for tok, a in zip(part["token"], part["attribution"], strict=True)]
+        out.append(TokenExample(
+            row=int(row), text=str(facts.get("text", "")), label=fmt(facts.get("label", "")),
+            prediction=fmt(facts.get("prediction", "")),
+            probability=fmt(facts.get("probability", None), 2), tokens=triples))
+    return out, vmax
+
+
+def _token_style(value: float, vmax: float) -> str:
+    alpha = min(1.0, abs(value) / vmax) * 0.85 if vmax > 0 else 0.0
+    rgb = "214,39,40" if value >= 0 else "31,119,180"
+    return f"background-color: rgba({rgb},{alpha:.3f})"

@@ -1,0 +1,200 @@
+"""build_report: required files, optional sections, self-containment, CSP, escaping, CLI."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from factory import HOSTILE, make_run
+
+from probe_rnn.errors import ReportError
+from probe_rnn.report import build_report
+from probe_rnn.report.figures import esc
+
+
+class _Scan(HTMLParser):
+    """Collect script blocks, tag names and attributes as the browser would parse them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[tuple[dict, str]] = []
+        self.tags: list[tuple[str, dict]] = []
+        self._in: dict | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in = dict(attrs)
+            self.scripts.append((self._in, ""))
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in is not None:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+        else:
+            self.text.append(data)
+
+
+def _scan(path: Path) -> _Scan:
+    scan = _Scan()
+    scan.feed(path.read_text(encoding="utf-8"))
+    return scan
+
+
+def test_missing_run_json_is_one_line_error(tmp_path) -> None:
+    (tmp_path / "results.csv").write_text("model,view,task,probe,metric,value\n")
+    with pytest.raises(ReportError, match="run.json is missing") as err:
+        build_report(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_results_is_an_error(run_dir) -> None:
+    (run_dir / "results.parquet").unlink()
+    (run_dir / "results.csv").unlink()
+    with pytest.raises(ReportError, match="no results"):
+        build_report(run_dir)
+
+
+def test_missing_folder_is_an_error(tmp_path) -> None:
+    with pytest.raises(ReportError, match="does not exist"):
+        build_report(tmp_path / "nope")
+
+
+def test_optional_parts_leave_a_note(run_dir) -> None:
+    shutil.rmtree(run_dir / "attribution")
+    shutil.rmtree(run_dir / "states")
+    report = build_report(run_dir, umap=False)
+    assert "fig-steps" not in report.figures
+    assert not any(f.startswith("fig-proj") for f in report.figures)
+    text = report.path.read_text()
+    assert "no attribution/ folder" in text and "no projections" in text
+    assert report.notes["attribution"] and report.notes["projections"]
+
+
+def test_self_contained_with_csp_hashes(run_dir) -> None:
+    report = build_report(run_dir, umap=False)
+    html = report.path.read_text(encoding="utf-8")
+    scan = _scan(report.path)
+    meta = [a for t, a in scan.tags if t == "meta" and a.get("http-equiv") ==
+            "Content-Security-Policy"]
+    assert len(meta) == 1
+    csp = meta[0]["content"]
+    assert "default-src 'none'" in csp and "img-src data:" in csp and "unsafe-inline" not in \
+        csp.split("script-src")[1].split(";")[0]
+    code = [text for attrs, text in scan.scripts if "type" not in attrs]
+    assert len(code) == 2  # plotly.js once, then the page's own script
+    for text in code:
+        digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+    from plotly.offline import get_plotlyjs
+
+    assert html.count(get_plotlyjs()[:60]) == 1  # the runtime is embedded exactly once
+    links = [a.get(k, "") for _, a in scan.tags for k in ("src", "href")]
+    assert not [u for u in links if re.match(r"(https?:)?//", u)]
+    figures = [a for a, _ in scan.scripts if a.get("type") == "application/json"]
+    assert len(figures) == len(report.figures) >= 8
+    assert report.size_bytes < 10 * 1024 * 1024
+
+
+def test_results_link_is_relative_to_the_html(run_dir, tmp_path) -> None:
+    out = tmp_path / "elsewhere" / "r.html"
+    report = build_report(run_dir, umap=False, out=out)
+    hrefs = [a["href"] for t, a in _scan(report.path).tags if t == "a" and "href" in a]
+    link = next(h for h in hrefs if h.endswith("results.csv"))
+    assert (out.parent / link).resolve() == (run_dir / "results.csv").resolve()
+
+
+def test_esc_escapes_markup_for_plotly() -> None:
+    assert esc("<b>x</b> & y\nz") == "&lt;b&gt;x&lt;/b&gt; &amp; y<br>z"
+    assert esc("%{x} $x$ \"'") == "%{x} $x$ \"'"
+
+
+def test_hostile_text_is_escaped_everywhere(tmp_path) -> None:
+    run = make_run(tmp_path / "hostile", texts=HOSTILE * 5)
+    report = build_report(run, umap=False)
+    scan = _scan(report.path)
+    # no element, attribute or script came from the data
+    assert not [a for t, a in scan.tags if t == "img"]
+    assert not any("onerror" in a for _, a in scan.tags)
+    assert all(a.get("type") in (None, "application/json") for a, _ in scan.scripts)
+    assert not any("__pwned" in text for a, text in scan.scripts if "type" not in a)
+    page_text = "".join(scan.text)
+    assert "<script>window.__pwned=1</script>" in page_text  # shown literally (token spans)
+    for attrs, text in scan.scripts:
+        if attrs.get("type") != "application/json":
+            continue
+        fig = json.loads(text)
+        for trace in fig["data"]:
+            assert "__pwned" not in trace.get("hovertemplate", "")
+            for t in trace.get("text") or []:
+                assert "<script" not in str(t) and "<img" not in str(t)
+    hover = json.dumps([json.loads(t) for a, t in scan.scripts
+                        if a.get("type") == "application/json"])
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in hover
+
+
+def test_token_heatmap_shares_one_colour_scale(run_dir) -> None:
+    report = build_report(run_dir, umap=False)
+    spans = [a for t, a in _scan(report.path).tags
+             if t == "span" and "tok" in a.get("class", "")]
+    alphas = [float(re.search(r"rgba\([\d,]+,([\d.]+)\)", a["style"])[1]) for a in spans]
+    assert max(alphas) == pytest.approx(0.85)  # only the largest |value| shown reaches it
+    assert sum(a == pytest.approx(0.85) for a in alphas) == 1
+    assert all(re.fullmatch(r".*: [+-]\d\.\d{4}", a["title"], re.S) for a in spans)
+
+
+def test_cli_report_prints_path(run_dir, capsys) -> None:
+    from probe_rnn.cli import main
+
+    try:
+        main(["report", str(run_dir), "--no-umap"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    out = capsys.readouterr().out
+    assert f"report: {run_dir / 'index.html'}" in out
+    assert (run_dir / "index.html").is_file()
+
+
+def test_cli_report_missing_folder_exits_2(tmp_path, capsys) -> None:
+    from probe_rnn.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(tmp_path / "missing"), "--no-umap"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+def test_size_budget_with_long_sentences(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    texts = ["".join(rng.choice(list("abcdefgh <>&\"'"), size=int(rng.integers(60, 400))))
+             for _ in range(1600)]
+    run = make_run(tmp_path / "big", texts=texts)
+    report = build_report(run, umap=False)
+    assert report.size_bytes < 10 * 1024 * 1024
+    scan = _scan(report.path)
+    figs = [json.loads(t) for a, t in scan.scripts if a.get("type") == "application/json"]
+    proj = [f for f in figs if f["data"][0].get("name") == "sentences"]
+    assert len(proj) == 4
+    assert all(len(f["data"][0]["text"]) == 1500 for f in proj)  # subsampled to the cap
+    assert max(len(t) for f in proj for t in f["data"][0]["text"]) < 300 * 6  # clipped
+
+
+def test_notebook_repr_escapes(tmp_path) -> None:
+    run = make_run(tmp_path / "nb", texts=HOSTILE * 5)
+    report = build_report(run, umap=False)
+    shown = report._repr_html_()
+    assert str(report.path) in shown and "<script" not in shown
+    assert shown.count("<li>") == len(report.findings) > 0
