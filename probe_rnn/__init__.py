@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "attribute": "probe_rnn.attribution",
     # report
     "build_report": "probe_rnn.report",
+    # studies
+    "compare_readouts": "probe_rnn.studies",
     # plugins and errors
     "register_probe": "probe_rnn.plugins",
     "register_task": "probe_rnn.plugins",

@@ -1,0 +1,31 @@
+"""Studies: experiments that train several models and compare them with honest statistics.
+
+``compare_readouts`` answers "should the classifier read the output or the hidden state?" for a
+given dataset and architecture: same split, same budget, several seeds per readout, paired
+comparisons with Student-t intervals, and the probing headline per trained model.
+"""
+
+from __future__ import annotations
+
+from probe_rnn.studies.readouts import (
+    DEFAULT_EPOCHS,
+    READOUT_LABELS,
+    READOUTS,
+    ReadoutStudy,
+    compare_readouts,
+    parse_readouts,
+)
+from probe_rnn.studies.stats import pair_verdict, paired_differences, summarize_runs, t_interval
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "READOUTS",
+    "READOUT_LABELS",
+    "ReadoutStudy",
+    "compare_readouts",
+    "pair_verdict",
+    "paired_differences",
+    "parse_readouts",
+    "summarize_runs",
+    "t_interval",
+]

@@ -1,0 +1,133 @@
+"""Plain-language answer of a readout study, written only from its own numbers.
+
+Each sentence states a measured number or a verdict of the paired comparison; nothing is
+claimed that the study did not show (a difference inside its 95% interval is called noise,
+however large the means look).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from probe_rnn.studies.readouts import ReadoutStudy
+
+__all__ = ["answer_sentences", "pct", "interval"]
+
+
+def pct(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage string (``nan`` as an en dash)."""
+    return "–" if x is None or math.isnan(x) else f"{x * 100:.{digits}f}%"
+
+
+def interval(low: float, high: float) -> str:
+    """A 95% interval of fractions as text."""
+    if math.isnan(low) or math.isnan(high):
+        return "no interval (one seed)"
+    return f"95% CI {pct(low)} to {pct(high)}"
+
+
+def _acc(study: ReadoutStudy, readout: str) -> str:
+    row = study.summary[study.summary["readout"] == readout].iloc[0]
+    return f"{pct(row['mean'])} ({interval(row['ci_low'], row['ci_high'])})"
+
+
+def _points(row: Any) -> str:
+    """Signed paired difference in accuracy points with its interval."""
+    if math.isnan(row["ci_low"]):
+        return f"{row['mean_diff'] * 100:+.1f} points"
+    return (f"{row['mean_diff'] * 100:+.1f} points, 95% CI {row['ci_low'] * 100:+.1f} to "
+            f"{row['ci_high'] * 100:+.1f}")
+
+
+def _within_best(study: ReadoutStudy) -> list[str]:
+    return [r for r, v in zip(study.summary["readout"], study.summary["vs_best"], strict=True)
+            if v in ("best", "within noise of best")]
+
+
+def _mechanism_last_hidden(study: ReadoutStudy) -> str:
+    s = study.settings
+    fwd = study.diagnosis_value("max |output@last - h_n top fwd|")
+    if not s.get("packed", True):
+        return ("These batches are padded, not packed, so h_n is taken after the padding steps: "
+                "for short rows its forward half is output[:, -1], not the row's last valid state"
+                + (f" (max |output@last − h_n fwd| {fwd:.3g} in the diagnosed model)."
+                   if fwd is not None else "."))
+    same = ("their forward halves are the same vector" + (
+        f" (max |difference| {fwd:.2g} in the diagnosed model)" if fwd is not None else ""))
+    if s.get("bidirectional"):
+        return (f"In this bidirectional model {same}; they differ in the backward half, which in "
+                "output@last has read only the last token and in h_n the whole sentence.")
+    return f"In this unidirectional model {same}, so a gap can only come from training noise."
+
+
+def answer_sentences(study: ReadoutStudy) -> list[str]:
+    """Sentences (plain text, to be escaped by the page) answering the readout question."""
+    out: list[str] = []
+    best = study.best
+    out.append(f"Best mean test accuracy: {best} — {_acc(study, best)}, over "
+               f"{len(study.settings.get('seeds', []))} seeds.")
+    tied = [r for r in _within_best(study) if r != best]
+    worse = [r for r in study.summary["readout"] if r not in tied and r != best]
+    if tied:
+        out.append(f"Within noise of it (paired 95% interval contains 0): {', '.join(tied)}.")
+    if worse:
+        out.append(f"Measurably worse than {best}: {', '.join(worse)}.")
+    names = set(study.summary["readout"])
+    if {"last", "hidden"} <= names:
+        row = study.pair("hidden", "last")
+        out.append(f"Output versus hidden state: hidden (h_n) − last (output at the last valid "
+                   f"step) = {_points(row)}: {row['verdict']}. {_mechanism_last_hidden(study)}")
+    if {"last", "naive-last"} <= names:
+        row = study.pair("naive-last", "last")
+        naive = study.diagnosis_value("share output@-1 != output@last")
+        share = (f" output[:, -1] differs from the row's last valid output for "
+                 f"{pct(naive)} of the diagnosed rows (they are padded in their batch)."
+                 if naive is not None else "")
+        out.append(f"naive-last − last = {_points(row)}: {row['verdict']}.{share}")
+    probing = _probing_sentence(study)
+    if probing:
+        out.append(probing)
+    out.append(_recommendation(study))
+    return out
+
+
+def _probing_sentence(study: ReadoutStudy) -> str:
+    """Label bits per view in the models trained with the best readout."""
+    head = study.probing_headline()
+    if head.empty or study.best not in head.index:
+        return ""
+    row = head.loc[study.best]
+    entropy = study.probing.loc[study.probing["metric"] == "entropy_bits", "value"]
+    parts = ", ".join(f"{view} {bits:.2f}" for view, bits in row.items())
+    of = f" of H(label) = {entropy.mean():.2f}" if len(entropy) else ""
+    return (f"Label information (bits{of}, logistic probe) in the states of the models trained "
+            f"with {study.best}: {parts}.")
+
+
+def _recommendation(study: ReadoutStudy) -> str:
+    good = _within_best(study)
+    names = list(study.summary["readout"])
+    naive_bad = "naive-last" in names and "naive-last" not in good
+    tail = (" Never read output[:, -1] of a padded batch: here it cost "
+            f"{-study.pair('naive-last', study.best)['mean_diff'] * 100:.1f} points."
+            if naive_bad else "")
+    if not study.settings.get("packed", True) and "hidden" in names:
+        tail += " Pack the batches (or index the last valid step) before trusting h_n."
+    if "hidden" in good and "last" in good:
+        return ("Answer: on this data and architecture it does not matter measurably whether "
+                "the classifier reads the output at the last valid step or the hidden state h_n; "
+                "h_n is the safer default because it is right by construction on packed "
+                "batches." + tail)
+    if "hidden" in good:
+        return ("Answer: feed the hidden state h_n; it is as good as the best readout here"
+                + (" and better than output@last." if "last" in names else ".") + tail)
+    if "last" in good:
+        return ("Answer: feed the output at each row's last valid step; it is as good as the "
+                "best readout here" + (" and better than h_n." if "hidden" in names else ".")
+                + tail)
+    return (f"Answer: neither plain output nor h_n is the best here; {study.best} is measurably "
+            f"better, so pooling over the sequence pays off for this data." + tail
+            if {"last", "hidden"} & set(names) else
+            f"Answer: {study.best} is the best of the readouts compared." + tail)

@@ -1,0 +1,401 @@
+"""The readout study: which state should the classifier read — output or hidden state?
+
+:func:`compare_readouts` trains the same architecture once per (readout, seed) on the same data
+split with the same budget, in parallel through joblib, and returns a :class:`ReadoutStudy`
+with tidy tables: per-run test accuracy and training curves, a per-readout summary with a 95%
+Student-t interval across seeds, paired differences between readouts (same seed = same split
+and same initialisation seed) with a plain verdict, and — per trained model — the probing
+headline (label information in bits in ``output@last``, ``h_n`` and ``c_n`` of the top layer).
+One trained model is also diagnosed (output versus hidden state, padding, directions), so the
+report can explain the mechanics with this model's own numbers.
+
+Runs are deterministic: every run trains with one torch thread (jobs × threads ≤ cores), so
+the same seeds give the same numbers whatever ``jobs`` is.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from probe_rnn.errors import ConfigError
+from probe_rnn.models.config import READOUTS, RNN_TYPES
+from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
+
+__all__ = [
+    "ReadoutStudy", "compare_readouts", "parse_readouts", "READOUTS", "DEFAULT_EPOCHS",
+    "READOUT_LABELS",
+]
+
+#: Default training budget per run, measured so 5 readouts × 3 seeds on ``names`` (2-layer
+#: BiLSTM, hidden 64) finish in under 5 minutes on the 2-core reference machine.
+DEFAULT_EPOCHS = 8
+#: Rows (held-out first) captured per trained model for the probing headline.
+PROBE_ROWS = 600
+#: Cross-validation folds of the label probe (split by sentence).
+PROBE_FOLDS = 5
+
+#: One-line meaning of each readout, used in tables and the report.
+READOUT_LABELS = {
+    "last": "output at each row's own last valid step",
+    "hidden": "h_n of the top layer (directions concatenated)",
+    "mean": "mean of output over valid steps",
+    "max": "max of output over valid steps",
+    "naive-last": "output[:, -1] of the padded batch (reads padding for short rows)",
+}
+
+Progress = Callable[[int, int, str], None]
+_TABLES = ("runs", "curves", "summary", "pairs", "probing", "diagnosis")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+@dataclass
+class ReadoutStudy:
+    """Results of :func:`compare_readouts`; every table is a tidy DataFrame.
+
+    Attributes
+    ----------
+    runs : pd.DataFrame
+        One row per (readout, seed): ``readout, seed, dev_accuracy, test_accuracy, epochs_run,
+        best_epoch, seconds``.
+    curves : pd.DataFrame
+        Training history: ``readout, seed, epoch, train_loss, dev_accuracy``.
+    summary : pd.DataFrame
+        Per readout: ``readout, n_seeds, mean, std, ci_low, ci_high, min, max, vs_best``
+        (test accuracy as a fraction; 95% Student-t interval across seeds).
+    pairs : pd.DataFrame
+        Paired differences ``a − b``: ``readout_a, readout_b, n_pairs, mean_diff, std_diff,
+        ci_low, ci_high, p_value, verdict``.
+    probing : pd.DataFrame
+        Label probing per trained model: ``readout, seed, view, metric, value, ci_low,
+        ci_high`` (metrics ``bits``, ``accuracy``, ``entropy_bits``); empty when not probed.
+    diagnosis : pd.DataFrame
+        :func:`probe_rnn.capture.diagnose` of one trained model (``settings["diagnosed"]``
+        names its readout and seed), measured on the probing sample with the training batch
+        size: ``module, check, value, unit, explanation``.
+    settings : dict
+        Architecture, budget, data sizes, seeds, jobs, wall time.
+    """
+
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    summary: pd.DataFrame
+    pairs: pd.DataFrame
+    probing: pd.DataFrame
+    diagnosis: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> str:
+        """The readout with the highest mean test accuracy (first in order on ties)."""
+        return str(self.summary.loc[self.summary["mean"].idxmax(), "readout"])
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the whole study in seconds."""
+        return float(self.settings.get("seconds", float("nan")))
+
+    def probing_headline(self) -> pd.DataFrame:
+        """Label bits per readout (rows) and view (columns), mean over seeds."""
+        if self.probing.empty:
+            return pd.DataFrame()
+        bits = self.probing[self.probing["metric"] == "bits"]
+        table = bits.pivot_table(index="readout", columns="view", values="value", aggfunc="mean")
+        order = [r for r in self.summary["readout"] if r in table.index]
+        return table.loc[order, [v for v in self.settings.get("probe_views", []) if v in table]]
+
+    def diagnosis_value(self, check: str) -> float | None:
+        """Value of one diagnosis check (first recurrent module), ``None`` when absent."""
+        d = self.diagnosis
+        if d.empty or "check" not in d:
+            return None
+        hit = d[d["check"] == check]
+        return float(hit["value"].iloc[0]) if not hit.empty else None
+
+    def pair(self, a: str, b: str) -> pd.Series | None:
+        """The paired-difference row of ``a − b`` (sign flipped when stored as ``b − a``)."""
+        p = self.pairs
+        hit = p[(p["readout_a"] == a) & (p["readout_b"] == b)]
+        if not hit.empty:
+            return hit.iloc[0]
+        hit = p[(p["readout_a"] == b) & (p["readout_b"] == a)]
+        if hit.empty:
+            return None
+        row = hit.iloc[0].copy()
+        row["readout_a"], row["readout_b"] = a, b
+        row["mean_diff"] = -row["mean_diff"]
+        row["ci_low"], row["ci_high"] = -hit.iloc[0]["ci_high"], -hit.iloc[0]["ci_low"]
+        return row
+
+    def answer(self) -> list[str]:
+        """Plain sentences answering "output or hidden state?" from this study's numbers."""
+        from probe_rnn.studies.answer import answer_sentences
+
+        return answer_sentences(self)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write every table as csv (and settings as json) into ``out_dir``; return it."""
+        import json
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in _TABLES:
+            getattr(self, name).to_csv(out / f"{name}.csv", index=False)
+        (out / "study.json").write_text(
+            json.dumps({"settings": self.settings}, indent=2, default=str), encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> ReadoutStudy:
+        """Read a study written by :meth:`save` (to re-render its page without training)."""
+        import json
+
+        from probe_rnn.errors import ReportError
+
+        folder = Path(out_dir)
+        try:
+            frames = {name: _read_csv(folder / f"{name}.csv") for name in _TABLES}
+            settings = json.loads((folder / "study.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"{folder} does not hold a complete readout study ({exc}); run "
+                              "probe-rnn compare-readouts again") from exc
+        return cls(**frames, settings=settings["settings"])
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False, float_format=lambda x: f"{x:.4f}")
+
+
+def parse_readouts(value: str | Sequence[str]) -> tuple[str, ...]:
+    """Readout names from ``"last,hidden"`` or a sequence; unknown or repeated names raise."""
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    names = [n for n in names if n]
+    if not names:
+        raise ConfigError(f"readouts must name at least one of {', '.join(READOUTS)}")
+    unknown = [n for n in names if n not in READOUTS]
+    if unknown:
+        raise ConfigError(
+            f"unknown readout {', '.join(map(repr, unknown))}; "
+            f"valid readouts: {', '.join(READOUTS)}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"readouts must not repeat; received {', '.join(names)}")
+    return tuple(names)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}; received {value!r}")
+    return value
+
+
+def compare_readouts(
+    df: pd.DataFrame, *, rnn: str = "lstm", layers: int = 2, hidden: int = 64,
+    bidirectional: bool = True, readouts: str | Sequence[str] = READOUTS, seeds: int = 3,
+    epochs: int = DEFAULT_EPOCHS, packed: bool = True, jobs: int = 2, seed: int = 0,
+    probe: bool = True, progress: Progress | None = None, tokenizer: str = "char",
+    embedding_dim: int = 64, batch_size: int = 64, lr: float = 3e-3, patience: int = 3,
+    probe_rows: int = PROBE_ROWS,
+) -> ReadoutStudy:
+    """Train one model per (readout, seed) under the same split and budget, and compare them.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        Columns ``text``, ``label`` (optional ``split``; added once, seeded, when absent).
+    rnn, layers, hidden, bidirectional, packed, tokenizer, embedding_dim
+        The architecture shared by every run (see :class:`~probe_rnn.models.ModelConfig`).
+    readouts : str or sequence of str
+        Readouts to compare, from ``last, hidden, mean, max, naive-last``.
+    seeds : int
+        Runs per readout; run ``i`` uses initialisation seed ``seed + i`` for every readout,
+        so runs with the same seed are paired.
+    epochs, batch_size, lr, patience
+        The training budget shared by every run (early stopping on dev accuracy).
+    jobs : int
+        Parallel training processes (joblib); each trains with one torch thread.
+    seed : int
+        Seed of the data split and the first run; the probing sample uses it too.
+    probe : bool
+        Capture ``probe_rows`` rows per trained model and probe the label in
+        ``output@last``, ``output@-1``, ``h_n`` and ``c_n`` of the top layer.
+    progress : callable, optional
+        Called as ``progress(done, total, "readout seed")`` after each run.
+
+    Returns
+    -------
+    ReadoutStudy
+    """
+    from joblib import Parallel, delayed
+
+    from probe_rnn.data import ensure_splits
+
+    names = parse_readouts(readouts)
+    if rnn not in RNN_TYPES:
+        raise ConfigError(f"rnn must be one of {', '.join(RNN_TYPES)}; received {rnn!r}")
+    for name, value, low in (("layers", layers, 1), ("hidden", hidden, 1), ("seeds", seeds, 1),
+                             ("epochs", epochs, 1), ("jobs", jobs, 1), ("probe_rows", probe_rows,
+                                                                          20)):
+        _check_int(name, value, low)
+    started = time.perf_counter()
+    data = ensure_splits(df, seed=seed).reset_index(drop=True)
+    sample = _probe_sample(data, probe_rows, seed)
+    views = _probe_views(rnn, layers, bidirectional)
+    train_kwargs = dict(
+        tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden, embedding_dim=embedding_dim,
+        bidirectional=bidirectional, packed=packed, epochs=epochs, batch_size=batch_size, lr=lr,
+        patience=patience,
+    )
+    run_seeds = [seed + i for i in range(seeds)]
+    diag_readout = "last" if "last" in names else names[0]
+    jobs_list = [
+        _Job(readout=r, seed=s, train_kwargs=train_kwargs, probe=probe, views=views,
+             diagnose=(r == diag_readout and s == run_seeds[0]))
+        for s in run_seeds for r in names
+    ]
+    results: list[dict[str, Any]] = []
+    parallel = Parallel(n_jobs=min(jobs, len(jobs_list)), return_as="generator")
+    for result in parallel(delayed(_run_one)(job, data, sample) for job in jobs_list):
+        results.append(result)
+        if progress is not None:
+            progress(len(results), len(jobs_list), f"{result['run']['readout']} "
+                     f"seed {result['run']['seed']}")
+    return _assemble(results, names, data, sample, views, train_kwargs, dict(
+        seeds=run_seeds, jobs=jobs, seed=seed, probe=probe, diagnosed=[diag_readout, run_seeds[0]],
+        seconds=round(time.perf_counter() - started, 2),
+    ))
+
+
+@dataclass(frozen=True)
+class _Job:
+    readout: str
+    seed: int
+    train_kwargs: dict[str, Any]
+    probe: bool
+    views: tuple[str, ...]
+    diagnose: bool
+
+
+def _probe_views(rnn: str, layers: int, bidirectional: bool) -> tuple[str, ...]:
+    top = layers - 1
+    dirs = ("fwd", "bwd") if bidirectional else ("fwd",)
+    views = ["output@last", "output@-1", *(f"h_n/L{top}/{d}" for d in dirs)]
+    if rnn == "lstm":
+        views += [f"c_n/L{top}/{d}" for d in dirs]
+    return tuple(views)
+
+
+def _probe_sample(data: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """Held-out rows first (dev + test), topped up from train, seeded, in table order."""
+    held = data[data["split"] != "train"]
+    pool = held if len(held) >= rows else data
+    picked = pool.sample(n=min(rows, len(pool)), random_state=seed) if len(pool) > rows else pool
+    return picked.sort_index()
+
+
+def _run_one(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> dict[str, Any]:
+    """Train (and probe, and maybe diagnose) one model with one torch and one BLAS thread.
+
+    One thread per run keeps jobs × threads within the cores and makes every number
+    independent of ``jobs`` (reduction order does not depend on the thread count).
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            return _train_and_inspect(job, data, sample)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_and_inspect(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> dict[str, Any]:
+    from probe_rnn.models import train
+
+    started = time.perf_counter()
+    result = train(data, readout=job.readout, seed=job.seed, **job.train_kwargs)
+    history = result.history.copy()
+    history.insert(0, "seed", job.seed)
+    history.insert(0, "readout", job.readout)
+    run = {
+        "readout": job.readout, "seed": job.seed, "dev_accuracy": float(result.dev_accuracy),
+        "test_accuracy": float(result.test_accuracy), "epochs_run": int(len(history)),
+        "best_epoch": int(history.loc[history["dev_accuracy"].idxmax(), "epoch"]),
+    }
+    out: dict[str, Any] = {"run": run, "history": history, "probing": None, "diagnosis": None}
+    if job.probe or job.diagnose:
+        _inspect(result.bundle, job, sample, out)
+    run["seconds"] = round(time.perf_counter() - started, 2)
+    return out
+
+
+def _inspect(bundle: Any, job: _Job, sample: pd.DataFrame, out: dict[str, Any]) -> None:
+    """Probe the label in the headline views of one model; diagnose it when asked."""
+    if job.diagnose:
+        from probe_rnn.capture import diagnose
+
+        out["diagnosis"] = diagnose(bundle, sample, batch_size=job.train_kwargs["batch_size"])
+    if not job.probe:
+        return
+    from probe_rnn.capture import capture
+
+    with tempfile.TemporaryDirectory(prefix="probe-rnn-readouts-") as tmp:
+        store = capture(bundle, sample, Path(tmp) / "states", views=list(job.views),
+                        dtype="float32", batch_size=job.train_kwargs["batch_size"])
+        out["probing"] = _label_bits(store, job)
+
+
+def _label_bits(store: Any, job: _Job) -> pd.DataFrame:
+    """Label probe (logistic, k-fold) on each stored view of the trained model only."""
+    from probe_rnn.probing import run_probes
+
+    results = run_probes({"trained": store}, views=list(job.views), tasks=["label"],
+                         probes=["logistic"], folds=PROBE_FOLDS, seed=job.seed, mdl=False,
+                         control=False, jobs=1)
+    keep = results[(results["model"] == "trained") & (results["task"] == "label")
+                   & results["metric"].isin(["bits", "accuracy", "entropy_bits"])]
+    table = keep[["view", "metric", "value", "ci_low", "ci_high"]].copy()
+    table.insert(0, "seed", job.seed)
+    table.insert(0, "readout", job.readout)
+    return table.reset_index(drop=True)
+
+
+def _assemble(
+    results: list[dict[str, Any]], names: tuple[str, ...], data: pd.DataFrame,
+    sample: pd.DataFrame, views: tuple[str, ...], train_kwargs: dict[str, Any],
+    extra: dict[str, Any],
+) -> ReadoutStudy:
+    runs = pd.DataFrame([r["run"] for r in results]).sort_values(
+        ["readout", "seed"], key=lambda s: s.map(names.index) if s.name == "readout" else s,
+        kind="stable").reset_index(drop=True)
+    curves = pd.concat([r["history"] for r in results], ignore_index=True)
+    probing_parts = [r["probing"] for r in results if r["probing"] is not None]
+    probing = (pd.concat(probing_parts, ignore_index=True) if probing_parts else pd.DataFrame(
+        columns=["readout", "seed", "view", "metric", "value", "ci_low", "ci_high"]))
+    diag = next((r for r in results if r["diagnosis"] is not None), None)
+    summary = summarize_runs(runs, order=names)
+    pairs = paired_differences(runs, order=names)
+    summary["vs_best"] = vs_best(summary, pairs)
+    settings = {
+        **train_kwargs, "readouts": list(names), "rows": int(len(data)),
+        "splits": {k: int(v) for k, v in data["split"].value_counts().items()},
+        "labels": sorted(map(str, data["label"].unique())), "probe_rows": int(len(sample)),
+        "probe_views": list(views), **extra,
+    }
+    return ReadoutStudy(
+        runs=runs, curves=curves, summary=summary, pairs=pairs, probing=probing,
+        diagnosis=diag["diagnosis"] if diag else pd.DataFrame(), settings=settings,
+    )

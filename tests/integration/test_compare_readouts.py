@@ -1,0 +1,65 @@
+"""``probe-rnn compare-readouts`` end to end on a tiny table with hostile text."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from probe_rnn.data import make_synthetic
+
+HOSTILE_LABEL = "<script>window.PWNED=1</script>"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # Rich wraps tables to the terminal width
+    return subprocess.run([sys.executable, "-m", "probe_rnn", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory) -> Path:
+    df = make_synthetic("first", n_rows=160, seed=2, min_len=3, max_len=8)
+    df["label"] = df["label"].map({"pos": HOSTILE_LABEL, "neg": '"neg" & <b>'})
+    path = tmp_path_factory.mktemp("data") / "tiny.csv"
+    df[["text", "label"]].to_csv(path, index=False)
+    return path
+
+
+def test_compare_readouts_writes_the_page(table: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    res = _cli("compare-readouts", "--data", str(table), "--rnn", "gru", "--layers", "1",
+               "--no-bidirectional", "--hidden", "8", "--readouts", "last,hidden",
+               "--seeds", "2", "--epochs", "2", "--jobs", "1", "--out", str(out), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    for column in ("readout", "mean test acc", "95% CI", "verdict vs best"):
+        assert column in res.stdout
+    assert "wall time:" in res.stdout and "Answer:" in res.stdout
+    assert f"report: {out / 'index.html'}" in res.stdout
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "<script>window.PWNED" not in html
+    assert "&lt;script&gt;window.PWNED=1&lt;/script&gt;" in html
+    assert "&#34;neg&#34; &amp; &lt;b&gt;" in html
+    assert html.count("<table") >= 4  # settings, accuracy, pairs, probing (+ runs, diagnosis)
+    for heading in ("Test accuracy", "Paired differences", "What each trained model"):
+        assert heading in html
+    assert "last − hidden" in html and "within noise" in html  # GRU: same vector on packed
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["readout"]) == ["last", "hidden"]
+    assert (summary["n_seeds"] == 2).all()
+    probing = pd.read_csv(out / "probing.csv")
+    assert set(probing["view"]) == {"output@last", "output@-1", "h_n/L0/fwd"}  # GRU: no c_n
+
+
+def test_unknown_readout_is_one_line_exit_2(table: Path, tmp_path: Path) -> None:
+    res = _cli("compare-readouts", "--data", str(table), "--readouts", "last,final",
+               "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown readout 'final'")
+    assert "last, hidden, mean, max, naive-last" in lines[0]
+    assert not (tmp_path / "r").exists()

@@ -1,0 +1,143 @@
+"""The readout study on known answers: padding breaks naive-last, last and h_n are one vector.
+
+``synthetic-first`` puts the label in the first word, so a unidirectional LSTM must carry it to
+the end. Reading ``output[:, -1]`` of a padded batch hands the head a state driven by up to
+dozens of pad tokens (measurably worse), while ``output`` at the row's last valid step and the
+top layer's ``h_n`` are the same vector on packed batches (identical runs, "within noise").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from probe_rnn.data import ensure_splits, make_synthetic
+from probe_rnn.errors import ConfigError
+from probe_rnn.models import train
+from probe_rnn.studies import compare_readouts, parse_readouts
+
+PADDED = dict(rnn="lstm", layers=1, hidden=16, embedding_dim=16, bidirectional=False,
+              tokenizer="word", packed=False, epochs=10, lr=0.01, batch_size=32, patience=10)
+TINY = dict(rnn="lstm", layers=1, hidden=8, embedding_dim=8, bidirectional=False,
+            tokenizer="word", epochs=2, lr=0.01, batch_size=32, probe_rows=60)
+
+
+@pytest.fixture(scope="module")
+def padded_study():
+    df = make_synthetic("first", n_rows=800, seed=0, min_len=3, max_len=30)
+    study = compare_readouts(df, readouts="last,naive-last", seeds=3, jobs=2, probe=False,
+                             **PADDED)
+    return df, study
+
+
+def test_naive_last_is_measurably_worse_than_last_on_padded_batches(padded_study) -> None:
+    _, study = padded_study
+    acc = study.summary.set_index("readout")["mean"]
+    assert acc["last"] >= 0.9
+    assert acc["naive-last"] <= acc["last"] - 0.25
+    wide = study.runs.pivot(index="seed", columns="readout", values="test_accuracy")
+    assert len(wide) == 3 and (wide["last"] - wide["naive-last"] > 0.2).all()
+    assert study.pair("last", "naive-last")["verdict"].startswith("last better by")
+    assert study.summary.set_index("readout").loc["naive-last", "vs_best"].startswith("worse by")
+
+
+def test_hidden_reads_the_padding_too_on_padded_batches() -> None:
+    # Without packing h_n is the state after the pad tokens: for a unidirectional module it
+    # is output[:, -1], so the hidden and naive-last runs are the same computation.
+    df = make_synthetic("first", n_rows=200, seed=3, min_len=3, max_len=12)
+    study = compare_readouts(df, readouts="hidden,naive-last,last", seeds=1, jobs=1,
+                             packed=False, probe=False, **{**TINY, "epochs": 1})
+    runs = study.runs.set_index("readout")
+    assert runs.loc["hidden", "test_accuracy"] == runs.loc["naive-last", "test_accuracy"]
+    curves = study.curves.set_index(["readout", "epoch"])["train_loss"]
+    assert curves.loc["hidden"].equals(curves.loc["naive-last"])
+    assert not curves.loc["hidden"].equals(curves.loc["last"])
+    fwd = study.diagnosis_value("max |output@last - h_n top fwd|")
+    assert fwd is not None and fwd > 1e-3
+    assert study.diagnosis_value("share of short rows with output@-1 == 0") == 0.0
+
+
+def test_study_runs_equal_direct_training(padded_study) -> None:
+    df, study = padded_study
+    data = ensure_splits(df, seed=0).reset_index(drop=True)
+    kwargs = {k: v for k, v in PADDED.items()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        direct = train(data, readout="last", seed=1, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+    run = study.runs.set_index(["readout", "seed"]).loc[("last", 1)]
+    assert run["test_accuracy"] == direct.test_accuracy
+    assert run["dev_accuracy"] == direct.dev_accuracy
+    curve = study.curves[(study.curves["readout"] == "last") & (study.curves["seed"] == 1)]
+    assert list(curve["dev_accuracy"]) == list(direct.history["dev_accuracy"])
+
+
+@pytest.fixture(scope="module")
+def packed_pair():
+    df = make_synthetic("first", n_rows=300, seed=1, min_len=3, max_len=12)
+    one = compare_readouts(df, readouts=("last", "hidden"), seeds=2, jobs=1, packed=True,
+                           **TINY)
+    two = compare_readouts(df, readouts=("last", "hidden"), seeds=2, jobs=2, packed=True,
+                           **TINY)
+    return one, two
+
+
+def test_last_and_hidden_agree_on_packed_batches(packed_pair) -> None:
+    study, _ = packed_pair
+    runs = study.runs.set_index(["readout", "seed"])
+    for seed in (0, 1):  # the same vector feeds the head: identical training, identical result
+        assert runs.loc[("last", seed), "test_accuracy"] == runs.loc[("hidden", seed),
+                                                                     "test_accuracy"]
+    assert study.pair("last", "hidden")["verdict"] == "within noise"
+    assert study.diagnosis_value("max |output@last - h_n top fwd|") <= 1e-5
+    assert study.diagnosis_value("share of short rows with output@-1 == 0") == 1.0
+
+
+def test_probing_headline_sees_the_same_vector(packed_pair) -> None:
+    study, _ = packed_pair
+    head = study.probing_headline()
+    assert list(head.columns) == ["output@last", "output@-1", "h_n/L0/fwd", "c_n/L0/fwd"]
+    assert list(head.index) == ["last", "hidden"]
+    bits = study.probing[study.probing["metric"] == "bits"].pivot_table(
+        index=["readout", "seed"], columns="view", values="value")
+    # output@last and h_n/L0/fwd hold identical numbers on packed input: identical probe fits
+    pd.testing.assert_series_equal(bits["output@last"], bits["h_n/L0/fwd"], check_names=False)
+
+
+def test_results_do_not_depend_on_jobs(packed_pair) -> None:
+    one, two = packed_pair
+    cols = ["readout", "seed", "dev_accuracy", "test_accuracy", "epochs_run", "best_epoch"]
+    pd.testing.assert_frame_equal(one.runs[cols], two.runs[cols], check_exact=True)
+    pd.testing.assert_frame_equal(one.curves, two.curves, check_exact=True)
+    pd.testing.assert_frame_equal(one.probing, two.probing, check_exact=True)
+    pd.testing.assert_frame_equal(one.pairs, two.pairs)
+
+
+def test_settings_record_the_shared_budget(packed_pair) -> None:
+    study, _ = packed_pair
+    s = study.settings
+    assert s["seeds"] == [0, 1] and s["epochs"] == 2 and s["batch_size"] == 32
+    assert s["splits"] == {"train": 240, "dev": 30, "test": 30}
+    assert s["diagnosed"] == ["last", 0]
+    assert len(study.runs) == 4 and set(study.curves["epoch"]) <= {1, 2}
+
+
+def test_parse_readouts_errors_name_the_valid_ones() -> None:
+    assert parse_readouts(" last, max ") == ("last", "max")
+    with pytest.raises(ConfigError, match="valid readouts: last, hidden, mean, max, naive-last"):
+        parse_readouts("last,final")
+    with pytest.raises(ConfigError, match="repeat"):
+        parse_readouts(["last", "last"])
+    with pytest.raises(ConfigError, match="at least one"):
+        parse_readouts(" , ")
+
+
+def test_bad_arguments_raise_config_errors() -> None:
+    df = make_synthetic("first", n_rows=40, seed=0, min_len=3, max_len=5)
+    with pytest.raises(ConfigError, match="seeds"):
+        compare_readouts(df, seeds=0)
+    with pytest.raises(ConfigError, match="rnn must be one of"):
+        compare_readouts(df, rnn="transformer")
