@@ -65,7 +65,7 @@ def run_demo(
         except CheckpointError as exc:
             say(f"{'model':<12} cannot reuse {model_path} ({exc}); training again")
     if bundle is None:
-        result = train(df, seed=seed, **DEMO_MODEL)
+        result = train(df, seed=seed, source="dataset:names", **DEMO_MODEL)
         save_checkpoint(model_path, result.bundle)
         bundle = load_model(model_path)
         say(
