@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TEXTS, make_bundle
+from models_support import TEXTS, make_bundle
 from torch import nn
 
 from probe_rnn.errors import ConfigError, PluginError

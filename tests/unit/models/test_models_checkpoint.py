@@ -8,7 +8,7 @@ import pathlib
 import numpy as np
 import pytest
 import torch
-from conftest import TEXTS, make_bundle
+from models_support import TEXTS, make_bundle
 
 from probe_rnn.errors import CheckpointError, InputFileError, UntrustedCheckpointError
 from probe_rnn.models import FORMAT, file_sha256, load_model, save_checkpoint

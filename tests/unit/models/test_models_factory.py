@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import TEXTS
+from models_support import TEXTS
 
 from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
 from probe_rnn.models import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_table
+from models_support import tiny_table
 
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.models import TrainEvent, load_model, save_checkpoint, train

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ArrayStore, meta_for, planted_table
+from probing_support import ArrayStore, meta_for, planted_table
 
 from probe_rnn.errors import ConfigError, PluginError
 from probe_rnn.plugins import PluginWarning, registry
