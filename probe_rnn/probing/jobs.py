@@ -6,12 +6,22 @@ independent of ``jobs``. Each job runs with BLAS/OpenMP limited to one thread: p
 matrices, where threaded BLAS costs far more in synchronisation than it gains (measured 6-15x
 slower on a busy 2-core machine), and parallelism comes from ``jobs`` instead. One thread also
 keeps floating-point summation order, hence results, identical whatever ``jobs`` is.
+
+Bits are scored over the task's full class set (``np.unique(Problem.y)``) with the smoothed
+estimator of :mod:`probe_rnn.probing.measures`. A training fold that holds a single class (a
+rare class all in the held-out sentences) cannot fit a probe: the fold is scored with the
+constant prediction of that class, which is what any probe trained on it would output (its
+smoothed distribution equals the null model's, so the fold gives 0 bits).
+Per-position rows are computed only for the positions the runner passes (``positions``: those
+with enough sentences and two classes in every training fold, see
+:func:`probe_rnn.probing.runner.reportable_positions`).
 """
 
 from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,11 +99,11 @@ def _proba(est: Any, X: np.ndarray) -> np.ndarray | None:
 
 def _class_scores(
     y_tr: np.ndarray, y_te: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-    classes: np.ndarray,
+    classes: np.ndarray, all_classes: np.ndarray,
 ) -> dict[str, float]:
     out = {"accuracy": accuracy(y_te, pred), "majority_accuracy": majority_accuracy(y_tr, y_te)}
     if proba is not None and len(y_te):
-        bits, h_y, _ = usable_bits(y_tr, y_te, proba, classes)
+        bits, h_y, _ = usable_bits(y_tr, y_te, proba, classes, all_classes)
         out.update(bits=bits, entropy_bits=h_y)
     else:
         out.update(bits=float("nan"), entropy_bits=float("nan"))
@@ -102,19 +112,19 @@ def _class_scores(
 
 def _per_position(
     p: Problem, tr: np.ndarray, te: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-    classes: np.ndarray, max_t: int,
+    classes: np.ndarray, all_classes: np.ndarray, positions: Sequence[int],
 ) -> dict[int, dict[str, float]]:
+    """Scores of the held-out rows at each position; the null model is the position's marginal."""
     out: dict[int, dict[str, float]] = {}
-    for pos in [*range(max_t), *range(-1, -max_t - 1, -1)]:
-        where, tr_where = (p.t, p.t[tr]) if pos >= 0 else (p.t_end, p.t_end[tr])
+    for pos in positions:
+        where = p.t if pos >= 0 else p.t_end
         sel = where[te] == pos
-        if not sel.any():
+        y_tr = p.y[tr][where[tr] == pos]
+        if not sel.any() or len(y_tr) == 0:
             continue
-        y_tr = p.y[tr][tr_where == pos]
-        if len(y_tr) == 0:
-            y_tr = p.y[tr]
         scores = _class_scores(
-            y_tr, p.y[te][sel], pred[sel], None if proba is None else proba[sel], classes
+            y_tr, p.y[te][sel], pred[sel], None if proba is None else proba[sel], classes,
+            all_classes,
         )
         scores["n_test"] = float(sel.sum())
         out[pos] = scores
@@ -123,16 +133,16 @@ def _per_position(
 
 def fold_job(
     spec: Any, p: Problem, tr: np.ndarray, te: np.ndarray, seed: int,
-    control_y: np.ndarray | None, max_t: int,
+    control_y: np.ndarray | None, positions: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Single-threaded :func:`_fold_job` (see the module docstring)."""
     with threadpool_limits(limits=1):
-        return _fold_job(spec, p, tr, te, seed, control_y, max_t)
+        return _fold_job(spec, p, tr, te, seed, control_y, positions)
 
 
 def _fold_job(
     spec: Any, p: Problem, tr: np.ndarray, te: np.ndarray, seed: int,
-    control_y: np.ndarray | None, max_t: int,
+    control_y: np.ndarray | None, positions: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Fit on ``tr``, score on ``te``; also the control task when ``control_y`` is given.
 
@@ -145,16 +155,26 @@ def _fold_job(
         ``metrics`` (metric -> value), ``per_t`` (position -> metric -> value, token tasks
         reported by position), ``n_train``, ``n_test``.
     """
-    est = _fit(spec, seed, p.X[tr], p.y[tr], p.groups[tr])
-    pred = np.asarray(est.predict(p.X[te]))
     result: dict[str, Any] = {"n_train": len(tr), "n_test": len(te), "per_t": {}}
     if p.kind == "regression":
+        reg = _fit(spec, seed, p.X[tr], p.y[tr], p.groups[tr])
         y_tr = p.y[tr].astype(np.float64)
-        result["metrics"] = {"r2": r2(p.y[te], pred, float(np.mean(y_tr)))}
+        result["metrics"] = {"r2": r2(p.y[te], reg.predict(p.X[te]), float(np.mean(y_tr)))}
         return result
-    proba = _proba(est, p.X[te])
-    classes = np.asarray(getattr(est, "classes_", np.unique(p.y[tr])))
-    metrics = _class_scores(p.y[tr], p.y[te], pred, proba, classes)
+    seen = np.unique(p.y[tr])
+    est: Any = None
+    if len(seen) >= 2:
+        est = _fit(spec, seed, p.X[tr], p.y[tr], p.groups[tr])
+        pred = np.asarray(est.predict(p.X[te]))
+        proba = _proba(est, p.X[te])
+        classes = np.asarray(getattr(est, "classes_", seen))
+    else:  # one class in training: the constant prediction any probe would make
+        pred = np.full(len(te), seen[0], dtype=object)
+        has_proba = hasattr(make_probe(spec, seed), "predict_proba")
+        proba = np.ones((len(te), 1)) if has_proba else None
+        classes = seen
+    all_classes = np.unique(p.y)
+    metrics = _class_scores(p.y[tr], p.y[te], pred, proba, classes, all_classes)
     if control_y is not None:
         if len(np.unique(control_y[tr])) >= 2:
             ctrl = _fit(spec, seed, p.X[tr], control_y[tr], p.groups[tr], like=est)
@@ -164,7 +184,8 @@ def _fold_job(
         metrics["selectivity"] = metrics["accuracy"] - metrics["control_accuracy"]
     result["metrics"] = metrics
     if p.t is not None:
-        result["per_t"] = _per_position(p, tr, te, pred, proba, classes, max_t)
+        result["per_t"] = _per_position(p, tr, te, pred, proba, classes, all_classes,
+                                        positions)
     return result
 
 

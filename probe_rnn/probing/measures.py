@@ -3,18 +3,37 @@
 Usable information (Xu et al. 2020, "V-information"; Hewitt et al. 2021) in bits::
 
     bits = H(Y) - CE(Y | X)
-    H(Y)     = held-out cross-entropy (log2) of the training split's label frequencies
-    CE(Y|X)  = held-out cross-entropy (log2) of the probe's predict_proba
+    H(Y)     = held-out cross-entropy (log2) of the smoothed training marginal (the null model)
+    CE(Y|X)  = held-out cross-entropy (log2) of the probe's smoothed predict_proba
 
-Both terms are scored on the same held-out rows, so a view that carries nothing about Y gives
-about 0 bits (slightly below when the probe overfits; reported as measured). Probabilities are
-clipped to ``[EPS, 1]``: a held-out label never seen in training (probability 0) costs
-``-log2(EPS)`` ≈ 19.9 bits in both terms.
+Both terms are scored on the same held-out rows, over the task's full class set ``C``
+(``K = |C|``: every class of the task across all probed rows, not only those of the fold).
+
+Estimator (additive smoothing, one pseudo-count ``α = SMOOTHING = 0.5`` per class, the
+Krichevsky–Trofimov / Jeffreys estimator). With ``n`` training rows and ``λ = Kα / (n + Kα)``:
+
+    null(c)  = (count_train(c) + α) / (n + Kα)  =  (1 - λ) · freq_train(c) + λ / K
+    probe(c) = (1 - λ) · p_probe(c | x) + λ / K      (p_probe = 0 for classes it never saw)
+
+The probe's distribution gets exactly the same mixture with the uniform as the null model, so
+(i) a probe that reproduces the training frequencies scores ``bits = 0`` exactly, and a view that
+carries nothing about Y gives about 0 bits (slightly below when the probe overfits; reported as
+measured); (ii) every class, including one absent from the training fold, has probability at
+least ``α / (n + Kα)`` in both terms, so one held-out row costs at most ``log2((n + Kα) / α)``
+bits in either (8.3 bits at n = 160, K = 2) instead of an arbitrary clipping constant, and the
+penalty for a label the fold never saw is the same in H(Y) and CE and cancels in ``bits``.
+H(Y) is a held-out estimate: it is near the plug-in entropy (≤ log2 K) when folds resemble each
+other, and can exceed it only when a fold's labels differ from its training rows.
+``λ`` uses the null model's ``n`` in both terms (for per-position rows, the training rows at
+that position). ``cross_entropy_bits`` itself only floors at ``EPS`` for raw probabilities.
 
 Intervals: ``CI_METHOD`` — a 95 % Student-t interval over the folds × seeds values, with the
 Nadeau & Bengio (2003) corrected variance ``s² (1/n + n_test/n_train)``, because K-fold
-estimates share training rows and the plain t-interval is too narrow. With one value the
-interval is NaN.
+estimates share training rows and the plain t-interval is too narrow. With fewer than
+``MIN_CI_VALUES = 3`` finite values (e.g. 2 folds × 1 seed: a t-interval with one degree of
+freedom and t = 12.7, which gave accuracy intervals like [-0.92, 2.75]) the interval is NaN.
+Interval ends are clipped to the metric's valid range ``METRIC_BOUNDS`` (accuracy in [0, 1],
+selectivity in [-1, 1], R² ≤ 1, entropy and MDL codelengths ≥ 0; ``bits`` is left unclipped).
 """
 
 from __future__ import annotations
@@ -26,9 +45,14 @@ from scipy import stats
 
 __all__ = [
     "EPS",
+    "SMOOTHING",
+    "MIN_CI_VALUES",
+    "METRIC_BOUNDS",
     "CI_METHOD",
+    "class_set",
     "cross_entropy_bits",
     "marginal_proba",
+    "smooth_proba",
     "usable_bits",
     "accuracy",
     "r2",
@@ -37,7 +61,24 @@ __all__ = [
 ]
 
 EPS = 1e-6
-CI_METHOD = "95% t-interval over folds x seeds, Nadeau-Bengio corrected variance"
+SMOOTHING = 0.5
+MIN_CI_VALUES = 3
+_INF = float("inf")
+METRIC_BOUNDS: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 1.0),
+    "control_accuracy": (0.0, 1.0),
+    "majority_accuracy": (0.0, 1.0),
+    "selectivity": (-1.0, 1.0),
+    "r2": (-_INF, 1.0),
+    "entropy_bits": (0.0, _INF),
+    "mdl_bits": (0.0, _INF),
+    "uniform_bits": (0.0, _INF),
+    "compression": (0.0, _INF),
+}
+CI_METHOD = (
+    "95% t-interval over folds x seeds, Nadeau-Bengio corrected variance; "
+    f"NaN with fewer than {MIN_CI_VALUES} values; clipped to the metric's valid range"
+)
 
 
 def cross_entropy_bits(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> float:
@@ -62,25 +103,83 @@ def cross_entropy_bits(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> f
     return float(-np.mean(np.log2(np.clip(p, EPS, 1.0))))
 
 
-def marginal_proba(y_train: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """The training label frequencies as a constant predictor: ``(proba (n_rows, K), classes)``."""
-    classes, counts = np.unique(np.asarray(y_train), return_counts=True)
-    return np.tile(counts / counts.sum(), (n_rows, 1)), classes
+def class_set(*label_sets: Sequence) -> np.ndarray:
+    """The sorted union of the given labels (object array): a task's full class set."""
+    labels = {v for ys in label_sets if ys is not None for v in np.asarray(ys, dtype=object)}
+    return np.asarray(sorted(labels, key=lambda v: (str(type(v)), v)), dtype=object)
+
+
+def _mix(n_train: int, k: int, alpha: float) -> float:
+    """Weight ``λ = Kα / (n + Kα)`` of the uniform in both smoothed distributions."""
+    return k * alpha / (n_train + k * alpha) if k else 0.0
+
+
+def marginal_proba(
+    y_train: np.ndarray, n_rows: int, all_classes: Sequence | None = None,
+    alpha: float = SMOOTHING,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The smoothed training marginal as a constant predictor: ``(proba (n_rows, K), classes)``.
+
+    ``(count(c) + alpha) / (n + K alpha)`` over ``all_classes`` (default: the training labels).
+    """
+    classes = class_set(y_train, all_classes)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    counts = np.zeros(len(classes))
+    for v in np.asarray(y_train, dtype=object).tolist():
+        counts[index[v]] += 1
+    total = counts.sum() + len(classes) * alpha
+    return np.tile((counts + alpha) / total, (n_rows, 1)), classes
+
+
+def smooth_proba(
+    proba: np.ndarray, classes: Sequence, all_classes: Sequence, n_train: int,
+    alpha: float = SMOOTHING,
+) -> np.ndarray:
+    """A probe's ``predict_proba`` over ``all_classes``, mixed with the uniform like the null.
+
+    Returns ``(1 - λ) p + λ / K`` with ``λ = Kα / (n_train + Kα)``; columns in ``all_classes``
+    order, classes the probe never saw get ``p = 0`` before mixing. Rows are renormalised first.
+    """
+    all_classes = np.asarray(all_classes, dtype=object)
+    index = {c: i for i, c in enumerate(all_classes.tolist())}
+    raw = np.clip(np.asarray(proba, dtype=np.float64), 0.0, None)
+    out = np.zeros((len(raw), len(all_classes)))
+    for j, c in enumerate(list(classes)):
+        out[:, index[c]] += raw[:, j]
+    sums = out.sum(axis=1, keepdims=True)
+    out = np.divide(out, sums, out=np.full_like(out, 1.0 / len(all_classes)), where=sums > 0)
+    lam = _mix(n_train, len(all_classes), alpha)
+    return (1.0 - lam) * out + lam / len(all_classes)
 
 
 def usable_bits(
-    y_train: np.ndarray, y_test: np.ndarray, proba: np.ndarray, classes: Sequence
+    y_train: np.ndarray, y_test: np.ndarray, proba: np.ndarray, classes: Sequence,
+    all_classes: Sequence | None = None, alpha: float = SMOOTHING,
 ) -> tuple[float, float, float]:
-    """Usable information of a fitted probe on held-out rows.
+    """Usable information of a fitted probe on held-out rows (estimator: module docstring).
+
+    Parameters
+    ----------
+    y_train, y_test : ndarray
+        Labels the null model is fitted on / the held-out labels.
+    proba : ndarray, shape (len(y_test), len(classes))
+        The probe's ``predict_proba`` on the held-out rows.
+    classes : sequence
+        Class of each ``proba`` column (the probe's ``classes_``).
+    all_classes : sequence, optional
+        The task's full class set; the union with every label given here is used.
+    alpha : float
+        Pseudo-count per class (``0`` gives the unsmoothed plug-in estimates).
 
     Returns
     -------
     bits, h_y, ce : float
         ``h_y - ce``, the held-out entropy of the training marginal, the probe's cross-entropy.
     """
-    null, null_classes = marginal_proba(y_train, len(y_test))
-    h_y = cross_entropy_bits(y_test, null, null_classes)
-    ce = cross_entropy_bits(y_test, proba, classes)
+    full = class_set(all_classes, classes, y_train, y_test)
+    null, _ = marginal_proba(y_train, len(y_test), full, alpha)
+    h_y = cross_entropy_bits(y_test, null, full)
+    ce = cross_entropy_bits(y_test, smooth_proba(proba, classes, full, len(y_train), alpha), full)
     return h_y - ce, h_y, ce
 
 
@@ -109,7 +208,10 @@ def majority_accuracy(y_train: np.ndarray, y_test: np.ndarray) -> float:
     return accuracy(y_test, np.full(len(y_test), classes[np.argmax(counts)], dtype=object))
 
 
-def ci95(values: Sequence[float], test_train_ratio: float = 0.0) -> tuple[float, float, float]:
+def ci95(
+    values: Sequence[float], test_train_ratio: float = 0.0,
+    bounds: tuple[float, float] | None = None, min_values: int = MIN_CI_VALUES,
+) -> tuple[float, float, float]:
     """Mean and 95 % t-interval of fold × seed values (NaNs dropped).
 
     Parameters
@@ -118,18 +220,25 @@ def ci95(values: Sequence[float], test_train_ratio: float = 0.0) -> tuple[float,
         One value per fold and seed.
     test_train_ratio : float
         ``n_test / n_train`` of the folds (Nadeau-Bengio correction; 0 gives the plain interval).
+    bounds : (float, float), optional
+        The metric's valid range (``METRIC_BOUNDS``); the interval ends are clipped to it.
+    min_values : int
+        Fewer finite values than this give a NaN interval (at least 2).
 
     Returns
     -------
     mean, low, high : float
-        ``low``/``high`` are NaN with fewer than two finite values.
+        ``low``/``high`` are NaN with fewer than ``min_values`` finite values.
     """
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
     if len(v) == 0:
         return float("nan"), float("nan"), float("nan")
     mean = float(v.mean())
-    if len(v) < 2:
+    if len(v) < max(2, min_values):
         return mean, float("nan"), float("nan")
     var = float(v.var(ddof=1)) * (1.0 / len(v) + test_train_ratio)
     half = float(stats.t.ppf(0.975, df=len(v) - 1)) * np.sqrt(var)
-    return mean, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = float(np.clip(low, *bounds)), float(np.clip(high, *bounds))
+    return mean, low, high

@@ -14,13 +14,16 @@ One tidy row per (model, view, task, probe, t, metric), columns in this fixed or
     metric      accuracy | r2 | bits | entropy_bits | control_accuracy | selectivity |
                 mdl_bits | uniform_bits | compression | majority_accuracy
     value       mean over folds × seeds (MDL: mean over seeds)
-    ci_low, ci_high   95 % interval (see ``CI_METHOD``), NaN with a single value
+    ci_low, ci_high   95 % interval (see ``CI_METHOD``), clipped to the metric's valid range
+                (``METRIC_BOUNDS``); NaN with fewer than ``MIN_CI_VALUES`` (3) values
     chance      the task's chance level on the probed rows (majority share; 0 for R²)
     n_train, n_test   mean rows per fold (MDL: all rows in n_train, 0 in n_test)
     folds, seeds, seed
 
 ``bits`` is usable information (H(Y) − held-out cross-entropy, log2; may be ≤ 0), NaN for probes
-without ``predict_proba``. ``entropy_bits`` is the H(Y) term. ``selectivity`` = accuracy −
+without ``predict_proba``. ``entropy_bits`` is the H(Y) term; both use the smoothed estimator of
+:mod:`probe_rnn.probing.measures`. Per-position rows exist only for estimable positions
+(:func:`probe_rnn.probing.runner.reportable_positions`). ``selectivity`` = accuracy −
 control_accuracy (Hewitt & Liang control task). MDL metrics follow Voita & Titov (2020).
 """
 
@@ -34,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probe_rnn.probing.measures import CI_METHOD, ci95
+from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -55,7 +58,10 @@ METRICS: tuple[str, ...] = (
     "accuracy", "r2", "bits", "entropy_bits", "control_accuracy", "selectivity", "mdl_bits",
     "uniform_bits", "compression", "majority_accuracy",
 )
-BITS_DEFINITION = "H(Y) - held-out cross-entropy, log2; H(Y) = held-out CE of train marginal"
+BITS_DEFINITION = (
+    "H(Y) - held-out cross-entropy, log2; H(Y) = held-out CE of the train marginal; both "
+    "additively smoothed (0.5 per class of the task) and mixed with the uniform alike"
+)
 _LAYER = re.compile(r"(?:^|/)L(\d+)(?:/|$|@)")
 _DIRECTION = re.compile(r"(?:^|/)(fwd|bwd)(?:$|@|/)")
 _AT = re.compile(r"@(-?\d+)$")
@@ -111,12 +117,13 @@ def _combo_rows(c: Combo, outputs: list[Any], folds: int, seeds: int, seed: int)
     for metric in METRICS:
         vals = [o["metrics"][metric] for o in fold_out if metric in o["metrics"]]
         if vals:
-            rows.append(_row(c, view_t, metric, ci95(vals, ratio), chance, n_train, n_test,
-                             *common))
+            rows.append(_row(c, view_t, metric, ci95(vals, ratio, METRIC_BOUNDS.get(metric)),
+                             chance, n_train, n_test, *common))
         mdl = [outputs[i]["metrics"][metric] for i in c.mdl_calls
                if metric in outputs[i]["metrics"]]
         if mdl:
-            rows.append(_row(c, view_t, metric, ci95(mdl), chance, len(c.problem.y), 0, *common))
+            rows.append(_row(c, view_t, metric, ci95(mdl, bounds=METRIC_BOUNDS.get(metric)),
+                             chance, len(c.problem.y), 0, *common))
     positions = sorted({p for o in fold_out for p in o["per_t"]}, key=lambda p: (p < 0, abs(p)))
     for pos in positions:
         where = c.problem.t if pos >= 0 else c.problem.t_end
@@ -124,8 +131,8 @@ def _combo_rows(c: Combo, outputs: list[Any], folds: int, seeds: int, seed: int)
         per = [o["per_t"][pos] for o in fold_out if pos in o["per_t"]]
         nt = float(np.mean([d["n_test"] for d in per]))
         for metric in ("accuracy", "bits", "entropy_bits", "majority_accuracy"):
-            rows.append(_row(c, pos, metric, ci95([d[metric] for d in per], ratio), chance_t,
-                             n_train, nt, *common))
+            stats = ci95([d[metric] for d in per], ratio, METRIC_BOUNDS.get(metric))
+            rows.append(_row(c, pos, metric, stats, chance_t, n_train, nt, *common))
     return rows
 
 

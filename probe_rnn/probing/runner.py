@@ -9,6 +9,11 @@ Which tasks run on which views: sentence-level tasks on sentence views (stored o
 ``@t`` views, rows without position t left out), token-level tasks on per-token views,
 ``level="both"`` tasks (``label``, ``prediction``) on both; on per-token views those are also
 reported per position t (``t`` = 0..max_t-1 from the start, -1..-max_t from the end).
+A position is reported only when it is estimable (:func:`reportable_positions`): at least
+``max(MIN_POSITION_SENTENCES, POSITION_SENTENCES_PER_FOLD * folds)`` sentences (30, or 5 per
+fold) reach it, and, for classification, every training fold of every seed holds at least two
+classes at it; other positions are left out of the table (no NaN rows), so late positions
+that only a few long sentences reach do not report noise.
 A probe that cannot serve a task's kind (a classifier for a regression task) is skipped for it;
 when none of the probes can, ``logistic`` (classification) or ``ridge`` (regression) is used.
 
@@ -36,8 +41,17 @@ from probe_rnn.probing.results import Combo, assemble
 from probe_rnn.probing.splits import group_ids, group_kfold
 from probe_rnn.probing.tasks import DEFAULT_TASKS, Task, flat_tokens, get_task, positions
 
-__all__ = ["run_probes", "resolve_views", "resolve_probes"]
+__all__ = [
+    "run_probes",
+    "resolve_views",
+    "resolve_probes",
+    "reportable_positions",
+    "MIN_POSITION_SENTENCES",
+    "POSITION_SENTENCES_PER_FOLD",
+]
 
+MIN_POSITION_SENTENCES = 30
+POSITION_SENTENCES_PER_FOLD = 5
 _FALLBACK = {"classification": "logistic", "regression": "ridge"}
 
 
@@ -155,6 +169,31 @@ def _usable(p: Problem, folds: int) -> str | None:
     return None
 
 
+def reportable_positions(
+    p: Problem, splits: Sequence[tuple[np.ndarray, np.ndarray]], folds: int, max_t: int,
+) -> list[int]:
+    """The positions (0..max_t-1, -1..-max_t) estimable on ``p`` with these fold splits.
+
+    A position qualifies when at least ``max(MIN_POSITION_SENTENCES,
+    POSITION_SENTENCES_PER_FOLD * folds)`` distinct sentences have a row at it and, for
+    classification, the training rows at it hold at least two classes in every split.
+    """
+    if p.t is None or p.t_end is None:
+        return []
+    need = max(MIN_POSITION_SENTENCES, POSITION_SENTENCES_PER_FOLD * folds)
+    out = []
+    for pos in [*range(max_t), *range(-1, -max_t - 1, -1)]:
+        at = (p.t if pos >= 0 else p.t_end) == pos
+        if len(np.unique(p.groups[at])) < need:
+            continue
+        if p.kind == "classification" and any(
+            len(np.unique(p.y[tr][at[tr]])) < 2 for tr, _ in splits
+        ):
+            continue
+        out.append(pos)
+    return out
+
+
 def _check(stores: Mapping[str, Any], folds: int, seeds: int, jobs: int) -> None:
     if not stores:
         raise ConfigError("stores is empty: pass {'trained': StateStore(...)}")
@@ -192,15 +231,19 @@ def _plan(
                     continue
                 chosen = [s for s in probe_specs if s[2] in (task.kind, "any")] or \
                     resolve_probes([_FALLBACK[task.kind]])
+                splits = {seed + s: group_kfold(p.groups, folds, seed + s) for s in range(seeds)}
+                report_t = reportable_positions(
+                    p, [f for fs in splits.values() for f in fs], folds, max_t
+                )
                 for pname, spec, _ in chosen:
                     combo = Combo(model, view, vkind, task, pname, p, [], [])
                     for s in range(seeds):
                         sd = seed + s
                         ctrl = (control_targets(p.y, p.keys, sd)
                                 if control and task.kind == "classification" else None)
-                        for tr, te in group_kfold(p.groups, folds, sd):
+                        for tr, te in splits[sd]:
                             combo.fold_calls.append(len(calls))
-                            calls.append(delayed(fold_job)(spec, p, tr, te, sd, ctrl, max_t))
+                            calls.append(delayed(fold_job)(spec, p, tr, te, sd, ctrl, report_t))
                         if mdl and task.kind == "classification":
                             combo.mdl_calls.append(len(calls))
                             calls.append(delayed(mdl_job)(spec, p, sd))
@@ -250,7 +293,8 @@ def run_probes(
     progress : callable(done, total), optional
         Called after each finished fit.
     max_t : int
-        Positions reported per t for token-level tasks (0..max_t-1 and -1..-max_t).
+        Positions considered per t for token-level tasks (0..max_t-1 and -1..-max_t); only
+        the estimable ones are reported (:func:`reportable_positions`).
 
     Returns
     -------

@@ -10,6 +10,8 @@ from scipy import stats
 
 from probe_rnn.probing.measures import (
     EPS,
+    METRIC_BOUNDS,
+    SMOOTHING,
     ci95,
     cross_entropy_bits,
     majority_accuracy,
@@ -22,7 +24,7 @@ def test_usable_bits_matches_a_hand_computation() -> None:
     y_train = np.array(["a", "a", "a", "b"])  # marginal 3/4, 1/4
     y_test = np.array(["a", "b"])
     proba = np.array([[0.8, 0.2], [0.4, 0.6]])
-    bits, h_y, ce = usable_bits(y_train, y_test, proba, ["a", "b"])
+    bits, h_y, ce = usable_bits(y_train, y_test, proba, ["a", "b"], alpha=0.0)  # unsmoothed
     hand_h = -(math.log2(0.75) + math.log2(0.25)) / 2
     hand_ce = -(math.log2(0.8) + math.log2(0.6)) / 2
     assert h_y == pytest.approx(hand_h)
@@ -57,3 +59,45 @@ def test_majority_and_r2_baselines() -> None:
     assert r2(y, y) == 1.0
     assert r2(y, np.full(3, 2.0)) == pytest.approx(0.0)
     assert r2(y, np.full(3, 2.0), y_train_mean=0.0) == pytest.approx(1 - 2 / 14)
+
+
+def test_smoothed_bits_match_a_hand_computation_over_the_full_class_set() -> None:
+    y_train = np.array(["a", "a", "a", "b"])
+    y_test = np.array(["a", "c"])  # "c" is a class of the task the fold never saw
+    proba = np.array([[0.8, 0.2], [0.4, 0.6]])
+    bits, h_y, ce = usable_bits(y_train, y_test, proba, ["a", "b"], all_classes=["a", "b", "c"])
+    a, k, n = SMOOTHING, 3, 4
+    lam = k * a / (n + k * a)
+    hand_h = -(math.log2((3 + a) / (n + k * a)) + math.log2(a / (n + k * a))) / 2
+    hand_ce = -(math.log2((1 - lam) * 0.8 + lam / k) + math.log2(lam / k)) / 2
+    assert h_y == pytest.approx(hand_h) and ce == pytest.approx(hand_ce)
+    assert bits == pytest.approx(hand_h - hand_ce)
+
+
+def test_a_rare_class_missing_from_training_costs_a_bounded_equal_amount_in_both_terms() -> None:
+    y_train = np.array(["no"] * 160)  # the 2 rare rows of 200 are both held out
+    y_test = np.array(["no"] * 38 + ["yes"] * 2)
+    constant = np.ones((40, 1))  # what a probe fitted on one class predicts
+    bits, h_y, ce = usable_bits(y_train, y_test, constant, ["no"], all_classes=["no", "yes"])
+    assert h_y <= 1.0 and h_y == pytest.approx(ce) and bits == pytest.approx(0.0, abs=1e-12)
+    hand = -(38 * math.log2(160.5 / 161) + 2 * math.log2(0.5 / 161)) / 40
+    assert h_y == pytest.approx(hand)  # unsmoothed EPS clipping gave 2/40 * 19.93 = 0.997
+    # a probe reproducing the training frequencies carries exactly 0 bits
+    y_tr = np.array(["x"] * 30 + ["y"] * 10)
+    freq = np.tile([0.75, 0.25], (5, 1))
+    assert usable_bits(y_tr, np.array(list("xxyxy")), freq, ["x", "y"])[0] == pytest.approx(0.0)
+    # a confident wrong probe is charged the same floor as the null model, never -log2(EPS)
+    _, _, worst = usable_bits(y_tr, np.array(["y"]), np.array([[1.0, 0.0]]), ["x", "y"])
+    assert worst == pytest.approx(math.log2((40 + 2 * SMOOTHING) / SMOOTHING))
+
+
+def test_ci95_needs_three_values_and_is_clipped_to_the_metric_range() -> None:
+    lo_hi = ci95([0.2, 0.9], test_train_ratio=1.0, bounds=METRIC_BOUNDS["accuracy"])
+    assert lo_hi[0] == pytest.approx(0.55) and math.isnan(lo_hi[1]) and math.isnan(lo_hi[2])
+    vals = [0.97, 1.0, 0.99, 1.0]
+    mean, lo, hi = ci95(vals, 0.25, METRIC_BOUNDS["accuracy"])
+    raw = ci95(vals, 0.25)
+    assert raw[2] > 1.0 and hi == 1.0 and lo == pytest.approx(raw[1]) and 0 <= lo <= mean
+    _, slo, shi = ci95([-0.95, -0.99, -0.5, -1.0], 0.25, METRIC_BOUNDS["selectivity"])
+    assert slo == -1.0 and -1.0 <= shi <= 1.0
+    assert METRIC_BOUNDS["entropy_bits"][0] == 0.0 and "bits" not in METRIC_BOUNDS

@@ -190,3 +190,70 @@ def test_bad_arguments_are_one_line_errors(noise_store) -> None:
     with pytest.warns(UserWarning, match="fewer than 400 sentences"), \
             pytest.raises(ConfigError, match="nothing to probe"):
         run_probes({"trained": noise_store}, views=["signal"], tasks=["label"], folds=400)
+
+
+def _rare_store(n: int = 200, same_sentence: bool = True) -> ArrayStore:
+    """Noise features; 2 of ``n`` sentences carry the rare label (sharing one text: same fold)."""
+    df = planted_table(n, seed=5)
+    texts, labels = df["text"].tolist(), ["common"] * n
+    texts[7] = texts[3] if same_sentence else texts[7]
+    labels[3] = labels[7] = "rare"
+    rng = np.random.default_rng(1)
+    n_tok = sum(len(t) for t in texts)
+    return ArrayStore(meta_for(texts, labels), {"noise": rng.normal(size=(n, 8))},
+                      {"tok": rng.normal(size=(n_tok, 8))})
+
+
+def test_a_rare_class_gives_bounded_entropy_and_near_zero_bits_on_noise() -> None:
+    # both rare rows in one held-out fold: the training fold has one class (this used to crash,
+    # and an unseen held-out label cost -log2(1e-6) = 19.9 bits)
+    for same, folds in ((True, 5), (False, 5), (False, 2)):
+        df = run_probes({"trained": _rare_store(same_sentence=same)}, views=["noise", "tok"],
+                        tasks=["label"], folds=folds, mdl=False)
+        ent = df[df["metric"] == "entropy_bits"]
+        bits = df[df["metric"] == "bits"]
+        assert len(ent) and (ent["value"] <= 1.0).all() and (ent["value"] >= 0).all()
+        assert np.isfinite(bits["value"]).all() and (bits["value"].abs() < 0.05).all()
+        if folds == 2:  # 2 values: no t-interval
+            assert df["ci_low"].isna().all() and df["ci_high"].isna().all()
+
+
+def test_per_position_rows_exist_only_where_the_position_is_estimable() -> None:
+    from probe_rnn.probing.runner import MIN_POSITION_SENTENCES, POSITION_SENTENCES_PER_FOLD
+
+    df = planted_table(80, seed=6)  # lengths 3..10: late positions have few sentences
+    texts = df["text"].tolist()
+    rng = np.random.default_rng(2)
+    store = ArrayStore(meta_for(texts, df["label"].tolist()), {},
+                       {"tok": rng.normal(size=(sum(len(t) for t in texts), 4))})
+    folds = 7  # 5 per fold = 35 > 30 sentences needed
+    out = run_probes({"trained": store}, views=["tok"], tasks=["label"], folds=folds,
+                     mdl=False, control=False)
+    need = max(MIN_POSITION_SENTENCES, POSITION_SENTENCES_PER_FOLD * folds)
+    assert need == 35
+    lengths = np.array([len(t) for t in texts])
+    expected = {t for t in range(16) if (lengths > t).sum() >= need}
+    expected |= {-k for k in range(1, 17) if (lengths >= k).sum() >= need}
+    per_t = out[out["t"].notna()]
+    assert set(per_t["t"].astype(int)) == expected and 0 < len(expected) < 20
+    assert not per_t["value"].isna().any()  # omitted, not NaN rows
+    # a rare class present at a position in only one sentence fails "2 classes per training fold"
+    rare = _rare_store(same_sentence=True)
+    rare_out = run_probes({"trained": rare}, views=["tok"], tasks=["label"], folds=5,
+                          mdl=False, control=False)
+    assert rare_out["t"].isna().all() and (rare_out["metric"] == "bits").any()
+
+
+def test_reported_intervals_stay_in_the_metric_range(noise_store) -> None:
+    df = run_probes({"trained": noise_store}, views=["noise", "signal"], tasks=["label"],
+                    folds=4, mdl=False)
+    for metric, (lo, hi) in {"accuracy": (0, 1), "control_accuracy": (0, 1),
+                             "majority_accuracy": (0, 1), "selectivity": (-1, 1)}.items():
+        rows = df[df["metric"] == metric]
+        assert len(rows) and (rows["ci_low"] >= lo).all() and (rows["ci_high"] <= hi).all()
+    sig = df[(df["view"] == "signal") & (df["metric"] == "accuracy")].iloc[0]
+    assert sig["value"] == 1.0 and sig["ci_high"] == 1.0
+    assert "fewer than 3" in df.attrs["ci_method"] and df.attrs["ci_method"] == CI_METHOD
+    two = run_probes({"trained": noise_store}, views=["noise"], tasks=["label"], folds=2,
+                     mdl=False)
+    assert two["ci_low"].isna().all() and two["ci_high"].isna().all()
