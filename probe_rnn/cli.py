@@ -380,7 +380,7 @@ def demo_cmd(
     ),
     retrain: Annotated[bool, typer.Option(help="Train again even if the model exists.")] = False,
     umap: UmapOpt = True,
-    jobs: Annotated[int, typer.Option(help="Parallel probe fits (joblib).")] = 1,
+    jobs: Annotated[int, typer.Option(help="Parallel probe fits (joblib).")] = 2,
     seed: SeedOpt = 0,
 ) -> None:
     """Train a 2-layer BiLSTM on bundled names (or reuse it), probe it and write the report."""
