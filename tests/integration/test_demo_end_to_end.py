@@ -1,0 +1,103 @@
+"""The main job: `probe-rnn demo` from the CLI, its report in a real browser, and its cache.
+
+Runs the real demo (train a 2-layer BiLSTM on bundled names, probe, attribute, report: about
+two minutes on 2 cores), then checks the run folder against the contracts and opens the report
+in headless chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from report_browser import (  # noqa: E402
+    Visit,
+    hover_point,
+    open_report,
+    require_browser,
+    screenshot,
+    shown,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+RESULT_COLUMNS = ["model", "view", "view_kind", "layer", "direction", "t", "task", "task_kind",
+                  "probe", "metric", "value", "ci_low", "ci_high", "chance", "n_train",
+                  "n_test", "folds", "seeds", "seed"]
+
+
+def run_demo(out: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return subprocess.run([sys.executable, "-m", "probe_rnn", "demo", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    proc = run_demo(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_demo_fills_the_run_folder(demo) -> None:
+    out, proc = demo
+    report = out / "index.html"
+    assert f"report: {report}" in proc.stdout
+    assert report.stat().st_size <= 10 * 1024 * 1024  # size budget of the issue
+    run = json.loads((out / "run.json").read_text())
+    assert {s["status"] for s in run["stages"].values()} == {"done"}
+    assert set(run["stages"]) == {"capture", "diagnosis", "probing", "attribution", "report"}
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns[: len(RESULT_COLUMNS)]) == RESULT_COLUMNS
+    assert set(results["model"]) == {"trained", "random-init"}
+    label = results[(results.model == "trained") & (results.view == "output@last")
+                    & (results.task == "label") & (results.metric == "accuracy")]
+    majority = results[(results.view == "output@last") & (results.task == "label")
+                       & (results.metric == "majority_accuracy")]
+    assert label["value"].iloc[0] > majority["value"].iloc[0]  # the model learned something
+    assert results["t"].notna().any()  # per-timestep rows for the curves over t
+    diagnosis = pd.read_csv(out / "diagnosis.csv")
+    same = diagnosis[diagnosis["check"].str.contains("output@last - h_n top fwd", regex=False)]
+    assert float(same["value"].iloc[0]) == 0.0  # output@last is h_n's forward half, exactly
+
+
+def test_demo_report_in_chromium(demo) -> None:
+    out, _ = demo
+    p_api = require_browser()
+    visit = Visit()
+    with p_api.sync_playwright() as p:
+        browser, page = open_report(p, out / "index.html", visit)
+        try:
+            figures = page.evaluate("document.querySelectorAll('div.figure').length")
+            drawn = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
+            assert figures >= 6 and drawn == figures
+            first = page.evaluate("document.querySelector('div.figure[id^=fig-proj]').id")
+            raw, label = hover_point(page, first, 0, 0)
+            assert raw and shown(raw) in label  # the hovered point shows its name
+            screenshot(page, "demo.png")
+        finally:
+            browser.close()
+    assert visit.errors == [], visit.errors
+    assert visit.console == [], visit.console
+    assert visit.requests and all(u.startswith("file:") for u in visit.requests), visit.requests
+
+
+def test_second_demo_run_reuses_everything(demo) -> None:
+    out, first = demo
+    before = (out / "results.csv").read_bytes()
+    proc = run_demo(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "reusing" in proc.stderr
+    for stage in ("diagnosis", "probing", "attribution"):
+        assert any(line.startswith(stage) and "(reused)" in line
+                   for line in proc.stderr.splitlines()), proc.stderr
+    assert (out / "results.csv").read_bytes() == before
