@@ -256,7 +256,7 @@ def inspect_cmd(
         from probe_rnn.capture import diagnose
 
         df, source = load_data(data, dataset, text, label)
-        df = _sample_rows(df, max_rows, seed)
+        df = sample_rows(df, max_rows, seed)
         _print_diagnosis(diagnose(bundle, df, batch_size=batch_size), source)
 
 
@@ -452,7 +452,7 @@ def compare_readouts_cmd(
     names = parse_readouts(readouts)
     started = time.perf_counter()
     df, source = load_data(data, dataset, text, label)
-    df = _sample_rows(df, max_rows, seed)
+    df = sample_rows(df, max_rows, seed)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("training", total=len(names) * max(seeds, 1))
 
@@ -480,18 +480,11 @@ def compare_readouts_cmd(
 
 
 # -- capture (state store) --------------------------------------------------------------------
-def _sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
-    """At most ``max_rows`` rows: a seeded sample that keeps the table's order."""
-    import numpy as np
+def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """``--max-rows``: the pipeline's seeded sample, so every command picks the same rows."""
+    from probe_rnn.pipeline import sample_rows as pick
 
-    from probe_rnn.errors import ConfigError
-
-    if max_rows is None or max_rows >= len(df):
-        return df
-    if max_rows < 1:
-        raise ConfigError(f"--max-rows must be at least 1; received {max_rows}")
-    rows = np.sort(np.random.default_rng(seed).choice(len(df), size=max_rows, replace=False))
-    return df.iloc[rows].reset_index(drop=True)
+    return pick(df, max_rows, seed)
 
 
 def _disk_size(path: Path) -> str:
@@ -534,7 +527,7 @@ def capture_cmd(
 
     bundle = load_bundle(checkpoint, factory, trust_checkpoint)
     df, _ = load_data(data, dataset, text, label)
-    df = _sample_rows(df, max_rows, seed)
+    df = sample_rows(df, max_rows, seed)
     done = {"batches": 0}
     columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:

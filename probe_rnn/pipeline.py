@@ -48,10 +48,10 @@ class RunResult:
 
 def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
     """A seeded sample of at most ``max_rows`` rows, keeping the table's order."""
+    if max_rows is not None and max_rows < 1:
+        raise ConfigError(f"--max-rows must be at least 1; received {max_rows}")
     if max_rows is None or len(df) <= max_rows:
         return df.reset_index(drop=True)
-    if max_rows < 10:
-        raise ConfigError(f"--max-rows must be at least 10, got {max_rows}")
     picked = df.sample(n=max_rows, random_state=seed).sort_index()
     return picked.reset_index(drop=True)
 

@@ -1,0 +1,62 @@
+"""`probe-rnn probe` end to end on a small trained model: the results table with intervals,
+selectivity, MDL and both baselines; a plugin probe from ./probes; re-rendering the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_cli_errors import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("probe")
+    model = tmp / "m.pt"
+    proc = run_cli("train", "--dataset", "names", "--rnn", "lstm", "--layers", "2",
+                   "--bidirectional", "--hidden", "16", "--epochs", "2", "--out", str(model))
+    assert proc.returncode == 0, proc.stderr
+    out = tmp / "run"
+    # run from the repo root so ./probes (the example plugins) is loaded as a user's would be
+    proc = run_cli("probe", str(model), "--dataset", "names", "--out", str(out),
+                   "--max-rows", "300", "--folds", "3", "--probes", "logistic,centroid",
+                   "--views", "output@last,output@-1,h_n/L1/fwd,h_n/L1/bwd,c_n/L1/fwd",
+                   "--tasks", "label,length,vowel-ending", "--attribution-rows", "2",
+                   "--no-umap", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"report: {out / 'index.html'}" in proc.stdout
+    return out
+
+
+def test_results_hold_every_measure_and_baseline(run_dir: Path) -> None:
+    results = pd.read_parquet(run_dir / "results.parquet")
+    assert set(results["model"]) == {"trained", "random-init"}
+    assert {"logistic", "centroid"} <= set(results["probe"])  # the plugin probe was used
+    assert "vowel-ending" in set(results["task"])  # the plugin task too
+    label = results[(results.model == "trained") & (results.task == "label")
+                    & (results.probe == "logistic")]
+    metrics = set(label["metric"])
+    for metric in ("accuracy", "bits", "selectivity", "control_accuracy", "mdl_bits",
+                   "compression", "majority_accuracy"):
+        assert metric in metrics, metric
+    acc = label[(label.view == "output@last") & (label.metric == "accuracy")].iloc[0]
+    assert acc.ci_low <= acc.value <= acc.ci_high
+    assert acc.n_train > acc.n_test > 0
+    csv = pd.read_csv(run_dir / "results.csv")
+    assert list(csv.columns) == list(results.columns)
+
+
+def test_report_rerenders_without_recomputing(run_dir: Path) -> None:
+    before = (run_dir / "results.parquet").stat().st_mtime_ns
+    proc = run_cli("report", str(run_dir), "--no-umap")
+    assert proc.returncode == 0, proc.stderr
+    assert (run_dir / "results.parquet").stat().st_mtime_ns == before
+    html = (run_dir / "index.html").read_text()
+    assert "output@last" in html and "Content-Security-Policy" in html
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["data"]["rows"] == 300
