@@ -165,6 +165,7 @@ def run_pipeline(
                 seeds=seeds, jobs=jobs, mdl=mdl, seed=seed,
             )
             save_results(results, out)
+        run["probing"] = _jsonable(dict(results.attrs))  # CI method, bits definition, folds
         note(f"{len(results)} result rows")
 
     if attribution_rows > 0:
