@@ -63,6 +63,20 @@ def _menu(labels: Sequence[str], visibility: Sequence[list[bool]], extra: Sequen
              "yanchor": "top", "showactive": True}]
 
 
+def _metric_menu(fig: go.Figure, labels: Sequence[str], groups: Sequence[range],
+                 y: float = 1.18) -> dict:
+    """A dropdown with one "task · metric" entry per group of traces; shows the first group.
+
+    Returns the layout arguments (``updatemenus``, ``yaxis_title``) for :func:`_layout`.
+    """
+    vis = [[i in g for i in range(len(fig.data))] for g in groups]
+    for i in groups[0]:
+        fig.data[i].visible = True
+    extra = [{"yaxis.title.text": esc(lab.split(" · ")[1])} for lab in labels]
+    return {"updatemenus": _menu(labels, vis, extra, y=y),
+            "yaxis_title": esc(labels[0].split(" · ")[1])}
+
+
 def _ordered(values: pd.Series) -> list[str]:
     return [str(v) for v in dict.fromkeys(values.dropna().astype(str))]
 
@@ -158,12 +172,7 @@ def view_bars(results: pd.DataFrame, probe: str | None) -> go.Figure | None:
             groups.append(range(first, len(fig.data)))
     if not groups:
         return None
-    vis = [[i in g for i in range(len(fig.data))] for g in groups]
-    for i in groups[0]:
-        fig.data[i].visible = True
-    extra = [{"yaxis.title.text": esc(lab.split(" · ")[1])} for lab in labels]
-    _layout(fig, height=460, barmode="group", updatemenus=_menu(labels, vis, extra),
-            yaxis_title=esc(labels[0].split(" · ")[1]))
+    _layout(fig, height=460, barmode="group", **_metric_menu(fig, labels, groups))
     fig.update_xaxes(automargin=True, tickangle=-30)
     return fig
 
@@ -212,12 +221,7 @@ def timestep_curves(results: pd.DataFrame, probe: str | None) -> go.Figure | Non
         groups.append(range(first, len(fig.data)))
     if not groups:
         return None
-    vis = [[i in g for i in range(len(fig.data))] for g in groups]
-    for i in groups[0]:
-        fig.data[i].visible = True
-    extra = [{"yaxis.title.text": esc(lab.split(" · ")[1])} for lab in labels]
-    _layout(fig, height=460, updatemenus=_menu(labels, vis, extra, y=1.3),
-            yaxis_title=esc(labels[0].split(" · ")[1]))
+    _layout(fig, height=460, **_metric_menu(fig, labels, groups, y=1.3))
     fig.update_layout(margin={"t": 110})
     fig.update_xaxes(title_text="t", dtick=1 if rows["t"].abs().max() <= 16 else None)
     return fig

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_support import assert_one_line_error as one_line_error
+from cli_support import run_cli
 
 from probe_rnn.capture.store import StateStore
 from probe_rnn.data import Tokenizer, load_dataset
@@ -19,18 +18,6 @@ from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.checkpoint import save_checkpoint
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "probe_rnn", *args], capture_output=True,
-                          text=True, timeout=600, env=env)
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2, proc.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_cli_errors import assert_one_line_error, run_cli
+from cli_support import assert_one_line_error, run_cli
 
 
 def write(path: Path, content: str | bytes) -> Path:

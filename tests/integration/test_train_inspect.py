@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    # one intra-op thread: tiny models on a shared machine (behaviour, not speed, is tested)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "probe_rnn", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=600, env=env,
-    )
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert proc.returncode == 2, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in lines[0]
-    return lines[0]
+from cli_support import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
