@@ -130,3 +130,11 @@ def test_saved_study_loads_back_and_renders_the_same_tables(tmp_path) -> None:
     assert back.answer() == study.answer()
     with pytest.raises(Exception, match="complete readout study"):
         ReadoutStudy.load(tmp_path / "missing")
+
+
+def test_page_stylesheet_is_embedded_verbatim() -> None:
+    # autoescape must not touch the CSS: an escaped quote inside <style> breaks the font list
+    html = render_readout_page(_study({"last": [0.8, 0.82], "hidden": [0.81, 0.8]},
+                                      probe=False))
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert '"Segoe UI"' in style and "&#34;" not in style
