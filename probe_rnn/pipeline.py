@@ -63,9 +63,8 @@ def model_card(bundle: ModelBundle) -> dict[str, Any]:
 
 def data_card(df: pd.DataFrame, source: str) -> dict[str, Any]:
     """Size, splits, label counts and a checksum of the texts and labels."""
-    digest = hashlib.sha256()
-    for text, label in zip(df["text"], df["label"], strict=True):
-        digest.update(f"{text}\t{label}\n".encode())
+    from probe_rnn.capture.store import data_checksum
+
     splits = df["split"].value_counts().sort_index() if "split" in df else pd.Series(dtype=int)
     labels = df["label"].value_counts().sort_index()
     return {
@@ -73,7 +72,7 @@ def data_card(df: pd.DataFrame, source: str) -> dict[str, Any]:
         "rows": int(len(df)),
         "splits": {str(k): int(v) for k, v in splits.items()},
         "label_counts": {str(k): int(v) for k, v in labels.items()},
-        "checksum": digest.hexdigest(),
+        "checksum": data_checksum(df["text"], df["label"]),
     }
 
 

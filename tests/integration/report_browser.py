@@ -26,6 +26,12 @@ class Visit:
     console: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
+    def assert_clean(self) -> None:
+        """No page error, no console error or warning, and every request stayed on ``file:``."""
+        assert self.errors == [], self.errors
+        assert self.console == [], self.console
+        assert self.requests and all(u.startswith("file:") for u in self.requests), self.requests
+
 
 def require_browser() -> Any:
     """The playwright module; skip locally when chromium is missing, but FAIL under CI, which

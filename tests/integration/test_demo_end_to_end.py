@@ -86,9 +86,7 @@ def test_demo_report_in_chromium(demo) -> None:
             screenshot(page, "demo.png")
         finally:
             browser.close()
-    assert visit.errors == [], visit.errors
-    assert visit.console == [], visit.console
-    assert visit.requests and all(u.startswith("file:") for u in visit.requests), visit.requests
+    visit.assert_clean()
 
 
 def test_second_demo_run_reuses_everything(demo) -> None:

@@ -58,9 +58,7 @@ def test_report_in_chromium(names_report) -> None:
             screenshot(page, "report.png")
         finally:
             browser.close()
-    assert visit.errors == [], visit.errors
-    assert visit.console == [], visit.console
-    assert visit.requests and all(u.startswith("file:") for u in visit.requests), visit.requests
+    visit.assert_clean()
 
 
 def test_rerender_reuses_umap_and_is_identical(names_report) -> None:

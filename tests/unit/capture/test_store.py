@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,6 @@ from probe_rnn.models.adapters import ProbeRnnAdapter
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models: extra threads only add contention on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make_table(n: int = 23, seed: int = 0) -> pd.DataFrame:

@@ -1,3 +1,3 @@
 """Fixtures of the models tests (helpers live in models_support.py, importable by name)."""
 
-from models_support import _one_torch_thread, bundle, tokenizer  # noqa: F401
+from models_support import bundle, tokenizer  # noqa: F401

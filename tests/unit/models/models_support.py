@@ -14,14 +14,6 @@ from probe_rnn.models import ModelBundle, ModelConfig, ProbeRnnAdapter, RNNClass
 TEXTS = ["abc", "hello world", "x", "zebra crossing", "qq", "the end"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models on a shared 2-core machine: one intra-op thread avoids spin contention."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture
 def tokenizer() -> Tokenizer:
