@@ -143,12 +143,25 @@ def plugins_cmd(plugins: PluginsOpt = None) -> None:
 
     load_plugins(plugins)
     table = Table(title="probe-rnn plugins")
-    for column in ("kind", "name", "origin", "summary"):
-        table.add_column(column)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    table.add_column("origin", overflow="fold")  # a path is shown whole, never cut short
+    table.add_column("summary", ratio=1, overflow="fold")
     for entry in registry.entries():
         doc = (getattr(entry.obj, "__doc__", None) or "").strip().splitlines()
-        table.add_row(entry.kind, entry.name, entry.origin, doc[0] if doc else "")
-    Console().print(table)
+        table.add_row(entry.kind, entry.name, _short_origin(entry.origin), doc[0] if doc else "")
+    _stdout().print(table)
+
+
+def _short_origin(origin: str) -> str:
+    """A plugin file under the working directory is shown relative to it (``probes/x.py``)."""
+    path = Path(origin)
+    if not path.is_absolute():
+        return origin
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return origin
 
 
 @app.command("datasets")
@@ -163,7 +176,7 @@ def datasets_cmd() -> None:
     table.add_column("description")
     for name, description in list_datasets().items():
         table.add_row(name, description)
-    Console().print(table)
+    _stdout().print(table)
 
 
 @app.command("train")
@@ -266,7 +279,7 @@ def _print_diagnosis(table: pd.DataFrame, source: str) -> None:
 
     from probe_rnn.capture import format_diagnosis
 
-    out = Console(highlight=False)
+    out = _stdout()
     for module, group in table.groupby("module", sort=False):
         view = Table(title=f"output vs hidden: {module} on {source}")
         for column in ("check", "value", "unit"):
@@ -281,8 +294,10 @@ def _print_model_card(card: dict[str, Any]) -> None:
     """Rich tables for a model card (:meth:`probe_rnn.models.ModelBundle.card`)."""
     from rich.table import Table
 
-    out = Console(highlight=False)
-    out.print(f"[bold]{card['source']}[/]  format: {card['format']}  "
+    # plain text (paths, labels and config values may hold "[...]", which is not markup here),
+    # one line per fact whatever the terminal width
+    out = _stdout(soft_wrap=True)
+    out.print(f"{card['source']}  format: {card['format']}  "
               f"parameters: {card['parameters']:,}  sha256: {card['checksum'][:16]}")
     if card["config"]:
         out.print("config: " + ", ".join(f"{k}={v}" for k, v in card["config"].items()))
@@ -320,8 +335,14 @@ def _split_list(value: str | None) -> list[str] | None:
     return items or None
 
 
+def _stdout(soft_wrap: bool = False) -> Console:
+    """Where results go: plain text, since names, labels and paths may hold "[...]", which is
+    data here, not Rich markup."""
+    return Console(highlight=False, markup=False, soft_wrap=soft_wrap)
+
+
 def _say(line: str) -> None:
-    console.print(line, soft_wrap=True)
+    console.print(line, soft_wrap=True, markup=False)
 
 
 @app.command("probe")
@@ -369,7 +390,7 @@ def probe_cmd(
         jobs=jobs, mdl=mdl, random_baseline=random_baseline, attribution_rows=attribution_rows,
         umap=umap, seed=seed, arguments=arguments, say=_say,
     )
-    Console().print(headline_table(result.results))
+    _stdout().print(headline_table(result.results))
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 
@@ -473,7 +494,7 @@ def compare_readouts_cmd(
     for row in study.summary.itertuples():
         ci = "–" if row.ci_low != row.ci_low else f"{row.ci_low:.1%} to {row.ci_high:.1%}"
         table.add_row(row.readout, f"{row.mean:.1%}", ci, row.vs_best)
-    Console().print(table)
+    _stdout().print(table)
     typer.echo(study.answer()[-1])
     typer.echo(f"wall time: {time.perf_counter() - started:.1f} s")
     typer.echo(f"report: {path}")

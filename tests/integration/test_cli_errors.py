@@ -61,4 +61,8 @@ def test_plugins_lists_builtins_and_repo_examples() -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("logistic", "ridge", "mlp", "label", "length", "probe-rnn"):
         assert name in proc.stdout
-    assert "probes/" in proc.stdout  # the repo's example plugins, loaded like a user's
+    # the repo's example plugins, loaded like a user's, their origin shown relative to the cwd
+    for name, origin in (("centroid", "probes/nearest_centroid.py"),
+                         ("vowel-ending", "probes/vowel_ending.py")):
+        assert name in proc.stdout
+        assert origin in proc.stdout

@@ -1,0 +1,36 @@
+"""The CLI prints data as data: labels, paths and docstrings holding "[...]" are not Rich markup,
+and a long path is printed whole whatever the terminal width."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from probe_rnn import cli
+from probe_rnn.models.bundle import recurrent_modules
+
+
+def _card(source: str, labels: list[str]) -> dict:
+    model = torch.nn.LSTM(3, 4, num_layers=1)
+    return {
+        "source": source, "checksum": "0" * 64, "format": "probe-rnn", "config": {"cell": "lstm"},
+        "labels": labels, "tokenizer": {"kind": "char", "vocab_size": 7}, "adapter": "Adapter",
+        "meta": {"classes": labels}, "recurrent_modules": recurrent_modules(model),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def test_model_card_prints_brackets_and_long_paths_verbatim(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    source = "/data/[run 3]/" + "very-long-directory-name/" * 4 + "model.pt"
+    cli._print_model_card(_card(source, ["[neg]", "[pos]"]))
+    out = capsys.readouterr().out
+    assert source in out.splitlines()[0]  # one line, not wrapped at 40 columns
+    assert "labels (2): [neg], [pos]" in out
+
+
+def test_say_prints_brackets_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    cli._say("[3/7] probing [bold]x[/bold]")
+    assert "[3/7] probing [bold]x[/bold]" in capsys.readouterr().err
