@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from probe_rnn import cli
+from probe_rnn.commands.common import say
+from probe_rnn.commands.output import print_model_card
 from probe_rnn.models.bundle import recurrent_modules
 
 
@@ -25,12 +26,12 @@ def test_model_card_prints_brackets_and_long_paths_verbatim(
 ) -> None:
     monkeypatch.setenv("COLUMNS", "40")
     source = "/data/[run 3]/" + "very-long-directory-name/" * 4 + "model.pt"
-    cli._print_model_card(_card(source, ["[neg]", "[pos]"]))
+    print_model_card(_card(source, ["[neg]", "[pos]"]))
     out = capsys.readouterr().out
     assert source in out.splitlines()[0]  # one line, not wrapped at 40 columns
     assert "labels (2): [neg], [pos]" in out
 
 
 def test_say_prints_brackets_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
-    cli._say("[3/7] probing [bold]x[/bold]")
+    say("[3/7] probing [bold]x[/bold]")
     assert "[3/7] probing [bold]x[/bold]" in capsys.readouterr().err

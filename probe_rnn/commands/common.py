@@ -1,0 +1,121 @@
+"""What several commands share: the stderr console, their common options, loading data, models
+and plugins, the seeded ``--max-rows`` sample, and printing (results on stdout as plain text,
+messages on stderr)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from probe_rnn.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from probe_rnn.models import ModelBundle
+
+console = Console(stderr=True, highlight=False)
+"""Progress bars and status lines go to stderr, so stdout holds only results."""
+
+# -- options shared by several commands ------------------------------------------------------
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Table with texts and labels (.csv .tsv .jsonl .parquet).",
+                 show_default=False),
+]
+DatasetOpt = Annotated[
+    str | None,
+    typer.Option("--dataset", help="Bundled dataset instead of --data (see `probe-rnn datasets`).",
+                 show_default=False),
+]
+TextOpt = Annotated[str, typer.Option("--text", help="Column holding the text.")]
+LabelOpt = Annotated[str, typer.Option("--label", help="Column holding the label.")]
+FactoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Foreign model: 'package.module:factory' (or 'file.py:factory') that builds the "
+        "architecture; the checkpoint then holds its state_dict.",
+        show_default=False,
+    ),
+]
+TrustOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-checkpoint",
+        help="Allow a checkpoint that is a pickled module. Unpickling runs code: only for "
+        "files you trust.",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
+UmapOpt = Annotated[
+    bool, typer.Option("--umap/--no-umap", help="UMAP pictures (PCA with --no-umap).")
+]
+MaxRowsOpt = Annotated[
+    int | None,
+    typer.Option("--max-rows", help="Use at most this many rows (a seeded sample).",
+                 show_default=False),
+]
+PluginsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--plugins", help="Folder of plugin files (repeatable); ./probes is always read.",
+                 show_default=False),
+]
+
+
+def load_data(
+    data: Path | None, dataset: str | None, text: str = "text", label: str = "label"
+) -> tuple[pd.DataFrame, str]:
+    """Read ``--data`` or ``--dataset`` (exactly one) and return the table and its source name."""
+    from probe_rnn.data import load_dataset, read_table
+
+    if (data is None) == (dataset is None):
+        raise DataError("give exactly one of --data FILE or --dataset NAME")
+    if dataset is not None:
+        return load_dataset(dataset), f"dataset:{dataset}"
+    return read_table(data, text=text, label=label), str(data)
+
+
+def load_bundle(path: Path, factory: str | None = None, trust: bool = False) -> ModelBundle:
+    """Load a checkpoint (ours, a factory's state_dict, or a trusted pickled module)."""
+    from probe_rnn.models import load_model
+
+    return load_model(path, factory=factory, trust_checkpoint=trust)
+
+
+def load_plugins(folders: list[Path] | None) -> None:
+    """Load entry points, ``--plugins`` folders and ``./probes`` into the registry."""
+    from probe_rnn.plugins import registry
+
+    registry.load_all(folders or [])
+
+
+
+def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """``--max-rows``: the pipeline's seeded sample, so every command picks the same rows."""
+    from probe_rnn.pipeline import sample_rows as pick
+
+    return pick(df, max_rows, seed)
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def stdout(soft_wrap: bool = False) -> Console:
+    """Where results go: plain text, since names, labels and paths may hold "[...]", which is
+    data here, not Rich markup."""
+    return Console(highlight=False, markup=False, soft_wrap=soft_wrap)
+
+
+def say(line: str) -> None:
+    """A progress or status line on stderr, printed verbatim."""
+    console.print(line, soft_wrap=True, markup=False)
+

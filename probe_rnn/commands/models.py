@@ -1,0 +1,137 @@
+"""Commands about models, data and what is registered: ``plugins``, ``datasets``, ``train``,
+``inspect``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from probe_rnn.commands.common import (
+    DataOpt,
+    DatasetOpt,
+    FactoryOpt,
+    LabelOpt,
+    MaxRowsOpt,
+    PluginsOpt,
+    SeedOpt,
+    TextOpt,
+    TrustOpt,
+    console,
+    load_bundle,
+    load_data,
+    load_plugins,
+    sample_rows,
+    stdout,
+)
+from probe_rnn.commands.output import epoch_bars, print_diagnosis, print_model_card, short_origin
+
+
+def plugins_cmd(plugins: PluginsOpt = None) -> None:
+    """List every registered probe, task and adapter with where it came from."""
+    from rich.table import Table
+
+    from probe_rnn.plugins import registry
+
+    load_plugins(plugins)
+    table = Table(title="probe-rnn plugins")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    # a path and a summary are shown whole (folded if they must), never cut short
+    table.add_column("origin", overflow="fold")
+    table.add_column("summary", overflow="fold")
+    for entry in registry.entries():
+        doc = (getattr(entry.obj, "__doc__", None) or "").strip().splitlines()
+        table.add_row(entry.kind, entry.name, short_origin(entry.origin), doc[0] if doc else "")
+    stdout().print(table)
+
+
+def datasets_cmd() -> None:
+    """List the bundled datasets (usable offline with --dataset NAME)."""
+    from rich.table import Table
+
+    from probe_rnn.data import list_datasets
+
+    table = Table(title="bundled datasets")
+    table.add_column("name")
+    table.add_column("description")
+    for name, description in list_datasets().items():
+        table.add_row(name, description)
+    stdout().print(table)
+
+
+def train_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint to write (.pt).")] = Path(
+        "model.pt"
+    ),
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    tokenizer: Annotated[str, typer.Option(help="Tokens: char or word.")] = "char",
+    rnn: Annotated[str, typer.Option(help="Cell: lstm, gru, rnn (tanh) or rnn-relu.")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
+    hidden: Annotated[int, typer.Option(help="Hidden size per direction.")] = 64,
+    embedding_dim: Annotated[int, typer.Option("--embedding-dim", help="Embedding size.")] = 64,
+    bidirectional: Annotated[bool, typer.Option(
+        "--bidirectional/--no-bidirectional", help="Add a backward direction.")] = False,
+    readout: Annotated[str, typer.Option(
+        help="What the head reads: last, hidden, mean, max or naive-last.")] = "last",
+    dropout: Annotated[float, typer.Option(help="Dropout between layers (layers >= 2).")] = 0.0,
+    packed: Annotated[bool, typer.Option(
+        "--packed/--padded", help="Run the RNN on packed sequences or the padded batch.")] = True,
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping on dev).")] = 10,
+    patience: Annotated[int, typer.Option(help="Epochs without dev gain before stopping.")] = 3,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
+    seed: SeedOpt = 0,
+) -> None:
+    """Train a recurrent text classifier (early stopping on dev) and save its checkpoint."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from probe_rnn.models import save_checkpoint, train
+
+    df, source = load_data(data, dataset, text, label)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=console, transient=False) as bar:
+        result = train(
+            df, tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
+            embedding_dim=embedding_dim, bidirectional=bidirectional, readout=readout,
+            dropout=dropout, packed=packed, epochs=epochs, batch_size=batch_size, lr=lr,
+            seed=seed, patience=patience, source=source, progress=epoch_bars(bar),
+        )
+    save_checkpoint(out, result.bundle)
+    test = "n/a" if result.test_accuracy != result.test_accuracy else f"{result.test_accuracy:.3f}"
+    typer.echo(f"dev accuracy {result.dev_accuracy:.3f}  test accuracy {test}  -> {out}")
+
+
+
+def inspect_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="The checkpoint (.pt) to summarise.")],
+    factory: FactoryOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", help="Rows per forward pass of the diagnosis (padding depends on it).")
+    ] = 256,
+    max_rows: MaxRowsOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Summarise a checkpoint: recurrent modules, tokenizer, labels, how it was trained.
+
+    With --data or --dataset, also print the output-vs-hidden diagnosis measured on that data.
+    """
+    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    print_model_card(bundle.card())
+    if data is not None or dataset is not None:
+        from probe_rnn.capture import diagnose
+
+        df, source = load_data(data, dataset, text, label)
+        df = sample_rows(df, max_rows, seed)
+        print_diagnosis(diagnose(bundle, df, batch_size=batch_size), source)
+

@@ -1,0 +1,106 @@
+"""How the commands show what they found: the model card, the output-vs-hidden diagnosis,
+per-epoch training bars, plugin origins and sizes on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from probe_rnn.commands.common import stdout
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def print_model_card(card: dict[str, Any]) -> None:
+    """Rich tables for a model card (:meth:`probe_rnn.models.ModelBundle.card`)."""
+    from rich.table import Table
+
+    # plain text (paths, labels and config values may hold "[...]", which is not markup here),
+    # one line per fact whatever the terminal width
+    out = stdout(soft_wrap=True)
+    out.print(f"{card['source']}  format: {card['format']}  "
+              f"parameters: {card['parameters']:,}  sha256: {card['checksum'][:16]}")
+    if card["config"]:
+        out.print("config: " + ", ".join(f"{k}={v}" for k, v in card["config"].items()))
+    modules = Table(title="recurrent modules")
+    keys = ("name", "type", "layers", "directions", "hidden", "proj_size", "parameters")
+    for key in keys:
+        modules.add_column(key)
+    for module in card["recurrent_modules"]:
+        modules.add_row(*(f"{module[k]:,}" if k == "parameters" else str(module[k]) for k in keys))
+    out.print(modules if card["recurrent_modules"] else "recurrent modules: none found")
+    tok = card["tokenizer"]
+    out.print("tokenizer: " + (f"{tok['kind']}, vocabulary {tok['vocab_size']}" if tok else
+                               f"none (adapter {card['adapter']})"))
+    out.print(f"labels ({len(card['labels'])}): {', '.join(card['labels'])}")
+    if card["meta"]:
+        meta = Table(title="how it was trained", show_header=False)
+        for key, value in card["meta"].items():
+            if isinstance(value, float):
+                value = f"{value:.4g}"
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            meta.add_row(str(key), str(value))
+        out.print(meta)
+    else:
+        out.print("how it was trained: no training metadata in this file")
+
+
+def print_diagnosis(table: pd.DataFrame, source: str) -> None:
+    """One Rich table per recurrent module, then the diagnosis in plain sentences."""
+    from rich.table import Table
+
+    from probe_rnn.capture import format_diagnosis
+
+    out = stdout()
+    for module, group in table.groupby("module", sort=False):
+        view = Table(title=f"output vs hidden: {module} on {source}")
+        for column in ("check", "value", "unit"):
+            view.add_column(column, justify="right" if column == "value" else "left")
+        for row in group.itertuples():
+            view.add_row(str(row.check), f"{row.value:.4g}", str(row.unit))
+        out.print(view)
+    out.print(format_diagnosis(table), soft_wrap=True, markup=False)
+
+
+def epoch_bars(bar: Any) -> Any:
+    """A ``train`` progress callback drawing one Rich bar per epoch."""
+    tasks: dict[int, Any] = {}
+
+    def on_event(event: Any) -> None:
+        if event.epoch not in tasks:
+            tasks[event.epoch] = bar.add_task(
+                f"epoch {event.epoch}/{event.epochs}", total=event.batches or None, info=""
+            )
+        info = f"loss {event.train_loss:.3f}"
+        if event.dev_accuracy is None:
+            bar.update(tasks[event.epoch], completed=event.batch, info=info)
+        else:
+            bar.update(tasks[event.epoch], info=f"{info}  dev acc {event.dev_accuracy:.3f}")
+
+    return on_event
+
+
+def short_origin(origin: str) -> str:
+    """A plugin file under the working directory is shown relative to it (``probes/x.py``)."""
+    path = Path(origin)
+    if not path.is_absolute():
+        return origin
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return origin
+
+
+def disk_size(path: Path) -> str:
+    """Total size of the files under ``path``, human-readable (``12.3 MB``)."""
+    size = float(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+

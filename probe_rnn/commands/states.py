@@ -1,0 +1,119 @@
+"""Commands that work on states directly: ``capture`` (the state store) and ``attribute``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from probe_rnn.commands.common import (
+    DataOpt,
+    DatasetOpt,
+    FactoryOpt,
+    LabelOpt,
+    MaxRowsOpt,
+    SeedOpt,
+    TextOpt,
+    TrustOpt,
+    console,
+    load_bundle,
+    load_data,
+    sample_rows,
+    say,
+    split_list,
+)
+from probe_rnn.commands.output import disk_size
+
+
+def capture_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder of the state store.")],
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    views: Annotated[str | None, typer.Option(
+        help="Comma-separated views (default: every sentence view of the catalogue and every "
+        "per-token hidden/cell/output state).", show_default=False)] = None,
+    dtype: Annotated[str, typer.Option(help="Storage dtype: float16 or float32.")] = "float16",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per forward pass.")] = 256,
+    max_rows: MaxRowsOpt = None,
+    verify: Annotated[str, typer.Option(
+        help="Check recomputed states against the fused kernel on the 'first' batch or "
+        "'every' batch.")] = "first",
+    module: Annotated[str | None, typer.Option(
+        "--module", help="Recurrent module to capture (default: the first).",
+        show_default=False)] = None,
+    factory: FactoryOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    seed: SeedOpt = 0,
+) -> None:
+    """Capture every state of a model over a table into a state store (memory-mapped arrays)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from probe_rnn.capture import capture
+
+    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    df, _ = load_data(data, dataset, text, label)
+    df = sample_rows(df, max_rows, seed)
+    done = {"batches": 0}
+    columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("capture", total=len(df))
+
+        def progress(rows: int, total: int) -> None:
+            done["batches"] += 1
+            bar.update(task, completed=rows)
+
+        store = capture(bundle, df, out, views=split_list(views), dtype=dtype,
+                        batch_size=batch_size, verify=verify, progress=progress, module=module)
+    reused = " (reused: same model, data and options)" if done["batches"] == 0 else ""
+    typer.echo(f"captured {store.n_rows} rows, {len(store.views)} views, "
+               f"{disk_size(store.path)} on disk -> {store.path}{reused}")
+
+
+# -- attribution ------------------------------------------------------------------------------
+def attribute_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the attribution files.")],
+    data: DataOpt = None,
+    dataset: DatasetOpt = None,
+    text: TextOpt = "text",
+    label: LabelOpt = "label",
+    method: Annotated[str, typer.Option(
+        help="Token method: ig, saliency, ixg, deeplift, occlusion.")] = "ig",
+    rows: Annotated[int, typer.Option(
+        "--rows", help="Sentences to attribute (seeded sample, stratified by label).")] = 24,
+    ids: Annotated[str | None, typer.Option(
+        "--ids", help="Row numbers to attribute instead, e.g. 3,17,42.", show_default=False)
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Integration steps (IG).")] = 50,
+    target: Annotated[str, typer.Option(
+        help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
+    factory: FactoryOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    seed: SeedOpt = 0,
+) -> None:
+    """Attribute predictions to tokens, per-step states and neurons; check completeness."""
+    from probe_rnn.attribution import attribute
+    from probe_rnn.errors import ConfigError
+
+    picked: int | list[int] = rows
+    if ids is not None:
+        try:
+            picked = [int(v) for v in split_list(ids) or []]
+        except ValueError:
+            raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
+    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    df, _ = load_data(data, dataset, text, label)
+    result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps, seed=seed,
+                       target=target, progress=lambda done, total, what: say(
+                           f"[{done}/{total}] {what} done"))
+    worst = result.worst_completeness_error
+    tok = "n/a for this method" if worst != worst else f"{worst:.2e}"
+    typer.echo(f"attributed {len(result.examples)} sentences ({method}); worst completeness "
+               f"error: tokens {tok}, steps {result.worst_step_error:.2e}; "
+               f"twin max difference {result.manifest['twin_max_difference']:.1e}")
+    typer.echo(f"files: {result.path}")
+
