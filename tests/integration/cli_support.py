@@ -12,7 +12,8 @@ from pathlib import Path
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a subprocess; one intra-op thread (behaviour is tested, not speed) and a
     fixed terminal width, so rich lays tables out the same on every machine."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120", "NO_COLOR": "1"}
+    env.pop("FORCE_COLOR", None)  # plain text whatever the CI sets
     return subprocess.run(
         [sys.executable, "-m", "probe_rnn", *args],
         capture_output=True, text=True, cwd=cwd, timeout=600, env=env,
