@@ -9,10 +9,13 @@ A second run reuses the checkpoint, the state stores and every finished stage.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from probe_rnn.errors import CheckpointError
 from probe_rnn.pipeline import RunResult, Say, run_pipeline
+
+if TYPE_CHECKING:
+    from probe_rnn.progress import Progress
 
 __all__ = ["DEMO_MODEL", "DEMO_RUN", "run_demo"]
 
@@ -56,8 +59,9 @@ def run_demo(
     seed: int = 0,
     umap: bool = True,
     retrain: bool = False,
-    jobs: int = 2,
+    jobs: int = -1,
     say: Say | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Train or reuse the demo model, then probe, attribute and report into ``out``."""
     from probe_rnn.data import load_dataset
@@ -85,5 +89,6 @@ def run_demo(
         )
     return run_pipeline(
         bundle, df, out, source="dataset:names", name="demo", seed=seed, umap=umap, jobs=jobs,
-        arguments={"command": "demo", **DEMO_MODEL, **DEMO_RUN}, say=say, **DEMO_RUN,
+        arguments={"command": "demo", **DEMO_MODEL, **DEMO_RUN}, say=say, progress=progress,
+        **DEMO_RUN,
     )

@@ -19,6 +19,7 @@ __all__ = [
     "CaptureMismatchError",
     "StoreError",
     "PluginError",
+    "ProbeOutputError",
     "AttributionError",
     "ReportError",
 ]
@@ -64,6 +65,10 @@ class StoreError(ProbeRnnError, RuntimeError):
 
 class PluginError(ProbeRnnError, LookupError):
     """A plugin name is unknown or a plugin cannot be used."""
+
+
+class ProbeOutputError(PluginError, ValueError):
+    """A probe returned something that is not a valid prediction (NaN or non-probabilities)."""
 
 
 class AttributionError(ProbeRnnError, RuntimeError):

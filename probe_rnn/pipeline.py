@@ -2,8 +2,11 @@
 
 ``run_pipeline`` is what ``probe-rnn probe`` and ``probe-rnn demo`` call. Each stage writes its
 output into the run folder before the next starts, so a crash late loses nothing earlier and
-``probe-rnn report DIR`` can re-render without recomputing. ``run.json`` records the model card,
-the data card, the arguments and each stage's wall time; it is rewritten after every stage.
+``probe-rnn report DIR`` can re-render without recomputing. Probing writes every finished cell
+to ``journal/`` as it finishes, so an interrupted run (Ctrl-C, kill -9) resumes with the cells
+it has. ``run.json`` records the model card, the data card, the arguments, the probing
+protocol, the cells (reused, failed) and each stage's wall time; it is rewritten after every
+stage. Long stages report to a :class:`~probe_rnn.progress.Progress`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from probe_rnn.errors import ConfigError
 
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
+    from probe_rnn.progress import Progress
 
 __all__ = ["RunResult", "run_pipeline", "sample_rows", "model_card", "data_card"]
 
@@ -91,6 +95,7 @@ def run_pipeline(
     max_rows: int | None = None,
     jobs: int = 1,
     mdl: bool = True,
+    precision: float | None = None,
     random_baseline: bool = True,
     attribution_rows: int = 24,
     umap: bool = True,
@@ -98,6 +103,7 @@ def run_pipeline(
     seed: int = 0,
     arguments: dict[str, Any] | None = None,
     say: Say | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
 
@@ -111,14 +117,24 @@ def run_pipeline(
         The run folder; complete state stores already in it are reused.
     attribution_rows : int
         Sentences to attribute (a seeded sample); 0 skips attribution.
+    jobs : int
+        Probing cells run in parallel (-1 = all cores).
+    precision : float, optional
+        Probing precision target (:mod:`probe_rnn.probing.protocol`; default 0.01).
     say : callable, optional
         Receives one short line per finished stage (the CLI prints them).
+    progress : Progress, optional
+        Shows capture, probing and attribution progress (default: none).
     """
     from probe_rnn.capture import capture, diagnose
     from probe_rnn.data import ensure_splits
     from probe_rnn.probing import run_probes, save_results
+    from probe_rnn.probing.protocol import DEFAULT_PRECISION
+    from probe_rnn.progress import Progress
 
     say = say or (lambda line: None)
+    progress = progress or Progress(quiet=True)
+    precision = DEFAULT_PRECISION if precision is None else precision
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = sample_rows(ensure_splits(df, seed=seed), max_rows, seed)
@@ -134,17 +150,22 @@ def run_pipeline(
         "stages": {},
     }
     run["fingerprint"] = _fingerprint(run, views, tasks, probes, folds, seeds, mdl,
-                                      random_baseline, attribution_rows)
+                                      random_baseline, attribution_rows, precision)
     reusable = _reusable_stages(previous, run["fingerprint"], out)
     _write_run(out, run)
 
-    with _stage(run, out, "capture", say) as note:
-        stores = {"trained": capture(bundle, df, out / "states", views=views)}
+    n_models = 2 if random_baseline else 1
+    with _stage(run, out, "capture", say) as note, \
+            progress.stage("capture", len(df) * n_models, "rows") as bar:
+        stores = {"trained": capture(bundle, df, out / "states", views=views,
+                                     progress=lambda done, total: bar(done))}
         if random_baseline:
             from probe_rnn.models import build_random_init
 
             baseline = build_random_init(bundle, seed=seed)
-            stores["random-init"] = capture(baseline, df, out / "states-random", views=views)
+            stores["random-init"] = capture(
+                baseline, df, out / "states-random", views=views,
+                progress=lambda done, total: bar(len(df) + done))
         note(f"{len(df)} rows, {len(stores['trained'].views)} views")
 
     with _stage(run, out, "diagnosis", say, reusable) as note:
@@ -158,21 +179,28 @@ def run_pipeline(
     with _stage(run, out, "probing", say, reusable) as note:
         if note.cached:
             results = pd.read_parquet(out / "results.parquet")
+            run["probing"] = (previous or {}).get("probing", {})
+            note(f"{len(results)} result rows")
         else:
-            results = run_probes(
-                stores, views=views, tasks=tasks, probes=tuple(probes), folds=folds,
-                seeds=seeds, jobs=jobs, mdl=mdl, seed=seed,
-            )
+            with progress.stage("probing", 0, "cells") as bar:
+                results = run_probes(
+                    stores, views=views, tasks=tasks, probes=tuple(probes), folds=folds,
+                    seeds=seeds, jobs=jobs, mdl=mdl, seed=seed, precision=precision,
+                    journal=out / "journal", progress=bar,
+                )
             save_results(results, out)
-        run["probing"] = _jsonable(dict(results.attrs))  # CI method, bits definition, folds
-        note(f"{len(results)} result rows")
+            _save_cells(results, out)
+            run["probing"] = _probing_card(results)
+            note(_probing_note(results))
 
     if attribution_rows > 0:
         from probe_rnn.attribution import attribute
 
         with _stage(run, out, "attribution", say, reusable) as note:
             if not note.cached:
-                attribute(bundle, df, out / "attribution", rows=attribution_rows, seed=seed)
+                with progress.stage("attribution", 0, "steps") as bar:
+                    attribute(bundle, df, out / "attribution", rows=attribution_rows, seed=seed,
+                              progress=lambda done, total, what: bar(done, total))
             note(f"{attribution_rows} sentences")
 
     report_path = None
@@ -183,6 +211,34 @@ def run_pipeline(
             report_path = Path(build_report(out, umap=umap, seed=seed).path)
             note(str(report_path))
     return RunResult(out, results, diagnosis, report_path, run["stages"])
+
+
+def _probing_card(results: pd.DataFrame) -> dict[str, Any]:
+    """What run.json records of the probing stage: method, protocol and the cells' fate."""
+    attrs = dict(results.attrs)
+    records = attrs.pop("cell_records", [])
+    card = _jsonable(attrs)
+    card["protocols"] = {p: sum(r.get("protocol") == p for r in records)
+                         for p in sorted({r.get("protocol") or "" for r in records} - {""})}
+    return card
+
+
+def _probing_note(results: pd.DataFrame) -> str:
+    a = results.attrs
+    text = f"{len(results)} result rows, {a.get('cells', 0)} cells"
+    if a.get("reused_cells"):
+        text += f" ({a['reused_cells']} reused from the journal)"
+    if a.get("failed_cells"):
+        text += f", {len(a['failed_cells'])} FAILED (see cells.csv)"
+    return text
+
+
+def _save_cells(results: pd.DataFrame, out: Path) -> None:
+    """``cells.csv``: one row per cell (status, reason, protocol, seconds), written atomically."""
+    table = pd.DataFrame(results.attrs.get("cell_records", []))
+    tmp = out / "cells.csv.part"
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, out / "cells.csv")
 
 
 _STAGE_FILES = {

@@ -92,6 +92,10 @@ class StateStore:
         self._manifest: dict[str, Any] = manifest
         self._arrays: dict[str, np.ndarray] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the path and manifest only (workers re-open the arrays memory-mapped)."""
+        return {"path": self.path, "_manifest": self._manifest, "_arrays": {}}
+
     # -- description ---------------------------------------------------------------------
     @property
     def manifest(self) -> dict[str, Any]:

@@ -59,6 +59,12 @@ MaxRowsOpt = Annotated[
     typer.Option("--max-rows", help="Use at most this many rows (a seeded sample).",
                  show_default=False),
 ]
+JobsOpt = Annotated[
+    int, typer.Option(help="Probing cells run in parallel processes (-1 = all cores).")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bars or periodic progress lines.")
+]
 PluginsOpt = Annotated[
     list[Path] | None,
     typer.Option("--plugins", help="Folder of plugin files (repeatable); ./probes is always read.",
@@ -113,6 +119,15 @@ def stdout(soft_wrap: bool = False) -> Console:
     """Where results go: plain text, since names, labels and paths may hold "[...]", which is
     data here, not Rich markup."""
     return Console(highlight=False, markup=False, soft_wrap=soft_wrap)
+
+
+def print_failed_cells(results: pd.DataFrame) -> None:
+    """Name every probing cell that failed (on stderr), one line each."""
+    failed = results.attrs.get("failed_cells") or []
+    if failed:
+        say(f"{len(failed)} probing cell(s) failed; the other results stand:")
+    for cell in failed:
+        say(f"  failed: {cell['model']} {cell['view']}: {cell['reason']}")
 
 
 def say(line: str) -> None:

@@ -12,9 +12,11 @@ from probe_rnn.commands.common import (
     DataOpt,
     DatasetOpt,
     FactoryOpt,
+    JobsOpt,
     LabelOpt,
     MaxRowsOpt,
     PluginsOpt,
+    QuietOpt,
     SeedOpt,
     TextOpt,
     TrustOpt,
@@ -23,11 +25,13 @@ from probe_rnn.commands.common import (
     load_bundle,
     load_data,
     load_plugins,
+    print_failed_cells,
     sample_rows,
     say,
     split_list,
     stdout,
 )
+from probe_rnn.progress import Progress
 
 
 def probe_cmd(
@@ -45,7 +49,10 @@ def probe_cmd(
     folds: Annotated[int, typer.Option(help="Cross-validation folds (split by sentence).")] = 5,
     seeds: Annotated[int, typer.Option(help="Repeats with different fold seeds.")] = 1,
     max_rows: MaxRowsOpt = None,
-    jobs: Annotated[int, typer.Option(help="Parallel probe fits (joblib).")] = 1,
+    jobs: JobsOpt = -1,
+    precision: Annotated[float, typer.Option(
+        help="Wanted half-width of each probe's 95% accuracy interval (worst case): decides "
+             "K-fold vs one held-out split and the most sentences a probe reads.")] = 0.01,
     mdl: Annotated[bool, typer.Option("--mdl/--no-mdl", help="MDL online codelength.")] = True,
     random_baseline: Annotated[bool, typer.Option(
         "--random-baseline/--no-random-baseline",
@@ -57,6 +64,7 @@ def probe_cmd(
     factory: FactoryOpt = None,
     trust_checkpoint: TrustOpt = False,
     seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Capture every state, probe what each carries, attribute, and write the HTML report."""
     from probe_rnn.pipeline import run_pipeline
@@ -71,10 +79,12 @@ def probe_cmd(
     result = run_pipeline(
         bundle, df, out, source=source, views=split_list(views), tasks=split_list(tasks),
         probes=split_list(probes) or ["logistic"], folds=folds, seeds=seeds, max_rows=max_rows,
-        jobs=jobs, mdl=mdl, random_baseline=random_baseline, attribution_rows=attribution_rows,
-        umap=umap, seed=seed, arguments=arguments, say=say,
+        jobs=jobs, mdl=mdl, precision=precision, random_baseline=random_baseline,
+        attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
+        say=say, progress=Progress(quiet=quiet),
     )
     stdout().print(headline_table(result.results))
+    print_failed_cells(result.results)
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 
@@ -84,14 +94,17 @@ def demo_cmd(
     ),
     retrain: Annotated[bool, typer.Option(help="Train again even if the model exists.")] = False,
     umap: UmapOpt = True,
-    jobs: Annotated[int, typer.Option(help="Parallel probe fits (joblib).")] = 2,
+    jobs: JobsOpt = -1,
     seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train a 2-layer BiLSTM on bundled names (or reuse it), probe it and write the report."""
     from probe_rnn.demo import run_demo
 
     say(f"probe-rnn demo -> {out}")
-    result = run_demo(out, seed=seed, umap=umap, retrain=retrain, jobs=jobs, say=say)
+    result = run_demo(out, seed=seed, umap=umap, retrain=retrain, jobs=jobs, say=say,
+                      progress=Progress(quiet=quiet))
+    print_failed_cells(result.results)
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 

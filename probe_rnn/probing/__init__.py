@@ -2,8 +2,10 @@
 
 One concept per module: ``tasks`` (targets), ``probes`` (scikit-learn estimators), ``splits``
 (seeded K-fold by sentence), ``controls`` (Hewitt & Liang control tasks), ``measures``
-(accuracy, usable information in bits, intervals), ``mdl`` (online codelength), ``jobs`` (one
-fit), ``runner`` (views × tasks × probes × folds) and ``results`` (the tidy table).
+(accuracy, usable information in bits, intervals), ``mdl`` (online codelength), ``protocol``
+(K-fold or held-out split per cell, intervals), ``jobs`` (a cell's fits), ``cells`` (one
+(model, view, task, probe) unit of work), ``journal`` (finished cells on disk), ``runner``
+(plans and runs the cells) and ``results`` (the tidy table).
 
     >>> from probe_rnn.probing import run_probes, save_results, headline_table
     >>> df = run_probes({"trained": store, "random-init": random_store})

@@ -1,20 +1,21 @@
-"""The unit of work of the runner: one probe fit on one fold (plus its control), or one MDL run.
+"""Inside a cell: the probe fits of one split (task and control) and the MDL run.
 
-Functions here are module-level and take only arrays and picklable specs, so joblib can send
-them to worker processes; every random choice is seeded from the arguments, which makes results
-independent of ``jobs``. Each job runs with BLAS/OpenMP limited to one thread: probes are small
-matrices, where threaded BLAS costs far more in synchronisation than it gains (measured 6-15x
-slower on a busy 2-core machine), and parallelism comes from ``jobs`` instead. One thread also
-keeps floating-point summation order, hence results, identical whatever ``jobs`` is.
+A :class:`Fitter` serves one cell. Its first fit of the task chooses the probe's
+hyperparameters (``tuned_params_``, e.g. LogisticProbe's C on an inner split of that fit's
+training rows); every later fit of the cell (other folds and seeds, the control task) reuses
+them, so task and control are compared with one probe configuration (Hewitt & Liang), and a
+cell pays for one search, not one per fold. Built-in LogisticProbes are refitted in place with
+``warm_start`` (same optimum, fewer lbfgs iterations); other estimators, plugins included, are
+built fresh for every fit.
 
 Bits are scored over the task's full class set (``np.unique(Problem.y)``) with the smoothed
 estimator of :mod:`probe_rnn.probing.measures`. A training fold that holds a single class (a
 rare class all in the held-out sentences) cannot fit a probe: the fold is scored with the
 constant prediction of that class, which is what any probe trained on it would output (its
 smoothed distribution equals the null model's, so the fold gives 0 bits).
-Per-position rows are computed only for the positions the runner passes (``positions``: those
-with enough sentences and two classes in every training fold, see
-:func:`probe_rnn.probing.runner.reportable_positions`).
+A probe whose ``predict_proba`` returns NaN, negative values or rows that do not sum to 1
+raises :class:`~probe_rnn.errors.ProbeOutputError`: its cell fails with that reason, it is
+never scored as a number.
 """
 
 from __future__ import annotations
@@ -27,18 +28,15 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
+from probe_rnn.errors import ProbeOutputError
 from probe_rnn.probing.mdl import online_codelength
-from probe_rnn.probing.measures import (
-    accuracy,
-    majority_accuracy,
-    r2,
-    usable_bits,
-)
-from probe_rnn.probing.probes import make_probe, retuned, untuned
+from probe_rnn.probing.measures import usable_bits_rows
+from probe_rnn.probing.probes import LogisticProbe, make_probe, retuned, untuned
 
-__all__ = ["Problem", "fold_job", "mdl_job", "accepts_groups"]
+__all__ = [
+    "Problem", "Fitter", "split_job", "split_metrics", "mdl_job", "accepts_groups", "checked_proba",
+]
 
 
 @dataclass
@@ -76,139 +74,169 @@ def accepts_groups(est: Any) -> bool:
         return False
 
 
-def _fit(spec: Any, seed: int, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
-         like: Any = None) -> Any:
-    """Fit a fresh probe; with ``like``, reuse the hyperparameters ``like`` chose."""
-    est = make_probe(spec, seed)
-    if like is not None:
-        est = retuned(est, like)
-    kwargs = {"groups": groups} if accepts_groups(est) else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **kwargs)
+class Fitter:
+    """Fits one cell's probes: hyperparameters chosen once, reused (and warm-started) after."""
+
+    def __init__(self, spec: Any, seed: int) -> None:
+        self.spec, self.seed = spec, seed
+        self.tuned: Any = None
+        self._kept: dict[str, Any] = {}
+        self.not_converged = 0
+        self.fits = 0
+
+    def fit(self, role: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Any:
+        """Fit the ``role`` ("task" or "control") probe on ``X`` (rows, dim), ``y`` (rows,)."""
+        est = self._kept.get(role)
+        if est is None:
+            est = make_probe(self.spec, self.seed)
+            if self.tuned is not None:
+                est = retuned(est, self.tuned)
+        kwargs = {"groups": groups} if accepts_groups(est) else {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            est.fit(X, y, **kwargs)
+        self.fits += 1
+        self.not_converged += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        if self.tuned is None and role == "task":
+            self.tuned = est
+        if type(est) is LogisticProbe:  # refit in place from these weights next time
+            params = getattr(est, "tuned_params_", {})
+            self._kept[role] = est.set_params(warm_start=True, **params)
+        return est
 
 
-def _proba(est: Any, X: np.ndarray) -> np.ndarray | None:
+def checked_proba(est: Any, X: np.ndarray, name: str) -> np.ndarray | None:
+    """``est.predict_proba(X)`` checked to be a distribution per row (None: no probabilities)."""
     if not hasattr(est, "predict_proba"):
         return None
     try:
-        return np.asarray(est.predict_proba(X), dtype=np.float64)
+        proba = np.asarray(est.predict_proba(X), dtype=np.float64)
     except (AttributeError, NotImplementedError):  # e.g. SVC(probability=False)
         return None
-
-
-def _class_scores(
-    y_tr: np.ndarray, y_te: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-    classes: np.ndarray, all_classes: np.ndarray,
-) -> dict[str, float]:
-    out = {"accuracy": accuracy(y_te, pred), "majority_accuracy": majority_accuracy(y_tr, y_te)}
-    if proba is not None and len(y_te):
-        bits, h_y, _ = usable_bits(y_tr, y_te, proba, classes, all_classes)
-        out.update(bits=bits, entropy_bits=h_y)
-    else:
-        out.update(bits=float("nan"), entropy_bits=float("nan"))
-    return out
-
-
-def _per_position(
-    p: Problem, tr: np.ndarray, te: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-    classes: np.ndarray, all_classes: np.ndarray, positions: Sequence[int],
-) -> dict[int, dict[str, float]]:
-    """Scores of the held-out rows at each position; the null model is the position's marginal."""
-    out: dict[int, dict[str, float]] = {}
-    for pos in positions:
-        where = p.t if pos >= 0 else p.t_end
-        sel = where[te] == pos
-        y_tr = p.y[tr][where[tr] == pos]
-        if not sel.any() or len(y_tr) == 0:
-            continue
-        scores = _class_scores(
-            y_tr, p.y[te][sel], pred[sel], None if proba is None else proba[sel], classes,
-            all_classes,
+    if proba.ndim != 2 or proba.shape[0] != len(X):
+        raise ProbeOutputError(
+            f"probe {name!r}: predict_proba returned shape {proba.shape} for {len(X)} rows"
         )
-        scores["n_test"] = float(sel.sum())
-        out[pos] = scores
+    if len(proba) and (not np.isfinite(proba).all() or (proba < -1e-9).any()
+                       or np.abs(proba.sum(axis=1) - 1.0).max() > 1e-4):
+        bad = ("NaN or infinite values" if not np.isfinite(proba).all() else
+               "negative values" if (proba < -1e-9).any() else "rows that do not sum to 1")
+        raise ProbeOutputError(f"probe {name!r}: predict_proba returned {bad}")
+    return proba
+
+
+def _classify(fitter: Fitter, role: str, p: Problem, y: np.ndarray, tr: np.ndarray,
+              te: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Predictions, probabilities and the probe's classes on ``te`` after fitting on ``tr``."""
+    seen = np.unique(y[tr])
+    if len(seen) < 2:  # one class in training: the constant prediction any probe would make
+        has_proba = hasattr(make_probe(fitter.spec, fitter.seed), "predict_proba")
+        return (np.full(len(te), seen[0], dtype=object),
+                np.ones((len(te), 1)) if has_proba else None, seen)
+    est = fitter.fit(role, p.X[tr], y[tr], p.groups[tr])
+    pred = np.asarray(est.predict(p.X[te]))
+    proba = checked_proba(est, p.X[te], name)
+    return pred, proba, np.asarray(getattr(est, "classes_", seen))
+
+
+def _scored(y_tr: np.ndarray, y_te: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
+            classes: np.ndarray, all_classes: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row values of held-out rows against the null model fitted on ``y_tr``."""
+    values, counts = np.unique(y_tr, return_counts=True)
+    out = {"correct": (pred == y_te).astype(np.float64),
+           "majority": (y_te == values[np.argmax(counts)]).astype(np.float64)}
+    if proba is not None and len(y_te):
+        out["null_bits"], out["probe_bits"] = usable_bits_rows(y_tr, y_te, proba, classes,
+                                                               all_classes)
     return out
 
 
-def fold_job(
-    spec: Any, p: Problem, tr: np.ndarray, te: np.ndarray, seed: int,
-    control_y: np.ndarray | None, positions: Sequence[int] = (),
+def split_job(
+    fitter: Fitter, p: Problem, tr: np.ndarray, te: np.ndarray,
+    control_y: np.ndarray | None, name: str, positions: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """Single-threaded :func:`_fold_job` (see the module docstring)."""
-    with threadpool_limits(limits=1):
-        return _fold_job(spec, p, tr, te, seed, control_y, positions)
-
-
-def _fold_job(
-    spec: Any, p: Problem, tr: np.ndarray, te: np.ndarray, seed: int,
-    control_y: np.ndarray | None, positions: Sequence[int] = (),
-) -> dict[str, Any]:
-    """Fit on ``tr``, score on ``te``; also the control task when ``control_y`` is given.
-
-    The control probe reuses the hyperparameters the task probe chose (``tuned_params_``),
-    so task and control are compared with one probe configuration (Hewitt & Liang).
+    """Fit on ``tr``, score every held-out row of ``te`` (and the control task if given).
 
     Returns
     -------
     dict
-        ``metrics`` (metric -> value), ``per_t`` (position -> metric -> value, token tasks
-        reported by position), ``n_train``, ``n_test``.
+        Per held-out row: ``correct``, ``majority`` (the training majority class is right),
+        ``null_bits``/``probe_bits`` (code lengths, absent without probabilities),
+        ``control`` (control probe right); for regression ``sq_res`` and ``sq_tot``
+        (squared errors of the probe and of the training mean). ``groups`` (sentence of each
+        held-out row), ``n_train``, and ``per_t``: position -> the same per-row values for the
+        held-out rows at that position, scored against the training rows at that position
+        (the null model is the position's marginal).
     """
-    result: dict[str, Any] = {"n_train": len(tr), "n_test": len(te), "per_t": {}}
+    out: dict[str, Any] = {"n_train": len(tr), "groups": p.groups[te], "per_t": {}}
     if p.kind == "regression":
-        reg = _fit(spec, seed, p.X[tr], p.y[tr], p.groups[tr])
-        y_tr = p.y[tr].astype(np.float64)
-        result["metrics"] = {"r2": r2(p.y[te], reg.predict(p.X[te]), float(np.mean(y_tr)))}
-        return result
-    seen = np.unique(p.y[tr])
-    est: Any = None
-    if len(seen) >= 2:
-        est = _fit(spec, seed, p.X[tr], p.y[tr], p.groups[tr])
-        pred = np.asarray(est.predict(p.X[te]))
-        proba = _proba(est, p.X[te])
-        classes = np.asarray(getattr(est, "classes_", seen))
-    else:  # one class in training: the constant prediction any probe would make
-        pred = np.full(len(te), seen[0], dtype=object)
-        has_proba = hasattr(make_probe(spec, seed), "predict_proba")
-        proba = np.ones((len(te), 1)) if has_proba else None
-        classes = seen
+        y = p.y.astype(np.float64)
+        est = fitter.fit("task", p.X[tr], y[tr], p.groups[tr])
+        pred = np.asarray(est.predict(p.X[te]), dtype=np.float64)
+        out["sq_res"] = (y[te] - pred) ** 2
+        out["sq_tot"] = (y[te] - float(np.mean(y[tr]))) ** 2
+        return out
+    pred, proba, classes = _classify(fitter, "task", p, p.y, tr, te, name)
     all_classes = np.unique(p.y)
-    metrics = _class_scores(p.y[tr], p.y[te], pred, proba, classes, all_classes)
+    out.update(_scored(p.y[tr], p.y[te], pred, proba, classes, all_classes))
     if control_y is not None:
-        if len(np.unique(control_y[tr])) >= 2:
-            ctrl = _fit(spec, seed, p.X[tr], control_y[tr], p.groups[tr], like=est)
-            metrics["control_accuracy"] = accuracy(control_y[te], ctrl.predict(p.X[te]))
-        else:
-            metrics["control_accuracy"] = majority_accuracy(control_y[tr], control_y[te])
-        metrics["selectivity"] = metrics["accuracy"] - metrics["control_accuracy"]
-    result["metrics"] = metrics
-    if p.t is not None:
-        result["per_t"] = _per_position(p, tr, te, pred, proba, classes, all_classes,
-                                        positions)
-    return result
+        cpred, _, _ = _classify(fitter, "control", p, control_y, tr, te, name)
+        out["control"] = (cpred == control_y[te]).astype(np.float64)
+    for pos in positions:
+        where = p.t if pos >= 0 else p.t_end
+        sel, at_tr = where[te] == pos, where[tr] == pos
+        if sel.any() and at_tr.any():
+            out["per_t"][pos] = {
+                **_scored(p.y[tr][at_tr], p.y[te][sel], pred[sel],
+                          None if proba is None else proba[sel], classes, all_classes),
+                "groups": p.groups[te][sel],
+            }
+    return out
 
 
-def mdl_job(spec: Any, p: Problem, seed: int) -> dict[str, Any]:
-    """Online codelength of the task's labels over all rows (see :mod:`.mdl`).
+def split_metrics(rows: dict[str, Any]) -> dict[str, float]:
+    """The metrics of one split (or one position of it) from its per-row values."""
+    def mean(key: str) -> float:
+        v = rows[key]
+        return float(np.mean(v)) if len(v) else float("nan")
+
+    if "sq_res" in rows:
+        tot = float(np.sum(rows["sq_tot"]))
+        return {"r2": 1.0 - float(np.sum(rows["sq_res"])) / tot if tot > 0 else float("nan")}
+    out = {"accuracy": mean("correct"), "majority_accuracy": mean("majority")}
+    if "null_bits" in rows:
+        out["entropy_bits"] = mean("null_bits")
+        out["bits"] = out["entropy_bits"] - mean("probe_bits")
+    else:
+        out["bits"] = out["entropy_bits"] = float("nan")
+    if "control" in rows:
+        out["control_accuracy"] = mean("control")
+        out["selectivity"] = out["accuracy"] - out["control_accuracy"]
+    return out
+
+
+def mdl_job(spec: Any, p: Problem, seed: int) -> dict[str, float]:
+    """Online codelength of the task's labels over the cell's rows (see :mod:`.mdl`).
 
     Block probes run with fixed hyperparameters (``untuned()``: LogisticProbe uses
-    ``default_C``), as in Voita & Titov, rather than a search on every block.
+    ``default_C``), as in Voita & Titov, rather than a search on every block; a built-in
+    LogisticProbe starts each block from the previous block's weights.
     """
     proto = make_probe(spec, seed)
     if not hasattr(proto, "predict_proba"):
         nan = float("nan")
-        return {"metrics": {"mdl_bits": nan, "uniform_bits": nan, "compression": nan}}
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        return {"mdl_bits": nan, "uniform_bits": nan, "compression": nan}
+    if type(proto) is LogisticProbe:
+        block = untuned(proto).set_params(warm_start=True)
+
+        def make() -> Any:
+            return block
+    else:
+        def make() -> Any:
+            return untuned(make_probe(spec, seed))
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = online_codelength(
-            lambda: untuned(make_probe(spec, seed)), p.X, p.y, p.groups, seed=seed,
-            pass_groups=accepts_groups(proto),
-        )
-    return {
-        "metrics": {
-            "mdl_bits": res.mdl_bits, "uniform_bits": res.uniform_bits,
-            "compression": res.compression,
-        },
-        "n_train": res.n,
-    }
+        res = online_codelength(make, p.X, p.y, p.groups, seed=seed,
+                                pass_groups=accepts_groups(proto))
+    return {"mdl_bits": res.mdl_bits, "uniform_bits": res.uniform_bits,
+            "compression": res.compression}

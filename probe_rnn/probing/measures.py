@@ -54,6 +54,8 @@ __all__ = [
     "marginal_proba",
     "smooth_proba",
     "usable_bits",
+    "usable_bits_rows",
+    "bits_rows",
     "accuracy",
     "r2",
     "majority_accuracy",
@@ -81,8 +83,8 @@ CI_METHOD = (
 )
 
 
-def cross_entropy_bits(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> float:
-    """Mean held-out cross-entropy in bits.
+def bits_rows(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> np.ndarray:
+    """Per-row code length ``-log2 p(y_i)`` in bits, shape (rows,).
 
     Parameters
     ----------
@@ -93,14 +95,19 @@ def cross_entropy_bits(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> f
     classes : sequence
         Class of each column.
     """
-    if len(y) == 0:
-        return float("nan")
     index = {c: i for i, c in enumerate(list(classes))}
     cols = np.array([index.get(v, -1) for v in np.asarray(y).tolist()], dtype=np.int64)
     p = np.full(len(cols), EPS)
     known = cols >= 0
     p[known] = np.asarray(proba, dtype=np.float64)[np.flatnonzero(known), cols[known]]
-    return float(-np.mean(np.log2(np.clip(p, EPS, 1.0))))
+    return -np.log2(np.clip(p, EPS, 1.0))
+
+
+def cross_entropy_bits(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> float:
+    """Mean held-out cross-entropy in bits (the mean of :func:`bits_rows`; NaN when empty)."""
+    if len(y) == 0:
+        return float("nan")
+    return float(np.mean(bits_rows(y, proba, classes)))
 
 
 def class_set(*label_sets: Sequence) -> np.ndarray:
@@ -152,6 +159,25 @@ def smooth_proba(
     return (1.0 - lam) * out + lam / len(all_classes)
 
 
+def usable_bits_rows(
+    y_train: np.ndarray, y_test: np.ndarray, proba: np.ndarray, classes: Sequence,
+    all_classes: Sequence | None = None, alpha: float = SMOOTHING,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per held-out row: code length under the null model and under the probe, in bits.
+
+    Their means are ``h_y`` and ``ce`` of :func:`usable_bits` (same arguments); per-row values
+    let an interval resample sentences (the held-out protocol's bootstrap).
+
+    Returns
+    -------
+    null_bits, probe_bits : ndarray, shape (len(y_test),)
+    """
+    full = class_set(all_classes, classes, y_train, y_test)
+    null, _ = marginal_proba(y_train, len(y_test), full, alpha)
+    smoothed = smooth_proba(proba, classes, full, len(y_train), alpha)
+    return bits_rows(y_test, null, full), bits_rows(y_test, smoothed, full)
+
+
 def usable_bits(
     y_train: np.ndarray, y_test: np.ndarray, proba: np.ndarray, classes: Sequence,
     all_classes: Sequence | None = None, alpha: float = SMOOTHING,
@@ -176,10 +202,11 @@ def usable_bits(
     bits, h_y, ce : float
         ``h_y - ce``, the held-out entropy of the training marginal, the probe's cross-entropy.
     """
-    full = class_set(all_classes, classes, y_train, y_test)
-    null, _ = marginal_proba(y_train, len(y_test), full, alpha)
-    h_y = cross_entropy_bits(y_test, null, full)
-    ce = cross_entropy_bits(y_test, smooth_proba(proba, classes, full, len(y_train), alpha), full)
+    if len(y_test) == 0:
+        nan = float("nan")
+        return nan, nan, nan
+    null_bits, probe_bits = usable_bits_rows(y_train, y_test, proba, classes, all_classes, alpha)
+    h_y, ce = float(np.mean(null_bits)), float(np.mean(probe_bits))
     return h_y - ce, h_y, ce
 
 

@@ -30,7 +30,6 @@ control_accuracy (Hewitt & Liang control task). MDL metrics follow Voita & Titov
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +41,9 @@ from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
 __all__ = [
     "RESULT_COLUMNS",
     "METRICS",
-    "Combo",
+    "cell_rows",
     "assemble",
+    "values_table",
     "view_coordinates",
     "save_results",
     "headline_table",
@@ -67,20 +67,6 @@ _DIRECTION = re.compile(r"(?:^|/)(fwd|bwd)(?:$|@|/)")
 _AT = re.compile(r"@(-?\d+)$")
 
 
-@dataclass
-class Combo:
-    """One (model, view, task, probe) and the indices of its calls in the job list."""
-
-    model: str
-    view: str
-    view_kind: str
-    task: Any
-    probe: str
-    problem: Any
-    fold_calls: list[int] = field(default_factory=list)
-    mdl_calls: list[int] = field(default_factory=list)
-
-
 def view_coordinates(view: str) -> tuple[int, str, int | None]:
     """``(layer, direction, t)`` parsed from a view name (-1 / "" / None when absent).
 
@@ -93,61 +79,158 @@ def view_coordinates(view: str) -> tuple[int, str, int | None]:
     return (int(layer.group(1)) if layer else -1, direction.group(1) if direction else "", t)
 
 
-def _row(c: Combo, t: Any, metric: str, stats: tuple[float, float, float], chance: float,
-         n_train: float, n_test: float, folds: int, seeds: int, seed: int) -> dict[str, Any]:
+def _row(c: Any, t: Any, metric: str, stats: tuple[float, float, float], chance: float,
+         n_train: float, n_test: float, settings: Any) -> dict[str, Any]:
     layer, direction, _ = view_coordinates(c.view)
     return {
         "model": c.model, "view": c.view, "view_kind": c.view_kind, "layer": layer,
         "direction": direction, "t": t, "task": c.task.name, "task_kind": c.task.kind,
-        "probe": c.probe, "metric": metric, "value": stats[0], "ci_low": stats[1],
-        "ci_high": stats[2], "chance": chance, "n_train": int(round(n_train)),
-        "n_test": int(round(n_test)), "folds": folds, "seeds": seeds, "seed": seed,
+        "probe": c.probe, "metric": metric, "value": float(stats[0]),
+        "ci_low": float(stats[1]), "ci_high": float(stats[2]), "chance": float(chance),
+        "n_train": int(round(n_train)), "n_test": int(round(n_test)),
+        "folds": settings.folds, "seeds": settings.seeds, "seed": settings.seed,
     }
 
 
-def _combo_rows(c: Combo, outputs: list[Any], folds: int, seeds: int, seed: int) -> list[dict]:
-    fold_out = [outputs[i] for i in c.fold_calls]
-    n_train = float(np.mean([o["n_train"] for o in fold_out]))
-    n_test = float(np.mean([o["n_test"] for o in fold_out]))
+#: Per-row columns of a split behind each metric that is a mean over held-out rows.
+_ROW_METRICS = {
+    "accuracy": lambda r: r["correct"],
+    "majority_accuracy": lambda r: r["majority"],
+    "entropy_bits": lambda r: r["null_bits"],
+    "bits": lambda r: r["null_bits"] - r["probe_bits"],
+    "control_accuracy": lambda r: r["control"],
+    "selectivity": lambda r: r["correct"] - r["control"],
+}
+
+
+def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int) -> dict[str, tuple]:
+    """Point estimate and clipped 95 % bootstrap interval per metric (held-out protocol)."""
+    from probe_rnn.probing.protocol import bootstrap_draws, percentile_interval
+
+    first = next(iter(parts.values()))
+    if "sq_res" in first:
+        cols = {"res": lambda r: r["sq_res"], "tot": lambda r: r["sq_tot"]}
+    else:
+        cols = {m: f for m, f in _ROW_METRICS.items() if _has(first, m)}
+    names = list(cols)
+    values = {s: np.column_stack([cols[m](r) for m in names]) for s, r in parts.items()}
+    point, draws = bootstrap_draws({s: r["groups"] for s, r in parts.items()}, values, seed)
+    if "sq_res" in first:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r2_point = 1.0 - point[0] / point[1] if point[1] > 0 else float("nan")
+            r2_draws = 1.0 - draws[:, 0] / draws[:, 1]
+        lo, hi = percentile_interval(r2_draws[:, None])
+        return {"r2": _clip("r2", (r2_point, float(lo[0]), float(hi[0])))}
+    lo, hi = percentile_interval(draws)
+    out = {m: _clip(m, (float(point[i]), float(lo[i]), float(hi[i])))
+           for i, m in enumerate(names)}
+    if "bits" not in out:
+        out["bits"] = out["entropy_bits"] = (float("nan"),) * 3
+    return out
+
+
+def _has(rows: dict[str, Any], metric: str) -> bool:
+    need = {"accuracy": ("correct",), "majority_accuracy": ("majority",),
+            "entropy_bits": ("null_bits",), "bits": ("null_bits", "probe_bits"),
+            "control_accuracy": ("control",), "selectivity": ("correct", "control")}[metric]
+    return all(k in rows for k in need)
+
+
+def _clip(metric: str, stats: tuple[float, float, float]) -> tuple[float, float, float]:
+    bounds = METRIC_BOUNDS.get(metric)
+    if bounds is None:
+        return stats
+    return stats[0], float(np.clip(stats[1], *bounds)), float(np.clip(stats[2], *bounds))
+
+
+def cell_rows(cell: Any, p: Any, plan: Any, splits: dict[int, list[dict[str, Any]]],
+              mdl: list[dict[str, float]], settings: Any
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The tidy result rows of one cell and its per-split values (the long table).
+
+    K-fold cells: mean and Nadeau–Bengio interval over the splits' values; held-out cells:
+    point estimate and cluster-bootstrap interval over held-out sentences.
+    """
+    from probe_rnn.probing.jobs import split_metrics
+
+    flat = [(sd, k, r) for sd, rs in splits.items() for k, r in enumerate(rs)]
+    n_train = float(np.mean([r["n_train"] for _, _, r in flat]))
+    n_test = float(np.mean([len(r["groups"]) for _, _, r in flat]))
     ratio = n_test / n_train if n_train else 0.0
-    chance = float(c.task.chance(c.problem.y))
-    _, _, view_t = view_coordinates(c.view)
-    common = (folds, seeds, seed)
-    rows = []
+    chance = float(cell.task.chance(p.y))
+    _, _, view_t = view_coordinates(cell.view)
+    per_split = {(sd, k): split_metrics(r) for sd, k, r in flat}
+    values = [{"seed": sd, "split": k, "t": None, "metric": m, "value": v}
+              for (sd, k), ms in per_split.items() for m, v in ms.items()]
+    rows: list[dict[str, Any]] = []
+    if plan.protocol == "holdout":
+        stats = _bootstrap_stats({sd: rs[0] for sd, rs in splits.items()}, settings.seed)
+    else:
+        stats = {m: ci95([ms[m] for ms in per_split.values() if m in ms], ratio,
+                         METRIC_BOUNDS.get(m))
+                 for m in METRICS if any(m in ms for ms in per_split.values())}
     for metric in METRICS:
-        vals = [o["metrics"][metric] for o in fold_out if metric in o["metrics"]]
-        if vals:
-            rows.append(_row(c, view_t, metric, ci95(vals, ratio, METRIC_BOUNDS.get(metric)),
-                             chance, n_train, n_test, *common))
-        mdl = [outputs[i]["metrics"][metric] for i in c.mdl_calls
-               if metric in outputs[i]["metrics"]]
-        if mdl:
-            rows.append(_row(c, view_t, metric, ci95(mdl, bounds=METRIC_BOUNDS.get(metric)),
-                             chance, len(c.problem.y), 0, *common))
-    positions = sorted({p for o in fold_out for p in o["per_t"]}, key=lambda p: (p < 0, abs(p)))
+        if metric in stats:
+            rows.append(_row(cell, view_t, metric, stats[metric], chance, n_train, n_test,
+                             settings))
+        got = [d[metric] for d in mdl if metric in d]
+        if got:
+            rows.append(_row(cell, view_t, metric, ci95(got, bounds=METRIC_BOUNDS.get(metric)),
+                             chance, mdl[0]["n"], 0, settings))
+            values += [{"seed": settings.seed + i, "split": -1, "t": None, "metric": metric,
+                        "value": v} for i, v in enumerate(got)]
+    rows += _position_rows(cell, p, plan, flat, ratio, n_train, settings, values)
+    return rows, values
+
+
+def _position_rows(cell: Any, p: Any, plan: Any, flat: list, ratio: float, n_train: float,
+                   settings: Any, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from probe_rnn.probing.jobs import split_metrics
+
+    positions = sorted({pos for _, _, r in flat for pos in r["per_t"]},
+                       key=lambda q: (q < 0, abs(q)))
+    rows = []
     for pos in positions:
-        where = c.problem.t if pos >= 0 else c.problem.t_end
-        chance_t = float(c.task.chance(c.problem.y[where == pos]))
-        per = [o["per_t"][pos] for o in fold_out if pos in o["per_t"]]
-        nt = float(np.mean([d["n_test"] for d in per]))
+        where = p.t if pos >= 0 else p.t_end
+        chance_t = float(cell.task.chance(p.y[where == pos]))
+        parts = {(sd, k): r["per_t"][pos] for sd, k, r in flat if pos in r["per_t"]}
+        per = {key: split_metrics(part) for key, part in parts.items()}
+        nt = float(np.mean([len(part["groups"]) for part in parts.values()]))
+        values += [{"seed": sd, "split": k, "t": pos, "metric": m, "value": v}
+                   for (sd, k), ms in per.items() for m, v in ms.items()]
+        if plan.protocol == "holdout":
+            stats = _bootstrap_stats({sd: part for (sd, _), part in parts.items()},
+                                     settings.seed)
+        else:
+            stats = {m: ci95([d[m] for d in per.values()], ratio, METRIC_BOUNDS.get(m))
+                     for m in ("accuracy", "bits", "entropy_bits", "majority_accuracy")}
         for metric in ("accuracy", "bits", "entropy_bits", "majority_accuracy"):
-            stats = ci95([d[metric] for d in per], ratio, METRIC_BOUNDS.get(metric))
-            rows.append(_row(c, pos, metric, stats, chance_t, n_train, nt, *common))
+            rows.append(_row(cell, pos, metric, stats[metric], chance_t, n_train, nt, settings))
     return rows
 
 
-def assemble(combos: list[Combo], outputs: list[Any], *, folds: int, seeds: int,
-             seed: int) -> pd.DataFrame:
-    """Build the results table from the runner's combos and job outputs."""
-    rows = [r for c in combos for r in _combo_rows(c, outputs, folds, seeds, seed)]
+def assemble(records: list[dict[str, Any]], settings: Any) -> pd.DataFrame:
+    """The results table from the finished cells' records (in the cells' planned order)."""
+    rows = [r for rec in records if rec.get("status") == "done" for r in rec["rows"]]
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     df["t"] = df["t"].astype("Int64")
     for col in ("layer", "n_train", "n_test", "folds", "seeds", "seed"):
         df[col] = df[col].astype("int64")
     for col in ("value", "ci_low", "ci_high", "chance"):
         df[col] = df[col].astype("float64")
-    df.attrs.update(ci_method=CI_METHOD, bits=BITS_DEFINITION, folds=folds, seeds=seeds,
-                    seed=seed)
+    df.attrs.update(ci_method=CI_METHOD, bits=BITS_DEFINITION, folds=settings.folds,
+                    seeds=settings.seeds, seed=settings.seed)
+    return df
+
+
+def values_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The long table: one row per (cell, seed, split, position, metric) value."""
+    rows = [{"model": rec["model"], "view": rec["view"], "task": rec["task"],
+             "probe": rec["probe"], **v}
+            for rec in records if rec.get("status") == "done" for v in rec["values"]]
+    df = pd.DataFrame(rows, columns=["model", "view", "task", "probe", "seed", "split", "t",
+                                     "metric", "value"])
+    df["t"] = df["t"].astype("Int64")
     return df
 
 
@@ -162,33 +245,40 @@ def save_results(df: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
     return parquet, csv
 
 
-def _cell(sub: pd.DataFrame, metric: str, ci: bool = False) -> str:
+def _value(sub: pd.DataFrame, metric: str) -> str:
     hit = sub[sub["metric"] == metric]
     if hit.empty or not np.isfinite(hit["value"].iloc[0]):
         return "–"
-    v = hit.iloc[0]
-    text = f"{v['value']:.3f}"
-    if ci and np.isfinite(v["ci_low"]):
-        text += f" [{v['ci_low']:.3f}, {v['ci_high']:.3f}]"
-    return text
+    return f"{hit['value'].iloc[0]:.3f}"
+
+
+def _interval(sub: pd.DataFrame, metric: str) -> str:
+    hit = sub[sub["metric"] == metric]
+    if hit.empty or not np.isfinite(hit["ci_low"].iloc[0]):
+        return "–"
+    return f"{hit['ci_low'].iloc[0]:.3f}–{hit['ci_high'].iloc[0]:.3f}"
 
 
 def headline_table(df: pd.DataFrame, max_rows: int = 40) -> Any:
-    """A compact Rich table: one line per (view, task, probe) of whole-view results.
+    """A compact Rich table, readable at 80 columns: one line per (view, task[, probe]).
 
-    Columns: accuracy (or R²) with its 95 % interval, chance, bits, selectivity, MDL
-    compression, and the random-init baseline's accuracy when present.
+    Columns: accuracy (or R²) and its 95 % interval, chance, bits, selectivity and the
+    random-init baseline's accuracy when present (MDL is in the report and the csv). Names are
+    never cut: a long one folds onto a second line.
     """
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="probing results (trained model)", show_lines=False)
-    for col in ("view", "task", "probe", "acc / R² [95% CI]", "chance", "bits", "select.",
-                "compr.", "random-init"):
-        table.add_column(col, justify="left" if col in ("view", "task", "probe") else "right")
-    # whole-view rows: no position, or the position is the view's own ``@t``
     whole = df[df["t"].isna() | df["view"].str.contains("@", regex=False)] if len(df) else df
     trained = whole[whole["model"] == "trained"] if len(whole) else whole
     baseline = whole[whole["model"] == "random-init"] if len(whole) else whole
+    probes = sorted(set(trained["probe"])) if len(trained) else []
+    title = "probing results (trained model" + (f", probe {probes[0]})" if len(probes) == 1
+                                                 else ")")
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    names = ["view", "task"] + (["probe"] if len(probes) > 1 else [])
+    for col in [*names, "acc/R²", "95% CI", "chance", "bits", "select.", "random"]:
+        table.add_column(col, justify="left" if col in names else "right", overflow="fold")
     keys = trained[["view", "task", "probe"]].drop_duplicates().head(max_rows)
     for view, task, probe in keys.itertuples(index=False):
         sub = trained[(trained["view"] == view) & (trained["task"] == task)
@@ -197,7 +287,7 @@ def headline_table(df: pd.DataFrame, max_rows: int = 40) -> Any:
                         & (baseline["probe"] == probe)]
         main = "r2" if (sub["metric"] == "r2").any() else "accuracy"
         chance = sub["chance"].iloc[0] if len(sub) else float("nan")
-        table.add_row(view, task, probe, _cell(sub, main, ci=True), f"{chance:.3f}",
-                      _cell(sub, "bits"), _cell(sub, "selectivity"), _cell(sub, "compression"),
-                      _cell(base, main))
+        cells = [view, task] + ([probe] if len(probes) > 1 else [])
+        table.add_row(*cells, _value(sub, main), _interval(sub, main), f"{chance:.3f}",
+                      _value(sub, "bits"), _value(sub, "selectivity"), _value(base, main))
     return table

@@ -1,0 +1,302 @@
+"""The cell: one (model, view, task, probe) with all its splits, seeds, control and MDL.
+
+A cell is the unit of probing work. :class:`Cell` says what to compute and is cheap to send to
+a worker (the store is re-opened there, memory-mapped; no matrix travels). :func:`run_cell`
+builds the cell's matrix when the cell runs (float32: stores hold float16, so nothing is
+lost), splits it (:mod:`probe_rnn.probing.protocol`), fits through one
+:class:`~probe_rnn.probing.jobs.Fitter`, and returns a JSON-ready record: its result rows
+(:data:`~probe_rnn.probing.results.RESULT_COLUMNS`), the per-split values, its status
+(``done``, ``skipped`` with the reason, or ``failed`` with the error, naming the probe and,
+for a plugin, its file), and its wall and CPU seconds. A failing probe fails its cell only.
+
+:func:`cell_key` is the hash of everything that decides a cell's numbers (the store's
+manifest, the rows, the view, the task and its parameters, the probe and its parameters, the
+settings, the protocol and probe-rnn's version): the run journal keys finished cells on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from probe_rnn import __version__
+from probe_rnn.errors import ConfigError, ProbeOutputError, StoreError
+from probe_rnn.probing.controls import control_targets
+from probe_rnn.probing.jobs import Fitter, Problem, mdl_job, split_job
+from probe_rnn.probing.protocol import PROTOCOL_VERSION, DEFAULT_PRECISION, plan_splits
+from probe_rnn.probing.results import cell_rows
+from probe_rnn.probing.splits import group_ids
+from probe_rnn.probing.tasks import Task, flat_tokens, positions
+
+__all__ = ["Settings", "Cell", "cell_key", "run_cell", "MIN_POSITION_SENTENCES",
+           "POSITION_SENTENCES_PER_FOLD", "reportable_positions"]
+
+MIN_POSITION_SENTENCES = 30
+POSITION_SENTENCES_PER_FOLD = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every cell of a run shares (validated by the runner, hashed into each key)."""
+
+    folds: int = 5
+    seeds: int = 1
+    seed: int = 0
+    control: bool = True
+    mdl: bool = True
+    max_t: int = 16
+    precision: float = DEFAULT_PRECISION
+
+
+@dataclass
+class Cell:
+    """One (model, view, task, probe) of a run; ``rows`` are the store rows probed."""
+
+    model: str
+    store: Any
+    view: str
+    view_kind: str
+    task: Task
+    probe: str
+    spec: Any
+    rows: np.ndarray = field(repr=False)
+    origin: str = ""
+
+    @property
+    def label(self) -> str:
+        """``trained · output@last · label · logistic`` (for messages and progress)."""
+        return f"{self.model} · {self.view} · {self.task.name} · {self.probe}"
+
+
+def _describe(obj: Any) -> Any:
+    """A stable, JSON-ready description of a task or probe spec (class and parameters)."""
+    if hasattr(obj, "get_params"):
+        params = {k: v for k, v in obj.get_params(deep=False).items() if k != "random_state"}
+        return [f"{type(obj).__module__}.{type(obj).__qualname__}", _plain(params)]
+    if isinstance(obj, type):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    if isinstance(obj, Task):
+        params = {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+        return [f"{type(obj).__module__}.{type(obj).__qualname__}", obj.name, _plain(params)]
+    return repr(obj)
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=repr, sort_keys=True))
+
+
+def store_identity(store: Any) -> str:
+    """Hash of a store's manifest (content, checksums, creation time); else its object id."""
+    manifest = getattr(store, "manifest", None)
+    if isinstance(manifest, dict):
+        return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+    return f"unsaved:{id(store)}"
+
+
+def cell_key(cell: Cell, settings: Settings) -> str:
+    """sha256 of everything that decides the cell's numbers."""
+    from probe_rnn.probing.probes import make_probe
+
+    rows = hashlib.sha256(np.ascontiguousarray(cell.rows, dtype=np.int64).tobytes()).hexdigest()
+    key = {
+        "version": __version__, "protocol": PROTOCOL_VERSION, "model": cell.model,
+        "store": store_identity(cell.store), "rows": rows, "view": cell.view,
+        "task": _describe(cell.task), "probe": [cell.probe, _describe(make_probe(cell.spec, 0))],
+        "settings": asdict(settings),
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+# -- building the matrix --------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _context_cached(store_id: str, rows_key: bytes, store: Any) -> dict[str, Any]:
+    return _context(store, np.frombuffer(rows_key, dtype=np.int64))
+
+
+def _context(store: Any, rows: np.ndarray) -> dict[str, Any]:
+    meta = store.meta.iloc[rows].reset_index(drop=True)
+    toks, offs = flat_tokens(meta)
+    return {"meta": meta, "tokens": toks, "offsets": offs,
+            "groups": group_ids(meta["text"].to_numpy())}
+
+
+def context(store: Any, rows: np.ndarray) -> dict[str, Any]:
+    """Meta rows, flat tokens, offsets and sentence ids of ``rows`` (cached per process)."""
+    ident = store_identity(store)
+    if ident.startswith("unsaved:"):
+        return _context(store, rows)
+    return _context_cached(ident, np.ascontiguousarray(rows, dtype=np.int64).tobytes(), store)
+
+
+def _missing(y: np.ndarray) -> np.ndarray:
+    return np.asarray(pd.isna(pd.Series(y, dtype=object)), dtype=bool)
+
+
+def _targets(task: Task, ctx: dict[str, Any], level: str) -> np.ndarray:
+    """The task's targets at ``level`` as an object array, checked for length."""
+    y = np.asarray(task.targets(ctx["meta"], ctx["tokens"], ctx["offsets"], level=level),
+                   dtype=object)
+    n = len(ctx["tokens"]) if level == "token" else len(ctx["meta"])
+    if y.shape != (n,):
+        what = "tokens" if level == "token" else "sentences"
+        raise ConfigError(
+            f"task {task.name!r} returned {len(y)} targets for {n} {what}: return one per row"
+        )
+    return y
+
+
+def _token_index(offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    starts, ends = offsets[rows], offsets[rows + 1]
+    return np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)] or [[]]
+                          ).astype(np.int64)
+
+
+def build_problem(cell: Cell) -> Problem:
+    """The matrix (float32), targets, groups and control keys of one cell."""
+    store, task, rows = cell.store, cell.task, cell.rows
+    ctx = context(store, rows)
+    meta, toks, offs = ctx["meta"], ctx["tokens"], ctx["offsets"]
+    if cell.view_kind == "token":
+        flat, store_offsets = store.tokens(cell.view)
+        idx = _token_index(np.asarray(store_offsets), rows)
+        if len(idx) != len(toks):
+            raise StoreError(
+                f"view {cell.view!r} holds {len(idx)} token states for {len(toks)} tokens in "
+                "meta: the store is inconsistent, re-run `probe-rnn capture`"
+            )
+        y = _targets(task, ctx, "token")
+        keep = ~_missing(y)
+        X = np.asarray(flat[idx[keep]], dtype=np.float32)
+        groups = np.repeat(ctx["groups"], np.diff(offs))[keep]
+        keys = toks[keep]
+        t, t_end = positions(offs) if task.by_position else (None, None)
+        t = None if t is None else t[keep]
+        t_end = None if t_end is None else t_end[keep]
+    else:
+        values, mask = store.sentence_masked(cell.view)
+        y = _targets(task, ctx, "sentence")
+        keep = ~_missing(y) & np.asarray(mask)[rows]
+        X = np.asarray(values[rows[keep]], dtype=np.float32)
+        groups, keys = ctx["groups"][keep], meta["text"].astype(str).to_numpy()[keep]
+        t = t_end = None
+    y = y[keep]
+    if task.kind == "regression":
+        y = y.astype(np.float64)
+    else:
+        y = np.asarray([str(v) if not isinstance(v, str) else v for v in y.tolist()], dtype=object)
+    return Problem(X=X, y=y, groups=groups, keys=keys, t=t, t_end=t_end, kind=task.kind)
+
+
+def _usable(p: Problem, folds: int) -> str | None:
+    if len(p.y) == 0:
+        return "no rows have a target"
+    if p.kind == "classification" and len(np.unique(p.y)) < 2:
+        return "a single class"
+    if len(np.unique(p.groups)) < folds:
+        return f"fewer than {folds} sentences"
+    return None
+
+
+def reportable_positions(
+    p: Problem, splits: list[tuple[np.ndarray, np.ndarray]], folds: int, max_t: int,
+) -> list[int]:
+    """The positions (0..max_t-1, -1..-max_t) estimable on ``p`` with these splits.
+
+    A position qualifies when at least ``max(MIN_POSITION_SENTENCES,
+    POSITION_SENTENCES_PER_FOLD * folds)`` distinct sentences have a row at it and, for
+    classification, the training rows at it hold at least two classes in every split.
+    """
+    if p.t is None or p.t_end is None:
+        return []
+    need = max(MIN_POSITION_SENTENCES, POSITION_SENTENCES_PER_FOLD * folds)
+    out = []
+    for pos in [*range(max_t), *range(-1, -max_t - 1, -1)]:
+        at = (p.t if pos >= 0 else p.t_end) == pos
+        if len(np.unique(p.groups[at])) < need:
+            continue
+        if p.kind == "classification" and any(
+            len(np.unique(p.y[tr][at[tr]])) < 2 for tr, _ in splits
+        ):
+            continue
+        out.append(pos)
+    return out
+
+
+# -- running ---------------------------------------------------------------------------------
+class _TaskFailed(Exception):
+    """The task (not the probe) raised while building the cell's targets."""
+
+
+def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
+    try:
+        p = build_problem(cell)
+    except Exception as exc:  # noqa: BLE001 - a plugin task may raise anything
+        raise _TaskFailed(str(exc)) from exc
+    why = _usable(p, settings.folds)
+    if why is not None:
+        return {"status": "skipped", "reason": why}
+    seeds = [settings.seed + s for s in range(settings.seeds)]
+    plan = plan_splits(p.groups, settings.folds, seeds, settings.precision)
+    report_t = reportable_positions(p, [f for fs in plan.splits.values() for f in fs],
+                                    settings.folds, settings.max_t)
+    fitter = Fitter(cell.spec, settings.seed)
+    control = settings.control and p.kind == "classification"
+    splits: dict[int, list[dict[str, Any]]] = {}
+    for sd in seeds:
+        ctrl = control_targets(p.y, p.keys, sd) if control else None
+        splits[sd] = [split_job(fitter, p, tr, te, ctrl, cell.probe, report_t)
+                      for tr, te in plan.splits[sd]]
+    mdl = []
+    if settings.mdl and p.kind == "classification":
+        used = np.unique(np.concatenate([np.concatenate(s) for s in plan.splits[seeds[0]]]))
+        sub = Problem(p.X[used], p.y[used], p.groups[used], p.keys[used], None, None, p.kind)
+        mdl = [{**mdl_job(cell.spec, sub, sd), "n": len(sub.y)} for sd in seeds]
+    rows, values = cell_rows(cell, p, plan, splits, mdl, settings)
+    return {"status": "done", "reason": "", "protocol": plan.protocol, "rows": rows,
+            "values": values, "sentences": plan.sentences, "used_sentences": plan.used_sentences,
+            "fits": fitter.fits, "not_converged": fitter.not_converged}
+
+
+def run_cell(cell: Cell, settings: Settings, key: str = "") -> dict[str, Any]:
+    """Run one cell single-threaded and return its JSON-ready record (never raises for the
+    probe's or task's own errors: those make the cell ``failed`` with the reason)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    record: dict[str, Any] = {"key": key, "model": cell.model, "view": cell.view,
+                              "task": cell.task.name, "probe": cell.probe}
+    try:
+        with threadpool_limits(limits=1):
+            record.update(_compute(cell, settings))
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user's probe or task may raise anything
+        record.update(status="failed", reason=failure_message(cell, exc),
+                      traceback=traceback.format_exc(limit=-3))
+    record["seconds"] = round(time.perf_counter() - start, 4)
+    record["cpu_seconds"] = round(time.process_time() - cpu, 4)
+    return record
+
+
+def failure_message(cell: Cell, exc: BaseException) -> str:
+    """One line naming the probe (and its plugin file) or the task, and what it raised."""
+    if isinstance(exc, _TaskFailed):
+        cause = exc.__cause__ or exc
+        text = " ".join(str(cause).split()) or "no message"
+        module = type(cell.task).__module__
+        where = "" if module.startswith("probe_rnn.") else f" (from {module})"
+        prefix = "" if text.startswith(f"task {cell.task.name!r}") else \
+            f"task {cell.task.name!r}{where}: {type(cause).__name__}: "
+        return prefix + text
+    where = f" (plugin {cell.origin})" if cell.origin else ""
+    text = " ".join(str(exc).split()) or "no message"
+    if isinstance(exc, ProbeOutputError):
+        return f"{text}{where} on task {cell.task.name!r}"
+    return f"probe {cell.probe!r}{where} on task {cell.task.name!r}: {type(exc).__name__}: {text}"
