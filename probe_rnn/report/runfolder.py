@@ -114,11 +114,29 @@ def load_run(run_dir: str | Path) -> RunData:
         data.notes["projections"] = (
             "No complete state store in states/, so there are no projections."
         )
+    probing = _probing_note(data.run.get("probing") or {})
+    if probing:
+        data.notes["probing"] = probing
     if "model" in data.results and not (data.results["model"] == "random-init").any():
         data.notes["baseline"] = (
             "No random-init results in this run: the random-weights baseline is not drawn."
         )
     return data
+
+
+def _probing_note(card: dict[str, Any]) -> str:
+    """The probing protocol and the cells that failed, in plain sentences (from run.json)."""
+    parts = []
+    if card.get("protocol"):
+        parts.append(f"Protocol: {card['protocol']}.")
+    failed = card.get("failed_cells") or []
+    if failed:
+        names = "; ".join(f"{c.get('model')} {c.get('view')} × {c.get('task')} × "
+                          f"{c.get('probe')}: {c.get('reason')}" for c in failed[:20])
+        more = f" (and {len(failed) - 20} more, see cells.csv)" if len(failed) > 20 else ""
+        parts.append(f"{len(failed)} of {card.get('cells', '?')} probing cells failed and are "
+                     f"left out of every table and figure: {names}{more}.")
+    return " ".join(parts)
 
 
 def _read_run_json(path: Path) -> dict[str, Any]:

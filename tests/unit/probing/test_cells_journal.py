@@ -1,0 +1,156 @@
+"""Cells and the run journal: finished cells are reused only when nothing that decides their
+numbers changed; unreadable journal files are recomputed; a failing probe fails its cell only,
+with a message naming it; invalid probabilities are never scored."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from probe_rnn.probing import run_probes
+
+KW = {"views": ["output@last", "hidden/L0/fwd@-1"], "tasks": ["label", "length"], "folds": 3}
+
+
+def _frame(df: pd.DataFrame) -> pd.DataFrame:
+    return df.reset_index(drop=True)
+
+
+def test_journal_reuses_identical_cells_and_never_stale_ones(lstm_stores, tmp_path) -> None:
+    journal = tmp_path / "journal"
+    first = run_probes(lstm_stores, journal=journal, **KW)
+    files = sorted(journal.glob("*.json"))
+    assert len(files) == first.attrs["cells"] == 2 * 2 * 2 and first.attrs["reused_cells"] == 0
+    again = run_probes(lstm_stores, journal=journal, **KW)
+    assert again.attrs["reused_cells"] == 8
+    pd.testing.assert_frame_equal(_frame(first), _frame(again))
+    # every setting that decides a number gives new keys: folds, seed, rows, probe parameters
+    for change in ({"folds": 4}, {"seed": 1}, {"max_rows": 250},
+                   {"probes": [LogisticProbeC(0.5)]}, {"precision": 0.2}):
+        other = run_probes(lstm_stores, journal=journal, **{**KW, **change})
+        assert other.attrs["reused_cells"] == 0, change
+    # a truncated journal file is recomputed, the table is the same
+    files[0].write_text(files[0].read_text()[:40])
+    mended = run_probes(lstm_stores, journal=journal, **KW)
+    assert mended.attrs["reused_cells"] == 7
+    pd.testing.assert_frame_equal(_frame(first), _frame(mended))
+    assert json.loads(files[0].read_text())["status"] == "done"
+
+
+def LogisticProbeC(C: float):  # noqa: N802 - reads as a constructor
+    from probe_rnn.probing import LogisticProbe
+
+    return LogisticProbe(C=C)
+
+
+def test_a_changed_store_is_never_read_from_the_journal(lstm_stores, tmp_path) -> None:
+    journal = tmp_path / "journal"
+    run_probes({"trained": lstm_stores["trained"]}, journal=journal, **KW)
+    swapped = run_probes({"trained": lstm_stores["random-init"]}, journal=journal, **KW)
+    assert swapped.attrs["reused_cells"] == 0
+
+
+class Flaky(ClassifierMixin, BaseEstimator):
+    """Raises on tasks with more than two classes."""
+
+    def fit(self, X, y):
+        if len(np.unique(y)) > 2:
+            raise ValueError("flaky refuses more than two classes")
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+class NaNProba(Flaky):
+    """Fits, but its probabilities are NaN."""
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return np.full((len(X), len(self.classes_)), np.nan)
+
+
+def test_a_raising_probe_fails_its_cells_only(lstm_stores) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = run_probes({"trained": lstm_stores["trained"]}, probes=["logistic", Flaky],
+                        **KW)
+    failed = df.attrs["failed_cells"]
+    assert {(f["view"], f["task"], f["probe"]) for f in failed} == {
+        ("output@last", "length", "Flaky"), ("hidden/L0/fwd@-1", "length", "Flaky")}
+    assert all("ValueError: flaky refuses more than two classes" in f["reason"] for f in failed)
+    assert all("probe 'Flaky'" in f["reason"] for f in failed)
+    assert any("cell failed" in str(w.message) and "Flaky" in str(w.message) for w in caught)
+    done = df[df["metric"] == "accuracy"].groupby(["task", "probe"]).size()
+    assert done[("length", "logistic")] == 2 and done[("label", "Flaky")] == 2
+    assert ("length", "Flaky") not in done.index
+
+
+def test_nan_probabilities_are_a_failed_cell_not_a_number(lstm_stores) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = run_probes({"trained": lstm_stores["trained"]}, probes=["logistic", NaNProba],
+                        views=["output@last"], tasks=["label"], folds=3)
+    (failed,) = df.attrs["failed_cells"]
+    assert failed["probe"] == "NaNProba" and "predict_proba returned NaN" in failed["reason"]
+    assert set(df["probe"]) == {"logistic"}
+
+
+def test_integer_class_targets_from_a_task_work(lstm_stores) -> None:
+    from probe_rnn.probing.tasks import Task
+
+    class Parity(Task):
+        name = "parity"
+
+        def targets(self, meta, tokens, offsets, level=None):
+            return np.diff(offsets) % 2  # plain ints, not strings
+
+    df = run_probes({"trained": lstm_stores["trained"]}, views=["output@last"],
+                    tasks=[Parity()], folds=3, mdl=False)
+    assert (df["metric"] == "accuracy").any() and not df.attrs["failed_cells"]
+
+
+def test_cells_read_the_store_as_float32_and_record_their_cost(lstm_stores) -> None:
+    from probe_rnn.probing.cells import Cell, build_problem
+    from probe_rnn.probing.tasks import get_task
+
+    store = lstm_stores["trained"]
+    cell = Cell("trained", store, "output@last", "sentence", get_task("label"), "logistic",
+                "logistic", np.arange(len(store.meta)))
+    p = build_problem(cell)
+    assert p.X.dtype == np.float32 and p.X.shape == (len(store.meta), store.dims["output@last"])
+    np.testing.assert_array_equal(p.X, np.asarray(store.sentence("output@last"), np.float32))
+    df = run_probes({"trained": store}, views=["output@last"], tasks=["label"], folds=3)
+    (rec,) = df.attrs["cell_records"]
+    assert rec["status"] == "done" and rec["protocol"] == "kfold"
+    assert rec["cpu_seconds"] > 0 and rec["fits"] == 6  # 3 folds x (task + control)
+
+
+def test_held_out_protocol_on_a_low_precision_target(lstm_stores) -> None:
+    # precision 0.1 needs 97 held-out sentences: 300 sentences take one held-out split
+    # (the untrained twin: its accuracy is neither 0 nor 1, so the interval has width)
+    df = run_probes({"trained": lstm_stores["random-init"]}, views=["output@last"],
+                    tasks=["label"], folds=3, precision=0.1)
+    (rec,) = df.attrs["cell_records"]
+    assert rec["protocol"] == "holdout"
+    acc = df[df["metric"] == "accuracy"].iloc[0]
+    assert acc["n_test"] == 97 and acc["ci_low"] < acc["value"] < acc["ci_high"]
+    assert acc["ci_high"] - acc["ci_low"] < 2 * 0.1 + 1e-9
+    sel = df[df["metric"] == "selectivity"].iloc[0]
+    ctrl = df[df["metric"] == "control_accuracy"].iloc[0]
+    assert sel["value"] == pytest.approx(acc["value"] - ctrl["value"])
