@@ -208,7 +208,7 @@ def run_pipeline(
         from probe_rnn.report import build_report
 
         with _stage(run, out, "report", say) as note:
-            report_path = Path(build_report(out, umap=umap, seed=seed).path)
+            report_path = Path(build_report(out, umap=umap, seed=seed, progress=progress).path)
             note(str(report_path))
     return RunResult(out, results, diagnosis, report_path, run["stages"])
 

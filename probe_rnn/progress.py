@@ -41,6 +41,7 @@ class Stage:
         self.total, self.done = int(total), 0
         self.start = time.perf_counter()
         self._last_line = -float("inf")
+        self._printed = -1
         self._bar: Any = None
         self._task: Any = None
 
@@ -139,7 +140,7 @@ class Progress:
         finally:
             if stage._bar is not None:
                 stage._bar.stop()
-            elif not self.quiet and stage.done and stage._last_line != -float("inf"):
+            elif not self.quiet and stage.done and stage._printed != stage.done:
                 self._print(stage.line())
 
     def _show(self, stage: Stage) -> None:
@@ -150,7 +151,7 @@ class Progress:
             return
         now = time.perf_counter()
         if now - stage._last_line >= self.interval or stage._last_line == -float("inf"):
-            stage._last_line = now
+            stage._last_line, stage._printed = now, stage.done
             self._print(stage.line())
 
     def _print(self, line: str) -> None:

@@ -5,40 +5,36 @@
 call's states; ``views`` names the states a probe can read (``output@last``, ``h_n/L0/fwd``,
 ``hidden/L1/bwd@-1`` ...); ``capture`` streams them into an on-disk ``StateStore`` folder;
 ``diagnose`` measures what ``output`` and ``h_n`` hold for a model on its data.
+
+Names are imported lazily: reading a store (``StateStore``, what probing workers do) does not
+import torch, which keeps each parallel probing process small.
 """
 
 from __future__ import annotations
 
-from probe_rnn.capture.diagnosis import diagnose, format_diagnosis
-from probe_rnn.capture.record import VERIFY_MODES, Recorder, record, recurrent_module_names
-from probe_rnn.capture.states import RecurrentStates
-from probe_rnn.capture.store import StateStore
-from probe_rnn.capture.views import (
-    VIEW_CATALOGUE,
-    ViewSpec,
-    available_views,
-    parse_view,
-    sentence_view,
-    sentence_view_masked,
-    token_view,
-)
-from probe_rnn.capture.writer import capture
+import importlib
+from typing import Any
 
-__all__ = [
-    "record",
-    "Recorder",
-    "RecurrentStates",
-    "VERIFY_MODES",
-    "recurrent_module_names",
-    "VIEW_CATALOGUE",
-    "ViewSpec",
-    "available_views",
-    "parse_view",
-    "sentence_view",
-    "sentence_view_masked",
-    "token_view",
-    "capture",
-    "StateStore",
-    "diagnose",
-    "format_diagnosis",
-]
+_EXPORTS = {
+    "record": "record", "Recorder": "record", "VERIFY_MODES": "record",
+    "recurrent_module_names": "record", "RecurrentStates": "states",
+    "VIEW_CATALOGUE": "views", "ViewSpec": "views", "available_views": "views",
+    "parse_view": "views", "sentence_view": "views", "sentence_view_masked": "views",
+    "token_view": "views", "capture": "writer", "StateStore": "store",
+    "diagnose": "diagnosis", "format_diagnosis": "diagnosis",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'probe_rnn.capture' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"probe_rnn.capture.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -32,7 +32,7 @@ from probe_rnn import __version__
 from probe_rnn.errors import ConfigError, ProbeOutputError, StoreError
 from probe_rnn.probing.controls import control_targets
 from probe_rnn.probing.jobs import Fitter, Problem, mdl_job, split_job
-from probe_rnn.probing.protocol import PROTOCOL_VERSION, DEFAULT_PRECISION, plan_splits
+from probe_rnn.probing.protocol import DEFAULT_PRECISION, PROTOCOL_VERSION, plan_splits
 from probe_rnn.probing.results import cell_rows
 from probe_rnn.probing.splits import group_ids
 from probe_rnn.probing.tasks import Task, flat_tokens, positions

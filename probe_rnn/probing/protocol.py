@@ -118,8 +118,10 @@ def bootstrap_draws(
     draws = []
     for start in range(0, resamples, 100):
         b = min(100, resamples - start)
-        w = rng.multinomial(len(union), np.full(len(union), 1.0 / len(union)), size=b)
-        w = w.astype(np.float64)
+        # b resamples of len(union) sentences with replacement, as counts per sentence
+        picks = rng.integers(0, len(union), size=(b, len(union)))
+        flat = (np.arange(b)[:, None] * len(union) + picks).ravel()
+        w = np.bincount(flat, minlength=b * len(union)).reshape(b, len(union)).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             per_seed = [(w @ s) / (w @ c)[:, None] for s, c in zip(sums, counts, strict=True)]
         draws.append(np.mean(per_seed, axis=0))

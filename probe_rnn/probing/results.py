@@ -13,17 +13,20 @@ One tidy row per (model, view, task, probe, t, metric), columns in this fixed or
     task, task_kind ("classification" | "regression"), probe
     metric      accuracy | r2 | bits | entropy_bits | control_accuracy | selectivity |
                 mdl_bits | uniform_bits | compression | majority_accuracy
-    value       mean over folds × seeds (MDL: mean over seeds)
-    ci_low, ci_high   95 % interval (see ``CI_METHOD``), clipped to the metric's valid range
-                (``METRIC_BOUNDS``); NaN with fewer than ``MIN_CI_VALUES`` (3) values
+    value       mean over folds × seeds (held-out cells: over the held-out rows, mean over
+                seeds; MDL: mean over seeds)
+    ci_low, ci_high   95 % interval, clipped to the metric's valid range (``METRIC_BOUNDS``):
+                K-fold cells the corrected t-interval of ``CI_METHOD`` (NaN with fewer than
+                ``MIN_CI_VALUES`` (3) values), held-out cells the cluster bootstrap over
+                held-out sentences (:mod:`probe_rnn.probing.protocol`)
     chance      the task's chance level on the probed rows (majority share; 0 for R²)
-    n_train, n_test   mean rows per fold (MDL: all rows in n_train, 0 in n_test)
+    n_train, n_test   mean rows per split (MDL: the rows coded in n_train, 0 in n_test)
     folds, seeds, seed
 
 ``bits`` is usable information (H(Y) − held-out cross-entropy, log2; may be ≤ 0), NaN for probes
 without ``predict_proba``. ``entropy_bits`` is the H(Y) term; both use the smoothed estimator of
 :mod:`probe_rnn.probing.measures`. Per-position rows exist only for estimable positions
-(:func:`probe_rnn.probing.runner.reportable_positions`). ``selectivity`` = accuracy −
+(:func:`probe_rnn.probing.cells.reportable_positions`). ``selectivity`` = accuracy −
 control_accuracy (Hewitt & Liang control task). MDL metrics follow Voita & Titov (2020).
 """
 
@@ -260,34 +263,40 @@ def _interval(sub: pd.DataFrame, metric: str) -> str:
 
 
 def headline_table(df: pd.DataFrame, max_rows: int = 40) -> Any:
-    """A compact Rich table, readable at 80 columns: one line per (view, task[, probe]).
+    """Compact Rich tables, readable at 80 columns: one per probe, a line per (view, task).
 
     Columns: accuracy (or R²) and its 95 % interval, chance, bits, selectivity and the
     random-init baseline's accuracy when present (MDL is in the report and the csv). Names are
-    never cut: a long one folds onto a second line.
+    never cut: a name longer than its column folds onto a second line.
     """
-    from rich import box
-    from rich.table import Table
+    from rich.console import Group
 
     whole = df[df["t"].isna() | df["view"].str.contains("@", regex=False)] if len(df) else df
     trained = whole[whole["model"] == "trained"] if len(whole) else whole
     baseline = whole[whole["model"] == "random-init"] if len(whole) else whole
-    probes = sorted(set(trained["probe"])) if len(trained) else []
-    title = "probing results (trained model" + (f", probe {probes[0]})" if len(probes) == 1
-                                                 else ")")
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
-    names = ["view", "task"] + (["probe"] if len(probes) > 1 else [])
-    for col in [*names, "acc/R²", "95% CI", "chance", "bits", "select.", "random"]:
-        table.add_column(col, justify="left" if col in names else "right", overflow="fold")
-    keys = trained[["view", "task", "probe"]].drop_duplicates().head(max_rows)
-    for view, task, probe in keys.itertuples(index=False):
-        sub = trained[(trained["view"] == view) & (trained["task"] == task)
-                      & (trained["probe"] == probe)]
+    probes = list(dict.fromkeys(trained["probe"])) if len(trained) else []
+    return Group(*(_probe_table(trained, baseline, probe, max_rows) for probe in probes or [""]))
+
+
+def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_rows: int
+                 ) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"probing results (trained model, probe {probe})", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
+    for col in ("view", "task"):
+        table.add_column(col, overflow="fold")
+    for col in ("acc", "95% CI", "chance", "bits", "sel.", "random"):
+        table.add_column(col, justify="right", no_wrap=True)
+    mine = trained[trained["probe"] == probe] if len(trained) else trained
+    keys = mine[["view", "task"]].drop_duplicates().head(max_rows)
+    for view, task in keys.itertuples(index=False):
+        sub = mine[(mine["view"] == view) & (mine["task"] == task)]
         base = baseline[(baseline["view"] == view) & (baseline["task"] == task)
                         & (baseline["probe"] == probe)]
         main = "r2" if (sub["metric"] == "r2").any() else "accuracy"
         chance = sub["chance"].iloc[0] if len(sub) else float("nan")
-        cells = [view, task] + ([probe] if len(probes) > 1 else [])
-        table.add_row(*cells, _value(sub, main), _interval(sub, main), f"{chance:.3f}",
+        table.add_row(view, task, _value(sub, main), _interval(sub, main), f"{chance:.3f}",
                       _value(sub, "bits"), _value(sub, "selectivity"), _value(base, main))
     return table

@@ -21,12 +21,15 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import markupsafe
 import numpy as np
+import pandas as pd
 
 from probe_rnn.errors import ConfigError, ProbeRnnError, ReportError
+from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
 from probe_rnn.report import tables as T
 from probe_rnn.report.equivalence import measure_equivalence, top_layer
@@ -134,7 +137,8 @@ def _figure_json(fig: F.go.Figure) -> str:
 
 
 def _projections(data: RunData, store: object, method: str, seed: int, max_points: int,
-                 hits: dict[str, bool]) -> list[tuple[str, F.go.Figure, int]]:
+                 hits: dict[str, bool], progress: Progress | None = None
+                 ) -> list[tuple[str, F.go.Figure, int]]:
     if store is None:
         return []
     views = list(store.views)
@@ -143,19 +147,28 @@ def _projections(data: RunData, store: object, method: str, seed: int, max_point
     chosen = [v for v in wanted if v in views and store.kind(v) == "sentence"]
     meta = store.meta
     out = []
-    for view in chosen:
-        values = np.asarray(store.sentence(view), dtype=np.float32)
-        finite = np.flatnonzero(np.isfinite(values).all(axis=1))
-        rows = finite[subsample(len(finite), max_points, seed)]
-        if len(rows) < 3:
-            continue
-        coords, hits[view] = cached_projection(data.path, view, rows, values[rows], method,
-                                               seed)
-        fig = F.projection_figure(coords, meta.iloc[rows].reset_index(drop=True), method)
-        out.append((view, fig, len(rows)))
+    with (progress or Progress(quiet=True)).stage("projections", len(chosen), "views") as bar:
+        for done, view in enumerate(chosen, start=1):
+            projected = _project(data, store, view, method, seed, max_points, hits, meta)
+            if projected is not None:
+                out.append(projected)
+            bar(done)
     if not out and "projections" not in data.notes:
         data.notes["projections"] = "The state store holds none of the key views to project."
     return out
+
+
+def _project(data: RunData, store: Any, view: str, method: str, seed: int, max_points: int,
+             hits: dict[str, bool], meta: pd.DataFrame) -> tuple[str, F.go.Figure, int] | None:
+    """One view's 2-D projection figure (cached coordinates), or None with too few rows."""
+    values = np.asarray(store.sentence(view), dtype=np.float32)
+    finite = np.flatnonzero(np.isfinite(values).all(axis=1))
+    rows = finite[subsample(len(finite), max_points, seed)]
+    if len(rows) < 3:
+        return None
+    coords, hits[view] = cached_projection(data.path, view, rows, values[rows], method, seed)
+    fig = F.projection_figure(coords, meta.iloc[rows].reset_index(drop=True), method)
+    return view, fig, len(rows)
 
 
 def _cards(data: RunData) -> dict[str, T.Table]:
@@ -199,7 +212,8 @@ def _relative(target: Path, start: Path) -> str:
 
 
 def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None = None,
-                 seed: int = 0, max_points: int = 1500) -> Report:
+                 seed: int = 0, max_points: int = 1500, progress: Progress | None = None
+                 ) -> Report:
     """Render the HTML report of a run folder without recomputing anything.
 
     Parameters
@@ -214,6 +228,8 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
         Seed of the projection subsample and fitter.
     max_points : int
         Most sentences shown per projection.
+    progress : Progress, optional
+        Shows the projections' progress (UMAP's first call compiles for 15-60 s).
 
     Returns
     -------
@@ -251,7 +267,7 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
     hits: dict[str, bool] = {}
     projections = []
     for i, (view, fig, n) in enumerate(
-            _projections(data, store, method, seed, max_points, hits), start=1):
+            _projections(data, store, method, seed, max_points, hits, progress), start=1):
         figs[f"fig-proj-{i}"] = fig
         projections.append({"id": f"fig-proj-{i}", "view": view, "n": n})
     findings = make_findings(data.results, equivalence, data.run, data.attribution)

@@ -86,11 +86,13 @@ def _reference_seconds(out: Path, records: pd.DataFrame, n_cells: int, seed: int
     from probe_rnn.probing.cells import Cell, build_problem
     from probe_rnn.probing.tasks import get_task
 
-    stores = {"trained": StateStore(out / "states"), "random-init": StateStore(out / "states-random")}
+    stores = {"trained": StateStore(out / "states"),
+              "random-init": StateStore(out / "states-random")}
     done = records[records["status"] == "done"]
     # every task on both models, then a seeded sample of views
-    picked = done.groupby(["model", "task"], group_keys=False).apply(
-        lambda g: g.sample(n=max(1, min(len(g), n_cells // 10)), random_state=seed))
+    per = max(1, n_cells // max(1, done.groupby(["model", "task"]).ngroups))
+    picked = pd.concat([g.sample(n=min(len(g), per), random_state=seed)
+                        for _, g in done.groupby(["model", "task"])])
     rows = []
     for rec in picked.itertuples():
         store = stores[rec.model]
@@ -117,7 +119,7 @@ def _train(tmp: Path) -> Path:
 
     torch.set_num_threads(2)
     df = load_dataset("names-kind", seed=0)
-    sample = df[df["split"] == "train"].sample(n=20000, random_state=1)
+    sample = df[df["split"] == "train"].sample(n=20000, random_state=1).drop(columns="split")
     start = time.perf_counter()
     res = train(sample, rnn="lstm", layers=2, bidirectional=True, hidden=64, embedding_dim=32,
                 epochs=1, seed=0)
