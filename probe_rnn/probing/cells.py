@@ -21,7 +21,6 @@ import json
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -117,9 +116,7 @@ def cell_key(cell: Cell, settings: Settings) -> str:
 
 
 # -- building the matrix --------------------------------------------------------------------
-@lru_cache(maxsize=4)
-def _context_cached(store_id: str, rows_key: bytes, store: Any) -> dict[str, Any]:
-    return _context(store, np.frombuffer(rows_key, dtype=np.int64))
+_CONTEXTS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 def _context(store: Any, rows: np.ndarray) -> dict[str, Any]:
@@ -134,7 +131,12 @@ def context(store: Any, rows: np.ndarray) -> dict[str, Any]:
     ident = store_identity(store)
     if ident.startswith("unsaved:"):
         return _context(store, rows)
-    return _context_cached(ident, np.ascontiguousarray(rows, dtype=np.int64).tobytes(), store)
+    key = (ident, hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest())
+    if key not in _CONTEXTS:
+        if len(_CONTEXTS) >= 4:  # a worker serves one run: a few stores at most
+            _CONTEXTS.pop(next(iter(_CONTEXTS)))
+        _CONTEXTS[key] = _context(store, rows)
+    return _CONTEXTS[key]
 
 
 def _missing(y: np.ndarray) -> np.ndarray:

