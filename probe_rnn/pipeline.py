@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from probe_rnn import __version__
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
@@ -132,12 +132,14 @@ def run_pipeline(
     from probe_rnn.probing.protocol import DEFAULT_PRECISION
     from probe_rnn.progress import Progress
 
+    _check_names(views, tasks, probes)
     say = say or (lambda line: None)
     progress = progress or Progress(quiet=True)
     precision = DEFAULT_PRECISION if precision is None else precision
+    df = sample_rows(ensure_splits(df, seed=seed), max_rows, seed)
+    _check_labels(bundle, df, say)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    df = sample_rows(ensure_splits(df, seed=seed), max_rows, seed)
     previous = _read_run(out)
     run = {
         "name": name or out.name,
@@ -152,6 +154,7 @@ def run_pipeline(
     run["fingerprint"] = _fingerprint(run, views, tasks, probes, folds, seeds, mdl,
                                       random_baseline, attribution_rows, precision)
     reusable = _reusable_stages(previous, run["fingerprint"], out)
+    _clear_stale(out, reusable)
     _write_run(out, run)
 
     n_models = 2 if random_baseline else 1
@@ -169,16 +172,16 @@ def run_pipeline(
         note(f"{len(df)} rows, {len(stores['trained'].views)} views")
 
     with _stage(run, out, "diagnosis", say, reusable) as note:
-        if note.cached:
-            diagnosis = pd.read_csv(out / "diagnosis.csv")
-        else:
+        diagnosis = _reread(note, say, "diagnosis.csv", lambda: pd.read_csv(out / "diagnosis.csv"))
+        if diagnosis is None:
             diagnosis = diagnose(bundle, df)
             diagnosis.to_csv(out / "diagnosis.csv", index=False)
         note(f"{len(diagnosis)} checks")
 
     with _stage(run, out, "probing", say, reusable) as note:
-        if note.cached:
-            results = pd.read_parquet(out / "results.parquet")
+        results = _reread(note, say, "results.parquet",
+                          lambda: pd.read_parquet(out / "results.parquet"))
+        if results is not None:
             run["probing"] = (previous or {}).get("probing", {})
             note(f"{len(results)} result rows")
         else:
@@ -213,6 +216,49 @@ def run_pipeline(
     return RunResult(out, results, diagnosis, report_path, run["stages"])
 
 
+def _reread(note: _Note, say: Say, name: str, read: Callable[[], pd.DataFrame]
+            ) -> pd.DataFrame | None:
+    """A reusable stage's saved table, or None (not reusable, or it does not parse: then the
+    stage is recomputed, with a one-line notice, instead of failing on a damaged file)."""
+    if not note.cached:
+        return None
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - pyarrow/pandas raise many types on bad files
+        say(f"{name} cannot be read ({type(exc).__name__}); recomputing it")
+        note.cached = False
+        return None
+
+
+def _check_labels(bundle: ModelBundle, df: pd.DataFrame, say: Say) -> None:
+    """The data's labels against the model's: none in common is an error, some a notice."""
+    known = {str(v) for v in (bundle.labels or [])}
+    given = {str(v) for v in df["label"].dropna().unique()}
+    if not known or not given or given <= known:
+        return
+    show = lambda values: ", ".join(sorted(values)[:10]) + (" …" if len(values) > 10 else "")  # noqa: E731
+    if not given & known:
+        raise DataError(f"the data's labels ({show(given)}) are none of the model's "
+                        f"({show(known)}): check --label and the checkpoint")
+    say(f"note: {len(given - known)} data label(s) the model does not know "
+        f"({show(given - known)}); the model's labels are {show(known)}")
+
+
+def _check_names(views: Sequence[str] | None, tasks: Sequence[str] | None,
+                 probes: Sequence[str]) -> None:
+    """Every view, task and probe name checked before any work (one-line errors listing the
+    valid names), so a typo never costs a capture."""
+    from probe_rnn.capture.views import parse_view
+    from probe_rnn.probing.runner import resolve_probes
+    from probe_rnn.probing.tasks import get_task
+
+    for view in views or ():
+        parse_view(view)
+    for task in tasks or ():
+        get_task(task)
+    resolve_probes(probes)
+
+
 def _probing_card(results: pd.DataFrame) -> dict[str, Any]:
     """What run.json records of the probing stage: method, protocol and the cells' fate."""
     attrs = dict(results.attrs)
@@ -243,9 +289,18 @@ def _save_cells(results: pd.DataFrame, out: Path) -> None:
 
 _STAGE_FILES = {
     "diagnosis": ("diagnosis.csv",),
-    "probing": ("results.parquet", "results.csv"),
+    "probing": ("results.parquet", "results.csv", "cells.csv"),
     "attribution": ("attribution/manifest.json",),
 }
+
+
+def _clear_stale(out: Path, reusable: set[str]) -> None:
+    """Remove the outputs of stages this run will redo, and the old report, before any work:
+    a run that fails half-way never leaves earlier results presented under its new run.json.
+    (Finished probing cells stay in ``journal/``, keyed on their own settings.)"""
+    stale = [f for stage, files in _STAGE_FILES.items() if stage not in reusable for f in files]
+    for name in [*stale, "index.html"]:
+        (out / name).unlink(missing_ok=True)
 
 
 class _Note:

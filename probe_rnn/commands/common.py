@@ -107,12 +107,16 @@ def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFra
     return pick(df, max_rows, seed)
 
 
-def split_list(value: str | None) -> list[str] | None:
-    """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None."""
+def split_list(value: str | None, option: str = "--list") -> list[str] | None:
+    """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None; a value with no names is an error
+    (``--tasks ',,'`` must not silently mean the defaults)."""
     if value is None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
-    return items or None
+    if not items:
+        raise DataError(f"{option} {value!r} names nothing: give comma-separated names, or leave "
+                        "the option out for the defaults")
+    return items
 
 
 def stdout(soft_wrap: bool = False) -> Console:

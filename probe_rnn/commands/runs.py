@@ -77,8 +77,9 @@ def probe_cmd(
                  "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
                  "views": views}
     result = run_pipeline(
-        bundle, df, out, source=source, views=split_list(views), tasks=split_list(tasks),
-        probes=split_list(probes) or ["logistic"], folds=folds, seeds=seeds, max_rows=max_rows,
+        bundle, df, out, source=source, views=split_list(views, "--views"),
+        tasks=split_list(tasks, "--tasks"), probes=split_list(probes, "--probes"),
+        folds=folds, seeds=seeds, max_rows=max_rows,
         jobs=jobs, mdl=mdl, precision=precision, random_baseline=random_baseline,
         attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
         say=say, progress=Progress(quiet=quiet),

@@ -66,7 +66,7 @@ def capture_cmd(
             done["batches"] += 1
             bar.update(task, completed=rows)
 
-        store = capture(bundle, df, out, views=split_list(views), dtype=dtype,
+        store = capture(bundle, df, out, views=split_list(views, "--views"), dtype=dtype,
                         batch_size=batch_size, verify=verify, progress=progress, module=module)
     reused = " (reused: same model, data and options)" if done["batches"] == 0 else ""
     typer.echo(f"captured {store.n_rows} rows, {len(store.views)} views, "
@@ -102,7 +102,7 @@ def attribute_cmd(
     picked: int | list[int] = rows
     if ids is not None:
         try:
-            picked = [int(v) for v in split_list(ids) or []]
+            picked = [int(v) for v in split_list(ids, "--ids") or []]
         except ValueError:
             raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
     bundle = load_bundle(checkpoint, factory, trust_checkpoint)

@@ -2,7 +2,8 @@
 
 One concept per module: ``tasks`` (targets), ``probes`` (scikit-learn estimators), ``splits``
 (seeded K-fold by sentence), ``controls`` (Hewitt & Liang control tasks), ``measures``
-(accuracy, usable information in bits, intervals), ``mdl`` (online codelength), ``protocol``
+(accuracy, usable information in bits, intervals), ``specs`` (a probe named -> an estimator),
+``mdl`` (online codelength), ``protocol``
 (K-fold or held-out split per cell, intervals), ``jobs`` (a cell's fits), ``cells`` (one
 (model, view, task, probe) unit of work), ``journal`` (finished cells on disk), ``runner``
 (plans and runs the cells) and ``results`` (the tidy table).
