@@ -183,7 +183,8 @@ def run_pipeline(
                           lambda: pd.read_parquet(out / "results.parquet"))
         if results is not None:
             run["probing"] = (previous or {}).get("probing", {})
-            note(f"{len(results)} result rows")
+            results.attrs.update(run["probing"])  # failed cells, protocol: as when computed
+            note(_probing_note(results))
         else:
             with progress.stage("probing", 0, "cells") as bar:
                 results = run_probes(

@@ -127,11 +127,13 @@ def stdout(soft_wrap: bool = False) -> Console:
 
 def print_failed_cells(results: pd.DataFrame) -> None:
     """Name every probing cell that failed (on stderr), one line each."""
+    from probe_rnn.probing.results import failure_summary
+
     failed = results.attrs.get("failed_cells") or []
     if failed:
-        say(f"{len(failed)} probing cell(s) failed; the other results stand:")
-    for cell in failed:
-        say(f"  failed: {cell['model']} {cell['view']}: {cell['reason']}")
+        say(f"{len(failed)} probing cell(s) failed (listed in cells.csv); the rest stand:")
+    for line in failure_summary(failed):
+        say(f"  failed: {line}")
 
 
 def say(line: str) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "view_coordinates",
     "save_results",
     "headline_table",
+    "failure_summary",
 ]
 
 RESULT_COLUMNS: list[str] = [
@@ -300,3 +301,20 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
         table.add_row(view, task, _value(sub, main), _interval(sub, main), f"{chance:.3f}",
                       _value(sub, "bits"), _value(sub, "selectivity"), _value(base, main))
     return table
+
+
+def failure_summary(failed: list[dict[str, Any]]) -> list[str]:
+    """One line per distinct failure (same reason), with the cells it hit, e.g.
+    ``probe 'picky' (plugin p.py) on task 'length': RuntimeError: … — 24 cells: trained,
+    random-init × 12 views (output@last, …)``."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for cell in failed:
+        groups.setdefault(str(cell.get("reason")), []).append(cell)
+    lines = []
+    for reason, cells in groups.items():
+        models = list(dict.fromkeys(str(c.get("model")) for c in cells))
+        views = list(dict.fromkeys(str(c.get("view")) for c in cells))
+        shown = ", ".join(views[:3]) + (", …" if len(views) > 3 else "")
+        where = f"{', '.join(models)} × {len(views)} view{'s' if len(views) > 1 else ''} ({shown})"
+        lines.append(f"{reason} — {len(cells)} cell{'s' if len(cells) > 1 else ''}: {where}")
+    return lines

@@ -131,11 +131,11 @@ def _probing_note(card: dict[str, Any]) -> str:
         parts.append(f"Protocol: {card['protocol']}.")
     failed = card.get("failed_cells") or []
     if failed:
-        names = "; ".join(f"{c.get('model')} {c.get('view')} × {c.get('task')} × "
-                          f"{c.get('probe')}: {c.get('reason')}" for c in failed[:20])
-        more = f" (and {len(failed) - 20} more, see cells.csv)" if len(failed) > 20 else ""
+        from probe_rnn.probing.results import failure_summary
+
         parts.append(f"{len(failed)} of {card.get('cells', '?')} probing cells failed and are "
-                     f"left out of every table and figure: {names}{more}.")
+                     f"left out of every table and figure (cells.csv lists each): "
+                     f"{'; '.join(failure_summary(failed))}.")
     return " ".join(parts)
 
 

@@ -109,11 +109,11 @@ def test_a_plugin_probe_that_raises_fails_its_cells_only(model: Path, tmp_path: 
                    str(plugins), "--attribution-rows", "0", "--no-umap", "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "internal error" not in proc.stderr
-    failed = [line for line in proc.stderr.splitlines() if line.strip().startswith("failed:")]
-    assert len(failed) == 2  # length on the trained and on the random-init model
-    for line in failed:
-        assert "probe 'picky'" in line and "picky_probe.py" in line
-        assert "RuntimeError: picky wants two classes" in line and "task 'length'" in line
+    assert "2 probing cell(s) failed" in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.strip().startswith("failed:")]
+    assert "probe 'picky'" in line and "picky_probe.py" in line  # the plugin and its file
+    assert "RuntimeError: picky wants two classes" in line and "task 'length'" in line
+    assert "2 cells: trained, random-init × 1 view (output@last)" in line
     results = pd.read_parquet(out / "results.parquet")
     assert set(results[results.task == "label"]["probe"]) == {"logistic", "picky"}
     assert set(results[results.task == "length"]["probe"]) == {"logistic"}
