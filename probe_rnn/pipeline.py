@@ -80,7 +80,28 @@ def data_card(df: pd.DataFrame, source: str) -> dict[str, Any]:
     }
 
 
-def run_pipeline(
+def run_pipeline(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, **kwargs: Any
+                 ) -> RunResult:
+    """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
+
+    The run folder is locked for the run (:mod:`probe_rnn.runlock`): a second run into it
+    fails at once naming this one's PID. Keyword arguments: see :func:`_run_pipeline`.
+    """
+    from probe_rnn.runlock import run_lock
+
+    out = Path(out_dir)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_lock(out):
+            return _run_pipeline(bundle, df, out, **kwargs)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # nothing was written: leave no empty folder behind
+        raise
+
+
+def _run_pipeline(
     bundle: ModelBundle,
     df: pd.DataFrame,
     out_dir: str | Path,
@@ -105,7 +126,7 @@ def run_pipeline(
     say: Say | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
+    """The run itself (:func:`run_pipeline` holds the folder's lock around it).
 
     Parameters
     ----------

@@ -193,7 +193,7 @@ class Registry:
         previous, self._origin = self._origin, origin
         try:
             importlib.import_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
             _warn_failed(origin + f" module {module}", exc)
         finally:
             self._origin = previous
@@ -210,7 +210,7 @@ class Registry:
             sys.modules[mod_name] = module
             spec.loader.exec_module(module)
             return True
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
             sys.modules.pop(mod_name, None)
             _warn_failed(str(file), exc)
             return False

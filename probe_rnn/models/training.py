@@ -109,6 +109,19 @@ def _check_args(
             raise ConfigError(f"{name} must be a number > 0; received {value!r}")
 
 
+def _build(config: ModelConfig) -> RNNClassifier:
+    """The model, or a one-line error when its weights cannot even be allocated."""
+    try:
+        return RNNClassifier(config)
+    except (MemoryError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"cannot allocate the model's weights (hidden={config.hidden}, "
+            f"embedding_dim={config.embedding_dim}, layers={config.layers}): {first[:120]}; "
+            "use smaller sizes"
+        ) from None
+
+
 def _prepare(df: pd.DataFrame, seed: int, source: str | None) -> tuple[pd.DataFrame, list[str]]:
     df = ensure_splits(check_table(df, source=source or "training table"), seed=seed)
     labels = label_names(df["label"])
@@ -231,7 +244,7 @@ def train(
         hidden=hidden, layers=layers, bidirectional=bidirectional, dropout=dropout,
         readout=readout, packed=packed, pad_id=tok.pad_id,
     )
-    model = RNNClassifier(config)
+    model = _build(config)
     history, best_epoch = _fit(
         model, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
         patience=patience, grad_clip=grad_clip, progress=progress,

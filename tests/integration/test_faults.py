@@ -88,3 +88,45 @@ def test_a_failed_rerun_never_leaves_old_results_under_new_arguments(model: Path
     assert not (out / "results.parquet").exists() and not (out / "index.html").exists()
     report = run_cli("report", str(out), "--no-umap")
     assert report.returncode == 2 and "Traceback" not in report.stderr
+
+
+def test_a_busy_run_folder_is_refused_naming_the_other_run(model: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from probe_rnn.runlock import LOCK_NAME
+
+    out = tmp_path / "run"
+    out.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (out / LOCK_NAME).write_text(f"{other.pid}\n")
+        busy = run_cli("probe", str(model), "--dataset", "names", "--out", str(out), *SMALL)
+        assert_one_line_error(busy, f"in use by another probe-rnn run (PID {other.pid})")
+        assert (out / LOCK_NAME).read_text().strip() == str(other.pid)  # not stolen
+    finally:
+        other.kill()
+        other.wait()
+    # the owner is gone: its lock is stale and taken over; the run releases it at the end
+    done = run_cli("probe", str(model), "--dataset", "names", "--out", str(out), *SMALL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "results.parquet").is_file() and not (out / LOCK_NAME).exists()
+
+
+def test_a_plugin_that_exits_at_import_is_a_warning_naming_it(model: Path,
+                                                              tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "quitter.py").write_text("import sys\nsys.exit(3)\n")
+    out = tmp_path / "run"
+    proc = run_cli("probe", str(model), "--dataset", "names", "--out", str(out),
+                   "--plugins", str(plugins), *SMALL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "quitter.py failed to load and is skipped (SystemExit: 3)" in proc.stderr
+
+
+def test_a_model_too_large_to_allocate_is_a_one_line_error(tmp_path: Path) -> None:
+    proc = run_cli("train", "--dataset", "names", "--hidden", "2000000000", "--epochs", "1",
+                   "--out", str(tmp_path / "m.pt"))
+    assert_one_line_error(proc, "cannot allocate the model's weights", "hidden=2000000000")
+    assert not (tmp_path / "m.pt").exists()
