@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import inspect
 import json
 import os
 import time
@@ -307,6 +308,10 @@ def _save_cells(results: pd.DataFrame, out: Path) -> None:
     tmp = out / "cells.csv.part"
     table.to_csv(tmp, index=False)
     os.replace(tmp, out / "cells.csv")
+
+
+# help(run_pipeline) and notebooks see the run's real parameters, not **kwargs
+run_pipeline.__signature__ = inspect.signature(_run_pipeline)  # type: ignore[attr-defined]
 
 
 _STAGE_FILES = {

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,8 @@ from probe_rnn.probing.measures import usable_bits_rows
 from probe_rnn.probing.probes import LogisticProbe, make_probe, retuned, untuned
 
 __all__ = [
-    "Problem", "Fitter", "split_job", "split_metrics", "mdl_job", "accepts_groups", "checked_proba",
+    "Problem", "Fitter", "split_job", "split_metrics", "row_metrics", "ROW_METRICS", "mdl_job",
+    "accepts_groups", "checked_proba",
 ]
 
 
@@ -194,24 +195,34 @@ def split_job(
     return out
 
 
-def split_metrics(rows: dict[str, Any]) -> dict[str, float]:
-    """The metrics of one split (or one position of it) from its per-row values."""
-    def mean(key: str) -> float:
-        v = rows[key]
-        return float(np.mean(v)) if len(v) else float("nan")
+#: Metrics that are means over held-out rows: the per-row columns each needs, and its value
+#: per row. K-fold cells average them per split, held-out cells bootstrap them.
+ROW_METRICS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], np.ndarray]]] = {
+    "accuracy": (("correct",), lambda r: r["correct"]),
+    "majority_accuracy": (("majority",), lambda r: r["majority"]),
+    "entropy_bits": (("null_bits",), lambda r: r["null_bits"]),
+    "bits": (("null_bits", "probe_bits"), lambda r: r["null_bits"] - r["probe_bits"]),
+    "control_accuracy": (("control",), lambda r: r["control"]),
+    "selectivity": (("correct", "control"), lambda r: r["correct"] - r["control"]),
+}
 
+
+def row_metrics(rows: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per held-out row, the value of every :data:`ROW_METRICS` metric this split holds."""
+    return {m: np.asarray(f(rows), dtype=np.float64) for m, (need, f) in ROW_METRICS.items()
+            if all(k in rows for k in need)}
+
+
+def split_metrics(rows: dict[str, Any]) -> dict[str, float]:
+    """The metrics of one split (or one position of it) from its per-row values; bits are
+    NaN for a probe without probabilities."""
     if "sq_res" in rows:
         tot = float(np.sum(rows["sq_tot"]))
         return {"r2": 1.0 - float(np.sum(rows["sq_res"])) / tot if tot > 0 else float("nan")}
-    out = {"accuracy": mean("correct"), "majority_accuracy": mean("majority")}
-    if "null_bits" in rows:
-        out["entropy_bits"] = mean("null_bits")
-        out["bits"] = out["entropy_bits"] - mean("probe_bits")
-    else:
-        out["bits"] = out["entropy_bits"] = float("nan")
-    if "control" in rows:
-        out["control_accuracy"] = mean("control")
-        out["selectivity"] = out["accuracy"] - out["control_accuracy"]
+    out = {m: float(np.mean(v)) if len(v) else float("nan")
+           for m, v in row_metrics(rows).items()}
+    out.setdefault("bits", float("nan"))
+    out.setdefault("entropy_bits", float("nan"))
     return out
 
 

@@ -96,28 +96,18 @@ def _row(c: Any, t: Any, metric: str, stats: tuple[float, float, float], chance:
     }
 
 
-#: Per-row columns of a split behind each metric that is a mean over held-out rows.
-_ROW_METRICS = {
-    "accuracy": lambda r: r["correct"],
-    "majority_accuracy": lambda r: r["majority"],
-    "entropy_bits": lambda r: r["null_bits"],
-    "bits": lambda r: r["null_bits"] - r["probe_bits"],
-    "control_accuracy": lambda r: r["control"],
-    "selectivity": lambda r: r["correct"] - r["control"],
-}
-
-
 def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int) -> dict[str, tuple]:
     """Point estimate and clipped 95 % bootstrap interval per metric (held-out protocol)."""
+    from probe_rnn.probing.jobs import row_metrics
     from probe_rnn.probing.protocol import bootstrap_draws, percentile_interval
 
     first = next(iter(parts.values()))
     if "sq_res" in first:
-        cols = {"res": lambda r: r["sq_res"], "tot": lambda r: r["sq_tot"]}
+        columns = {s: {"res": r["sq_res"], "tot": r["sq_tot"]} for s, r in parts.items()}
     else:
-        cols = {m: f for m, f in _ROW_METRICS.items() if _has(first, m)}
-    names = list(cols)
-    values = {s: np.column_stack([cols[m](r) for m in names]) for s, r in parts.items()}
+        columns = {s: row_metrics(r) for s, r in parts.items()}
+    names = list(next(iter(columns.values())))
+    values = {s: np.column_stack([cols[m] for m in names]) for s, cols in columns.items()}
     point, draws = bootstrap_draws({s: r["groups"] for s, r in parts.items()}, values, seed)
     if "sq_res" in first:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -131,13 +121,6 @@ def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int) -> dict[str, t
     if "bits" not in out:
         out["bits"] = out["entropy_bits"] = (float("nan"),) * 3
     return out
-
-
-def _has(rows: dict[str, Any], metric: str) -> bool:
-    need = {"accuracy": ("correct",), "majority_accuracy": ("majority",),
-            "entropy_bits": ("null_bits",), "bits": ("null_bits", "probe_bits"),
-            "control_accuracy": ("control",), "selectivity": ("correct", "control")}[metric]
-    return all(k in rows for k in need)
 
 
 def _clip(metric: str, stats: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -154,6 +154,7 @@ def plan_cells(
 ) -> list[Cell]:
     """Every (model, view, task, probe) cell, in a stable order; no matrix is built."""
     cells: list[Cell] = []
+    origins: dict[str, str] = {}
     for model, store in stores.items():
         for view in resolve_views(store, views, tasks):
             vkind = store.kind(view)
@@ -161,8 +162,10 @@ def plan_cells(
                 chosen = [s for s in probe_specs if s[2] in (task.kind, "any")] or \
                     resolve_probes([_FALLBACK[task.kind]])
                 for pname, spec, _ in chosen:
+                    if pname not in origins:
+                        origins[pname] = probe_origin(pname)
                     cells.append(Cell(model, store, view, vkind, task, pname, spec, rows,
-                                      probe_origin(pname)))
+                                      origins[pname]))
     return cells
 
 
