@@ -5,7 +5,9 @@ The pipeline, in the order of the subpackages: ``data`` (tables, tokenizers, bun
 states, views, on-disk store) -> ``probing`` / ``attribution`` -> ``report`` (one HTML page).
 
 Public names are imported lazily so ``import probe_rnn`` stays light; every name in
-``__all__`` resolves on first access.
+``__all__`` resolves on first access. ``capture`` is the subpackage ``probe_rnn.capture``,
+which is itself callable as the capture function: ``capture(bundle, df, out_dir)`` and
+``capture.StateStore`` both work, whatever was imported first.
 """
 
 from __future__ import annotations
@@ -56,7 +58,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'probe_rnn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    if module == f"{__name__}.{name}":  # a subpackage exported under its own name
+        value = importlib.import_module(module)
+    else:
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

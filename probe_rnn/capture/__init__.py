@@ -6,6 +6,11 @@ call's states; ``views`` names the states a probe can read (``output@last``, ``h
 ``hidden/L1/bwd@-1`` ...); ``capture`` streams them into an on-disk ``StateStore`` folder;
 ``diagnose`` measures what ``output`` and ``h_n`` hold for a model on its data.
 
+The package itself is callable as :func:`~probe_rnn.capture.writer.capture`, so
+``from probe_rnn import capture`` gives one object whatever was imported before:
+``capture(bundle, df, out_dir)`` runs a capture and ``capture.StateStore`` is the store class.
+``record`` the function lives in the submodule ``recorder`` (no name here is also a submodule).
+
 Names are imported lazily: reading a store (``StateStore``, what probing workers do) does not
 import torch, which keeps each parallel probing process small.
 """
@@ -13,11 +18,14 @@ import torch, which keeps each parallel probing process small.
 from __future__ import annotations
 
 import importlib
+import inspect
+import sys
+import types
 from typing import Any
 
 _EXPORTS = {
-    "record": "record", "Recorder": "record", "VERIFY_MODES": "record",
-    "recurrent_module_names": "record", "RecurrentStates": "states",
+    "record": "recorder", "Recorder": "recorder", "VERIFY_MODES": "recorder",
+    "recurrent_module_names": "recorder", "RecurrentStates": "states",
     "VIEW_CATALOGUE": "views", "ViewSpec": "views", "available_views": "views",
     "parse_view": "views", "sentence_view": "views", "sentence_view_masked": "views",
     "token_view": "views", "capture": "writer", "StateStore": "store",
@@ -38,3 +46,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _CallableCapture(types.ModuleType):
+    """This package's class: calling it calls :func:`~probe_rnn.capture.writer.capture`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.capture(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.capture)
+
+
+sys.modules[__name__].__class__ = _CallableCapture

@@ -235,7 +235,7 @@ def diagnose(
     pandas.DataFrame
         One row per (module, check), columns ``module, check, value, unit, explanation``.
     """
-    from probe_rnn.capture.record import record
+    from probe_rnn.capture.recorder import record
     from probe_rnn.capture.writer import _check_options, _forget_earlier_calls
 
     _check_options("float32", batch_size, "first")

@@ -129,7 +129,7 @@ def _run_batches(
     progress: Progress | None,
 ) -> dict[str, Any]:
     """Forward every batch under ``record`` and hand states to the writer; return module info."""
-    from probe_rnn.capture.record import record
+    from probe_rnn.capture.recorder import record
 
     model, adapter, size = bundle.model, bundle.adapter, key["batch_size"]
     name = _pick_module(model, key["requested_module"])
@@ -206,7 +206,7 @@ def _texts_and_labels(df: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 
 def _pick_module(model: torch.nn.Module, requested: str | None) -> str:
-    from probe_rnn.capture.record import recurrent_module_names
+    from probe_rnn.capture.recorder import recurrent_module_names
 
     names = recurrent_module_names(model)
     if requested is None:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from probe_rnn.capture.record import record
+from probe_rnn.capture.recorder import record
 from probe_rnn.capture.store import StateStore
 from probe_rnn.capture.views import sentence_view
 from probe_rnn.capture.writer import capture
