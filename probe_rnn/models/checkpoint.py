@@ -8,7 +8,11 @@ The file is a dict::
 :func:`probe_rnn.models.loading.load_model` also accepts a bare state_dict (with a ``factory``
 that builds the architecture) and, only with ``trust_checkpoint=True``, a pickled ``nn.Module``:
 unpickling runs whatever code the file names, so :func:`read_checkpoint` refuses it by
-default. Every failure is one line that says which case it met and what to do.
+default. A file written with the standard library's ``pickle.dump`` (not ``torch.save``) is
+recognised by parsing its opcodes with :func:`pickletools.genops`, which runs nothing: it is
+refused naming the class it pickles, reported as truncated when it is, and read with
+``pickle.load`` only when trusted. Every failure is one line that says which case it met and
+what to do.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from torch import nn
 
 from probe_rnn.errors import CheckpointError, InputFileError, UntrustedCheckpointError
 from probe_rnn.models.bundle import ModelBundle
+from probe_rnn.models.pickles import PickleScan, load_pickle, scan_pickle
 
 __all__ = [
     "FORMAT",
@@ -157,9 +162,33 @@ def _unreadable(path: Path, exc: BaseException) -> CheckpointError:
     )
 
 
-def _trusted_load(path: Path) -> Any:
+def _untrusted_plain(path: Path, scan: PickleScan) -> UntrustedCheckpointError:
+    return UntrustedCheckpointError(
+        f"checkpoint {str(path)!r} is a plain Python pickle (pickle.dump, protocol "
+        f"{scan.protocol}) of {scan.found}, not a PyTorch checkpoint; unpickling it runs code "
+        f"from the file, so it was refused: pass --trust-checkpoint to load it if you trust the "
+        f"file, or save model.state_dict() with torch.save and use --model package.module:factory"
+    )
+
+
+def _truncated(path: Path, scan: PickleScan) -> CheckpointError:
+    what = f" of {scan.found}" if scan.found else ""
+    return CheckpointError(
+        f"cannot read checkpoint {str(path)!r}: a pickle (protocol {scan.protocol}){what} that "
+        f"is truncated: its {scan.end} bytes end before the pickle does; re-save or re-train it"
+    )
+
+
+def _trusted_load(path: Path, plain: bool = False) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        if plain:
+            return load_pickle(path, data_only=False)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        except RuntimeError as exc:
+            if "magic number" not in str(exc).lower():
+                raise
+            return load_pickle(path, data_only=False)  # a pickle, but not torch.save's
     except (ModuleNotFoundError, AttributeError, ImportError) as exc:
         raise CheckpointError(
             f"checkpoint {str(path)!r} pickles code that cannot be imported "
@@ -167,6 +196,21 @@ def _trusted_load(path: Path) -> Any:
         ) from exc
     except (EOFError, RuntimeError, pickle.UnpicklingError) as exc:
         raise _unreadable(path, exc) from exc
+
+
+def _read_plain(path: Path, scan: PickleScan, trust_checkpoint: bool) -> Any:
+    """A ``pickle.dump`` file: truncated, plain data (no global: loaded, no code can run), or
+    code (refused unless trusted)."""
+    if scan.kind == "truncated":
+        raise _truncated(path, scan)
+    if scan.found is None:
+        try:
+            return load_pickle(path, data_only=True)
+        except Exception as exc:  # refuses every global: runs no code; any failure = unreadable
+            raise _unreadable(path, exc) from exc
+    if not trust_checkpoint:
+        raise _untrusted_plain(path, scan)
+    return _trusted_load(path, plain=True)
 
 
 def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> Any:
@@ -179,7 +223,8 @@ def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> Any:
     CheckpointError
         Empty, truncated or not a PyTorch file.
     UntrustedCheckpointError
-        A pickled object that only a full (code-running) unpickle can load.
+        A pickled object that only a full (code-running) unpickle can load, inside a
+        ``torch.save`` file or written by plain ``pickle.dump``.
     """
     path = Path(path)
     if not path.exists():
@@ -191,6 +236,9 @@ def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> Any:
             f"checkpoint {str(path)!r} is empty (0 bytes): it was not written completely; "
             f"re-save or re-train it"
         )
+    scan = scan_pickle(path)
+    if scan is not None:
+        return _read_plain(path, scan, trust_checkpoint)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
