@@ -12,6 +12,7 @@ order ``--help`` lists them.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Annotated
@@ -96,7 +97,13 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, MemoryError) as exc:
         if debug:
             raise
-        print(f"error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        if getattr(exc, "errno", None) == errno.ENOSPC:
+            where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+            print(f"error: no space left on the device{where}: free some space (or choose "
+                  "another --out) and run the same command again; its partial files were "
+                  "removed and finished stages are kept", file=sys.stderr)
+        else:
+            print(f"error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         sys.exit(2)
     except Exception as exc:
         if debug:

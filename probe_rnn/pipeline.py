@@ -15,7 +15,6 @@ import datetime as _dt
 import hashlib
 import inspect
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from probe_rnn import __version__
+from probe_rnn.atomic import replacing, write_text
 from probe_rnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ def _run_pipeline(
     jobs: int = 1,
     mdl: bool = True,
     precision: float | None = None,
+    cell_timeout: float | None = None,
     random_baseline: bool = True,
     attribution_rows: int = 24,
     umap: bool = True,
@@ -143,6 +144,9 @@ def _run_pipeline(
         Probing cells run in parallel (-1 = all cores).
     precision : float, optional
         Probing precision target (:mod:`probe_rnn.probing.protocol`; default 0.01).
+    cell_timeout : float, optional
+        Seconds a probing cell may run before it is stopped and recorded failed (default:
+        no limit).
     say : callable, optional
         Receives one short line per finished stage (the CLI prints them).
     progress : Progress, optional
@@ -152,9 +156,11 @@ def _run_pipeline(
     from probe_rnn.data import ensure_splits
     from probe_rnn.probing import run_probes, save_results
     from probe_rnn.probing.protocol import DEFAULT_PRECISION
+    from probe_rnn.probing.timelimit import check_timeout
     from probe_rnn.progress import Progress
 
     _check_names(views, tasks, probes)
+    check_timeout(cell_timeout)
     say = say or (lambda line: None)
     progress = progress or Progress(quiet=True)
     precision = DEFAULT_PRECISION if precision is None else precision
@@ -182,14 +188,14 @@ def _run_pipeline(
     n_models = 2 if random_baseline else 1
     with _stage(run, out, "capture", say) as note, \
             progress.stage("capture", len(df) * n_models, "rows") as bar:
-        stores = {"trained": capture(bundle, df, out / "states", views=views,
+        stores = {"trained": capture(bundle, df, out / "states", views=views, notice=say,
                                      progress=lambda done, total: bar(done))}
         if random_baseline:
             from probe_rnn.models import build_random_init
 
             baseline = build_random_init(bundle, seed=seed)
             stores["random-init"] = capture(
-                baseline, df, out / "states-random", views=views,
+                baseline, df, out / "states-random", views=views, notice=say,
                 progress=lambda done, total: bar(len(df) + done))
         note(f"{len(df)} rows, {len(stores['trained'].views)} views")
 
@@ -197,7 +203,8 @@ def _run_pipeline(
         diagnosis = _reread(note, say, "diagnosis.csv", lambda: pd.read_csv(out / "diagnosis.csv"))
         if diagnosis is None:
             diagnosis = diagnose(bundle, df)
-            diagnosis.to_csv(out / "diagnosis.csv", index=False)
+            with replacing(out / "diagnosis.csv") as tmp:
+                diagnosis.to_csv(tmp, index=False)
         note(f"{len(diagnosis)} checks")
 
     with _stage(run, out, "probing", say, reusable) as note:
@@ -212,7 +219,7 @@ def _run_pipeline(
                 results = run_probes(
                     stores, views=views, tasks=tasks, probes=tuple(probes), folds=folds,
                     seeds=seeds, jobs=jobs, mdl=mdl, seed=seed, precision=precision,
-                    journal=out / "journal", progress=bar,
+                    journal=out / "journal", progress=bar, cell_timeout=cell_timeout,
                 )
             save_results(results, out)
             _save_cells(results, out)
@@ -297,6 +304,8 @@ def _probing_note(results: pd.DataFrame) -> str:
     text = f"{len(results)} result rows, {a.get('cells', 0)} cells"
     if a.get("reused_cells"):
         text += f" ({a['reused_cells']} reused from the journal)"
+    if a.get("unreadable_journal"):
+        text += f", {a['unreadable_journal']} unreadable journal file(s) recomputed"
     if a.get("failed_cells"):
         text += f", {len(a['failed_cells'])} FAILED (see cells.csv)"
     return text
@@ -305,9 +314,8 @@ def _probing_note(results: pd.DataFrame) -> str:
 def _save_cells(results: pd.DataFrame, out: Path) -> None:
     """``cells.csv``: one row per cell (status, reason, protocol, seconds), written atomically."""
     table = pd.DataFrame(results.attrs.get("cell_records", []))
-    tmp = out / "cells.csv.part"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out / "cells.csv")
+    with replacing(out / "cells.csv") as tmp:
+        table.to_csv(tmp, index=False)
 
 
 # help(run_pipeline) and notebooks see the run's real parameters, not **kwargs
@@ -342,7 +350,12 @@ class _Note:
 
 
 class _stage:
-    """Time one stage, record it in run.json, and report a line when it ends."""
+    """Time one stage, record it in run.json, and report a line when it ends.
+
+    run.json says ``running`` while the stage runs, then ``done``/``reused`` or ``failed``; a
+    run that dies (kill -9, or a disk too full even for run.json) leaves ``running``, which is
+    never taken for finished.
+    """
 
     def __init__(
         self, run: dict[str, Any], out: Path, name: str, say: Say, reusable: set[str] = frozenset()
@@ -352,6 +365,8 @@ class _stage:
 
     def __enter__(self) -> _Note:
         self.start = time.perf_counter()
+        self.run["stages"][self.name] = {"seconds": 0.0, "status": "running", "detail": ""}
+        _write_run(self.out, self.run)
         return self.note
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -360,7 +375,12 @@ class _stage:
         self.run["stages"][self.name] = {
             "seconds": seconds, "status": status, "detail": self.note.detail,
         }
-        _write_run(self.out, self.run)
+        try:
+            _write_run(self.out, self.run)
+        except OSError:
+            if exc_type is None:
+                raise
+            _overwrite_run(self.out, self.run)  # a full disk: the stage's error is reported
         if exc_type is None:
             suffix = " (reused)" if self.note.cached else ""
             self.say(f"{self.name:<12} {seconds:7.1f} s  {self.note.detail}{suffix}")
@@ -373,6 +393,17 @@ def _fingerprint(run: dict[str, Any], *settings: Any) -> str:
     return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()
 
 
+def _overwrite_run(out: Path, run: dict[str, Any]) -> None:
+    """Best effort, after a failure on a full disk: rewrite run.json in place (the atomic
+    write needs room for a second copy); if even that fails it keeps saying ``running``."""
+    try:
+        with open(out / "run.json", "r+", encoding="utf-8") as handle:
+            handle.write(json.dumps(run, indent=2))
+            handle.truncate()
+    except OSError:
+        pass
+
+
 def _read_run(out: Path) -> dict[str, Any] | None:
     try:
         return json.loads((out / "run.json").read_text())
@@ -381,11 +412,15 @@ def _read_run(out: Path) -> dict[str, Any] | None:
 
 
 def _reusable_stages(previous: dict[str, Any] | None, fingerprint: str, out: Path) -> set[str]:
-    """Stages a previous run with the same fingerprint finished and whose files are there."""
+    """Stages a previous run with the same fingerprint finished and whose files are there
+    (probing with failed cells is redone: its finished cells come back from the journal and
+    the failed ones are tried again, as the journal never keeps them)."""
     if not previous or previous.get("fingerprint") != fingerprint:
         return set()
     stages = previous.get("stages", {})
     done = {n for n, s in stages.items() if s.get("status") in ("done", "reused")}
+    if (previous.get("probing") or {}).get("failed_cells"):
+        done.discard("probing")
     return {
         stage
         for stage, files in _STAGE_FILES.items()
@@ -394,9 +429,7 @@ def _reusable_stages(previous: dict[str, Any] | None, fingerprint: str, out: Pat
 
 
 def _write_run(out: Path, run: dict[str, Any]) -> None:
-    tmp = out / "run.json.tmp"
-    tmp.write_text(json.dumps(run, indent=2, sort_keys=False))
-    os.replace(tmp, out / "run.json")
+    write_text(out / "run.json", json.dumps(run, indent=2, sort_keys=False))
 
 
 def _jsonable(value: Any) -> Any:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from probe_rnn.atomic import replacing, write_text
 from probe_rnn.attribution._common import ModelParts, find_parts
 from probe_rnn.attribution.neurons import default_neuron_views, rank_neurons, view_units
 from probe_rnn.attribution.probe_attribution import probe_token_attributions, view_function
@@ -276,8 +277,10 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
     files = {"tokens.parquet": tokens, "examples.parquet": examples, "steps.parquet": steps,
              "neurons.parquet": neurons, "probe_tokens.parquet": probe_tok}
     for name, frame in files.items():
-        frame.reset_index(drop=True).to_parquet(out / name, index=False)
-    summary.to_csv(out / "summary.csv", index=False)
+        with replacing(out / name) as tmp:
+            frame.reset_index(drop=True).to_parquet(tmp, index=False)
+    with replacing(out / "summary.csv") as tmp:
+        summary.to_csv(tmp, index=False)
     import captum
 
     manifest = {
@@ -291,7 +294,7 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
         "versions": {"torch": torch.__version__, "captum": captum.__version__},
         "files": {n: _sha256(out / n) for n in [*files, "summary.csv"]},
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_text(out / "manifest.json", json.dumps(manifest, indent=2))  # last: marks complete
     return AttributionResult(out, tokens, examples, steps, neurons, probe_tok, summary, manifest)
 
 

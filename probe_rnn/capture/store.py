@@ -2,7 +2,8 @@
 
 A store is a folder written by :func:`probe_rnn.capture.capture`::
 
-    manifest.json        written last: format, checksums, views -> {file, kind, shape, dtype}
+    manifest.json        written last: format, checksums, views -> {file, kind, shape, dtype},
+                         files -> sha256 of every file below (computed while writing)
     meta.parquet         one row per sentence (row, text, label, prediction, tokens, ...)
     offsets.npy          (rows + 1,) start of each row's tokens in the flat per-token arrays
     token_ids.npy        (n_tokens,) the model's token ids, flat
@@ -11,7 +12,9 @@ A store is a folder written by :func:`probe_rnn.capture.capture`::
 A folder without ``manifest.json`` is never a store: an interrupted capture cannot be
 mistaken for a complete one. :class:`StateStore` hands out views without loading them: stored
 arrays come back memory-mapped, and ``@t`` views (``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``) are
-gathered from the flat per-token arrays through the row offsets.
+gathered from the flat per-token arrays through the row offsets. :meth:`StateStore.verify`
+checks files against the sha256 the manifest records for them: a store is reused only when
+every file still matches (a changed array is recaptured, never read as if it were the states).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,12 +36,14 @@ from probe_rnn.errors import StoreError
 
 __all__ = [
     "StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
-    "data_checksum", "clear_store", "reusable_store",
+    "data_checksum", "clear_store", "reusable_store", "file_sha256",
 ]
 
 STORE_FORMAT = "probe-rnn-states"
-STORE_FORMAT_VERSION = 1
+#: 2: the manifest records a sha256 per file (``sha256``); stores of format 1 are recaptured.
+STORE_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+_CHUNK = 8 << 20
 
 #: A per-timestep state read at one position: ``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``.
 _AT_T = re.compile(r"^(?P<base>(?:hidden|cell)/L\d+/(?:fwd|bwd))@(?P<t>-?\d+)$")
@@ -202,6 +207,55 @@ class StateStore:
         values[mask] = flat[index[mask]]
         return values, mask
 
+    # -- integrity -----------------------------------------------------------------------
+    def files(self, names: Sequence[str] | None = None) -> list[str]:
+        """The store's files (relative paths): meta, offsets, token ids and the arrays of
+        ``names`` (default: every stored view; a derived ``@t`` view stands for its base)."""
+        files = self._manifest["files"]
+        chosen = [files["meta"], files["offsets"], files["token_ids"]]
+        for name in self.views if names is None else names:
+            base = name if name in self._manifest["views"] else self._derivation(name)[0]
+            chosen.append(self._manifest["views"][base]["file"])
+        return list(dict.fromkeys(chosen))
+
+    def damaged(self, names: Sequence[str] | None = None) -> Path | None:
+        """The first file (of :meth:`files`) that is missing or no longer matches the sha256
+        recorded when it was written, or None when all match."""
+        recorded = self._manifest.get("sha256") or {}
+        for relative in self.files(names):
+            path = self.path / relative
+            if not path.is_file() or recorded.get(relative) != file_sha256(path):
+                return path
+        return None
+
+    def verify(self, names: Sequence[str] | None = None) -> None:
+        """Check files against the sha256 recorded in the manifest when they were written.
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Views whose arrays to check (default: all), besides meta, offsets and token ids.
+
+        Raises
+        ------
+        StoreError
+            A file is missing or changed since capture, or the store records no checksums
+            (written before store format 2); the message names the file.
+        """
+        if not isinstance(self._manifest.get("sha256"), dict):
+            raise StoreError(
+                f"{self.path} records no checksums (store format "
+                f"{self._manifest.get('format_version')}): re-run `probe-rnn probe` on the run "
+                "folder (or `probe-rnn capture`) to recapture it"
+            )
+        path = self.damaged(names)
+        if path is not None:
+            raise StoreError(
+                f"{path} does not match the checksum recorded when it was captured (changed or "
+                "damaged since): re-run `probe-rnn probe` on the run folder (or "
+                "`probe-rnn capture`) to recapture it"
+            )
+
     # -- helpers -------------------------------------------------------------------------
     def _token_views(self) -> list[str]:
         return [n for n, s in self._manifest["views"].items() if s["kind"] == "token"]
@@ -280,6 +334,15 @@ def data_checksum(texts: Sequence[str], labels: Sequence[Any]) -> str:
     return digest.hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of a file's bytes, read in 8 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def clear_store(out: Path) -> None:
     """Delete a store's own files in ``out`` (manifest first), leaving anything else there."""
     for name in (MANIFEST, f"{MANIFEST}.part"):
@@ -295,8 +358,10 @@ def clear_store(out: Path) -> None:
             shutil.rmtree(views)
 
 
-def reusable_store(out: Path, key: dict[str, Any]) -> StateStore | None:
-    """The existing store in ``out`` if it is complete and was made from the same inputs."""
+def reusable_store(out: Path, key: dict[str, Any],
+                   notice: Callable[[str], None] | None = None) -> StateStore | None:
+    """The existing store in ``out`` if it is complete, was made from the same inputs and every
+    file matches its checksum; a store that fails the checksums is reported to ``notice``."""
     manifest_path = out / MANIFEST
     if not manifest_path.is_file():
         return None
@@ -321,5 +386,11 @@ def reusable_store(out: Path, key: dict[str, Any]) -> StateStore | None:
         store.token_ids()
         store._file(store.manifest["files"]["meta"])
     except StoreError:
+        return None
+    damaged = store.damaged()
+    if damaged is not None:
+        if notice is not None:
+            notice(f"{damaged} does not match the checksum recorded when it was captured; "
+                   "recapturing the states")
         return None
     return store

@@ -4,12 +4,15 @@
 every view's ``.npy`` file (:func:`numpy.lib.format.open_memmap`) and fills it with positioned
 writes (no mapping, no buffering: memory does not grow with the rows), streams the sentence
 table as Arrow IPC (copied to ``meta.parquet`` at the end, in large row groups), and writes
-``manifest.json`` atomically, last. :func:`real_tokens` restricts the states of a module that
+``manifest.json`` atomically, last, with the sha256 of every file: an array's digest is kept
+up to date as its rows are written in order (no second read), so checksums cost one hash pass
+over bytes already in memory. :func:`real_tokens` restricts the states of a module that
 ran over padding (or a cell loop) to each row's real tokens.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -22,7 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from probe_rnn.capture.store import MANIFEST, STORE_FORMAT, STORE_FORMAT_VERSION, view_file_name
+from probe_rnn.capture.store import (
+    MANIFEST,
+    STORE_FORMAT,
+    STORE_FORMAT_VERSION,
+    file_sha256,
+    view_file_name,
+)
 from probe_rnn.errors import CaptureError
 
 if TYPE_CHECKING:
@@ -36,7 +45,11 @@ META_COLUMNS = ("row", "text", "label", "label_id", "length", "split", "predicti
 
 
 class NpyFile:
-    """A preallocated ``.npy`` file written by positioned writes (no mapping, no buffering)."""
+    """A preallocated ``.npy`` file written by positioned writes (no mapping, no buffering).
+
+    While rows arrive in order, the sha256 of the whole file (header, then rows) is updated
+    with each write; :meth:`sha256` falls back to reading the file after out-of-order writes.
+    """
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: str) -> None:
         array = np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=shape)
@@ -44,10 +57,18 @@ class NpyFile:
         del array
         self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
         self.row_bytes = self.dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        with open(path, "rb") as handle:
+            self._digest: Any = hashlib.sha256(handle.read(self.offset))
+        self._next_row = 0
         self.fd = os.open(path, os.O_WRONLY)
 
     def write(self, start: int, values: np.ndarray) -> None:
         data = memoryview(np.ascontiguousarray(values, dtype=self.dtype)).cast("B")
+        if self._digest is not None and start == self._next_row:
+            self._digest.update(data)
+            self._next_row += len(data) // self.row_bytes if self.row_bytes else 0
+        else:
+            self._digest = None
         position = self.offset + start * self.row_bytes
         while len(data):
             written = os.pwrite(self.fd, data, position)
@@ -57,6 +78,12 @@ class NpyFile:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def sha256(self) -> str:
+        """sha256 (hex) of the file as written (every row must have been written)."""
+        if self._digest is not None and self._next_row == self.shape[0]:
+            return str(self._digest.hexdigest())
+        return file_sha256(self.path)
 
 
 def meta_schema(df: pd.DataFrame, extras: list[str]) -> pa.Schema:
@@ -165,15 +192,20 @@ class StoreWriter:
             columns[str(column)] = _strings(values) if as_text else values.tolist()
         return pa.Table.from_pydict(columns, schema=self.schema)
 
-    def close(self) -> None:
-        """Release file handles (also after an error; the folder then has no manifest)."""
-        for _, file in self.arrays.values():
-            file.close()
-        self.token_ids.close()
+    def close(self, after_error: bool = False) -> None:
+        """Release file handles. After an error (the folder then has no manifest, and its
+        files are about to be deleted) a failing close, e.g. a flush on a full disk, is
+        ignored so the clean-up still runs."""
+        closers = [file.close for _, file in self.arrays.values()] + [self.token_ids.close]
         if self.meta is not None:
-            self.meta.close()
-            self.meta_file.close()
+            closers += [self.meta.close, self.meta_file.close]
             self.meta = None
+        for close in closers:
+            try:
+                close()
+            except OSError:
+                if not after_error:
+                    raise
 
     def finish(self, capture_info: dict[str, Any]) -> None:
         """Rename the meta file into place, then write ``manifest.json`` atomically."""
@@ -195,6 +227,7 @@ class StoreWriter:
                       for name, (kind, file) in self.arrays.items()},
             "files": {"meta": "meta.parquet", "offsets": "offsets.npy",
                       "token_ids": "token_ids.npy"},
+            "sha256": self._checksums(),
         }
         part = self.out / f"{MANIFEST}.part"
         with open(part, "w", encoding="utf-8") as handle:
@@ -202,6 +235,13 @@ class StoreWriter:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(part, self.out / MANIFEST)
+
+    def _checksums(self) -> dict[str, str]:
+        sums = {f"views/{file.path.name}": file.sha256() for _, file in self.arrays.values()}
+        sums["token_ids.npy"] = self.token_ids.sha256()
+        for name in ("offsets.npy", "meta.parquet"):  # written whole: hashed from the file
+            sums[name] = file_sha256(self.out / name)
+        return sums
 
 
 def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> RecurrentStates:

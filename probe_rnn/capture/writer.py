@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -54,6 +55,7 @@ def capture(
     verify: str = "first",
     progress: Progress | None = None,
     module: str | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> StateStore:
     """Capture the states of one recurrent module over a table into a store folder.
 
@@ -79,6 +81,9 @@ def capture(
         Called as ``progress(rows_done, rows_total)`` after every batch.
     module : str, optional
         Name of the recurrent module (as in ``model.named_modules()``); default: the first.
+    notice : callable, optional
+        Receives a line when an existing store is not reused because a file no longer matches
+        its checksum (default: a ``UserWarning``).
 
     Returns
     -------
@@ -101,23 +106,29 @@ def capture(
         "batch_size": batch_size,
         "requested_module": module,
     }
-    existing = reusable_store(out, key)
+    existing = reusable_store(out, key, notice or _warn)
     if existing is not None:
         return existing
     clear_store(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     lengths = _token_lengths(bundle, texts, batch_size)
-    writer = StoreWriter(out, bundle, df, texts, labels, lengths, dtype)
+    writer = None
     try:
+        writer = StoreWriter(out, bundle, df, texts, labels, lengths, dtype)
         resolved = _run_batches(bundle, texts, writer, key, verify, progress)
-    except BaseException:
         writer.close()
-        clear_store(out)  # no half-written arrays left behind (and never a manifest)
+        writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3)})
+    except BaseException:  # disk full, Ctrl-C, a model error: no half-written store is left
+        if writer is not None:
+            writer.close(after_error=True)
+        clear_store(out)
         raise
-    writer.close()
-    writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3)})
     return StateStore(out)
+
+
+def _warn(line: str) -> None:
+    warnings.warn(line, UserWarning, stacklevel=3)
 
 
 def _run_batches(

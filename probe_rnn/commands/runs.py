@@ -53,6 +53,9 @@ def probe_cmd(
     precision: Annotated[float, typer.Option(
         help="Wanted half-width of each probe's 95% accuracy interval (worst case): decides "
              "K-fold vs one held-out split and the most sentences a probe reads.")] = 0.01,
+    cell_timeout: Annotated[float, typer.Option(
+        help="Seconds one probe (a cell: model, view, task, probe) may run before it is "
+             "stopped and reported failed, e.g. a hung plugin; 0 = no limit.")] = 0,
     mdl: Annotated[bool, typer.Option("--mdl/--no-mdl", help="MDL online codelength.")] = True,
     random_baseline: Annotated[bool, typer.Option(
         "--random-baseline/--no-random-baseline",
@@ -80,7 +83,8 @@ def probe_cmd(
         bundle, df, out, source=source, views=split_list(views, "--views"),
         tasks=split_list(tasks, "--tasks"), probes=split_list(probes, "--probes"),
         folds=folds, seeds=seeds, max_rows=max_rows,
-        jobs=jobs, mdl=mdl, precision=precision, random_baseline=random_baseline,
+        jobs=jobs, mdl=mdl, precision=precision, cell_timeout=cell_timeout or None,
+        random_baseline=random_baseline,
         attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
         say=say, progress=Progress(quiet=quiet),
     )

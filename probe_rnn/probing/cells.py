@@ -35,6 +35,7 @@ from probe_rnn.probing.protocol import DEFAULT_PRECISION, PROTOCOL_VERSION, plan
 from probe_rnn.probing.results import cell_rows
 from probe_rnn.probing.splits import group_ids
 from probe_rnn.probing.tasks import Task, flat_tokens, positions
+from probe_rnn.probing.timelimit import CellTimeout, time_limit
 
 __all__ = ["Settings", "Cell", "cell_key", "run_cell", "MIN_POSITION_SENTENCES",
            "POSITION_SENTENCES_PER_FOLD", "reportable_positions"]
@@ -268,14 +269,16 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
             "fits": fitter.fits, "not_converged": fitter.not_converged}
 
 
-def run_cell(cell: Cell, settings: Settings, key: str = "") -> dict[str, Any]:
+def run_cell(cell: Cell, settings: Settings, key: str = "",
+             timeout: float | None = None) -> dict[str, Any]:
     """Run one cell single-threaded and return its JSON-ready record (never raises for the
-    probe's or task's own errors: those make the cell ``failed`` with the reason)."""
+    probe's or task's own errors: those make the cell ``failed`` with the reason; so does
+    running past ``timeout`` seconds, :mod:`probe_rnn.probing.timelimit`)."""
     start, cpu = time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"key": key, "model": cell.model, "view": cell.view,
                               "task": cell.task.name, "probe": cell.probe}
     try:
-        with threadpool_limits(limits=1):
+        with threadpool_limits(limits=1), time_limit(timeout):
             record.update(_compute(cell, settings))
     except MemoryError:
         raise
@@ -299,6 +302,8 @@ def failure_message(cell: Cell, exc: BaseException) -> str:
         return prefix + text
     where = f" (plugin {cell.origin})" if cell.origin else ""
     text = " ".join(str(exc).split()) or "no message"
+    if isinstance(exc, CellTimeout):
+        return f"probe {cell.probe!r}{where} on task {cell.task.name!r} {text}"
     if isinstance(exc, ProbeOutputError):
         return f"{text}{where} on task {cell.task.name!r}"
     return f"probe {cell.probe!r}{where} on task {cell.task.name!r}: {type(exc).__name__}: {text}"

@@ -2,19 +2,21 @@
 
 One JSON file per cell, ``<folder>/<key>.json``, where the key is
 :func:`probe_rnn.probing.cells.cell_key` (the hash of everything that decides the cell's
-numbers: a changed setting, row, probe parameter or store never finds a stale cell). A file
-is written to ``<key>.json.part`` and renamed, so a run killed at any moment leaves either the
-whole record or none. ``done`` and ``skipped`` cells are kept; ``failed`` cells are not (a rerun
-tries them again). A file that does not parse (truncated by a full disk, edited by hand) is
-ignored and recomputed, and counted in :attr:`Journal.unreadable`.
+numbers: a changed setting, row, probe parameter or store never finds a stale cell). A file is
+written to a temporary file and renamed (:mod:`probe_rnn.atomic`), so a run killed at any
+moment leaves either the whole record or none. ``done`` and ``skipped`` cells are kept;
+``failed`` cells are not (a rerun tries them again). A file that does not parse (truncated by
+a full disk, edited by hand) is ignored and recomputed, and counted in
+:attr:`Journal.unreadable`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from probe_rnn.atomic import write_text
 
 __all__ = ["Journal"]
 
@@ -58,13 +60,7 @@ class Journal:
         if record.get("status") not in _KEPT:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(record["key"])
-        part = path.with_name(path.name + ".part")
-        try:
-            part.write_text(json.dumps(record, default=_plain), encoding="utf-8")
-            os.replace(part, path)
-        finally:
-            part.unlink(missing_ok=True)
+        write_text(self._path(record["key"]), json.dumps(record, default=_plain))
 
 
 def _plain(value: Any) -> Any:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probe_rnn.atomic import replacing
 from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
 
 __all__ = [
@@ -227,8 +228,10 @@ def save_results(df: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     table = df.reindex(columns=RESULT_COLUMNS)
     parquet, csv = out / "results.parquet", out / "results.csv"
-    table.to_parquet(parquet, index=False)
-    table.to_csv(csv, index=False)
+    with replacing(parquet) as tmp:  # never a half-written table (disk full, Ctrl-C)
+        table.to_parquet(tmp, index=False)
+    with replacing(csv) as tmp:
+        table.to_csv(tmp, index=False)
     return parquet, csv
 
 

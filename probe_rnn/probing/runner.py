@@ -17,7 +17,8 @@ A probe that cannot serve a task's kind (a classifier for a regression task) is 
 when none of the probes can, ``logistic`` (classification) or ``ridge`` (regression) is used.
 A cell whose probe raises or returns invalid probabilities is recorded as failed (with the
 probe's name, its plugin file and the error) and the other cells go on; the table holds the
-cells that finished, ``attrs["failed_cells"]`` the others.
+cells that finished, ``attrs["failed_cells"]`` the others. A cell that runs past
+``cell_timeout`` (a hung plugin) is stopped and recorded failed the same way.
 
 Every random choice is seeded from ``seed``, so results do not depend on ``jobs`` or on the
 order in which cells finish.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -52,6 +54,7 @@ from probe_rnn.probing.probes import make_probe
 from probe_rnn.probing.protocol import DEFAULT_PRECISION, describe, needed_test_sentences
 from probe_rnn.probing.results import assemble
 from probe_rnn.probing.tasks import DEFAULT_TASKS, Task, get_task
+from probe_rnn.probing.timelimit import check_timeout
 
 __all__ = [
     "run_probes",
@@ -170,8 +173,8 @@ def plan_cells(
 
 
 def _execute(cells: list[Cell], settings: Settings, keys: list[str], journal: Journal | None,
-             jobs: int, progress: Callable[[int, int], None] | None
-             ) -> tuple[list[dict[str, Any]], int]:
+             jobs: int, progress: Callable[[int, int], None] | None,
+             timeout: float | None = None) -> tuple[list[dict[str, Any]], int]:
     """Run the cells not in the journal; every record lands in the journal as it arrives.
 
     Returns the records in the cells' order and how many came from the journal."""
@@ -187,7 +190,7 @@ def _execute(cells: list[Cell], settings: Settings, keys: list[str], journal: Jo
         progress(done, len(cells))
     if todo:
         runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        calls = (delayed(_indexed)(i, cells[i], settings, keys[i]) for i in todo)
+        calls = (delayed(_indexed)(i, cells[i], settings, keys[i], timeout) for i in todo)
         for i, record in runner(calls):
             records[i] = record
             if journal is not None:
@@ -198,8 +201,9 @@ def _execute(cells: list[Cell], settings: Settings, keys: list[str], journal: Jo
     return [r for r in records if r is not None], reused
 
 
-def _indexed(i: int, cell: Cell, settings: Settings, key: str) -> tuple[int, dict[str, Any]]:
-    return i, run_cell(cell, settings, key)
+def _indexed(i: int, cell: Cell, settings: Settings, key: str, timeout: float | None
+             ) -> tuple[int, dict[str, Any]]:
+    return i, run_cell(cell, settings, key, timeout)
 
 
 def _announce(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,6 +236,7 @@ def run_probes(
     max_t: int = 16,
     precision: float = DEFAULT_PRECISION,
     journal: str | Path | None = None,
+    cell_timeout: float | None = None,
 ) -> pd.DataFrame:
     """Probe every view of every store for every task with every probe.
 
@@ -267,17 +272,25 @@ def run_probes(
         protocol and the most sentences a cell reads (:mod:`probe_rnn.probing.protocol`).
     journal : path, optional
         Folder of the run journal: finished cells are kept there and reused.
+    cell_timeout : float, optional
+        Seconds a cell may run; a cell past it is stopped and recorded ``failed`` naming its
+        probe (:mod:`probe_rnn.probing.timelimit`). Default: no limit.
 
     Returns
     -------
     DataFrame
         Columns :data:`~probe_rnn.probing.results.RESULT_COLUMNS`; ``attrs`` holds the run's
         ``ci_method``, ``bits``, ``folds``, ``seeds``, ``seed``, ``protocol``, ``cells``,
-        ``reused_cells``, ``failed_cells`` and per-cell ``cell_records`` (status, protocol,
+        ``reused_cells``, ``failed_cells``, ``unreadable_journal`` (journal files recomputed)
+        and per-cell ``cell_records`` (status, protocol,
         seconds, CPU seconds).
     """
     _check(stores, folds, seeds, jobs)
     needed_test_sentences(precision)  # validates
+    cell_timeout = check_timeout(cell_timeout)
+    if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
+        warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
+                      "signal can reach it there): use jobs >= 2", stacklevel=2)
     task_objs = [get_task(t) for t in (DEFAULT_TASKS if tasks is None else tasks)]
     for task in task_objs:
         ship_by_value(task)
@@ -288,7 +301,11 @@ def run_probes(
                         max_t=max_t, precision=float(precision))
     keys = [cell_key(c, settings) for c in cells]
     book = Journal(journal) if journal is not None else None
-    records, reused = _execute(cells, settings, keys, book, jobs, progress)
+    records, reused = _execute(cells, settings, keys, book, jobs, progress, cell_timeout)
+    unreadable = book.unreadable if book is not None else 0
+    if unreadable:
+        warnings.warn(f"{unreadable} journal file(s) in {journal} could not be read (truncated or "
+                      "edited) and their cells were recomputed", stacklevel=2)
     failed = _announce(records)
     if not any(r["status"] == "done" for r in records):
         if failed:
@@ -300,7 +317,7 @@ def run_probes(
     df = assemble(records, settings)
     df.attrs.update(
         protocol=describe(precision, folds), precision=float(precision), cells=len(cells),
-        reused_cells=reused, failed_cells=failed,
+        reused_cells=reused, failed_cells=failed, unreadable_journal=unreadable,
         cell_records=[{k: r.get(k) for k in ("model", "view", "task", "probe", "status",
                                               "reason", "protocol", "sentences",
                                               "used_sentences", "fits", "not_converged",

@@ -28,6 +28,7 @@ import markupsafe
 import numpy as np
 import pandas as pd
 
+from probe_rnn.atomic import write_text
 from probe_rnn.errors import ConfigError, ProbeRnnError, ReportError
 from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
@@ -274,9 +275,7 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
     html_text = _render(data, target, figs, projections, findings, equivalence, probe, method,
                         seed, max_points)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(html_text, encoding="utf-8")
-    tmp.replace(target)
+    write_text(target, html_text)
     return Report(path=target, findings=findings, figures=list(figs), notes=dict(data.notes),
                   projection_hits=hits)
 

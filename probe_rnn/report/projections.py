@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from probe_rnn.atomic import replacing
 from probe_rnn.errors import ConfigError
 
 __all__ = ["METHODS", "subsample", "fit_projection", "cached_projection", "cache_file",
@@ -128,9 +129,8 @@ def _write_cache(file: Path, key: str, view: str, method: str, rows: np.ndarray,
     meta = dict(table.schema.metadata or {})
     meta.update({_KEY: key.encode(), b"probe_rnn.view": view.encode(),
                  b"probe_rnn.method": method.encode()})
-    tmp = file.with_suffix(".tmp")
-    pq.write_table(table.replace_schema_metadata(meta), tmp)
-    tmp.replace(file)
+    with replacing(file) as tmp:
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
 
 
 def cached_projection(

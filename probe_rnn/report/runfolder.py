@@ -71,17 +71,30 @@ class RunData:
         return str(self.run.get("name") or self.path.name)
 
     def store(self) -> Any:
-        """Open the trained model's :class:`~probe_rnn.capture.store.StateStore` (or None)."""
+        """Open the trained model's :class:`~probe_rnn.capture.store.StateStore` (or None).
+
+        Raises
+        ------
+        StoreError
+            A file the report reads no longer matches the checksum recorded at capture.
+        """
         if self.states is None:
             return None
         from probe_rnn.capture.store import StateStore
 
         try:
-            return StateStore(self.states)
+            store = StateStore(self.states)
         except ProbeRnnError as exc:
             self.notes["projections"] = f"States cannot be read ({exc}); projections left out."
             self.states = None
             return None
+        # what a report reads: the sentence views (and output@last, maybe derived); a file
+        # changed since capture is refused (StoreError naming it), never plotted
+        read = [v for v in store.views if store.kind(v) == "sentence"]
+        if "output@last" not in read and "output" in store.views:
+            read.append("output@last")
+        store.verify(read)
+        return store
 
 
 def load_run(run_dir: str | Path) -> RunData:

@@ -331,3 +331,51 @@ def test_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
     # the store grows by ~4x (tens of MB); peak memory may not follow it
     assert big_kb > 3.5 * small_kb and big_kb - small_kb > 30_000
     assert big_rss - small_rss < 0.25 * (big_kb - small_kb), growth
+
+
+def test_manifest_records_the_sha256_of_every_file(tmp_path: Path) -> None:
+    import hashlib
+
+    out = tmp_path / "s"
+    store = capture(make_bundle(), make_table(), out, batch_size=8)  # 3 batches, in order
+    on_disk = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    assert store.manifest["sha256"] == on_disk
+    store.verify()
+    assert store.damaged() is None
+
+
+def test_a_changed_array_is_recaptured_and_refused_when_read(tmp_path: Path) -> None:
+    bundle, df = make_bundle(), make_table()
+    out = tmp_path / "s"
+    first = capture(bundle, df, out, batch_size=8)
+    good = np.array(first.sentence("h_n/L0/fwd"))
+    path = out / first.manifest["views"]["h_n/L0/fwd"]["file"]
+    noisy = np.load(path, mmap_mode="r+")
+    noisy[3] = np.random.default_rng(0).normal(size=noisy.shape[1])  # same size, other bytes
+    noisy.flush()
+    del noisy
+    with pytest.raises(StoreError, match=r"h_n\.L0\.fwd\.npy does not match the checksum"):
+        StateStore(out).verify(["h_n/L0/fwd"])
+    StateStore(out).verify(["output@last"])  # the other files still match
+    notices: list[str] = []
+    spy = ForwardSpy(bundle)
+    again = capture(bundle, df, out, batch_size=8, notice=notices.append)
+    assert spy.calls == 3 and len(notices) == 1 and "h_n.L0.fwd.npy" in notices[0]
+    np.testing.assert_array_equal(np.asarray(again.sentence("h_n/L0/fwd")), good)
+    again.verify()
+
+
+def test_a_store_without_checksums_is_recaptured_not_trusted(tmp_path: Path) -> None:
+    bundle, df = make_bundle(), make_table()
+    out = tmp_path / "s"
+    capture(bundle, df, out, batch_size=8)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    del manifest["sha256"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="records no checksums"):
+        StateStore(out).verify()
+    spy = ForwardSpy(bundle)
+    capture(bundle, df, out, batch_size=8)
+    assert spy.calls == 3 and "sha256" in json.loads((out / "manifest.json").read_text())

@@ -8,6 +8,7 @@ differs from ``output@last`` exactly for rows shorter than the longest row.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -129,11 +130,13 @@ def _write_store(folder: Path, texts: list[str], labels: list[str], layers: int,
     })
     meta.to_parquet(folder / "meta.parquet", index=False)
     manifest = {
-        "format": "probe-rnn-states", "format_version": 1, "dtype": "float16",
+        "format": "probe-rnn-states", "format_version": 2, "dtype": "float16",
         "module": "rnn", "module_type": "LSTM", "views": spec,
         "files": {"meta": "meta.parquet", "offsets": "offsets.npy",
                   "token_ids": "token_ids.npy"},
         "data": {"rows": n, "tokens": int(offsets[-1])},
+        "sha256": {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+                   for p in folder.rglob("*") if p.is_file()},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
 

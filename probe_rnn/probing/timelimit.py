@@ -1,0 +1,62 @@
+"""A per-cell time limit (``--cell-timeout``): a hung probe or task ends its cell, not the run.
+
+:func:`time_limit` arms a ``SIGALRM`` timer around one cell; when it fires, the cell's code is
+interrupted with :class:`CellTimeout`, which the cell records as its failure (naming the
+probe) while the run goes on. Cells run in the main thread of their process (the CLI's, or a
+joblib/loky worker's), where Python delivers signals. The signal interrupts Python code and
+sleeps at once; a single long call into compiled code (one huge BLAS call) is interrupted when
+it returns to Python.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from probe_rnn.errors import ConfigError
+
+__all__ = ["CellTimeout", "time_limit", "check_timeout"]
+
+
+class CellTimeout(Exception):
+    """A cell ran longer than its time limit (raised inside the cell's code)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"did not finish within --cell-timeout {seconds:g} s and was stopped")
+        self.seconds = seconds
+
+
+def check_timeout(seconds: float | None) -> float | None:
+    """Validate a ``--cell-timeout`` value (None or 0 = no limit)."""
+    if seconds is None or seconds == 0:
+        return None
+    if not seconds > 0:
+        raise ConfigError(f"--cell-timeout must be a positive number of seconds (0 = no limit); "
+                          f"received {seconds}")
+    if not hasattr(signal, "setitimer"):
+        raise ConfigError("--cell-timeout needs POSIX interval timers (Linux, macOS); "
+                          "leave it off on this platform")
+    return float(seconds)
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CellTimeout` in the block if it runs longer than ``seconds`` (None: no
+    limit). Outside the main thread, where no signal can be delivered, no limit is set."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise CellTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
