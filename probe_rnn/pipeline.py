@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from probe_rnn import __version__
@@ -28,6 +29,7 @@ from probe_rnn.atomic import replacing, write_text
 from probe_rnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
+    from probe_rnn.data.probed_rows import ProbedRows
     from probe_rnn.models import ModelBundle
     from probe_rnn.progress import Progress
 
@@ -118,6 +120,7 @@ def _run_pipeline(
     jobs: int = 1,
     mdl: bool = True,
     precision: float | None = None,
+    probe_rows: str = "heldout",
     cell_timeout: float | None = None,
     random_baseline: bool = True,
     attribution_rows: int = 24,
@@ -144,6 +147,10 @@ def _run_pipeline(
         Probing cells run in parallel (-1 = all cores).
     precision : float, optional
         Probing precision target (:mod:`probe_rnn.probing.protocol`; default 0.01).
+    probe_rows : {"heldout", "train", "all"}
+        Rows to probe (:mod:`probe_rnn.data.probed_rows`): by default only the dev and test
+        rows, which the model did not train on; with ``heldout``, the label probe also runs on
+        as many training rows, for the report's held-out vs training-row comparison.
     cell_timeout : float, optional
         Seconds a probing cell may run before it is stopped and recorded failed (default:
         no limit).
@@ -154,6 +161,7 @@ def _run_pipeline(
     """
     from probe_rnn.capture import capture, diagnose
     from probe_rnn.data import ensure_splits
+    from probe_rnn.data.probed_rows import choose_rows, split_source
     from probe_rnn.probing import run_probes, save_results
     from probe_rnn.probing.protocol import DEFAULT_PRECISION
     from probe_rnn.probing.timelimit import check_timeout
@@ -164,7 +172,9 @@ def _run_pipeline(
     say = say or (lambda line: None)
     progress = progress or Progress(quiet=True)
     precision = DEFAULT_PRECISION if precision is None else precision
+    source_of_split, trusted = split_source(df, getattr(bundle, "meta", None), seed)
     df = sample_rows(ensure_splits(df, seed=seed), max_rows, seed)
+    probed = choose_rows(df, probe_rows, source_of_split, trusted)
     _check_labels(bundle, df, say)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,14 +186,16 @@ def _run_pipeline(
         "seed": seed,
         "model": model_card(bundle),
         "data": data_card(df, source),
+        "probed_rows": probed.card(),
         "arguments": _jsonable(arguments or {}),
         "stages": {},
     }
     run["fingerprint"] = _fingerprint(run, views, tasks, probes, folds, seeds, mdl,
-                                      random_baseline, attribution_rows, precision)
+                                      random_baseline, attribution_rows, precision, probe_rows)
     reusable = _reusable_stages(previous, run["fingerprint"], out)
     _clear_stale(out, reusable)
     _write_run(out, run)
+    say(f"{'rows':<12} {probed.describe()}")
 
     n_models = 2 if random_baseline else 1
     with _stage(run, out, "capture", say) as note, \
@@ -219,8 +231,15 @@ def _run_pipeline(
                 results = run_probes(
                     stores, views=views, tasks=tasks, probes=tuple(probes), folds=folds,
                     seeds=seeds, jobs=jobs, mdl=mdl, seed=seed, precision=precision,
-                    journal=out / "journal", progress=bar, cell_timeout=cell_timeout,
+                    rows=probed.index, journal=out / "journal", progress=bar,
+                    cell_timeout=cell_timeout,
                 )
+                training = _training_rows_probe(
+                    stores["trained"], probed, views, tasks, probes, folds=folds, seeds=seeds,
+                    jobs=jobs, seed=seed, precision=precision, journal=out / "journal",
+                    cell_timeout=cell_timeout)
+            if training is not None:
+                save_results(training, out, TRAIN_ROWS_NAME)
             save_results(results, out)
             _save_cells(results, out)
             run["probing"] = _probing_card(results)
@@ -244,6 +263,33 @@ def _run_pipeline(
             report_path = Path(build_report(out, umap=umap, seed=seed, progress=progress).path)
             note(str(report_path))
     return RunResult(out, results, diagnosis, report_path, run["stages"])
+
+
+#: Results of the label probe on training rows (beside the held-out ones): memorisation.
+TRAIN_ROWS_NAME = "train-rows"
+
+
+def _training_rows_probe(store: Any, probed: ProbedRows, views: Sequence[str] | None,
+                         tasks: Sequence[str] | None, probes: Sequence[str], **kwargs: Any
+                         ) -> pd.DataFrame | None:
+    """The label probe (first probe, sentence views, no control or MDL) on as many training
+    rows as there are held-out ones (a seeded sample), so the report can set held-out and
+    training-row accuracy side by side; None when not probing held-out rows or no label task.
+    """
+    from probe_rnn.probing import run_probes
+
+    label = "label" if tasks is None or "label" in tasks else None
+    if probed.choice != "heldout" or label is None or len(probed.train_index) < 2:
+        return None
+    names = list(views) if views is not None else store.views
+    sentence = [v for v in names if store.kind(v) == "sentence"]
+    if not sentence:
+        return None
+    n = min(len(probed.train_index), len(probed.index))
+    rng = np.random.default_rng(kwargs["seed"])
+    rows = np.sort(rng.choice(probed.train_index, size=n, replace=False))
+    return run_probes({"trained": store}, views=sentence, tasks=[label], probes=(probes[0],),
+                      rows=rows, mdl=False, control=False, **kwargs)
 
 
 def _reread(note: _Note, say: Say, name: str, read: Callable[[], pd.DataFrame]
@@ -329,11 +375,16 @@ _STAGE_FILES = {
 }
 
 
+#: Outputs a stage writes only in some runs (removed with the stage's other outputs).
+_OPTIONAL_FILES = {"probing": (f"{TRAIN_ROWS_NAME}.parquet", f"{TRAIN_ROWS_NAME}.csv")}
+
+
 def _clear_stale(out: Path, reusable: set[str]) -> None:
     """Remove the outputs of stages this run will redo, and the old report, before any work:
     a run that fails half-way never leaves earlier results presented under its new run.json.
     (Finished probing cells stay in ``journal/``, keyed on their own settings.)"""
-    stale = [f for stage, files in _STAGE_FILES.items() if stage not in reusable for f in files]
+    stale = [f for stage, files in (*_STAGE_FILES.items(), *_OPTIONAL_FILES.items())
+             if stage not in reusable for f in files]
     for name in [*stale, "index.html"]:
         (out / name).unlink(missing_ok=True)
 

@@ -53,6 +53,10 @@ def probe_cmd(
     precision: Annotated[float, typer.Option(
         help="Wanted half-width of each probe's 95% accuracy interval (worst case): decides "
              "K-fold vs one held-out split and the most sentences a probe reads.")] = 0.01,
+    probe_rows: Annotated[str, typer.Option(
+        help="Rows to probe: heldout (dev + test, rows the model did not train on), train or "
+             "all. With heldout, the label probe also runs on as many training rows, to show "
+             "the gap (memorisation).")] = "heldout",
     cell_timeout: Annotated[float, typer.Option(
         help="Seconds one probe (a cell: model, view, task, probe) may run before it is "
              "stopped and reported failed, e.g. a hung plugin; 0 = no limit.")] = 0,
@@ -78,12 +82,13 @@ def probe_cmd(
     df, source = load_data(data, dataset, text, label)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
                  "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
-                 "views": views}
+                 "views": views, "probe_rows": probe_rows}
     result = run_pipeline(
         bundle, df, out, source=source, views=split_list(views, "--views"),
         tasks=split_list(tasks, "--tasks"), probes=split_list(probes, "--probes"),
         folds=folds, seeds=seeds, max_rows=max_rows,
-        jobs=jobs, mdl=mdl, precision=precision, cell_timeout=cell_timeout or None,
+        jobs=jobs, mdl=mdl, precision=precision, probe_rows=probe_rows,
+        cell_timeout=cell_timeout or None,
         random_baseline=random_baseline,
         attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
         say=say, progress=Progress(quiet=quiet),

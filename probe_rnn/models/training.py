@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from probe_rnn.capture.store import data_checksum
 from probe_rnn.data import Tokenizer, check_table, ensure_splits, label_names
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.models.adapters import ProbeRnnAdapter
@@ -253,6 +254,8 @@ def train(
     test_acc = accuracy(model, data["test"]) if "test" in data else float("nan")
     meta = {
         "dataset": source, "rows": {s: len(p) for s, p in parts.items()}, "labels": labels,
+        # lets a later run on this table know the split is this model's own (no split column)
+        "data_checksum": data_checksum(df["text"], df["label"]),
         "tokenizer": tokenizer, "epochs": len(history), "max_epochs": epochs,
         "best_epoch": best_epoch, "dev_accuracy": dev_acc,
         "test_accuracy": None if np.isnan(test_acc) else test_acc, "seed": seed,

@@ -167,7 +167,7 @@ def build_problem(cell: Cell) -> Problem:
     """The matrix (float32), targets, groups and control keys of one cell."""
     store, task, rows = cell.store, cell.task, cell.rows
     ctx = context(store, rows)
-    meta, toks, offs = ctx["meta"], ctx["tokens"], ctx["offsets"]
+    toks, offs = ctx["tokens"], ctx["offsets"]
     if cell.view_kind == "token":
         flat, store_offsets = store.tokens(cell.view)
         idx = _token_index(np.asarray(store_offsets), rows)
@@ -189,14 +189,35 @@ def build_problem(cell: Cell) -> Problem:
         y = _targets(task, ctx, "sentence")
         keep = ~_missing(y) & np.asarray(mask)[rows]
         X = np.asarray(values[rows[keep]], dtype=np.float32)
-        groups, keys = ctx["groups"][keep], meta["text"].astype(str).to_numpy()[keep]
-        t = t_end = None
+        groups, t, t_end = ctx["groups"][keep], None, None
+        keys = control_keys(task, toks, offs)
+        keys = None if keys is None else keys[keep]
     y = y[keep]
     if task.kind == "regression":
         y = y.astype(np.float64)
     else:
         y = np.asarray([str(v) if not isinstance(v, str) else v for v in y.tolist()], dtype=object)
     return Problem(X=X, y=y, groups=groups, keys=keys, t=t, t_end=t_end, kind=task.kind)
+
+
+CONTROL_UNITS = ("first-token", "last-token")
+
+
+def control_keys(task: Task, tokens: np.ndarray, offsets: np.ndarray) -> np.ndarray | None:
+    """Each sentence's control key: its first or last token (``task.control_unit``), or None
+    when the task declares no control. Empty sentences get the key ``""``."""
+    unit = getattr(task, "control_unit", "first-token")
+    if unit is None:
+        return None
+    if unit not in CONTROL_UNITS:
+        raise ConfigError(f"task {task.name!r} has control_unit {unit!r}: use 'first-token', "
+                          "'last-token' or None (no control)")
+    lengths = np.diff(offsets)
+    at = offsets[:-1] if unit == "first-token" else offsets[1:] - 1
+    keys = np.full(len(lengths), "", dtype=object)
+    has = lengths > 0
+    keys[has] = np.asarray(tokens, dtype=object)[at[has]]
+    return keys
 
 
 def _usable(p: Problem, folds: int) -> str | None:
@@ -252,7 +273,7 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     report_t = reportable_positions(p, [f for fs in plan.splits.values() for f in fs],
                                     settings.folds, settings.max_t)
     fitter = Fitter(cell.spec, settings.seed)
-    control = settings.control and p.kind == "classification"
+    control = settings.control and p.kind == "classification" and p.keys is not None
     splits: dict[int, list[dict[str, Any]]] = {}
     for sd in seeds:
         ctrl = control_targets(p.y, p.keys, sd) if control else None
@@ -261,7 +282,8 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     mdl = []
     if settings.mdl and p.kind == "classification":
         used = np.unique(np.concatenate([np.concatenate(s) for s in plan.splits[seeds[0]]]))
-        sub = Problem(p.X[used], p.y[used], p.groups[used], p.keys[used], None, None, p.kind)
+        keys = None if p.keys is None else p.keys[used]
+        sub = Problem(p.X[used], p.y[used], p.groups[used], keys, None, None, p.kind)
         mdl = [{**mdl_job(cell.spec, sub, sd), "n": len(sub.y)} for sd in seeds]
     rows, values = cell_rows(cell, p, plan, splits, mdl, settings)
     return {"status": "done", "reason": "", "protocol": plan.protocol, "rows": rows,

@@ -1,9 +1,14 @@
 """Control tasks (Hewitt & Liang 2019): targets that only memorisation can predict.
 
-Each key — the token type for token-level tasks, the sentence text for sentence-level tasks
-(so duplicated sentences share a label) — gets one fixed random target drawn from the task's
-own empirical label distribution. A probe trained and scored on held-out data exactly like the
-real task gives the control accuracy; selectivity = task accuracy − control accuracy.
+Each key — the token type for token-level tasks; for sentence-level tasks a token type that
+recurs across sentences, the first or the last token (the task's ``control_unit``) — gets one
+fixed random target drawn from the task's own empirical label distribution. Because a key
+recurs, it appears on both sides of a fold, and a probe can score above the majority rate on
+the control only by reading the key from the state and memorising its random target: the
+control accuracy measures the probe's capacity (keyed on the sentence text, as before, every
+key was unique to one fold and the "control" was a mere permutation at the majority rate). A
+probe trained and scored exactly like the real task gives the control accuracy; selectivity =
+task accuracy − control accuracy.
 """
 
 from __future__ import annotations
@@ -14,16 +19,24 @@ __all__ = ["control_targets"]
 
 
 def control_targets(y: np.ndarray, keys: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Draw one random target per distinct key from the distribution of ``y``.
+    """Give every distinct key one random target, matching the distribution of ``y`` over rows.
+
+    Keys are visited in a seeded random order and each gets the class furthest below its share
+    of ``y`` (rows assigned so far / rows wanted). The control's labels are thus as random per
+    key as a draw from the distribution (Hewitt & Liang), but their row-weighted distribution
+    follows ``y``'s closely even with few keys: with 8 first tokens, independent draws gave one
+    control 75 % of one class against a 52 % task, so a probe on Gaussian features scored
+    0.66 on the control and "selectivity" -0.15; a difference of class balance, not of what
+    the state holds.
 
     Parameters
     ----------
     y : ndarray, shape (rows,)
         The real task's targets (rows left out already removed).
     keys : ndarray, shape (rows,)
-        The control key of each row (token type or sentence text).
+        The control key of each row (a token type).
     seed : int
-        Seeds the draw; the same (keys, seed) always give the same control.
+        Seeds the order; the same (keys, y, seed) always give the same control.
 
     Returns
     -------
@@ -32,7 +45,15 @@ def control_targets(y: np.ndarray, keys: np.ndarray, seed: int = 0) -> np.ndarra
     """
     y = np.asarray(y)
     uniq, inverse = np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)
+    values, y_codes = np.unique(y, return_inverse=True)
+    wanted = np.bincount(y_codes, minlength=len(values)).astype(np.float64)
+    sizes = np.bincount(inverse, minlength=len(uniq))
+    given = np.zeros(len(values))
+    drawn = np.empty(len(uniq), dtype=np.int64)
     rng = np.random.default_rng(seed)
-    values, counts = np.unique(y, return_counts=True)
-    drawn = rng.choice(len(values), size=len(uniq), p=counts / counts.sum())
+    for key in rng.permutation(len(uniq)):
+        # furthest below its share; ties broken by the seeded order of a random jitter
+        cls = int(np.argmax(1.0 - given / wanted + 1e-9 * rng.random(len(values))))
+        drawn[key] = cls
+        given[cls] += sizes[key]
     return values[drawn][inverse]

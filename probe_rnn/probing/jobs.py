@@ -51,8 +51,9 @@ class Problem:
         Targets (class names or floats); rows left out are already removed.
     groups : ndarray of int, shape (n,)
         Sentence (text) id of each row.
-    keys : ndarray, shape (n,)
-        Control-task key of each row (token type or sentence text).
+    keys : ndarray, shape (n,), or None
+        Control-task key of each row (the token type; at sentence level the first or last
+        token, per the task's ``control_unit``); None when the task has no control.
     t, t_end : ndarray of int, shape (n,), or None
         Position from the start / from the end (-1 = last) for per-position reporting.
     kind : {"classification", "regression"}
@@ -61,7 +62,7 @@ class Problem:
     X: np.ndarray
     y: np.ndarray
     groups: np.ndarray
-    keys: np.ndarray
+    keys: np.ndarray | None
     t: np.ndarray | None
     t_end: np.ndarray | None
     kind: str

@@ -325,10 +325,17 @@ class MLPProbe(_ClassifierProbe):
     max_iter : int
         Epoch limit.
     early_stopping : bool
-        Stop when the score on 10 % held-out rows stops improving (skipped below 50 rows).
+        Stop when the accuracy on a 10 % validation split stops improving for 10 epochs and
+        keep the best epoch's weights (skipped below 50 rows). The split keeps whole
+        sentences on one side when ``fit`` gets ``groups`` (as the probing runner passes
+        them), so validation never scores tokens of a sentence the MLP trained on.
     random_state : int
         Seeds initialisation, shuffling and the early-stopping split.
     """
+
+    validation_fraction = 0.1
+    n_iter_no_change = 10
+    tol = 1e-4
 
     def __init__(
         self,
@@ -344,14 +351,37 @@ class MLPProbe(_ClassifierProbe):
         self.early_stopping = early_stopping
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any) -> MLPProbe:
-        """Fit on ``X`` (rows, dim) and ``y`` (rows,)."""
+    def fit(self, X: Any, y: Any, groups: Any = None) -> MLPProbe:
+        """Fit on ``X`` (rows, dim) and ``y`` (rows,); ``groups`` (the sentence of each row)
+        keeps sentences whole in the early-stopping split."""
         Xs, y = self._scale_fit(X, y, classifier=True)
-        early = bool(self.early_stopping) and len(y) >= 50
-        self.model_ = MLPClassifier(
-            hidden_layer_sizes=(int(self.hidden),), alpha=self.alpha, max_iter=self.max_iter,
-            early_stopping=early, random_state=self.random_state,
-        ).fit(Xs, y)
+        mlp = MLPClassifier(hidden_layer_sizes=(int(self.hidden),), alpha=self.alpha,
+                            max_iter=self.max_iter, random_state=self.random_state)
+        self.validation_rows_ = np.zeros(0, dtype=np.int64)
+        if not (self.early_stopping and len(y) >= 50):
+            self.model_ = mlp.fit(Xs, y)
+            return self
+        g = None if groups is None else np.asarray(groups)
+        tr, val = inner_split(len(y), self.validation_fraction, self.random_state, g)
+        if len(np.unique(y[tr])) < len(self.classes_) or len(val) == 0:
+            self.model_ = mlp.fit(Xs, y)  # the split would lose a class: no early stopping
+            return self
+        self.validation_rows_ = val
+        best, best_score, stale = None, -np.inf, 0
+        for _ in range(int(self.max_iter)):  # one epoch per partial_fit (adam, shuffled)
+            mlp.partial_fit(Xs[tr], y[tr], classes=self.classes_)
+            score = mlp.score(Xs[val], y[val])
+            if score > best_score + self.tol:
+                best_score, stale = score, 0
+                best = ([c.copy() for c in mlp.coefs_], [b.copy() for b in mlp.intercepts_])
+            else:
+                stale += 1
+                if stale >= self.n_iter_no_change:
+                    break
+        if best is not None:
+            mlp.coefs_, mlp.intercepts_ = best
+        self.validation_score_ = float(best_score)
+        self.model_ = mlp
         return self
 
 

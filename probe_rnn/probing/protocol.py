@@ -33,7 +33,8 @@ __all__ = [
     "plan_splits", "bootstrap_draws", "percentile_interval", "describe",
 ]
 
-PROTOCOL_VERSION = 2
+#: 3: sentence-level controls keyed on a recurring token type (the task's control_unit).
+PROTOCOL_VERSION = 3
 BOOTSTRAP = 1000
 DEFAULT_PRECISION = 0.01
 _Z = 1.959963984540054

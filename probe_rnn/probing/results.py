@@ -222,12 +222,13 @@ def values_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def save_results(df: pd.DataFrame, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``results.parquet`` and ``results.csv`` (columns in ``RESULT_COLUMNS`` order)."""
+def save_results(df: pd.DataFrame, out_dir: str | Path, name: str = "results"
+                 ) -> tuple[Path, Path]:
+    """Write ``NAME.parquet`` and ``NAME.csv`` (columns in ``RESULT_COLUMNS`` order)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = df.reindex(columns=RESULT_COLUMNS)
-    parquet, csv = out / "results.parquet", out / "results.csv"
+    parquet, csv = out / f"{name}.parquet", out / f"{name}.csv"
     with replacing(parquet) as tmp:  # never a half-written table (disk full, Ctrl-C)
         table.to_parquet(tmp, index=False)
     with replacing(csv) as tmp:

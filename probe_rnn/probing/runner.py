@@ -129,12 +129,18 @@ def probe_origin(name: str) -> str:
         return origin
 
 
-def _rows(n: int, max_rows: int | None, seed: int) -> np.ndarray:
-    if max_rows is None or max_rows >= n:
-        return np.arange(n)
+def _rows(n: int, rows: Sequence[int] | None, max_rows: int | None, seed: int) -> np.ndarray:
+    """The store rows to probe: ``rows`` (default: all), then a seeded ``max_rows`` sample."""
+    pool = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+    if len(pool) and (pool[0] < 0 or pool[-1] >= n):
+        raise ConfigError(f"rows must be store rows 0..{n - 1}; received {pool[0]}..{pool[-1]}")
+    if len(pool) < 2:
+        raise ConfigError(f"at least 2 rows are needed to probe; {len(pool)} given")
+    if max_rows is None or max_rows >= len(pool):
+        return pool
     if max_rows < 2:
         raise ConfigError(f"max_rows must be at least 2, got {max_rows!r}")
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+    return np.sort(np.random.default_rng(seed).choice(pool, size=max_rows, replace=False))
 
 
 def _check(stores: Mapping[str, Any], folds: int, seeds: int, jobs: int) -> None:
@@ -228,6 +234,7 @@ def run_probes(
     folds: int = 5,
     seeds: int = 1,
     max_rows: int | None = None,
+    rows: Sequence[int] | None = None,
     jobs: int = 1,
     mdl: bool = True,
     control: bool = True,
@@ -256,6 +263,8 @@ def run_probes(
         K-fold by sentence, repeated with seeds ``seed .. seed + seeds - 1``.
     max_rows : int, optional
         Use a seeded sample of this many sentences.
+    rows : sequence of int, optional
+        The store rows to probe (e.g. only those the model did not train on); default all.
     jobs : int
         Cells run in parallel (joblib ``n_jobs``; -1 = all cores).
     mdl, control : bool
@@ -295,7 +304,7 @@ def run_probes(
     for task in task_objs:
         ship_by_value(task)
     probe_specs = resolve_probes(probes)
-    rows = _rows(len(next(iter(stores.values())).meta), max_rows, seed)
+    rows = _rows(len(next(iter(stores.values())).meta), rows, max_rows, seed)
     cells = plan_cells(stores, views, task_objs, probe_specs, rows)
     settings = Settings(folds=folds, seeds=seeds, seed=seed, control=control, mdl=mdl,
                         max_t=max_t, precision=float(precision))

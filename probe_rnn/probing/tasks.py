@@ -79,9 +79,13 @@ class Task:
     level : {"sentence", "token", "both"}
         Which views the task applies to: sentence views ``(rows, dim)``, per-token views
         ``(n_tokens, dim)``, or both.
-    control_unit : {"sentence", "type"}
-        What the control task keys its random labels on at sentence level (the text, so
-        duplicates share a label). At token level the key is always the token type.
+    control_unit : {"first-token", "last-token", None}
+        What the sentence-level control task (Hewitt & Liang 2019) keys its random labels on:
+        a token type that recurs across sentences, so one key sits on both sides of every
+        fold and a probe scores on the control only by memorising key -> random label from the
+        state (its capacity). ``None``: the task has no meaningful control, and no selectivity
+        is reported for it (never a plain permutation under the control's name). Default
+        ``"first-token"``. At token level the key is always the token type.
     by_position : bool
         At token level, also report the measures per position t (from the start and from the
         end): "how early the decision forms".
@@ -94,6 +98,7 @@ class Task:
     level: ClassVar[str] = "sentence"
     by_position: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    control_unit: ClassVar[str | None] = "first-token"
 
     def applies_to(self, view_kind: str) -> bool:
         """True when the task can be probed on a view of kind ``"sentence"`` or ``"token"``."""
@@ -203,7 +208,9 @@ def _column(meta: pd.DataFrame, name: str, task: str) -> np.ndarray:
 # -- built-in tasks ------------------------------------------------------------------------------
 @register_task("label")
 class LabelTask(Task):
-    """Gold label; at token level the sentence's label at every step (by position too)."""
+    """Gold label; at token level the sentence's label at every step (by position too).
+
+    Control: a random label per first token (at token level, per token type)."""
 
     name = "label"
     level = "both"
@@ -218,7 +225,9 @@ class LabelTask(Task):
 
 @register_task("prediction")
 class PredictionTask(LabelTask):
-    """The model's own prediction (what the classifier decided, right or wrong)."""
+    """The model's own prediction (what the classifier decided, right or wrong).
+
+    Control: a random prediction per first token (at token level, per token type)."""
 
     name = "prediction"
     description = "model's prediction"
@@ -227,7 +236,9 @@ class PredictionTask(LabelTask):
 
 @register_task("length")
 class LengthTask(Task):
-    """Sentence length in tokens, binned into ``n_bins`` quantile bins."""
+    """Sentence length in tokens, binned into ``n_bins`` quantile bins.
+
+    Control: a random length bin per first token."""
 
     name = "length"
     description = "length in tokens (quantile bins)"
@@ -246,6 +257,7 @@ class WordContentTask(Task):
     Types are ranked by document frequency (ties by string); the most frequent quarter is
     skipped (SentEval skips the most frequent words) and the next ``k`` types are the classes.
     Sentences containing exactly one of them (once or more) are kept; the rest are left out.
+    Control: a random class per first token.
     """
 
     name = "word-content"
@@ -272,11 +284,15 @@ class WordContentTask(Task):
 
 @register_task("first-token")
 class FirstTokenTask(Task):
-    """The sentence's first token (top ``n`` types, others pooled into ``<other>``)."""
+    """The sentence's first token (top ``n`` types, others pooled into ``<other>``).
+
+    Control: a random class per last token (keyed on the first token, the control would be
+    a relabelling of the task itself)."""
 
     name = "first-token"
     description = "first token"
     index = 0
+    control_unit = "last-token"
 
     def __init__(self, n: int = 10) -> None:
         self.n = n
@@ -291,11 +307,14 @@ class FirstTokenTask(Task):
 
 @register_task("last-token")
 class LastTokenTask(FirstTokenTask):
-    """The sentence's last token (top ``n`` types + ``<other>``)."""
+    """The sentence's last token (top ``n`` types + ``<other>``).
+
+    Control: a random class per first token."""
 
     name = "last-token"
     description = "last token"
     index = -1
+    control_unit = "first-token"
 
 
 @register_task("position")

@@ -47,7 +47,9 @@ CAPTIONS = {
     "the menu switches to usable information in bits, H(Y) minus the probe's cross-entropy). "
     "Darker means more decodable; blank means not measured.",
     "fig-bars": "Blue bars: the trained model; grey bars: the same architecture with random "
-    "weights; whiskers: confidence intervals; dashed line: majority-class baseline. Pick the "
+    "weights (every weight re-initialised, the embedding included, so the grey bars show what "
+    "the architecture and the input alone give); whiskers: confidence intervals; dashed line: "
+    "majority-class baseline. Pick the "
     "task and measure in the menu. Bars whose whiskers overlap are within noise of each other.",
     "fig-timesteps": "Each line is one layer and direction read at step t (0 = first token; "
     "negative t counts back from each sentence's own end), with its confidence band. Where a "
@@ -307,6 +309,7 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
         "equivalence": T.equivalence_table(equivalence) if equivalence is not None else None,
         "diagnosis": T.frame_table(data.diagnosis) if data.diagnosis is not None else None,
         "label_table": T.label_metrics_table(data.results),
+        "gap_table": T.training_gap_table(data.results, data.train_rows),
         "results": T.results_table(data.results), "notes": data.notes,
         "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),
                              "results.csv"),

@@ -64,6 +64,7 @@ class RunData:
     attribution: dict[str, pd.DataFrame] = field(default_factory=dict)
     states: Path | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    train_rows: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -127,7 +128,14 @@ def load_run(run_dir: str | Path) -> RunData:
         data.notes["projections"] = (
             "No complete state store in states/, so there are no projections."
         )
-    probing = _probing_note(data.run.get("probing") or {})
+    train_rows = path / "train-rows.parquet"
+    if train_rows.is_file():
+        try:
+            data.train_rows = pd.read_parquet(train_rows)
+        except Exception:  # noqa: BLE001 - a damaged optional table is left out, not fatal
+            data.notes["train_rows"] = f"{train_rows.name} cannot be read; the held-out vs " \
+                                       "training-row comparison is left out."
+    probing = _probing_note(data.run.get("probing") or {}, data.run.get("probed_rows"))
     if probing:
         data.notes["probing"] = probing
     if "model" in data.results and not (data.results["model"] == "random-init").any():
@@ -137,9 +145,16 @@ def load_run(run_dir: str | Path) -> RunData:
     return data
 
 
-def _probing_note(card: dict[str, Any]) -> str:
-    """The probing protocol and the cells that failed, in plain sentences (from run.json)."""
+def _probing_note(card: dict[str, Any], rows: dict[str, Any] | None = None) -> str:
+    """Which rows were probed, the probing protocol and the cells that failed, in plain
+    sentences (from run.json)."""
     parts = []
+    if rows and rows.get("description"):
+        parts.append(f"Rows: {rows['description']}.")
+    elif rows is None:
+        parts.append("Rows: this run does not record which rows were probed (made before "
+                     "probe-rnn probed held-out rows by default); they may include rows the "
+                     "model trained on.")
     if card.get("protocol"):
         parts.append(f"Protocol: {card['protocol']}.")
     failed = card.get("failed_cells") or []

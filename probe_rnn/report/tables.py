@@ -158,6 +158,34 @@ def label_metrics_table(results: pd.DataFrame) -> Table | None:
     return Table(columns, out_rows, keys, note=f"Task {task!r}, probe {probe!r}.")
 
 
+def training_gap_table(results: pd.DataFrame, train_rows: pd.DataFrame | None
+                       ) -> Table | None:
+    """Per view: the label probe's accuracy on held-out rows and on as many training rows, and
+    the gap (training − held-out: what the probe reads of what the model memorised)."""
+    if train_rows is None or train_rows.empty:
+        return None
+    task = label_task(results)
+    probe = str(train_rows["probe"].iloc[0])
+    held = sentence_rows(results)
+    held = held[(held["task"] == task) & (held["probe"] == probe) &
+                (held["metric"] == "accuracy")]
+    train = train_rows[(train_rows["task"] == task) & (train_rows["metric"] == "accuracy")]
+    out_rows, keys = [], []
+    for view in dict.fromkeys(train["view"]):
+        h, t = held[held["view"] == view], train[train["view"] == view]
+        (h_text, h_key), (t_text, t_key) = _with_ci(h), _with_ci(t)
+        if h_key is None or t_key is None:
+            continue
+        gap = t_key - h_key
+        out_rows.append([str(view), h_text, t_text, f"{gap:+.3f}"])
+        keys.append([None, h_key, t_key, gap])
+    if not out_rows:
+        return None
+    return Table(["view", "held-out accuracy", "training-row accuracy", "gap"], out_rows, keys,
+                 note=f"Task {task!r}, probe {probe!r}, trained model; training rows: a "
+                      "seeded sample as large as the held-out rows.")
+
+
 def results_table(results: pd.DataFrame, max_rows: int = 400) -> Table:
     """Results pivoted to one row per (model, view, t, task, probe), one column per metric."""
     keys = ["model", "view", "t", "task", "probe"]

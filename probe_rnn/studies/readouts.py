@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.models.config import READOUTS, RNN_TYPES
 from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
 
@@ -36,7 +36,7 @@ __all__ = [
 #: Default training budget per run, measured so 5 readouts × 3 seeds on ``names`` (2-layer
 #: BiLSTM, hidden 64) finish in under 5 minutes on the 2-core reference machine.
 DEFAULT_EPOCHS = 8
-#: Rows (held-out first) captured per trained model for the probing headline.
+#: Most held-out (dev + test) rows captured per trained model for the probing headline.
 PROBE_ROWS = 600
 #: Cross-validation folds of the label probe (split by sentence).
 PROBE_FOLDS = 5
@@ -297,10 +297,13 @@ def _probe_views(rnn: str, layers: int, bidirectional: bool) -> tuple[str, ...]:
 
 
 def _probe_sample(data: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    """Held-out rows first (dev + test), topped up from train, seeded, in table order."""
+    """At most ``rows`` held-out rows (dev + test: no model of the study trained on them),
+    a seeded sample in table order; fewer when fewer are held out (never training rows)."""
     held = data[data["split"] != "train"]
-    pool = held if len(held) >= rows else data
-    picked = pool.sample(n=min(rows, len(pool)), random_state=seed) if len(pool) > rows else pool
+    if held.empty:
+        raise DataError("the study's table has no dev or test rows to probe: give it a split "
+                        "column with held-out rows, or drop the column to let probe-rnn make one")
+    picked = held.sample(n=rows, random_state=seed) if len(held) > rows else held
     return picked.sort_index()
 
 

@@ -120,3 +120,26 @@ def test_make_probe_by_name_import_path_and_seed() -> None:
         make_probe("not.a.module.Thing")
     with pytest.raises(PluginError, match="lacks fit/predict"):
         make_probe(lambda: object())
+
+
+def test_mlp_early_stopping_holds_out_whole_sentences() -> None:
+    from sklearn.neural_network import MLPClassifier
+
+    from probe_rnn.probing.jobs import accepts_groups
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(400), 8)  # 400 sentences of 8 tokens
+    y = np.repeat(rng.integers(0, 2, size=400), 8)
+    X = rng.normal(size=(len(y), 5)) + y[:, None]
+    probe = MLPProbe(hidden=8).fit(X, y, groups=groups)
+    val = probe.validation_rows_
+    train = np.setdiff1d(np.arange(len(y)), val)
+    assert len(val) == 40 * 8  # 10 % of the sentences, every token of each
+    assert not set(groups[val]) & set(groups[train])
+    assert accepts_groups(probe)  # so the runner hands it the sentences
+    ungrouped = MLPProbe(hidden=8).fit(X, y)
+    assert len(ungrouped.validation_rows_) == 320 and \
+        len(set(groups[ungrouped.validation_rows_])) > 40  # tokens scattered over sentences
+    # as good as scikit-learn's own (ungrouped) early stopping on the same data
+    reference = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, random_state=0)
+    assert probe.score(X, y) >= reference.fit(X, y).score(X, y) - 0.03

@@ -83,6 +83,19 @@ def test_optional_parts_leave_a_note(run_dir) -> None:
     assert report.notes["attribution"] and report.notes["projections"]
 
 
+def test_the_report_says_which_rows_and_what_the_random_baseline_is(run_dir) -> None:
+    text = build_report(run_dir, umap=False).path.read_text()
+    # factory runs record no probed rows: the report must not imply they were held out
+    assert "does not record which rows were probed" in text
+    assert "every weight re-initialised, the embedding included" in text
+    run = json.loads((run_dir / "run.json").read_text())
+    run["probed_rows"] = {"description": "40 held-out (dev + test) rows probed (dev 20, "
+                                         "test 20; split from the table's split column)"}
+    (run_dir / "run.json").write_text(json.dumps(run))
+    text = build_report(run_dir, umap=False).path.read_text()
+    assert "Rows: 40 held-out (dev + test) rows probed" in text
+
+
 def test_self_contained_with_csp_hashes(run_dir) -> None:
     report = build_report(run_dir, umap=False)
     html = report.path.read_text(encoding="utf-8")

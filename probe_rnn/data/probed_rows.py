@@ -1,0 +1,124 @@
+"""Which rows a run probes: by default only rows the model did not train on.
+
+A probe of the label on rows the model trained on measures partly what the model memorised
+(on ``names``: 0.66 bits on training rows, 0.38 on held-out ones). So runs probe the held-out
+rows (``dev`` + ``test``) unless asked otherwise (``--probe-rows heldout|train|all``), and
+say where the split came from:
+
+- the table's own ``split`` column (the user's statement of what the model trained on);
+- the model's own seeded split, reproduced: the table has no split column, but the checkpoint
+  records that it was trained by probe-rnn on this very table (``meta["data_checksum"]``) with
+  this seed, so :func:`~probe_rnn.data.ensure_splits` gives the same split again;
+- otherwise a seeded split the model's training need not share: the "held-out" rows may then
+  include rows the model trained on, and the run says so in the terminal and the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probe_rnn.errors import ConfigError, DataError
+
+__all__ = ["PROBE_ROWS", "HELD_OUT_SPLITS", "ProbedRows", "split_source", "choose_rows"]
+
+PROBE_ROWS = ("heldout", "train", "all")
+HELD_OUT_SPLITS = ("dev", "test")
+_WHAT = {"heldout": "held-out (dev + test)", "train": "training", "all": "all"}
+
+
+@dataclass
+class ProbedRows:
+    """The rows a run probes (positions in its table, i.e. store rows) and their provenance."""
+
+    choice: str
+    index: np.ndarray = field(repr=False)
+    splits: dict[str, int]
+    source: str
+    trusted: bool
+    train_index: np.ndarray = field(repr=False)
+
+    @property
+    def may_include_training_rows(self) -> bool:
+        """True unless only held-out rows of a split known to be the model's are probed."""
+        return self.choice != "heldout" or not self.trusted
+
+    def describe(self) -> str:
+        """One sentence for the terminal and the report."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.splits.items())
+        text = f"{len(self.index)} {_WHAT[self.choice]} rows probed ({counts}; split from " \
+               f"{self.source})"
+        if self.choice == "heldout" and not self.trusted:
+            text += "; the model's training split is unknown, so these rows may include rows " \
+                    "it trained on"
+        elif self.choice != "heldout":
+            text += "; they include rows the model trained on, so probes also measure what it " \
+                    "memorised"
+        return text
+
+    def card(self) -> dict[str, Any]:
+        """What run.json records."""
+        return {"rows": self.choice, "count": int(len(self.index)), "splits": self.splits,
+                "split_source": self.source, "split_is_the_models": self.trusted,
+                "may_include_training_rows": self.may_include_training_rows,
+                "description": self.describe()}
+
+
+def split_source(table: pd.DataFrame, model_meta: dict[str, Any] | None, seed: int
+                 ) -> tuple[str, bool]:
+    """Where the run's split comes from, and whether it is known to be the model's own.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The run's table as given (before a split is assigned).
+    model_meta : dict, optional
+        The checkpoint's training metadata (``data_checksum``, ``seed``).
+    seed : int
+        The run's seed (the one :func:`~probe_rnn.data.ensure_splits` uses).
+    """
+    from probe_rnn.capture.store import data_checksum
+
+    if "split" in table.columns:
+        return "the table's split column", True
+    meta = model_meta or {}
+    same_table = meta.get("data_checksum") == data_checksum(table["text"], table["label"])
+    if same_table and meta.get("seed") == seed:
+        return f"the model's own training split (same table, seed {seed})", True
+    return f"a seeded split (seed {seed}) the model's training need not share", False
+
+
+def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool) -> ProbedRows:
+    """The rows of ``df`` (which has a ``split`` column) to probe for ``choice``.
+
+    Raises
+    ------
+    ConfigError
+        ``choice`` is not one of :data:`PROBE_ROWS`.
+    DataError
+        No row of the chosen kind (e.g. no dev/test rows for ``heldout``), or fewer than 2.
+    """
+    if choice not in PROBE_ROWS:
+        raise ConfigError(f"--probe-rows must be one of {', '.join(PROBE_ROWS)}; "
+                          f"received {choice!r}")
+    split = df["split"].astype(str).to_numpy()
+    held = np.isin(split, HELD_OUT_SPLITS)
+    mask = {"heldout": held, "train": split == "train", "all": np.ones(len(df), bool)}[choice]
+    index = np.flatnonzero(mask)
+    if len(index) < 2:
+        other = "--probe-rows all" if choice != "all" else "a larger table"
+        raise DataError(f"only {len(index)} {_WHAT[choice]} rows to probe (of {len(df)}; "
+                        f"splits: {_counts(split)}): add such rows, raise --max-rows, or "
+                        f"pass {other}")
+    splits = _counts(split[index])
+    return ProbedRows(choice, index, splits, source, trusted, np.flatnonzero(split == "train"))
+
+
+def _counts(split: np.ndarray) -> dict[str, int]:
+    values, counts = np.unique(split, return_counts=True)
+    order = {"train": 0, "dev": 1, "test": 2}
+    return {str(v): int(c) for v, c in sorted(zip(values, counts, strict=True),
+                                              key=lambda vc: (order.get(str(vc[0]), 3), vc[0]))}
