@@ -48,7 +48,7 @@ DEMO_RUN: dict[str, Any] = {
               "token-back-1", "token-back-2"],
     "folds": 3,
     "seeds": 1,
-    "max_rows": 1500,
+    "max_rows": None,
     "attribution_rows": 16,
 }
 

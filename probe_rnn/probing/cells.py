@@ -20,6 +20,7 @@ import hashlib
 import json
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -300,7 +301,10 @@ def run_cell(cell: Cell, settings: Settings, key: str = "",
     record: dict[str, Any] = {"key": key, "model": cell.model, "view": cell.view,
                               "task": cell.task.name, "probe": cell.probe}
     try:
-        with threadpool_limits(limits=1), time_limit(timeout):
+        with threadpool_limits(limits=1), time_limit(timeout), warnings.catch_warnings():
+            # MDL's first blocks hold a handful of rows: sklearn's "more classes than half the
+            # samples" guess at a regression target is noise there, not news
+            warnings.filterwarnings("ignore", message="The number of unique classes is greater")
             record.update(_compute(cell, settings))
     except MemoryError:
         raise
