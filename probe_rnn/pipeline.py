@@ -228,11 +228,11 @@ def _run_pipeline(
             note(_probing_note(results))
         else:
             with progress.stage("probing", 0, "cells") as bar:
-                results = run_probes(
+                results, values = run_probes(
                     stores, views=views, tasks=tasks, probes=tuple(probes), folds=folds,
                     seeds=seeds, jobs=jobs, mdl=mdl, seed=seed, precision=precision,
                     rows=probed.index, journal=out / "journal", progress=bar,
-                    cell_timeout=cell_timeout,
+                    cell_timeout=cell_timeout, return_values=True,
                 )
                 training = _training_rows_probe(
                     stores["trained"], probed, views, tasks, probes, folds=folds, seeds=seeds,
@@ -241,6 +241,8 @@ def _run_pipeline(
             if training is not None:
                 save_results(training, out, TRAIN_ROWS_NAME)
             save_results(results, out)
+            with replacing(out / VALUES_NAME) as tmp:  # the long table, for paired differences
+                values.to_parquet(tmp, index=False)
             _save_cells(results, out)
             run["probing"] = _probing_card(results)
             note(_probing_note(results))
@@ -267,6 +269,8 @@ def _run_pipeline(
 
 #: Results of the label probe on training rows (beside the held-out ones): memorisation.
 TRAIN_ROWS_NAME = "train-rows"
+#: The long table: every per-split value and bootstrap resample behind the intervals.
+VALUES_NAME = "values.parquet"
 
 
 def _training_rows_probe(store: Any, probed: ProbedRows, views: Sequence[str] | None,
@@ -370,7 +374,7 @@ run_pipeline.__signature__ = inspect.signature(_run_pipeline)  # type: ignore[at
 
 _STAGE_FILES = {
     "diagnosis": ("diagnosis.csv",),
-    "probing": ("results.parquet", "results.csv", "cells.csv"),
+    "probing": ("results.parquet", "results.csv", "cells.csv", "values.parquet"),
     "attribution": ("attribution/manifest.json",),
 }
 

@@ -221,6 +221,27 @@ def control_keys(task: Task, tokens: np.ndarray, offsets: np.ndarray) -> np.ndar
     return keys
 
 
+def _pairing(plan: Any, groups: np.ndarray, seeds: list[int], ctx: dict[str, Any]) -> str:
+    """Hash of the cell's splits: its sentences, and each split's test sentences per seed
+    (by text: sentence ids are only positions within the cell's rows).
+
+    Cells with equal hashes (same rows, same mask, same protocol) were scored on the very same
+    splits, so their per-split values (and bootstrap resamples) pair up."""
+    text = np.empty(int(ctx["groups"].max()) + 1 if len(ctx["groups"]) else 0, dtype=object)
+    text[ctx["groups"]] = ctx["meta"]["text"].astype(str).to_numpy()
+
+    def update(ids: np.ndarray) -> None:
+        digest.update("\x1e".join(text[np.unique(ids)].tolist()).encode("utf-8"))
+
+    digest = hashlib.sha256(plan.protocol.encode())
+    update(groups)
+    for sd in seeds:
+        for k, (_, te) in enumerate(plan.splits[sd]):
+            digest.update(f"|{sd}:{k}|".encode())
+            update(groups[te])
+    return digest.hexdigest()[:16]
+
+
 def _usable(p: Problem, folds: int) -> str | None:
     if len(p.y) == 0:
         return "no rows have a target"
@@ -286,9 +307,12 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
         keys = None if p.keys is None else p.keys[used]
         sub = Problem(p.X[used], p.y[used], p.groups[used], keys, None, None, p.kind)
         mdl = [{**mdl_job(cell.spec, sub, sd), "n": len(sub.y)} for sd in seeds]
-    rows, values = cell_rows(cell, p, plan, splits, mdl, settings)
+    draws: dict[str, list[float]] = {}
+    rows, values = cell_rows(cell, p, plan, splits, mdl, settings, draws)
     return {"status": "done", "reason": "", "protocol": plan.protocol, "rows": rows,
-            "values": values, "sentences": plan.sentences, "used_sentences": plan.used_sentences,
+            "values": values, "draws": draws,
+            "pairing": _pairing(plan, p.groups, seeds, context(cell.store, cell.rows)),
+            "sentences": plan.sentences, "used_sentences": plan.used_sentences,
             "fits": fitter.fits, "not_converged": fitter.not_converged}
 
 

@@ -97,8 +97,15 @@ def _row(c: Any, t: Any, metric: str, stats: tuple[float, float, float], chance:
     }
 
 
-def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int) -> dict[str, tuple]:
-    """Point estimate and clipped 95 % bootstrap interval per metric (held-out protocol)."""
+#: Metrics whose bootstrap resamples a held-out cell keeps (``record["draws"]``): paired
+#: differences between cells on the same held-out sentences resample them alike.
+DRAWN_METRICS = ("accuracy", "bits", "r2")
+
+
+def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int,
+                     keep: dict[str, list[float]] | None = None) -> dict[str, tuple]:
+    """Point estimate and clipped 95 % bootstrap interval per metric (held-out protocol);
+    the resamples of :data:`DRAWN_METRICS` go into ``keep`` when given."""
     from probe_rnn.probing.jobs import row_metrics
     from probe_rnn.probing.protocol import bootstrap_draws, percentile_interval
 
@@ -115,13 +122,22 @@ def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int) -> dict[str, t
             r2_point = 1.0 - point[0] / point[1] if point[1] > 0 else float("nan")
             r2_draws = 1.0 - draws[:, 0] / draws[:, 1]
         lo, hi = percentile_interval(r2_draws[:, None])
+        if keep is not None:
+            keep["r2"] = _rounded(r2_draws)
         return {"r2": _clip("r2", (r2_point, float(lo[0]), float(hi[0])))}
     lo, hi = percentile_interval(draws)
+    if keep is not None:
+        keep.update({m: _rounded(draws[:, i]) for i, m in enumerate(names)
+                     if m in DRAWN_METRICS})
     out = {m: _clip(m, (float(point[i]), float(lo[i]), float(hi[i])))
            for i, m in enumerate(names)}
     if "bits" not in out:
         out["bits"] = out["entropy_bits"] = (float("nan"),) * 3
     return out
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 7) for v in values]
 
 
 def _clip(metric: str, stats: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -132,12 +148,14 @@ def _clip(metric: str, stats: tuple[float, float, float]) -> tuple[float, float,
 
 
 def cell_rows(cell: Any, p: Any, plan: Any, splits: dict[int, list[dict[str, Any]]],
-              mdl: list[dict[str, float]], settings: Any
+              mdl: list[dict[str, float]], settings: Any,
+              draws: dict[str, list[float]] | None = None,
               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The tidy result rows of one cell and its per-split values (the long table).
 
     K-fold cells: mean and Nadeau–Bengio interval over the splits' values; held-out cells:
-    point estimate and cluster-bootstrap interval over held-out sentences.
+    point estimate and cluster-bootstrap interval over held-out sentences (the resamples of
+    :data:`DRAWN_METRICS` go into ``draws``).
     """
     from probe_rnn.probing.jobs import split_metrics
 
@@ -152,7 +170,8 @@ def cell_rows(cell: Any, p: Any, plan: Any, splits: dict[int, list[dict[str, Any
               for (sd, k), ms in per_split.items() for m, v in ms.items()]
     rows: list[dict[str, Any]] = []
     if plan.protocol == "holdout":
-        stats = _bootstrap_stats({sd: rs[0] for sd, rs in splits.items()}, settings.seed)
+        stats = _bootstrap_stats({sd: rs[0] for sd, rs in splits.items()}, settings.seed,
+                                 draws)
     else:
         stats = {m: ci95([ms[m] for ms in per_split.values() if m in ms], ratio,
                          METRIC_BOUNDS.get(m))
@@ -211,14 +230,36 @@ def assemble(records: list[dict[str, Any]], settings: Any) -> pd.DataFrame:
     return df
 
 
+#: Columns of the long table (``values.parquet``).
+VALUE_COLUMNS = ["model", "view", "task", "probe", "protocol", "pairing", "seed", "split",
+                 "draw", "t", "metric", "value"]
+
+
 def values_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The long table: one row per (cell, seed, split, position, metric) value."""
-    rows = [{"model": rec["model"], "view": rec["view"], "task": rec["task"],
-             "probe": rec["probe"], **v}
-            for rec in records if rec.get("status") == "done" for v in rec["values"]]
-    df = pd.DataFrame(rows, columns=["model", "view", "task", "probe", "seed", "split", "t",
-                                     "metric", "value"])
+    """The long table beside the tidy one: every value the intervals were computed from.
+
+    One row per (cell, seed, split, position, metric) value (``draw`` -1), and for held-out
+    cells one row per bootstrap resample of :data:`DRAWN_METRICS` (``split`` -1, ``draw``
+    0..999, the same resamples for every cell on the same sentences). ``pairing`` is a hash of
+    the cell's splits (its test sentences, per seed and split): two cells with equal
+    ``pairing`` were scored on the very same splits, so their values can be paired.
+    """
+    rows: list[dict[str, Any]] = []
+    for rec in records:
+        if rec.get("status") != "done":
+            continue
+        base = {"model": rec["model"], "view": rec["view"], "task": rec["task"],
+                "probe": rec["probe"], "protocol": rec.get("protocol"),
+                "pairing": rec.get("pairing")}
+        rows += [{**base, "draw": -1, **v} for v in rec["values"]]
+        for metric, drawn in (rec.get("draws") or {}).items():
+            rows += [{**base, "seed": -1, "split": -1, "draw": i, "t": None, "metric": metric,
+                      "value": v} for i, v in enumerate(drawn)]
+    df = pd.DataFrame(rows, columns=VALUE_COLUMNS)
     df["t"] = df["t"].astype("Int64")
+    for col in ("seed", "split", "draw"):
+        df[col] = df[col].astype("int64")
+    df["value"] = df["value"].astype("float64")
     return df
 
 

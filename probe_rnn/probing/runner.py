@@ -52,7 +52,7 @@ from probe_rnn.probing.cells import (
 from probe_rnn.probing.journal import Journal
 from probe_rnn.probing.probes import make_probe
 from probe_rnn.probing.protocol import DEFAULT_PRECISION, describe, needed_test_sentences
-from probe_rnn.probing.results import assemble
+from probe_rnn.probing.results import assemble, values_table
 from probe_rnn.probing.tasks import DEFAULT_TASKS, Task, get_task
 from probe_rnn.probing.timelimit import check_timeout
 
@@ -244,7 +244,8 @@ def run_probes(
     precision: float = DEFAULT_PRECISION,
     journal: str | Path | None = None,
     cell_timeout: float | None = None,
-) -> pd.DataFrame:
+    return_values: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Probe every view of every store for every task with every probe.
 
     Parameters
@@ -284,6 +285,9 @@ def run_probes(
     cell_timeout : float, optional
         Seconds a cell may run; a cell past it is stopped and recorded ``failed`` naming its
         probe (:mod:`probe_rnn.probing.timelimit`). Default: no limit.
+    return_values : bool
+        Also return the long table (:func:`~probe_rnn.probing.results.values_table`: every
+        per-split value and bootstrap resample), for paired comparisons between cells.
 
     Returns
     -------
@@ -332,4 +336,4 @@ def run_probes(
                                               "used_sentences", "fits", "not_converged",
                                               "seconds", "cpu_seconds")} for r in records],
     )
-    return df
+    return (df, values_table(records)) if return_values else df

@@ -273,7 +273,8 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
             _projections(data, store, method, seed, max_points, hits, progress), start=1):
         figs[f"fig-proj-{i}"] = fig
         projections.append({"id": f"fig-proj-{i}", "view": view, "n": n})
-    findings = make_findings(data.results, equivalence, data.run, data.attribution)
+    findings = make_findings(data.results, equivalence, data.run, data.attribution,
+                             values=data.values, train_rows=data.train_rows)
     html_text = _render(data, target, figs, projections, findings, equivalence, probe, method,
                         seed, max_points)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +309,7 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
         "figure_json": [{"id": k, "json": _figure_json(v)} for k, v in figs.items()],
         "equivalence": T.equivalence_table(equivalence) if equivalence is not None else None,
         "diagnosis": T.frame_table(data.diagnosis) if data.diagnosis is not None else None,
-        "label_table": T.label_metrics_table(data.results),
+        "label_table": T.label_metrics_table(data.results, data.values),
         "gap_table": T.training_gap_table(data.results, data.train_rows),
         "results": T.results_table(data.results), "notes": data.notes,
         "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),

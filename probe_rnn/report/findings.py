@@ -2,9 +2,13 @@
 
 Each :class:`Finding` is one or two sentences and an anchor to the evidence in the report.
 A sentence is only written when the numbers support it: two views are "identical" only when
-their largest difference is below the storage tolerance, one view carries "more" information
-than another only when their confidence intervals do not overlap ("within noise" when they
-do), and without intervals the comparison is reported as untested.
+their largest difference is below the storage tolerance, one view (or model) carries "more"
+information than another only when the 95 % interval of their difference excludes 0 ("within
+noise" when it does not), and without intervals the comparison is reported as untested. The
+difference is paired wherever the two were scored on the same splits
+(:mod:`probe_rnn.probing.paired`: per-fold differences with the Nadeau–Bengio interval, or
+the same bootstrap resamples), which is the case for views of one model and for the trained
+vs the random-init model; each sentence gives the difference, its interval and its method.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from probe_rnn.probing.paired import Difference, difference, unpaired
 from probe_rnn.report.equivalence import Comparison, Equivalence
 from probe_rnn.report.measures import (
     Estimate,
@@ -110,20 +115,40 @@ def _same_vectors(eq: Equivalence | None, view: str) -> set[str]:
     return pair - {view} if view in pair else set()
 
 
-def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str) -> str:
-    overlap = base.overlaps(other)
+class _Cells:
+    """The run's results and long table, and how to name a cell of the label task."""
+
+    def __init__(self, results: pd.DataFrame, values: pd.DataFrame | None) -> None:
+        self.results, self.values = results, values
+        self.probe = primary_probe(results)
+
+    def diff(self, a: Estimate, b: Estimate, task: str, model_a: str = "trained",
+             model_b: str = "trained") -> Difference | None:
+        """``a − b`` (paired where they share splits)."""
+        cell = lambda e, m: {"model": m, "view": e.view, "task": task, "probe": self.probe}  # noqa: E731
+        return difference(self.results, self.values, cell(a, model_a), cell(b, model_b),
+                          a.metric)
+
+
+def _difference_text(d: Difference, unit: str) -> str:
+    """``paired difference +0.041 [+0.028, +0.053] bits over 5 splits (Nadeau–Bengio)``."""
+    kind, how = d.method.split(" ", 1)  # "paired over 5 splits (...)", "unpaired (why)"
+    return f"{kind} difference {d.describe()} {unit} {how}"
+
+
+def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str,
+                      d: Difference | None) -> str:
     nums = f"{other.describe()} vs {base.describe()}"
-    if overlap is None:
+    if d is None or not d.has_ci:
         return (f"`{other.view}` has {_num(other.value)} {unit} of {what} against "
                 f"{_num(base.value)} for `{base.view}` (no confidence intervals recorded, so "
                 "the difference is untested).")
-    if overlap:
+    if not d.excludes_zero():
         return (f"`{other.view}` carries {what} within noise of `{base.view}` ({nums} {unit}; "
-                "the intervals overlap).")
-    diff = other.value - base.value
-    word = "more" if diff > 0 else "less"
-    return (f"`{other.view}` carries {_num(abs(diff))} {unit} {word} {what} than `{base.view}` "
-            f"({nums}; the intervals do not overlap).")
+                f"{_difference_text(d, unit)}: the interval includes 0).")
+    word = "more" if d.value > 0 else "less"
+    return (f"`{other.view}` carries {_num(abs(d.value))} {unit} {word} {what} than "
+            f"`{base.view}` ({nums}; {_difference_text(d, unit)}).")
 
 
 def _label_metric(results: pd.DataFrame, task: str) -> tuple[str, str]:
@@ -133,7 +158,8 @@ def _label_metric(results: pd.DataFrame, task: str) -> tuple[str, str]:
     return "accuracy", "accuracy points"
 
 
-def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None) -> list[Finding]:
+def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None, cells: _Cells
+                         ) -> list[Finding]:
     task = label_task(results)
     if task is None:
         return []
@@ -151,7 +177,8 @@ def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None) -> list[
         other = estimate(results, view, task, metric)
         if other is not None:
             what = "label information" if metric == "bits" else "label accuracy"
-            out.append(Finding(_compare_sentence(base, other, unit, what), "probing-views",
+            d = cells.diff(other, base, task)
+            out.append(Finding(_compare_sentence(base, other, unit, what, d), "probing-views",
                                "comparison"))
     return out
 
@@ -164,8 +191,17 @@ def _best(results: pd.DataFrame, task: str, metric: str) -> tuple[Estimate, list
     return best, ests
 
 
-def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence | None
-                    ) -> list[Finding]:
+def _tied(cells: _Cells, best: Estimate, other: Estimate, task: str) -> bool:
+    """``other`` within noise of ``best``: the difference's interval includes 0 (or, without
+    any interval, the estimates' intervals overlap)."""
+    d = cells.diff(best, other, task)
+    if d is not None and d.has_ci:
+        return not d.excludes_zero()
+    return bool(best.overlaps(other))
+
+
+def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence | None,
+                    cells: _Cells) -> list[Finding]:
     task = label_task(results)
     if task is None:
         return []
@@ -176,17 +212,19 @@ def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence 
     best, ests = _best(results, task, metric)
     same = _same_vectors(eq, best.view)
     ties = [e.view for e in ests
-            if e.view != best.view and (best.overlaps(e) or e.view in same)]
+            if e.view != best.view and (e.view in same or _tied(cells, best, e, task))]
     head = "Which state should your classifier read? For this model "
     if ties:
         shown = ", ".join(f"`{v}`" for v in ties[:5]) + (" and others" if len(ties) > 5 else "")
         text = (f"{head}`{best.view}` has the highest estimate of label information "
                 f"({best.describe()} {unit}), but {shown} {'is' if len(ties) == 1 else 'are'} "
-                "within noise of it, so the data do not single out one state")
+                "within noise of it (the paired difference's interval includes 0), so the data "
+                "do not single out one state")
     else:
         text = f"{head}`{best.view}` gives the most label information ({best.describe()} {unit})"
         text += (" (no confidence intervals recorded, so the ranking is untested)"
-                 if not best.has_ci else ", clearly ahead of every other view")
+                 if not best.has_ci else ", clearly ahead of every other view (the interval "
+                 "of each difference from it excludes 0)")
     if metric == "bits" and best.has_ci and best.low <= 0:
         text += "; no state clearly carries label information (the interval includes 0 bits)"
     text += "."
@@ -194,16 +232,17 @@ def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence 
     own = READOUT_VIEWS.get(str(readout)) if readout else None
     own_est = next((e for e in ests if e.view == own), None)
     if own_est is not None and own_est.view != best.view:
-        verdict = ("within noise of the best" if best.overlaps(own_est)
-                   else f"{_num(best.value - own_est.value)} {unit} below the best"
-                   if best.has_ci else "not compared (no intervals)")
+        d = cells.diff(best, own_est, task)
+        verdict = ("not compared (no intervals)" if d is None or not d.has_ci
+                   else "within noise of the best" if not d.excludes_zero()
+                   else f"{_num(d.value)} {unit} below the best ({_difference_text(d, unit)})")
         text += f" The model's own head reads `{own}`: {verdict}."
     elif own_est is not None:
         text += f" The model's own head reads `{own}`, the best view."
     return [Finding(text, "probing-heatmap", "recommendation")]
 
 
-def _baseline_findings(results: pd.DataFrame) -> list[Finding]:
+def _baseline_findings(results: pd.DataFrame, cells: _Cells) -> list[Finding]:
     task = label_task(results)
     if task is None or not ((sentence_rows(results)["task"] == task)
                             & (sentence_rows(results)["metric"] == "accuracy")).any():
@@ -212,18 +251,20 @@ def _baseline_findings(results: pd.DataFrame) -> list[Finding]:
     out = []
     rand = estimate(results, best.view, task, "accuracy", model="random-init")
     if rand is not None:
-        overlap = best.overlaps(rand)
-        if overlap is None:
+        d = cells.diff(best, rand, task, "trained", "random-init")
+        if d is None or not d.has_ci:
             text = (f"On `{best.view}` a probe reaches {_pct(best.value)} label accuracy with the "
                     f"trained weights and {_pct(rand.value)} with random weights (no intervals, "
                     "difference untested).")
-        elif overlap:
+        elif not d.excludes_zero():
             text = (f"On `{best.view}` a probe on random-weight states is within noise of the "
-                    f"trained model ({rand.describe()} vs {best.describe()} accuracy): this "
-                    "probe does not show that training added label information there.")
+                    f"trained model ({rand.describe()} vs {best.describe()} accuracy; "
+                    f"{_difference_text(d, 'accuracy')}): this probe does not show that "
+                    "training added label information there.")
         else:
             text = (f"Training matters: on `{best.view}` the same probe on random-weight states "
-                    f"reaches {rand.describe()} accuracy against {best.describe()} trained.")
+                    f"reaches {rand.describe()} accuracy against {best.describe()} trained "
+                    f"({_difference_text(d, 'accuracy')}).")
         out.append(Finding(text, "probing-views", "baseline"))
     majority = sentence_rows(results)
     majority = majority.loc[(majority["task"] == task)
@@ -238,6 +279,38 @@ def _baseline_findings(results: pd.DataFrame) -> list[Finding]:
                     f"best, `{best.view}`, reaches {best.describe()}.")
         out.append(Finding(text, "probing-views", "baseline"))
     return out
+
+
+def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | None
+                           ) -> list[Finding]:
+    """Held-out vs training-row label accuracy on ``output@last`` (different rows: unpaired)."""
+    task = label_task(results)
+    if train_rows is None or train_rows.empty or task is None:
+        return []
+    probe = str(train_rows["probe"].iloc[0])
+    views = [v for v in ("output@last", *train_rows["view"].unique()) if
+             estimate(results, str(v), task, "accuracy", probe=probe) is not None]
+    if not views:
+        return []
+    view = str(views[0])
+    held = estimate(results, view, task, "accuracy", probe=probe)
+    train = estimate(train_rows, view, task, "accuracy", probe=probe)
+    if held is None or train is None:
+        return []
+    d = unpaired((train.value, train.low, train.high), (held.value, held.low, held.high))
+    if not d.has_ci:
+        return []
+    if d.excludes_zero() and d.value > 0:
+        text = (f"On `{view}` the probe reads the label better on rows the model trained on "
+                f"than on held-out rows ({train.describe()} vs {held.describe()}; "
+                f"{_difference_text(d, 'accuracy')}): part of what the state holds is "
+                "memorised from training sentences; every other number here is on held-out "
+                "rows.")
+    else:
+        text = (f"On `{view}` the probe reads the label as well on held-out rows as on rows the "
+                f"model trained on ({held.describe()} vs {train.describe()}; "
+                f"{_difference_text(d, 'accuracy')}): no sign of memorisation there.")
+    return [Finding(text, "probing-training-rows", "memorisation")]
 
 
 def _preference(base: str) -> tuple[bool, bool, int, str]:
@@ -314,7 +387,8 @@ def _attribution_findings(attribution: dict[str, pd.DataFrame]) -> list[Finding]
 
 def make_findings(
     results: pd.DataFrame, equivalence: Equivalence | None, run: dict[str, Any],
-    attribution: dict[str, pd.DataFrame] | None = None,
+    attribution: dict[str, pd.DataFrame] | None = None, values: pd.DataFrame | None = None,
+    train_rows: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """All findings supported by the numbers, most important first.
 
@@ -328,15 +402,22 @@ def make_findings(
         Parsed ``run.json`` (for the model's own readout).
     attribution : dict of str to pd.DataFrame, optional
         Attribution frames (``examples``, ``tokens``, ...).
+    values : pd.DataFrame, optional
+        The long table (``values.parquet``): comparisons are paired where cells share splits;
+        without it they are unpaired (and say so).
+    train_rows : pd.DataFrame, optional
+        The label probe on training rows: a finding on held-out vs training-row accuracy.
 
     Returns
     -------
     list of Finding
     """
+    cells = _Cells(results, values)
     out = _equivalence_findings(equivalence) if equivalence is not None else []
-    out += _comparison_findings(results, equivalence)
-    out += _recommendation(results, run, equivalence)
-    out += _baseline_findings(results)
+    out += _comparison_findings(results, equivalence, cells)
+    out += _recommendation(results, run, equivalence, cells)
+    out += _baseline_findings(results, cells)
+    out += _memorisation_findings(results, train_rows)
     out += _timestep_findings(results)
     out += _attribution_findings(attribution or {})
     return out

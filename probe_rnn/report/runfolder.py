@@ -65,6 +65,7 @@ class RunData:
     states: Path | None = None
     notes: dict[str, str] = field(default_factory=dict)
     train_rows: pd.DataFrame | None = None
+    values: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -128,6 +129,12 @@ def load_run(run_dir: str | Path) -> RunData:
         data.notes["projections"] = (
             "No complete state store in states/, so there are no projections."
         )
+    values = path / "values.parquet"
+    if values.is_file():
+        try:
+            data.values = pd.read_parquet(values)
+        except Exception:  # noqa: BLE001 - without it, comparisons are unpaired (and say so)
+            data.notes["values"] = f"{values.name} cannot be read; comparisons are unpaired."
     train_rows = path / "train-rows.parquet"
     if train_rows.is_file():
         try:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probe_rnn.probing.paired import Difference, difference
 from probe_rnn.report.equivalence import Equivalence
 from probe_rnn.report.measures import label_task, primary_probe, sentence_rows
 
@@ -131,11 +132,24 @@ def _with_ci(rows: pd.DataFrame) -> tuple[str, float | None]:
     return text, float(v)
 
 
-def label_metrics_table(results: pd.DataFrame) -> Table | None:
-    """Per view: the label task's accuracy, control, selectivity, bits and MDL (trained)."""
+def _difference_cell(d: Difference | None) -> tuple[str, float | None]:
+    if d is None:
+        return "", None
+    mark = "" if d.paired else " (unpaired)"
+    return d.describe() + mark, d.value
+
+
+def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = None
+                        ) -> Table | None:
+    """Per view: the label task's accuracy, control, selectivity, bits and MDL (trained), the
+    paired difference in bits (else accuracy) from ``output@last``, and the random-init
+    model's accuracy with the paired trained − random-init difference."""
     task, probe = label_task(results), primary_probe(results)
     if task is None:
         return None
+    main = "bits" if ((results["task"] == task) & (results["metric"] == "bits")).any() \
+        else "accuracy"
+    cell = lambda model, view: {"model": model, "view": view, "task": task, "probe": probe}  # noqa: E731
     rows = sentence_rows(results)
     rows = rows[(rows["task"] == task) & ((rows["probe"] == probe) | (probe is None))]
     metrics = [m for m in _CONTROL_METRICS if (rows["metric"] == m).any()]
@@ -148,14 +162,25 @@ def label_metrics_table(results: pd.DataFrame) -> Table | None:
             text, k = _with_ci(rows[(rows["view"] == view) & (rows["metric"] == m)])
             cells.append(text)
             ks.append(k)
+        text, k = _difference_cell(difference(results, values, cell("trained", view),
+                                              cell("trained", "output@last"), main))
+        cells.append(text if view != "output@last" else "")
+        ks.append(k if view != "output@last" else None)
         if not rand.empty:
             text, k = _with_ci(rand[rand["view"] == view])
             cells.append(text)
             ks.append(k)
+            text, k = _difference_cell(difference(results, values, cell("trained", view),
+                                                  cell("random-init", view), "accuracy"))
+            cells.append(text)
+            ks.append(k)
         out_rows.append(cells)
         keys.append(ks)
-    columns = ["view"] + metrics + (["random-init accuracy"] if not rand.empty else [])
-    return Table(columns, out_rows, keys, note=f"Task {task!r}, probe {probe!r}.")
+    columns = ["view"] + metrics + [f"{main} − output@last"] + (
+        ["random-init accuracy", "trained − random-init"] if not rand.empty else [])
+    return Table(columns, out_rows, keys,
+                 note=f"Task {task!r}, probe {probe!r}. Differences: 95 % intervals, paired "
+                      "over the same folds (or bootstrap resamples) unless marked unpaired.")
 
 
 def training_gap_table(results: pd.DataFrame, train_rows: pd.DataFrame | None
