@@ -306,7 +306,9 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
         used = np.unique(np.concatenate([np.concatenate(s) for s in plan.splits[seeds[0]]]))
         keys = None if p.keys is None else p.keys[used]
         sub = Problem(p.X[used], p.y[used], p.groups[used], keys, None, None, p.kind)
-        mdl = [{**mdl_job(cell.spec, sub, sd), "n": len(sub.y)} for sd in seeds]
+        mdl = [{**mdl_job(cell.spec, sub, sd, fitter.tuned,
+                          control_targets(sub.y, keys, sd) if control else None),
+                "n": len(sub.y)} for sd in seeds]
     draws: dict[str, list[float]] = {}
     rows, values = cell_rows(cell, p, plan, splits, mdl, settings, draws)
     return {"status": "done", "reason": "", "protocol": plan.protocol, "rows": rows,

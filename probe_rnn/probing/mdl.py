@@ -4,10 +4,17 @@ The rows are shuffled (seeded, whole sentences kept together) and cut into block
 ``BLOCKS`` × n rows (0.1 %, 0.2 %, 0.4 %, 0.8 %, 1.6 %, 3.2 %, 6.25 %, 12.5 %, 25 %, 50 %,
 100 %; cut points move forward to the next sentence boundary). The first block is sent with the
 uniform code (log2 K bits per row); each later block is sent with the code of a probe trained
-on every row before it. ``uniform_bits = n log2 K``; ``compression = uniform_bits / mdl_bits``
-(> 1 means the labels are compressible from the states). A block whose training rows hold a
-single class is coded with add-one smoothed class frequencies (a probe cannot be fitted on
-one class); probabilities are clipped to ``[EPS, 1]`` as in :mod:`probe_rnn.probing.measures`.
+on every row before it, or with the uniform code when that is shorter, plus one bit per block
+saying which (a valid code: the receiver can decode either). So the codelength never exceeds
+the uniform code by more than one bit per block, and a view that carries nothing compresses
+at about 1, not below it: on Gaussian features (1000 rows, 64 dims, C = 1) the plain online
+code was 1460 bits against 1000 uniform (compression 0.685), from the early blocks' overfit
+probes; with the switch it is 1010 bits (0.99), while on a view that carries the label the
+switch costs at most the 10 flag bits. ``uniform_bits = n log2 K``; ``compression =
+uniform_bits / mdl_bits`` (> 1 means the labels are compressible from the states). A block
+whose training rows hold a single class is coded with add-one smoothed class frequencies (a
+probe cannot be fitted on one class); probabilities are clipped to ``[EPS, 1]`` as in
+:mod:`probe_rnn.probing.measures`.
 """
 
 from __future__ import annotations
@@ -123,7 +130,8 @@ def online_codelength(
         proba = _block_proba(make, X[:a], y[:a], X[a:b], classes, kw)
         cols = np.array([index[v] for v in y[a:b].tolist()])
         p = np.clip(proba[np.arange(b - a), cols], EPS, 1.0)
-        bits.append(float(-np.sum(np.log2(p))))
+        # one flag bit, then the shorter of the probe's code and the uniform code
+        bits.append(1.0 + min(float(-np.sum(np.log2(p))), (b - a) * float(np.log2(k))))
     return MDLResult(
         mdl_bits=float(sum(bits)), uniform_bits=len(y) * float(np.log2(k)), n=len(y),
         n_classes=k, block_ends=ends, block_bits=bits,

@@ -76,6 +76,8 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
     "mdl_bits": (0.0, _INF),
     "uniform_bits": (0.0, _INF),
     "compression": (0.0, _INF),
+    "control_mdl_bits": (0.0, _INF),
+    "control_compression": (0.0, _INF),
 }
 CI_METHOD = (
     "95% t-interval over folds x seeds, Nadeau-Bengio corrected variance; "

@@ -61,7 +61,8 @@ RESULT_COLUMNS: list[str] = [
 ]
 METRICS: tuple[str, ...] = (
     "accuracy", "r2", "bits", "entropy_bits", "control_accuracy", "selectivity", "mdl_bits",
-    "uniform_bits", "compression", "majority_accuracy",
+    "uniform_bits", "compression", "control_mdl_bits", "control_compression",
+    "majority_accuracy",
 )
 BITS_DEFINITION = (
     "H(Y) - held-out cross-entropy, log2; H(Y) = held-out CE of the train marginal; both "

@@ -22,7 +22,7 @@ __all__ = ["Table", "TokenExample", "frame_table", "card_table", "equivalence_ta
            "label_metrics_table", "results_table", "token_examples", "fmt"]
 
 _CONTROL_METRICS = ["accuracy", "control_accuracy", "selectivity", "bits", "entropy_bits",
-                    "mdl_bits", "uniform_bits", "compression"]
+                    "mdl_bits", "uniform_bits", "compression", "control_compression"]
 
 
 @dataclass
@@ -153,8 +153,10 @@ def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = Non
     rows = sentence_rows(results)
     rows = rows[(rows["task"] == task) & ((rows["probe"] == probe) | (probe is None))]
     metrics = [m for m in _CONTROL_METRICS if (rows["metric"] == m).any()]
-    rand = sentence_rows(results, "random-init")
-    rand = rand[(rand["task"] == task) & (rand["metric"] == "accuracy")]
+    rand_all = sentence_rows(results, "random-init")
+    rand_all = rand_all[rand_all["task"] == task]
+    rand = rand_all[rand_all["metric"] == "accuracy"]
+    rand_mdl = rand_all[rand_all["metric"] == "compression"]
     out_rows, keys = [], []
     for view in dict.fromkeys(rows["view"]):
         cells, ks = [str(view)], [None]
@@ -174,10 +176,15 @@ def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = Non
                                                   cell("random-init", view), "accuracy"))
             cells.append(text)
             ks.append(k)
+            if not rand_mdl.empty:
+                text, k = _with_ci(rand_mdl[rand_mdl["view"] == view])
+                cells.append(text)
+                ks.append(k)
         out_rows.append(cells)
         keys.append(ks)
     columns = ["view"] + metrics + [f"{main} − output@last"] + (
-        ["random-init accuracy", "trained − random-init"] if not rand.empty else [])
+        ["random-init accuracy", "trained − random-init"] if not rand.empty else []) + (
+        ["random-init compression"] if not rand.empty and not rand_mdl.empty else [])
     return Table(columns, out_rows, keys,
                  note=f"Task {task!r}, probe {probe!r}. Differences: 95 % intervals, paired "
                       "over the same folds (or bootstrap resamples) unless marked unpaired.")

@@ -40,7 +40,8 @@ def test_codelength_of_a_prior_probe_matches_a_hand_loop() -> None:
             probs = {c: (np.sum(train == c) + 1) / (a + 3) for c in "abc"}
         else:
             probs = {c: counts[list(values).index(c)] / a if c in values else 0 for c in "abc"}
-        hand += sum(-math.log2(max(probs[v], 1e-6)) for v in ys[a:b])
+        probe_bits = sum(-math.log2(max(probs[v], 1e-6)) for v in ys[a:b])
+        hand += 1 + min(probe_bits, (b - a) * math.log2(3))  # flag bit, then the shorter code
     assert res.mdl_bits == pytest.approx(hand)
     assert res.uniform_bits == pytest.approx(n * math.log2(3))
 
@@ -56,3 +57,14 @@ def test_learnable_labels_compress_and_control_labels_do_not() -> None:
     ctrl_y = control_targets(y, groups, seed=0)  # one random label per "sentence"
     ctrl = online_codelength(lambda: LogisticProbe(C=1.0), X, ctrl_y, groups, seed=0)
     assert ctrl.mdl_bits >= 0.97 * ctrl.uniform_bits
+
+
+def test_a_view_that_carries_nothing_compresses_at_about_one_not_below() -> None:
+    rng = np.random.default_rng(0)
+    n, dim = 1000, 64
+    y = rng.choice(["a", "b"], size=n)
+    X = rng.normal(size=(n, dim))  # overfit early blocks used to give compression 0.68 here
+    res = online_codelength(lambda: LogisticProbe(C=1.0), X, y, np.arange(n), seed=0)
+    blocks = len(res.block_ends) - 1
+    assert res.uniform_bits <= res.mdl_bits <= res.uniform_bits + blocks  # the flags at most
+    assert 0.98 < res.compression <= 1.0

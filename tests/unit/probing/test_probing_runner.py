@@ -58,6 +58,9 @@ def test_trained_lstm_carries_the_planted_label_selectively(lstm_stores) -> None
     assert ctrl < acc - 0.2
     assert value(df, "selectivity") == pytest.approx(acc - ctrl)
     assert value(df, "mdl_bits") < 0.3 * value(df, "uniform_bits")
+    # the references MDL is read against: the control's labels and the random-init state
+    assert value(df, "control_compression") < value(df, "compression")
+    assert value(df, "compression", model="random-init") < value(df, "compression")
     assert value(df, "majority_accuracy") < 0.6
     assert value(df, "bits") > value(df, "bits", model="random-init")
     row = df[(df["metric"] == "accuracy") & (df["model"] == "trained")].iloc[0]
