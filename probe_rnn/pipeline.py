@@ -254,6 +254,7 @@ def _run_pipeline(
             if not note.cached:
                 with progress.stage("attribution", 0, "steps") as bar:
                     attribute(bundle, df, out / "attribution", rows=attribution_rows, seed=seed,
+                              probes=_measured_probes(results, out / "journal"),
                               progress=lambda done, total, what: bar(done, total))
             note(f"{attribution_rows} sentences")
 
@@ -294,6 +295,31 @@ def _training_rows_probe(store: Any, probed: ProbedRows, views: Sequence[str] | 
     rows = np.sort(rng.choice(probed.train_index, size=n, replace=False))
     return run_probes({"trained": store}, views=sentence, tasks=[label], probes=(probes[0],),
                       rows=rows, mdl=False, control=False, **kwargs)
+
+
+def _measured_probes(results: pd.DataFrame, journal: Path) -> dict[str, Any]:
+    """The label probes the probing stage measured (trained model, first probe), by view,
+    rebuilt from their journal records (:mod:`probe_rnn.probing.exported`)."""
+    from probe_rnn.probing.exported import import_probe
+    from probe_rnn.probing.journal import Journal
+
+    book, out = Journal(journal), {}
+    records = results.attrs.get("cell_records") or []
+    if not records and (journal.parent / "cells.csv").is_file():  # a reused probing stage
+        try:
+            cells = pd.read_csv(journal.parent / "cells.csv")
+        except (OSError, ValueError):
+            return {}
+        records = cells.astype(object).where(cells.notna(), None).to_dict("records")
+    first = next((r["probe"] for r in records if r.get("status") == "done"), None)
+    for rec in records:
+        if (rec.get("model"), rec.get("task"), rec.get("probe"), rec.get("status")) != (
+                "trained", "label", first, "done") or not rec.get("key"):
+            continue
+        full = book.get(rec["key"])
+        if full and full.get("fitted_probe"):
+            out[rec["view"]] = import_probe(full["fitted_probe"])
+    return out
 
 
 def _reread(note: _Note, say: Say, name: str, read: Callable[[], pd.DataFrame]

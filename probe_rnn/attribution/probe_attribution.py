@@ -1,8 +1,10 @@
 """Probe attribution: which input tokens a probe's reading of a state came from.
 
 A fitted *linear* probe (a scikit-learn linear model, optionally behind a ``StandardScaler`` in a
-``Pipeline``, or a probe with ``scaler_`` and ``model_`` like probe-rnn's built-ins) is folded
-into one ``torch.nn.Linear`` (:func:`linear_probe_to_torch`). The function attributed is then
+``Pipeline``, a probe with ``scaler_`` and ``model_``, or probe-rnn's built-ins, which keep
+their standardisation in ``mean_``/``scale_`` before ``model_``) is folded into one
+``torch.nn.Linear`` (:func:`linear_probe_to_torch`) that gives the probe's own decision
+scores. The function attributed is then
 ``ids -> model up to the view -> probe decision score for the class``; Integrated Gradients on
 the embedding (PAD baseline, lengths never attributed) says which tokens it came from, with the
 same per-sentence completeness check as token attribution.
@@ -50,7 +52,17 @@ def _linear_parts(probe: Any) -> tuple[list[Any], Any]:
     if hasattr(probe, "scaler_") and hasattr(probe, "model_"):
         pre, last = _linear_parts(probe.model_)
         return [probe.scaler_] + pre, last
+    if hasattr(probe, "mean_") and hasattr(probe, "scale_") and hasattr(probe, "model_"):
+        pre, last = _linear_parts(probe.model_)  # probe-rnn's probes: (X - mean_) / scale_
+        return [_Standardise(probe.mean_, probe.scale_)] + pre, last
     return [], probe
+
+
+class _Standardise:
+    """``(X - mean_) / scale_`` as a StandardScaler-like step (probe-rnn's built-in probes)."""
+
+    def __init__(self, mean: Any, scale: Any) -> None:
+        self.mean_, self.scale_ = np.asarray(mean), np.asarray(scale)
 
 
 def linear_probe_to_torch(probe: Any) -> tuple[nn.Linear, np.ndarray]:
@@ -68,7 +80,7 @@ def linear_probe_to_torch(probe: Any) -> tuple[nn.Linear, np.ndarray]:
     coef = np.atleast_2d(np.asarray(model.coef_, dtype=np.float64))
     intercept = np.atleast_1d(np.asarray(model.intercept_, dtype=np.float64))
     for step in reversed(transforms):
-        if type(step).__name__ != "StandardScaler":
+        if type(step).__name__ not in ("StandardScaler", "_Standardise"):
             raise AttributionError(
                 f"probe attribution can fold only StandardScaler before the linear model; "
                 f"found {type(step).__name__}"

@@ -136,8 +136,10 @@ def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = 
     internal_batch_size : rows per forward pass inside Captum (bounds memory).
     target : attribute the ``prediction`` (default) or the gold ``label`` logit.
     neuron_views : views to rank units of (default: output@last, every h_n and c_n).
-    probes : fitted linear probes by view; missing views get a standardised logistic
-        regression fitted on up to ``probe_rows`` rows (train split first) here.
+    probes : fitted linear probes by view (the pipeline passes the probes its probing measured,
+        :mod:`probe_rnn.probing.exported`); missing views get a standardised logistic
+        regression fitted on up to ``probe_rows`` rows (train split first) here. The manifest's
+        ``probe_sources`` says which probe each view's attribution explains.
     probe_views : views whose probe is attributed to tokens (default: output@last and the top
         layer's h_n).
     progress : called as ``progress(done, total, what)`` after each stage.
@@ -172,10 +174,20 @@ def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = 
     say(3, 4, "neurons")
     probe_tok = _probe_tokens(ctx, fitted, probe_views, n_steps, internal_batch_size)
     say(4, 4, "probes")
+    given = probes or {}
+    sources = {view: (_described(given[view]) if view in given else
+                      f"fitted here: standardised logistic regression on up to {probe_rows} rows")
+               for view, probe in fitted.items() if probe is not None}
     return _write(ctx, out, tok, st, neurons, probe_tok, {
         "method": method, "n_steps": n_steps, "state_steps": state_steps,
         "state_baseline": state_baseline, "internal_batch_size": internal_batch_size,
-        "seed": seed, "target": target, "top_k": top_k})
+        "seed": seed, "target": target, "top_k": top_k, "probe_sources": sources})
+
+
+def _described(probe: Any) -> str:
+    """Where a given probe came from, for the manifest."""
+    origin = getattr(probe, "origin_", None)
+    return str(origin) if origin else f"given: {type(probe).__name__}"
 
 
 @dataclass

@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError, ProbeOutputError, StoreError
 from probe_rnn.probing.controls import control_targets
+from probe_rnn.probing.exported import export_probe
 from probe_rnn.probing.jobs import Fitter, Problem, mdl_job, split_job
 from probe_rnn.probing.protocol import DEFAULT_PRECISION, PROTOCOL_VERSION, plan_splits
 from probe_rnn.probing.results import cell_rows
@@ -311,8 +312,12 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
                 "n": len(sub.y)} for sd in seeds]
     draws: dict[str, list[float]] = {}
     rows, values = cell_rows(cell, p, plan, splits, mdl, settings, draws)
+    probe = None
+    if cell.model == "trained" and cell.task.name == "label" and cell.view_kind == "sentence":
+        # the measured probe, refit on all the cell's rows with its C, for probe attribution
+        probe = export_probe(fitter.fit("final", p.X, p.y, p.groups), len(p.y))
     return {"status": "done", "reason": "", "protocol": plan.protocol, "rows": rows,
-            "values": values, "draws": draws,
+            "values": values, "draws": draws, "fitted_probe": probe,
             "pairing": _pairing(plan, p.groups, seeds, context(cell.store, cell.rows)),
             "sentences": plan.sentences, "used_sentences": plan.used_sentences,
             "fits": fitter.fits, "not_converged": fitter.not_converged}

@@ -331,7 +331,7 @@ def run_probes(
     df.attrs.update(
         protocol=describe(precision, folds), precision=float(precision), cells=len(cells),
         reused_cells=reused, failed_cells=failed, unreadable_journal=unreadable,
-        cell_records=[{k: r.get(k) for k in ("model", "view", "task", "probe", "status",
+        cell_records=[{k: r.get(k) for k in ("key", "model", "view", "task", "probe", "status",
                                               "reason", "protocol", "sentences",
                                               "used_sentences", "fits", "not_converged",
                                               "seconds", "cpu_seconds")} for r in records],

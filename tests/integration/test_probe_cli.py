@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from cli_support import run_cli
@@ -60,3 +61,30 @@ def test_report_rerenders_without_recomputing(run_dir: Path) -> None:
     assert "output@last" in html and "Content-Security-Policy" in html
     run = json.loads((run_dir / "run.json").read_text())
     assert run["data"]["rows"] == 300
+
+
+def test_probe_attribution_explains_the_measured_probe(run_dir: Path) -> None:
+    from probe_rnn.capture.store import StateStore
+    from probe_rnn.probing.exported import import_probe
+    from probe_rnn.probing.journal import Journal
+
+    manifest = json.loads((run_dir / "attribution" / "manifest.json").read_text())
+    sources = manifest["probe_sources"]
+    assert sources["output@last"].startswith("the measured probe: logistic, C=")
+    cells = pd.read_csv(run_dir / "cells.csv")
+    key = cells[(cells.model == "trained") & (cells.view == "output@last")
+                & (cells.task == "label") & (cells.probe == "logistic")]["key"].iloc[0]
+    measured = import_probe(Journal(run_dir / "journal").get(key)["fitted_probe"])
+    # the attributed function's value at the input is the measured probe's decision score
+    tokens = pd.read_parquet(run_dir / "attribution" / "probe_tokens.parquet")
+    f_x = tokens[tokens.view == "output@last"].groupby("row")["f_x"].first()
+    store = StateStore(run_dir / "states")
+    X = np.asarray(store.sentence("output@last"), dtype=np.float64)[f_x.index.to_numpy()]
+    scores = measured.decision_function(X).reshape(len(X), -1)
+    target = tokens[tokens.view == "output@last"].groupby("row")["target_label"].first()
+    column = [list(measured.classes_).index(c) for c in target.loc[f_x.index]]
+    if scores.shape[1] == 1:  # binary: the score of classes[1]; class 0 reads its negative
+        expected = np.where(np.asarray(column) == 1, scores[:, 0], -scores[:, 0])
+    else:
+        expected = scores[np.arange(len(X)), column]
+    np.testing.assert_allclose(f_x.to_numpy(), expected, atol=0.05)  # the store holds float16
