@@ -50,7 +50,9 @@ CAPTIONS = {
     "weights (every weight re-initialised, the embedding included, so the grey bars show what "
     "the architecture and the input alone give); whiskers: confidence intervals; dashed line: "
     "majority-class baseline. Pick the "
-    "task and measure in the menu. Bars whose whiskers overlap are within noise of each other.",
+    "task and measure in the menu. Whiskers are each bar's own interval: two bars differ when "
+    "the paired difference's interval excludes 0 (the findings and the table below), which "
+    "overlapping whiskers do not rule out.",
     "fig-timesteps": "Each line is one layer and direction read at step t (0 = first token; "
     "negative t counts back from each sentence's own end), with its confidence band. Where a "
     "curve rises tells how early in the sentence the information is available.",

@@ -307,9 +307,10 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
                 "memorised from training sentences; every other number here is on held-out "
                 "rows.")
     else:
-        text = (f"On `{view}` the probe reads the label as well on held-out rows as on rows the "
-                f"model trained on ({held.describe()} vs {train.describe()}; "
-                f"{_difference_text(d, 'accuracy')}): no sign of memorisation there.")
+        text = (f"On `{view}` the probe reads the label at {train.describe()} on rows the model "
+                f"trained on and {held.describe()} on held-out rows "
+                f"({_difference_text(d, 'accuracy')}): within noise, so this run does not show "
+                "memorisation there.")
     return [Finding(text, "probing-training-rows", "memorisation")]
 
 

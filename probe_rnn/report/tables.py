@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probe_rnn.probing.paired import Difference, difference
+from probe_rnn.probing.paired import Difference, difference, unpaired
 from probe_rnn.report.equivalence import Equivalence
 from probe_rnn.report.measures import label_task, primary_probe, sentence_rows
 
 __all__ = ["Table", "TokenExample", "frame_table", "card_table", "equivalence_table",
            "label_metrics_table", "results_table", "token_examples", "fmt"]
 
-_CONTROL_METRICS = ["accuracy", "control_accuracy", "selectivity", "bits", "entropy_bits",
-                    "mdl_bits", "uniform_bits", "compression", "control_compression"]
+_CONTROL_METRICS = ["accuracy", "control_accuracy", "selectivity", "bits", "mdl_bits",
+                    "uniform_bits", "compression", "control_compression"]
 
 
 @dataclass
@@ -208,14 +208,16 @@ def training_gap_table(results: pd.DataFrame, train_rows: pd.DataFrame | None
         (h_text, h_key), (t_text, t_key) = _with_ci(h), _with_ci(t)
         if h_key is None or t_key is None:
             continue
-        gap = t_key - h_key
-        out_rows.append([str(view), h_text, t_text, f"{gap:+.3f}"])
-        keys.append([None, h_key, t_key, gap])
+        gap = unpaired(*(tuple(float(r[c].mean()) for c in ("value", "ci_low", "ci_high"))
+                         for r in (t, h)))
+        out_rows.append([str(view), h_text, t_text, gap.describe()])
+        keys.append([None, h_key, t_key, gap.value])
     if not out_rows:
         return None
     return Table(["view", "held-out accuracy", "training-row accuracy", "gap"], out_rows, keys,
                  note=f"Task {task!r}, probe {probe!r}, trained model; training rows: a "
-                      "seeded sample as large as the held-out rows.")
+                      "seeded sample as large as the held-out rows. Gap: training − held-out "
+                      "with its 95 % interval, unpaired (different rows).")
 
 
 def results_table(results: pd.DataFrame, max_rows: int = 400) -> Table:

@@ -154,3 +154,13 @@ def test_unidirectional_store(tmp_path) -> None:
     assert eq.top_layer == 0 and not eq.bidirectional and eq.last_vs_hn_bwd is None
     values = np.load(run / "states" / "views" / "output_at_last.npy")
     assert values.shape[1] == 8
+
+
+def test_training_rows_read_better_than_held_out_ones_is_a_memorisation_finding() -> None:
+    held = results_frame([result_row("output@last", "accuracy", 0.80, 0.77, 0.83)])
+    for train, says in (((0.95, 0.93, 0.97), "part of what the state holds is memorised"),
+                        ((0.82, 0.78, 0.86), "within noise, so this run does not show")):
+        rows = results_frame([result_row("output@last", "accuracy", *train)])
+        texts = [f.text for f in make_findings(held, None, {}, train_rows=rows)]
+        line = next(t for t in texts if "rows the model trained on" in t)
+        assert says in line and "unpaired difference" in line

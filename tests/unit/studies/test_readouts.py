@@ -141,3 +141,21 @@ def test_bad_arguments_raise_config_errors() -> None:
         compare_readouts(df, seeds=0)
     with pytest.raises(ConfigError, match="rnn must be one of"):
         compare_readouts(df, rnn="transformer")
+
+
+def test_the_probe_sample_never_takes_training_rows() -> None:
+    import pandas as pd
+    import pytest
+
+    from probe_rnn.errors import DataError
+    from probe_rnn.studies.readouts import _probe_sample
+
+    data = pd.DataFrame({"text": [f"t{i}" for i in range(100)],
+                         "split": ["train"] * 80 + ["dev"] * 10 + ["test"] * 10})
+    few = _probe_sample(data, rows=600, seed=0)  # fewer held out than asked: those, no top-up
+    assert len(few) == 20 and set(few["split"]) == {"dev", "test"}
+    some = _probe_sample(data, rows=15, seed=0)
+    assert len(some) == 15 and "train" not in set(some["split"])
+    assert list(some.index) == sorted(some.index)  # table order
+    with pytest.raises(DataError, match="no dev or test rows"):
+        _probe_sample(data.assign(split="train"), rows=10, seed=0)
