@@ -172,8 +172,9 @@ def _run_pipeline(
     say = say or (lambda line: None)
     progress = progress or Progress(quiet=True)
     precision = DEFAULT_PRECISION if precision is None else precision
+    split = ensure_splits(df, seed=seed)  # checks the table (label column, split values)
     source_of_split, trusted = split_source(df, getattr(bundle, "meta", None), seed)
-    df = sample_rows(ensure_splits(df, seed=seed), max_rows, seed)
+    df = sample_rows(split, max_rows, seed)
     probed = choose_rows(df, probe_rows, source_of_split, trusted)
     _check_labels(bundle, df, say)
     out = Path(out_dir)
