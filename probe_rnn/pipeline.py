@@ -255,7 +255,7 @@ def _run_pipeline(
             if not note.cached:
                 with progress.stage("attribution", 0, "steps") as bar:
                     attribute(bundle, df, out / "attribution", rows=attribution_rows, seed=seed,
-                              probes=_measured_probes(results, out / "journal"),
+                              probes=_measured_probes(out, probes[0]),
                               progress=lambda done, total, what: bar(done, total))
             note(f"{attribution_rows} sentences")
 
@@ -298,29 +298,27 @@ def _training_rows_probe(store: Any, probed: ProbedRows, views: Sequence[str] | 
                       rows=rows, mdl=False, control=False, **kwargs)
 
 
-def _measured_probes(results: pd.DataFrame, journal: Path) -> dict[str, Any]:
-    """The label probes the probing stage measured (trained model, first probe), by view,
-    rebuilt from their journal records (:mod:`probe_rnn.probing.exported`)."""
+def _measured_probes(out: Path, probe: str) -> dict[str, Any]:
+    """The label probes the probing stage measured (trained model, ``probe``), by view, rebuilt
+    from their journal records (:mod:`probe_rnn.probing.exported`); cells.csv, written by the
+    probing stage whether it ran or was reused, names the cells and their journal keys."""
     from probe_rnn.probing.exported import import_probe
     from probe_rnn.probing.journal import Journal
 
-    book, out = Journal(journal), {}
-    records = results.attrs.get("cell_records") or []
-    if not records and (journal.parent / "cells.csv").is_file():  # a reused probing stage
-        try:
-            cells = pd.read_csv(journal.parent / "cells.csv")
-        except (OSError, ValueError):
-            return {}
-        records = cells.astype(object).where(cells.notna(), None).to_dict("records")
-    first = next((r["probe"] for r in records if r.get("status") == "done"), None)
-    for rec in records:
-        if (rec.get("model"), rec.get("task"), rec.get("probe"), rec.get("status")) != (
-                "trained", "label", first, "done") or not rec.get("key"):
-            continue
-        full = book.get(rec["key"])
-        if full and full.get("fitted_probe"):
-            out[rec["view"]] = import_probe(full["fitted_probe"])
-    return out
+    try:
+        cells = pd.read_csv(out / "cells.csv")
+    except (OSError, ValueError):
+        return {}
+    if "key" not in cells:
+        return {}  # a probing stage from before cells kept their probes
+    chosen = cells[(cells["model"] == "trained") & (cells["task"] == "label")
+                   & (cells["probe"] == probe) & (cells["status"] == "done")]
+    book, found = Journal(out / "journal"), {}
+    for view, key in zip(chosen["view"], chosen["key"], strict=True):
+        record = book.get(str(key))
+        if record and record.get("fitted_probe"):
+            found[str(view)] = import_probe(record["fitted_probe"])
+    return found
 
 
 def _reread(note: _Note, say: Say, name: str, read: Callable[[], pd.DataFrame]
@@ -401,7 +399,7 @@ run_pipeline.__signature__ = inspect.signature(_run_pipeline)  # type: ignore[at
 
 _STAGE_FILES = {
     "diagnosis": ("diagnosis.csv",),
-    "probing": ("results.parquet", "results.csv", "cells.csv", "values.parquet"),
+    "probing": ("results.parquet", "results.csv", "cells.csv", VALUES_NAME),
     "attribution": ("attribution/manifest.json",),
 }
 

@@ -106,7 +106,7 @@ def difference(results: pd.DataFrame, values: pd.DataFrame | None, a: Mapping[st
     other = (float(rb["value"]), float(rb["ci_low"]), float(rb["ci_high"]))
     if values is None or values.empty:
         return unpaired(point, other, "no per-split values recorded")
-    va, vb = _values(values, a, metric), _values(values, b, metric)
+    va, vb = _select(values, a, metric), _select(values, b, metric)
     pa, pb = set(va["pairing"].dropna()), set(vb["pairing"].dropna())
     if len(pa) != 1 or pa != pb:
         return unpaired(point, other)
@@ -138,7 +138,3 @@ def _row(results: pd.DataFrame, cell: Mapping[str, str], metric: str) -> pd.Seri
     rows = _select(results, cell, metric)
     rows = rows[np.isfinite(rows["value"].astype(float))]
     return None if rows.empty else rows.iloc[0]
-
-
-def _values(values: pd.DataFrame, cell: Mapping[str, str], metric: str) -> pd.DataFrame:
-    return _select(values, cell, metric)

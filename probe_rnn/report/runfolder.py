@@ -129,19 +129,11 @@ def load_run(run_dir: str | Path) -> RunData:
         data.notes["projections"] = (
             "No complete state store in states/, so there are no projections."
         )
-    values = path / "values.parquet"
-    if values.is_file():
-        try:
-            data.values = pd.read_parquet(values)
-        except Exception:  # noqa: BLE001 - without it, comparisons are unpaired (and say so)
-            data.notes["values"] = f"{values.name} cannot be read; comparisons are unpaired."
-    train_rows = path / "train-rows.parquet"
-    if train_rows.is_file():
-        try:
-            data.train_rows = pd.read_parquet(train_rows)
-        except Exception:  # noqa: BLE001 - a damaged optional table is left out, not fatal
-            data.notes["train_rows"] = f"{train_rows.name} cannot be read; the held-out vs " \
-                                       "training-row comparison is left out."
+    data.values = _read_optional_parquet(path / "values.parquet", data.notes, "values",
+                                         "comparisons are unpaired")
+    data.train_rows = _read_optional_parquet(path / "train-rows.parquet", data.notes,
+                                             "train_rows", "the held-out vs training-row "
+                                             "comparison is left out")
     probing = _probing_note(data.run.get("probing") or {}, data.run.get("probed_rows"))
     if probing:
         data.notes["probing"] = probing
@@ -227,6 +219,19 @@ def _read_optional_csv(file: Path, notes: dict[str, str], anchor: str) -> pd.Dat
         return pd.read_csv(file)
     except (OSError, ValueError) as exc:
         notes[anchor] = f"{file.name} cannot be read ({type(exc).__name__}); section left out."
+        return None
+
+
+def _read_optional_parquet(file: Path, notes: dict[str, str], anchor: str, without: str
+                           ) -> pd.DataFrame | None:
+    """A table only some runs have: None when absent; when damaged, None and a note saying
+    what the report does ``without`` it (runs made before it existed lack it silently)."""
+    if not file.is_file():
+        return None
+    try:
+        return pd.read_parquet(file)
+    except Exception:  # noqa: BLE001 - pyarrow raises many types on damaged files
+        notes[anchor] = f"{file.name} cannot be read; {without}."
         return None
 
 

@@ -208,8 +208,9 @@ def training_gap_table(results: pd.DataFrame, train_rows: pd.DataFrame | None
         (h_text, h_key), (t_text, t_key) = _with_ci(h), _with_ci(t)
         if h_key is None or t_key is None:
             continue
-        gap = unpaired(*(tuple(float(r[c].mean()) for c in ("value", "ci_low", "ci_high"))
-                         for r in (t, h)))
+        triple = lambda r: (float(r["value"].mean()), float(r["ci_low"].mean()),  # noqa: E731
+                            float(r["ci_high"].mean()))
+        gap = unpaired(triple(t), triple(h))
         out_rows.append([str(view), h_text, t_text, gap.describe()])
         keys.append([None, h_key, t_key, gap.value])
     if not out_rows:
