@@ -14,6 +14,7 @@ __all__ = [
     "DataError",
     "CheckpointError",
     "UntrustedCheckpointError",
+    "ModelCallError",
     "ConfigError",
     "CaptureError",
     "CaptureMismatchError",
@@ -41,6 +42,10 @@ class DataError(ProbeRnnError, ValueError):
 
 class CheckpointError(ProbeRnnError, ValueError):
     """A checkpoint is unreadable, truncated, of another format or inconsistent."""
+
+
+class ModelCallError(ProbeRnnError, RuntimeError):
+    """The user's model could not be called with what probe-rnn gave it (names its forward)."""
 
 
 class UntrustedCheckpointError(CheckpointError):

@@ -1,8 +1,11 @@
 """Shared helpers of the attribution package: model parts, forward functions, masks, guards.
 
-Attribution works on any model with an ``embedding`` (``nn.Embedding``) feeding a recurrent
-module (``nn.LSTM``/``nn.GRU``/``nn.RNN``, found as ``rnn`` or as the only recurrent child) and
-a forward ``f(ids (batch, time), lengths (batch,)) -> logits (batch, n_labels)``. Everything here
+Attribution works on any model with a token embedding (``nn.Embedding``: the one named, else
+``embedding``, else the only one) feeding a recurrent module (``nn.LSTM``/``nn.GRU``/``nn.RNN``,
+found as ``rnn`` or as the only recurrent child) and a forward ``f(ids (batch, time), lengths
+(batch,)) -> logits (batch, n_labels)``: ids are batch-major here whatever the model reads (the
+adapter transposes them for a time-major model, and ``layout`` tells which way the embedding's
+output lies, so interpolation always runs along the batch). Everything here
 runs under :func:`no_cudnn` (cuDNN's RNN backward refuses eval mode) with the model in ``eval()``.
 """
 
@@ -31,22 +34,31 @@ class ModelParts:
     rnn: nn.RNNBase
     pad_id: int
     device: torch.device
+    layout: str = "batch"
 
 
-def find_parts(model: nn.Module, forward: Forward | None = None) -> ModelParts:
+def find_parts(model: nn.Module, forward: Forward | None = None, *,
+               embedding: str | None = None, layout: str = "batch",
+               pad_id: int | None = None) -> ModelParts:
     """Locate embedding and recurrent module of ``model`` and build its forward.
 
     Parameters
     ----------
     model : the classifier; ``model(ids, lengths)`` must return logits unless ``forward`` is given.
     forward : optional ``f(ids, lengths) -> logits`` (e.g. an adapter's forward bound to model).
+    embedding : name of the token embedding submodule (default: ``embedding`` or the only one).
+    layout : ``"batch"`` or ``"time"``: how the model lays out its ids (and embeddings).
+    pad_id : the padding id (default: the embedding's ``padding_idx``, else 0).
     """
-    embedding = getattr(model, "embedding", None)
-    if not isinstance(embedding, nn.Embedding):
+    from probe_rnn.models.calling import find_embedding
+
+    found = find_embedding(model, embedding)
+    if found is None:
         raise AttributionError(
-            "attribution needs the model's token embedding as an nn.Embedding attribute "
-            "`embedding`; this model has none"
+            "attribution needs the model's token embedding (an nn.Embedding submodule); this "
+            "model has none"
         )
+    embedding_module = found[1]
     rnn = getattr(model, "rnn", None)
     if not isinstance(rnn, RECURRENT_TYPES):
         found = [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]
@@ -56,9 +68,10 @@ def find_parts(model: nn.Module, forward: Forward | None = None) -> ModelParts:
                 f"found {len(found)}"
             )
         rnn = found[0]
-    pad = embedding.padding_idx if embedding.padding_idx is not None else 0
-    device = embedding.weight.device
-    return ModelParts(model, forward or model, embedding, rnn, int(pad), device)
+    if pad_id is None:
+        pad_id = embedding_module.padding_idx if embedding_module.padding_idx is not None else 0
+    device = embedding_module.weight.device
+    return ModelParts(model, forward or model, embedding_module, rnn, int(pad_id), device, layout)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from captum.attr import LayerIntegratedGradients
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
@@ -32,7 +31,7 @@ from probe_rnn.attribution._common import (
     relative_error,
     valid_mask,
 )
-from probe_rnn.attribution.tokens import TokenAttributions, baseline_ids
+from probe_rnn.attribution.tokens import TokenAttributions, baseline_ids, embedding_ig
 from probe_rnn.errors import AttributionError
 
 __all__ = ["linear_probe_to_torch", "view_function", "probe_token_attributions",
@@ -173,12 +172,10 @@ def probe_token_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, pr
         if target is None:
             target = (z[:, 0] > 0).long() if z.shape[1] == 1 else z.argmax(1)
         target = target.to(parts.device)
-        lig = LayerIntegratedGradients(score, parts.embedding)
         attrs = []
         for sl in chunks(len(ids), internal_batch_size):
-            a = lig.attribute(ids[sl], baselines=baseline_ids(ids[sl], parts.pad_id),
-                              additional_forward_args=(lengths[sl], target[sl]),
-                              n_steps=n_steps, internal_batch_size=internal_batch_size)
+            a, _ = embedding_ig(parts, score, ids[sl], baseline_ids(ids[sl], parts.pad_id),
+                                (lengths[sl], target[sl]), None, n_steps, internal_batch_size)
             attrs.append(a.sum(-1).detach())
         with torch.no_grad():
             g_x = score(ids, lengths, target)

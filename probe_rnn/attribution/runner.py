@@ -100,7 +100,9 @@ def _parts(bundle: Any) -> ModelParts:
     def forward(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return adapter.forward(model, {"ids": ids, "lengths": lengths})
 
-    return find_parts(model, forward)
+    return find_parts(model, forward, embedding=getattr(bundle, "embedding", None),
+                      layout=getattr(adapter, "layout", "batch"),
+                      pad_id=getattr(bundle.tokenizer, "pad_id", None))
 
 
 def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: str):

@@ -1,9 +1,12 @@
 """Token attribution: which input tokens drive the target logit.
 
-The default is Integrated Gradients on the embedding layer (Captum
-``LayerIntegratedGradients``): integer ids go in, the path runs between the PAD-token
-embedding (baseline: every valid position replaced by PAD, the **same lengths**) and the real
-embedding, and ``lengths`` travel in ``additional_forward_args`` so they are never interpolated.
+The default is Integrated Gradients on the embedding layer's output: the path runs between the
+PAD-token embedding (baseline: every valid position replaced by PAD, the **same lengths**) and
+the real embedding, and ``ids`` and ``lengths`` travel in ``additional_forward_args`` so they
+are never interpolated. This is what Captum's ``LayerIntegratedGradients`` computes, with one
+difference that matters for time-major models: Captum interpolates a layer's output along its
+dim 0, which is *time* when the model embeds ``(time, batch)`` ids; here the embeddings are
+batch-major and the hook hands the model its own layout.
 Attributions are summed over the embedding dimension, padded positions are set to exactly 0,
 and completeness is judged per sentence: ``|sum - (F(x) - F(baseline))| / |F(x) - F(baseline)|``.
 
@@ -16,13 +19,14 @@ check is reported and usually fails) and ``occlusion`` (F(x) - F(x with token t 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from captum.attr import (
     DeepLift,
     InputXGradient,
-    LayerIntegratedGradients,
+    IntegratedGradients,
     Occlusion,
     Saliency,
 )
@@ -39,7 +43,7 @@ from probe_rnn.attribution._common import (
 )
 from probe_rnn.errors import ConfigError
 
-__all__ = ["METHODS", "TokenAttributions", "token_attributions"]
+__all__ = ["METHODS", "TokenAttributions", "token_attributions", "embedding_ig"]
 
 METHODS = ("ig", "saliency", "ixg", "deeplift", "occlusion")
 COMPLETE = ("ig", "deeplift")  # methods whose sum should equal F(x) - F(baseline)
@@ -63,19 +67,40 @@ class TokenAttributions:
 
 
 class _EmbeddingFed(nn.Module):
-    """model with its embedding output replaced by an explicit (batch, time, emb) input."""
+    """``fn(ids, *args)`` with the embedding's output replaced by an explicit batch-major
+    ``(batch, time, emb)`` input (transposed to ``(time, batch, emb)`` for a time-major model)."""
 
-    def __init__(self, parts: ModelParts) -> None:
+    def __init__(self, parts: ModelParts, fn: Callable[..., Tensor] | None = None) -> None:
         super().__init__()
         self.model = parts.model  # a child, so DeepLift finds the model's nonlinear modules
         object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "fn", fn or parts.forward)
 
-    def forward(self, emb: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
-        handle = self.parts.embedding.register_forward_hook(lambda _m, _a, _o: emb)
+    def forward(self, emb: Tensor, ids: Tensor, *args: Tensor) -> Tensor:
+        fed = emb.transpose(0, 1) if self.parts.layout == "time" else emb
+        handle = self.parts.embedding.register_forward_hook(lambda _m, _a, _o: fed)
         try:
-            return self.parts.forward(ids, lengths)
+            return self.fn(ids, *args)
         finally:
             handle.remove()
+
+
+def embedding_ig(parts: ModelParts, fn: Callable[..., Tensor], ids: Tensor, base: Tensor,
+                 args: tuple, target: Tensor | None, n_steps: int, internal_batch_size: int
+                 ) -> tuple[Tensor, Tensor]:
+    """Integrated Gradients of ``fn(ids, *args)`` w.r.t. the embedding output, from the
+    embedding of ``base`` to that of ``ids``: (attributions (batch, time, emb), captum delta)."""
+    with torch.no_grad():
+        emb, emb_base = _batch_major(parts, ids), _batch_major(parts, base)
+    ig = IntegratedGradients(_EmbeddingFed(parts, fn))
+    return ig.attribute(emb, baselines=emb_base, additional_forward_args=(ids, *args),
+                        target=target, n_steps=n_steps, internal_batch_size=internal_batch_size,
+                        return_convergence_delta=True)
+
+
+def _batch_major(parts: ModelParts, ids: Tensor) -> Tensor:
+    """The embedding of batch-major ``ids`` as ``(batch, time, emb)``."""
+    return parts.embedding(ids).detach()
 
 
 def baseline_ids(ids: Tensor, pad_id: int) -> Tensor:
@@ -88,11 +113,8 @@ def _raw(method: str, parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
     """(attributions (batch, time), captum delta or None) for one chunk."""
     base = baseline_ids(ids, parts.pad_id)
     if method == "ig":
-        lig = LayerIntegratedGradients(parts.forward, parts.embedding)
-        attr, delta = lig.attribute(
-            ids, baselines=base, additional_forward_args=(lengths,), target=target,
-            n_steps=n_steps, internal_batch_size=internal_batch_size,
-            return_convergence_delta=True)
+        attr, delta = embedding_ig(parts, parts.forward, ids, base, (lengths,), target,
+                                   n_steps, internal_batch_size)
         return attr.sum(-1), delta
     if method == "occlusion":
         attr = Occlusion(parts.forward).attribute(
@@ -101,8 +123,8 @@ def _raw(method: str, parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
         return attr.to(torch.get_default_dtype()), None
     fed = _EmbeddingFed(parts)
     with torch.no_grad():
-        emb, emb_base = parts.embedding(ids), parts.embedding(base)
-    emb = emb.detach().requires_grad_(True)
+        emb, emb_base = _batch_major(parts, ids), _batch_major(parts, base)
+    emb = emb.requires_grad_(True)
     extra = (ids, lengths)
     if method == "saliency":
         attr = Saliency(fed).attribute(emb, target=target, additional_forward_args=extra)

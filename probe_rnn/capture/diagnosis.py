@@ -64,6 +64,7 @@ class _Stats:
     lower_cos: dict[tuple[int, int], float] = field(default_factory=dict)
     top_abs: float = 0.0
     c_top_abs: float = 0.0
+    naive: str = "output[:, -1]"  # how naive code reads the last step: output[-1] if time-major
 
     def update(self, st: RecurrentStates, lengths: torch.Tensor) -> None:
         """Add one batch of states; ``lengths`` ``(batch,)`` are the real tokens per row (the
@@ -149,22 +150,22 @@ class _Stats:
 
     def _naive_rows(self, n: int) -> list[dict[str, Any]]:
         share = self.differ / n
-        text = (f"output@-1 (output[:, -1] of the padded batch) differs from output@last on "
+        text = (f"output@-1 ({self.naive} of the padded batch) differs from output@last on "
                 f"{self.differ} of {self.rows} rows ({share:.1%}); {self.differ_short} of them "
                 f"are shorter than their batch's longest row ({self.short} short rows in all), "
-                "so output[:, -1] reads a padding position for them (batch composition decides "
+                f"so {self.naive} reads a padding position for them (batch composition decides "
                 "which rows).")
         rows = [_row("", "share output@-1 != output@last", share, "share of rows", text)]
         if self.short:
             zero = self.short_zero / self.short
             if self.short_zero == self.short:
                 why = ("the module got a PackedSequence: padding positions of output are zeros, "
-                       "so naive output[:, -1] hands a zero vector for every short row.")
+                       f"so naive {self.naive} hands a zero vector for every short row.")
             elif self.short_zero == 0:
-                why = ("the module ran over the padded batch: output[:, -1] of a short row is the "
+                why = (f"the module ran over the padded batch: {self.naive} of a short row is the "
                        "state after reading pad tokens, not after its last real token.")
             else:
-                why = "some short rows read zeros at output[:, -1], others padded states."
+                why = f"some short rows read zeros at {self.naive}, others padded states."
             rows.append(_row("", "share of short rows with output@-1 == 0", zero,
                              "share of short rows", f"{self.short_zero} of {self.short} short "
                              f"rows have an all-zero output@-1: {why}"))
@@ -247,7 +248,9 @@ def diagnose(
     if not names:
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU module: nothing to diagnose")
     texts = [str(t) for t in df["text"]]
-    stats = {name: _Stats() for name in names}
+    modules_by_name = dict(bundle.model.named_modules())
+    stats = {name: _Stats(naive="output[:, -1]" if modules_by_name[name].batch_first
+                          else "output[-1]") for name in names}
     with torch.no_grad(), record(bundle.model, modules=names, verify="first") as rec:
         for start in range(0, len(texts), batch_size):
             batch = bundle.adapter.encode(texts[start : start + batch_size])

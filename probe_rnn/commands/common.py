@@ -15,8 +15,6 @@ from probe_rnn.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from probe_rnn.models import ModelBundle
-
 console = Console(stderr=True, highlight=False)
 """Progress bars and status lines go to stderr, so stdout holds only results."""
 
@@ -33,23 +31,6 @@ DatasetOpt = Annotated[
 ]
 TextOpt = Annotated[str, typer.Option("--text", help="Column holding the text.")]
 LabelOpt = Annotated[str, typer.Option("--label", help="Column holding the label.")]
-FactoryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        help="Foreign model: 'package.module:factory' (or 'file.py:factory') that builds the "
-        "architecture; the checkpoint then holds its state_dict.",
-        show_default=False,
-    ),
-]
-TrustOpt = Annotated[
-    bool,
-    typer.Option(
-        "--trust-checkpoint",
-        help="Allow a checkpoint that is a pickled module. Unpickling runs code: only for "
-        "files you trust.",
-    ),
-]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
 UmapOpt = Annotated[
     bool, typer.Option("--umap/--no-umap", help="UMAP pictures (PCA with --no-umap).")
@@ -83,13 +64,6 @@ def load_data(
     if dataset is not None:
         return load_dataset(dataset), f"dataset:{dataset}"
     return read_table(data, text=text, label=label), str(data)
-
-
-def load_bundle(path: Path, factory: str | None = None, trust: bool = False) -> ModelBundle:
-    """Load a checkpoint (ours, a factory's state_dict, or a trusted pickled module)."""
-    from probe_rnn.models import load_model
-
-    return load_model(path, factory=factory, trust_checkpoint=trust)
 
 
 def load_plugins(folders: list[Path] | None) -> None:

@@ -11,20 +11,18 @@ import typer
 from probe_rnn.commands.common import (
     DataOpt,
     DatasetOpt,
-    FactoryOpt,
     LabelOpt,
     MaxRowsOpt,
     PluginsOpt,
     SeedOpt,
     TextOpt,
-    TrustOpt,
     console,
-    load_bundle,
     load_data,
     load_plugins,
     sample_rows,
     stdout,
 )
+from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.commands.output import epoch_bars, print_diagnosis, print_model_card, short_origin
 
 
@@ -108,10 +106,10 @@ def train_cmd(
 
 
 
+@model_options
 def inspect_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="The checkpoint (.pt) to summarise.")],
-    factory: FactoryOpt = None,
-    trust_checkpoint: TrustOpt = False,
+    source: ModelSource = ModelSource(),
     data: DataOpt = None,
     dataset: DatasetOpt = None,
     text: TextOpt = "text",
@@ -126,12 +124,12 @@ def inspect_cmd(
 
     With --data or --dataset, also print the output-vs-hidden diagnosis measured on that data.
     """
-    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    bundle = source.load(checkpoint)
     print_model_card(bundle.card())
     if data is not None or dataset is not None:
         from probe_rnn.capture import diagnose
 
-        df, source = load_data(data, dataset, text, label)
+        df, origin = load_data(data, dataset, text, label)
         df = sample_rows(df, max_rows, seed)
-        print_diagnosis(diagnose(bundle, df, batch_size=batch_size), source)
+        print_diagnosis(diagnose(bundle, df, batch_size=batch_size), origin)
 

@@ -31,8 +31,13 @@ def print_model_card(card: dict[str, Any]) -> None:
         modules.add_row(*(f"{module[k]:,}" if k == "parameters" else str(module[k]) for k in keys))
     out.print(modules if card["recurrent_modules"] else "recurrent modules: none found")
     tok = card["tokenizer"]
-    out.print("tokenizer: " + (f"{tok['kind']}, vocabulary {tok['vocab_size']}" if tok else
-                               f"none (adapter {card['adapter']})"))
+    source = f" from {tok['source']}" if tok and tok.get("source") else ""
+    out.print("tokenizer: " + (f"{tok['kind']}, vocabulary {tok['vocab_size']}{source}" if tok
+                               else f"none (adapter {card['adapter']})"))
+    if card.get("call"):
+        out.print(f"called as: {card['call']}")
+    if card.get("embedding"):
+        out.print(f"token embedding: {card['embedding']}")
     out.print(f"labels ({len(card['labels'])}): {', '.join(card['labels'])}")
     if card["meta"]:
         meta = Table(title="how it was trained", show_header=False)

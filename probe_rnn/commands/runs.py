@@ -11,7 +11,6 @@ import typer
 from probe_rnn.commands.common import (
     DataOpt,
     DatasetOpt,
-    FactoryOpt,
     JobsOpt,
     LabelOpt,
     MaxRowsOpt,
@@ -19,10 +18,8 @@ from probe_rnn.commands.common import (
     QuietOpt,
     SeedOpt,
     TextOpt,
-    TrustOpt,
     UmapOpt,
     console,
-    load_bundle,
     load_data,
     load_plugins,
     print_failed_cells,
@@ -31,9 +28,11 @@ from probe_rnn.commands.common import (
     split_list,
     stdout,
 )
+from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.progress import Progress
 
 
+@model_options
 def probe_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
     out: Annotated[Path, typer.Option("--out", help="Run folder for stores, results, report.")],
@@ -68,8 +67,7 @@ def probe_cmd(
         "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
     umap: UmapOpt = True,
     plugins: PluginsOpt = None,
-    factory: FactoryOpt = None,
-    trust_checkpoint: TrustOpt = False,
+    source: ModelSource = ModelSource(),
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
@@ -78,7 +76,7 @@ def probe_cmd(
     from probe_rnn.probing import headline_table
 
     load_plugins(plugins)
-    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    bundle = source.load(checkpoint)
     df, source = load_data(data, dataset, text, label)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
                  "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,

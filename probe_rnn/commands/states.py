@@ -10,22 +10,21 @@ import typer
 from probe_rnn.commands.common import (
     DataOpt,
     DatasetOpt,
-    FactoryOpt,
     LabelOpt,
     MaxRowsOpt,
     SeedOpt,
     TextOpt,
-    TrustOpt,
     console,
-    load_bundle,
     load_data,
     sample_rows,
     say,
     split_list,
 )
+from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.commands.output import disk_size
 
 
+@model_options
 def capture_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
     out: Annotated[Path, typer.Option("--out", help="Folder of the state store.")],
@@ -45,8 +44,7 @@ def capture_cmd(
     module: Annotated[str | None, typer.Option(
         "--module", help="Recurrent module to capture (default: the first).",
         show_default=False)] = None,
-    factory: FactoryOpt = None,
-    trust_checkpoint: TrustOpt = False,
+    source: ModelSource = ModelSource(),
     seed: SeedOpt = 0,
 ) -> None:
     """Capture every state of a model over a table into a state store (memory-mapped arrays)."""
@@ -54,7 +52,7 @@ def capture_cmd(
 
     from probe_rnn.capture import capture
 
-    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    bundle = source.load(checkpoint)
     df, _ = load_data(data, dataset, text, label)
     df = sample_rows(df, max_rows, seed)
     done = {"batches": 0}
@@ -74,6 +72,7 @@ def capture_cmd(
 
 
 # -- attribution ------------------------------------------------------------------------------
+@model_options
 def attribute_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the attribution files.")],
@@ -91,8 +90,7 @@ def attribute_cmd(
     steps: Annotated[int, typer.Option("--steps", help="Integration steps (IG).")] = 50,
     target: Annotated[str, typer.Option(
         help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
-    factory: FactoryOpt = None,
-    trust_checkpoint: TrustOpt = False,
+    source: ModelSource = ModelSource(),
     seed: SeedOpt = 0,
 ) -> None:
     """Attribute predictions to tokens, per-step states and neurons; check completeness."""
@@ -105,7 +103,7 @@ def attribute_cmd(
             picked = [int(v) for v in split_list(ids, "--ids") or []]
         except ValueError:
             raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
-    bundle = load_bundle(checkpoint, factory, trust_checkpoint)
+    bundle = source.load(checkpoint)
     df, _ = load_data(data, dataset, text, label)
     result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps, seed=seed,
                        target=target, progress=lambda done, total, what: say(

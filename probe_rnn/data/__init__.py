@@ -5,6 +5,8 @@
 * :func:`ensure_splits`, :func:`label_names`: seeded stratified splits, stable label order.
 * :class:`Tokenizer`: ``char`` or ``word`` tokens, ``<pad>`` = 0, ``<unk>`` = 1, stored in
   checkpoints as plain python types.
+* :func:`read_vocab` / :class:`VocabTokenizer`: a foreign model's own vocabulary file (JSON map,
+  JSON list or one token per line) with its padding and unknown ids.
 * :func:`load_dataset` / :func:`list_datasets`: ``names``, ``names-kind`` and the synthetic
   probing corpus (:func:`make_synthetic`, rules in :mod:`probe_rnn.data.synthetic`).
 """
@@ -20,6 +22,7 @@ from probe_rnn.data.tables import (
     read_table,
 )
 from probe_rnn.data.tokenizers import PAD, TOKENIZER_KINDS, UNK, Tokenizer
+from probe_rnn.data.vocab import VOCAB_TOKENIZERS, VocabTokenizer, read_vocab
 
 __all__ = [
     "read_table",
@@ -27,6 +30,9 @@ __all__ = [
     "label_names",
     "ensure_splits",
     "Tokenizer",
+    "VocabTokenizer",
+    "read_vocab",
+    "VOCAB_TOKENIZERS",
     "load_dataset",
     "list_datasets",
     "make_synthetic",

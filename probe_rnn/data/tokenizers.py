@@ -29,7 +29,7 @@ import torch
 
 from probe_rnn.errors import CheckpointError, ConfigError, DataError
 
-__all__ = ["Tokenizer", "PAD", "UNK", "TOKENIZER_KINDS"]
+__all__ = ["Tokenizer", "PAD", "UNK", "TOKENIZER_KINDS", "pad_batch", "as_text"]
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -88,7 +88,7 @@ class Tokenizer:
         counts: Counter[str] = Counter()
         rows = 0
         for row, text in enumerate(texts):
-            counts.update(self.tokenize(_as_text(text, row)))
+            counts.update(self.tokenize(as_text(text, row)))
             rows += 1
         if rows == 0:
             raise DataError("cannot fit a tokenizer on no texts; pass at least one text")
@@ -145,7 +145,7 @@ class Tokenizer:
         """Token ids of ``text``, shape ``(tokens,)`` (empty for a text without tokens)."""
         self._require_fitted()
         index, unk = self._index, self.unk_id
-        return [index.get(token, unk) for token in self.tokenize(_as_text(text, 0))]
+        return [index.get(token, unk) for token in self.tokenize(as_text(text, 0))]
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
         """Token strings of ``ids`` (padding ids are skipped), shape ``(tokens,)``."""
@@ -176,23 +176,8 @@ class Tokenizer:
         lengths : torch.LongTensor
             Shape ``(batch,)``, tokens per text.
         """
-        if isinstance(texts, str):
-            raise DataError("encode_batch takes a list of texts, not one string; "
-                            "wrap it as [text]")
-        encoded = [self.encode(_as_text(t, row)) for row, t in enumerate(texts)]
-        if not encoded:
-            raise DataError("cannot encode an empty batch; pass at least one text")
-        empty = [row for row, ids in enumerate(encoded) if not ids]
-        if empty:
-            shown = ", ".join(str(r) for r in empty[:5])
-            raise DataError(f"{len(empty)} text(s) have no {self.kind} tokens (batch positions "
-                            f"{shown}); remove empty or whitespace-only texts")
-        lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
-        batch = np.full((len(encoded), int(lengths.max())), self.pad_id, dtype=np.int64)
-        valid = np.arange(batch.shape[1])[None, :] < lengths[:, None]  # row-major = token order
-        batch[valid] = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64,
-                                   count=int(lengths.sum()))
-        return torch.from_numpy(batch), torch.from_numpy(lengths)
+        return pad_batch([self.encode(as_text(t, row)) for row, t in enumerate(_texts(texts))],
+                         self.pad_id, self.kind)
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -239,7 +224,35 @@ class Tokenizer:
             raise DataError("tokenizer has no vocabulary yet; call fit(texts) first")
 
 
-def _as_text(text: Any, row: int) -> str:
+def _texts(texts: Sequence[str]) -> Sequence[str]:
+    if isinstance(texts, str):
+        raise DataError("encode_batch takes a list of texts, not one string; wrap it as [text]")
+    return texts
+
+
+def pad_batch(encoded: list[list[int]], pad_id: int, kind: str
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad encoded texts into ``ids (batch, time)`` and ``lengths (batch,)``.
+
+    Every text must have at least one token (``kind`` names the tokens in the error).
+    """
+    if not encoded:
+        raise DataError("cannot encode an empty batch; pass at least one text")
+    empty = [row for row, ids in enumerate(encoded) if not ids]
+    if empty:
+        shown = ", ".join(str(r) for r in empty[:5])
+        raise DataError(f"{len(empty)} text(s) have no {kind} tokens (batch positions "
+                        f"{shown}); remove empty or whitespace-only texts")
+    lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
+    batch = np.full((len(encoded), int(lengths.max())), pad_id, dtype=np.int64)
+    valid = np.arange(batch.shape[1])[None, :] < lengths[:, None]  # row-major = token order
+    batch[valid] = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64,
+                               count=int(lengths.sum()))
+    return torch.from_numpy(batch), torch.from_numpy(lengths)
+
+
+def as_text(text: Any, row: int) -> str:
+    """``text`` itself if it is a str, else a DataError naming its position ``row``."""
     if not isinstance(text, str):
         raise DataError(f"text at position {row} is {type(text).__name__}, not str; "
                         "convert the texts to strings first")

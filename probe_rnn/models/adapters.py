@@ -6,32 +6,41 @@ tokenizer (``AdapterClass(tokenizer)``, the tokenizer may be None for adapters t
 own), and it provides three methods:
 
 ``encode(texts) -> dict[str, Tensor]``
-    The model's inputs for a batch of texts; always contains ``"lengths"`` ``(batch,)``.
+    The model's inputs for a batch of texts, batch-major; always contains ``"lengths"``
+    ``(batch,)``.
 ``forward(model, batch) -> Tensor``
     Logits ``(batch, n_labels)``.
 ``tokens(text) -> list[str]``
     The token strings the model sees; as many as the row's length.
 
-Built-ins:
+Built-ins (``layout`` says whether the model reads ``(batch, time)`` or ``(time, batch)`` ids;
+:mod:`probe_rnn.models.calling` detects both from the model itself):
 
 ``probe-rnn``
     Our :class:`~probe_rnn.models.classifier.RNNClassifier`: ``model(ids, lengths)``.
 ``ids-lengths``
-    A foreign model whose forward is ``model(ids, lengths)`` (ids right-padded with pad id 0).
+    A foreign model whose forward is ``model(ids, lengths)`` (ids right-padded with the pad id).
 ``ids``
     A foreign model whose forward is ``model(ids)``; it sees the padding, ``lengths`` is only
     used by probe-rnn to know which steps are real.
+
+What a foreign model returns is read as logits: a tuple gives its first element; a single
+output ``z`` per row (``(batch,)`` or ``(batch, 1)``, a binary model trained with
+``BCEWithLogitsLoss``) becomes the two logits ``(-z/2, z/2)``, whose softmax is
+``(1 - sigmoid(z), sigmoid(z))``. A call that fails is a one-line error naming the model's
+``forward`` signature and the shapes it was given.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import ConfigError, DataError, ModelCallError, ProbeRnnError
 from probe_rnn.plugins import register_adapter, registry
 
 if TYPE_CHECKING:
@@ -45,7 +54,11 @@ __all__ = [
     "IdsAdapter",
     "make_adapter",
     "iter_batches",
+    "LAYOUTS",
+    "forward_signature",
 ]
+
+LAYOUTS = ("batch", "time")
 
 
 @runtime_checkable
@@ -71,25 +84,55 @@ def _model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def forward_signature(model: nn.Module) -> str:
+    """``"Classifier.forward(text, text_lengths)"``: how errors name the user's model."""
+    try:
+        sig = str(inspect.signature(model.forward))
+    except (TypeError, ValueError):
+        sig = "(...)"
+    return f"{type(model).__name__}.forward{sig}"
+
+
+def as_logits(out: Any, batch: int) -> Tensor:
+    """The model's return value as logits ``(batch, n_labels)`` (see the module docstring)."""
+    if isinstance(out, tuple | list) and out and isinstance(out[0], Tensor):
+        out = out[0]
+    if not isinstance(out, Tensor):
+        raise TypeError(f"it returned a {type(out).__name__}, not a tensor of logits")
+    if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1):
+        half = out.reshape(-1, 1) / 2
+        out = torch.cat([-half, half], dim=1)
+    if out.dim() != 2 or out.shape[0] != batch:
+        raise TypeError(f"it returned shape {tuple(out.shape)}, not logits ({batch}, n_labels)")
+    return out
+
+
 class TokenizerAdapter:
-    """Base for adapters that encode with a probe-rnn :class:`~probe_rnn.data.Tokenizer`.
+    """Base for adapters that encode with a probe-rnn tokenizer and call ``model(ids, ...)``.
 
     Parameters
     ----------
-    tokenizer : Tokenizer or None
+    tokenizer : Tokenizer, VocabTokenizer or None
         The bundle's tokenizer; encoding without one raises ConfigError.
+    layout : "batch" or "time"
+        Whether the model reads ids ``(batch, time)`` or ``(time, batch)``.
     """
 
     name = "tokenizer"
+    passes_lengths = True
 
-    def __init__(self, tokenizer: Tokenizer | None) -> None:
+    def __init__(self, tokenizer: Tokenizer | None, layout: str = "batch") -> None:
+        if layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}; received {layout!r}")
         self.tokenizer = tokenizer
+        self.layout = layout
 
     def _require_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
             raise ConfigError(
-                f"adapter {self.name!r} needs a tokenizer but the model has none: return "
-                f'{{"model": ..., "tokenizer": Tokenizer(...)}} from the factory'
+                f"adapter {self.name!r} needs a tokenizer but the model has none: pass --vocab "
+                "FILE (the vocabulary the model was trained with, with --tokenizer), or return "
+                '{"model": ..., "tokenizer": ...} from the --model factory'
             )
         return self.tokenizer
 
@@ -105,12 +148,28 @@ class TokenizerAdapter:
         return self._require_tokenizer().tokenize(text)
 
     def forward(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        """Call ``model(ids, lengths)``; subclasses change the call."""
+        """Call ``model(ids, lengths)`` (or ``model(ids)``), ids in the model's layout."""
         device = _model_device(model)
-        return model(batch["ids"].to(device), batch["lengths"].to(device))
+        ids, lengths = batch["ids"], batch["lengths"]
+        moved = (ids.t() if self.layout == "time" else ids).to(device)
+        args = (moved, lengths.to(device)) if self.passes_lengths else (moved,)
+        try:
+            return as_logits(model(*args), len(ids))
+        except ProbeRnnError:
+            raise
+        except Exception as exc:
+            shapes = f"ids {tuple(moved.shape)} ({self.layout}-major)"
+            if self.passes_lengths:
+                shapes += f" and lengths {tuple(lengths.shape)}"
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            raise ModelCallError(
+                f"calling {forward_signature(model)} with {shapes} failed: "
+                f"{type(exc).__name__}: {text[:300]}; check --layout (batch or time), --adapter "
+                "(ids-lengths or ids) and --vocab (see the README's 'Your own model')"
+            ) from exc
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(tokenizer={self.tokenizer!r})"
+        return f"{type(self).__name__}(tokenizer={self.tokenizer!r}, layout={self.layout!r})"
 
 
 @register_adapter("probe-rnn")
@@ -122,7 +181,7 @@ class ProbeRnnAdapter(TokenizerAdapter):
 
 @register_adapter("ids-lengths")
 class IdsLengthsAdapter(TokenizerAdapter):
-    """Foreign model called as ``model(ids, lengths)``; ids right-padded with 0."""
+    """Foreign model called as ``model(ids, lengths)``; ids right-padded with the pad id."""
 
     name = "ids-lengths"
 
@@ -132,13 +191,10 @@ class IdsAdapter(TokenizerAdapter):
     """Foreign model called as ``model(ids)``; it reads the padding of short rows."""
 
     name = "ids"
-
-    def forward(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        """Call ``model(ids)``."""
-        return model(batch["ids"].to(_model_device(model)))
+    passes_lengths = False
 
 
-def make_adapter(spec: Any, tokenizer: Tokenizer | None) -> Adapter:
+def make_adapter(spec: Any, tokenizer: Tokenizer | None, layout: str | None = None) -> Adapter:
     """Turn an adapter name, class or instance into an adapter instance.
 
     Parameters
@@ -148,11 +204,20 @@ def make_adapter(spec: Any, tokenizer: Tokenizer | None) -> Adapter:
         constructed as ``cls(tokenizer)``, or an instance returned unchanged.
     tokenizer : Tokenizer or None
         Passed to the constructor.
+    layout : "batch", "time" or None
+        For the built-in adapters: the ids' layout (default batch). A plugin adapter encodes and
+        calls its model itself, so a layout for it is an error.
     """
     if isinstance(spec, str):
         spec = registry.get("adapter", spec)
     if isinstance(spec, type):
-        spec = spec(tokenizer)
+        if issubclass(spec, TokenizerAdapter):
+            spec = spec(tokenizer, layout or "batch")
+        elif layout not in (None, "batch"):
+            raise ConfigError(f"--layout {layout} applies to the built-in adapters; adapter "
+                              f"{spec.__name__} calls its model itself: leave --layout out")
+        else:
+            spec = spec(tokenizer)
     missing = [m for m in ("encode", "forward", "tokens") if not callable(getattr(spec, m, None))]
     if missing:
         raise ConfigError(

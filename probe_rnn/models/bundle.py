@@ -50,6 +50,10 @@ class ModelBundle:
         sha256 of the checkpoint file ("" when not loaded from a file).
     format : str
         How it was loaded, e.g. ``"probe-rnn-checkpoint v1"``, ``"state_dict + factory m:f"``.
+    embedding : str or None
+        Name of the token embedding submodule (attribution interpolates its output).
+    call : str
+        How the model is called and how that was decided (detected or given).
     """
 
     model: nn.Module
@@ -61,6 +65,8 @@ class ModelBundle:
     source: str = "in memory"
     checksum: str = ""
     format: str = ""
+    embedding: str | None = None
+    call: str = ""
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -89,8 +95,13 @@ class ModelBundle:
             "format": self.format,
             "config": self.config.to_dict() if self.config is not None else None,
             "labels": list(self.labels),
-            "tokenizer": None if tok is None else {"kind": tok.kind, "vocab_size": len(tok)},
+            "tokenizer": None if tok is None else {
+                "kind": getattr(tok, "kind", type(tok).__name__), "vocab_size": len(tok),
+                **({"source": tok.source} if hasattr(tok, "source") else {})},
             "adapter": type(self.adapter).__name__,
+            "layout": getattr(self.adapter, "layout", None),
+            "call": self.call,
+            "embedding": self.embedding,
             "meta": dict(self.meta),
             "recurrent_modules": recurrent_modules(self.model),
             "parameters": sum(p.numel() for p in self.model.parameters()),

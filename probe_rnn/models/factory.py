@@ -3,10 +3,14 @@
 A factory is a function taking no arguments that builds the architecture a state_dict fills.
 It returns either an ``nn.Module`` or a dict::
 
-    {"model": nn.Module, "tokenizer": Tokenizer | None, "labels": [...], "adapter": "ids"}
+    {"model": nn.Module, "tokenizer": Tokenizer | None, "labels": [...], "adapter": "ids",
+     "embedding": "encoder.tok_emb"}
 
-(every key but ``"model"`` optional). Importing the factory runs its module's code: that is the
-user's explicit choice, unlike unpickling a checkpoint.
+(every key but ``"model"`` optional; ``"embedding"`` names the token embedding when the model
+has several). Importing the factory runs its module's code: that is the user's explicit choice,
+unlike unpickling a checkpoint. A factory file's folder is put on ``sys.path`` first, so it
+imports the modules beside it (``from mymodel import Classifier``); a ``package.module`` spec is
+looked up from the current folder too, as ``python -m`` would.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
 
 __all__ = ["FactoryResult", "resolve_factory", "call_factory"]
 
-_ALLOWED_KEYS = {"model", "tokenizer", "labels", "adapter"}
+_ALLOWED_KEYS = {"model", "tokenizer", "labels", "adapter", "embedding"}
 
 
 @dataclass
@@ -37,6 +41,7 @@ class FactoryResult:
     tokenizer: Any = None
     labels: list[str] | None = None
     adapter: Any = None
+    embedding: str | None = None
     spec: str = ""
 
 
@@ -54,6 +59,7 @@ def _import_file(path: Path) -> Any:
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot import factory file {str(path)!r}: it is not a Python module")
     module = importlib.util.module_from_spec(spec)
+    _on_path(path.resolve().parent)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
@@ -63,6 +69,13 @@ def _import_file(path: Path) -> Any:
             f"cannot import factory file {str(path)!r} ({_first_line(exc)}): fix the file"
         ) from exc
     return module
+
+
+def _on_path(folder: Path, first: bool = True) -> None:
+    """Put ``folder`` on ``sys.path`` (once; first, or last so installed packages still win)."""
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.insert(0 if first else len(sys.path), entry)
 
 
 def resolve_factory(spec: str) -> Callable[[], Any]:
@@ -81,6 +94,7 @@ def resolve_factory(spec: str) -> Callable[[], Any]:
     if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
         module = _import_file(Path(module_name))
     else:
+        _on_path(Path.cwd(), first=False)
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
@@ -121,6 +135,7 @@ def call_factory(spec: str | Callable[[], Any]) -> FactoryResult:
             tokenizer=built.get("tokenizer"),
             labels=labels,
             adapter=built.get("adapter"),
+            embedding=built.get("embedding"),
             spec=name,
         )
     raise ConfigError(

@@ -11,17 +11,22 @@ Which case applies is decided from the file's content, not its name:
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from probe_rnn.data import Tokenizer
+from probe_rnn.data.vocab import read_vocab, tokenizer_from_dict
 from probe_rnn.errors import CheckpointError, ConfigError
-from probe_rnn.models.adapters import make_adapter
+from probe_rnn.models.adapters import (
+    ProbeRnnAdapter,
+    TokenizerAdapter,
+    forward_signature,
+    make_adapter,
+)
 from probe_rnn.models.bundle import ModelBundle
+from probe_rnn.models.calling import detect_call, find_embedding
 from probe_rnn.models.checkpoint import (
     FORMAT,
     check_format,
@@ -33,6 +38,7 @@ from probe_rnn.models.checkpoint import (
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 from probe_rnn.models.factory import FactoryResult, call_factory
+from probe_rnn.plugins import registry
 
 __all__ = ["load_model"]
 
@@ -43,6 +49,12 @@ def load_model(
     factory: str | Callable[[], Any] | None = None,
     adapter: Any = None,
     trust_checkpoint: bool = False,
+    vocab: str | Path | None = None,
+    tokenizer: str | None = None,
+    pad_id: int | None = None,
+    unk: str | None = None,
+    layout: str = "auto",
+    labels: list[str] | None = None,
 ) -> ModelBundle:
     """Load a model for probing.
 
@@ -56,16 +68,30 @@ def load_model(
         :mod:`probe_rnn.models.factory`). Its tokenizer/labels win over the file's. With a
         trusted pickled module, only the factory's tokenizer/labels/adapter are used.
     adapter : str, type or Adapter, optional
-        Default: ``"probe-rnn"`` for our classifier, else the factory's ``"adapter"``, else
-        ``"ids"`` when the model's forward takes one required argument, else ``"ids-lengths"``.
+        Default: ``"probe-rnn"`` for our classifier, else the factory's ``"adapter"``, else what
+        :func:`~probe_rnn.models.calling.detect_call` finds (``"ids-lengths"`` or ``"ids"``).
     trust_checkpoint : bool
         Allow a full unpickle, which runs code named in the file. Off by default.
+    vocab, tokenizer, pad_id, unk : optional
+        The model's own vocabulary file and how it was used (:func:`probe_rnn.data.read_vocab`);
+        ``vocab`` wins over a factory's or a checkpoint's tokenizer. ``tokenizer`` defaults to
+        ``word``.
+    layout : ``"auto"`` (detected), ``"batch"`` or ``"time"``
+        Whether a foreign model reads ids ``(batch, time)`` or ``(time, batch)``.
+    labels : list of str, optional
+        Class names in the order of the model's outputs (``--labels``); wins over the file's
+        and the factory's. Without any, a foreign model's classes are ``"0".."n-1"``.
 
     Returns
     -------
     ModelBundle
         In eval mode on the CPU; ``checksum`` is the sha256 of the file.
     """
+    if vocab is None and (tokenizer, pad_id, unk) != (None, None, None):
+        given = [o for o, v in (("--tokenizer", tokenizer), ("--pad-id", pad_id),
+                                ("--unk", unk)) if v is not None]
+        raise ConfigError(f"{', '.join(given)} describe(s) a vocabulary file: pass --vocab FILE "
+                          "too")
     path = Path(path)
     obj = read_checkpoint(path, trust_checkpoint)
     built = call_factory(factory) if factory is not None else None
@@ -83,18 +109,86 @@ def load_model(
             f"torch.save(model.state_dict(), path)"
         )
     model = parts["model"].to("cpu").eval()
-    chosen = adapter or _default_adapter(model, built)
+    found = find_embedding(model, built.embedding if built else None)
+    if vocab is not None:
+        padding = found[1].padding_idx if found else None
+        parts["tokenizer"] = read_vocab(vocab, tokenizer or "word", pad_id, unk, padding)
+    tok = parts["tokenizer"]
+    if found is not None and tok is not None and hasattr(tok, "pad_id"):
+        _check_ids(tok, found)
+    chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found)
+    names = _label_names(labels, parts["labels"], outputs)
     return ModelBundle(
         model=model,
-        tokenizer=parts["tokenizer"],
-        labels=parts["labels"],
+        tokenizer=tok,
+        labels=names,
         config=parts["config"],
         meta=parts["meta"],
-        adapter=make_adapter(chosen, parts["tokenizer"]),
+        adapter=chosen,
         source=str(path),
         checksum=file_sha256(path),
         format=parts["format"],
+        embedding=found[0] if found else None,
+        call=call,
     )
+
+
+def _label_names(given: list[str] | None, known: list[str], outputs: int | None) -> list[str]:
+    """``--labels``, else the file's/factory's labels, else class indices of the outputs."""
+    if given is not None:
+        if outputs and len(given) != outputs:
+            raise ConfigError(f"--labels names {len(given)} classes but the model has {outputs} "
+                              "outputs: name one class per output, in order")
+        return [str(x) for x in given]
+    if known and outputs and len(known) != outputs:
+        raise CheckpointError(f"the model has {outputs} outputs but {len(known)} labels "
+                              f"({', '.join(known[:4])}): pass --labels with one name per "
+                              "output")
+    if known:
+        return known
+    return [str(i) for i in range(outputs or 0)]
+
+
+def _check_ids(tok: Any, found: tuple[str, nn.Embedding]) -> None:
+    """The tokenizer's ids must be rows of the embedding (a wrong vocabulary fails here)."""
+    name, emb = found
+    what = f"the model's embedding {name!r}"
+    if hasattr(tok, "check_embedding"):
+        tok.check_embedding(emb.num_embeddings, what)
+    elif len(tok) > emb.num_embeddings:
+        raise CheckpointError(f"the tokenizer has {len(tok)} tokens but {what} has only "
+                              f"{emb.num_embeddings} rows: give the vocabulary the model was "
+                              "trained with (--vocab FILE)")
+
+
+def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any, layout: str,
+                    tok: Any, found: tuple[str, nn.Embedding] | None
+                    ) -> tuple[Any, str, int | None]:
+    """The adapter instance, how the call was decided (for the model card), and the number
+    of logits the probing call returned (None when no probing call was made)."""
+    spec = adapter or (built.adapter if built is not None else None)
+    if spec is None and isinstance(model, RNNClassifier):
+        if layout not in ("auto", "batch"):
+            raise ConfigError("--layout time does not apply to a probe-rnn model: it reads "
+                              "(batch, time); leave --layout out")
+        return (make_adapter("probe-rnn", tok), "probe-rnn model: model(ids, lengths)",
+                model.config.n_labels)
+    cls = registry.get("adapter", spec) if isinstance(spec, str) else spec
+    builtin = cls is None or (isinstance(cls, type) and issubclass(cls, TokenizerAdapter)
+                              and cls is not ProbeRnnAdapter)
+    if not builtin:
+        return make_adapter(spec, tok, None if layout == "auto" else layout), (
+            f"adapter {getattr(cls, '__name__', type(cls).__name__)} (given)"), None
+    passes = None if cls is None else cls.passes_lengths
+    vocab_size = found[1].num_embeddings if found else (len(tok) if tok is not None else 2)
+    pad = getattr(tok, "pad_id", None)
+    if pad is None:
+        pad = found[1].padding_idx if found and found[1].padding_idx is not None else 0
+    shape = detect_call(model, vocab_size, pad, layout=layout, lengths=passes)
+    how = "given" if layout != "auto" and passes is not None else "detected"
+    return make_adapter(shape.adapter, tok, shape.layout), (
+        f"{forward_signature(model)} as model({'ids, lengths' if shape.lengths else 'ids'}), "
+        f"ids {shape.layout}-major ({how}: {shape.evidence})"), shape.outputs
 
 
 def _find_state_dict(obj: Any) -> Mapping[str, Any] | None:
@@ -107,11 +201,11 @@ def _find_state_dict(obj: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _tokenizer(raw: Any, where: str) -> Tokenizer | None:
+def _tokenizer(raw: Any, where: str) -> Any:
     if raw is None or hasattr(raw, "encode_batch"):
         return raw
     try:
-        return Tokenizer.from_dict(raw)
+        return tokenizer_from_dict(raw)
     except Exception as exc:
         raise CheckpointError(
             f"the tokenizer in {where} is malformed ({type(exc).__name__}: {exc}); re-save it"
@@ -167,7 +261,7 @@ def _from_state_dict(
     return {
         "model": built.model, "config": None, "meta": {},
         "tokenizer": _tokenizer(built.tokenizer, built.spec),
-        "labels": built.labels or _guess_labels(built.model),
+        "labels": built.labels or [],
         "format": f"state_dict + factory {built.spec}",
     }
 
@@ -180,26 +274,6 @@ def _from_module(module: nn.Module, built: FactoryResult | None) -> dict[str, An
         "config": module.config if isinstance(module, RNNClassifier) else None,
         "meta": {},
         "tokenizer": _tokenizer(tokenizer, "the pickled module"),
-        "labels": [str(x) for x in labels] if labels else _guess_labels(module),
+        "labels": [str(x) for x in labels] if labels else [],
         "format": f"pickled module {type(module).__name__} (trusted)",
     }
-
-
-def _guess_labels(model: nn.Module) -> list[str]:
-    """Class indices ``"0".."n-1"`` from the last ``nn.Linear``'s outputs (or [])."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return [str(i) for i in range(linears[-1].out_features)] if linears else []
-
-
-def _default_adapter(model: nn.Module, built: FactoryResult | None) -> Any:
-    if built is not None and built.adapter is not None:
-        return built.adapter
-    if isinstance(model, RNNClassifier):
-        return "probe-rnn"
-    try:
-        params = inspect.signature(model.forward).parameters.values()
-    except (TypeError, ValueError):
-        return "ids-lengths"
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    required = [p for p in params if p.default is p.empty and p.kind in positional]
-    return "ids" if len(required) == 1 else "ids-lengths"

@@ -143,8 +143,9 @@ def measure_equivalence(store: Any) -> Equivalence | None:
     fwd = np.asarray(store.sentence(f"h_n/L{top}/fwd"))
     tol = storage_tolerance(last.dtype)
     width = fwd.shape[1]
-    last_fwd = _compare(f"h_n/L{top}/fwd", fwd, "output@last (forward half)", last[:, :width], tol)
     bidirectional = f"h_n/L{top}/bwd" in views and last.shape[1] >= 2 * width
+    half = "output@last (forward half)" if bidirectional else "output@last"
+    last_fwd = _compare(f"h_n/L{top}/fwd", fwd, half, last[:, :width], tol)
     last_bwd = None
     if bidirectional:
         bwd = np.asarray(store.sentence(f"h_n/L{top}/bwd"))

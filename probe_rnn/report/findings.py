@@ -70,7 +70,8 @@ def _equivalence_findings(eq: Equivalence) -> list[Finding]:
                     f"(max |diff| {_num(c.max_abs_diff)}, storage tolerance "
                     f"{_num(c.tolerance)}): for this model they carry the same information.")
         else:
-            text = (f"The forward half of `output@last` and `{eq.hn_fwd}` differ on "
+            what = "The forward half of `output@last`" if eq.bidirectional else "`output@last`"
+            text = (f"{what} and `{eq.hn_fwd}` differ on "
                     f"{c.differing_rows} of {c.rows} rows (max |diff| {_num(c.max_abs_diff)}, "
                     "above the storage tolerance): they are not the same state here.")
         out.append(Finding(text, "diagnosis", "equivalence"))

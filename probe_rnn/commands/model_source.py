@@ -1,0 +1,143 @@
+"""The options that say how to load the user's model, shared by every command that loads one.
+
+``@model_options`` adds ``--model``, ``--vocab``, ``--tokenizer``, ``--pad-id``, ``--unk``,
+``--layout``, ``--adapter``, ``--labels`` and ``--trust-checkpoint`` to a command and hands it
+one :class:`ModelSource` (parameter ``source``), so each command declares them once and they
+read the same everywhere. :meth:`ModelSource.load` checks them all before the checkpoint is
+read. The README's "Your own model" section is the contract these options implement.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from probe_rnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from probe_rnn.models import ModelBundle
+
+__all__ = ["ModelSource", "model_options"]
+
+HELP_LINK = "see the README's 'Your own model'"
+
+
+@dataclass
+class ModelSource:
+    """How to load the checkpoint: factory, vocabulary, call layout, adapter, labels, trust."""
+
+    factory: str | None = None
+    vocab: Path | None = None
+    tokenizer: str | None = None
+    pad_id: int | None = None
+    unk: str | None = None
+    layout: str = "auto"
+    adapter: str | None = None
+    labels: str | None = None
+    trust_checkpoint: bool = False
+
+    def check(self) -> None:
+        """One-line errors for option values, before anything is loaded."""
+        from probe_rnn.data.vocab import VOCAB_TOKENIZERS
+        from probe_rnn.models.adapters import LAYOUTS
+        from probe_rnn.plugins import registry
+
+        if self.layout not in ("auto", *LAYOUTS):
+            raise ConfigError(f"--layout must be one of auto, {', '.join(LAYOUTS)}; received "
+                              f"{self.layout!r}")
+        if self.tokenizer is not None and self.tokenizer not in VOCAB_TOKENIZERS:
+            raise ConfigError(f"--tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
+                              f"received {self.tokenizer!r}")
+        if self.pad_id is not None and self.pad_id < 0:
+            raise ConfigError(f"--pad-id must be an integer >= 0; received {self.pad_id}")
+        if self.adapter is not None and self.adapter not in registry.names("adapter"):
+            raise ConfigError(f"--adapter {self.adapter!r} is unknown: choose one of "
+                              f"{', '.join(registry.names('adapter'))}")
+        if self.vocab is not None and not self.vocab.is_file():
+            raise ConfigError(f"--vocab {str(self.vocab)!r} does not exist: give the "
+                              "vocabulary file the model was trained with")
+
+    def label_names(self) -> list[str] | None:
+        """``--labels a,b,c`` as a list (None when not given)."""
+        if self.labels is None:
+            return None
+        names = [x.strip() for x in self.labels.split(",")]
+        if not all(names) or len(set(names)) != len(names):
+            raise ConfigError(f"--labels {self.labels!r} must be distinct comma-separated "
+                              "class names in the order of the model's outputs")
+        return names
+
+    def load(self, checkpoint: Path) -> ModelBundle:
+        """Check the options, then load the checkpoint as they say."""
+        from probe_rnn.models import load_model
+
+        self.check()
+        return load_model(checkpoint, factory=self.factory, adapter=self.adapter,
+                          trust_checkpoint=self.trust_checkpoint, vocab=self.vocab,
+                          tokenizer=self.tokenizer, pad_id=self.pad_id, unk=self.unk,
+                          layout=self.layout, labels=self.label_names())
+
+
+_OPTIONS: dict[str, Any] = {
+    "factory": Annotated[str | None, typer.Option(
+        "--model", show_default=False,
+        help="Foreign model: 'file.py:build' or 'package.module:build', a function that "
+        f"builds the architecture; the checkpoint then holds its state_dict ({HELP_LINK}).")],
+    "vocab": Annotated[Path | None, typer.Option(
+        "--vocab", show_default=False,
+        help="The model's vocabulary: a JSON map token->id, a JSON list, or one token per "
+        "line.")],
+    "tokenizer": Annotated[str | None, typer.Option(
+        "--tokenizer", show_default=False,
+        help="How --vocab's tokens split a text: word (default), char or basic-english "
+        "(torchtext's: lower-cased, punctuation split off).")],
+    "pad_id": Annotated[int | None, typer.Option(
+        "--pad-id", show_default=False,
+        help="Padding id (default: --vocab's <pad>, else the embedding's padding_idx).")],
+    "unk": Annotated[str | None, typer.Option(
+        "--unk", show_default=False,
+        help="Unknown-token entry of --vocab (default: <unk> or [UNK] when present).")],
+    "layout": Annotated[str, typer.Option(
+        "--layout", help="Ids the model reads: auto (detected by one probing call), batch "
+        "(batch, time) or time (time, batch).")],
+    "adapter": Annotated[str | None, typer.Option(
+        "--adapter", show_default=False,
+        help="How the model is called: ids-lengths, ids, or a plugin adapter (default: "
+        "detected from forward's signature).")],
+    "labels": Annotated[str | None, typer.Option(
+        "--labels", show_default=False,
+        help="Class names in the order of the model's outputs, comma-separated (default: the "
+        "checkpoint's or factory's, else 0..n-1).")],
+    "trust_checkpoint": Annotated[bool, typer.Option(
+        "--trust-checkpoint",
+        help="Allow a checkpoint that is a pickled module. Unpickling runs code: only for "
+        "files you trust.")],
+}
+
+for _annotation in _OPTIONS.values():  # listed together under --help
+    _annotation.__metadata__[0].rich_help_panel = "Your model (see the README's 'Your own model')"
+
+
+def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` the model options; it receives them as ``source: ModelSource``."""
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "source"]
+    defaults = {f.name: f.default for f in fields(ModelSource)}
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name],
+                               annotation=annotation) for name, annotation in _OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        source = ModelSource(**{name: kwargs.pop(name) for name in _OPTIONS})
+        return command(source=source, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*kept, *added)}
+    del wrapper.__wrapped__  # typer reads the signature above, not the command's own
+    return wrapper

@@ -1,0 +1,168 @@
+"""How a foreign model wants to be called, found from the model itself.
+
+Two questions decide the call: does ``forward`` take the lengths, and does it read ids
+``(batch, time)`` or ``(time, batch)``? :func:`detect_call` answers both without adapter code:
+
+1. **the signature**: ``forward(ids)`` takes no lengths; ``forward(ids, lengths)`` or
+   ``forward(text, text_lengths)`` (any names) does; ``*args`` leaves it open;
+2. **one probing call** per candidate, on a batch of 3 rows by 5 steps (so batch and time cannot
+   be confused) of ids from the embedding's range: a candidate is right when the call succeeds,
+   the recurrent module sees 3 sequences and the model returns 3 rows of logits.
+
+``layout`` and ``lengths`` given by the user (``--layout``, ``--adapter``) are tried alone. When
+no candidate works, the error names the model's forward signature and what each try raised.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
+from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
+
+__all__ = ["CallShape", "detect_call", "takes_lengths", "find_embedding"]
+
+RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
+_PROBE_LENGTHS = (5, 3, 2)  # batch 3, time 5
+
+
+@dataclass(frozen=True)
+class CallShape:
+    """How the model is called: ``model(ids, lengths)`` or ``model(ids)``, in ``layout``."""
+
+    lengths: bool
+    layout: str
+    evidence: str = ""
+    outputs: int = 0
+
+    @property
+    def adapter(self) -> str:
+        """The built-in adapter's name."""
+        return "ids-lengths" if self.lengths else "ids"
+
+
+def takes_lengths(model: nn.Module) -> bool | None:
+    """From ``forward``'s signature: False for one positional argument, True for two or more,
+    None when it cannot tell (``*args``, no signature)."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if len(required) > 2:
+        raise ModelCallError(
+            f"{forward_signature(model)} needs {len(required)} arguments; probe-rnn passes ids "
+            "and, optionally, lengths: give the other arguments defaults, or write an adapter "
+            "plugin (see probes/README.md)")
+    return len(positional) >= 2
+
+
+def find_embedding(model: nn.Module, name: str | None = None) -> tuple[str, nn.Embedding] | None:
+    """The token embedding: the submodule ``name``, else ``embedding``, else the only
+    ``nn.Embedding``; None when there is none; an error when several are left to choose."""
+    found = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Embedding)]
+    if name is not None:
+        hit = [(n, m) for n, m in found if n == name]
+        if not hit:
+            names = ", ".join(n for n, _ in found) or "none"
+            raise ConfigError(f"the model has no nn.Embedding named {name!r}; its embeddings: "
+                              f"{names}")
+        return hit[0]
+    for n, m in found:
+        if n == "embedding":
+            return n, m
+    if len(found) > 1:
+        names = ", ".join(n for n, _ in found)
+        raise ConfigError(f"the model has {len(found)} embeddings ({names}): name the token "
+                          'embedding with "embedding": NAME in the factory\'s dict')
+    return found[0] if found else None
+
+
+def _probe_batch(vocab_size: int, pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(_PROBE_LENGTHS)
+    usable = [i for i in range(min(vocab_size, 64)) if i != pad_id] or [0]
+    ids = torch.full((len(_PROBE_LENGTHS), width), pad_id, dtype=torch.long)
+    for row, n in enumerate(_PROBE_LENGTHS):
+        ids[row, :n] = torch.tensor([usable[(row * 7 + t) % len(usable)] for t in range(n)])
+    return {"ids": ids, "lengths": torch.tensor(_PROBE_LENGTHS)}
+
+
+def _sequences_seen(module: nn.RNNBase, args: tuple) -> int | None:
+    x = args[0] if args else None
+    if isinstance(x, PackedSequence):
+        return int(x.batch_sizes[0])
+    if isinstance(x, torch.Tensor):
+        if x.dim() == 2:
+            return 1
+        return int(x.shape[0] if module.batch_first else x.shape[1])
+    return None
+
+
+def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
+         rnn: nn.Module | None) -> tuple[str | None, int]:
+    """(None, logits' width) when ``shape`` calls the model correctly, else (why not, 0)."""
+    adapter = (IdsLengthsAdapter if shape.lengths else IdsAdapter)(None, shape.layout)
+    seen: list[int | None] = []
+    handle = rnn.register_forward_hook(
+        lambda m, a, _o: seen.append(_sequences_seen(m, a))) if rnn is not None else None
+    try:
+        with torch.no_grad():
+            logits = adapter.forward(model, batch)
+    except ProbeRnnError as exc:
+        text = str(exc)
+        return text[text.find("failed: ") + 8:text.find("; check --layout")] or text, 0
+    finally:
+        if handle is not None:
+            handle.remove()
+    rows = len(batch["lengths"])
+    if seen and seen[0] != rows:
+        return f"its {type(rnn).__name__} read {seen[0]} sequences, not {rows}", 0
+    return None, int(logits.shape[1])
+
+
+def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str = "auto",
+                lengths: bool | None = None) -> CallShape:
+    """Find how ``model`` is called (see the module docstring).
+
+    Parameters
+    ----------
+    model : the foreign model, in eval mode.
+    vocab_size, pad_id : ids of the probing call are drawn below ``vocab_size``, padded with
+        ``pad_id``.
+    layout : ``"auto"``, ``"batch"`` or ``"time"``.
+    lengths : None to decide from the signature, else whether ``forward`` takes lengths.
+    """
+    if layout not in ("auto", *LAYOUTS):
+        raise ConfigError(f"--layout must be auto, batch or time; received {layout!r}")
+    layouts: Sequence[str] = LAYOUTS if layout == "auto" else (layout,)
+    if lengths is None:
+        from_signature = takes_lengths(model)
+        options = (True, False) if from_signature is None else (from_signature,)
+    else:
+        options = (lengths,)
+    rnn = next((m for m in model.modules() if isinstance(m, RECURRENT)), None)
+    batch = _probe_batch(vocab_size, pad_id)
+    tried: list[str] = []
+    for passes in options:
+        for lay in layouts:
+            shape = CallShape(passes, lay)
+            why, outputs = _try(model, shape, batch, rnn)
+            what = (f"ids {'(3, 5)' if lay == 'batch' else '(5, 3)'} {lay}-major"
+                    + (" + lengths (3,)" if passes else ""))
+            if why is None:
+                return CallShape(passes, lay, f"called with {what}", outputs)
+            tried.append(f"with {what}: {why}")
+    raise ModelCallError(
+        f"cannot call {forward_signature(model)}: " + "; ".join(tried)
+        + " (fix the model, or pass --layout and --adapter to say how it is called; see the "
+        "README's 'Your own model')")
+
