@@ -295,7 +295,8 @@ def _interval(sub: pd.DataFrame, metric: str) -> str:
 def headline_table(df: pd.DataFrame, max_rows: int = 40) -> Any:
     """Compact Rich tables, readable at 80 columns: one per probe, a line per (view, task).
 
-    Columns: accuracy (or R²) and its 95 % interval, chance, bits, selectivity and the
+    Columns: accuracy (or R²) and its 95 % interval, the majority-class baseline (the name the
+    report uses too), bits, selectivity and the
     random-init baseline's accuracy when present (MDL is in the report and the csv). Names are
     never cut: a name longer than its column folds onto a second line.
     """
@@ -314,10 +315,12 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
     from rich.table import Table
 
     table = Table(title=f"probing results (trained model, probe {probe})", box=box.SIMPLE_HEAD,
-                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
+                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False,
+                  caption="majority: majority-class baseline (0 for R²); sel.: selectivity vs "
+                  "the control task; random: the same probe on random weights")
     for col in ("view", "task"):
         table.add_column(col, overflow="fold")
-    for col in ("acc", "95% CI", "chance", "bits", "sel.", "random"):
+    for col in ("acc", "95% CI", "majority", "bits", "sel.", "random"):
         table.add_column(col, justify="right", no_wrap=True)
     mine = trained[trained["probe"] == probe] if len(trained) else trained
     keys = mine[["view", "task"]].drop_duplicates().head(max_rows)
