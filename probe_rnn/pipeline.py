@@ -167,7 +167,7 @@ def _run_pipeline(
     from probe_rnn.probing.timelimit import check_timeout
     from probe_rnn.progress import Progress
 
-    _check_names(views, tasks, probes)
+    _check_names(bundle, views, tasks, probes)
     check_timeout(cell_timeout)
     say = say or (lambda line: None)
     progress = progress or Progress(quiet=True)
@@ -349,16 +349,23 @@ def _check_labels(bundle: ModelBundle, df: pd.DataFrame, say: Say) -> None:
         f"({show(given - known)}); the model's labels are {show(known)}")
 
 
-def _check_names(views: Sequence[str] | None, tasks: Sequence[str] | None,
-                 probes: Sequence[str]) -> None:
+def _check_names(bundle: ModelBundle, views: Sequence[str] | None,
+                 tasks: Sequence[str] | None, probes: Sequence[str]) -> None:
     """Every view, task and probe name checked before any work (one-line errors listing the
-    valid names), so a typo never costs a capture."""
-    from probe_rnn.capture.views import parse_view
+    valid names), so a typo never costs a capture; views also against the shape of the
+    module that will be captured (the model's first recurrent module)."""
+    import torch
+
+    from probe_rnn.capture.views import parse_view, resolve_views, views_for
     from probe_rnn.probing.runner import resolve_probes
     from probe_rnn.probing.tasks import get_task
 
     for view in views or ():
         parse_view(view)
+    module = next((m for m in bundle.model.modules() if isinstance(m, torch.nn.RNNBase)), None)
+    if module is not None and views:
+        resolve_views(views_for(module.num_layers, 2 if module.bidirectional else 1,
+                                isinstance(module, torch.nn.LSTM)), views)
     for task in tasks or ():
         get_task(task)
     resolve_probes(probes)

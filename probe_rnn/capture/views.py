@@ -25,6 +25,7 @@ name                         meaning
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -125,15 +126,42 @@ def parse_view(name: str) -> ViewSpec:
 
 def available_views(states: RecurrentStates) -> list[str]:
     """Every sentence view and token view (without ``@t``) these states support."""
-    lstm = states.has_cell
-    dirs = _DIRS[: states.num_directions]
+    return views_for(states.num_layers, states.num_directions, states.has_cell)
+
+
+def views_for(layers: int, directions: int, has_cell: bool) -> list[str]:
+    """Every sentence view and token view (without ``@t``) of a module of that shape."""
+    dirs = _DIRS[:directions]
     names = ["output@last", "output@-1", "mean(output)", "max(output)"]
-    for base in ("h_n", "c_n") if lstm else ("h_n",):
-        names += [f"{base}/L{layer}/{d}" for layer in range(states.num_layers) for d in dirs]
-    for base in ("hidden", "cell") if lstm else ("hidden",):
-        names += [f"{base}/L{layer}/{d}" for layer in range(states.num_layers) for d in dirs]
+    for base in ("h_n", "c_n") if has_cell else ("h_n",):
+        names += [f"{base}/L{layer}/{d}" for layer in range(layers) for d in dirs]
+    for base in ("hidden", "cell") if has_cell else ("hidden",):
+        names += [f"{base}/L{layer}/{d}" for layer in range(layers) for d in dirs]
     names.append("output")
     return names
+
+
+def resolve_views(available: list[str], requested: Sequence[str] | None) -> dict[str, str]:
+    """Map the views to store to their kind (``"sentence"`` or ``"token"``), in order.
+
+    ``requested`` None means all of ``available``; a per-step ``hidden/L0/fwd@3`` stores its
+    per-token base. A name the module does not have is a one-line error listing ``available``.
+    """
+    kinds = {name: parse_view(name).kind for name in available}
+    if requested is None:
+        return kinds
+    chosen: dict[str, str] = {}
+    for name in requested:
+        spec = parse_view(name)  # unknown forms raise ConfigError listing the valid ones
+        if spec.kind == "sentence" and spec.base in ("hidden", "cell"):
+            name = f"{spec.base}/L{spec.layer}/{spec.direction}"  # the store derives @t
+        if name not in kinds:
+            raise ConfigError(
+                f"view {spec.name!r} is not available for this module; available: "
+                f"{', '.join(kinds)} (per-step ones also with @t)"
+            )
+        chosen[name] = kinds[name]
+    return chosen
 
 
 def _check(spec: ViewSpec, states: RecurrentStates) -> None:

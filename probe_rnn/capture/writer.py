@@ -245,20 +245,6 @@ def _token_lengths(bundle: ModelBundle, texts: list[str], batch_size: int) -> np
 
 def _resolve_views(states: RecurrentStates, requested: list[str] | None) -> dict[str, str]:
     """Map the views to store to their kind (``"sentence"`` or ``"token"``), in order."""
-    from probe_rnn.capture.views import available_views, parse_view
+    from probe_rnn.capture.views import available_views, resolve_views
 
-    kinds = {name: parse_view(name).kind for name in available_views(states)}
-    if requested is None:
-        return kinds
-    chosen: dict[str, str] = {}
-    for name in requested:
-        spec = parse_view(name)  # unknown forms raise ConfigError listing the valid ones
-        if spec.kind == "sentence" and spec.base in ("hidden", "cell"):
-            name = f"{spec.base}/L{spec.layer}/{spec.direction}"  # the store derives @t
-        if name not in kinds:
-            raise ConfigError(
-                f"view {spec.name!r} is not available for this module; available: "
-                f"{', '.join(kinds)} (per-step ones also with @t)"
-            )
-        chosen[name] = kinds[name]
-    return chosen
+    return resolve_views(available_views(states), requested)

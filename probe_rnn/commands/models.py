@@ -23,7 +23,13 @@ from probe_rnn.commands.common import (
     stdout,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
-from probe_rnn.commands.output import epoch_bars, print_diagnosis, print_model_card, short_origin
+from probe_rnn.commands.output import (
+    epoch_bars,
+    plain_summary,
+    print_diagnosis,
+    print_model_card,
+    short_origin,
+)
 
 
 def plugins_cmd(plugins: PluginsOpt = None) -> None:
@@ -40,8 +46,8 @@ def plugins_cmd(plugins: PluginsOpt = None) -> None:
     table.add_column("origin", overflow="fold")
     table.add_column("summary", overflow="fold")
     for entry in registry.entries():
-        doc = (getattr(entry.obj, "__doc__", None) or "").strip().splitlines()
-        table.add_row(entry.kind, entry.name, short_origin(entry.origin), doc[0] if doc else "")
+        table.add_row(entry.kind, entry.name, short_origin(entry.origin),
+                      plain_summary(getattr(entry.obj, "__doc__", None)))
     stdout().print(table)
 
 

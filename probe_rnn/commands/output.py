@@ -3,6 +3,7 @@ per-epoch training bars, plugin origins and sizes on disk."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,24 @@ def epoch_bars(bar: Any) -> Any:
             bar.update(tasks[event.epoch], info=f"{info}  dev acc {event.dev_accuracy:.3f}")
 
     return on_event
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")  # :class:`~a.b.C` -> C (the last dotted part)
+
+
+def plain_summary(doc: str | None) -> str:
+    """The first paragraph of a docstring as plain text: reStructuredText roles and literals
+    (``:class:`~x.Y```, ````code````, ``*emphasis*``) become their words."""
+    lines = []
+    for line in (doc or "").strip().splitlines():
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    text = " ".join(lines)
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*{1,2}([^*\s][^*]*?)\*{1,2}(?![\w*])", r"\1", text)
+    return text
 
 
 def short_origin(origin: str) -> str:

@@ -35,7 +35,7 @@ from probe_rnn.report import figures as F
 from probe_rnn.report import tables as T
 from probe_rnn.report.equivalence import measure_equivalence, top_layer
 from probe_rnn.report.findings import Finding, make_findings
-from probe_rnn.report.measures import primary_probe
+from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.runfolder import RunData, load_run
 
@@ -82,6 +82,7 @@ class Report:
     figures: list[str]
     notes: dict[str, str] = field(default_factory=dict)
     projection_hits: dict[str, bool] = field(default_factory=dict)
+    probes: list[str] = field(default_factory=list)
 
     @property
     def size_bytes(self) -> int:
@@ -205,7 +206,7 @@ def _attribution_context(data: RunData) -> dict[str, object]:
 def _toc(context: dict[str, object]) -> list[tuple[str, str]]:
     toc = [("findings", "Findings"), ("model", "Model and data"),
            ("diagnosis", "Output versus hidden state"), ("probing", "Probing")]
-    if {"fig-timesteps", "fig-memory"} & set(context["figures"]):
+    if any({"timesteps", "memory"} & set(v["figures"]) for v in context["probe_views"]):
         toc.append(("probing-timesteps", "Probing over time"))
     toc += [("attribution", "Attribution"), ("projections", "Projections"),
             ("results", "All results")]
@@ -259,36 +260,62 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
     if equivalence is None and "equivalence" not in data.notes:
         data.notes["equivalence"] = ("No stored output@last and h_n states, so the comparison "
                                      "is not measured.")
-    probe = primary_probe(data.results)
     method = "umap" if umap else "pca"
-    specs: dict[str, F.go.Figure | None] = {
-        "fig-heatmap": F.probing_heatmap(data.results, probe),
-        "fig-bars": F.view_bars(data.results, probe),
-        "fig-timesteps": F.timestep_curves(data.results, probe),
-        "fig-memory": F.memory_span(data.results, probe),
-        "fig-steps": F.step_attribution(data.attribution.get("steps")),
-    }
-    figs = {k: v for k, v in specs.items() if v is not None}
+    probe_views = [_probe_view(data, equivalence, probe, i)
+                   for i, probe in enumerate(ordered_probes(data.results))]
+    figs: dict[str, F.go.Figure] = {}
+    for view in probe_views:
+        figs.update(view.pop("specs"))
+    steps = F.step_attribution(data.attribution.get("steps"))
+    if steps is not None:
+        figs["fig-steps"] = steps
     hits: dict[str, bool] = {}
     projections = []
     for i, (view, fig, n) in enumerate(
             _projections(data, store, method, seed, max_points, hits, progress), start=1):
         figs[f"fig-proj-{i}"] = fig
         projections.append({"id": f"fig-proj-{i}", "view": view, "n": n})
-    findings = make_findings(data.results, equivalence, data.run, data.attribution,
-                             values=data.values, train_rows=data.train_rows)
-    html_text = _render(data, target, figs, projections, findings, equivalence, probe, method,
+    html_text = _render(data, target, figs, projections, probe_views, equivalence, method,
                         seed, max_points)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_text(target, html_text)
-    return Report(path=target, findings=findings, figures=list(figs), notes=dict(data.notes),
-                  projection_hits=hits)
+    return Report(path=target, findings=probe_views[0]["findings"], figures=list(figs),
+                  notes=dict(data.notes), projection_hits=hits,
+                  probes=[v["name"] for v in probe_views if v["name"]])
+
+
+_PER_PROBE_FIGURES = {"heatmap": F.probing_heatmap, "bars": F.view_bars,
+                      "timesteps": F.timestep_curves, "memory": F.memory_span}
+
+
+def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int
+                ) -> dict[str, Any]:
+    """Everything the report shows per probe: its figures (ids ``fig-heatmap`` for the first
+    probe, ``fig-heatmap-2`` for the second, ...), findings and label tables; the probe menu
+    shows one probe's at a time."""
+    results = data.results[data.results["probe"] == probe] if probe else data.results
+    train = data.train_rows
+    if train is not None and probe and (train["probe"].astype(str) != probe).all():
+        train = None  # the training-row probe is another probe: nothing to compare here
+    suffix = "" if index == 0 else f"-{index + 1}"
+    specs = {f"fig-{kind}{suffix}": draw(results, probe)
+             for kind, draw in _PER_PROBE_FIGURES.items()}
+    return {
+        "name": probe, "index": index,
+        "specs": {k: v for k, v in specs.items() if v is not None},
+        "figures": {kind: f"fig-{kind}{suffix}" for kind in _PER_PROBE_FIGURES
+                    if specs[f"fig-{kind}{suffix}"] is not None},
+        "findings": make_findings(results, equivalence, data.run, data.attribution,
+                                  values=data.values, train_rows=train),
+        "label_table": T.label_metrics_table(results, data.values),
+        "gap_table": T.training_gap_table(results, train),
+        "heatmap_caption": CAPTIONS["fig-heatmap"].format(probe=probe or ""),
+    }
 
 
 def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
-            projections: list[dict[str, str]], findings: list[Finding],
-            equivalence: object, probe: str | None, method: str, seed: int,
-            max_points: int) -> str:
+            projections: list[dict[str, str]], probe_views: list[dict[str, Any]],
+            equivalence: object, method: str, seed: int, max_points: int) -> str:
     from probe_rnn import __version__
 
     plotly_js, app_js = _plotly_js(), _static("report.js")
@@ -300,19 +327,16 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
     methods = (", ".join(str(m) for m in tokens["method"].dropna().unique())
                if tokens is not None and "method" in tokens else "")
     captions = dict(CAPTIONS, **{
-        "fig-heatmap": CAPTIONS["fig-heatmap"].format(probe=probe or ""),
         "tokens": CAPTIONS["tokens"].format(method=methods or "method not recorded")})
     context: dict[str, object] = {
         "name": data.name, "version": __version__, "seed": seed, "method": method.upper(),
-        "subtitle": _subtitle(data), "downloads": downloads, "findings": findings,
+        "subtitle": _subtitle(data), "downloads": downloads, "probe_views": probe_views,
         "figures": list(figs), "captions": captions, "projections": projections,
         "projection_caption": CAPTIONS["projection"].format(method=method.upper(),
                                                             max_points=max_points),
         "figure_json": [{"id": k, "json": _figure_json(v)} for k, v in figs.items()],
         "equivalence": T.equivalence_table(equivalence) if equivalence is not None else None,
         "diagnosis": T.frame_table(data.diagnosis) if data.diagnosis is not None else None,
-        "label_table": T.label_metrics_table(data.results, data.values),
-        "gap_table": T.training_gap_table(data.results, data.train_rows),
         "results": T.results_table(data.results), "notes": data.notes,
         "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),
                              "results.csv"),

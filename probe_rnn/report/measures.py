@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 __all__ = [
-    "Estimate", "estimate", "primary_probe", "label_task", "sentence_rows", "base_view",
+    "Estimate", "estimate", "primary_probe", "ordered_probes", "label_task", "sentence_rows",
+    "base_view",
     "score_metric",
 ]
 
@@ -58,6 +59,16 @@ def primary_probe(results: pd.DataFrame) -> str | None:
     if (probes == "logistic").any():
         return "logistic"
     return str(probes.value_counts().index[0])
+
+
+def ordered_probes(results: pd.DataFrame) -> list[str | None]:
+    """Every probe of the run, the primary one first, then in the order they appear; ``[None]``
+    when the results name none (the report then shows one unnamed set)."""
+    first = primary_probe(results)
+    if first is None:
+        return [None]
+    seen = dict.fromkeys(results["probe"].dropna().astype(str))
+    return [first, *(p for p in seen if p != first)]
 
 
 def label_task(results: pd.DataFrame) -> str | None:

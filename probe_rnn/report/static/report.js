@@ -12,6 +12,22 @@
     Plotly.newPlot(div, spec.data, spec.layout, config);
   });
 
+  // the probe menu: one probe's findings, figures and tables at a time
+  var picker = document.getElementById("probe-select");
+  if (picker) {
+    picker.addEventListener("change", function () {
+      var blocks = document.querySelectorAll(".probe-view");
+      Array.prototype.forEach.call(blocks, function (block) {
+        var shown = block.getAttribute("data-probe") === picker.value;
+        block.hidden = !shown;
+        if (shown) {  // a figure drawn while hidden takes its width when shown
+          Array.prototype.forEach.call(block.querySelectorAll("div.js-plotly-plot"),
+            function (div) { Plotly.Plots.resize(div); });
+        }
+      });
+    });
+  }
+
   function cellKey(cell) {
     var k = cell.getAttribute("data-key");
     return k === null || k === "" ? null : parseFloat(k);
