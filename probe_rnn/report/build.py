@@ -206,7 +206,7 @@ def _attribution_context(data: RunData) -> dict[str, object]:
 def _toc(context: dict[str, object]) -> list[tuple[str, str]]:
     toc = [("findings", "Findings"), ("model", "Model and data"),
            ("diagnosis", "Output versus hidden state"), ("probing", "Probing")]
-    if any({"timesteps", "memory"} & set(v["figures"]) for v in context["probe_views"]):
+    if any(v["figures"]["timesteps"] or v["figures"]["memory"] for v in context["probe_views"]):
         toc.append(("probing-timesteps", "Probing over time"))
     toc += [("attribution", "Attribution"), ("projections", "Projections"),
             ("results", "All results")]
@@ -303,8 +303,8 @@ def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int
     return {
         "name": probe, "index": index,
         "specs": {k: v for k, v in specs.items() if v is not None},
-        "figures": {kind: f"fig-{kind}{suffix}" for kind in _PER_PROBE_FIGURES
-                    if specs[f"fig-{kind}{suffix}"] is not None},
+        "figures": {kind: f"fig-{kind}{suffix}" if specs[f"fig-{kind}{suffix}"] is not None
+                    else None for kind in _PER_PROBE_FIGURES},
         "findings": make_findings(results, equivalence, data.run, data.attribution,
                                   values=data.values, train_rows=train),
         "label_table": T.label_metrics_table(results, data.values),
