@@ -258,6 +258,10 @@ def _run_pipeline(
                               probes=_measured_probes(out, probes[0]),
                               progress=lambda done, total, what: bar(done, total))
             note(f"{attribution_rows} sentences")
+    else:  # recorded, so the report says it was skipped (not "did not finish")
+        run["stages"]["attribution"] = {"seconds": 0.0, "status": "skipped",
+                                        "detail": "--attribution-rows 0"}
+        _write_run(out, run)
 
     report_path = None
     if report:

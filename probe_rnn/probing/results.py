@@ -316,11 +316,11 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
 
     table = Table(title=f"probing results (trained model, probe {probe})", box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False,
-                  caption="majority: majority-class baseline (0 for R²); sel.: selectivity vs "
-                  "the control task; random: the same probe on random weights")
+                  caption="maj.: majority-class baseline (0 for R²); sel.: selectivity vs "
+                  "the control task; rand.: the same probe on random weights")
     for col in ("view", "task"):
         table.add_column(col, overflow="fold")
-    for col in ("acc", "95% CI", "majority", "bits", "sel.", "random"):
+    for col in ("acc", "95% CI", "maj.", "bits", "sel.", "rand."):
         table.add_column(col, justify="right", no_wrap=True)
     mine = trained[trained["probe"] == probe] if len(trained) else trained
     keys = mine[["view", "task"]].drop_duplicates().head(max_rows)
@@ -329,10 +329,18 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
         base = baseline[(baseline["view"] == view) & (baseline["task"] == task)
                         & (baseline["probe"] == probe)]
         main = "r2" if (sub["metric"] == "r2").any() else "accuracy"
-        chance = sub["chance"].iloc[0] if len(sub) else float("nan")
-        table.add_row(view, task, _value(sub, main), _interval(sub, main), f"{chance:.3f}",
+        table.add_row(view, task, _value(sub, main), _interval(sub, main), _majority(sub, main),
                       _value(sub, "bits"), _value(sub, "selectivity"), _value(base, main))
     return table
+
+
+def _majority(sub: pd.DataFrame, main: str) -> str:
+    """The report's majority-class baseline (held-out accuracy of always answering the
+    training folds' majority class); the task's chance level when it was not measured."""
+    if main == "accuracy" and (sub["metric"] == "majority_accuracy").any():
+        return _value(sub, "majority_accuracy")
+    chance = sub["chance"].iloc[0] if len(sub) else float("nan")
+    return f"{chance:.3f}"
 
 
 def failure_summary(failed: list[dict[str, Any]]) -> list[str]:

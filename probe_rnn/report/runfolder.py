@@ -121,7 +121,12 @@ def load_run(run_dir: str | Path) -> RunData:
         raise ReportError(f"run folder {path} does not exist: give the --out folder of a probe run")
     data = RunData(path=path, run=_read_run_json(path), results=_read_results(path))
     data.diagnosis = _read_optional_csv(path / "diagnosis.csv", data.notes, "diagnosis")
-    data.attribution = _read_attribution(path / "attribution", data.notes)
+    skipped = ((data.run.get("stages") or {}).get("attribution") or {}).get("status") == "skipped"
+    if skipped:
+        data.notes["attribution"] = ("Attribution was skipped for this run "
+                                     "(--attribution-rows 0).")
+    else:
+        data.attribution = _read_attribution(path / "attribution", data.notes)
     states = path / "states"
     if (states / "manifest.json").is_file():
         data.states = states

@@ -59,3 +59,14 @@ def test_several_probes_get_a_table_each_and_still_nothing_is_cut() -> None:
                       "probing results (trained model, probe centroid)"]
     rows = [line for line in lines if line.split()[:1] and line.split()[0] in VIEWS]
     assert len(rows) == 2 * len(VIEWS) * len(TASKS)
+
+
+def test_the_baseline_column_is_the_reports_majority_class_baseline() -> None:
+    df = _results(["logistic"])
+    majority = df[df["metric"] == "accuracy"].assign(metric="majority_accuracy", value=0.4812)
+    lines = _render(pd.concat([df, majority], ignore_index=True))
+    header = next(line for line in lines if line.startswith("view"))
+    assert "maj." in header and "chance" not in header
+    row = next(line for line in lines if line.startswith("output@last") and "label" in line)
+    assert row.split()[4] == "0.481"  # majority_accuracy, not the 0.500 chance level
+    assert any("majority-class baseline" in line for line in lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factory import HOSTILE, make_run
+from factory import HOSTILE, make_run, pipeline_run
 
 from probe_rnn.errors import ReportError
 from probe_rnn.report import build_report
@@ -211,3 +211,16 @@ def test_notebook_repr_escapes(tmp_path) -> None:
     shown = report._repr_html_()
     assert str(report.path) in shown and "<script" not in shown
     assert shown.count("<li>") == len(report.findings) > 0
+
+
+def test_a_run_without_attribution_says_it_was_skipped(tmp_path) -> None:
+    from probe_rnn.data import load_dataset
+
+    df = load_dataset("names").sample(60, random_state=2).reset_index(drop=True)
+    run = pipeline_run(tmp_path / "run", df, random_baseline=False, attribution_rows=3)
+    assert (run / "attribution" / "manifest.json").is_file()
+    pipeline_run(run, df, random_baseline=False, attribution_rows=0)  # the same folder again
+    report = build_report(run, umap=False)
+    assert report.notes["attribution"] == ("Attribution was skipped for this run "
+                                           "(--attribution-rows 0).")
+    assert "did not finish" not in report.path.read_text(encoding="utf-8")
