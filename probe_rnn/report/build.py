@@ -184,16 +184,32 @@ def _cards(data: RunData) -> dict[str, T.Table]:
     return {
         "model_card": T.card_table(model, skip=("meta",)),
         "training_card": T.card_table(model.get("meta") or {}),
-        "data_card": T.card_table(data.run.get("data") or {}),
+        "data_card": T.card_table(_data_card(data)),
         "run_details": T.card_table(details),
     }
+
+
+def _data_card(data: RunData) -> dict[str, Any]:
+    """run.json's data section, with the rows actually probed beside the table's row count."""
+    card = dict(data.run.get("data") or {})
+    probed = data.run.get("probed_rows") or {}
+    if probed.get("description"):
+        card["probed"] = probed["description"]
+    train = data.train_rows
+    if train is not None and {"n_train", "n_test"} <= set(train) and len(train):
+        rows = int((train["n_train"] + train["n_test"]).max())
+        card["training rows probed"] = (f"{rows} of the training rows, for the held-out vs "
+                                        "training-row comparison")
+    return card
 
 
 def _attribution_context(data: RunData) -> dict[str, object]:
     examples, vmax = T.token_examples(data.attribution)
     neurons = data.attribution.get("neurons")
     summary = data.attribution.get("summary")
-    kind = str(((data.run.get("model") or {}).get("tokenizer") or {}).get("kind", "char"))
+    kind = ((data.run.get("model") or {}).get("tokenizer") or {}).get("kind")
+    if kind is None:  # an adapter's own tokens: words when any token is longer than a letter
+        kind = "word" if any(len(t[0]) > 1 for ex in examples for t in ex.tokens) else "char"
     if data.attribution and not examples and "attribution" not in data.notes:
         data.notes["attribution"] = "attribution/tokens.parquet is missing or empty."
     return {
@@ -307,7 +323,8 @@ def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int
                     else None for kind in _PER_PROBE_FIGURES},
         "findings": make_findings(results, equivalence, data.run, data.attribution,
                                   values=data.values, train_rows=train),
-        "label_table": T.label_metrics_table(results, data.values),
+        "label_tables": T.split_table(T.label_metrics_table(results, data.values),
+                                      T.LABEL_TABLE_PARTS),
         "gap_table": T.training_gap_table(results, train),
         "heatmap_caption": CAPTIONS["fig-heatmap"].format(probe=probe or ""),
     }

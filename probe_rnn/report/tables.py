@@ -19,10 +19,14 @@ from probe_rnn.report.equivalence import Equivalence
 from probe_rnn.report.measures import label_task, primary_probe, sentence_rows
 
 __all__ = ["Table", "TokenExample", "frame_table", "card_table", "equivalence_table",
-           "label_metrics_table", "results_table", "token_examples", "fmt"]
+           "label_metrics_table", "split_table", "LABEL_TABLE_PARTS", "results_table",
+           "token_examples", "fmt"]
 
-_CONTROL_METRICS = ["accuracy", "control_accuracy", "selectivity", "bits", "mdl_bits",
-                    "uniform_bits", "compression", "control_compression"]
+# the label table's measures and their headers (words that wrap, so ~12 columns fit a page;
+# uniform_bits is left to results.csv: compression = uniform_bits / mdl_bits)
+_CONTROL_METRICS = {"accuracy": "accuracy", "control_accuracy": "control accuracy",
+                    "selectivity": "selectivity", "bits": "bits", "mdl_bits": "MDL bits",
+                    "compression": "compression", "control_compression": "control compression"}
 
 
 @dataclass
@@ -87,6 +91,8 @@ def frame_table(df: pd.DataFrame, max_rows: int = 500, note: str = "") -> Table:
 
 
 def _flat(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    if value is None or (isinstance(value, dict | list) and not value):
+        return  # nothing to say (a foreign model has no probe-rnn config): no blank row
     if isinstance(value, dict):
         for k, v in value.items():
             _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
@@ -128,7 +134,7 @@ def _with_ci(rows: pd.DataFrame) -> tuple[str, float | None]:
     v, lo, hi = rows["value"].mean(), rows["ci_low"].mean(), rows["ci_high"].mean()
     text = fmt(v)
     if math.isfinite(lo) and math.isfinite(hi):
-        text += f" [{fmt(lo)}, {fmt(hi)}]"
+        text += f" [{fmt(lo)},\u00a0{fmt(hi)}]"  # a narrow table wraps before "[", not in it
     return text, float(v)
 
 
@@ -136,7 +142,7 @@ def _difference_cell(d: Difference | None) -> tuple[str, float | None]:
     if d is None:
         return "", None
     mark = "" if d.paired else " (unpaired)"
-    return d.describe() + mark, d.value
+    return d.describe().replace(", ", ",\u00a0") + mark, d.value
 
 
 def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = None
@@ -182,12 +188,40 @@ def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = Non
                 ks.append(k)
         out_rows.append(cells)
         keys.append(ks)
-    columns = ["view"] + metrics + [f"{main} − output@last"] + (
+    columns = ["view"] + [_CONTROL_METRICS[m] for m in metrics] + [f"{main} − output@last"] + (
         ["random-init accuracy", "trained − random-init"] if not rand.empty else []) + (
         ["random-init compression"] if not rand.empty and not rand_mdl.empty else [])
     return Table(columns, out_rows, keys,
                  note=f"Task {task!r}, probe {probe!r}. Differences: 95 % intervals, paired "
                       "over the same folds (or bootstrap resamples) unless marked unpaired.")
+
+
+#: how the label table is shown: information and selectivity, then MDL (each fits a page)
+LABEL_TABLE_PARTS = {
+    "information": ("accuracy", "control accuracy", "selectivity", "bits", "accuracy − "
+                    "output@last", "bits − output@last", "random-init accuracy",
+                    "trained − random-init"),
+    "mdl": ("MDL bits", "compression", "control compression", "random-init compression"),
+}
+
+
+def split_table(table: Table | None, parts: dict[str, tuple[str, ...]]) -> list[Table]:
+    """``table`` as one table per part: its first column, then the part's columns it has
+    (parts without any are left out); the note goes under the last one."""
+    if table is None:
+        return []
+    out = []
+    for names in parts.values():
+        picked = [i for i, c in enumerate(table.columns) if c in names]
+        if not picked:
+            continue
+        cols = [0, *picked]
+        out.append(Table([table.columns[i] for i in cols],
+                         [[row[i] for i in cols] for row in table.rows],
+                         [[k[i] for i in cols] for k in table.keys] if table.keys else []))
+    if out:
+        out[-1].note = table.note
+    return out
 
 
 def training_gap_table(results: pd.DataFrame, train_rows: pd.DataFrame | None

@@ -86,6 +86,11 @@ def test_probe_menu_switches_figures_to_the_plugin_probe(example_run) -> None:
                             assert np.isclose(seen["z"][i][j], want.mean()), (probe, view, task)
             assert not np.allclose(np.array(before["z"], float), np.array(after["z"], float),
                                    equal_nan=True)
+            # the widest tables (selectivity and MDL, ~12 columns) fit the page: nothing hidden
+            widths = page.evaluate("Array.from(document.querySelectorAll('#probing "
+                                   ".probe-view:not([hidden]) .table-wrap'))"
+                                   ".map(w => [w.scrollWidth, w.clientWidth])")
+            assert widths and all(scroll <= client + 1 for scroll, client in widths), widths
             screenshot(page, "probe-menu.png")
         finally:
             browser.close()

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from factory import HOSTILE, make_run, pipeline_run
 
@@ -166,6 +167,32 @@ def test_token_heatmap_shares_one_colour_scale(run_dir) -> None:
     assert max(alphas) == pytest.approx(0.85)  # only the largest |value| shown reaches it
     assert sum(a == pytest.approx(0.85) for a in alphas) == 1
     assert all(re.fullmatch(r".*: [+-]\d\.\d{4}", a["title"], re.S) for a in spans)
+
+
+def _sentences(path: Path) -> list[str]:
+    """The text of each token-heatmap sentence, as a reader (or a copy) gets it."""
+    text = path.read_text(encoding="utf-8")
+    found = re.findall(r'<span class="sentence">(.*?)</span>\s*</div>', text, re.S)
+    return [re.sub(r"<[^>]+>", "", s) for s in found]
+
+
+@pytest.mark.parametrize("tokenizer", ["word", None])
+def test_word_tokens_are_separated_by_spaces(run_dir, tokenizer) -> None:
+    tokens = pd.read_parquet(run_dir / "attribution" / "tokens.parquet")
+    tokens["token"] = tokens["token"] + "w"  # two-letter "words"
+    tokens.to_parquet(run_dir / "attribution" / "tokens.parquet", index=False)
+    run = json.loads((run_dir / "run.json").read_text())
+    run["model"]["tokenizer"] = {"kind": "word", "vocab_size": 9} if tokenizer else None
+    (run_dir / "run.json").write_text(json.dumps(run))
+    sentences = _sentences(build_report(run_dir, umap=False).path)
+    first = tokens[tokens["row"] == tokens["row"].iloc[0]].sort_values("position")["token"]
+    assert sentences[0] == " ".join(first)
+
+
+def test_char_tokens_stay_together(run_dir) -> None:
+    tokens = pd.read_parquet(run_dir / "attribution" / "tokens.parquet")
+    first = tokens[tokens["row"] == tokens["row"].iloc[0]].sort_values("position")["token"]
+    assert _sentences(build_report(run_dir, umap=False).path)[0] == "".join(first)
 
 
 def test_cli_report_prints_path(run_dir, capsys) -> None:
