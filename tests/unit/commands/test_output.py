@@ -35,3 +35,25 @@ def test_model_card_prints_brackets_and_long_paths_verbatim(
 def test_say_prints_brackets_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
     say("[3/7] probing [bold]x[/bold]")
     assert "[3/7] probing [bold]x[/bold]" in capsys.readouterr().err
+
+
+def test_plugin_summaries_are_plain_text() -> None:
+    from probe_rnn.commands.output import plain_summary
+
+    doc = """Wraps :class:`~probe_rnn.models.RNNClassifier` with ``C`` tuned
+    on *held-out* rows, see :func:`fit`.
+
+    Second paragraph, not shown.
+    """
+    assert plain_summary(doc) == ("Wraps RNNClassifier with C tuned on held-out rows, see fit.")
+    assert plain_summary(None) == ""
+    assert plain_summary("softmax(-d² / (t · dim)) * 2") == "softmax(-d² / (t · dim)) * 2"
+
+
+def test_the_plugins_command_prints_no_markup() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "probe_rnn", "plugins"], capture_output=True,
+                         text=True, env={"COLUMNS": "200", "PATH": ""}, timeout=120).stdout
+    assert "logistic" in out and "``" not in out and ":class:" not in out

@@ -193,5 +193,28 @@ def test_adapter_without_tokenizer_says_what_to_return(tmp_path, factory_file) -
     torch.save(_built(factory_file, "bare").state_dict(), tmp_path / "sd.pt")
     bundle = load_model(tmp_path / "sd.pt", factory=f"{factory_file}:bare")
     assert bundle.tokenizer is None
-    with pytest.raises(ConfigError, match="needs a tokenizer"):
+    with pytest.raises(ConfigError, match="needs a tokenizer .*: pass --vocab FILE"):
         bundle.predict_logits(["abc"])
+
+
+def test_a_factory_file_imports_the_modules_beside_it(tmp_path) -> None:
+    (tmp_path / "mymodel_neighbour.py").write_text(textwrap.dedent("""
+        from torch import nn
+
+        class Tiny(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embedding = nn.Embedding(30, 4)
+                self.rnn = nn.GRU(4, 3, batch_first=True)
+                self.fc = nn.Linear(3, 2)
+
+            def forward(self, ids):
+                return self.fc(self.rnn(self.embedding(ids))[1][-1])
+        """))
+    factory = tmp_path / "build_it.py"
+    factory.write_text("from mymodel_neighbour import Tiny\n\ndef build():\n    return Tiny()\n")
+    built = resolve_factory(f"{factory}:build")()
+    torch.save(built.state_dict(), tmp_path / "sd.pt")
+    bundle = load_model(tmp_path / "sd.pt", factory=f"{factory}:build")
+    assert type(bundle.model).__name__ == "Tiny" and bundle.labels == ["0", "1"]
+    assert "ids batch-major (detected" in bundle.card()["call"]

@@ -251,3 +251,19 @@ def test_a_run_without_attribution_says_it_was_skipped(tmp_path) -> None:
     assert report.notes["attribution"] == ("Attribution was skipped for this run "
                                            "(--attribution-rows 0).")
     assert "did not finish" not in report.path.read_text(encoding="utf-8")
+
+
+def test_cards_have_no_blank_rows_and_say_which_rows_were_probed(run_dir) -> None:
+    from probe_rnn.report.tables import card_table
+
+    card = card_table({"config": None, "meta": {}, "labels": [], "source": "m.pt"})
+    assert card.rows == [["source", "m.pt"]]
+    run = json.loads((run_dir / "run.json").read_text())
+    run["model"]["config"] = None  # a foreign model
+    run["probed_rows"] = {"description": "12 held-out (dev + test) rows probed"}
+    (run_dir / "run.json").write_text(json.dumps(run))
+    text = build_report(run_dir, umap=False).path.read_text(encoding="utf-8")
+    model = text[text.index("<h3>Model</h3>"):text.index("<h3>Data</h3>")]
+    assert "<td></td>" not in model and ">config<" not in model
+    data = text[text.index("<h3>Data</h3>"):text.index('id="diagnosis"')]
+    assert "12 held-out (dev + test) rows probed" in data

@@ -1,0 +1,101 @@
+"""How a foreign model is called, found from the model: lengths from forward's signature,
+(batch, time) vs (time, batch) from one probing call, the embedding by name, the logits read,
+and one-line errors naming forward's signature."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from probe_rnn.errors import ConfigError, ModelCallError
+from probe_rnn.models.adapters import IdsAdapter, IdsLengthsAdapter, as_logits
+from probe_rnn.models.calling import detect_call, find_embedding, takes_lengths
+
+
+class Packed(nn.Module):
+    def __init__(self, batch_first: bool) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(20, 4, padding_idx=0)
+        self.lstm = nn.LSTM(4, 3, batch_first=batch_first)
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, tokens, token_lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.emb(tokens), token_lengths.cpu(), batch_first=self.lstm.batch_first,
+            enforce_sorted=False)
+        return self.head(self.lstm(packed)[1][0][-1])
+
+
+class Padded(nn.Module):
+    def __init__(self, batch_first: bool) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(20, 4)
+        self.gru = nn.GRU(4, 3, batch_first=batch_first)
+        self.out = nn.Linear(3, 1)  # one logit: a binary model
+
+    def forward(self, x):
+        return self.out(self.gru(self.embedding(x))[1][-1])
+
+
+@pytest.mark.parametrize("model, lengths, layout", [
+    (Packed(True), True, "batch"), (Packed(False), True, "time"),
+    (Padded(True), False, "batch"), (Padded(False), False, "time"),
+])
+def test_the_call_is_detected(model, lengths, layout) -> None:
+    shape = detect_call(model.eval(), 20, 0)
+    assert (shape.lengths, shape.layout) == (lengths, layout)
+    assert shape.outputs == 2  # a single logit reads as two
+
+
+def test_a_given_layout_is_tried_alone_and_fails_in_one_line() -> None:
+    with pytest.raises(ModelCallError) as err:
+        detect_call(Packed(False).eval(), 20, 0, layout="batch")
+    text = str(err.value)
+    assert "Packed.forward(tokens, token_lengths)" in text and "(3, 5) batch-major" in text
+    assert "time-major" not in text and "\n" not in text
+
+
+@pytest.mark.parametrize("forward, expected", [
+    (lambda self, ids: None, False), (lambda self, text, text_lengths: None, True),
+    (lambda self, x, lengths=None: None, True), (lambda self, *args: None, None),
+])
+def test_lengths_from_the_signature(forward, expected) -> None:
+    model = type("M", (nn.Module,), {"forward": forward})()
+    assert takes_lengths(model) is expected
+
+
+def test_a_forward_needing_more_arguments_says_so() -> None:
+    model = type("M", (nn.Module,), {"forward": lambda self, ids, mask, extra: None})()
+    with pytest.raises(ModelCallError, match=r"M.forward\(ids, mask, extra\) needs 3"):
+        takes_lengths(model)
+
+
+def test_the_embedding_is_found_by_name() -> None:
+    assert find_embedding(Packed(True))[0] == "emb"  # the only one
+    two = nn.ModuleDict({"a": nn.Embedding(3, 2), "embedding": nn.Embedding(3, 2)})
+    assert find_embedding(two)[0] == "embedding"
+    other = nn.ModuleDict({"a": nn.Embedding(3, 2), "b": nn.Embedding(3, 2)})
+    with pytest.raises(ConfigError, match=r"2 embeddings \(a, b\)"):
+        find_embedding(other)
+    assert find_embedding(other, "b")[0] == "b"
+    assert find_embedding(nn.Linear(2, 2)) is None
+
+
+def test_logits_are_read_as_probe_rnn_needs_them() -> None:
+    z = torch.tensor([[0.3], [-2.0]])
+    two = as_logits(z, 2)
+    torch.testing.assert_close(two.softmax(1)[:, 1], torch.sigmoid(z[:, 0]))
+    assert torch.equal(as_logits((torch.ones(2, 3), "hidden"), 2), torch.ones(2, 3))
+    with pytest.raises(TypeError, match=r"shape \(5, 2\), not logits \(2, n_labels\)"):
+        as_logits(torch.ones(5, 2), 2)
+
+
+def test_a_failing_call_names_forward_and_the_shapes() -> None:
+    ids = torch.ones(2, 4, dtype=torch.long)
+    batch = {"ids": ids, "lengths": torch.tensor([4, 2])}
+    with pytest.raises(ModelCallError, match=r"calling Padded.forward\(x\) with ids \(2, 4\) "
+                       r"\(batch-major\) and lengths \(2,\) failed: TypeError"):
+        IdsLengthsAdapter(None).forward(Padded(True), batch)
+    out = IdsAdapter(None, "time").forward(Padded(False).eval(), batch)
+    assert out.shape == (2, 2)
