@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -78,6 +79,25 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _usage_line(exc: Exception, args: list[str]) -> str:
+    """A command-line usage error (Typer's click) as one line naming the fix; a list given
+    with spaces instead of commas is the common case."""
+    text = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "probe-rnn"
+    found = re.search(r"unexpected extra arguments?\(?s?\)? \(([^()]*)\)", text)
+    if found and found.group(1).split()[0] in args:
+        start = args.index(found.group(1).split()[0])
+        option = next((j for j in range(start - 1, -1, -1) if args[j].startswith("--")), None)
+        if option is not None and option + 1 < start:  # "--tasks a b": a list with spaces
+            end = next((k for k in range(start, len(args)) if args[k].startswith("-")),
+                       len(args))
+            listed = ",".join(args[option + 1:end])
+            return (f"{text}: lists are comma-separated, e.g. {args[option]} {listed} "
+                    f"(see {command} --help)")
+    return f"{text} (see {command} --help)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line and exit code 2."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -85,7 +105,14 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
-        app(args=args, prog_name="probe-rnn")
+        code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
+        if isinstance(code, int) and code:
+            if code == 130:  # Typer turns Ctrl-C into exit code 130
+                print("error: interrupted", file=sys.stderr)
+            sys.exit(code)
+    except typer.Abort:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
     except ProbeRnnError as exc:
         if debug:
             raise
@@ -108,6 +135,13 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
+        if callable(getattr(exc, "format_message", None)):  # click's, e.g. a typo in an option
+            ctx = getattr(exc, "ctx", None)
+            if not str(exc.format_message()).strip() and ctx is not None:
+                print(ctx.get_help())  # no command given: the help, as `--help` prints it
+            else:
+                print(f"error: {_usage_line(exc, args)}", file=sys.stderr)
+            sys.exit(getattr(exc, "exit_code", 2) or 2)
         print(
             f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
             "run again with --debug for the traceback and please report it",

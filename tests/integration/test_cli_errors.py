@@ -66,3 +66,26 @@ def test_plugins_lists_builtins_and_repo_examples() -> None:
                          ("vowel-ending", "probes/vowel_ending.py")):
         assert name in proc.stdout
         assert origin in proc.stdout
+
+
+def test_a_list_with_spaces_says_lists_take_commas(tmp_path: Path) -> None:
+    proc = run_cli("probe", str(tmp_path / "m.pt"), "--out", str(tmp_path / "run"),
+                   "--tasks", "label", "vowel-ending", "length", "--folds", "3")
+    assert_one_line_error(proc, "unexpected extra argument", "comma-separated",
+                          "--tasks label,vowel-ending,length", "probe-rnn probe --help")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("probe", "m.pt", "--out", "r", "--bogus"), "No such option: --bogus"),
+    (("probe", "m.pt", "--out", "r", "--folds", "x"), "Invalid value for '--folds'"),
+    (("probe",), "Missing argument"),
+    (("nope",), "No such command"),
+])
+def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    assert_one_line_error(run_cli(*args, cwd=tmp_path), needle)
+    assert not (tmp_path / "r").exists()
+
+
+def test_no_command_prints_the_help() -> None:
+    proc = run_cli()
+    assert "Usage: probe-rnn" in proc.stdout and "Traceback" not in proc.stderr
