@@ -106,10 +106,9 @@ def main(argv: list[str] | None = None) -> None:
         args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
         code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
-        if isinstance(code, int) and code:
-            if code == 130:  # Typer turns Ctrl-C into exit code 130
-                print("error: interrupted", file=sys.stderr)
-            sys.exit(code)
+        if code == 130:  # Typer turns Ctrl-C into exit code 130
+            print("error: interrupted", file=sys.stderr)
+        sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode does
     except typer.Abort:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)

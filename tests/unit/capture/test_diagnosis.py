@@ -133,3 +133,30 @@ def test_padded_module_reads_padding() -> None:
     assert value(table, "share output@-1 != output@last") == pytest.approx(ref["share"])
     assert value(table, "share of short rows with output@-1 == 0") == 0.0
     assert "pad tokens" in format_diagnosis(table)
+
+
+class TimeMajor(nn.Module):
+    """A batch_first=False module fed (time, batch) ids: naive code reads output[-1]."""
+
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, 6, padding_idx=0)
+        self.gru = nn.GRU(6, 5)
+        self.head = nn.Linear(5, 2)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.gru(self.emb(ids))[0][-1])
+
+
+def test_time_major_module_names_output_minus_one_its_own_way() -> None:
+    from probe_rnn.models.adapters import IdsAdapter
+
+    bundle, df = setup(layers=1, bidirectional=False, packed=False)
+    torch.manual_seed(0)
+    model = TimeMajor(len(bundle.tokenizer)).eval()
+    timed = ModelBundle(model=model, tokenizer=bundle.tokenizer, labels=["p", "q"], config=None,
+                        meta={}, adapter=IdsAdapter(bundle.tokenizer, "time"))
+    text = format_diagnosis(diagnose(timed, df, batch_size=BATCH))
+    assert "output[-1] of the padded batch" in text and "output[:, -1]" not in text
+    padded = format_diagnosis(diagnose(bundle, df, batch_size=BATCH))
+    assert "output[:, -1] of the padded batch" in padded

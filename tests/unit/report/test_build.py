@@ -267,3 +267,14 @@ def test_cards_have_no_blank_rows_and_say_which_rows_were_probed(run_dir) -> Non
     assert "<td></td>" not in model and ">config<" not in model
     data = text[text.index("<h3>Data</h3>"):text.index('id="diagnosis"')]
     assert "12 held-out (dev + test) rows probed" in data
+
+
+@pytest.mark.parametrize("bidi", [True, False])
+def test_forward_half_is_said_only_of_a_bidirectional_model(tmp_path, bidi) -> None:
+    run = make_run(tmp_path / "run", bidi=bidi, attribution=False)
+    report = build_report(run, umap=False)
+    text = report.path.read_text(encoding="utf-8")
+    section = text[text.index('id="diagnosis"'):text.index('id="probing"')]
+    assert ("output@last (forward half)" in section) is bidi
+    findings = " ".join(f.text for f in report.findings)
+    assert ("forward half" in findings) is bidi
