@@ -130,6 +130,7 @@ def _run_pipeline(
     arguments: dict[str, Any] | None = None,
     say: Say | None = None,
     progress: Progress | None = None,
+    client: Any = None,
 ) -> RunResult:
     """The run itself (:func:`run_pipeline` holds the folder's lock around it).
 
@@ -158,6 +159,10 @@ def _run_pipeline(
         Receives one short line per finished stage (the CLI prints them).
     progress : Progress, optional
         Shows capture, probing and attribution progress (default: none).
+    client : distributed.Client, optional
+        Capture shards and probing cells run as tasks on its Dask cluster
+        (:mod:`probe_rnn.cluster`); the run folder must be on a filesystem its workers see.
+        The results are those of a local run.
     """
     from probe_rnn.capture import capture, diagnose
     from probe_rnn.data import ensure_splits
@@ -202,14 +207,14 @@ def _run_pipeline(
     with _stage(run, out, "capture", say) as note, \
             progress.stage("capture", len(df) * n_models, "rows") as bar:
         stores = {"trained": capture(bundle, df, out / "states", views=views, notice=say,
-                                     progress=lambda done, total: bar(done))}
+                                     progress=lambda done, total: bar(done), client=client)}
         if random_baseline:
             from probe_rnn.models import build_random_init
 
             baseline = build_random_init(bundle, seed=seed)
             stores["random-init"] = capture(
                 baseline, df, out / "states-random", views=views, notice=say,
-                progress=lambda done, total: bar(len(df) + done))
+                progress=lambda done, total: bar(len(df) + done), client=client)
         note(f"{len(df)} rows, {len(stores['trained'].views)} views")
 
     with _stage(run, out, "diagnosis", say, reusable) as note:
@@ -233,12 +238,12 @@ def _run_pipeline(
                     stores, views=views, tasks=tasks, probes=tuple(probes), folds=folds,
                     seeds=seeds, jobs=jobs, mdl=mdl, seed=seed, precision=precision,
                     rows=probed.index, journal=out / "journal", progress=bar,
-                    cell_timeout=cell_timeout, return_values=True,
+                    cell_timeout=cell_timeout, return_values=True, client=client,
                 )
                 training = _training_rows_probe(
                     stores["trained"], probed, views, tasks, probes, folds=folds, seeds=seeds,
                     jobs=jobs, seed=seed, precision=precision, journal=out / "journal",
-                    cell_timeout=cell_timeout)
+                    cell_timeout=cell_timeout, client=client)
             if training is not None:
                 save_results(training, out, TRAIN_ROWS_NAME)
             save_results(results, out)

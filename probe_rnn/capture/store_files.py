@@ -62,6 +62,21 @@ class NpyFile:
         self._next_row = 0
         self.fd = os.open(path, os.O_WRONLY)
 
+    @classmethod
+    def attach(cls, path: Path, shape: tuple[int, ...], dtype: str) -> NpyFile:
+        """Open a file another process preallocated, to write some of its rows (a capture
+        shard); its digest is computed from the file once every shard is in."""
+        self = cls.__new__(cls)
+        with open(path, "rb") as handle:
+            np.lib.format.read_magic(handle)
+            np.lib.format.read_array_header_1_0(handle)
+            self.offset = handle.tell()
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
+        self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+        self._digest, self._next_row = None, 0
+        self.fd = os.open(path, os.O_WRONLY)
+        return self
+
     def write(self, start: int, values: np.ndarray) -> None:
         data = memoryview(np.ascontiguousarray(values, dtype=self.dtype)).cast("B")
         if self._digest is not None and start == self._next_row:
@@ -114,6 +129,7 @@ class StoreWriter:
                  labels: list[str], lengths: np.ndarray, dtype: str) -> None:
         self.out, self.bundle, self.df, self.dtype = out, bundle, df, dtype
         self.texts, self.labels, self.lengths = texts, labels, lengths
+        self.base = 0  # row of texts[0]: a shard's writer holds only its rows' texts
         self.offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(lengths, out=self.offsets[1:])
         self.n_tokens = int(self.offsets[-1])
@@ -168,19 +184,21 @@ class StoreWriter:
         probability, predicted = probs.max(dim=-1)
         names = list(self.bundle.labels)
         pred_ids = predicted.numpy().astype(np.int64)
-        label_ids = np.array([self.label_ids.get(v, -1) for v in self.labels[start:stop]])
-        tokens = [list(map(str, self.bundle.adapter.tokens(t))) for t in self.texts[start:stop]]
+        label_ids = np.array([self.label_ids.get(v, -1)
+                              for v in self.labels[start - self.base:stop - self.base]])
+        local = slice(start - self.base, stop - self.base)
+        tokens = [list(map(str, self.bundle.adapter.tokens(t))) for t in self.texts[local]]
         bad = [i for i, tok in enumerate(tokens) if len(tok) != lengths[i]]
         if bad:
             raise CaptureError(
                 f"row {start + bad[0]}: the adapter's tokens() gives {len(tokens[bad[0]])} tokens "
                 f"but its encoding has {lengths[bad[0]]} steps: fix the adapter's tokens()"
             )
-        part = self.df.iloc[start:stop]
+        part = self.df.iloc[local]
         split = _strings(part["split"]) if "split" in part else [None] * len(part)
         columns: dict[str, Any] = {
-            "row": np.arange(start, stop), "text": self.texts[start:stop],
-            "label": self.labels[start:stop], "label_id": label_ids, "length": lengths,
+            "row": np.arange(start, stop), "text": self.texts[local],
+            "label": self.labels[local], "label_id": label_ids, "length": lengths,
             "split": split, "prediction": [names[i] if i < len(names) else str(i)
                                                  for i in pred_ids],
             "prediction_id": pred_ids, "probability": probability.numpy().astype(np.float64),
@@ -207,9 +225,21 @@ class StoreWriter:
                 if not after_error:
                     raise
 
-    def finish(self, capture_info: dict[str, Any]) -> None:
-        """Rename the meta file into place, then write ``manifest.json`` atomically."""
-        _stream_to_parquet(self.out / "meta.arrows.part", self.out / "meta.parquet.part")
+    def layout(self) -> dict[str, Any]:
+        """What a capture shard needs to write into these files (picklable, no handles)."""
+        return {"out": str(self.out), "dtype": self.dtype, "lengths": self.lengths,
+                "schema": self.schema, "extras": self.extras,
+                "arrays": {name: (kind, file.path.name, file.shape)
+                           for name, (kind, file) in self.arrays.items()}}
+
+    def finish(self, capture_info: dict[str, Any], shards: int = 0) -> None:
+        """Rename the meta file into place, then write ``manifest.json`` atomically.
+
+        ``shards`` capture shards wrote ``meta.shard-{k}.arrows.part`` files, appended in
+        order after this writer's own rows."""
+        streams = [self.out / "meta.arrows.part",
+                   *(self.out / f"meta.shard-{k}.arrows.part" for k in range(shards))]
+        _stream_to_parquet(streams, self.out / "meta.parquet.part")
         os.replace(self.out / "meta.parquet.part", self.out / "meta.parquet")
         manifest = {
             "format": STORE_FORMAT, "format_version": STORE_FORMAT_VERSION,
@@ -236,7 +266,7 @@ class StoreWriter:
             os.fsync(handle.fileno())
         os.replace(part, self.out / MANIFEST)
 
-    def _checksums(self) -> dict[str, str]:
+    def _checksums(self) -> dict[str, str]:  # shards' files: NpyFile.sha256 reads them
         sums = {f"views/{file.path.name}": file.sha256() for _, file in self.arrays.values()}
         sums["token_ids.npy"] = self.token_ids.sha256()
         for name in ("offsets.npy", "meta.parquet"):  # written whole: hashed from the file
@@ -277,23 +307,31 @@ def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> Rec
     )
 
 
-def _stream_to_parquet(stream: Path, target: Path, rows_per_group: int = 16384) -> None:
-    """Copy an Arrow IPC stream into Parquet, a bounded number of rows at a time.
+def _stream_to_parquet(streams: list[Path], target: Path, rows_per_group: int = 16384) -> None:
+    """Copy Arrow IPC streams, one after the other, into Parquet, a bounded number of rows at a
+    time; the streams are removed.
 
     Meta rows are streamed to IPC during the capture (a ParquetWriter fed one small row group
     per batch keeps growing its memory); here they are regrouped into large row groups.
     """
-    with pa.OSFile(str(stream), "rb") as source, pa.ipc.open_stream(source) as reader:
-        with pq.ParquetWriter(target, reader.schema) as out:
-            pending: list[pa.RecordBatch] = []
-            for batch in reader:
-                pending.append(batch)
-                if sum(b.num_rows for b in pending) >= rows_per_group:
-                    out.write_table(pa.Table.from_batches(pending))
-                    pending = []
-            if pending:
-                out.write_table(pa.Table.from_batches(pending))
-    stream.unlink()
+    out = None
+    pending: list[pa.RecordBatch] = []
+    try:
+        for stream in streams:
+            with pa.OSFile(str(stream), "rb") as source, pa.ipc.open_stream(source) as reader:
+                out = out or pq.ParquetWriter(target, reader.schema)
+                for batch in reader:
+                    pending.append(batch)
+                    if sum(b.num_rows for b in pending) >= rows_per_group:
+                        out.write_table(pa.Table.from_batches(pending))
+                        pending = []
+        if pending and out is not None:
+            out.write_table(pa.Table.from_batches(pending))
+    finally:
+        if out is not None:
+            out.close()
+    for stream in streams:
+        stream.unlink()
 
 
 def _strings(values: pd.Series) -> list[str | None]:

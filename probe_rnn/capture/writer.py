@@ -56,6 +56,7 @@ def capture(
     progress: Progress | None = None,
     module: str | None = None,
     notice: Callable[[str], None] | None = None,
+    client: Any = None,
 ) -> StateStore:
     """Capture the states of one recurrent module over a table into a store folder.
 
@@ -84,6 +85,10 @@ def capture(
     notice : callable, optional
         Receives a line when an existing store is not reused because a file no longer matches
         its checksum (default: a ``UserWarning``).
+    client : distributed.Client, optional
+        Capture all rows after the first batch in shards on its Dask workers
+        (:mod:`probe_rnn.capture.shards`); the store folder must be on a filesystem they see.
+        The store is the same as a local capture's.
 
     Returns
     -------
@@ -116,9 +121,15 @@ def capture(
     writer = None
     try:
         writer = StoreWriter(out, bundle, df, texts, labels, lengths, dtype)
-        resolved = _run_batches(bundle, texts, writer, key, verify, progress)
+        if client is None:
+            resolved = run_batches(bundle, texts, writer, key, verify, progress)
+            shards = 0
+        else:
+            resolved, shards = _run_shards(bundle, df, texts, labels, writer, key, verify,
+                                           progress, client)
         writer.close()
-        writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3)})
+        writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3)},
+                      shards)
     except BaseException:  # disk full, Ctrl-C, a model error: no half-written store is left
         if writer is not None:
             writer.close(after_error=True)
@@ -131,15 +142,46 @@ def _warn(line: str) -> None:
     warnings.warn(line, UserWarning, stacklevel=3)
 
 
-def _run_batches(
+def _run_shards(bundle: ModelBundle, df: pd.DataFrame, texts: list[str], labels: list[str],
+                writer: StoreWriter, key: dict[str, Any], verify: str,
+                progress: Progress | None, client: Any) -> tuple[dict[str, Any], int]:
+    """The first batch here (it sizes the files), every other row in shards on the workers."""
+    from probe_rnn.capture.shards import capture_shard, shard_ranges, shard_source
+    from probe_rnn.cluster import map_unordered
+
+    size = key["batch_size"]
+    resolved = run_batches(bundle, texts[:size], writer, key, verify, None)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    ranges = shard_ranges(len(texts), size, size, workers)
+    source, layout = shard_source(bundle, client), writer.layout()
+    calls = [(source, layout, df.iloc[r.start:r.stop], texts[r.start:r.stop],
+              labels[r.start:r.stop], r.start, k, key, resolved["module"], verify)
+             for k, r in enumerate(ranges)]
+    done = min(size, len(texts))
+    if progress is not None:
+        progress(done, len(texts))
+    digest = key["data_checksum"][:12]
+    for _, rows in map_unordered(client, capture_shard, calls, "capture",
+                                 [f"{digest}-{r.start}" for r in ranges]):
+        done += rows
+        if progress is not None:
+            progress(done, len(texts))
+    return resolved, len(ranges)
+
+
+def run_batches(
     bundle: ModelBundle,
     texts: list[str],
     writer: StoreWriter,
     key: dict[str, Any],
     verify: str,
     progress: Progress | None,
+    base: int = 0,
 ) -> dict[str, Any]:
-    """Forward every batch under ``record`` and hand states to the writer; return module info."""
+    """Forward every batch under ``record`` and hand states to the writer; return module info.
+
+    ``texts`` are the rows ``base ..`` of the capture (a shard's; the files are open already
+    when ``base`` > 0)."""
     from probe_rnn.capture.recorder import record
 
     model, adapter, size = bundle.model, bundle.adapter, key["batch_size"]
@@ -149,9 +191,9 @@ def _run_batches(
     per_batch = isinstance(model.get_submodule(name), torch.nn.RNNCellBase)
     with torch.no_grad(), ExitStack() as stack:
         rec = None if per_batch else stack.enter_context(record(model, [name], verify))
-        for start in range(0, len(texts), size):
-            stop = min(start + size, len(texts))
-            batch = adapter.encode(texts[start:stop])
+        for first in range(0, len(texts), size):
+            start, stop = base + first, base + min(first + size, len(texts))
+            batch = adapter.encode(texts[first:stop - base])
             if rec is None:
                 with record(model, [name], verify) as batch_rec:
                     logits = adapter.forward(model, batch)
@@ -165,7 +207,7 @@ def _run_batches(
             if rec is not None:
                 _forget_earlier_calls(rec, name)
             if progress is not None:
-                progress(stop, len(texts))
+                progress(stop, base + len(texts))
     return info
 
 

@@ -5,7 +5,7 @@ messages on stderr)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -46,6 +46,12 @@ JobsOpt = Annotated[
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bars or periodic progress lines.")
 ]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", show_default=False,
+                 help="Run on a Dask cluster: its scheduler's address (tcp://HOST:8786), or "
+                 "local:N for N worker processes here; default $PROBE_RNN_SCHEDULER, else "
+                 "local (see the README's 'Scale out').")]
 PluginsOpt = Annotated[
     list[Path] | None,
     typer.Option("--plugins", help="Folder of plugin files (repeatable); ./probes is always read.",
@@ -64,6 +70,14 @@ def load_data(
     if dataset is not None:
         return load_dataset(dataset), f"dataset:{dataset}"
     return read_table(data, text=text, label=label), str(data)
+
+
+def cluster(scheduler: str | None) -> Any:
+    """``--scheduler`` as a context manager giving a Dask client (or None): connected before
+    any other work, so an unreachable scheduler fails at once."""
+    from probe_rnn.cluster import connect, scheduler_address
+
+    return connect(scheduler_address(scheduler))
 
 
 def load_plugins(folders: list[Path] | None) -> None:

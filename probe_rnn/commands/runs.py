@@ -16,9 +16,11 @@ from probe_rnn.commands.common import (
     MaxRowsOpt,
     PluginsOpt,
     QuietOpt,
+    SchedulerOpt,
     SeedOpt,
     TextOpt,
     UmapOpt,
+    cluster,
     console,
     load_data,
     load_plugins,
@@ -67,6 +69,7 @@ def probe_cmd(
         "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
     umap: UmapOpt = True,
     plugins: PluginsOpt = None,
+    scheduler: SchedulerOpt = None,
     source: ModelSource = ModelSource(),
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
@@ -75,22 +78,23 @@ def probe_cmd(
     from probe_rnn.pipeline import run_pipeline
     from probe_rnn.probing import headline_table
 
-    load_plugins(plugins)
-    bundle = source.load(checkpoint)
-    df, source = load_data(data, dataset, text, label)
-    arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
-                 "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
-                 "views": views, "probe_rows": probe_rows}
-    result = run_pipeline(
-        bundle, df, out, source=source, views=split_list(views, "--views"),
-        tasks=split_list(tasks, "--tasks"), probes=split_list(probes, "--probes"),
-        folds=folds, seeds=seeds, max_rows=max_rows,
-        jobs=jobs, mdl=mdl, precision=precision, probe_rows=probe_rows,
-        cell_timeout=cell_timeout or None,
-        random_baseline=random_baseline,
-        attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
-        say=say, progress=Progress(quiet=quiet),
-    )
+    with cluster(scheduler) as client:
+        load_plugins(plugins)
+        bundle = source.load(checkpoint)
+        df, origin = load_data(data, dataset, text, label)
+        arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
+                     "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
+                     "views": views, "probe_rows": probe_rows}
+        result = run_pipeline(
+            bundle, df, out, source=origin, views=split_list(views, "--views"),
+            tasks=split_list(tasks, "--tasks"), probes=split_list(probes, "--probes"),
+            folds=folds, seeds=seeds, max_rows=max_rows,
+            jobs=jobs, mdl=mdl, precision=precision, probe_rows=probe_rows,
+            cell_timeout=cell_timeout or None,
+            random_baseline=random_baseline,
+            attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
+            say=say, progress=Progress(quiet=quiet), client=client,
+        )
     stdout().print(headline_table(result.results))
     print_failed_cells(result.results)
     typer.echo(f"report: {result.report_path or result.out_dir}")
@@ -161,6 +165,7 @@ def compare_readouts_cmd(
         "--probe/--no-probe", help="Probe label bits in output@last, h_n, c_n per model.")
     ] = True,
     max_rows: MaxRowsOpt = None,
+    scheduler: SchedulerOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
     """Train one model per readout and seed, compare test accuracy, write the report."""
@@ -174,9 +179,9 @@ def compare_readouts_cmd(
 
     names = parse_readouts(readouts)
     started = time.perf_counter()
-    df, source = load_data(data, dataset, text, label)
-    df = sample_rows(df, max_rows, seed)
-    with Progress(console=console, transient=True) as bar:
+    with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
+        df, source = load_data(data, dataset, text, label)
+        df = sample_rows(df, max_rows, seed)
         task = bar.add_task("training", total=len(names) * max(seeds, 1))
 
         def _progress(done: int, total: int, what: str) -> None:
@@ -187,6 +192,7 @@ def compare_readouts_cmd(
             readouts=names, seeds=seeds, epochs=epochs or DEFAULT_EPOCHS, packed=packed,
             jobs=jobs, seed=seed, probe=probe, progress=_progress, tokenizer=tokenizer,
             embedding_dim=embedding_dim, batch_size=batch_size, lr=lr, patience=patience,
+            client=client,
         )
     study.settings["source"] = source
     path = write_readout_report(study, out)

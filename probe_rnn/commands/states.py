@@ -12,8 +12,10 @@ from probe_rnn.commands.common import (
     DatasetOpt,
     LabelOpt,
     MaxRowsOpt,
+    SchedulerOpt,
     SeedOpt,
     TextOpt,
+    cluster,
     console,
     load_data,
     sample_rows,
@@ -44,6 +46,7 @@ def capture_cmd(
     module: Annotated[str | None, typer.Option(
         "--module", help="Recurrent module to capture (default: the first).",
         show_default=False)] = None,
+    scheduler: SchedulerOpt = None,
     source: ModelSource = ModelSource(),
     seed: SeedOpt = 0,
 ) -> None:
@@ -52,20 +55,22 @@ def capture_cmd(
 
     from probe_rnn.capture import capture
 
-    bundle = source.load(checkpoint)
-    df, _ = load_data(data, dataset, text, label)
-    df = sample_rows(df, max_rows, seed)
-    done = {"batches": 0}
     columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("capture", total=len(df))
+    done = {"batches": 0}
+    with cluster(scheduler) as client:
+        bundle = source.load(checkpoint)
+        df, _ = load_data(data, dataset, text, label)
+        df = sample_rows(df, max_rows, seed)
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("capture", total=len(df))
 
-        def progress(rows: int, total: int) -> None:
-            done["batches"] += 1
-            bar.update(task, completed=rows)
+            def progress(rows: int, total: int) -> None:
+                done["batches"] += 1
+                bar.update(task, completed=rows)
 
-        store = capture(bundle, df, out, views=split_list(views, "--views"), dtype=dtype,
-                        batch_size=batch_size, verify=verify, progress=progress, module=module)
+            store = capture(bundle, df, out, views=split_list(views, "--views"), dtype=dtype,
+                            batch_size=batch_size, verify=verify, progress=progress,
+                            module=module, client=client)
     reused = " (reused: same model, data and options)" if done["batches"] == 0 else ""
     typer.echo(f"captured {store.n_rows} rows, {len(store.views)} views, "
                f"{disk_size(store.path)} on disk -> {store.path}{reused}")

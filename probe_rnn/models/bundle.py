@@ -54,6 +54,10 @@ class ModelBundle:
         Name of the token embedding submodule (attribution interpolates its output).
     call : str
         How the model is called and how that was decided (detected or given).
+    origin : dict or None
+        How to load this very model again in another process (a Dask worker): the checkpoint's
+        absolute path and the loading options, or ``{"random_init": origin, "seed": s}``;
+        None for a model built in memory (it is then shipped by value).
     """
 
     model: nn.Module
@@ -67,6 +71,7 @@ class ModelBundle:
     format: str = ""
     embedding: str | None = None
     call: str = ""
+    origin: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -159,6 +164,7 @@ def build_random_init(bundle: ModelBundle, seed: int = 0) -> ModelBundle:
         model=model,
         meta=meta,
         source=f"{bundle.source} (random init, seed {seed})",
+        origin=None if bundle.origin is None else {"random_init": bundle.origin, "seed": seed},
     )
 
 

@@ -130,7 +130,25 @@ def load_model(
         format=parts["format"],
         embedding=found[0] if found else None,
         call=call,
+        origin=_origin(path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk,
+                       layout, labels),
     )
+
+
+def _origin(path: Path, factory: Any, adapter: Any, trust: bool, vocab: Any, tokenizer: Any,
+            pad_id: Any, unk: Any, layout: str, labels: Any) -> dict[str, Any] | None:
+    """How another process loads the same model (absolute paths), or None when the factory or
+    the adapter is a Python object rather than a name."""
+    if not isinstance(factory, str | None) or not isinstance(adapter, str | None):
+        return None
+    if isinstance(factory, str):
+        module, _, attr = factory.rpartition(":")
+        if module.endswith(".py") or "/" in module or "\\" in module:
+            factory = f"{Path(module).resolve()}:{attr}"
+    return {"path": str(path.resolve()), "options": {
+        "factory": factory, "adapter": adapter, "trust_checkpoint": trust,
+        "vocab": None if vocab is None else str(Path(vocab).resolve()), "tokenizer": tokenizer,
+        "pad_id": pad_id, "unk": unk, "layout": layout, "labels": labels}}
 
 
 def _label_names(given: list[str] | None, known: list[str], outputs: int | None) -> list[str]:

@@ -180,7 +180,8 @@ def plan_cells(
 
 def _execute(cells: list[Cell], settings: Settings, keys: list[str], journal: Journal | None,
              jobs: int, progress: Callable[[int, int], None] | None,
-             timeout: float | None = None) -> tuple[list[dict[str, Any]], int]:
+             timeout: float | None = None, client: Any = None
+             ) -> tuple[list[dict[str, Any]], int]:
     """Run the cells not in the journal; every record lands in the journal as it arrives.
 
     Returns the records in the cells' order and how many came from the journal."""
@@ -195,9 +196,17 @@ def _execute(cells: list[Cell], settings: Settings, keys: list[str], journal: Jo
     if progress is not None:
         progress(done, len(cells))
     if todo:
-        runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        calls = (delayed(_indexed)(i, cells[i], settings, keys[i], timeout) for i in todo)
-        for i, record in runner(calls):
+        if client is not None:  # one Dask task per cell (probe_rnn.cluster)
+            from probe_rnn.cluster import map_unordered
+
+            finished = map_unordered(client, _indexed,
+                                     [(i, cells[i], settings, keys[i], None) for i in todo],
+                                     "cell", [keys[i][:16] for i in todo])
+        else:
+            runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+            finished = runner(delayed(_indexed)(i, cells[i], settings, keys[i], timeout)
+                              for i in todo)
+        for i, record in finished:
             records[i] = record
             if journal is not None:
                 journal.put(record)
@@ -245,6 +254,7 @@ def run_probes(
     journal: str | Path | None = None,
     cell_timeout: float | None = None,
     return_values: bool = False,
+    client: Any = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Probe every view of every store for every task with every probe.
 
@@ -288,6 +298,9 @@ def run_probes(
     return_values : bool
         Also return the long table (:func:`~probe_rnn.probing.results.values_table`: every
         per-split value and bootstrap resample), for paired comparisons between cells.
+    client : distributed.Client, optional
+        Run the cells as Dask tasks on its cluster (:mod:`probe_rnn.cluster`) instead of
+        joblib; the stores must be on a filesystem the workers see. Results are identical.
 
     Returns
     -------
@@ -301,6 +314,10 @@ def run_probes(
     _check(stores, folds, seeds, jobs)
     needed_test_sentences(precision)  # validates
     cell_timeout = check_timeout(cell_timeout)
+    if cell_timeout and client is not None:
+        raise ConfigError("cell_timeout works with local processes only (a Dask worker "
+                          "runs cells off its main thread, where no alarm can stop them): "
+                          "leave it out with a scheduler")
     if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
         warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
                       "signal can reach it there): use jobs >= 2", stacklevel=2)
@@ -314,7 +331,8 @@ def run_probes(
                         max_t=max_t, precision=float(precision))
     keys = [cell_key(c, settings) for c in cells]
     book = Journal(journal) if journal is not None else None
-    records, reused = _execute(cells, settings, keys, book, jobs, progress, cell_timeout)
+    records, reused = _execute(cells, settings, keys, book, jobs, progress, cell_timeout,
+                               client)
     unreadable = book.unreadable if book is not None else 0
     if unreadable:
         warnings.warn(f"{unreadable} journal file(s) in {journal} could not be read (truncated or "

@@ -206,7 +206,7 @@ def compare_readouts(
     epochs: int = DEFAULT_EPOCHS, packed: bool = True, jobs: int = 2, seed: int = 0,
     probe: bool = True, progress: Progress | None = None, tokenizer: str = "char",
     embedding_dim: int = 64, batch_size: int = 64, lr: float = 3e-3, patience: int = 3,
-    probe_rows: int = PROBE_ROWS,
+    probe_rows: int = PROBE_ROWS, client: Any = None,
 ) -> ReadoutStudy:
     """Train one model per (readout, seed) under the same split and budget, and compare them.
 
@@ -232,6 +232,9 @@ def compare_readouts(
         ``output@last``, ``output@-1``, ``h_n`` and ``c_n`` of the top layer.
     progress : callable, optional
         Called as ``progress(done, total, "readout seed")`` after each run.
+    client : distributed.Client, optional
+        Train on its Dask cluster, one task per (readout, seed) (:mod:`probe_rnn.cluster`),
+        instead of ``jobs`` local processes; the numbers are the same.
 
     Returns
     -------
@@ -264,13 +267,24 @@ def compare_readouts(
              diagnose=(r == diag_readout and s == run_seeds[0]))
         for s in run_seeds for r in names
     ]
-    results: list[dict[str, Any]] = []
-    parallel = Parallel(n_jobs=min(jobs, len(jobs_list)), return_as="generator")
-    for result in parallel(delayed(_run_one)(job, data, sample) for job in jobs_list):
-        results.append(result)
+    if client is not None:  # one Dask task per training; the table travels once per worker
+        from probe_rnn.cluster import map_unordered
+
+        shared = [client.scatter(x, broadcast=True, hash=False) for x in (data, sample)]
+        finished = map_unordered(client, _run_indexed,
+                                 [(i, job, *shared) for i, job in enumerate(jobs_list)],
+                                 "readout", [f"{j.readout}-{j.seed}" for j in jobs_list])
+    else:
+        parallel = Parallel(n_jobs=min(jobs, len(jobs_list)), return_as="generator")
+        finished = parallel(delayed(_run_indexed)(i, job, data, sample)
+                            for i, job in enumerate(jobs_list))
+    ordered: dict[int, dict[str, Any]] = {}
+    for i, result in finished:
+        ordered[i] = result
         if progress is not None:
-            progress(len(results), len(jobs_list), f"{result['run']['readout']} "
+            progress(len(ordered), len(jobs_list), f"{result['run']['readout']} "
                      f"seed {result['run']['seed']}")
+    results = [ordered[i] for i in range(len(jobs_list))]
     return _assemble(results, names, data, sample, views, train_kwargs, dict(
         seeds=run_seeds, jobs=jobs, seed=seed, probe=probe, diagnosed=[diag_readout, run_seeds[0]],
         seconds=round(time.perf_counter() - started, 2),
@@ -305,6 +319,11 @@ def _probe_sample(data: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
                         "column with held-out rows, or drop the column to let probe-rnn make one")
     picked = held.sample(n=rows, random_state=seed) if len(held) > rows else held
     return picked.sort_index()
+
+
+def _run_indexed(i: int, job: _Job, data: pd.DataFrame, sample: pd.DataFrame
+                 ) -> tuple[int, dict[str, Any]]:
+    return i, _run_one(job, data, sample)
 
 
 def _run_one(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> dict[str, Any]:

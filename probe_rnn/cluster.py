@@ -1,0 +1,102 @@
+"""Dask distributed: where probe-rnn's independent tasks run past one machine.
+
+``--scheduler tcp://HOST:8786`` (or ``PROBE_RNN_SCHEDULER``) connects to a running Dask
+cluster; ``--scheduler local:N`` starts a :class:`distributed.LocalCluster` of N single-threaded
+worker processes. Without either, nothing here is imported and work runs locally (joblib).
+
+What travels, each as one Dask task: a probing cell (``probe-rnn-cell-*``), a capture shard of
+consecutive rows (``probe-rnn-capture-*``), one readout training (``probe-rnn-readout-*``).
+A task receives what it needs to read its slice (a store's path and rows, a checkpoint's path
+and loading options), never the dataset: workers must see the run folder and the checkpoint
+at the same paths (a shared filesystem). A task whose worker dies is re-run on another one
+(``retries``), and as every task is seeded, the results are those of an undisturbed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from probe_rnn.errors import ConfigError
+
+__all__ = ["SCHEDULER_ENV", "KEY_PREFIX", "connect", "scheduler_address", "map_unordered"]
+
+SCHEDULER_ENV = "PROBE_RNN_SCHEDULER"
+KEY_PREFIX = "probe-rnn"
+RETRIES = 3
+CONNECT_TIMEOUT = "5s"  # an unreachable scheduler fails in about this long
+
+
+def scheduler_address(given: str | None) -> str | None:
+    """``--scheduler``, else ``$PROBE_RNN_SCHEDULER``, else None (run locally)."""
+    address = given if given is not None else os.environ.get(SCHEDULER_ENV)
+    return address.strip() or None if address is not None else None
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError("--scheduler needs Dask: pip install 'probe-rnn[cluster]' (dask "
+                          "and distributed)") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(address: str | None) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``address`` (closed on exit), or None for local work.
+
+    ``local:N`` starts N worker processes on this machine (one thread each); any other
+    address is a running scheduler's. An unreachable one is a one-line error naming it,
+    before any work starts.
+    """
+    if address is None:
+        yield None
+        return
+    distributed = _distributed()
+    if address.startswith("local:"):
+        count = address.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"--scheduler {address!r}: local:N needs a number of workers "
+                              "N >= 1, e.g. local:2")
+        cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
+                                           processes=True, dashboard_address=None)
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    import dask
+
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": CONNECT_TIMEOUT}):
+            client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address!r} ({type(exc).__name__}"
+                          f"): start it (dask scheduler) or check --scheduler / "
+                          f"{SCHEDULER_ENV}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def map_unordered(client: Any, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]],
+                  kind: str, names: Sequence[str] | None = None) -> Iterable[Any]:
+    """Run ``fn(*args)`` for every ``args`` of ``calls`` on the cluster; yield the results
+    as they finish (any order). Task keys read ``probe-rnn-<kind>-<name>``."""
+    if not calls:
+        return
+    distributed = _distributed()
+    names = list(names) if names is not None else [str(i) for i in range(len(calls))]
+    futures = [client.submit(fn, *args, key=f"{KEY_PREFIX}-{kind}-{name}", pure=False,
+                             retries=RETRIES) for args, name in zip(calls, names, strict=True)]
+    try:
+        for future in distributed.as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.release()

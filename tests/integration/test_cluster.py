@@ -1,0 +1,126 @@
+"""Dask distributed: a real ``distributed.LocalCluster`` of 2 worker processes runs a small
+probe run's capture shards and probing cells (the scheduler sees probe-rnn's task keys, the
+workers ran them) with results and state stores identical to a local run; a worker killed
+mid-run changes nothing; a bad scheduler fails fast in one line; compare-readouts on
+``--scheduler local:2`` gives the same tables as without it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import distributed  # the cluster extra, which .ci/setup installs
+import pandas as pd
+import pytest
+from cli_support import assert_one_line_error, run_cli
+
+from probe_rnn.capture import StateStore
+from probe_rnn.data import load_dataset
+from probe_rnn.models import load_model, save_checkpoint, train
+from probe_rnn.pipeline import run_pipeline
+from probe_rnn.probing import run_probes
+
+pytestmark = pytest.mark.slow
+SMALL = dict(views=["output@last", "h_n/L0/fwd", "h_n/L0/bwd"], tasks=["label", "length"],
+             folds=3, mdl=False, attribution_rows=0, report=False, jobs=1)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local, \
+            distributed.Client(local) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def model_and_rows(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    folder = tmp_path_factory.mktemp("cluster")
+    df = load_dataset("names").sample(700, random_state=5).reset_index(drop=True)
+    trained = train(df, rnn="lstm", layers=1, hidden=8, embedding_dim=8, bidirectional=True,
+                    epochs=1, seed=0)
+    save_checkpoint(folder / "m.pt", trained.bundle)
+    return folder / "m.pt", df
+
+
+@pytest.fixture(scope="module")
+def local_run(model_and_rows, tmp_path_factory) -> Path:
+    path, df = model_and_rows
+    out = tmp_path_factory.mktemp("local") / "run"
+    run_pipeline(load_model(path), df, out, **SMALL)
+    return out
+
+
+def _sha(store: Path) -> dict[str, str]:
+    return json.loads((store / "manifest.json").read_text())["sha256"]
+
+
+def test_a_run_on_the_cluster_equals_the_local_run(cluster, model_and_rows, local_run,
+                                                   tmp_path) -> None:
+    path, df = model_and_rows
+    out = tmp_path / "run"
+    with distributed.get_task_stream(cluster) as stream:
+        run_pipeline(load_model(path), df, out, client=cluster, **SMALL)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"),
+                                  pd.read_parquet(local_run / "results.parquet"))
+    for store in ("states", "states-random"):  # byte-identical files, meta.parquet included
+        assert _sha(out / store) == _sha(local_run / store)
+    keys = [str(task["key"]) for task in stream.data]
+    assert sum(k.startswith("probe-rnn-capture-") for k in keys) >= 2  # both stores sharded
+    # every cell of cells.csv, plus the label probe on training rows (held-out vs training)
+    assert sum(k.startswith("probe-rnn-cell-") for k in keys) >= len(
+        pd.read_csv(out / "cells.csv"))
+    workers = set(cluster.scheduler_info()["workers"])
+    assert {task["worker"] for task in stream.data} <= workers
+
+
+def test_a_worker_killed_mid_run_changes_nothing(cluster, local_run) -> None:
+    stores = {"trained": StateStore(local_run / "states")}
+    settings = dict(views=["output@last", "h_n/L0/fwd", "h_n/L0/bwd"], tasks=["label", "length"],
+                    folds=5, seeds=3, mdl=True)
+    expected = run_probes(stores, jobs=1, **settings)
+    pids = cluster.run(os.getpid)
+    killed: dict[str, int] = {}
+
+    def kill_one(done: int, total: int) -> None:
+        if done >= 1 and not killed and done < total:
+            address, pid = sorted(pids.items())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.update(done=done, total=total)
+
+    got = run_probes(stores, client=cluster, progress=kill_one, **settings)
+    assert killed and killed["done"] < killed["total"]  # it died with cells still to run
+    pd.testing.assert_frame_equal(got, expected)
+    deadline = time.time() + 60  # the nanny restarts it for the other tests
+    while len(cluster.scheduler_info()["workers"]) < 2 and time.time() < deadline:
+        time.sleep(0.5)
+
+
+def test_an_unreachable_scheduler_fails_fast_in_one_line(model_and_rows, tmp_path) -> None:
+    path, _ = model_and_rows
+    start = time.perf_counter()
+    proc = run_cli("probe", str(path), "--dataset", "names", "--out", str(tmp_path / "run"),
+                   "--scheduler", "tcp://127.0.0.1:9")
+    assert_one_line_error(proc, "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'")
+    assert time.perf_counter() - start < 30 and not (tmp_path / "run").exists()
+    env_bad = run_cli("capture", str(path), "--dataset", "names", "--out", str(tmp_path / "s"),
+                      "--scheduler", "local:zero")
+    assert_one_line_error(env_bad, "local:N needs a number of workers")
+
+
+def test_compare_readouts_on_local_cluster_gives_the_same_tables(tmp_path) -> None:
+    args = ["compare-readouts", "--dataset", "names", "--max-rows", "300", "--rnn", "gru",
+            "--layers", "1", "--no-bidirectional", "--hidden", "8", "--embedding-dim", "8",
+            "--readouts", "last,hidden", "--seeds", "2", "--epochs", "1", "--no-probe"]
+    local = run_cli(*args, "--jobs", "1", "--out", str(tmp_path / "local"))
+    assert local.returncode == 0, local.stderr
+    dask = run_cli(*args, "--scheduler", "local:2", "--out", str(tmp_path / "dask"))
+    assert dask.returncode == 0, dask.stderr
+    for table in ("runs", "summary", "pairs"):
+        a = pd.read_csv(tmp_path / "local" / f"{table}.csv")
+        b = pd.read_csv(tmp_path / "dask" / f"{table}.csv")
+        drop = [c for c in a.columns if "seconds" in c]
+        pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop))
