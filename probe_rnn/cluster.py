@@ -84,6 +84,32 @@ def connect(address: str | None) -> Iterator[Any]:
         client.close()
 
 
+def _invoke(payload: bytes, *shared: Any) -> Any:
+    """On a worker: unpickle ``fn`` and its arguments, put the shared (scattered) values
+    back in their slots, call."""
+    import cloudpickle
+
+    fn, args, slots = cloudpickle.loads(payload)
+    args = list(args)
+    for slot, value in zip(slots, shared, strict=True):
+        args[slot] = value
+    return fn(*args)
+
+
+def _submit(client: Any, fn: Callable[..., Any], args: tuple[Any, ...], key: str) -> Any:
+    """One task. The call is pickled here with cloudpickle, which ships plugins loaded from
+    files by value (:func:`probe_rnn.probing.runner.ship_by_value`; Dask's own pickling would
+    send them by a module name the workers cannot import); scattered values stay futures."""
+    import cloudpickle
+    import distributed
+
+    slots = [i for i, a in enumerate(args) if isinstance(a, distributed.Future)]
+    plain = tuple(None if i in slots else a for i, a in enumerate(args))
+    payload = cloudpickle.dumps((fn, plain, slots))
+    return client.submit(_invoke, payload, *(args[i] for i in slots), key=key, pure=False,
+                         retries=RETRIES)
+
+
 def map_unordered(client: Any, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]],
                   kind: str, names: Sequence[str] | None = None) -> Iterable[Any]:
     """Run ``fn(*args)`` for every ``args`` of ``calls`` on the cluster; yield the results
@@ -92,8 +118,8 @@ def map_unordered(client: Any, fn: Callable[..., Any], calls: Sequence[tuple[Any
         return
     distributed = _distributed()
     names = list(names) if names is not None else [str(i) for i in range(len(calls))]
-    futures = [client.submit(fn, *args, key=f"{KEY_PREFIX}-{kind}-{name}", pure=False,
-                             retries=RETRIES) for args, name in zip(calls, names, strict=True)]
+    futures = [_submit(client, fn, args, f"{KEY_PREFIX}-{kind}-{name}")
+               for args, name in zip(calls, names, strict=True)]
     try:
         for future in distributed.as_completed(futures):
             yield future.result()

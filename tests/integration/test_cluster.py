@@ -124,3 +124,15 @@ def test_compare_readouts_on_local_cluster_gives_the_same_tables(tmp_path) -> No
         b = pd.read_csv(tmp_path / "dask" / f"{table}.csv")
         drop = [c for c in a.columns if "seconds" in c]
         pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop))
+
+
+def test_plugins_loaded_from_files_travel_to_the_workers(cluster, local_run) -> None:
+    from probe_rnn.plugins import registry
+
+    registry.load_folder(Path(__file__).resolve().parents[2] / "probes")
+    stores = {"trained": StateStore(local_run / "states")}
+    settings = dict(views=["output@last"], tasks=["label", "vowel-ending"],
+                    probes=["logistic", "centroid"], folds=3, mdl=False)
+    got = run_probes(stores, client=cluster, **settings)
+    assert {"centroid"} <= set(got["probe"]) and {"vowel-ending"} <= set(got["task"])
+    pd.testing.assert_frame_equal(got, run_probes(stores, jobs=1, **settings))
