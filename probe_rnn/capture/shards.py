@@ -91,8 +91,14 @@ class ShardWriter(StoreWriter):
 
 def capture_shard(source: Any, layout: dict[str, Any], df: pd.DataFrame, texts: list[str],
                   labels: list[str], base: int, index: int, key: dict[str, Any],
-                  module: str, verify: str) -> tuple[int, int]:
-    """Capture rows ``base .. base + len(texts)`` (a Dask task); returns (index, rows)."""
+                  module: str, verify: str, threads: int) -> tuple[int, int]:
+    """Capture rows ``base .. base + len(texts)`` (a Dask task); returns (index, rows).
+
+    It runs with the client's number of torch threads: the fused CPU kernels block their
+    sums by thread count, so another count gives other last bits (and other float16
+    roundings) than a local capture."""
+    import torch
+
     from probe_rnn.capture.writer import run_batches, weights_checksum
 
     bundle = worker_bundle(source)
@@ -102,9 +108,12 @@ def capture_shard(source: Any, layout: dict[str, Any], df: pd.DataFrame, texts: 
         raise CaptureError(f"the worker loaded other weights than the client's from "
                            f"{bundle.source}: workers must see the same checkpoint file")
     writer = ShardWriter(layout, bundle, df, texts, labels, base, index)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         run_batches(bundle, texts, writer, {**key, "requested_module": module}, verify, None,
                     base=base)
     finally:
+        torch.set_num_threads(before)
         writer.close()
     return index, len(texts)

@@ -155,8 +155,8 @@ def _run_shards(bundle: ModelBundle, df: pd.DataFrame, texts: list[str], labels:
     ranges = shard_ranges(len(texts), size, size, workers)
     source, layout = shard_source(bundle, client), writer.layout()
     calls = [(source, layout, df.iloc[r.start:r.stop], texts[r.start:r.stop],
-              labels[r.start:r.stop], r.start, k, key, resolved["module"], verify)
-             for k, r in enumerate(ranges)]
+              labels[r.start:r.stop], r.start, k, key, resolved["module"], verify,
+              torch.get_num_threads()) for k, r in enumerate(ranges)]
     done = min(size, len(texts))
     if progress is not None:
         progress(done, len(texts))

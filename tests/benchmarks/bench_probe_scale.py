@@ -81,7 +81,8 @@ def _run_probe(model: Path, data: Path, out: Path, jobs: int) -> tuple[float, in
 
 def _reference_seconds(out: Path, records: pd.DataFrame, n_cells: int, seed: int
                        ) -> pd.DataFrame:
-    """One plain LogisticRegression(C=1) lbfgs float64 fit on the full matrix of sampled cells."""
+    """One plain LogisticRegression(C=1) lbfgs float64 fit on the full matrix of sampled cells
+    (the probed rows: dev + test, as the default ``--probe-rows heldout``)."""
     from probe_rnn.capture import StateStore
     from probe_rnn.probing.cells import Cell, build_problem
     from probe_rnn.probing.tasks import get_task
@@ -96,8 +97,11 @@ def _reference_seconds(out: Path, records: pd.DataFrame, n_cells: int, seed: int
     rows = []
     for rec in picked.itertuples():
         store = stores[rec.model]
+        meta = store.meta  # the rows the run probed: held-out (dev + test) by default
+        rows = np.flatnonzero((meta["split"] != "train").to_numpy()) if "split" in meta \
+            else np.arange(len(meta))
         cell = Cell(rec.model, store, rec.view, store.kind(rec.view), get_task(rec.task),
-                    rec.probe, rec.probe, np.arange(len(store.meta)))
+                    rec.probe, rec.probe, rows)
         p = build_problem(cell)
         X = p.X.astype(np.float64)
         with threadpool_limits(limits=1), warnings.catch_warnings():
