@@ -88,7 +88,8 @@ def capture(
     client : distributed.Client, optional
         Capture all rows after the first batch in shards on its Dask workers
         (:mod:`probe_rnn.capture.shards`); the store folder must be on a filesystem they see.
-        The store is the same as a local capture's.
+        The store is meant to be byte-identical to a local capture's (tested; see the README's
+        'Scale out' for a known gap at larger sizes).
 
     Returns
     -------

@@ -56,11 +56,17 @@ def main() -> None:
                             ("--scheduler local:2", ["--scheduler", "local:2"])):
             out = tmp / name.replace(" ", "_").replace(":", "")
             wall, stages = _probe(model, data, out, extra)
-            runs[name] = (wall, stages, pd.read_parquet(out / "results.parquet"))
+            sums = {store: json.loads((out / store / "manifest.json").read_text())["sha256"]
+                    for store in ("states", "states-random")}
+            runs[name] = (wall, stages, pd.read_parquet(out / "results.parquet"), sums)
             print(f"{name:<22} command {wall:7.1f} s  capture {stages['capture']['seconds']:6.1f}"
                   f" s  probing {stages['probing']['seconds']:7.1f} s")
         local, dask = runs["local --jobs 2"], runs["--scheduler local:2"]
         ratio = dask[1]["probing"]["seconds"] / local[1]["probing"]["seconds"]
+        for store, sums in local[3].items():
+            other = dask[3][store]
+            print(f"{store}: files that differ between the two captures: "
+                  f"{[f for f in sums if sums[f] != other.get(f)] or 'none'}")
         a, b = local[2].reset_index(drop=True), dask[2].reset_index(drop=True)
         same = a.equals(b)
         print(f"\nprobing stage, {args.rows} rows: cluster / local = {ratio:.2f} (target <= "
@@ -68,11 +74,15 @@ def main() -> None:
         if not same:
             differ = (a != b) & ~(a.isna() & b.isna())
             rows = differ.any(axis=1)
-            rel = max(float(((a[c] - b[c]).abs() / b[c].abs().clip(lower=1e-12))[rows].max())
-                      for c in differ.columns[differ.any()])
-            print(f"{int(rows.sum())} of {len(a)} rows differ, in columns "
-                  f"{list(differ.columns[differ.any()])}, by at most {rel:.1e} relative "
-                  "(floating-point last bits; see the README's 'Scale out')")
+            cols = list(differ.columns[differ.any()])
+            gap = pd.concat([(a[c] - b[c]).abs()[rows] for c in cols], axis=1).max(axis=1)
+            scale = pd.concat([a[c].abs()[rows] for c in cols], axis=1).max(axis=1)
+            print(f"{int(rows.sum())} of {len(a)} rows differ, in columns {cols}: largest "
+                  f"absolute difference {gap.max():.1e} (on a value of {scale[gap.idxmax()]:.3g}),"
+                  f" largest relative {(gap / scale.clip(lower=1e-12)).max():.1e} (see the "
+                  "README's 'Scale out')")
+            worst = gap.sort_values(ascending=False).index[:3]
+            print(pd.concat([a.loc[worst], b.loc[worst]]).to_string())
 
 
 if __name__ == "__main__":
