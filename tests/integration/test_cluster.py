@@ -136,3 +136,14 @@ def test_plugins_loaded_from_files_travel_to_the_workers(cluster, local_run) -> 
     got = run_probes(stores, client=cluster, **settings)
     assert {"centroid"} <= set(got["probe"]) and {"vowel-ending"} <= set(got["task"])
     pd.testing.assert_frame_equal(got, run_probes(stores, jobs=1, **settings))
+
+
+def test_a_local_cluster_leaves_this_process_environment_as_it_was() -> None:
+    # Dask's nannies set OMP_NUM_THREADS=1 here; torch imported after it ran the client's
+    # share of a capture single-threaded, with other last bits than a local run
+    from probe_rnn.cluster import connect
+
+    before = dict(os.environ)
+    with connect("local:1") as client:
+        assert len(client.scheduler_info()["workers"]) == 1
+        assert dict(os.environ) == before
