@@ -29,7 +29,7 @@ import torch
 
 from probe_rnn.errors import CheckpointError, ConfigError, DataError
 
-__all__ = ["Tokenizer", "PAD", "UNK", "TOKENIZER_KINDS", "pad_batch", "as_text"]
+__all__ = ["Tokenizer", "PAD", "UNK", "TOKENIZER_KINDS", "pad_batch", "as_text", "as_texts"]
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -176,7 +176,7 @@ class Tokenizer:
         lengths : torch.LongTensor
             Shape ``(batch,)``, tokens per text.
         """
-        return pad_batch([self.encode(as_text(t, row)) for row, t in enumerate(_texts(texts))],
+        return pad_batch([self.encode(as_text(t, row)) for row, t in enumerate(as_texts(texts))],
                          self.pad_id, self.kind)
 
     # ------------------------------------------------------------------ persistence
@@ -224,7 +224,8 @@ class Tokenizer:
             raise DataError("tokenizer has no vocabulary yet; call fit(texts) first")
 
 
-def _texts(texts: Sequence[str]) -> Sequence[str]:
+def as_texts(texts: Sequence[str]) -> Sequence[str]:
+    """``texts`` itself, unless it is one string (a DataError saying to wrap it)."""
     if isinstance(texts, str):
         raise DataError("encode_batch takes a list of texts, not one string; wrap it as [text]")
     return texts

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from probe_rnn.data.tokenizers import as_text, pad_batch
+from probe_rnn.data.tokenizers import as_text, as_texts, pad_batch
 from probe_rnn.errors import CheckpointError, ConfigError, DataError, InputFileError
 
 __all__ = ["VocabTokenizer", "read_vocab", "VOCAB_TOKENIZERS", "tokenizer_from_dict"]
@@ -111,11 +111,8 @@ class VocabTokenizer:
 
     def encode_batch(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``ids (batch, time)`` right-padded with ``pad_id`` and ``lengths (batch,)``."""
-        if isinstance(texts, str):
-            raise DataError("encode_batch takes a list of texts, not one string; "
-                            "wrap it as [text]")
-        return pad_batch([self.encode(t, row) for row, t in enumerate(texts)], self.pad_id,
-                         self.kind)
+        return pad_batch([self.encode(t, row) for row, t in enumerate(as_texts(texts))],
+                         self.pad_id, self.kind)
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
         """Token strings of ``ids``, padding skipped."""
@@ -232,9 +229,6 @@ def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
                           f"received {kind!r}")
     index = _load_index(path)
     source = f"vocabulary {path.name!r}"
-    if not index:
-        raise DataError(f"vocabulary file {str(path)!r} holds no tokens: give the vocabulary "
-                        "the model was trained with")
     if pad_id is None:
         pad_id = _special(index, None, PAD_SPELLINGS, "--pad-id", source)
     if pad_id is None:

@@ -117,9 +117,9 @@ def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
     try:
         with torch.no_grad():
             logits = adapter.forward(model, batch)
-    except ProbeRnnError as exc:
-        text = str(exc)
-        return text[text.find("failed: ") + 8:text.find("; check --layout")] or text, 0
+    except ProbeRnnError as exc:  # the adapter's ModelCallError: report what the model raised
+        cause = exc.__cause__ or exc
+        return f"{type(cause).__name__}: {' '.join(str(cause).split())[:300]}", 0
     finally:
         if handle is not None:
             handle.remove()

@@ -28,7 +28,7 @@ from torch import nn
 
 from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
 
-__all__ = ["FactoryResult", "resolve_factory", "call_factory"]
+__all__ = ["FactoryResult", "resolve_factory", "call_factory", "absolute_spec"]
 
 _ALLOWED_KEYS = {"model", "tokenizer", "labels", "adapter", "embedding"}
 
@@ -78,6 +78,17 @@ def _on_path(folder: Path, first: bool = True) -> None:
         sys.path.insert(0 if first else len(sys.path), entry)
 
 
+def _is_file(module_name: str) -> bool:
+    """``path/file.py`` (a file to import) rather than ``package.module``."""
+    return module_name.endswith(".py") or "/" in module_name or "\\" in module_name
+
+
+def absolute_spec(spec: str) -> str:
+    """``spec`` with a file factory's path made absolute (for another process)."""
+    module_name, _, attr = spec.rpartition(":")
+    return f"{Path(module_name).resolve()}:{attr}" if _is_file(module_name) else spec
+
+
 def resolve_factory(spec: str) -> Callable[[], Any]:
     """Import the function named by ``"package.module:function"`` or ``"file.py:function"``."""
     if not isinstance(spec, str) or ":" not in spec:
@@ -91,7 +102,7 @@ def resolve_factory(spec: str) -> Callable[[], Any]:
             f"--model must look like package.module:function or path/file.py:function; "
             f"received {spec!r}"
         )
-    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+    if _is_file(module_name):
         module = _import_file(Path(module_name))
     else:
         _on_path(Path.cwd(), first=False)

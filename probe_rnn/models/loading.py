@@ -37,7 +37,7 @@ from probe_rnn.models.checkpoint import (
 )
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
-from probe_rnn.models.factory import FactoryResult, call_factory
+from probe_rnn.models.factory import FactoryResult, absolute_spec, call_factory
 from probe_rnn.plugins import registry
 
 __all__ = ["load_model"]
@@ -142,9 +142,7 @@ def _origin(path: Path, factory: Any, adapter: Any, trust: bool, vocab: Any, tok
     if not isinstance(factory, str | None) or not isinstance(adapter, str | None):
         return None
     if isinstance(factory, str):
-        module, _, attr = factory.rpartition(":")
-        if module.endswith(".py") or "/" in module or "\\" in module:
-            factory = f"{Path(module).resolve()}:{attr}"
+        factory = absolute_spec(factory)
     return {"path": str(path.resolve()), "options": {
         "factory": factory, "adapter": adapter, "trust_checkpoint": trust,
         "vocab": None if vocab is None else str(Path(vocab).resolve()), "tokenizer": tokenizer,
