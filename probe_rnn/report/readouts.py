@@ -42,48 +42,67 @@ def _colour(readouts: list[str], name: str) -> str:
     return PALETTE[readouts.index(name) % len(PALETTE)]
 
 
+def _labels(study: ReadoutStudy, frame: Any) -> list[str]:
+    """Row labels ``readout`` (or ``loss · readout`` when the study has several losses)."""
+    if len(study.losses) > 1 and "loss" in frame:
+        return [f"{loss} · {r}" for loss, r in zip(frame["loss"], frame["readout"], strict=True)]
+    return [str(r) for r in frame["readout"]]
+
+
+def _scale(study: ReadoutStudy) -> tuple[float, str]:
+    """Multiplier and axis unit of the study's metric (accuracies in %, an AUC as is)."""
+    return (100.0, " (%)") if study.objective.percent else (1.0, "")
+
+
 def accuracy_figure(study: ReadoutStudy) -> go.Figure:
-    """Test accuracy per readout: every seed as a dot, the mean with its 95% t-interval."""
+    """Test score per readout: every seed as a dot, the mean with its 95% t-interval."""
     fig = go.Figure()
     s = study.summary
-    low = (s["mean"] - s["ci_low"]).fillna(0.0) * 100
-    high = (s["ci_high"] - s["mean"]).fillna(0.0) * 100
+    k, unit = _scale(study)
+    low = (s["mean"] - s["ci_low"]).fillna(0.0) * k
+    high = (s["ci_high"] - s["mean"]).fillna(0.0) * k
     fig.add_trace(go.Scatter(
-        x=[esc(r) for r in s["readout"]], y=s["mean"] * 100, mode="markers", name="mean, 95% CI",
-        marker={"size": 13, "symbol": "diamond", "color": "#1d232b"},
+        x=[esc(r) for r in _labels(study, s)], y=s["mean"] * k, mode="markers",
+        name="mean, 95% CI", marker={"size": 13, "symbol": "diamond", "color": "#1d232b"},
         error_y={"type": "data", "symmetric": False, "array": high, "arrayminus": low},
-        hovertemplate="%{x}: mean %{y:.2f}%<extra></extra>",
+        hovertemplate="%{x}: mean %{y:.3f}<extra></extra>",
     ))
     runs = study.runs
     fig.add_trace(go.Scatter(
-        x=[esc(r) for r in runs["readout"]], y=runs["test_accuracy"] * 100, mode="markers",
-        name="one seed", marker={"size": 8, "color": "#ff725c", "opacity": 0.7},
-        customdata=runs["seed"], hovertemplate="%{x}, seed %{customdata}: %{y:.2f}%<extra></extra>",
+        x=[esc(r) for r in _labels(study, runs)], y=runs[study.objective.metric] * k,
+        mode="markers", name="one seed", marker={"size": 8, "color": "#ff725c", "opacity": 0.7},
+        customdata=runs["seed"], hovertemplate="%{x}, seed %{customdata}: %{y:.3f}<extra></extra>",
     ))
-    return _layout(fig, height=380, yaxis_title="test accuracy (%)", xaxis_title="readout")
+    return _layout(fig, height=380, yaxis_title=f"{study.objective.metric_label}{unit}",
+                   xaxis_title="readout")
 
 
 def curves_figure(study: ReadoutStudy) -> go.Figure:
-    """Dev accuracy per epoch per readout: mean over seeds, band = range across seeds."""
+    """Dev score per epoch per readout: mean over seeds, band = range across seeds."""
     fig = go.Figure()
-    readouts = list(study.summary["readout"])
-    agg = study.curves.groupby(["readout", "epoch"])["dev_accuracy"].agg(
+    k, unit = _scale(study)
+    dev = study.objective.dev_metric
+    curves = study.curves.assign(series=_labels(study, study.curves))
+    readouts = list(dict.fromkeys(_labels(study, study.summary)))
+    agg = curves.groupby(["series", "epoch"])[dev].agg(
         ["mean", "min", "max", "count"]).reset_index()
     for name in readouts:
-        part = agg[agg["readout"] == name]
+        part = agg[agg["series"] == name]
         colour = _colour(readouts, name)
         fig.add_trace(go.Scatter(
             x=list(part["epoch"]) + list(part["epoch"])[::-1],
-            y=list(part["max"] * 100) + list(part["min"] * 100)[::-1], fill="toself",
+            y=list(part["max"] * k) + list(part["min"] * k)[::-1], fill="toself",
             fillcolor=colour, opacity=0.18, line={"width": 0}, hoverinfo="skip",
             showlegend=False, legendgroup=esc(name),
         ))
         fig.add_trace(go.Scatter(
-            x=part["epoch"], y=part["mean"] * 100, mode="lines+markers", name=esc(name),
+            x=part["epoch"], y=part["mean"] * k, mode="lines+markers", name=esc(name),
             legendgroup=esc(name), line={"color": colour}, customdata=part["count"],
-            hovertemplate="epoch %{x}: %{y:.2f}% (mean of %{customdata} seeds)<extra></extra>",
+            hovertemplate="epoch %{x}: %{y:.3f} (mean of %{customdata} seeds)<extra></extra>",
         ))
-    return _layout(fig, height=400, xaxis_title="epoch", yaxis_title="dev accuracy (%)")
+    return _layout(fig, height=400, xaxis_title="epoch",
+                   yaxis_title=f"dev {study.objective.metric_label.replace('held-out ', '')}"
+                               f"{unit}")
 
 
 def probing_figure(study: ReadoutStudy) -> go.Figure | None:
@@ -91,12 +110,13 @@ def probing_figure(study: ReadoutStudy) -> go.Figure | None:
     if study.probing.empty:
         return None
     bits = study.probing[study.probing["metric"] == "bits"]
-    agg = bits.groupby(["readout", "view"])["value"].agg(["mean", "min", "max"]).reset_index()
+    bits = bits.assign(series=_labels(study, bits))
+    agg = bits.groupby(["series", "view"])["value"].agg(["mean", "min", "max"]).reset_index()
     views = [v for v in study.settings.get("probe_views", []) if v in set(agg["view"])]
-    readouts = list(study.summary["readout"])
+    readouts = list(dict.fromkeys(_labels(study, study.summary)))
     fig = go.Figure()
     for name in readouts:
-        part = agg[agg["readout"] == name].set_index("view").reindex(views)
+        part = agg[agg["series"] == name].set_index("view").reindex(views)
         fig.add_trace(go.Bar(
             x=[esc(v) for v in views], y=part["mean"], name=esc(name),
             marker_color=_colour(readouts, name),
@@ -133,55 +153,88 @@ def _key(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _score(study: ReadoutStudy, x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return _pct(x) if study.objective.percent else f"{x:.3f}"
+
+
+def _loss_cells(study: ReadoutStudy, row: Any) -> list[str]:
+    return [str(row.loss)] if len(study.losses) > 1 else []
+
+
 def accuracy_table(study: ReadoutStudy) -> Table:
-    """Per readout: what it reads, seeds, mean test accuracy, 95% CI, spread, verdict."""
+    """Per readout: what it reads, seeds, mean score, 95% CI, spread, verdict, and the mean of
+    the objective's further scores (perplexity, pair accuracy, distance AUC)."""
     from probe_rnn.studies.readouts import READOUT_LABELS
 
+    obj = study.objective
+    extras = [c for c in obj.extras if c in study.runs]
+    means = (study.runs.groupby(["loss", "readout"] if "loss" in study.runs else ["readout"])
+             [extras].mean() if extras else None)
     rows, keys = [], []
     for r in study.summary.itertuples(index=False):
-        ci = "" if math.isnan(r.ci_low) else f"{_pct(r.ci_low)} to {_pct(r.ci_high)}"
-        rows.append([r.readout, READOUT_LABELS.get(r.readout, ""), str(r.n_seeds), _pct(r.mean),
-                     ci, fmt(r.std * 100 if not math.isnan(r.std) else r.std, 2),
-                     f"{_pct(r.min)} to {_pct(r.max)}", r.vs_best])
-        keys.append([None, None, float(r.n_seeds), _key(r.mean), _key(r.ci_low), _key(r.std),
-                     _key(r.min), None])
-    return Table(["readout", "reads", "seeds", "mean test accuracy", "95% CI (t, across seeds)",
-                  "std (points)", "range", "verdict vs best"], rows, keys)
+        ci = "" if math.isnan(r.ci_low) else f"{_score(study, r.ci_low)} to " \
+                                             f"{_score(study, r.ci_high)}"
+        spread = r.std * 100 if not math.isnan(r.std) else r.std
+        cells = [*_loss_cells(study, r), r.readout, READOUT_LABELS.get(r.readout, ""),
+                 str(r.n_seeds), _score(study, r.mean), ci, fmt(spread, 2),
+                 f"{_score(study, r.min)} to {_score(study, r.max)}", r.vs_best]
+        ks = [*([None] * len(_loss_cells(study, r))), None, None, float(r.n_seeds),
+              _key(r.mean), _key(r.ci_low), _key(r.std), _key(r.min), None]
+        for column in extras:
+            index = (r.loss, r.readout) if "loss" in study.runs else r.readout
+            value = float(means.loc[index, column])
+            cells.append(fmt(value, 3) if "perplexity" in column else _score(study, value))
+            ks.append(_key(value))
+        rows.append(cells)
+        keys.append(ks)
+    head = ["loss"] if len(study.losses) > 1 else []
+    return Table([*head, "readout", "reads", "seeds", f"mean {obj.metric_label}",
+                  "95% CI (t, across seeds)", "std (points)", "range", "verdict vs best",
+                  *(f"mean {c.replace('_', ' ')}" for c in extras)], rows, keys)
 
 
 def pairs_table(study: ReadoutStudy) -> Table:
-    """Paired differences a − b in accuracy points with interval, p-value and verdict."""
+    """Paired differences a − b in points with interval, p-value and verdict."""
     rows, keys = [], []
     for p in study.pairs.itertuples(index=False):
         ci = "" if math.isnan(p.ci_low) else f"{_points(p.ci_low)} to {_points(p.ci_high)}"
-        rows.append([f"{p.readout_a} − {p.readout_b}", str(p.n_pairs), _points(p.mean_diff), ci,
-                     fmt(p.p_value, 3), p.verdict])
-        keys.append([None, float(p.n_pairs), _key(p.mean_diff), _key(p.ci_low), _key(p.p_value),
-                     None])
-    return Table(["a − b", "paired seeds", "mean difference (points)", "95% CI (paired t)",
+        rows.append([*_loss_cells(study, p), f"{p.readout_a} − {p.readout_b}", str(p.n_pairs),
+                     _points(p.mean_diff), ci, fmt(p.p_value, 3), p.verdict])
+        keys.append([*([None] * len(_loss_cells(study, p))), None, float(p.n_pairs),
+                     _key(p.mean_diff), _key(p.ci_low), _key(p.p_value), None])
+    head = ["loss"] if len(study.losses) > 1 else []
+    return Table([*head, "a − b", "paired seeds", "mean difference (points)", "95% CI (paired t)",
                   "p (paired t-test)", "verdict"], rows, keys)
 
 
 def probing_table(study: ReadoutStudy) -> Table | None:
-    """Label bits (mean over seeds, with the range) per readout and view."""
+    """Label bits (mean over seeds, with the range) per (loss,) readout and view."""
     if study.probing.empty:
         return None
-    head = study.probing_headline()
     bits = study.probing[study.probing["metric"] == "bits"]
-    rng = bits.groupby(["readout", "view"])["value"].agg(["min", "max"])
-    rows, keys = [], []
-    for readout, values in head.iterrows():
-        cells, ks = [str(readout)], [None]
-        for view, value in values.items():
-            lo, hi = rng.loc[(readout, view)]
-            cells.append(f"{value:.3f} ({lo:.3f} to {hi:.3f})" if hi > lo else f"{value:.3f}")
-            ks.append(_key(value))
-        rows.append(cells)
-        keys.append(ks)
+    many = len(study.losses) > 1
+    rows, keys, columns = [], [], []
+    for loss in study.losses:
+        head = study.probing_headline(loss)
+        part = bits[bits["loss"] == loss] if loss is not None and "loss" in bits else bits
+        rng = part.groupby(["readout", "view"])["value"].agg(["min", "max"])
+        columns = list(map(str, head.columns))
+        for readout, values in head.iterrows():
+            cells, ks = [*([str(loss)] if many else []), str(readout)], [None] * (1 + many)
+            for view, value in values.items():
+                lo, hi = rng.loc[(readout, view)]
+                cells.append(f"{value:.3f} ({lo:.3f} to {hi:.3f})" if hi > lo
+                             else f"{value:.3f}")
+                ks.append(_key(value))
+            rows.append(cells)
+            keys.append(ks)
     entropy = study.probing[study.probing["metric"] == "entropy_bits"]["value"]
     note = (f"H(label) ≈ {entropy.mean():.3f} bits: a view carrying all label information "
             "reaches it." if len(entropy) else "")
-    return Table(["model trained with readout", *map(str, head.columns)], rows, keys, note)
+    return Table([*(["loss"] if many else []), "model trained with readout", *columns], rows,
+                 keys, note)
 
 
 def _mechanics(study: ReadoutStudy) -> list[str]:
@@ -191,10 +244,29 @@ def _mechanics(study: ReadoutStudy) -> list[str]:
     return list(dict.fromkeys(str(t) for t in study.diagnosis["explanation"]))
 
 
+def _objective_items(study: ReadoutStudy) -> list[tuple[str, Any]]:
+    obj = study.objective
+    items: list[tuple[str, Any]] = [("setting", f"{obj.name}: {obj.setting}"),
+                                    ("compared score", obj.metric_label)]
+    if obj.name == "autoencode":
+        items.append(("decoder", "same cell, layers and hidden size, unidirectional; initial h "
+                                 "= linear bridge(readout) (h_n of every layer for hidden), "
+                                 "initial c = 0; teacher forcing on <bos> x1..xL -> x1..xL <eos>"))
+    if obj.name == "siamese":
+        from probe_rnn.studies.siamese import CONTRASTIVE_MARGIN
+
+        items.append(("losses", ", ".join(map(str, study.losses)) + "; mse = (cos − y)², "
+                      f"contrastive = y·d² + (1 − y)·max(0, {CONTRASTIVE_MARGIN} − d)² on the "
+                      "Euclidean distance d; pairs: same label = similar, half similar, "
+                      "within one split"))
+    return items
+
+
 def _settings_table(study: ReadoutStudy) -> Table:
     s = study.settings
     direction = "bidirectional" if s.get("bidirectional") else "unidirectional"
     items = [
+        *_objective_items(study),
         ("data", s.get("source", "table given in Python")), ("rows", s.get("rows")),
         ("splits (shared by every run)", ", ".join(f"{k} {v}" for k, v in
                                                    s.get("splits", {}).items())),
@@ -205,7 +277,7 @@ def _settings_table(study: ReadoutStudy) -> Table:
         ("batches", "packed sequences" if s.get("packed") else "padded (not packed)"),
         ("budget (same for every run)", f"≤ {s.get('epochs')} epochs, batch {s.get('batch_size')}"
                                         f", lr {s.get('lr')}, early stopping patience "
-                                        f"{s.get('patience')} on dev accuracy"),
+                                        f"{s.get('patience')} on the dev score"),
         ("seeds (paired across readouts)", ", ".join(map(str, s.get("seeds", [])))),
         ("diagnosed model", " seed ".join(map(str, s.get("diagnosed", [])))),
         ("probing sample", f"{s.get('probe_rows')} rows (held-out first), logistic probe, "
@@ -232,9 +304,9 @@ def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
     """The study's HTML page as a string (self-contained; see module docstring)."""
     env = _environment()
     figs = readout_figures(study)
-    runs = study.runs.assign(
-        test_accuracy=study.runs["test_accuracy"].map(_pct),
-        dev_accuracy=study.runs["dev_accuracy"].map(_pct))
+    obj = study.objective
+    runs = study.runs.assign(**{c: study.runs[c].map(lambda x: _score(study, x))
+                                for c in (obj.metric, obj.dev_metric) if c in study.runs})
     diag = study.diagnosis[[c for c in ("module", "check", "value", "unit")
                             if c in study.diagnosis]] if not study.diagnosis.empty else None
     context = {
@@ -251,6 +323,8 @@ def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
         "built": datetime.now(UTC).isoformat(timespec="seconds"),
         "seeds": len(study.settings.get("seeds", [])),
         "diagnosed": "readout {}, seed {}".format(*study.settings.get("diagnosed", ["?", "?"])),
+        "objective": obj, "several_losses": len(study.losses) > 1,
+        "models": list(study.settings.get("models", [])),
     }
     return env.get_template(TEMPLATE).render(**context)
 

@@ -131,3 +131,74 @@ def _recommendation(study: ReadoutStudy) -> str:
             f"better, so pooling over the sequence pays off for this data." + tail
             if {"last", "hidden"} & set(names) else
             f"Answer: {study.best} is the best of the readouts compared." + tail)
+
+
+def score_text(study: ReadoutStudy, x: float) -> str:
+    """A score of the study's metric: a percentage, or a 0–1 number for an AUC."""
+    if x is None or math.isnan(x):
+        return "–"
+    return pct(x) if study.objective.percent else f"{x:.3f}"
+
+
+def diff_text(study: ReadoutStudy, row: Any) -> str:
+    """A paired difference ``a − b`` with its interval, in points (a percentage point, or
+    0.01 of an AUC)."""
+    unit = "points" if study.objective.percent else "AUC points (0.01 AUC)"
+    if math.isnan(row["ci_low"]):
+        return f"{row['mean_diff'] * 100:+.1f} {unit}"
+    return (f"{row['mean_diff'] * 100:+.1f} {unit}, 95% CI {row['ci_low'] * 100:+.1f} to "
+            f"{row['ci_high'] * 100:+.1f}")
+
+
+def _score_ci(study: ReadoutStudy, loss: str | None, readout: str) -> str:
+    row = study.summary_for(loss).set_index("readout").loc[readout]
+    if math.isnan(row["ci_low"]):
+        return f"{score_text(study, row['mean'])} (no interval: one seed)"
+    return (f"{score_text(study, row['mean'])} (95% CI {score_text(study, row['ci_low'])} to "
+            f"{score_text(study, row['ci_high'])})")
+
+
+def loss_pair(study: ReadoutStudy, readout: str) -> Any:
+    """Paired difference of the first loss minus the second for one readout (same seeds)."""
+    from probe_rnn.studies.stats import paired_differences
+
+    losses = study.losses
+    if len(losses) < 2 or readout not in set(study.runs["readout"]):
+        return None
+    part = study.runs[study.runs["readout"] == readout].assign(readout=study.runs["loss"])
+    table = paired_differences(part, metric=study.objective.metric, order=losses[:2])
+    return table.iloc[0] if len(table) else None
+
+
+def objective_sentences(study: ReadoutStudy) -> list[str]:
+    """Sentences answering "output or hidden?" for an autoencode or siamese study."""
+    obj = study.objective
+    seeds = len(study.settings.get("seeds", []))
+    out: list[str] = []
+    for loss in study.losses:
+        summary = study.summary_for(loss)
+        best = study.best_for(loss)
+        where = f" with the {loss} loss" if obj.name == "siamese" else ""
+        out.append(f"Best {obj.metric_label}{where}: {best} — {_score_ci(study, loss, best)}, "
+                   f"over {seeds} seeds.")
+        tied = [r for r, v in zip(summary["readout"], summary["vs_best"], strict=True)
+                if v == "within noise of best"]
+        if tied:
+            out.append(f"Within noise of it (paired 95% interval contains 0): {', '.join(tied)}.")
+        names = set(summary["readout"])
+        if {"last", "hidden"} <= names:
+            row = study.pair("hidden", "last", loss)
+            out.append(f"Output versus hidden state{where}: hidden − last = "
+                       f"{diff_text(study, row)}: {row['verdict']}.")
+        if "zero" in names and best != "zero":
+            row = study.pair(best, "zero", loss)
+            out.append(f"Against the decoder started from zeros (no readout, "
+                       f"{_score_ci(study, loss, 'zero')}): {best} − zero = "
+                       f"{diff_text(study, row)}: {row['verdict']}.")
+    for readout in ("last", "hidden"):
+        row = loss_pair(study, readout)
+        if row is not None:
+            a, b = study.losses[:2]
+            out.append(f"Loss with the {readout} readout: {a} − {b} = {diff_text(study, row)}: "
+                       f"{row['verdict']}.")
+    return out

@@ -1,0 +1,167 @@
+"""What the autoencode and siamese objectives share: the data, the encoder, the loop, the bundle.
+
+Both objectives train the reference encoder (:class:`~probe_rnn.models.RNNClassifier`'s
+embedding, recurrent module and readout; its label head is not trained) under another loss, so
+that the readouts compared are the very ones the classifier study compares. This module holds:
+
+* :func:`prepare` — the split (seeded, shared by every run of a study), the tokenizer fitted on
+  the training rows, the encoded splits;
+* :func:`build_encoder` — the encoder for one readout (the ``zero`` baseline of the autoencoder
+  builds the ``last`` encoder and ignores it);
+* :func:`fit` — Adam with gradient clipping, early stopping on a dev score, the best weights kept;
+* :func:`encoder_bundle` — the trained encoder as a :class:`~probe_rnn.models.ModelBundle`, so
+  it can be captured, probed and saved like any model. Its label head is a logistic regression
+  fitted afterwards on the frozen encoder's readout of the training rows (the encoder itself
+  never saw a label), so ``prediction`` means "what a linear classifier reading this readout
+  predicts".
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from probe_rnn.data import Tokenizer
+from probe_rnn.models.adapters import ProbeRnnAdapter
+from probe_rnn.models.bundle import ModelBundle
+from probe_rnn.models.classifier import RNNClassifier
+from probe_rnn.models.config import ModelConfig
+from probe_rnn.models.training import _build, _encode, _prepare, _seed_everything, _Split
+
+__all__ = ["Prepared", "prepare", "build_encoder", "fit", "encoder_bundle", "features"]
+
+#: Gradient-norm clipping of every objective (the classifier's training uses the same).
+GRAD_CLIP = 1.0
+
+
+@dataclass
+class Prepared:
+    """The table with its split, the class names, the fitted tokenizer, the encoded splits."""
+
+    table: pd.DataFrame
+    labels: list[str]
+    tokenizer: Tokenizer
+    splits: dict[str, _Split]
+
+
+def prepare(df: pd.DataFrame, tokenizer: str, seed: int) -> Prepared:
+    """Check the table, add the seeded split when absent, fit the tokenizer on train rows."""
+    table, labels = _prepare(df, seed, None)
+    parts = {s: table[table["split"] == s] for s in ("train", "dev", "test")}
+    tok = Tokenizer(tokenizer).fit(parts["train"]["text"].tolist())
+    splits = {s: _encode(tok, part, labels) for s, part in parts.items() if len(part)}
+    return Prepared(table, labels, tok, splits)
+
+
+def build_encoder(prepared: Prepared, readout: str, arch: dict[str, Any]) -> RNNClassifier:
+    """The reference encoder reading ``readout`` (``zero`` builds a ``last`` encoder)."""
+    config = ModelConfig(
+        vocab_size=len(prepared.tokenizer), n_labels=len(prepared.labels), rnn=arch["rnn"],
+        embedding_dim=arch["embedding_dim"], hidden=arch["hidden"], layers=arch["layers"],
+        bidirectional=arch["bidirectional"], readout="last" if readout == "zero" else readout,
+        packed=arch["packed"], pad_id=prepared.tokenizer.pad_id,
+    )
+    return _build(config)
+
+
+def fit(
+    model: nn.Module, step: Callable[[int, Tensor], Tensor], n_train: int,
+    dev_score: Callable[[], float], *, epochs: int, batch_size: int, lr: float, seed: int,
+    patience: int,
+) -> tuple[list[dict[str, float]], int]:
+    """Train ``model`` with Adam; keep the weights of the best dev score.
+
+    ``step(epoch, index)`` returns the loss of the training items ``index`` (a permutation slice
+    of ``range(n_train)``) in that epoch; ``dev_score()`` is higher-is-better. Returns one
+    ``{"epoch", "train_loss", "dev_score"}`` per epoch run and the best epoch.
+    """
+    _seed_everything(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    history: list[dict[str, float]] = []
+    best, best_state, best_epoch, stale = -float("inf"), copy.deepcopy(model.state_dict()), 0, 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total = 0.0
+        for index in torch.randperm(n_train, generator=gen).split(batch_size):
+            opt.zero_grad()
+            loss = step(epoch, index)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, GRAD_CLIP)
+            opt.step()
+            total += float(loss.detach()) * len(index)
+        model.eval()
+        with torch.no_grad():
+            score = float(dev_score())
+        history.append({"epoch": epoch, "train_loss": total / n_train, "dev_score": score})
+        if score > best:
+            best, best_epoch, stale = score, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return history, best_epoch
+
+
+@torch.no_grad()
+def features(encoder: RNNClassifier, split: _Split, batch_size: int = 512) -> Tensor:
+    """The encoder's readout of every row of ``split``: ``(rows, directions * hidden)``."""
+    encoder.eval()
+    parts = []
+    for start in range(0, len(split.y), batch_size):
+        ids, lengths, _ = split.rows(torch.arange(start, min(start + batch_size, len(split.y))))
+        parts.append(encoder.features(ids, lengths))
+    return torch.cat(parts)
+
+
+def _fit_label_head(encoder: RNNClassifier, train: _Split, seed: int) -> None:
+    """Set the head to a logistic regression on the frozen readout of the training rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = features(encoder, train).double().numpy()
+    y = train.y.numpy()
+    present = np.unique(y)
+    weight = torch.zeros_like(encoder.head.weight)
+    bias = torch.full_like(encoder.head.bias, -1e4)  # a class absent from train is never predicted
+    if len(present) < 2:
+        bias[int(present[0])] = 0.0
+    else:
+        clf = LogisticRegression(max_iter=2000, random_state=seed).fit(x, y)
+        coef = torch.as_tensor(clf.coef_, dtype=weight.dtype)
+        inter = torch.as_tensor(clf.intercept_, dtype=bias.dtype)
+        if len(present) == 2:  # one logit z for classes_[1]: logits (-z/2, z/2) give sigmoid(z)
+            coef = torch.cat([-coef / 2, coef / 2])
+            inter = torch.cat([-inter / 2, inter / 2])
+        for row, cls in enumerate(clf.classes_):
+            weight[int(cls)], bias[int(cls)] = coef[row], inter[row]
+    with torch.no_grad():
+        encoder.head.weight.copy_(weight)
+        encoder.head.bias.copy_(bias)
+
+
+def encoder_bundle(encoder: RNNClassifier, prepared: Prepared, meta: dict[str, Any],
+                   seed: int) -> ModelBundle:
+    """The trained encoder as a probe-able bundle (label head fitted on frozen readouts)."""
+    _fit_label_head(encoder, prepared.splits["train"], seed)
+    meta = {
+        **meta, "labels": prepared.labels,
+        "rows": {s: int(len(p.y)) for s, p in prepared.splits.items()},
+        "head": "logistic regression fitted on the frozen encoder's readout of the training "
+                "rows; the encoder was trained on the objective only",
+    }
+    return ModelBundle(
+        model=encoder, tokenizer=prepared.tokenizer, labels=prepared.labels,
+        config=encoder.config, meta=meta, adapter=ProbeRnnAdapter(prepared.tokenizer),
+        source="trained in memory", format="in memory",
+    )
