@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,6 +31,7 @@ from probe_rnn.commands.common import (
     stdout,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
+from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 
 
@@ -141,6 +142,14 @@ def compare_readouts_cmd(
     dataset: DatasetOpt = None,
     text: TextOpt = "text",
     label: LabelOpt = "label",
+    objective: Annotated[str, typer.Option(
+        help="Setting(s) of the question, comma-separated: classify (the head reads the "
+             "readout), autoencode (a decoder starts from it), siamese (pairs scored by the "
+             "cosine of readouts), or all. Several write one answer page above one study "
+             "page each.")] = "classify",
+    loss: Annotated[str | None, typer.Option(
+        "--loss", help="Siamese losses, comma-separated: mse, contrastive (default both).",
+        show_default=False)] = None,
     rnn: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru, rnn, rnn-relu.")] = "lstm",
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
     hidden: Annotated[int, typer.Option(help="Hidden size per direction.")] = 64,
@@ -148,12 +157,14 @@ def compare_readouts_cmd(
         "--bidirectional/--no-bidirectional", help="Add a backward direction.")] = True,
     tokenizer: Annotated[str, typer.Option(help="Tokens: char or word.")] = "char",
     embedding_dim: Annotated[int, typer.Option("--embedding-dim", help="Embedding size.")] = 64,
-    readouts: Annotated[str, typer.Option(
-        help="Comma-separated readouts: last, hidden, mean, max, naive-last.")
-    ] = "last,hidden,mean,max,naive-last",
+    readouts: Annotated[str | None, typer.Option(
+        help="Comma-separated readouts: last, hidden, mean, max, naive-last (and zero for "
+             "autoencode); default all of the objective's.", show_default=False)
+    ] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per readout (paired).")] = 3,
     epochs: Annotated[int | None, typer.Option(
-        help="Epochs per run (early stopping on dev accuracy); default 8.", show_default=False)
+        help="Epochs per run (early stopping on the dev score); default 8, 15 for "
+             "autoencode.", show_default=False)
     ] = None,
     jobs: Annotated[int, typer.Option(help="Parallel training processes (joblib).")] = 2,
     packed: Annotated[bool, typer.Option(
@@ -168,42 +179,67 @@ def compare_readouts_cmd(
     scheduler: SchedulerOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Train one model per readout and seed, compare test accuracy, write the report."""
+    """Train one model per readout and seed in each setting, compare them, write the report."""
     import time
 
     from rich.progress import Progress
     from rich.table import Table
 
-    from probe_rnn.report.readouts import write_readout_report
-    from probe_rnn.studies import DEFAULT_EPOCHS, compare_readouts, parse_readouts
+    from probe_rnn.studies import parse_losses, parse_readouts
+    from probe_rnn.studies.question import answer_question, parse_objectives
 
-    names = parse_readouts(readouts)
+    names = parse_objectives(objective)
+    for name in names:  # every option error before any training
+        if readouts is not None:
+            parse_readouts(readouts, name)
+    if loss is not None:
+        if "siamese" not in names:
+            raise ConfigError("--loss applies to the siamese objective only: add "
+                              "--objective siamese or drop --loss")
+        parse_losses(loss, "siamese")
     started = time.perf_counter()
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
         df, source = load_data(data, dataset, text, label)
         df = sample_rows(df, max_rows, seed)
-        task = bar.add_task("training", total=len(names) * max(seeds, 1))
+        task = bar.add_task("training", total=None)
 
-        def _progress(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"trained {what}")
+        def _progress(setting: str, done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total,
+                       description=f"{setting}: trained {what}")
 
-        study = compare_readouts(
-            df, rnn=rnn, layers=layers, hidden=hidden, bidirectional=bidirectional,
-            readouts=names, seeds=seeds, epochs=epochs or DEFAULT_EPOCHS, packed=packed,
-            jobs=jobs, seed=seed, probe=probe, progress=_progress, tokenizer=tokenizer,
-            embedding_dim=embedding_dim, batch_size=batch_size, lr=lr, patience=patience,
-            client=client,
+        answer = answer_question(
+            df, objectives=names, losses=loss, rnn=rnn, layers=layers, hidden=hidden,
+            bidirectional=bidirectional, readouts=readouts, seeds=seeds, epochs=epochs,
+            packed=packed, jobs=jobs, seed=seed, probe=probe, progress=_progress,
+            tokenizer=tokenizer, embedding_dim=embedding_dim, batch_size=batch_size, lr=lr,
+            patience=patience, client=client,
         )
-    study.settings["source"] = source
-    path = write_readout_report(study, out)
-    table = Table(title=f"test accuracy over {seeds} seed(s), {source}")
-    for column in ("readout", "mean test acc", "95% CI", "verdict vs best"):
-        table.add_column(column)
-    for row in study.summary.itertuples():
-        ci = "–" if row.ci_low != row.ci_low else f"{row.ci_low:.1%} to {row.ci_high:.1%}"
-        table.add_row(row.readout, f"{row.mean:.1%}", ci, row.vs_best)
-    stdout().print(table)
-    typer.echo(study.answer()[-1])
+    for study in answer.studies.values():
+        study.settings["source"] = source
+    path = _write_studies(answer, out, source)
+    for name, study in answer.studies.items():
+        obj = study.objective
+        several = len(study.losses) > 1
+        table = Table(title=f"{name}: {obj.metric_label} over {seeds} seed(s), {source}")
+        for column in (*(["loss"] if several else []), "readout", "mean", "95% CI",
+                       "verdict vs best"):
+            table.add_column(column)
+        for row in study.summary.itertuples():
+            shown = (lambda x: f"{x:.1%}") if obj.percent else (lambda x: f"{x:.3f}")
+            ci = "–" if row.ci_low != row.ci_low else f"{shown(row.ci_low)} to {shown(row.ci_high)}"
+            table.add_row(*([str(row.loss)] if several else []), row.readout, shown(row.mean),
+                          ci, row.vs_best)
+        stdout().print(table)
+        typer.echo(study.answer()[-1])  # the recommendation
     typer.echo(f"wall time: {time.perf_counter() - started:.1f} s")
     typer.echo(f"report: {path}")
 
+
+def _write_studies(answer: Any, out: Path, source: str) -> Path:
+    """One study: its page in ``out``; several: the answer page above one folder each."""
+    from probe_rnn.report.answer_page import write_answer_page
+    from probe_rnn.report.readouts import write_readout_report
+
+    if len(answer.studies) == 1:
+        return write_readout_report(next(iter(answer.studies.values())), out)
+    return write_answer_page(answer, out, source)

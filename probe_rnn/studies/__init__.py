@@ -2,23 +2,33 @@
 
 ``compare_readouts`` answers "should the classifier read the output or the hidden state?" for a
 given dataset and architecture: same split, same budget, several seeds per readout, paired
-comparisons with Student-t intervals, and the probing headline per trained model.
+comparisons with Student-t intervals, and the probing headline per trained model — in each of
+the question's settings (``objective="classify"``, ``"autoencode"``, ``"siamese"``).
+``answer_question`` runs all of them and draws the answer table.
 """
 
 from __future__ import annotations
 
+from probe_rnn.studies.question import QuestionAnswer, answer_question, parse_objectives
 from probe_rnn.studies.readouts import (
     DEFAULT_EPOCHS,
+    OBJECTIVES,
     READOUT_LABELS,
     READOUTS,
     ReadoutStudy,
     compare_readouts,
+    parse_losses,
     parse_readouts,
 )
 from probe_rnn.studies.stats import pair_verdict, paired_differences, summarize_runs, t_interval
 
 __all__ = [
     "DEFAULT_EPOCHS",
+    "OBJECTIVES",
+    "QuestionAnswer",
+    "answer_question",
+    "parse_losses",
+    "parse_objectives",
     "READOUTS",
     "READOUT_LABELS",
     "ReadoutStudy",

@@ -201,4 +201,28 @@ def objective_sentences(study: ReadoutStudy) -> list[str]:
             a, b = study.losses[:2]
             out.append(f"Loss with the {readout} readout: {a} − {b} = {diff_text(study, row)}: "
                        f"{row['verdict']}.")
+    out.append(_objective_recommendation(study))
     return out
+
+
+def _objective_recommendation(study: ReadoutStudy) -> str:
+    """The last sentence: which readout to use in this setting, per loss."""
+    parts = []
+    for loss in study.losses:
+        summary = study.summary_for(loss)
+        best = study.best_for(loss)
+        good = [r for r, v in zip(summary["readout"], summary["vs_best"], strict=True)
+                if v in ("best", "within noise of best")]
+        where = f"with the {loss} loss, " if study.objective.name == "siamese" else ""
+        if study.objective.name == "autoencode" and "zero" in good:
+            parts.append("the decoder started from zeros is within noise of the best, so no "
+                         "readout measurably helps it here (it reconstructs from its own "
+                         "language model): train longer or on more data before choosing")
+        elif len(good) > 1:
+            parts.append(f"{where}{best} is best but {', '.join(r for r in good if r != best)} "
+                         "cannot be told apart from it with these seeds")
+        else:
+            parts.append(f"{where}read {best}: it is measurably better than every other readout")
+    target = ("start the decoder from" if study.objective.name == "autoencode"
+              else "score pairs with")
+    return f"Answer ({target} which readout?): " + "; ".join(parts) + "."

@@ -1,0 +1,183 @@
+"""The question in all its settings: one readout study per objective, one answer table.
+
+:func:`answer_question` runs :func:`~probe_rnn.studies.compare_readouts` for each objective
+(classifier, encoder–decoder, siamese) on the same data, split and architecture, and returns a
+:class:`QuestionAnswer`. Its :meth:`~QuestionAnswer.table` says, per setting and loss, which
+readout wins, by how much over the runner-up (paired across seeds) and how sure that is, and how
+hidden compares with last; :meth:`~QuestionAnswer.anecdote` checks the asker's report from
+``origin/question.txt`` ("output ~98 with the classifier, hidden not as good; siamese: MSE and
+output great, contrastive and output very bad, hidden bad with both") against the measured
+paired differences, each claim marked *agrees*, *contradicts* or *not shown* (its 95% interval
+contains 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from probe_rnn.errors import ConfigError
+from probe_rnn.studies.readouts import OBJECTIVES, ReadoutStudy, compare_readouts
+from probe_rnn.studies.stats import paired_differences
+
+__all__ = ["QuestionAnswer", "answer_question", "parse_objectives", "ANECDOTE"]
+
+#: The asker's claims, each as (setting, a, b): "a beats b", a/b = (loss or None, readout).
+ANECDOTE: list[tuple[str, str, tuple[str | None, str], tuple[str | None, str]]] = [
+    ("classify", "classifier: the output (~98% accuracy) beats the hidden state",
+     (None, "last"), (None, "hidden")),
+    ("siamese", "siamese, MSE: output (great) beats hidden (bad)",
+     ("mse", "last"), ("mse", "hidden")),
+    ("siamese", "siamese, output: MSE (great) beats contrastive (very bad)",
+     ("mse", "last"), ("contrastive", "last")),
+    ("siamese", "siamese: MSE + output (great) beats contrastive + hidden (bad)",
+     ("mse", "last"), ("contrastive", "hidden")),
+]
+
+
+def parse_objectives(value: str | Sequence[str]) -> tuple[str, ...]:
+    """Objective names from ``"classify,siamese"``, a sequence or ``"all"``."""
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    names = [n for n in names if n]
+    if names == ["all"]:
+        return tuple(OBJECTIVES)
+    unknown = [n for n in names if n not in OBJECTIVES]
+    if not names or unknown:
+        raise ConfigError(f"unknown objective {', '.join(map(repr, unknown or names))}; valid "
+                          f"objectives: {', '.join(OBJECTIVES)} (or all)")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"objectives must not repeat; received {', '.join(names)}")
+    return tuple(names)
+
+
+def _runs_of(study: ReadoutStudy, loss: str | None, readout: str) -> pd.Series:
+    runs = study.runs
+    keep = runs["readout"] == readout
+    if loss is not None:
+        keep &= runs["loss"] == loss
+    return runs[keep].set_index("seed")[study.objective.metric]
+
+
+def paired(study: ReadoutStudy, a: tuple[str | None, str], b: tuple[str | None, str]
+           ) -> pd.Series | None:
+    """Paired difference ``a − b`` over the seeds both runs share (``(loss, readout)`` each)."""
+    x, y = _runs_of(study, *a), _runs_of(study, *b)
+    if x.empty or y.empty:
+        return None
+    frame = pd.concat([x.rename("a"), y.rename("b")], axis=1).dropna().reset_index()
+    long = pd.concat([frame.assign(readout="a", value=frame["a"]),
+                      frame.assign(readout="b", value=frame["b"])])
+    return paired_differences(long, metric="value", order=["a", "b"]).iloc[0]
+
+
+def _verdict(row: pd.Series) -> str:
+    if row is None or row["ci_low"] != row["ci_low"]:
+        return "too few seeds to tell"
+    if row["ci_low"] > 0:
+        return "agrees"
+    if row["ci_high"] < 0:
+        return "contradicts"
+    return "not shown (within noise)"
+
+
+@dataclass
+class QuestionAnswer:
+    """One :class:`ReadoutStudy` per objective, and the answer drawn from all of them."""
+
+    studies: dict[str, ReadoutStudy]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """Per (objective, loss): winner, its score and interval, the runner-up, the paired
+        difference winner − runner-up, hidden − last, and their verdicts."""
+        rows = []
+        for name, study in self.studies.items():
+            for loss in study.losses:
+                summary = study.summary_for(loss).sort_values("mean", ascending=False,
+                                                              kind="stable")
+                best = summary.iloc[0]
+                row: dict[str, Any] = {
+                    "objective": name, "setting": study.objective.setting, "loss": loss,
+                    "metric": study.objective.metric_label, "winner": best["readout"],
+                    "mean": best["mean"], "ci_low": best["ci_low"], "ci_high": best["ci_high"],
+                    "percent": study.objective.percent,
+                }
+                if len(summary) > 1:
+                    second = summary.iloc[1]
+                    pair = study.pair(best["readout"], second["readout"], loss)
+                    row.update(runner_up=second["readout"], margin=pair["mean_diff"],
+                               margin_low=pair["ci_low"], margin_high=pair["ci_high"],
+                               margin_verdict=pair["verdict"])
+                names = set(summary["readout"])
+                if {"hidden", "last"} <= names:
+                    pair = study.pair("hidden", "last", loss)
+                    row.update(hidden_minus_last=pair["mean_diff"], hl_low=pair["ci_low"],
+                               hl_high=pair["ci_high"], hl_verdict=pair["verdict"])
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def anecdote(self) -> pd.DataFrame:
+        """The asker's claims against the measured paired differences (see module doc)."""
+        rows = []
+        for setting, claim, a, b in ANECDOTE:
+            study = self.studies.get(setting)
+            row = paired(study, a, b) if study is not None else None
+            rows.append({
+                "setting": setting, "claim": claim,
+                "a": " + ".join(x for x in a if x), "b": " + ".join(x for x in b if x),
+                "mean_diff": None if row is None else row["mean_diff"],
+                "ci_low": None if row is None else row["ci_low"],
+                "ci_high": None if row is None else row["ci_high"],
+                "n_pairs": 0 if row is None else int(row["n_pairs"]),
+                "verdict": "not measured (setting or run absent)" if row is None
+                else _verdict(row),
+                "percent": study.objective.percent if study is not None else True,
+            })
+        return pd.DataFrame(rows)
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Each study into ``out_dir/<objective>/`` and both answer tables as csv."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, study in self.studies.items():
+            study.save(out / name)
+        self.table().to_csv(out / "answer.csv", index=False)
+        self.anecdote().to_csv(out / "anecdote.csv", index=False)
+        return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> QuestionAnswer:
+        """Read the studies written by :meth:`save` back."""
+        out = Path(out_dir)
+        return cls({name: ReadoutStudy.load(out / name) for name in OBJECTIVES
+                    if (out / name / "study.json").exists()})
+
+
+def answer_question(
+    df: pd.DataFrame, *, objectives: str | Sequence[str] = tuple(OBJECTIVES),
+    progress: Callable[[str, int, int, str], None] | None = None, **study_kwargs: Any,
+) -> QuestionAnswer:
+    """Run the readout study for each objective (same data, seed and architecture).
+
+    ``study_kwargs`` go to :func:`compare_readouts` (``losses`` only to siamese; ``readouts``
+    and ``epochs`` default per objective); ``progress(objective, done, total, what)``.
+    """
+    names = parse_objectives(objectives)
+    losses = study_kwargs.pop("losses", None)
+    if losses is not None and "siamese" not in names:
+        raise ConfigError("losses apply to the siamese objective only; add siamese to the "
+                          "objectives or drop the losses")
+    studies = {}
+    for name in names:
+        report = None
+        if progress is not None:
+            def report(done: int, total: int, what: str, name: str = name) -> None:
+                progress(name, done, total, what)
+        extra = {"losses": losses} if name == "siamese" else {}
+        studies[name] = compare_readouts(df, objective=name, progress=report, **extra,
+                                         **study_kwargs)
+    return QuestionAnswer(studies)
