@@ -18,6 +18,10 @@ module's result. Two routes (see DESIGN.md, "Capturing states exactly"):
   from it in batched matmuls, and a verified call checks the per-step identities
   (:mod:`probe_rnn.capture.fused`). The returned tensors are the kernel's own, so gradients flow
   exactly as without ``record``.
+
+Either way the states keep references to the call's input, weights and initial states, from
+which the LSTM/GRU gates are recomputed only if a gate view is read
+(:mod:`probe_rnn.capture.gates`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from probe_rnn.capture import fused as fused_mod
+from probe_rnn.capture.gates import GATE_NAMES, GateSource
 from probe_rnn.capture.lstm import Workspace, lstm_loop
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
 from probe_rnn.capture.verify import check_lstm_loop
@@ -243,11 +248,17 @@ class RecurrentCapture:
 
     def _store(self, call: _Call, hidden: Tensor, cell: Tensor | None, h_n: Tensor,
                c_n: Tensor | None, verified: bool) -> None:
-        m = self.module
+        m, n = self.module, self.n_dirs
+        gates = None
+        if self.kind in GATE_NAMES:  # references only: computed if a gate view is read
+            dir_w = [[ws[d * len(ws) // n : (d + 1) * len(ws) // n] for d in range(n)]
+                     for ws in self._layer_weights()]
+            gates = GateSource(self.name, self.kind, call.data, dir_w, call.h0, call.c0,
+                               self.tolerance)
         self.calls.append(RecurrentStates(
             layout=call.layout, hidden_packed=hidden, cell_packed=cell, h_n=h_n, c_n=c_n,
             kind=self.kind, hidden_size=m.hidden_size, proj_size=getattr(m, "proj_size", 0),
-            verified=verified,
+            verified=verified, gate_source=gates,
         ))
 
     def _package(self, call: _Call, top: Tensor, h_n: Tensor, c_n: Tensor | None) -> Any:

@@ -10,6 +10,7 @@ code that only needs a few views never pays for the full padded copies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -142,6 +143,10 @@ class RecurrentStates:
     num_layers, num_directions, proj_size, hidden_size : int
     verified : bool
         True when this call was checked against the fused kernel.
+    gate_names : tuple of str
+        Gates with views (``("i", "f", "g", "o")`` LSTM, ``("r", "z", "n")`` GRU, else empty);
+        read with :meth:`gate_packed`, :meth:`gate_padded`, :meth:`gate_flat` (recomputed on
+        first access, see :mod:`probe_rnn.capture.gates`).
     """
 
     def __init__(
@@ -156,6 +161,7 @@ class RecurrentStates:
         hidden_size: int,
         proj_size: int = 0,
         verified: bool = False,
+        gate_source: Any = None,
     ) -> None:
         self.layout = layout
         # per layer (n_tokens, directions, size), packed layout; a stacked
@@ -170,6 +176,9 @@ class RecurrentStates:
         self.hidden_size = hidden_size
         self.proj_size = proj_size
         self.verified = verified
+        # computes gates of one layer/direction on demand (probe_rnn.capture.gates); None: none
+        self.gate_source = gate_source
+        self._gates: dict[tuple[int, int], Tensor] = {}
         self._hidden: Tensor | None = None
         self._cell: Tensor | None = None
         self._layers: dict[tuple[str, int], Tensor] = {}
@@ -250,6 +259,35 @@ class RecurrentStates:
         if direction is not None:
             packed = packed[:, direction]
         return self.layout.to_flat(packed)
+
+    @property
+    def gate_names(self) -> tuple[str, ...]:
+        """Gates these states have views of, PyTorch's order (empty: none)."""
+        from probe_rnn.capture.gates import gate_names
+
+        return gate_names(self.kind) if self.gate_source is not None else ()
+
+    def gate_packed(self, layer: int, direction: int) -> Tensor:
+        """``(n_tokens, gates, hidden_size)`` gate activations of one layer/direction, packed
+        layout, gates in :attr:`gate_names` order (computed and checked on first access)."""
+        if not self.gate_names:
+            raise KeyError("gate")
+        key = (layer, direction)
+        if key not in self._gates:
+            self._gates[key] = self.gate_source.compute(self, layer, direction)
+        return self._gates[key]
+
+    def gate_padded(self, layer: int, direction: int, name: str) -> Tensor:
+        """``(batch, time, hidden_size)`` activation of gate ``name``, zeros past each row's
+        length."""
+        gate = self.gate_packed(layer, direction)[:, self.gate_names.index(name)]
+        return self.layout.to_padded([gate])[:, :, 0]
+
+    def gate_flat(self, layer: int, direction: int, name: str) -> Tensor:
+        """``(n_tokens, hidden_size)`` activation of gate ``name`` at every valid token,
+        row-major (as :meth:`flat`)."""
+        gate = self.gate_packed(layer, direction)[:, self.gate_names.index(name)]
+        return self.layout.to_flat(gate)
 
     def __repr__(self) -> str:
         return (

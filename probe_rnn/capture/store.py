@@ -11,10 +11,11 @@ A store is a folder written by :func:`probe_rnn.capture.capture`::
 
 A folder without ``manifest.json`` is never a store: an interrupted capture cannot be
 mistaken for a complete one. :class:`StateStore` hands out views without loading them: stored
-arrays come back memory-mapped, and ``@t`` views (``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``) are
-gathered from the flat per-token arrays through the row offsets. :meth:`StateStore.verify`
-checks files against the sha256 the manifest records for them: a store is reused only when
-every file still matches (a changed array is recaptured, never read as if it were the states).
+arrays come back memory-mapped, and ``@t`` views (``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``,
+``gate/L0/fwd/f@-1``) are gathered from the flat per-token arrays through the row offsets.
+:meth:`StateStore.verify` checks files against the sha256 the manifest records for them: a
+store is reused only when every file still matches (a changed array is recaptured, never read
+as if it were the states).
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ STORE_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 _CHUNK = 8 << 20
 
-#: A per-timestep state read at one position: ``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``.
-_AT_T = re.compile(r"^(?P<base>(?:hidden|cell)/L\d+/(?:fwd|bwd))@(?P<t>-?\d+)$")
+#: A per-timestep state read at one position: ``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``,
+#: ``gate/L0/fwd/f@-1``.
+_AT_T = re.compile(
+    r"^(?P<base>(?:hidden|cell)/L\d+/(?:fwd|bwd)|gate/L\d+/(?:fwd|bwd)/[a-z])@(?P<t>-?\d+)$"
+)
 
 
 def view_file_name(name: str) -> str:

@@ -279,10 +279,12 @@ def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> Rec
 
     Equal to ``states`` when the module got a PackedSequence. A module that ran over the padded
     batch (or a cell loop) reports every step as valid; its states are re-laid out so that
-    views and token arrays cover only the real tokens (``h_n``, ``c_n`` stay as returned).
+    views and token arrays cover only the real tokens (``h_n``, ``c_n`` stay as returned; gates,
+    if read, are those the module computed at the real tokens).
     """
     from torch.nn.utils.rnn import pack_padded_sequence
 
+    from probe_rnn.capture.gates import RepackedGates
     from probe_rnn.capture.states import PackedLayout, RecurrentStates
 
     seen = states.lengths.detach().cpu().long()
@@ -300,10 +302,11 @@ def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> Rec
     sizes = hidden.batch_sizes.tolist()
     layout = PackedLayout(sizes, [0, *np.cumsum(sizes).tolist()], hidden.sorted_indices, real,
                           states.hidden.device)
+    gates = None if states.gate_source is None else RepackedGates(states)  # lazy, as states'
     return RecurrentStates(
         layout=layout, hidden_packed=hidden.data, cell_packed=cell, h_n=states.h_n,
         c_n=states.c_n, kind=states.kind, hidden_size=states.hidden_size,
-        proj_size=states.proj_size, verified=states.verified,
+        proj_size=states.proj_size, verified=states.verified, gate_source=gates,
     )
 
 

@@ -71,7 +71,9 @@ def capture(
     views : sequence of str, optional
         View names to store. Default: every sentence view of the catalogue plus the
         per-token ``hidden/L{l}/{dir}``, ``cell/L{l}/{dir}`` and ``output``. A ``base@t`` name
-        stores the per-token ``base`` (the store derives ``@t`` from it).
+        stores the per-token ``base`` (the store derives ``@t`` from it). Gate views
+        (``gate/L{l}/{dir}/{i,f,g,o}`` LSTM, ``{r,z,n}`` GRU, also with ``@t``) are stored only
+        when named here.
     dtype : {"float16", "float32"}
         Storage dtype of the state arrays.
     batch_size : int
@@ -287,6 +289,6 @@ def _token_lengths(bundle: ModelBundle, texts: list[str], batch_size: int) -> np
 
 def _resolve_views(states: RecurrentStates, requested: list[str] | None) -> dict[str, str]:
     """Map the views to store to their kind (``"sentence"`` or ``"token"``), in order."""
-    from probe_rnn.capture.views import available_views, resolve_views
+    from probe_rnn.capture.views import available_views, gate_views, resolve_views
 
-    return resolve_views(available_views(states), requested)
+    return resolve_views(available_views(states), requested, optional=gate_views(states))
