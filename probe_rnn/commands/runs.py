@@ -221,8 +221,8 @@ def compare_readouts_cmd(
         obj = study.objective
         several = len(study.losses) > 1
         table = Table(title=f"{name}: {obj.metric_label} over {seeds} seed(s), {source}")
-        for column in (*(["loss"] if several else []), "readout", "mean", "95% CI",
-                       "verdict vs best"):
+        for column in (*(["loss"] if several else []), "readout", f"mean {obj.short}",
+                       "95% CI", "verdict vs best"):
             table.add_column(column)
         for row in study.summary.itertuples():
             shown = (lambda x: f"{x:.1%}") if obj.percent else (lambda x: f"{x:.3f}")

@@ -72,6 +72,7 @@ class Objective:
     losses: tuple[str, ...]  # valid losses (the first alone is the default but for siamese)
     epochs: int  # default budget
     percent: bool  # the metric is shown as a percentage (else as a 0-1 number)
+    short: str  # the metric in a table header
     extras: tuple[str, ...] = ()  # further runs columns shown on the page
 
 
@@ -80,17 +81,17 @@ OBJECTIVES: dict[str, Objective] = {
     "classify": Objective(
         "classify", "text classifier (the head reads the readout)", "test_accuracy",
         "dev_accuracy", "test accuracy", READOUTS, READOUTS, ("cross-entropy",), DEFAULT_EPOCHS,
-        True),
+        True, "test acc"),
     "autoencode": Objective(
         "autoencode", "encoder–decoder (the decoder starts from the readout)",
         "test_token_accuracy", "dev_token_accuracy",
         "held-out token reconstruction accuracy", (*READOUTS, "zero"),
         ("hidden", "last", "mean", "max", "naive-last", "zero"), ("cross-entropy",), 15, True,
-        ("test_perplexity",)),
+        "test token acc", ("test_perplexity",)),
     "siamese": Objective(
         "siamese", "siamese similarity (pairs scored by the cosine of their readouts)",
         "test_auc", "dev_auc", "held-out pair ROC AUC", READOUTS, READOUTS,
-        ("mse", "contrastive"), DEFAULT_EPOCHS, False,
+        ("mse", "contrastive"), DEFAULT_EPOCHS, False, "test pair AUC",
         ("test_pair_accuracy", "test_auc_distance")),
 }
 #: Most held-out (dev + test) rows captured per trained model for the probing headline.

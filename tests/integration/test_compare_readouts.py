@@ -63,3 +63,48 @@ def test_unknown_readout_is_one_line_exit_2(table: Path, tmp_path: Path) -> None
     assert len(lines) == 1 and lines[0].startswith("error: unknown readout 'final'")
     assert "last, hidden, mean, max, naive-last" in lines[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_every_setting_writes_an_answer_page_and_probe_able_encoders(table: Path,
+                                                                     tmp_path: Path) -> None:
+    out = tmp_path / "all"
+    res = _cli("compare-readouts", "--data", str(table), "--objective", "all", "--layers", "1",
+               "--no-bidirectional", "--hidden", "8", "--readouts", "last,hidden",
+               "--seeds", "2", "--epochs", "1", "--jobs", "1", "--no-probe", "--out", str(out),
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"report: {out / 'index.html'}" in res.stdout
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for name in ("classify", "autoencode", "siamese"):
+        assert f'href="{name}/index.html"' in page
+        assert (out / name / "index.html").exists()
+    assert "The asker's report, checked" in page and "&lt;script&gt;" not in page
+    answer = pd.read_csv(out / "answer.csv")
+    assert list(answer["objective"]) == ["classify", "autoencode", "siamese", "siamese"]
+    assert list(answer["loss"].iloc[2:]) == ["mse", "contrastive"]
+    siamese = pd.read_csv(out / "siamese" / "summary.csv")
+    assert len(siamese) == 4 and set(siamese["loss"]) == {"mse", "contrastive"}
+    models = sorted(p.name for p in (out / "siamese" / "models").glob("*.pt"))
+    assert len(models) == 8 and "siamese-contrastive-hidden-seed1.pt" in models
+    # an encoder trained on the siamese objective is probed like any model
+    probe = _cli("probe", str(out / "siamese" / "models" / "siamese-mse-hidden-seed0.pt"),
+                 "--data", str(table), "--out", str(tmp_path / "p"), "--views",
+                 "output@last,h_n/L0/fwd", "--tasks", "label", "--folds", "2",
+                 "--attribution-rows", "0", "--no-umap", cwd=tmp_path)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    results = pd.read_csv(tmp_path / "p" / "results.csv")
+    assert {"output@last", "h_n/L0/fwd"} <= set(results["view"])
+
+
+def test_a_loss_without_the_siamese_setting_is_one_line_exit_2(table: Path,
+                                                               tmp_path: Path) -> None:
+    res = _cli("compare-readouts", "--data", str(table), "--objective", "classify", "--loss",
+               "mse", "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert lines == ["error: --loss applies to the siamese objective only: add --objective "
+                     "siamese or drop --loss"]
+    res = _cli("compare-readouts", "--data", str(table), "--objective", "classify",
+               "--readouts", "zero", "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert res.returncode == 2 and "unknown readout 'zero' for objective classify" in res.stderr
+    assert not (tmp_path / "r").exists()

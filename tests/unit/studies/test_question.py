@@ -1,0 +1,107 @@
+"""The answer across settings: winners, margins and the anecdote check, from hand-built studies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from probe_rnn.errors import ConfigError
+from probe_rnn.report.answer_page import render_answer_page
+from probe_rnn.studies.question import QuestionAnswer, parse_objectives
+from probe_rnn.studies.readouts import OBJECTIVES, ReadoutStudy, _statistics
+
+SEEDS = range(5)
+
+
+def _study(objective: str, scores: dict[tuple[str, str], list[float]]) -> ReadoutStudy:
+    obj = OBJECTIVES[objective]
+    runs = pd.DataFrame([{"readout": r, "loss": loss, "seed": s, obj.metric: v,
+                          obj.dev_metric: v} for (loss, r), vs in scores.items()
+                         for s, v in zip(SEEDS, vs, strict=True)])
+    names = tuple(dict.fromkeys(r for _, r in scores))
+    summary, pairs = _statistics(runs, names, obj.metric)
+    curves = runs.assign(epoch=1, train_loss=0.5)
+    empty = pd.DataFrame(columns=["readout", "loss", "seed", "view", "metric", "value"])
+    return ReadoutStudy(runs, curves, summary, pairs, empty, pd.DataFrame(),
+                        {"objective": objective, "seeds": list(SEEDS), "seconds": 1.0})
+
+
+def _paired_t(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    d = np.subtract(a, b)
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return d.mean(), d.mean() - half, d.mean() + half
+
+
+CLASSIFY = {("cross-entropy", "last"): [0.95, 0.96, 0.94, 0.95, 0.97],
+            ("cross-entropy", "hidden"): [0.90, 0.91, 0.92, 0.89, 0.90]}
+SIAMESE = {("mse", "last"): [0.80, 0.82, 0.79, 0.81, 0.80],
+           ("mse", "hidden"): [0.81, 0.79, 0.83, 0.78, 0.82],
+           ("contrastive", "last"): [0.88, 0.90, 0.87, 0.89, 0.91],
+           ("contrastive", "hidden"): [0.70, 0.72, 0.69, 0.71, 0.73]}
+
+
+@pytest.fixture()
+def answer() -> QuestionAnswer:
+    return QuestionAnswer({"classify": _study("classify", CLASSIFY),
+                           "siamese": _study("siamese", SIAMESE)})
+
+
+def test_the_table_names_each_winner_with_its_paired_margin(answer) -> None:
+    table = answer.table().set_index(["objective", "loss"])
+    row = table.loc[("classify", "cross-entropy")]
+    assert row["winner"] == "last" and row["runner_up"] == "hidden"
+    mean, low, high = _paired_t(CLASSIFY[("cross-entropy", "last")],
+                                CLASSIFY[("cross-entropy", "hidden")])
+    assert row["margin"] == pytest.approx(mean) and row["margin_low"] == pytest.approx(low)
+    assert row["margin_high"] == pytest.approx(high) and row["margin_verdict"].startswith("last")
+    assert table.loc[("siamese", "contrastive"), "winner"] == "last"
+    mse = table.loc[("siamese", "mse")]
+    assert mse["margin_verdict"] == "within noise"  # 0.804 vs 0.806: interval holds 0
+    assert mse["hl_verdict"] == "within noise"
+
+
+def test_the_anecdote_is_checked_claim_by_claim(answer) -> None:
+    claims = answer.anecdote().set_index("claim")
+    assert len(claims) == 4 and (claims["n_pairs"] == 5).all()
+    classifier = claims.iloc[0]
+    mean, low, high = _paired_t(CLASSIFY[("cross-entropy", "last")],
+                                CLASSIFY[("cross-entropy", "hidden")])
+    assert classifier["verdict"] == "agrees"
+    assert classifier["mean_diff"] == pytest.approx(mean)
+    assert classifier["ci_low"] == pytest.approx(low)
+    assert classifier["ci_high"] == pytest.approx(high)
+    mse_output_vs_hidden, mse_vs_contrastive, best_vs_worst = (claims.iloc[i] for i in (1, 2, 3))
+    assert mse_output_vs_hidden["verdict"] == "not shown (within noise)"
+    mean, low, high = _paired_t(SIAMESE[("mse", "last")], SIAMESE[("contrastive", "last")])
+    assert mse_vs_contrastive["verdict"] == "contradicts" and high < 0
+    assert mse_vs_contrastive["mean_diff"] == pytest.approx(mean)
+    assert best_vs_worst["verdict"] == "agrees"
+
+
+def test_a_missing_setting_is_said_not_measured() -> None:
+    answer = QuestionAnswer({"classify": _study("classify", CLASSIFY)})
+    verdicts = answer.anecdote()["verdict"].tolist()
+    assert verdicts[0] == "agrees"
+    assert verdicts[1:] == ["not measured (setting or run absent)"] * 3
+
+
+def test_the_page_leads_with_one_sentence_per_setting(answer) -> None:
+    html = render_answer_page(answer, "<b>hostile</b> & title")
+    assert "&lt;b&gt;hostile&lt;/b&gt; &amp; title" in html and "<b>hostile" not in html
+    first = html.index('<ol class="findings">')
+    assert html.index("Text classifier") > first
+    assert "contradicts" in html and "agrees" in html
+    assert 'href="classify/index.html"' in html and 'href="siamese/index.html"' in html
+
+
+def test_objectives_parse() -> None:
+    assert parse_objectives("all") == ("classify", "autoencode", "siamese")
+    assert parse_objectives("siamese,classify") == ("siamese", "classify")
+    with pytest.raises(ConfigError, match="unknown objective 'seq2seq'"):
+        parse_objectives("classify,seq2seq")
+    with pytest.raises(ConfigError, match="must not repeat"):
+        parse_objectives("classify,classify")
