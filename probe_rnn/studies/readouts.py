@@ -26,7 +26,7 @@ Every objective gets the same statistics: summaries and paired differences per l
 seed pairing readouts (and losses). Every trained model — for autoencode and siamese its
 encoder, with a label head fitted afterwards on its frozen readout — is kept in
 ``ReadoutStudy.models`` and saved as a probe-rnn checkpoint by :meth:`ReadoutStudy.save`, so
-``probe-rnn probe --model DIR/models/<run>.pt`` shows what each readout carries under each
+``probe-rnn probe DIR/models/<run>.pt`` shows what each readout carries under each
 objective.
 
 Runs are deterministic: every run trains with one torch thread (jobs × threads ≤ cores), so
