@@ -30,7 +30,10 @@ from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 
-__all__ = ["TrainEvent", "TrainResult", "train", "accuracy"]
+__all__ = [
+    "TrainEvent", "TrainResult", "train", "accuracy", "EncodedSplit", "encode_split",
+    "build_classifier", "prepare_table", "seed_everything",
+]
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ class TrainResult:
 
 
 @dataclass
-class _Split:
+class EncodedSplit:
+    """One split encoded once: padded ids ``(rows, time)``, lengths, label ids."""
+
     ids: Tensor
     lengths: Tensor
     y: Tensor
@@ -76,15 +81,16 @@ class _Split:
         return self.ids[index, : int(lengths.max())], lengths, self.y[index]
 
 
-def _encode(tokenizer: Tokenizer, df: pd.DataFrame, labels: list[str]) -> _Split:
+def encode_split(tokenizer: Tokenizer, df: pd.DataFrame, labels: list[str]) -> EncodedSplit:
+    """Encode the texts and label ids of ``df`` (labels indexed like ``labels``)."""
     ids, lengths = tokenizer.encode_batch(df["text"].tolist())
     lookup = {name: i for i, name in enumerate(labels)}
     y = torch.tensor([lookup[str(v)] for v in df["label"]], dtype=torch.long)
-    return _Split(ids, lengths, y)
+    return EncodedSplit(ids, lengths, y)
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, split: _Split, batch_size: int = 512) -> float:
+def accuracy(model: nn.Module, split: EncodedSplit, batch_size: int = 512) -> float:
     """Fraction of rows whose argmax logit is the gold label (NaN for no rows)."""
     n = len(split.y)
     if n == 0:
@@ -110,7 +116,7 @@ def _check_args(
             raise ConfigError(f"{name} must be a number > 0; received {value!r}")
 
 
-def _build(config: ModelConfig) -> RNNClassifier:
+def build_classifier(config: ModelConfig) -> RNNClassifier:
     """The model, or a one-line error when its weights cannot even be allocated."""
     try:
         return RNNClassifier(config)
@@ -123,7 +129,9 @@ def _build(config: ModelConfig) -> RNNClassifier:
         ) from None
 
 
-def _prepare(df: pd.DataFrame, seed: int, source: str | None) -> tuple[pd.DataFrame, list[str]]:
+def prepare_table(df: pd.DataFrame, seed: int, source: str | None
+                  ) -> tuple[pd.DataFrame, list[str]]:
+    """Check a training table, add the seeded split when absent; return it and its labels."""
     df = ensure_splits(check_table(df, source=source or "training table"), seed=seed)
     labels = label_names(df["label"])
     if len(labels) < 2:
@@ -138,7 +146,8 @@ def _prepare(df: pd.DataFrame, seed: int, source: str | None) -> tuple[pd.DataFr
     return df, labels
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, ``numpy`` and ``torch``."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -152,7 +161,7 @@ def _version() -> str:
 
 
 def _run_epoch(
-    model: RNNClassifier, opt: torch.optim.Optimizer, split: _Split, batch_size: int,
+    model: RNNClassifier, opt: torch.optim.Optimizer, split: EncodedSplit, batch_size: int,
     grad_clip: float, gen: torch.Generator, report: Callable[[int, int, float], None],
 ) -> float:
     model.train()
@@ -173,7 +182,7 @@ def _run_epoch(
 
 
 def _fit(
-    model: RNNClassifier, data: dict[str, _Split], *, epochs: int, batch_size: int, lr: float,
+    model: RNNClassifier, data: dict[str, EncodedSplit], *, epochs: int, batch_size: int, lr: float,
     seed: int, patience: int, grad_clip: float, progress: Callable[[TrainEvent], Any] | None,
 ) -> tuple[list[dict[str, float]], int]:
     """Epoch loop with early stopping; leaves the best-on-dev weights in ``model``."""
@@ -235,17 +244,17 @@ def train(
     """
     start_time = time.perf_counter()
     _check_args(epochs, batch_size, lr, patience, grad_clip, seed)
-    df, labels = _prepare(df, seed, source)
-    _seed_everything(seed)
+    df, labels = prepare_table(df, seed, source)
+    seed_everything(seed)
     parts = {s: df[df["split"] == s] for s in ("train", "dev", "test")}
     tok = Tokenizer(tokenizer).fit(parts["train"]["text"].tolist())
-    data = {s: _encode(tok, part, labels) for s, part in parts.items() if len(part)}
+    data = {s: encode_split(tok, part, labels) for s, part in parts.items() if len(part)}
     config = ModelConfig(
         vocab_size=len(tok), n_labels=len(labels), rnn=rnn, embedding_dim=embedding_dim,
         hidden=hidden, layers=layers, bidirectional=bidirectional, dropout=dropout,
         readout=readout, packed=packed, pad_id=tok.pad_id,
     )
-    model = _build(config)
+    model = build_classifier(config)
     history, best_epoch = _fit(
         model, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
         patience=patience, grad_clip=grad_clip, progress=progress,

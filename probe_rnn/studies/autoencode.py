@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from probe_rnn.models.classifier import RNNClassifier
-from probe_rnn.models.training import _Split
+from probe_rnn.models.training import EncodedSplit
 from probe_rnn.studies.encoders import Prepared, build_encoder, encoder_bundle, fit, prepare
 
 __all__ = ["Autoencoder", "train_autoencoder", "AUTOENCODE_READOUTS"]
@@ -115,7 +115,8 @@ class Autoencoder(nn.Module):
 
 
 @torch.no_grad()
-def reconstruction(model: Autoencoder, split: _Split, batch_size: int = 512) -> dict[str, float]:
+def reconstruction(model: Autoencoder, split: EncodedSplit, batch_size: int = 512
+                   ) -> dict[str, float]:
     """Token accuracy and perplexity of ``split`` under teacher forcing."""
     model.eval()
     correct = tokens = 0

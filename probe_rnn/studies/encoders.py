@@ -33,7 +33,13 @@ from probe_rnn.models.adapters import ProbeRnnAdapter
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
-from probe_rnn.models.training import _build, _encode, _prepare, _seed_everything, _Split
+from probe_rnn.models.training import (
+    EncodedSplit,
+    build_classifier,
+    encode_split,
+    prepare_table,
+    seed_everything,
+)
 
 __all__ = ["Prepared", "prepare", "build_encoder", "fit", "encoder_bundle", "features"]
 
@@ -48,15 +54,15 @@ class Prepared:
     table: pd.DataFrame
     labels: list[str]
     tokenizer: Tokenizer
-    splits: dict[str, _Split]
+    splits: dict[str, EncodedSplit]
 
 
 def prepare(df: pd.DataFrame, tokenizer: str, seed: int) -> Prepared:
     """Check the table, add the seeded split when absent, fit the tokenizer on train rows."""
-    table, labels = _prepare(df, seed, None)
+    table, labels = prepare_table(df, seed, None)
     parts = {s: table[table["split"] == s] for s in ("train", "dev", "test")}
     tok = Tokenizer(tokenizer).fit(parts["train"]["text"].tolist())
-    splits = {s: _encode(tok, part, labels) for s, part in parts.items() if len(part)}
+    splits = {s: encode_split(tok, part, labels) for s, part in parts.items() if len(part)}
     return Prepared(table, labels, tok, splits)
 
 
@@ -68,7 +74,7 @@ def build_encoder(prepared: Prepared, readout: str, arch: dict[str, Any]) -> RNN
         bidirectional=arch["bidirectional"], readout="last" if readout == "zero" else readout,
         packed=arch["packed"], pad_id=prepared.tokenizer.pad_id,
     )
-    return _build(config)
+    return build_classifier(config)
 
 
 def fit(
@@ -82,7 +88,7 @@ def fit(
     of ``range(n_train)``) in that epoch; ``dev_score()`` is higher-is-better. Returns one
     ``{"epoch", "train_loss", "dev_score"}`` per epoch run and the best epoch.
     """
-    _seed_everything(seed)
+    seed_everything(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -115,7 +121,7 @@ def fit(
 
 
 @torch.no_grad()
-def features(encoder: RNNClassifier, split: _Split, batch_size: int = 512) -> Tensor:
+def features(encoder: RNNClassifier, split: EncodedSplit, batch_size: int = 512) -> Tensor:
     """The encoder's readout of every row of ``split``: ``(rows, directions * hidden)``."""
     encoder.eval()
     parts = []
@@ -125,7 +131,7 @@ def features(encoder: RNNClassifier, split: _Split, batch_size: int = 512) -> Te
     return torch.cat(parts)
 
 
-def _fit_label_head(encoder: RNNClassifier, train: _Split, seed: int) -> None:
+def _fit_label_head(encoder: RNNClassifier, train: EncodedSplit, seed: int) -> None:
     """Set the head to a logistic regression on the frozen readout of the training rows."""
     from sklearn.linear_model import LogisticRegression
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.models.training import _Split
+from probe_rnn.models.training import EncodedSplit
 from probe_rnn.studies.encoders import (
     Prepared,
     build_encoder,
@@ -88,7 +88,7 @@ def pair_loss(a: Tensor, b: Tensor, y: Tensor, loss: str) -> Tensor:
 class _PairSet:
     """Fixed pairs of one split and the encoded rows they index."""
 
-    def __init__(self, split: _Split, seed: int, salt: int) -> None:
+    def __init__(self, split: EncodedSplit, seed: int, salt: int) -> None:
         rng = np.random.default_rng([seed, salt])
         self.split = split
         self.a, self.b, self.y = make_pairs(split.y.numpy(), np.arange(len(split.y)), rng)
