@@ -2,12 +2,20 @@
 
 The demo is the whole product on embedded data with no arguments: it trains a character-level
 2-layer bidirectional LSTM to tell female from male US census first names, saves it as
-``<out>/model.pt``, then runs :func:`probe_rnn.pipeline.run_pipeline` into the same folder.
-A second run reuses the checkpoint, the state stores and every finished stage.
+``<out>/model.pt``, runs a small readouts study (:data:`DEMO_READOUTS`: the same architecture
+and budget trained once per readout, ``last`` and ``hidden``, with 3 paired seeds) into
+``<out>/readouts/``, then runs :func:`probe_rnn.pipeline.run_pipeline` into the same folder,
+whose report opens with the direct answer, both from probing and from the study.
+A second run reuses the checkpoint, the study, the state stores and every finished stage.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +25,7 @@ from probe_rnn.pipeline import RunResult, Say, run_pipeline
 if TYPE_CHECKING:
     from probe_rnn.progress import Progress
 
-__all__ = ["DEMO_MODEL", "DEMO_RUN", "run_demo"]
+__all__ = ["DEMO_MODEL", "DEMO_RUN", "DEMO_READOUTS", "run_demo"]
 
 #: The demo's model: what `probe-rnn train` would build with these options.
 DEMO_MODEL: dict[str, Any] = {
@@ -53,6 +61,24 @@ DEMO_RUN: dict[str, Any] = {
 }
 
 
+#: The demo's readouts study (:func:`probe_rnn.studies.compare_readouts`): the demo model's
+#: architecture and budget (its ``last`` run with seed 0 has the demo model's settings),
+#: trained once per readout and seed, seeds paired across readouts, no probing of the
+#: trained models; measured inside the demo on the 2-core reference machine: 25 s idle,
+#: 60 s while other jobs shared its cores.
+DEMO_READOUTS: dict[str, Any] = {
+    "readouts": ["last", "hidden"],
+    "seeds": 3,
+    "epochs": DEMO_MODEL["epochs"],
+    "probe": False,
+}
+#: The study's folder inside the demo folder (where the report looks for it).
+READOUTS_DIR = "readouts"
+_STUDY_MODEL = ("tokenizer", "rnn", "layers", "bidirectional", "hidden", "embedding_dim",
+                "batch_size", "lr")
+_STAMP = "demo-stage.json"
+
+
 def run_demo(
     out: str | Path = "reports/demo",
     *,
@@ -60,10 +86,32 @@ def run_demo(
     umap: bool = True,
     retrain: bool = False,
     jobs: int = -1,
+    readouts: bool | dict[str, Any] = True,
     say: Say | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Train or reuse the demo model, then probe, attribute and report into ``out``."""
+    """Train or reuse the demo model and its readouts study, then probe, attribute and report
+    into ``out``.
+
+    Parameters
+    ----------
+    out : str or Path
+        The demo folder (model, run folder, ``readouts/`` study, ``index.html``).
+    seed : int
+        Seed of the split, the training, the study's first run and the probing.
+    umap : bool
+        Project states with UMAP (else PCA).
+    retrain : bool
+        Train the model and the study again even if they exist.
+    jobs : int
+        Parallel probing cells and study trainings (-1 = all cores).
+    readouts : bool or dict
+        The readouts study: ``True`` runs :data:`DEMO_READOUTS`; a dict overrides some of
+        its keys (``readouts``, ``seeds``, ``epochs``, ``probe``; e.g. ``{"epochs": 1}`` for
+        a quick test); ``False`` runs none (the report then says it has no study).
+    say, progress
+        Stage lines and progress bars (the CLI prints them).
+    """
     from probe_rnn.data import load_dataset
     from probe_rnn.models import load_model, save_checkpoint, train
 
@@ -97,8 +145,72 @@ def run_demo(
             f"{'train':<12} dev accuracy {result.dev_accuracy:.3f}  "
             f"test accuracy {result.test_accuracy:.3f}  -> {model_path}"
         )
+    study = None
+    if readouts is not False:
+        study = {**DEMO_READOUTS, **(readouts if isinstance(readouts, dict) else {})}
+        _readout_study(df, out / READOUTS_DIR, study, seed=seed, jobs=jobs, retrain=retrain,
+                       say=say, progress=progress)
     return run_pipeline(
         bundle, df, out, source="dataset:names", name="demo", seed=seed, umap=umap, jobs=jobs,
-        arguments={"command": "demo", **DEMO_MODEL, **DEMO_RUN}, say=say, progress=progress,
-        **DEMO_RUN,
+        arguments={"command": "demo", **DEMO_MODEL, **DEMO_RUN, "readouts_study": study},
+        say=say, progress=progress, **DEMO_RUN,
     )
+
+
+def _cores(jobs: int) -> int:
+    """``jobs`` as a process count (-1 = every core, -2 = all but one, as joblib counts)."""
+    if jobs >= 1:
+        return jobs
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) + 1 + jobs)
+
+
+def _readout_study(df: Any, folder: Path, settings: dict[str, Any], *, seed: int, jobs: int,
+                   retrain: bool, say: Say, progress: Progress | None) -> None:
+    """Run the demo's readouts study into ``folder`` (its page and tables), or reuse the one
+    there when it was made from the same data, settings and probe-rnn version (a stamp file
+    written last records them, so an interrupted study is never reused)."""
+    from probe_rnn import __version__
+    from probe_rnn.capture.store import data_checksum
+    from probe_rnn.errors import ProbeRnnError
+    from probe_rnn.progress import Progress
+    from probe_rnn.report.readouts import write_readout_report
+    from probe_rnn.studies.readouts import ReadoutStudy, compare_readouts
+
+    kwargs = {**{k: DEMO_MODEL[k] for k in _STUDY_MODEL}, **settings, "seed": seed}
+    key = hashlib.sha256(json.dumps(
+        [__version__, data_checksum(df["text"], df["label"]), kwargs], sort_keys=True,
+        default=str).encode()).hexdigest()
+    stamp = folder / _STAMP
+    if not retrain and (folder / "index.html").is_file():
+        try:
+            reusable = json.loads(stamp.read_text(encoding="utf-8")).get("fingerprint") == key
+            study = ReadoutStudy.load(folder) if reusable else None
+        except (OSError, ValueError, AttributeError, ProbeRnnError):
+            study = None
+        if study is not None:
+            say(f"{'readouts':<12} {0.0:7.1f} s  {_study_line(study, folder)} (reused)")
+            return
+    if (folder / "study.json").is_file() or stamp.is_file():
+        shutil.rmtree(folder)  # an older or unfinished study: none of its files stay
+    started = time.perf_counter()
+    runs = len(settings["readouts"]) * settings["seeds"]
+    with (progress or Progress(quiet=True)).stage("readouts", runs, "runs") as bar:
+        study = compare_readouts(df, jobs=_cores(jobs), progress=bar, **kwargs)
+    write_readout_report(study, folder, title="probe-rnn demo: bundled names")
+    seconds = round(time.perf_counter() - started, 2)
+    from probe_rnn.atomic import write_text
+
+    write_text(stamp, json.dumps({"fingerprint": key, "settings": kwargs, "seconds": seconds},
+                                 indent=2, default=str))
+    say(f"{'readouts':<12} {seconds:7.1f} s  {_study_line(study, folder)}")
+
+
+def _study_line(study: Any, folder: Path) -> str:
+    """``last minus hidden -0.91 points [-3.15, +1.33] over 3 seeds, within noise -> DIR``."""
+    pair = study.pair("last", "hidden")
+    if pair is None:
+        return f"{', '.join(map(str, study.summary['readout']))} -> {folder / 'index.html'}"
+    return (f"last minus hidden {pair['mean_diff'] * 100:+.2f} points "
+            f"[{pair['ci_low'] * 100:+.2f}, {pair['ci_high'] * 100:+.2f}] over "
+            f"{int(pair['n_pairs'])} seeds, {pair['verdict']} -> {folder / 'index.html'}")

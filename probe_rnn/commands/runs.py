@@ -105,13 +105,15 @@ def demo_cmd(
     out: Annotated[Path, typer.Option("--out", help="Run folder of the demo.")] = Path(
         "reports/demo"
     ),
-    retrain: Annotated[bool, typer.Option(help="Train again even if the model exists.")] = False,
+    retrain: Annotated[bool, typer.Option(
+        help="Train the model and the readouts study again even if they exist.")] = False,
     umap: UmapOpt = True,
     jobs: JobsOpt = -1,
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train a 2-layer BiLSTM on bundled names (or reuse it), probe it and write the report."""
+    """Train a 2-layer BiLSTM on bundled names (or reuse it), run a small readouts study,
+    probe it and write the report."""
     from probe_rnn.demo import run_demo
 
     say(f"probe-rnn demo -> {out}")

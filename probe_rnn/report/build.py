@@ -1,8 +1,10 @@
 """Build the self-contained HTML report of one run folder.
 
 :func:`build_report` reads only the run folder (``run.json``, results, ``diagnosis.csv``,
-``attribution/``, ``states/`` through :class:`~probe_rnn.capture.store.StateStore`), renders
-``index.html`` with Jinja2 (autoescape on) and returns a :class:`Report`. The page embeds the
+``attribution/``, ``states/`` through :class:`~probe_rnn.capture.store.StateStore`, a readouts
+study in ``readouts/``), renders ``index.html`` with Jinja2 (autoescape on), opening with the
+direct answer to "output or hidden state?" (:func:`~probe_rnn.report.opening.make_answer`),
+and returns a :class:`Report`. The page embeds the
 plotly.js runtime once; each figure is a JSON block drawn by one small script; a CSP meta tag
 allows exactly those scripts (by hash), inline styles and ``data:`` images, so no request
 leaves ``file:`` and injected markup could not run even if it slipped through escaping.
@@ -36,6 +38,7 @@ from probe_rnn.report import tables as T
 from probe_rnn.report.equivalence import measure_equivalence, top_layer
 from probe_rnn.report.findings import Finding, make_findings
 from probe_rnn.report.measures import ordered_probes
+from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.runfolder import RunData, load_run
 
@@ -83,6 +86,7 @@ class Report:
     notes: dict[str, str] = field(default_factory=dict)
     projection_hits: dict[str, bool] = field(default_factory=dict)
     probes: list[str] = field(default_factory=list)
+    answer: Answer | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -95,8 +99,9 @@ class Report:
 
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(f.text)}</li>" for f in self.findings)
+        answer = f"<p>{html.escape(self.answer.text)}</p>" if self.answer else ""
         return (f"<div><b>probe-rnn report</b>: <code>{html.escape(str(self.path))}</code> "
-                f"({len(self.figures)} figures)<ol>{items}</ol></div>")
+                f"({len(self.figures)} figures){answer}<ol>{items}</ol></div>")
 
 
 def _codespans(text: str) -> markupsafe.Markup:
@@ -277,7 +282,9 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
         data.notes["equivalence"] = ("No stored output@last and h_n states, so the comparison "
                                      "is not measured.")
     method = "umap" if umap else "pca"
-    probe_views = [_probe_view(data, equivalence, probe, i)
+    study_href = (_relative(data.readouts_dir.resolve() / "index.html", target.parent.resolve())
+                  if data.readouts_dir is not None else None)
+    probe_views = [_probe_view(data, equivalence, probe, i, study_href)
                    for i, probe in enumerate(ordered_probes(data.results))]
     figs: dict[str, F.go.Figure] = {}
     for view in probe_views:
@@ -297,18 +304,19 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
     write_text(target, html_text)
     return Report(path=target, findings=probe_views[0]["findings"], figures=list(figs),
                   notes=dict(data.notes), projection_hits=hits,
-                  probes=[v["name"] for v in probe_views if v["name"]])
+                  probes=[v["name"] for v in probe_views if v["name"]],
+                  answer=probe_views[0]["answer"])
 
 
 _PER_PROBE_FIGURES = {"heatmap": F.probing_heatmap, "bars": F.view_bars,
                       "timesteps": F.timestep_curves, "memory": F.memory_span}
 
 
-def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int
-                ) -> dict[str, Any]:
+def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int,
+                study_href: str | None = None) -> dict[str, Any]:
     """Everything the report shows per probe: its figures (ids ``fig-heatmap`` for the first
-    probe, ``fig-heatmap-2`` for the second, ...), findings and label tables; the probe menu
-    shows one probe's at a time."""
+    probe, ``fig-heatmap-2`` for the second, ...), the opening answer, findings and label
+    tables; the probe menu shows one probe's at a time."""
     results = data.results[data.results["probe"] == probe] if probe else data.results
     train = data.train_rows
     if train is not None and probe and (train["probe"].astype(str) != probe).all():
@@ -321,6 +329,8 @@ def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int
         "specs": {k: v for k, v in specs.items() if v is not None},
         "figures": {kind: f"fig-{kind}{suffix}" if specs[f"fig-{kind}{suffix}"] is not None
                     else None for kind in _PER_PROBE_FIGURES},
+        "answer": make_answer(results, equivalence, data.values, study=data.readouts,
+                              study_href=study_href, study_note=data.notes.get("readouts")),
         "findings": make_findings(results, equivalence, data.run, data.attribution,
                                   values=data.values, train_rows=train),
         "label_tables": T.split_table(T.label_metrics_table(results, data.values),

@@ -415,9 +415,11 @@ def make_findings(
     list of Finding
     """
     cells = _Cells(results, values)
-    out = _equivalence_findings(equivalence) if equivalence is not None else []
+    # the recommendation first: it widens the page's opening answer (output or hidden?) to
+    # every view; then the measured mechanics and the comparisons behind it
+    out = _recommendation(results, run, equivalence, cells)
+    out += _equivalence_findings(equivalence) if equivalence is not None else []
     out += _comparison_findings(results, equivalence, cells)
-    out += _recommendation(results, run, equivalence, cells)
     out += _baseline_findings(results, cells)
     out += _memorisation_findings(results, train_rows)
     out += _timestep_findings(results)

@@ -55,6 +55,14 @@ class RunData:
         The trained model's state store folder, ``None`` when it is not complete.
     notes : dict of str to str
         Section anchor -> one-line note on why a part is missing.
+    train_rows, values : pd.DataFrame or None
+        The label probe on training rows and the long table of per-split values.
+    readouts : ReadoutStudy or None
+        A ``classify`` readouts study of this model's architecture found in a subfolder
+        (``readouts/`` first; ``probe-rnn demo`` writes one there), ``None`` when there is
+        none or it cannot be used (``notes["readouts"]`` then says why).
+    readouts_dir : Path or None
+        Its folder (its page is ``readouts_dir / "index.html"``).
     """
 
     path: Path
@@ -66,6 +74,8 @@ class RunData:
     notes: dict[str, str] = field(default_factory=dict)
     train_rows: pd.DataFrame | None = None
     values: pd.DataFrame | None = None
+    readouts: Any = None
+    readouts_dir: Path | None = None
 
     @property
     def name(self) -> str:
@@ -139,6 +149,7 @@ def load_run(run_dir: str | Path) -> RunData:
     data.train_rows = _read_optional_parquet(path / "train-rows.parquet", data.notes,
                                              "train_rows", "the held-out vs training-row "
                                              "comparison is left out")
+    data.readouts, data.readouts_dir = _read_readouts(path, data.run, data.notes)
     probing = _probing_note(data.run.get("probing") or {}, data.run.get("probed_rows"))
     if probing:
         data.notes["probing"] = probing
@@ -147,6 +158,54 @@ def load_run(run_dir: str | Path) -> RunData:
             "No random-init results in this run: the random-weights baseline is not drawn."
         )
     return data
+
+
+#: Where a run folder keeps its readouts study (``probe-rnn demo`` writes it there).
+READOUTS_DIR = "readouts"
+_ARCHITECTURE = ("rnn", "layers", "hidden", "bidirectional", "embedding_dim", "packed")
+
+
+def _read_readouts(path: Path, run: dict[str, Any], notes: dict[str, str]
+                   ) -> tuple[Any, Path | None]:
+    """The ``classify`` readouts study in a subfolder of the run folder (``readouts/``
+    first, then the others in name order), when it trained this model's architecture and
+    its page is there; otherwise ``(None, None)``, with a note when one was found but not
+    used."""
+    folders = [path / READOUTS_DIR] + sorted(p for p in path.iterdir() if p.is_dir()
+                                             and p.name != READOUTS_DIR)
+    config = (run.get("model") or {}).get("config") or {}
+    for folder in folders:
+        if not (folder / "study.json").is_file():
+            continue
+        from probe_rnn.studies.readouts import ReadoutStudy
+
+        try:
+            study = ReadoutStudy.load(folder)
+        except (ProbeRnnError, OSError, ValueError, KeyError, TypeError) as exc:
+            notes["readouts"] = (f"The readouts study in {folder.name}/ cannot be read "
+                                 f"({type(exc).__name__}), so the answer leaves it out.")
+            continue
+        if study.settings.get("objective", "classify") != "classify" or study.summary.empty:
+            continue
+        other = {k: (study.settings.get(k), config.get(k)) for k in _ARCHITECTURE
+                 if k in config and k in study.settings}
+        differ = [f"{k} {a} vs {b}" for k, (a, b) in other.items() if a != b]
+        labels = (run.get("model") or {}).get("labels")
+        if labels and study.settings.get("labels") and (
+                sorted(map(str, labels)) != sorted(map(str, study.settings["labels"]))):
+            differ.append("other labels")
+        if differ:
+            notes["readouts"] = (f"The readouts study in {folder.name}/ trained another "
+                                 f"architecture than this model ({'; '.join(differ)}), so the "
+                                 "answer leaves it out.")
+            continue
+        if not (folder / "index.html").is_file():
+            notes["readouts"] = (f"The readouts study in {folder.name}/ has no index.html "
+                                 "(re-render it), so the answer leaves it out.")
+            continue
+        notes.pop("readouts", None)
+        return study, folder
+    return None, None
 
 
 def _probing_note(card: dict[str, Any], rows: dict[str, Any] | None = None) -> str:

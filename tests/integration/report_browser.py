@@ -1,15 +1,19 @@
 """Helpers of the real-browser report tests: launch Debian's chromium through playwright,
-record errors and requests, hover a plotly point and read its hover label."""
+record errors and requests, hover a plotly point and read its hover label, and read the
+report's opening answer and check it against the run folder's own tables."""
 
 from __future__ import annotations
 
 import html
+import math
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,3 +108,144 @@ def screenshot(page: Any, name: str) -> Path:
     out = SCREENSHOTS / name
     page.screenshot(path=str(out))
     return out
+
+
+def opening(page: Any) -> dict[str, Any]:
+    """What a reader sees first: the page's first visible lines, and the opening answer's
+    sentences with the (text, href) of each of their links."""
+    return page.evaluate(
+        "() => { const lines = document.body.innerText.split('\\n').map(s => s.trim())"
+        ".filter(s => s);"
+        " const p = Array.from(document.querySelectorAll('p.answer'))"
+        ".find(e => e.offsetParent !== null);"
+        " const ss = p ? Array.from(p.querySelectorAll('.answer-sentence')) : [];"
+        " return {lines: lines.slice(0, 3), sentences: ss.map(s => s.innerText),"
+        " links: ss.map(s => Array.from(s.querySelectorAll('a'))"
+        ".map(a => [a.textContent, a.getAttribute('href')]))}; }")
+
+
+def assert_links_resolve(page: Any, report: Path, links: list[list[str]]) -> None:
+    """Every link goes to an element of this page, or to a file beside it holding the id."""
+    for text, href in links:
+        where, _, anchor = href.partition("#")
+        if not where:
+            assert page.evaluate("(id) => !!document.getElementById(id)", anchor), (text, href)
+            continue
+        target = report.parent / where
+        assert target.is_file(), (text, href)
+        if anchor:
+            assert f'id="{anchor}"' in target.read_text(encoding="utf-8"), (text, href)
+
+
+def _three(x: float) -> str:
+    """A number as the report's tables print it (3 decimals, 3 significant digits below
+    0.001)."""
+    if abs(x) < 1e-12:
+        x = 0.0
+    return f"{x:.3g}" if x != 0 and abs(x) < 1e-3 else f"{x:.3f}"
+
+
+def expected_probing(run: Path) -> list[tuple[str, str | None]]:
+    """From results.parquet and values.parquet alone (no probe_rnn code): the label bits of
+    ``output@last`` and of ``h_n`` of the top layer (both directions), each with its interval,
+    and each ``h_n``'s paired difference from ``output@last`` over the same splits with its
+    Nadeau–Bengio interval and its verdict, as (text, verdict) in the answer's order."""
+    from scipy import stats
+
+    results = pd.read_parquet(run / "results.parquet")
+    values = pd.read_parquet(run / "values.parquet")
+    top = max(int(m[1]) for v in results["view"].unique()
+              if (m := re.match(r"h_n/L(\d+)/", str(v))))
+    views = [v for v in (f"h_n/L{top}/fwd", f"h_n/L{top}/bwd") if v in set(results["view"])]
+
+    def cell(df: pd.DataFrame, view: str) -> pd.DataFrame:
+        return df[(df["model"] == "trained") & (df["task"] == "label") & (df["metric"] == "bits")
+                  & df["t"].isna() & (df["probe"] == "logistic") & (df["view"] == view)]
+
+    def number(view: str) -> str:
+        r = cell(results, view)
+        value, low, high = r["value"].mean(), r["ci_low"].mean(), r["ci_high"].mean()
+        if math.isnan(low) or math.isnan(high):
+            return _three(value)
+        return f"{_three(value)} [{_three(low)}, {_three(high)}]"
+
+    def splits(view: str) -> pd.DataFrame:
+        v = cell(values, view)
+        return v[(v["draw"] < 0) & (v["split"] >= 0)][["seed", "split", "value"]]
+
+    out: list[tuple[str, str | None]] = [(number("output@last"), None)]
+    for view in views:
+        both = splits(view).merge(splits("output@last"), on=["seed", "split"])
+        d = (both["value_x"] - both["value_y"]).to_numpy()
+        if len(d) < 3:  # a t-interval needs 3 values here (probe_rnn's MIN_CI_VALUES)
+            out += [(number(view), None), (f"{d.mean():+.3f}", "no interval")]
+            continue
+        row = cell(results, view).iloc[0]
+        half = float(stats.t.ppf(0.975, len(d) - 1)) * math.sqrt(
+            d.var(ddof=1) * (1 / len(d) + float(row["n_test"]) / float(row["n_train"])))
+        mean, low, high = d.mean(), d.mean() - half, d.mean() + half
+        verdict = "within noise" if low <= 0 <= high else "more" if mean > 0 else "less"
+        out += [(number(view), None), (f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]", verdict)]
+    return out
+
+
+def assert_answer_matches_run(sentence: str, links: list[list[str]], run: Path) -> None:
+    """The answer's first sentence: each number read from the run's own tables, linked to
+    the label table, and each difference followed by the verdict its interval supports."""
+    expected = expected_probing(run)
+    assert [text for text, _ in links] == [text for text, _ in expected], (links, expected)
+    assert {href for _, href in links} == {"#probing-controls"}
+    for text, verdict in expected:
+        if verdict is not None:
+            assert re.search(re.escape(text) + rf"( bits)?: {verdict}\)", sentence), (text,
+                                                                                      sentence)
+    verdicts = {v for _, v in expected if v}
+    if "no interval" in verdicts:
+        assert "which one a classifier should read is untested" in sentence
+    elif verdicts == {"within noise"}:
+        assert "can read either" in sentence
+    elif verdicts == {"less"}:
+        assert "should read the output" in sentence
+
+
+def expected_study(study: Path) -> tuple[list[str], str]:
+    """From the study's summary.csv and pairs.csv: the test accuracy of ``last`` and
+    ``hidden`` with their intervals and ``last − hidden`` with its paired interval, as the
+    study's page prints them, and the verdict the interval supports."""
+    summary = pd.read_csv(study / "summary.csv").set_index("readout")
+    pairs = pd.read_csv(study / "pairs.csv")
+    pct = lambda x: f"{x * 100:.2f}%"  # noqa: E731
+    numbers = [f"{pct(summary.loc[r, 'mean'])} (95% CI {pct(summary.loc[r, 'ci_low'])} to "
+               f"{pct(summary.loc[r, 'ci_high'])})" for r in ("last", "hidden")]
+    hit = pairs[(pairs["readout_a"] == "last") & (pairs["readout_b"] == "hidden")]
+    if hit.empty:  # stored as hidden − last
+        p = pairs[(pairs["readout_a"] == "hidden") & (pairs["readout_b"] == "last")].iloc[0]
+        p = p.copy()
+        p["mean_diff"], p["ci_low"], p["ci_high"] = -p["mean_diff"], -p["ci_high"], -p["ci_low"]
+    else:
+        p = hit.iloc[0]
+    numbers.append(f"{p['mean_diff'] * 100:+.2f} points (paired 95% CI {p['ci_low'] * 100:+.2f}"
+                   f" to {p['ci_high'] * 100:+.2f})")
+    inside = p["ci_low"] <= 0 <= p["ci_high"]
+    return numbers, "within noise" if inside else "better by"
+
+
+def assert_opening(page: Any, report: Path, study: bool = True) -> None:
+    """The first visible sentence under the title answers "output or hidden state?" with the
+    run's own numbers (recomputed from its tables), each linked to an existing anchor; the
+    next one gives the readouts study's trained comparison from the study's own tables (or,
+    without ``study``, says the run holds none)."""
+    seen = opening(page)
+    title, first = seen["lines"][0], seen["sentences"][0]
+    assert title.startswith("What do the states of")
+    assert seen["lines"][1].startswith(first) and first.startswith("Output or hidden state? ")
+    assert_answer_matches_run(first, seen["links"][0], report.parent)
+    second = seen["sentences"][1]
+    if study:
+        numbers, verdict = expected_study(report.parent / "readouts")
+        assert [t for t, _ in seen["links"][1] if t != "readouts study"] == numbers
+        assert verdict in second.split(numbers[-1])[1]
+    else:
+        assert "holds no readouts study" in second
+    for links in seen["links"]:
+        assert_links_resolve(page, report, links)

@@ -1,8 +1,9 @@
 """The main job: `probe-rnn demo` from the CLI, its report in a real browser, and its cache.
 
-Runs the real demo (train a 2-layer BiLSTM on bundled names, probe, attribute, report: about
-two minutes on 2 cores), then checks the run folder against the contracts and opens the report
-in headless chromium.
+Runs the real demo (train a 2-layer BiLSTM on bundled names, a small readouts study, probe,
+attribute, report: about three minutes on 2 cores), then checks the run folder against the
+contracts and opens the report in headless chromium, whose first sentence is checked against
+the run's own tables.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from report_browser import (  # noqa: E402
     Visit,
+    assert_opening,
     hover_point,
     open_report,
     require_browser,
@@ -68,6 +70,14 @@ def test_demo_fills_the_run_folder(demo) -> None:
     diagnosis = pd.read_csv(out / "diagnosis.csv")
     same = diagnosis[diagnosis["check"].str.contains("output@last - h_n top fwd", regex=False)]
     assert float(same["value"].iloc[0]) == 0.0  # output@last is h_n's forward half, exactly
+    # the readouts study: last and hidden, 3 paired seeds, its page inside the demo folder
+    study = out / "readouts"
+    assert (study / "index.html").is_file() and (study / "study.json").is_file()
+    summary = pd.read_csv(study / "summary.csv")
+    assert list(summary["readout"]) == ["last", "hidden"] and set(summary["n_seeds"]) == {3}
+    assert any(line.startswith("readouts") and "last minus hidden" in line
+               for line in proc.stderr.splitlines()), proc.stderr
+    assert run["arguments"]["readouts_study"]["seeds"] == 3
 
 
 def test_demo_report_in_chromium(demo) -> None:
@@ -83,6 +93,7 @@ def test_demo_report_in_chromium(demo) -> None:
             first = page.evaluate("document.querySelector('div.figure[id^=fig-proj]').id")
             raw, label = hover_point(page, first, 0, 0)
             assert raw and shown(raw) in label  # the hovered point shows its name
+            assert_opening(page, out / "index.html")  # opens with the answer, from its tables
             screenshot(page, "demo.png")
         finally:
             browser.close()
@@ -92,10 +103,24 @@ def test_demo_report_in_chromium(demo) -> None:
 def test_second_demo_run_reuses_everything(demo) -> None:
     out, first = demo
     before = (out / "results.csv").read_bytes()
+    study = (out / "readouts" / "summary.csv").read_bytes()
     proc = run_demo(out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "reusing" in proc.stderr
-    for stage in ("diagnosis", "probing", "attribution"):
+    for stage in ("readouts", "diagnosis", "probing", "attribution"):
         assert any(line.startswith(stage) and "(reused)" in line
                    for line in proc.stderr.splitlines()), proc.stderr
     assert (out / "results.csv").read_bytes() == before
+    assert (out / "readouts" / "summary.csv").read_bytes() == study
+
+
+def test_report_command_finds_the_study(demo) -> None:
+    out, _ = demo
+    (out / "index.html").unlink()
+    proc = subprocess.run([sys.executable, "-m", "probe_rnn", "report", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    page = (out / "index.html").read_text(encoding="utf-8")
+    header = page[page.index("<h1>"):page.index("</header>")]
+    assert 'href="readouts/index.html#pairs"' in header
+    assert 'href="readouts/index.html#accuracy"' in header

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "report"))
 from factory import pipeline_run  # noqa: E402
 from report_browser import (  # noqa: E402
     Visit,
+    assert_opening,
     hover_point,
     open_report,
     require_browser,
@@ -29,9 +30,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def names_report(tmp_path_factory):
     from probe_rnn.data import load_dataset
+    from probe_rnn.report.readouts import write_readout_report
+    from probe_rnn.studies import compare_readouts
 
     df = load_dataset("names").sample(100, random_state=0).reset_index(drop=True)
     run = pipeline_run(tmp_path_factory.mktemp("browser") / "run", df)
+    # a tiny readouts study of the same architecture beside it (in-process: jobs=1)
+    study = compare_readouts(df, rnn="lstm", layers=2, hidden=8, embedding_dim=8,
+                             bidirectional=True, readouts="last,hidden", seeds=2, epochs=1,
+                             jobs=1, probe=False)
+    write_readout_report(study, run / "readouts")
     return build_report(run, umap=True, seed=0)
 
 
@@ -55,6 +63,7 @@ def test_report_in_chromium(names_report) -> None:
                 ".map(r => r.cells[c].getAttribute('data-key')).filter(k => k)"
                 ".map(Number)", col)
             assert len(keys) > 3 and keys == sorted(keys)
+            assert_opening(page, names_report.path)
             screenshot(page, "report.png")
         finally:
             browser.close()

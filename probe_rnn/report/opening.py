@@ -1,0 +1,280 @@
+"""The report's opening: "output or hidden state?" answered in one or two sentences.
+
+:func:`make_answer` writes the sentences the main report opens with, from this run's numbers
+only: the label information of ``output@last`` and the top layer's ``h_n`` with their paired
+difference (same rules as :mod:`probe_rnn.report.findings`: "more" only when the 95% interval of
+the difference excludes 0), and, when the run folder holds a readouts study of this model's
+architecture, the accuracies of classifiers trained reading ``last`` and ``hidden`` with their
+paired interval. Every number is a :class:`Segment` linked to the table it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from probe_rnn.probing.paired import Difference
+from probe_rnn.report.equivalence import Equivalence
+from probe_rnn.report.findings import _Cells, _label_metric, _same_vectors
+from probe_rnn.report.measures import Estimate, estimate, label_task
+
+__all__ = ["Answer", "Segment", "make_answer", "ANSWER_TABLE"]
+
+
+#: Anchor of the main report's table the answer's probing numbers come from: the label table
+#: (bits with their intervals and the paired difference from ``output@last``, per view).
+ANSWER_TABLE = "probing-controls"
+#: Anchors of the readouts study's page: per-readout accuracy, paired differences.
+STUDY_ACCURACY, STUDY_PAIRS = "accuracy", "pairs"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of an answer sentence (view names in backticks), linked to ``href`` if set."""
+
+    text: str
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The report's opening: "output or hidden state: which should a classifier read?".
+
+    Attributes
+    ----------
+    sentences : tuple of tuple of Segment
+        One or two sentences; every number is a segment linked to the table it comes from.
+    kind : str
+        What the probing numbers show about ``output@last`` against ``h_n`` of the top layer:
+        ``either`` (every difference within noise, or the same vector), ``output`` (the output
+        carries more than every ``h_n`` half), ``hidden`` (some ``h_n`` carries more),
+        ``mixed`` (within noise of one, more than another), ``untested`` (no intervals),
+        or ``missing`` (the views needed were not probed; the sentence says which).
+    """
+
+    sentences: tuple[tuple[Segment, ...], ...]
+    kind: str
+
+    @property
+    def sentence_texts(self) -> list[str]:
+        """Each sentence as plain text (view names still in backticks)."""
+        return ["".join(seg.text for seg in sentence) for sentence in self.sentences]
+
+    @property
+    def text(self) -> str:
+        """The whole answer as plain text."""
+        return " ".join(self.sentence_texts)
+
+    @property
+    def links(self) -> list[str]:
+        """Every ``href`` of the answer, in order."""
+        return [seg.href for sentence in self.sentences for seg in sentence if seg.href]
+
+
+class _Words:
+    """Collects the segments of one sentence."""
+
+    def __init__(self) -> None:
+        self.parts: list[Segment] = []
+
+    def __call__(self, text: str, href: str | None = None) -> _Words:
+        if text:
+            self.parts.append(Segment(text, href))
+        return self
+
+    def done(self) -> tuple[Segment, ...]:
+        return tuple(self.parts)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _table_number(e: Estimate) -> str:
+    """``0.364 [0.171, 0.557]``: as the label table prints it (3 decimals)."""
+    from probe_rnn.report.tables import fmt
+
+    text = fmt(e.value)
+    return text + (f" [{fmt(e.low)}, {fmt(e.high)}]" if e.has_ci else "")
+
+
+def _answer_views(results: pd.DataFrame, eq: Equivalence | None) -> tuple[list[str], str]:
+    """The ``h_n`` views of the top layer the answer compares with ``output@last`` (both
+    directions of a bidirectional model), and how to name them when none was probed."""
+    if eq is not None:
+        views = [eq.hn_fwd] + ([eq.hn_bwd] if eq.bidirectional else [])
+        return views, _and([f"`{v}`" for v in views])
+    from probe_rnn.report.equivalence import top_layer
+
+    probed = [str(v) for v in results["view"].dropna().unique()]
+    top = top_layer(probed)
+    if top is None:
+        return [], "`h_n` of the top layer"
+    views = [v for v in (f"h_n/L{top}/fwd", f"h_n/L{top}/bwd") if v in probed]
+    return views, _and([f"`{v}`" for v in views])
+
+
+def _versus(cells: _Cells, eq: Equivalence | None, base: Estimate, other: Estimate, task: str
+            ) -> tuple[str, Difference | None]:
+    """``other`` against ``output@last``: same (vector), within, more, less or untested."""
+    if other.view in _same_vectors(eq, base.view):
+        return "same", None
+    d = cells.diff(other, base, task)
+    if d is None or not d.has_ci:
+        return "untested", d
+    if not d.excludes_zero():
+        return "within", d
+    return ("more" if d.value > 0 else "less"), d
+
+
+_LEAD = "Output or hidden state? "
+
+
+def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: _Cells, href: str
+                    ) -> tuple[tuple[Segment, ...], str]:
+    """The sentence on label information in ``output@last`` against ``h_n`` of the top layer
+    (its kind, or ``missing`` with a sentence naming what was not probed)."""
+    task = label_task(results)
+    views, named = _answer_views(results, eq)
+    if task is None:
+        return (Segment("This run did not probe the label, so its probes cannot say whether a "
+                        "classifier should read the output or the hidden state."),), "missing"
+    metric, unit = _label_metric(results, task)
+    base = estimate(results, "output@last", task, metric)
+    others = [e for v in views if (e := estimate(results, v, task, metric)) is not None]
+    lacking = (["`output@last`"] if base is None else []) + (
+        [f"`{v}`" for v in views if v not in {e.view for e in others}] if views else [named])
+    if base is None or not others:
+        return (Segment(f"This run has no label probe of {_and(lacking)}, so its probes cannot "
+                        "compare the output with the hidden state."),), "missing"
+    outcomes = [(e, *_versus(cells, eq, base, e, task)) for e in others]
+    kinds = {o for _, o, _ in outcomes}
+    by = "By the label information that probes find in this model's states, a classifier "
+    within = [f"`{e.view}`" for e, o, _ in outcomes if o in ("same", "within")]
+    less = [f"`{e.view}`" for e, o, _ in outcomes if o == "less"]
+    more = [f"`{e.view}`" for e, o, _ in outcomes if o == "more"]
+    if "untested" in kinds:
+        kind, lead = "untested", ("this run's probes recorded no intervals for the difference, "
+                                  "so which one a classifier should read is untested: ")
+    elif kinds <= {"same", "within"}:
+        kind, lead = "either", f"{by}can read either (within noise of each other): "
+    elif more:
+        kind, lead = "hidden", f"{by}should read the hidden state, {_and(more)}: "
+    elif not within:
+        kind, lead = "output", f"{by}should read the output, `output@last`: "
+    else:
+        kind, lead = "mixed", (f"{by}should read `output@last` or {_and(within)} (within noise "
+                               f"of each other); {_and(less)} alone "
+                               f"carr{'ies' if len(less) == 1 else 'y'} less: ")
+    w = _Words()(_LEAD + lead[:1].upper() + lead[1:])
+    bits = metric == "bits"
+    w("`output@last` carries " if bits else "`output@last` reaches ")
+    w(_table_number(base), href)(" bits of label information" if bits else " label accuracy")
+    first_diff = True
+    for i, (e, outcome, d) in enumerate(outcomes):
+        w(" and " if i == len(outcomes) - 1 else ", ")(f"`{e.view}` ")(_table_number(e), href)
+        if outcome == "same":
+            w(" (the very same vector here)")
+            continue
+        if d is None:
+            w(" (difference not computed)")
+            continue
+        paired = "paired" if d.paired else "unpaired"
+        w(f" ({paired} difference from `output@last` " if first_diff else " (")
+        w(d.describe(), href)(f" {'bits' if bits else 'accuracy'}" if first_diff else "")
+        first_diff = False
+        word = {"within": "within noise", "more": "more", "less": "less",
+                "untested": "no interval"}[outcome]
+        w(f": {word})")
+    return w(".").done(), kind
+
+
+def _study_answer(study: Any, href: str, first: bool) -> tuple[Segment, ...]:
+    """The sentence on the readouts study's trained classifiers: ``last`` against ``hidden``,
+    each with its 95 % interval across seeds, and their paired difference."""
+    summary = study.summary_for()
+    rows = {str(r.readout): r for r in summary.itertuples(index=False)}
+    lead = _LEAD if first else ""
+    page = href.split("#")[0]
+    if "last" not in rows or "hidden" not in rows:
+        trained = ", ".join(f"`{r}`" for r in rows) or "no readout"
+        return (Segment(f"{lead}The "), Segment("readouts study", page),
+                Segment(f" beside this report trained {trained}, not both `last` and "
+                        "`hidden`, so it does not compare the output with the hidden state."))
+    seeds = int(max(rows["last"].n_seeds, rows["hidden"].n_seeds))
+    metric = study.objective.metric_label
+
+    def pct(x: float) -> str:
+        return f"{x * 100:.2f}%"
+
+    def score(r: Any) -> str:
+        ok = not (pd.isna(r.ci_low) or pd.isna(r.ci_high))
+        return pct(r.mean) + (f" (95% CI {pct(r.ci_low)} to {pct(r.ci_high)})" if ok else "")
+
+    accuracy = f"{page}#{STUDY_ACCURACY}"
+    w = _Words()(f"{lead}Trained as classifiers with each readout "
+                 "(the ")("readouts study", page)(
+        f": this model's architecture, one training budget, {seeds} paired "
+        f"seed{'s' * (seeds != 1)}), "
+        "reading the output at the last valid step (`last`) gives ")
+    w(score(rows["last"]), accuracy)(f" {metric} and reading `h_n` of the top layer "
+                                     "(`hidden`) ")(score(rows["hidden"]), accuracy)
+    pair = study.pair("last", "hidden")
+    if pair is None or pd.isna(pair["mean_diff"]):
+        return w(": the study holds no paired difference of the two.").done()
+    diff = f"{pair['mean_diff'] * 100:+.2f} points"
+    if pd.isna(pair["ci_low"]) or pd.isna(pair["ci_high"]):
+        return w(": last − hidden ")(diff, f"{page}#{STUDY_PAIRS}")(
+            ", with too few seeds for an interval, so the difference is untested.").done()
+    diff += (f" (paired 95% CI {pair['ci_low'] * 100:+.2f} to "
+             f"{pair['ci_high'] * 100:+.2f})")
+    inside = pair["ci_low"] <= 0 <= pair["ci_high"]
+    verdict = ("within noise" if inside else
+               f"{'last' if pair['mean_diff'] > 0 else 'hidden'} better by "
+               f"{abs(pair['mean_diff']) * 100:.1f} points")
+    return w(": last − hidden ")(diff, f"{page}#{STUDY_PAIRS}")(f", {verdict}.").done()
+
+
+def make_answer(
+    results: pd.DataFrame, equivalence: Equivalence | None, values: pd.DataFrame | None = None,
+    *, study: Any = None, study_href: str | None = None, study_note: str | None = None,
+    table: str = ANSWER_TABLE,
+) -> Answer:
+    """The direct answer to "output or hidden state: which should a classifier read?".
+
+    The first sentence compares the label information (bits, else accuracy) of ``output@last``
+    with ``h_n`` of the top layer, both directions, each number with its interval and the
+    paired difference from ``output@last`` with its verdict (within noise when the interval
+    contains 0); the second gives the readouts study's trained-classifier comparison of the
+    ``last`` and ``hidden`` readouts with its paired 95 % interval, or says that the run
+    holds no such study. When the views needed were not probed, the sentence says which are
+    missing instead (and the study's sentence, if any, comes first).
+
+    Parameters
+    ----------
+    results, equivalence, values
+        As for :func:`make_findings`.
+    study : ReadoutStudy, optional
+        A ``classify`` readouts study of this model's architecture on the same data.
+    study_href : str, optional
+        Link to the study's page (relative to the report), required with ``study``.
+    study_note : str, optional
+        Why no study is used (default: the run folder holds none).
+    table : str
+        Anchor of the table the probing numbers come from.
+
+    Returns
+    -------
+    Answer
+    """
+    probing, kind = _probing_answer(results, equivalence, _Cells(results, values), f"#{table}")
+    if study is not None and study_href:
+        trained = _study_answer(study, study_href, first=kind == "missing")
+        sentences = (trained, probing) if kind == "missing" else (probing, trained)
+        return Answer(sentences, kind)
+    note = study_note or ("This run folder holds no readouts study, so trained classifiers "
+                          "reading each are not compared here (`probe-rnn compare-readouts` "
+                          "trains one per readout).")
+    return Answer((probing, (Segment(note),)), kind)
