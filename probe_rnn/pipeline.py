@@ -365,7 +365,8 @@ def _check_names(bundle: ModelBundle, views: Sequence[str] | None,
     module that will be captured (the model's first recurrent module)."""
     import torch
 
-    from probe_rnn.capture.views import parse_view, resolve_views, views_for
+    from probe_rnn.capture.recurrent import module_kind
+    from probe_rnn.capture.views import gate_views_for, parse_view, resolve_views, views_for
     from probe_rnn.probing.runner import resolve_probes
     from probe_rnn.probing.tasks import get_task
 
@@ -373,8 +374,10 @@ def _check_names(bundle: ModelBundle, views: Sequence[str] | None,
         parse_view(view)
     module = next((m for m in bundle.model.modules() if isinstance(m, torch.nn.RNNBase)), None)
     if module is not None and views:
-        resolve_views(views_for(module.num_layers, 2 if module.bidirectional else 1,
-                                isinstance(module, torch.nn.LSTM)), views)
+        dirs = 2 if module.bidirectional else 1
+        gates = gate_views_for(module_kind(module) or "", module.num_layers, dirs)
+        resolve_views(views_for(module.num_layers, dirs, isinstance(module, torch.nn.LSTM)),
+                      views, optional=gates)
     for task in tasks or ():
         get_task(task)
     resolve_probes(probes)
