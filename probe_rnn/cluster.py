@@ -44,13 +44,6 @@ def _distributed() -> Any:
     return distributed
 
 
-#: Dask settings of a ``local:N`` cluster, which shares this machine's cores with its own
-#: scheduler and this client: no statistical profiler sampling the stacks of every worker's
-#: threads (and of the scheduler's event loop) every 10 ms — it feeds the dashboard, which
-#: ``local:N`` does not start.
-LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False}
-
-
 @contextlib.contextmanager
 def connect(address: str | None) -> Iterator[Any]:
     """A ``distributed.Client`` for ``address`` (closed on exit), or None for local work.
@@ -68,12 +61,9 @@ def connect(address: str | None) -> Iterator[Any]:
         if not count.isdigit() or int(count) < 1:
             raise ConfigError(f"--scheduler {address!r}: local:N needs a number of workers "
                               "N >= 1, e.g. local:2")
-        import dask
-
         saved = dict(os.environ)
-        with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read by the scheduler and each worker
-            cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
-                                               processes=True, dashboard_address=None)
+        cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
+                                           processes=True, dashboard_address=None)
         # its nannies leave OMP_NUM_THREADS=1 (and more) in this process's environment: a torch
         # imported afterwards would run single-threaded here, and compute other last bits than
         # a local run (measured: one row in 3,000 of a 2-layer BiLSTM's states)
