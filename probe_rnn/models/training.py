@@ -32,7 +32,7 @@ from probe_rnn.models.config import ModelConfig
 
 __all__ = [
     "TrainEvent", "TrainResult", "train", "accuracy", "EncodedSplit", "encode_split",
-    "build_classifier", "prepare_table", "seed_everything",
+    "build_classifier", "prepare_table", "seed_everything", "EarlyStopping",
 ]
 
 
@@ -181,6 +181,35 @@ def _run_epoch(
     return total / seen
 
 
+class EarlyStopping:
+    """Early stopping on a dev score (higher is better) that keeps a copy of the best weights.
+
+    ``update(epoch, score)`` after each epoch says whether to stop (``patience`` epochs in a
+    row without a better score); ``restore()`` puts the best weights back, sets eval mode and
+    returns the best epoch.
+    """
+
+    def __init__(self, model: nn.Module, patience: int) -> None:
+        self.model, self.patience = model, patience
+        self.best, self.best_epoch, self.stale = -float("inf"), 0, 0
+        self.best_state = copy.deepcopy(model.state_dict())
+
+    def update(self, epoch: int, score: float) -> bool:
+        """Record one epoch's dev score; True when training should stop."""
+        if score > self.best:
+            self.best, self.best_epoch, self.stale = score, epoch, 0
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+    def restore(self) -> int:
+        """Load the best weights into the model (eval mode); return their epoch."""
+        self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return self.best_epoch
+
+
 def _fit(
     model: RNNClassifier, data: dict[str, EncodedSplit], *, epochs: int, batch_size: int, lr: float,
     seed: int, patience: int, grad_clip: float, progress: Callable[[TrainEvent], Any] | None,
@@ -189,7 +218,7 @@ def _fit(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
-    best, best_state, best_epoch, stale = -1.0, copy.deepcopy(model.state_dict()), 0, 0
+    stopper = EarlyStopping(model, patience)
     for epoch in range(1, epochs + 1):
 
         def report(b: int, n: int, loss: float, epoch: int = epoch) -> None:
@@ -201,16 +230,9 @@ def _fit(
         history.append({"epoch": epoch, "train_loss": loss, "dev_accuracy": dev_acc})
         if progress is not None:
             progress(TrainEvent(epoch, epochs, 0, 0, loss, dev_acc))
-        if dev_acc > best:
-            best, best_epoch, stale = dev_acc, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
-    return history, best_epoch
+        if stopper.update(epoch, dev_acc):
+            break
+    return history, stopper.restore()
 
 
 def train(

@@ -18,7 +18,6 @@ that the readouts compared are the very ones the classifier study compares. This
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 from probe_rnn.models.training import (
+    EarlyStopping,
     EncodedSplit,
     build_classifier,
     encode_split,
@@ -93,7 +93,7 @@ def fit(
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
-    best, best_state, best_epoch, stale = -float("inf"), copy.deepcopy(model.state_dict()), 0, 0
+    stopper = EarlyStopping(model, patience)
     for epoch in range(1, epochs + 1):
         model.train()
         total = 0.0
@@ -108,16 +108,9 @@ def fit(
         with torch.no_grad():
             score = float(dev_score())
         history.append({"epoch": epoch, "train_loss": total / n_train, "dev_score": score})
-        if score > best:
-            best, best_epoch, stale = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
-    return history, best_epoch
+        if stopper.update(epoch, score):
+            break
+    return history, stopper.restore()
 
 
 @torch.no_grad()
