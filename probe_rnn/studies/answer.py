@@ -160,14 +160,12 @@ def _score_ci(study: ReadoutStudy, loss: str | None, readout: str) -> str:
 
 def loss_pair(study: ReadoutStudy, readout: str) -> Any:
     """Paired difference of the first loss minus the second for one readout (same seeds)."""
-    from probe_rnn.studies.stats import paired_differences
+    from probe_rnn.studies.question import paired
 
     losses = study.losses
     if len(losses) < 2 or readout not in set(study.runs["readout"]):
         return None
-    part = study.runs[study.runs["readout"] == readout].assign(readout=study.runs["loss"])
-    table = paired_differences(part, metric=study.objective.metric, order=losses[:2])
-    return table.iloc[0] if len(table) else None
+    return paired(study, (losses[0], readout), (losses[1], readout))
 
 
 def objective_sentences(study: ReadoutStudy) -> list[str]:
