@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from probe_rnn.errors import CheckpointError
 from probe_rnn.pipeline import RunResult, Say, run_pipeline
+from probe_rnn.vocabulary import state_views
 
 if TYPE_CHECKING:
     from probe_rnn.progress import Progress
@@ -45,7 +46,7 @@ DEMO_MODEL: dict[str, Any] = {
 #: per-timestep hidden states, both directions, for the curves over t.
 DEMO_VIEWS: list[str] = [
     "output@last", "output@-1", "mean(output)", "max(output)",
-    *(f"{s}/L{layer}/{d}" for s in ("h_n", "c_n") for layer in (0, 1) for d in ("fwd", "bwd")),
+    *state_views("h_n", (0, 1), 2), *state_views("c_n", (0, 1), 2),
     "hidden/L1/fwd", "hidden/L1/bwd",
 ]
 

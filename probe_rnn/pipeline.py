@@ -366,9 +366,10 @@ def _check_names(bundle: ModelBundle, views: Sequence[str] | None,
     import torch
 
     from probe_rnn.capture.recurrent import module_kind
-    from probe_rnn.capture.views import gate_views_for, parse_view, resolve_views, views_for
+    from probe_rnn.capture.views import gate_views_for, resolve_views, views_for
     from probe_rnn.probing.runner import resolve_probes
     from probe_rnn.probing.tasks import get_task
+    from probe_rnn.vocabulary import parse_view
 
     for view in views or ():
         parse_view(view)

@@ -16,7 +16,6 @@ two top-k sets.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -25,18 +24,16 @@ from scipy.stats import spearmanr
 
 from probe_rnn.attribution.steps import StepAttributions
 from probe_rnn.errors import AttributionError
+from probe_rnn.vocabulary import DIRECTIONS, FINAL_BASES, OUTPUT_LAST, state_views, try_parse
 
 __all__ = ["default_neuron_views", "view_units", "rank_neurons", "probe_weights"]
 
-_STATE_VIEW = re.compile(r"^(h_n|c_n)/L(\d+)/(fwd|bwd)$")
-
-
 def default_neuron_views(num_layers: int, num_directions: int, lstm: bool) -> list[str]:
     """``output@last``, every ``h_n/L{l}/{dir}`` and, for LSTM, every ``c_n/L{l}/{dir}``."""
-    dirs = ("fwd", "bwd")[:num_directions]
-    kinds = ("h_n", "c_n") if lstm else ("h_n",)
-    return ["output@last"] + [f"{k}/L{layer}/{d}" for k in kinds
-                              for layer in range(num_layers) for d in dirs]
+    names = [OUTPUT_LAST]
+    for kind in FINAL_BASES if lstm else FINAL_BASES[:1]:
+        names += state_views(kind, range(num_layers), num_directions)
+    return names
 
 
 def _pick(frame: pd.DataFrame, units: np.ndarray, n_rows: int, layer: int, direction: str,
@@ -63,13 +60,13 @@ def view_units(steps: StepAttributions, view: str, num_layers: int, num_directio
     """Per-row, per-unit attributions (rows, dim) of a sentence view."""
     frame, units = steps.frame, steps.units.numpy()
     n_rows = frame["row"].nunique()
-    match = _STATE_VIEW.match(view)
-    if match:
-        state = "hidden" if match.group(1) == "h_n" else "cell"
-        picked = _pick(frame, units, n_rows, int(match.group(2)), match.group(3), state, True)
+    spec = try_parse(view)
+    if spec is not None and spec.is_final:
+        state = "hidden" if spec.base == "h_n" else "cell"
+        picked = _pick(frame, units, n_rows, spec.layer, spec.direction, state, True)
         return picked[:, :out_size] if state == "hidden" else picked
-    if view == "output@last":
-        dirs = ("fwd", "bwd")[:num_directions]
+    if view == OUTPUT_LAST:
+        dirs = DIRECTIONS[:num_directions]
         return np.concatenate([_pick(frame, units, n_rows, num_layers - 1, d, "hidden",
                                      False)[:, :out_size] for d in dirs], axis=1)
     raise AttributionError(

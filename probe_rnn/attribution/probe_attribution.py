@@ -15,7 +15,6 @@ Sentence views supported here (names as in the state catalogue): ``output@last``
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -33,13 +32,13 @@ from probe_rnn.attribution._common import (
 )
 from probe_rnn.attribution.tokens import TokenAttributions, baseline_ids, embedding_ig
 from probe_rnn.errors import AttributionError
+from probe_rnn.vocabulary import MAX_OUTPUT, MEAN_OUTPUT, OUTPUT_LAST, try_parse
 
 __all__ = ["linear_probe_to_torch", "view_function", "probe_token_attributions",
            "sentence_view_from", "SENTENCE_VIEWS"]
 
 SENTENCE_VIEWS = ("output@last", "h_n/L{l}/{dir}", "c_n/L{l}/{dir}", "mean(output)",
                   "max(output)")
-_STATE_VIEW = re.compile(r"^(h_n|c_n)/L(\d+)/(fwd|bwd)$")
 
 
 def _linear_parts(probe: Any) -> tuple[list[Any], Any]:
@@ -102,20 +101,20 @@ def sentence_view_from(view: str, output: Tensor, h_n: Tensor, c_n: Tensor | Non
 
     output (batch, time, directions*out) batch-major; h_n, c_n (layers*directions, batch, out).
     """
-    match = _STATE_VIEW.match(view)
-    if match:
-        kind, layer, direction = match.group(1), int(match.group(2)), match.group(3)
-        src = h_n if kind == "h_n" else c_n
-        index = layer * num_directions + (1 if direction == "bwd" else 0)
-        if src is None or index >= src.shape[0] or (direction == "bwd" and num_directions == 1):
+    spec = try_parse(view)
+    if spec is not None and spec.is_final:
+        src = h_n if spec.base == "h_n" else c_n
+        index = spec.layer * num_directions + spec.direction_index
+        if src is None or index >= src.shape[0] or (spec.direction == "bwd"
+                                                    and num_directions == 1):
             raise AttributionError(f"view {view!r} does not exist in this model")
         return src[index]
     lengths = lengths.to(output.device)
-    if view == "output@last":
+    if view == OUTPUT_LAST:
         return output[torch.arange(len(lengths), device=output.device), lengths - 1]
-    if view in ("mean(output)", "max(output)"):
+    if view in (MEAN_OUTPUT, MAX_OUTPUT):
         mask = valid_mask(lengths, output.shape[1])[:, :, None]
-        if view == "mean(output)":
+        if view == MEAN_OUTPUT:
             return (output * mask).sum(1) / lengths[:, None].to(output.dtype)
         return output.masked_fill(~mask, float("-inf")).max(1).values
     raise AttributionError(

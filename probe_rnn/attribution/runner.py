@@ -29,6 +29,7 @@ from probe_rnn.attribution.steps import StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
 from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.vocabulary import OUTPUT_LAST, readout_views
 
 __all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
 
@@ -256,7 +257,7 @@ def _probe_tokens(ctx: _Context, fitted: dict[str, Any], views: Sequence[str] | 
                   n_steps: int, internal_batch_size: int) -> pd.DataFrame:
     layers, dirs, _, _ = _rnn_shape(ctx.parts)
     if views is None:
-        views = ["output@last"] + [f"h_n/L{layers - 1}/{d}" for d in ("fwd", "bwd")[:dirs]]
+        views = [OUTPUT_LAST, *readout_views("hidden", layers, dirs)]
     frames = []
     for view in views:
         probe = fitted.get(view)

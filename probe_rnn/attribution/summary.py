@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.attribution.tokens import TokenAttributions
+from probe_rnn.vocabulary import state_view
 
 __all__ = ["tokens_frame", "examples_frame", "build_summary", "SUMMARY_COLUMNS"]
 
@@ -96,7 +97,7 @@ def build_summary(tokens: pd.DataFrame, examples: pd.DataFrame, steps: pd.DataFr
                          n=len(part)))
     for (state, layer, direction, t), part in steps.groupby(
             ["state", "layer", "direction", "t"], sort=True):
-        rows.append(_row("state", f"{state}/L{layer}/{direction}", int(layer), direction,
+        rows.append(_row("state", state_view(state, int(layer), direction), int(layer), direction,
                          int(t), float(part["share"].mean()),
                          float(part["completeness_error"].max()), len(part)))
     if len(neurons):

@@ -37,19 +37,12 @@ from torch import Tensor
 
 from probe_rnn.capture.fused import _gates, default_tolerance, diff, raise_on_mismatch
 from probe_rnn.errors import CaptureError
+from probe_rnn.vocabulary import GATE_NAMES, gate_names  # re-exported: the gates of each kind
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
 
 __all__ = ["GATE_NAMES", "gate_names", "GateSource", "RepackedGates"]
-
-#: Gate names per module kind, in PyTorch's order of the rows of ``weight_ih``.
-GATE_NAMES: dict[str, tuple[str, ...]] = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-
-
-def gate_names(kind: str) -> tuple[str, ...]:
-    """The gates a module kind has views of (empty for ``nn.RNN`` and cell loops)."""
-    return GATE_NAMES.get(kind, ())
 
 
 def _version(t: Tensor | None) -> int | None:

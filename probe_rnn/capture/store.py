@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.errors import StoreError
+from probe_rnn.vocabulary import try_parse
 
 __all__ = [
     "StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
@@ -45,13 +46,6 @@ STORE_FORMAT = "probe-rnn-states"
 STORE_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 _CHUNK = 8 << 20
-
-#: A per-timestep state read at one position: ``hidden/L0/fwd@3``, ``cell/L1/bwd@-2``,
-#: ``gate/L0/fwd/f@-1``.
-_AT_T = re.compile(
-    r"^(?P<base>(?:hidden|cell)/L\d+/(?:fwd|bwd)|gate/L\d+/(?:fwd|bwd)/[a-z])@(?P<t>-?\d+)$"
-)
-
 
 def view_file_name(name: str) -> str:
     """File name (inside ``views/``) for a view name, e.g. ``h_n/L0/fwd`` -> ``h_n.L0.fwd.npy``."""
@@ -277,12 +271,15 @@ class StateStore:
         )
 
     def _derivation(self, name: str) -> tuple[str, int]:
-        if name == "output@last" and "output" in self._token_views():
-            return "output", -1
-        match = _AT_T.match(name)
-        if match is None or match["base"] not in self._token_views():
+        """``(per-token base, t)`` of a view read at one step: ``hidden/L0/fwd@3``,
+        ``cell/L1/bwd@-2``, ``gate/L0/fwd/f@-1``, and ``output@last`` from ``output``."""
+        spec = try_parse(name)
+        if spec is None or not spec.reads_step:
             raise self._missing(name)
-        return match["base"], int(match["t"])
+        base = spec.without_step().name
+        if base not in self._token_views():
+            raise self._missing(name)
+        return base, spec.t
 
     def _file(self, relative: str) -> Path:
         path = self.path / relative

@@ -33,6 +33,7 @@ from probe_rnn.capture.store import (
     view_file_name,
 )
 from probe_rnn.errors import CaptureError
+from probe_rnn.vocabulary import OUTPUT_NAIVE_LAST
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
@@ -166,7 +167,7 @@ class StoreWriter:
         real = real_tokens(states, lengths, start)
         t0, t1 = int(self.offsets[start]), int(self.offsets[stop])
         for name, (kind, file) in self.arrays.items():
-            source = states if name == "output@-1" else real
+            source = states if name == OUTPUT_NAIVE_LAST else real  # padding included
             view = sentence_view(source, name) if kind == "sentence" else token_view(real, name)
             values = _flat(view).detach().cpu().float().numpy()
             if self.dtype == "float16" and np.abs(values).max(initial=0.0) > 65504:

@@ -23,6 +23,9 @@ name                         meaning
 ``gate/L{l}/{dir}/{g}``      token view: gate g's activation at every valid step
 ===========================  =======================================================
 
+The grammar of the names (:class:`ViewSpec`, :func:`parse_view`, :data:`VIEW_CATALOGUE`) lives
+in :mod:`probe_rnn.vocabulary` and is re-exported here; this module holds the functions on states.
+
 Gate views are recomputed from the module's weights only when asked for by name
 (:mod:`probe_rnn.capture.gates`): they are not among the default views (:func:`views_for`,
 :func:`available_views`), :func:`gate_views` lists them.
@@ -30,16 +33,28 @@ Gate views are recomputed from the module's weights only when asked for by name
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from probe_rnn.capture.gates import GATE_NAMES, gate_names
 from probe_rnn.capture.states import RecurrentStates
 from probe_rnn.errors import ConfigError
+from probe_rnn.vocabulary import (
+    FINAL_BASES,
+    GATE_NAMES,
+    OUTPUT,
+    STEP_BASES,
+    SUMMARY_VIEWS,
+    VIEW_CATALOGUE,
+    ViewSpec,
+    gate_names,
+    looped_kind,
+    parse_view,
+    state_view,
+    state_views,
+    try_parse,
+)
 
 __all__ = [
     "VIEW_CATALOGUE",
@@ -52,100 +67,6 @@ __all__ = [
     "sentence_view_masked",
     "token_view",
 ]
-
-VIEW_CATALOGUE: dict[str, str] = {
-    "output@last": "top-layer output at each row's own last valid step",
-    "output@-1": "output[:, -1] of the padded batch: what naive code reads (padding for short "
-    "rows)",
-    "h_n/L{l}/{fwd,bwd}": "final hidden state of layer l, direction",
-    "c_n/L{l}/{fwd,bwd}": "final cell state of layer l, direction (LSTM)",
-    "mean(output)": "top-layer output averaged over valid steps",
-    "max(output)": "top-layer output, max over valid steps",
-    "hidden/L{l}/{dir}@t": "hidden state of layer l at step t (t >= 0 absolute, t < 0 from the "
-    "row's own end)",
-    "cell/L{l}/{dir}@t": "cell state of layer l at step t (LSTM; t as for hidden)",
-    "hidden/L{l}/{dir}": "token view: hidden state of layer l at every valid step",
-    "cell/L{l}/{dir}": "token view: cell state of layer l at every valid step (LSTM)",
-    "output": "token view: top-layer output at every valid step",
-    "gate/L{l}/{dir}/{i,f,g,o}@t": "LSTM gate activation of layer l at step t (input, forget, "
-    "cell candidate, output; t as for hidden; only when asked for)",
-    "gate/L{l}/{dir}/{r,z,n}@t": "GRU gate activation of layer l at step t (reset, update, new; "
-    "t as for hidden; only when asked for)",
-    "gate/L{l}/{dir}/{name}": "token view: gate activation of layer l at every valid step (only "
-    "when asked for)",
-}
-
-_STATE = re.compile(r"^(hidden|cell|h_n|c_n)/L(\d+)/(fwd|bwd)(?:@(-?\d+))?$")
-_GATE = re.compile(r"^gate/L(\d+)/(fwd|bwd)/([ifgorzn])(?:@(-?\d+))?$")
-_DIRS = ("fwd", "bwd")
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    """A parsed view name.
-
-    ``base`` is one of ``output``, ``mean(output)``, ``max(output)``, ``h_n``, ``c_n``,
-    ``hidden``, ``cell``, ``gate`` (``gate`` names the gate, e.g. ``"f"``, else None);
-    ``layer``/``direction`` are None for output-based views; ``t`` is the
-    step (``output@last`` is ``t=-1, relative=True``, ``output@-1`` is ``t=-1,
-    relative=False``); ``relative`` means counted from each row's own end; ``kind`` is
-    ``"sentence"`` or ``"token"``.
-    """
-
-    name: str
-    base: str
-    layer: int | None = None
-    direction: str | None = None
-    t: int | None = None
-    relative: bool = False
-    gate: str | None = None
-
-    @property
-    def kind(self) -> str:
-        """``"token"`` for per-step views without ``@t``, else ``"sentence"``."""
-        if self.base in ("hidden", "cell", "output", "gate") and self.t is None:
-            return "token"
-        return "sentence"
-
-
-def _bad_name(name: str) -> ConfigError:
-    return ConfigError(
-        f"unknown state view {name!r}; valid forms: {', '.join(VIEW_CATALOGUE)} "
-        "(e.g. hidden/L0/fwd@-1)"
-    )
-
-
-def parse_view(name: str) -> ViewSpec:
-    """Parse a view name into a :class:`ViewSpec`; unknown forms raise ConfigError."""
-    if not isinstance(name, str):
-        raise _bad_name(repr(name))
-    fixed = {
-        "output@last": ViewSpec(name, "output", t=-1, relative=True),
-        "output@-1": ViewSpec(name, "output", t=-1, relative=False),
-        "mean(output)": ViewSpec(name, "mean(output)"),
-        "max(output)": ViewSpec(name, "max(output)"),
-        "output": ViewSpec(name, "output"),
-    }
-    if name in fixed:
-        return fixed[name]
-    g = _GATE.match(name)
-    if g is not None:
-        step = None if g.group(4) is None else int(g.group(4))
-        return ViewSpec(name, "gate", int(g.group(1)), g.group(2), t=step,
-                        relative=step is not None and step < 0, gate=g.group(3))
-    m = _STATE.match(name)
-    if m is None:
-        raise _bad_name(name)
-    base, layer, direction, t = m.group(1), int(m.group(2)), m.group(3), m.group(4)
-    if base in ("h_n", "c_n"):
-        if t is not None:
-            raise _bad_name(name)
-        return ViewSpec(name, base, layer, direction)
-    if t is None:
-        return ViewSpec(name, base, layer, direction)
-    step = int(t)
-    return ViewSpec(name, base, layer, direction, t=step, relative=step < 0)
-
 
 def available_views(states: RecurrentStates) -> list[str]:
     """Every sentence view and token view (without ``@t``) these states support."""
@@ -161,19 +82,15 @@ def gate_views(states: RecurrentStates) -> list[str]:
 def gate_views_for(kind: str, layers: int, directions: int) -> list[str]:
     """The gate token views ``gate/L{l}/{dir}/{name}`` of a module of that kind and shape
     (``"lstm"``: i, f, g, o; ``"gru"``: r, z, n; none otherwise)."""
-    return [f"gate/L{layer}/{d}/{g}" for layer in range(layers) for d in _DIRS[:directions]
-            for g in gate_names(kind)]
+    return state_views("gate", range(layers), directions, gate_names(kind))
 
 
 def views_for(layers: int, directions: int, has_cell: bool) -> list[str]:
     """Every sentence view and token view (without ``@t``) of a module of that shape."""
-    dirs = _DIRS[:directions]
-    names = ["output@last", "output@-1", "mean(output)", "max(output)"]
-    for base in ("h_n", "c_n") if has_cell else ("h_n",):
-        names += [f"{base}/L{layer}/{d}" for layer in range(layers) for d in dirs]
-    for base in ("hidden", "cell") if has_cell else ("hidden",):
-        names += [f"{base}/L{layer}/{d}" for layer in range(layers) for d in dirs]
-    names.append("output")
+    names = list(SUMMARY_VIEWS)
+    for base in (*FINAL_BASES, *STEP_BASES) if has_cell else (FINAL_BASES[0], STEP_BASES[0]):
+        names += state_views(base, range(layers), directions)
+    names.append(OUTPUT)
     return names
 
 
@@ -197,10 +114,8 @@ def resolve_views(available: list[str], requested: Sequence[str] | None,
     chosen: dict[str, str] = {}
     for name in requested:
         spec = parse_view(name)  # unknown forms raise ConfigError listing the valid ones
-        if spec.kind == "sentence" and spec.base in ("hidden", "cell"):
-            name = f"{spec.base}/L{spec.layer}/{spec.direction}"  # the store derives @t
-        elif spec.kind == "sentence" and spec.base == "gate":
-            name = f"gate/L{spec.layer}/{spec.direction}/{spec.gate}"
+        if spec.kind == "sentence" and spec.base in (*STEP_BASES, "gate"):
+            name = str(spec.without_step())  # the store derives @t
         if name not in kinds and name not in extra:
             raise ConfigError(
                 f"view {spec.name!r} is not available for this module; available: "
@@ -215,10 +130,12 @@ def _inferred_gate_views(available: Sequence[str]) -> list[str]:
     the matching ``cell`` view exists, GRU gates elsewhere."""
     names = []
     for name in available:
-        if name.startswith("hidden/"):
-            where = name[len("hidden/"):]
-            kind = "lstm" if f"cell/{where}" in available else "gru"
-            names += [f"gate/{where}/{g}" for g in GATE_NAMES[kind]]
+        spec = try_parse(name)
+        if spec is not None and spec.base == "hidden" and spec.t is None:
+            cell = state_view("cell", spec.layer, spec.direction)
+            kind = "lstm" if cell in available else "gru"
+            names += [state_view("gate", spec.layer, spec.direction, gate=g)
+                      for g in GATE_NAMES[kind]]
     return names
 
 
@@ -233,7 +150,7 @@ def _check(spec: ViewSpec, states: RecurrentStates) -> None:
     elif spec.base == "gate" and spec.gate not in states.gate_names:
         if states.gate_names:
             problem = f"a {states.kind} module's gates are {', '.join(states.gate_names)}"
-        elif states.kind.endswith("-cell") and gate_names(states.kind[:-5]):
+        elif gate_names(looped_kind(states.kind) or ""):
             problem = "gates of a cell looped by the model are not captured (only nn.LSTM/nn.GRU)"
         elif gate_names(states.kind):
             problem = "these states were built without the inputs their gates need"
@@ -262,9 +179,9 @@ def sentence_view_masked(states: RecurrentStates, name: str) -> tuple[Tensor, Te
     batch = states.batch
     full = torch.ones(batch, dtype=torch.bool)
     lengths = states.lengths
-    if spec.base in ("h_n", "c_n"):
+    if spec.is_final:
         final = states.h_n if spec.base == "h_n" else states.c_n
-        k = spec.layer * states.num_directions + _DIRS.index(spec.direction)
+        k = spec.layer * states.num_directions + spec.direction_index
         return final[k], full
     if spec.base in ("mean(output)", "max(output)"):
         out = states.output
@@ -277,9 +194,9 @@ def sentence_view_masked(states: RecurrentStates, name: str) -> tuple[Tensor, Te
     if spec.base == "output":
         seq = states.output
     elif spec.base == "gate":
-        seq = states.gate_padded(spec.layer, _DIRS.index(spec.direction), spec.gate)
+        seq = states.gate_padded(spec.layer, spec.direction_index, spec.gate)
     else:
-        d = _DIRS.index(spec.direction)
+        d = spec.direction_index
         seq = states.padded_layer(spec.base, spec.layer)[:, :, d]
     if spec.base == "output" and not spec.relative:
         return seq[:, -1], full
@@ -314,5 +231,5 @@ def token_view(states: RecurrentStates, name: str) -> Tensor:
         top = states.flat("hidden", states.num_layers - 1)
         return top.reshape(top.shape[0], -1)
     if spec.base == "gate":
-        return states.gate_flat(spec.layer, _DIRS.index(spec.direction), spec.gate)
-    return states.flat(spec.base, spec.layer, _DIRS.index(spec.direction))
+        return states.gate_flat(spec.layer, spec.direction_index, spec.gate)
+    return states.flat(spec.base, spec.layer, spec.direction_index)

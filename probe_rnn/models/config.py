@@ -12,13 +12,11 @@ from typing import Any
 
 from probe_rnn.errors import ConfigError
 
+# the recurrent cell types (``rnn`` is nn.RNN with tanh, ``rnn-relu`` with ReLU) and the
+# readouts (how the head's sentence vector is read) are spelled once, in the vocabulary
+from probe_rnn.vocabulary import READOUTS, RNN_TYPES
+
 __all__ = ["RNN_TYPES", "READOUTS", "ModelConfig", "check_choice"]
-
-#: Recurrent cell types: ``rnn`` is ``nn.RNN`` with tanh, ``rnn-relu`` the same with ReLU.
-RNN_TYPES = ("lstm", "gru", "rnn", "rnn-relu")
-
-#: How the sentence vector handed to the linear head is read from the recurrent module.
-READOUTS = ("last", "hidden", "mean", "max", "naive-last")
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

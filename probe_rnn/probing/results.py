@@ -32,7 +32,6 @@ control_accuracy (Hewitt & Liang control task). MDL metrics follow Voita & Titov
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ import pandas as pd
 
 from probe_rnn.atomic import replacing
 from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
+from probe_rnn.vocabulary import try_parse
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -68,21 +68,19 @@ BITS_DEFINITION = (
     "H(Y) - held-out cross-entropy, log2; H(Y) = held-out CE of the train marginal; both "
     "additively smoothed (0.5 per class of the task) and mixed with the uniform alike"
 )
-_LAYER = re.compile(r"(?:^|/)L(\d+)(?:/|$|@)")
-_DIRECTION = re.compile(r"(?:^|/)(fwd|bwd)(?:$|@|/)")
-_AT = re.compile(r"@(-?\d+)$")
 
 
 def view_coordinates(view: str) -> tuple[int, str, int | None]:
-    """``(layer, direction, t)`` parsed from a view name (-1 / "" / None when absent).
+    """``(layer, direction, t)`` parsed from a view name (-1 / "" / None when absent, and for
+    a name outside the grammar of :mod:`probe_rnn.vocabulary`).
 
     ``output@-1`` is the naive padded read, not a position, so its ``t`` is None.
     """
-    layer = _LAYER.search(view)
-    direction = _DIRECTION.search(view)
-    at = _AT.search(view)
-    t = int(at.group(1)) if at and not view.startswith("output@") else None
-    return (int(layer.group(1)) if layer else -1, direction.group(1) if direction else "", t)
+    spec = try_parse(view)
+    if spec is None:
+        return -1, "", None
+    layer = -1 if spec.layer is None else spec.layer
+    return layer, spec.direction or "", None if spec.is_output else spec.t
 
 
 def _row(c: Any, t: Any, metric: str, stats: tuple[float, float, float], chance: float,

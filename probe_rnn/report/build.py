@@ -41,6 +41,7 @@ from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.runfolder import RunData, load_run
+from probe_rnn.vocabulary import MEAN_OUTPUT, OUTPUT_LAST, state_views
 
 __all__ = ["Report", "build_report", "CAPTIONS"]
 
@@ -73,7 +74,6 @@ CAPTIONS = {
     "prediction or by length. Colours that form separate clusters mean the state separates "
     "those groups.",
 }
-_KEY_VIEWS = ("output@last", "h_n/L{top}/fwd", "h_n/L{top}/bwd", "mean(output)")
 
 
 @dataclass
@@ -154,7 +154,9 @@ def _projections(data: RunData, store: object, method: str, seed: int, max_point
         return []
     views = list(store.views)
     top = top_layer(views)
-    wanted = [v.format(top=top) for v in _KEY_VIEWS if top is not None or "{top}" not in v]
+    # the key states: output@last, the top layer's h_n (both directions), mean(output)
+    finals = state_views("h_n", [top], 2) if top is not None else []
+    wanted = [OUTPUT_LAST, *finals, MEAN_OUTPUT]
     chosen = [v for v in wanted if v in views and store.kind(v) == "sentence"]
     meta = store.meta
     out = []

@@ -9,15 +9,14 @@ short rows. These are the numbers behind the report's first findings, read from 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Comparison", "Equivalence", "measure_equivalence", "storage_tolerance"]
+from probe_rnn.vocabulary import OUTPUT_LAST, OUTPUT_NAIVE_LAST, state_view, try_parse
 
-_H_N = re.compile(r"^h_n/L(?P<layer>\d+)/(?P<dir>fwd|bwd)$")
+__all__ = ["Comparison", "Equivalence", "measure_equivalence", "storage_tolerance"]
 
 
 @dataclass(frozen=True)
@@ -90,12 +89,12 @@ class Equivalence:
     @property
     def hn_fwd(self) -> str:
         """Name of the top layer's forward final hidden state view."""
-        return f"h_n/L{self.top_layer}/fwd"
+        return state_view("h_n", self.top_layer, "fwd")
 
     @property
     def hn_bwd(self) -> str:
         """Name of the top layer's backward final hidden state view."""
-        return f"h_n/L{self.top_layer}/bwd"
+        return state_view("h_n", self.top_layer, "bwd")
 
 
 def storage_tolerance(dtype: Any) -> float:
@@ -118,7 +117,7 @@ def _compare(a_name: str, a: np.ndarray, b_name: str, b: np.ndarray, tol: float)
 
 def top_layer(views: list[str]) -> int | None:
     """Index of the highest layer with an ``h_n/L{l}/...`` view, ``None`` without any."""
-    layers = [int(m["layer"]) for v in views if (m := _H_N.match(v))]
+    layers = [s.layer for v in views if (s := try_parse(v)) is not None and s.base == "h_n"]
     return max(layers) if layers else None
 
 
@@ -137,26 +136,29 @@ def measure_equivalence(store: Any) -> Equivalence | None:
     """
     views = list(store.views)
     top = top_layer(views)
-    if top is None or "output@last" not in views or f"h_n/L{top}/fwd" not in views:
+    if top is None:
         return None
-    last = np.asarray(store.sentence("output@last"))
-    fwd = np.asarray(store.sentence(f"h_n/L{top}/fwd"))
+    hn_fwd, hn_bwd = state_view("h_n", top, "fwd"), state_view("h_n", top, "bwd")
+    if OUTPUT_LAST not in views or hn_fwd not in views:
+        return None
+    last = np.asarray(store.sentence(OUTPUT_LAST))
+    fwd = np.asarray(store.sentence(hn_fwd))
     tol = storage_tolerance(last.dtype)
     width = fwd.shape[1]
-    bidirectional = f"h_n/L{top}/bwd" in views and last.shape[1] >= 2 * width
-    half = "output@last (forward half)" if bidirectional else "output@last"
-    last_fwd = _compare(f"h_n/L{top}/fwd", fwd, half, last[:, :width], tol)
+    bidirectional = hn_bwd in views and last.shape[1] >= 2 * width
+    half = f"{OUTPUT_LAST} (forward half)" if bidirectional else OUTPUT_LAST
+    last_fwd = _compare(hn_fwd, fwd, half, last[:, :width], tol)
     last_bwd = None
     if bidirectional:
-        bwd = np.asarray(store.sentence(f"h_n/L{top}/bwd"))
+        bwd = np.asarray(store.sentence(hn_bwd))
         last_bwd = _compare(
-            f"h_n/L{top}/bwd", bwd, "output@last (backward half)", last[:, width:2 * width], tol
+            hn_bwd, bwd, f"{OUTPUT_LAST} (backward half)", last[:, width:2 * width], tol
         )
     lengths = np.asarray(store.meta["length"]) if "length" in store.meta else store.lengths()
     naive, shorter = None, None
-    if "output@-1" in views:
-        naive_arr = np.asarray(store.sentence("output@-1"))
-        naive = _compare("output@-1", naive_arr, "output@last", last, tol)
+    if OUTPUT_NAIVE_LAST in views:
+        naive_arr = np.asarray(store.sentence(OUTPUT_NAIVE_LAST))
+        naive = _compare(OUTPUT_NAIVE_LAST, naive_arr, OUTPUT_LAST, last, tol)
         per_row = np.abs(naive_arr.astype(np.float64) - last.astype(np.float64)).max(axis=1)
         differing = per_row > tol
         if differing.any():

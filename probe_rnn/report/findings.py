@@ -13,7 +13,6 @@ vs the random-init model; each sentence gives the difference, its interval and i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +28,10 @@ from probe_rnn.report.measures import (
     primary_probe,
     sentence_rows,
 )
+from probe_rnn.vocabulary import READOUT_VIEWS, try_parse  # READOUT_VIEWS: re-exported
 
 __all__ = ["Finding", "make_findings", "READOUT_VIEWS"]
 
-#: The view a model's own readout reads, by ``ModelConfig.readout``.
-READOUT_VIEWS = {"last": "output@last", "mean": "mean(output)", "max": "max(output)",
-                 "naive-last": "output@-1"}
 
 
 @dataclass(frozen=True)
@@ -317,8 +314,11 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
 
 def _preference(base: str) -> tuple[bool, bool, int, str]:
     """Sort key: hidden before cell, forward before backward, top layer first."""
-    layer = re.search(r"/L(\d+)/", base)
-    return ("hidden" not in base, "/bwd" in base, -int(layer[1]) if layer else 0, base)
+    spec = try_parse(base)
+    if spec is None:
+        return True, False, 0, base
+    layer = -spec.layer if spec.layer is not None else 0
+    return spec.base != "hidden", spec.direction == "bwd", layer, base
 
 
 def _timestep_findings(results: pd.DataFrame) -> list[Finding]:

@@ -8,18 +8,17 @@ once, so that every sentence and every bar is read from the same rows.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import pandas as pd
+
+from probe_rnn.vocabulary import OUTPUT_LAST, try_parse
 
 __all__ = [
     "Estimate", "estimate", "primary_probe", "ordered_probes", "label_task", "sentence_rows",
     "base_view",
     "score_metric",
 ]
-
-_AT_T = re.compile(r"^(?P<base>.+)@(?P<t>-?\d+)$")
 
 
 @dataclass(frozen=True)
@@ -89,8 +88,10 @@ def score_metric(results: pd.DataFrame, task: str) -> str:
 
 def base_view(view: str) -> str:
     """``hidden/L0/fwd@3`` -> ``hidden/L0/fwd`` (use on per-timestep rows, where ``t`` is set)."""
-    match = _AT_T.match(view)
-    return view if match is None else match["base"]
+    spec = try_parse(view)
+    if spec is None or spec.t is None or spec.name == OUTPUT_LAST:  # no numbered step
+        return view
+    return spec.without_step().name
 
 
 def sentence_rows(results: pd.DataFrame, model: str = "trained") -> pd.DataFrame:

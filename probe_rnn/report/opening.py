@@ -19,6 +19,7 @@ from probe_rnn.probing.paired import Difference
 from probe_rnn.report.equivalence import Equivalence
 from probe_rnn.report.findings import _Cells, _label_metric, _same_vectors
 from probe_rnn.report.measures import Estimate, estimate, label_task
+from probe_rnn.vocabulary import state_views
 
 __all__ = ["Answer", "Segment", "make_answer", "ANSWER_TABLE"]
 
@@ -112,7 +113,7 @@ def _answer_views(results: pd.DataFrame, eq: Equivalence | None) -> tuple[list[s
     top = top_layer(probed)
     if top is None:
         return [], "`h_n` of the top layer"
-    views = [v for v in (f"h_n/L{top}/fwd", f"h_n/L{top}/bwd") if v in probed]
+    views = [v for v in state_views("h_n", [top], 2) if v in probed]
     return views, _and([f"`{v}`" for v in views])
 
 

@@ -47,6 +47,13 @@ import pandas as pd
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.models.config import READOUTS, RNN_TYPES
 from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
+from probe_rnn.vocabulary import (
+    OUTPUT_LAST,
+    OUTPUT_NAIVE_LAST,
+    has_cell_state,
+    readout_views,
+    state_views,
+)
 
 __all__ = [
     "ReadoutStudy", "compare_readouts", "parse_readouts", "parse_losses", "READOUTS",
@@ -455,11 +462,12 @@ class _Job:
 
 
 def _probe_views(rnn: str, layers: int, bidirectional: bool) -> tuple[str, ...]:
-    top = layers - 1
-    dirs = ("fwd", "bwd") if bidirectional else ("fwd",)
-    views = ["output@last", "output@-1", *(f"h_n/L{top}/{d}" for d in dirs)]
-    if rnn == "lstm":
-        views += [f"c_n/L{top}/{d}" for d in dirs]
+    """``output@last``, ``output@-1`` and the top layer's ``h_n`` (what the ``hidden`` readout
+    reads) and, for LSTM, ``c_n``, every direction."""
+    dirs = 2 if bidirectional else 1
+    views = [OUTPUT_LAST, OUTPUT_NAIVE_LAST, *readout_views("hidden", layers, dirs)]
+    if has_cell_state(rnn):
+        views += state_views("c_n", [layers - 1], dirs)
     return tuple(views)
 
 
