@@ -3,8 +3,9 @@
 A fused recurrent kernel exposes only ``output`` (top layer) and the final states, so a hook on
 it cannot see, let alone perturb, ``h_t`` of a lower layer or any cell state. The twin re-runs
 the module layer by layer, direction by direction and step by step **with the module's own
-weights** (read at call time, never copied), honouring packed lengths, ``proj_size``,
-``batch_first`` and an initial ``hx``. It has one tap per (layer, direction, state, step): a
+weights** (read at call time, never copied) and the cell equations of
+:mod:`probe_rnn.capture.recurrence`, honouring packed lengths, ``proj_size``, ``batch_first``
+and an initial ``hx``. It has one tap per (layer, direction, state, step): a
 per-row additive ``delta`` (:class:`Taps`), so each intermediate state can be perturbed and its
 gradient read. :func:`twin_in_place` swaps the twin's result in for the module's inside the
 model's own forward, so the readout (``readout_from``) and head stay the model's.
@@ -22,6 +23,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from probe_rnn.attribution._common import RECURRENT_TYPES, Forward
+from probe_rnn.capture import recurrence
 from probe_rnn.errors import AttributionError
 
 __all__ = ["Taps", "TwinStates", "UnrolledRNN", "twin_in_place", "verify_twin"]
@@ -87,31 +89,21 @@ class UnrolledRNN(nn.Module):
         """Tap slot id of (layer, direction, state) with state 0 = hidden, 1 = cell."""
         return (layer * self.num_directions + direction) * self.n_states + state
 
-    def _weights(self, layer: int, direction: int) -> tuple[Tensor | None, ...]:
-        m, sfx = self.module, f"_l{layer}" + ("_reverse" if direction else "")
-        return tuple(getattr(m, f"{n}{sfx}", None) for n in ("weight_ih", "weight_hh",
-                                                             "bias_ih", "bias_hh", "weight_hr"))
-
-    def _cell(self, xp: Tensor, h: Tensor, c: Tensor | None, w: tuple, tap_c) -> tuple:
+    def _cell(self, xp: Tensor, h: Tensor, c: Tensor | None, w: recurrence.CellWeights,
+              tap_c) -> tuple:
         """One step: xp (batch, gates) = input projection; returns new (h, c)."""
-        _, w_hh, _, b_hh, w_hr = w
-        hh = h @ w_hh.T
-        if b_hh is not None:
-            hh = hh + b_hh
+        hh = h @ w.w_hh.T
+        if w.b_hh is not None:
+            hh = hh + w.b_hh
         if self.mode == "LSTM":
             i, f, g, o = (xp + hh).chunk(4, dim=1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            c = recurrence.lstm_cell(torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), c)
             c = tap_c(c)
-            h = torch.sigmoid(o) * torch.tanh(c)
-            return (h @ w_hr.T if w_hr is not None else h), c
+            return recurrence.lstm_hidden(torch.sigmoid(o), c, w.w_hr), c
         if self.mode == "GRU":
-            xr, xz, xn = xp.chunk(3, dim=1)
-            hr, hz, hn = hh.chunk(3, dim=1)
-            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-            n = torch.tanh(xn + r * hn)
-            return (1 - z) * n + z * h, None
-        act = torch.tanh if self.mode == "RNN_TANH" else torch.relu
-        return act(xp + hh), None
+            _, z, n = recurrence.gru_gates(xp, hh)
+            return recurrence.gru_hidden(z, n, h), None
+        return recurrence.rnn_hidden(xp + hh, "relu" if self.mode == "RNN_RELU" else "tanh"), None
 
     def _tapper(self, slot: int, step: int, dim: int):
         """A function adding the taps of (slot, step) to a (batch, dim) state, or identity."""
@@ -127,10 +119,10 @@ class UnrolledRNN(nn.Module):
     def _direction(self, inp: Tensor, mask: Tensor, layer: int, d: int, h0: Tensor,
                    c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """Run one (layer, direction) over inp (batch, time, in) in processing order."""
-        w = self._weights(layer, d)
-        xp = inp @ w[0].T
-        if w[2] is not None:
-            xp = xp + w[2]
+        w = recurrence.named_cell_weights(self.module, layer, d)
+        xp = inp @ w.w_ih.T
+        if w.b_ih is not None:
+            xp = xp + w.b_ih
         h, c = h0, c0
         hs, cs = [], []
         for s in range(inp.shape[1]):

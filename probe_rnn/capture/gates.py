@@ -10,8 +10,8 @@ for, so a capture that asks for none pays nothing. Then, for that layer and dire
 * the layer's input is the module's input (layer 0) or layer ``l-1``'s captured ``h`` of both
   directions concatenated ``[fwd, bwd]``; ``h_{t-1}`` is the captured ``h`` of the step the
   direction comes from (``h0`` at its first step; for ``bwd`` the *next* step's state);
-* the pre-activations of every step come from two batched matmuls (the same code as the kernel
-  route's check, :func:`probe_rnn.capture.fused._gates`);
+* the pre-activations of every step come from two batched matmuls
+  (:func:`probe_rnn.capture.recurrence.gate_preactivations`, as in the kernel route's check);
 * activations, in PyTorch's gate order: LSTM ``i, f, g, o`` with ``i, f, o = sigmoid`` and
   ``g = tanh``; GRU ``r, z, n`` with ``r, z = sigmoid`` and
   ``n = tanh(W_in x + b_in + r * (W_hn h_{t-1} + b_hn))``;
@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from probe_rnn.capture.fused import _gates, default_tolerance, diff, raise_on_mismatch
+from probe_rnn.capture import recurrence
+from probe_rnn.capture.verify import default_tolerance, diff, raise_on_mismatch
 from probe_rnn.errors import CaptureError
 from probe_rnn.vocabulary import GATE_NAMES, gate_names  # re-exported: the gates of each kind
 
@@ -102,7 +103,8 @@ class GateSource:
             h = states.hidden_layers[layer][:, direction]
             prev = layout.index("prev_bwd" if direction else "prev_fwd")
             h_prev = torch.cat([self.h0[k].detach(), h], 0).index_select(0, prev)
-            gi, gh = _gates(x.detach(), h_prev, [w.detach() for w in weights])
+            gi, gh = recurrence.gate_preactivations(x.detach(), h_prev,
+                                                    [w.detach() for w in weights])
             tag = f"L{layer}/{'bwd' if direction else 'fwd'}"
             tol = default_tolerance(h.dtype)
             if lstm:
@@ -113,19 +115,16 @@ class GateSource:
                 i, f, g, o = gates.unbind(1)
                 c = states.cell_layers[layer][:, direction]
                 c_prev = torch.cat([self.c0[k].detach(), c], 0).index_select(0, prev)
-                h_hat = o * c.tanh()
-                w_hr = weights[4] if len(weights) == 5 else (
-                    weights[2] if len(weights) == 3 else None)
-                if w_hr is not None:
-                    h_hat = torch.matmul(h_hat, w_hr.detach().t())
-                report = [diff(f"gates (c) {tag}", c_prev.mul_(f).addcmul_(i, g), c, tol),
+                w_hr = recurrence.cell_weights(weights).w_hr
+                h_hat = recurrence.lstm_hidden(o, c, None if w_hr is None else w_hr.detach())
+                report = [diff(f"gates (c) {tag}", recurrence.lstm_cell(i, f, g, c_prev), c, tol),
                           diff(f"gates (h) {tag}", h_hat, h, tol)]
             else:
                 gates, hh = gi.view(n, 3, -1), gh.view(n, 3, -1)
                 gates[:, :2].add_(hh[:, :2]).sigmoid_()
                 gates[:, 2].addcmul_(gates[:, 0], hh[:, 2]).tanh_()
-                z, new = gates[:, 1], gates[:, 2]
-                report = [diff(f"gates (h) {tag}", (h_prev - new).mul_(z).add_(new), h, tol)]
+                h_hat = recurrence.gru_hidden(gates[:, 1], gates[:, 2], h_prev)
+                report = [diff(f"gates (h) {tag}", h_hat, h, tol)]
         raise_on_mismatch(self.name, report, self.tolerance)
         return gates
 

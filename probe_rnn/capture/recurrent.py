@@ -7,18 +7,19 @@ an optional ``hx``), computes every per-layer, per-direction, per-step state fro
 own weights and returns ``output, h_n(, c_n)`` built from them, so the model downstream sees the
 module's result. Two routes (see DESIGN.md, "Capturing states exactly"):
 
-* **loop** (LSTM on the CPU, no autograd): :func:`probe_rnn.capture.lstm.lstm_loop` replays the
-  native recurrence and writes every ``h`` and ``c`` as it goes: one forward's cost, bit-for-bit
-  the native kernel's output. A verified call checks every state with the per-step identities
-  of :mod:`probe_rnn.capture.verify` (a fraction of a forward); the first call of a block also
-  runs the module's own forward and compares its ``output``, ``h_n`` and ``c_n`` with the
-  loop's, and returns the module's own tensors.
+* **loop** (LSTM on the CPU, no autograd): :func:`probe_rnn.capture.loop_route.lstm_loop`
+  replays the native recurrence and writes every ``h`` and ``c`` as it goes: one forward's cost,
+  bit-for-bit the native kernel's output. A verified call checks every state with the per-step
+  identities of :mod:`probe_rnn.capture.verify` (a fraction of a forward); the first call of a
+  block also runs the module's own forward and compares its ``output``, ``h_n`` and ``c_n``
+  with the loop's, and returns the module's own tensors.
 * **kernel** (GRU/RNN always; an LSTM under autograd or off the CPU): the module's fused kernel
   runs once per layer, giving every layer's ``h``; the gates (and the LSTM cells) are recomputed
   from it in batched matmuls, and a verified call checks the per-step identities
-  (:mod:`probe_rnn.capture.fused`). The returned tensors are the kernel's own, so gradients flow
-  exactly as without ``record``.
+  (:mod:`probe_rnn.capture.kernel_route`). The returned tensors are the kernel's own, so
+  gradients flow exactly as without ``record``.
 
+Both take the weights and cell equations from :mod:`probe_rnn.capture.recurrence`.
 Either way the states keep references to the call's input, weights and initial states, from
 which the LSTM/GRU gates are recomputed only if a gate view is read
 (:mod:`probe_rnn.capture.gates`).
@@ -33,11 +34,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from probe_rnn.capture import fused as fused_mod
+from probe_rnn.capture import kernel_route
 from probe_rnn.capture.gates import GATE_NAMES, GateSource
-from probe_rnn.capture.lstm import Workspace, lstm_loop
+from probe_rnn.capture.loop_route import Workspace, lstm_loop
+from probe_rnn.capture.recurrence import direction_weights, layer_weights, split_directions
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
-from probe_rnn.capture.verify import check_lstm_loop
+from probe_rnn.capture.verify import check_lstm_loop, default_tolerance, diff, raise_on_mismatch
 from probe_rnn.errors import CaptureError
 
 __all__ = ["RecurrentCapture", "module_kind"]
@@ -91,11 +93,6 @@ class RecurrentCapture:
         self.n_dirs = 2 if module.bidirectional else 1
 
     # -- inputs -------------------------------------------------------------------------
-    def _layer_weights(self) -> list[list[Tensor]]:
-        flat = list(self.module._flat_weights)
-        per_layer = len(flat) // self.module.num_layers
-        return [flat[i * per_layer : (i + 1) * per_layer] for i in range(self.module.num_layers)]
-
     def _normalise(self, input: Any, hx: Any) -> _Call:
         m = self.module
         out_size = m.proj_size if getattr(m, "proj_size", 0) > 0 else m.hidden_size
@@ -178,9 +175,7 @@ class RecurrentCapture:
         return result
 
     def _loop(self, call: _Call, verify: bool, input: Any, hx: Any) -> Any:
-        n = self.n_dirs
-        weights = [[ws[d * len(ws) // n : (d + 1) * len(ws) // n] for d in range(n)]
-                   for ws in self._layer_weights()]
+        weights = direction_weights(self.module)
         first = self.n_calls == 0
         with torch.no_grad():
             hidden, cell, top, h_n, c_n, pre = lstm_loop(
@@ -190,9 +185,8 @@ class RecurrentCapture:
             if verify:
                 report = check_lstm_loop(call.layout, call.data, hidden, cell, pre, weights,
                                          call.h0, call.c0, seed=self.n_calls)
-                tol = fused_mod.default_tolerance(call.data.dtype)
-                fused_mod.raise_on_mismatch(self.name, [(w, v, tol) for w, v in report],
-                                            self.tolerance)
+                tol = default_tolerance(call.data.dtype)
+                raise_on_mismatch(self.name, [(w, v, tol) for w, v in report], self.tolerance)
         h_n, c_n = self._unsort(h_n, call.unsorted), self._unsort(c_n, call.unsorted)
         result = self._package(call, top, h_n, c_n)
         if verify and first:  # the module's own fused call, compared with the loop's result
@@ -204,28 +198,26 @@ class RecurrentCapture:
         """Check our ``output, h_n(, c_n)`` against the module's own call; return the latter."""
         names = ("output", "h_n", "c_n")
         pairs = zip(names, _leaves(mine), _leaves(theirs), strict=False)
-        tol = fused_mod.default_tolerance(_leaves(theirs)[0].dtype)
-        report = [fused_mod.diff(what, a.detach(), b.detach(), tol) for what, a, b in pairs]
-        fused_mod.raise_on_mismatch(self.name, report, self.tolerance)
+        tol = default_tolerance(_leaves(theirs)[0].dtype)
+        report = [diff(what, a.detach(), b.detach(), tol) for what, a, b in pairs]
+        raise_on_mismatch(self.name, report, self.tolerance)
         return theirs
 
     def _checked(self, call: _Call, verify: bool, input: Any, hx: Any) -> Any:
         m, n = self.module, self.n_dirs
-        layer_w = self._layer_weights()
+        layer_w = layer_weights(m)
         h0 = (call.h0, call.c0) if self.kind == "lstm" else call.h0
-        res = fused_mod.run_fused(
+        res = kernel_route.run_fused(
             self.kind, call.x, call.batch_sizes, layer_w, h0, n_dirs=n, has_bias=m.bias,
             training=m.training, batch_first=m.batch_first,
         )
         if verify or self.kind == "lstm":
-            dir_w = [[ws[d * len(ws) // n : (d + 1) * len(ws) // n] for d in range(n)]
-                     for ws in layer_w]
-            cell, report = fused_mod.check_states(
-                self.kind, res, call.layout, dir_w, call.h0.detach(),
+            cell, report = kernel_route.check_states(
+                self.kind, res, call.layout, split_directions(layer_w, n), call.h0.detach(),
                 None if call.c0 is None else call.c0.detach(),
             )
             if verify:
-                fused_mod.raise_on_mismatch(self.name, report, self.tolerance)
+                raise_on_mismatch(self.name, report, self.tolerance)
         else:
             cell = None
         h_n = self._unsort(res.h_n, call.unsorted)
@@ -248,13 +240,11 @@ class RecurrentCapture:
 
     def _store(self, call: _Call, hidden: Tensor, cell: Tensor | None, h_n: Tensor,
                c_n: Tensor | None, verified: bool) -> None:
-        m, n = self.module, self.n_dirs
+        m = self.module
         gates = None
         if self.kind in GATE_NAMES:  # references only: computed if a gate view is read
-            dir_w = [[ws[d * len(ws) // n : (d + 1) * len(ws) // n] for d in range(n)]
-                     for ws in self._layer_weights()]
-            gates = GateSource(self.name, self.kind, call.data, dir_w, call.h0, call.c0,
-                               self.tolerance)
+            gates = GateSource(self.name, self.kind, call.data, direction_weights(m), call.h0,
+                               call.c0, self.tolerance)
         self.calls.append(RecurrentStates(
             layout=call.layout, hidden_packed=hidden, cell_packed=cell, h_n=h_n, c_n=c_n,
             kind=self.kind, hidden_size=m.hidden_size, proj_size=getattr(m, "proj_size", 0),

@@ -1,4 +1,10 @@
-"""Per-step identity checks of the LSTM loop's states, cheap enough to run on every call.
+"""The checks of recomputed states: tolerances, reports, and the LSTM loop's per-step check.
+
+Every check reports ``(what, max |difference|, allowed)`` entries (:func:`diff`, with the
+per-dtype :func:`default_tolerance`) and :func:`raise_on_mismatch` turns the worst one beyond
+its allowance into :class:`~probe_rnn.errors.CaptureMismatchError`.
+
+The loop's per-step identity check is cheap enough to run on every call.
 
 The loop keeps each step's gate pre-activations ``G`` (``(n_tokens, 4*hidden)`` per layer and
 direction). The check recomputes, independently of the loop and in whole-sequence batches:
@@ -20,11 +26,22 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from probe_rnn.capture.recurrence import cell_weights, lstm_cell
 from probe_rnn.capture.states import PackedLayout
+from probe_rnn.errors import CaptureMismatchError
 
-__all__ = ["check_lstm_loop"]
+__all__ = ["check_lstm_loop", "default_tolerance", "diff", "raise_on_mismatch"]
 
 _PROBES = 2
+
+
+def default_tolerance(dtype: torch.dtype) -> float:
+    """Absolute tolerance per unit of magnitude used by the checks for ``dtype``."""
+    if dtype == torch.float64:
+        return 1e-9
+    if dtype in (torch.float16, torch.bfloat16):
+        return 2e-2
+    return 5e-5
 
 
 def _max_abs(x: Tensor) -> float:
@@ -51,9 +68,8 @@ def _check_direction(
     c0: Tensor, prev: Tensor, gen: torch.Generator,
 ) -> list[tuple[str, float]]:
     """Check one layer-direction; ``pre`` (a workspace buffer) is overwritten."""
-    w_ih, w_hh = weights[0], weights[1]
-    bias = weights[2] + weights[3] if len(weights) >= 4 else None
-    w_hr = weights[4] if len(weights) == 5 else (weights[2] if len(weights) == 3 else None)
+    w_ih, w_hh, b_ih, b_hh, w_hr = cell_weights(weights)
+    bias = b_ih + b_hh if b_ih is not None else None
     h_prev = torch.cat([h0, h], 0).index_select(0, prev)
     r = torch.randn(pre.shape[1], _PROBES, generator=gen, dtype=torch.float64).to(pre)
     err = pre @ r
@@ -74,7 +90,7 @@ def _check_direction(
     pre[:, hid : 2 * hid].sigmoid_()
     pre[:, 3 * hid :].sigmoid_()
     i, f, g, o = pre[:, :hid], pre[:, hid : 2 * hid], pre[:, 2 * hid : 3 * hid], pre[:, 3 * hid :]
-    c_hat = torch.cat([c0, c], 0).index_select(0, prev).mul_(f).addcmul_(i, g)
+    c_hat = lstm_cell(i, f, g, torch.cat([c0, c], 0).index_select(0, prev))
     out.append(("c", _max_rel(c_hat, c)))
     h_cell = _tanh_(c.clone()).mul_(o)
     if w_hr is None:
@@ -109,7 +125,7 @@ def check_lstm_loop(
     pre : list
         ``[layer][direction]`` gate pre-activations ``(n_tokens, 4*hidden)``.
     layer_weights, h0, c0
-        As for :func:`probe_rnn.capture.lstm.lstm_loop`.
+        As for :func:`probe_rnn.capture.loop_route.lstm_loop`.
     """
     gen = torch.Generator().manual_seed(seed)
     n_dirs = len(layer_weights[0])
@@ -128,3 +144,33 @@ def check_lstm_loop(
                 report += [(f"{what} {tag}", value) for what, value in found]
             x = hidden[layer].view(hidden[layer].shape[0], -1)
     return report
+
+
+def diff(what: str, got: Tensor, ref: Tensor, tol: float) -> tuple[str, float, float]:
+    """``(what, max |got - ref|, tol * max(1, max |ref|))``."""
+    if got.numel() == 0:
+        return what, 0.0, tol
+    diff = (got - ref).abs().max().item()
+    scale = max(1.0, ref.abs().max().item())
+    return what, diff, tol * scale
+
+
+def raise_on_mismatch(
+    module_name: str, report: list[tuple[str, float, float]], tolerance: float | None
+) -> None:
+    """Raise :class:`CaptureMismatchError` for the worst entry beyond its allowed difference.
+
+    ``tolerance`` (absolute) overrides the per-dtype default when given.
+    """
+    worst = None
+    for what, diff, allowed in report:
+        limit = allowed if tolerance is None else tolerance
+        if not diff <= limit and (worst is None or diff - limit > worst[1] - worst[2]):
+            worst = (what, diff, limit)
+    if worst is not None:
+        what, diff, limit = worst
+        raise CaptureMismatchError(
+            f"recomputed states of module {module_name!r} fail the check at {what}: "
+            f"max |difference| {diff:.3g} > tolerance {limit:.3g}; the module's weights or "
+            "inputs changed during the call, or its forward is not the standard one"
+        )

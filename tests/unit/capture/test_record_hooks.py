@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from probe_rnn.capture import fused, lstm, record, recurrent
+from probe_rnn.capture import loop_route, record, recurrence, recurrent
 from probe_rnn.errors import CaptureError, CaptureMismatchError, ConfigError
 
 
@@ -151,13 +151,13 @@ def test_repeated_calls_and_clear(batch):
 
 
 def _perturb_gates(monkeypatch, by: float = 1e-2):
-    real = fused._gates
+    real = recurrence.gate_preactivations
 
     def wrong(x, h_prev, weights):
         gi, gh = real(x, h_prev, weights)
         return gi + by, gh
 
-    monkeypatch.setattr(fused, "_gates", wrong)
+    monkeypatch.setattr(recurrence, "gate_preactivations", wrong)
 
 
 def _corrupt_weight_after_loop(monkeypatch, model):
@@ -229,7 +229,7 @@ def test_tolerance_is_honoured(monkeypatch, batch):
 
 def test_every_mode_catches_one_corrupted_state(monkeypatch, batch):
     model = Tagger("lstm").eval()
-    real = lstm._direction
+    real = loop_route._direction
 
     def corrupt(xw, weights, layout, h0, c0, h_out, c_out, reverse, *rest):
         real(xw, weights, layout, h0, c0, h_out, c_out, reverse, *rest)
@@ -238,7 +238,7 @@ def test_every_mode_catches_one_corrupted_state(monkeypatch, batch):
 
     with torch.no_grad(), record(model, verify="every") as rec:
         model(*batch)
-        monkeypatch.setattr(lstm, "_direction", corrupt)
+        monkeypatch.setattr(loop_route, "_direction", corrupt)
         with pytest.raises(CaptureMismatchError, match=r"h L\d/bwd"):
             model(*batch)
         assert len(rec.calls("rnn")) == 1

@@ -1,4 +1,4 @@
-"""The LSTM step loop that *replaces* the fused kernel's call (the fast capture route).
+"""The loop capture route: an LSTM step loop that *replaces* the fused kernel's call.
 
 It mirrors PyTorch's native CPU recurrence operation for operation — the input projection of
 every step in one matmul per layer and direction, then per step ``addmm`` of the hidden
@@ -6,6 +6,7 @@ projection, ``add_`` of the input projection, the gate non-linearities on ``unsa
 views, ``c = f*c + i*g``, ``h = o*tanh(c)`` (then ``h @ W_hr^T`` with ``proj_size``) — so on
 the native path its output is bit-for-bit the module's, while every h and c lands directly in
 preallocated packed-layout buffers. Its cost is one forward plus a little Python per step.
+The cell equations are :mod:`probe_rnn.capture.recurrence`'s.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from probe_rnn.capture.recurrence import (
+    CellWeights,
+    cell_weights,
+    lstm_cell,
+    lstm_gates_,
+    lstm_hidden,
+)
 from probe_rnn.capture.states import PackedLayout
 
 __all__ = ["lstm_loop"]
@@ -54,10 +62,8 @@ def _direction(
     ``(batch, 4*hidden)`` scratch tensor; ``pre_out`` ``(n_tokens, 4*hidden)``, when given,
     receives the gate pre-activations of every step (for :mod:`probe_rnn.capture.verify`).
     """
-    w_hh, b_hh = weights[1], weights[3] if len(weights) >= 4 else None
-    w_hr = weights[4] if len(weights) == 5 else (weights[2] if len(weights) == 3 else None)
-    w_hh_t = w_hh.t()
-    w_hr_t = w_hr.t() if w_hr is not None else None
+    w = cell_weights(weights)
+    w_hh_t, b_hh = w.w_hh.t(), w.b_hh
     bs, offs = layout.batch_sizes, layout.offsets
     steps = range(len(bs) - 1, -1, -1) if reverse else range(len(bs))
     h_state, c_state = (h0.clone(), c0.clone()) if reverse else (h0, c0)
@@ -71,16 +77,10 @@ def _direction(
         gates.add_(xw[o : o + b])
         if pre_out is not None:
             pre_out[o : o + b] = gates
-        ingate, forgetgate, cellgate, outgate = gates.unsafe_chunk(4, 1)
-        ingate.sigmoid_()
-        forgetgate.sigmoid_()
-        cellgate.tanh_()
-        outgate.sigmoid_()
+        ingate, forgetgate, cellgate, outgate = lstm_gates_(gates)
         # fresh tensors as in ATen (a GEMM's rounding can depend on its input's alignment)
-        c_new = (forgetgate * c_state[:b]).add_(ingate * cellgate)
-        h_new = outgate * c_new.tanh()
-        if w_hr_t is not None:
-            h_new = torch.matmul(h_new, w_hr_t)
+        c_new = lstm_cell(ingate, forgetgate, cellgate, c_state[:b])
+        h_new = lstm_hidden(outgate, c_new, w.w_hr)
         c_out[o : o + b] = c_new
         h_out[o : o + b] = h_new
         if reverse:
@@ -140,21 +140,28 @@ def lstm_loop(
             pre_out = ws.get(f"pre{layer}/{d}", n, 4 * hidden_size, data) if keep_gates else None
             if pre_out is not None:
                 pre[-1].append(pre_out)
-            xw = ws.get("xw", n, 4 * hidden_size, data)
-            if len(weights) >= 4:
-                torch.addmm(weights[2], layer_in, weights[0].t(), out=xw)
-            else:
-                torch.mm(layer_in, weights[0].t(), out=xw)
+            xw = _project_input(layer_in, cell_weights(weights),
+                                ws.get("xw", n, 4 * hidden_size, data))
             k = layer * n_dirs + d
             _direction(xw, weights, layout, h0[k], c0[k], h_layer[:, d], c_layer[:, d], d == 1,
                        gate_buf, pre_out)
         hidden.append(h_layer)
         cell.append(c_layer)
         layer_in = h_layer.view(n, n_dirs * out_size)
-    last = layout.index("last")
-    b = layout.batch
-    h_n = torch.stack([h.index_select(0, last)[:, 0] if d == 0 else h[:b, 1]
-                       for h in hidden for d in range(n_dirs)])
-    c_n = torch.stack([c.index_select(0, last)[:, 0] if d == 0 else c[:b, 1]
-                       for c in cell for d in range(n_dirs)])
-    return hidden, cell, layer_in, h_n, c_n, pre
+    return hidden, cell, layer_in, _final(hidden, layout), _final(cell, layout), pre
+
+
+def _project_input(x: Tensor, w: CellWeights, out: Tensor) -> Tensor:
+    """``out = x W_ih^T + b_ih`` of every step at once (``addmm`` as ATen's, into ``out``)."""
+    if w.b_ih is not None:
+        return torch.addmm(w.b_ih, x, w.w_ih.t(), out=out)
+    return torch.mm(x, w.w_ih.t(), out=out)
+
+
+def _final(states: list[Tensor], layout: PackedLayout) -> Tensor:
+    """``(layers * directions, batch, .)`` last states (sorted order) of per-layer
+    ``(n_tokens, directions, .)`` states: a forward direction's at each row's last step, a
+    backward direction's at step 0."""
+    last, b = layout.index("last"), layout.batch
+    return torch.stack([s.index_select(0, last)[:, 0] if d == 0 else s[:b, 1]
+                        for s in states for d in range(s.shape[1])])
