@@ -38,7 +38,11 @@ from torch import Tensor
 from probe_rnn.capture import recurrence
 from probe_rnn.capture.verify import default_tolerance, diff, raise_on_mismatch
 from probe_rnn.errors import CaptureError
-from probe_rnn.vocabulary import GATE_NAMES, gate_names  # re-exported: the gates of each kind
+from probe_rnn.vocabulary import (  # GATE_NAMES, gate_names re-exported: the gates of each kind
+    DIRECTIONS,
+    GATE_NAMES,
+    gate_names,
+)
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
@@ -101,11 +105,10 @@ class GateSource:
         with torch.no_grad():
             x = self.data if layer == 0 else states.hidden_layers[layer - 1].reshape(n, -1)
             h = states.hidden_layers[layer][:, direction]
-            prev = layout.index("prev_bwd" if direction else "prev_fwd")
-            h_prev = torch.cat([self.h0[k].detach(), h], 0).index_select(0, prev)
+            h_prev = recurrence.previous_states(self.h0[k].detach(), h, layout, direction)
             gi, gh = recurrence.gate_preactivations(x.detach(), h_prev,
                                                     [w.detach() for w in weights])
-            tag = f"L{layer}/{'bwd' if direction else 'fwd'}"
+            tag = f"L{layer}/{DIRECTIONS[direction]}"
             tol = default_tolerance(h.dtype)
             if lstm:
                 gates = gi.add_(gh).view(n, 4, -1)
@@ -114,7 +117,7 @@ class GateSource:
                 gates[:, 3].sigmoid_()
                 i, f, g, o = gates.unbind(1)
                 c = states.cell_layers[layer][:, direction]
-                c_prev = torch.cat([self.c0[k].detach(), c], 0).index_select(0, prev)
+                c_prev = recurrence.previous_states(self.c0[k].detach(), c, layout, direction)
                 w_hr = recurrence.cell_weights(weights).w_hr
                 h_hat = recurrence.lstm_hidden(o, c, None if w_hr is None else w_hr.detach())
                 report = [diff(f"gates (c) {tag}", recurrence.lstm_cell(i, f, g, c_prev), c, tol),

@@ -23,6 +23,7 @@ from torch import _VF, Tensor
 from probe_rnn.capture import recurrence
 from probe_rnn.capture.states import PackedLayout
 from probe_rnn.capture.verify import default_tolerance, diff
+from probe_rnn.vocabulary import DIRECTIONS
 
 __all__ = ["FusedResult", "run_fused", "check_states"]
 
@@ -128,15 +129,13 @@ def check_states(
             for d, weights in enumerate(dirs):
                 k = layer * n_dirs + d
                 h = fused.hidden[:, layer, d]
-                prev = layout.index("prev_bwd" if d else "prev_fwd")
-                h_prev = torch.cat([h0[k], h], 0).index_select(0, prev)
+                h_prev = recurrence.previous_states(h0[k], h, layout, d)
                 gi, gh = recurrence.gate_preactivations(x, h_prev, weights)
-                tag = f"L{layer}/{'bwd' if d else 'fwd'}"
+                tag = f"L{layer}/{DIRECTIONS[d]}"
                 if kind == "lstm":
                     c, h_hat = _lstm_identity(gi.add_(gh), weights, c0[k], layout, d == 1)
                     cells.append(c)
-                    last = layout.index("last")
-                    c_last = c.index_select(0, last) if d == 0 else c[: layout.batch]
+                    c_last = recurrence.final_states(c, layout, d)
                     report.append(diff(f"c_n {tag}", c_last, fused.c_n[k], tol))
                 elif kind == "gru":
                     _, z, new = recurrence.gru_gates(gi, gh)

@@ -17,6 +17,7 @@ from torch import Tensor
 from probe_rnn.capture.recurrence import (
     CellWeights,
     cell_weights,
+    final_states,
     lstm_cell,
     lstm_gates_,
     lstm_hidden,
@@ -159,9 +160,6 @@ def _project_input(x: Tensor, w: CellWeights, out: Tensor) -> Tensor:
 
 
 def _final(states: list[Tensor], layout: PackedLayout) -> Tensor:
-    """``(layers * directions, batch, .)`` last states (sorted order) of per-layer
-    ``(n_tokens, directions, .)`` states: a forward direction's at each row's last step, a
-    backward direction's at step 0."""
-    last, b = layout.index("last"), layout.batch
-    return torch.stack([s.index_select(0, last)[:, 0] if d == 0 else s[:b, 1]
+    """``(layers * directions, batch, .)`` final states of per-layer ``(n_tokens, dirs, .)``."""
+    return torch.stack([final_states(s[:, d], layout, d)
                         for s in states for d in range(s.shape[1])])

@@ -8,6 +8,7 @@ the lazily recomputed gates and the unrolled attribution twin):
   :func:`direction_weights` splits them per ``[layer][direction]``, :func:`cell_weights` names
   the positions of one direction, :func:`named_cell_weights` reads them by parameter name at
   call time;
+* **steps**: :func:`previous_states` (each packed row's ``s_{t-1}``), :func:`final_states`;
 * **pre-activations**: :func:`gate_preactivations` (``x W_ih^T + b_ih``, ``h W_hh^T + b_hh``);
 * **cells**, in PyTorch's gate order: LSTM ``i, f, g, o`` (:func:`lstm_gates_`,
   :func:`lstm_cell`, :func:`lstm_cell_sequence`, :func:`lstm_hidden`), GRU ``r, z, n``
@@ -28,8 +29,9 @@ from probe_rnn.capture.states import PackedLayout
 
 __all__ = [
     "CellWeights", "cell_weights", "layer_weights", "split_directions", "direction_weights",
-    "named_cell_weights", "gate_preactivations", "lstm_gates_", "lstm_cell",
-    "lstm_cell_sequence", "lstm_hidden", "gru_gates", "gru_hidden", "rnn_hidden",
+    "named_cell_weights", "previous_states", "final_states", "gate_preactivations",
+    "lstm_gates_", "lstm_cell", "lstm_cell_sequence", "lstm_hidden", "gru_gates", "gru_hidden",
+    "rnn_hidden",
 ]
 
 
@@ -76,6 +78,23 @@ def named_cell_weights(module: nn.RNNBase, layer: int, direction: int) -> CellWe
     per_dir = len(names) // (module.num_layers * n_dirs)
     k = layer * n_dirs + direction
     return cell_weights([getattr(module, name) for name in names[k * per_dir : (k + 1) * per_dir]])
+
+
+def previous_states(initial: Tensor, states: Tensor, layout: PackedLayout,
+                    direction: int) -> Tensor:
+    """``s_{t-1}`` of every packed row of one direction's ``states`` ``(n_tokens, .)``: the state
+    of the step the direction comes from (for ``bwd`` the next one), ``initial`` ``(batch, .)``
+    at its first step."""
+    prev = layout.index("prev_bwd" if direction else "prev_fwd")
+    return torch.cat([initial, states], 0).index_select(0, prev)
+
+
+def final_states(states: Tensor, layout: PackedLayout, direction: int) -> Tensor:
+    """``(batch, .)`` last states (sorted order) of one direction's ``states`` ``(n_tokens, .)``:
+    a forward direction's at each row's last step, a backward direction's at step 0."""
+    if direction == 0:
+        return states.index_select(0, layout.index("last"))
+    return states[: layout.batch]
 
 
 def gate_preactivations(x: Tensor, h_prev: Tensor, flat: Sequence[Tensor]) -> tuple[Tensor, Tensor]:

@@ -26,9 +26,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from probe_rnn.capture.recurrence import cell_weights, lstm_cell
+from probe_rnn.capture.recurrence import cell_weights, lstm_cell, previous_states
 from probe_rnn.capture.states import PackedLayout
 from probe_rnn.errors import CaptureMismatchError
+from probe_rnn.vocabulary import DIRECTIONS
 
 __all__ = ["check_lstm_loop", "default_tolerance", "diff", "raise_on_mismatch"]
 
@@ -65,12 +66,12 @@ def _tanh_(x: Tensor) -> Tensor:
 
 def _check_direction(
     x: Tensor, h: Tensor, c: Tensor, pre: Tensor, weights: list[Tensor], h0: Tensor,
-    c0: Tensor, prev: Tensor, gen: torch.Generator,
+    c0: Tensor, layout: PackedLayout, direction: int, gen: torch.Generator,
 ) -> list[tuple[str, float]]:
     """Check one layer-direction; ``pre`` (a workspace buffer) is overwritten."""
     w_ih, w_hh, b_ih, b_hh, w_hr = cell_weights(weights)
     bias = b_ih + b_hh if b_ih is not None else None
-    h_prev = torch.cat([h0, h], 0).index_select(0, prev)
+    h_prev = previous_states(h0, h, layout, direction)
     r = torch.randn(pre.shape[1], _PROBES, generator=gen, dtype=torch.float64).to(pre)
     err = pre @ r
     err -= x @ (w_ih.t() @ r)
@@ -90,7 +91,7 @@ def _check_direction(
     pre[:, hid : 2 * hid].sigmoid_()
     pre[:, 3 * hid :].sigmoid_()
     i, f, g, o = pre[:, :hid], pre[:, hid : 2 * hid], pre[:, 2 * hid : 3 * hid], pre[:, 3 * hid :]
-    c_hat = lstm_cell(i, f, g, torch.cat([c0, c], 0).index_select(0, prev))
+    c_hat = lstm_cell(i, f, g, previous_states(c0, c, layout, direction))
     out.append(("c", _max_rel(c_hat, c)))
     h_cell = _tanh_(c.clone()).mul_(o)
     if w_hr is None:
@@ -135,12 +136,11 @@ def check_lstm_loop(
         for layer, dirs in enumerate(layer_weights):
             for d, weights in enumerate(dirs):
                 k = layer * n_dirs + d
-                prev = layout.index("prev_bwd" if d else "prev_fwd")
                 found = _check_direction(
                     x, hidden[layer][:, d], cell[layer][:, d], pre[layer][d], weights, h0[k],
-                    c0[k], prev, gen,
+                    c0[k], layout, d, gen,
                 )
-                tag = f"L{layer}/{'bwd' if d else 'fwd'}"
+                tag = f"L{layer}/{DIRECTIONS[d]}"
                 report += [(f"{what} {tag}", value) for what, value in found]
             x = hidden[layer].view(hidden[layer].shape[0], -1)
     return report
