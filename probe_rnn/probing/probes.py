@@ -323,14 +323,8 @@ class MLPProbe(_ClassifierProbe):
     n_iter_no_change = 10
     tol = 1e-4
 
-    def __init__(
-        self,
-        hidden: int = 64,
-        alpha: float = 1e-4,
-        max_iter: int = 200,
-        early_stopping: bool = True,
-        random_state: int = 0,
-    ) -> None:
+    def __init__(self, hidden: int = 64, alpha: float = 1e-4, max_iter: int = 200,
+                 early_stopping: bool = True, random_state: int = 0) -> None:
         self.hidden = hidden
         self.alpha = alpha
         self.max_iter = max_iter
