@@ -103,7 +103,7 @@ def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool) -> Pr
     """
     if choice not in PROBE_ROWS:
         raise ConfigError(f"--probe-rows must be one of {', '.join(PROBE_ROWS)}; "
-                          f"received {choice!r}")
+                          f"got {choice!r}")
     split = df["split"].astype(str).to_numpy()
     held = np.isin(split, HELD_OUT_SPLITS)
     mask = {"heldout": held, "train": split == "train", "all": np.ones(len(df), bool)}[choice]

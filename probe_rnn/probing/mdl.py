@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from probe_rnn.probing.measures import EPS
+from probe_rnn.data.sampling import shuffled_groups
+from probe_rnn.probing.measures import EPS, align_proba
 
 __all__ = ["BLOCKS", "MDLResult", "block_ends", "online_codelength"]
 
@@ -83,12 +84,7 @@ def _block_proba(
     if len(np.unique(y_tr)) < 2:
         return _smoothed(y_tr, classes, len(X_te))
     est = make().fit(X_tr, y_tr, **fit_kwargs)
-    proba = est.predict_proba(X_te)
-    out = np.zeros((len(X_te), len(classes)))
-    index = {c: i for i, c in enumerate(classes.tolist())}
-    for j, c in enumerate(np.asarray(est.classes_).tolist()):
-        out[:, index[c]] = proba[:, j]
-    return out
+    return align_proba(est.predict_proba(X_te), est.classes_, classes)
 
 
 def online_codelength(
@@ -116,8 +112,8 @@ def online_codelength(
     pass_groups : bool
         Pass ``groups=`` to the probe's ``fit`` (for probes that split by group inside).
     """
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    rank = np.random.default_rng(seed).permutation(len(uniq))[inverse]
+    inverse, group_order = shuffled_groups(groups, seed)
+    rank = group_order[inverse]
     order = np.lexsort((np.arange(len(y)), rank))
     X, y, g = X[order], np.asarray(y)[order], rank[order]
     classes = np.unique(y)

@@ -42,10 +42,12 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
+from sklearn.dummy import DummyClassifier
 
 __all__ = [
     "EPS",
     "SMOOTHING",
+    "align_proba",
     "MIN_CI_VALUES",
     "METRIC_BOUNDS",
     "CI_METHOD",
@@ -83,6 +85,29 @@ CI_METHOD = (
     "95% t-interval over folds x seeds, Nadeau-Bengio corrected variance; "
     f"NaN with fewer than {MIN_CI_VALUES} values; clipped to the metric's valid range"
 )
+
+
+def align_proba(proba: np.ndarray, have: Sequence, want: Sequence) -> np.ndarray:
+    """Probability columns of classes ``have`` rearranged to classes ``want``, float64.
+
+    Parameters
+    ----------
+    proba : ndarray, shape (rows, len(have))
+        Column ``j`` belongs to class ``have[j]`` (e.g. an estimator's ``classes_``).
+    have, want : sequence
+        Classes of the given columns / of the wanted ones.
+
+    Returns
+    -------
+    ndarray, shape (rows, len(want))
+        Classes of ``want`` missing from ``have`` get 0; classes not in ``want`` are dropped.
+    """
+    out = np.zeros((proba.shape[0], len(want)), dtype=np.float64)
+    index = {c: i for i, c in enumerate(np.asarray(want).tolist())}
+    for j, c in enumerate(np.asarray(have).tolist()):
+        if c in index:
+            out[:, index[c]] = proba[:, j]
+    return out
 
 
 def bits_rows(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> np.ndarray:
@@ -150,11 +175,8 @@ def smooth_proba(
     order, classes the probe never saw get ``p = 0`` before mixing. Rows are renormalised first.
     """
     all_classes = np.asarray(all_classes, dtype=object)
-    index = {c: i for i, c in enumerate(all_classes.tolist())}
-    raw = np.clip(np.asarray(proba, dtype=np.float64), 0.0, None)
-    out = np.zeros((len(raw), len(all_classes)))
-    for j, c in enumerate(list(classes)):
-        out[:, index[c]] += raw[:, j]
+    out = align_proba(np.clip(np.asarray(proba, dtype=np.float64), 0.0, None), classes,
+                      all_classes)
     sums = out.sum(axis=1, keepdims=True)
     out = np.divide(out, sums, out=np.full_like(out, 1.0 / len(all_classes)), where=sums > 0)
     lam = _mix(n_train, len(all_classes), alpha)
@@ -214,6 +236,8 @@ def usable_bits(
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Share of exact matches (NaN when empty)."""
+    # not sklearn's accuracy_score: the same value, but 351 us vs 4 us a call at 40 rows
+    # (9.9 ms vs 0.2 ms at 20,000 rows, 11 classes), and it is called per fold and position.
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
 
@@ -233,8 +257,8 @@ def majority_accuracy(y_train: np.ndarray, y_test: np.ndarray) -> float:
     """Accuracy on ``y_test`` of always predicting the training split's most frequent class."""
     if len(y_test) == 0 or len(y_train) == 0:
         return float("nan")
-    classes, counts = np.unique(np.asarray(y_train), return_counts=True)
-    return accuracy(y_test, np.full(len(y_test), classes[np.argmax(counts)], dtype=object))
+    dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(y_train), 1)), y_train)
+    return accuracy(y_test, dummy.predict(np.zeros((len(y_test), 1))))
 
 
 def ci95(
@@ -266,8 +290,10 @@ def ci95(
     if len(v) < max(2, min_values):
         return mean, float("nan"), float("nan")
     var = float(v.var(ddof=1)) * (1.0 / len(v) + test_train_ratio)
-    half = float(stats.t.ppf(0.975, df=len(v) - 1)) * np.sqrt(var)
-    low, high = mean - half, mean + half
+    low, high = mean, mean  # zero spread: the point (stats.t.interval gives NaN at scale 0)
+    if var != 0:
+        low, high = (float(x) for x in stats.t.interval(0.95, len(v) - 1, loc=mean,
+                                                          scale=np.sqrt(var)))
     if bounds is not None:
         low, high = float(np.clip(low, *bounds)), float(np.clip(high, *bounds))
     return mean, low, high

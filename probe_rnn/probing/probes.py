@@ -34,38 +34,16 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from probe_rnn.data.sampling import sample_groups
 from probe_rnn.errors import ConfigError
 from probe_rnn.plugins import register_probe
+from probe_rnn.probing.measures import align_proba
 from probe_rnn.probing.specs import make_probe, retuned, untuned
+from probe_rnn.probing.splits import inner_split
 
-__all__ = [
-    "LogisticProbe", "RidgeProbe", "MLPProbe", "make_probe", "inner_split", "untuned", "retuned",
-]
+__all__ = ["LogisticProbe", "RidgeProbe", "MLPProbe", "make_probe", "untuned", "retuned"]
 
 DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
-
-
-def inner_split(
-    n: int, dev_fraction: float, seed: int, groups: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train/dev split of ``n`` rows; rows sharing a group stay on one side.
-
-    Returns
-    -------
-    train_idx, dev_idx : ndarray of int
-    """
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        order = rng.permutation(n)
-        n_dev = max(1, int(round(n * dev_fraction)))
-        return np.sort(order[n_dev:]), np.sort(order[:n_dev])
-    uniq, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    perm = rng.permutation(len(uniq))
-    n_dev = max(1, int(round(len(uniq) * dev_fraction)))
-    dev_groups = np.zeros(len(uniq), dtype=bool)
-    dev_groups[perm[:n_dev]] = True
-    is_dev = dev_groups[inverse]
-    return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
 
 
 class _ScaledProbe(BaseEstimator):
@@ -82,6 +60,9 @@ class _ScaledProbe(BaseEstimator):
         if classifier:
             check_classification_targets(y)
             self.classes_, y = np.unique(y, return_inverse=True)
+        # not StandardScaler: on float32 states it accumulates in float64 and differs from this
+        # in 98 % of the entries (max 1.5e-5 at 20,000 x 128), which moves every fitted probe;
+        # on float64 the two agree to the bit.
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
         constant = std <= 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(self.mean_), 1.0)
@@ -244,11 +225,16 @@ class LogisticProbe(_ClassifierProbe):
 
     def _tune(self, Xs: np.ndarray, y: np.ndarray, groups: Any
               ) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
-        """The C with the lowest inner-dev log-loss, and the path's weights at that C."""
+        """The C with the lowest inner-dev log-loss, and the path's weights at that C.
+
+        Not LogisticRegressionCV: it scores every C on K folds (0.86 s vs 0.11 s here at
+        4,000 rows x 128, 11 classes, with 5 group folds) and picks the plain minimum, not
+        the one-standard-error C below, so cells would be ~8x slower and C could change.
+        """
         if len(y) < self.min_tune or len(self.Cs) < 2:
             return float(self.default_C if len(self.Cs) != 1 else self.Cs[0]), None
         g = np.arange(len(y)) if groups is None else np.asarray(groups)
-        sample = _group_sample(g, self.tune_rows, self.random_state)
+        sample = sample_groups(g, self.tune_rows, self.random_state)
         tr, dev = inner_split(len(sample), self.dev_fraction, self.random_state, g[sample])
         tr, dev = sample[tr], sample[dev]
         if len(np.unique(y[tr])) < 2 or len(dev) == 0:
@@ -261,7 +247,7 @@ class LogisticProbe(_ClassifierProbe):
         codes = np.arange(len(self.classes_))
         for C in sorted(float(c) for c in self.Cs):
             path.set_params(C=C).fit(Xs[tr], y[tr])
-            proba = _expand_proba(path.predict_proba(Xs[dev]), path.classes_, codes)
+            proba = align_proba(path.predict_proba(Xs[dev]), path.classes_, codes)
             losses[C] = -np.log(np.clip(proba[np.arange(len(dev)), y[dev]], 1e-15, None))
             self.dev_scores_[C] = float(losses[C].mean())
             same = len(path.classes_) == len(codes)
@@ -337,14 +323,8 @@ class MLPProbe(_ClassifierProbe):
     n_iter_no_change = 10
     tol = 1e-4
 
-    def __init__(
-        self,
-        hidden: int = 64,
-        alpha: float = 1e-4,
-        max_iter: int = 200,
-        early_stopping: bool = True,
-        random_state: int = 0,
-    ) -> None:
+    def __init__(self, hidden: int = 64, alpha: float = 1e-4, max_iter: int = 200,
+                 early_stopping: bool = True, random_state: int = 0) -> None:
         self.hidden = hidden
         self.alpha = alpha
         self.max_iter = max_iter
@@ -402,27 +382,3 @@ def _one_standard_error(losses: dict[float, np.ndarray]) -> float:
         if diff.mean() <= se:
             return C
     return best
-
-
-def _group_sample(groups: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of a seeded sample of whole groups holding about ``max_rows`` rows."""
-    n = len(groups)
-    if max_rows is None or n <= max_rows:
-        return np.arange(n)
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    order = np.random.default_rng(seed).permutation(len(uniq))
-    sizes = np.bincount(inverse)[order]
-    keep = order[: max(2, int(np.searchsorted(np.cumsum(sizes), max_rows)) + 1)]
-    chosen = np.zeros(len(uniq), dtype=bool)
-    chosen[keep] = True
-    return np.flatnonzero(chosen[inverse])
-
-
-def _expand_proba(proba: np.ndarray, have: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Reorder/expand probability columns from classes ``have`` to classes ``want`` (0 fill)."""
-    out = np.zeros((proba.shape[0], len(want)), dtype=np.float64)
-    index = {c: i for i, c in enumerate(want.tolist())}
-    for j, c in enumerate(have.tolist()):
-        if c in index:
-            out[:, index[c]] = proba[:, j]
-    return out

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from probe_rnn.data.sampling import shuffled_groups
 from probe_rnn.errors import ConfigError
 from probe_rnn.probing.splits import group_kfold
 
@@ -59,9 +60,8 @@ class Plan:
 
 def _holdout(groups: np.ndarray, n_test: int, max_train: int, seed: int
              ) -> tuple[np.ndarray, np.ndarray]:
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    order = np.random.default_rng(seed).permutation(len(uniq))
-    side = np.full(len(uniq), -1, dtype=np.int8)
+    inverse, order = shuffled_groups(groups, seed)
+    side = np.full(len(order), -1, dtype=np.int8)
     side[order[:n_test]] = 1
     side[order[n_test:n_test + max_train]] = 0
     where = side[inverse]

@@ -180,6 +180,9 @@ def _top_n(values: np.ndarray, n: int) -> np.ndarray:
 
 def _quantile_bins(values: np.ndarray, n_bins: int) -> np.ndarray:
     """Bin integers into at most ``n_bins`` quantile bins labelled ``"lo-hi"`` (or ``"v"``)."""
+    # not pandas.qcut: it interpolates the quantiles and closes bins on the right, so its bins
+    # differ (lengths 3..39 in 5 bins: 2,118 of 20,000 sentences land in another bin) and
+    # every length and position result would change.
     values = np.asarray(values, dtype=np.int64)
     out = np.empty(len(values), dtype=object)
     if len(values) == 0:

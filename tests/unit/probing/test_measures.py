@@ -12,6 +12,7 @@ from probe_rnn.probing.measures import (
     EPS,
     METRIC_BOUNDS,
     SMOOTHING,
+    align_proba,
     ci95,
     cross_entropy_bits,
     majority_accuracy,
@@ -51,6 +52,19 @@ def test_ci95_is_the_corrected_t_interval() -> None:
     plain = ci95(vals)
     assert plain[2] - plain[1] < hi - lo
     assert math.isnan(ci95([0.5])[1]) and math.isnan(ci95([])[0])
+
+
+def test_ci95_of_equal_values_is_the_point_clipped_to_the_bounds() -> None:
+    assert ci95([0.7] * 5, test_train_ratio=0.25) == (pytest.approx(0.7),) * 3
+    assert ci95([1.0] * 4, bounds=(0.0, 1.0)) == (1.0, 1.0, 1.0)
+
+
+def test_align_proba_reorders_fills_and_drops_columns() -> None:
+    proba = np.array([[0.1, 0.9], [0.6, 0.4]])
+    out = align_proba(proba, np.array(["b", "z"]), np.array(["a", "b", "c"], dtype=object))
+    assert out.dtype == np.float64
+    assert out.tolist() == [[0.0, 0.1, 0.0], [0.0, 0.6, 0.0]]  # "z" is not wanted, "a"/"c" absent
+    assert align_proba(proba, [2, 0], [0, 1, 2]).tolist() == [[0.9, 0.0, 0.1], [0.4, 0.0, 0.6]]
 
 
 def test_majority_and_r2_baselines() -> None:

@@ -16,11 +16,11 @@ from probe_rnn.probing.probes import (
     LogisticProbe,
     MLPProbe,
     RidgeProbe,
-    inner_split,
     make_probe,
     retuned,
     untuned,
 )
+from probe_rnn.probing.splits import inner_split
 
 
 @pytest.mark.parametrize("probe", [LogisticProbe(), RidgeProbe(), MLPProbe()],
