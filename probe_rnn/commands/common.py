@@ -4,13 +4,16 @@ messages on stderr)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from probe_rnn.errors import DataError
+from probe_rnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,9 +93,31 @@ def load_plugins(folders: list[Path] | None) -> None:
 
 def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
     """``--max-rows``: the pipeline's seeded sample, so every command picks the same rows."""
-    from probe_rnn.pipeline import sample_rows as pick
+    from probe_rnn.run_inputs import sample_rows as pick
 
-    return pick(df, max_rows, seed)
+    with flag_names():
+        return pick(df, max_rows, seed)
+
+
+@contextmanager
+def flag_names() -> Iterator[None]:
+    """Re-raise a library error that names a parameter (``max_rows must ...``, ``cell_timeout
+    must ...``) with the option's name instead (``--max-rows must ...``): the library speaks of
+    parameters, the CLI of its options."""
+    try:
+        yield
+    except ConfigError as exc:
+        text = str(exc)
+        match = re.match(r"([a-z][a-z_]*)( must | is unknown)", text)
+        if match is None or "_" not in match[1] and match[1] not in _SINGLE_WORD_OPTIONS:
+            raise
+        flag = "--" + match[1].replace("_", "-")
+        raise type(exc)(flag + text[len(match[1]):]).with_traceback(exc.__traceback__) from None
+
+
+#: Parameters whose option is the same word (the rest are recognised by their underscore).
+_SINGLE_WORD_OPTIONS = {"folds", "seeds", "jobs", "precision", "probes", "views", "tasks",
+                        "seed"}
 
 
 def split_list(value: str | None, option: str = "--list") -> list[str] | None:

@@ -22,6 +22,7 @@ from probe_rnn.commands.common import (
     UmapOpt,
     cluster,
     console,
+    flag_names,
     load_data,
     load_plugins,
     print_failed_cells,
@@ -78,24 +79,25 @@ def probe_cmd(
     """Capture every state, probe what each carries, attribute, and write the HTML report."""
     from probe_rnn.pipeline import run_pipeline
     from probe_rnn.probing import headline_table
+    from probe_rnn.run_settings import RunSettings
 
+    with flag_names():
+        settings = RunSettings(
+            views=split_list(views, "--views"), tasks=split_list(tasks, "--tasks"),
+            probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
+            precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
+            attribution_rows=attribution_rows, seed=seed, jobs=jobs,
+            cell_timeout=cell_timeout or None, umap=umap)
+    arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
+                 "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
+                 "views": views, "probe_rows": probe_rows}
     with cluster(scheduler) as client:
         load_plugins(plugins)
         bundle = source.load(checkpoint)
         df, origin = load_data(data, dataset, text, label)
-        arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
-                     "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
-                     "views": views, "probe_rows": probe_rows}
-        result = run_pipeline(
-            bundle, df, out, source=origin, views=split_list(views, "--views"),
-            tasks=split_list(tasks, "--tasks"), probes=split_list(probes, "--probes"),
-            folds=folds, seeds=seeds, max_rows=max_rows,
-            jobs=jobs, mdl=mdl, precision=precision, probe_rows=probe_rows,
-            cell_timeout=cell_timeout or None,
-            random_baseline=random_baseline,
-            attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
-            say=say, progress=Progress(quiet=quiet), client=client,
-        )
+        with flag_names():
+            result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
+                                  say=say, progress=Progress(quiet=quiet), client=client)
     stdout().print(headline_table(result.results))
     print_failed_cells(result.results)
     typer.echo(f"report: {result.report_path or result.out_dir}")

@@ -305,7 +305,7 @@ def run_probes(
     Returns
     -------
     DataFrame
-        Columns :data:`~probe_rnn.probing.results.RESULT_COLUMNS`; ``attrs`` holds the run's
+        Columns :data:`~probe_rnn.run_folder.RESULT_COLUMNS`; ``attrs`` holds the run's
         ``ci_method``, ``bits``, ``folds``, ``seeds``, ``seed``, ``protocol``, ``cells``,
         ``reused_cells``, ``failed_cells``, ``unreadable_journal`` (journal files recomputed)
         and per-cell ``cell_records`` (status, protocol,
