@@ -4,9 +4,12 @@ messages on stderr)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -73,6 +76,57 @@ def load_data(
     if dataset is not None:
         return load_dataset(dataset), f"dataset:{dataset}"
     return read_table(data, text=text, label=label), str(data)
+
+
+@dataclass
+class TableSource:
+    """The table a command reads: ``--data`` or ``--dataset``, and its text/label columns."""
+
+    data: Path | None = None
+    dataset: str | None = None
+    text: str = "text"
+    label: str = "label"
+
+    def load(self) -> tuple[pd.DataFrame, str]:
+        """The table and its source name (:func:`load_data`)."""
+        return load_data(self.data, self.dataset, self.text, self.label)
+
+
+_TABLE_OPTIONS: dict[str, Any] = {"data": DataOpt, "dataset": DatasetOpt, "text": TextOpt,
+                                  "label": LabelOpt}
+
+
+def table_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` ``--data``, ``--dataset``, ``--text`` and ``--label``; it receives
+    them as ``table: TableSource``."""
+    return option_group(TableSource, _TABLE_OPTIONS, "table")(command)
+
+
+def option_group(group: type, options: dict[str, Any], name: str
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator adding ``options`` (parameter name -> typer annotation; the fields of the
+    dataclass ``group``) to a command, which receives them as one ``group`` object in its
+    parameter ``name``; typer sees the options in the command's signature."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != name]
+        defaults = {f.name: f.default for f in fields(group)}
+        added = [inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY,
+                                   default=defaults[option], annotation=annotation)
+                 for option, annotation in options.items()]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            kwargs[name] = group(**{option: kwargs.pop(option) for option in options})
+            return command(**kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in (*kept, *added)}
+        del wrapper.__wrapped__  # typer reads the signature above, not the command's own
+        return wrapper
+
+    return decorate
 
 
 def cluster(scheduler: str | None) -> Any:

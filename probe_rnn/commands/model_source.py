@@ -9,15 +9,14 @@ read. The README's "Your own model" section is the contract these options implem
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from probe_rnn.commands.common import option_group
 from probe_rnn.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -126,18 +125,4 @@ for _annotation in _OPTIONS.values():  # listed together under --help
 
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``command`` the model options; it receives them as ``source: ModelSource``."""
-    signature = inspect.signature(command, eval_str=True)
-    kept = [p for p in signature.parameters.values() if p.name != "source"]
-    defaults = {f.name: f.default for f in fields(ModelSource)}
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name],
-                               annotation=annotation) for name, annotation in _OPTIONS.items()]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        source = ModelSource(**{name: kwargs.pop(name) for name in _OPTIONS})
-        return command(source=source, **kwargs)
-
-    wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in (*kept, *added)}
-    del wrapper.__wrapped__  # typer reads the signature above, not the command's own
-    return wrapper
+    return option_group(ModelSource, _OPTIONS, "source")(command)
