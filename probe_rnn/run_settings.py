@@ -82,7 +82,12 @@ class RunSettings:
                 raise ConfigError(f"{name} must be a sequence of names, got the string "
                                   f"{value!r}: pass [{value!r}]")
             if value is not None:
-                object.__setattr__(self, name, tuple(str(v) for v in value))
+                value = tuple(value)
+                odd = next((v for v in value if not isinstance(v, str)), None)
+                if odd is not None:
+                    raise ConfigError(f"{name} must be names (str), got {odd!r}: register it "
+                                      "as a plugin and give its name")
+                object.__setattr__(self, name, value)
         if not self.probes:
             raise ConfigError("probes must name at least one probe, got an empty sequence")
         if self.precision is None:

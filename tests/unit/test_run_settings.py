@@ -16,6 +16,7 @@ from probe_rnn.run_settings import RunSettings
     ({"jobs": 0}, "jobs"), ({"precision": 0.7}, "precision"), ({"probe_rows": "dev"}, "probe_rows"),
     ({"attribution_rows": -1}, "attribution_rows"), ({"cell_timeout": -2}, "cell_timeout"),
     ({"tasks": "label"}, "tasks"), ({"probes": []}, "probes"), ({"folds": True}, "folds"),
+    ({"views": ["output@last", 3]}, "views"),
 ])
 def test_a_bad_value_is_one_line_naming_the_parameter(changes, name) -> None:
     with pytest.raises(ConfigError) as info:
