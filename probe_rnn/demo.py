@@ -16,11 +16,13 @@ import json
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from probe_rnn.errors import CheckpointError
 from probe_rnn.pipeline import RunResult, Say, run_pipeline
+from probe_rnn.run_settings import RunSettings
 from probe_rnn.vocabulary import state_views
 
 if TYPE_CHECKING:
@@ -50,16 +52,17 @@ DEMO_VIEWS: list[str] = [
     "hidden/L1/fwd", "hidden/L1/bwd",
 ]
 
-#: The demo's probing run: kept small enough for a 2-core machine in about a minute.
-DEMO_RUN: dict[str, Any] = {
-    "views": DEMO_VIEWS,
-    "tasks": ["label", "length", "word-content", "first-token", "last-token",
-              "token-back-1", "token-back-2"],
-    "folds": 3,
-    "seeds": 1,
-    "max_rows": None,
-    "attribution_rows": 16,
-}
+#: The demo's probing run: kept small enough for a 2-core machine in about a minute
+#: (``run_demo`` sets its ``seed``, ``umap`` and ``jobs``).
+DEMO_RUN = RunSettings(
+    views=DEMO_VIEWS,
+    tasks=["label", "length", "word-content", "first-token", "last-token",
+           "token-back-1", "token-back-2"],
+    folds=3,
+    seeds=1,
+    max_rows=None,
+    attribution_rows=16,
+)
 
 
 #: The demo's readouts study (:func:`probe_rnn.studies.compare_readouts`): the demo model's
@@ -114,48 +117,52 @@ def run_demo(
         Stage lines and progress bars (the CLI prints them).
     """
     from probe_rnn.data import load_dataset
-    from probe_rnn.models import load_model, save_checkpoint, train
 
     say = say or (lambda line: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     df = load_dataset("names", seed=seed)
-    model_path = out / "model.pt"
-    bundle = None
-    if model_path.exists() and not retrain:
-        try:
-            bundle = load_model(model_path)
-            say(f"{'model':<12} reusing {model_path}")
-        except CheckpointError as exc:
-            say(f"{'model':<12} cannot reuse {model_path} ({exc}); training again")
-    if bundle is None:
-        import torch
-
-
-        # a model this small trains fastest on one thread: measured here 8.9 s on one,
-        # 30 s on two with the CLI's passive OpenMP waits (7.5 s with busy-waiting threads)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            result = train(df, seed=seed, source="dataset:names", **DEMO_MODEL)
-        finally:
-            torch.set_num_threads(threads)
-        save_checkpoint(model_path, result.bundle)
-        bundle = load_model(model_path)
-        say(
-            f"{'train':<12} dev accuracy {result.dev_accuracy:.3f}  "
-            f"test accuracy {result.test_accuracy:.3f}  -> {model_path}"
-        )
+    bundle = _demo_model(df, out / "model.pt", seed=seed, retrain=retrain, say=say)
     study = None
     if readouts is not False:
         study = {**DEMO_READOUTS, **(readouts if isinstance(readouts, dict) else {})}
         _readout_study(df, out / READOUTS_DIR, study, seed=seed, jobs=jobs, retrain=retrain,
                        say=say, progress=progress)
+    settings = replace(DEMO_RUN, seed=seed, umap=umap, jobs=jobs)
     return run_pipeline(
-        bundle, df, out, source="dataset:names", name="demo", seed=seed, umap=umap, jobs=jobs,
-        arguments={"command": "demo", **DEMO_MODEL, **DEMO_RUN, "readouts_study": study},
-        say=say, progress=progress, **DEMO_RUN,
+        bundle, df, out, settings, source="dataset:names", name="demo",
+        arguments={"command": "demo", **DEMO_MODEL, **settings.to_json(),
+                   "readouts_study": study},
+        say=say, progress=progress,
     )
+
+
+def _demo_model(df: Any, model_path: Path, *, seed: int, retrain: bool, say: Say) -> Any:
+    """The demo model: the checkpoint at ``model_path`` when it loads (and not ``retrain``),
+    else trained on ``df`` with :data:`DEMO_MODEL` and saved there."""
+    import torch
+
+    from probe_rnn.models import load_model, save_checkpoint, train
+
+    if model_path.exists() and not retrain:
+        try:
+            bundle = load_model(model_path)
+            say(f"{'model':<12} reusing {model_path}")
+            return bundle
+        except CheckpointError as exc:
+            say(f"{'model':<12} cannot reuse {model_path} ({exc}); training again")
+    # a model this small trains fastest on one thread: measured here 8.9 s on one,
+    # 30 s on two with the CLI's passive OpenMP waits (7.5 s with busy-waiting threads)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = train(df, seed=seed, source="dataset:names", **DEMO_MODEL)
+    finally:
+        torch.set_num_threads(threads)
+    save_checkpoint(model_path, result.bundle)
+    say(f"{'train':<12} dev accuracy {result.dev_accuracy:.3f}  "
+        f"test accuracy {result.test_accuracy:.3f}  -> {model_path}")
+    return load_model(model_path)
 
 
 def _cores(jobs: int) -> int:

@@ -4,13 +4,19 @@ messages on stderr)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from probe_rnn.errors import DataError
+from probe_rnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,6 +78,57 @@ def load_data(
     return read_table(data, text=text, label=label), str(data)
 
 
+@dataclass
+class TableSource:
+    """The table a command reads: ``--data`` or ``--dataset``, and its text/label columns."""
+
+    data: Path | None = None
+    dataset: str | None = None
+    text: str = "text"
+    label: str = "label"
+
+    def load(self) -> tuple[pd.DataFrame, str]:
+        """The table and its source name (:func:`load_data`)."""
+        return load_data(self.data, self.dataset, self.text, self.label)
+
+
+_TABLE_OPTIONS: dict[str, Any] = {"data": DataOpt, "dataset": DatasetOpt, "text": TextOpt,
+                                  "label": LabelOpt}
+
+
+def table_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` ``--data``, ``--dataset``, ``--text`` and ``--label``; it receives
+    them as ``table: TableSource``."""
+    return option_group(TableSource, _TABLE_OPTIONS, "table")(command)
+
+
+def option_group(group: type, options: dict[str, Any], name: str
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator adding ``options`` (parameter name -> typer annotation; the fields of the
+    dataclass ``group``) to a command, which receives them as one ``group`` object in its
+    parameter ``name``; typer sees the options in the command's signature."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != name]
+        defaults = {f.name: f.default for f in fields(group)}
+        added = [inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY,
+                                   default=defaults[option], annotation=annotation)
+                 for option, annotation in options.items()]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            kwargs[name] = group(**{option: kwargs.pop(option) for option in options})
+            return command(**kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in (*kept, *added)}
+        del wrapper.__wrapped__  # typer reads the signature above, not the command's own
+        return wrapper
+
+    return decorate
+
+
 def cluster(scheduler: str | None) -> Any:
     """``--scheduler`` as a context manager giving a Dask client (or None): connected before
     any other work, so an unreachable scheduler fails at once."""
@@ -90,9 +147,31 @@ def load_plugins(folders: list[Path] | None) -> None:
 
 def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
     """``--max-rows``: the pipeline's seeded sample, so every command picks the same rows."""
-    from probe_rnn.pipeline import sample_rows as pick
+    from probe_rnn.run_inputs import sample_rows as pick
 
-    return pick(df, max_rows, seed)
+    with flag_names():
+        return pick(df, max_rows, seed)
+
+
+@contextmanager
+def flag_names() -> Iterator[None]:
+    """Re-raise a library error that names a parameter (``max_rows must ...``, ``cell_timeout
+    must ...``) with the option's name instead (``--max-rows must ...``): the library speaks of
+    parameters, the CLI of its options."""
+    try:
+        yield
+    except ConfigError as exc:
+        text = str(exc)
+        match = re.match(r"([a-z][a-z_]*)( must | is unknown)", text)
+        if match is None or "_" not in match[1] and match[1] not in _SINGLE_WORD_OPTIONS:
+            raise
+        flag = "--" + match[1].replace("_", "-")
+        raise type(exc)(flag + text[len(match[1]):]).with_traceback(exc.__traceback__) from None
+
+
+#: Parameters whose option is the same word (the rest are recognised by their underscore).
+_SINGLE_WORD_OPTIONS = {"folds", "seeds", "jobs", "precision", "probes", "views", "tasks",
+                        "seed"}
 
 
 def split_list(value: str | None, option: str = "--list") -> list[str] | None:

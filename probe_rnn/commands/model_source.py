@@ -9,15 +9,14 @@ read. The README's "Your own model" section is the contract these options implem
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from probe_rnn.commands.common import option_group
 from probe_rnn.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,36 +83,31 @@ class ModelSource:
                           layout=self.layout, labels=self.label_names())
 
 
+def _given(kind: Any, flag: str, help_text: str) -> Any:
+    """An option that is None unless given (no default shown), on the "Your model" panel."""
+    return Annotated[kind | None, typer.Option(flag, show_default=False, help=help_text)]
+
+
 _OPTIONS: dict[str, Any] = {
-    "factory": Annotated[str | None, typer.Option(
-        "--model", show_default=False,
-        help="Foreign model: 'file.py:build' or 'package.module:build', a function that "
-        f"builds the architecture; the checkpoint then holds its state_dict ({HELP_LINK}).")],
-    "vocab": Annotated[Path | None, typer.Option(
-        "--vocab", show_default=False,
-        help="The model's vocabulary: a JSON map token->id, a JSON list, or one token per "
-        "line.")],
-    "tokenizer": Annotated[str | None, typer.Option(
-        "--tokenizer", show_default=False,
-        help="How --vocab's tokens split a text: word (default), char or basic-english "
-        "(torchtext's: lower-cased, punctuation split off).")],
-    "pad_id": Annotated[int | None, typer.Option(
-        "--pad-id", show_default=False,
-        help="Padding id (default: --vocab's <pad>, else the embedding's padding_idx).")],
-    "unk": Annotated[str | None, typer.Option(
-        "--unk", show_default=False,
-        help="Unknown-token entry of --vocab (default: <unk> or [UNK] when present).")],
+    "factory": _given(str, "--model", "Foreign model: 'file.py:build' or "
+                      "'package.module:build', a function that builds the architecture; the "
+                      f"checkpoint then holds its state_dict ({HELP_LINK})."),
+    "vocab": _given(Path, "--vocab", "The model's vocabulary: a JSON map token->id, a JSON "
+                    "list, or one token per line."),
+    "tokenizer": _given(str, "--tokenizer", "How --vocab's tokens split a text: word "
+                        "(default), char or basic-english (torchtext's: lower-cased, "
+                        "punctuation split off)."),
+    "pad_id": _given(int, "--pad-id", "Padding id (default: --vocab's <pad>, else the "
+                     "embedding's padding_idx)."),
+    "unk": _given(str, "--unk", "Unknown-token entry of --vocab (default: <unk> or [UNK] "
+                  "when present)."),
     "layout": Annotated[str, typer.Option(
         "--layout", help="Ids the model reads: auto (detected by one probing call), batch "
         "(batch, time) or time (time, batch).")],
-    "adapter": Annotated[str | None, typer.Option(
-        "--adapter", show_default=False,
-        help="How the model is called: ids-lengths, ids, or a plugin adapter (default: "
-        "detected from forward's signature).")],
-    "labels": Annotated[str | None, typer.Option(
-        "--labels", show_default=False,
-        help="Class names in the order of the model's outputs, comma-separated (default: the "
-        "checkpoint's or factory's, else 0..n-1).")],
+    "adapter": _given(str, "--adapter", "How the model is called: ids-lengths, ids, or a "
+                      "plugin adapter (default: detected from forward's signature)."),
+    "labels": _given(str, "--labels", "Class names in the order of the model's outputs, "
+                     "comma-separated (default: the checkpoint's or factory's, else 0..n-1)."),
     "trust_checkpoint": Annotated[bool, typer.Option(
         "--trust-checkpoint",
         help="Allow a checkpoint that is a pickled module. Unpickling runs code: only for "
@@ -126,18 +120,4 @@ for _annotation in _OPTIONS.values():  # listed together under --help
 
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``command`` the model options; it receives them as ``source: ModelSource``."""
-    signature = inspect.signature(command, eval_str=True)
-    kept = [p for p in signature.parameters.values() if p.name != "source"]
-    defaults = {f.name: f.default for f in fields(ModelSource)}
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name],
-                               annotation=annotation) for name, annotation in _OPTIONS.items()]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> Any:
-        source = ModelSource(**{name: kwargs.pop(name) for name in _OPTIONS})
-        return command(source=source, **kwargs)
-
-    wrapper.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in (*kept, *added)}
-    del wrapper.__wrapped__  # typer reads the signature above, not the command's own
-    return wrapper
+    return option_group(ModelSource, _OPTIONS, "source")(command)

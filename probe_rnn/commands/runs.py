@@ -3,32 +3,32 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from probe_rnn.commands.common import (
-    DataOpt,
-    DatasetOpt,
     JobsOpt,
-    LabelOpt,
     MaxRowsOpt,
     PluginsOpt,
     QuietOpt,
     SchedulerOpt,
     SeedOpt,
-    TextOpt,
+    TableSource,
     UmapOpt,
     cluster,
     console,
-    load_data,
+    flag_names,
     load_plugins,
+    option_group,
     print_failed_cells,
     sample_rows,
     say,
     split_list,
     stdout,
+    table_options,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.errors import ConfigError
@@ -36,13 +36,10 @@ from probe_rnn.progress import Progress
 
 
 @model_options
+@table_options
 def probe_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
     out: Annotated[Path, typer.Option("--out", help="Run folder for stores, results, report.")],
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    text: TextOpt = "text",
-    label: LabelOpt = "label",
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: label and "
                      "sentence tasks; see `probe-rnn plugins`).", show_default=False)] = None,
     views: Annotated[str | None, typer.Option(help="Comma-separated state views (default: the "
@@ -72,30 +69,31 @@ def probe_cmd(
     plugins: PluginsOpt = None,
     scheduler: SchedulerOpt = None,
     source: ModelSource = ModelSource(),
+    table: TableSource = TableSource(),
     seed: SeedOpt = 0,
     quiet: QuietOpt = False,
 ) -> None:
     """Capture every state, probe what each carries, attribute, and write the HTML report."""
     from probe_rnn.pipeline import run_pipeline
     from probe_rnn.probing import headline_table
+    from probe_rnn.run_settings import RunSettings
 
-    with cluster(scheduler) as client:
+    with flag_names():
+        settings = RunSettings(
+            views=split_list(views, "--views"), tasks=split_list(tasks, "--tasks"),
+            probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
+            precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
+            attribution_rows=attribution_rows, seed=seed, jobs=jobs,
+            cell_timeout=cell_timeout, umap=umap)
+    arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds, "seeds":
+                 seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
+                 "probe_rows": probe_rows}
+    with flag_names(), cluster(scheduler) as client:
         load_plugins(plugins)
         bundle = source.load(checkpoint)
-        df, origin = load_data(data, dataset, text, label)
-        arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds,
-                     "seeds": seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks,
-                     "views": views, "probe_rows": probe_rows}
-        result = run_pipeline(
-            bundle, df, out, source=origin, views=split_list(views, "--views"),
-            tasks=split_list(tasks, "--tasks"), probes=split_list(probes, "--probes"),
-            folds=folds, seeds=seeds, max_rows=max_rows,
-            jobs=jobs, mdl=mdl, precision=precision, probe_rows=probe_rows,
-            cell_timeout=cell_timeout or None,
-            random_baseline=random_baseline,
-            attribution_rows=attribution_rows, umap=umap, seed=seed, arguments=arguments,
-            say=say, progress=Progress(quiet=quiet), client=client,
-        )
+        df, origin = table.load()
+        result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
+                              say=say, progress=Progress(quiet=quiet), client=client)
     stdout().print(headline_table(result.results))
     print_failed_cells(result.results)
     typer.echo(f"report: {result.report_path or result.out_dir}")
@@ -138,12 +136,47 @@ def report_cmd(
     typer.echo(f"report: {report.path}")
 
 
+@dataclass
+class StudyTraining:
+    """How ``compare-readouts`` trains each model: architecture and budget (the options)."""
+
+    rnn: str = "lstm"
+    layers: int = 2
+    hidden: int = 64
+    bidirectional: bool = True
+    tokenizer: str = "char"
+    embedding_dim: int = 64
+    epochs: int | None = None
+    packed: bool = True
+    batch_size: int = 64
+    lr: float = 3e-3
+    patience: int = 3
+
+
+_STUDY_TRAINING_OPTIONS: dict[str, Any] = {
+    "rnn": Annotated[str, typer.Option(help="Recurrent cell: lstm, gru, rnn, rnn-relu.")],
+    "layers": Annotated[int, typer.Option(help="Stacked recurrent layers.")],
+    "hidden": Annotated[int, typer.Option(help="Hidden size per direction.")],
+    "bidirectional": Annotated[bool, typer.Option(
+        "--bidirectional/--no-bidirectional", help="Add a backward direction.")],
+    "tokenizer": Annotated[str, typer.Option(help="Tokens: char or word.")],
+    "embedding_dim": Annotated[int, typer.Option("--embedding-dim", help="Embedding size.")],
+    "epochs": Annotated[int | None, typer.Option(
+        help="Epochs per run (early stopping on the dev score); default 8, 15 for "
+             "autoencode.", show_default=False)
+    ],
+    "packed": Annotated[bool, typer.Option(
+        "--packed/--padded", help="Run the RNN on packed sequences or the padded batch.")],
+    "batch_size": Annotated[int, typer.Option("--batch-size", help="Rows per batch.")],
+    "lr": Annotated[float, typer.Option(help="Adam learning rate.")],
+    "patience": Annotated[int, typer.Option(help="Epochs without dev gain before stopping.")],
+}
+
+
+@option_group(StudyTraining, _STUDY_TRAINING_OPTIONS, "training")
+@table_options
 def compare_readouts_cmd(
     out: Annotated[Path, typer.Option("--out", help="Report folder (index.html + csv tables).")],
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    text: TextOpt = "text",
-    label: LabelOpt = "label",
     objective: Annotated[str, typer.Option(
         help="Setting(s) of the question, comma-separated: classify (the head reads the "
              "readout), autoencode (a decoder starts from it), siamese (pairs scored by the "
@@ -152,56 +185,32 @@ def compare_readouts_cmd(
     loss: Annotated[str | None, typer.Option(
         "--loss", help="Siamese losses, comma-separated: mse, contrastive (default both).",
         show_default=False)] = None,
-    rnn: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru, rnn, rnn-relu.")] = "lstm",
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
-    hidden: Annotated[int, typer.Option(help="Hidden size per direction.")] = 64,
-    bidirectional: Annotated[bool, typer.Option(
-        "--bidirectional/--no-bidirectional", help="Add a backward direction.")] = True,
-    tokenizer: Annotated[str, typer.Option(help="Tokens: char or word.")] = "char",
-    embedding_dim: Annotated[int, typer.Option("--embedding-dim", help="Embedding size.")] = 64,
     readouts: Annotated[str | None, typer.Option(
         help="Comma-separated readouts: last, hidden, mean, max, naive-last (and zero for "
              "autoencode); default all of the objective's.", show_default=False)
     ] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per readout (paired).")] = 3,
-    epochs: Annotated[int | None, typer.Option(
-        help="Epochs per run (early stopping on the dev score); default 8, 15 for "
-             "autoencode.", show_default=False)
-    ] = None,
     jobs: Annotated[int, typer.Option(help="Parallel training processes (joblib).")] = 2,
-    packed: Annotated[bool, typer.Option(
-        "--packed/--padded", help="Run the RNN on packed sequences or the padded batch.")] = True,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Rows per batch.")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-3,
-    patience: Annotated[int, typer.Option(help="Epochs without dev gain before stopping.")] = 3,
     probe: Annotated[bool, typer.Option(
         "--probe/--no-probe", help="Probe label bits in output@last, h_n, c_n per model.")
     ] = True,
     max_rows: MaxRowsOpt = None,
     scheduler: SchedulerOpt = None,
+    table: TableSource = TableSource(),
+    training: StudyTraining = StudyTraining(),
     seed: SeedOpt = 0,
 ) -> None:
     """Train one model per readout and seed in each setting, compare them, write the report."""
     import time
 
     from rich.progress import Progress
-    from rich.table import Table
 
-    from probe_rnn.studies import parse_losses, parse_readouts
-    from probe_rnn.studies.question import answer_question, parse_objectives
+    from probe_rnn.studies.question import answer_question
 
-    names = parse_objectives(objective)
-    for name in names:  # every option error before any training
-        if readouts is not None:
-            parse_readouts(readouts, name)
-    if loss is not None:
-        if "siamese" not in names:
-            raise ConfigError("--loss applies to the siamese objective only: add "
-                              "--objective siamese or drop --loss")
-        parse_losses(loss, "siamese")
+    names = _check_study_options(objective, readouts, loss)
     started = time.perf_counter()
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
-        df, source = load_data(data, dataset, text, label)
+        df, source = table.load()
         df = sample_rows(df, max_rows, seed)
         task = bar.add_task("training", total=None)
 
@@ -210,15 +219,38 @@ def compare_readouts_cmd(
                        description=f"{setting}: trained {what}")
 
         answer = answer_question(
-            df, objectives=names, losses=loss, rnn=rnn, layers=layers, hidden=hidden,
-            bidirectional=bidirectional, readouts=readouts, seeds=seeds, epochs=epochs,
-            packed=packed, jobs=jobs, seed=seed, probe=probe, progress=_progress,
-            tokenizer=tokenizer, embedding_dim=embedding_dim, batch_size=batch_size, lr=lr,
-            patience=patience, client=client,
-        )
+            df, objectives=names, losses=loss, readouts=readouts, seeds=seeds, jobs=jobs,
+            seed=seed, probe=probe, progress=_progress, client=client, **asdict(training))
     for study in answer.studies.values():
         study.settings["source"] = source
     path = _write_studies(answer, out, source)
+    _print_studies(answer, seeds, source)
+    typer.echo(f"wall time: {time.perf_counter() - started:.1f} s")
+    typer.echo(f"report: {path}")
+
+
+def _check_study_options(objective: str, readouts: str | None, loss: str | None) -> list[str]:
+    """The objectives named by ``--objective``, with every option error raised before any
+    training (``--readouts`` for each objective, ``--loss`` for siamese only)."""
+    from probe_rnn.studies import parse_losses, parse_readouts
+    from probe_rnn.studies.question import parse_objectives
+
+    names = parse_objectives(objective)
+    for name in names:
+        if readouts is not None:
+            parse_readouts(readouts, name)
+    if loss is not None:
+        if "siamese" not in names:
+            raise ConfigError("--loss applies to the siamese objective only: add "
+                              "--objective siamese or drop --loss")
+        parse_losses(loss, "siamese")
+    return names
+
+
+def _print_studies(answer: Any, seeds: int, source: str) -> None:
+    """Each setting's table (mean, interval and verdict per readout) and its recommendation."""
+    from rich.table import Table
+
     for name, study in answer.studies.items():
         obj = study.objective
         several = len(study.losses) > 1
@@ -233,8 +265,6 @@ def compare_readouts_cmd(
                           ci, row.vs_best)
         stdout().print(table)
         typer.echo(study.answer()[-1])  # the recommendation
-    typer.echo(f"wall time: {time.perf_counter() - started:.1f} s")
-    typer.echo(f"report: {path}")
 
 
 def _write_studies(answer: Any, out: Path, source: str) -> Path:

@@ -8,32 +8,25 @@ from typing import Annotated
 import typer
 
 from probe_rnn.commands.common import (
-    DataOpt,
-    DatasetOpt,
-    LabelOpt,
     MaxRowsOpt,
     SchedulerOpt,
     SeedOpt,
-    TextOpt,
+    TableSource,
     cluster,
     console,
-    load_data,
     sample_rows,
     say,
     split_list,
+    table_options,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
-from probe_rnn.commands.output import disk_size
 
 
 @model_options
+@table_options
 def capture_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
     out: Annotated[Path, typer.Option("--out", help="Folder of the state store.")],
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    text: TextOpt = "text",
-    label: LabelOpt = "label",
+    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
     views: Annotated[str | None, typer.Option(
         help="Comma-separated views (default: every sentence view of the catalogue and every "
         "per-token hidden/cell/output state).", show_default=False)] = None,
@@ -48,18 +41,20 @@ def capture_cmd(
         show_default=False)] = None,
     scheduler: SchedulerOpt = None,
     source: ModelSource = ModelSource(),
+    table: TableSource = TableSource(),
     seed: SeedOpt = 0,
 ) -> None:
     """Capture every state of a model over a table into a state store (memory-mapped arrays)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from probe_rnn.capture import capture
+    from probe_rnn.commands.output import disk_size
 
     columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     done = {"batches": 0}
     with cluster(scheduler) as client:
         bundle = source.load(checkpoint)
-        df, _ = load_data(data, dataset, text, label)
+        df, _ = table.load()
         df = sample_rows(df, max_rows, seed)
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("capture", total=len(df))
@@ -78,13 +73,10 @@ def capture_cmd(
 
 # -- attribution ------------------------------------------------------------------------------
 @model_options
+@table_options
 def attribute_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the attribution files.")],
-    data: DataOpt = None,
-    dataset: DatasetOpt = None,
-    text: TextOpt = "text",
-    label: LabelOpt = "label",
     method: Annotated[str, typer.Option(
         help="Token method: ig, saliency, ixg, deeplift, occlusion.")] = "ig",
     rows: Annotated[int, typer.Option(
@@ -96,6 +88,7 @@ def attribute_cmd(
     target: Annotated[str, typer.Option(
         help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
     source: ModelSource = ModelSource(),
+    table: TableSource = TableSource(),
     seed: SeedOpt = 0,
 ) -> None:
     """Attribute predictions to tokens, per-step states and neurons; check completeness."""
@@ -109,7 +102,7 @@ def attribute_cmd(
         except ValueError:
             raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
     bundle = source.load(checkpoint)
-    df, _ = load_data(data, dataset, text, label)
+    df, _ = table.load()
     result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps, seed=seed,
                        target=target, progress=lambda done, total, what: say(
                            f"[{done}/{total}] {what} done"))

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from probe_rnn.probing.measures import CI_METHOD
 from probe_rnn.probing.probes import LogisticProbe, MLPProbe, RidgeProbe, make_probe
-from probe_rnn.probing.results import METRICS, RESULT_COLUMNS, headline_table, save_results
+from probe_rnn.probing.results import METRICS, headline_table, save_results
 from probe_rnn.probing.runner import run_probes
 from probe_rnn.probing.tasks import DEFAULT_TASKS, TOKEN_TASKS, Task, get_task
+from probe_rnn.run_folder import RESULT_COLUMNS
 
 __all__ = [
     "run_probes",

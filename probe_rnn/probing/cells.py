@@ -5,7 +5,7 @@ a worker (the store is re-opened there, memory-mapped; no matrix travels). :func
 builds the cell's matrix when the cell runs (float32: stores hold float16, so nothing is
 lost), splits it (:mod:`probe_rnn.probing.protocol`), fits through one
 :class:`~probe_rnn.probing.jobs.Fitter`, and returns a JSON-ready record: its result rows
-(:data:`~probe_rnn.probing.results.RESULT_COLUMNS`), the per-split values, its status
+(:data:`~probe_rnn.run_folder.RESULT_COLUMNS`), the per-split values, its status
 (``done``, ``skipped`` with the reason, or ``failed`` with the error, naming the probe and,
 for a plugin, its file), and its wall and CPU seconds. A failing probe fails its cell only.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from probe_rnn.atomic import write_text
+from probe_rnn.run_folder import json_default
 
 __all__ = ["Journal"]
 
@@ -60,12 +61,5 @@ class Journal:
         if record.get("status") not in _KEPT:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_text(self._path(record["key"]), json.dumps(record, default=_plain))
+        write_text(self._path(record["key"]), json.dumps(record, default=json_default))
 
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

@@ -1,7 +1,7 @@
 """The probing results table: assembly, saving, and the headline view.
 
 One tidy row per (model, view, task, probe, t, metric), columns in this fixed order
-(``RESULT_COLUMNS``)::
+(:data:`probe_rnn.run_folder.RESULT_COLUMNS`)::
 
     model       "trained" | "random-init" (the key of the stores mapping)
     view        state view name, e.g. "output@last", "h_n/L1/bwd", "hidden/L0/fwd@3"
@@ -40,10 +40,10 @@ import pandas as pd
 
 from probe_rnn.atomic import replacing
 from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
+from probe_rnn.run_folder import RESULT_COLUMNS
 from probe_rnn.vocabulary import try_parse
 
 __all__ = [
-    "RESULT_COLUMNS",
     "METRICS",
     "cell_rows",
     "assemble",
@@ -54,11 +54,6 @@ __all__ = [
     "failure_summary",
 ]
 
-RESULT_COLUMNS: list[str] = [
-    "model", "view", "view_kind", "layer", "direction", "t", "task", "task_kind", "probe",
-    "metric", "value", "ci_low", "ci_high", "chance", "n_train", "n_test", "folds", "seeds",
-    "seed",
-]
 METRICS: tuple[str, ...] = (
     "accuracy", "r2", "bits", "entropy_bits", "control_accuracy", "selectivity", "mdl_bits",
     "uniform_bits", "compression", "control_mdl_bits", "control_compression",

@@ -236,97 +236,44 @@ def _announce(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_probes(
-    stores: Mapping[str, Any],
-    views: Sequence[str] | None = None,
-    tasks: Sequence[str | Task] | None = None,
-    probes: Sequence[Any] = ("logistic",),
-    folds: int = 5,
-    seeds: int = 1,
-    max_rows: int | None = None,
-    rows: Sequence[int] | None = None,
-    jobs: int = 1,
-    mdl: bool = True,
-    control: bool = True,
-    seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-    max_t: int = 16,
-    precision: float = DEFAULT_PRECISION,
-    journal: str | Path | None = None,
-    cell_timeout: float | None = None,
-    return_values: bool = False,
-    client: Any = None,
+    stores: Mapping[str, Any], views: Sequence[str] | None = None,
+    tasks: Sequence[str | Task] | None = None, probes: Sequence[Any] = ("logistic",),
+    folds: int = 5, seeds: int = 1, max_rows: int | None = None,
+    rows: Sequence[int] | None = None, jobs: int = 1, mdl: bool = True, control: bool = True,
+    seed: int = 0, progress: Callable[[int, int], None] | None = None, max_t: int = 16,
+    precision: float = DEFAULT_PRECISION, journal: str | Path | None = None,
+    cell_timeout: float | None = None, return_values: bool = False, client: Any = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Probe every view of every store for every task with every probe.
 
-    Parameters
-    ----------
-    stores : mapping of str to StateStore
-        ``{"trained": ..., "random-init": ...}``; the key becomes the ``model`` column.
-    views : sequence of str, optional
-        View names (stored or ``@t``); default: every stored sentence view (plus per-token
-        views when a task is token-only).
-    tasks : sequence of str or Task, optional
-        Registered names or instances; default :data:`DEFAULT_TASKS`.
-    probes : sequence
-        Registered names, import paths (``sklearn.svm.LinearSVC``), classes, factories or
-        estimator instances.
-    folds, seeds : int
-        K-fold by sentence, repeated with seeds ``seed .. seed + seeds - 1``.
-    max_rows : int, optional
-        Use a seeded sample of this many sentences.
-    rows : sequence of int, optional
-        The store rows to probe (e.g. only those the model did not train on); default all.
-    jobs : int
-        Cells run in parallel (joblib ``n_jobs``; -1 = all cores).
-    mdl, control : bool
-        Compute the online codelength / the control task and selectivity.
-    seed : int
-        Base seed of every random choice.
-    progress : callable(done, total), optional
-        Called with the number of finished cells (reused ones first).
-    max_t : int
-        Positions considered per t for token-level tasks (0..max_t-1 and -1..-max_t); only
-        the estimable ones are reported.
-    precision : float
-        Wanted half-width of a cell's 95 % accuracy interval (worst case); decides the
-        protocol and the most sentences a cell reads (:mod:`probe_rnn.probing.protocol`).
-    journal : path, optional
-        Folder of the run journal: finished cells are kept there and reused.
-    cell_timeout : float, optional
-        Seconds a cell may run; a cell past it is stopped and recorded ``failed`` naming its
-        probe (:mod:`probe_rnn.probing.timelimit`). Default: no limit.
-    return_values : bool
-        Also return the long table (:func:`~probe_rnn.probing.results.values_table`: every
-        per-split value and bootstrap resample), for paired comparisons between cells.
-    client : distributed.Client, optional
-        Run the cells as Dask tasks on its cluster (:mod:`probe_rnn.cluster`) instead of
-        joblib; the stores must be on a filesystem the workers see. Results are identical.
+    ``stores`` maps a model name (the ``model`` column) to its StateStore, e.g.
+    ``{"trained": ..., "random-init": ...}``. ``views``: view names (stored or ``@t``;
+    default every stored sentence view, plus per-token views when a task is token-only).
+    ``tasks``: registered names or instances (default :data:`DEFAULT_TASKS`). ``probes``:
+    registered names, import paths (``sklearn.svm.LinearSVC``), classes, factories or
+    estimators. ``folds``-fold by sentence, repeated with seeds ``seed .. seed + seeds - 1``.
+    ``max_rows``: a seeded sample of sentences; ``rows``: the store rows to probe (default
+    all). ``jobs``: cells in parallel (joblib; -1 = all cores). ``mdl``, ``control``: the
+    online codelength, the control task and selectivity. ``progress(done, total)``: finished
+    cells (reused ones first). ``max_t``: positions per t for token-level tasks
+    (0..max_t-1 and -1..-max_t; only estimable ones are reported). ``precision``: wanted
+    half-width of a cell's 95 % accuracy interval, which decides the protocol
+    (:mod:`probe_rnn.probing.protocol`). ``journal``: folder where finished cells are kept
+    and reused. ``cell_timeout``: seconds a cell may run before it is recorded ``failed``
+    naming its probe (:mod:`probe_rnn.probing.timelimit`; default no limit).
+    ``return_values``: also return the long table
+    (:func:`~probe_rnn.probing.results.values_table`) for paired comparisons. ``client``:
+    run the cells as Dask tasks on its cluster (:mod:`probe_rnn.cluster`; identical results).
 
-    Returns
-    -------
-    DataFrame
-        Columns :data:`~probe_rnn.probing.results.RESULT_COLUMNS`; ``attrs`` holds the run's
-        ``ci_method``, ``bits``, ``folds``, ``seeds``, ``seed``, ``protocol``, ``cells``,
-        ``reused_cells``, ``failed_cells``, ``unreadable_journal`` (journal files recomputed)
-        and per-cell ``cell_records`` (status, protocol,
-        seconds, CPU seconds).
+    Returns the results, columns :data:`~probe_rnn.run_folder.RESULT_COLUMNS`; ``attrs``
+    holds ``ci_method``, ``bits``, ``folds``, ``seeds``, ``seed``, ``protocol``, ``cells``,
+    ``reused_cells``, ``failed_cells``, ``unreadable_journal`` (journal files recomputed) and
+    per-cell ``cell_records`` (status, protocol, seconds, CPU seconds).
     """
     _check(stores, folds, seeds, jobs)
     needed_test_sentences(precision)  # validates
-    cell_timeout = check_timeout(cell_timeout)
-    if cell_timeout and client is not None:
-        raise ConfigError("cell_timeout works with local processes only (a Dask worker "
-                          "runs cells off its main thread, where no alarm can stop them): "
-                          "leave it out with a scheduler")
-    if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
-        warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
-                      "signal can reach it there): use jobs >= 2", stacklevel=2)
-    task_objs = [get_task(t) for t in (DEFAULT_TASKS if tasks is None else tasks)]
-    for task in task_objs:
-        ship_by_value(task)
-    probe_specs = resolve_probes(probes)
-    rows = _rows(len(next(iter(stores.values())).meta), rows, max_rows, seed)
-    cells = plan_cells(stores, views, task_objs, probe_specs, rows)
+    cell_timeout = _checked_timeout(cell_timeout, jobs, client)
+    cells = _plan(stores, views, tasks, probes, rows, max_rows, seed)
     settings = Settings(folds=folds, seeds=seeds, seed=seed, control=control, mdl=mdl,
                         max_t=max_t, precision=float(precision))
     keys = [cell_key(c, settings) for c in cells]
@@ -338,20 +285,54 @@ def run_probes(
         warnings.warn(f"{unreadable} journal file(s) in {journal} could not be read (truncated or "
                       "edited) and their cells were recomputed", stacklevel=2)
     failed = _announce(records)
-    if not any(r["status"] == "done" for r in records):
-        if failed:
-            raise ConfigError(f"every cell failed; the first: {failed[0]['reason']}")
-        raise ConfigError(
-            "nothing to probe: no (view, task) pair has usable rows; check the warnings above, "
-            "the views' kinds (sentence tasks need sentence views) and --folds"
-        )
+    _check_some_done(records, failed)
     df = assemble(records, settings)
     df.attrs.update(
         protocol=describe(precision, folds), precision=float(precision), cells=len(cells),
         reused_cells=reused, failed_cells=failed, unreadable_journal=unreadable,
-        cell_records=[{k: r.get(k) for k in ("key", "model", "view", "task", "probe", "status",
-                                              "reason", "protocol", "sentences",
-                                              "used_sentences", "fits", "not_converged",
-                                              "seconds", "cpu_seconds")} for r in records],
+        cell_records=[{k: r.get(k) for k in _CELL_RECORD_KEYS} for r in records],
     )
     return (df, values_table(records)) if return_values else df
+
+
+def _plan(stores: Mapping[str, Any], views: Sequence[str] | None,
+          tasks: Sequence[str | Task] | None, probes: Sequence[Any],
+          rows: Sequence[int] | None, max_rows: int | None, seed: int) -> list[Cell]:
+    """The run's cells: tasks and probes resolved (one-line errors), rows chosen."""
+    task_objs = [get_task(t) for t in (DEFAULT_TASKS if tasks is None else tasks)]
+    for task in task_objs:
+        ship_by_value(task)
+    probe_specs = resolve_probes(probes)
+    chosen = _rows(len(next(iter(stores.values())).meta), rows, max_rows, seed)
+    return plan_cells(stores, views, task_objs, probe_specs, chosen)
+
+
+#: What each cell's record in ``attrs["cell_records"]`` (and cells.csv) holds.
+_CELL_RECORD_KEYS = ("key", "model", "view", "task", "probe", "status", "reason", "protocol",
+                     "sentences", "used_sentences", "fits", "not_converged", "seconds",
+                     "cpu_seconds")
+
+
+def _checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float | None:
+    """``cell_timeout`` validated (None or 0: no limit), refused with a Dask client."""
+    cell_timeout = check_timeout(cell_timeout)
+    if cell_timeout and client is not None:
+        raise ConfigError("cell_timeout works with local processes only (a Dask worker "
+                          "runs cells off its main thread, where no alarm can stop them): "
+                          "leave it out with a scheduler")
+    if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
+        warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
+                      "signal can reach it there): use jobs >= 2", stacklevel=3)
+    return cell_timeout
+
+
+def _check_some_done(records: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+    """At least one cell finished; else one line on why (every cell failed, or no usable pair)."""
+    if any(r["status"] == "done" for r in records):
+        return
+    if failed:
+        raise ConfigError(f"every cell failed; the first: {failed[0]['reason']}")
+    raise ConfigError(
+        "nothing to probe: no (view, task) pair has usable rows; check the warnings above, "
+        "the views' kinds (sentence tasks need sentence views) and folds="
+    )

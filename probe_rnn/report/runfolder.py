@@ -9,7 +9,6 @@ section is left out.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,10 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.errors import ProbeRnnError, ReportError
+from probe_rnn.run_folder import REQUIRED_RESULT_COLUMNS, RESULT_COLUMNS, read_run
 
-__all__ = ["RunData", "load_run", "RESULT_COLUMNS"]
+__all__ = ["RunData", "load_run"]
 
-#: Column order of the tidy probing results table (CONTRACTS.md "Results table").
-RESULT_COLUMNS = [
-    "model", "view", "view_kind", "layer", "direction", "t", "task", "task_kind", "probe",
-    "metric", "value", "ci_low", "ci_high", "chance", "n_train", "n_test", "folds", "seeds",
-    "seed",
-]
-_REQUIRED_RESULT_COLUMNS = {"model", "view", "task", "probe", "metric", "value"}
 _ATTRIBUTION_FILES = {
     "tokens": "tokens.parquet",
     "examples": "examples.parquet",
@@ -129,7 +122,7 @@ def load_run(run_dir: str | Path) -> RunData:
     path = Path(run_dir)
     if not path.is_dir():
         raise ReportError(f"run folder {path} does not exist: give the --out folder of a probe run")
-    data = RunData(path=path, run=_read_run_json(path), results=_read_results(path))
+    data = RunData(path=path, run=read_run(path), results=_read_results(path))
     data.diagnosis = _read_optional_csv(path / "diagnosis.csv", data.notes, "diagnosis")
     skipped = ((data.run.get("stages") or {}).get("attribution") or {}).get("status") == "skipped"
     if skipped:
@@ -230,22 +223,6 @@ def _probing_note(card: dict[str, Any], rows: dict[str, Any] | None = None) -> s
     return " ".join(parts)
 
 
-def _read_run_json(path: Path) -> dict[str, Any]:
-    run_json = path / "run.json"
-    if not run_json.is_file():
-        raise ReportError(
-            f"{run_json} is missing: {path} is not a probe run folder (run `probe-rnn probe "
-            f"MODEL --out {path}` first)"
-        )
-    try:
-        run = json.loads(run_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{run_json} cannot be read ({exc}): re-run the probe stage") from exc
-    if not isinstance(run, dict):
-        raise ReportError(f"{run_json} is not a JSON object: re-run the probe stage")
-    return run
-
-
 def _read_results(path: Path) -> pd.DataFrame:
     parquet, csv = path / "results.parquet", path / "results.csv"
     try:
@@ -260,7 +237,7 @@ def _read_results(path: Path) -> pd.DataFrame:
             )
     except (OSError, ValueError) as exc:
         raise ReportError(f"results in {path} cannot be read ({exc}): re-run probing") from exc
-    missing = _REQUIRED_RESULT_COLUMNS - set(results.columns)
+    missing = REQUIRED_RESULT_COLUMNS - set(results.columns)
     if missing:
         raise ReportError(
             f"results in {path} lack columns {sorted(missing)}: re-run probing with this version"

@@ -223,15 +223,17 @@ def pipeline_run(folder: Path, df: pd.DataFrame, *, random_baseline: bool = True
 
     from probe_rnn.models import train
     from probe_rnn.pipeline import run_pipeline
+    from probe_rnn.run_settings import RunSettings
 
     torch.manual_seed(seed)
     trained = train(df, rnn="lstm", layers=2, hidden=8, embedding_dim=8, bidirectional=True,
                     epochs=2, seed=seed)
-    run_pipeline(
-        trained.bundle, df, folder, source="test table", folds=2, mdl=False, seed=seed,
-        random_baseline=random_baseline, attribution_rows=attribution_rows, report=False,
+    settings = RunSettings(
+        folds=2, mdl=False, seed=seed, random_baseline=random_baseline,
+        attribution_rows=attribution_rows, report=False,
         views=["output@last", "output@-1", "h_n/L1/fwd", "h_n/L1/bwd", "mean(output)",
                "hidden/L1/fwd"],
         tasks=["label", "length", "current-token", "token-back-1"],
     )
+    run_pipeline(trained.bundle, df, folder, settings, source="test table")
     return folder

@@ -1,0 +1,122 @@
+"""The run folder: the names of its files, ``run.json`` and the columns of its results table.
+
+This module is the one place that writes and reads ``run.json`` (:func:`write_run`,
+:func:`read_run`, :func:`read_previous_run`); the file carries :data:`RUN_SCHEMA`, and a
+``run.json`` of a newer schema is refused with a one-line error rather than misread. A
+``run.json`` without a schema number is from before schemas were recorded and reads as schema 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from probe_rnn.atomic import write_text
+from probe_rnn.errors import ReportError
+
+__all__ = ["RUN_JSON", "RUN_SCHEMA", "RESULT_COLUMNS", "REQUIRED_RESULT_COLUMNS", "RESULTS",
+           "CELLS_CSV", "DIAGNOSIS_CSV", "VALUES_PARQUET", "TRAIN_ROWS", "JOURNAL_DIR",
+           "STATES_DIR", "RANDOM_STATES_DIR", "ATTRIBUTION_DIR", "REPORT_HTML", "write_run",
+           "overwrite_run", "read_run", "read_previous_run", "jsonable", "json_default"]
+
+#: The run's record: cards, settings, probing protocol, stages (rewritten after each stage).
+RUN_JSON = "run.json"
+#: Version of ``run.json``'s layout; raise it when a key changes meaning or is removed.
+RUN_SCHEMA = 1
+#: Stem of the probing results (``results.parquet`` and ``results.csv``).
+RESULTS = "results"
+#: One row per probing cell (status, reason, protocol, seconds, journal key).
+CELLS_CSV = "cells.csv"
+#: The model's own diagnosis (one row per module and check).
+DIAGNOSIS_CSV = "diagnosis.csv"
+#: The long table: every per-split value and bootstrap resample behind the intervals.
+VALUES_PARQUET = "values.parquet"
+#: Stem of the label probe's results on training rows (beside the held-out ones).
+TRAIN_ROWS = "train-rows"
+#: Finished probing cells, one JSON file each, keyed on their settings.
+JOURNAL_DIR = "journal"
+#: The state stores of the trained model and of its random-weights baseline.
+STATES_DIR = "states"
+RANDOM_STATES_DIR = "states-random"
+#: Attribution tables and their ``manifest.json``.
+ATTRIBUTION_DIR = "attribution"
+#: The HTML report.
+REPORT_HTML = "index.html"
+
+#: Column order of the tidy probing results table (CONTRACTS.md "Results table").
+RESULT_COLUMNS: list[str] = [
+    "model", "view", "view_kind", "layer", "direction", "t", "task", "task_kind", "probe",
+    "metric", "value", "ci_low", "ci_high", "chance", "n_train", "n_test", "folds", "seeds",
+    "seed",
+]
+#: The columns a results table must have to be read at all.
+REQUIRED_RESULT_COLUMNS = frozenset({"model", "view", "task", "probe", "metric", "value"})
+
+
+def write_run(folder: Path, run: dict[str, Any]) -> None:
+    """Write ``run`` (with :data:`RUN_SCHEMA`) atomically as the folder's ``run.json``."""
+    write_text(Path(folder) / RUN_JSON, json.dumps(_stamped(run), indent=2))
+
+
+def overwrite_run(folder: Path, run: dict[str, Any]) -> None:
+    """Best effort, after a failure on a full disk: rewrite ``run.json`` in place (the atomic
+    write needs room for a second copy); if even that fails it keeps its last content."""
+    try:
+        with open(Path(folder) / RUN_JSON, "r+", encoding="utf-8") as handle:
+            handle.write(json.dumps(_stamped(run), indent=2))
+            handle.truncate()
+    except OSError:
+        pass
+
+
+def read_run(folder: Path) -> dict[str, Any]:
+    """The folder's ``run.json``.
+
+    Raises
+    ------
+    ReportError
+        It is missing, unreadable, not a JSON object, or of a newer schema than this version
+        of probe-rnn reads.
+    """
+    path = Path(folder) / RUN_JSON
+    if not path.is_file():
+        raise ReportError(f"{path} is missing: {folder} is not a probe run folder (run "
+                          f"`probe-rnn probe MODEL --out {folder}` first)")
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path} cannot be read ({exc}): re-run the probe stage") from exc
+    if not isinstance(run, dict):
+        raise ReportError(f"{path} is not a JSON object: re-run the probe stage")
+    schema = run.get("schema", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool) or not 1 <= schema <= RUN_SCHEMA:
+        raise ReportError(f"{path} has schema {schema!r}, and this probe-rnn reads schemas "
+                          f"1..{RUN_SCHEMA}: upgrade probe-rnn or re-run the probe stage")
+    return run
+
+
+def read_previous_run(folder: Path) -> dict[str, Any] | None:
+    """The folder's ``run.json`` if it can be read (else None: nothing is reused from it)."""
+    try:
+        return read_run(folder)
+    except ReportError:
+        return None
+
+
+def jsonable(value: Any) -> Any:
+    """Nested metadata as JSON-safe values (paths and numpy scalars become plain)."""
+    return json.loads(json.dumps(value, default=json_default))
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default``: numpy scalars and arrays as numbers and lists, else str."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _stamped(run: dict[str, Any]) -> dict[str, Any]:
+    return {"schema": RUN_SCHEMA, **{k: v for k, v in run.items() if k != "schema"}}

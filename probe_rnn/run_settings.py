@@ -1,0 +1,151 @@
+"""The settings of one probe run, as one frozen, validated object (:class:`RunSettings`).
+
+The CLI (``probe-rnn probe``) and :func:`probe_rnn.demo.run_demo` build it once;
+:func:`probe_rnn.pipeline.run_pipeline` reads it in every stage, writes it to ``run.json`` as it
+is (:meth:`RunSettings.to_json`) and hashes it once (:meth:`RunSettings.fingerprint`) to tell
+whether a previous run's stages can be reused. Errors name the parameter (``folds=``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from probe_rnn import __version__
+from probe_rnn.errors import ConfigError
+
+__all__ = ["RunSettings", "PROBE_ROWS_CHOICES"]
+
+#: The values of ``probe_rows`` (:mod:`probe_rnn.data.probed_rows`).
+PROBE_ROWS_CHOICES = ("heldout", "train", "all")
+#: Fields that decide no number of the run (how it runs and what it shows): left out of the
+#: fingerprint, so changing them reuses the finished stages.
+_NOT_NUMERIC = ("jobs", "cell_timeout", "umap", "report")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a probe run computes and how.
+
+    Parameters
+    ----------
+    views, tasks : sequence of str, optional
+        State views and probing tasks (default: the state catalogue; label and sentence tasks).
+    probes : sequence of str
+        Probe names (registered or import paths).
+    folds, seeds : int
+        Cross-validation folds (split by sentence) and fold seeds.
+    max_rows : int, optional
+        Probe a seeded sample of at most this many rows.
+    precision : float, optional
+        Wanted half-width of each cell's 95 % accuracy interval (default: the protocol's,
+        :data:`probe_rnn.probing.protocol.DEFAULT_PRECISION`).
+    probe_rows : {"heldout", "train", "all"}
+        Rows to probe (:mod:`probe_rnn.data.probed_rows`).
+    mdl, random_baseline : bool
+        Compute the MDL codelength; also probe the architecture with random weights.
+    attribution_rows : int
+        Sentences to attribute (a seeded sample); 0 skips attribution.
+    seed : int
+        Base seed of the split, the sample and every probe.
+    jobs : int
+        Probing cells run in parallel (-1 = all cores).
+    cell_timeout : float, optional
+        Seconds a probing cell may run before it is recorded failed (None or 0: no limit).
+    umap, report : bool
+        Project states with UMAP (else PCA); build the HTML report.
+    """
+
+    views: tuple[str, ...] | None = None
+    tasks: tuple[str, ...] | None = None
+    probes: tuple[str, ...] = ("logistic",)
+    folds: int = 5
+    seeds: int = 1
+    max_rows: int | None = None
+    precision: float | None = None
+    probe_rows: str = "heldout"
+    mdl: bool = True
+    random_baseline: bool = True
+    attribution_rows: int = 24
+    seed: int = 0
+    jobs: int = 1
+    cell_timeout: float | None = None
+    umap: bool = True
+    report: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("views", "tasks", "probes"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise ConfigError(f"{name} must be a sequence of names, got the string "
+                                  f"{value!r}: pass [{value!r}]")
+            if value is not None:
+                value = tuple(value)
+                odd = next((v for v in value if not isinstance(v, str)), None)
+                if odd is not None:
+                    raise ConfigError(f"{name} must be names (str), got {odd!r}: register it "
+                                      "as a plugin and give its name")
+                object.__setattr__(self, name, value)
+        if not self.probes:
+            raise ConfigError("probes must name at least one probe, got an empty sequence")
+        if self.precision is None:
+            from probe_rnn.probing.protocol import DEFAULT_PRECISION
+
+            object.__setattr__(self, "precision", DEFAULT_PRECISION)
+        self._check_numbers()
+        if self.probe_rows not in PROBE_ROWS_CHOICES:
+            raise ConfigError(f"probe_rows must be one of {', '.join(PROBE_ROWS_CHOICES)}, "
+                              f"got {self.probe_rows!r}")
+        if self.cell_timeout == 0:
+            object.__setattr__(self, "cell_timeout", None)
+
+    def _check_numbers(self) -> None:
+        def whole(name: str, least: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
+
+        whole("folds", 2)
+        whole("seeds", 1)
+        whole("attribution_rows", 0)
+        if self.max_rows is not None:
+            whole("max_rows", 1)
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs == 0:
+            raise ConfigError(f"jobs must be a non-zero integer (-1 = all cores), got "
+                              f"{self.jobs!r}")
+        if isinstance(self.precision, bool) or not isinstance(self.precision, int | float) \
+                or not 0 < self.precision < 0.5:
+            raise ConfigError(f"precision must be a number in (0, 0.5), got {self.precision!r}")
+        timeout = self.cell_timeout
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, int | float) or not timeout >= 0):
+            raise ConfigError(f"cell_timeout must be a positive number of seconds (None or 0 "
+                              f"= no limit), got {timeout!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as plain JSON values (what ``run.json`` records as ``settings``)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> RunSettings:
+        """Settings from :meth:`to_json`'s dict (unknown keys are an error naming them)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown run settings {unknown}: use only {sorted(known)}")
+        return cls(**values)
+
+    def fingerprint(self, model_checksum: str, data_checksum: str) -> str:
+        """sha256 of what decides the run's numbers: the model, the data, probe-rnn's version
+        and every setting but those that only decide how the run goes (jobs, cell_timeout,
+        umap, report)."""
+        numeric = {k: v for k, v in self.to_json().items() if k not in _NOT_NUMERIC}
+        key = [model_checksum, data_checksum, __version__, numeric]
+        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+    def first_probe(self) -> str:
+        """The probe the label-probe extras (training rows, attribution) use."""
+        return self.probes[0]
+

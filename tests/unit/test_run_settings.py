@@ -1,0 +1,62 @@
+"""RunSettings: validated once with parameter-named errors, round-trips through JSON, and its
+fingerprint changes with every setting that decides numbers and with none of the others."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from probe_rnn.errors import ConfigError
+from probe_rnn.run_settings import RunSettings
+
+
+@pytest.mark.parametrize(("changes", "name"), [
+    ({"folds": 1}, "folds"), ({"seeds": 0}, "seeds"), ({"max_rows": 0}, "max_rows"),
+    ({"jobs": 0}, "jobs"), ({"precision": 0.7}, "precision"), ({"probe_rows": "dev"}, "probe_rows"),
+    ({"attribution_rows": -1}, "attribution_rows"), ({"cell_timeout": -2}, "cell_timeout"),
+    ({"tasks": "label"}, "tasks"), ({"probes": []}, "probes"), ({"folds": True}, "folds"),
+    ({"views": ["output@last", 3]}, "views"),
+])
+def test_a_bad_value_is_one_line_naming_the_parameter(changes, name) -> None:
+    with pytest.raises(ConfigError) as info:
+        RunSettings(**changes)
+    text = str(info.value)
+    assert text.startswith(f"{name} ") and "\n" not in text and "--" not in text
+
+
+def test_lists_become_tuples_and_defaults_are_filled() -> None:
+    settings = RunSettings(views=["output@last"], tasks=["label"], cell_timeout=0)
+    assert settings.views == ("output@last",) and settings.tasks == ("label",)
+    assert settings.cell_timeout is None and settings.precision == 0.01
+    with pytest.raises(AttributeError):
+        settings.folds = 3  # type: ignore[misc]
+
+
+def test_json_round_trip_is_the_same_settings() -> None:
+    settings = RunSettings(views=["output@last", "h_n/L0/fwd"], probes=["logistic", "mlp"],
+                           folds=3, max_rows=100, mdl=False, seed=4)
+    text = json.dumps(settings.to_json())
+    assert RunSettings.from_json(json.loads(text)) == settings
+    with pytest.raises(ConfigError, match="unknown run settings \\['fold'\\]"):
+        RunSettings.from_json({"fold": 3})
+
+
+@pytest.mark.parametrize("changes", [
+    {"views": ["output@last"]}, {"tasks": ["label"]}, {"probes": ["mlp"]}, {"folds": 3},
+    {"seeds": 2}, {"max_rows": 10}, {"precision": 0.02}, {"probe_rows": "all"}, {"mdl": False},
+    {"random_baseline": False}, {"attribution_rows": 3}, {"seed": 1},
+])
+def test_the_fingerprint_changes_with_what_decides_numbers(changes) -> None:
+    assert RunSettings(**changes).fingerprint("m", "d") != RunSettings().fingerprint("m", "d")
+
+
+@pytest.mark.parametrize("changes", [{"jobs": 4}, {"cell_timeout": 30}, {"umap": False},
+                                     {"report": False}])
+def test_the_fingerprint_ignores_how_the_run_goes(changes) -> None:
+    assert RunSettings(**changes).fingerprint("m", "d") == RunSettings().fingerprint("m", "d")
+
+
+def test_the_fingerprint_changes_with_model_and_data() -> None:
+    base = RunSettings().fingerprint("m", "d")
+    assert base != RunSettings().fingerprint("m2", "d") != RunSettings().fingerprint("m", "d2")

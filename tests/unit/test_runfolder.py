@@ -1,0 +1,43 @@
+"""run.json is written and read by probe_rnn.run_folder only: schema stamped, a newer schema
+refused in one line, an old run.json without a schema read as schema 1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from probe_rnn.errors import ReportError
+from probe_rnn.run_folder import RUN_SCHEMA, read_previous_run, read_run, write_run
+
+
+def test_write_then_read_keeps_the_record_and_stamps_the_schema(tmp_path) -> None:
+    write_run(tmp_path, {"name": "x", "stages": {"capture": {"seconds": 1.5}}})
+    on_disk = json.loads((tmp_path / "run.json").read_text())
+    assert on_disk == {"schema": RUN_SCHEMA, "name": "x", "stages": {"capture": {"seconds": 1.5}}}
+    assert read_run(tmp_path) == on_disk
+
+
+def test_a_run_json_without_schema_reads_as_the_first(tmp_path) -> None:
+    (tmp_path / "run.json").write_text(json.dumps({"name": "old"}))
+    assert read_run(tmp_path) == {"name": "old"}
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    (json.dumps({"schema": RUN_SCHEMA + 1}), "upgrade probe-rnn"),
+    (json.dumps({"schema": "one"}), "has schema 'one'"),
+    ("[1, 2]", "not a JSON object"),
+    ("{broken", "cannot be read"),
+])
+def test_an_unreadable_or_newer_run_json_is_one_line(tmp_path, text, needle) -> None:
+    (tmp_path / "run.json").write_text(text)
+    with pytest.raises(ReportError, match=needle) as info:
+        read_run(tmp_path)
+    assert "\n" not in str(info.value)
+    assert read_previous_run(tmp_path) is None
+
+
+def test_a_missing_run_json_says_how_to_make_one(tmp_path) -> None:
+    with pytest.raises(ReportError, match="probe-rnn probe MODEL --out"):
+        read_run(tmp_path)
+    assert read_previous_run(tmp_path) is None
