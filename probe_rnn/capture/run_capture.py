@@ -97,13 +97,24 @@ def capture(
     StateStore
         The complete store (reused without any forward pass when it already matches).
     """
+    texts, labels, key = _capture_key(bundle, df, views, dtype, batch_size, verify, module)
+    out = Path(out_dir)
+    existing = reusable_store(out, key, notice or _warn)
+    if existing is not None:
+        return existing
+    return _write_store(out, bundle, df, texts, labels, key, verify, progress, client)
+
+
+def _capture_key(bundle: ModelBundle, df: pd.DataFrame, views: Sequence[str] | None,
+                 dtype: str, batch_size: int, verify: str, module: str | None
+                 ) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Check the options; return the texts, the labels and what identifies the store."""
     from probe_rnn.capture.views import parse_view
 
     check_capture_options(dtype, batch_size, verify)
     for name in views or []:
         parse_view(name)  # unknown forms fail here, before any file is touched
     texts, labels = _texts_and_labels(df)
-    out = Path(out_dir)
     key = {
         "model_checksum": getattr(bundle, "checksum", None),
         "weights_checksum": weights_checksum(bundle.model),
@@ -113,16 +124,20 @@ def capture(
         "batch_size": batch_size,
         "requested_module": module,
     }
-    existing = reusable_store(out, key, notice or _warn)
-    if existing is not None:
-        return existing
+    return texts, labels, key
+
+
+def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[str],
+                 labels: list[str], key: dict[str, Any], verify: str,
+                 progress: Progress | None, client: Any) -> StateStore:
+    """Run the model over every row into a fresh store folder ``out``; manifest last."""
     clear_store(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    lengths = _token_lengths(bundle, texts, batch_size)
+    lengths = _token_lengths(bundle, texts, key["batch_size"])
     writer = None
     try:
-        writer = StoreWriter(out, bundle, df, texts, labels, lengths, dtype)
+        writer = StoreWriter(out, bundle, df, texts, labels, lengths, key["dtype"])
         if client is None:
             resolved = run_batches(bundle, texts, writer, key, verify, progress)
             shards = 0
