@@ -6,7 +6,7 @@ call's states; ``views`` names the states a probe can read (``output@last``, ``h
 ``hidden/L1/bwd@-1`` ...); ``capture`` streams them into an on-disk ``StateStore`` folder;
 ``diagnose`` measures what ``output`` and ``h_n`` hold for a model on its data.
 
-The package itself is callable as :func:`~probe_rnn.capture.writer.capture`, so
+The package itself is callable as :func:`~probe_rnn.capture.run_capture.capture`, so
 ``from probe_rnn import capture`` gives one object whatever was imported before:
 ``capture(bundle, df, out_dir)`` runs a capture and ``capture.StateStore`` is the store class.
 ``record`` the function lives in the submodule ``recorder`` (no name here is also a submodule).
@@ -28,7 +28,7 @@ _EXPORTS = {
     "recurrent_module_names": "recorder", "RecurrentStates": "states",
     "VIEW_CATALOGUE": "views", "ViewSpec": "views", "available_views": "views",
     "parse_view": "views", "sentence_view": "views", "sentence_view_masked": "views",
-    "token_view": "views", "capture": "writer", "StateStore": "store",
+    "token_view": "views", "capture": "run_capture", "StateStore": "store",
     "diagnose": "diagnosis", "format_diagnosis": "diagnosis",
 }
 
@@ -49,7 +49,7 @@ def __dir__() -> list[str]:
 
 
 class _CallableCapture(types.ModuleType):
-    """This package's class: calling it calls :func:`~probe_rnn.capture.writer.capture`."""
+    """This package's class: calling it calls :func:`~probe_rnn.capture.run_capture.capture`."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.capture(*args, **kwargs)

@@ -237,9 +237,9 @@ def diagnose(
         One row per (module, check), columns ``module, check, value, unit, explanation``.
     """
     from probe_rnn.capture.recorder import record
-    from probe_rnn.capture.writer import _check_options, _forget_earlier_calls
+    from probe_rnn.capture.run_capture import check_capture_options, forget_earlier_calls
 
-    _check_options("float32", batch_size, "first")
+    check_capture_options("float32", batch_size, "first")
     if "text" not in df.columns or len(df) == 0:
         raise DataError("diagnose needs a non-empty table with a 'text' column")
     names = list(modules) if modules is not None else [
@@ -257,7 +257,7 @@ def diagnose(
             bundle.adapter.forward(bundle.model, batch)
             for name in names:
                 stats[name].update(rec[name], batch["lengths"])
-                _forget_earlier_calls(rec, name)
+                forget_earlier_calls(rec, name)
     rows = [row for name in names for row in stats[name].table(name)]
     return pd.DataFrame(rows, columns=DIAGNOSIS_COLUMNS)
 

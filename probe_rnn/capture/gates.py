@@ -134,7 +134,7 @@ class GateSource:
 
 class RepackedGates:
     """Gates of states re-laid out from ``parent``'s (same steps, fewer or reordered rows):
-    gathered from the parent's gates, computed on first access (see ``store_files.real_tokens``).
+    gathered from the parent's gates, computed on first access (see ``store_writer.real_tokens``).
     """
 
     def __init__(self, parent: RecurrentStates) -> None:

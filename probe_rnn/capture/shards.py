@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probe_rnn.capture.store_files import NpyFile, StoreWriter
+from probe_rnn.capture.store_writer import NpyFile, StoreWriter
 from probe_rnn.errors import CaptureError
 
 __all__ = ["ShardWriter", "capture_shard", "shard_ranges", "shard_source"]
@@ -99,7 +99,7 @@ def capture_shard(source: Any, layout: dict[str, Any], df: pd.DataFrame, texts: 
     roundings) than a local capture."""
     import torch
 
-    from probe_rnn.capture.writer import run_batches, weights_checksum
+    from probe_rnn.capture.run_capture import run_batches, weights_checksum
 
     bundle = worker_bundle(source)
     weights = _WEIGHTS.get(id(bundle.model)) or weights_checksum(bundle.model)

@@ -4,7 +4,8 @@ PyTorch's ``output`` at each row's own last step and the top layer's forward ``h
 same vector; the backward half of ``output@last`` has seen only the last token while
 ``h_n/bwd`` has seen the whole sentence; ``output[:, -1]`` of a padded batch is padding for
 short rows. These are the numbers behind the report's first findings, read from the
-:class:`~probe_rnn.capture.store.StateStore` (never recomputed from the model).
+:class:`~probe_rnn.capture.store.StateStore` (never recomputed from the model), and the
+sentences that state them (:func:`equivalence_sentences`, :func:`same_vectors`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from probe_rnn.report.measures import percent, short_number
 from probe_rnn.vocabulary import OUTPUT_LAST, OUTPUT_NAIVE_LAST, state_view, try_parse
 
-__all__ = ["Comparison", "Equivalence", "measure_equivalence", "storage_tolerance"]
+__all__ = [
+    "Comparison", "Equivalence", "measure_equivalence", "storage_tolerance",
+    "equivalence_sentences", "same_vectors",
+]
 
 
 @dataclass(frozen=True)
@@ -168,3 +173,66 @@ def measure_equivalence(store: Any) -> Equivalence | None:
         last_vs_hn_bwd=last_bwd, naive_vs_last=naive, naive_rows_shorter=shorter,
         max_length=int(lengths.max()) if len(lengths) else 0,
     )
+
+
+def equivalence_sentences(eq: Equivalence) -> list[str]:
+    """The sentences stating what :func:`measure_equivalence` found, strongest pair first."""
+    out = []
+    c = eq.last_vs_hn_fwd
+    if c is not None:
+        if c.identical and eq.bidirectional:
+            text = (f"The forward half of `output@last` and `{eq.hn_fwd}` are identical on all "
+                    f"{c.rows} rows (max |diff| {short_number(c.max_abs_diff)}, storage tolerance "
+                    f"{short_number(c.tolerance)}): that half carries exactly what `{eq.hn_fwd}` "
+                    "carries.")
+        elif c.identical:
+            text = (f"`output@last` and `{eq.hn_fwd}` are identical on all {c.rows} rows "
+                    f"(max |diff| {short_number(c.max_abs_diff)}, storage tolerance "
+                    f"{short_number(c.tolerance)}): for this model they carry the same "
+                    "information.")
+        else:
+            what = "The forward half of `output@last`" if eq.bidirectional else "`output@last`"
+            text = (f"{what} and `{eq.hn_fwd}` differ on "
+                    f"{c.differing_rows} of {c.rows} rows "
+                    f"(max |diff| {short_number(c.max_abs_diff)}, "
+                    "above the storage tolerance): they are not the same state here.")
+        out.append(text)
+    b = eq.last_vs_hn_bwd
+    if b is not None:
+        if b.identical:
+            text = (f"The backward half of `output@last` equals `{eq.hn_bwd}` on all {b.rows} "
+                    f"rows (max |diff| {short_number(b.max_abs_diff)}).")
+        else:
+            text = (f"The backward half of `output@last` differs from `{eq.hn_bwd}` on "
+                    f"{percent(b.differing_fraction)} of rows (max |diff| "
+                    f"{short_number(b.max_abs_diff)}): at the last step the backward direction has "
+                    f"read only the last token, while `{eq.hn_bwd}` has read the whole sentence.")
+        out.append(text)
+    n = eq.naive_vs_last
+    if n is not None:
+        out.append(_naive_text(n, eq))
+    return out
+
+
+def _naive_text(n: Comparison, eq: Equivalence) -> str:
+    if n.differing_rows == 0:
+        return (f"`output@-1` (the padded batch's last column) equals `output@last` on every "
+                f"one of the {n.rows} rows here.")
+    text = (f"`output@-1` (the padded batch's last column, what naive code reads) differs from "
+            f"`output@last` for {percent(n.differing_fraction)} of rows ({n.differing_rows} of "
+            f"{n.rows})")
+    if eq.naive_rows_shorter:
+        text += (f"; every differing row is shorter than the longest row ({eq.max_length} "
+                 "tokens), as reading padding would explain")
+    return text + "."
+
+
+def same_vectors(eq: Equivalence | None, view: str) -> set[str]:
+    """Views measured to be the very same vector as ``view`` (unidirectional models only:
+    there ``output@last`` is ``h_n`` of the top layer)."""
+    if eq is None or eq.bidirectional or eq.last_vs_hn_fwd is None:
+        return set()
+    if not eq.last_vs_hn_fwd.identical:
+        return set()
+    pair = {"output@last", eq.hn_fwd}
+    return pair - {view} if view in pair else set()

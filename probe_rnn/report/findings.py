@@ -19,14 +19,16 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.probing.paired import Difference, difference, unpaired
-from probe_rnn.report.equivalence import Comparison, Equivalence
+from probe_rnn.report.equivalence import Equivalence, equivalence_sentences, same_vectors
 from probe_rnn.report.measures import (
     Estimate,
     base_view,
     estimate,
     label_task,
+    percent,
     primary_probe,
     sentence_rows,
+    short_number,
 )
 from probe_rnn.vocabulary import READOUT_VIEWS, try_parse  # READOUT_VIEWS: re-exported
 
@@ -43,77 +45,7 @@ class Finding:
     kind: str
 
 
-def _num(x: float) -> str:
-    if x == 0:
-        return "0"
-    return f"{x:.2g}" if abs(x) < 0.01 else f"{x:.2f}"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
-def _equivalence_findings(eq: Equivalence) -> list[Finding]:
-    out = []
-    c = eq.last_vs_hn_fwd
-    if c is not None:
-        if c.identical and eq.bidirectional:
-            text = (f"The forward half of `output@last` and `{eq.hn_fwd}` are identical on all "
-                    f"{c.rows} rows (max |diff| {_num(c.max_abs_diff)}, storage tolerance "
-                    f"{_num(c.tolerance)}): that half carries exactly what `{eq.hn_fwd}` "
-                    "carries.")
-        elif c.identical:
-            text = (f"`output@last` and `{eq.hn_fwd}` are identical on all {c.rows} rows "
-                    f"(max |diff| {_num(c.max_abs_diff)}, storage tolerance "
-                    f"{_num(c.tolerance)}): for this model they carry the same information.")
-        else:
-            what = "The forward half of `output@last`" if eq.bidirectional else "`output@last`"
-            text = (f"{what} and `{eq.hn_fwd}` differ on "
-                    f"{c.differing_rows} of {c.rows} rows (max |diff| {_num(c.max_abs_diff)}, "
-                    "above the storage tolerance): they are not the same state here.")
-        out.append(Finding(text, "diagnosis", "equivalence"))
-    b = eq.last_vs_hn_bwd
-    if b is not None:
-        if b.identical:
-            text = (f"The backward half of `output@last` equals `{eq.hn_bwd}` on all {b.rows} "
-                    f"rows (max |diff| {_num(b.max_abs_diff)}).")
-        else:
-            text = (f"The backward half of `output@last` differs from `{eq.hn_bwd}` on "
-                    f"{_pct(b.differing_fraction)} of rows (max |diff| "
-                    f"{_num(b.max_abs_diff)}): at the last step the backward direction has "
-                    f"read only the last token, while `{eq.hn_bwd}` has read the whole sentence.")
-        out.append(Finding(text, "diagnosis", "equivalence"))
-    n = eq.naive_vs_last
-    if n is not None:
-        out.append(Finding(_naive_text(n, eq), "diagnosis", "equivalence"))
-    return out
-
-
-def _naive_text(n: Comparison, eq: Equivalence) -> str:
-    if n.differing_rows == 0:
-        return (f"`output@-1` (the padded batch's last column) equals `output@last` on every "
-                f"one of the {n.rows} rows here.")
-    text = (f"`output@-1` (the padded batch's last column, what naive code reads) differs from "
-            f"`output@last` for {_pct(n.differing_fraction)} of rows ({n.differing_rows} of "
-            f"{n.rows})")
-    if eq.naive_rows_shorter:
-        text += (f"; every differing row is shorter than the longest row ({eq.max_length} "
-                 "tokens), as reading padding would explain")
-    return text + "."
-
-
-def _same_vectors(eq: Equivalence | None, view: str) -> set[str]:
-    """Views measured to be the very same vector as ``view`` (unidirectional models only:
-    there ``output@last`` is ``h_n`` of the top layer)."""
-    if eq is None or eq.bidirectional or eq.last_vs_hn_fwd is None:
-        return set()
-    if not eq.last_vs_hn_fwd.identical:
-        return set()
-    pair = {"output@last", eq.hn_fwd}
-    return pair - {view} if view in pair else set()
-
-
-class _Cells:
+class Cells:
     """The run's results and long table, and how to name a cell of the label task."""
 
     def __init__(self, results: pd.DataFrame, values: pd.DataFrame | None) -> None:
@@ -138,30 +70,31 @@ def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str,
                       d: Difference | None) -> str:
     nums = f"{other.describe()} vs {base.describe()}"
     if d is None or not d.has_ci:
-        return (f"`{other.view}` has {_num(other.value)} {unit} of {what} against "
-                f"{_num(base.value)} for `{base.view}` (no confidence intervals recorded, so "
+        return (f"`{other.view}` has {short_number(other.value)} {unit} of {what} against "
+                f"{short_number(base.value)} for `{base.view}` (no confidence intervals "
+                "recorded, so "
                 "the difference is untested).")
     if not d.excludes_zero():
         return (f"`{other.view}` carries {what} within noise of `{base.view}` ({nums} {unit}; "
                 f"{_difference_text(d, unit)}: the interval includes 0).")
     word = "more" if d.value > 0 else "less"
-    return (f"`{other.view}` carries {_num(abs(d.value))} {unit} {word} {what} than "
+    return (f"`{other.view}` carries {short_number(abs(d.value))} {unit} {word} {what} than "
             f"`{base.view}` ({nums}; {_difference_text(d, unit)}).")
 
 
-def _label_metric(results: pd.DataFrame, task: str) -> tuple[str, str]:
+def label_metric(results: pd.DataFrame, task: str) -> tuple[str, str]:
     rows = sentence_rows(results)
     if ((rows["task"] == task) & (rows["metric"] == "bits")).any():
         return "bits", "bits"
     return "accuracy", "accuracy points"
 
 
-def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None, cells: _Cells
+def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None, cells: Cells
                          ) -> list[Finding]:
     task = label_task(results)
     if task is None:
         return []
-    metric, unit = _label_metric(results, task)
+    metric, unit = label_metric(results, task)
     base = estimate(results, "output@last", task, metric)
     if base is None:
         return []
@@ -170,7 +103,7 @@ def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None, cells: _
         others = [eq.hn_fwd] + ([eq.hn_bwd] if eq.bidirectional else []) + others
     out = []
     for view in others:
-        if view in _same_vectors(eq, "output@last"):
+        if view in same_vectors(eq, "output@last"):
             continue  # the very same vector: the equivalence finding already says so
         other = estimate(results, view, task, metric)
         if other is not None:
@@ -189,7 +122,7 @@ def _best(results: pd.DataFrame, task: str, metric: str) -> tuple[Estimate, list
     return best, ests
 
 
-def _tied(cells: _Cells, best: Estimate, other: Estimate, task: str) -> bool:
+def _tied(cells: Cells, best: Estimate, other: Estimate, task: str) -> bool:
     """``other`` within noise of ``best``: the difference's interval includes 0 (or, without
     any interval, the estimates' intervals overlap)."""
     d = cells.diff(best, other, task)
@@ -199,16 +132,16 @@ def _tied(cells: _Cells, best: Estimate, other: Estimate, task: str) -> bool:
 
 
 def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence | None,
-                    cells: _Cells) -> list[Finding]:
+                    cells: Cells) -> list[Finding]:
     task = label_task(results)
     if task is None:
         return []
-    metric, unit = _label_metric(results, task)
+    metric, unit = label_metric(results, task)
     if not ((sentence_rows(results)["task"] == task)
             & (sentence_rows(results)["metric"] == metric)).any():
         return []
     best, ests = _best(results, task, metric)
-    same = _same_vectors(eq, best.view)
+    same = same_vectors(eq, best.view)
     ties = [e.view for e in ests
             if e.view != best.view and (e.view in same or _tied(cells, best, e, task))]
     head = "Which state should your classifier read? For this model "
@@ -233,14 +166,15 @@ def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence 
         d = cells.diff(best, own_est, task)
         verdict = ("not compared (no intervals)" if d is None or not d.has_ci
                    else "within noise of the best" if not d.excludes_zero()
-                   else f"{_num(d.value)} {unit} below the best ({_difference_text(d, unit)})")
+                   else f"{short_number(d.value)} {unit} below the best "
+                        f"({_difference_text(d, unit)})")
         text += f" The model's own head reads `{own}`: {verdict}."
     elif own_est is not None:
         text += f" The model's own head reads `{own}`, the best view."
     return [Finding(text, "probing-heatmap", "recommendation")]
 
 
-def _baseline_findings(results: pd.DataFrame, cells: _Cells) -> list[Finding]:
+def _baseline_findings(results: pd.DataFrame, cells: Cells) -> list[Finding]:
     task = label_task(results)
     if task is None or not ((sentence_rows(results)["task"] == task)
                             & (sentence_rows(results)["metric"] == "accuracy")).any():
@@ -251,8 +185,9 @@ def _baseline_findings(results: pd.DataFrame, cells: _Cells) -> list[Finding]:
     if rand is not None:
         d = cells.diff(best, rand, task, "trained", "random-init")
         if d is None or not d.has_ci:
-            text = (f"On `{best.view}` a probe reaches {_pct(best.value)} label accuracy with the "
-                    f"trained weights and {_pct(rand.value)} with random weights (no intervals, "
+            text = (f"On `{best.view}` a probe reaches {percent(best.value)} label accuracy "
+                    "with the "
+                    f"trained weights and {percent(rand.value)} with random weights (no intervals, "
                     "difference untested).")
         elif not d.excludes_zero():
             text = (f"On `{best.view}` a probe on random-weight states is within noise of the "
@@ -271,9 +206,9 @@ def _baseline_findings(results: pd.DataFrame, cells: _Cells) -> list[Finding]:
         m = float(majority.mean())
         if best.low > m:
             text = (f"The best label accuracy ({best.describe()}, `{best.view}`) is above the "
-                    f"majority-class baseline ({_pct(m)}).")
+                    f"majority-class baseline ({percent(m)}).")
         else:
-            text = (f"No view is clearly above the majority-class baseline ({_pct(m)}): the "
+            text = (f"No view is clearly above the majority-class baseline ({percent(m)}): the "
                     f"best, `{best.view}`, reaches {best.describe()}.")
         out.append(Finding(text, "probing-views", "baseline"))
     return out
@@ -344,7 +279,7 @@ def _timestep_findings(results: pd.DataFrame) -> list[Finding]:
     if curve.empty or floor.isna().all():
         return []
     peak_t = int(curve["value"].idxmax())
-    peak = f"it peaks at {_pct(curve['value'].max())} at t={peak_t}"
+    peak = f"it peaks at {percent(curve['value'].max())} at t={peak_t}"
     has_ci = bool(curve["ci_low"].notna().all())
     above = curve.index[(curve["ci_low"] if has_ci else curve["value"]) > floor]
     name = f"`{base}` at step t"
@@ -355,7 +290,7 @@ def _timestep_findings(results: pd.DataFrame) -> list[Finding]:
         t0 = int(above.min())
         how = ("its interval lies above" if has_ci else "no interval recorded; value above")
         text = (f"Reading {name}, label accuracy first clearly exceeds the {what} at t={t0} "
-                f"({how} {_pct(floor.loc[t0])}); {peak}.")
+                f"({how} {percent(floor.loc[t0])}); {peak}.")
     return [Finding(text, "probing-timesteps", "timestep")]
 
 
@@ -366,10 +301,11 @@ def _attribution_findings(attribution: dict[str, pd.DataFrame]) -> list[Finding]
         err = ex["completeness_error"].dropna().astype(float)
         if err.max() <= 0.05:
             text = (f"Token attributions pass their completeness check on all {len(err)} "
-                    f"sentences (median error {_pct(err.median())}, worst {_pct(err.max())}).")
+                    f"sentences (median error {percent(err.median())}, "
+                    f"worst {percent(err.max())}).")
         else:
             text = (f"Token attributions miss completeness on {int((err > 0.05).sum())} of "
-                    f"{len(err)} sentences (worst error {_pct(err.max())}): read those "
+                    f"{len(err)} sentences (worst error {percent(err.max())}): read those "
                     "heatmaps with care.")
         out.append(Finding(text, "attribution-tokens", "attribution"))
     tok = attribution.get("tokens")
@@ -414,11 +350,13 @@ def make_findings(
     -------
     list of Finding
     """
-    cells = _Cells(results, values)
+    cells = Cells(results, values)
     # the recommendation first: it widens the page's opening answer (output or hidden?) to
     # every view; then the measured mechanics and the comparisons behind it
     out = _recommendation(results, run, equivalence, cells)
-    out += _equivalence_findings(equivalence) if equivalence is not None else []
+    if equivalence is not None:
+        out += [Finding(text, "diagnosis", "equivalence")
+                for text in equivalence_sentences(equivalence)]
     out += _comparison_findings(results, equivalence, cells)
     out += _baseline_findings(results, cells)
     out += _memorisation_findings(results, train_rows)

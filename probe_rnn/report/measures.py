@@ -2,7 +2,8 @@
 
 The findings and figures both need "the label accuracy of view X for the trained model with
 the main probe" and "do these two intervals overlap"; this module answers those questions
-once, so that every sentence and every bar is read from the same rows.
+once, so that every sentence and every bar is read from the same rows. It also holds the two
+number formats those sentences share (:func:`short_number`, :func:`percent`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 from probe_rnn.vocabulary import OUTPUT_LAST, try_parse
 
 __all__ = [
+    "short_number", "percent",
     "Estimate", "estimate", "primary_probe", "ordered_probes", "label_task", "sentence_rows",
     "base_view",
     "score_metric",
@@ -134,3 +136,15 @@ def estimate(
         view=view, metric=metric, value=float(rows["value"].mean()),
         low=float(rows["ci_low"].mean()), high=float(rows["ci_high"].mean()),
     )
+
+
+def short_number(x: float) -> str:
+    """``x`` in two significant digits (below 0.01) or two decimals, for sentences."""
+    if x == 0:
+        return "0"
+    return f"{x:.2g}" if abs(x) < 0.01 else f"{x:.2f}"
+
+
+def percent(x: float) -> str:
+    """A fraction as a whole percentage, for sentences."""
+    return f"{100 * x:.0f}%"

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.probing.paired import Difference
-from probe_rnn.report.equivalence import Equivalence
-from probe_rnn.report.findings import _Cells, _label_metric, _same_vectors
+from probe_rnn.report.equivalence import Equivalence, same_vectors
+from probe_rnn.report.findings import Cells, label_metric
 from probe_rnn.report.measures import Estimate, estimate, label_task
 from probe_rnn.vocabulary import state_views
 
@@ -117,10 +117,10 @@ def _answer_views(results: pd.DataFrame, eq: Equivalence | None) -> tuple[list[s
     return views, _and([f"`{v}`" for v in views])
 
 
-def _versus(cells: _Cells, eq: Equivalence | None, base: Estimate, other: Estimate, task: str
+def _versus(cells: Cells, eq: Equivalence | None, base: Estimate, other: Estimate, task: str
             ) -> tuple[str, Difference | None]:
     """``other`` against ``output@last``: same (vector), within, more, less or untested."""
-    if other.view in _same_vectors(eq, base.view):
+    if other.view in same_vectors(eq, base.view):
         return "same", None
     d = cells.diff(other, base, task)
     if d is None or not d.has_ci:
@@ -133,7 +133,7 @@ def _versus(cells: _Cells, eq: Equivalence | None, base: Estimate, other: Estima
 _LEAD = "Output or hidden state? "
 
 
-def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: _Cells, href: str
+def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells, href: str
                     ) -> tuple[tuple[Segment, ...], str]:
     """The sentence on label information in ``output@last`` against ``h_n`` of the top layer
     (its kind, or ``missing`` with a sentence naming what was not probed)."""
@@ -142,7 +142,7 @@ def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: _Cells
     if task is None:
         return (Segment("This run did not probe the label, so its probes cannot say whether a "
                         "classifier should read the output or the hidden state."),), "missing"
-    metric, unit = _label_metric(results, task)
+    metric, unit = label_metric(results, task)
     base = estimate(results, "output@last", task, metric)
     others = [e for v in views if (e := estimate(results, v, task, metric)) is not None]
     lacking = (["`output@last`"] if base is None else []) + (
@@ -270,7 +270,7 @@ def make_answer(
     -------
     Answer
     """
-    probing, kind = _probing_answer(results, equivalence, _Cells(results, values), f"#{table}")
+    probing, kind = _probing_answer(results, equivalence, Cells(results, values), f"#{table}")
     if study is not None and study_href:
         trained = _study_answer(study, study_href, first=kind == "missing")
         sentences = (trained, probing) if kind == "missing" else (probing, trained)

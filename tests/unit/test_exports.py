@@ -40,8 +40,8 @@ CHECK_CAPTURE = """
 """
 
 
-@pytest.mark.parametrize("before", [README_IMPORTS, "", "import probe_rnn.capture.writer"],
-                         ids=["after-readme-imports", "fresh", "after-writer"])
+@pytest.mark.parametrize("before", [README_IMPORTS, "", "import probe_rnn.capture.run_capture"],
+                         ids=["after-readme-imports", "fresh", "after-run-capture"])
 def test_capture_is_the_callable_package_whatever_came_first(before: str) -> None:
     got = run_fresh(before + "\n" + textwrap.dedent(CHECK_CAPTURE))
     assert got == {"callable": True, "is_package": True, "is_module": True,
@@ -93,7 +93,7 @@ def test_every_exported_name_resolves_to_one_non_module_object() -> None:
         {README_IMPORTS}
         import importlib, json, sys, types
         import probe_rnn, probe_rnn.capture
-        for sub in ("recorder", "writer", "store", "states", "views", "diagnosis"):
+        for sub in ("recorder", "run_capture", "store", "states", "views", "diagnosis"):
             importlib.import_module("probe_rnn.capture." + sub)  # every submodule imported
         bad = []
         for pkg in (probe_rnn, probe_rnn.capture):
@@ -109,7 +109,7 @@ def test_every_exported_name_resolves_to_one_non_module_object() -> None:
     """)
     assert got["bad"] == []
     assert got["n"] > 30  # both lists were really walked
-    assert got["capture_fn"] == "probe_rnn.capture.writer"
+    assert got["capture_fn"] == "probe_rnn.capture.run_capture"
 
 
 def test_importing_the_capture_package_and_its_store_does_not_import_torch() -> None:

@@ -20,7 +20,7 @@ from probe_rnn.capture.views import (
     resolve_views,
     views_for,
 )
-from probe_rnn.capture.writer import capture
+from probe_rnn.capture.run_capture import capture
 from probe_rnn.data.tokenizers import Tokenizer
 from probe_rnn.errors import CaptureError, CaptureMismatchError, ConfigError
 from probe_rnn.models.adapters import ProbeRnnAdapter

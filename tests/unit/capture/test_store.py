@@ -17,7 +17,7 @@ import torch
 from probe_rnn.capture.recorder import record
 from probe_rnn.capture.store import StateStore
 from probe_rnn.capture.views import sentence_view
-from probe_rnn.capture.writer import capture
+from probe_rnn.capture.run_capture import capture
 from probe_rnn.data.tokenizers import Tokenizer
 from probe_rnn.errors import ConfigError, StoreError
 from probe_rnn.models.adapters import ProbeRnnAdapter
@@ -302,7 +302,7 @@ _MEMORY_SCRIPT = textwrap.dedent("""
     import numpy as np, pandas as pd, torch
     sys.path.insert(0, {tests!r})
     from test_store import make_bundle
-    from probe_rnn.capture.writer import capture
+    from probe_rnn.capture.run_capture import capture
     rows = int(sys.argv[1])
     rng = np.random.default_rng(0)
     texts = ["".join(rng.choice(list("abcdefg"), size=40)) for _ in range(rows)]

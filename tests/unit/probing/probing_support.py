@@ -104,7 +104,7 @@ def _train(bundle, df: pd.DataFrame, epochs: int = 10) -> None:
 @pytest.fixture(scope="session")
 def lstm_stores(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``{"trained": StateStore, "random-init": StateStore}`` plus the training accuracy."""
-    from probe_rnn.capture.writer import capture
+    from probe_rnn.capture.run_capture import capture
 
     df = planted_table(300)
     trained, untrained = _bundle(1), _bundle(2)

@@ -2,7 +2,7 @@
 
 :func:`capture` runs the model batch by batch under :func:`~probe_rnn.capture.record`, and
 writes each batch straight into preallocated ``.npy`` files (positioned writes, nothing kept
-per batch; see :mod:`probe_rnn.capture.store_files`), the sentence table into
+per batch; see :mod:`probe_rnn.capture.store_writer`), the sentence table into
 ``meta.parquet``, and ``manifest.json`` last, atomically. Memory therefore does not grow with
 the number of rows, and a folder whose capture was interrupted has no manifest and is never
 taken as complete.
@@ -30,7 +30,7 @@ from probe_rnn.capture.store import (
     data_checksum,
     reusable_store,
 )
-from probe_rnn.capture.store_files import StoreWriter
+from probe_rnn.capture.store_writer import StoreWriter
 from probe_rnn.errors import CaptureError, ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -97,13 +97,24 @@ def capture(
     StateStore
         The complete store (reused without any forward pass when it already matches).
     """
+    texts, labels, key = _capture_key(bundle, df, views, dtype, batch_size, verify, module)
+    out = Path(out_dir)
+    existing = reusable_store(out, key, notice or _warn)
+    if existing is not None:
+        return existing
+    return _write_store(out, bundle, df, texts, labels, key, verify, progress, client)
+
+
+def _capture_key(bundle: ModelBundle, df: pd.DataFrame, views: Sequence[str] | None,
+                 dtype: str, batch_size: int, verify: str, module: str | None
+                 ) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Check the options; return the texts, the labels and what identifies the store."""
     from probe_rnn.capture.views import parse_view
 
-    _check_options(dtype, batch_size, verify)
+    check_capture_options(dtype, batch_size, verify)
     for name in views or []:
         parse_view(name)  # unknown forms fail here, before any file is touched
     texts, labels = _texts_and_labels(df)
-    out = Path(out_dir)
     key = {
         "model_checksum": getattr(bundle, "checksum", None),
         "weights_checksum": weights_checksum(bundle.model),
@@ -113,16 +124,20 @@ def capture(
         "batch_size": batch_size,
         "requested_module": module,
     }
-    existing = reusable_store(out, key, notice or _warn)
-    if existing is not None:
-        return existing
+    return texts, labels, key
+
+
+def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[str],
+                 labels: list[str], key: dict[str, Any], verify: str,
+                 progress: Progress | None, client: Any) -> StateStore:
+    """Run the model over every row into a fresh store folder ``out``; manifest last."""
     clear_store(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    lengths = _token_lengths(bundle, texts, batch_size)
+    lengths = _token_lengths(bundle, texts, key["batch_size"])
     writer = None
     try:
-        writer = StoreWriter(out, bundle, df, texts, labels, lengths, dtype)
+        writer = StoreWriter(out, bundle, df, texts, labels, lengths, key["dtype"])
         if client is None:
             resolved = run_batches(bundle, texts, writer, key, verify, progress)
             shards = 0
@@ -207,7 +222,7 @@ def run_batches(
                 writer.open_views(_resolve_views(states, key["requested_views"]), states)
             writer.write_batch(start, batch, states, logits)
             if rec is not None:
-                _forget_earlier_calls(rec, name)
+                forget_earlier_calls(rec, name)
             if progress is not None:
                 progress(stop, base + len(texts))
     return info
@@ -227,7 +242,7 @@ def weights_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _forget_earlier_calls(rec: Any, name: str) -> None:
+def forget_earlier_calls(rec: Any, name: str) -> None:
     """Keep only the last call's states in the recorder, so memory does not grow per batch.
 
     The last call stays, so ``verify="first"`` still means the first batch of the capture.
@@ -237,15 +252,15 @@ def _forget_earlier_calls(rec: Any, name: str) -> None:
         del calls[:-1]
 
 
-def _check_options(dtype: str, batch_size: int, verify: str) -> None:
+def check_capture_options(dtype: str, batch_size: int, verify: str) -> None:
     if dtype not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; received {dtype!r}")
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
     if verify not in VERIFY_MODES:
         raise ConfigError(
-            f"verify must be one of {', '.join(VERIFY_MODES)}; received {verify!r}"
+            f"verify must be one of {', '.join(VERIFY_MODES)}; got {verify!r}"
         )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
+        raise ConfigError(f"batch_size must be an integer >= 1; got {batch_size!r}")
 
 
 def _texts_and_labels(df: pd.DataFrame) -> tuple[list[str], list[str]]:
