@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from probe_rnn import __version__
 from probe_rnn.errors import ReportError
-from probe_rnn.report.build import _environment
-from probe_rnn.report.readouts import _assets, write_readout_report
+from probe_rnn.report.page import environment, page_assets
+from probe_rnn.report.readouts import write_readout_report
 from probe_rnn.report.tables import Table
 
 if TYPE_CHECKING:
@@ -102,12 +102,12 @@ def _anecdote_table(answer: QuestionAnswer) -> Table:
 
 def render_answer_page(answer: QuestionAnswer, title: str) -> str:
     """The answer page as a string (self-contained)."""
-    env = _environment()
+    env = environment()
     studies = [{"name": name, "setting": s.objective.setting, "metric": s.objective.metric_label,
                 "runs": len(s.runs), "seconds": s.seconds}
                for name, s in answer.studies.items()]
     return env.get_template(TEMPLATE).render(
-        **_assets(), version=__version__, title=title, sentences=answer_sentences(answer),
+        **page_assets(), version=__version__, title=title, sentences=answer_sentences(answer),
         answer_table=_answer_table(answer), anecdote=_anecdote_table(answer), studies=studies,
         built=datetime.now(UTC).isoformat(timespec="seconds"))
 

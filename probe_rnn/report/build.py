@@ -12,28 +12,23 @@ leaves ``file:`` and injected markup could not run even if it slipped through es
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import markupsafe
 import numpy as np
 import pandas as pd
 
 from probe_rnn.atomic import write_text
-from probe_rnn.errors import ConfigError, ProbeRnnError, ReportError
+from probe_rnn.errors import ConfigError, ProbeRnnError
 from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
+from probe_rnn.report import page
 from probe_rnn.report import tables as T
 from probe_rnn.report.equivalence import measure_equivalence, top_layer
 from probe_rnn.report.findings import Finding, make_findings
@@ -102,49 +97,6 @@ class Report:
         answer = f"<p>{html.escape(self.answer.text)}</p>" if self.answer else ""
         return (f"<div><b>probe-rnn report</b>: <code>{html.escape(str(self.path))}</code> "
                 f"({len(self.figures)} figures){answer}<ol>{items}</ol></div>")
-
-
-def _codespans(text: str) -> markupsafe.Markup:
-    escaped = str(markupsafe.escape(text))
-    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("probe_rnn.report", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False,
-    )
-    env.filters["codespans"] = _codespans
-    return env
-
-
-def _static(name: str) -> str:
-    return resources.files("probe_rnn.report").joinpath("static", name).read_text("utf-8")
-
-
-@cache
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    js = get_plotlyjs()
-    if "</script" in js.lower():
-        raise ReportError("the installed plotly.js contains '</script': reinstall plotly")
-    return js
-
-
-def _csp(scripts: list[str]) -> str:
-    hashes = " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
-        for s in scripts
-    )
-    return (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
-            "img-src data: blob:; font-src data:; base-uri 'none'; form-action 'none'")
-
-
-def _figure_json(fig: F.go.Figure) -> str:
-    text = fig.to_json(validate=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _projections(data: RunData, store: object, method: str, seed: int, max_points: int,
@@ -347,7 +299,7 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
             equivalence: object, method: str, seed: int, max_points: int) -> str:
     from probe_rnn import __version__
 
-    plotly_js, app_js = _plotly_js(), _static("report.js")
+    plotly_js, app_js = page.plotly_js(), page.static_text("report.js")
     base = target.parent.resolve()
     downloads = [{"name": n, "href": _relative(data.path.resolve() / n, base)}
                  for n in ("results.csv", "results.parquet", "run.json")
@@ -363,19 +315,19 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
         "figures": list(figs), "captions": captions, "projections": projections,
         "projection_caption": CAPTIONS["projection"].format(method=method.upper(),
                                                             max_points=max_points),
-        "figure_json": [{"id": k, "json": _figure_json(v)} for k, v in figs.items()],
+        "figure_json": [{"id": k, "json": page.figure_json(v)} for k, v in figs.items()],
         "equivalence": T.equivalence_table(equivalence) if equivalence is not None else None,
         "diagnosis": T.frame_table(data.diagnosis) if data.diagnosis is not None else None,
         "results": T.results_table(data.results), "notes": data.notes,
         "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),
                              "results.csv"),
         "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "css": markupsafe.Markup(_static("report.css")), "plotly_js": plotly_js,
-        "app_js": app_js, "csp": _csp([plotly_js, app_js]),
+        "css": markupsafe.Markup(page.static_text("report.css")), "plotly_js": plotly_js,
+        "app_js": app_js, "csp": page.csp([plotly_js, app_js]),
         **_cards(data), **_attribution_context(data),
     }
     context["toc"] = _toc(context)
-    return _environment().get_template("index.html.j2").render(**context)
+    return page.environment().get_template("index.html.j2").render(**context)
 
 
 def _subtitle(data: RunData) -> str:

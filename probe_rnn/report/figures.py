@@ -46,7 +46,7 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=False).replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def _layout(fig: go.Figure, height: int = 420, **kwargs: object) -> go.Figure:
+def style_figure(fig: go.Figure, height: int = 420, **kwargs: object) -> go.Figure:
     fig.update_layout(
         template="plotly_white", height=height, font={"family": _FONT, "size": 13},
         margin={"l": 60, "r": 20, "t": 50, "b": 60}, hoverlabel={"font": {"family": _FONT}},
@@ -67,7 +67,7 @@ def _metric_menu(fig: go.Figure, labels: Sequence[str], groups: Sequence[range],
                  y: float = 1.18) -> dict:
     """A dropdown with one "task · metric" entry per group of traces; shows the first group.
 
-    Returns the layout arguments (``updatemenus``, ``yaxis_title``) for :func:`_layout`.
+    Returns the layout arguments (``updatemenus``, ``yaxis_title``) for :func:`style_figure`.
     """
     vis = [[i in g for i in range(len(fig.data))] for g in groups]
     for i in groups[0]:
@@ -108,7 +108,7 @@ def probing_heatmap(results: pd.DataFrame, probe: str | None) -> go.Figure | Non
             hovertemplate="view %{y}<br>task %{x}<br>" + title + " %{z:.3f}<extra></extra>",
             colorbar={"title": {"text": title}}, hoverongaps=False, xgap=1, ygap=1,
         ))
-    _layout(fig, height=max(320, 34 * len(views) + 160),
+    style_figure(fig, height=max(320, 34 * len(views) + 160),
             updatemenus=_menu(["accuracy / R²", "information (bits)"],
                               [[True, False], [False, True]], [{}, {}]))
     fig.update_yaxes(autorange="reversed", automargin=True)
@@ -172,7 +172,7 @@ def view_bars(results: pd.DataFrame, probe: str | None) -> go.Figure | None:
             groups.append(range(first, len(fig.data)))
     if not groups:
         return None
-    _layout(fig, height=460, barmode="group", **_metric_menu(fig, labels, groups))
+    style_figure(fig, height=460, barmode="group", **_metric_menu(fig, labels, groups))
     fig.update_xaxes(automargin=True, tickangle=-30)
     return fig
 
@@ -221,7 +221,7 @@ def timestep_curves(results: pd.DataFrame, probe: str | None) -> go.Figure | Non
         groups.append(range(first, len(fig.data)))
     if not groups:
         return None
-    _layout(fig, height=460, **_metric_menu(fig, labels, groups, y=1.3))
+    style_figure(fig, height=460, **_metric_menu(fig, labels, groups, y=1.3))
     fig.update_layout(margin={"t": 110})
     fig.update_xaxes(title_text="t", dtick=1 if rows["t"].abs().max() <= 16 else None)
     return fig
@@ -252,7 +252,7 @@ def memory_span(results: pd.DataFrame, probe: str | None) -> go.Figure | None:
             hovertemplate="chance at k=%{x}: %{y:.3f}<extra></extra>"), row=1, col=1)
     for trace in fig.data:
         trace.visible = True
-    _layout(fig, height=400, xaxis_title="k (the token read k steps before the state's step)",
+    style_figure(fig, height=400, xaxis_title="k (the token read k steps before the state's step)",
             yaxis_title="accuracy")
     fig.update_xaxes(tickvals=sorted(rows["k"].unique()))
     return fig
@@ -338,7 +338,7 @@ def projection_figure(coords: np.ndarray, meta: pd.DataFrame, method: str) -> go
         buttons.append({"label": f"colour: {name}", "method": "update", "args": [
             {"marker.color": [main, *dummy_colors], "marker.showscale": [scale] + [False] *
              len(keys), "visible": visible}, {}]})
-    _layout(fig, height=420, hovermode="closest", xaxis_title=f"{method.upper()} 1",
+    style_figure(fig, height=420, hovermode="closest", xaxis_title=f"{method.upper()} 1",
             yaxis_title=f"{method.upper()} 2",
             updatemenus=[{"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left",
                           "y": 1.18, "yanchor": "top", "showactive": True}])
@@ -371,7 +371,7 @@ def step_attribution(steps: pd.DataFrame) -> go.Figure | None:
             customdata=curve["count"].to_numpy(),
             hovertemplate="%{fullData.name}<br>%{x} steps before the end: mean share %{y:.3f} "
                                  "(%{customdata} sentences)<extra></extra>"))
-    _layout(fig, height=400, xaxis_title="steps before the end (0 = last token)",
+    style_figure(fig, height=400, xaxis_title="steps before the end (0 = last token)",
             yaxis_title="mean share of attribution")
     fig.update_xaxes(autorange="reversed")
     return fig

@@ -22,12 +22,8 @@ import plotly.graph_objects as go
 
 from probe_rnn import __version__
 from probe_rnn.errors import ReportError
-
-# the report's own page machinery: one Jinja environment (autoescape, StrictUndefined), the
-# static CSS/JS, the cached plotly runtime and the hash-based CSP, so both pages obey one set
-# of rules
-from probe_rnn.report.build import _csp, _environment, _figure_json, _plotly_js, _static
-from probe_rnn.report.figures import PALETTE, _layout, esc
+from probe_rnn.report.figures import PALETTE, esc, style_figure
+from probe_rnn.report.page import environment, figure_json, page_assets
 from probe_rnn.report.tables import Table, fmt, frame_table
 
 if TYPE_CHECKING:
@@ -73,7 +69,7 @@ def accuracy_figure(study: ReadoutStudy) -> go.Figure:
         mode="markers", name="one seed", marker={"size": 8, "color": "#ff725c", "opacity": 0.7},
         customdata=runs["seed"], hovertemplate="%{x}, seed %{customdata}: %{y:.3f}<extra></extra>",
     ))
-    return _layout(fig, height=380, yaxis_title=f"{study.objective.metric_label}{unit}",
+    return style_figure(fig, height=380, yaxis_title=f"{study.objective.metric_label}{unit}",
                    xaxis_title="readout")
 
 
@@ -100,7 +96,7 @@ def curves_figure(study: ReadoutStudy) -> go.Figure:
             legendgroup=esc(name), line={"color": colour}, customdata=part["count"],
             hovertemplate="epoch %{x}: %{y:.3f} (mean of %{customdata} seeds)<extra></extra>",
         ))
-    return _layout(fig, height=400, xaxis_title="epoch",
+    return style_figure(fig, height=400, xaxis_title="epoch",
                    yaxis_title=f"dev {study.objective.metric_label.replace('held-out ', '')}"
                                f"{unit}")
 
@@ -124,7 +120,7 @@ def probing_figure(study: ReadoutStudy) -> go.Figure | None:
                      "arrayminus": part["mean"] - part["min"]},
             hovertemplate="%{x}: %{y:.3f} bits<extra></extra>",
         ))
-    return _layout(fig, height=420, barmode="group", yaxis_title="label information (bits)",
+    return style_figure(fig, height=420, barmode="group", yaxis_title="label information (bits)",
                    xaxis_title="state view of the trained model")
 
 
@@ -288,21 +284,9 @@ def _settings_table(study: ReadoutStudy) -> Table:
                  [[None, None]] * len(items))
 
 
-def _assets() -> dict[str, str]:
-    """The report's CSS, page script and plotly runtime, with a CSP admitting only them."""
-    try:
-        css, app_js = _static("report.css"), _static("report.js")
-    except OSError as exc:
-        raise ReportError(f"the report's static files are missing ({exc}); reinstall probe-rnn"
-                          ) from exc
-    plotly_js = _plotly_js()
-    return {"css": css, "app_js": app_js, "plotly_js": plotly_js,
-            "csp": _csp([plotly_js, app_js])}
-
-
 def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
     """The study's HTML page as a string (self-contained; see module docstring)."""
-    env = _environment()
+    env = environment()
     figs = readout_figures(study)
     obj = study.objective
     runs = study.runs.assign(**{c: study.runs[c].map(lambda x: _score(study, x))
@@ -310,13 +294,13 @@ def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
     diag = study.diagnosis[[c for c in ("module", "check", "value", "unit")
                             if c in study.diagnosis]] if not study.diagnosis.empty else None
     context = {
-        **_assets(), "version": __version__,
+        **page_assets(), "version": __version__,
         "title": title or str(study.settings.get("source", "readout study")),
         "answer": study.answer(), "mechanics": _mechanics(study),
         "settings": _settings_table(study), "accuracy": accuracy_table(study),
         "pairs": pairs_table(study), "probing": probing_table(study),
         "runs": frame_table(runs), "diagnosis": frame_table(diag) if diag is not None else None,
-        "figures": list(figs), "figure_json": [{"id": k, "json": _figure_json(v)}
+        "figures": list(figs), "figure_json": [{"id": k, "json": figure_json(v)}
                                                for k, v in figs.items()],
         "packed": bool(study.settings.get("packed", True)),
         "bidirectional": bool(study.settings.get("bidirectional")),
