@@ -26,7 +26,7 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import Tensor
 
-from probe_rnn.attribution._common import (
+from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
     check_inputs,

@@ -32,7 +32,7 @@ from captum.attr import (
 )
 from torch import Tensor, nn
 
-from probe_rnn.attribution._common import (
+from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
     check_inputs,

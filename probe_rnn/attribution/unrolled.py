@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from probe_rnn.attribution._common import RECURRENT_TYPES, Forward
+from probe_rnn.attribution.parts import RECURRENT_TYPES, Forward
 from probe_rnn.errors import AttributionError
 
 __all__ = ["Taps", "TwinStates", "UnrolledRNN", "twin_in_place", "verify_twin"]
