@@ -25,12 +25,13 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
+    baseline_ids,
     check_inputs,
     chunks,
     relative_error,
     valid_mask,
 )
-from probe_rnn.attribution.tokens import TokenAttributions, baseline_ids, embedding_ig
+from probe_rnn.attribution.tokens import TokenAttributions, embedding_ig
 from probe_rnn.errors import AttributionError
 from probe_rnn.vocabulary import MAX_OUTPUT, MEAN_OUTPUT, OUTPUT_LAST, try_parse
 
