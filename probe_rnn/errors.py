@@ -27,9 +27,17 @@ __all__ = [
 
 
 class ProbeRnnError(Exception):
-    """Base class: an error the user can fix; the message says how."""
+    """Base class: an error the user can fix; the message says how.
+
+    ``parameter`` names the library parameter the message speaks of (e.g. ``"vocab"`` for
+    ``vocab=``), so the CLI can say its own flag instead; None when no single one is meant.
+    """
 
     exit_code = 2
+
+    def __init__(self, *args: object, parameter: str | None = None) -> None:
+        super().__init__(*args)
+        self.parameter = parameter
 
 
 class InputFileError(ProbeRnnError, FileNotFoundError):

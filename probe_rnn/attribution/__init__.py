@@ -11,8 +11,8 @@
 Everything runs with cuDNN disabled and the model in ``eval()``.
 """
 
-from probe_rnn.attribution._common import ModelParts, find_parts
 from probe_rnn.attribution.neurons import default_neuron_views, rank_neurons, view_units
+from probe_rnn.attribution.parts import ModelParts, find_parts
 from probe_rnn.attribution.probe_attribution import (
     linear_probe_to_torch,
     probe_token_attributions,

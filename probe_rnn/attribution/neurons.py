@@ -77,9 +77,9 @@ def view_units(steps: StepAttributions, view: str, num_layers: int, num_directio
 
 def probe_weights(probe: Any, label: str, dim: int) -> np.ndarray | None:
     """The probe's weights for ``label`` in standardised space (dim,), or None if not linear."""
-    from probe_rnn.attribution.probe_attribution import _linear_parts
+    from probe_rnn.attribution.probe_attribution import linear_parts
 
-    _, model = _linear_parts(probe)
+    _, model = linear_parts(probe)
     coef = getattr(model, "coef_", None)
     classes = [str(c) for c in getattr(probe, "classes_", getattr(model, "classes_", []))]
     if coef is None or label not in classes:

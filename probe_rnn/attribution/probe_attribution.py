@@ -22,15 +22,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from probe_rnn.attribution._common import (
+from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
+    baseline_ids,
     check_inputs,
     chunks,
     relative_error,
     valid_mask,
 )
-from probe_rnn.attribution.tokens import TokenAttributions, baseline_ids, embedding_ig
+from probe_rnn.attribution.tokens import TokenAttributions, embedding_ig
 from probe_rnn.errors import AttributionError
 from probe_rnn.vocabulary import MAX_OUTPUT, MEAN_OUTPUT, OUTPUT_LAST, try_parse
 
@@ -41,17 +42,17 @@ SENTENCE_VIEWS = ("output@last", "h_n/L{l}/{dir}", "c_n/L{l}/{dir}", "mean(outpu
                   "max(output)")
 
 
-def _linear_parts(probe: Any) -> tuple[list[Any], Any]:
+def linear_parts(probe: Any) -> tuple[list[Any], Any]:
     """(transform steps, final linear estimator) of a fitted probe."""
     if hasattr(probe, "steps"):  # sklearn Pipeline
         inner = [s for _, s in probe.steps if s not in (None, "passthrough")]
-        pre, last = _linear_parts(inner[-1])
+        pre, last = linear_parts(inner[-1])
         return inner[:-1] + pre, last
     if hasattr(probe, "scaler_") and hasattr(probe, "model_"):
-        pre, last = _linear_parts(probe.model_)
+        pre, last = linear_parts(probe.model_)
         return [probe.scaler_] + pre, last
     if hasattr(probe, "mean_") and hasattr(probe, "scale_") and hasattr(probe, "model_"):
-        pre, last = _linear_parts(probe.model_)  # probe-rnn's probes: (X - mean_) / scale_
+        pre, last = linear_parts(probe.model_)  # probe-rnn's probes: (X - mean_) / scale_
         return [_Standardise(probe.mean_, probe.scale_)] + pre, last
     return [], probe
 
@@ -69,7 +70,7 @@ def linear_probe_to_torch(probe: Any) -> tuple[nn.Linear, np.ndarray]:
     The layer maps raw view vectors (batch, dim) to the probe's decision scores (batch, k):
     k = 1 for a binary classifier (score of ``classes[1]``), else one per class.
     """
-    transforms, model = _linear_parts(probe)
+    transforms, model = linear_parts(probe)
     if not (hasattr(model, "coef_") and hasattr(model, "intercept_")):
         raise AttributionError(
             f"probe attribution needs a linear probe (coef_ and intercept_); "

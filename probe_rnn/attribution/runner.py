@@ -22,8 +22,8 @@ import pandas as pd
 import torch
 
 from probe_rnn.atomic import replacing, write_text
-from probe_rnn.attribution._common import ModelParts, find_parts
 from probe_rnn.attribution.neurons import default_neuron_views, rank_neurons, view_units
+from probe_rnn.attribution.parts import ModelParts, find_parts
 from probe_rnn.attribution.probe_attribution import probe_token_attributions, view_function
 from probe_rnn.attribution.steps import StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
@@ -158,11 +158,7 @@ def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = 
     picked = select_rows(df, rows, seed)
     sub = df.iloc[picked].reset_index(drop=True)
     parts = _parts(bundle)
-    batch = bundle.adapter.encode(sub["text"].astype(str).tolist())
-    ids, lengths = batch["ids"].to(parts.device), batch["lengths"].to(parts.device)
-    with torch.no_grad(), torch.backends.cudnn.flags(enabled=False):
-        bundle.model.eval()
-        logits = parts.forward(ids, lengths)
+    ids, lengths, logits = _predict(bundle, parts, sub)
     targets = _targets(sub, list(bundle.labels), logits, target).to(parts.device)
     say = progress or (lambda *_: None)
     tok = token_attributions(parts, ids, lengths, targets, method=method, n_steps=n_steps,
@@ -177,14 +173,30 @@ def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = 
     say(3, 4, "neurons")
     probe_tok = _probe_tokens(ctx, fitted, probe_views, n_steps, internal_batch_size)
     say(4, 4, "probes")
-    given = probes or {}
-    sources = {view: (_described(given[view]) if view in given else
-                      f"fitted here: standardised logistic regression on up to {probe_rows} rows")
-               for view, probe in fitted.items() if probe is not None}
+    sources = _probe_sources(fitted, probes or {}, probe_rows)
     return _write(ctx, out, tok, st, neurons, probe_tok, {
         "method": method, "n_steps": n_steps, "state_steps": state_steps,
         "state_baseline": state_baseline, "internal_batch_size": internal_batch_size,
         "seed": seed, "target": target, "top_k": top_k, "probe_sources": sources})
+
+
+def _predict(bundle: Any, parts: ModelParts, sub: pd.DataFrame
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, lengths, logits) of the picked rows, encoded by the adapter, in eval mode."""
+    batch = bundle.adapter.encode(sub["text"].astype(str).tolist())
+    ids, lengths = batch["ids"].to(parts.device), batch["lengths"].to(parts.device)
+    with torch.no_grad(), torch.backends.cudnn.flags(enabled=False):
+        bundle.model.eval()
+        logits = parts.forward(ids, lengths)
+    return ids, lengths, logits
+
+
+def _probe_sources(fitted: dict[str, Any], given: dict[str, Any], probe_rows: int
+                   ) -> dict[str, str]:
+    """Which probe each view's attribution explains, for the manifest's ``probe_sources``."""
+    return {view: (_described(given[view]) if view in given else
+                   f"fitted here: standardised logistic regression on up to {probe_rows} rows")
+            for view, probe in fitted.items() if probe is not None}
 
 
 def _described(probe: Any) -> str:

@@ -26,15 +26,16 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import Tensor
 
-from probe_rnn.attribution._common import (
+from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
+    baseline_ids,
     check_inputs,
     chunks,
+    endpoint_logits,
     gather_target,
     relative_error,
 )
-from probe_rnn.attribution.tokens import baseline_ids
 from probe_rnn.attribution.unrolled import Taps, UnrolledRNN, twin_in_place, verify_twin
 from probe_rnn.errors import ConfigError
 
@@ -134,9 +135,7 @@ def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
         step = torch.tensor(taps["step"].to_numpy())
         units, ablated = _integrate(parts, twin, ids[rows], lengths[rows], target[rows], slot,
                                     step, h - b, n_steps, internal_batch_size)
-        with torch.no_grad():
-            f_x = gather_target(parts.forward(ids, lengths), target)
-            f_pad = gather_target(parts.forward(baseline_ids(ids, parts.pad_id), lengths), target)
+        f_x, f_pad = endpoint_logits(parts, ids, lengths, target)
     total = units.sum(1)
     ablation = f_x[rows] - ablated
     scale = torch.maximum(ablation.abs(), 0.01 * (f_x - f_pad).abs()[rows])

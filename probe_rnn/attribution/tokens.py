@@ -32,12 +32,13 @@ from captum.attr import (
 )
 from torch import Tensor, nn
 
-from probe_rnn.attribution._common import (
+from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
+    baseline_ids,
     check_inputs,
     chunks,
-    gather_target,
+    endpoint_logits,
     relative_error,
     valid_mask,
 )
@@ -101,11 +102,6 @@ def embedding_ig(parts: ModelParts, fn: Callable[..., Tensor], ids: Tensor, base
 def _batch_major(parts: ModelParts, ids: Tensor) -> Tensor:
     """The embedding of batch-major ``ids`` as ``(batch, time, emb)``."""
     return parts.embedding(ids).detach()
-
-
-def baseline_ids(ids: Tensor, pad_id: int) -> Tensor:
-    """The PAD baseline: same shape, every position PAD (lengths stay those of ids)."""
-    return torch.full_like(ids, pad_id)
 
 
 def _raw(method: str, parts: ModelParts, ids: Tensor, lengths: Tensor, target: Tensor,
@@ -172,9 +168,7 @@ def token_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: 
                         internal_batch_size)
             attrs.append(a.detach())
             deltas.append(d.detach() if d is not None else None)
-        with torch.no_grad():
-            f_x = gather_target(parts.forward(ids, lengths), target)
-            f_b = gather_target(parts.forward(baseline_ids(ids, parts.pad_id), lengths), target)
+        f_x, f_b = endpoint_logits(parts, ids, lengths, target)
     mask = valid_mask(lengths, ids.shape[1])
     attributions = torch.where(mask, torch.cat(attrs), torch.zeros((), dtype=attrs[0].dtype))
     nan = torch.full_like(f_x, float("nan"))

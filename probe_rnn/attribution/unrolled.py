@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from probe_rnn.attribution._common import RECURRENT_TYPES, Forward
+from probe_rnn.attribution.parts import RECURRENT_TYPES, Forward
 from probe_rnn.capture import recurrence
 from probe_rnn.errors import AttributionError
 

@@ -92,7 +92,7 @@ def load_dataset(name: str, seed: int = 0) -> pd.DataFrame:
         The ``names`` package's census files are not installed.
     """
     if name not in _DESCRIPTIONS:
-        raise ConfigError(f"dataset must be one of {', '.join(_DESCRIPTIONS)}; received {name!r}")
+        raise ConfigError(f"dataset must be one of {', '.join(_DESCRIPTIONS)}; got {name!r}")
     if name.startswith("synthetic"):
         rule = name.partition("-")[2] or "first"
         return make_synthetic(rule, seed=seed)

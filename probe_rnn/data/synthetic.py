@@ -139,7 +139,7 @@ def apply_rule(rule: str, words: Sequence[str]) -> tuple[str, list[int]]:
         The sentence does not fit the rule (e.g. a count tie, no polarity word).
     """
     if rule not in RULES:
-        raise ConfigError(f"rule must be one of {', '.join(RULES)}; received {rule!r}")
+        raise ConfigError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     polar = [i for i, w in enumerate(words) if w in POSITIVE or w in NEGATIVE]
     if not polar:
         raise DataError(f"sentence has no polarity word, so rule {rule!r} gives no label")
@@ -167,13 +167,13 @@ def _label_of(positive: bool) -> str:
 
 def _check_args(rule: str, n_rows: int, min_len: int, max_len: int) -> None:
     if rule not in RULES:
-        raise ConfigError(f"rule must be one of {', '.join(RULES)}; received {rule!r}")
+        raise ConfigError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
     if isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 2:
-        raise ConfigError(f"n_rows must be an integer >= 2; received {n_rows!r}")
+        raise ConfigError(f"n_rows must be an integer >= 2; got {n_rows!r}")
     if not (isinstance(min_len, int) and isinstance(max_len, int)
             and 3 <= min_len <= max_len <= 200):
         raise ConfigError("lengths must satisfy 3 <= min_len <= max_len <= 200; "
-                          f"received min_len={min_len!r}, max_len={max_len!r}")
+                          f"got min_len={min_len!r}, max_len={max_len!r}")
 
 
 def _polar_word(rng: np.random.Generator, positive: bool) -> str:

@@ -62,14 +62,14 @@ class Tokenizer:
     def __init__(self, kind: str = "char", min_freq: int = 1, max_size: int | None = None):
         if kind not in TOKENIZER_KINDS:
             raise ConfigError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}; "
-                              f"received {kind!r}")
+                              f"got {kind!r}")
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ConfigError(f"min_freq must be an integer >= 1; received {min_freq!r}")
+            raise ConfigError(f"min_freq must be an integer >= 1; got {min_freq!r}")
         if max_size is not None and (
             isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 3
         ):
             raise ConfigError("max_size must be None or an integer >= 3 (it counts <pad> and "
-                              f"<unk>); received {max_size!r}")
+                              f"<unk>); got {max_size!r}")
         self.kind = kind
         self.min_freq = min_freq
         self.max_size = max_size

@@ -74,7 +74,7 @@ class VocabTokenizer:
                  unk_id: int | None = None, source: str = "vocabulary") -> None:
         if kind not in VOCAB_TOKENIZERS:
             raise ConfigError(f"--tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
-                              f"received {kind!r}")
+                              f"got {kind!r}")
         if not index:
             raise DataError(f"{source} holds no tokens: give the vocabulary the model was "
                             "trained with")
@@ -226,7 +226,7 @@ def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
     path = Path(path)
     if kind not in VOCAB_TOKENIZERS:
         raise ConfigError(f"--tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
-                          f"received {kind!r}")
+                          f"got {kind!r}")
     index = _load_index(path)
     source = f"vocabulary {path.name!r}"
     if pad_id is None:
@@ -238,6 +238,6 @@ def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
                         "the model's embedding has no padding_idx: pass --pad-id N, the id the "
                         "model was padded with")
     if isinstance(pad_id, bool) or not isinstance(pad_id, int) or pad_id < 0:
-        raise ConfigError(f"--pad-id must be an integer >= 0; received {pad_id!r}")
+        raise ConfigError(f"--pad-id must be an integer >= 0; got {pad_id!r}")
     unk_id = _special(index, unk, UNK_SPELLINGS, "--unk", source)
     return VocabTokenizer(index, kind, pad_id, unk_id, source)

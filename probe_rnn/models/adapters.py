@@ -123,7 +123,7 @@ class TokenizerAdapter:
 
     def __init__(self, tokenizer: Tokenizer | None, layout: str = "batch") -> None:
         if layout not in LAYOUTS:
-            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}; received {layout!r}")
+            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
         self.tokenizer = tokenizer
         self.layout = layout
 
@@ -239,7 +239,7 @@ def iter_batches(
         is padded to its own longest row.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
+        raise ConfigError(f"batch_size must be an integer >= 1; got {batch_size!r}")
     texts = list(texts)
     for start in range(0, len(texts), batch_size):
         yield adapter.encode(texts[start : start + batch_size])

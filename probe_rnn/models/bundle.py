@@ -149,7 +149,7 @@ def build_random_init(bundle: ModelBundle, seed: int = 0) -> ModelBundle:
     ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``. The global RNG state is left untouched.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"seed must be an integer; received {seed!r}")
+        raise ConfigError(f"seed must be an integer; got {seed!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if bundle.config is not None and isinstance(bundle.model, RNNClassifier):

@@ -91,7 +91,7 @@ def _parts(bundle: ModelBundle | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(bundle, Mapping) and isinstance(bundle.get("model"), nn.Module):
         return dict(bundle)
     raise CheckpointError(
-        f"save_checkpoint needs a ModelBundle or a dict with 'model'; received "
+        f"save_checkpoint needs a ModelBundle or a dict with 'model'; got "
         f"{type(bundle).__name__}"
     )
 

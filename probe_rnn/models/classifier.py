@@ -153,14 +153,14 @@ class RNNClassifier(nn.Module):
 def _check_inputs(ids: Tensor, lengths: Tensor) -> None:
     if ids.dim() != 2 or lengths.dim() != 1 or lengths.shape[0] != ids.shape[0]:
         raise DataError(
-            f"RNNClassifier expects ids (batch, time) and lengths (batch,); received "
+            f"RNNClassifier expects ids (batch, time) and lengths (batch,); got "
             f"{tuple(ids.shape)} and {tuple(lengths.shape)}"
         )
     if ids.shape[0] == 0:
-        raise DataError("RNNClassifier received an empty batch: pass at least one row")
+        raise DataError("RNNClassifier got an empty batch: pass at least one row")
     low, high = int(lengths.min()), int(lengths.max())
     if low < 1 or high > ids.shape[1]:
         raise DataError(
-            f"lengths must lie in [1, {ids.shape[1]}] (the padded time); received min {low}, "
+            f"lengths must lie in [1, {ids.shape[1]}] (the padded time); got min {low}, "
             f"max {high}: drop empty texts"
         )

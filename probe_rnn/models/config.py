@@ -23,7 +23,7 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise a one-line ConfigError."""
     if value not in allowed:
         raise ConfigError(
-            f"{name} must be one of {', '.join(allowed)}; received {value!r}"
+            f"{name} must be one of {', '.join(allowed)}; got {value!r}"
         )
     return value
 
@@ -31,7 +31,7 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(
-            f"{name} must be an integer >= {minimum}; received {value!r}"
+            f"{name} must be an integer >= {minimum}; got {value!r}"
         )
     return value
 
@@ -91,21 +91,21 @@ class ModelConfig:
         check_choice("readout", self.readout, READOUTS)
         for name in ("bidirectional", "packed"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false; received {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}")
         dropout = self.dropout
         if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not (
             0.0 <= dropout < 1.0
         ):
-            raise ConfigError(f"dropout must be a number in [0, 1); received {dropout!r}")
+            raise ConfigError(f"dropout must be a number in [0, 1); got {dropout!r}")
         if dropout > 0 and self.layers == 1:
             raise ConfigError(
                 f"dropout acts between recurrent layers, so with layers=1 it has no effect; "
-                f"received dropout={dropout!r}: use layers >= 2 or dropout 0"
+                f"got dropout={dropout!r}: use layers >= 2 or dropout 0"
             )
         _check_int("pad_id", self.pad_id, 0)
         if self.pad_id >= self.vocab_size:
             raise ConfigError(
-                f"pad_id must be < vocab_size ({self.vocab_size}); received {self.pad_id!r}"
+                f"pad_id must be < vocab_size ({self.vocab_size}); got {self.pad_id!r}"
             )
         self.dropout = float(dropout)
         return self
@@ -128,7 +128,7 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Build from :meth:`to_dict` output; unknown or missing keys raise ConfigError."""
         if not isinstance(data, dict):
-            raise ConfigError(f"model config must be a dict; received {type(data).__name__}")
+            raise ConfigError(f"model config must be a dict; got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

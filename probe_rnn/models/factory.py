@@ -94,13 +94,13 @@ def resolve_factory(spec: str) -> Callable[[], Any]:
     if not isinstance(spec, str) or ":" not in spec:
         raise ConfigError(
             f"--model must look like package.module:function or path/file.py:function; "
-            f"received {spec!r}"
+            f"got {spec!r}"
         )
     module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr.isidentifier():
         raise ConfigError(
             f"--model must look like package.module:function or path/file.py:function; "
-            f"received {spec!r}"
+            f"got {spec!r}"
         )
     if _is_file(module_name):
         module = _import_file(Path(module_name))

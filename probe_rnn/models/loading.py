@@ -79,59 +79,66 @@ def load_model(
     layout : ``"auto"`` (detected), ``"batch"`` or ``"time"``
         Whether a foreign model reads ids ``(batch, time)`` or ``(time, batch)``.
     labels : list of str, optional
-        Class names in the order of the model's outputs (``--labels``); wins over the file's
-        and the factory's. Without any, a foreign model's classes are ``"0".."n-1"``.
+        Class names in the order of the model's outputs; win over the file's and the factory's.
+        Without any, a foreign model's classes are ``"0".."n-1"``.
 
     Returns
     -------
     ModelBundle
         In eval mode on the CPU; ``checksum`` is the sha256 of the file.
     """
-    if vocab is None and (tokenizer, pad_id, unk) != (None, None, None):
-        given = [o for o, v in (("--tokenizer", tokenizer), ("--pad-id", pad_id),
-                                ("--unk", unk)) if v is not None]
-        raise ConfigError(f"{', '.join(given)} describe(s) a vocabulary file: pass --vocab FILE "
-                          "too")
+    _check_vocab_parameters(vocab, tokenizer, pad_id, unk)
     path = Path(path)
     obj = read_checkpoint(path, trust_checkpoint)
     built = call_factory(factory) if factory is not None else None
-    if isinstance(obj, nn.Module):
-        parts = _from_module(obj, built)
-    elif isinstance(obj, Mapping) and "format" in obj and not is_state_dict(obj):
-        check_format(path, obj)
-        parts = _from_checkpoint(path, obj, built)
-    elif _find_state_dict(obj) is not None:
-        parts = _from_state_dict(path, _find_state_dict(obj), built)
-    else:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} holds a {type(obj).__name__}, neither a probe-rnn "
-            f"checkpoint nor a state_dict: save the model with probe_rnn.save_checkpoint or "
-            f"torch.save(model.state_dict(), path)"
-        )
+    parts = _parts_from(path, obj, built)
     model = parts["model"].to("cpu").eval()
     found = find_embedding(model, built.embedding if built else None)
-    if vocab is not None:
-        padding = found[1].padding_idx if found else None
-        parts["tokenizer"] = read_vocab(vocab, tokenizer or "word", pad_id, unk, padding)
-    tok = parts["tokenizer"]
-    if found is not None and tok is not None and hasattr(tok, "pad_id"):
-        _check_ids(tok, found)
+    tok = _tokenizer_for(parts["tokenizer"], found, vocab, tokenizer, pad_id, unk)
     chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found)
     names = _label_names(labels, parts["labels"], outputs)
+    origin = _origin(path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk,
+                     layout, labels)
     return ModelBundle(
-        model=model,
-        tokenizer=tok,
-        labels=names,
-        config=parts["config"],
-        meta=parts["meta"],
-        adapter=chosen,
-        source=str(path),
-        checksum=file_sha256(path),
-        format=parts["format"],
-        embedding=found[0] if found else None,
-        call=call,
-        origin=_origin(path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk,
-                       layout, labels),
+        model=model, tokenizer=tok, labels=names, config=parts["config"], meta=parts["meta"],
+        adapter=chosen, source=str(path), checksum=file_sha256(path), format=parts["format"],
+        embedding=found[0] if found else None, call=call, origin=origin)
+
+
+def _check_vocab_parameters(vocab: Any, tokenizer: Any, pad_id: Any, unk: Any) -> None:
+    """Refuse ``tokenizer``/``pad_id``/``unk`` without the ``vocab`` file they describe."""
+    if vocab is None and (tokenizer, pad_id, unk) != (None, None, None):
+        given = [f"{o}=" for o, v in (("tokenizer", tokenizer), ("pad_id", pad_id),
+                                      ("unk", unk)) if v is not None]
+        raise ConfigError(f"{', '.join(given)} describe(s) a vocabulary file: pass vocab= "
+                          "(the file) too", parameter="vocab")
+
+
+def _tokenizer_for(tok: Any, found: Any, vocab: Any, tokenizer: str | None, pad_id: int | None,
+                   unk: str | None) -> Any:
+    """The file's (or factory's) tokenizer, or the ``vocab`` file's; its ids checked against
+    the embedding ``found`` (name, module) when it has a ``pad_id``."""
+    if vocab is not None:
+        padding = found[1].padding_idx if found else None
+        tok = read_vocab(vocab, tokenizer or "word", pad_id, unk, padding)
+    if found is not None and tok is not None and hasattr(tok, "pad_id"):
+        _check_ids(tok, found)
+    return tok
+
+
+def _parts_from(path: Path, obj: Any, built: FactoryResult | None) -> dict[str, Any]:
+    """Model, tokenizer, labels, config, meta and format held by ``obj`` (read from ``path``)."""
+    if isinstance(obj, nn.Module):
+        return _from_module(obj, built)
+    if isinstance(obj, Mapping) and "format" in obj and not is_state_dict(obj):
+        check_format(path, obj)
+        return _from_checkpoint(path, obj, built)
+    if _find_state_dict(obj) is not None:
+        return _from_state_dict(path, _find_state_dict(obj), built)
+    raise CheckpointError(
+        f"checkpoint {str(path)!r} holds a {type(obj).__name__}, neither a probe-rnn "
+        f"checkpoint nor a state_dict: save the model with probe_rnn.save_checkpoint or "
+        f"torch.save(model.state_dict(), path)"
     )
 
 

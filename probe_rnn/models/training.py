@@ -107,13 +107,13 @@ def _check_args(
     epochs: int, batch_size: int, lr: float, patience: int, grad_clip: float, seed: int
 ) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0; received {seed!r}")
+        raise ConfigError(f"seed must be an integer >= 0; got {seed!r}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1; received {value!r}")
+            raise ConfigError(f"{name} must be an integer >= 1; got {value!r}")
     for name, value in (("lr", lr), ("grad_clip", grad_clip)):
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ConfigError(f"{name} must be a number > 0; received {value!r}")
+            raise ConfigError(f"{name} must be a number > 0; got {value!r}")
 
 
 def build_classifier(config: ModelConfig) -> RNNClassifier:
@@ -235,6 +235,26 @@ def _fit(
     return history, stopper.restore()
 
 
+def _training_meta(*, source: str | None, parts: dict[str, pd.DataFrame], labels: list[str],
+                   df: pd.DataFrame, tokenizer: str, history: list[dict[str, Any]], epochs: int,
+                   best_epoch: int, dev_acc: float, test_acc: float, seed: int, batch_size: int,
+                   lr: float, patience: int, grad_clip: float,
+                   start_time: float) -> dict[str, Any]:
+    """The ``meta`` a trained bundle records: data, split sizes, settings, scores, versions."""
+    return {
+        "dataset": source, "rows": {s: len(p) for s, p in parts.items()}, "labels": labels,
+        # lets a later run on this table know the split is this model's own (no split column)
+        "data_checksum": data_checksum(df["text"], df["label"]),
+        "tokenizer": tokenizer, "epochs": len(history), "max_epochs": epochs,
+        "best_epoch": best_epoch, "dev_accuracy": dev_acc,
+        "test_accuracy": None if np.isnan(test_acc) else test_acc, "seed": seed,
+        "batch_size": batch_size, "lr": lr, "patience": patience, "grad_clip": grad_clip,
+        "optimizer": "Adam", "torch_version": torch.__version__, "probe_rnn_version": _version(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.perf_counter() - start_time, 3),
+    }
+
+
 def train(
     df: pd.DataFrame,
     *,
@@ -283,18 +303,12 @@ def train(
     )
     dev_acc = accuracy(model, data["dev"])
     test_acc = accuracy(model, data["test"]) if "test" in data else float("nan")
-    meta = {
-        "dataset": source, "rows": {s: len(p) for s, p in parts.items()}, "labels": labels,
-        # lets a later run on this table know the split is this model's own (no split column)
-        "data_checksum": data_checksum(df["text"], df["label"]),
-        "tokenizer": tokenizer, "epochs": len(history), "max_epochs": epochs,
-        "best_epoch": best_epoch, "dev_accuracy": dev_acc,
-        "test_accuracy": None if np.isnan(test_acc) else test_acc, "seed": seed,
-        "batch_size": batch_size, "lr": lr, "patience": patience, "grad_clip": grad_clip,
-        "optimizer": "Adam", "torch_version": torch.__version__, "probe_rnn_version": _version(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "wall_seconds": round(time.perf_counter() - start_time, 3),
-    }
+    meta = _training_meta(
+        source=source, parts=parts, labels=labels, df=df, tokenizer=tokenizer, history=history,
+        epochs=epochs, best_epoch=best_epoch, dev_acc=dev_acc, test_acc=test_acc, seed=seed,
+        batch_size=batch_size, lr=lr, patience=patience, grad_clip=grad_clip,
+        start_time=start_time,
+    )
     bundle = ModelBundle(
         model=model, tokenizer=tok, labels=labels, config=config, meta=meta,
         adapter=ProbeRnnAdapter(tok), source="trained in memory", format="in memory",

@@ -19,14 +19,14 @@ def test_defaults_are_valid_and_round_trip() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        ("rnn", "gpt", "rnn must be one of lstm, gru, rnn, rnn-relu; received 'gpt'"),
+        ("rnn", "gpt", "rnn must be one of lstm, gru, rnn, rnn-relu; got 'gpt'"),
         ("readout", "first", "readout must be one of last, hidden, mean, max, naive-last"),
-        ("hidden", 0, "hidden must be an integer >= 1; received 0"),
-        ("layers", 1.5, "layers must be an integer >= 1; received 1.5"),
+        ("hidden", 0, "hidden must be an integer >= 1; got 0"),
+        ("layers", 1.5, "layers must be an integer >= 1; got 1.5"),
         ("embedding_dim", True, "embedding_dim must be an integer"),
-        ("dropout", 1.0, "dropout must be a number in [0, 1); received 1.0"),
+        ("dropout", 1.0, "dropout must be a number in [0, 1); got 1.0"),
         ("bidirectional", "yes", "bidirectional must be true or false"),
-        ("n_labels", 1, "n_labels must be an integer >= 2; received 1"),
+        ("n_labels", 1, "n_labels must be an integer >= 2; got 1"),
         ("pad_id", 10, "pad_id must be < vocab_size (10)"),
     ],
 )

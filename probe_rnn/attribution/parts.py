@@ -92,6 +92,20 @@ def gather_target(logits: Tensor, target: Tensor) -> Tensor:
     return logits.gather(1, target.view(-1, 1)).squeeze(1)
 
 
+def baseline_ids(ids: Tensor, pad_id: int) -> Tensor:
+    """The PAD baseline: same shape, every position PAD (lengths stay those of ids)."""
+    return torch.full_like(ids, pad_id)
+
+
+def endpoint_logits(parts: ModelParts, ids: Tensor, lengths: Tensor, target: Tensor
+                    ) -> tuple[Tensor, Tensor]:
+    """Target logits of the input and of its PAD baseline (no grad): the gap attributions split."""
+    with torch.no_grad():
+        f_x = gather_target(parts.forward(ids, lengths), target)
+        f_b = gather_target(parts.forward(baseline_ids(ids, parts.pad_id), lengths), target)
+    return f_x, f_b
+
+
 def relative_error(error: Tensor, scale: Tensor, floor: float = 1e-6) -> Tensor:
     """|error| / max(|scale|, floor), elementwise."""
     return error.abs() / scale.abs().clamp_min(floor)
