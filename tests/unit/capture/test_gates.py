@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from probe_rnn.capture import record, sentence_view, sentence_view_masked, token_view
+from probe_rnn.capture.run_capture import capture
 from probe_rnn.capture.views import (
     available_views,
     gate_views,
@@ -20,7 +21,6 @@ from probe_rnn.capture.views import (
     resolve_views,
     views_for,
 )
-from probe_rnn.capture.run_capture import capture
 from probe_rnn.data.tokenizers import Tokenizer
 from probe_rnn.errors import CaptureError, CaptureMismatchError, ConfigError
 from probe_rnn.models.adapters import ProbeRnnAdapter

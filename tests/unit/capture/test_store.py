@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from probe_rnn.capture.recorder import record
+from probe_rnn.capture.run_capture import capture
 from probe_rnn.capture.store import StateStore
 from probe_rnn.capture.views import sentence_view
-from probe_rnn.capture.run_capture import capture
 from probe_rnn.data.tokenizers import Tokenizer
 from probe_rnn.errors import ConfigError, StoreError
 from probe_rnn.models.adapters import ProbeRnnAdapter
