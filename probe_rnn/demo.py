@@ -183,7 +183,7 @@ def _readout_study(df: Any, folder: Path, settings: dict[str, Any], *, seed: int
     from probe_rnn.errors import ProbeRnnError
     from probe_rnn.progress import Progress
     from probe_rnn.report.readouts import write_readout_report
-    from probe_rnn.studies.readouts import ReadoutStudy, compare_readouts
+    from probe_rnn.studies import ReadoutStudy, compare_readouts
 
     kwargs = {**{k: DEMO_MODEL[k] for k in _STUDY_MODEL}, **settings, "seed": seed}
     key = hashlib.sha256(json.dumps(

@@ -161,7 +161,7 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
 def _run_stages(ctx: RunContext) -> RunResult:
     """The stages in order, each reading the run's settings from ``ctx``."""
     stores = _capture_states(ctx)
-    diagnosis = _diagnose(ctx)
+    diagnosis = _diagnose(ctx, stores["trained"])
     results = probe_states(ctx, stores)
     _attribute(ctx)
     report_path = _build_report(ctx)
@@ -191,15 +191,19 @@ def _capture_states(ctx: RunContext) -> dict[str, Any]:
     return stores
 
 
-def _diagnose(ctx: RunContext) -> pd.DataFrame:
-    """The model's diagnosis table (reused when the previous run's is reusable)."""
-    from probe_rnn.capture import diagnose
+def _diagnose(ctx: RunContext, store: Any) -> pd.DataFrame:
+    """The model's output-vs-hidden diagnosis, measured by the capture on the states it stored
+    (no second pass of the model), written to the run folder for the report (reused when the
+    previous run's is reusable)."""
+    from probe_rnn.capture.diagnosis import DIAGNOSIS_COLUMNS, stored_diagnosis
 
     path = ctx.out / DIAGNOSIS_CSV
     with ctx.stage("diagnosis") as note:
         diagnosis = reread(note, ctx.say, DIAGNOSIS_CSV, lambda: pd.read_csv(path))
         if diagnosis is None:
-            diagnosis = diagnose(ctx.bundle, ctx.df)
+            diagnosis = stored_diagnosis(store)
+            if diagnosis is None:  # a cell loop: no fused output and h_n to compare
+                diagnosis = pd.DataFrame(columns=DIAGNOSIS_COLUMNS)
             with replacing(path) as tmp:
                 diagnosis.to_csv(tmp, index=False)
         note(f"{len(diagnosis)} checks")

@@ -29,7 +29,7 @@ _EXPORTS = {
     "VIEW_CATALOGUE": "views", "ViewSpec": "views", "available_views": "views",
     "parse_view": "views", "sentence_view": "views", "sentence_view_masked": "views",
     "token_view": "views", "capture": "run_capture", "StateStore": "store",
-    "diagnose": "diagnosis", "format_diagnosis": "diagnosis",
+    "diagnose": "batches", "format_diagnosis": "diagnosis",
 }
 
 __all__ = list(_EXPORTS)

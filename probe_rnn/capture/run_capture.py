@@ -1,9 +1,11 @@
 """Stream a model's recurrent states over a table into a state store folder.
 
-:func:`capture` runs the model batch by batch under :func:`~probe_rnn.capture.record`, and
-writes each batch straight into preallocated ``.npy`` files (positioned writes, nothing kept
-per batch; see :mod:`probe_rnn.capture.store_writer`), the sentence table into
-``meta.parquet``, and ``manifest.json`` last, atomically. Memory therefore does not grow with
+:func:`capture` encodes the texts once, runs the model batch by batch under
+:func:`~probe_rnn.capture.record` (:mod:`probe_rnn.capture.batches`), and writes each batch
+straight into preallocated ``.npy`` files (positioned writes, nothing kept per batch; see
+:mod:`probe_rnn.capture.store_writer`), the sentence table into ``meta.parquet``, and
+``manifest.json`` last, atomically, with the diagnosis of the same states
+(:mod:`probe_rnn.capture.diagnosis`). Memory therefore does not grow with
 the number of rows, and a folder whose capture was interrupted has no manifest and is never
 taken as complete.
 Re-running on a complete folder with the same model, data and options reuses it; anything
@@ -12,11 +14,9 @@ else (different inputs, an incomplete folder) deletes the store's files and star
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from probe_rnn.capture.batches import (
+    check_batch_size,
+    encode_batches,
+    run_batches,
+    weights_checksum,
+)
+from probe_rnn.capture.recorder import VERIFY_MODES
 from probe_rnn.capture.store import (
     StateStore,
     clear_store,
@@ -31,16 +38,14 @@ from probe_rnn.capture.store import (
     reusable_store,
 )
 from probe_rnn.capture.store_writer import StoreWriter
-from probe_rnn.errors import CaptureError, ConfigError, DataError
+from probe_rnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from probe_rnn.capture.states import RecurrentStates
     from probe_rnn.models import ModelBundle
 
-__all__ = ["capture", "weights_checksum", "DTYPES", "VERIFY_MODES"]
+__all__ = ["capture", "check_capture_options", "DTYPES"]
 
 DTYPES = ("float16", "float32")
-VERIFY_MODES = ("first", "every")
 
 Progress = Callable[[int, int], None]
 
@@ -134,19 +139,22 @@ def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[s
     clear_store(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    lengths = _token_lengths(bundle, texts, key["batch_size"])
+    batches = encode_batches(bundle, texts, key["batch_size"])
+    lengths = np.concatenate([np.asarray(b["lengths"].cpu()) for b in batches]).astype(np.int64)
     writer = None
     try:
         writer = StoreWriter(out, bundle, df, texts, labels, lengths, key["dtype"])
         if client is None:
-            resolved = run_batches(bundle, texts, writer, key, verify, progress)
+            resolved = run_batches(bundle, batches, writer, key, verify, progress)
             shards = 0
         else:
-            resolved, shards = _run_shards(bundle, df, texts, labels, writer, key, verify,
-                                           progress, client)
+            resolved, shards = _run_shards(bundle, df, texts, labels, batches, writer, key,
+                                           verify, progress, client)
         writer.close()
-        writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3)},
-                      shards)
+        diagnosis = resolved.pop("diagnosis")
+        writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3),
+                       "diagnosis": None if diagnosis is None else
+                       diagnosis.table(resolved["module"]).to_dict("records")}, shards)
     except BaseException:  # disk full, Ctrl-C, a model error: no half-written store is left
         if writer is not None:
             writer.close(after_error=True)
@@ -160,96 +168,35 @@ def _warn(line: str) -> None:
 
 
 def _run_shards(bundle: ModelBundle, df: pd.DataFrame, texts: list[str], labels: list[str],
-                writer: StoreWriter, key: dict[str, Any], verify: str,
-                progress: Progress | None, client: Any) -> tuple[dict[str, Any], int]:
-    """The first batch here (it sizes the files), every other row in shards on the workers."""
+                batches: list[dict[str, Any]], writer: StoreWriter, key: dict[str, Any],
+                verify: str, progress: Progress | None, client: Any
+                ) -> tuple[dict[str, Any], int]:
+    """The first batch here (it sizes the files), every other row in shards on the workers;
+    the shards' diagnoses are added to the first batch's."""
     from probe_rnn.capture.shards import capture_shard, shard_ranges, shard_source
     from probe_rnn.cluster import map_unordered
 
     size = key["batch_size"]
-    resolved = run_batches(bundle, texts[:size], writer, key, verify, None)
+    resolved = run_batches(bundle, batches[:1], writer, key, verify, None)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     ranges = shard_ranges(len(texts), size, size, workers)
     source, layout = shard_source(bundle, client), writer.layout()
     calls = [(source, layout, df.iloc[r.start:r.stop], texts[r.start:r.stop],
-              labels[r.start:r.stop], r.start, k, key, resolved["module"], verify,
-              torch.get_num_threads()) for k, r in enumerate(ranges)]
+              labels[r.start:r.stop], batches[r.start // size:-(-r.stop // size)], r.start, k,
+              key, resolved["module"], verify, torch.get_num_threads())
+             for k, r in enumerate(ranges)]
     done = min(size, len(texts))
     if progress is not None:
         progress(done, len(texts))
     digest = key["data_checksum"][:12]
-    for _, rows in map_unordered(client, capture_shard, calls, "capture",
-                                 [f"{digest}-{r.start}" for r in ranges]):
+    for _, (rows, diagnosis) in map_unordered(client, capture_shard, calls, "capture",
+                                              [f"{digest}-{r.start}" for r in ranges]):
+        if resolved["diagnosis"] is not None:
+            resolved["diagnosis"].merge(diagnosis)
         done += rows
         if progress is not None:
             progress(done, len(texts))
     return resolved, len(ranges)
-
-
-def run_batches(
-    bundle: ModelBundle,
-    texts: list[str],
-    writer: StoreWriter,
-    key: dict[str, Any],
-    verify: str,
-    progress: Progress | None,
-    base: int = 0,
-) -> dict[str, Any]:
-    """Forward every batch under ``record`` and hand states to the writer; return module info.
-
-    ``texts`` are the rows ``base ..`` of the capture (a shard's; the files are open already
-    when ``base`` > 0)."""
-    from probe_rnn.capture.recorder import record
-
-    model, adapter, size = bundle.model, bundle.adapter, key["batch_size"]
-    name = _pick_module(model, key["requested_module"])
-    info = {"module": name, "module_type": type(model.get_submodule(name)).__name__}
-    # a cell loop stacks every step of a block: one block per batch; a fused module: one block
-    per_batch = isinstance(model.get_submodule(name), torch.nn.RNNCellBase)
-    with torch.no_grad(), ExitStack() as stack:
-        rec = None if per_batch else stack.enter_context(record(model, [name], verify))
-        for first in range(0, len(texts), size):
-            start, stop = base + first, base + min(first + size, len(texts))
-            batch = adapter.encode(texts[first:stop - base])
-            if rec is None:
-                with record(model, [name], verify) as batch_rec:
-                    logits = adapter.forward(model, batch)
-                states = batch_rec[name]
-            else:
-                logits = adapter.forward(model, batch)
-                states = rec[name]
-            if start == 0:
-                writer.open_views(_resolve_views(states, key["requested_views"]), states)
-            writer.write_batch(start, batch, states, logits)
-            if rec is not None:
-                forget_earlier_calls(rec, name)
-            if progress is not None:
-                progress(stop, base + len(texts))
-    return info
-
-
-def weights_checksum(model: torch.nn.Module) -> str:
-    """sha256 of a model's parameters and buffers (names, dtypes, shapes, bytes).
-
-    Identifies the weights actually captured, also for bundles built in memory or re-initialised
-    (whose checkpoint checksum is empty or that of another model).
-    """
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        data = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}|{data.dtype}|{tuple(tensor.shape)}\n".encode())
-        digest.update(data.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def forget_earlier_calls(rec: Any, name: str) -> None:
-    """Keep only the last call's states in the recorder, so memory does not grow per batch.
-
-    The last call stays, so ``verify="first"`` still means the first batch of the capture.
-    """
-    calls = getattr(getattr(rec, "_recurrent", {}).get(name), "calls", None)
-    if isinstance(calls, list) and len(calls) > 1:
-        del calls[:-1]
 
 
 def check_capture_options(dtype: str, batch_size: int, verify: str) -> None:
@@ -259,8 +206,7 @@ def check_capture_options(dtype: str, batch_size: int, verify: str) -> None:
         raise ConfigError(
             f"verify must be one of {', '.join(VERIFY_MODES)}; got {verify!r}"
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+    check_batch_size(batch_size)
 
 
 def _texts_and_labels(df: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -273,37 +219,3 @@ def _texts_and_labels(df: pd.DataFrame) -> tuple[list[str], list[str]]:
     if len(df) == 0:
         raise DataError("the table is empty: give at least one row to capture")
     return [str(t) for t in df["text"]], [str(v) for v in df["label"]]
-
-
-def _pick_module(model: torch.nn.Module, requested: str | None) -> str:
-    from probe_rnn.capture.recorder import recurrent_module_names
-
-    names = recurrent_module_names(model)
-    if requested is None:
-        if not names:
-            raise CaptureError(
-                "the model has no nn.RNN/nn.LSTM/nn.GRU (or cell) module: nothing to capture"
-            )
-        return names[0]
-    if requested not in names:
-        raise CaptureError(
-            f"module {requested!r} is not a recurrent module of the model; recurrent modules: "
-            f"{', '.join(names) or 'none'}"
-        )
-    return requested
-
-
-def _token_lengths(bundle: ModelBundle, texts: list[str], batch_size: int) -> np.ndarray:
-    """Valid tokens per row from the adapter's encoding, before any forward pass."""
-    lengths = np.empty(len(texts), dtype=np.int64)
-    for start in range(0, len(texts), batch_size):
-        batch = bundle.adapter.encode(texts[start : start + batch_size])
-        lengths[start : start + len(batch["lengths"])] = np.asarray(batch["lengths"].cpu())
-    return lengths
-
-
-def _resolve_views(states: RecurrentStates, requested: list[str] | None) -> dict[str, str]:
-    """Map the views to store to their kind (``"sentence"`` or ``"token"``), in order."""
-    from probe_rnn.capture.views import available_views, gate_views, resolve_views
-
-    return resolve_views(available_views(states), requested, optional=gate_views(states))

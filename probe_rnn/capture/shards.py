@@ -90,16 +90,18 @@ class ShardWriter(StoreWriter):
 
 
 def capture_shard(source: Any, layout: dict[str, Any], df: pd.DataFrame, texts: list[str],
-                  labels: list[str], base: int, index: int, key: dict[str, Any],
-                  module: str, verify: str, threads: int) -> tuple[int, int]:
-    """Capture rows ``base .. base + len(texts)`` (a Dask task); returns (index, rows).
+                  labels: list[str], batches: list[dict[str, Any]], base: int, index: int,
+                  key: dict[str, Any], module: str, verify: str, threads: int
+                  ) -> tuple[int, tuple[int, Any]]:
+    """Capture rows ``base .. base + len(texts)`` from their encoded ``batches`` (a Dask task);
+    returns (index, (rows, the shard's :class:`~probe_rnn.capture.diagnosis.ModuleDiagnosis`)).
 
     It runs with the client's number of torch threads: the fused CPU kernels block their
     sums by thread count, so another count gives other last bits (and other float16
     roundings) than a local capture."""
     import torch
 
-    from probe_rnn.capture.run_capture import run_batches, weights_checksum
+    from probe_rnn.capture.batches import run_batches, weights_checksum
 
     bundle = worker_bundle(source)
     weights = _WEIGHTS.get(id(bundle.model)) or weights_checksum(bundle.model)
@@ -111,9 +113,9 @@ def capture_shard(source: Any, layout: dict[str, Any], df: pd.DataFrame, texts: 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        run_batches(bundle, texts, writer, {**key, "requested_module": module}, verify, None,
-                    base=base)
+        info = run_batches(bundle, batches, writer, {**key, "requested_module": module},
+                           verify, None, base=base)
     finally:
         torch.set_num_threads(before)
         writer.close()
-    return index, len(texts)
+    return index, (len(texts), info["diagnosis"])

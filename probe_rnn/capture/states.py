@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from probe_rnn.vocabulary import gate_names
+
 __all__ = ["RecurrentStates", "PackedLayout"]
 
 
@@ -263,8 +265,6 @@ class RecurrentStates:
     @property
     def gate_names(self) -> tuple[str, ...]:
         """Gates these states have views of, PyTorch's order (empty: none)."""
-        from probe_rnn.capture.gates import gate_names
-
         return gate_names(self.kind) if self.gate_source is not None else ()
 
     def gate_packed(self, layer: int, direction: int) -> Tensor:

@@ -42,8 +42,9 @@ __all__ = [
 ]
 
 STORE_FORMAT = "probe-rnn-states"
-#: 2: the manifest records a sha256 per file (``sha256``); stores of format 1 are recaptured.
-STORE_FORMAT_VERSION = 2
+#: 2: the manifest records a sha256 per file (``sha256``); 3: and the output-vs-hidden diagnosis
+#: of the captured states (``capture.diagnosis``). Stores of older formats are recaptured.
+STORE_FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 _CHUNK = 8 << 20
 

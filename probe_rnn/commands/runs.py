@@ -264,7 +264,9 @@ def _print_studies(answer: Any, seeds: int, source: str) -> None:
             table.add_row(*([str(row.loss)] if several else []), row.readout, shown(row.mean),
                           ci, row.vs_best)
         stdout().print(table)
-        typer.echo(study.answer()[-1])  # the recommendation
+        from probe_rnn.studies import study_answer
+
+        typer.echo(study_answer(study)[-1])  # the recommendation
 
 
 def _write_studies(answer: Any, out: Path, source: str) -> Path:

@@ -25,12 +25,13 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.atomic import write_text
-from probe_rnn.errors import ConfigError, ProbeRnnError
+from probe_rnn.capture.diagnosis import plain_explanations
+from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
 from probe_rnn.report import page
 from probe_rnn.report import tables as T
-from probe_rnn.report.equivalence import measure_equivalence, top_layer
+from probe_rnn.report.equivalence import Equivalence, equivalence_of, top_layer
 from probe_rnn.report.findings import Finding, make_findings
 from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
@@ -226,15 +227,7 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
     data = load_run(run_dir)
     target = Path(out) if out is not None else data.path / "index.html"
     store = data.store()
-    equivalence = None
-    if store is not None:
-        try:
-            equivalence = measure_equivalence(store)
-        except ProbeRnnError as exc:
-            data.notes["equivalence"] = f"States cannot be compared ({exc})."
-    if equivalence is None and "equivalence" not in data.notes:
-        data.notes["equivalence"] = ("No stored output@last and h_n states, so the comparison "
-                                     "is not measured.")
+    equivalence = _equivalence(data)
     method = "umap" if umap else "pca"
     study_href = (_relative(data.readouts_dir.resolve() / "index.html", target.parent.resolve())
                   if data.readouts_dir is not None else None)
@@ -260,6 +253,16 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
                   notes=dict(data.notes), projection_hits=hits,
                   probes=[v["name"] for v in probe_views if v["name"]],
                   answer=probe_views[0]["answer"])
+
+
+def _equivalence(data: RunData) -> Equivalence | None:
+    """What the run's diagnosis measured of output versus hidden (a note when nothing)."""
+    equivalence = equivalence_of(data.diagnosis)
+    if equivalence is None and "diagnosis" not in data.notes:
+        data.notes["equivalence"] = ("diagnosis.csv holds no output@last vs h_n comparison (a "
+                                     "cell loop has none; a run of an older probe-rnn: probe it "
+                                     "again), so it is not shown.")
+    return equivalence
 
 
 _PER_PROBE_FIGURES = {"heatmap": F.probing_heatmap, "bars": F.view_bars,
@@ -317,7 +320,8 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
                                                             max_points=max_points),
         "figure_json": [{"id": k, "json": page.figure_json(v)} for k, v in figs.items()],
         "equivalence": T.equivalence_table(equivalence) if equivalence is not None else None,
-        "diagnosis": T.frame_table(data.diagnosis) if data.diagnosis is not None else None,
+        "diagnosis": (T.frame_table(plain_explanations(data.diagnosis))
+                      if data.diagnosis is not None else None),
         "results": T.results_table(data.results), "notes": data.notes,
         "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),
                              "results.csv"),

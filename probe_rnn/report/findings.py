@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.probing.paired import Difference, difference, unpaired
-from probe_rnn.report.equivalence import Equivalence, equivalence_sentences, same_vectors
+from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.measures import (
     Estimate,
     base_view,
@@ -356,7 +356,7 @@ def make_findings(
     out = _recommendation(results, run, equivalence, cells)
     if equivalence is not None:
         out += [Finding(text, "diagnosis", "equivalence")
-                for text in equivalence_sentences(equivalence)]
+                for text in equivalence.sentences]
     out += _comparison_findings(results, equivalence, cells)
     out += _baseline_findings(results, cells)
     out += _memorisation_findings(results, train_rows)

@@ -25,9 +25,10 @@ from probe_rnn.errors import ReportError
 from probe_rnn.report.figures import PALETTE, esc, style_figure
 from probe_rnn.report.page import environment, figure_json, page_assets
 from probe_rnn.report.tables import Table, fmt, frame_table
+from probe_rnn.studies.answer import study_answer
 
 if TYPE_CHECKING:
-    from probe_rnn.studies.readouts import ReadoutStudy
+    from probe_rnn.studies.study import ReadoutStudy
 
 __all__ = ["write_readout_report", "render_readout_page", "readout_figures"]
 
@@ -162,7 +163,7 @@ def _loss_cells(study: ReadoutStudy, row: Any) -> list[str]:
 def accuracy_table(study: ReadoutStudy) -> Table:
     """Per readout: what it reads, seeds, mean score, 95% CI, spread, verdict, and the mean of
     the objective's further scores (perplexity, pair accuracy, distance AUC)."""
-    from probe_rnn.studies.readouts import READOUT_LABELS
+    from probe_rnn.studies.objectives import READOUT_LABELS
 
     obj = study.objective
     extras = [c for c in obj.extras if c in study.runs]
@@ -296,7 +297,7 @@ def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
     context = {
         **page_assets(), "version": __version__,
         "title": title or str(study.settings.get("source", "readout study")),
-        "answer": study.answer(), "mechanics": _mechanics(study),
+        "answer": study_answer(study), "mechanics": _mechanics(study),
         "settings": _settings_table(study), "accuracy": accuracy_table(study),
         "pairs": pairs_table(study), "probing": probing_table(study),
         "runs": frame_table(runs), "diagnosis": frame_table(diag) if diag is not None else None,

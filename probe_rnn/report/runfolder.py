@@ -170,7 +170,7 @@ def _read_readouts(path: Path, run: dict[str, Any], notes: dict[str, str]
     for folder in folders:
         if not (folder / "study.json").is_file():
             continue
-        from probe_rnn.studies.readouts import ReadoutStudy
+        from probe_rnn.studies.study import ReadoutStudy
 
         try:
             study = ReadoutStudy.load(folder)

@@ -9,18 +9,19 @@ the question's settings (``objective="classify"``, ``"autoencode"``, ``"siamese"
 
 from __future__ import annotations
 
-from probe_rnn.studies.question import QuestionAnswer, answer_question, parse_objectives
-from probe_rnn.studies.readouts import (
+from probe_rnn.studies.answer import study_answer
+from probe_rnn.studies.objectives import (
     DEFAULT_EPOCHS,
     OBJECTIVES,
     READOUT_LABELS,
-    READOUTS,
-    ReadoutStudy,
-    compare_readouts,
     parse_losses,
     parse_readouts,
 )
+from probe_rnn.studies.question import QuestionAnswer, answer_question, parse_objectives
+from probe_rnn.studies.readouts import compare_readouts
 from probe_rnn.studies.stats import pair_verdict, paired_differences, summarize_runs, t_interval
+from probe_rnn.studies.study import ReadoutStudy
+from probe_rnn.vocabulary import READOUTS
 
 __all__ = [
     "DEFAULT_EPOCHS",
@@ -37,5 +38,6 @@ __all__ = [
     "paired_differences",
     "parse_readouts",
     "summarize_runs",
+    "study_answer",
     "t_interval",
 ]

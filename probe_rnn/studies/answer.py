@@ -11,9 +11,17 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from probe_rnn.studies.readouts import ReadoutStudy
+    from probe_rnn.studies.study import ReadoutStudy
 
-__all__ = ["answer_sentences", "pct", "interval"]
+__all__ = ["study_answer", "answer_sentences", "objective_sentences", "pct", "interval"]
+
+
+def study_answer(study: ReadoutStudy) -> list[str]:
+    """Plain sentences answering "output or hidden state?" from a study's own numbers (the
+    classifier's answer, or another objective's)."""
+    if study.objective.name == "classify":
+        return answer_sentences(study)
+    return objective_sentences(study)
 
 
 def pct(x: float, digits: int = 1) -> str:
@@ -160,7 +168,7 @@ def _score_ci(study: ReadoutStudy, loss: str | None, readout: str) -> str:
 
 def loss_pair(study: ReadoutStudy, readout: str) -> Any:
     """Paired difference of the first loss minus the second for one readout (same seeds)."""
-    from probe_rnn.studies.question import paired
+    from probe_rnn.studies.stats import paired
 
     losses = study.losses
     if len(losses) < 2 or readout not in set(study.runs["readout"]):

@@ -21,8 +21,10 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.errors import ConfigError
-from probe_rnn.studies.readouts import OBJECTIVES, ReadoutStudy, compare_readouts
-from probe_rnn.studies.stats import paired_differences
+from probe_rnn.studies.objectives import OBJECTIVES
+from probe_rnn.studies.readouts import compare_readouts
+from probe_rnn.studies.stats import paired
+from probe_rnn.studies.study import ReadoutStudy
 
 __all__ = ["QuestionAnswer", "answer_question", "parse_objectives", "ANECDOTE"]
 
@@ -50,28 +52,8 @@ def parse_objectives(value: str | Sequence[str]) -> tuple[str, ...]:
         raise ConfigError(f"unknown objective {', '.join(map(repr, unknown or names))}; valid "
                           f"objectives: {', '.join(OBJECTIVES)} (or all)")
     if len(set(names)) != len(names):
-        raise ConfigError(f"objectives must not repeat; received {', '.join(names)}")
+        raise ConfigError(f"objectives must not repeat; got {', '.join(names)}")
     return tuple(names)
-
-
-def _runs_of(study: ReadoutStudy, loss: str | None, readout: str) -> pd.Series:
-    runs = study.runs
-    keep = runs["readout"] == readout
-    if loss is not None:
-        keep &= runs["loss"] == loss
-    return runs[keep].set_index("seed")[study.objective.metric]
-
-
-def paired(study: ReadoutStudy, a: tuple[str | None, str], b: tuple[str | None, str]
-           ) -> pd.Series | None:
-    """Paired difference ``a − b`` over the seeds both runs share (``(loss, readout)`` each)."""
-    x, y = _runs_of(study, *a), _runs_of(study, *b)
-    if x.empty or y.empty:
-        return None
-    frame = pd.concat([x.rename("a"), y.rename("b")], axis=1).dropna().reset_index()
-    long = pd.concat([frame.assign(readout="a", value=frame["a"]),
-                      frame.assign(readout="b", value=frame["b"])])
-    return paired_differences(long, metric="value", order=["a", "b"]).iloc[0]
 
 
 def _verdict(row: pd.Series) -> str:

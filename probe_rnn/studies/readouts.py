@@ -38,304 +38,54 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from probe_rnn.errors import ConfigError, DataError
-from probe_rnn.models.config import READOUTS, RNN_TYPES
+from probe_rnn.studies.objectives import (
+    OBJECTIVES,
+    Objective,
+    objective_named,
+    parse_losses,
+    parse_readouts,
+)
 from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
+from probe_rnn.studies.study import ReadoutStudy
 from probe_rnn.vocabulary import (
     OUTPUT_LAST,
     OUTPUT_NAIVE_LAST,
+    RNN_TYPES,
     has_cell_state,
     readout_views,
     state_views,
 )
 
-__all__ = [
-    "ReadoutStudy", "compare_readouts", "parse_readouts", "parse_losses", "READOUTS",
-    "DEFAULT_EPOCHS", "READOUT_LABELS", "OBJECTIVES", "Objective",
-]
+__all__ = ["compare_readouts", "PROBE_ROWS", "PROBE_FOLDS"]
 
-#: Default training budget per run, measured so 5 readouts × 3 seeds on ``names`` (2-layer
-#: BiLSTM, hidden 64) finish in under 5 minutes on the 2-core reference machine.
-DEFAULT_EPOCHS = 8
-
-
-@dataclass(frozen=True)
-class Objective:
-    """What one setting of the question trains, and how its runs are scored."""
-
-    name: str
-    setting: str  # the question's wording
-    metric: str  # runs column compared across readouts (higher is better)
-    dev_metric: str  # runs column of the dev score early stopping used
-    metric_label: str
-    readouts: tuple[str, ...]  # valid readouts
-    default_readouts: tuple[str, ...]
-    losses: tuple[str, ...]  # valid losses (the first alone is the default but for siamese)
-    epochs: int  # default budget
-    percent: bool  # the metric is shown as a percentage (else as a 0-1 number)
-    short: str  # the metric in a table header
-    extras: tuple[str, ...] = ()  # further runs columns shown on the page
-
-
-#: The question's three settings.
-OBJECTIVES: dict[str, Objective] = {
-    "classify": Objective(
-        "classify", "text classifier (the head reads the readout)", "test_accuracy",
-        "dev_accuracy", "test accuracy", READOUTS, READOUTS, ("cross-entropy",), DEFAULT_EPOCHS,
-        True, "test acc"),
-    "autoencode": Objective(
-        "autoencode", "encoder–decoder (the decoder starts from the readout)",
-        "test_token_accuracy", "dev_token_accuracy",
-        "held-out token reconstruction accuracy", (*READOUTS, "zero"),
-        ("hidden", "last", "mean", "max", "naive-last", "zero"), ("cross-entropy",), 15, True,
-        "test token acc", ("test_perplexity",)),
-    "siamese": Objective(
-        "siamese", "siamese similarity (pairs scored by the cosine of their readouts)",
-        "test_auc", "dev_auc", "held-out pair ROC AUC", READOUTS, READOUTS,
-        ("mse", "contrastive"), DEFAULT_EPOCHS, False, "test pair AUC",
-        ("test_pair_accuracy", "test_auc_distance")),
-}
 #: Most held-out (dev + test) rows captured per trained model for the probing headline.
 PROBE_ROWS = 600
 #: Cross-validation folds of the label probe (split by sentence).
 PROBE_FOLDS = 5
 
-#: One-line meaning of each readout, used in tables and the report.
-READOUT_LABELS = {
-    "last": "output at each row's own last valid step",
-    "hidden": "h_n of the top layer (directions concatenated)",
-    "mean": "mean of output over valid steps",
-    "max": "max of output over valid steps",
-    "naive-last": "output[:, -1] of the padded batch (reads padding for short rows)",
-    "zero": "no readout: the decoder starts from zeros (baseline)",
-}
-
 Progress = Callable[[int, int, str], None]
-_TABLES = ("runs", "curves", "summary", "pairs", "probing", "diagnosis")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+def _check_numbers(rnn: str, **minimum_one: Any) -> None:
+    """The cell type, and the counts a study needs (``probe_rows`` at least 20, others 1)."""
+    if rnn not in RNN_TYPES:
+        raise ConfigError(f"rnn must be one of {', '.join(RNN_TYPES)}; got {rnn!r}")
+    for name, value in minimum_one.items():
+        low = 20 if name == "probe_rows" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}")
 
 
-@dataclass
-class ReadoutStudy:
-    """Results of :func:`compare_readouts`; every table is a tidy DataFrame.
-
-    Attributes
-    ----------
-    runs : pd.DataFrame
-        One row per (readout, seed): ``readout, seed, dev_accuracy, test_accuracy, epochs_run,
-        best_epoch, seconds``.
-    curves : pd.DataFrame
-        Training history: ``readout, seed, epoch, train_loss, dev_accuracy``.
-    summary : pd.DataFrame
-        Per readout: ``readout, n_seeds, mean, std, ci_low, ci_high, min, max, vs_best``
-        (test accuracy as a fraction; 95% Student-t interval across seeds).
-    pairs : pd.DataFrame
-        Paired differences ``a − b``: ``readout_a, readout_b, n_pairs, mean_diff, std_diff,
-        ci_low, ci_high, p_value, verdict``.
-    probing : pd.DataFrame
-        Label probing per trained model: ``readout, seed, view, metric, value, ci_low,
-        ci_high`` (metrics ``bits``, ``accuracy``, ``entropy_bits``); empty when not probed.
-    diagnosis : pd.DataFrame
-        :func:`probe_rnn.capture.diagnose` of one trained model (``settings["diagnosed"]``
-        names its readout and seed), measured on the probing sample with the training batch
-        size: ``module, check, value, unit, explanation``.
-    settings : dict
-        Objective, metric, architecture, budget, data sizes, seeds, jobs, wall time.
-    models : dict
-        Run name (``objective-loss-readout-seedN``) -> trained
-        :class:`~probe_rnn.models.ModelBundle`; empty for a study read back by :meth:`load`
-        (the checkpoints are in ``DIR/models``).
-
-    For ``autoencode`` and ``siamese`` the score columns are the objective's
-    (:data:`OBJECTIVES`: ``settings["metric"]`` names the compared one), every table has a
-    ``loss`` column, and summaries and paired differences are computed within each loss.
-    """
-
-    runs: pd.DataFrame
-    curves: pd.DataFrame
-    summary: pd.DataFrame
-    pairs: pd.DataFrame
-    probing: pd.DataFrame
-    diagnosis: pd.DataFrame
-    settings: dict[str, Any] = field(default_factory=dict)
-    models: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def objective(self) -> Objective:
-        """The setting studied (``classify`` for studies written before objectives existed)."""
-        return OBJECTIVES[self.settings.get("objective", "classify")]
-
-    @property
-    def losses(self) -> list[str | None]:
-        """Losses in study order (``[None]`` for a table without a ``loss`` column)."""
-        if "loss" not in self.summary:
-            return [None]
-        return list(dict.fromkeys(self.summary["loss"]))
-
-    def summary_for(self, loss: str | None = None) -> pd.DataFrame:
-        """The summary rows of one loss (the first loss by default)."""
-        loss = self.losses[0] if loss is None else loss
-        if loss is None:
-            return self.summary
-        return self.summary[self.summary["loss"] == loss].reset_index(drop=True)
-
-    @property
-    def best(self) -> str:
-        """The readout with the highest mean score (first in order on ties; first loss)."""
-        return self.best_for()
-
-    def best_for(self, loss: str | None = None) -> str:
-        """The readout with the highest mean score under ``loss`` (first loss by default)."""
-        part = self.summary_for(loss)
-        return str(part.loc[part["mean"].idxmax(), "readout"])
-
-    @property
-    def seconds(self) -> float:
-        """Wall time of the whole study in seconds."""
-        return float(self.settings.get("seconds", float("nan")))
-
-    def probing_headline(self, loss: str | None = None) -> pd.DataFrame:
-        """Label bits per readout (rows) and view (columns), mean over seeds, of the models
-        trained with ``loss`` (the first loss by default)."""
-        if self.probing.empty:
-            return pd.DataFrame()
-        bits = self.probing[self.probing["metric"] == "bits"]
-        loss = self.losses[0] if loss is None else loss
-        if loss is not None and "loss" in bits:
-            bits = bits[bits["loss"] == loss]
-        table = bits.pivot_table(index="readout", columns="view", values="value", aggfunc="mean")
-        order = [r for r in self.summary_for(loss)["readout"] if r in table.index]
-        return table.loc[order, [v for v in self.settings.get("probe_views", []) if v in table]]
-
-    def diagnosis_value(self, check: str) -> float | None:
-        """Value of one diagnosis check (first recurrent module), ``None`` when absent."""
-        d = self.diagnosis
-        if d.empty or "check" not in d:
-            return None
-        hit = d[d["check"] == check]
-        return float(hit["value"].iloc[0]) if not hit.empty else None
-
-    def pair(self, a: str, b: str, loss: str | None = None) -> pd.Series | None:
-        """The paired-difference row of ``a − b`` (sign flipped when stored as ``b − a``),
-        within ``loss`` (the first loss by default)."""
-        p = self.pairs
-        loss = self.losses[0] if loss is None else loss
-        if loss is not None and "loss" in p:
-            p = p[p["loss"] == loss]
-        hit = p[(p["readout_a"] == a) & (p["readout_b"] == b)]
-        if not hit.empty:
-            return hit.iloc[0]
-        hit = p[(p["readout_a"] == b) & (p["readout_b"] == a)]
-        if hit.empty:
-            return None
-        row = hit.iloc[0].copy()
-        row["readout_a"], row["readout_b"] = a, b
-        row["mean_diff"] = -row["mean_diff"]
-        row["ci_low"], row["ci_high"] = -hit.iloc[0]["ci_high"], -hit.iloc[0]["ci_low"]
-        return row
-
-    def answer(self) -> list[str]:
-        """Plain sentences answering "output or hidden state?" from this study's numbers."""
-        from probe_rnn.studies.answer import answer_sentences, objective_sentences
-
-        if self.objective.name == "classify":
-            return answer_sentences(self)
-        return objective_sentences(self)
-
-    def save(self, out_dir: str | Path) -> Path:
-        """Write every table as csv (and settings as json) into ``out_dir``, and every trained
-        model as ``out_dir/models/<run>.pt``; return ``out_dir``."""
-        import json
-
-        from probe_rnn.models import save_checkpoint
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in _TABLES:
-            getattr(self, name).to_csv(out / f"{name}.csv", index=False)
-        for run, bundle in self.models.items():
-            save_checkpoint(out / "models" / f"{run}.pt", bundle)
-        (out / "study.json").write_text(
-            json.dumps({"settings": self.settings}, indent=2, default=str), encoding="utf-8")
-        return out
-
-    @classmethod
-    def load(cls, out_dir: str | Path) -> ReadoutStudy:
-        """Read a study written by :meth:`save` (to re-render its page without training)."""
-        import json
-
-        from probe_rnn.errors import ReportError
-
-        folder = Path(out_dir)
-        try:
-            frames = {name: _read_csv(folder / f"{name}.csv") for name in _TABLES}
-            settings = json.loads((folder / "study.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ReportError(f"{folder} does not hold a complete readout study ({exc}); run "
-                              "probe-rnn compare-readouts again") from exc
-        return cls(**frames, settings=settings["settings"])
-
-    def _repr_html_(self) -> str:
-        return self.summary.to_html(index=False, float_format=lambda x: f"{x:.4f}")
-
-
-def _names(what: str, value: str | Sequence[str], valid: Sequence[str], context: str
-           ) -> tuple[str, ...]:
-    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    names = [n for n in names if n]
-    if not names:
-        raise ConfigError(f"{what}s must name at least one of {', '.join(valid)}")
-    unknown = [n for n in names if n not in valid]
-    if unknown:
-        raise ConfigError(
-            f"unknown {what} {', '.join(map(repr, unknown))}{context}; "
-            f"valid {what}s: {', '.join(valid)}"
-        )
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{what}s must not repeat; received {', '.join(names)}")
-    return tuple(names)
-
-
-def _objective(name: str) -> Objective:
-    if name not in OBJECTIVES:
-        raise ConfigError(f"unknown objective {name!r}; valid objectives: "
-                          f"{', '.join(OBJECTIVES)}")
-    return OBJECTIVES[name]
-
-
-def parse_readouts(value: str | Sequence[str], objective: str = "classify") -> tuple[str, ...]:
-    """Readout names from ``"last,hidden"`` or a sequence; unknown or repeated names raise
-    (``zero`` exists only for the ``autoencode`` objective)."""
-    obj = _objective(objective)
-    return _names("readout", value, obj.readouts, f" for objective {obj.name}")
-
-
-def parse_losses(value: str | Sequence[str] | None, objective: str = "classify"
-                 ) -> tuple[str, ...]:
-    """Losses of a study: ``mse``/``contrastive`` for siamese (both by default); the others
-    train with cross-entropy only, and naming another loss for them raises."""
-    obj = _objective(objective)
-    if value is None:
-        return obj.losses
-    return _names("loss", value, obj.losses, f" for objective {obj.name}")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}; received {value!r}")
-    return value
+def _diagnosed(readouts: tuple[str, ...]) -> str:
+    """The readout whose first-seed model is diagnosed: ``last`` when studied."""
+    return "last" if "last" in readouts else readouts[0]
 
 
 def compare_readouts(
@@ -356,68 +106,75 @@ def compare_readouts(
     objective : {"classify", "autoencode", "siamese"}
         The setting (see the module docstring and :data:`OBJECTIVES`).
     losses : str or sequence of str, optional
-        Siamese losses (``mse``, ``contrastive``; default both); the other objectives train
-        with cross-entropy only.
+        Siamese losses (``mse``, ``contrastive``; default both); the others use cross-entropy.
     rnn, layers, hidden, bidirectional, packed, tokenizer, embedding_dim
         The architecture shared by every run (see :class:`~probe_rnn.models.ModelConfig`).
     readouts : str or sequence of str, optional
-        Readouts to compare, from ``last, hidden, mean, max, naive-last`` (and ``zero`` for
-        autoencode); default: the objective's ``default_readouts``.
-    seeds : int
-        Runs per readout; run ``i`` uses initialisation seed ``seed + i`` for every readout
-        and loss, so runs with the same seed are paired.
+        From ``last, hidden, mean, max, naive-last`` (and ``zero`` for autoencode); default:
+        the objective's ``default_readouts``.
+    seeds, seed : int
+        Runs per readout; run ``i`` uses initialisation seed ``seed + i`` for every readout and
+        loss (same seed = paired runs). ``seed`` also seeds the split and the probing sample.
     epochs, batch_size, lr, patience
-        The training budget shared by every run (early stopping on the dev score); ``epochs``
+        The training budget of every run (early stopping on the dev score); ``epochs``
         defaults to the objective's (8 for classify and siamese, 15 for autoencode).
     jobs : int
         Parallel training processes (joblib); each trains with one torch thread.
-    seed : int
-        Seed of the data split and the first run; the probing sample uses it too.
-    probe : bool
-        Capture ``probe_rows`` rows per trained model and probe the label in
+    probe, probe_rows : bool, int
+        Capture ``probe_rows`` held-out rows per trained model and probe the label in
         ``output@last``, ``output@-1``, ``h_n`` and ``c_n`` of the top layer.
     progress : callable, optional
         Called as ``progress(done, total, "readout seed")`` after each run.
     client : distributed.Client, optional
-        Train on its Dask cluster, one task per (readout, seed) (:mod:`probe_rnn.cluster`),
-        instead of ``jobs`` local processes; the numbers are the same.
+        Train on its Dask cluster, one task per run (:mod:`probe_rnn.cluster`), instead of
+        ``jobs`` local processes; the numbers are the same.
 
     Returns
     -------
     ReadoutStudy
     """
-    from joblib import Parallel, delayed
-
-    from probe_rnn.data import ensure_splits
-
-    obj = _objective(objective)
+    obj = objective_named(objective)
     names = parse_readouts(obj.default_readouts if readouts is None else readouts, obj.name)
     loss_names = parse_losses(losses, obj.name)
     epochs = obj.epochs if epochs is None else epochs
-    if rnn not in RNN_TYPES:
-        raise ConfigError(f"rnn must be one of {', '.join(RNN_TYPES)}; received {rnn!r}")
-    for name, value, low in (("layers", layers, 1), ("hidden", hidden, 1), ("seeds", seeds, 1),
-                             ("epochs", epochs, 1), ("jobs", jobs, 1), ("probe_rows", probe_rows,
-                                                                          20)):
-        _check_int(name, value, low)
+    _check_numbers(rnn, layers=layers, hidden=hidden, seeds=seeds, epochs=epochs, jobs=jobs,
+                   probe_rows=probe_rows)
     started = time.perf_counter()
+    data, sample = _tables(df, seed, probe_rows)
+    train_kwargs = dict(tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
+                        embedding_dim=embedding_dim, bidirectional=bidirectional, packed=packed,
+                        epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
+    jobs_list = _plan(obj, names, loss_names, list(range(seed, seed + seeds)), probe, train_kwargs)
+    results = _run_jobs(jobs_list, data, sample, jobs, client, progress, len(loss_names) > 1)
+    return _assemble(results, jobs_list, obj, names, data, sample,
+                     dict(jobs=jobs, seed=seed, started=started))
+
+
+def _tables(df: pd.DataFrame, seed: int, probe_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The study's table with its seeded split, and the held-out rows probed."""
+    from probe_rnn.data import ensure_splits
+
     data = ensure_splits(df, seed=seed).reset_index(drop=True)
-    sample = _probe_sample(data, probe_rows, seed)
-    views = _probe_views(rnn, layers, bidirectional)
-    train_kwargs = dict(
-        tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden, embedding_dim=embedding_dim,
-        bidirectional=bidirectional, packed=packed, epochs=epochs, batch_size=batch_size, lr=lr,
-        patience=patience,
-    )
-    run_seeds = [seed + i for i in range(seeds)]
-    diag_readout = "last" if "last" in names else names[0]
-    jobs_list = [
-        _Job(readout=r, seed=s, train_kwargs=train_kwargs, probe=probe, views=views,
-             diagnose=(r == diag_readout and s == run_seeds[0] and loss == loss_names[0]),
-             objective=obj.name, loss=loss)
-        for s in run_seeds for loss in loss_names for r in names
-    ]
-    if client is not None:  # one Dask task per training; the table travels once per worker
+    return data, _probe_sample(data, probe_rows, seed)
+
+
+def _plan(obj: Objective, names: tuple[str, ...], losses: tuple[str, ...], seeds: list[int],
+          probe: bool, train_kwargs: dict[str, Any]) -> list[_Job]:
+    """One job per (seed, loss, readout), in that order; the first seed's model of the first
+    loss and the diagnosed readout is also diagnosed."""
+    views = _probe_views(train_kwargs["rnn"], train_kwargs["layers"],
+                         train_kwargs["bidirectional"])
+    return [_Job(readout=r, seed=s, train_kwargs=train_kwargs, probe=probe, views=views,
+                 diagnose=(r == _diagnosed(names) and s == seeds[0] and loss == losses[0]),
+                 objective=obj.name, loss=loss)
+            for s in seeds for loss in losses for r in names]
+
+
+def _run_jobs(jobs_list: list[_Job], data: pd.DataFrame, sample: pd.DataFrame, jobs: int,
+              client: Any, progress: Progress | None, name_loss: bool) -> list[dict[str, Any]]:
+    """Every job's result, in job order: on the Dask cluster (one task per training, the
+    tables scattered once per worker) or in ``jobs`` local processes."""
+    if client is not None:
         from probe_rnn.cluster import map_unordered
 
         shared = [client.scatter(x, broadcast=True, hash=False) for x in (data, sample)]
@@ -425,6 +182,8 @@ def compare_readouts(
                                  [(i, job, *shared) for i, job in enumerate(jobs_list)],
                                  "readout", [j.run_name for j in jobs_list])
     else:
+        from joblib import Parallel, delayed
+
         parallel = Parallel(n_jobs=min(jobs, len(jobs_list)), return_as="generator")
         finished = parallel(delayed(_run_indexed)(i, job, data, sample)
                             for i, job in enumerate(jobs_list))
@@ -434,14 +193,8 @@ def compare_readouts(
         if progress is not None:
             run = result["run"]
             what = f"{run['readout']} seed {run['seed']}"
-            progress(len(ordered), len(jobs_list),
-                     what if len(loss_names) == 1 else f"{run['loss']} {what}")
-    results = [ordered[i] for i in range(len(jobs_list))]
-    return _assemble(results, names, obj, data, sample, views, train_kwargs, dict(
-        objective=obj.name, losses=list(loss_names), metric=obj.metric,
-        dev_metric=obj.dev_metric, seeds=run_seeds, jobs=jobs, seed=seed, probe=probe,
-        diagnosed=[diag_readout, run_seeds[0]], seconds=round(time.perf_counter() - started, 2),
-    ))
+            progress(len(ordered), len(jobs_list), f"{run['loss']} {what}" if name_loss else what)
+    return [ordered[i] for i in range(len(jobs_list))]
 
 
 @dataclass(frozen=True)
@@ -548,19 +301,18 @@ def _train_and_inspect(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> d
 
 
 def _inspect(bundle: Any, job: _Job, sample: pd.DataFrame, out: dict[str, Any]) -> None:
-    """Probe the label in the headline views of one model; diagnose it when asked."""
-    if job.diagnose:
-        from probe_rnn.capture import diagnose
-
-        out["diagnosis"] = diagnose(bundle, sample, batch_size=job.train_kwargs["batch_size"])
-    if not job.probe:
-        return
+    """Capture the probing sample once: the label probe reads its headline views, and the
+    capture's diagnosis of the same states is kept when the job is the diagnosed one."""
     from probe_rnn.capture import capture
+    from probe_rnn.capture.diagnosis import stored_diagnosis
 
     with tempfile.TemporaryDirectory(prefix="probe-rnn-readouts-") as tmp:
         store = capture(bundle, sample, Path(tmp) / "states", views=list(job.views),
                         dtype="float32", batch_size=job.train_kwargs["batch_size"])
-        out["probing"] = _label_bits(store, job)
+        if job.diagnose:
+            out["diagnosis"] = stored_diagnosis(store)
+        if job.probe:
+            out["probing"] = _label_bits(store, job)
 
 
 def _label_bits(store: Any, job: _Job) -> pd.DataFrame:
@@ -595,12 +347,13 @@ def _statistics(runs: pd.DataFrame, names: tuple[str, ...], metric: str
     return pd.concat(summaries, ignore_index=True), pd.concat(pairs, ignore_index=True)
 
 
-def _assemble(
-    results: list[dict[str, Any]], names: tuple[str, ...], obj: Objective, data: pd.DataFrame,
-    sample: pd.DataFrame, views: tuple[str, ...], train_kwargs: dict[str, Any],
-    extra: dict[str, Any],
-) -> ReadoutStudy:
-    losses = extra["losses"]
+def _assemble(results: list[dict[str, Any]], jobs_list: list[_Job], obj: Objective,
+              names: tuple[str, ...], data: pd.DataFrame, sample: pd.DataFrame,
+              run: dict[str, Any]) -> ReadoutStudy:
+    """The study's tables and settings from every job's result (``run``: the study's ``jobs``,
+    ``seed`` and ``started`` time)."""
+    first, diagnosed = jobs_list[0], next(j for j in jobs_list if j.diagnose)
+    losses = list(dict.fromkeys(j.loss for j in jobs_list))
     runs = pd.DataFrame([r["run"] for r in results]).sort_values(
         ["loss", "readout", "seed"], key=lambda s: s.map(
             {"readout": names.index, "loss": losses.index}.get(s.name, lambda v: v)),
@@ -612,10 +365,15 @@ def _assemble(
     diag = next((r for r in results if r["diagnosis"] is not None), None)
     summary, pairs = _statistics(runs, names, obj.metric)
     settings = {
-        **train_kwargs, "readouts": list(names), "rows": int(len(data)),
+        **first.train_kwargs, "readouts": list(names), "rows": int(len(data)),
         "splits": {k: int(v) for k, v in data["split"].value_counts().items()},
         "labels": sorted(map(str, data["label"].unique())), "probe_rows": int(len(sample)),
-        "probe_views": list(views), "models": [r["name"] for r in results], **extra,
+        "probe_views": list(first.views), "models": [r["name"] for r in results],
+        "objective": obj.name, "losses": losses, "metric": obj.metric,
+        "dev_metric": obj.dev_metric, "seeds": list(dict.fromkeys(j.seed for j in jobs_list)),
+        "jobs": run["jobs"], "seed": run["seed"], "probe": first.probe,
+        "diagnosed": [diagnosed.readout, diagnosed.seed],
+        "seconds": round(time.perf_counter() - run["started"], 2),
     }
     return ReadoutStudy(
         runs=runs, curves=curves, summary=summary, pairs=pairs, probing=probing,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,8 @@ from scipy import stats as _st
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["t_interval", "summarize_runs", "paired_differences", "pair_verdict", "vs_best"]
+__all__ = ["t_interval", "summarize_runs", "paired_differences", "pair_verdict", "vs_best",
+           "paired"]
 
 SUMMARY_COLUMNS = ["readout", "n_seeds", "mean", "std", "ci_low", "ci_high", "min", "max"]
 PAIR_COLUMNS = [
@@ -152,3 +154,24 @@ def vs_best(summary: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
         else:
             out.append(f"better by {-diff * 100:.1f} points on paired seeds")
     return pd.Series(out, index=summary.index, dtype=object)
+
+
+def _runs_of(study: Any, loss: str | None, readout: str) -> pd.Series:
+    runs = study.runs
+    keep = runs["readout"] == readout
+    if loss is not None:
+        keep &= runs["loss"] == loss
+    return runs[keep].set_index("seed")[study.objective.metric]
+
+
+def paired(study: Any, a: tuple[str | None, str], b: tuple[str | None, str]
+           ) -> pd.Series | None:
+    """Paired difference ``a − b`` of a :class:`~probe_rnn.studies.ReadoutStudy`'s runs over the
+    seeds both share (``(loss, readout)`` each, scored by the study's metric)."""
+    x, y = _runs_of(study, *a), _runs_of(study, *b)
+    if x.empty or y.empty:
+        return None
+    frame = pd.concat([x.rename("a"), y.rename("b")], axis=1).dropna().reset_index()
+    long = pd.concat([frame.assign(readout="a", value=frame["a"]),
+                      frame.assign(readout="b", value=frame["b"])])
+    return paired_differences(long, metric="value", order=["a", "b"]).iloc[0]

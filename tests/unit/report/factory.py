@@ -3,7 +3,8 @@
 
 The states are planted so the facts are known: the forward half of ``output@last`` equals
 ``h_n/L{top}/fwd`` exactly, its backward half differs from ``h_n/L{top}/bwd``, and ``output@-1``
-differs from ``output@last`` exactly for rows shorter than the longest row.
+differs from ``output@last`` exactly for rows shorter than the longest row; the diagnosis is
+the real one measured on those planted states.
 """
 
 from __future__ import annotations
@@ -84,8 +85,36 @@ def default_results(views: list[str], per_t: bool = True, random: bool = True) -
     return results_frame(rows)
 
 
+def planted_diagnosis(views: dict[str, np.ndarray], lengths: np.ndarray, layers: int,
+                      bidi: bool) -> pd.DataFrame:
+    """The capture's diagnosis of the planted sentence views, measured by the real
+    :class:`~probe_rnn.capture.diagnosis.ModuleDiagnosis` on a padded ``output`` built from them:
+    ``output@last`` at each row's last step, zeros after it, and (bidirectional) ``h_n/bwd`` at
+    step 0, where the backward pass ends."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from probe_rnn.capture.diagnosis import ModuleDiagnosis
+
+    dirs = ("fwd", "bwd") if bidi else ("fwd",)
+    h_n = torch.tensor(np.stack([views[f"h_n/L{layer}/{d}"] for layer in range(layers)
+                                 for d in dirs]), dtype=torch.float32)
+    last = torch.tensor(views["output@last"], dtype=torch.float32)
+    rows, width = len(lengths), h_n.shape[-1]
+    output = torch.zeros(rows, int(lengths.max()), last.shape[1])
+    if bidi:
+        output[:, 0, width:] = h_n[-1]
+    output[torch.arange(rows), torch.as_tensor(lengths) - 1] = last
+    states = SimpleNamespace(output=output, h_n=h_n, c_n=None, kind="lstm", num_layers=layers,
+                             num_directions=len(dirs))
+    diagnosis = ModuleDiagnosis()
+    diagnosis.update(states, torch.as_tensor(lengths))
+    return diagnosis.table("rnn")
+
+
 def _write_store(folder: Path, texts: list[str], labels: list[str], layers: int, bidi: bool,
-                 hidden: int, seed: int) -> None:
+                 hidden: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     tokens = [list(t) for t in texts]
     lengths = np.array([len(t) for t in tokens])
@@ -130,7 +159,7 @@ def _write_store(folder: Path, texts: list[str], labels: list[str], layers: int,
     })
     meta.to_parquet(folder / "meta.parquet", index=False)
     manifest = {
-        "format": "probe-rnn-states", "format_version": 2, "dtype": "float16",
+        "format": "probe-rnn-states", "format_version": 3, "dtype": "float16",
         "module": "rnn", "module_type": "LSTM", "views": spec,
         "files": {"meta": "meta.parquet", "offsets": "offsets.npy",
                   "token_ids": "token_ids.npy"},
@@ -139,6 +168,7 @@ def _write_store(folder: Path, texts: list[str], labels: list[str], layers: int,
                    for p in folder.rglob("*") if p.is_file()},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
+    return planted_diagnosis(views, lengths, layers, bidi)
 
 
 def _write_attribution(folder: Path, texts: list[str], labels: list[str], n: int) -> None:
@@ -206,10 +236,8 @@ def make_run(folder: Path, texts: list[str] | None = None, *, n: int = 60, layer
         "arguments": {"command": "probe"}, "stages": {"capture": {"seconds": 1.0}},
     }
     (folder / "run.json").write_text(json.dumps(run))
-    pd.DataFrame({"module": ["rnn"], "check": ["output@last == h_n fwd"], "value": [0.0],
-                  "unit": ["max |diff|"], "explanation": ["<b>same</b> vector"]}).to_csv(
-        folder / "diagnosis.csv", index=False)
-    _write_store(folder / "states", texts, labels, layers, bidi, hidden, seed)
+    diagnosis = _write_store(folder / "states", texts, labels, layers, bidi, hidden, seed)
+    diagnosis.to_csv(folder / "diagnosis.csv", index=False)
     if attribution:
         _write_attribution(folder / "attribution", texts, labels, 10)
     return folder

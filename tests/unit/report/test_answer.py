@@ -90,9 +90,7 @@ def test_mixed_and_hidden_better() -> None:
 
 
 def test_same_vector_in_a_unidirectional_model() -> None:
-    tol = 2.0**-10
-    eq = Equivalence(1, False, Comparison("h_n/L1/fwd", "output@last", 0.0, 0, 50, tol), None,
-                     None, None, 12)
+    eq = Equivalence(1, False, Comparison("h_n/L1/fwd", "output@last", 0.0, 0, 50), None, None)
     answer = make_answer(_results((0.5, 0.4, 0.6), (0.5, 0.4, 0.6), None), eq)
     assert answer.kind == "either"
     assert "`h_n/L1/fwd` 0.500 [0.400, 0.600] (the very same vector here)" in answer.text
@@ -132,9 +130,7 @@ def test_missing_views_are_named_not_invented(results, missing) -> None:
 
 
 def test_missing_bwd_half_is_named() -> None:
-    tol = 2.0**-10
-    eq = Equivalence(1, True, Comparison("h_n/L1/fwd", "output@last", 0.0, 0, 50, tol), None,
-                     None, None, 12)
+    eq = Equivalence(1, True, Comparison("h_n/L1/fwd", "output@last", 0.0, 0, 50), None, None)
     answer = make_answer(_results((0.5, 0.4, 0.6), None, None), eq)
     assert answer.kind == "missing" and "`h_n/L1/fwd` and `h_n/L1/bwd`" in answer.text
 

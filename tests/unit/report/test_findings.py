@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from factory import make_run, result_row, results_frame
+from factory import make_run, planted_diagnosis, result_row, results_frame
 
-from probe_rnn.capture.store import StateStore
-from probe_rnn.report.equivalence import Comparison, Equivalence, measure_equivalence
+from probe_rnn.capture.diagnosis import SAME_TOLERANCE
+from probe_rnn.report.equivalence import Equivalence, equivalence_of
 from probe_rnn.report.findings import make_findings
 
 
 def _eq(fwd_diff: float = 0.0, bidirectional: bool = False) -> Equivalence:
-    tol = 2.0**-10
-    fwd = Comparison("h_n/L1/fwd", "output@last", fwd_diff, 0 if fwd_diff <= tol else 7, 50,
-                     tol)
-    naive = Comparison("output@-1", "output@last", 0.9, 30, 50, tol)
-    bwd = Comparison("h_n/L1/bwd", "output@last", 0.5, 50, 50, tol) if bidirectional else None
-    return Equivalence(1, bidirectional, fwd, bwd, naive, True, 12)
+    """The equivalence of 50 planted rows of a 2-layer model, measured by the capture's
+    diagnosis: ``output@last``'s forward half is ``h_n/L1/fwd`` plus ``fwd_diff`` on 7 rows."""
+    rng = np.random.default_rng(3)
+    dirs = ("fwd", "bwd") if bidirectional else ("fwd",)
+    views = {f"h_n/L{layer}/{d}": np.tanh(rng.normal(size=(50, 4)))
+             for layer in (0, 1) for d in dirs}
+    last = [views["h_n/L1/fwd"].copy()] + ([rng.normal(size=(50, 4))] if bidirectional else [])
+    last[0][:7, 0] += fwd_diff
+    views["output@last"] = np.concatenate(last, axis=1)
+    lengths = rng.integers(2, 12, size=50)
+    return equivalence_of(planted_diagnosis(views, lengths, 2, bidirectional))
 
 
 def _texts(results: pd.DataFrame, eq: Equivalence | None = None, run: dict | None = None
@@ -37,6 +42,10 @@ def test_identical_only_below_tolerance() -> None:
     differ = _texts(results_frame([]), _eq(0.01))
     assert not any("identical" in t for t in differ)
     assert any("differ on 7 of 50 rows" in t for t in differ)
+    # one tolerance, on the float32 states before storage: SAME_TOLERANCE
+    assert any("identical" in t for t in _texts(results_frame([]), _eq(SAME_TOLERANCE / 3)))
+    assert any("differ on 7 of 50 rows" in t
+               for t in _texts(results_frame([]), _eq(SAME_TOLERANCE * 4)))
 
 
 def test_overlapping_intervals_are_within_noise() -> None:
@@ -136,24 +145,34 @@ def test_completeness_failure_is_reported() -> None:
     assert any("miss completeness on 1 of 3" in t for t in texts)
 
 
-def test_equivalence_measured_on_a_store(run_dir) -> None:
-    eq = measure_equivalence(StateStore(run_dir / "states"))
+def test_equivalence_read_from_the_run_diagnosis(run_dir) -> None:
+    eq = equivalence_of(pd.read_csv(run_dir / "diagnosis.csv"))
     meta = pd.read_parquet(run_dir / "states" / "meta.parquet")
     lengths = meta["length"].to_numpy()
     assert eq.top_layer == 1 and eq.bidirectional
     assert eq.last_vs_hn_fwd.identical and eq.last_vs_hn_fwd.max_abs_diff == 0.0
-    assert not eq.last_vs_hn_bwd.identical
+    assert eq.last_vs_hn_fwd.tolerance == SAME_TOLERANCE
+    assert not eq.last_vs_hn_bwd.identical and eq.last_vs_hn_bwd.differing_rows == len(meta)
     # output@-1 was planted as zeros exactly for rows shorter than the longest row
-    assert eq.naive_vs_last.differing_rows == int((lengths < lengths.max()).sum())
-    assert eq.naive_rows_shorter is True
+    short = int((lengths < lengths.max()).sum())
+    assert eq.naive_vs_last.differing_rows == short
+    assert any(f"on {short} of {len(meta)} rows" in t and "every one of them is shorter" in t
+               for t in eq.sentences)
 
 
-def test_unidirectional_store(tmp_path) -> None:
+def test_unidirectional_diagnosis(tmp_path) -> None:
     run = make_run(tmp_path / "uni", bidi=False, layers=1)
-    eq = measure_equivalence(StateStore(run / "states"))
+    eq = equivalence_of(pd.read_csv(run / "diagnosis.csv"))
     assert eq.top_layer == 0 and not eq.bidirectional and eq.last_vs_hn_bwd is None
     values = np.load(run / "states" / "views" / "output_at_last.npy")
     assert values.shape[1] == 8
+
+
+def test_no_comparison_without_its_checks() -> None:
+    assert equivalence_of(None) is None
+    older = pd.DataFrame({"module": ["rnn"], "check": ["max |output@last - h_n top fwd|"],
+                          "value": [0.0], "unit": ["max |diff|"], "explanation": ["same"]})
+    assert equivalence_of(older) is None
 
 
 def test_training_rows_read_better_than_held_out_ones_is_a_memorisation_finding() -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from probe_rnn.report.readouts import render_readout_page, write_readout_report
-from probe_rnn.studies.readouts import ReadoutStudy
+from probe_rnn.studies import ReadoutStudy, study_answer
 from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
 
 HOSTILE = '<script>window.PWNED=1</script> & "quotes" <img src=x onerror=alert(1)>'
@@ -55,7 +55,7 @@ TIED = {"last": [0.90, 0.91, 0.92], "hidden": [0.91, 0.90, 0.93],
 
 def test_answer_reports_noise_and_the_naive_cost() -> None:
     study = _study(TIED)
-    text = " ".join(study.answer())
+    text = " ".join(study_answer(study))
     assert study.best == "hidden"
     assert "Within noise of it (paired 95% interval contains 0): last" in text
     assert "Measurably worse than hidden: " in text and "naive-last" in text
@@ -70,7 +70,7 @@ def test_answer_reports_noise_and_the_naive_cost() -> None:
 def test_answer_prefers_the_measurably_better_state() -> None:
     study = _study({"last": [0.70, 0.71, 0.69], "hidden": [0.90, 0.91, 0.90]},
                    bidirectional=True)
-    text = " ".join(study.answer())
+    text = " ".join(study_answer(study))
     assert "feed the hidden state h_n" in text and "better than output@last" in text
     assert "backward half" in text  # the bidirectional mechanism is named
     assert "Never read" not in text  # naive-last was not measured: no claim about it
@@ -78,7 +78,7 @@ def test_answer_prefers_the_measurably_better_state() -> None:
 
 def test_padded_answer_warns_about_h_n() -> None:
     study = _study({"last": [0.95, 0.97], "hidden": [0.5, 0.52]}, packed=False)
-    text = " ".join(study.answer())
+    text = " ".join(study_answer(study))
     assert "h_n is taken after the padding steps" in text
     assert "Pack the batches" in text
 
@@ -127,7 +127,7 @@ def test_saved_study_loads_back_and_renders_the_same_tables(tmp_path) -> None:
     back = ReadoutStudy.load(tmp_path)
     pd.testing.assert_frame_equal(back.summary, study.summary, check_dtype=False)
     pd.testing.assert_frame_equal(back.pairs, study.pairs, check_dtype=False)
-    assert back.answer() == study.answer()
+    assert study_answer(back) == study_answer(study)
     with pytest.raises(Exception, match="complete readout study"):
         ReadoutStudy.load(tmp_path / "missing")
 

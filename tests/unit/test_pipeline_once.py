@@ -1,0 +1,40 @@
+"""run_pipeline runs the model once per row for capture and diagnosis, and encodes each text
+once: the diagnosis it writes is the capture's, measured on the very states it stored."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from probe_rnn.capture import diagnose
+from probe_rnn.models import train
+from probe_rnn.pipeline import run_pipeline
+from probe_rnn.run_settings import RunSettings
+
+DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bcab", "ca", "a", "bbbbca"] * 5,
+                   "label": ["p", "q", "p", "q", "q", "p", "q", "p"] * 5})
+
+
+def test_capture_and_diagnosis_run_the_model_once_per_row(tmp_path) -> None:
+    bundle = train(DF, rnn="lstm", layers=2, bidirectional=True, hidden=4, embedding_dim=4,
+                   epochs=1, seed=0).bundle
+    forwarded: list[int] = []
+    bundle.model.register_forward_pre_hook(
+        lambda module, args: forwarded.append(int(args[0].shape[0])))
+    encoded: list[int] = []
+    encode = bundle.adapter.encode
+    bundle.adapter.encode = lambda texts: (encoded.append(len(texts)), encode(texts))[1]
+    out = tmp_path / "run"
+    run_pipeline(bundle, DF, out, RunSettings(
+        views=["output@last", "h_n/L1/fwd"], tasks=["label"], probes=["logistic"], folds=2,
+        umap=False, attribution_rows=0, random_baseline=False, report=False))
+    captured = pd.read_parquet(out / "states" / "meta.parquet")
+    assert sum(forwarded) == len(captured) == len(DF)
+    assert sum(encoded) == len(DF)
+
+    del bundle.adapter.encode  # the adapter's own again
+    written = pd.read_csv(out / "diagnosis.csv")
+    alone = diagnose(bundle, captured[["text"]], batch_size=256)  # the capture's batches
+    assert list(written["check"]) == list(alone["check"])
+    pd.testing.assert_series_equal(written["value"], alone["value"], check_exact=False,
+                                   rtol=1e-12, atol=0)
+    assert list(written["explanation"]) == list(alone["explanation"])
