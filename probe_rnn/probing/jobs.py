@@ -20,7 +20,6 @@ never scored as a number.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import has_fit_parameter
 
 from probe_rnn.errors import ProbeOutputError
 from probe_rnn.probing.mdl import online_codelength
@@ -69,9 +69,11 @@ class Problem:
 
 
 def accepts_groups(est: Any) -> bool:
-    """True when ``est.fit`` takes a ``groups`` argument (to keep sentences together inside)."""
+    """True when ``est.fit`` takes a ``groups`` argument (to keep sentences together inside):
+    scikit-learn's :func:`~sklearn.utils.validation.has_fit_parameter`, which some plugin
+    estimators' ``fit`` (a builtin, a C extension) cannot be inspected for: then False."""
     try:
-        return "groups" in inspect.signature(est.fit).parameters
+        return has_fit_parameter(est, "groups")
     except (TypeError, ValueError):
         return False
 
