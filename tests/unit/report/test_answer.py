@@ -9,7 +9,7 @@ from factory import make_run, result_row, results_frame
 from probe_rnn.report import build_report
 from probe_rnn.report.equivalence import Comparison, Equivalence
 from probe_rnn.report.opening import ANSWER_TABLE, make_answer
-from probe_rnn.studies.readouts import ReadoutStudy
+from probe_rnn.studies import ReadoutStudy
 
 NAN = float("nan")
 

@@ -11,8 +11,9 @@ from scipy import stats
 
 from probe_rnn.errors import ConfigError
 from probe_rnn.report.answer_page import render_answer_page
+from probe_rnn.studies import OBJECTIVES, ReadoutStudy
 from probe_rnn.studies.question import QuestionAnswer, parse_objectives
-from probe_rnn.studies.readouts import OBJECTIVES, ReadoutStudy, _statistics
+from probe_rnn.studies.readouts import _statistics
 
 SEEDS = range(5)
 
