@@ -22,7 +22,7 @@ import typer
 
 from probe_rnn import __version__
 from probe_rnn.commands import models, runs, states
-from probe_rnn.errors import ProbeRnnError
+from probe_rnn.errors import ConfigError, ProbeRnnError
 
 __all__ = ["app", "main"]
 
@@ -79,6 +79,14 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _in_cli_words(exc: ProbeRnnError) -> str:
+    """The error's one line, speaking of this CLI's options where it names parameters."""
+    from probe_rnn.commands.common import cli_options, in_cli_words
+
+    return in_cli_words(_one_line(exc), exc.parameters, cli_options(typer.main.get_command(app)),
+                        leading=isinstance(exc, ConfigError))
+
+
 def _usage_line(exc: Exception, args: list[str]) -> str:
     """A command-line usage error (Typer's click) as one line naming the fix; a list given
     with spaces instead of commas is the common case."""
@@ -115,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     except ProbeRnnError as exc:
         if debug:
             raise
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {_in_cli_words(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -39,7 +39,7 @@ def _distributed() -> Any:
     try:
         import distributed
     except ImportError:
-        raise ConfigError("--scheduler needs Dask: pip install 'probe-rnn[cluster]' (dask "
+        raise ConfigError("a Dask scheduler needs Dask: pip install 'probe-rnn[cluster]' (dask "
                           "and distributed)") from None
     return distributed
 
@@ -59,8 +59,8 @@ def connect(address: str | None) -> Iterator[Any]:
     if address.startswith("local:"):
         count = address.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
-            raise ConfigError(f"--scheduler {address!r}: local:N needs a number of workers "
-                              "N >= 1, e.g. local:2")
+            raise ConfigError(f"address={address}: local:N needs a number of workers N >= 1, "
+                              "e.g. local:2", parameter="address")
         saved = dict(os.environ)
         cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
                                            processes=True, dashboard_address=None)
@@ -82,8 +82,8 @@ def connect(address: str | None) -> Iterator[Any]:
             client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {address!r} ({type(exc).__name__}"
-                          f"): start it (dask scheduler) or check --scheduler / "
-                          f"{SCHEDULER_ENV}") from None
+                          f"): start it (dask scheduler) or check address= / "
+                          f"{SCHEDULER_ENV}", parameter="address") from None
     try:
         yield client
     finally:

@@ -29,15 +29,18 @@ __all__ = [
 class ProbeRnnError(Exception):
     """Base class: an error the user can fix; the message says how.
 
-    ``parameter`` names the library parameter the message speaks of (e.g. ``"vocab"`` for
-    ``vocab=``), so the CLI can say its own flag instead; None when no single one is meant.
+    Messages speak of the library's parameters, written as the parameter's name or as
+    ``name=value`` (``pass vocab=FILE``, ``pass trust_checkpoint=True``); ``parameter`` names
+    those a message mentions, so the command line can say its own options instead
+    (``--vocab FILE``, ``--trust-checkpoint``). A :class:`ConfigError` that starts with a
+    parameter's name (``max_rows must ...``) needs no ``parameter``.
     """
 
     exit_code = 2
 
-    def __init__(self, *args: object, parameter: str | None = None) -> None:
+    def __init__(self, *args: object, parameter: str | tuple[str, ...] = ()) -> None:
         super().__init__(*args)
-        self.parameter = parameter
+        self.parameters = (parameter,) if isinstance(parameter, str) else tuple(parameter)
 
 
 class InputFileError(ProbeRnnError, FileNotFoundError):

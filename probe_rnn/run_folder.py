@@ -81,8 +81,8 @@ def read_run(folder: Path) -> dict[str, Any]:
     """
     path = Path(folder) / RUN_JSON
     if not path.is_file():
-        raise ReportError(f"{path} is missing: {folder} is not a probe run folder (run "
-                          f"`probe-rnn probe MODEL --out {folder}` first)")
+        raise ReportError(f"{path} is missing: {folder} is not a probe run folder (probe a model "
+                          f"into it first: out_dir={folder})", parameter="out_dir")
     try:
         run = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -114,7 +114,8 @@ def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: 
     missing = sorted(set(gold) - set(index))
     if missing:
         raise DataError(f"labels {missing[:3]} are not among the model's labels {labels[:5]}; "
-                        f"use --target prediction or data the model was trained for")
+                        f"use target=prediction or data the model was trained for",
+                        parameter="target")
     return torch.tensor([index[g] for g in gold])
 
 

@@ -268,7 +268,8 @@ class StateStore:
     def _missing(self, name: str) -> StoreError:
         return StoreError(
             f"view {name!r} is not in the store {self.path}; stored views: "
-            f"{', '.join(self.views)} (re-run `probe-rnn capture --views ...` to add it)"
+            f"{', '.join(self.views)} (capture again naming it in views= to add it)",
+            parameter="views"
         )
 
     def _derivation(self, name: str) -> tuple[str, int]:

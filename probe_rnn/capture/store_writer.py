@@ -173,7 +173,7 @@ class StoreWriter:
             if self.dtype == "float16" and np.abs(values).max(initial=0.0) > 65504:
                 raise CaptureError(
                     f"view {name!r} has values beyond the float16 range: capture with "
-                    "dtype='float32' (--dtype float32)"
+                    "dtype=float32", parameter="dtype"
                 )
             file.write(start if kind == "sentence" else t0, values)
         self.token_ids.write(t0, _valid_ids(batch, lengths, t1 - t0))

@@ -7,16 +7,16 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -149,29 +149,46 @@ def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFra
     """``--max-rows``: the pipeline's seeded sample, so every command picks the same rows."""
     from probe_rnn.run_inputs import sample_rows as pick
 
-    with flag_names():
-        return pick(df, max_rows, seed)
+    return pick(df, max_rows, seed)
 
 
-@contextmanager
-def flag_names() -> Iterator[None]:
-    """Re-raise a library error that names a parameter (``max_rows must ...``, ``cell_timeout
-    must ...``) with the option's name instead (``--max-rows must ...``): the library speaks of
-    parameters, the CLI of its options."""
-    try:
-        yield
-    except ConfigError as exc:
-        text = str(exc)
-        match = re.match(r"([a-z][a-z_]*)( must | is unknown)", text)
-        if match is None or "_" not in match[1] and match[1] not in _SINGLE_WORD_OPTIONS:
-            raise
-        flag = "--" + match[1].replace("_", "-")
-        raise type(exc)(flag + text[len(match[1]):]).with_traceback(exc.__traceback__) from None
+#: Library parameters whose command-line option has another name.
+OPTION_OF_PARAMETER = {"factory": "--model", "out_dir": "--out", "address": "--scheduler"}
 
 
-#: Parameters whose option is the same word (the rest are recognised by their underscore).
-_SINGLE_WORD_OPTIONS = {"folds", "seeds", "jobs", "precision", "probes", "views", "tasks",
-                        "seed"}
+def cli_options(command: click.Command) -> set[str]:
+    """Every option name of a command and its subcommands (``--max-rows``, ``--no-umap``, ...)."""
+    names: set[str] = set()
+    stack = [command]
+    while stack:
+        cmd = stack.pop()
+        for param in cmd.params:
+            names.update(param.opts)
+            names.update(param.secondary_opts)
+        stack.extend(getattr(cmd, "commands", {}).values())
+    return names
+
+
+def in_cli_words(text: str, parameters: Sequence[str], options: Collection[str],
+                 leading: bool = False) -> str:
+    """A library message in the command line's words: each of ``parameters`` written as
+    ``name=...`` becomes its option (``vocab=FILE`` -> ``--vocab FILE``, ``trust_checkpoint=True``
+    -> ``--trust-checkpoint``, a bare ``out_dir=`` -> ``--out``); with ``leading``, so does a
+    first word naming an option (``max_rows must ...`` -> ``--max-rows must ...``). Names that
+    are no option of this CLI stay as they are."""
+    def flag(name: str) -> str | None:
+        option = OPTION_OF_PARAMETER.get(name, "--" + name.replace("_", "-"))
+        return option if option in options else None
+
+    first = re.match(r"([a-z][a-z_]*)(?= (?:must|is unknown|needs) )", text) if leading else None
+    if first is not None and (option := flag(first[1])) is not None:
+        text = option + text[first.end():]
+    for name in dict.fromkeys(parameters):
+        if (option := flag(name)) is None:
+            continue
+        pattern = rf"(?<![\w.-]){re.escape(name)}(?:(=True)(?!\w)|(=)(?=[^\s,)])|=(?=[\s,)]|$))"
+        text = re.sub(pattern, lambda m, o=option: o + (" " if m.group(2) else ""), text)
+    return text
 
 
 def split_list(value: str | None, option: str = "--list") -> list[str] | None:
@@ -199,8 +216,10 @@ def print_failed_cells(results: pd.DataFrame) -> None:
     failed = results.attrs.get("failed_cells") or []
     if failed:
         say(f"{len(failed)} probing cell(s) failed (listed in cells.csv); the rest stand:")
+    ctx = click.get_current_context(silent=True)
+    options = cli_options(ctx.find_root().command) if ctx is not None else set()
     for line in failure_summary(failed):
-        say(f"  failed: {line}")
+        say(f"  failed: {in_cli_words(line, ('cell_timeout',), options)}")
 
 
 def say(line: str) -> None:

@@ -20,7 +20,6 @@ from probe_rnn.commands.common import (
     UmapOpt,
     cluster,
     console,
-    flag_names,
     load_plugins,
     option_group,
     print_failed_cells,
@@ -78,17 +77,16 @@ def probe_cmd(
     from probe_rnn.probing import headline_table
     from probe_rnn.run_settings import RunSettings
 
-    with flag_names():
-        settings = RunSettings(
-            views=split_list(views, "--views"), tasks=split_list(tasks, "--tasks"),
-            probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
-            precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
-            attribution_rows=attribution_rows, seed=seed, jobs=jobs,
-            cell_timeout=cell_timeout, umap=umap)
+    settings = RunSettings(
+        views=split_list(views, "--views"), tasks=split_list(tasks, "--tasks"),
+        probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
+        precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
+        attribution_rows=attribution_rows, seed=seed, jobs=jobs, cell_timeout=cell_timeout,
+        umap=umap)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds, "seeds":
                  seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
                  "probe_rows": probe_rows}
-    with flag_names(), cluster(scheduler) as client:
+    with cluster(scheduler) as client:
         load_plugins(plugins)
         bundle = source.load(checkpoint)
         df, origin = table.load()

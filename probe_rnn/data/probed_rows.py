@@ -102,17 +102,17 @@ def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool) -> Pr
         No row of the chosen kind (e.g. no dev/test rows for ``heldout``), or fewer than 2.
     """
     if choice not in PROBE_ROWS:
-        raise ConfigError(f"--probe-rows must be one of {', '.join(PROBE_ROWS)}; "
+        raise ConfigError(f"probe_rows must be one of {', '.join(PROBE_ROWS)}; "
                           f"got {choice!r}")
     split = df["split"].astype(str).to_numpy()
     held = np.isin(split, HELD_OUT_SPLITS)
     mask = {"heldout": held, "train": split == "train", "all": np.ones(len(df), bool)}[choice]
     index = np.flatnonzero(mask)
     if len(index) < 2:
-        other = "--probe-rows all" if choice != "all" else "a larger table"
+        other = "probe_rows=all" if choice != "all" else "a larger table"
         raise DataError(f"only {len(index)} {_WHAT[choice]} rows to probe (of {len(df)}; "
-                        f"splits: {_counts(split)}): add such rows, raise --max-rows, or "
-                        f"pass {other}")
+                        f"splits: {_counts(split)}): add such rows, raise max_rows=, or "
+                        f"pass {other}", parameter=("probe_rows", "max_rows"))
     splits = _counts(split[index])
     return ProbedRows(choice, index, splits, source, trusted, np.flatnonzero(split == "train"))
 

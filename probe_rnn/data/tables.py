@@ -95,7 +95,7 @@ def read_table(path: str | Path, text: str = "text", label: str = "label") -> pd
     """
     path = Path(path)
     if not path.exists():
-        raise InputFileError(f"data file not found: {path}; check the path (--data)")
+        raise InputFileError(f"data file not found: {path}; check the path")
     if path.is_dir():
         raise InputFileError(f"{path} is a folder, not a table file; pass a .csv, .tsv, "
                              ".jsonl, .json or .parquet file")
@@ -129,7 +129,7 @@ def check_table(
     """
     if text == label:
         raise DataError(f"{source}: text and label are both the column {text!r}; "
-                        "pass different --text and --label columns")
+                        "pass different text= and label= columns", parameter=("text", "label"))
     for role, column in (("text", text), ("label", label)):
         if column not in df.columns:
             raise DataError(_missing_column_message(source, role, column, df.columns))
@@ -375,6 +375,6 @@ def _normalise_labels(values: list[Any], source: str, column: str) -> list[str]:
     classes = sorted(set(out))  # type: ignore[arg-type]
     if len(classes) < 2:
         raise DataError(f"{source}: column {column!r} has a single class ({classes[0]!r}) in "
-                        f"{len(out)} rows; a classifier needs at least 2 classes: check --label "
-                        "or add rows of another class")
+                        f"{len(out)} rows; a classifier needs at least 2 classes: check label= "
+                        "or add rows of another class", parameter="label")
     return out  # type: ignore[return-value]

@@ -73,7 +73,7 @@ class VocabTokenizer:
     def __init__(self, index: Mapping[str, int], kind: str = "word", pad_id: int = 0,
                  unk_id: int | None = None, source: str = "vocabulary") -> None:
         if kind not in VOCAB_TOKENIZERS:
-            raise ConfigError(f"--tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
+            raise ConfigError(f"tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
                               f"got {kind!r}")
         if not index:
             raise DataError(f"{source} holds no tokens: give the vocabulary the model was "
@@ -103,9 +103,9 @@ class VocabTokenizer:
             found = self.index.get(token, self.unk_id)
             if found is None:
                 raise DataError(f"token {token!r} (text at position {row}) is not in "
-                                f"{self.source}, which has no unknown token: pass --unk TOKEN "
+                                f"{self.source}, which has no unknown token: pass unk=TOKEN "
                                 f"(the vocabulary's entry for unknown words) or check "
-                                f"--tokenizer (now {self.kind})")
+                                f"tokenizer= (now {self.kind})", parameter=("unk", "tokenizer"))
             ids.append(found)
         return ids
 
@@ -127,7 +127,7 @@ class VocabTokenizer:
             token = self._by_id.get(largest, "padding" if largest == self.pad_id else "unknown")
             raise DataError(f"{self.source} has id {largest} ({token!r}) but {what} has only "
                             f"{rows} rows (ids 0..{rows - 1}): give the vocabulary the model "
-                            f"was trained with, or fix --pad-id")
+                            f"was trained with, or fix pad_id=", parameter="pad_id")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-python description for checkpoints."""
@@ -158,7 +158,8 @@ def tokenizer_from_dict(data: Mapping[str, Any]) -> Any:
 def _load_index(path: Path) -> dict[str, int]:
     """token -> id from a JSON object, a JSON list or a one-token-per-line text file."""
     if not path.is_file():
-        raise InputFileError(f"vocabulary file {str(path)!r} does not exist: check --vocab")
+        raise InputFileError(f"vocabulary file {str(path)!r} does not exist: check vocab=",
+                             parameter="vocab")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -201,43 +202,43 @@ def _load_index(path: Path) -> dict[str, int]:
 
 
 def _special(index: Mapping[str, int], given: str | None, spellings: tuple[str, ...],
-             option: str, source: str) -> int | None:
+             parameter: str, source: str) -> int | None:
     if given is not None:
         if given not in index:
-            raise DataError(f"{option} {given!r} is not in {source}: give the token as the "
-                            "vocabulary spells it")
+            raise DataError(f"{parameter}={given} is not in {source}: give the token as the "
+                            "vocabulary spells it", parameter=parameter)
         return index[given]
     return next((index[s] for s in spellings if s in index), None)
 
 
 def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
                unk: str | None = None, padding_idx: int | None = None) -> VocabTokenizer:
-    """Read ``--vocab FILE`` into a :class:`VocabTokenizer`.
+    """Read a vocabulary file (``vocab=``) into a :class:`VocabTokenizer`.
 
     Parameters
     ----------
     path : the vocabulary file (see the module docstring for the forms).
     kind : how texts are split, one of :data:`VOCAB_TOKENIZERS`.
-    pad_id : ``--pad-id``; default the vocabulary's padding entry, else ``padding_idx``.
-    unk : ``--unk``, the unknown token as spelled in the vocabulary; default ``<unk>`` or
+    pad_id : the padding id; default the vocabulary's padding entry, else ``padding_idx``.
+    unk : the unknown token as spelled in the vocabulary; default ``<unk>`` or
         ``[UNK]`` when present, else none (unknown tokens are then an error).
     padding_idx : the model embedding's ``padding_idx``, the last fallback for ``pad_id``.
     """
     path = Path(path)
     if kind not in VOCAB_TOKENIZERS:
-        raise ConfigError(f"--tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
+        raise ConfigError(f"tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
                           f"got {kind!r}")
     index = _load_index(path)
     source = f"vocabulary {path.name!r}"
     if pad_id is None:
-        pad_id = _special(index, None, PAD_SPELLINGS, "--pad-id", source)
+        pad_id = _special(index, None, PAD_SPELLINGS, "pad_id", source)
     if pad_id is None:
         pad_id = padding_idx
     if pad_id is None:
         raise DataError(f"{source} has no padding token ({', '.join(PAD_SPELLINGS[:3])}) and "
-                        "the model's embedding has no padding_idx: pass --pad-id N, the id the "
-                        "model was padded with")
+                        "the model's embedding has no padding_idx: pass pad_id=N, the id the "
+                        "model was padded with", parameter="pad_id")
     if isinstance(pad_id, bool) or not isinstance(pad_id, int) or pad_id < 0:
-        raise ConfigError(f"--pad-id must be an integer >= 0; got {pad_id!r}")
-    unk_id = _special(index, unk, UNK_SPELLINGS, "--unk", source)
+        raise ConfigError(f"pad_id must be an integer >= 0; got {pad_id!r}")
+    unk_id = _special(index, unk, UNK_SPELLINGS, "unk", source)
     return VocabTokenizer(index, kind, pad_id, unk_id, source)

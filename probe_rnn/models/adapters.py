@@ -130,9 +130,10 @@ class TokenizerAdapter:
     def _require_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
             raise ConfigError(
-                f"adapter {self.name!r} needs a tokenizer but the model has none: pass --vocab "
-                "FILE (the vocabulary the model was trained with, with --tokenizer), or return "
-                '{"model": ..., "tokenizer": ...} from the --model factory'
+                f"adapter {self.name!r} needs a tokenizer but the model has none: pass "
+                "vocab=FILE (the vocabulary the model was trained with, with tokenizer=), or "
+                'return {"model": ..., "tokenizer": ...} from the factory=',
+                parameter=("vocab", "tokenizer", "factory")
             )
         return self.tokenizer
 
@@ -164,8 +165,9 @@ class TokenizerAdapter:
             text = " ".join(str(exc).split()) or type(exc).__name__
             raise ModelCallError(
                 f"calling {forward_signature(model)} with {shapes} failed: "
-                f"{type(exc).__name__}: {text[:300]}; check --layout (batch or time), --adapter "
-                "(ids-lengths or ids) and --vocab (see the README's 'Your own model')"
+                f"{type(exc).__name__}: {text[:300]}; check layout= (batch or time), adapter= "
+                "(ids-lengths or ids) and vocab= (see the README's 'Your own model')",
+                parameter=("layout", "adapter", "vocab")
             ) from exc
 
     def __repr__(self) -> str:
@@ -214,8 +216,9 @@ def make_adapter(spec: Any, tokenizer: Tokenizer | None, layout: str | None = No
         if issubclass(spec, TokenizerAdapter):
             spec = spec(tokenizer, layout or "batch")
         elif layout not in (None, "batch"):
-            raise ConfigError(f"--layout {layout} applies to the built-in adapters; adapter "
-                              f"{spec.__name__} calls its model itself: leave --layout out")
+            raise ConfigError(f"layout={layout} applies to the built-in adapters; adapter "
+                              f"{spec.__name__} calls its model itself: leave layout= out",
+                              parameter="layout")
         else:
             spec = spec(tokenizer)
     missing = [m for m in ("encode", "forward", "tokens") if not callable(getattr(spec, m, None))]

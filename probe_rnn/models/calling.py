@@ -142,7 +142,7 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
     lengths : None to decide from the signature, else whether ``forward`` takes lengths.
     """
     if layout not in ("auto", *LAYOUTS):
-        raise ConfigError(f"--layout must be auto, batch or time; got {layout!r}")
+        raise ConfigError(f"layout must be auto, batch or time; got {layout!r}")
     layouts: Sequence[str] = LAYOUTS if layout == "auto" else (layout,)
     if lengths is None:
         from_signature = takes_lengths(model)
@@ -163,6 +163,6 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
             tried.append(f"with {what}: {why}")
     raise ModelCallError(
         f"cannot call {forward_signature(model)}: " + "; ".join(tried)
-        + " (fix the model, or pass --layout and --adapter to say how it is called; see the "
-        "README's 'Your own model')")
+        + " (fix the model, or pass layout= and adapter= to say how it is called; see the "
+        "README's 'Your own model')", parameter=("layout", "adapter"))
 

@@ -142,8 +142,9 @@ def _untrusted(path: Path, message: str) -> UntrustedCheckpointError:
     what = f"a pickled object ({found.group(1)})" if found else "a pickled object"
     return UntrustedCheckpointError(
         f"checkpoint {str(path)!r} holds {what}, not plain weights; unpickling it runs arbitrary "
-        f"code from the file, so it was refused: pass --trust-checkpoint to load it anyway if "
-        f"you trust the file, or re-save its state_dict and use --model package.module:factory"
+        f"code from the file, so it was refused: pass trust_checkpoint=True to load it anyway "
+        f"if you trust the file, or re-save its state_dict and use "
+        f"factory=package.module:function", parameter=("trust_checkpoint", "factory")
     )
 
 
@@ -166,8 +167,9 @@ def _untrusted_plain(path: Path, scan: PickleScan) -> UntrustedCheckpointError:
     return UntrustedCheckpointError(
         f"checkpoint {str(path)!r} is a plain Python pickle (pickle.dump, protocol "
         f"{scan.protocol}) of {scan.found}, not a PyTorch checkpoint; unpickling it runs code "
-        f"from the file, so it was refused: pass --trust-checkpoint to load it if you trust the "
-        f"file, or save model.state_dict() with torch.save and use --model package.module:factory"
+        f"from the file, so it was refused: pass trust_checkpoint=True to load it if you trust "
+        f"the file, or save model.state_dict() with torch.save and use "
+        f"factory=package.module:function", parameter=("trust_checkpoint", "factory")
     )
 
 
@@ -298,7 +300,8 @@ def load_into(model: nn.Module, state_dict: Mapping[str, Any], what: str) -> Non
     if missing or unexpected:
         raise CheckpointError(
             f"the weights in {what} do not fit the model: missing keys {_few(missing)}; "
-            f"unexpected keys {_few(unexpected)}; check that --model builds the same architecture"
+            f"unexpected keys {_few(unexpected)}; check that the factory= builds the same "
+            "architecture", parameter="factory"
         )
     shapes = [
         f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
@@ -308,7 +311,7 @@ def load_into(model: nn.Module, state_dict: Mapping[str, Any], what: str) -> Non
     if shapes:
         raise CheckpointError(
             f"the weights in {what} do not fit the model: shape (file vs model) {_few(shapes)}; "
-            f"check that --model builds the same sizes"
+            f"check that the factory= builds the same sizes", parameter="factory"
         )
     try:
         model.load_state_dict(state_dict, strict=True)

@@ -52,7 +52,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _import_file(path: Path) -> Any:
     if not path.is_file():
-        raise InputFileError(f"factory file {str(path)!r} does not exist: check the --model path")
+        raise InputFileError(f"factory file {str(path)!r} does not exist: check the path in "
+                             "factory=", parameter="factory")
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
     name = f"probe_rnn_factory_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -91,15 +92,10 @@ def absolute_spec(spec: str) -> str:
 
 def resolve_factory(spec: str) -> Callable[[], Any]:
     """Import the function named by ``"package.module:function"`` or ``"file.py:function"``."""
-    if not isinstance(spec, str) or ":" not in spec:
-        raise ConfigError(
-            f"--model must look like package.module:function or path/file.py:function; "
-            f"got {spec!r}"
-        )
-    module_name, _, attr = spec.rpartition(":")
+    module_name, _, attr = spec.rpartition(":") if isinstance(spec, str) else ("", "", "")
     if not module_name or not attr.isidentifier():
         raise ConfigError(
-            f"--model must look like package.module:function or path/file.py:function; "
+            f"factory must look like package.module:function or path/file.py:function; "
             f"got {spec!r}"
         )
     if _is_file(module_name):

@@ -111,7 +111,7 @@ def _check_vocab_parameters(vocab: Any, tokenizer: Any, pad_id: Any, unk: Any) -
         given = [f"{o}=" for o, v in (("tokenizer", tokenizer), ("pad_id", pad_id),
                                       ("unk", unk)) if v is not None]
         raise ConfigError(f"{', '.join(given)} describe(s) a vocabulary file: pass vocab= "
-                          "(the file) too", parameter="vocab")
+                          "(the file) too", parameter=("vocab", "tokenizer", "pad_id", "unk"))
 
 
 def _tokenizer_for(tok: Any, found: Any, vocab: Any, tokenizer: str | None, pad_id: int | None,
@@ -157,16 +157,16 @@ def _origin(path: Path, factory: Any, adapter: Any, trust: bool, vocab: Any, tok
 
 
 def _label_names(given: list[str] | None, known: list[str], outputs: int | None) -> list[str]:
-    """``--labels``, else the file's/factory's labels, else class indices of the outputs."""
+    """``labels``, else the file's/factory's labels, else class indices of the outputs."""
     if given is not None:
         if outputs and len(given) != outputs:
-            raise ConfigError(f"--labels names {len(given)} classes but the model has {outputs} "
-                              "outputs: name one class per output, in order")
+            raise ConfigError(f"labels= names {len(given)} classes but the model has {outputs} "
+                              "outputs: name one class per output, in order", parameter="labels")
         return [str(x) for x in given]
     if known and outputs and len(known) != outputs:
         raise CheckpointError(f"the model has {outputs} outputs but {len(known)} labels "
-                              f"({', '.join(known[:4])}): pass --labels with one name per "
-                              "output")
+                              f"({', '.join(known[:4])}): pass labels= with one name per "
+                              "output", parameter="labels")
     if known:
         return known
     return [str(i) for i in range(outputs or 0)]
@@ -181,7 +181,7 @@ def _check_ids(tok: Any, found: tuple[str, nn.Embedding]) -> None:
     elif len(tok) > emb.num_embeddings:
         raise CheckpointError(f"the tokenizer has {len(tok)} tokens but {what} has only "
                               f"{emb.num_embeddings} rows: give the vocabulary the model was "
-                              "trained with (--vocab FILE)")
+                              "trained with (vocab=FILE)", parameter="vocab")
 
 
 def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any, layout: str,
@@ -192,8 +192,8 @@ def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any,
     spec = adapter or (built.adapter if built is not None else None)
     if spec is None and isinstance(model, RNNClassifier):
         if layout not in ("auto", "batch"):
-            raise ConfigError("--layout time does not apply to a probe-rnn model: it reads "
-                              "(batch, time); leave --layout out")
+            raise ConfigError("layout=time does not apply to a probe-rnn model: it reads "
+                              "(batch, time); leave layout= out", parameter="layout")
         return (make_adapter("probe-rnn", tok), "probe-rnn model: model(ids, lengths)",
                 model.config.n_labels)
     cls = registry.get("adapter", spec) if isinstance(spec, str) else spec
@@ -253,7 +253,7 @@ def _from_checkpoint(
     if obj["config"] is None:
         raise CheckpointError(
             f"checkpoint {where} holds a foreign model's weights without an architecture: pass "
-            f"--model package.module:factory that builds it"
+            f"factory=package.module:function that builds it", parameter="factory"
         )
     try:
         config = ModelConfig.from_dict(dict(obj["config"]))
@@ -277,8 +277,8 @@ def _from_state_dict(
         example = next(iter(state_dict))
         raise CheckpointError(
             f"checkpoint {str(path)!r} is a bare state_dict ({len(state_dict)} tensors, e.g. "
-            f"{example!r}), not a probe-rnn checkpoint: pass --model package.module:factory "
-            f"that builds its architecture"
+            f"{example!r}), not a probe-rnn checkpoint: pass factory=package.module:function "
+            f"that builds its architecture", parameter="factory"
         )
     load_into(built.model, state_dict, repr(str(path)))
     return {

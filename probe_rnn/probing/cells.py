@@ -176,7 +176,7 @@ def build_problem(cell: Cell) -> Problem:
         if len(idx) != len(toks):
             raise StoreError(
                 f"view {cell.view!r} holds {len(idx)} token states for {len(toks)} tokens in "
-                "meta: the store is inconsistent, re-run `probe-rnn capture`"
+                "meta: the store is inconsistent, capture it again"
             )
         y = _targets(task, ctx, "token")
         keep = ~_missing(y)

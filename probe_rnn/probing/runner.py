@@ -133,7 +133,7 @@ def _rows(n: int, rows: Sequence[int] | None, max_rows: int | None, seed: int) -
     """The store rows to probe: ``rows`` (default: all), then a seeded ``max_rows`` sample."""
     pool = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     if len(pool) and (pool[0] < 0 or pool[-1] >= n):
-        raise ConfigError(f"rows must be store rows 0..{n - 1}; received {pool[0]}..{pool[-1]}")
+        raise ConfigError(f"rows must be store rows 0..{n - 1}; got {pool[0]}..{pool[-1]}")
     if len(pool) < 2:
         raise ConfigError(f"at least 2 rows are needed to probe; {len(pool)} given")
     if max_rows is None or max_rows >= len(pool):

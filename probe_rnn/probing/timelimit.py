@@ -25,19 +25,19 @@ class CellTimeout(Exception):
     """A cell ran longer than its time limit (raised inside the cell's code)."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"did not finish within --cell-timeout {seconds:g} s and was stopped")
+        super().__init__(f"did not finish within cell_timeout={seconds:g} s and was stopped")
         self.seconds = seconds
 
 
 def check_timeout(seconds: float | None) -> float | None:
-    """Validate a ``--cell-timeout`` value (None or 0 = no limit)."""
+    """Validate a ``cell_timeout`` value (None or 0 = no limit)."""
     if seconds is None or seconds == 0:
         return None
     if not seconds > 0:
-        raise ConfigError(f"--cell-timeout must be a positive number of seconds (0 = no limit); "
-                          f"received {seconds}")
+        raise ConfigError(f"cell_timeout must be a positive number of seconds (0 = no limit); "
+                          f"got {seconds}")
     if not hasattr(signal, "setitimer"):
-        raise ConfigError("--cell-timeout needs POSIX interval timers (Linux, macOS); "
+        raise ConfigError("cell_timeout needs POSIX interval timers (Linux, macOS); "
                           "leave it off on this platform")
     return float(seconds)
 

@@ -121,13 +121,14 @@ def load_run(run_dir: str | Path) -> RunData:
     """
     path = Path(run_dir)
     if not path.is_dir():
-        raise ReportError(f"run folder {path} does not exist: give the --out folder of a probe run")
+        raise ReportError(f"run folder {path} does not exist: give the folder a probe run wrote "
+                          "(its out_dir=)", parameter="out_dir")
     data = RunData(path=path, run=read_run(path), results=_read_results(path))
     data.diagnosis = _read_optional_csv(path / "diagnosis.csv", data.notes, "diagnosis")
     skipped = ((data.run.get("stages") or {}).get("attribution") or {}).get("status") == "skipped"
     if skipped:
         data.notes["attribution"] = ("Attribution was skipped for this run "
-                                     "(--attribution-rows 0).")
+                                     "(attribution_rows=0).")
     else:
         data.attribution = _read_attribution(path / "attribution", data.notes)
     states = path / "states"
@@ -232,8 +233,8 @@ def _read_results(path: Path) -> pd.DataFrame:
             results = pd.read_csv(csv)
         else:
             raise ReportError(
-                f"{path} holds no results.parquet or results.csv: run `probe-rnn probe` "
-                f"with --out {path} first"
+                f"{path} holds no results.parquet or results.csv: probe a model into it first "
+                f"(out_dir={path})", parameter="out_dir"
             )
     except (OSError, ValueError) as exc:
         raise ReportError(f"results in {path} cannot be read ({exc}): re-run probing") from exc

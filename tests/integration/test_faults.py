@@ -348,7 +348,7 @@ def test_a_hung_plugin_probe_is_stopped_by_the_cell_timeout(model: Path, plugins
     assert time.monotonic() - started < 300  # the probe sleeps for an hour
     reason = _cells(out).loc[("label", "sleepy"), "reason"]
     assert "probe 'sleepy'" in reason and "sleepy_probe.py" in reason
-    assert "did not finish within --cell-timeout 5 s" in reason
+    assert "did not finish within cell_timeout=5 s" in reason  # the library's words
     results = pd.read_parquet(out / "results.parquet")
     assert set(results["probe"]) == {"logistic"}
     bad = run_cli("probe", str(model), "--dataset", "names", "--out", str(tmp_path / "bad"),

@@ -69,8 +69,8 @@ def test_plain_pickle_of_a_module_is_refused_naming_it_then_loaded_with_trust(pl
     path, model = plain
     message = _error(path, UntrustedCheckpointError)
     assert f"plain Python pickle (pickle.dump, protocol 4) of {CLASS}" in message
-    assert "runs code" in message and "--trust-checkpoint" in message
-    assert "model.state_dict()" in message and "--model package.module:factory" in message
+    assert "runs code" in message and "trust_checkpoint=True" in message
+    assert "model.state_dict()" in message and "factory=package.module:function" in message
     assert "truncated" not in message
     loaded = load_model(path, trust_checkpoint=True)
     assert loaded.format == "pickled module RNNClassifier (trusted)"

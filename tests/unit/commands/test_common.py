@@ -10,26 +10,56 @@ from typing import Annotated
 import pytest
 import typer
 
-from probe_rnn.commands.common import TableSource, flag_names, option_group, table_options
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.cli import app
+from probe_rnn.commands.common import (
+    TableSource,
+    cli_options,
+    in_cli_words,
+    option_group,
+    table_options,
+)
+
+OPTIONS = cli_options(typer.main.get_command(app))
 
 
-@pytest.mark.parametrize(("message", "shown"), [
-    ("max_rows must be at least 1, got 0", "--max-rows must be at least 1, got 0"),
-    ("folds must be an integer >= 2, got 1", "--folds must be an integer >= 2, got 1"),
-    ("cell_timeout must be a positive number", "--cell-timeout must be a positive number"),
-    ("every cell failed; the first: boom", "every cell failed; the first: boom"),
-    ("rows must be store rows 0..3", "rows must be store rows 0..3"),
+@pytest.mark.parametrize(("message", "parameters", "shown"), [
+    ("max_rows must be at least 1, got 0", (), "--max-rows must be at least 1, got 0"),
+    ("folds must be an integer >= 2, got 1", (), "--folds must be an integer >= 2, got 1"),
+    ("cell_timeout needs POSIX interval timers", (), "--cell-timeout needs POSIX interval timers"),
+    ("every cell failed; the first: boom", (), "every cell failed; the first: boom"),
+    ("tolerance must be positive", (), "tolerance must be positive"),  # no --tolerance option
+    ("pass vocab=FILE (the vocabulary)", ("vocab",), "pass --vocab FILE (the vocabulary)"),
+    ("pass trust_checkpoint=True to load it", ("trust_checkpoint",),
+     "pass --trust-checkpoint to load it"),
+    ("use factory=package.module:function", ("factory",), "use --model package.module:function"),
+    ("tokenizer=, pad_id= describe a file: pass vocab= (the file) too",
+     ("vocab", "tokenizer", "pad_id"), "--tokenizer, --pad-id describe a file: pass --vocab "
+     "(the file) too"),
+    ("give another out_dir=", ("out_dir",), "give another --out"),
+    ("2 labels (a, b): pass labels= with one name", ("labels",),
+     "2 labels (a, b): pass --labels with one name"),  # the bare word stays a word
+    ("read it with read_table(..., text=, label=)", (), "read it with read_table(..., text=, "
+     "label=)"),  # not named as parameters: left alone
 ])
-def test_flag_names_speaks_of_options(message, shown) -> None:
-    with pytest.raises(ConfigError) as info, flag_names():
-        raise ConfigError(message)
-    assert str(info.value) == shown
+def test_library_messages_speak_of_options_on_the_command_line(message, parameters,
+                                                               shown) -> None:
+    leading = not parameters
+    assert in_cli_words(message, parameters, OPTIONS, leading=leading) == shown
 
 
-def test_flag_names_leaves_other_errors_alone() -> None:
-    with pytest.raises(DataError, match="^max_rows must"), flag_names():
-        raise DataError("max_rows must be here")
+def test_the_cli_says_its_options_where_the_library_names_parameters(tmp_path, capsys) -> None:
+    from probe_rnn.cli import main
+    from probe_rnn.errors import ReportError
+    from probe_rnn.report import build_report
+
+    with pytest.raises(ReportError, match="out_dir="):  # the library speaks of its parameter
+        build_report(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert f"--out {tmp_path}" in err and "out_dir" not in err
+    assert in_cli_words("max_rows must be here", (), OPTIONS) == "max_rows must be here"
 
 
 @dataclass

@@ -50,8 +50,8 @@ def test_the_split_is_the_models_only_when_it_can_be_reproduced() -> None:
 
 def test_bad_choices_and_tables_without_heldout_rows_are_one_line_errors() -> None:
     df = ensure_splits(_table(), seed=0)
-    with pytest.raises(ConfigError, match="--probe-rows must be one of heldout, train, all"):
+    with pytest.raises(ConfigError, match="probe_rows must be one of heldout, train, all"):
         choose_rows(df, "dev", "x", True)
     only_train = df.assign(split="train")
-    with pytest.raises(DataError, match=r"only 0 held-out .* pass --probe-rows all"):
+    with pytest.raises(DataError, match=r"only 0 held-out .* pass probe_rows=all"):
         choose_rows(only_train, "heldout", "x", True)

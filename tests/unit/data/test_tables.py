@@ -201,5 +201,5 @@ def test_malformed_csv_and_jsonl(tmp_path: Path) -> None:
 
 
 def test_same_column_for_text_and_label(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="--text and --label"):
+    with pytest.raises(DataError, match="text= and label="):
         read_table(_write(_frame(), tmp_path / "t.csv"), text="y", label="y")

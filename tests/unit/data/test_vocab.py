@@ -37,17 +37,17 @@ def test_padding_comes_from_the_option_then_the_file_then_the_embedding(tmp_path
     assert read_vocab(path, pad_id=3).pad_id == 3
     bare = _write(tmp_path, "bare.txt", "a\nb\n")
     assert read_vocab(bare, padding_idx=7).pad_id == 7
-    with pytest.raises(DataError, match="--pad-id N"):
+    with pytest.raises(DataError, match="pad_id=N"):
         read_vocab(bare)
 
 
 def test_a_missing_word_without_unknown_token_is_named(tmp_path) -> None:
     tok = read_vocab(_write(tmp_path, "v.txt", "<pad>\nthe\n"))
     assert tok.unk_id is None
-    with pytest.raises(DataError, match=r"token 'dog' \(text at position 1\).*--unk TOKEN"):
+    with pytest.raises(DataError, match=r"token 'dog' \(text at position 1\).*unk=TOKEN"):
         tok.encode_batch(["the", "the dog"])
     assert read_vocab(tmp_path / "v.txt", unk="the").encode("dog") == [1]
-    with pytest.raises(DataError, match="--unk '<oov>' is not in"):
+    with pytest.raises(DataError, match="unk=<oov> is not in"):
         read_vocab(tmp_path / "v.txt", unk="<oov>")
 
 
@@ -75,7 +75,7 @@ def test_options_are_checked(tmp_path) -> None:
     with pytest.raises(InputFileError, match="does not exist"):
         read_vocab(tmp_path / "nope.json")
     path = _write(tmp_path, "v.txt", "<pad>\na\n")
-    with pytest.raises(ConfigError, match="--tokenizer must be one of word, char"):
+    with pytest.raises(ConfigError, match="tokenizer must be one of word, char"):
         read_vocab(path, kind="bpe")
 
 

@@ -89,7 +89,7 @@ def test_not_a_torch_file(tmp_path) -> None:
 def test_bare_state_dict_asks_for_a_factory(tmp_path, bundle) -> None:
     torch.save(bundle.model.state_dict(), tmp_path / "sd.pt")
     message = _one_line_error(tmp_path / "sd.pt")
-    assert "bare state_dict" in message and "--model package.module:factory" in message
+    assert "bare state_dict" in message and "factory=package.module:function" in message
 
 
 def _rewrite(path, **changes) -> None:
@@ -135,7 +135,7 @@ def test_pickled_code_is_refused_and_never_runs(tmp_path) -> None:
     torch.save({"payload": _TouchOnLoad(marker)}, tmp_path / "evil.pt")
     message = _one_line_error(tmp_path / "evil.pt", UntrustedCheckpointError)
     assert not marker.exists()
-    assert "arbitrary code" in message and "--trust-checkpoint" in message
+    assert "arbitrary code" in message and "trust_checkpoint=True" in message
     assert "holds a pickled object" in message
     # trusting it runs the code, as documented; the result is still not a model
     assert "neither a probe-rnn checkpoint" in _one_line_error(

@@ -124,7 +124,7 @@ def test_foreign_bundle_saved_as_probe_rnn_checkpoint_needs_its_factory(tmp_path
     bundle = ModelBundle(built["model"], built["tokenizer"], built["labels"], None, {"k": 1},
                          IdsAdapter(built["tokenizer"]))
     save_checkpoint(tmp_path / "f.pt", bundle)
-    with pytest.raises(CheckpointError, match="without an architecture: pass --model"):
+    with pytest.raises(CheckpointError, match="without an architecture: pass factory="):
         load_model(tmp_path / "f.pt")
     again = load_model(tmp_path / "f.pt", factory=f"{factory_file}:bare", adapter="ids")
     assert again.meta == {"k": 1} and again.labels == ["a", "b", "c"]
@@ -193,7 +193,7 @@ def test_adapter_without_tokenizer_says_what_to_return(tmp_path, factory_file) -
     torch.save(_built(factory_file, "bare").state_dict(), tmp_path / "sd.pt")
     bundle = load_model(tmp_path / "sd.pt", factory=f"{factory_file}:bare")
     assert bundle.tokenizer is None
-    with pytest.raises(ConfigError, match="needs a tokenizer .*: pass --vocab FILE"):
+    with pytest.raises(ConfigError, match="needs a tokenizer .*: pass vocab=FILE"):
         bundle.predict_logits(["abc"])
 
 

@@ -249,7 +249,7 @@ def test_a_run_without_attribution_says_it_was_skipped(tmp_path) -> None:
     pipeline_run(run, df, random_baseline=False, attribution_rows=0)  # the same folder again
     report = build_report(run, umap=False)
     assert report.notes["attribution"] == ("Attribution was skipped for this run "
-                                           "(--attribution-rows 0).")
+                                           "(attribution_rows=0).")
     assert "did not finish" not in report.path.read_text(encoding="utf-8")
 
 
