@@ -38,11 +38,11 @@ from probe_rnn.attribution.parts import (
 )
 from probe_rnn.attribution.unrolled import Taps, UnrolledRNN, twin_in_place, verify_twin
 from probe_rnn.errors import ConfigError
+from probe_rnn.vocabulary import DIRECTIONS
 
 __all__ = ["StepAttributions", "step_attributions", "STATE_BASELINES"]
 
 STATE_BASELINES = ("zero", "pad")
-DIRECTIONS = ("fwd", "bwd")
 
 
 @dataclass
