@@ -32,6 +32,7 @@ from probe_rnn.attribution.parts import (
     valid_mask,
 )
 from probe_rnn.attribution.tokens import TokenAttributions, embedding_ig
+from probe_rnn.capture.views import module_view
 from probe_rnn.errors import AttributionError
 from probe_rnn.vocabulary import MAX_OUTPUT, MEAN_OUTPUT, OUTPUT_LAST, try_parse
 
@@ -109,19 +110,12 @@ def sentence_view_from(view: str, output: Tensor, h_n: Tensor, c_n: Tensor | Non
         if src is None or index >= src.shape[0] or (spec.direction == "bwd"
                                                     and num_directions == 1):
             raise AttributionError(f"view {view!r} does not exist in this model")
-        return src[index]
-    lengths = lengths.to(output.device)
-    if view == OUTPUT_LAST:
-        return output[torch.arange(len(lengths), device=output.device), lengths - 1]
-    if view in (MEAN_OUTPUT, MAX_OUTPUT):
-        mask = valid_mask(lengths, output.shape[1])[:, :, None]
-        if view == MEAN_OUTPUT:
-            return (output * mask).sum(1) / lengths[:, None].to(output.dtype)
-        return output.masked_fill(~mask, float("-inf")).max(1).values
-    raise AttributionError(
-        f"view {view!r} is not supported for probe attribution; use one of "
-        f"{', '.join(SENTENCE_VIEWS)}"
-    )
+    elif view not in (OUTPUT_LAST, MEAN_OUTPUT, MAX_OUTPUT):
+        raise AttributionError(
+            f"view {view!r} is not supported for probe attribution; use one of "
+            f"{', '.join(SENTENCE_VIEWS)}"
+        )
+    return module_view(spec, output, h_n, c_n, lengths, num_directions)
 
 
 def view_function(parts: ModelParts, view: str):

@@ -43,7 +43,10 @@ from probe_rnn.errors import ConfigError
 from probe_rnn.vocabulary import (
     FINAL_BASES,
     GATE_NAMES,
+    MAX_OUTPUT,
+    MEAN_OUTPUT,
     OUTPUT,
+    OUTPUT_LAST,
     STEP_BASES,
     SUMMARY_VIEWS,
     VIEW_CATALOGUE,
@@ -179,18 +182,9 @@ def sentence_view_masked(states: RecurrentStates, name: str) -> tuple[Tensor, Te
     batch = states.batch
     full = torch.ones(batch, dtype=torch.bool)
     lengths = states.lengths
-    if spec.is_final:
-        final = states.h_n if spec.base == "h_n" else states.c_n
-        k = spec.layer * states.num_directions + spec.direction_index
-        return final[k], full
-    if spec.base in ("mean(output)", "max(output)"):
-        out = states.output
-        valid = (torch.arange(states.time)[None, :] < lengths[:, None]).to(out.device)
-        if spec.base == "mean(output)":
-            summed = (out * valid[..., None]).sum(1)
-            return summed / lengths.clamp(min=1).to(out)[:, None], full
-        masked = out.masked_fill(~valid[..., None], float("-inf"))
-        return masked.max(1).values, full
+    if spec.is_final or spec.base in (MEAN_OUTPUT, MAX_OUTPUT) or spec.name == OUTPUT_LAST:
+        return module_view(spec, states.output, states.h_n, states.c_n, lengths,
+                           states.num_directions), full
     if spec.base == "output":
         seq = states.output
     elif spec.base == "gate":
@@ -206,6 +200,30 @@ def sentence_view_masked(states: RecurrentStates, name: str) -> tuple[Tensor, Te
     values = seq[rows.to(seq.device), step.clamp(0, max(states.time - 1, 0)).to(seq.device)]
     values = values * mask.to(values.device, values.dtype)[:, None]
     return values, mask
+
+
+def module_view(spec: ViewSpec, output: Tensor, h_n: Tensor, c_n: Tensor | None,
+                lengths: Tensor, directions: int) -> Tensor:
+    """A sentence view a recurrent module's own results give, differentiably: ``h_n``/``c_n``
+    of a layer and direction, ``output@last``, ``mean(output)`` or ``max(output)`` over each
+    row's valid steps, ``(batch, dim)``. Capture reads it from the recomputed states, probe
+    attribution from the module's output inside the model's forward.
+
+    ``output`` ``(batch, time, directions * size)`` batch-major (what lies past each row's
+    length is never read); ``h_n``, ``c_n`` ``(layers * directions, batch, size)``.
+    """
+    if spec.is_final:
+        final = h_n if spec.base == "h_n" else c_n
+        return final[spec.layer * directions + spec.direction_index]
+    lengths = lengths.to(output.device)
+    if spec.name == OUTPUT_LAST:
+        return output[torch.arange(len(lengths), device=output.device), lengths - 1]
+    valid = torch.arange(output.shape[1], device=output.device)[None, :] < lengths[:, None]
+    if spec.base == MEAN_OUTPUT:
+        return (output * valid[..., None]).sum(1) / lengths.clamp(min=1).to(output)[:, None]
+    if spec.base == MAX_OUTPUT:
+        return output.masked_fill(~valid[..., None], float("-inf")).max(1).values
+    raise ConfigError(f"state view {spec.name!r} is not read from a module's results alone")
 
 
 def sentence_view(states: RecurrentStates, name: str) -> Tensor:
