@@ -40,7 +40,7 @@ def test_inspect_foreign_state_dict_with_factory(trained: Path, tmp_path: Path) 
     raw = torch.load(trained, weights_only=True)
     torch.save(raw["state_dict"], tmp_path / "sd.pt")
     assert_one_line_error(run_cli("inspect", str(tmp_path / "sd.pt")),
-                          "bare state_dict", "--model package.module:factory")
+                          "bare state_dict", "--model package.module:function")
     factory = tmp_path / "make.py"
     factory.write_text(
         "import torch\n"
@@ -80,7 +80,7 @@ def _bad_files(trained: Path, folder: Path) -> dict[str, tuple[Path, tuple[str, 
         "table": (folder / "table.pt", ("not a PyTorch file",)),
         "future": (folder / "future.pt", ("format_version 99", "upgrade probe-rnn")),
         "other": (folder / "other.pt", ("format 'keras'",)),
-        "state_dict": (folder / "state_dict.pt", ("--model package.module:factory",)),
+        "state_dict": (folder / "state_dict.pt", ("--model package.module:function",)),
         "pickled": (folder / "pickled.pt", ("arbitrary code", "--trust-checkpoint")),
     }
 
