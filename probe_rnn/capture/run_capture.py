@@ -5,9 +5,9 @@
 straight into preallocated ``.npy`` files (positioned writes, nothing kept per batch; see
 :mod:`probe_rnn.capture.store_writer`), the sentence table into ``meta.parquet``, and
 ``manifest.json`` last, atomically, with the diagnosis of the same states
-(:mod:`probe_rnn.capture.diagnosis`). Memory therefore does not grow with
-the number of rows, and a folder whose capture was interrupted has no manifest and is never
-taken as complete.
+(:mod:`probe_rnn.capture.diagnosis`). Memory therefore grows with the number of rows only by
+the encoded token ids (8 bytes a token), and a folder whose capture was interrupted has no
+manifest and is never taken as complete.
 Re-running on a complete folder with the same model, data and options reuses it; anything
 else (different inputs, an incomplete folder) deletes the store's files and starts cleanly.
 """
