@@ -52,11 +52,6 @@ class Comparison:
         """Whether every row agrees within the tolerance."""
         return self.max_abs_diff <= self.tolerance
 
-    @property
-    def differing_fraction(self) -> float:
-        """Share of rows that differ beyond the tolerance."""
-        return self.differing_rows / self.rows if self.rows else 0.0
-
 
 @dataclass(frozen=True)
 class Equivalence:
