@@ -29,11 +29,11 @@ __all__ = [
 class ProbeRnnError(Exception):
     """Base class: an error the user can fix; the message says how.
 
-    Messages speak of the library's parameters, written as the parameter's name or as
-    ``name=value`` (``pass vocab=FILE``, ``pass trust_checkpoint=True``); ``parameter`` names
-    those a message mentions, so the command line can say its own options instead
-    (``--vocab FILE``, ``--trust-checkpoint``). A :class:`ConfigError` that starts with a
-    parameter's name (``max_rows must ...``) needs no ``parameter``.
+    Messages speak of the library's parameters, written as ``name=value`` or ``name=``
+    (``pass vocab=FILE``, ``pass trust_checkpoint=True``, ``leave layout= out``);
+    ``parameter`` names those a message mentions, so the command line can say its own options
+    instead (``--vocab FILE``, ``--trust-checkpoint``, ``--layout``). A :class:`ConfigError`
+    that starts with a parameter's name (``max_rows must ...``) needs no ``parameter``.
     """
 
     exit_code = 2

@@ -10,8 +10,8 @@ the recorder lets them go, so memory does not grow with the number of batches.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from probe_rnn.capture.store_writer import StoreWriter
     from probe_rnn.models import ModelBundle
 
-__all__ = ["encode_batches", "run_batches", "diagnose", "weights_checksum", "check_batch_size"]
+__all__ = ["encode_batches", "recorded", "run_batches", "diagnose", "weights_checksum",
+           "check_batch_size"]
 
 
 def check_batch_size(batch_size: Any) -> None:
@@ -61,34 +62,47 @@ def run_batches(
 
     ``batches`` hold the rows ``base ..`` of the capture (a shard's; the files are open already
     when ``base`` > 0)."""
-    model, adapter = bundle.model, bundle.adapter
-    name = _pick_module(model, key["requested_module"])
-    module = model.get_submodule(name)
-    # a cell loop stacks every step of a block: one block per batch; a fused module: one block
-    per_batch = isinstance(module, torch.nn.RNNCellBase)
-    diagnosis = None if per_batch else ModuleDiagnosis(naive=naive_expression(module))
+    name = _pick_module(bundle.model, key["requested_module"])
+    module = bundle.model.get_submodule(name)
+    fused = not isinstance(module, torch.nn.RNNCellBase)
+    diagnosis = ModuleDiagnosis(naive=naive_expression(module)) if fused else None
     total = base + sum(int(b["lengths"].shape[0]) for b in batches)
     start = base
-    with torch.no_grad(), ExitStack() as stack:
-        rec = None if per_batch else stack.enter_context(record(model, [name], verify))
-        for batch in batches:
-            if rec is None:
-                with record(model, [name], verify) as batch_rec:
-                    logits = adapter.forward(model, batch)
-                states = batch_rec[name]
-            else:
-                logits = adapter.forward(model, batch)
-                states = rec[name]
-                diagnosis.update(states, batch["lengths"])
+    with closing(recorded(bundle, batches, [name], verify)) as steps:  # hooks off on errors
+        for batch, states, logits in steps:
+            if diagnosis is not None:
+                diagnosis.update(states[name], batch["lengths"])
             if start == 0:
-                writer.open_views(_resolve_views(states, key["requested_views"]), states)
-            writer.write_batch(start, batch, states, logits)
-            if rec is not None:
-                rec.clear()  # keep memory flat: this batch's states are written
+                writer.open_views(_resolve_views(states[name], key["requested_views"]),
+                                  states[name])
+            writer.write_batch(start, batch, states[name], logits)
             start += int(batch["lengths"].shape[0])
             if progress is not None:
                 progress(start, total)
     return {"module": name, "module_type": type(module).__name__, "diagnosis": diagnosis}
+
+
+def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list[str],
+             verify: str) -> Iterator[tuple[dict[str, Any], dict[str, RecurrentStates], Any]]:
+    """Forward every batch once under ``record``; yield ``(batch, states by module, logits)``.
+    Close it (:func:`contextlib.closing`) so its hooks come off also when the caller fails.
+
+    The recorder drops a batch's states once the caller has consumed them, so memory does
+    not grow with the batches; a cell looped by the model is recorded one batch per block
+    (its steps are stacked per block)."""
+    model, adapter = bundle.model, bundle.adapter
+    per_batch = any(isinstance(model.get_submodule(n), torch.nn.RNNCellBase) for n in names)
+    with torch.no_grad(), ExitStack() as stack:
+        rec = None if per_batch else stack.enter_context(record(model, names, verify))
+        for batch in batches:
+            if rec is None:
+                with record(model, names, verify) as batch_rec:
+                    logits = adapter.forward(model, batch)
+                yield batch, {n: batch_rec[n] for n in names}, logits
+            else:
+                logits = adapter.forward(model, batch)
+                yield batch, {n: rec[n] for n in names}, logits
+                rec.clear()
 
 
 def diagnose(
@@ -127,12 +141,11 @@ def diagnose(
     if not names:
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU module: nothing to diagnose")
     stats = {name: ModuleDiagnosis(naive=naive_expression(by_name[name])) for name in names}
-    with torch.no_grad(), record(bundle.model, modules=names, verify="first") as rec:
-        for batch in encode_batches(bundle, [str(t) for t in df["text"]], batch_size):
-            bundle.adapter.forward(bundle.model, batch)
+    batches = encode_batches(bundle, [str(t) for t in df["text"]], batch_size)
+    with closing(recorded(bundle, batches, names, "first")) as steps:
+        for batch, states, _ in steps:
             for name in names:
-                stats[name].update(rec[name], batch["lengths"])
-            rec.clear()  # keep memory flat: this batch's states are consumed
+                stats[name].update(states[name], batch["lengths"])
     return pd.concat([stats[name].table(name) for name in names], ignore_index=True)
 
 
