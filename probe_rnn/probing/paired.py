@@ -21,16 +21,17 @@ Two cells pair when their ``pairing`` hashes (of the splits' sentences) are equa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from probe_rnn.probing.measures import ci95
 from probe_rnn.probing.protocol import percentile_interval
 
-__all__ = ["Difference", "difference", "unpaired"]
+__all__ = ["Difference", "difference", "unpaired", "holm", "bootstrap_p", "t_p"]
 
 _Z = 1.959963984540054
 
@@ -43,6 +44,8 @@ class Difference:
     low: float
     high: float
     method: str
+    #: Two-sided p-value of "a − b = 0" from the same values as the interval (NaN: none).
+    p_value: float = math.nan
 
     @property
     def has_ci(self) -> bool:
@@ -75,8 +78,50 @@ def unpaired(a: tuple[float, float, float], b: tuple[float, float, float],
     se = [(hi - lo) / (2 * _Z) if math.isfinite(lo) and math.isfinite(hi) else math.nan
           for _, lo, hi in (a, b)]
     d = a[0] - b[0]
-    half = _Z * math.sqrt(se[0] ** 2 + se[1] ** 2)
-    return Difference(d, d - half, d + half, f"unpaired ({why})")
+    se_d = math.sqrt(se[0] ** 2 + se[1] ** 2)
+    half = _Z * se_d
+    p = float(2 * stats.norm.sf(abs(d) / se_d)) if se_d > 0 else math.nan
+    return Difference(d, d - half, d + half, f"unpaired ({why})", p)
+
+
+def bootstrap_p(draws: np.ndarray) -> float:
+    """Two-sided p-value of "the statistic is 0" from bootstrap draws of a difference
+    (twice the smaller tail, with the +1 correction so it is never 0)."""
+    d = np.asarray(draws, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return math.nan
+    tail = min(np.sum(d <= 0), np.sum(d >= 0))
+    return float(min(1.0, 2 * (tail + 1) / (len(d) + 1)))
+
+
+def t_p(values: np.ndarray, test_train_ratio: float = 0.0) -> float:
+    """Two-sided p-value of "mean 0" for per-split differences, with the same
+    (Nadeau–Bengio corrected) variance as :func:`~probe_rnn.probing.measures.ci95`."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return math.nan
+    se = math.sqrt(float(v.var(ddof=1)) * (1.0 / len(v) + test_train_ratio))
+    if se == 0:
+        return 1.0 if float(v.mean()) == 0 else 0.0
+    return float(2 * stats.t.sf(abs(float(v.mean())) / se, len(v) - 1))
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (same order as given; NaN stays NaN and is not
+    counted). Reject at level α where the adjusted value is ≤ α: the family-wise error rate
+    over the comparisons is then ≤ α whatever their dependence."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out[order] = adjusted
+    return out
 
 
 def difference(results: pd.DataFrame, values: pd.DataFrame | None, a: Mapping[str, str],
@@ -115,7 +160,8 @@ def difference(results: pd.DataFrame, values: pd.DataFrame | None, a: Mapping[st
         d = da.sort_values("draw")["value"].to_numpy() - db.sort_values("draw")["value"].to_numpy()
         lo, hi = percentile_interval(d[:, None])
         return Difference(point[0] - other[0], float(lo[0]), float(hi[0]),
-                          f"paired bootstrap ({len(d)} resamples of the same sentences)")
+                          f"paired bootstrap ({len(d)} resamples of the same sentences)",
+                          bootstrap_p(d))
     sa = va[(va["draw"] < 0) & (va["split"] >= 0)]
     sb = vb[(vb["draw"] < 0) & (vb["split"] >= 0)]
     both = sa.merge(sb, on=["seed", "split"], suffixes=("_a", "_b"))
@@ -124,7 +170,8 @@ def difference(results: pd.DataFrame, values: pd.DataFrame | None, a: Mapping[st
     d = (both["value_a"] - both["value_b"]).to_numpy()
     ratio = float(ra["n_test"]) / float(ra["n_train"]) if float(ra["n_train"]) else 0.0
     mean, lo, hi = ci95(d, ratio)
-    return Difference(mean, lo, hi, f"paired over {len(d)} splits (Nadeau–Bengio)")
+    return Difference(mean, lo, hi, f"paired over {len(d)} splits (Nadeau–Bengio)",
+                      t_p(d, ratio))
 
 
 def _select(df: pd.DataFrame, cell: Mapping[str, str], metric: str) -> pd.DataFrame:

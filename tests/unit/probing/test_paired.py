@@ -11,7 +11,7 @@ from probing_support import ArrayStore, meta_for
 from scipy import stats
 
 from probe_rnn.probing import run_probes
-from probe_rnn.probing.paired import difference
+from probe_rnn.probing.paired import bootstrap_p, difference, holm, t_p
 from probe_rnn.report.findings import make_findings
 
 
@@ -102,3 +102,31 @@ def test_cells_on_different_rows_are_compared_unpaired() -> None:
     d = difference(both, pd.concat([values, other_values]), _cell("output@-1"),
                    _cell("output@last"), "bits")
     assert d.method == "unpaired (different rows)"
+
+
+def test_holm_matches_the_step_down_procedure_written_out():
+    p = [0.01, 0.04, 0.03, 0.005, float("nan")]
+    # sorted: 0.005*4, 0.01*3, 0.03*2, 0.04*1 -> cumulative max, capped at 1
+    want = {3: 0.02, 0: 0.03, 2: 0.06, 1: 0.06}
+    got = holm(p)
+    for i, w in want.items():
+        assert got[i] == pytest.approx(w)
+    assert np.isnan(got[4])
+
+
+def test_holm_keeps_family_wise_error_on_null_p_values():
+    rng = np.random.default_rng(0)
+    any_reject = [bool((holm(rng.uniform(size=12)) <= 0.05).any()) for _ in range(2000)]
+    assert np.mean(any_reject) <= 0.06  # uncorrected would be 1 - 0.95**12 = 0.46
+
+
+def test_t_p_is_scipys_one_sample_t_test_without_correction():
+    d = np.array([0.03, -0.01, 0.05, 0.02, 0.04])
+    assert t_p(d) == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    assert t_p(d, 0.25) > t_p(d)  # the corrected variance is larger
+
+
+def test_bootstrap_p_is_small_only_when_draws_sit_on_one_side():
+    rng = np.random.default_rng(1)
+    assert bootstrap_p(rng.normal(1.0, 0.2, 999)) < 0.01
+    assert bootstrap_p(rng.normal(0.0, 0.2, 999)) > 0.5
