@@ -24,24 +24,29 @@ def test_needed_sentences_follow_the_worst_case_binomial_half_width() -> None:
         needed_test_sentences(0)
 
 
-def test_small_cells_are_k_fold_large_ones_one_capped_held_out_split() -> None:
-    groups = np.repeat(np.arange(300), 2)  # 300 sentences, 2 rows each
-    plan = plan_splits(groups, folds=5, seeds=[0, 1], precision=0.1)  # need = 97
-    assert plan.protocol == "holdout" and set(plan.splits) == {0, 1}
-    (tr, te), = plan.splits[0]
-    assert len(np.unique(groups[te])) == needed_test_sentences(0.1)
-    assert len(np.unique(groups[tr])) == min(300 - 97, 4 * 97)
-    assert not set(groups[tr]) & set(groups[te])
-    assert plan.used_sentences == plan.sentences == 300  # 97 + 203 < 97 + 4 * 97: no cap
-    big = plan_splits(np.arange(1000), folds=3, seeds=[0], precision=0.1)
-    (btr, bte), = big.splits[0]
-    assert (len(btr), len(bte), big.used_sentences) == (2 * 97, 97, 3 * 97)  # capped
-    other, = plan.splits[1]
-    assert not np.array_equal(other[1], te)  # each seed its own split
-    small = plan_splits(groups, folds=5, seeds=[0], precision=0.01)
-    assert small.protocol == "kfold" and len(small.splits[0]) == 5
-    tested = np.sort(np.concatenate([te for _, te in small.splits[0]]))
+def test_k_fold_up_to_folds_times_need_then_held_out_with_the_training_side_at_its_cap(
+) -> None:
+    need = needed_test_sentences(0.1)  # 97
+    groups = np.repeat(np.arange(5 * need), 2)  # 485 sentences, 2 rows each
+    at_cap = plan_splits(groups, folds=5, seeds=[0], precision=0.1)
+    assert at_cap.protocol == "kfold" and len(at_cap.splits[0]) == 5
+    tested = np.sort(np.concatenate([te for _, te in at_cap.splits[0]]))
     np.testing.assert_array_equal(tested, np.arange(len(groups)))
+    assert {len(np.unique(groups[tr])) for tr, _ in at_cap.splits[0]} == {4 * need}
+    over = np.repeat(np.arange(5 * need + 1), 2)
+    plan = plan_splits(over, folds=5, seeds=[0], precision=0.1)
+    assert plan.protocol == "holdout" and set(plan.splits) == {0, 1}  # two seeds at least
+    for sd in (0, 1):
+        (tr, te), = plan.splits[sd]
+        assert len(np.unique(over[te])) == need
+        assert len(np.unique(over[tr])) == 4 * need  # the K-fold cell's training size
+        assert not set(over[tr]) & set(over[te])
+    assert not np.array_equal(plan.splits[0][0][1], plan.splits[1][0][1])  # own splits
+    assert plan.used_sentences == 5 * need and plan.sentences == 5 * need + 1
+    three = plan_splits(np.arange(1000), folds=3, seeds=[4, 5, 6], precision=0.1)
+    assert set(three.splits) == {4, 5, 6}
+    (btr, bte), = three.splits[4]
+    assert (len(btr), len(bte), three.used_sentences) == (2 * 97, 97, 3 * 97)
 
 
 def test_bootstrap_interval_matches_the_binomial_one_for_single_row_sentences() -> None:
