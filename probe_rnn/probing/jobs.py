@@ -1,7 +1,7 @@
 """Inside a cell: the probe fits of one split (task and control) and the MDL run.
 
 A :class:`Fitter` serves one cell. Its first fit of the task chooses the probe's
-hyperparameters (``tuned_params_``, e.g. LogisticProbe's C on an inner split of that fit's
+hyperparameters (``tuned_params_``, e.g. LogisticProbe's C on inner group folds of that fit's
 training rows); every later fit of the cell (other folds and seeds, the control task) reuses
 them, so task and control are compared with one probe configuration (Hewitt & Liang), and a
 cell pays for one search, not one per fold. Built-in LogisticProbes are refitted in place with
@@ -276,7 +276,7 @@ def mdl_job(spec: Any, p: Problem, seed: int, tuned: Any = None,
 
     Block probes run with one fixed set of hyperparameters, as in Voita & Titov, rather than a
     search on every block: a built-in LogisticProbe uses the C the cell chose (``tuned``, on
-    an inner split of the first fold's training rows, one-standard-error rule) and starts each
+    inner group folds of the first fold's training rows, one-standard-error rule) and starts each
     block from the previous block's weights; other probes use their defaults (``untuned()``).
     The cell's C, not a fixed C = 1: on a view carrying the label (1000 rows, Gaussian
     features plus a 1.5-sd label shift in one dimension) C = 1 compressed 1.073 at 64
@@ -286,9 +286,9 @@ def mdl_job(spec: Any, p: Problem, seed: int, tuned: Any = None,
     proto = make_probe(spec, seed)
     if not hasattr(proto, "predict_proba"):
         nan = float("nan")
-        out = {"mdl_bits": nan, "uniform_bits": nan, "compression": nan}
-        return out | ({"control_mdl_bits": nan, "control_compression": nan}
-                      if control is not None else {})
+        out = {"mdl_bits": nan, "prior_bits": nan, "uniform_bits": nan, "compression": nan}
+        return out | ({"control_mdl_bits": nan, "control_prior_bits": nan,
+                       "control_compression": nan} if control is not None else {})
     C = getattr(tuned, "C_", None) if type(proto) is LogisticProbe else None
 
     def code(y: np.ndarray) -> Any:
@@ -308,9 +308,10 @@ def mdl_job(spec: Any, p: Problem, seed: int, tuned: Any = None,
                                      pass_groups=accepts_groups(proto))
 
     res = code(p.y)
-    out = {"mdl_bits": res.mdl_bits, "uniform_bits": res.uniform_bits,
-           "compression": res.compression}
+    out = {"mdl_bits": res.mdl_bits, "prior_bits": res.prior_bits,
+           "uniform_bits": res.uniform_bits, "compression": res.compression}
     if control is not None:
         ref = code(control)
-        out |= {"control_mdl_bits": ref.mdl_bits, "control_compression": ref.compression}
+        out |= {"control_mdl_bits": ref.mdl_bits, "control_prior_bits": ref.prior_bits,
+                "control_compression": ref.compression}
     return out
