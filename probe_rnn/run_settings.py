@@ -44,6 +44,8 @@ class RunSettings:
         :data:`probe_rnn.probing.protocol.DEFAULT_PRECISION`).
     probe_rows : {"heldout", "train", "all"}
         Rows to probe (:mod:`probe_rnn.data.probed_rows`).
+    keep_duplicates : bool
+        Keep held-out rows whose text is also a training row's (removed by default).
     mdl, random_baseline : bool
         Compute the MDL codelength; also probe the architecture with random weights.
     attribution_rows : int
@@ -66,6 +68,7 @@ class RunSettings:
     max_rows: int | None = None
     precision: float | None = None
     probe_rows: str = "heldout"
+    keep_duplicates: bool = False
     mdl: bool = True
     random_baseline: bool = True
     attribution_rows: int = 24

@@ -33,6 +33,10 @@ from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 
+KeepDuplicatesOpt = Annotated[bool, typer.Option(
+    "--keep-duplicates", help="Keep held-out rows whose text is also a training row's (removed "
+    "by default).")]
+
 
 @model_options
 @table_options
@@ -55,6 +59,7 @@ def probe_cmd(
         help="Rows to probe: heldout (dev + test, rows the model did not train on), train or "
              "all. With heldout, the label probe also runs on as many training rows, to show "
              "the gap (memorisation).")] = "heldout",
+    keep_duplicates: KeepDuplicatesOpt = False,
     cell_timeout: Annotated[float, typer.Option(
         help="Seconds one probe (a cell: model, view, task, probe) may run before it is "
              "stopped and reported failed, e.g. a hung plugin; 0 = no limit.")] = 0,
@@ -82,7 +87,7 @@ def probe_cmd(
         probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
         precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
         attribution_rows=attribution_rows, seed=seed, jobs=jobs, cell_timeout=cell_timeout,
-        umap=umap)
+        umap=umap, keep_duplicates=keep_duplicates)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds, "seeds":
                  seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
                  "probe_rows": probe_rows}
