@@ -4,6 +4,7 @@ above it (training side capped), and the cluster bootstrap against the binomial 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from probe_rnn.errors import ConfigError
@@ -73,3 +74,46 @@ def test_bootstrap_resamples_whole_sentences() -> None:
     p = per_sentence.mean()
     half = 1.959964 * np.sqrt(p * (1 - p) / 200)
     assert high[0] - low[0] == pytest.approx(2 * half, rel=0.25)
+
+
+def _gaussian_store(n: int, seed: int = 0, shift: float = 1.2):
+    """The first ``n`` of 600 seeded sentences whose view ``a`` carries a balanced binary
+    label in one dimension (so a cell at n + 1 sentences holds the cell at n)."""
+    from probing_support import ArrayStore, meta_for
+
+    rng = np.random.default_rng(seed)
+    is_a = rng.random(600) < 0.5
+    X = rng.normal(size=(600, 8))
+    X[:, 0] += np.where(is_a, shift / 2, -shift / 2)
+    labels = list(np.where(is_a[:n], "a", "b"))
+    return ArrayStore(meta_for([f"s{i}" for i in range(n)], labels), {"a": X[:n]})
+
+
+def _accuracy(n: int, seed: int) -> pd.Series:
+    import warnings
+
+    from probe_rnn.probing import run_probes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = run_probes({"trained": _gaussian_store(n, seed)}, views=["a"], tasks=["label"],
+                        folds=5, mdl=False, control=False, precision=0.1, seed=seed)
+    row = df[df["metric"] == "accuracy"].iloc[0]
+    return row
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_cell_at_need_plus_one_reports_what_it_reports_at_need(seed) -> None:
+    # precision 0.1: need = 97. Protocol 3 held out 97 sentences at 98 and trained on 1 (the
+    # majority baseline); the expected accuracy here is about 0.70 (tests/benchmarks)
+    need = needed_test_sentences(0.1)
+    at, over = _accuracy(need, seed), _accuracy(need + 1, seed)
+    assert abs(int(over["n_train"]) - int(at["n_train"])) <= 1  # about 4/5 of the sentences
+    # the same sentences plus one, other folds: within the fold noise (sd about 0.045 here)
+    assert abs(over["value"] - at["value"]) <= 0.1
+    assert over["ci_low"] < at["value"] < over["ci_high"]
+    # and at the new boundary, folds x need: K-fold, then held-out with the same training size
+    at, over = _accuracy(5 * need, seed), _accuracy(5 * need + 1, seed)
+    assert int(at["n_train"]) == int(over["n_train"]) == 4 * need
+    assert abs(over["value"] - at["value"]) <= 0.06  # 194 held-out rows: sd about 0.033
+    assert over["ci_low"] < at["value"] < over["ci_high"]
