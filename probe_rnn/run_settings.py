@@ -101,6 +101,9 @@ class RunSettings:
         if self.probe_rows not in PROBE_ROWS_CHOICES:
             raise ConfigError(f"probe_rows must be one of {', '.join(PROBE_ROWS_CHOICES)}, "
                               f"got {self.probe_rows!r}")
+        if not isinstance(self.keep_duplicates, bool):
+            raise ConfigError(f"keep_duplicates must be True or False, got "
+                              f"{self.keep_duplicates!r}")
         if self.cell_timeout == 0:
             object.__setattr__(self, "cell_timeout", None)
 
