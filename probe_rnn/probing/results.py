@@ -57,16 +57,8 @@ from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
 from probe_rnn.run_folder import RESULT_COLUMNS
 from probe_rnn.vocabulary import try_parse
 
-__all__ = [
-    "METRICS",
-    "cell_rows",
-    "assemble",
-    "values_table",
-    "view_coordinates",
-    "save_results",
-    "headline_table",
-    "failure_summary",
-]
+__all__ = ["METRICS", "cell_rows", "assemble", "values_table", "view_coordinates",
+           "save_results", "headline_table", "failure_summary"]
 
 METRICS: tuple[str, ...] = (
     "accuracy", "r2", "bits", "entropy_bits", "label_entropy", "control_accuracy",
@@ -350,7 +342,9 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"probing results (trained model, probe {probe})", box=box.SIMPLE_HEAD,
+    mine = trained[trained["probe"] == probe] if len(trained) else trained
+    table = Table(title=f"probing results (trained model, probe {probe}{_n_train(mine)})",
+                  box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False,
                   caption="maj.: majority-class baseline (0 for R²); sel.: selectivity vs "
                   "the control task; rand.: the same probe on random weights")
@@ -358,7 +352,6 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
         table.add_column(col, overflow="fold")
     for col in ("acc", "95% CI", "maj.", "bits", "sel.", "rand."):
         table.add_column(col, justify="right", no_wrap=True)
-    mine = trained[trained["probe"] == probe] if len(trained) else trained
     keys = mine[["view", "task"]].drop_duplicates().head(max_rows)
     for view, task in keys.itertuples(index=False):
         sub = mine[(mine["view"] == view) & (mine["task"] == task)]
@@ -368,6 +361,15 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
         table.add_row(view, task, _value(sub, main), _interval(sub, main), _majority(sub, main),
                       _value(sub, "bits"), _value(sub, "selectivity"), _value(base, main))
     return table
+
+
+def _n_train(mine: pd.DataFrame) -> str:
+    """``; 240 training rows per split`` (or ``240–388`` when cells differ); "" if none."""
+    n = mine.loc[mine["metric"].isin(["accuracy", "r2"]), "n_train"] if len(mine) else []
+    if len(n) == 0:
+        return ""
+    low, high = int(min(n)), int(max(n))
+    return f"; {low:,}{'' if low == high else f'–{high:,}'} training rows per split"
 
 
 def _majority(sub: pd.DataFrame, main: str) -> str:
