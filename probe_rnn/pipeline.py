@@ -134,9 +134,9 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
     split = ensure_splits(df, seed=seed)  # checks the table (label column, split values)
     source_of_split, trusted = split_source(df, getattr(bundle, "meta", None), seed)
     df = sample_rows(split, settings.max_rows, seed)
+    check_labels(bundle, df, say)
     probed = choose_rows(df, settings.probe_rows, source_of_split, trusted,
                          settings.keep_duplicates)
-    check_labels(bundle, df, say)
     run = {
         "name": name or out.name,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
