@@ -37,15 +37,19 @@ class ReadoutStudy:
     ----------
     runs : pd.DataFrame
         One row per (readout, seed): ``readout, seed, dev_accuracy, test_accuracy, epochs_run,
-        best_epoch, seconds``.
+        best_epoch, still_improving, seconds`` (``still_improving``: the best epoch was the
+        last one run).
     curves : pd.DataFrame
         Training history: ``readout, seed, epoch, train_loss, dev_accuracy``.
     summary : pd.DataFrame
         Per readout: ``readout, n_seeds, mean, std, ci_low, ci_high, min, max, vs_best``
-        (test accuracy as a fraction; 95% Student-t interval across seeds).
+        (test accuracy as a fraction; 95% Student-t interval across seeds, each seed on its own
+        split, Nadeau–Bengio corrected, never narrower than the test set's binomial error;
+        ``vs_best`` Holm-corrected over the comparisons with the best).
     pairs : pd.DataFrame
         Paired differences ``a − b``: ``readout_a, readout_b, n_pairs, mean_diff, std_diff,
-        ci_low, ci_high, p_value, verdict``.
+        ci_low, ci_high, p_value, mdd, verdict`` (``mdd``: the minimum difference detected
+        with 80% power).
     probing : pd.DataFrame
         Label probing per trained model: ``readout, seed, view, metric, value, ci_low,
         ci_high`` (metrics ``bits``, ``accuracy``, ``entropy_bits``); empty when not probed.
@@ -102,6 +106,20 @@ class ReadoutStudy:
         """The readout with the highest mean score under ``loss`` (first loss by default)."""
         part = self.summary_for(loss)
         return str(part.loc[part["mean"].idxmax(), "readout"])
+
+    @property
+    def ratio(self) -> float:
+        """Nadeau–Bengio ``n_test / n_train`` of the seeds' own splits (0 when the seeds shared
+        one split, as in studies written before each seed drew its own)."""
+        return float(self.settings.get("nb_ratio", 0.0))
+
+    def still_improving(self) -> pd.DataFrame:
+        """The runs whose best dev epoch was their last (still improving when the budget ran
+        out), from ``best_epoch`` and ``epochs_run``."""
+        runs = self.runs
+        if runs.empty or not {"best_epoch", "epochs_run"} <= set(runs.columns):
+            return runs.iloc[0:0]
+        return runs[runs["best_epoch"] >= runs["epochs_run"]]
 
     @property
     def seconds(self) -> float:
