@@ -104,12 +104,12 @@ def compare_readouts(
     embedding_dim: int = 64, batch_size: int = 64, lr: float = 3e-3, patience: int = 3,
     probe_rows: int = PROBE_ROWS, client: Any = None, split_per_seed: bool | None = None,
 ) -> ReadoutStudy:
-    """Train one model per (loss, readout, seed) under the same split and budget; compare them.
+    """Train one model per (loss, readout, seed) with the same budget; compare them.
 
     Parameters
     ----------
     df : pd.DataFrame
-        Columns ``text``, ``label`` (optional ``split``; added once, seeded, when absent).
+        Columns ``text``, ``label``, optional ``split``.
     objective : {"classify", "autoencode", "siamese"}
         The setting (see the module docstring and :data:`OBJECTIVES`).
     losses : str or sequence of str, optional
@@ -117,15 +117,12 @@ def compare_readouts(
     rnn, layers, hidden, bidirectional, packed, tokenizer, embedding_dim
         The architecture shared by every run (see :class:`~probe_rnn.models.ModelConfig`).
     readouts : str or sequence of str, optional
-        From ``last, hidden, mean, max, naive-last`` (and ``zero`` for autoencode); default:
-        the objective's ``default_readouts``.
+        From ``last, hidden, mean, max, naive-last`` (``zero``: autoencode); default: all.
     seeds, seed : int
         Runs per readout (default 5); run ``i`` uses seed ``seed + i`` for its initialisation,
-        its split (when ``df`` has no ``split`` column) and its probing sample, for every
-        readout and loss (same seed = paired runs).
+        split and probing sample, for every readout and loss (same seed = paired runs).
     epochs, batch_size, lr, patience
-        The training budget of every run (early stopping on the dev score); ``epochs``
-        defaults to the objective's (8 for classify and siamese, 15 for autoencode).
+        The budget of every run (early stopping on dev); ``epochs``: the objective's default.
     jobs : int
         Parallel training processes (joblib); each trains with one torch thread.
     probe, probe_rows : bool, int
@@ -134,13 +131,10 @@ def compare_readouts(
     progress : callable, optional
         Called as ``progress(done, total, "readout seed")`` after each run.
     client : distributed.Client, optional
-        Train on its Dask cluster, one task per run (:mod:`probe_rnn.cluster`), instead of
-        ``jobs`` local processes; the numbers are the same.
+        Train on its Dask cluster (:mod:`probe_rnn.cluster`); the numbers are the same.
     split_per_seed : bool, optional
-        Each seed draws its own seeded split, so the intervals include the test set's
-        sampling error (:mod:`probe_rnn.studies.splits`). Default: when ``df`` has no
-        ``split`` column. True drops a given ``split`` (right for a split that is itself a
-        seeded draw, like the bundled datasets'); False shares one split across seeds.
+        Each seed draws its own split (default: when ``df`` has none; True redraws a given one,
+        e.g. a bundled dataset's), so intervals include the test set's error.
 
     Returns
     -------
@@ -159,9 +153,8 @@ def compare_readouts(
                         epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
     jobs_list = _plan(obj, names, loss_names, list(range(seed, seed + seeds)), probe, train_kwargs)
     results = _run_jobs(jobs_list, tables, jobs, client, progress, len(loss_names) > 1)
-    card = split_card(df, tables, split_per_seed)
-    return _assemble(results, jobs_list, obj, names, tables[seed][0],
-                     dict(jobs=jobs, seed=seed, started=started, **card))
+    return _assemble(results, jobs_list, obj, names, tables[seed][0], dict(
+        jobs=jobs, seed=seed, started=started, **split_card(df, tables, split_per_seed)))
 
 
 def _plan(obj: Objective, names: tuple[str, ...], losses: tuple[str, ...], seeds: list[int],
