@@ -47,7 +47,9 @@ def test_compare_readouts_writes_the_page(table: Path, tmp_path: Path) -> None:
     assert html.count("<table") >= 4  # settings, accuracy, pairs, probing (+ runs, diagnosis)
     for heading in ("Test accuracy", "Paired differences", "What each trained model"):
         assert heading in html
-    assert "last − hidden" in html and "within noise" in html  # GRU: same vector on packed
+    assert "last − hidden" in html  # GRU, packed: the same vector, so the same runs
+    assert "identical on every seed" in html and "identical to best" in html
+    assert "each seed its own" in html  # a table without a split: every seed draws one
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["readout"]) == ["last", "hidden"]
     assert (summary["n_seeds"] == 2).all()
