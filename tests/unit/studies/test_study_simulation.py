@@ -64,7 +64,7 @@ def test_equal_readouts_are_rarely_called_measurably_worse_than_the_best() -> No
 
 def test_intervals_cover_the_true_accuracy_with_the_test_sets_error() -> None:
     rng = np.random.default_rng(3)
-    replicates, own, shared = 300, 0, 0
+    replicates, own, shared, added = 300, 0, 0, 0
     for _ in range(replicates):
         runs = _study(rng, readouts=1, seeds=5, own_split=True)
         _, low, high = t_interval(runs["test_accuracy"], ratio=RATIO, floor_n=N_TEST)
@@ -72,8 +72,11 @@ def test_intervals_cover_the_true_accuracy_with_the_test_sets_error() -> None:
         runs = _study(rng, readouts=1, seeds=5, own_split=False)
         _, low, high = t_interval(runs["test_accuracy"])  # the old study: one shared split
         shared += low <= TRUE_ACCURACY <= high
+        _, low, high = t_interval(runs["test_accuracy"], floor_n=N_TEST)  # its error added
+        added += low <= TRUE_ACCURACY <= high
     assert own / replicates >= 0.93  # 300 replicates, 5 seeds, each on its own split
     assert shared / replicates < 0.85  # seeds sharing one test set miss its sampling error
+    assert added / replicates >= 0.93  # unless the shared test set's binomial error is added
 
 
 def test_nadeau_bengio_interval_and_binomial_floor_by_hand() -> None:
@@ -83,11 +86,14 @@ def test_nadeau_bengio_interval_and_binomial_floor_by_hand() -> None:
     assert t_interval(x, ratio=RATIO) == pytest.approx((x.mean(), x.mean() - q * se,
                                                         x.mean() + q * se))
     # a constant predictor on stratified splits: the same share on every seed, yet its
-    # interval is the binomial error of the 60 test rows, never zero width
+    # interval is the binomial error of the 60 test rows (same correction), never zero width
     mean, low, high = t_interval([0.75] * 5, ratio=RATIO, floor_n=N_TEST)
-    half = q * math.sqrt(0.75 * 0.25 / N_TEST)
+    half = q * math.sqrt(0.75 * 0.25 / N_TEST * (1 / 5 + RATIO))
     assert (mean, low, high) == pytest.approx((0.75, 0.75 - half, 0.75 + half))
-    assert high - low > 0.2
+    assert high - low > 0.1
+    # seeds sharing one test set: its binomial variance adds to the seeds' spread
+    se = math.sqrt(x.var(ddof=1) / 5 + x.mean() * (1 - x.mean()) / N_TEST)
+    assert t_interval(x, floor_n=N_TEST)[2] == pytest.approx(x.mean() + q * se)
 
 
 def test_minimum_detectable_difference_has_80_percent_power() -> None:
