@@ -84,10 +84,16 @@ def tie_sentences(study: ReadoutStudy, loss: str | None = None) -> list[str]:
         parts = [f"{r} (a true difference below {row['mdd'] * 100:.1f} points would usually "
                  "be missed)" if row is not None and row["mdd"] == row["mdd"] else r
                  for r, row in zip(noise, mdd, strict=True)]
-        out.append(f"Not measurably worse than {best} (paired test, Holm-corrected over the "
-                   f"{len(verdicts) - 1} readouts compared with it): {', '.join(parts)}. "
-                   "Not measurably different is not the same as equal.")
+        out.append(f"Not measurably worse than {best} ({_family(len(verdicts) - 1)}): "
+                   f"{', '.join(parts)}. Not measurably different is not the same as equal.")
     return out
+
+
+def _family(m: int) -> str:
+    """How the comparisons with the best were tested, for ``m`` of them."""
+    if m == 1:
+        return "paired test; the only readout compared with it"
+    return f"paired test, Holm-corrected over the {m} readouts compared with it"
 
 
 def budget_sentence(study: ReadoutStudy) -> str:
@@ -127,8 +133,8 @@ def answer_sentences(study: ReadoutStudy) -> list[str]:
     out += tie_sentences(study)
     worse = [r for r, v in _verdicts(study).items() if v.startswith("measurably worse")]
     if worse:
-        out.append(f"Measurably worse than {best} (paired test, Holm-corrected over the "
-                   f"{len(study.summary) - 1} readouts compared with it): {', '.join(worse)}.")
+        out.append(f"Measurably worse than {best} ({_family(len(study.summary) - 1)}): "
+                   f"{', '.join(worse)}.")
     names = set(study.summary["readout"])
     if {"last", "hidden"} <= names:
         row = study.pair("hidden", "last")

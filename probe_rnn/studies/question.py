@@ -100,10 +100,11 @@ def margin_verdict(runner_up_vs_best: str, uncorrected: str) -> str:
     best (the winner was picked from the same numbers), else the pair's own verdict."""
     text = runner_up_vs_best
     if text.startswith("measurably worse"):
-        holm_p = text[text.index("(Holm"):] if "(Holm" in text else ""
-        return f"measurably ahead {holm_p}".strip()
+        holm_p = text[text.index("(Holm") + 1:-1] if "(Holm" in text else ""
+        return ", ".join(x for x in ("measurably ahead", holm_p) if x)
     if text.startswith("within noise of best"):
-        return "not measurably ahead" + text[len("within noise of best"):]
+        rest = text[len("within noise of best"):].strip(" ()")
+        return "; ".join(x for x in ("not measurably ahead", rest) if x)
     if text == "identical to best":
         return IDENTICAL
     return uncorrected

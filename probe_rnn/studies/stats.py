@@ -242,6 +242,10 @@ def paired_differences(
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
+def _p_text(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3g}"
+
+
 def ties_best(verdict: str) -> bool:
     """Whether a :func:`vs_best` verdict leaves the readout among the best (the best itself,
     identical to it, or not measurably worse)."""
@@ -287,7 +291,7 @@ def vs_best(summary: pd.DataFrame, pairs: pd.DataFrame, alpha: float = ALPHA) ->
             out.append(row["verdict"])
         elif adjusted[readout] <= alpha and row["mean_diff"] > 0:
             out.append(f"measurably worse by {row['mean_diff'] * 100:.1f} points "
-                       f"(Holm p = {adjusted[readout]:.3g})")
+                       f"(Holm p {_p_text(adjusted[readout])})")
         elif row["mean_diff"] < 0 and adjusted[readout] <= alpha:
             out.append(f"better by {-row['mean_diff'] * 100:.1f} points on paired seeds")
         else:
@@ -312,8 +316,8 @@ def paired(study: Any, a: tuple[str | None, str], b: tuple[str | None, str]
     x, y = _runs_of(study, *a), _runs_of(study, *b)
     if x.empty or y.empty:
         return None
+    names = [" + ".join(x for x in side if x) for side in (a, b)]
     frame = pd.concat([x.rename("a"), y.rename("b")], axis=1).dropna().reset_index()
-    long = pd.concat([frame.assign(readout="a", value=frame["a"]),
-                      frame.assign(readout="b", value=frame["b"])])
-    return paired_differences(long, metric="value", order=["a", "b"],
-                              ratio=study.ratio).iloc[0]
+    long = pd.concat([frame.assign(readout=names[0], value=frame["a"]),
+                      frame.assign(readout=names[1], value=frame["b"])])
+    return paired_differences(long, metric="value", order=names, ratio=study.ratio).iloc[0]

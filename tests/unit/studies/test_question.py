@@ -62,10 +62,10 @@ def test_the_table_names_each_winner_with_its_paired_margin(answer) -> None:
     # one comparison with the best: Holm leaves scipy's paired p-value as it is
     p = stats.ttest_rel(CLASSIFY[("cross-entropy", "last")],
                         CLASSIFY[("cross-entropy", "hidden")]).pvalue
-    assert row["margin_verdict"] == f"measurably ahead (Holm p = {p:.3g})"
+    assert row["margin_verdict"] == f"measurably ahead, Holm p = {p:.3g}"
     assert table.loc[("siamese", "contrastive"), "winner"] == "last"
     mse = table.loc[("siamese", "mse")]  # 0.804 vs 0.806: interval holds 0
-    assert mse["margin_verdict"].startswith("not measurably ahead (minimum detectable difference")
+    assert mse["margin_verdict"].startswith("not measurably ahead; minimum detectable difference")
     assert mse["hl_verdict"].startswith("within noise (minimum detectable difference")
 
 
