@@ -110,3 +110,15 @@ def test_a_loss_without_the_siamese_setting_is_one_line_exit_2(table: Path,
                "--readouts", "zero", "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert res.returncode == 2 and "unknown readout 'zero' for objective classify" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_studies_default_to_five_seeds(tmp_path: Path) -> None:
+    import inspect
+
+    from probe_rnn.studies import compare_readouts
+
+    assert inspect.signature(compare_readouts).parameters["seeds"].default == 5
+    res = _cli("compare-readouts", "--help", cwd=tmp_path)
+    assert res.returncode == 0
+    line = next(x for x in res.stdout.splitlines() if "--seeds" in x)
+    assert "[default: 5]" in line
