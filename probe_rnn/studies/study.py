@@ -162,8 +162,9 @@ class ReadoutStudy:
             return None
         row = hit.iloc[0].copy()
         row["readout_a"], row["readout_b"] = a, b
-        row["mean_diff"] = -row["mean_diff"]
-        row["ci_low"], row["ci_high"] = -hit.iloc[0]["ci_high"], -hit.iloc[0]["ci_low"]
+        # 0.0 − x, not −x: a zero difference stays +0.0 (no "-0.0 points" on the page)
+        row["mean_diff"] = 0.0 - row["mean_diff"]
+        row["ci_low"], row["ci_high"] = 0.0 - hit.iloc[0]["ci_high"], 0.0 - hit.iloc[0]["ci_low"]
         return row
 
     def save(self, out_dir: str | Path) -> Path:
