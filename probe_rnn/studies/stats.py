@@ -21,15 +21,19 @@ A floor for shares of rows
     never take a variance below the binomial one under the same correction,
     ``p (1 − p) / n_test · (1/n + ratio)``: no zero-width interval. Where the seeds share one
     test set (a table's own split) the seeds' spread holds none of its error, so the binomial
-    variance ``p (1 − p) / n_test`` is added instead. Simulated (1,000 studies, 5 seeds): the
-    per-readout interval covers the true accuracy in 0.97 of studies with own splits; seeds on
-    one shared split without the added term cover it in 0.80.
+    variance ``p (1 − p) / n_test`` is added instead. Simulated (1,000 studies, 5 seeds,
+    ``tests/benchmarks/bench_readouts_stats.py``): the per-readout interval covers the true
+    accuracy in 0.995 of studies with own splits (conservative: the floor binds whenever the
+    seeds' spread comes out low), seeds on one shared split cover it in 0.80 without the added
+    term and in 0.999 with it.
 Selection
     "Measurably worse than the best" is tested after the best was picked from the same
     numbers: the p-values of the comparisons with the best are Holm-corrected
     (:func:`probe_rnn.probing.paired.holm`) and the best itself is only "best by point
-    estimate". Simulated with 5 equal readouts, 5 seeds, 600-row tables: 0.035 of studies
-    call one "measurably worse" (0.093 without the Nadeau–Bengio term).
+    estimate". Simulated with equal readouts on 600-row tables (1,000 studies each): 0.026 of
+    studies call one "measurably worse" with 5 readouts × 5 seeds (0.143 uncorrected), 0.056
+    with 5 × 3 (0.173), 0.048 with 8 × 5 (0.274); without the Nadeau–Bengio term 5 × 5 gave
+    0.093 (1,500 studies).
 Power
     Beside every "within noise" stands the minimum detectable difference: the true difference
     the same paired t-test (same n, same spread, same correction) would detect with 80 %
