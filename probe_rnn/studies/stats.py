@@ -33,7 +33,7 @@ Selection
     estimate". Simulated with equal readouts on 600-row tables (1,000 studies each): 0.026 of
     studies call one "measurably worse" with 5 readouts × 5 seeds (0.143 uncorrected), 0.056
     with 5 × 3 (0.173), 0.048 with 8 × 5 (0.274); without the Nadeau–Bengio term 5 × 5 gave
-    0.093 (1,500 studies).
+    0.093 (2,000 studies).
 Power
     Beside every "within noise" stands the minimum detectable difference: the true difference
     the same paired t-test (same n, same spread, same correction) would detect with 80 %
