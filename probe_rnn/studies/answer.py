@@ -80,13 +80,18 @@ def tie_sentences(study: ReadoutStudy, loss: str | None = None) -> list[str]:
         out.append(f"Identical to {best} on every seed (the same scores, run by run): "
                    f"{', '.join(same)}.")
     if noise:
-        mdd = [study.pair(best, r, loss) for r in noise]
-        parts = [f"{r} (a true difference below {row['mdd'] * 100:.1f} points would usually "
-                 "be missed)" if row is not None and row["mdd"] == row["mdd"] else r
-                 for r, row in zip(noise, mdd, strict=True)]
+        mdd = [_mdd(study.pair(best, r, loss)) for r in noise]
+        parts = [r if math.isnan(m) else f"{r} (a true difference below {m * 100:.1f} points "
+                 "would usually be missed)" for r, m in zip(noise, mdd, strict=True)]
         out.append(f"Not measurably worse than {best} ({_family(len(verdicts) - 1)}): "
                    f"{', '.join(parts)}. Not measurably different is not the same as equal.")
     return out
+
+
+def _mdd(row: Any) -> float:
+    """A pair's minimum detectable difference (NaN when absent, e.g. a study saved before)."""
+    value = math.nan if row is None else row.get("mdd", math.nan)
+    return float(value) if value is not None else math.nan
 
 
 def _family(m: int) -> str:
@@ -202,7 +207,7 @@ def _recommendation(study: ReadoutStudy) -> str:
             return ("Answer: here the output at the last valid step and the hidden state h_n are "
                     "identical readouts (every seed scored the same with both): use either."
                     + tail)
-        mdd = row["mdd"] * 100 if row is not None and row["mdd"] == row["mdd"] else math.nan
+        mdd = _mdd(row) * 100
         miss = ("" if math.isnan(mdd) else f" (a true difference below {mdd:.1f} points would "
                 "usually be missed with these seeds, so this is not a proof that they are equal)")
         return ("Answer: on this data and architecture no difference was measured between the "

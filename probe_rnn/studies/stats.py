@@ -299,7 +299,7 @@ def vs_best(summary: pd.DataFrame, pairs: pd.DataFrame, alpha: float = ALPHA) ->
         elif row["mean_diff"] < 0 and adjusted[readout] <= alpha:
             out.append(f"better by {-row['mean_diff'] * 100:.1f} points on paired seeds")
         else:
-            out.append(_noise(float(row["mdd"])).replace("within noise",
+            out.append(_noise(float(row.get("mdd", math.nan))).replace("within noise",
                                                          "within noise of best", 1))
     return pd.Series(out, index=summary.index, dtype=object)
 

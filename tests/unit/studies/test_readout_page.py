@@ -173,3 +173,11 @@ def test_page_stylesheet_is_embedded_verbatim() -> None:
                                       probe=False))
     style = html.split("<style>", 1)[1].split("</style>", 1)[0]
     assert '"Segoe UI"' in style and "&#34;" not in style
+
+
+def test_a_study_saved_before_the_mdd_column_still_renders() -> None:
+    study = _study(TIED)
+    study.pairs = study.pairs.drop(columns="mdd")
+    text = " ".join(study_answer(study))
+    assert "Not measurably worse than hidden" in text and "would usually be missed" not in text
+    assert "minimum detectable difference (points, 80% power)" in render_readout_page(study)
