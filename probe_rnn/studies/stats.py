@@ -106,7 +106,7 @@ def t_interval(values: Sequence[float], confidence: float = 0.95, ratio: float =
         The values are shares of ``floor_n`` test rows: with ``ratio > 0`` the variance is at
         least the binomial ``p (1 − p) / floor_n · (1/n + ratio)``; with ``ratio == 0`` (one
         test set shared by every seed) ``p (1 − p) / floor_n`` is added (``p (1 − p)`` at
-        least ``1/floor_n``).
+        least ``1/floor_n``); the interval is clipped to [0, 1].
 
     Returns
     -------
@@ -124,6 +124,8 @@ def t_interval(values: Sequence[float], confidence: float = 0.95, ratio: float =
     if x.size < 2:
         return mean, math.nan, math.nan
     half = _half_width(x, confidence, ratio, floor_n)
+    if floor_n:  # a share of rows lies in [0, 1], and so does its interval
+        return mean, max(mean - half, 0.0), min(mean + half, 1.0)
     return mean, mean - half, mean + half
 
 

@@ -91,6 +91,10 @@ def test_nadeau_bengio_interval_and_binomial_floor_by_hand() -> None:
     half = q * math.sqrt(0.75 * 0.25 / N_TEST * (1 / 5 + RATIO))
     assert (mean, low, high) == pytest.approx((0.75, 0.75 - half, 0.75 + half))
     assert high - low > 0.1
+    # a share's interval stays inside [0, 1], however few the seeds
+    assert t_interval([0.97, 0.99], ratio=RATIO, floor_n=N_TEST)[1:] == (
+        pytest.approx(0.98 - stats.t.ppf(0.975, 1) * math.sqrt(
+            max(0.0002 * (1 / 2 + RATIO), 0.98 * 0.02 / N_TEST * (1 / 2 + RATIO)))), 1.0)
     # seeds sharing one test set: its binomial variance adds to the seeds' spread
     se = math.sqrt(x.var(ddof=1) / 5 + x.mean() * (1 - x.mean()) / N_TEST)
     assert t_interval(x, floor_n=N_TEST)[2] == pytest.approx(x.mean() + q * se)
