@@ -192,7 +192,8 @@ def compare_readouts_cmd(
         help="Comma-separated readouts: last, hidden, mean, max, naive-last (and zero for "
              "autoencode); default all of the objective's.", show_default=False)
     ] = None,
-    seeds: Annotated[int, typer.Option(help="Training seeds per readout (paired).")] = 3,
+    seeds: Annotated[int, typer.Option(help="Training seeds per readout (paired; each seed "
+                                             "trains and tests on its own split).")] = 5,
     jobs: Annotated[int, typer.Option(help="Parallel training processes (joblib).")] = 2,
     probe: Annotated[bool, typer.Option(
         "--probe/--no-probe", help="Probe label bits in output@last, h_n, c_n per model.")
@@ -223,7 +224,9 @@ def compare_readouts_cmd(
 
         answer = answer_question(
             df, objectives=names, losses=loss, readouts=readouts, seeds=seeds, jobs=jobs,
-            seed=seed, probe=probe, progress=_progress, client=client, **asdict(training))
+            seed=seed, probe=probe, progress=_progress, client=client, **asdict(training),
+            # a bundled dataset's split is a seeded draw: every seed draws its own
+            split_per_seed=True if table.dataset is not None else None)
     for study in answer.studies.values():
         study.settings["source"] = source
     path = _write_studies(answer, out, source)
@@ -268,8 +271,11 @@ def _print_studies(answer: Any, seeds: int, source: str) -> None:
                           ci, row.vs_best)
         stdout().print(table)
         from probe_rnn.studies import study_answer
+        from probe_rnn.studies.answer import budget_sentence
 
-        typer.echo(study_answer(study)[-1])  # the recommendation
+        for line in (budget_sentence(study), study_answer(study)[-1]):  # caveat, answer
+            if line:
+                typer.echo(line)
 
 
 def _write_studies(answer: Any, out: Path, source: str) -> Path:
