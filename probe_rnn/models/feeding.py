@@ -1,0 +1,105 @@
+"""How the built-in adapters feed a model as its author's input pipeline did.
+
+:class:`Feeding` holds what a tutorial's ``Field``/``DataLoader`` did to each batch beyond
+"ids right-padded to the longest row":
+
+* ``bos_id``/``eos_id``: a token put before/after every text (``--bos``/``--eos``);
+* ``pad_to``: every row padded to a fixed number of steps (torchtext's ``fix_length``; a longer
+  text is cut so that it and its BOS/EOS fit, as torchtext cuts it);
+* ``one_hot``: ids given to the model as one-hot float vectors ``(…, one_hot)`` because its
+  first recurrent module is fed without an ``nn.Embedding`` (padding steps are all-zero vectors);
+* ``sort``: rows sorted by decreasing length before the call, because the model packs with
+  ``pack_padded_sequence(..., enforce_sorted=True)`` (the default); logits and states are put
+  back in row order;
+* ``batch_arg``: the name of a ``forward`` parameter that receives the batch size (the
+  ``init_hidden(batch_size)`` pattern).
+
+Lengths count every step the model reads as a token, BOS and EOS included, padding excluded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor
+
+__all__ = ["Feeding", "sort_order"]
+
+
+@dataclass(frozen=True)
+class Feeding:
+    """What a batch goes through between the tokenizer and the model (see the module doc)."""
+
+    pad_to: int | None = None
+    bos: str | None = None
+    eos: str | None = None
+    bos_id: int | None = None
+    eos_id: int | None = None
+    one_hot: int | None = None
+    sort: bool = False
+    batch_arg: str | None = None
+
+    def but(self, **changes: object) -> Feeding:
+        """A copy with ``changes``."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def frame(self, ids: Tensor, lengths: Tensor, pad_id: int) -> tuple[Tensor, Tensor]:
+        """``ids (batch, time)`` and ``lengths (batch,)`` with BOS/EOS added and padded to
+        ``pad_to`` (or the longest row)."""
+        if self.bos_id is None and self.eos_id is None and self.pad_to is None:
+            return ids, lengths
+        rows = []
+        room = None if self.pad_to is None else self.pad_to - self._extra()
+        for row, n in zip(ids, lengths.tolist(), strict=True):
+            body = row[: n if room is None else min(n, room)].tolist()
+            rows.append(([self.bos_id] if self.bos_id is not None else []) + body
+                        + ([self.eos_id] if self.eos_id is not None else []))
+        width = self.pad_to or max(len(r) for r in rows)
+        out = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        return out, torch.tensor([len(r) for r in rows], dtype=torch.long)
+
+    def frame_tokens(self, tokens: list[str]) -> list[str]:
+        """The token strings the model reads: ``tokens`` cut and framed as :meth:`frame`."""
+        if self.pad_to is not None:
+            tokens = tokens[: self.pad_to - self._extra()]
+        return ([self.bos] if self.bos_id is not None else []) + list(tokens) + (
+            [self.eos] if self.eos_id is not None else [])
+
+    def inputs(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """What the model reads: ``ids``, or their one-hot floats (zeros past each length)."""
+        if self.one_hot is None:
+            return ids
+        vectors = torch.nn.functional.one_hot(ids.clamp(0, self.one_hot - 1), self.one_hot)
+        steps = torch.arange(ids.shape[1], device=ids.device)
+        valid = steps[None, :] < lengths.to(ids.device)[:, None]
+        return (vectors * valid[..., None]).float()
+
+    def describe(self) -> str:
+        """What :meth:`frame`, :meth:`inputs` and the call do, for the model card."""
+        parts = []
+        if self.bos_id is not None:
+            parts.append(f"BOS {self.bos!r} (id {self.bos_id})")
+        if self.eos_id is not None:
+            parts.append(f"EOS {self.eos!r} (id {self.eos_id})")
+        if self.pad_to is not None:
+            parts.append(f"padded to {self.pad_to} steps")
+        if self.one_hot is not None:
+            parts.append(f"one-hot inputs of size {self.one_hot} (no nn.Embedding)")
+        if self.sort:
+            parts.append("rows sorted by length for the call (the forward packs with "
+                         "enforce_sorted=True), put back in row order")
+        if self.batch_arg is not None:
+            parts.append(f"{self.batch_arg}= gets the batch size")
+        return "; ".join(parts)
+
+    def _extra(self) -> int:
+        return int(self.bos_id is not None) + int(self.eos_id is not None)
+
+
+def sort_order(lengths: Tensor) -> Tensor:
+    """``(batch,)`` rows by decreasing length (ties in row order): row ``order[j]`` goes to
+    position ``j`` of the sorted batch."""
+    return torch.sort(lengths.cpu(), descending=True, stable=True).indices
