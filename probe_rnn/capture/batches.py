@@ -20,7 +20,6 @@ import torch
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
 from probe_rnn.capture.recorder import record, recurrent_module_names
 from probe_rnn.errors import CaptureError, ConfigError, DataError
-from probe_rnn.models.feeding import sort_order
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
 __all__ = ["encode_batches", "recorded", "run_batches", "diagnose", "weights_checksum",
-           "check_batch_size", "in_row_order"]
+           "check_batch_size"]
 
 
 def check_batch_size(batch_size: Any) -> None:
@@ -93,43 +92,17 @@ def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list
     (its steps are stacked per block)."""
     model, adapter = bundle.model, bundle.adapter
     per_batch = any(isinstance(model.get_submodule(n), torch.nn.RNNCellBase) for n in names)
-    sorts = bool(getattr(getattr(adapter, "feeding", None), "sort", False))
     with torch.no_grad(), ExitStack() as stack:
         rec = None if per_batch else stack.enter_context(record(model, names, verify))
         for batch in batches:
             if rec is None:
                 with record(model, names, verify) as batch_rec:
                     logits = adapter.forward(model, batch)
-                found = {n: batch_rec[n] for n in names}
+                yield batch, {n: batch_rec[n] for n in names}, logits
             else:
                 logits = adapter.forward(model, batch)
-                found = {n: rec[n] for n in names}
-            if sorts:  # the model got the rows sorted by length: put its states back in order
-                order = sort_order(batch["lengths"])
-                found = {n: in_row_order(states, order) for n, states in found.items()}
-            yield batch, found, logits
-            if rec is not None:
+                yield batch, {n: rec[n] for n in names}, logits
                 rec.clear()
-
-
-def in_row_order(states: RecurrentStates, order: torch.Tensor) -> RecurrentStates:
-    """``states`` of a call that got row ``order[j]`` of the batch at position ``j``, with
-    their rows back in the batch's order (the same packed data, re-indexed)."""
-    from probe_rnn.capture.states import PackedLayout, RecurrentStates
-
-    layout = states.layout
-    order = order.to(torch.long).cpu()
-    rows = order if layout.sorted_indices is None else order[layout.sorted_indices.cpu()]
-    lengths = torch.empty_like(layout.lengths)
-    lengths[order] = layout.lengths
-    back = torch.argsort(order).to(states.h_n.device)
-    return RecurrentStates(
-        layout=PackedLayout(layout.batch_sizes, layout.offsets, rows, lengths, layout.device),
-        hidden_packed=states.hidden_layers, cell_packed=states.cell_layers,
-        h_n=states.h_n.index_select(1, back),
-        c_n=None if states.c_n is None else states.c_n.index_select(1, back),
-        kind=states.kind, hidden_size=states.hidden_size, proj_size=states.proj_size,
-        verified=states.verified, gate_source=states.gate_source)
 
 
 def diagnose(

@@ -33,6 +33,7 @@ output ``z`` per row (``(batch,)`` or ``(batch, 1)``, a binary model trained wit
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -41,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from probe_rnn.errors import ConfigError, DataError, ModelCallError, ProbeRnnError
-from probe_rnn.models.feeding import Feeding, sort_order
+from probe_rnn.models.feeding import Feeding, sorted_packing
 from probe_rnn.plugins import register_adapter, registry
 
 if TYPE_CHECKING:
@@ -161,15 +162,13 @@ class TokenizerAdapter:
         """Call ``model(ids, lengths)`` (or ``model(ids)``), ids in the model's layout."""
         device, feed = _model_device(model), self.feeding
         ids, lengths = batch["ids"], batch["lengths"]
-        order = sort_order(lengths) if feed.sort else None
-        if order is not None:
-            ids, lengths = ids[order], lengths[order]
         inputs = feed.inputs(ids, lengths)
         moved = (inputs.transpose(0, 1) if self.layout == "time" else inputs).to(device)
         args = (moved, lengths.to(device)) if self.passes_lengths else (moved,)
         extra = {feed.batch_arg: len(ids)} if feed.batch_arg else {}
         try:
-            logits = as_logits(model(*args, **extra), len(ids))
+            with sorted_packing(model) if feed.sort else contextlib.nullcontext():
+                return as_logits(model(*args, **extra), len(ids))
         except ProbeRnnError:
             raise
         except Exception as exc:
@@ -186,7 +185,6 @@ class TokenizerAdapter:
                 "(ids-lengths or ids) and vocab= (see the README's 'Your own model')",
                 parameter=("layout", "adapter", "vocab")
             ) from exc
-        return logits if order is None else logits[torch.argsort(order).to(logits.device)]
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(tokenizer={self.tokenizer!r}, layout={self.layout!r}, "

@@ -8,9 +8,12 @@
   text is cut so that it and its BOS/EOS fit, as torchtext cuts it);
 * ``one_hot``: ids given to the model as one-hot float vectors ``(…, one_hot)`` because its
   first recurrent module is fed without an ``nn.Embedding`` (padding steps are all-zero vectors);
-* ``sort``: rows sorted by decreasing length before the call, because the model packs with
-  ``pack_padded_sequence(..., enforce_sorted=True)`` (the default); logits and states are put
-  back in row order;
+* ``sort``: the model packs with ``pack_padded_sequence(..., enforce_sorted=True)`` (the
+  default), which its author fed with batches sorted by length (torchtext's
+  ``sort_within_batch=True``). During the call :func:`sorted_packing` has
+  ``pack_padded_sequence`` sort the rows itself (``enforce_sorted=False``): the recurrent module
+  then runs on exactly the sorted batch the author's loader built, and PyTorch puts its results
+  back in row order, so logits, states and attributions keep the table's rows;
 * ``batch_arg``: the name of a ``forward`` parameter that receives the batch size (the
   ``init_hidden(batch_size)`` pattern).
 
@@ -19,12 +22,16 @@ Lengths count every step the model reads as a token, BOS and EOS included, paddi
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["Feeding", "sort_order"]
+__all__ = ["Feeding", "sorted_packing"]
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,8 @@ class Feeding:
         if self.one_hot is not None:
             parts.append(f"one-hot inputs of size {self.one_hot} (no nn.Embedding)")
         if self.sort:
-            parts.append("rows sorted by length for the call (the forward packs with "
-                         "enforce_sorted=True), put back in row order")
+            parts.append("rows sorted by length when packed (the forward packs with "
+                         "enforce_sorted=True), results in row order")
         if self.batch_arg is not None:
             parts.append(f"{self.batch_arg}= gets the batch size")
         return "; ".join(parts)
@@ -99,7 +106,35 @@ class Feeding:
         return int(self.bos_id is not None) + int(self.eos_id is not None)
 
 
-def sort_order(lengths: Tensor) -> Tensor:
-    """``(batch,)`` rows by decreasing length (ties in row order): row ``order[j]`` goes to
-    position ``j`` of the sorted batch."""
-    return torch.sort(lengths.cpu(), descending=True, stable=True).indices
+@contextmanager
+def sorted_packing(model: nn.Module) -> Iterator[None]:
+    """Within the block, ``pack_padded_sequence`` called by ``model``'s forward sorts the rows
+    itself (``enforce_sorted=False``) instead of refusing unsorted lengths.
+
+    Replaced are the function of ``torch.nn.utils.rnn`` (reached as ``nn.utils.rnn.…``) and
+    the names bound to it in the module of the model's class (``from torch.nn.utils.rnn import
+    pack_padded_sequence``); everything is restored on exit. Forcing ``enforce_sorted=False``
+    never changes what a call that was valid returns.
+    """
+    import torch.nn.utils.rnn as rnn_utils
+
+    original = rnn_utils.pack_padded_sequence
+
+    def pack(*args: Any, **kwargs: Any) -> Any:
+        kwargs["enforce_sorted"] = False
+        return original(*args, **kwargs)
+
+    namespaces: list[dict[str, Any]] = [vars(rnn_utils)]
+    for cls in type(model).__mro__:
+        module = inspect.getmodule(cls)
+        if module is not None and vars(module) not in namespaces:
+            namespaces.append(vars(module))
+    patched = [(ns, name) for ns in namespaces for name, value in list(ns.items())
+               if value is original]
+    for ns, name in patched:
+        ns[name] = pack
+    try:
+        yield
+    finally:
+        for ns, name in patched:
+            ns[name] = original
