@@ -2,7 +2,7 @@
 
 ``@model_options`` adds ``--model``, ``--vocab``, ``--tokenizer``, ``--pad-id``, ``--unk``,
 ``--layout``, ``--adapter``, ``--labels``, ``--trust-checkpoint``, the batching options
-``--pad-to``, ``--bos``, ``--eos`` and ``--plugins`` to a command and hands it one
+``--pad-to``, ``--bos``, ``--eos``, ``--collate`` and ``--plugins`` to a command and hands it one
 :class:`ModelSource` (parameter ``source``), so each command declares them once and they read
 the same everywhere. :meth:`ModelSource.load` loads the plugins (``--plugins`` folders and
 ``./probes``, so a plugin adapter works in every command) and checks every option before the
@@ -45,6 +45,7 @@ class ModelSource:
     pad_to: int | None = None
     bos: str | None = None
     eos: str | None = None
+    collate: str | None = None
     plugins: list[Path] | None = None
 
     def check(self) -> None:
@@ -91,7 +92,7 @@ class ModelSource:
                           trust_checkpoint=self.trust_checkpoint, vocab=self.vocab,
                           tokenizer=self.tokenizer, pad_id=self.pad_id, unk=self.unk,
                           layout=self.layout, labels=self.label_names(), pad_to=self.pad_to,
-                          bos=self.bos, eos=self.eos)
+                          bos=self.bos, eos=self.eos, collate=self.collate)
 
 
 def _given(kind: Any, flag: str, help_text: str) -> Any:
@@ -127,6 +128,9 @@ _OPTIONS: dict[str, Any] = {
                      "trained (torchtext's fix_length); longer rows are cut to fit."),
     "bos": _given(str, "--bos", "Token of --vocab put before every text (e.g. <sos>)."),
     "eos": _given(str, "--eos", "Token of --vocab put after every text (e.g. <eos>)."),
+    "collate": _given(str, "--collate", "Your own batching: 'file.py:fn', a function from a "
+                      "list of texts to the forward's arguments, as your DataLoader built them "
+                      f"({HELP_LINK})."),
     "plugins": Annotated[list[Path] | None, typer.Option(
         "--plugins", show_default=False, help="Folder of plugin files (repeatable): probes, "
         "tasks and adapters; ./probes is always read.")],

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from probe_rnn.errors import ConfigError, DataError, ModelCallError, ProbeRnnError
-from probe_rnn.models.feeding import Feeding, sorted_packing
+from probe_rnn.models.feeding import Feeding, one_hot_embedding, sorted_packing
 from probe_rnn.plugins import register_adapter, registry
 
 if TYPE_CHECKING:
@@ -133,6 +133,9 @@ class TokenizerAdapter:
         self.tokenizer = tokenizer
         self.layout = layout
         self.feeding = feeding or Feeding()
+        #: one-hot inputs come from this embedding (attribution hooks it as the model's own)
+        self.input_embedding = (None if self.feeding.one_hot is None
+                                else one_hot_embedding(self.feeding.one_hot))
 
     def _require_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
@@ -162,8 +165,11 @@ class TokenizerAdapter:
         """Call ``model(ids, lengths)`` (or ``model(ids)``), ids in the model's layout."""
         device, feed = _model_device(model), self.feeding
         ids, lengths = batch["ids"], batch["lengths"]
-        inputs = feed.inputs(ids, lengths)
-        moved = (inputs.transpose(0, 1) if self.layout == "time" else inputs).to(device)
+        moved = (ids.t() if self.layout == "time" else ids).to(device)
+        if self.input_embedding is not None:
+            valid = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
+            valid = (valid.t() if self.layout == "time" else valid).to(device)
+            moved = self.input_embedding.to(device)(moved) * valid[..., None]
         args = (moved, lengths.to(device)) if self.passes_lengths else (moved,)
         extra = {feed.batch_arg: len(ids)} if feed.batch_arg else {}
         try:

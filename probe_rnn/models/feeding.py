@@ -7,7 +7,8 @@
 * ``pad_to``: every row padded to a fixed number of steps (torchtext's ``fix_length``; a longer
   text is cut so that it and its BOS/EOS fit, as torchtext cuts it);
 * ``one_hot``: ids given to the model as one-hot float vectors ``(…, one_hot)`` because its
-  first recurrent module is fed without an ``nn.Embedding`` (padding steps are all-zero vectors);
+  first recurrent module is fed without an ``nn.Embedding`` (padding steps are all-zero
+  vectors); :func:`one_hot_embedding` makes them, as an embedding attribution can hook;
 * ``sort``: the model packs with ``pack_padded_sequence(..., enforce_sorted=True)`` (the
   default), which its author fed with batches sorted by length (torchtext's
   ``sort_within_batch=True``). During the call :func:`sorted_packing` has
@@ -31,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Feeding", "sorted_packing"]
+__all__ = ["Feeding", "sorted_packing", "one_hot_embedding"]
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,6 @@ class Feeding:
             tokens = tokens[: self.pad_to - self._extra()]
         return ([self.bos] if self.bos_id is not None else []) + list(tokens) + (
             [self.eos] if self.eos_id is not None else [])
-
-    def inputs(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        """What the model reads: ``ids``, or their one-hot floats (zeros past each length)."""
-        if self.one_hot is None:
-            return ids
-        vectors = torch.nn.functional.one_hot(ids.clamp(0, self.one_hot - 1), self.one_hot)
-        steps = torch.arange(ids.shape[1], device=ids.device)
-        valid = steps[None, :] < lengths.to(ids.device)[:, None]
-        return (vectors * valid[..., None]).float()
 
     def describe(self) -> str:
         """What :meth:`frame`, :meth:`inputs` and the call do, for the model card."""
@@ -138,3 +130,12 @@ def sorted_packing(model: nn.Module) -> Iterator[None]:
     finally:
         for ns, name in patched:
             ns[name] = original
+
+
+def one_hot_embedding(size: int) -> nn.Embedding:
+    """A frozen ``nn.Embedding`` whose row ``i`` is the one-hot vector of ``i`` (``size`` wide)."""
+    embedding = nn.Embedding(size, size)
+    with torch.no_grad():
+        embedding.weight.copy_(torch.eye(size))
+    embedding.weight.requires_grad_(False)
+    return embedding

@@ -49,7 +49,7 @@ def load_model(
     trust_checkpoint: bool = False, vocab: str | Path | None = None,
     tokenizer: str | None = None, pad_id: int | None = None, unk: str | None = None,
     layout: str = "auto", labels: list[str] | None = None, pad_to: int | None = None,
-    bos: str | None = None, eos: str | None = None,
+    bos: str | None = None, eos: str | None = None, collate: Any = None,
 ) -> ModelBundle:
     """Load a model for probing.
 
@@ -79,6 +79,9 @@ def load_model(
     pad_to, bos, eos : optional
         Pad every row to ``pad_to`` steps; the vocabulary's ``bos``/``eos`` token before/after
         every text (:func:`feeding_for`, which also decides one-hot inputs).
+    collate : str or callable, optional
+        ``"file.py:fn"`` or a function ``texts -> batch`` building the forward's arguments as
+        the author's DataLoader did (:mod:`probe_rnn.models.collate`); replaces the adapter.
 
     Returns
     -------
@@ -94,10 +97,15 @@ def load_model(
     found = find_embedding(model, built.embedding if built else None)
     tok = _tokenizer_for(parts["tokenizer"], found, vocab, tokenizer, pad_id, unk)
     feeding = feeding_for(model, tok, found, pad_to, bos, eos)
-    chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found, feeding)
+    if collate is not None:
+        chosen, call, outputs = _collate_adapter(collate, model, tok, adapter, layout, feeding)
+    else:
+        chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found,
+                                                feeding)
     names = _label_names(labels, parts["labels"], outputs)
-    origin = _origin(path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk,
-                     layout, labels, pad_to=pad_to, bos=bos, eos=eos)
+    origin = None if callable(collate) else _origin(
+        path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk, layout, labels,
+        pad_to=pad_to, bos=bos, eos=eos, collate=collate and absolute_spec(collate))
     return ModelBundle(
         model=model, tokenizer=tok, labels=names, config=parts["config"], meta=parts["meta"],
         adapter=chosen, source=str(path), checksum=file_sha256(path), format=parts["format"],
@@ -216,6 +224,28 @@ def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any,
     return make_adapter(shape.adapter, tok, shape.layout, feeding), (
         f"{forward_signature(model)} as {shape.call}, ids {shape.layout}-major ({how}: "
         f"{shape.evidence})" + (f"; {fed}" if fed else "")), shape.outputs
+
+
+def _collate_adapter(collate: Any, model: nn.Module, tok: Any, adapter: Any, layout: str,
+                     feeding: Feeding) -> tuple[Any, str, None]:
+    """The adapter of ``collate=`` (which says how the model is called, alone)."""
+    from probe_rnn.models.collate import CollateAdapter, load_collate
+
+    clash = [name for name, value in (("adapter", adapter), ("pad_to", feeding.pad_to),
+                                      ("bos", feeding.bos), ("eos", feeding.eos))
+             if value is not None] + (["layout"] if layout != "auto" else [])
+    if clash:
+        raise ConfigError(f"collate= builds the model's batches itself: leave "
+                          f"{', '.join(n + '=' for n in clash)} out", parameter=tuple(clash))
+    fn, spec = ((load_collate(collate), collate) if isinstance(collate, str)
+                else (collate, getattr(collate, "__qualname__", repr(collate))))
+    if not callable(fn):
+        raise ConfigError(f"collate= must be a function texts -> batch; got {fn!r}",
+                          parameter="collate")
+    return CollateAdapter(fn, spec, model, tok), (
+        f"{forward_signature(model)} as model(*collate(texts)) with collate {spec}; each "
+        "row's steps from the PackedSequence its recurrent module receives, else the batch's "
+        "lengths or mask, else every step (checked on the first batch)"), None
 
 
 def feeding_for(model: nn.Module, tok: Any, found: tuple[str, nn.Embedding] | None,
