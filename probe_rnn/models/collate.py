@@ -176,6 +176,14 @@ class CollateAdapter:
         if "input" not in seen:
             raise ModelCallError(f"{forward_signature(self.model)} returned without calling "
                                  f"its {type(rnn).__name__} on collate {self.spec}'s batch")
+        x = seen["input"]
+        sequences = (int(x.batch_sizes[0]) if isinstance(x, PackedSequence) else
+                     int(x.shape[0] if getattr(rnn, "batch_first", False) or x.dim() < 3
+                         else x.shape[1]))
+        if sequences != rows:
+            raise ConfigError(f"collate {self.spec} made a batch of {sequences} sequences from "
+                              f"{rows} texts: return one row per text, in order",
+                              parameter="collate")
         self.roles = _roles(args, kwargs, rows, seen.get("ids"))
         return self._lengths(seen["input"], rnn, args, kwargs, rows), self._ids(args, kwargs,
                                                                                 rows)
@@ -198,10 +206,6 @@ class CollateAdapter:
             else:
                 time = x.shape[1] if getattr(rnn, "batch_first", False) else x.shape[0]
                 lengths = torch.full((rows,), int(time), dtype=torch.long)
-        if lengths.shape != (rows,):
-            raise ConfigError(f"collate {self.spec} made a batch of {lengths.shape[0]} "
-                              f"sequences from {rows} texts: return one row per text, in order",
-                              parameter="collate")
         return lengths
 
     def _ids(self, args: tuple, kwargs: dict[str, Any], rows: int) -> Tensor | None:
