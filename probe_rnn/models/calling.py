@@ -82,8 +82,9 @@ def takes_lengths(model: nn.Module) -> bool | None:
     if len(required) > 2:
         raise ModelCallError(
             f"{forward_signature(model)} needs {len(required)} arguments; probe-rnn passes ids "
-            "and, optionally, lengths: give the other arguments defaults, or write an adapter "
-            "plugin (see probes/README.md)")
+            "and, optionally, lengths or a batch size: pass collate=FILE.py:fn, a function from "
+            "a list of texts to all of the forward's arguments (see the README's 'Your own "
+            "model')", parameter="collate")
     return len(positional) >= 2
 
 
@@ -213,6 +214,8 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
                                  shape.sort)
             tried.append(f"with {what}: {why}")
     raise ModelCallError(
-        f"cannot call {forward_signature(model)}: " + "; ".join(tried)
-        + " (fix the model, or pass layout= and adapter= to say how it is called, or write an "
-        "adapter plugin: see the README's 'Your own model')", parameter=("layout", "adapter"))
+        f"cannot call {forward_signature(model)}: tried " + "; ".join(tried)
+        + "; pass collate=FILE.py:fn, a function from a list of texts to the forward's "
+        "arguments (or layout= and adapter= when one of these calls is right but failed on the "
+        "ids' layout; see the README's 'Your own model')",
+        parameter=("layout", "adapter", "collate"))

@@ -178,3 +178,22 @@ def test_a_forward_needing_sorted_lengths_is_detected_and_keeps_row_order() -> N
     assert pack_padded_sequence is globals()["pack_padded_sequence"]  # put back
     with pytest.raises(ModelCallError, match="sorted in decreasing order"):
         IdsLengthsAdapter(None, "time").forward(model, {"ids": ids, "lengths": lengths})
+
+
+def test_a_forward_no_call_fits_names_what_was_tried_and_the_collate_fix() -> None:
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(20, 4)
+            self.gru = nn.GRU(4, 3, batch_first=True)
+
+        def forward(self, ids, mask):
+            lengths = mask.sum(1)  # a (batch, time) mask, not lengths
+            return self.gru(self.embedding(ids))[1][-1][:, :2] * lengths[:, None]
+
+    with pytest.raises(ModelCallError) as err:
+        detect_call(Masked().eval(), 20, 0)
+    text = str(err.value)
+    assert text.startswith("cannot call Masked.forward(ids, mask): tried with ids (3, 5)")
+    assert "(5, 3) time-major + lengths (3,)" in text and "pass collate=FILE.py:fn" in text
+    assert "\n" not in text
