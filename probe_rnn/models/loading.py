@@ -77,11 +77,9 @@ def load_model(
         Class names in the order of the model's outputs; win over the file's and the factory's.
         Without any, a foreign model's classes are ``"0".."n-1"``.
     pad_to, bos, eos : optional
-        Pad every row to ``pad_to`` steps; the vocabulary's ``bos``/``eos`` token before/after
-        every text (:func:`feeding_for`, which also decides one-hot inputs).
+        Pad rows to ``pad_to`` steps; ``bos``/``eos`` around each text (:func:`feeding_for`).
     collate : str or callable, optional
-        ``"file.py:fn"`` or a function ``texts -> batch`` building the forward's arguments as
-        the author's DataLoader did (:mod:`probe_rnn.models.collate`); replaces the adapter.
+        ``"file.py:fn"`` or a function ``texts -> forward's arguments`` (replaces the adapter).
 
     Returns
     -------
@@ -97,15 +95,11 @@ def load_model(
     found = find_embedding(model, built.embedding if built else None)
     tok = _tokenizer_for(parts["tokenizer"], found, vocab, tokenizer, pad_id, unk)
     feeding = feeding_for(model, tok, found, pad_to, bos, eos)
-    if collate is not None:
-        chosen, call, outputs = _collate_adapter(collate, model, tok, adapter, layout, feeding)
-    else:
-        chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found,
-                                                feeding)
+    chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found, feeding,
+                                            collate)
     names = _label_names(labels, parts["labels"], outputs)
-    origin = None if callable(collate) else _origin(
-        path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk, layout, labels,
-        pad_to=pad_to, bos=bos, eos=eos, collate=collate and absolute_spec(collate))
+    origin = _origin(path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk,
+                     layout, labels, pad_to=pad_to, bos=bos, eos=eos, collate=collate)
     return ModelBundle(
         model=model, tokenizer=tok, labels=names, config=parts["config"], meta=parts["meta"],
         adapter=chosen, source=str(path), checksum=file_sha256(path), format=parts["format"],
@@ -154,8 +148,10 @@ def _origin(path: Path, factory: Any, adapter: Any, trust: bool, vocab: Any, tok
             ) -> dict[str, Any] | None:
     """How another process loads the same model (absolute paths), or None when the factory or
     the adapter is a Python object rather than a name."""
-    if not isinstance(factory, str | None) or not isinstance(adapter, str | None):
+    if any(not isinstance(v, str | None) for v in (factory, adapter, feeding.get("collate"))):
         return None
+    if feeding.get("collate") is not None:
+        feeding["collate"] = absolute_spec(feeding["collate"])
     if isinstance(factory, str):
         factory = absolute_spec(factory)
     return {"path": str(path.resolve()), "options": {
@@ -193,10 +189,12 @@ def _check_ids(tok: Any, found: tuple[str, nn.Embedding]) -> None:
 
 
 def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any, layout: str,
-                    tok: Any, found: tuple[str, nn.Embedding] | None, feeding: Feeding
-                    ) -> tuple[Any, str, int | None]:
+                    tok: Any, found: tuple[str, nn.Embedding] | None, feeding: Feeding,
+                    collate: Any = None) -> tuple[Any, str, int | None]:
     """The adapter instance, how the call was decided (for the model card), and the number
     of logits the probing call returned (None when no probing call was made)."""
+    if collate is not None:
+        return _collate_adapter(collate, model, tok, adapter, layout, feeding)
     spec = adapter or (built.adapter if built is not None else None)
     fed = feeding.describe()
     if spec is None and isinstance(model, RNNClassifier):
