@@ -24,15 +24,19 @@ Lengths count every step the model reads as a token, BOS and EOS included, paddi
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+import torch.nn.utils.rnn
 from torch import Tensor, nn
 
 __all__ = ["Feeding", "sorted_packing", "one_hot_embedding"]
+
+_ORIGINAL_PACK = torch.nn.utils.rnn.pack_padded_sequence
 
 
 @dataclass(frozen=True)
@@ -98,38 +102,49 @@ class Feeding:
         return int(self.bos_id is not None) + int(self.eos_id is not None)
 
 
+_LOCK = threading.Lock()
+_PATCHED: list[tuple[dict[str, Any], str]] = []  # (namespace, name) now bound to _sorting_pack
+_DEPTH = [0]  # sorted_packing blocks open, in every thread
+
+
+def _sorting_pack(*args: Any, **kwargs: Any) -> Any:
+    """``pack_padded_sequence`` with ``enforce_sorted=False`` whatever the caller passed."""
+    kwargs["enforce_sorted"] = False
+    return _ORIGINAL_PACK(*args, **kwargs)
+
+
 @contextmanager
 def sorted_packing(model: nn.Module) -> Iterator[None]:
     """Within the block, ``pack_padded_sequence`` called by ``model``'s forward sorts the rows
     itself (``enforce_sorted=False``) instead of refusing unsorted lengths.
 
     Replaced are the function of ``torch.nn.utils.rnn`` (reached as ``nn.utils.rnn.…``) and
-    the names bound to it in the module of the model's class (``from torch.nn.utils.rnn import
-    pack_padded_sequence``); everything is restored on exit. Forcing ``enforce_sorted=False``
-    never changes what a call that was valid returns.
+    the names bound to it in the modules of the model's class and its bases (``from
+    torch.nn.utils.rnn import pack_padded_sequence``); all are restored when the last open block
+    (of any thread) closes. Forcing ``enforce_sorted=False`` never changes what a call that was
+    valid returns, so another thread packing meanwhile gets the same results.
     """
-    import torch.nn.utils.rnn as rnn_utils
-
-    original = rnn_utils.pack_padded_sequence
-
-    def pack(*args: Any, **kwargs: Any) -> Any:
-        kwargs["enforce_sorted"] = False
-        return original(*args, **kwargs)
-
-    namespaces: list[dict[str, Any]] = [vars(rnn_utils)]
+    namespaces: list[dict[str, Any]] = [vars(torch.nn.utils.rnn)]
     for cls in type(model).__mro__:
         module = inspect.getmodule(cls)
-        if module is not None and vars(module) not in namespaces:
+        if module is not None:
             namespaces.append(vars(module))
-    patched = [(ns, name) for ns in namespaces for name, value in list(ns.items())
-               if value is original]
-    for ns, name in patched:
-        ns[name] = pack
+    with _LOCK:
+        for ns in namespaces:
+            for name, value in list(ns.items()):
+                if value is _ORIGINAL_PACK:
+                    ns[name] = _sorting_pack
+                    _PATCHED.append((ns, name))
+        _DEPTH[0] += 1
     try:
         yield
     finally:
-        for ns, name in patched:
-            ns[name] = original
+        with _LOCK:
+            _DEPTH[0] -= 1
+            if _DEPTH[0] == 0:
+                for ns, name in _PATCHED:
+                    ns[name] = _ORIGINAL_PACK
+                _PATCHED.clear()
 
 
 def one_hot_embedding(size: int) -> nn.Embedding:

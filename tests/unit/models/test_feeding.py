@@ -100,3 +100,14 @@ def test_sorted_packing_sorts_within_the_call_only() -> None:
     with pytest.raises(ValueError), sorted_packing(gru):
         raise ValueError("restored on errors too")
     assert rnn_utils.pack_padded_sequence is original
+
+
+def test_nested_sorted_packing_restores_at_the_outermost_exit() -> None:
+    original = rnn_utils.pack_padded_sequence
+    gru = nn.GRU(2, 2)
+    with sorted_packing(gru):
+        with sorted_packing(gru):
+            pass
+        assert rnn_utils.pack_padded_sequence is not original  # the outer block still sorts
+        rnn_utils.pack_padded_sequence(torch.randn(3, 2, 2), torch.tensor([1, 3]))
+    assert rnn_utils.pack_padded_sequence is original
