@@ -181,15 +181,18 @@ def _capture_states(ctx: RunContext) -> dict[str, Any]:
     n_models = 2 if ctx.settings.random_baseline else 1
     with ctx.stage("capture", reuse=False) as note, \
             ctx.progress.stage("capture", len(df) * n_models, "rows") as bar:
+        size = ctx.settings.batch_size
         stores = {"trained": capture(ctx.bundle, df, out / STATES_DIR, views=views, notice=say,
-                                     progress=lambda done, total: bar(done), client=ctx.client)}
+                                     progress=lambda done, total: bar(done), client=ctx.client,
+                                     batch_size=size)}
         if ctx.settings.random_baseline:
             from probe_rnn.models import build_random_init
 
             baseline = build_random_init(ctx.bundle, seed=ctx.settings.seed)
             stores["random-init"] = capture(
                 baseline, df, out / RANDOM_STATES_DIR, views=views, notice=say,
-                progress=lambda done, total: bar(len(df) + done), client=ctx.client)
+                progress=lambda done, total: bar(len(df) + done), client=ctx.client,
+                batch_size=size)
         note(f"{len(df)} rows, {len(stores['trained'].views)} views")
     return stores
 

@@ -50,6 +50,9 @@ class RunSettings:
         Compute the MDL codelength; also probe the architecture with random weights.
     attribution_rows : int
         Sentences to attribute (a seeded sample); 0 skips attribution.
+    batch_size : int
+        Rows per forward pass of the captures (a model that reads its padding, or whose
+        ``h_0`` is sized by the batch, gives states that depend on its batches).
     seed : int
         Base seed of the split, the sample and every probe.
     jobs : int
@@ -72,6 +75,7 @@ class RunSettings:
     mdl: bool = True
     random_baseline: bool = True
     attribution_rows: int = 24
+    batch_size: int = 256
     seed: int = 0
     jobs: int = 1
     cell_timeout: float | None = None
@@ -116,6 +120,7 @@ class RunSettings:
         whole("folds", 2)
         whole("seeds", 1)
         whole("attribution_rows", 0)
+        whole("batch_size", 1)
         if self.max_rows is not None:
             whole("max_rows", 1)
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs == 0:

@@ -39,7 +39,8 @@ class ModelParts:
 
 def find_parts(model: nn.Module, forward: Forward | None = None, *,
                embedding: str | None = None, layout: str = "batch",
-               pad_id: int | None = None) -> ModelParts:
+               pad_id: int | None = None,
+               embedding_module: nn.Embedding | None = None) -> ModelParts:
     """Locate embedding and recurrent module of ``model`` and build its forward.
 
     Parameters
@@ -49,10 +50,13 @@ def find_parts(model: nn.Module, forward: Forward | None = None, *,
     embedding : name of the token embedding submodule (default: ``embedding`` or the only one).
     layout : ``"batch"`` or ``"time"``: how the model lays out its ids (and embeddings).
     pad_id : the padding id (default: the embedding's ``padding_idx``, else 0).
+    embedding_module : the embedding to use instead of the model's (an adapter's one-hot
+        embedding, for a model fed without one).
     """
     from probe_rnn.models.calling import find_embedding
 
-    found = find_embedding(model, embedding)
+    found = ("input", embedding_module) if embedding_module is not None else \
+        find_embedding(model, embedding)
     if found is None:
         raise AttributionError(
             "attribution needs the model's token embedding (an nn.Embedding submodule); this "

@@ -103,7 +103,8 @@ def _parts(bundle: Any) -> ModelParts:
 
     return find_parts(model, forward, embedding=getattr(bundle, "embedding", None),
                       layout=getattr(adapter, "layout", "batch"),
-                      pad_id=getattr(bundle.tokenizer, "pad_id", None))
+                      pad_id=getattr(bundle.tokenizer, "pad_id", None),
+                      embedding_module=getattr(adapter, "input_embedding", None))
 
 
 def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: str):
@@ -185,6 +186,7 @@ def _predict(bundle: Any, parts: ModelParts, sub: pd.DataFrame
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(ids, lengths, logits) of the picked rows, encoded by the adapter, in eval mode."""
     batch = bundle.adapter.encode(sub["text"].astype(str).tolist())
+    parts.layout = getattr(bundle.adapter, "layout", parts.layout)  # a collate's, once it ran
     ids, lengths = batch["ids"].to(parts.device), batch["lengths"].to(parts.device)
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=False):
         bundle.model.eval()

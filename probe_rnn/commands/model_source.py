@@ -1,10 +1,12 @@
 """The options that say how to load the user's model, shared by every command that loads one.
 
 ``@model_options`` adds ``--model``, ``--vocab``, ``--tokenizer``, ``--pad-id``, ``--unk``,
-``--layout``, ``--adapter``, ``--labels`` and ``--trust-checkpoint`` to a command and hands it
-one :class:`ModelSource` (parameter ``source``), so each command declares them once and they
-read the same everywhere. :meth:`ModelSource.load` checks them all before the checkpoint is
-read. The README's "Your own model" section is the contract these options implement.
+``--layout``, ``--adapter``, ``--labels``, ``--trust-checkpoint``, the batching options
+``--pad-to``, ``--bos``, ``--eos``, ``--collate`` and ``--plugins`` to a command and hands it one
+:class:`ModelSource` (parameter ``source``), so each command declares them once and they read
+the same everywhere. :meth:`ModelSource.load` loads the plugins (``--plugins`` folders and
+``./probes``, so a plugin adapter works in every command) and checks every option before the
+checkpoint is read. The README's "Your own model" section is the contract these options implement.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class ModelSource:
     adapter: str | None = None
     labels: str | None = None
     trust_checkpoint: bool = False
+    pad_to: int | None = None
+    bos: str | None = None
+    eos: str | None = None
+    collate: str | None = None
+    plugins: list[Path] | None = None
 
     def check(self) -> None:
         """One-line errors for option values, before anything is loaded."""
@@ -58,6 +65,8 @@ class ModelSource:
         if self.adapter is not None and self.adapter not in registry.names("adapter"):
             raise ConfigError(f"--adapter {self.adapter!r} is unknown: choose one of "
                               f"{', '.join(registry.names('adapter'))}")
+        if self.pad_to is not None and self.pad_to < 1:
+            raise ConfigError(f"--pad-to must be an integer >= 1; received {self.pad_to}")
         if self.vocab is not None and not self.vocab.is_file():
             raise ConfigError(f"--vocab {str(self.vocab)!r} does not exist: give the "
                               "vocabulary file the model was trained with")
@@ -73,14 +82,17 @@ class ModelSource:
         return names
 
     def load(self, checkpoint: Path) -> ModelBundle:
-        """Check the options, then load the checkpoint as they say."""
+        """Load the plugins, check the options, then load the checkpoint as they say."""
+        from probe_rnn.commands.common import load_plugins
         from probe_rnn.models import load_model
 
+        load_plugins(self.plugins)
         self.check()
         return load_model(checkpoint, factory=self.factory, adapter=self.adapter,
                           trust_checkpoint=self.trust_checkpoint, vocab=self.vocab,
                           tokenizer=self.tokenizer, pad_id=self.pad_id, unk=self.unk,
-                          layout=self.layout, labels=self.label_names())
+                          layout=self.layout, labels=self.label_names(), pad_to=self.pad_to,
+                          bos=self.bos, eos=self.eos, collate=self.collate)
 
 
 def _given(kind: Any, flag: str, help_text: str) -> Any:
@@ -112,6 +124,16 @@ _OPTIONS: dict[str, Any] = {
         "--trust-checkpoint",
         help="Allow a checkpoint that is a pickled module. Unpickling runs code: only for "
         "files you trust.")],
+    "pad_to": _given(int, "--pad-to", "Pad every row to this many steps, as the model was "
+                     "trained (torchtext's fix_length); longer rows are cut to fit."),
+    "bos": _given(str, "--bos", "Token of --vocab put before every text (e.g. <sos>)."),
+    "eos": _given(str, "--eos", "Token of --vocab put after every text (e.g. <eos>)."),
+    "collate": _given(str, "--collate", "Your own batching: 'file.py:fn', a function from a "
+                      "list of texts to the forward's arguments, as your DataLoader built them "
+                      f"({HELP_LINK})."),
+    "plugins": Annotated[list[Path] | None, typer.Option(
+        "--plugins", show_default=False, help="Folder of plugin files (repeatable): probes, "
+        "tasks and adapters; ./probes is always read.")],
 }
 
 for _annotation in _OPTIONS.values():  # listed together under --help

@@ -70,7 +70,9 @@ def probe_cmd(
     attribution_rows: Annotated[int, typer.Option(
         "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
     umap: UmapOpt = True,
-    plugins: PluginsOpt = None,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", help="Rows per forward pass of the capture (a model that reads its "
+        "padding sees the same batches).")] = 256,
     scheduler: SchedulerOpt = None,
     source: ModelSource = ModelSource(),
     table: TableSource = TableSource(),
@@ -87,13 +89,12 @@ def probe_cmd(
         probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
         precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
         attribution_rows=attribution_rows, seed=seed, jobs=jobs, cell_timeout=cell_timeout,
-        umap=umap, keep_duplicates=keep_duplicates)
+        umap=umap, keep_duplicates=keep_duplicates, batch_size=batch_size)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds, "seeds":
                  seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
                  "probe_rows": probe_rows}
     with cluster(scheduler) as client:
-        load_plugins(plugins)
-        bundle = source.load(checkpoint)
+        bundle = source.load(checkpoint)  # loads --plugins and ./probes first
         df, origin = table.load()
         result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
                               say=say, progress=Progress(quiet=quiet), client=client)
@@ -130,11 +131,13 @@ def report_cmd(
     out: Annotated[Path | None, typer.Option(
         "--out", help="HTML file to write (default: RUN_DIR/index.html).", show_default=False)
     ] = None,
+    plugins: PluginsOpt = None,
     seed: SeedOpt = 0,
 ) -> None:
     """Re-render the HTML report from a run folder's files, without recomputing anything."""
     from probe_rnn.report import build_report
 
+    load_plugins(plugins)  # as every command does: plugin probes and tasks are known
     report = build_report(run_dir, umap=umap, out=out, seed=seed)
     typer.echo(f"report: {report.path}")
 

@@ -33,6 +33,7 @@ output ``z`` per row (``(batch,)`` or ``(batch, 1)``, a binary model trained wit
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -41,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from probe_rnn.errors import ConfigError, DataError, ModelCallError, ProbeRnnError
+from probe_rnn.models.feeding import Feeding, one_hot_embedding, sorted_packing
 from probe_rnn.plugins import register_adapter, registry
 
 if TYPE_CHECKING:
@@ -116,16 +118,24 @@ class TokenizerAdapter:
         The bundle's tokenizer; encoding without one raises ConfigError.
     layout : "batch" or "time"
         Whether the model reads ids ``(batch, time)`` or ``(time, batch)``.
+    feeding : Feeding, optional
+        BOS/EOS, fixed-length padding, one-hot inputs, sorted rows, a batch-size argument
+        (:mod:`probe_rnn.models.feeding`); default none of them.
     """
 
     name = "tokenizer"
     passes_lengths = True
 
-    def __init__(self, tokenizer: Tokenizer | None, layout: str = "batch") -> None:
+    def __init__(self, tokenizer: Tokenizer | None, layout: str = "batch",
+                 feeding: Feeding | None = None) -> None:
         if layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
         self.tokenizer = tokenizer
         self.layout = layout
+        self.feeding = feeding or Feeding()
+        #: one-hot inputs come from this embedding (attribution hooks it as the model's own)
+        self.input_embedding = (None if self.feeding.one_hot is None
+                                else one_hot_embedding(self.feeding.one_hot))
 
     def _require_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
@@ -141,27 +151,39 @@ class TokenizerAdapter:
         """``{"ids": LongTensor (batch, time), "lengths": LongTensor (batch,)}``."""
         if len(texts) == 0:
             raise DataError("cannot encode an empty list of texts: pass at least one text")
-        ids, lengths = self._require_tokenizer().encode_batch(list(texts))
+        tokenizer = self._require_tokenizer()
+        ids, lengths = tokenizer.encode_batch(list(texts))
+        ids, lengths = self.feeding.frame(ids, lengths, int(getattr(tokenizer, "pad_id", 0)))
         return {"ids": ids, "lengths": lengths}
 
     def tokens(self, text: str) -> list[str]:
-        """The tokenizer's tokens of ``text`` (unknown tokens keep their own spelling)."""
-        return self._require_tokenizer().tokenize(text)
+        """The tokenizer's tokens of ``text`` (unknown tokens keep their own spelling), with
+        the BOS/EOS the model reads."""
+        return self.feeding.frame_tokens(self._require_tokenizer().tokenize(text))
 
     def forward(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
         """Call ``model(ids, lengths)`` (or ``model(ids)``), ids in the model's layout."""
-        device = _model_device(model)
+        device, feed = _model_device(model), self.feeding
         ids, lengths = batch["ids"], batch["lengths"]
         moved = (ids.t() if self.layout == "time" else ids).to(device)
+        if self.input_embedding is not None:
+            valid = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
+            valid = (valid.t() if self.layout == "time" else valid).to(device)
+            moved = self.input_embedding.to(device)(moved) * valid[..., None]
         args = (moved, lengths.to(device)) if self.passes_lengths else (moved,)
+        extra = {feed.batch_arg: len(ids)} if feed.batch_arg else {}
         try:
-            return as_logits(model(*args), len(ids))
+            with sorted_packing(model) if feed.sort else contextlib.nullcontext():
+                return as_logits(model(*args, **extra), len(ids))
         except ProbeRnnError:
             raise
         except Exception as exc:
-            shapes = f"ids {tuple(moved.shape)} ({self.layout}-major)"
+            what = "ids" if feed.one_hot is None else "one-hot inputs"
+            shapes = f"{what} {tuple(moved.shape)} ({self.layout}-major)"
             if self.passes_lengths:
                 shapes += f" and lengths {tuple(lengths.shape)}"
+            if feed.batch_arg:
+                shapes += f" and {feed.batch_arg}={len(ids)}"
             text = " ".join(str(exc).split()) or type(exc).__name__
             raise ModelCallError(
                 f"calling {forward_signature(model)} with {shapes} failed: "
@@ -171,7 +193,8 @@ class TokenizerAdapter:
             ) from exc
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(tokenizer={self.tokenizer!r}, layout={self.layout!r})"
+        return (f"{type(self).__name__}(tokenizer={self.tokenizer!r}, layout={self.layout!r}, "
+                f"feeding={self.feeding!r})")
 
 
 @register_adapter("probe-rnn")
@@ -196,7 +219,8 @@ class IdsAdapter(TokenizerAdapter):
     passes_lengths = False
 
 
-def make_adapter(spec: Any, tokenizer: Tokenizer | None, layout: str | None = None) -> Adapter:
+def make_adapter(spec: Any, tokenizer: Tokenizer | None, layout: str | None = None,
+                 feeding: Feeding | None = None) -> Adapter:
     """Turn an adapter name, class or instance into an adapter instance.
 
     Parameters
@@ -209,16 +233,22 @@ def make_adapter(spec: Any, tokenizer: Tokenizer | None, layout: str | None = No
     layout : "batch", "time" or None
         For the built-in adapters: the ids' layout (default batch). A plugin adapter encodes and
         calls its model itself, so a layout for it is an error.
+    feeding : Feeding, optional
+        For the built-in adapters: BOS/EOS, fixed padding, one-hot, sorting, batch argument.
     """
     if isinstance(spec, str):
         spec = registry.get("adapter", spec)
     if isinstance(spec, type):
         if issubclass(spec, TokenizerAdapter):
-            spec = spec(tokenizer, layout or "batch")
+            spec = spec(tokenizer, layout or "batch", feeding)
         elif layout not in (None, "batch"):
             raise ConfigError(f"layout={layout} applies to the built-in adapters; adapter "
                               f"{spec.__name__} calls its model itself: leave layout= out",
                               parameter="layout")
+        elif feeding is not None and (feeding.pad_to or feeding.bos or feeding.eos):
+            raise ConfigError(f"pad_to=, bos= and eos= apply to the built-in adapters; adapter "
+                              f"{spec.__name__} encodes texts itself: leave them out",
+                              parameter=("pad_to", "bos", "eos"))
         else:
             spec = spec(tokenizer)
     missing = [m for m in ("encode", "forward", "tokens") if not callable(getattr(spec, m, None))]

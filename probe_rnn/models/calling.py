@@ -1,13 +1,21 @@
 """How a foreign model wants to be called, found from the model itself.
 
-Two questions decide the call: does ``forward`` take the lengths, and does it read ids
-``(batch, time)`` or ``(time, batch)``? :func:`detect_call` answers both without adapter code:
+Three questions decide the call: what does ``forward`` take beside the ids (the lengths, a
+batch size, nothing), does it read ids ``(batch, time)`` or ``(time, batch)``, and must the rows
+of a batch be sorted by length? :func:`detect_call` answers them without adapter code:
 
-1. **the signature**: ``forward(ids)`` takes no lengths; ``forward(ids, lengths)`` or
-   ``forward(text, text_lengths)`` (any names) does; ``*args`` leaves it open;
+1. **the signature** gives the candidates, tried in this order: ``forward(ids)`` -> ids alone;
+   ``forward(ids, lengths)`` (any names, no default) -> ids and lengths; a second parameter
+   with a default -> ids alone first, then, when its name speaks of a batch size
+   (``batch_size``, ``bsz``), ``batch_size=`` the number of rows (the ``init_hidden(batch_size)``
+   pattern, whose ``h_0`` is otherwise sized by a stored ``self.batch_size``), else the
+   lengths; ``*args`` -> lengths, then ids alone;
 2. **one probing call** per candidate, on a batch of 3 rows by 5 steps (so batch and time cannot
-   be confused) of ids from the embedding's range: a candidate is right when the call succeeds,
-   the recurrent module sees 3 sequences and the model returns 3 rows of logits.
+   be confused) whose lengths ``(3, 5, 2)`` are *not* sorted: a candidate is right when the call
+   succeeds, the recurrent module sees 3 sequences and the model returns 3 rows of logits. A
+   call that fails because ``pack_padded_sequence`` wants sorted lengths (the forward packs
+   without ``enforce_sorted=False``) is tried again with the rows sorted, and then every batch
+   is sorted for the call and its results put back in row order.
 
 ``layout`` and ``lengths`` given by the user (``--layout``, ``--adapter``) are tried alone. When
 no candidate works, the error names the model's forward signature and what each try raised.
@@ -16,6 +24,7 @@ no candidate works, the error names the model's forward signature and what each 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,11 +34,14 @@ from torch.nn.utils.rnn import PackedSequence
 
 from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
 from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
+from probe_rnn.models.feeding import Feeding
 
-__all__ = ["CallShape", "detect_call", "takes_lengths", "find_embedding"]
+__all__ = ["CallShape", "detect_call", "takes_lengths", "call_options", "find_embedding"]
 
 RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
-_PROBE_LENGTHS = (5, 3, 2)  # batch 3, time 5
+_PROBE_LENGTHS = (3, 5, 2)  # batch 3, time 5, not sorted (a packing model may need them sorted)
+_BATCH_SIZE_NAME = re.compile(r"batch|bsz", re.IGNORECASE)
+_UNSORTED = "must be sorted in decreasing order"
 
 
 @dataclass(frozen=True)
@@ -40,11 +52,20 @@ class CallShape:
     layout: str
     evidence: str = ""
     outputs: int = 0
+    batch_arg: str | None = None
+    sort: bool = False
 
     @property
     def adapter(self) -> str:
         """The built-in adapter's name."""
         return "ids-lengths" if self.lengths else "ids"
+
+    @property
+    def call(self) -> str:
+        """``"model(ids, lengths)"``, ``"model(ids)"`` or ``"model(ids, batch_size=B)"``."""
+        if self.batch_arg is not None:
+            return f"model(ids, {self.batch_arg}=B)"
+        return "model(ids, lengths)" if self.lengths else "model(ids)"
 
 
 def takes_lengths(model: nn.Module) -> bool | None:
@@ -61,9 +82,27 @@ def takes_lengths(model: nn.Module) -> bool | None:
     if len(required) > 2:
         raise ModelCallError(
             f"{forward_signature(model)} needs {len(required)} arguments; probe-rnn passes ids "
-            "and, optionally, lengths: give the other arguments defaults, or write an adapter "
-            "plugin (see probes/README.md)")
+            "and, optionally, lengths or a batch size: pass collate=FILE.py:fn, a function from "
+            "a list of texts to all of the forward's arguments (see the README's 'Your own "
+            "model')", parameter="collate")
     return len(positional) >= 2
+
+
+def call_options(model: nn.Module) -> list[tuple[bool, str | None]]:
+    """The calls to try, in order, as ``(passes lengths, batch-size parameter)`` (see the
+    module docstring)."""
+    passes = takes_lengths(model)
+    if passes is None:
+        return [(True, None), (False, None)]
+    if not passes:
+        return [(False, None)]
+    params = list(inspect.signature(model.forward).parameters.values())
+    second = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1]
+    if second.default is second.empty:
+        return [(True, None)]
+    if _BATCH_SIZE_NAME.search(second.name):
+        return [(False, None), (False, second.name)]
+    return [(False, None), (True, None)]
 
 
 def find_embedding(model: nn.Module, name: str | None = None) -> tuple[str, nn.Embedding] | None:
@@ -87,6 +126,15 @@ def find_embedding(model: nn.Module, name: str | None = None) -> tuple[str, nn.E
     return found[0] if found else None
 
 
+def _given_options(model: nn.Module, lengths: bool) -> list[tuple[bool, str | None]]:
+    """The candidates that pass (or not) the lengths as the user said (``--adapter``)."""
+    try:
+        found = [option for option in call_options(model) if option[0] == lengths]
+    except ModelCallError:
+        found = []
+    return found or [(lengths, None)]
+
+
 def _probe_batch(vocab_size: int, pad_id: int) -> dict[str, torch.Tensor]:
     width = max(_PROBE_LENGTHS)
     usable = [i for i in range(min(vocab_size, 64)) if i != pad_id] or [0]
@@ -108,9 +156,10 @@ def _sequences_seen(module: nn.RNNBase, args: tuple) -> int | None:
 
 
 def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
-         rnn: nn.Module | None) -> tuple[str | None, int]:
+         rnn: nn.Module | None, feeding: Feeding) -> tuple[str | None, int]:
     """(None, logits' width) when ``shape`` calls the model correctly, else (why not, 0)."""
-    adapter = (IdsLengthsAdapter if shape.lengths else IdsAdapter)(None, shape.layout)
+    feeding = feeding.but(batch_arg=shape.batch_arg, sort=shape.sort)
+    adapter = (IdsLengthsAdapter if shape.lengths else IdsAdapter)(None, shape.layout, feeding)
     seen: list[int | None] = []
     handle = rnn.register_forward_hook(
         lambda m, a, _o: seen.append(_sequences_seen(m, a))) if rnn is not None else None
@@ -130,7 +179,7 @@ def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
 
 
 def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str = "auto",
-                lengths: bool | None = None) -> CallShape:
+                lengths: bool | None = None, feeding: Feeding | None = None) -> CallShape:
     """Find how ``model`` is called (see the module docstring).
 
     Parameters
@@ -140,29 +189,33 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
         ``pad_id``.
     layout : ``"auto"``, ``"batch"`` or ``"time"``.
     lengths : None to decide from the signature, else whether ``forward`` takes lengths.
+    feeding : how ids become inputs (one-hot); its ``sort`` and ``batch_arg`` are decided here.
     """
     if layout not in ("auto", *LAYOUTS):
         raise ConfigError(f"layout must be auto, batch or time; got {layout!r}")
     layouts: Sequence[str] = LAYOUTS if layout == "auto" else (layout,)
-    if lengths is None:
-        from_signature = takes_lengths(model)
-        options = (True, False) if from_signature is None else (from_signature,)
-    else:
-        options = (lengths,)
+    options = call_options(model) if lengths is None else _given_options(model, lengths)
     rnn = next((m for m in model.modules() if isinstance(m, RECURRENT)), None)
     batch = _probe_batch(vocab_size, pad_id)
     tried: list[str] = []
-    for passes in options:
+    for passes, batch_arg in options:
         for lay in layouts:
-            shape = CallShape(passes, lay)
-            why, outputs = _try(model, shape, batch, rnn)
+            shape = CallShape(passes, lay, batch_arg=batch_arg)
+            why, outputs = _try(model, shape, batch, rnn, feeding or Feeding())
+            if why is not None and _UNSORTED in why:
+                shape = CallShape(passes, lay, batch_arg=batch_arg, sort=True)
+                why, outputs = _try(model, shape, batch, rnn, feeding or Feeding())
             what = (f"ids {'(3, 5)' if lay == 'batch' else '(5, 3)'} {lay}-major"
-                    + (" + lengths (3,)" if passes else ""))
+                    + (" + lengths (3,)" if passes else "")
+                    + (f" + {batch_arg}=3" if batch_arg else "")
+                    + (" sorted by length" if shape.sort else ""))
             if why is None:
-                return CallShape(passes, lay, f"called with {what}", outputs)
+                return CallShape(passes, lay, f"called with {what}", outputs, batch_arg,
+                                 shape.sort)
             tried.append(f"with {what}: {why}")
     raise ModelCallError(
-        f"cannot call {forward_signature(model)}: " + "; ".join(tried)
-        + " (fix the model, or pass layout= and adapter= to say how it is called; see the "
-        "README's 'Your own model')", parameter=("layout", "adapter"))
-
+        f"cannot call {forward_signature(model)}: tried " + "; ".join(tried)
+        + "; pass collate=FILE.py:fn, a function from a list of texts to the forward's "
+        "arguments (or layout= and adapter= when one of these calls is right but failed on the "
+        "ids' layout; see the README's 'Your own model')",
+        parameter=("layout", "adapter", "collate"))

@@ -26,7 +26,7 @@ from probe_rnn.models.adapters import (
     make_adapter,
 )
 from probe_rnn.models.bundle import ModelBundle
-from probe_rnn.models.calling import detect_call, find_embedding
+from probe_rnn.models.calling import RECURRENT, detect_call, find_embedding
 from probe_rnn.models.checkpoint import (
     FORMAT,
     check_format,
@@ -38,23 +38,18 @@ from probe_rnn.models.checkpoint import (
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 from probe_rnn.models.factory import FactoryResult, absolute_spec, call_factory
+from probe_rnn.models.feeding import Feeding
 from probe_rnn.plugins import registry
 
 __all__ = ["load_model"]
 
 
 def load_model(
-    path: str | Path,
-    *,
-    factory: str | Callable[[], Any] | None = None,
-    adapter: Any = None,
-    trust_checkpoint: bool = False,
-    vocab: str | Path | None = None,
-    tokenizer: str | None = None,
-    pad_id: int | None = None,
-    unk: str | None = None,
-    layout: str = "auto",
-    labels: list[str] | None = None,
+    path: str | Path, *, factory: str | Callable[[], Any] | None = None, adapter: Any = None,
+    trust_checkpoint: bool = False, vocab: str | Path | None = None,
+    tokenizer: str | None = None, pad_id: int | None = None, unk: str | None = None,
+    layout: str = "auto", labels: list[str] | None = None, pad_to: int | None = None,
+    bos: str | None = None, eos: str | None = None, collate: Any = None,
 ) -> ModelBundle:
     """Load a model for probing.
 
@@ -81,6 +76,10 @@ def load_model(
     labels : list of str, optional
         Class names in the order of the model's outputs; win over the file's and the factory's.
         Without any, a foreign model's classes are ``"0".."n-1"``.
+    pad_to, bos, eos : optional
+        Pad rows to ``pad_to`` steps; ``bos``/``eos`` around each text (:func:`feeding_for`).
+    collate : str or callable, optional
+        ``"file.py:fn"`` or a function ``texts -> forward's arguments`` (replaces the adapter).
 
     Returns
     -------
@@ -95,10 +94,12 @@ def load_model(
     model = parts["model"].to("cpu").eval()
     found = find_embedding(model, built.embedding if built else None)
     tok = _tokenizer_for(parts["tokenizer"], found, vocab, tokenizer, pad_id, unk)
-    chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found)
+    feeding = feeding_for(model, tok, found, pad_to, bos, eos)
+    chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found, feeding,
+                                            collate)
     names = _label_names(labels, parts["labels"], outputs)
     origin = _origin(path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk,
-                     layout, labels)
+                     layout, labels, pad_to=pad_to, bos=bos, eos=eos, collate=collate)
     return ModelBundle(
         model=model, tokenizer=tok, labels=names, config=parts["config"], meta=parts["meta"],
         adapter=chosen, source=str(path), checksum=file_sha256(path), format=parts["format"],
@@ -143,17 +144,20 @@ def _parts_from(path: Path, obj: Any, built: FactoryResult | None) -> dict[str, 
 
 
 def _origin(path: Path, factory: Any, adapter: Any, trust: bool, vocab: Any, tokenizer: Any,
-            pad_id: Any, unk: Any, layout: str, labels: Any) -> dict[str, Any] | None:
+            pad_id: Any, unk: Any, layout: str, labels: Any, **feeding: Any
+            ) -> dict[str, Any] | None:
     """How another process loads the same model (absolute paths), or None when the factory or
     the adapter is a Python object rather than a name."""
-    if not isinstance(factory, str | None) or not isinstance(adapter, str | None):
+    if any(not isinstance(v, str | None) for v in (factory, adapter, feeding.get("collate"))):
         return None
+    if feeding.get("collate") is not None:
+        feeding["collate"] = absolute_spec(feeding["collate"])
     if isinstance(factory, str):
         factory = absolute_spec(factory)
     return {"path": str(path.resolve()), "options": {
         "factory": factory, "adapter": adapter, "trust_checkpoint": trust,
         "vocab": None if vocab is None else str(Path(vocab).resolve()), "tokenizer": tokenizer,
-        "pad_id": pad_id, "unk": unk, "layout": layout, "labels": labels}}
+        "pad_id": pad_id, "unk": unk, "layout": layout, "labels": labels, **feeding}}
 
 
 def _label_names(given: list[str] | None, known: list[str], outputs: int | None) -> list[str]:
@@ -185,33 +189,92 @@ def _check_ids(tok: Any, found: tuple[str, nn.Embedding]) -> None:
 
 
 def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any, layout: str,
-                    tok: Any, found: tuple[str, nn.Embedding] | None
-                    ) -> tuple[Any, str, int | None]:
+                    tok: Any, found: tuple[str, nn.Embedding] | None, feeding: Feeding,
+                    collate: Any = None) -> tuple[Any, str, int | None]:
     """The adapter instance, how the call was decided (for the model card), and the number
     of logits the probing call returned (None when no probing call was made)."""
+    if collate is not None:
+        return _collate_adapter(collate, model, tok, adapter, layout, feeding)
     spec = adapter or (built.adapter if built is not None else None)
+    fed = feeding.describe()
     if spec is None and isinstance(model, RNNClassifier):
         if layout not in ("auto", "batch"):
             raise ConfigError("layout=time does not apply to a probe-rnn model: it reads "
                               "(batch, time); leave layout= out", parameter="layout")
-        return (make_adapter("probe-rnn", tok), "probe-rnn model: model(ids, lengths)",
+        return (make_adapter("probe-rnn", tok, None, feeding),
+                "probe-rnn model: model(ids, lengths)" + (f"; {fed}" if fed else ""),
                 model.config.n_labels)
     cls = registry.get("adapter", spec) if isinstance(spec, str) else spec
     builtin = cls is None or (isinstance(cls, type) and issubclass(cls, TokenizerAdapter)
                               and cls is not ProbeRnnAdapter)
     if not builtin:
-        return make_adapter(spec, tok, None if layout == "auto" else layout), (
+        return make_adapter(spec, tok, None if layout == "auto" else layout, feeding), (
             f"adapter {getattr(cls, '__name__', type(cls).__name__)} (given)"), None
     passes = None if cls is None else cls.passes_lengths
     vocab_size = found[1].num_embeddings if found else (len(tok) if tok is not None else 2)
     pad = getattr(tok, "pad_id", None)
     if pad is None:
         pad = found[1].padding_idx if found and found[1].padding_idx is not None else 0
-    shape = detect_call(model, vocab_size, pad, layout=layout, lengths=passes)
+    shape = detect_call(model, vocab_size, pad, layout=layout, lengths=passes, feeding=feeding)
     how = "given" if layout != "auto" and passes is not None else "detected"
-    return make_adapter(shape.adapter, tok, shape.layout), (
-        f"{forward_signature(model)} as model({'ids, lengths' if shape.lengths else 'ids'}), "
-        f"ids {shape.layout}-major ({how}: {shape.evidence})"), shape.outputs
+    feeding = feeding.but(sort=shape.sort, batch_arg=shape.batch_arg)
+    fed = feeding.describe()
+    return make_adapter(shape.adapter, tok, shape.layout, feeding), (
+        f"{forward_signature(model)} as {shape.call}, ids {shape.layout}-major ({how}: "
+        f"{shape.evidence})" + (f"; {fed}" if fed else "")), shape.outputs
+
+
+def _collate_adapter(collate: Any, model: nn.Module, tok: Any, adapter: Any, layout: str,
+                     feeding: Feeding) -> tuple[Any, str, None]:
+    """The adapter of ``collate=`` (which says how the model is called, alone)."""
+    from probe_rnn.models.collate import CollateAdapter, load_collate
+
+    clash = [name for name, value in (("adapter", adapter), ("pad_to", feeding.pad_to),
+                                      ("bos", feeding.bos), ("eos", feeding.eos))
+             if value is not None] + (["layout"] if layout != "auto" else [])
+    if clash:
+        raise ConfigError(f"collate= builds the model's batches itself: leave "
+                          f"{', '.join(n + '=' for n in clash)} out", parameter=tuple(clash))
+    fn, spec = ((load_collate(collate), collate) if isinstance(collate, str)
+                else (collate, getattr(collate, "__qualname__", repr(collate))))
+    if not callable(fn):
+        raise ConfigError(f"collate= must be a function texts -> batch; got {fn!r}",
+                          parameter="collate")
+    return CollateAdapter(fn, spec, model, tok), (
+        f"{forward_signature(model)} as model(*collate(texts)) with collate {spec}; each "
+        "row's steps from the PackedSequence its recurrent module receives, else the batch's "
+        "lengths or mask, else every step (checked on the first batch)"), None
+
+
+def feeding_for(model: nn.Module, tok: Any, found: tuple[str, nn.Embedding] | None,
+                pad_to: int | None, bos: str | None, eos: str | None) -> Feeding:
+    """BOS/EOS ids from the vocabulary, fixed padding, and one-hot inputs when the first
+    recurrent module reads vectors as wide as the vocabulary and the model has no embedding."""
+    if pad_to is not None and (isinstance(pad_to, bool) or not isinstance(pad_to, int)
+                               or pad_to < 1):
+        raise ConfigError(f"pad_to must be an integer >= 1; got {pad_to!r}", parameter="pad_to")
+    ids: dict[str, int | None] = {}
+    for option, token in (("bos", bos), ("eos", eos)):
+        ids[option] = None
+        if token is None:
+            continue
+        index = getattr(tok, "index", None)
+        if not isinstance(index, Mapping) or token not in index:
+            where = ("has no token map" if not isinstance(index, Mapping)
+                     else f"has no token {token!r}")
+            raise ConfigError(f"{option}={token} must be a token of the model's vocabulary, "
+                              f"which {where}: pass vocab=FILE holding it, or the token as the "
+                              "file spells it", parameter=(option, "vocab"))
+        ids[option] = int(index[token])
+    if pad_to is not None and pad_to <= (bos is not None) + (eos is not None):
+        raise ConfigError(f"pad_to={pad_to} leaves no step for the text beside bos=/eos=: "
+                          "give the length the model was trained with", parameter="pad_to")
+    one_hot = None
+    rnn = next((m for m in model.modules() if isinstance(m, RECURRENT)), None)
+    if found is None and tok is not None and rnn is not None and rnn.input_size == len(tok):
+        one_hot = len(tok)
+    return Feeding(pad_to=pad_to, bos=bos, eos=eos, bos_id=ids["bos"], eos_id=ids["eos"],
+                   one_hot=one_hot)
 
 
 def _find_state_dict(obj: Any) -> Mapping[str, Any] | None:

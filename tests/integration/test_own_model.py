@@ -55,9 +55,14 @@ def work(tmp_path_factory) -> Path:
     chars = sorted(set("".join(names["text"])))
     vocab = {"<pad>": 0, "<unk>": 1, **{c: i + 2 for i, c in enumerate(chars)}}
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    names.sample(90, random_state=4)[["text", "label", "split"]].to_csv(
-        folder / "names.csv", index=False)
+    sample = names.sample(90, random_state=4)[["text", "label", "split"]]
+    # longest first: the hand-written glue below calls sentiment_rnn.py, which packs with
+    # enforce_sorted=True, as its tutorial's sorted batches did
+    order = sample["text"].str.len().sort_values(ascending=False, kind="stable").index
+    sample.loc[order].to_csv(folder / "names.csv", index=False)
     for name, code in readme_models().items():
+        if name not in SHAPES:
+            continue
         (folder / name).write_text(code, encoding="utf-8")
         torch.manual_seed(11)
         torch.save(_import(folder / name).build().state_dict(), folder / f"{Path(name).stem}.pt")
@@ -101,7 +106,7 @@ def _model_args(work: Path, name: str) -> list[str]:
 
 
 def test_the_readme_shows_the_three_shapes() -> None:
-    assert set(readme_models()) == set(SHAPES)
+    assert set(SHAPES) <= set(readme_models())  # test_own_model_shapes.py runs the others
 
 
 @pytest.mark.parametrize("name", list(SHAPES))

@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from probe_rnn.errors import ConfigError, ModelCallError
 from probe_rnn.models.adapters import IdsAdapter, IdsLengthsAdapter, as_logits
-from probe_rnn.models.calling import detect_call, find_embedding, takes_lengths
+from probe_rnn.models.calling import call_options, detect_call, find_embedding, takes_lengths
+from probe_rnn.models.feeding import Feeding
 
 
 class Packed(nn.Module):
@@ -99,3 +101,99 @@ def test_a_failing_call_names_forward_and_the_shapes() -> None:
         IdsLengthsAdapter(None).forward(Padded(True), batch)
     out = IdsAdapter(None, "time").forward(Padded(False).eval(), batch)
     assert out.shape == (2, 2)
+
+
+class InitHidden(nn.Module):
+    """The init_hidden pattern: h_0 sized by a stored batch size unless batch_size is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_size = 32
+        self.word_embeddings = nn.Embedding(20, 4)
+        self.lstm = nn.LSTM(4, 3)
+        self.label = nn.Linear(3, 2)
+
+    def forward(self, input_sentence, batch_size=None):
+        x = self.word_embeddings(input_sentence).permute(1, 0, 2)
+        size = self.batch_size if batch_size is None else batch_size
+        h_0 = torch.zeros(1, size, 3)
+        return self.label(self.lstm(x, (h_0, torch.zeros(1, size, 3)))[1][0][-1])
+
+
+class SortedPacked(nn.Module):
+    """Packs with enforce_sorted left at True, imported by name as many tutorials do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(20, 4, padding_idx=0)
+        self.rnn = nn.LSTM(4, 3, bidirectional=True)
+        self.fc = nn.Linear(6, 1)
+
+    def forward(self, text, text_lengths):
+        packed = pack_padded_sequence(self.embedding(text), text_lengths.cpu())
+        hidden = self.rnn(packed)[1][0]
+        return self.fc(torch.cat([hidden[-2], hidden[-1]], dim=1))
+
+
+@pytest.mark.parametrize("forward, options", [
+    (lambda self, ids: None, [(False, None)]),
+    (lambda self, ids, lengths: None, [(True, None)]),
+    (lambda self, x, lengths=None: None, [(False, None), (True, None)]),
+    (lambda self, x, batch_size=None: None, [(False, None), (False, "batch_size")]),
+    (lambda self, x, bsz=8: None, [(False, None), (False, "bsz")]),
+    (lambda self, *args: None, [(True, None), (False, None)]),
+])
+def test_the_calls_tried_follow_the_signature(forward, options) -> None:
+    model = type("M", (nn.Module,), {"forward": forward})()
+    assert call_options(model) == options
+
+
+def test_a_batch_size_parameter_gets_the_number_of_rows() -> None:
+    model = InitHidden().eval()
+    shape = detect_call(model, 20, 0)
+    assert (shape.lengths, shape.layout, shape.batch_arg) == (False, "batch", "batch_size")
+    adapter = IdsAdapter(None, "batch", Feeding(batch_arg=shape.batch_arg))
+    ids = torch.randint(1, 20, (5, 7))
+    with torch.no_grad():
+        got = adapter.forward(model, {"ids": ids, "lengths": torch.full((5,), 7)})
+        want = model(ids, batch_size=5)
+    torch.testing.assert_close(got, want)
+    with pytest.raises(ModelCallError, match="hidden"):  # ids alone: h_0 has 32 rows
+        IdsAdapter(None, "batch").forward(model, {"ids": ids, "lengths": torch.full((5,), 7)})
+
+
+def test_a_forward_needing_sorted_lengths_is_detected_and_keeps_row_order() -> None:
+    torch.manual_seed(0)
+    model = SortedPacked().eval()
+    shape = detect_call(model, 20, 0)
+    assert (shape.lengths, shape.layout, shape.sort) == (True, "time", True)
+    lengths = torch.tensor([2, 6, 4, 6, 1])
+    ids = torch.randint(1, 20, (5, 6)) * (torch.arange(6)[None, :] < lengths[:, None])
+    adapter = IdsLengthsAdapter(None, "time", Feeding(sort=True))
+    got = adapter.forward(model, {"ids": ids, "lengths": lengths})
+    order = torch.sort(lengths, descending=True, stable=True).indices  # the author's batch
+    with torch.no_grad():
+        want = model(ids[order].t(), lengths[order])[torch.argsort(order)]
+    torch.testing.assert_close(got, torch.cat([-want / 2, want / 2], dim=1))
+    assert pack_padded_sequence is globals()["pack_padded_sequence"]  # put back
+    with pytest.raises(ModelCallError, match="sorted in decreasing order"):
+        IdsLengthsAdapter(None, "time").forward(model, {"ids": ids, "lengths": lengths})
+
+
+def test_a_forward_no_call_fits_names_what_was_tried_and_the_collate_fix() -> None:
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.Embedding(20, 4)
+            self.gru = nn.GRU(4, 3, batch_first=True)
+
+        def forward(self, ids, mask):
+            lengths = mask.sum(1)  # a (batch, time) mask, not lengths
+            return self.gru(self.embedding(ids))[1][-1][:, :2] * lengths[:, None]
+
+    with pytest.raises(ModelCallError) as err:
+        detect_call(Masked().eval(), 20, 0)
+    text = str(err.value)
+    assert text.startswith("cannot call Masked.forward(ids, mask): tried with ids (3, 5)")
+    assert "(5, 3) time-major + lengths (3,)" in text and "pass collate=FILE.py:fn" in text
+    assert "\n" not in text
