@@ -37,6 +37,10 @@ KeepDuplicatesOpt = Annotated[bool, typer.Option(
     "--keep-duplicates", help="Keep held-out rows whose text is also a training row's (removed "
     "by default).")]
 
+CaptureBatchOpt = Annotated[int, typer.Option(
+    "--batch-size", help="Rows per forward pass of the capture (a model that reads its padding "
+    "sees the same batches).")]
+
 
 @model_options
 @table_options
@@ -70,9 +74,7 @@ def probe_cmd(
     attribution_rows: Annotated[int, typer.Option(
         "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
     umap: UmapOpt = True,
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", help="Rows per forward pass of the capture (a model that reads its "
-        "padding sees the same batches).")] = 256,
+    batch_size: CaptureBatchOpt = 256,
     scheduler: SchedulerOpt = None,
     source: ModelSource = ModelSource(),
     table: TableSource = TableSource(),
