@@ -165,3 +165,26 @@ def test_an_edited_plugin_is_recomputed_with_a_notice(store, tmp_path) -> None:
         assert third.attrs["reused_cells"] == 2  # unchanged since: everything reused
     finally:
         registry.remove("probe", "t-edited")
+
+
+def test_a_task_that_exits_fails_its_cells_naming_it(store) -> None:
+    import sys
+
+    from probe_rnn.probing.tasks import Task
+
+    class Quitting(Task):
+        name, kind, level = "quitting", "classification", "sentence"
+        description = "calls sys.exit while building its targets"
+
+        def targets(self, meta, tokens, offsets, level=None):
+            sys.exit(9)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = run_probes({"trained": store}, views=["signal"], tasks=["label", Quitting()],
+                        folds=3, mdl=False, control=False)
+    failed = {f["task"]: f["reason"] for f in df.attrs["failed_cells"]}
+    assert list(failed) == ["quitting"]
+    assert failed["quitting"].startswith("task 'quitting' (from test_plugin_cells) called "
+                                         "sys.exit(9)")
+    assert set(df["task"]) == {"label"}
