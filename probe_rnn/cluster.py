@@ -205,8 +205,10 @@ def lost_work(exc: BaseException, client: Any = None) -> str | None:
         return ("a worker process died while running cells (its probe or task ended the "
                 "process, e.g. with os._exit, or it crashed or ran out of memory)")
     if name == "KilledWorker":
-        return (f"Dask workers died {RETRIES + 1} times running the same task (its probe or "
-                "task ends the process, or it runs out of memory)")
+        task = getattr(exc, "task", None)
+        return (f"Dask workers died {RETRIES + 1} times running the same task"
+                f"{f' ({task})' if task else ''} (its probe or task ends the process, e.g. "
+                "with os._exit, or it runs out of memory)")
     gone = client is not None and getattr(client, "status", "running") != "running"
     if name in ("CommClosedError", "FutureCancelledError") or gone or (
             client is not None and isinstance(exc, concurrent.futures.CancelledError)):

@@ -98,3 +98,23 @@ def test_a_factory_that_exits_is_an_error_naming_it(tmp_path, body: str, error: 
     with pytest.raises(error, match="factory") as caught:
         call_factory(f"{path}:build")
     assert words in str(caught.value) and "factory_exits.py" in str(caught.value)
+
+
+def test_lost_work_is_told_apart_from_other_errors() -> None:
+    import concurrent.futures
+
+    from distributed import KilledWorker
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    from probe_rnn.cluster import lost_work
+
+    class Client:
+        status = "closed"
+
+    killed = KilledWorker("probe-rnn-cell-abc", "tcp://w:1", ["tcp://w:1"])
+    assert "died 4 times running the same task (probe-rnn-cell-abc)" in lost_work(killed)
+    assert "a worker process died" in lost_work(TerminatedWorkerError("gone"))
+    cancelled = concurrent.futures.CancelledError()
+    assert lost_work(cancelled, Client()) == "the connection to the Dask scheduler was lost"
+    assert lost_work(ValueError("a user's bug")) is None  # never mistaken for a lost worker
+    assert lost_work(cancelled) is None  # without a client, a cancel is not a lost scheduler
