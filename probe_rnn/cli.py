@@ -118,6 +118,18 @@ def _lost_work(exc: Exception) -> str | None:
     return lost
 
 
+#: Libraries of the CLI itself whose exits are theirs to make (rich exits 1 on a broken pipe).
+_OWN_EXITS = ("rich", "click", "typer")
+
+
+def _exit_module(exc: BaseException) -> str:
+    """The module whose code raised ``exc`` (its traceback's last frame), or ``""``."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
+
+
 def _user_exit_line(exc: SystemExit) -> str:
     """One line for a ``sys.exit()`` (or ``os._exit``) that user code ran inside a command."""
     from probe_rnn.usercode import did, exit_site
@@ -138,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
         except SystemExit as exc:  # Typer returns its own exits: this is user code's
-            if debug:
+            if debug or _exit_module(exc).split(".")[0] in _OWN_EXITS:
                 raise
             print(f"error: {_user_exit_line(exc)}", file=sys.stderr)
             sys.exit(1)
