@@ -118,3 +118,12 @@ def test_lost_work_is_told_apart_from_other_errors() -> None:
     assert lost_work(cancelled, Client()) == "the connection to the Dask scheduler was lost"
     assert lost_work(ValueError("a user's bug")) is None  # never mistaken for a lost worker
     assert lost_work(cancelled) is None  # without a client, a cancel is not a lost scheduler
+
+
+def test_a_plugin_file_that_calls_os_exit_at_import_is_a_warning_naming_it(tmp_path) -> None:
+    from probe_rnn.plugins import PluginWarning, Registry
+
+    (tmp_path / "leaves.py").write_text("import os\nos._exit(3)\n")
+    with pytest.warns(PluginWarning, match=r"leaves.py failed to load and is skipped "
+                                           r"\(called os._exit\(3\)\)"):
+        assert Registry().load_folder(tmp_path) == []
