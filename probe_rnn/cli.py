@@ -106,6 +106,40 @@ def _usage_line(exc: Exception, args: list[str]) -> str:
     return f"{text} (see {command} --help)"
 
 
+def _lost_work(exc: Exception) -> str | None:
+    """What went away when a stage's worker processes or the Dask scheduler were lost."""
+    import concurrent.futures
+
+    from probe_rnn.cluster import lost_work
+
+    lost = lost_work(exc)
+    if lost is None and isinstance(exc, concurrent.futures.CancelledError):
+        return "the work was cancelled (the Dask scheduler was lost)"
+    return lost
+
+
+#: Libraries of the CLI itself whose exits are theirs to make (rich exits 1 on a broken pipe).
+_OWN_EXITS = ("rich", "click", "typer")
+
+
+def _exit_module(exc: BaseException) -> str:
+    """The module whose code raised ``exc`` (its traceback's last frame), or ``""``."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
+
+
+def _user_exit_line(exc: SystemExit) -> str:
+    """One line for a ``sys.exit()`` (or ``os._exit``) that user code ran inside a command."""
+    from probe_rnn.usercode import did, exit_site
+
+    site = exit_site(exc)
+    return (f"code at {site or 'an unknown place'} {did(exc)} inside probe-rnn, which stopped "
+            "with no result: remove the exit from that code (raise an exception instead); "
+            "run again with --debug for the traceback")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line and exit code 2."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -113,7 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
-        code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
+        try:
+            code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
+        except SystemExit as exc:  # Typer returns its own exits: this is user code's
+            if debug or _exit_module(exc).split(".")[0] in _OWN_EXITS:
+                raise
+            print(f"error: {_user_exit_line(exc)}", file=sys.stderr)
+            sys.exit(1)
         if code == 130:  # Typer turns Ctrl-C into exit code 130
             print("error: interrupted", file=sys.stderr)
         sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode does
@@ -149,6 +189,11 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 print(f"error: {_usage_line(exc, args)}", file=sys.stderr)
             sys.exit(getattr(exc, "exit_code", 2) or 2)
+        lost = _lost_work(exc)
+        if lost:
+            print(f"error: {lost}: what finished before is kept in the run folder; run the "
+                  "same command again to resume", file=sys.stderr)
+            sys.exit(2)
         print(
             f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
             "run again with --debug for the traceback and please report it",

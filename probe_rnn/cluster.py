@@ -21,12 +21,14 @@ from typing import Any
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["SCHEDULER_ENV", "KEY_PREFIX", "connect", "scheduler_address", "map_unordered"]
+__all__ = ["SCHEDULER_ENV", "KEY_PREFIX", "connect", "scheduler_address", "map_unordered",
+           "handshake", "lost_work"]
 
 SCHEDULER_ENV = "PROBE_RNN_SCHEDULER"
 KEY_PREFIX = "probe-rnn"
 RETRIES = 3
 CONNECT_TIMEOUT = "5s"  # an unreachable scheduler fails in about this long
+HANDSHAKE_SECONDS = 5.0  # a server that accepts but never answers fails in this long
 
 
 def scheduler_address(given: str | None) -> str | None:
@@ -77,17 +79,75 @@ def connect(address: str | None) -> Iterator[Any]:
         return
     import dask
 
+    handshake(address)
     try:
         with dask.config.set({"distributed.comm.timeouts.connect": CONNECT_TIMEOUT}):
             client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise ConfigError(f"cannot reach the Dask scheduler at {address!r} ({type(exc).__name__}"
-                          f"): start it (dask scheduler) or check address= / "
-                          f"{SCHEDULER_ENV}", parameter="address") from None
+        raise _unreachable(address, exc) from None
     try:
         yield client
     finally:
         client.close()
+
+
+def _unreachable(address: str, exc: BaseException) -> ConfigError:
+    return ConfigError(f"cannot reach the Dask scheduler at {address!r} ({type(exc).__name__}"
+                       f"): start it (dask scheduler) or check address= / {SCHEDULER_ENV}",
+                       parameter="address")
+
+
+def handshake(address: str, seconds: float = HANDSHAKE_SECONDS) -> dict[str, Any]:
+    """Ask the server at ``address`` who it is (Dask's ``identity``), all within ``seconds``:
+    a server that accepts connections but is no Dask scheduler is a one-line error, not a
+    client waiting for ever. Returns the scheduler's identity."""
+    import asyncio
+
+    from distributed.comm import connect as open_comm
+
+    async def identity() -> Any:
+        comm = await open_comm(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(identity(), seconds)
+
+    try:
+        reply = asyncio.run(bounded())
+    except (OSError, TimeoutError, ValueError) as exc:
+        if isinstance(exc, TimeoutError) and _accepts(address, seconds):
+            raise ConfigError(
+                f"the server at {address!r} accepts connections but did not answer as a Dask "
+                f"scheduler within {seconds:g} s: check the port (a scheduler's is usually "
+                f"8786) in address= / {SCHEDULER_ENV}", parameter="address") from None
+        raise _unreachable(address, exc) from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise ConfigError(f"the server at {address!r} is a Dask {kind}, not a scheduler: give "
+                          f"the scheduler's address in address= / {SCHEDULER_ENV}",
+                          parameter="address")
+    return reply
+
+
+def _accepts(address: str, seconds: float) -> bool:
+    """True when a plain TCP connection to ``address`` succeeds."""
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return False
+    try:
+        host, port = parse_host_port(location)
+        with socket.create_connection((host, port), timeout=seconds):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _invoke(payload: bytes, *shared: Any) -> Any:
@@ -132,3 +192,25 @@ def map_unordered(client: Any, fn: Callable[..., Any], calls: Sequence[tuple[Any
     finally:
         for future in futures:
             future.release()
+
+
+def lost_work(exc: BaseException, client: Any = None) -> str | None:
+    """What went away, in words, when ``exc`` means the work's processes were lost (a joblib
+    worker that died, Dask workers that died running one task ``RETRIES`` + 1 times, or the
+    Dask scheduler gone); None for any other exception."""
+    import concurrent.futures
+
+    name = type(exc).__name__
+    if name == "TerminatedWorkerError":  # joblib (loky): the process itself ended
+        return ("a worker process died while running cells (its probe or task ended the "
+                "process, e.g. with os._exit, or it crashed or ran out of memory)")
+    if name == "KilledWorker":
+        task = getattr(exc, "task", None)
+        return (f"Dask workers died {RETRIES + 1} times running the same task"
+                f"{f' ({task})' if task else ''} (its probe or task ends the process, e.g. "
+                "with os._exit, or it runs out of memory)")
+    gone = client is not None and getattr(client, "status", "running") != "running"
+    if name in ("CommClosedError", "FutureCancelledError") or gone or (
+            client is not None and isinstance(exc, concurrent.futures.CancelledError)):
+        return "the connection to the Dask scheduler was lost"
+    return None

@@ -23,6 +23,7 @@ __all__ = [
     "ProbeOutputError",
     "AttributionError",
     "ReportError",
+    "WorkLostError",
 ]
 
 
@@ -93,3 +94,8 @@ class AttributionError(ProbeRnnError, RuntimeError):
 
 class ReportError(ProbeRnnError, RuntimeError):
     """A report cannot be built from the given run folder."""
+
+
+class WorkLostError(ProbeRnnError, RuntimeError):
+    """The processes running the work went away (a worker died, the scheduler was lost);
+    finished work is kept where the message says."""

@@ -124,11 +124,14 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
     """Check every input, sample the rows, write the new run.json and clear stale stages."""
     from probe_rnn.data import ensure_splits
     from probe_rnn.data.probed_rows import choose_rows, split_source
+    from probe_rnn.probing.code import run_code
+    from probe_rnn.probing.runner import checked_timeout
     from probe_rnn.probing.timelimit import check_timeout
     from probe_rnn.progress import Progress
 
     check_names(bundle, settings)
     check_timeout(settings.cell_timeout)
+    checked_timeout(settings.cell_timeout, settings.jobs, client)  # before any capture
     say = say or (lambda line: None)
     seed = settings.seed
     split = ensure_splits(df, seed=seed)  # checks the table (label column, split values)
@@ -149,7 +152,11 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
         "arguments": jsonable(arguments or {}),
         "stages": {},
     }
-    run["fingerprint"] = settings.fingerprint(run["model"]["checksum"], run["data"]["checksum"])
+    code = run_code(settings.probes, settings.tasks)  # plugin files: edited ones recompute
+    if code:
+        run["plugin_code"] = code
+    run["fingerprint"] = settings.fingerprint(run["model"]["checksum"], run["data"]["checksum"],
+                                              code)
     previous = read_previous_run(out)
     reusable = reusable_stages(previous, run["fingerprint"], out)
     clear_stale(out, reusable)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from probe_rnn.errors import PluginError
+from probe_rnn.usercode import ProcessExitCalled, did, exits_contained
 
 __all__ = [
     "KINDS",
@@ -119,8 +120,9 @@ class Registry:
             for ep in entry_points(group=group):
                 origin = f"entry point {ep.value}"
                 try:
-                    obj = ep.load()
-                except Exception as exc:  # a broken plugin must not stop the run
+                    with exits_contained():
+                        obj = ep.load()
+                except (Exception, SystemExit) as exc:  # a broken plugin must not stop the run
                     _warn_failed(origin, exc)
                     continue
                 self.add(kind, ep.name, obj, origin)
@@ -192,7 +194,8 @@ class Registry:
     def _import_as(self, module: str, origin: str) -> None:
         previous, self._origin = self._origin, origin
         try:
-            importlib.import_module(module)
+            with exits_contained():
+                importlib.import_module(module)
         except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
             _warn_failed(origin + f" module {module}", exc)
         finally:
@@ -208,7 +211,8 @@ class Registry:
                 raise ImportError("not a Python module")
             module = importlib.util.module_from_spec(spec)
             sys.modules[mod_name] = module
-            spec.loader.exec_module(module)
+            with exits_contained():
+                spec.loader.exec_module(module)
             return True
         except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
             sys.modules.pop(mod_name, None)
@@ -225,8 +229,10 @@ def _check_kind(kind: str) -> None:
 
 def _warn_failed(origin: str, exc: BaseException) -> None:
     message = str(exc).splitlines()[0] if str(exc) else ""
+    what = did(exc) if isinstance(exc, ProcessExitCalled) else \
+        f"{type(exc).__name__}: {message}"
     warnings.warn(
-        f"plugin {origin} failed to load and is skipped ({type(exc).__name__}: {message})",
+        f"plugin {origin} failed to load and is skipped ({what})",
         PluginWarning,
         stacklevel=3,
     )

@@ -148,12 +148,14 @@ class RunSettings:
             raise ConfigError(f"unknown run settings {unknown}: use only {sorted(known)}")
         return cls(**values)
 
-    def fingerprint(self, model_checksum: str, data_checksum: str) -> str:
-        """sha256 of what decides the run's numbers: the model, the data, probe-rnn's version
-        and every setting but those that only decide how the run goes (jobs, cell_timeout,
-        umap, report)."""
+    def fingerprint(self, model_checksum: str, data_checksum: str,
+                    code: dict[str, str] | None = None) -> str:
+        """sha256 of what decides the run's numbers: the model, the data, probe-rnn's version,
+        every setting but those that only decide how the run goes (jobs, cell_timeout,
+        umap, report) and the plugin code behind the probes and tasks (``code``:
+        :func:`probe_rnn.usercode.run_code`)."""
         numeric = {k: v for k, v in self.to_json().items() if k not in _NOT_NUMERIC}
-        key = [model_checksum, data_checksum, __version__, numeric]
+        key = [model_checksum, data_checksum, __version__, numeric] + ([code] if code else [])
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
     def first_probe(self) -> str:

@@ -166,9 +166,15 @@ def _validate(model: nn.Module, modules: str | Sequence[str] | None, verify: str
         raise ConfigError(f"verify must be one of {list(VERIFY_MODES)}; got {verify!r}")
     if not isinstance(model, nn.Module):
         raise CaptureError(f"record needs a torch.nn.Module; got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):
+        raise CaptureError(_SCRIPTED.format(what="the model"))
     all_names = dict(model.named_modules())
     if modules is None:
         names = recurrent_module_names(model)
+        scripted = next((n for n, m in all_names.items()
+                         if isinstance(m, torch.jit.ScriptModule)), None)
+        if not names and scripted is not None:
+            raise CaptureError(_SCRIPTED.format(what=f"module {scripted!r}"))
         if not names:
             raise CaptureError(
                 "the model holds no nn.RNN/GRU/LSTM or cell module; name the modules to "
@@ -183,8 +189,8 @@ def _validate(model: nn.Module, modules: str | Sequence[str] | None, verify: str
             )
     for name in names:
         mod = all_names[name]
-        if module_kind(mod) is not None and isinstance(mod, torch.jit.ScriptModule):
-            raise CaptureError(f"module {name!r} is a TorchScript module; record needs eager")
+        if isinstance(mod, torch.jit.ScriptModule):
+            raise CaptureError(_SCRIPTED.format(what=f"module {name!r}"))
         base = next((c for c in (nn.LSTM, nn.GRU, nn.RNN) if isinstance(mod, c)), None)
         if base is not None and type(mod).forward is not base.forward:
             raise CaptureError(
@@ -196,14 +202,40 @@ def _validate(model: nn.Module, modules: str | Sequence[str] | None, verify: str
     return list(dict.fromkeys(names))
 
 
-@contextmanager
+_SCRIPTED = ("{what} is a TorchScript module (torch.jit.script or trace), whose calls cannot "
+             "be hooked or recomputed: record the eager nn.Module it was made from (build it "
+             "in Python and load its state_dict)")
+
+
+class _Record:
+    """What :func:`record` returns: a context manager that may be entered once."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._args, self._kwargs = args, kwargs
+        self._block: Any = None
+        self._state = "new"
+
+    def __enter__(self) -> Recorder:
+        if self._state != "new":
+            raise CaptureError(
+                f"this record() object was already entered ({self._state}): each `with` "
+                "block needs its own, e.g. `with record(model) as rec:` again")
+        self._state = "in use"
+        self._block = _recording(*self._args, **self._kwargs)
+        return self._block.__enter__()
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        self._state = "finished"
+        return self._block.__exit__(*exc)
+
+
 def record(
     model: nn.Module,
     modules: str | Sequence[str] | None = None,
     verify: str = "first",
     *,
     tolerance: float | None = None,
-) -> Iterator[Recorder]:
+) -> _Record:
     """Record exact states of ``model``'s recurrent modules (and outputs of named modules).
 
     Parameters
@@ -217,10 +249,18 @@ def record(
         Tolerance of the checks per unit of magnitude of the compared values (default by dtype:
         5e-5 for float32, 1e-9 for float64, 2e-2 for float16/bfloat16).
 
-    Yields
-    ------
-    Recorder
+    Returns
+    -------
+    context manager
+        Entered once (a second ``with`` on the same object is a CaptureError), it gives the
+        :class:`Recorder`.
     """
+    return _Record((model, modules, verify), {"tolerance": tolerance})
+
+
+@contextmanager
+def _recording(model: nn.Module, modules: str | Sequence[str] | None, verify: str,
+               tolerance: float | None = None) -> Iterator[Recorder]:
     names = _validate(model, modules, verify)
     rec = Recorder(names)
     all_modules = dict(model.named_modules())

@@ -66,7 +66,7 @@ class StateStore:
     Raises
     ------
     StoreError
-        The folder or its ``manifest.json`` is missing, or the manifest is of another format.
+        The folder or its ``manifest.json`` is missing, of another format or lists no views.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -84,15 +84,16 @@ class StateStore:
                 f"{manifest_path} cannot be read ({exc}): re-run `probe-rnn capture`"
             ) from exc
         if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
-            raise StoreError(
-                f"{manifest_path} is not a probe-rnn state store manifest: "
-                "re-run `probe-rnn capture` into an empty folder"
-            )
+            raise StoreError(f"{manifest_path} is not a probe-rnn state store manifest: "
+                             "re-run `probe-rnn capture` into an empty folder")
         if manifest.get("format_version", 0) > STORE_FORMAT_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer probe-rnn (store format "
-                f"{manifest.get('format_version')}): upgrade probe-rnn or re-capture"
-            )
+            raise StoreError(f"{self.path} was written by a newer probe-rnn (store format "
+                             f"{manifest.get('format_version')}): upgrade probe-rnn or re-capture")
+        views = manifest.get("views")
+        if not isinstance(views, dict) or not all(isinstance(v, dict) and {"file", "kind", "shape"}
+                                                  <= set(v) for v in views.values()):
+            raise StoreError(f"{manifest_path} lists no views (or views without file, kind and "
+                             "shape): the store is damaged; re-run `probe-rnn capture`")
         self._manifest: dict[str, Any] = manifest
         self._arrays: dict[str, np.ndarray] = {}
 

@@ -131,10 +131,22 @@ def option_group(group: type, options: dict[str, Any], name: str
 
 def cluster(scheduler: str | None) -> Any:
     """``--scheduler`` as a context manager giving a Dask client (or None): connected before
-    any other work, so an unreachable scheduler fails at once."""
+    any other work, so an unreachable scheduler fails at once. Dask's own log lines (a lost
+    scheduler logs tracebacks while the client tries to reconnect) are kept off the terminal:
+    the command says what happened in its one error line."""
+    import contextlib
+    import logging
+
     from probe_rnn.cluster import connect, scheduler_address
 
-    return connect(scheduler_address(scheduler))
+    address = scheduler_address(scheduler)
+    if address is not None:
+        with contextlib.suppress(ImportError):  # connect() says how to install it
+            import distributed  # noqa: F401 - its import configures its loggers: after it
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name == "distributed" or name.startswith("distributed."):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+    return connect(address)
 
 
 def load_plugins(folders: list[Path] | None) -> None:

@@ -246,7 +246,11 @@ def _check_study_options(objective: str, readouts: str | None, loss: str | None)
     from probe_rnn.studies import parse_losses, parse_readouts
     from probe_rnn.studies.question import parse_objectives
 
-    names = parse_objectives(objective)
+    split_list(objective, "--objective")  # "," names nothing: the option, not "objective "
+    try:
+        names = parse_objectives(objective)
+    except ConfigError as exc:
+        raise ConfigError(f"--objective {objective!r}: {exc}") from None
     for name in names:
         if readouts is not None:
             parse_readouts(readouts, name)

@@ -27,6 +27,7 @@ from typing import Any
 from torch import nn
 
 from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
+from probe_rnn.usercode import did, exits_contained
 
 __all__ = ["FactoryResult", "resolve_factory", "call_factory", "absolute_spec"]
 
@@ -46,6 +47,8 @@ class FactoryResult:
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):  # sys.exit() or os._exit() in the user's code
+        return did(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -63,8 +66,9 @@ def _import_file(path: Path) -> Any:
     _on_path(path.resolve().parent)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
+        with exits_contained():
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
         sys.modules.pop(name, None)
         raise ConfigError(
             f"cannot import factory file {str(path)!r} ({_first_line(exc)}): fix the file"
@@ -103,8 +107,9 @@ def resolve_factory(spec: str) -> Callable[[], Any]:
     else:
         _on_path(Path.cwd(), first=False)
         try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:
+            with exits_contained():
+                module = importlib.import_module(module_name)
+        except (Exception, SystemExit) as exc:
             raise ConfigError(
                 f"cannot import factory module {module_name!r} ({_first_line(exc)}): install it "
                 f"or put it on PYTHONPATH, or pass path/file.py:{attr}"
@@ -122,9 +127,11 @@ def call_factory(spec: str | Callable[[], Any]) -> FactoryResult:
     name = spec if isinstance(spec, str) else getattr(spec, "__qualname__", repr(spec))
     func = resolve_factory(spec) if isinstance(spec, str) else spec
     try:
-        built = func()
-    except Exception as exc:
-        raise CheckpointError(f"factory {name} failed ({_first_line(exc)})") from exc
+        with exits_contained():
+            built = func()
+    except (Exception, SystemExit) as exc:
+        raise CheckpointError(f"factory {name} failed ({_first_line(exc)}): fix it so that it "
+                              "returns the model") from exc
     if isinstance(built, nn.Module):
         return FactoryResult(model=built, spec=name)
     if isinstance(built, dict) and isinstance(built.get("model"), nn.Module):

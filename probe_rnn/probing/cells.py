@@ -38,8 +38,9 @@ from probe_rnn.probing.results import cell_rows
 from probe_rnn.probing.splits import group_ids
 from probe_rnn.probing.tasks import Task, flat_tokens, positions
 from probe_rnn.probing.timelimit import CellTimeout, time_limit
+from probe_rnn.usercode import code_identity, did, exits_contained
 
-__all__ = ["Settings", "Cell", "cell_key", "run_cell", "MIN_POSITION_SENTENCES",
+__all__ = ["Settings", "Cell", "cell_key", "cell_code", "run_cell", "MIN_POSITION_SENTENCES",
            "POSITION_SENTENCES_PER_FOLD", "reportable_positions"]
 
 MIN_POSITION_SENTENCES = 30
@@ -104,17 +105,35 @@ def store_identity(store: Any) -> str:
     return f"unsaved:{id(store)}"
 
 
-def cell_key(cell: Cell, settings: Settings) -> str:
-    """sha256 of everything that decides the cell's numbers."""
+def cell_code(cell: Cell) -> dict[str, str]:
+    """``{where: digest}`` of the user code that decides the cell's numbers: the plugin files
+    (or installed packages) defining its probe and its task (:func:`~probe_rnn.usercode.
+    code_identity`); empty for probe-rnn's own probes and tasks."""
+    from probe_rnn.plugins import registry
     from probe_rnn.probing.probes import make_probe
 
+    spec = cell.spec
+    if isinstance(spec, str) and spec in registry.names("probe"):
+        spec = registry.get("probe", spec)
+    code: dict[str, str] = {}
+    for obj in (spec, make_probe(cell.spec, 0), cell.task):
+        code.update(code_identity(obj))
+    return code
+
+
+def cell_key(cell: Cell, settings: Settings, code: dict[str, str] | None = None) -> str:
+    """sha256 of everything that decides the cell's numbers (``code``: its
+    :func:`cell_code`, computed when not given)."""
+    from probe_rnn.probing.probes import make_probe
+
+    code = cell_code(cell) if code is None else code
     rows = hashlib.sha256(np.ascontiguousarray(cell.rows, dtype=np.int64).tobytes()).hexdigest()
     key = {
         "version": __version__, "protocol": PROTOCOL_VERSION, "model": cell.model,
         "store": store_identity(cell.store), "rows": rows, "view": cell.view,
         "task": _describe(cell.task), "probe": [cell.probe, _describe(make_probe(cell.spec, 0))],
         "settings": asdict(settings),
-    }
+    } | ({"code": code} if code else {})  # keys of built-in probes and tasks stay as they were
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=repr).encode()).hexdigest()
 
 
@@ -302,7 +321,7 @@ def _withheld(majority: float | None) -> str:
 def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     try:
         p = build_problem(cell)
-    except Exception as exc:  # noqa: BLE001 - a plugin task may raise anything
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin task may do anything
         raise _TaskFailed(str(exc)) from exc
     why = _usable(p, settings.folds)
     if why is not None:
@@ -353,14 +372,16 @@ def run_cell(cell: Cell, settings: Settings, key: str = "",
     record: dict[str, Any] = {"key": key, "model": cell.model, "view": cell.view,
                               "task": cell.task.name, "probe": cell.probe}
     try:
-        with threadpool_limits(limits=1), time_limit(timeout), warnings.catch_warnings():
+        with threadpool_limits(limits=1), time_limit(timeout), warnings.catch_warnings(), \
+                exits_contained():
             # MDL's first blocks hold a handful of rows: sklearn's "more classes than half the
             # samples" guess at a regression target is noise there, not news
             warnings.filterwarnings("ignore", message="The number of unique classes is greater")
             record.update(_compute(cell, settings))
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a user's probe or task may raise anything
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's probe or task may
+        # raise anything, or exit (sys.exit, or os._exit made a ProcessExitCalled)
         record.update(status="failed", reason=failure_message(cell, exc),
                       traceback=traceback.format_exc(limit=-3))
     record["seconds"] = round(time.perf_counter() - start, 4)
@@ -375,6 +396,8 @@ def failure_message(cell: Cell, exc: BaseException) -> str:
         text = " ".join(str(cause).split()) or "no message"
         module = type(cell.task).__module__
         where = "" if module.startswith("probe_rnn.") else f" (from {module})"
+        if isinstance(cause, SystemExit):
+            return f"task {cell.task.name!r}{where} {did(cause)}"
         prefix = "" if text.startswith(f"task {cell.task.name!r}") else \
             f"task {cell.task.name!r}{where}: {type(cause).__name__}: "
         return prefix + text
@@ -382,6 +405,8 @@ def failure_message(cell: Cell, exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or "no message"
     if isinstance(exc, CellTimeout):
         return f"probe {cell.probe!r}{where} on task {cell.task.name!r} {text}"
+    if isinstance(exc, SystemExit):
+        return f"probe {cell.probe!r}{where} on task {cell.task.name!r} {did(exc)}"
     if isinstance(exc, ProbeOutputError):
         return f"{text}{where} on task {cell.task.name!r}"
     return f"probe {cell.probe!r}{where} on task {cell.task.name!r}: {type(exc).__name__}: {text}"

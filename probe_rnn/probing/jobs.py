@@ -37,7 +37,7 @@ from probe_rnn.probing.timelimit import CellTimeout
 
 __all__ = [
     "Problem", "Fitter", "split_job", "split_metrics", "row_metrics", "ROW_METRICS", "mdl_job",
-    "accepts_groups", "checked_proba", "KEY_CLASSES", "key_classes",
+    "accepts_groups", "checked_proba", "checked_predict", "KEY_CLASSES", "key_classes",
 ]
 
 
@@ -110,17 +110,51 @@ class Fitter:
         return est
 
 
-def checked_proba(est: Any, X: np.ndarray, name: str) -> np.ndarray | None:
-    """``est.predict_proba(X)`` checked to be a distribution per row (None: no probabilities)."""
+def checked_predict(est: Any, X: np.ndarray, name: str,
+                    classes: np.ndarray | None = None) -> np.ndarray:
+    """``est.predict(X)`` checked to hold one value per row: for a classifier one of
+    ``classes`` (those it was fitted on), for a regressor a finite number."""
+    pred = np.asarray(est.predict(X))
+    if pred.ndim != 1 or pred.shape[0] != len(X):
+        raise ProbeOutputError(f"probe {name!r}: predict returned shape {pred.shape} for "
+                               f"{len(X)} rows; it must return one value per row")
+    if classes is None:
+        try:
+            pred = pred.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ProbeOutputError(f"probe {name!r}: predict returned non-numbers for a "
+                                   "regression task") from None
+        if not np.isfinite(pred).all():
+            raise ProbeOutputError(f"probe {name!r}: predict returned NaN or infinite values")
+        return pred
+    known = set(np.asarray(classes).tolist())
+    unknown = sorted({repr(v) for v in pred.tolist() if v not in known})
+    if unknown:
+        raise ProbeOutputError(
+            f"probe {name!r}: predict returned labels it was not fitted on "
+            f"({', '.join(unknown[:3])}); it must return one of its classes_ "
+            f"({', '.join(map(repr, sorted(known, key=str)[:5]))})"
+        )
+    return pred
+
+
+def checked_proba(est: Any, X: np.ndarray, name: str,
+                  classes: np.ndarray | None = None) -> np.ndarray | None:
+    """``est.predict_proba(X)`` checked to be a distribution per row over ``classes`` (one
+    column each, when given) (None: no probabilities)."""
     if not hasattr(est, "predict_proba"):
         return None
     try:
         proba = np.asarray(est.predict_proba(X), dtype=np.float64)
     except (AttributeError, NotImplementedError):  # e.g. SVC(probability=False)
         return None
-    if proba.ndim != 2 or proba.shape[0] != len(X):
+    width = proba.shape[1] if proba.ndim == 2 else None
+    if proba.ndim != 2 or proba.shape[0] != len(X) or (
+            classes is not None and width != len(classes)):
+        wanted = f"({len(X)}, {len(classes)})" if classes is not None else f"{len(X)} rows"
         raise ProbeOutputError(
-            f"probe {name!r}: predict_proba returned shape {proba.shape} for {len(X)} rows"
+            f"probe {name!r}: predict_proba returned shape {proba.shape} for {len(X)} rows; "
+            f"it must return {wanted}: one column per class in classes_"
         )
     if len(proba) and (not np.isfinite(proba).all() or (proba < -1e-9).any()
                        or np.abs(proba.sum(axis=1) - 1.0).max() > 1e-4):
@@ -139,9 +173,9 @@ def _classify(fitter: Fitter, role: str, p: Problem, y: np.ndarray, tr: np.ndarr
         return (np.full(len(te), seen[0], dtype=object),
                 np.ones((len(te), 1)) if has_proba else None, seen)
     est = fitter.fit(role, p.X[tr], y[tr], p.groups[tr])
-    pred = np.asarray(est.predict(p.X[te]))
-    proba = checked_proba(est, p.X[te], name)
-    return pred, proba, np.asarray(getattr(est, "classes_", seen))
+    classes = np.asarray(getattr(est, "classes_", seen))
+    pred = checked_predict(est, p.X[te], name, classes)
+    return pred, checked_proba(est, p.X[te], name, classes), classes
 
 
 def _scored(y_tr: np.ndarray, y_te: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
@@ -184,7 +218,7 @@ def split_job(
     if p.kind == "regression":
         y = p.y.astype(np.float64)
         est = fitter.fit("task", p.X[tr], y[tr], p.groups[tr])
-        pred = np.asarray(est.predict(p.X[te]), dtype=np.float64)
+        pred = checked_predict(est, p.X[te], name)
         out["sq_res"] = (y[te] - pred) ** 2
         out["sq_tot"] = (y[te] - float(np.mean(y[tr]))) ** 2
         return out

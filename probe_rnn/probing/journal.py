@@ -7,7 +7,9 @@ written to a temporary file and renamed (:mod:`probe_rnn.atomic`), so a run kill
 moment leaves either the whole record or none. ``done`` and ``skipped`` cells are kept;
 ``failed`` cells are not (a rerun tries them again). A file that does not parse (truncated by
 a full disk, edited by hand) is ignored and recomputed, and counted in
-:attr:`Journal.unreadable`.
+:attr:`Journal.unreadable`. ``code.json`` remembers the digest of each plugin file (or package)
+whose cells the journal holds, so a rerun can say which plugin changed (its cells' keys, which
+hold the digest, no longer match).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from probe_rnn.run_folder import json_default
 __all__ = ["Journal"]
 
 _KEPT = ("done", "skipped")
+CODE_FILE = "code.json"
 
 
 class Journal:
@@ -39,6 +42,10 @@ class Journal:
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        """True when a file for ``key`` is there (read or not)."""
+        return self._path(key).is_file()
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The finished record of ``key``, or None (missing or unreadable)."""
@@ -63,3 +70,18 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_text(self._path(record["key"]), json.dumps(record, default=json_default))
 
+
+    def code(self) -> dict[str, str]:
+        """``{plugin: digest}`` of the plugin code the kept cells were computed with."""
+        try:
+            known = json.loads((self.folder / CODE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in known.items()} if isinstance(known, dict) else {}
+
+    def remember_code(self, code: dict[str, str]) -> None:
+        """Record the digests of the plugin code this run's cells were computed with."""
+        merged = self.code() | code
+        if merged and merged != self.code():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_text(self.folder / CODE_FILE, json.dumps(merged, sort_keys=True))

@@ -39,12 +39,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import is_classifier, is_regressor
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, WorkLostError
 from probe_rnn.probing.cells import (
     MIN_POSITION_SENTENCES,
     POSITION_SENTENCES_PER_FOLD,
     Cell,
     Settings,
+    cell_code,
     cell_key,
     reportable_positions,
     run_cell,
@@ -88,7 +89,7 @@ def resolve_probes(probes: Iterable[Any]) -> list[tuple[str, Any, str]]:
     for spec in probes:
         name = spec if isinstance(spec, str) else getattr(spec, "__name__", type(spec).__name__)
         obj = registry.get("probe", spec) if isinstance(spec, str) and "." not in spec else spec
-        proto = make_probe(obj, 0)
+        proto = make_probe(spec, 0)
         kind = "classification" if is_classifier(proto) else (
             "regression" if is_regressor(proto) else "any"
         )
@@ -206,14 +207,58 @@ def _execute(cells: list[Cell], settings: Settings, keys: list[str], journal: Jo
             runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
             finished = runner(delayed(_indexed)(i, cells[i], settings, keys[i], timeout)
                               for i in todo)
-        for i, record in finished:
-            records[i] = record
-            if journal is not None:
-                journal.put(record)
-            done += 1
-            if progress is not None:
-                progress(done, len(cells))
+        try:
+            for i, record in finished:
+                records[i] = record
+                if journal is not None:
+                    journal.put(record)
+                done += 1
+                if progress is not None:
+                    progress(done, len(cells))
+        except Exception as exc:
+            _raise_if_lost(exc, client, journal, done - reused, len(cells) - done)
+            raise
     return [r for r in records if r is not None], reused
+
+
+def _raise_if_lost(exc: Exception, client: Any, journal: Journal | None, finished: int,
+                   left: int) -> None:
+    """A one-line :class:`WorkLostError` when ``exc`` means the processes running the cells
+    went away (:func:`probe_rnn.cluster.lost_work`); nothing for any other exception."""
+    from probe_rnn.cluster import lost_work
+
+    what = lost_work(exc, client)
+    if what is None:
+        return
+    kept = (f"the {finished} cells finished in this run are kept in the journal "
+            f"({journal.folder}) and the same command resumes from them" if journal is not None
+            else f"the {finished} finished cells are lost (pass journal= to keep them)")
+    raise WorkLostError(f"{what}, with {left} cells still to run: {kept}") from exc
+
+
+def _keys(cells: list[Cell], settings: Settings, book: Journal | None) -> list[str]:
+    """Each cell's journal key; with a journal, a notice per plugin whose code changed."""
+    codes = [cell_code(c) for c in cells]
+    keys = [cell_key(c, settings, code) for c, code in zip(cells, codes, strict=True)]
+    if book is not None:
+        _announce_changed_code(book, keys, codes)
+    return keys
+
+
+def _announce_changed_code(book: Journal, keys: list[str], codes: list[dict[str, str]]) -> None:
+    """Say which plugin changed since the journal's cells were computed and how many cells
+    that recomputes; then remember this run's plugin code."""
+    before = book.code()
+    changed: dict[str, int] = {}
+    for key, code in zip(keys, codes, strict=True):
+        stale = [w for w, digest in code.items() if before.get(w, digest) != digest]
+        if stale and not book.has(key):
+            for where in stale:
+                changed[where] = changed.get(where, 0) + 1
+    for where, count in changed.items():
+        warnings.warn(f"plugin {where} changed since the journal was written: recomputing "
+                      f"{count} cell{'s' if count != 1 else ''}", stacklevel=3)
+    book.remember_code({w: d for code in codes for w, d in code.items()})
 
 
 def _indexed(i: int, cell: Cell, settings: Settings, key: str, timeout: float | None
@@ -272,12 +317,12 @@ def run_probes(
     """
     _check(stores, folds, seeds, jobs)
     needed_test_sentences(precision)  # validates
-    cell_timeout = _checked_timeout(cell_timeout, jobs, client)
+    cell_timeout = checked_timeout(cell_timeout, jobs, client)
     cells = _plan(stores, views, tasks, probes, rows, max_rows, seed)
     settings = Settings(folds=folds, seeds=seeds, seed=seed, control=control, mdl=mdl,
                         max_t=max_t, precision=float(precision))
-    keys = [cell_key(c, settings) for c in cells]
     book = Journal(journal) if journal is not None else None
+    keys = _keys(cells, settings, book)
     records, reused = _execute(cells, settings, keys, book, jobs, progress, cell_timeout,
                                client)
     unreadable = book.unreadable if book is not None else 0
@@ -313,13 +358,14 @@ _CELL_RECORD_KEYS = ("key", "model", "view", "task", "probe", "status", "reason"
                      "cpu_seconds")
 
 
-def _checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float | None:
+def checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float | None:
     """``cell_timeout`` validated (None or 0: no limit), refused with a Dask client."""
     cell_timeout = check_timeout(cell_timeout)
     if cell_timeout and client is not None:
-        raise ConfigError("cell_timeout works with local processes only (a Dask worker "
+        raise ConfigError("cell_timeout= works with local processes only (a Dask worker "
                           "runs cells off its main thread, where no alarm can stop them): "
-                          "leave it out with a scheduler")
+                          "leave cell_timeout= out with a scheduler (or run without one)",
+                          parameter="cell_timeout")
     if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
         warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
                       "signal can reach it there): use jobs >= 2", stacklevel=3)

@@ -39,6 +39,7 @@ import pandas as pd
 
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.plugins import register_task
+from probe_rnn.usercode import built_task, imported_task
 
 __all__ = [
     "Task",
@@ -379,8 +380,10 @@ def get_task(name: str | Task | type[Task]) -> Task:
     """Return a task instance from a registered name, a Task class or an instance."""
     from probe_rnn.plugins import registry
 
-    obj: Any = registry.get("task", name) if isinstance(name, str) else name
-    task = obj() if isinstance(obj, type) else obj
+    obj: Any = imported_task(name) if isinstance(name, str) and "." in name and \
+        name not in registry.names("task") else registry.get("task", name) \
+        if isinstance(name, str) else name
+    task = built_task(name, obj) if isinstance(obj, type) else obj
     if not hasattr(task, "targets") or getattr(task, "kind", None) not in (
         "classification", "regression"
     ) or getattr(task, "level", None) not in ("sentence", "token", "both"):

@@ -148,3 +148,36 @@ def test_a_local_cluster_leaves_this_process_environment_as_it_was() -> None:
     with connect("local:1") as client:
         assert len(client.scheduler_info()["workers"]) == 1
         assert dict(os.environ) == before
+
+
+def test_plugin_probes_that_raise_or_exit_fail_only_their_cells_on_the_cluster(
+        cluster, local_run, tmp_path) -> None:
+    from probe_rnn.plugins import registry
+
+    (tmp_path / "failing.py").write_text(
+        "import sys\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from probe_rnn.plugins import register_probe\n\n"
+        "@register_probe('dask-raises')\n"
+        "class Raises(LogisticRegression):\n"
+        "    def predict(self, X):\n"
+        "        raise RuntimeError('boom in predict')\n\n"
+        "@register_probe('dask-exits')\n"
+        "class Exits(LogisticRegression):\n"
+        "    def fit(self, X, y, sample_weight=None):\n"
+        "        sys.exit(5)\n")
+    registry.load_folder(tmp_path)
+    stores = {"trained": StateStore(local_run / "states")}
+    try:
+        got = run_probes(stores, client=cluster, views=["output@last"], tasks=["label"],
+                         probes=["logistic", "dask-raises", "dask-exits"], folds=3, mdl=False)
+    finally:
+        registry.remove("probe", "dask-raises")
+        registry.remove("probe", "dask-exits")
+    failed = {f["probe"]: f["reason"] for f in got.attrs["failed_cells"]}
+    assert "RuntimeError: boom in predict" in failed["dask-raises"]
+    assert "called sys.exit(5)" in failed["dask-exits"] and "failing.py" in failed["dask-exits"]
+    assert set(got["probe"]) == {"logistic"}
+    expected = run_probes(stores, jobs=1, views=["output@last"], tasks=["label"],
+                          probes=["logistic"], folds=3, mdl=False)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))

@@ -1,0 +1,129 @@
+"""User code contained (:mod:`probe_rnn.usercode`): ``os._exit`` inside the guarded block
+becomes an exception naming the code, ``sys.exit`` is described in words, the file that
+raised is found, a plugin file's code identity follows its bytes; a server that accepts
+connections but is no Dask scheduler is refused within seconds (:func:`probe_rnn.cluster.
+handshake`); a factory that exits is a one-line CheckpointError/ConfigError."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import socket
+import sys
+import threading
+import time
+
+import pytest
+
+from probe_rnn.errors import CheckpointError, ConfigError
+from probe_rnn.models.factory import call_factory
+from probe_rnn.usercode import ProcessExitCalled, code_identity, did, exit_site, exits_contained
+
+
+def test_os_exit_inside_the_block_is_an_exception_and_restored_after() -> None:
+    real = os._exit
+    with pytest.raises(ProcessExitCalled) as caught:
+        with exits_contained():
+            os._exit(7)
+    assert did(caught.value) == "called os._exit(7)"
+    assert os._exit is real
+
+
+@pytest.mark.parametrize(("exc", "words"), [
+    (SystemExit(), "called sys.exit()"), (SystemExit(3), "called sys.exit(3)"),
+    (SystemExit("bye"), "called sys.exit('bye')"),
+    (ValueError(" a\n b "), "raised ValueError: a b"),
+])
+def test_what_user_code_did_in_words(exc: BaseException, words: str) -> None:
+    assert did(exc) == words
+
+
+def test_the_exit_site_is_the_file_and_line_that_exited(tmp_path) -> None:
+    path = tmp_path / "quits.py"
+    path.write_text("import sys\n\ndef go():\n    sys.exit(2)\n")
+    spec = importlib.util.spec_from_file_location("quits_for_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as caught:
+        module.go()
+    assert exit_site(caught.value) == f"{path}:4"
+
+
+def test_a_plugin_files_identity_follows_its_bytes(tmp_path) -> None:
+    path = tmp_path / "p.py"
+    path.write_text("class Probe:\n    pass\n")
+    name = "probe_rnn_plugin_p_test"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        first = code_identity(module.Probe)
+        assert first == {str(path): hashlib.sha256(path.read_bytes()).hexdigest()[:16]}
+        path.write_text("class Probe:\n    pass  # edited\n")
+        assert code_identity(module.Probe()) != first  # an instance: its class's file
+    finally:
+        sys.modules.pop(name, None)
+    assert code_identity(int) == {} and code_identity(did) == {}  # builtins, probe-rnn's own
+
+
+def test_a_server_that_is_no_scheduler_is_refused_within_seconds() -> None:
+    from probe_rnn.cluster import handshake
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(ConfigError, match=r"accepts connections but did not answer as a "
+                                              r"Dask scheduler within 1 s: check the port"):
+            handshake(f"tcp://127.0.0.1:{server.getsockname()[1]}", seconds=1.0)
+    finally:
+        server.close()
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize(("body", "error", "words"), [
+    ("import sys\nsys.exit(3)\ndef build():\n    pass\n", ConfigError, "called sys.exit(3)"),
+    ("import sys\ndef build():\n    sys.exit()\n", CheckpointError, "called sys.exit()"),
+    ("import os\ndef build():\n    os._exit(4)\n", CheckpointError, "called os._exit(4)"),
+])
+def test_a_factory_that_exits_is_an_error_naming_it(tmp_path, body: str, error: type,
+                                                    words: str) -> None:
+    path = tmp_path / "factory_exits.py"
+    path.write_text(body)
+    with pytest.raises(error, match="factory") as caught:
+        call_factory(f"{path}:build")
+    assert words in str(caught.value) and "factory_exits.py" in str(caught.value)
+
+
+def test_lost_work_is_told_apart_from_other_errors() -> None:
+    import concurrent.futures
+
+    from distributed import KilledWorker
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    from probe_rnn.cluster import lost_work
+
+    class Client:
+        status = "closed"
+
+    killed = KilledWorker("probe-rnn-cell-abc", "tcp://w:1", ["tcp://w:1"])
+    assert "died 4 times running the same task (probe-rnn-cell-abc)" in lost_work(killed)
+    assert "a worker process died" in lost_work(TerminatedWorkerError("gone"))
+    cancelled = concurrent.futures.CancelledError()
+    assert lost_work(cancelled, Client()) == "the connection to the Dask scheduler was lost"
+    assert lost_work(ValueError("a user's bug")) is None  # never mistaken for a lost worker
+    assert lost_work(cancelled) is None  # without a client, a cancel is not a lost scheduler
+
+
+def test_a_plugin_file_that_calls_os_exit_at_import_is_a_warning_naming_it(tmp_path) -> None:
+    from probe_rnn.plugins import PluginWarning, Registry
+
+    (tmp_path / "leaves.py").write_text("import os\nos._exit(3)\n")
+    with pytest.warns(PluginWarning, match=r"leaves.py failed to load and is skipped "
+                                           r"\(called os._exit\(3\)\)"):
+        assert Registry().load_folder(tmp_path) == []
