@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError, ProbeOutputError, StoreError
-from probe_rnn.probing.controls import DEGENERATE_CONTROL, control_targets
+from probe_rnn.probing.controls import DEGENERATE_CONTROL, control_keys, control_targets
 from probe_rnn.probing.exported import export_probe
 from probe_rnn.probing.jobs import Fitter, Problem, key_classes, mdl_job, split_job
 from probe_rnn.probing.protocol import DEFAULT_PRECISION, PROTOCOL_VERSION, plan_splits
@@ -219,26 +219,6 @@ def build_problem(cell: Cell) -> Problem:
     else:
         y = np.asarray([str(v) if not isinstance(v, str) else v for v in y.tolist()], dtype=object)
     return Problem(X=X, y=y, groups=groups, keys=keys, t=t, t_end=t_end, kind=task.kind)
-
-
-CONTROL_UNITS = ("first-token", "last-token")
-
-
-def control_keys(task: Task, tokens: np.ndarray, offsets: np.ndarray) -> np.ndarray | None:
-    """Each sentence's control key: its first or last token (``task.control_unit``), or None
-    when the task declares no control. Empty sentences get the key ``""``."""
-    unit = getattr(task, "control_unit", "first-token")
-    if unit is None:
-        return None
-    if unit not in CONTROL_UNITS:
-        raise ConfigError(f"task {task.name!r} has control_unit {unit!r}: use 'first-token', "
-                          "'last-token' or None (no control)")
-    lengths = np.diff(offsets)
-    at = offsets[:-1] if unit == "first-token" else offsets[1:] - 1
-    keys = np.full(len(lengths), "", dtype=object)
-    has = lengths > 0
-    keys[has] = np.asarray(tokens, dtype=object)[at[has]]
-    return keys
 
 
 def _pairing(plan: Any, groups: np.ndarray, seeds: list[int], ctx: dict[str, Any]) -> str:

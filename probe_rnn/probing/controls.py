@@ -19,9 +19,13 @@ most common control label reaches :data:`DEGENERATE_CONTROL` the cell reports it
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["control_targets", "DEGENERATE_CONTROL"]
+from probe_rnn.errors import ConfigError
+
+__all__ = ["control_targets", "control_keys", "CONTROL_UNITS", "DEGENERATE_CONTROL"]
 
 #: Share of the most common control label at or above which selectivity is withheld.
 DEGENERATE_CONTROL = 0.9
@@ -66,3 +70,23 @@ def control_targets(y: np.ndarray, keys: np.ndarray, seed: int = 0) -> np.ndarra
         drawn[key] = cls
         given[cls] += sizes[key]
     return values[drawn][inverse]
+
+
+CONTROL_UNITS = ("first-token", "last-token")
+
+
+def control_keys(task: Any, tokens: np.ndarray, offsets: np.ndarray) -> np.ndarray | None:
+    """Each sentence's control key: its first or last token (``task.control_unit``), or None
+    when the task declares no control. Empty sentences get the key ``""``."""
+    unit = getattr(task, "control_unit", "first-token")
+    if unit is None:
+        return None
+    if unit not in CONTROL_UNITS:
+        raise ConfigError(f"task {task.name!r} has control_unit {unit!r}: use 'first-token', "
+                          "'last-token' or None (no control)")
+    lengths = np.diff(offsets)
+    at = offsets[:-1] if unit == "first-token" else offsets[1:] - 1
+    keys = np.full(len(lengths), "", dtype=object)
+    has = lengths > 0
+    keys[has] = np.asarray(tokens, dtype=object)[at[has]]
+    return keys
