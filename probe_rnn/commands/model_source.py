@@ -1,10 +1,12 @@
 """The options that say how to load the user's model, shared by every command that loads one.
 
 ``@model_options`` adds ``--model``, ``--vocab``, ``--tokenizer``, ``--pad-id``, ``--unk``,
-``--layout``, ``--adapter``, ``--labels`` and ``--trust-checkpoint`` to a command and hands it
-one :class:`ModelSource` (parameter ``source``), so each command declares them once and they
-read the same everywhere. :meth:`ModelSource.load` checks them all before the checkpoint is
-read. The README's "Your own model" section is the contract these options implement.
+``--layout``, ``--adapter``, ``--labels``, ``--trust-checkpoint`` and
+``--allow-batch-dependence`` to a command and hands it one :class:`ModelSource` (parameter
+``source``), so each command declares them once and they read the same everywhere.
+:meth:`ModelSource.load` checks them all before the checkpoint is read;
+:meth:`ModelSource.check_rows` runs the batch-dependence check on the command's data. The
+README's "Your own model" section is the contract these options implement.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ModelSource:
     adapter: str | None = None
     labels: str | None = None
     trust_checkpoint: bool = False
+    allow_batch_dependence: bool = False
 
     def check(self) -> None:
         """One-line errors for option values, before anything is loaded."""
@@ -83,6 +86,20 @@ class ModelSource:
                           layout=self.layout, labels=self.label_names())
 
 
+    def check_rows(self, bundle: ModelBundle, texts: Any) -> None:
+        """The batch-dependence check on the command's texts, before any work
+        (:func:`~probe_rnn.models.batch_dependence.check_batch_dependence`): a model whose
+        rows mix is a one-line error, or with ``--allow-batch-dependence`` a warning line."""
+        from probe_rnn.commands.common import say
+        from probe_rnn.models.batch_dependence import check_batch_dependence
+
+        result = check_batch_dependence(bundle, list(texts),
+                                        allow=self.allow_batch_dependence)
+        if result["per_row"] is False:
+            say(f"warning: {result['sentence']}; going on as --allow-batch-dependence asks "
+                "(the report and run.json say so)")
+
+
 def _given(kind: Any, flag: str, help_text: str) -> Any:
     """An option that is None unless given (no default shown), on the "Your model" panel."""
     return Annotated[kind | None, typer.Option(flag, show_default=False, help=help_text)]
@@ -112,6 +129,10 @@ _OPTIONS: dict[str, Any] = {
         "--trust-checkpoint",
         help="Allow a checkpoint that is a pickled module. Unpickling runs code: only for "
         "files you trust.")],
+    "allow_batch_dependence": Annotated[bool, typer.Option(
+        "--allow-batch-dependence",
+        help="Go on when the model's output for a row depends on the other rows of its batch "
+        "(checked before any work on a few rows of equal length); the report says so.")],
 }
 
 for _annotation in _OPTIONS.values():  # listed together under --help

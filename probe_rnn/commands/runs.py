@@ -90,6 +90,7 @@ def probe_cmd(
         load_plugins(plugins)
         bundle = source.load(checkpoint)
         df, origin = table.load()
+        source.check_rows(bundle, df["text"])
         result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
                               say=say, progress=Progress(quiet=quiet), client=client)
     stdout().print(headline_table(result.results))

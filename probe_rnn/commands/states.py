@@ -56,6 +56,7 @@ def capture_cmd(
         bundle = source.load(checkpoint)
         df, _ = table.load()
         df = sample_rows(df, max_rows, seed)
+        source.check_rows(bundle, df["text"])
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("capture", total=len(df))
 
@@ -103,6 +104,7 @@ def attribute_cmd(
             raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
     bundle = source.load(checkpoint)
     df, _ = table.load()
+    source.check_rows(bundle, df["text"])
     result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps, seed=seed,
                        target=target, progress=lambda done, total, what: say(
                            f"[{done}/{total}] {what} done"))

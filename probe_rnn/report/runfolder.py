@@ -144,6 +144,11 @@ def load_run(run_dir: str | Path) -> RunData:
                                              "train_rows", "the held-out vs training-row "
                                              "comparison is left out")
     data.readouts, data.readouts_dir = _read_readouts(path, data.run, data.notes)
+    batch = (data.run.get("model") or {}).get("batch_dependence") or {}
+    if batch.get("per_row") is False:  # run with allow_batch_dependence
+        data.notes["model"] = (f"Warning: {batch.get('sentence')}. The run went on because it "
+                               "was asked to (allow_batch_dependence): per-row logits, "
+                               "predictions and attributions here are not the row's own.")
     probing = _probing_note(data.run.get("probing") or {}, data.run.get("probed_rows"))
     if probing:
         data.notes["probing"] = probing
