@@ -153,7 +153,8 @@ def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFra
 
 
 #: Library parameters whose command-line option has another name.
-OPTION_OF_PARAMETER = {"factory": "--model", "out_dir": "--out", "address": "--scheduler"}
+OPTION_OF_PARAMETER = {"factory": "--model", "out_dir": "--out", "address": "--scheduler",
+                       "n_steps": "--steps"}
 
 
 def cli_options(command: click.Command) -> set[str]:
@@ -216,8 +217,9 @@ def print_failed_cells(results: pd.DataFrame) -> None:
     failed = results.attrs.get("failed_cells") or []
     if failed:
         say(f"{len(failed)} probing cell(s) failed (listed in cells.csv); the rest stand:")
-    ctx = click.get_current_context(silent=True)
-    options = cli_options(ctx.find_root().command) if ctx is not None else set()
+    from probe_rnn.cli import app
+
+    options = cli_options(typer.main.get_command(app))
     for line in failure_summary(failed):
         say(f"  failed: {in_cli_words(line, ('cell_timeout',), options)}")
 
