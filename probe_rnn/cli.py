@@ -116,7 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line and exit code 2, warnings into one line."""
     import warnings
 
+    from probe_rnn.commands.common import RUNNING_APP
+
     warnings.showwarning = _one_line_warning
+    RUNNING_APP[:] = [app]
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if debug:

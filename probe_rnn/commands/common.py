@@ -157,6 +157,15 @@ OPTION_OF_PARAMETER = {"factory": "--model", "out_dir": "--out", "address": "--s
                        "n_steps": "--steps"}
 
 
+#: The running Typer app (set by :func:`probe_rnn.cli.main`), whose options messages name.
+RUNNING_APP: list[typer.Typer] = []
+
+
+def running_options() -> set[str]:
+    """Every option name of the running CLI (empty outside it)."""
+    return cli_options(typer.main.get_command(RUNNING_APP[-1])) if RUNNING_APP else set()
+
+
 def cli_options(command: click.Command) -> set[str]:
     """Every option name of a command and its subcommands (``--max-rows``, ``--no-umap``, ...)."""
     names: set[str] = set()
@@ -217,9 +226,7 @@ def print_failed_cells(results: pd.DataFrame) -> None:
     failed = results.attrs.get("failed_cells") or []
     if failed:
         say(f"{len(failed)} probing cell(s) failed (listed in cells.csv); the rest stand:")
-    from probe_rnn.cli import app
-
-    options = cli_options(typer.main.get_command(app))
+    options = running_options()
     for line in failure_summary(failed):
         say(f"  failed: {in_cli_words(line, ('cell_timeout',), options)}")
 

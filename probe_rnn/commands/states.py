@@ -123,12 +123,11 @@ def attribution_lines(result: AttributionResult, method: str) -> str:
     """What ``attribute`` prints: the worst errors, the completeness verdict (in the CLI's
     option names) and what the unrolled copy's difference means."""
     from probe_rnn.attribution.verdict import unrolled_sentence
-    from probe_rnn.cli import app
-    from probe_rnn.commands.common import cli_options, in_cli_words
+    from probe_rnn.commands.common import in_cli_words, running_options
 
     worst = result.worst_completeness_error
     tok = "n/a for this method" if worst != worst else f"{worst:.2e}"
-    options = cli_options(typer.main.get_command(app))
+    options = running_options()
     verdict = in_cli_words(result.verdict, ("n_steps", "state_steps"), options)
     return (f"attributed {len(result.examples)} sentences ({method}); worst completeness error: "
             f"tokens {tok}, steps {result.worst_step_error:.2e}\n{verdict}\n"
