@@ -10,7 +10,7 @@ from torch import nn
 
 from probe_rnn.data.vocab import VocabTokenizer
 from probe_rnn.errors import ModelCallError
-from probe_rnn.models.adapters import IdsAdapter, IdsLengthsAdapter
+from probe_rnn.models.adapters import IdsAdapter, _call_failed
 from probe_rnn.models.call_errors import explain_call_error, hint_helps
 from probe_rnn.models.calling import detect_call
 
@@ -59,21 +59,36 @@ def test_a_model_without_embedding_fed_ids_is_told_so_not_to_convert_the_model()
     assert text.startswith("its LSTM 'rnn' reads float vectors of size 9, but the model has no "
                            "nn.Embedding")
     assert not hint_helps(exc)
+    error = _call_failed(model, "ids (2, 3) (batch-major)", exc)
+    assert str(error) == ("calling OneHot.forward(x) with ids (2, 3) (batch-major) failed: "
+                          + text)
+    assert error.parameters == ()  # no --layout/--adapter hint
+
+
+def test_detection_says_a_known_cause_once() -> None:
+    class Eager(nn.Module):  # fails the same known way in every layout and call it tries
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.GRU(4, 3)
+
+        def forward(self, x):
+            raise RuntimeError("Expected all tensors to be on the same device, but found at "
+                               "least two devices, cuda:0 and cpu!")
+
     with pytest.raises(ModelCallError) as caught:
-        detect_call(model, len(VOCAB), 0)
-    assert str(caught.value) == f"cannot call OneHot.forward(x): {text}"
-    assert caught.value.parameters == ()  # no --layout/--adapter hint
+        detect_call(Eager(), len(VOCAB), 0)
+    message = str(caught.value)
+    assert message.startswith("cannot call Eager.forward(x): the model failed on its device")
+    assert message.count("same device") == 1 and caught.value.parameters == ()
 
 
 def test_a_packed_model_that_needs_sorted_rows_is_told_where_to_fix_it() -> None:
-    tok = VocabTokenizer(VOCAB, "char", pad_id=0)
-    adapter = IdsLengthsAdapter(tok)
-    with pytest.raises(ModelCallError) as caught:
-        adapter.forward(SortedPacked(), adapter.encode(["ab", "abcd"]))  # unsorted lengths
-    message = str(caught.value)
-    assert "sorted in decreasing order" in str(caught.value.__cause__)
-    assert message.endswith("add enforce_sorted=False to that call in the model's forward")
-    assert "layout=" not in message and caught.value.parameters == ()
+    model = SortedPacked()
+    exc = _raised(lambda: model(torch.tensor([[1, 2, 0, 0], [1, 2, 3, 4]]), torch.tensor([2, 4])))
+    assert "sorted in decreasing order" in str(exc)
+    error = _call_failed(model, "ids (2, 4) (batch-major) and lengths (2,)", exc)
+    assert str(error).endswith("add enforce_sorted=False to that call in the model's forward")
+    assert "layout=" not in str(error) and error.parameters == ()
 
 
 def test_a_shape_failure_keeps_the_layout_hint() -> None:
