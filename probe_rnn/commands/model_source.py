@@ -115,7 +115,8 @@ _OPTIONS: dict[str, Any] = {
                         "(default), char or basic-english (torchtext's: lower-cased, "
                         "punctuation split off)."),
     "pad_id": _given(int, "--pad-id", "Padding id (default: --vocab's <pad>, else the "
-                     "embedding's padding_idx)."),
+                     "embedding's padding_idx; without any, only needed once a batch has rows "
+                     "of unequal length)."),
     "unk": _given(str, "--unk", "Unknown-token entry of --vocab (default: <unk> or [UNK] "
                   "when present)."),
     "layout": Annotated[str, typer.Option(
