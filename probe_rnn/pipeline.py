@@ -134,8 +134,9 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
     split = ensure_splits(df, seed=seed)  # checks the table (label column, split values)
     source_of_split, trusted = split_source(df, getattr(bundle, "meta", None), seed)
     df = sample_rows(split, settings.max_rows, seed)
-    probed = choose_rows(df, settings.probe_rows, source_of_split, trusted)
     check_labels(bundle, df, say)
+    probed = choose_rows(df, settings.probe_rows, source_of_split, trusted,
+                         settings.keep_duplicates)
     if getattr(bundle, "batch_check", None) is None:  # the CLI checked with its own flag
         from probe_rnn.models.batch_dependence import check_batch_dependence
 
@@ -158,6 +159,8 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
     clear_stale(out, reusable)
     write_run(out, run)
     say(f"{'rows':<12} {probed.describe()}")
+    if probed.duplicates_warning():
+        say(probed.duplicates_warning())
     return RunContext(bundle, df, out, settings, probed, run, previous, reusable, say,
                       progress or Progress(quiet=True), client)
 

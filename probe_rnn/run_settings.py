@@ -44,6 +44,8 @@ class RunSettings:
         :data:`probe_rnn.probing.protocol.DEFAULT_PRECISION`).
     probe_rows : {"heldout", "train", "all"}
         Rows to probe (:mod:`probe_rnn.data.probed_rows`).
+    keep_duplicates : bool
+        Keep held-out rows whose text is also a training row's (removed by default).
     mdl, random_baseline : bool
         Compute the MDL codelength; also probe the architecture with random weights.
     attribution_rows : int
@@ -66,6 +68,7 @@ class RunSettings:
     max_rows: int | None = None
     precision: float | None = None
     probe_rows: str = "heldout"
+    keep_duplicates: bool = False
     mdl: bool = True
     random_baseline: bool = True
     attribution_rows: int = 24
@@ -98,6 +101,9 @@ class RunSettings:
         if self.probe_rows not in PROBE_ROWS_CHOICES:
             raise ConfigError(f"probe_rows must be one of {', '.join(PROBE_ROWS_CHOICES)}, "
                               f"got {self.probe_rows!r}")
+        if not isinstance(self.keep_duplicates, bool):
+            raise ConfigError(f"keep_duplicates must be True or False, got "
+                              f"{self.keep_duplicates!r}")
         if self.cell_timeout == 0:
             object.__setattr__(self, "cell_timeout", None)
 

@@ -33,6 +33,10 @@ from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 
+KeepDuplicatesOpt = Annotated[bool, typer.Option(
+    "--keep-duplicates", help="Keep held-out rows whose text is also a training row's (removed "
+    "by default).")]
+
 
 @model_options
 @table_options
@@ -55,6 +59,7 @@ def probe_cmd(
         help="Rows to probe: heldout (dev + test, rows the model did not train on), train or "
              "all. With heldout, the label probe also runs on as many training rows, to show "
              "the gap (memorisation).")] = "heldout",
+    keep_duplicates: KeepDuplicatesOpt = False,
     cell_timeout: Annotated[float, typer.Option(
         help="Seconds one probe (a cell: model, view, task, probe) may run before it is "
              "stopped and reported failed, e.g. a hung plugin; 0 = no limit.")] = 0,
@@ -82,7 +87,7 @@ def probe_cmd(
         probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
         precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
         attribution_rows=attribution_rows, seed=seed, jobs=jobs, cell_timeout=cell_timeout,
-        umap=umap)
+        umap=umap, keep_duplicates=keep_duplicates)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds, "seeds":
                  seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
                  "probe_rows": probe_rows}
@@ -188,7 +193,8 @@ def compare_readouts_cmd(
         help="Comma-separated readouts: last, hidden, mean, max, naive-last (and zero for "
              "autoencode); default all of the objective's.", show_default=False)
     ] = None,
-    seeds: Annotated[int, typer.Option(help="Training seeds per readout (paired).")] = 3,
+    seeds: Annotated[int, typer.Option(help="Training seeds per readout (paired; each seed "
+                                             "trains and tests on its own split).")] = 5,
     jobs: Annotated[int, typer.Option(help="Parallel training processes (joblib).")] = 2,
     probe: Annotated[bool, typer.Option(
         "--probe/--no-probe", help="Probe label bits in output@last, h_n, c_n per model.")
@@ -219,7 +225,9 @@ def compare_readouts_cmd(
 
         answer = answer_question(
             df, objectives=names, losses=loss, readouts=readouts, seeds=seeds, jobs=jobs,
-            seed=seed, probe=probe, progress=_progress, client=client, **asdict(training))
+            seed=seed, probe=probe, progress=_progress, client=client, **asdict(training),
+            # a bundled dataset's split is a seeded draw: every seed draws its own
+            split_per_seed=True if table.dataset is not None else None)
     for study in answer.studies.values():
         study.settings["source"] = source
     path = _write_studies(answer, out, source)
@@ -264,8 +272,11 @@ def _print_studies(answer: Any, seeds: int, source: str) -> None:
                           ci, row.vs_best)
         stdout().print(table)
         from probe_rnn.studies import study_answer
+        from probe_rnn.studies.answer import budget_sentence
 
-        typer.echo(study_answer(study)[-1])  # the recommendation
+        for line in (budget_sentence(study), study_answer(study)[-1]):  # caveat, answer
+            if line:
+                typer.echo(line)
 
 
 def _write_studies(answer: Any, out: Path, source: str) -> Path:

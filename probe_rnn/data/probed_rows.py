@@ -11,6 +11,12 @@ say where the split came from:
   this seed, so :func:`~probe_rnn.data.ensure_splits` gives the same split again;
 - otherwise a seeded split the model's training need not share: the "held-out" rows may then
   include rows the model trained on, and the run says so in the terminal and the report.
+
+A held-out row whose text is also the text of a training row (a duplicate across the split:
+60 of 120 rows in one fault-injection table) is not held out from the model: it read that very
+sentence in training. Such rows are counted, named in one warning line, and removed from the
+probed held-out rows unless ``keep_duplicates`` (``--keep-duplicates``); run.json's card
+records ``duplicates = {"held_out_rows_with_training_text": N, "removed": bool}``.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class ProbedRows:
     source: str
     trusted: bool
     train_index: np.ndarray = field(repr=False)
+    duplicates: int = 0
+    duplicates_removed: bool = False
 
     @property
     def may_include_training_rows(self) -> bool:
@@ -64,7 +72,21 @@ class ProbedRows:
         return {"rows": self.choice, "count": int(len(self.index)), "splits": self.splits,
                 "split_source": self.source, "split_is_the_models": self.trusted,
                 "may_include_training_rows": self.may_include_training_rows,
-                "description": self.describe()}
+                "description": self.describe(),
+                "duplicates": {"held_out_rows_with_training_text": int(self.duplicates),
+                               "removed": bool(self.duplicates_removed)}}
+
+    def duplicates_warning(self) -> str:
+        """One terminal line about held-out rows whose text a training row has ("" if none)."""
+        if not self.duplicates:
+            return ""
+        n = self.duplicates
+        rows = f"{n} held-out row{'s' if n != 1 else ''}"
+        if self.duplicates_removed:
+            return (f"warning: {rows} repeat the text of a training row; removed from the "
+                    "probed rows (--keep-duplicates keeps them)")
+        return (f"warning: {rows} repeat the text of a training row and {'are' if n != 1 else 'is'}"
+                " probed as held-out (the model read that text in training)")
 
 
 def split_source(table: pd.DataFrame, model_meta: dict[str, Any] | None, seed: int
@@ -91,8 +113,12 @@ def split_source(table: pd.DataFrame, model_meta: dict[str, Any] | None, seed: i
     return f"a seeded split (seed {seed}) the model's training need not share", False
 
 
-def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool) -> ProbedRows:
+def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool,
+                keep_duplicates: bool = False) -> ProbedRows:
     """The rows of ``df`` (which has a ``split`` column) to probe for ``choice``.
+
+    Held-out rows whose text is a training row's text are removed from ``heldout`` rows
+    unless ``keep_duplicates``; they are counted for every choice.
 
     Raises
     ------
@@ -107,14 +133,21 @@ def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool) -> Pr
     split = df["split"].astype(str).to_numpy()
     held = np.isin(split, HELD_OUT_SPLITS)
     mask = {"heldout": held, "train": split == "train", "all": np.ones(len(df), bool)}[choice]
-    index = np.flatnonzero(mask)
+    text = df["text"].astype(str).to_numpy()
+    copied = held & np.isin(text, text[split == "train"])
+    duplicates = int(np.count_nonzero(copied & mask))
+    remove = choice == "heldout" and not keep_duplicates and duplicates > 0
+    index = np.flatnonzero(mask & ~copied if remove else mask)
     if len(index) < 2:
         other = "probe_rows=all" if choice != "all" else "a larger table"
+        also = f" ({duplicates} repeat a training row's text: keep_duplicates=True keeps " \
+               "them)" if remove else ""
         raise DataError(f"only {len(index)} {_WHAT[choice]} rows to probe (of {len(df)}; "
-                        f"splits: {_counts(split)}): add such rows, raise max_rows=, or "
+                        f"splits: {_counts(split)}){also}: add such rows, raise max_rows=, or "
                         f"pass {other}", parameter=("probe_rows", "max_rows"))
     splits = _counts(split[index])
-    return ProbedRows(choice, index, splits, source, trusted, np.flatnonzero(split == "train"))
+    return ProbedRows(choice, index, splits, source, trusted, np.flatnonzero(split == "train"),
+                      duplicates, remove)
 
 
 def _counts(split: np.ndarray) -> dict[str, int]:

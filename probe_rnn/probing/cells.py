@@ -30,9 +30,9 @@ from threadpoolctl import threadpool_limits
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError, ProbeOutputError, StoreError
-from probe_rnn.probing.controls import control_targets
+from probe_rnn.probing.controls import DEGENERATE_CONTROL, control_targets
 from probe_rnn.probing.exported import export_probe
-from probe_rnn.probing.jobs import Fitter, Problem, mdl_job, split_job
+from probe_rnn.probing.jobs import Fitter, Problem, key_classes, mdl_job, split_job
 from probe_rnn.probing.protocol import DEFAULT_PRECISION, PROTOCOL_VERSION, plan_splits
 from probe_rnn.probing.results import cell_rows
 from probe_rnn.probing.splits import group_ids
@@ -283,6 +283,22 @@ class _TaskFailed(Exception):
     """The task (not the probe) raised while building the cell's targets."""
 
 
+def _control_setup(cell: Cell, p: Problem, settings: Settings
+                   ) -> tuple[bool, np.ndarray | None]:
+    """Whether the cell runs the control task, and (sentence-level tasks with a control) the
+    control's key of each row as a class to decode (:func:`~.jobs.key_classes`)."""
+    control = settings.control and p.kind == "classification" and p.keys is not None
+    sentence = control and cell.view_kind == "sentence"
+    return control, key_classes(p.keys) if sentence else None
+
+
+def _withheld(majority: float | None) -> str:
+    if majority is None or not majority >= DEGENERATE_CONTROL:
+        return ""
+    return (f"selectivity withheld: {majority:.0%} of the control's labels are one class "
+            f"(its key is nearly constant; limit {DEGENERATE_CONTROL:.0%})")
+
+
 def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     try:
         p = build_problem(cell)
@@ -296,11 +312,14 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     report_t = reportable_positions(p, [f for fs in plan.splits.values() for f in fs],
                                     settings.folds, settings.max_t)
     fitter = Fitter(cell.spec, settings.seed)
-    control = settings.control and p.kind == "classification" and p.keys is not None
+    control, key_y = _control_setup(cell, p, settings)
     splits: dict[int, list[dict[str, Any]]] = {}
-    for sd in seeds:
+    majorities = []
+    for sd in plan.splits:
         ctrl = control_targets(p.y, p.keys, sd) if control else None
-        splits[sd] = [split_job(fitter, p, tr, te, ctrl, cell.probe, report_t)
+        if ctrl is not None:
+            majorities.append(float(np.unique(ctrl, return_counts=True)[1].max() / len(ctrl)))
+        splits[sd] = [split_job(fitter, p, tr, te, ctrl, cell.probe, report_t, key_y)
                       for tr, te in plan.splits[sd]]
     mdl = []
     if settings.mdl and p.kind == "classification":
@@ -311,14 +330,16 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
                           control_targets(sub.y, keys, sd) if control else None),
                 "n": len(sub.y)} for sd in seeds]
     draws: dict[str, list[float]] = {}
-    rows, values = cell_rows(cell, p, plan, splits, mdl, settings, draws)
+    majority = float(np.mean(majorities)) if majorities else None
+    rows, values = cell_rows(cell, p, plan, splits, mdl, settings, draws, majority)
     probe = None
     if cell.model == "trained" and cell.task.name == "label" and cell.view_kind == "sentence":
         # the measured probe, refit on all the cell's rows with its C, for probe attribution
         probe = export_probe(fitter.fit("final", p.X, p.y, p.groups), len(p.y))
-    return {"status": "done", "reason": "", "protocol": plan.protocol, "rows": rows,
-            "values": values, "draws": draws, "fitted_probe": probe,
-            "pairing": _pairing(plan, p.groups, seeds, context(cell.store, cell.rows)),
+    return {"status": "done", "reason": _withheld(majority), "protocol": plan.protocol,
+            "rows": rows, "values": values, "draws": draws, "fitted_probe": probe,
+            "pairing": _pairing(plan, p.groups, list(plan.splits),
+                                context(cell.store, cell.rows)),
             "sentences": plan.sentences, "used_sentences": plan.used_sentences,
             "fits": fitter.fits, "not_converged": fitter.not_converged}
 

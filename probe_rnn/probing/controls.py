@@ -9,13 +9,22 @@ control accuracy measures the probe's capacity (keyed on the sentence text, as b
 key was unique to one fold and the "control" was a mere permutation at the majority rate). A
 probe trained and scored exactly like the real task gives the control accuracy; selectivity =
 task accuracy − control accuracy.
+
+A control whose labels are nearly constant (its key nearly constant: 91 % of English
+sentences start with "the") measures nothing about capacity: control accuracy is then about its
+majority share on every view and selectivity is negative everywhere. When the share of the
+most common control label reaches :data:`DEGENERATE_CONTROL` the cell reports it
+(``control_majority``) and withholds selectivity (NaN, with the reason).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["control_targets"]
+__all__ = ["control_targets", "DEGENERATE_CONTROL"]
+
+#: Share of the most common control label at or above which selectivity is withheld.
+DEGENERATE_CONTROL = 0.9
 
 
 def control_targets(y: np.ndarray, keys: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Inside a cell: the probe fits of one split (task and control) and the MDL run.
 
 A :class:`Fitter` serves one cell. Its first fit of the task chooses the probe's
-hyperparameters (``tuned_params_``, e.g. LogisticProbe's C on an inner split of that fit's
+hyperparameters (``tuned_params_``, e.g. LogisticProbe's C on inner group folds of that fit's
 training rows); every later fit of the cell (other folds and seeds, the control task) reuses
 them, so task and control are compared with one probe configuration (Hewitt & Liang), and a
 cell pays for one search, not one per fold. Built-in LogisticProbes are refitted in place with
@@ -33,10 +33,11 @@ from probe_rnn.errors import ProbeOutputError
 from probe_rnn.probing.mdl import online_codelength
 from probe_rnn.probing.measures import usable_bits_rows
 from probe_rnn.probing.probes import LogisticProbe, make_probe, retuned, untuned
+from probe_rnn.probing.timelimit import CellTimeout
 
 __all__ = [
     "Problem", "Fitter", "split_job", "split_metrics", "row_metrics", "ROW_METRICS", "mdl_job",
-    "accepts_groups", "checked_proba",
+    "accepts_groups", "checked_proba", "KEY_CLASSES", "key_classes",
 ]
 
 
@@ -158,21 +159,28 @@ def _scored(y_tr: np.ndarray, y_te: np.ndarray, pred: np.ndarray, proba: np.ndar
 def split_job(
     fitter: Fitter, p: Problem, tr: np.ndarray, te: np.ndarray,
     control_y: np.ndarray | None, name: str, positions: Sequence[int] = (),
+    key_y: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Fit on ``tr``, score every held-out row of ``te`` (and the control task if given).
+
+    ``key_y`` (sentence-level tasks): the control's key of each row as a class
+    (:func:`key_classes`); a probe of the same configuration decodes it on the same split,
+    which gives ``control_key`` (how well the view remembers what the control is keyed on).
 
     Returns
     -------
     dict
         Per held-out row: ``correct``, ``majority`` (the training majority class is right),
         ``null_bits``/``probe_bits`` (code lengths, absent without probabilities),
-        ``control`` (control probe right); for regression ``sq_res`` and ``sq_tot``
-        (squared errors of the probe and of the training mean). ``groups`` (sentence of each
-        held-out row), ``n_train``, and ``per_t``: position -> the same per-row values for the
+        ``control`` (control probe right), ``control_key`` (key probe right); for
+        regression ``sq_res`` and ``sq_tot`` (squared errors of the probe and of the training
+        mean). ``groups`` (sentence of each held-out row), ``labels`` (its target),
+        ``n_train``, and ``per_t``: position -> the same per-row values for the
         held-out rows at that position, scored against the training rows at that position
         (the null model is the position's marginal).
     """
-    out: dict[str, Any] = {"n_train": len(tr), "groups": p.groups[te], "per_t": {}}
+    out: dict[str, Any] = {"n_train": len(tr), "groups": p.groups[te], "labels": p.y[te],
+                           "per_t": {}}
     if p.kind == "regression":
         y = p.y.astype(np.float64)
         est = fitter.fit("task", p.X[tr], y[tr], p.groups[tr])
@@ -186,6 +194,8 @@ def split_job(
     if control_y is not None:
         cpred, _, _ = _classify(fitter, "control", p, control_y, tr, te, name)
         out["control"] = (cpred == control_y[te]).astype(np.float64)
+    if key_y is not None:
+        out.update(_key_decoding(fitter, p, key_y, tr, te, name))
     for pos in positions:
         where = p.t if pos >= 0 else p.t_end
         sel, at_tr = where[te] == pos, where[tr] == pos
@@ -193,9 +203,23 @@ def split_job(
             out["per_t"][pos] = {
                 **_scored(p.y[tr][at_tr], p.y[te][sel], pred[sel],
                           None if proba is None else proba[sel], classes, all_classes),
-                "groups": p.groups[te][sel],
+                "groups": p.groups[te][sel], "labels": p.y[te][sel],
             }
     return out
+
+
+def _key_decoding(fitter: Fitter, p: Problem, key_y: np.ndarray, tr: np.ndarray,
+                  te: np.ndarray, name: str) -> dict[str, np.ndarray]:
+    """``{"control_key": right per held-out row}``, or nothing when the probe cannot fit the
+    key's classes (e.g. a binary-only plugin probe): the key's decodability is a reference
+    beside selectivity, so a probe that cannot give it keeps its task's numbers."""
+    try:
+        kpred, _, _ = _classify(fitter, "key", p, key_y, tr, te, name)
+    except (CellTimeout, ProbeOutputError, MemoryError):
+        raise
+    except Exception:  # noqa: BLE001 - a plugin probe may raise anything on many classes
+        return {}
+    return {"control_key": (kpred == key_y[te]).astype(np.float64)}
 
 
 #: Metrics that are means over held-out rows: the per-row columns each needs, and its value
@@ -207,7 +231,23 @@ ROW_METRICS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], np.ndar
     "bits": (("null_bits", "probe_bits"), lambda r: r["null_bits"] - r["probe_bits"]),
     "control_accuracy": (("control",), lambda r: r["control"]),
     "selectivity": (("correct", "control"), lambda r: r["correct"] - r["control"]),
+    "control_key_accuracy": (("control_key",), lambda r: r["control_key"]),
 }
+
+#: Most frequent control keys decoded as their own class; rarer keys share one class.
+KEY_CLASSES = 20
+OTHER_KEY = "\x00other"
+
+
+def key_classes(keys: np.ndarray, top: int = KEY_CLASSES) -> np.ndarray:
+    """The control keys (shape (rows,)) as decoding targets: the ``top`` most frequent key
+    types keep their name (ties by name), every other key becomes one shared class, so the
+    key probe costs what a ``top + 1``-class task costs however large the vocabulary."""
+    names, counts = np.unique(np.asarray(keys, dtype=object).astype(str), return_counts=True)
+    order = np.lexsort((names, -counts))[:top]
+    kept = set(names[order].tolist())
+    return np.asarray([k if k in kept else OTHER_KEY for k in
+                       np.asarray(keys, dtype=object).astype(str).tolist()], dtype=object)
 
 
 def row_metrics(rows: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -236,7 +276,7 @@ def mdl_job(spec: Any, p: Problem, seed: int, tuned: Any = None,
 
     Block probes run with one fixed set of hyperparameters, as in Voita & Titov, rather than a
     search on every block: a built-in LogisticProbe uses the C the cell chose (``tuned``, on
-    an inner split of the first fold's training rows, one-standard-error rule) and starts each
+    inner group folds of the first fold's training rows, one-standard-error rule) and starts each
     block from the previous block's weights; other probes use their defaults (``untuned()``).
     The cell's C, not a fixed C = 1: on a view carrying the label (1000 rows, Gaussian
     features plus a 1.5-sd label shift in one dimension) C = 1 compressed 1.073 at 64
@@ -246,9 +286,9 @@ def mdl_job(spec: Any, p: Problem, seed: int, tuned: Any = None,
     proto = make_probe(spec, seed)
     if not hasattr(proto, "predict_proba"):
         nan = float("nan")
-        out = {"mdl_bits": nan, "uniform_bits": nan, "compression": nan}
-        return out | ({"control_mdl_bits": nan, "control_compression": nan}
-                      if control is not None else {})
+        out = {"mdl_bits": nan, "prior_bits": nan, "uniform_bits": nan, "compression": nan}
+        return out | ({"control_mdl_bits": nan, "control_prior_bits": nan,
+                       "control_compression": nan} if control is not None else {})
     C = getattr(tuned, "C_", None) if type(proto) is LogisticProbe else None
 
     def code(y: np.ndarray) -> Any:
@@ -268,9 +308,10 @@ def mdl_job(spec: Any, p: Problem, seed: int, tuned: Any = None,
                                      pass_groups=accepts_groups(proto))
 
     res = code(p.y)
-    out = {"mdl_bits": res.mdl_bits, "uniform_bits": res.uniform_bits,
-           "compression": res.compression}
+    out = {"mdl_bits": res.mdl_bits, "prior_bits": res.prior_bits,
+           "uniform_bits": res.uniform_bits, "compression": res.compression}
     if control is not None:
         ref = code(control)
-        out |= {"control_mdl_bits": ref.mdl_bits, "control_compression": ref.compression}
+        out |= {"control_mdl_bits": ref.mdl_bits, "control_prior_bits": ref.prior_bits,
+                "control_compression": ref.compression}
     return out

@@ -33,7 +33,8 @@ estimates share training rows and the plain t-interval is too narrow. With fewer
 ``MIN_CI_VALUES = 3`` finite values (e.g. 2 folds × 1 seed: a t-interval with one degree of
 freedom and t = 12.7, which gave accuracy intervals like [-0.92, 2.75]) the interval is NaN.
 Interval ends are clipped to the metric's valid range ``METRIC_BOUNDS`` (accuracy in [0, 1],
-selectivity in [-1, 1], R² ≤ 1, entropy and MDL codelengths ≥ 0; ``bits`` is left unclipped).
+selectivity in [-1, 1], R² ≤ 1, entropy and MDL codelengths ≥ 0; ``bits`` is clipped to at most
+H(label) by the cell, :mod:`probe_rnn.probing.cellstats`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
     "compression": (0.0, _INF),
     "control_mdl_bits": (0.0, _INF),
     "control_compression": (0.0, _INF),
+    "prior_bits": (0.0, _INF),
+    "control_prior_bits": (0.0, _INF),
+    "label_entropy": (0.0, _INF),
+    "control_key_accuracy": (0.0, 1.0),
+    "control_majority": (0.0, 1.0),
 }
 CI_METHOD = (
     "95% t-interval over folds x seeds, Nadeau-Bengio corrected variance; "

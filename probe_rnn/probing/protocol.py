@@ -4,23 +4,42 @@ A cell's precision target (``precision``, default 0.01) is the half-width wanted
 95 % interval of its accuracy in the worst case (p = 0.5), which asks for
 ``need = ceil((1.96 · 0.5 / precision)²)`` held-out sentences (9,604 at 0.01):
 
-- ``kfold``: the cell has at most ``need`` sentences. Every sentence is held out once
-  (seeded K-fold by sentence, ``folds`` × ``seeds``); the interval is the Nadeau–Bengio
-  corrected t-interval over the fold values (:func:`probe_rnn.probing.measures.ci95`).
-- ``holdout``: the cell has more. One seeded split by sentence per seed holds out ``need``
-  sentences; the probe trains on the rest, at most ``(folds - 1) · need`` sentences (a seeded
-  sample of whole sentences past that, so the cost stops growing with the data: a cell reads
-  at most ``folds · need`` sentences, 48,020 at the defaults). The interval is a cluster
-  bootstrap over held-out sentences (``BOOTSTRAP`` resamples, percentile), the same
-  resamples for the task and its control, so selectivity's interval is paired.
+- ``kfold``: the cell has at most ``folds · need`` sentences (48,020 at the defaults). Every
+  sentence is held out once (seeded K-fold by sentence, ``folds`` × ``seeds``); the interval
+  is the Nadeau–Bengio corrected t-interval over the fold values
+  (:func:`probe_rnn.probing.measures.ci95`). At ``folds · need`` sentences each fold trains
+  on ``(folds - 1) · need`` sentences and tests ``need``.
+- ``holdout``: the cell has more, so the training side has reached its cap. Per seed, one
+  seeded split by sentence holds out ``need`` sentences and trains on a seeded sample of
+  exactly ``(folds - 1) · need`` others: the same training size and test size as the largest
+  K-fold cell, so a cell at ``folds · need + 1`` sentences reports what a cell at
+  ``folds · need`` reports, within noise (protocol 3 held out ``need`` sentences as soon as a
+  cell had more than ``need`` and trained on *the rest*: 1 sentence at 9,605, where a probe
+  scored the majority baseline). The cost stops growing with the data: a cell reads at most
+  ``folds · need`` sentences per seed.
+
+Held-out cells run at least :data:`HOLDOUT_SEEDS` (2) seeds, each with its own split, and
+their interval holds the fit's variance too. The cluster bootstrap over held-out sentences
+(``BOOTSTRAP`` resamples, percentile; the same resamples for the task and its control, and for
+every cell on the same sentences, so differences are paired) measures only the test rows'
+sampling error given the fitted probes. The variance of the fit itself is estimated between
+seeds by the method of moments (:func:`fit_variance`): the variance of the per-seed estimates
+minus the mean per-seed bootstrap variance (the part of their spread the test rows explain),
+floored at 0, divided by the number of seeds. It is added to the draws as seeded Gaussian
+noise, independent per cell and metric, so every interval and every paired difference read
+from the draws carries it (a difference gets both cells' fit variance, as two probes fitted on
+different states vary independently). We chose this over "two seeds and nothing else":
+averaging seeds shrinks the fit's variance, but a bootstrap conditional on the fitted probes
+still leaves it out (issue 25: 0.09–0.11 false positives for "A carries more than B").
 
 :data:`PROTOCOL_VERSION` enters every cell's journal key: changing the protocol recomputes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,14 +49,19 @@ from probe_rnn.errors import ConfigError
 from probe_rnn.probing.splits import group_kfold
 
 __all__ = [
-    "PROTOCOL_VERSION", "BOOTSTRAP", "DEFAULT_PRECISION", "Plan", "needed_test_sentences",
-    "plan_splits", "bootstrap_draws", "percentile_interval", "describe",
+    "PROTOCOL_VERSION", "BOOTSTRAP", "DEFAULT_PRECISION", "HOLDOUT_SEEDS", "Plan",
+    "needed_test_sentences", "plan_splits", "bootstrap_draws", "fit_variance", "with_fit_noise",
+    "percentile_interval", "describe",
 ]
 
 #: 3: sentence-level controls keyed on a recurring token type (the task's control_unit).
-PROTOCOL_VERSION = 3
+#: 4: K-fold up to folds x need sentences, held-out cells with >= 2 seeds and the fit's
+#: variance, C from inner group folds, MDL against the label prior, control key decodability.
+PROTOCOL_VERSION = 4
 BOOTSTRAP = 1000
 DEFAULT_PRECISION = 0.01
+#: Fewest seeds a held-out cell runs (each its own split), to measure the fit's variance.
+HOLDOUT_SEEDS = 2
 _Z = 1.959963984540054
 
 
@@ -68,16 +92,32 @@ def _holdout(groups: np.ndarray, n_test: int, max_train: int, seed: int
     return np.flatnonzero(where == 0), np.flatnonzero(where == 1)
 
 
+def holdout_seeds(seeds: Sequence[int]) -> list[int]:
+    """The seeds a held-out cell runs: ``seeds``, extended by the next integers to at least
+    :data:`HOLDOUT_SEEDS`."""
+    out = list(seeds)
+    nxt = max(out) + 1 if out else 0
+    while len(out) < HOLDOUT_SEEDS:
+        out.append(nxt)
+        nxt += 1
+    return out
+
+
 def plan_splits(groups: np.ndarray, folds: int, seeds: Sequence[int], precision: float) -> Plan:
-    """The splits of a cell whose rows belong to sentences ``groups`` (shape (rows,))."""
+    """The splits of a cell whose rows belong to sentences ``groups`` (shape (rows,)).
+
+    K-fold up to ``folds · need`` sentences; past that one held-out split per seed (at least
+    :data:`HOLDOUT_SEEDS` seeds) with ``need`` test and ``(folds - 1) · need`` training
+    sentences.
+    """
     need = needed_test_sentences(precision)
     n = len(np.unique(groups))
-    if n <= need:
+    if n <= folds * need:
         splits = {s: group_kfold(groups, folds, s) for s in seeds}
         return Plan("kfold", splits, n, n)
     max_train = (folds - 1) * need
-    splits = {s: [_holdout(groups, need, max_train, s)] for s in seeds}
-    return Plan("holdout", splits, n, min(n, need + max_train))
+    splits = {s: [_holdout(groups, need, max_train, s)] for s in holdout_seeds(seeds)}
+    return Plan("holdout", splits, n, need + max_train)
 
 
 def bootstrap_draws(
@@ -129,6 +169,58 @@ def bootstrap_draws(
     return point, np.concatenate(draws)
 
 
+def fit_variance(
+    groups: Mapping[int, np.ndarray], values: Mapping[int, np.ndarray], seed: int,
+    statistic: Callable[[np.ndarray], np.ndarray] | None = None, resamples: int = BOOTSTRAP,
+) -> np.ndarray:
+    """Variance of the fit in the mean over seeds, by the method of moments.
+
+    Each seed's estimate varies with its test rows and with its fitted probe; the per-seed
+    cluster bootstrap measures the first. So ``max(0, var_s(estimate_s) - mean_s
+    var_b(draws_s)) / seeds`` is the fit's share of the variance of the mean over seeds.
+
+    Parameters
+    ----------
+    groups, values : mapping seed -> ndarray
+        As for :func:`bootstrap_draws`: sentence of each held-out row (rows_s,) and per-row
+        values (rows_s, metrics).
+    seed : int
+        Seeds the per-seed resamples.
+    statistic : callable, optional
+        Maps mean columns, shape (..., metrics), to the statistics, shape (..., stats)
+        (e.g. R² from mean squared residual and total); default: the means themselves.
+
+    Returns
+    -------
+    ndarray, shape (stats,)
+        Zero with fewer than two seeds.
+    """
+    stat = statistic or (lambda m: m)
+    points, spreads = [], []
+    for s in values:
+        point, draws = bootstrap_draws({s: groups[s]}, {s: values[s]}, seed, resamples)
+        points.append(stat(point))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spreads.append(np.nanvar(stat(draws), axis=0, ddof=1))
+    points_a = np.asarray(points, dtype=np.float64)
+    if len(points_a) < 2:
+        return np.zeros(points_a.shape[-1])
+    between = np.nanvar(points_a, axis=0, ddof=1)
+    within = np.nanmean(np.asarray(spreads), axis=0)
+    return np.nan_to_num(np.maximum(between - within, 0.0) / len(points_a))
+
+
+def with_fit_noise(draws: np.ndarray, variance: np.ndarray, seed: int, salt: str
+                   ) -> np.ndarray:
+    """``draws`` (resamples, stats) plus seeded Gaussian noise of ``variance`` (stats,) per
+    column; ``salt`` (the cell and metric names) makes the noise independent across cells."""
+    if not np.any(variance > 0):
+        return draws
+    key = int.from_bytes(hashlib.sha256(salt.encode()).digest()[:8], "little")
+    rng = np.random.default_rng([seed, key])
+    return draws + rng.standard_normal(draws.shape) * np.sqrt(variance)
+
+
 def percentile_interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """2.5 and 97.5 percentiles of bootstrap draws (B, metrics), NaN draws left out."""
     return np.nanpercentile(draws, 2.5, axis=0), np.nanpercentile(draws, 97.5, axis=0)
@@ -138,9 +230,11 @@ def describe(precision: float, folds: int) -> str:
     """One sentence for run.json and the report."""
     need = needed_test_sentences(precision)
     return (
-        f"cells with at most {need} sentences: {folds}-fold by sentence, Nadeau-Bengio "
-        f"corrected t-interval; larger cells: {need} held-out sentences, training on at most "
-        f"{(folds - 1) * need} (seeded sample), 95% cluster-bootstrap percentile interval "
-        f"({BOOTSTRAP} resamples of held-out sentences); precision target +/-{precision} "
-        "accuracy (worst case)"
+        f"cells with at most {folds * need} sentences: {folds}-fold by sentence (training on "
+        f"at most {(folds - 1) * need} per fold), Nadeau-Bengio corrected t-interval; larger "
+        f"cells: per seed (at least {HOLDOUT_SEEDS}, each its own split) {need} held-out "
+        f"sentences and a seeded sample of {(folds - 1) * need} training sentences, 95% "
+        f"cluster-bootstrap percentile interval ({BOOTSTRAP} resamples of held-out sentences) "
+        "widened by the between-seed variance of the fit; precision target "
+        f"+/-{precision} accuracy (worst case)"
     )

@@ -11,8 +11,10 @@ One tidy row per (model, view, task, probe, t, metric), columns in this fixed or
     t           position: from a "@t" view name, or per-position rows of token-level tasks
                 (0.. from the start, -1 = last token ...); <NA> for whole-view rows
     task, task_kind ("classification" | "regression"), probe
-    metric      accuracy | r2 | bits | entropy_bits | control_accuracy | selectivity |
-                mdl_bits | uniform_bits | compression | majority_accuracy
+    metric      accuracy | r2 | bits | entropy_bits | label_entropy | control_accuracy |
+                selectivity | control_key_accuracy | control_majority | mdl_bits |
+                prior_bits | uniform_bits | compression | control_mdl_bits |
+                control_prior_bits | control_compression | majority_accuracy
     value       mean over folds × seeds (held-out cells: over the held-out rows, mean over
                 seeds; MDL: mean over seeds)
     ci_low, ci_high   95 % interval, clipped to the metric's valid range (``METRIC_BOUNDS``):
@@ -21,17 +23,28 @@ One tidy row per (model, view, task, probe, t, metric), columns in this fixed or
                 held-out sentences (:mod:`probe_rnn.probing.protocol`)
     chance      the task's chance level on the probed rows (majority share; 0 for R²)
     n_train, n_test   mean rows per split (MDL: the rows coded in n_train, 0 in n_test)
-    folds, seeds, seed
+    folds, seeds, seed   ``seeds`` is the number of seeds the cell ran (a held-out cell runs
+                at least two, :data:`~probe_rnn.probing.protocol.HOLDOUT_SEEDS`)
 
 ``bits`` is usable information (H(Y) − held-out cross-entropy, log2; may be ≤ 0), NaN for probes
 without ``predict_proba``. ``entropy_bits`` is the H(Y) term; both use the smoothed estimator of
 :mod:`probe_rnn.probing.measures`. Per-position rows exist only for estimable positions
 (:func:`probe_rnn.probing.cells.reportable_positions`). ``selectivity`` = accuracy −
-control_accuracy (Hewitt & Liang control task). MDL metrics follow Voita & Titov (2020).
+control_accuracy (Hewitt & Liang control task); for sentence-level tasks
+``control_key_accuracy`` is how well the same probe decodes the control's key (e.g. the first
+token, its 20 most frequent types) from the view on the same splits: a view that remembers the
+key well scores high on the control whatever it holds about the task, so read selectivity
+beside it. ``control_majority`` is the control labels' most common share (mean over seeds);
+at or above :data:`~probe_rnn.probing.controls.DEGENERATE_CONTROL` selectivity is NaN
+(withheld) and the cell's reason says why. ``label_entropy`` is H(label) in bits (plug-in) of
+the cell's held-out rows; ``bits`` intervals are clipped to at most it. MDL metrics follow
+Voita & Titov (2020), referenced to the prequential code of the label prior (``prior_bits``;
+:mod:`probe_rnn.probing.mdl`).
 """
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,25 +52,19 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.atomic import replacing
+from probe_rnn.probing.cellstats import cell_constants, cell_salt, clip_bits, withheld
 from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
 from probe_rnn.run_folder import RESULT_COLUMNS
 from probe_rnn.vocabulary import try_parse
 
-__all__ = [
-    "METRICS",
-    "cell_rows",
-    "assemble",
-    "values_table",
-    "view_coordinates",
-    "save_results",
-    "headline_table",
-    "failure_summary",
-]
+__all__ = ["METRICS", "cell_rows", "assemble", "values_table", "view_coordinates",
+           "save_results", "headline_table", "failure_summary"]
 
 METRICS: tuple[str, ...] = (
-    "accuracy", "r2", "bits", "entropy_bits", "control_accuracy", "selectivity", "mdl_bits",
-    "uniform_bits", "compression", "control_mdl_bits", "control_compression",
-    "majority_accuracy",
+    "accuracy", "r2", "bits", "entropy_bits", "label_entropy", "control_accuracy",
+    "selectivity", "control_key_accuracy", "control_majority", "mdl_bits", "prior_bits",
+    "uniform_bits", "compression", "control_mdl_bits", "control_prior_bits",
+    "control_compression", "majority_accuracy",
 )
 BITS_DEFINITION = (
     "H(Y) - held-out cross-entropy, log2; H(Y) = held-out CE of the train marginal; both "
@@ -97,11 +104,19 @@ DRAWN_METRICS = ("accuracy", "bits", "r2")
 
 
 def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int,
-                     keep: dict[str, list[float]] | None = None) -> dict[str, tuple]:
-    """Point estimate and clipped 95 % bootstrap interval per metric (held-out protocol);
-    the resamples of :data:`DRAWN_METRICS` go into ``keep`` when given."""
+                     keep: dict[str, list[float]] | None = None, salt: str = "",
+                     ) -> dict[str, tuple]:
+    """Point estimate and clipped 95 % bootstrap interval per metric (held-out protocol),
+    the draws widened by the between-seed variance of the fit
+    (:func:`~probe_rnn.probing.protocol.fit_variance`); the resamples of
+    :data:`DRAWN_METRICS` go into ``keep`` when given."""
     from probe_rnn.probing.jobs import row_metrics
-    from probe_rnn.probing.protocol import bootstrap_draws, percentile_interval
+    from probe_rnn.probing.protocol import (
+        bootstrap_draws,
+        fit_variance,
+        percentile_interval,
+        with_fit_noise,
+    )
 
     first = next(iter(parts.values()))
     if "sq_res" in first:
@@ -110,15 +125,20 @@ def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int,
         columns = {s: row_metrics(r) for s, r in parts.items()}
     names = list(next(iter(columns.values())))
     values = {s: np.column_stack([cols[m] for m in names]) for s, cols in columns.items()}
-    point, draws = bootstrap_draws({s: r["groups"] for s, r in parts.items()}, values, seed)
+    groups = {s: r["groups"] for s, r in parts.items()}
+    point, draws = bootstrap_draws(groups, values, seed)
     if "sq_res" in first:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r2_point = 1.0 - point[0] / point[1] if point[1] > 0 else float("nan")
-            r2_draws = 1.0 - draws[:, 0] / draws[:, 1]
+        def r2(m: np.ndarray) -> np.ndarray:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (1.0 - m[..., 0] / m[..., 1])[..., None]
+        r2_point = float(r2(point)[0]) if point[1] > 0 else float("nan")
+        r2_draws = with_fit_noise(r2(draws), fit_variance(groups, values, seed, r2), seed,
+                                  f"{salt}|r2")[:, 0]
         lo, hi = percentile_interval(r2_draws[:, None])
         if keep is not None:
             keep["r2"] = _rounded(r2_draws)
         return {"r2": _clip("r2", (r2_point, float(lo[0]), float(hi[0])))}
+    draws = with_fit_noise(draws, fit_variance(groups, values, seed), seed, salt)
     lo, hi = percentile_interval(draws)
     if keep is not None:
         keep.update({m: _rounded(draws[:, i]) for i, m in enumerate(names)
@@ -128,6 +148,13 @@ def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int,
     if "bits" not in out:
         out["bits"] = out["entropy_bits"] = (float("nan"),) * 3
     return out
+
+
+def _ran(settings: Any, seeds: int) -> Any:
+    """``settings`` with ``seeds`` the number the cell ran (held-out cells run at least 2)."""
+    if getattr(settings, "seeds", seeds) == seeds or not is_dataclass(settings):
+        return settings
+    return replace(settings, seeds=seeds)
 
 
 def _rounded(values: np.ndarray) -> list[float]:
@@ -144,32 +171,39 @@ def _clip(metric: str, stats: tuple[float, float, float]) -> tuple[float, float,
 def cell_rows(cell: Any, p: Any, plan: Any, splits: dict[int, list[dict[str, Any]]],
               mdl: list[dict[str, float]], settings: Any,
               draws: dict[str, list[float]] | None = None,
+              control_majority: float | None = None,
               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The tidy result rows of one cell and its per-split values (the long table).
 
     K-fold cells: mean and Nadeau–Bengio interval over the splits' values; held-out cells:
-    point estimate and cluster-bootstrap interval over held-out sentences (the resamples of
-    :data:`DRAWN_METRICS` go into ``draws``).
+    point estimate and cluster-bootstrap interval over held-out sentences, widened by the
+    fit's between-seed variance (the resamples of :data:`DRAWN_METRICS` go into ``draws``).
+    ``control_majority`` (the control labels' most common share) at or above
+    :data:`~probe_rnn.probing.controls.DEGENERATE_CONTROL` withholds selectivity (NaN).
     """
     from probe_rnn.probing.jobs import split_metrics
 
+    settings = _ran(settings, len(splits))
     flat = [(sd, k, r) for sd, rs in splits.items() for k, r in enumerate(rs)]
     n_train = float(np.mean([r["n_train"] for _, _, r in flat]))
     n_test = float(np.mean([len(r["groups"]) for _, _, r in flat]))
     ratio = n_test / n_train if n_train else 0.0
     chance = float(cell.task.chance(p.y))
     _, _, view_t = view_coordinates(cell.view)
-    per_split = {(sd, k): split_metrics(r) for sd, k, r in flat}
+    per_split = {(sd, k): withheld(split_metrics(r), control_majority) for sd, k, r in flat}
     values = [{"seed": sd, "split": k, "t": None, "metric": m, "value": v}
               for (sd, k), ms in per_split.items() for m, v in ms.items()]
     rows: list[dict[str, Any]] = []
     if plan.protocol == "holdout":
-        stats = _bootstrap_stats({sd: rs[0] for sd, rs in splits.items()}, settings.seed,
-                                 draws)
+        stats = withheld(_bootstrap_stats({sd: rs[0] for sd, rs in splits.items()},
+                                          settings.seed, draws, cell_salt(cell)),
+                         control_majority)
     else:
         stats = {m: ci95([ms[m] for ms in per_split.values() if m in ms], ratio,
                          METRIC_BOUNDS.get(m))
                  for m in METRICS if any(m in ms for ms in per_split.values())}
+    stats |= cell_constants(p, [r for _, _, r in flat], control_majority)
+    stats = clip_bits(stats)
     for metric in METRICS:
         if metric in stats:
             rows.append(_row(cell, view_t, metric, stats[metric], chance, n_train, n_test,
@@ -201,10 +235,11 @@ def _position_rows(cell: Any, p: Any, plan: Any, flat: list, ratio: float, n_tra
                    for (sd, k), ms in per.items() for m, v in ms.items()]
         if plan.protocol == "holdout":
             stats = _bootstrap_stats({sd: part for (sd, _), part in parts.items()},
-                                     settings.seed)
+                                     settings.seed, salt=f"{cell_salt(cell)}@{pos}")
         else:
             stats = {m: ci95([d[m] for d in per.values()], ratio, METRIC_BOUNDS.get(m))
                      for m in ("accuracy", "bits", "entropy_bits", "majority_accuracy")}
+        stats = clip_bits(stats | cell_constants(p, list(parts.values()), None))
         for metric in ("accuracy", "bits", "entropy_bits", "majority_accuracy"):
             rows.append(_row(cell, pos, metric, stats[metric], chance_t, n_train, nt, settings))
     return rows
@@ -307,7 +342,9 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
     from rich import box
     from rich.table import Table
 
-    table = Table(title=f"probing results (trained model, probe {probe})", box=box.SIMPLE_HEAD,
+    mine = trained[trained["probe"] == probe] if len(trained) else trained
+    table = Table(title=f"probing results (trained model, probe {probe}{_n_train(mine)})",
+                  box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False,
                   caption="maj.: majority-class baseline (0 for R²); sel.: selectivity vs "
                   "the control task; rand.: the same probe on random weights")
@@ -315,7 +352,6 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
         table.add_column(col, overflow="fold")
     for col in ("acc", "95% CI", "maj.", "bits", "sel.", "rand."):
         table.add_column(col, justify="right", no_wrap=True)
-    mine = trained[trained["probe"] == probe] if len(trained) else trained
     keys = mine[["view", "task"]].drop_duplicates().head(max_rows)
     for view, task in keys.itertuples(index=False):
         sub = mine[(mine["view"] == view) & (mine["task"] == task)]
@@ -325,6 +361,15 @@ def _probe_table(trained: pd.DataFrame, baseline: pd.DataFrame, probe: str, max_
         table.add_row(view, task, _value(sub, main), _interval(sub, main), _majority(sub, main),
                       _value(sub, "bits"), _value(sub, "selectivity"), _value(base, main))
     return table
+
+
+def _n_train(mine: pd.DataFrame) -> str:
+    """``; 240 training rows per split`` (or ``240–388`` when cells differ); "" if none."""
+    n = mine.loc[mine["metric"].isin(["accuracy", "r2"]), "n_train"] if len(mine) else []
+    if len(n) == 0:
+        return ""
+    low, high = int(min(n)), int(max(n))
+    return f"; {low:,}{'' if low == high else f'–{high:,}'} training rows per split"
 
 
 def _majority(sub: pd.DataFrame, main: str) -> str:

@@ -5,7 +5,10 @@ It answers the question for the three settings at once, from a
 readout wins, by how much, how sure" (the margin is the paired difference winner − runner-up
 across seeds, with its 95% interval), hidden − last per setting, and the asker's anecdote checked
 claim by claim against the measured paired differences. Each setting's own page
-(``DIR/<objective>/index.html``) holds the evidence. Same page rules as the report: autoescape,
+(``DIR/<objective>/index.html``) holds the evidence. The winner is "best by point estimate" and
+"how sure" is the runner-up's Holm-corrected verdict against it; the asker's ``output[-1]`` is
+checked under both readings (``naive-last`` on a padded batch, ``last`` where no row is padded).
+Same page rules as the report: autoescape,
 a hash-based Content-Security-Policy, nothing fetched.
 """
 
@@ -57,8 +60,9 @@ def answer_sentences(answer: QuestionAnswer) -> list[str]:
     out = []
     for _, row in answer.table().iterrows():
         loss = f" ({row['loss']} loss)" if row["objective"] == "siamese" else ""
-        text = (f"{row['setting'][:1].upper()}{row['setting'][1:]}{loss}: {row['winner']} wins "
-                f"with {row['metric']} {_score(row['mean'], row['percent'])}")
+        text = (f"{row['setting'][:1].upper()}{row['setting'][1:]}{loss}: {row['winner']} is "
+                f"best by point estimate with {row['metric']} "
+                f"{_score(row['mean'], row['percent'])}")
         if _get(row, "runner_up") is not None:
             text += (f", ahead of {row['runner_up']} by "
                      f"{_diff(row['margin'], _get(row, 'margin_low'), _get(row, 'margin_high'))}"
@@ -82,22 +86,28 @@ def _answer_table(answer: QuestionAnswer) -> Table:
                      _diff(_get(r, "hidden_minus_last"), _get(r, "hl_low"), _get(r, "hl_high")),
                      str(_get(r, "hl_verdict") or "–")])
         keys.append([None] * 4 + [r["mean"]] + [None] * 6)
-    return Table(["setting", "loss", "score", "winner", "winner's mean", "95% CI (t)",
-                  "runner-up", "winner − runner-up, points (95% CI)", "how sure",
+    return Table(["setting", "loss", "score", "best by point estimate", "its mean",
+                  "95% CI (t, seeds with their own splits)", "runner-up",
+                  "best − runner-up, points (95% CI)", "how sure (Holm over the comparisons "
+                  "with the best)",
                   "hidden − last, points (95% CI)", "verdict"], rows, keys)
 
 
 def _anecdote_table(answer: QuestionAnswer) -> Table:
     rows, keys = [], []
     for _, r in answer.anecdote().iterrows():
-        rows.append([r["claim"], f"{r['a']} − {r['b']}",
+        rows.append([r["claim"], str(r.get("output[-1] read as", "")), f"{r['a']} − {r['b']}",
                      _diff(_get(r, "mean_diff"), _get(r, "ci_low"), _get(r, "ci_high")),
                      str(r["n_pairs"]), r["verdict"]])
-        keys.append([None, None, _get(r, "mean_diff"), float(r["n_pairs"]), None])
-    return Table(["the asker's claim", "measured a − b", "points (95% CI, paired seeds)",
-                  "paired seeds", "on this data"], rows, keys,
-                 "Points: percentage points of accuracy, or 0.01 of a pair ROC AUC. 'agrees' "
-                 "needs the whole 95% interval above 0, 'contradicts' below 0.")
+        keys.append([None, None, None, _get(r, "mean_diff"), float(r["n_pairs"]), None])
+    return Table(["the asker's claim", "the asker's output[-1] read as", "measured a − b",
+                  "points (95% CI, paired seeds)", "paired seeds", "on this data"], rows, keys,
+                 "The asker read output[-1] of PyTorch's time-major output: the last position "
+                 "of the batch. On a padded batch that is the naive-last readout; only where no "
+                 "row is padded (batch size 1, rows of one length) is it the last readout. The "
+                 "post does not say which, so each claim is checked under both. Points: "
+                 "percentage points of accuracy, or 0.01 of a pair ROC AUC. 'agrees' needs the "
+                 "whole 95% interval above 0, 'contradicts' below 0.")
 
 
 def render_answer_page(answer: QuestionAnswer, title: str) -> str:

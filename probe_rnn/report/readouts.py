@@ -2,8 +2,10 @@
 
 The page answers "should I feed output or hidden state to the classifier?" from a
 :class:`~probe_rnn.studies.ReadoutStudy`: the answer first, then the mechanics measured on one
-trained model (the output-vs-hidden diagnosis), test accuracy with 95% intervals, training
-curves, paired differences with verdicts, and the probing headline per readout. It follows the
+trained model (the output-vs-hidden diagnosis), test accuracy with 95% intervals (each seed on
+its own split, so they include the test set's sampling error), training curves, paired
+differences with verdicts and minimum detectable differences, the Holm-corrected verdict of
+each readout against the best, and the probing headline per readout. It follows the
 report's rules: Jinja2 with autoescape, a Content-Security-Policy meta tag that admits only the
 page's own inline scripts (by hash), the plotly runtime embedded once, figures as JSON data,
 every data string escaped before plotly sees it, and no request leaving ``file:``. The page
@@ -188,22 +190,33 @@ def accuracy_table(study: ReadoutStudy) -> Table:
         keys.append(ks)
     head = ["loss"] if len(study.losses) > 1 else []
     return Table([*head, "readout", "reads", "seeds", f"mean {obj.metric_label}",
-                  "95% CI (t, across seeds)", "std (points)", "range", "verdict vs best",
+                  _ci_header(study), "std (points)", "range",
+                  "verdict vs best (Holm over the comparisons with it)",
                   *(f"mean {c.replace('_', ' ')}" for c in extras)], rows, keys)
 
 
+def _ci_header(study: ReadoutStudy) -> str:
+    if study.settings.get("split_per_seed"):
+        return "95% CI (t across seeds, each on its own split; Nadeau–Bengio)"
+    return "95% CI (t across seeds, one shared split)"
+
+
 def pairs_table(study: ReadoutStudy) -> Table:
-    """Paired differences a − b in points with interval, p-value and verdict."""
+    """Paired differences a − b in points with interval, p-value, the minimum detectable
+    difference (80% power) and the verdict (each pair on its own, uncorrected)."""
     rows, keys = [], []
     for p in study.pairs.itertuples(index=False):
         ci = "" if math.isnan(p.ci_low) else f"{_points(p.ci_low)} to {_points(p.ci_high)}"
+        mdd = float(getattr(p, "mdd", math.nan))
         rows.append([*_loss_cells(study, p), f"{p.readout_a} − {p.readout_b}", str(p.n_pairs),
-                     _points(p.mean_diff), ci, fmt(p.p_value, 3), p.verdict])
+                     _points(p.mean_diff), ci, fmt(p.p_value, 3),
+                     "" if math.isnan(mdd) else f"{mdd * 100:.2f}", p.verdict])
         keys.append([*([None] * len(_loss_cells(study, p))), None, float(p.n_pairs),
-                     _key(p.mean_diff), _key(p.ci_low), _key(p.p_value), None])
+                     _key(p.mean_diff), _key(p.ci_low), _key(p.p_value), _key(mdd), None])
     head = ["loss"] if len(study.losses) > 1 else []
     return Table([*head, "a − b", "paired seeds", "mean difference (points)", "95% CI (paired t)",
-                  "p (paired t-test)", "verdict"], rows, keys)
+                  "p (paired t-test)", "minimum detectable difference (points, 80% power)",
+                  "verdict (this pair alone)"], rows, keys)
 
 
 def probing_table(study: ReadoutStudy) -> Table | None:
@@ -259,14 +272,20 @@ def _objective_items(study: ReadoutStudy) -> list[tuple[str, Any]]:
     return items
 
 
+def _split_label(settings: dict[str, Any]) -> str:
+    if settings.get("split_per_seed"):
+        return ("splits (each seed its own, seeded by the seed; readouts share it; "
+                f"Nadeau–Bengio ratio {settings.get('nb_ratio', 0):.3f})")
+    return "splits (one split shared by every run)"
+
+
 def _settings_table(study: ReadoutStudy) -> Table:
     s = study.settings
     direction = "bidirectional" if s.get("bidirectional") else "unidirectional"
     items = [
         *_objective_items(study),
         ("data", s.get("source", "table given in Python")), ("rows", s.get("rows")),
-        ("splits (shared by every run)", ", ".join(f"{k} {v}" for k, v in
-                                                   s.get("splits", {}).items())),
+        (_split_label(s), ", ".join(f"{k} {v}" for k, v in s.get("splits", {}).items())),
         ("labels", ", ".join(s.get("labels", []))),
         ("architecture", f"{s.get('rnn')} · {s.get('layers')} layer(s) · hidden "
                          f"{s.get('hidden')} · {direction}"
@@ -304,6 +323,8 @@ def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
         "figures": list(figs), "figure_json": [{"id": k, "json": figure_json(v)}
                                                for k, v in figs.items()],
         "packed": bool(study.settings.get("packed", True)),
+        "split_per_seed": bool(study.settings.get("split_per_seed")),
+        "still_improving": len(study.still_improving()), "runs_total": len(study.runs),
         "bidirectional": bool(study.settings.get("bidirectional")),
         "built": datetime.now(UTC).isoformat(timespec="seconds"),
         "seeds": len(study.settings.get("seeds", [])),

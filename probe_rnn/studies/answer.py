@@ -2,7 +2,12 @@
 
 Each sentence states a measured number or a verdict of the paired comparison; nothing is
 claimed that the study did not show (a difference inside its 95% interval is called noise,
-however large the means look).
+however large the means look, and carries the minimum detectable difference so that it never
+reads as equivalence). The best readout is "best by point estimate"; "measurably worse" than it
+is Holm-corrected over the readouts compared with it. Readouts that scored the same on every
+seed are called identical. What ``output[:, -1]`` cost is worded by how the batches were run
+(packed: zeros for short rows; padded: the state after the pad tokens). Runs still improving at
+their last epoch are counted and the comparison caveated.
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from probe_rnn.studies.stats import IDENTICAL
+
 if TYPE_CHECKING:
     from probe_rnn.studies.study import ReadoutStudy
 
-__all__ = ["study_answer", "answer_sentences", "objective_sentences", "pct", "interval"]
+__all__ = ["study_answer", "answer_sentences", "objective_sentences", "pct", "interval",
+           "tie_sentences", "budget_sentence"]
 
 
 def study_answer(study: ReadoutStudy) -> list[str]:
@@ -50,8 +58,59 @@ def _points(row: Any) -> str:
 
 
 def _within_best(study: ReadoutStudy) -> list[str]:
+    from probe_rnn.studies.stats import ties_best
+
     return [r for r, v in zip(study.summary["readout"], study.summary["vs_best"], strict=True)
-            if v in ("best", "within noise of best")]
+            if ties_best(v)]
+
+
+def _verdicts(study: ReadoutStudy, loss: str | None = None) -> dict[str, str]:
+    part = study.summary_for(loss)
+    return dict(zip(part["readout"], part["vs_best"].astype(str), strict=True))
+
+
+def tie_sentences(study: ReadoutStudy, loss: str | None = None) -> list[str]:
+    """Who is identical to the best, and who is within noise of it (with the minimum
+    detectable difference of each comparison, so that it does not read as equivalence)."""
+    verdicts, best = _verdicts(study, loss), study.best_for(loss)
+    same = [r for r, v in verdicts.items() if v == "identical to best"]
+    noise = [r for r, v in verdicts.items() if v.startswith("within noise of best")]
+    out = []
+    if same:
+        out.append(f"Identical to {best} on every seed (the same scores, run by run): "
+                   f"{', '.join(same)}.")
+    if noise:
+        mdd = [_mdd(study.pair(best, r, loss)) for r in noise]
+        parts = [r if math.isnan(m) else f"{r} (a true difference below {m * 100:.1f} points "
+                 "would usually be missed)" for r, m in zip(noise, mdd, strict=True)]
+        out.append(f"Not measurably worse than {best} ({_family(len(verdicts) - 1)}): "
+                   f"{', '.join(parts)}. Not measurably different is not the same as equal.")
+    return out
+
+
+def _mdd(row: Any) -> float:
+    """A pair's minimum detectable difference (NaN when absent, e.g. a study saved before)."""
+    value = math.nan if row is None else row.get("mdd", math.nan)
+    return float(value) if value is not None else math.nan
+
+
+def _family(m: int) -> str:
+    """How the comparisons with the best were tested, for ``m`` of them."""
+    if m == 1:
+        return "paired test; the only readout compared with it"
+    return f"paired test, Holm-corrected over the {m} readouts compared with it"
+
+
+def budget_sentence(study: ReadoutStudy) -> str:
+    """A caveat when runs were still improving at their last epoch (best epoch = last)."""
+    late = study.still_improving()
+    if late.empty:
+        return ""
+    total = len(study.runs)
+    return (f"Caveat: {len(late)} of {total} runs had their best dev score at their last epoch "
+            f"(budget {study.settings.get('epochs')} epochs), so they were still improving when "
+            "training stopped: the comparison is between budget-limited runs, and a readout "
+            "that learns more slowly is penalised. Raise --epochs before trusting a gap.")
 
 
 def _mechanism_last_hidden(study: ReadoutStudy) -> str:
@@ -74,14 +133,13 @@ def answer_sentences(study: ReadoutStudy) -> list[str]:
     """Sentences (plain text, to be escaped by the page) answering the readout question."""
     out: list[str] = []
     best = study.best
-    out.append(f"Best mean test accuracy: {best} — {_acc(study, best)}, over "
-               f"{len(study.settings.get('seeds', []))} seeds.")
-    tied = [r for r in _within_best(study) if r != best]
-    worse = [r for r in study.summary["readout"] if r not in tied and r != best]
-    if tied:
-        out.append(f"Within noise of it (paired 95% interval contains 0): {', '.join(tied)}.")
+    out.append(f"Best mean test accuracy by point estimate: {best} — {_acc(study, best)}, over "
+               f"{len(study.settings.get('seeds', []))} seeds{_split_note(study)}.")
+    out += tie_sentences(study)
+    worse = [r for r, v in _verdicts(study).items() if v.startswith("measurably worse")]
     if worse:
-        out.append(f"Measurably worse than {best}: {', '.join(worse)}.")
+        out.append(f"Measurably worse than {best} ({_family(len(study.summary) - 1)}): "
+                   f"{', '.join(worse)}.")
     names = set(study.summary["readout"])
     if {"last", "hidden"} <= names:
         row = study.pair("hidden", "last")
@@ -97,8 +155,30 @@ def answer_sentences(study: ReadoutStudy) -> list[str]:
     probing = _probing_sentence(study)
     if probing:
         out.append(probing)
-    out.append(_recommendation(study))
+    out += [x for x in (budget_sentence(study), _recommendation(study)) if x]
     return out
+
+
+def _split_note(study: ReadoutStudy) -> str:
+    if study.settings.get("split_per_seed"):
+        return ("; each seed trained and tested on its own split, so the intervals include "
+                "the test set's sampling error")
+    if "split_per_seed" in study.settings:
+        return ("; every seed used the table's own split, so the intervals cover "
+                "initialisation only, not the test set's sampling error")
+    return ""
+
+
+def _naive_cost(study: ReadoutStudy) -> str:
+    """What reading ``output[:, -1]`` cost, named by how the batches were run."""
+    cost = -study.pair("naive-last", study.best)["mean_diff"] * 100
+    if study.settings.get("packed", True):
+        return (" Never read output[:, -1] after unpacking a packed batch: for every "
+                "row shorter than its batch it holds zeros; on these packed batches it cost "
+                f"{cost:.1f} points.")
+    return (" Never read output[:, -1] of a padded batch: for every row shorter than its batch "
+            "it is the state after reading pad tokens; on these padded (not packed) batches it "
+            f"cost {cost:.1f} points.")
 
 
 def _probing_sentence(study: ReadoutStudy) -> str:
@@ -117,17 +197,23 @@ def _probing_sentence(study: ReadoutStudy) -> str:
 def _recommendation(study: ReadoutStudy) -> str:
     good = _within_best(study)
     names = list(study.summary["readout"])
-    naive_bad = "naive-last" in names and "naive-last" not in good
-    tail = (" Never read output[:, -1] of a padded batch: here it cost "
-            f"{-study.pair('naive-last', study.best)['mean_diff'] * 100:.1f} points."
-            if naive_bad else "")
+    naive_bad = _verdicts(study).get("naive-last", "").startswith("measurably worse")
+    tail = _naive_cost(study) if naive_bad else ""
     if not study.settings.get("packed", True) and "hidden" in names:
         tail += " Pack the batches (or index the last valid step) before trusting h_n."
     if "hidden" in good and "last" in good:
-        return ("Answer: on this data and architecture it does not matter measurably whether "
-                "the classifier reads the output at the last valid step or the hidden state h_n; "
-                "h_n is the safer default because it is right by construction on packed "
-                "batches." + tail)
+        row = study.pair("hidden", "last")
+        if row is not None and row["verdict"] == IDENTICAL:
+            return ("Answer: here the output at the last valid step and the hidden state h_n are "
+                    "identical readouts (every seed scored the same with both): use either."
+                    + tail)
+        mdd = _mdd(row) * 100
+        miss = ("" if math.isnan(mdd) else f" (a true difference below {mdd:.1f} points would "
+                "usually be missed with these seeds, so this is not a proof that they are equal)")
+        return ("Answer: on this data and architecture no difference was measured between the "
+                "output at the last valid step and the hidden state h_n" + miss + "; h_n is "
+                "the safer default because it is right by construction on packed batches."
+                + tail)
     if "hidden" in good:
         return ("Answer: feed the hidden state h_n; it is as good as the best readout here"
                 + (" and better than output@last." if "last" in names else ".") + tail)
@@ -185,12 +271,9 @@ def objective_sentences(study: ReadoutStudy) -> list[str]:
         summary = study.summary_for(loss)
         best = study.best_for(loss)
         where = f" with the {loss} loss" if obj.name == "siamese" else ""
-        out.append(f"Best {obj.metric_label}{where}: {best} — {_score_ci(study, loss, best)}, "
-                   f"over {seeds} seeds.")
-        tied = [r for r, v in zip(summary["readout"], summary["vs_best"], strict=True)
-                if v == "within noise of best"]
-        if tied:
-            out.append(f"Within noise of it (paired 95% interval contains 0): {', '.join(tied)}.")
+        out.append(f"Best {obj.metric_label}{where} by point estimate: {best} — "
+                   f"{_score_ci(study, loss, best)}, over {seeds} seeds{_split_note(study)}.")
+        out += tie_sentences(study, loss)
         names = set(summary["readout"])
         if {"last", "hidden"} <= names:
             row = study.pair("hidden", "last", loss)
@@ -207,28 +290,32 @@ def objective_sentences(study: ReadoutStudy) -> list[str]:
             a, b = study.losses[:2]
             out.append(f"Loss with the {readout} readout: {a} − {b} = {diff_text(study, row)}: "
                        f"{row['verdict']}.")
-    out.append(_objective_recommendation(study))
+    out += [x for x in (budget_sentence(study), _objective_recommendation(study)) if x]
     return out
 
 
 def _objective_recommendation(study: ReadoutStudy) -> str:
     """The last sentence: which readout to use in this setting, per loss."""
+    from probe_rnn.studies.stats import ties_best
+
     parts = []
     for loss in study.losses:
         summary = study.summary_for(loss)
         best = study.best_for(loss)
         good = [r for r, v in zip(summary["readout"], summary["vs_best"], strict=True)
-                if v in ("best", "within noise of best")]
+                if ties_best(v)]
         where = f"with the {loss} loss, " if study.objective.name == "siamese" else ""
         if study.objective.name == "autoencode" and "zero" in good:
             parts.append("the decoder started from zeros is within noise of the best, so no "
                          "readout measurably helps it here (it reconstructs from its own "
                          "language model): train longer or on more data before choosing")
         elif len(good) > 1:
-            parts.append(f"{where}{best} is best but {', '.join(r for r in good if r != best)} "
-                         "cannot be told apart from it with these seeds")
+            parts.append(f"{where}{best} is best by point estimate but "
+                         f"{', '.join(r for r in good if r != best)} cannot be told apart from "
+                         "it with these seeds")
         else:
-            parts.append(f"{where}read {best}: it is measurably better than every other readout")
+            parts.append(f"{where}read {best}: it is measurably better than every other readout "
+                         "(Holm-corrected)")
     target = ("start the decoder from" if study.objective.name == "autoencode"
               else "score pairs with")
     return f"Answer ({target} which readout?): " + "; ".join(parts) + "."

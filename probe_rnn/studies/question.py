@@ -9,6 +9,13 @@ hidden compares with last; :meth:`~QuestionAnswer.anecdote` checks the asker's r
 output great, contrastive and output very bad, hidden bad with both") against the measured
 paired differences, each claim marked *agrees*, *contradicts* or *not shown* (its 95% interval
 contains 0).
+
+The asker's "output" is ``output[-1]`` (:data:`ASKER_OUTPUT`): with PyTorch's default
+``batch_first=False`` that is the last *position* of the batch, ``output[:, -1]`` batch-major.
+On a padded batch that is the ``naive-last`` readout (padding for every row shorter than its
+batch); it is the ``last`` readout only where no row is padded (batch size 1, or rows of one
+length). The post does not say which, so every claim about "output" is checked under both
+readings, each row naming the readout it maps to.
 """
 
 from __future__ import annotations
@@ -23,22 +30,42 @@ import pandas as pd
 from probe_rnn.errors import ConfigError
 from probe_rnn.studies.objectives import OBJECTIVES
 from probe_rnn.studies.readouts import compare_readouts
-from probe_rnn.studies.stats import paired
+from probe_rnn.studies.stats import IDENTICAL, paired
 from probe_rnn.studies.study import ReadoutStudy
 
-__all__ = ["QuestionAnswer", "answer_question", "parse_objectives", "ANECDOTE"]
+__all__ = ["QuestionAnswer", "answer_question", "parse_objectives", "ANECDOTE", "ASKER_OUTPUT",
+           "margin_verdict"]
 
-#: The asker's claims, each as (setting, a, b): "a beats b", a/b = (loss or None, readout).
+#: The asker's claims, each as (setting, claim, a, b): "a beats b", a/b = (loss or None,
+#: readout); the readout ``output`` is the asker's ``output[-1]`` (see :data:`ASKER_OUTPUT`).
 ANECDOTE: list[tuple[str, str, tuple[str | None, str], tuple[str | None, str]]] = [
     ("classify", "classifier: the output (~98% accuracy) beats the hidden state",
-     (None, "last"), (None, "hidden")),
+     (None, "output"), (None, "hidden")),
     ("siamese", "siamese, MSE: output (great) beats hidden (bad)",
-     ("mse", "last"), ("mse", "hidden")),
+     ("mse", "output"), ("mse", "hidden")),
     ("siamese", "siamese, output: MSE (great) beats contrastive (very bad)",
-     ("mse", "last"), ("contrastive", "last")),
+     ("mse", "output"), ("contrastive", "output")),
     ("siamese", "siamese: MSE + output (great) beats contrastive + hidden (bad)",
-     ("mse", "last"), ("contrastive", "hidden")),
+     ("mse", "output"), ("contrastive", "hidden")),
 ]
+
+#: The asker's ``output[-1]`` (time-major ``output``, i.e. ``output[:, -1]`` batch-major) ->
+#: (readout, when that is what it reads).
+ASKER_OUTPUT: tuple[tuple[str, str], ...] = (
+    ("naive-last", "output[-1] of a padded batch: padding for rows shorter than the batch"),
+    ("last", "output[-1] where no row is padded (batch size 1, or rows of one length)"),
+)
+
+
+def _readings(side: tuple[str | None, str], readout: str) -> tuple[str | None, str]:
+    return (side[0], readout) if side[1] == "output" else side
+
+
+def _claims() -> list[tuple[str, str, str, tuple[str | None, str], tuple[str | None, str]]]:
+    """Every claim under each reading of the asker's ``output[-1]``: (setting, claim,
+    reading, a, b)."""
+    return [(setting, claim, why, _readings(a, readout), _readings(b, readout))
+            for setting, claim, a, b in ANECDOTE for readout, why in ASKER_OUTPUT]
 
 
 def parse_objectives(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -59,11 +86,28 @@ def parse_objectives(value: str | Sequence[str]) -> tuple[str, ...]:
 def _verdict(row: pd.Series) -> str:
     if row is None or row["ci_low"] != row["ci_low"]:
         return "too few seeds to tell"
+    if row["verdict"] == IDENTICAL:
+        return "not shown (identical on every seed)"
     if row["ci_low"] > 0:
         return "agrees"
     if row["ci_high"] < 0:
         return "contradicts"
     return "not shown (within noise)"
+
+
+def margin_verdict(runner_up_vs_best: str, uncorrected: str) -> str:
+    """How sure the winner's lead is, from the runner-up's Holm-corrected verdict against the
+    best (the winner was picked from the same numbers), else the pair's own verdict."""
+    text = runner_up_vs_best
+    if text.startswith("measurably worse"):
+        holm_p = text[text.index("(Holm") + 1:-1] if "(Holm" in text else ""
+        return ", ".join(x for x in ("measurably ahead", holm_p) if x)
+    if text.startswith("within noise of best"):
+        rest = text[len("within noise of best"):].strip(" ()")
+        return "; ".join(x for x in ("not measurably ahead", rest) if x)
+    if text == "identical to best":
+        return IDENTICAL
+    return uncorrected
 
 
 @dataclass
@@ -93,7 +137,8 @@ class QuestionAnswer:
                     pair = study.pair(best["readout"], second["readout"], loss)
                     row.update(runner_up=second["readout"], margin=pair["mean_diff"],
                                margin_low=pair["ci_low"], margin_high=pair["ci_high"],
-                               margin_verdict=pair["verdict"])
+                               margin_verdict=margin_verdict(str(second.get("vs_best", "")),
+                                                             pair["verdict"]))
                 names = set(summary["readout"])
                 if {"hidden", "last"} <= names:
                     pair = study.pair("hidden", "last", loss)
@@ -103,19 +148,20 @@ class QuestionAnswer:
         return pd.DataFrame(rows)
 
     def anecdote(self) -> pd.DataFrame:
-        """The asker's claims against the measured paired differences (see module doc)."""
+        """The asker's claims against the measured paired differences, each under both
+        readings of the asker's ``output[-1]`` (column ``output[-1] read as``; module doc)."""
         rows = []
-        for setting, claim, a, b in ANECDOTE:
+        for setting, claim, reading, a, b in _claims():
             study = self.studies.get(setting)
             row = paired(study, a, b) if study is not None else None
             rows.append({
-                "setting": setting, "claim": claim,
+                "setting": setting, "claim": claim, "output[-1] read as": reading,
                 "a": " + ".join(x for x in a if x), "b": " + ".join(x for x in b if x),
                 "mean_diff": None if row is None else row["mean_diff"],
                 "ci_low": None if row is None else row["ci_low"],
                 "ci_high": None if row is None else row["ci_high"],
                 "n_pairs": 0 if row is None else int(row["n_pairs"]),
-                "verdict": "not measured (setting or run absent)" if row is None
+                "verdict": "not measured (setting or readout not run)" if row is None
                 else _verdict(row),
                 "percent": study.objective.percent if study is not None else True,
             })

@@ -1,10 +1,13 @@
 """The readout study: which state should the classifier read — output or hidden state?
 
-:func:`compare_readouts` trains the same architecture once per (readout, seed) on the same data
-split with the same budget, in parallel through joblib, and returns a :class:`ReadoutStudy`
-with tidy tables: per-run test accuracy and training curves, a per-readout summary with a 95%
-Student-t interval across seeds, paired differences between readouts (same seed = same split
-and same initialisation seed) with a plain verdict, and — per trained model — the probing
+:func:`compare_readouts` trains the same architecture once per (readout, seed) with the same
+budget, each seed on its own seeded split (:mod:`probe_rnn.studies.splits`), in parallel through
+joblib, and returns a :class:`ReadoutStudy` with tidy tables: per-run test accuracy and training
+curves (a run whose best epoch is its last is flagged ``still_improving``), a per-readout summary
+with a 95% interval across seeds that includes the test set's sampling error, paired differences
+between readouts (same seed = same split and same initialisation seed) with a plain verdict and
+the minimum detectable difference, Holm-corrected verdicts against the best
+(:mod:`probe_rnn.studies.stats`), and — per trained model — the probing
 headline (label information in bits in ``output@last``, ``h_n`` and ``c_n`` of the top layer).
 One trained model is also diagnosed (output versus hidden state, padding, directions), so the
 report can explain the mechanics with this model's own numbers.
@@ -44,7 +47,7 @@ from typing import Any
 
 import pandas as pd
 
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import ConfigError
 from probe_rnn.studies.objectives import (
     OBJECTIVES,
     Objective,
@@ -52,6 +55,7 @@ from probe_rnn.studies.objectives import (
     parse_losses,
     parse_readouts,
 )
+from probe_rnn.studies.splits import seed_tables, split_card
 from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
 from probe_rnn.studies.study import ReadoutStudy
 from probe_rnn.vocabulary import (
@@ -69,6 +73,9 @@ __all__ = ["compare_readouts", "PROBE_ROWS", "PROBE_FOLDS"]
 PROBE_ROWS = 600
 #: Cross-validation folds of the label probe (split by sentence).
 PROBE_FOLDS = 5
+#: Training seeds per readout by default: with 3, a true 1-sd difference is found 18% of the
+#: time and the selection of the best is hard to correct for.
+DEFAULT_SEEDS = 5
 
 Progress = Callable[[int, int, str], None]
 
@@ -90,19 +97,19 @@ def _diagnosed(readouts: tuple[str, ...]) -> str:
 
 def compare_readouts(
     df: pd.DataFrame, *, objective: str = "classify", losses: str | Sequence[str] | None = None,
-    rnn: str = "lstm", layers: int = 2, hidden: int = 64,
-    bidirectional: bool = True, readouts: str | Sequence[str] | None = None, seeds: int = 3,
+    rnn: str = "lstm", layers: int = 2, hidden: int = 64, bidirectional: bool = True,
+    readouts: str | Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS,
     epochs: int | None = None, packed: bool = True, jobs: int = 2, seed: int = 0,
     probe: bool = True, progress: Progress | None = None, tokenizer: str = "char",
     embedding_dim: int = 64, batch_size: int = 64, lr: float = 3e-3, patience: int = 3,
-    probe_rows: int = PROBE_ROWS, client: Any = None,
+    probe_rows: int = PROBE_ROWS, client: Any = None, split_per_seed: bool | None = None,
 ) -> ReadoutStudy:
-    """Train one model per (loss, readout, seed) under the same split and budget; compare them.
+    """Train one model per (loss, readout, seed) with the same budget; compare them.
 
     Parameters
     ----------
     df : pd.DataFrame
-        Columns ``text``, ``label`` (optional ``split``; added once, seeded, when absent).
+        Columns ``text``, ``label``, optional ``split``.
     objective : {"classify", "autoencode", "siamese"}
         The setting (see the module docstring and :data:`OBJECTIVES`).
     losses : str or sequence of str, optional
@@ -110,14 +117,12 @@ def compare_readouts(
     rnn, layers, hidden, bidirectional, packed, tokenizer, embedding_dim
         The architecture shared by every run (see :class:`~probe_rnn.models.ModelConfig`).
     readouts : str or sequence of str, optional
-        From ``last, hidden, mean, max, naive-last`` (and ``zero`` for autoencode); default:
-        the objective's ``default_readouts``.
+        From ``last, hidden, mean, max, naive-last`` (``zero``: autoencode); default: all.
     seeds, seed : int
-        Runs per readout; run ``i`` uses initialisation seed ``seed + i`` for every readout and
-        loss (same seed = paired runs). ``seed`` also seeds the split and the probing sample.
+        Runs per readout (default 5); run ``i`` uses seed ``seed + i`` for its initialisation,
+        split and probing sample, for every readout and loss (same seed = paired runs).
     epochs, batch_size, lr, patience
-        The training budget of every run (early stopping on the dev score); ``epochs``
-        defaults to the objective's (8 for classify and siamese, 15 for autoencode).
+        The budget of every run (early stopping on dev); ``epochs``: the objective's default.
     jobs : int
         Parallel training processes (joblib); each trains with one torch thread.
     probe, probe_rows : bool, int
@@ -126,8 +131,10 @@ def compare_readouts(
     progress : callable, optional
         Called as ``progress(done, total, "readout seed")`` after each run.
     client : distributed.Client, optional
-        Train on its Dask cluster, one task per run (:mod:`probe_rnn.cluster`), instead of
-        ``jobs`` local processes; the numbers are the same.
+        Train on its Dask cluster (:mod:`probe_rnn.cluster`); the numbers are the same.
+    split_per_seed : bool, optional
+        Each seed draws its own split (default: when ``df`` has none; True redraws a given one,
+        e.g. a bundled dataset's), so intervals include the test set's error.
 
     Returns
     -------
@@ -140,22 +147,14 @@ def compare_readouts(
     _check_numbers(rnn, layers=layers, hidden=hidden, seeds=seeds, epochs=epochs, jobs=jobs,
                    probe_rows=probe_rows)
     started = time.perf_counter()
-    data, sample = _tables(df, seed, probe_rows)
+    tables = seed_tables(df, list(range(seed, seed + seeds)), probe_rows, split_per_seed)
     train_kwargs = dict(tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
                         embedding_dim=embedding_dim, bidirectional=bidirectional, packed=packed,
                         epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
     jobs_list = _plan(obj, names, loss_names, list(range(seed, seed + seeds)), probe, train_kwargs)
-    results = _run_jobs(jobs_list, data, sample, jobs, client, progress, len(loss_names) > 1)
-    return _assemble(results, jobs_list, obj, names, data, sample,
-                     dict(jobs=jobs, seed=seed, started=started))
-
-
-def _tables(df: pd.DataFrame, seed: int, probe_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The study's table with its seeded split, and the held-out rows probed."""
-    from probe_rnn.data import ensure_splits
-
-    data = ensure_splits(df, seed=seed).reset_index(drop=True)
-    return data, _probe_sample(data, probe_rows, seed)
+    results = _run_jobs(jobs_list, tables, jobs, client, progress, len(loss_names) > 1)
+    return _assemble(results, jobs_list, obj, names, tables[seed][0], dict(
+        jobs=jobs, seed=seed, started=started, **split_card(df, tables, split_per_seed)))
 
 
 def _plan(obj: Objective, names: tuple[str, ...], losses: tuple[str, ...], seeds: list[int],
@@ -170,22 +169,24 @@ def _plan(obj: Objective, names: tuple[str, ...], losses: tuple[str, ...], seeds
             for s in seeds for loss in losses for r in names]
 
 
-def _run_jobs(jobs_list: list[_Job], data: pd.DataFrame, sample: pd.DataFrame, jobs: int,
-              client: Any, progress: Progress | None, name_loss: bool) -> list[dict[str, Any]]:
-    """Every job's result, in job order: on the Dask cluster (one task per training, the
-    tables scattered once per worker) or in ``jobs`` local processes."""
+def _run_jobs(jobs_list: list[_Job], tables: dict[int, tuple[pd.DataFrame, pd.DataFrame]],
+              jobs: int, client: Any, progress: Progress | None, name_loss: bool
+              ) -> list[dict[str, Any]]:
+    """Every job's result, in job order: on the Dask cluster (one task per training, each
+    seed's tables scattered once per worker) or in ``jobs`` local processes."""
     if client is not None:
         from probe_rnn.cluster import map_unordered
 
-        shared = [client.scatter(x, broadcast=True, hash=False) for x in (data, sample)]
+        shared = {s: [client.scatter(x, broadcast=True, hash=False) for x in pair]
+                  for s, pair in tables.items()}
         finished = map_unordered(client, _run_indexed,
-                                 [(i, job, *shared) for i, job in enumerate(jobs_list)],
+                                 [(i, job, *shared[job.seed]) for i, job in enumerate(jobs_list)],
                                  "readout", [j.run_name for j in jobs_list])
     else:
         from joblib import Parallel, delayed
 
         parallel = Parallel(n_jobs=min(jobs, len(jobs_list)), return_as="generator")
-        finished = parallel(delayed(_run_indexed)(i, job, data, sample)
+        finished = parallel(delayed(_run_indexed)(i, job, *tables[job.seed])
                             for i, job in enumerate(jobs_list))
     ordered: dict[int, dict[str, Any]] = {}
     for i, result in finished:
@@ -222,17 +223,6 @@ def _probe_views(rnn: str, layers: int, bidirectional: bool) -> tuple[str, ...]:
     if has_cell_state(rnn):
         views += state_views("c_n", [layers - 1], dirs)
     return tuple(views)
-
-
-def _probe_sample(data: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    """At most ``rows`` held-out rows (dev + test: no model of the study trained on them),
-    a seeded sample in table order; fewer when fewer are held out (never training rows)."""
-    held = data[data["split"] != "train"]
-    if held.empty:
-        raise DataError("the study's table has no dev or test rows to probe: give it a split "
-                        "column with held-out rows, or drop the column to let probe-rnn make one")
-    picked = held.sample(n=rows, random_state=seed) if len(held) > rows else held
-    return picked.sort_index()
 
 
 def _run_indexed(i: int, job: _Job, data: pd.DataFrame, sample: pd.DataFrame
@@ -291,7 +281,7 @@ def _train_and_inspect(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> d
         history.insert(i, column, value)
     run = {"readout": job.readout, "loss": job.loss, "seed": job.seed,
            **{k: float(v) for k, v in scores.items()}, "epochs_run": int(len(history)),
-           "best_epoch": best_epoch}
+           "best_epoch": best_epoch, "still_improving": bool(best_epoch >= len(history))}
     out: dict[str, Any] = {"run": run, "history": history, "probing": None, "diagnosis": None,
                            "name": job.run_name, "bundle": bundle}
     if job.probe or job.diagnose:
@@ -331,14 +321,16 @@ def _label_bits(store: Any, job: _Job) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _statistics(runs: pd.DataFrame, names: tuple[str, ...], metric: str
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Summary and paired differences between readouts, within each loss."""
+def _statistics(runs: pd.DataFrame, names: tuple[str, ...], metric: str, ratio: float = 0.0,
+                floor_n: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summary and paired differences between readouts, within each loss: ``ratio`` is the
+    Nadeau–Bengio ``n_test / n_train`` of the per-seed splits, ``floor_n`` the test rows whose
+    binomial error floors a share's interval (:func:`~probe_rnn.studies.stats.t_interval`)."""
     summaries, pairs = [], []
     for loss in dict.fromkeys(runs["loss"]):
         part = runs[runs["loss"] == loss]
-        summary = summarize_runs(part, metric=metric, order=names)
-        paired = paired_differences(part, metric=metric, order=names)
+        summary = summarize_runs(part, metric=metric, order=names, ratio=ratio, floor_n=floor_n)
+        paired = paired_differences(part, metric=metric, order=names, ratio=ratio)
         summary["vs_best"] = vs_best(summary, paired)
         summary.insert(0, "loss", loss)
         paired.insert(0, "loss", loss)
@@ -348,10 +340,9 @@ def _statistics(runs: pd.DataFrame, names: tuple[str, ...], metric: str
 
 
 def _assemble(results: list[dict[str, Any]], jobs_list: list[_Job], obj: Objective,
-              names: tuple[str, ...], data: pd.DataFrame, sample: pd.DataFrame,
-              run: dict[str, Any]) -> ReadoutStudy:
-    """The study's tables and settings from every job's result (``run``: the study's ``jobs``,
-    ``seed`` and ``started`` time)."""
+              names: tuple[str, ...], data: pd.DataFrame, run: dict[str, Any]) -> ReadoutStudy:
+    """The study's tables and settings from every job's result (``data``: the first seed's
+    table; ``run``: the study's ``jobs``, ``seed``, ``started`` time and split card)."""
     first, diagnosed = jobs_list[0], next(j for j in jobs_list if j.diagnose)
     losses = list(dict.fromkeys(j.loss for j in jobs_list))
     runs = pd.DataFrame([r["run"] for r in results]).sort_values(
@@ -363,11 +354,12 @@ def _assemble(results: list[dict[str, Any]], jobs_list: list[_Job], obj: Objecti
     probing = (pd.concat(probing_parts, ignore_index=True) if probing_parts else pd.DataFrame(
         columns=["readout", "loss", "seed", "view", "metric", "value", "ci_low", "ci_high"]))
     diag = next((r for r in results if r["diagnosis"] is not None), None)
-    summary, pairs = _statistics(runs, names, obj.metric)
+    floor = (int(run["splits"].get("test", 0)) or None) if obj.percent else None
+    summary, pairs = _statistics(runs, names, obj.metric, float(run["nb_ratio"]), floor)
     settings = {
         **first.train_kwargs, "readouts": list(names), "rows": int(len(data)),
-        "splits": {k: int(v) for k, v in data["split"].value_counts().items()},
-        "labels": sorted(map(str, data["label"].unique())), "probe_rows": int(len(sample)),
+        **{k: run[k] for k in ("splits", "split_per_seed", "nb_ratio", "probe_rows")},
+        "labels": sorted(map(str, data["label"].unique())),
         "probe_views": list(first.views), "models": [r["name"] for r in results],
         "objective": obj.name, "losses": losses, "metric": obj.metric,
         "dev_metric": obj.dev_metric, "seeds": list(dict.fromkeys(j.seed for j in jobs_list)),

@@ -37,15 +37,19 @@ class ReadoutStudy:
     ----------
     runs : pd.DataFrame
         One row per (readout, seed): ``readout, seed, dev_accuracy, test_accuracy, epochs_run,
-        best_epoch, seconds``.
+        best_epoch, still_improving, seconds`` (``still_improving``: the best epoch was the
+        last one run).
     curves : pd.DataFrame
         Training history: ``readout, seed, epoch, train_loss, dev_accuracy``.
     summary : pd.DataFrame
         Per readout: ``readout, n_seeds, mean, std, ci_low, ci_high, min, max, vs_best``
-        (test accuracy as a fraction; 95% Student-t interval across seeds).
+        (test accuracy as a fraction; 95% Student-t interval across seeds, each seed on its own
+        split, Nadeau–Bengio corrected, never narrower than the test set's binomial error;
+        ``vs_best`` Holm-corrected over the comparisons with the best).
     pairs : pd.DataFrame
         Paired differences ``a − b``: ``readout_a, readout_b, n_pairs, mean_diff, std_diff,
-        ci_low, ci_high, p_value, verdict``.
+        ci_low, ci_high, p_value, mdd, verdict`` (``mdd``: the minimum difference detected
+        with 80% power).
     probing : pd.DataFrame
         Label probing per trained model: ``readout, seed, view, metric, value, ci_low,
         ci_high`` (metrics ``bits``, ``accuracy``, ``entropy_bits``); empty when not probed.
@@ -104,6 +108,20 @@ class ReadoutStudy:
         return str(part.loc[part["mean"].idxmax(), "readout"])
 
     @property
+    def ratio(self) -> float:
+        """Nadeau–Bengio ``n_test / n_train`` of the seeds' own splits (0 when the seeds shared
+        one split, as in studies written before each seed drew its own)."""
+        return float(self.settings.get("nb_ratio", 0.0))
+
+    def still_improving(self) -> pd.DataFrame:
+        """The runs whose best dev epoch was their last (still improving when the budget ran
+        out), from ``best_epoch`` and ``epochs_run``."""
+        runs = self.runs
+        if runs.empty or not {"best_epoch", "epochs_run"} <= set(runs.columns):
+            return runs.iloc[0:0]
+        return runs[runs["best_epoch"] >= runs["epochs_run"]]
+
+    @property
     def seconds(self) -> float:
         """Wall time of the whole study in seconds."""
         return float(self.settings.get("seconds", float("nan")))
@@ -144,8 +162,9 @@ class ReadoutStudy:
             return None
         row = hit.iloc[0].copy()
         row["readout_a"], row["readout_b"] = a, b
-        row["mean_diff"] = -row["mean_diff"]
-        row["ci_low"], row["ci_high"] = -hit.iloc[0]["ci_high"], -hit.iloc[0]["ci_low"]
+        # 0.0 − x, not −x: a zero difference stays +0.0 (no "-0.0 points" on the page)
+        row["mean_diff"] = 0.0 - row["mean_diff"]
+        row["ci_low"], row["ci_high"] = 0.0 - hit.iloc[0]["ci_high"], 0.0 - hit.iloc[0]["ci_low"]
         return row
 
     def save(self, out_dir: str | Path) -> Path:

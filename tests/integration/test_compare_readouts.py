@@ -47,7 +47,9 @@ def test_compare_readouts_writes_the_page(table: Path, tmp_path: Path) -> None:
     assert html.count("<table") >= 4  # settings, accuracy, pairs, probing (+ runs, diagnosis)
     for heading in ("Test accuracy", "Paired differences", "What each trained model"):
         assert heading in html
-    assert "last − hidden" in html and "within noise" in html  # GRU: same vector on packed
+    assert "last − hidden" in html  # GRU, packed: the same vector, so the same runs
+    assert "identical on every seed" in html and "identical to best" in html
+    assert "each seed its own" in html  # a table without a split: every seed draws one
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["readout"]) == ["last", "hidden"]
     assert (summary["n_seeds"] == 2).all()
@@ -108,3 +110,15 @@ def test_a_loss_without_the_siamese_setting_is_one_line_exit_2(table: Path,
                "--readouts", "zero", "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert res.returncode == 2 and "unknown readout 'zero' for objective classify" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_studies_default_to_five_seeds(tmp_path: Path) -> None:
+    import inspect
+
+    from probe_rnn.studies import compare_readouts
+
+    assert inspect.signature(compare_readouts).parameters["seeds"].default == 5
+    res = _cli("compare-readouts", "--help", cwd=tmp_path)
+    assert res.returncode == 0
+    line = next(x for x in res.stdout.splitlines() if "--seeds" in x)
+    assert "[default: 5]" in line

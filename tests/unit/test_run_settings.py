@@ -16,7 +16,7 @@ from probe_rnn.run_settings import RunSettings
     ({"jobs": 0}, "jobs"), ({"precision": 0.7}, "precision"), ({"probe_rows": "dev"}, "probe_rows"),
     ({"attribution_rows": -1}, "attribution_rows"), ({"cell_timeout": -2}, "cell_timeout"),
     ({"tasks": "label"}, "tasks"), ({"probes": []}, "probes"), ({"folds": True}, "folds"),
-    ({"views": ["output@last", 3]}, "views"),
+    ({"views": ["output@last", 3]}, "views"), ({"keep_duplicates": "no"}, "keep_duplicates"),
 ])
 def test_a_bad_value_is_one_line_naming_the_parameter(changes, name) -> None:
     with pytest.raises(ConfigError) as info:
@@ -45,7 +45,7 @@ def test_json_round_trip_is_the_same_settings() -> None:
 @pytest.mark.parametrize("changes", [
     {"views": ["output@last"]}, {"tasks": ["label"]}, {"probes": ["mlp"]}, {"folds": 3},
     {"seeds": 2}, {"max_rows": 10}, {"precision": 0.02}, {"probe_rows": "all"}, {"mdl": False},
-    {"random_baseline": False}, {"attribution_rows": 3}, {"seed": 1},
+    {"random_baseline": False}, {"attribution_rows": 3}, {"seed": 1}, {"keep_duplicates": True},
 ])
 def test_the_fingerprint_changes_with_what_decides_numbers(changes) -> None:
     assert RunSettings(**changes).fingerprint("m", "d") != RunSettings().fingerprint("m", "d")

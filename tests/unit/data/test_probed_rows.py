@@ -55,3 +55,29 @@ def test_bad_choices_and_tables_without_heldout_rows_are_one_line_errors() -> No
     only_train = df.assign(split="train")
     with pytest.raises(DataError, match=r"only 0 held-out .* pass probe_rows=all"):
         choose_rows(only_train, "heldout", "x", True)
+
+
+def test_held_out_rows_with_a_training_rows_text_are_counted_and_removed_unless_kept() -> None:
+    df = ensure_splits(_table(120), seed=2)
+    train_texts = df.loc[df["split"] == "train", "text"].to_numpy()
+    held = np.flatnonzero(df["split"].isin(["dev", "test"]).to_numpy())
+    copied = held[::2]  # every other held-out row repeats a training sentence verbatim
+    df.loc[copied, "text"] = train_texts[: len(copied)]
+    rows = choose_rows(df, "heldout", "the table's split column", True)
+    np.testing.assert_array_equal(rows.index, np.setdiff1d(held, copied))
+    assert rows.card()["duplicates"] == {"held_out_rows_with_training_text": len(copied),
+                                         "removed": True}
+    warning = rows.duplicates_warning()
+    assert warning.startswith(f"warning: {len(copied)} held-out rows repeat the text of a "
+                              "training row; removed") and "\n" not in warning
+    kept = choose_rows(df, "heldout", "the table's split column", True, keep_duplicates=True)
+    np.testing.assert_array_equal(kept.index, held)
+    assert kept.card()["duplicates"] == {"held_out_rows_with_training_text": len(copied),
+                                         "removed": False}
+    assert "probed as held-out" in kept.duplicates_warning()
+    clean = choose_rows(ensure_splits(_table(120), seed=2), "heldout", "x", True)
+    assert clean.duplicates == 0 and clean.duplicates_warning() == ""
+    assert clean.card()["duplicates"]["removed"] is False
+    everything = df.assign(text=df["text"].where(df["split"] == "train", train_texts[0]))
+    with pytest.raises(DataError, match=r"only 0 held-out .* keep_duplicates=True keeps them"):
+        choose_rows(everything, "heldout", "x", True)

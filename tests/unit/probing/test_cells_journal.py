@@ -139,8 +139,9 @@ def test_cells_read_the_store_as_float32_and_record_their_cost(lstm_stores) -> N
     df = run_probes({"trained": store}, views=["output@last"], tasks=["label"], folds=3)
     (rec,) = df.attrs["cell_records"]
     assert rec["status"] == "done" and rec["protocol"] == "kfold"
-    # 3 folds x (task + control), and the final refit kept for probe attribution
-    assert rec["cpu_seconds"] > 0 and rec["fits"] == 7
+    # 3 folds x (task + control + the control's key), and the final refit kept for probe
+    # attribution
+    assert rec["cpu_seconds"] > 0 and rec["fits"] == 10
 
 
 def test_held_out_protocol_on_a_low_precision_target(lstm_stores) -> None:
@@ -151,7 +152,9 @@ def test_held_out_protocol_on_a_low_precision_target(lstm_stores) -> None:
     (rec,) = df.attrs["cell_records"]
     assert rec["protocol"] == "holdout"
     acc = df[df["metric"] == "accuracy"].iloc[0]
-    assert acc["n_test"] == 97 and acc["ci_low"] < acc["value"] < acc["ci_high"]
+    # two seeds (a held-out cell's least), each 97 held-out sentences (a text may repeat)
+    assert acc["seeds"] == 2 and 97 <= acc["n_test"] <= 99
+    assert acc["ci_low"] < acc["value"] < acc["ci_high"]
     assert acc["ci_high"] - acc["ci_low"] < 1.1 * 2 * 0.1  # the precision asked, up to resampling
     sel = df[df["metric"] == "selectivity"].iloc[0]
     ctrl = df[df["metric"] == "control_accuracy"].iloc[0]

@@ -55,8 +55,9 @@ def test_several_probes_get_a_table_each_and_still_nothing_is_cut() -> None:
     assert max(len(line) for line in lines) <= 80
     assert "…" not in "\n".join(lines)
     titles = [line.strip() for line in lines if line.strip().startswith("probing results")]
-    assert titles == ["probing results (trained model, probe logistic)",
-                      "probing results (trained model, probe centroid)"]
+    assert titles == [
+        "probing results (trained model, probe logistic; 80 training rows per split)",
+        "probing results (trained model, probe centroid; 80 training rows per split)"]
     rows = [line for line in lines if line.split()[:1] and line.split()[0] in VIEWS]
     assert len(rows) == 2 * len(VIEWS) * len(TASKS)
 
@@ -70,3 +71,10 @@ def test_the_baseline_column_is_the_reports_majority_class_baseline() -> None:
     row = next(line for line in lines if line.startswith("output@last") and "label" in line)
     assert row.split()[4] == "0.481"  # majority_accuracy, not the 0.500 chance level
     assert any("majority-class baseline" in line for line in lines)
+
+
+def test_the_title_says_how_many_rows_each_probe_trained_on() -> None:
+    df = _results(["logistic"])
+    df.loc[df["view"] == "output@last", "n_train"] = 388  # e.g. a cell past the K-fold range
+    text = " ".join(" ".join(_render(df)).split())
+    assert "probe logistic; 80–388 training rows per split)" in text

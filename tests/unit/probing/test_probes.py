@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import check_estimator
 
-from probe_rnn.errors import PluginError
+from probe_rnn.errors import ConfigError, PluginError
 from probe_rnn.probing.probes import (
     LogisticProbe,
     MLPProbe,
@@ -143,3 +143,33 @@ def test_mlp_early_stopping_holds_out_whole_sentences() -> None:
     # as good as scikit-learn's own (ungrouped) early stopping on the same data
     reference = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, random_state=0)
     assert probe.score(X, y) >= reference.fit(X, y).score(X, y) - 0.03
+
+
+def test_c_is_chosen_on_inner_group_folds_by_the_fold_level_one_standard_error_rule() -> None:
+    from sklearn.metrics import log_loss
+
+    from probe_rnn.probing.splits import group_kfold
+
+    X, y = _data(n=300)
+    groups = np.repeat(np.arange(150), 2)
+    Cs = (0.01, 0.1, 1.0, 10.0)
+    probe = LogisticProbe(Cs=Cs, tune_rows=None, random_state=4).fit(X, y, groups=groups)
+    # the reference: sklearn on the same 5 group folds of standardised features, by hand
+    Xs = StandardScaler().fit_transform(X)
+    losses = {C: [] for C in Cs}
+    for tr, dev in group_kfold(groups, 5, 4):
+        assert not set(groups[tr]) & set(groups[dev])
+        for C in Cs:
+            lr = LogisticRegression(C=C, max_iter=10_000, tol=1e-10).fit(Xs[tr], y[tr])
+            losses[C].append(log_loss(y[dev], lr.predict_proba(Xs[dev]), labels=lr.classes_))
+    for C in Cs:
+        assert probe.dev_scores_[C] == pytest.approx(np.mean(losses[C]), rel=1e-3)
+    best = min(Cs, key=lambda c: np.mean(losses[c]))
+    chosen = next(C for C in sorted(Cs) if np.mean(np.subtract(losses[C], losses[best]))
+                  <= np.std(np.subtract(losses[C], losses[best]), ddof=1) / np.sqrt(5))
+    assert probe.C_ == chosen
+    single = LogisticProbe(Cs=Cs, tune_rows=None, random_state=4, inner_folds=1)
+    single.fit(X, y, groups=groups)  # one dev split: the row-level rule of protocol 3
+    assert set(single.dev_scores_) == set(Cs)
+    with pytest.raises(ConfigError, match="inner_folds must be an integer >= 1, got 0"):
+        LogisticProbe(inner_folds=0).fit(X, y)

@@ -17,10 +17,10 @@ ORDER = ["last", "hidden", "mean", "naive-last"]
 
 
 def _study(acc: dict[str, list[float]], packed: bool = True, bidirectional: bool = True,
-           probe: bool = True) -> ReadoutStudy:
+           probe: bool = True, best_epoch: int = 1) -> ReadoutStudy:
     runs = pd.DataFrame([
         {"readout": r, "seed": s, "dev_accuracy": v, "test_accuracy": v, "epochs_run": 2,
-         "best_epoch": 2, "seconds": 1.0}
+         "best_epoch": best_epoch if s == 0 else 1, "seconds": 1.0}
         for r, values in acc.items() for s, v in enumerate(values)])
     curves = pd.DataFrame([
         {"readout": r, "seed": s, "epoch": e, "train_loss": 1.0 / e, "dev_accuracy": v - 0.1 / e}
@@ -57,10 +57,18 @@ def test_answer_reports_noise_and_the_naive_cost() -> None:
     study = _study(TIED)
     text = " ".join(study_answer(study))
     assert study.best == "hidden"
-    assert "Within noise of it (paired 95% interval contains 0): last" in text
-    assert "Measurably worse than hidden: " in text and "naive-last" in text
-    assert "does not matter measurably" in text
-    assert "Never read output[:, -1]" in text and "62.0% of the diagnosed rows" in text
+    assert "Best mean test accuracy by point estimate: hidden" in text
+    mdd = study.pair("hidden", "last")["mdd"] * 100
+    assert (f"Not measurably worse than hidden (paired test, Holm-corrected over the 3 readouts "
+            f"compared with it): last (a true difference below {mdd:.1f} points would usually "
+            "be missed)") in text
+    assert "Measurably worse than hidden (paired test, Holm-corrected over the 3 readouts" in text
+    assert "no difference was measured" in text and "not a proof that they are equal" in text
+    assert ("Never read output[:, -1] after unpacking a packed batch: for every row "
+            "shorter than its batch it holds zeros; on these packed batches it cost 31.3 "
+            "points.") in text
+    assert "62.0% of the diagnosed rows" in text
+    assert "Caveat" not in text  # every run's best epoch came before its last
     # naive-last - last per seed: -.30 -.29 -.34 -> -31.0 points
     assert "naive-last − last = -31.0 points" in text
     assert ("models trained with hidden: output@last 0.50, output@-1 0.51, h_n/L1/fwd 0.52, "
@@ -102,7 +110,8 @@ def test_page_escapes_text_and_embeds_plotly_once(tmp_path) -> None:
         assert heading in html
     for fig in ("fig-accuracy", "fig-curves", "fig-probing"):
         assert f'data-figure="{fig}"' in html
-    assert "within noise of best" in html and "worse by" in html
+    assert "within noise of best" in html and "measurably worse by" in html
+    assert "minimum detectable difference (points, 80% power)" in html
     for name in ("runs", "curves", "summary", "pairs", "probing", "diagnosis"):
         assert (tmp_path / "out" / f"{name}.csv").is_file()
 
@@ -119,6 +128,32 @@ def test_page_states_how_batches_were_run(packed: bool) -> None:
     html = render_readout_page(_study({"last": [0.8, 0.82], "naive-last": [0.5, 0.6]},
                                       packed=packed))
     assert ("padded (not packed)" in html) != packed
+    text = " ".join(study_answer(_study({"last": [0.8, 0.82, 0.81],
+                                         "naive-last": [0.5, 0.6, 0.55]}, packed=packed)))
+    assert ("on these packed batches it cost" in text) == packed
+    assert ("on these padded (not packed) batches it cost" in text) != packed
+
+
+def test_identical_readouts_are_called_identical_not_within_noise() -> None:
+    study = _study({"last": [0.8, 0.82, 0.81], "hidden": [0.8, 0.82, 0.81]},
+                   bidirectional=False)
+    row = study.pair("hidden", "last")
+    assert row["verdict"] == "identical on every seed" and row["p_value"] == 1.0
+    assert list(study.summary["vs_best"]) == ["best by point estimate", "identical to best"]
+    text = " ".join(study_answer(study))
+    assert "identical on every seed" in text and "Identical to last on every seed" in text
+    assert "identical readouts" in text and "within noise" not in text
+
+
+def test_runs_still_improving_at_their_last_epoch_are_flagged() -> None:
+    study = _study(TIED, best_epoch=2)  # seed 0 of every readout peaked at its last epoch
+    late = study.still_improving()
+    assert len(late) == 4 and set(late["seed"]) == {0}
+    text = " ".join(study_answer(study))
+    assert ("Caveat: 4 of 12 runs had their best dev score at their last epoch (budget 2 "
+            "epochs)") in text
+    html = render_readout_page(study)
+    assert "4 of 12 runs had their best dev score at their last epoch" in html
 
 
 def test_saved_study_loads_back_and_renders_the_same_tables(tmp_path) -> None:
@@ -138,3 +173,11 @@ def test_page_stylesheet_is_embedded_verbatim() -> None:
                                       probe=False))
     style = html.split("<style>", 1)[1].split("</style>", 1)[0]
     assert '"Segoe UI"' in style and "&#34;" not in style
+
+
+def test_a_study_saved_before_the_mdd_column_still_renders() -> None:
+    study = _study(TIED)
+    study.pairs = study.pairs.drop(columns="mdd")
+    text = " ".join(study_answer(study))
+    assert "Not measurably worse than hidden" in text and "would usually be missed" not in text
+    assert "minimum detectable difference (points, 80% power)" in render_readout_page(study)

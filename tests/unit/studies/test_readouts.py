@@ -3,7 +3,8 @@
 ``synthetic-first`` puts the label in the first word, so a unidirectional LSTM must carry it to
 the end. Reading ``output[:, -1]`` of a padded batch hands the head a state driven by up to
 dozens of pad tokens (measurably worse), while ``output`` at the row's last valid step and the
-top layer's ``h_n`` are the same vector on packed batches (identical runs, "within noise").
+top layer's ``h_n`` are the same vector on packed batches (identical runs, called identical).
+Every seed trains and tests on its own split, so the seeds' spread holds the test set's error.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def test_naive_last_is_measurably_worse_than_last_on_padded_batches(padded_study
     wide = study.runs.pivot(index="seed", columns="readout", values="test_accuracy")
     assert len(wide) == 3 and (wide["last"] - wide["naive-last"] > 0.2).all()
     assert study.pair("last", "naive-last")["verdict"].startswith("last better by")
-    assert study.summary.set_index("readout").loc["naive-last", "vs_best"].startswith("worse by")
+    assert study.summary.set_index("readout").loc["naive-last", "vs_best"].startswith(
+        "measurably worse by")
+    assert study.settings["split_per_seed"] is False  # the table's own split, for every seed
 
 
 def test_hidden_reads_the_padding_too_on_padded_batches() -> None:
@@ -60,7 +63,7 @@ def test_hidden_reads_the_padding_too_on_padded_batches() -> None:
 
 def test_study_runs_equal_direct_training(padded_study) -> None:
     df, study = padded_study
-    data = ensure_splits(df, seed=0).reset_index(drop=True)
+    data = ensure_splits(df, seed=0).reset_index(drop=True)  # the table's own split, kept
     kwargs = {k: v for k, v in PADDED.items()}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -79,9 +82,9 @@ def test_study_runs_equal_direct_training(padded_study) -> None:
 def packed_pair():
     df = make_synthetic("first", n_rows=300, seed=1, min_len=3, max_len=12)
     one = compare_readouts(df, readouts=("last", "hidden"), seeds=2, jobs=1, packed=True,
-                           **TINY)
+                           split_per_seed=True, **TINY)
     two = compare_readouts(df, readouts=("last", "hidden"), seeds=2, jobs=2, packed=True,
-                           **TINY)
+                           split_per_seed=True, **TINY)
     return one, two
 
 
@@ -91,7 +94,8 @@ def test_last_and_hidden_agree_on_packed_batches(packed_pair) -> None:
     for seed in (0, 1):  # the same vector feeds the head: identical training, identical result
         assert runs.loc[("last", seed), "test_accuracy"] == runs.loc[("hidden", seed),
                                                                      "test_accuracy"]
-    assert study.pair("last", "hidden")["verdict"] == "within noise"
+    assert study.pair("last", "hidden")["verdict"] == "identical on every seed"
+    assert study.summary.set_index("readout").loc["hidden", "vs_best"] == "identical to best"
     assert study.diagnosis_value("max |output@last - h_n top fwd|") <= 1e-5
     assert study.diagnosis_value("share of short rows with output@-1 == 0") == 1.0
 
@@ -121,8 +125,30 @@ def test_settings_record_the_shared_budget(packed_pair) -> None:
     s = study.settings
     assert s["seeds"] == [0, 1] and s["epochs"] == 2 and s["batch_size"] == 32
     assert s["splits"] == {"train": 240, "dev": 30, "test": 30}
+    assert s["split_per_seed"] is True and s["nb_ratio"] == pytest.approx(30 / 240)
     assert s["diagnosed"] == ["last", 0]
     assert len(study.runs) == 4 and set(study.curves["epoch"]) <= {1, 2}
+    late = study.runs["best_epoch"] == study.runs["epochs_run"]
+    assert study.runs["still_improving"].tolist() == late.tolist()
+
+
+def test_each_seed_draws_its_own_split_and_a_given_split_is_kept() -> None:
+    from probe_rnn.studies.splits import seed_tables, split_card
+
+    df = make_synthetic("first", n_rows=200, seed=2, min_len=3, max_len=8).drop(columns="split")
+    tables = seed_tables(df, [0, 1, 2], probe_rows=20)
+    tests = [frozenset(data.index[data["split"] == "test"]) for data, _ in tables.values()]
+    assert len(set(tests)) == 3  # three different test sets
+    for s, (data, sample) in tables.items():
+        pd.testing.assert_frame_equal(data, ensure_splits(df, seed=s).reset_index(drop=True))
+        assert set(sample.index) <= set(data.index[data["split"] != "train"])
+    given = ensure_splits(df, seed=7)
+    kept = seed_tables(given, [0, 1], probe_rows=20)
+    assert kept[0][0] is kept[1][0] and (kept[0][0]["split"] == given["split"].values).all()
+    card = split_card(given, kept)
+    assert card["split_per_seed"] is False and card["nb_ratio"] == 0.0
+    redrawn = seed_tables(given, [0, 1], probe_rows=20, per_seed=True)  # a seeded draw: redrawn
+    pd.testing.assert_frame_equal(redrawn[1][0], tables[1][0])
 
 
 def test_parse_readouts_errors_name_the_valid_ones() -> None:
@@ -148,7 +174,7 @@ def test_the_probe_sample_never_takes_training_rows() -> None:
     import pytest
 
     from probe_rnn.errors import DataError
-    from probe_rnn.studies.readouts import _probe_sample
+    from probe_rnn.studies.splits import probe_sample as _probe_sample
 
     data = pd.DataFrame({"text": [f"t{i}" for i in range(100)],
                          "split": ["train"] * 80 + ["dev"] * 10 + ["test"] * 10})

@@ -60,7 +60,8 @@ def test_paired_verdicts_against_hand_computation() -> None:
     assert row["mean_diff"] == pytest.approx(d.mean())
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
     assert row["ci_low"] < 0 < row["ci_high"]
-    assert row["verdict"] == "within noise"
+    assert row["verdict"] == (f"within noise (minimum detectable difference "
+                              f"{row['mdd'] * 100:.1f} points)")
     assert row["p_value"] == pytest.approx(
         stats.ttest_rel([0.90, 0.91, 0.92], [0.88, 0.86, 0.89]).pvalue)
     row = pairs.loc[("last", "naive-last")]
@@ -81,6 +82,8 @@ def test_pairs_use_only_shared_seeds_and_report_sign() -> None:
 
 def test_verdict_wording() -> None:
     assert pair_verdict("a", "b", 0.0, 0.0, 0.0) == "within noise"
+    assert pair_verdict("a", "b", 0.0, -0.1, 0.1, mdd=0.034).endswith("difference 3.4 points)")
+    assert pair_verdict("a", "b", 0.0, 0.0, 0.0, identical=True) == "identical on every seed"
     assert pair_verdict("a", "b", 0.03, math.nan, math.nan).startswith("too few seeds")
     assert pair_verdict("a", "b", -0.2, -0.3, -0.1) == "b better by 20.0 points"
 
@@ -97,4 +100,10 @@ def test_summary_and_vs_best() -> None:
     assert summary.loc[0, "std"] == pytest.approx(0.01)
     assert summary.loc[2, "min"] == pytest.approx(0.79)
     verdicts = vs_best(summary, paired_differences(runs, order=order))
-    assert list(verdicts) == ["best", "within noise of best", "worse by 11.0 points"]
+    # Holm over the two comparisons with the best, from scipy's paired t-test p-values
+    p_hidden = stats.ttest_rel([0.90, 0.91, 0.92], [0.88, 0.86, 0.89]).pvalue
+    p_naive = stats.ttest_rel([0.90, 0.91, 0.92], [0.80, 0.79, 0.81]).pvalue
+    assert p_naive < p_hidden and 2 * p_naive <= 0.05 < p_hidden
+    assert verdicts[0] == "best by point estimate"
+    assert verdicts[1].startswith("within noise of best (minimum detectable difference")
+    assert verdicts[2] == f"measurably worse by 11.0 points (Holm p = {2 * p_naive:.3g})"
