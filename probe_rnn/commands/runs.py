@@ -93,8 +93,7 @@ def probe_cmd(
                  "probe_rows": probe_rows}
     with cluster(scheduler) as client:
         load_plugins(plugins)
-        bundle = source.load(checkpoint)
-        df, origin = table.load()
+        bundle, (df, origin) = source.load(checkpoint), table.load()
         source.check_rows(bundle, df["text"])
         result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
                               say=say, progress=Progress(quiet=quiet), client=client)
