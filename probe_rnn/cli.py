@@ -140,8 +140,20 @@ def _user_exit_line(exc: SystemExit) -> str:
             "run again with --debug for the traceback")
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object,
+                      **__: object) -> None:
+    """A warning as one line on stderr (``warning: ...``), not Python's two-line form."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; turn user errors into one line and exit code 2."""
+    """Run the CLI; turn user errors into one line and exit code 2, warnings into one line."""
+    import warnings
+
+    from probe_rnn.commands.common import RUNNING_APP
+
+    warnings.showwarning = _one_line_warning
+    RUNNING_APP[:] = [app]
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if debug:

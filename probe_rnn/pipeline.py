@@ -140,6 +140,10 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
     check_labels(bundle, df, say)
     probed = choose_rows(df, settings.probe_rows, source_of_split, trusted,
                          settings.keep_duplicates)
+    if getattr(bundle, "batch_check", None) is None:  # the CLI checked with its own flag
+        from probe_rnn.models.batch_dependence import check_batch_dependence
+
+        check_batch_dependence(bundle, df["text"].tolist())
     run = {
         "name": name or out.name,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

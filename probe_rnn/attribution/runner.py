@@ -28,6 +28,7 @@ from probe_rnn.attribution.probe_attribution import probe_token_attributions, vi
 from probe_rnn.attribution.steps import StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
 from probe_rnn.attribution.tokens import METHODS, token_attributions
+from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.vocabulary import OUTPUT_LAST, readout_views
 
@@ -61,11 +62,16 @@ class AttributionResult:
         """Largest per-step completeness error (IG sum vs ablation effect)."""
         return float(self.steps["completeness_error"].max()) if len(self.steps) else float("nan")
 
+    @property
+    def verdict(self) -> str:
+        """The completeness verdict, one line (:mod:`probe_rnn.attribution.verdict`)."""
+        return str((self.manifest.get("completeness") or {}).get("sentence", ""))
+
     def _repr_html_(self) -> str:
         head = (f"<p>probe-rnn attribution ({html.escape(str(self.manifest.get('method')))}) of "
                 f"{len(self.examples)} sentences in <code>{html.escape(str(self.path))}</code>; "
                 f"worst completeness error {self.worst_completeness_error:.2e} (tokens), "
-                f"{self.worst_step_error:.2e} (steps)</p>")
+                f"{self.worst_step_error:.2e} (steps); {html.escape(self.verdict)}</p>")
         return head + self.summary.to_html(index=False, escape=True, max_rows=30)
 
 
@@ -321,6 +327,8 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
         "packed": st.packed, "twin_max_difference": st.twin_error,
         "worst_token_completeness_error": _nanmax(examples["completeness_error"]),
         "worst_step_completeness_error": _nanmax(steps["completeness_error"]),
+        "completeness": completeness_verdict(examples, steps, settings.get("n_steps"),
+                                             settings.get("state_steps")),
         "versions": {"torch": torch.__version__, "captum": captum.__version__},
         "files": {n: _sha256(out / n) for n in [*files, "summary.csv"]},
     }

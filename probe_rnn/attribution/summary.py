@@ -10,7 +10,9 @@ completeness_error, n``; ``what`` is one of
   worst |IG sum - ablation effect| (relative, see :mod:`probe_rnn.attribution.steps`);
 * ``neurons``: per view and label, ``share`` = share of |score| held by the top-k units;
 * ``probe-tokens``: probe attribution per view, worst completeness error;
-* ``twin``: the unrolled twin's largest difference from the fused module.
+* ``unrolled-check``: not a completeness error but the largest |difference| between the
+  recurrent module's own output and its unrolled (step-by-step) copy, through which the
+  per-step attributions run (:mod:`probe_rnn.attribution.unrolled`).
 """
 
 from __future__ import annotations
@@ -109,5 +111,5 @@ def build_summary(tokens: pd.DataFrame, examples: pd.DataFrame, steps: pd.DataFr
             rows.append(_row("probe-tokens", view, share=1.0,
                              error=float(part["completeness_error"].max()),
                              n=int(part["row"].nunique())))
-    rows.append(_row("twin", error=float(twin_error), n=len(examples)))
+    rows.append(_row("unrolled-check", error=float(twin_error), n=len(examples)))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

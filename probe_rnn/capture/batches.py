@@ -101,8 +101,40 @@ def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list
                 yield batch, {n: batch_rec[n] for n in names}, logits
             else:
                 logits = adapter.forward(model, batch)
+                _check_one_call(bundle, rec, names, batch)
                 yield batch, {n: rec[n] for n in names}, logits
                 rec.clear()
+
+
+def _adapter_name(adapter: Any) -> str:
+    """``'per-row' (PerRow)``: the registered name the user gave, and the class."""
+    from probe_rnn.plugins import registry
+
+    cls = type(adapter)
+    names = [e.name for e in registry.entries() if e.kind == "adapter" and e.obj is cls]
+    return f"{names[0]!r} ({cls.__name__})" if names else cls.__name__
+
+
+def _check_one_call(bundle: ModelBundle, rec: Any, names: list[str], batch: dict[str, Any]
+                    ) -> None:
+    """One forward of a batch must run each recorded recurrent module once, on all its rows:
+    a one-line error naming the adapter otherwise (an adapter that loops over rows, a model
+    that runs the module on a pair or in an encoder and a decoder)."""
+    for name in names:
+        calls = rec.calls(name)
+        if len(calls) <= 1:
+            continue
+        rows = int(batch["lengths"].shape[0])
+        sizes = [int(st.output.shape[0]) for st in calls[:4]]
+        seen = ", ".join(map(str, sizes)) + (", ..." if len(calls) > 4 else "")
+        adapter = _adapter_name(bundle.adapter)
+        raise CaptureError(
+            f"one forward of a batch of {rows} rows through adapter {adapter} ran the recurrent "
+            f"module {name!r} {len(calls)} times (on {seen} rows): probe-rnn captures one call "
+            "of each recurrent module per forward, on the whole batch; make the adapter's "
+            "forward call the model once on the batch's padded ids (an adapter that loops over "
+            "rows or chunks is not supported, nor yet a model that runs the module twice, e.g. "
+            "on a pair)")
 
 
 def diagnose(

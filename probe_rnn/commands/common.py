@@ -165,7 +165,17 @@ def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFra
 
 
 #: Library parameters whose command-line option has another name.
-OPTION_OF_PARAMETER = {"factory": "--model", "out_dir": "--out", "address": "--scheduler"}
+OPTION_OF_PARAMETER = {"factory": "--model", "out_dir": "--out", "address": "--scheduler",
+                       "n_steps": "--steps"}
+
+
+#: The running Typer app (set by :func:`probe_rnn.cli.main`), whose options messages name.
+RUNNING_APP: list[typer.Typer] = []
+
+
+def running_options() -> set[str]:
+    """Every option name of the running CLI (empty outside it)."""
+    return cli_options(typer.main.get_command(RUNNING_APP[-1])) if RUNNING_APP else set()
 
 
 def cli_options(command: click.Command) -> set[str]:
@@ -228,8 +238,7 @@ def print_failed_cells(results: pd.DataFrame) -> None:
     failed = results.attrs.get("failed_cells") or []
     if failed:
         say(f"{len(failed)} probing cell(s) failed (listed in cells.csv); the rest stand:")
-    ctx = click.get_current_context(silent=True)
-    options = cli_options(ctx.find_root().command) if ctx is not None else set()
+    options = running_options()
     for line in failure_summary(failed):
         say(f"  failed: {in_cli_words(line, ('cell_timeout',), options)}")
 

@@ -1,12 +1,14 @@
 """The options that say how to load the user's model, shared by every command that loads one.
 
 ``@model_options`` adds ``--model``, ``--vocab``, ``--tokenizer``, ``--pad-id``, ``--unk``,
-``--layout``, ``--adapter``, ``--labels``, ``--trust-checkpoint``, the batching options
-``--pad-to``, ``--bos``, ``--eos``, ``--collate`` and ``--plugins`` to a command and hands it one
-:class:`ModelSource` (parameter ``source``), so each command declares them once and they read
-the same everywhere. :meth:`ModelSource.load` loads the plugins (``--plugins`` folders and
-``./probes``, so a plugin adapter works in every command) and checks every option before the
-checkpoint is read. The README's "Your own model" section is the contract these options implement.
+``--layout``, ``--adapter``, ``--labels``, ``--trust-checkpoint``, ``--allow-batch-dependence``,
+the batching options ``--pad-to``, ``--bos``, ``--eos``, ``--collate`` and ``--plugins`` to a
+command and hands it one :class:`ModelSource` (parameter ``source``), so each command declares
+them once and they read the same everywhere. :meth:`ModelSource.load` loads the plugins
+(``--plugins`` folders and ``./probes``, so a plugin adapter works in every command) and checks
+every option before the checkpoint is read; :meth:`ModelSource.check_rows` runs the
+batch-dependence check on the command's data. The README's "Your own model" section is the
+contract these options implement.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ModelSource:
     eos: str | None = None
     collate: str | None = None
     plugins: list[Path] | None = None
+    allow_batch_dependence: bool = False
 
     def check(self) -> None:
         """One-line errors for option values, before anything is loaded."""
@@ -95,6 +98,20 @@ class ModelSource:
                           bos=self.bos, eos=self.eos, collate=self.collate)
 
 
+    def check_rows(self, bundle: ModelBundle, texts: Any) -> None:
+        """The batch-dependence check on the command's texts, before any work
+        (:func:`~probe_rnn.models.batch_dependence.check_batch_dependence`): a model whose
+        rows mix is a one-line error, or with ``--allow-batch-dependence`` a warning line."""
+        from probe_rnn.commands.common import say
+        from probe_rnn.models.batch_dependence import check_batch_dependence
+
+        result = check_batch_dependence(bundle, list(texts),
+                                        allow=self.allow_batch_dependence)
+        if result["per_row"] is False:
+            say(f"warning: {result['sentence']}; going on as --allow-batch-dependence asks "
+                "(the report and run.json say so)")
+
+
 def _given(kind: Any, flag: str, help_text: str) -> Any:
     """An option that is None unless given (no default shown), on the "Your model" panel."""
     return Annotated[kind | None, typer.Option(flag, show_default=False, help=help_text)]
@@ -110,7 +127,8 @@ _OPTIONS: dict[str, Any] = {
                         "(default), char or basic-english (torchtext's: lower-cased, "
                         "punctuation split off)."),
     "pad_id": _given(int, "--pad-id", "Padding id (default: --vocab's <pad>, else the "
-                     "embedding's padding_idx)."),
+                     "embedding's padding_idx; without any, only needed once a batch has rows "
+                     "of unequal length)."),
     "unk": _given(str, "--unk", "Unknown-token entry of --vocab (default: <unk> or [UNK] "
                   "when present)."),
     "layout": Annotated[str, typer.Option(
@@ -134,6 +152,10 @@ _OPTIONS: dict[str, Any] = {
     "plugins": Annotated[list[Path] | None, typer.Option(
         "--plugins", show_default=False, help="Folder of plugin files (repeatable): probes, "
         "tasks and adapters; ./probes is always read.")],
+    "allow_batch_dependence": Annotated[bool, typer.Option(
+        "--allow-batch-dependence",
+        help="Go on when the model's output for a row depends on the other rows of its batch "
+        "(checked before any work on a few rows of equal length); the report says so.")],
 }
 
 for _annotation in _OPTIONS.values():  # listed together under --help

@@ -137,5 +137,7 @@ def inspect_cmd(
 
         df, origin = load_data(data, dataset, text, label)
         df = sample_rows(df, max_rows, seed)
+        source.check_rows(bundle, df["text"])
+        typer.echo(f"batch check: {bundle.batch_check['sentence']}")
         print_diagnosis(diagnose(bundle, df, batch_size=batch_size), origin)
 

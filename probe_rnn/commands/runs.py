@@ -98,6 +98,7 @@ def probe_cmd(
     with cluster(scheduler) as client:
         bundle = source.load(checkpoint)  # loads --plugins and ./probes first
         df, origin = table.load()
+        source.check_rows(bundle, df["text"])
         result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
                               say=say, progress=Progress(quiet=quiet), client=client)
     stdout().print(headline_table(result.results))

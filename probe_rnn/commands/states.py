@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,9 @@ from probe_rnn.commands.common import (
     table_options,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
+
+if TYPE_CHECKING:
+    from probe_rnn.attribution import AttributionResult
 
 
 @model_options
@@ -56,6 +59,7 @@ def capture_cmd(
         bundle = source.load(checkpoint)
         df, _ = table.load()
         df = sample_rows(df, max_rows, seed)
+        source.check_rows(bundle, df["text"])
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("capture", total=len(df))
 
@@ -84,7 +88,10 @@ def attribute_cmd(
     ids: Annotated[str | None, typer.Option(
         "--ids", help="Row numbers to attribute instead, e.g. 3,17,42.", show_default=False)
     ] = None,
-    steps: Annotated[int, typer.Option("--steps", help="Integration steps (IG).")] = 50,
+    steps: Annotated[int, typer.Option("--steps", help="Integration steps (IG) of token "
+                                       "attributions.")] = 50,
+    state_steps: Annotated[int, typer.Option(
+        "--state-steps", help="Integration steps of per-step state attributions.")] = 16,
     target: Annotated[str, typer.Option(
         help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
     source: ModelSource = ModelSource(),
@@ -103,13 +110,26 @@ def attribute_cmd(
             raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
     bundle = source.load(checkpoint)
     df, _ = table.load()
+    source.check_rows(bundle, df["text"])
     result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps, seed=seed,
+                       state_steps=state_steps,
                        target=target, progress=lambda done, total, what: say(
                            f"[{done}/{total}] {what} done"))
+    typer.echo(attribution_lines(result, method))
+    typer.echo(f"files: {result.path}")
+
+
+def attribution_lines(result: AttributionResult, method: str) -> str:
+    """What ``attribute`` prints: the worst errors, the completeness verdict (in the CLI's
+    option names) and what the unrolled copy's difference means."""
+    from probe_rnn.attribution.verdict import unrolled_sentence
+    from probe_rnn.commands.common import in_cli_words, running_options
+
     worst = result.worst_completeness_error
     tok = "n/a for this method" if worst != worst else f"{worst:.2e}"
-    typer.echo(f"attributed {len(result.examples)} sentences ({method}); worst completeness "
-               f"error: tokens {tok}, steps {result.worst_step_error:.2e}; "
-               f"twin max difference {result.manifest['twin_max_difference']:.1e}")
-    typer.echo(f"files: {result.path}")
+    options = running_options()
+    verdict = in_cli_words(result.verdict, ("n_steps", "state_steps"), options)
+    return (f"attributed {len(result.examples)} sentences ({method}); worst completeness error: "
+            f"tokens {tok}, steps {result.worst_step_error:.2e}\n{verdict}\n"
+            f"{unrolled_sentence(result.manifest.get('twin_max_difference'))}")
 

@@ -11,9 +11,11 @@ three usual forms, decided by content:
 ``word`` (``str.split()``), ``char`` (every character) or ``basic-english`` (torchtext's
 ``get_tokenizer("basic_english")``: lower-cased, punctuation split off). The padding id is
 ``--pad-id``, else the vocabulary's ``<pad>``/``[PAD]`` entry, else the embedding's
-``padding_idx``; the unknown token is ``--unk``, else ``<unk>``/``[UNK]``; without one, a token
-missing from the vocabulary is an error naming it. :meth:`VocabTokenizer.check_embedding`
-checks the ids against the model's embedding before any work starts.
+``padding_idx``; without any, only batches of equal-length rows can be encoded (a batch that
+needs padding is then an error naming ``--pad-id``); the unknown token is ``--unk``, else
+``<unk>``/``[UNK]``; without one, a token missing from the vocabulary is an error naming it.
+:meth:`VocabTokenizer.check_embedding` checks the ids against the model's embedding before any
+work starts.
 """
 
 from __future__ import annotations
@@ -62,15 +64,16 @@ class VocabTokenizer:
     index : mapping token -> id
         Ids need not be contiguous; ``len(self)`` is the largest id + 1.
     kind : one of :data:`VOCAB_TOKENIZERS`.
-    pad_id : int
-        Id written at padded positions.
+    pad_id : int or None
+        Id written at padded positions; None when the model's padding is unknown (then a batch
+        of rows of unequal length is an error).
     unk_id : int or None
         Id of tokens missing from the vocabulary; None makes them an error.
     source : str
         Where the vocabulary came from (shown in errors and the model card).
     """
 
-    def __init__(self, index: Mapping[str, int], kind: str = "word", pad_id: int = 0,
+    def __init__(self, index: Mapping[str, int], kind: str = "word", pad_id: int | None = 0,
                  unk_id: int | None = None, source: str = "vocabulary") -> None:
         if kind not in VOCAB_TOKENIZERS:
             raise ConfigError(f"tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
@@ -79,8 +82,9 @@ class VocabTokenizer:
             raise DataError(f"{source} holds no tokens: give the vocabulary the model was "
                             "trained with")
         self.index = dict(index)
-        self.kind, self.pad_id, self.unk_id, self.source = kind, int(pad_id), unk_id, source
-        self._size = max(max(self.index.values()), self.pad_id, unk_id or 0) + 1
+        self.kind, self.unk_id, self.source = kind, unk_id, source
+        self.pad_id = None if pad_id is None else int(pad_id)
+        self._size = max(max(self.index.values()), self.pad_id or 0, unk_id or 0) + 1
         self._by_id = {i: t for t, i in self.index.items()}
 
     def __len__(self) -> int:
@@ -111,8 +115,13 @@ class VocabTokenizer:
 
     def encode_batch(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``ids (batch, time)`` right-padded with ``pad_id`` and ``lengths (batch,)``."""
-        return pad_batch([self.encode(t, row) for row, t in enumerate(as_texts(texts))],
-                         self.pad_id, self.kind)
+        encoded = [self.encode(t, row) for row, t in enumerate(as_texts(texts))]
+        if self.pad_id is None and len({len(ids) for ids in encoded}) > 1:
+            raise DataError(f"rows of unequal length need padding, but {self.source} has no "
+                            f"padding token ({', '.join(PAD_SPELLINGS[:3])}) and the model "
+                            "has no nn.Embedding padding_idx to take it from: pass pad_id=N, "
+                            "the id the model was padded with", parameter="pad_id")
+        return pad_batch(encoded, 0 if self.pad_id is None else self.pad_id, self.kind)
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
         """Token strings of ``ids``, padding skipped."""
@@ -219,7 +228,8 @@ def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
     ----------
     path : the vocabulary file (see the module docstring for the forms).
     kind : how texts are split, one of :data:`VOCAB_TOKENIZERS`.
-    pad_id : the padding id; default the vocabulary's padding entry, else ``padding_idx``.
+    pad_id : the padding id; default the vocabulary's padding entry, else ``padding_idx``,
+        else none (batches that need padding are then an error).
     unk : the unknown token as spelled in the vocabulary; default ``<unk>`` or
         ``[UNK]`` when present, else none (unknown tokens are then an error).
     padding_idx : the model embedding's ``padding_idx``, the last fallback for ``pad_id``.
@@ -233,12 +243,9 @@ def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
     if pad_id is None:
         pad_id = _special(index, None, PAD_SPELLINGS, "pad_id", source)
     if pad_id is None:
-        pad_id = padding_idx
-    if pad_id is None:
-        raise DataError(f"{source} has no padding token ({', '.join(PAD_SPELLINGS[:3])}) and "
-                        "the model's embedding has no padding_idx: pass pad_id=N, the id the "
-                        "model was padded with", parameter="pad_id")
-    if isinstance(pad_id, bool) or not isinstance(pad_id, int) or pad_id < 0:
+        pad_id = padding_idx  # still None: unknown, an error only when a batch needs padding
+    if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, int)
+                               or pad_id < 0):
         raise ConfigError(f"pad_id must be an integer >= 0; got {pad_id!r}")
     unk_id = _special(index, unk, UNK_SPELLINGS, "unk", source)
     return VocabTokenizer(index, kind, pad_id, unk_id, source)

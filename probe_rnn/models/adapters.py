@@ -184,17 +184,30 @@ class TokenizerAdapter:
                 shapes += f" and lengths {tuple(lengths.shape)}"
             if feed.batch_arg:
                 shapes += f" and {feed.batch_arg}={len(ids)}"
-            text = " ".join(str(exc).split()) or type(exc).__name__
-            raise ModelCallError(
-                f"calling {forward_signature(model)} with {shapes} failed: "
-                f"{type(exc).__name__}: {text[:300]}; check layout= (batch or time), adapter= "
-                "(ids-lengths or ids) and vocab= (see the README's 'Your own model')",
-                parameter=("layout", "adapter", "vocab")
-            ) from exc
+            raise _call_failed(model, shapes, exc) from exc
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(tokenizer={self.tokenizer!r}, layout={self.layout!r}, "
                 f"feeding={self.feeding!r})")
+
+
+def _call_failed(model: nn.Module, shapes: str, exc: Exception) -> ModelCallError:
+    """The one-line error of a failed call: explained where the cause is known
+    (:mod:`probe_rnn.models.call_errors`), with the layout/adapter/vocab hint only where
+    those can fix it."""
+    from probe_rnn.models.call_errors import explain_call_error, hint_helps
+
+    head = f"calling {forward_signature(model)} with {shapes} failed: "
+    explained = explain_call_error(model, exc)
+    if explained is not None:
+        return ModelCallError(head + explained)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    head += f"{type(exc).__name__}: {text[:300]}"
+    if not hint_helps(exc):
+        return ModelCallError(head)
+    return ModelCallError(
+        f"{head}; check layout= (batch or time), adapter= (ids-lengths or ids) and vocab= (see "
+        "the README's 'Your own model')", parameter=("layout", "adapter", "vocab"))
 
 
 @register_adapter("probe-rnn")

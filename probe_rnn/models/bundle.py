@@ -58,6 +58,9 @@ class ModelBundle:
         How to load this very model again in another process (a Dask worker): the checkpoint's
         absolute path and the loading options, or ``{"random_init": origin, "seed": s}``;
         None for a model built in memory (it is then shipped by value).
+    batch_check : dict or None
+        The outcome of :func:`~probe_rnn.models.batch_dependence.check_batch_dependence`
+        (None until it ran): whether each row's logits are independent of its batch-mates.
     """
 
     model: nn.Module
@@ -72,6 +75,7 @@ class ModelBundle:
     embedding: str | None = None
     call: str = ""
     origin: dict[str, Any] | None = None
+    batch_check: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -106,6 +110,8 @@ class ModelBundle:
             "adapter": type(self.adapter).__name__,
             "layout": getattr(self.adapter, "layout", None),
             "call": self.call,
+            "batch_dependence": None if self.batch_check is None else {
+                k: self.batch_check.get(k) for k in ("per_row", "allowed", "sentence")},
             "embedding": self.embedding,
             "meta": dict(self.meta),
             "recurrent_modules": recurrent_modules(self.model),

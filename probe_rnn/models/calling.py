@@ -34,6 +34,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
 from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
+from probe_rnn.models.call_errors import explain_call_error
 from probe_rnn.models.feeding import Feeding
 
 __all__ = ["CallShape", "detect_call", "takes_lengths", "call_options", "find_embedding"]
@@ -156,8 +157,10 @@ def _sequences_seen(module: nn.RNNBase, args: tuple) -> int | None:
 
 
 def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
-         rnn: nn.Module | None, feeding: Feeding) -> tuple[str | None, int]:
-    """(None, logits' width) when ``shape`` calls the model correctly, else (why not, 0)."""
+         rnn: nn.Module | None, feeding: Feeding, known: list[str] | None = None
+         ) -> tuple[str | None, int]:
+    """(None, logits' width) when ``shape`` calls the model correctly, else (why not, 0);
+    a cause :func:`explain_call_error` knows is also appended to ``known``."""
     feeding = feeding.but(batch_arg=shape.batch_arg, sort=shape.sort)
     adapter = (IdsLengthsAdapter if shape.lengths else IdsAdapter)(None, shape.layout, feeding)
     seen: list[int | None] = []
@@ -168,6 +171,11 @@ def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
             logits = adapter.forward(model, batch)
     except ProbeRnnError as exc:  # the adapter's ModelCallError: report what the model raised
         cause = exc.__cause__ or exc
+        explained = explain_call_error(model, cause)
+        if explained is not None:
+            if known is not None:
+                known.append(explained)
+            return explained, 0
         return f"{type(cause).__name__}: {' '.join(str(cause).split())[:300]}", 0
     finally:
         if handle is not None:
@@ -198,13 +206,14 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
     rnn = next((m for m in model.modules() if isinstance(m, RECURRENT)), None)
     batch = _probe_batch(vocab_size, pad_id)
     tried: list[str] = []
+    known: list[str] = []
     for passes, batch_arg in options:
         for lay in layouts:
             shape = CallShape(passes, lay, batch_arg=batch_arg)
-            why, outputs = _try(model, shape, batch, rnn, feeding or Feeding())
+            why, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
             if why is not None and _UNSORTED in why:
                 shape = CallShape(passes, lay, batch_arg=batch_arg, sort=True)
-                why, outputs = _try(model, shape, batch, rnn, feeding or Feeding())
+                why, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
             what = (f"ids {'(3, 5)' if lay == 'batch' else '(5, 3)'} {lay}-major"
                     + (" + lengths (3,)" if passes else "")
                     + (f" + {batch_arg}=3" if batch_arg else "")
@@ -213,6 +222,8 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
                 return CallShape(passes, lay, f"called with {what}", outputs, batch_arg,
                                  shape.sort)
             tried.append(f"with {what}: {why}")
+    if len(known) == len(tried) and len(set(known)) == 1:  # one known cause: say it once
+        raise ModelCallError(f"cannot call {forward_signature(model)}: {known[0]}")
     raise ModelCallError(
         f"cannot call {forward_signature(model)}: tried " + "; ".join(tried)
         + "; pass collate=FILE.py:fn, a function from a list of texts to the forward's "

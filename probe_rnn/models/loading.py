@@ -20,8 +20,8 @@ from torch import nn
 from probe_rnn.data.vocab import read_vocab, tokenizer_from_dict
 from probe_rnn.errors import CheckpointError, ConfigError
 from probe_rnn.models.adapters import (
-    ProbeRnnAdapter,
-    TokenizerAdapter,
+    IdsAdapter,
+    IdsLengthsAdapter,
     forward_signature,
     make_adapter,
 )
@@ -205,8 +205,7 @@ def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any,
                 "probe-rnn model: model(ids, lengths)" + (f"; {fed}" if fed else ""),
                 model.config.n_labels)
     cls = registry.get("adapter", spec) if isinstance(spec, str) else spec
-    builtin = cls is None or (isinstance(cls, type) and issubclass(cls, TokenizerAdapter)
-                              and cls is not ProbeRnnAdapter)
+    builtin = cls is None or cls in (IdsAdapter, IdsLengthsAdapter)  # a subclass is the user's
     if not builtin:
         return make_adapter(spec, tok, None if layout == "auto" else layout, feeding), (
             f"adapter {getattr(cls, '__name__', type(cls).__name__)} (given)"), None

@@ -267,13 +267,23 @@ def _indexed(i: int, cell: Cell, settings: Settings, key: str, timeout: float | 
 
 
 def _announce(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Warn about skipped and failed cells; return the failed ones."""
+    """Warn about skipped cells (one line per task and reason) and failed cells; return the
+    failed ones."""
     failed = []
+    skipped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for rec in records:
         if rec["status"] == "skipped":
-            warnings.warn(f"task {rec['task']!r} skipped on view {rec['view']!r} "
-                          f"({rec['model']}): {rec['reason']}", stacklevel=3)
-        elif rec["status"] == "failed":
+            skipped.setdefault((rec["task"], rec["reason"]), []).append(rec)
+    for (task, reason), recs in skipped.items():
+        views = list(dict.fromkeys(r["view"] for r in recs))
+        models = ", ".join(dict.fromkeys(r["model"] for r in recs))
+        shown = ", ".join(views[:4]) + (f" and {len(views) - 4} more" if len(views) > 4 else "")
+        why = (" (every probed row has the same target: nothing to tell apart)"
+               if reason == "a single class" else "")
+        warnings.warn(f"task {task!r} skipped on {len(recs)} cell(s) ({models}; view(s) "
+                      f"{shown}): {reason}{why}", stacklevel=3)
+    for rec in records:
+        if rec["status"] == "failed":
             warnings.warn(f"cell failed: {rec['model']} {rec['view']}: {rec['reason']}",
                           stacklevel=3)
             failed.append({k: rec[k] for k in ("model", "view", "task", "probe", "reason")})

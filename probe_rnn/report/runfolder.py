@@ -9,6 +9,7 @@ section is left out.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,11 @@ def load_run(run_dir: str | Path) -> RunData:
                                              "train_rows", "the held-out vs training-row "
                                              "comparison is left out")
     data.readouts, data.readouts_dir = _read_readouts(path, data.run, data.notes)
+    batch = (data.run.get("model") or {}).get("batch_dependence") or {}
+    if batch.get("per_row") is False:  # run with allow_batch_dependence
+        data.notes["model"] = (f"Warning: {batch.get('sentence')}. The run went on because it "
+                               "was asked to (allow_batch_dependence): per-row logits, "
+                               "predictions and attributions here are not the row's own.")
     probing = _probing_note(data.run.get("probing") or {}, data.run.get("probed_rows"))
     if probing:
         data.notes["probing"] = probing
@@ -277,6 +283,15 @@ def _read_optional_parquet(file: Path, notes: dict[str, str], anchor: str, witho
         return None
 
 
+def _completeness(manifest: Path) -> str:
+    """The attribution run's completeness verdict ("" for runs made before it existed)."""
+    try:
+        found = json.loads(manifest.read_text(encoding="utf-8")).get("completeness") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return str(found.get("sentence") or "") if isinstance(found, dict) else ""
+
+
 def _read_attribution(folder: Path, notes: dict[str, str]) -> dict[str, pd.DataFrame]:
     if not folder.is_dir():
         notes["attribution"] = "This run has no attribution/ folder, so attribution is left out."
@@ -294,6 +309,9 @@ def _read_attribution(folder: Path, notes: dict[str, str]) -> dict[str, pd.DataF
                 frames[key] = pd.read_parquet(file)
             except (OSError, ValueError):
                 notes[f"attribution-{key}"] = f"attribution/{name} cannot be read; left out."
+    verdict = _completeness(folder / "manifest.json")
+    if verdict:
+        notes["attribution"] = verdict[0].upper() + verdict[1:] + "."
     summary = _read_optional_csv(folder / "summary.csv", notes, "attribution-summary")
     if summary is not None:
         frames["summary"] = summary

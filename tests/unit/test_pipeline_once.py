@@ -7,6 +7,7 @@ import pandas as pd
 
 from probe_rnn.capture import diagnose
 from probe_rnn.models import train
+from probe_rnn.models.batch_dependence import check_batch_dependence
 from probe_rnn.pipeline import run_pipeline
 from probe_rnn.run_settings import RunSettings
 
@@ -17,6 +18,9 @@ DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bcab", "ca", "a", "bbbbca
 def test_capture_and_diagnosis_run_the_model_once_per_row(tmp_path) -> None:
     bundle = train(DF, rnn="lstm", layers=2, bidirectional=True, hidden=4, embedding_dim=4,
                    epochs=1, seed=0).bundle
+    # the batch-dependence check's few extra forwards run before any work, and once: run it
+    # here, so that the pipeline's capture and diagnosis alone are counted below
+    assert check_batch_dependence(bundle, DF["text"])["per_row"] is True
     forwarded: list[int] = []
     bundle.model.register_forward_pre_hook(
         lambda module, args: forwarded.append(int(args[0].shape[0])))

@@ -37,8 +37,16 @@ def test_padding_comes_from_the_option_then_the_file_then_the_embedding(tmp_path
     assert read_vocab(path, pad_id=3).pad_id == 3
     bare = _write(tmp_path, "bare.txt", "a\nb\n")
     assert read_vocab(bare, padding_idx=7).pad_id == 7
-    with pytest.raises(DataError, match="pad_id=N"):
-        read_vocab(bare)
+
+
+def test_without_any_padding_only_a_batch_that_needs_padding_is_an_error(tmp_path) -> None:
+    bare = read_vocab(_write(tmp_path, "bare.txt", "a\nb\n"))
+    assert bare.pad_id is None and len(bare) == 2
+    ids, lengths = bare.encode_batch(["a b", "b a"])  # equal lengths: nothing to pad
+    assert ids.tolist() == [[0, 1], [1, 0]] and lengths.tolist() == [2, 2]
+    with pytest.raises(DataError, match=r"^rows of unequal length need padding, but "
+                       r"vocabulary 'bare.txt' has no padding token .* pass pad_id=N"):
+        bare.encode_batch(["a b", "a"])
 
 
 def test_a_missing_word_without_unknown_token_is_named(tmp_path) -> None:

@@ -1,0 +1,137 @@
+"""Does the model treat each row on its own? The batch-dependence check.
+
+probe-rnn batches rows as it likes (capture, probing, attribution) and reads every row's states
+and logits as that row's. A model whose output for a row depends on the other rows of its batch
+breaks that: the tutorial shape ``lstm_out.view(-1, hidden) -> linear -> .view(batch, -1)[:, -1]``
+on a time-major (``batch_first=False``) output hands row i a state of another row.
+
+:func:`check_batch_dependence` runs before any work. **What it compares**: up to
+:data:`CHECK_ROWS` rows of the user's data that have the same number of steps (the group with
+the most rows among the first :data:`SCAN_ROWS`; equal lengths, so no call pads one row more
+than another: a padded, not packed, model's ``h_n`` legitimately depends on its padding), called
+(1) as one batch, (2) as one batch in reverse order and (3) each row alone. Each row's logits
+must agree across the three calls within ``tolerance = BATCH_TOLERANCE * max(1, max |logit|)``
+(float rounding of different batch sizes is ~1e-7 of the logits' scale). A model that fails is
+named in a one-line :class:`~probe_rnn.errors.ModelCallError` unless ``allow=True``
+(``--allow-batch-dependence``); either way the outcome is kept on the bundle
+(``bundle.batch_check``), so the model card, ``run.json`` and the report say it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from probe_rnn.errors import ModelCallError, ProbeRnnError
+from probe_rnn.models.adapters import forward_signature
+
+if TYPE_CHECKING:
+    from probe_rnn.models.bundle import ModelBundle
+
+__all__ = ["check_batch_dependence", "describe_batch_check", "BATCH_TOLERANCE", "CHECK_ROWS",
+           "SCAN_ROWS"]
+
+#: Relative tolerance on logits (times ``max(1, max |logit|)``).
+BATCH_TOLERANCE = 1e-4
+#: Rows compared (at most), and rows of the table scanned for a group of equal length.
+CHECK_ROWS = 8
+SCAN_ROWS = 512
+
+
+def _logits(bundle: ModelBundle, texts: list[str]) -> torch.Tensor:
+    adapter = bundle.adapter
+    return adapter.forward(bundle.model, adapter.encode(texts)).detach().float().cpu()
+
+
+def _equal_length_rows(bundle: ModelBundle, texts: list[str]) -> tuple[list[str], int]:
+    """The largest group (ties: the longest rows) of equal-length texts, at most CHECK_ROWS."""
+    lengths = bundle.adapter.encode(texts)["lengths"].tolist()
+    counts = Counter(int(n) for n in lengths)
+    size, steps = max((c, n) for n, c in counts.items())
+    if size < 2:
+        return [], 0
+    group = [t for t, n in zip(texts, lengths, strict=True) if int(n) == steps]
+    return group[:CHECK_ROWS], steps
+
+
+@torch.no_grad()
+def _compare(bundle: ModelBundle, group: list[str]) -> dict[str, Any]:
+    together = _logits(bundle, group)
+    reverse = _logits(bundle, group[::-1]).flip(0)
+    diff = (together - reverse).abs().amax(dim=1)
+    flips = together.argmax(1) != reverse.argmax(1)
+    alone_note = None
+    try:
+        alone = torch.cat([_logits(bundle, [text]) for text in group])
+    except ProbeRnnError as exc:  # a forward that cannot take a batch of one (.squeeze())
+        alone_note = f"rows alone not compared: {str(exc)[:200]}"
+    else:
+        diff = torch.maximum(diff, (together - alone).abs().amax(dim=1))
+        flips |= together.argmax(1) != alone.argmax(1)
+    tolerance = BATCH_TOLERANCE * max(1.0, float(together.abs().max()))
+    return {"max_difference": float(diff.max()), "tolerance": tolerance,
+            "rows_differing": int((diff > tolerance).sum()),
+            "predictions_changed": int(flips.sum()), "alone": alone_note}
+
+
+def check_batch_dependence(bundle: ModelBundle, texts: Sequence[str], *,
+                           allow: bool = False) -> dict[str, Any]:
+    """Check that each row's logits do not depend on its batch-mates (module docstring).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The model with its adapter; the outcome is stored as ``bundle.batch_check``.
+    texts : sequence of str
+        The data's texts; the first :data:`SCAN_ROWS` are scanned for equal-length rows.
+    allow : bool
+        Go on when the model mixes rows (recorded as ``allowed``); default: raise.
+
+    Returns
+    -------
+    dict
+        ``checked``, ``rows``, ``steps``, ``max_difference``, ``tolerance``,
+        ``rows_differing``, ``predictions_changed``, ``per_row`` (the verdict), ``allowed``
+        and ``sentence`` (plain text); ``checked`` is False, with ``sentence`` saying why,
+        when no two scanned rows have the same length.
+    """
+    scan = [str(t) for t in list(texts)[:SCAN_ROWS]]
+    group, steps = _equal_length_rows(bundle, scan) if len(scan) >= 2 else ([], 0)
+    if not group:
+        result: dict[str, Any] = {
+            "checked": False, "per_row": None, "allowed": bool(allow),
+            "sentence": f"not checked: no two of the first {len(scan)} rows have the same "
+                        "number of steps"}
+    else:
+        result = {"checked": True, "rows": len(group), "steps": steps, **_compare(bundle, group)}
+        result["per_row"] = result["rows_differing"] == 0
+        result["allowed"] = bool(allow)
+        result["sentence"] = describe_batch_check(result, forward_signature(bundle.model))
+    bundle.batch_check = result
+    if result["per_row"] is False and not allow:
+        raise ModelCallError(
+            f"{result['sentence']}: fix the forward (a .view/.reshape that mixes the batch and "
+            "time axes, e.g. output.view(-1, hidden) of a time-major RNN, or statistics over "
+            "the batch), or pass allow_batch_dependence=True to go on anyway",
+            parameter="allow_batch_dependence")
+    return result
+
+
+def describe_batch_check(result: dict[str, Any], model: str = "the model") -> str:
+    """One plain sentence for a :func:`check_batch_dependence` result."""
+    if not result.get("checked"):
+        return f"batch dependence {result.get('sentence', 'not checked')}"
+    what = (f"{result['rows']} rows of {result['steps']} steps called as one batch, as one "
+            f"batch in reverse order{'' if result.get('alone') else ' and each alone'}")
+    if result["per_row"]:
+        return (f"{model} treats each row on its own: {what} give the same logits (max "
+                f"|difference| {result['max_difference']:.1e}, tolerance "
+                f"{result['tolerance']:.1e})")
+    return (f"{model} mixes the rows of a batch: {what} give logits up to "
+            f"{result['max_difference']:.3g} apart ({result['rows_differing']} of "
+            f"{result['rows']} rows beyond the tolerance {result['tolerance']:.1e}, "
+            f"{result['predictions_changed']} predictions change), so what probe-rnn reads as "
+            "a row's output depends on which rows share its batch")
