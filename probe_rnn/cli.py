@@ -16,7 +16,7 @@ import errno
 import os
 import re
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -194,21 +194,27 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        if callable(getattr(exc, "format_message", None)):  # click's, e.g. a typo in an option
-            ctx = getattr(exc, "ctx", None)
-            if not str(exc.format_message()).strip() and ctx is not None:
-                print(ctx.get_help())  # no command given: the help, as `--help` prints it
-            else:
-                print(f"error: {_usage_line(exc, args)}", file=sys.stderr)
-            sys.exit(getattr(exc, "exit_code", 2) or 2)
-        lost = _lost_work(exc)
-        if lost:
-            print(f"error: {lost}: what finished before is kept in the run folder; run the "
-                  "same command again to resume", file=sys.stderr)
-            sys.exit(2)
-        print(
-            f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
-            "run again with --debug for the traceback and please report it",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+        _other_error(exc, args)
+
+
+def _other_error(exc: Exception, args: list[str]) -> NoReturn:
+    """Exit for an exception that is neither ours nor the system's: click's usage errors, lost
+    workers, or an internal error (a bug of probe-rnn, to report)."""
+    if callable(getattr(exc, "format_message", None)):  # click's, e.g. a typo in an option
+        ctx = getattr(exc, "ctx", None)
+        if not str(exc.format_message()).strip() and ctx is not None:
+            print(ctx.get_help())  # no command given: the help, as `--help` prints it
+        else:
+            print(f"error: {_usage_line(exc, args)}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    lost = _lost_work(exc)
+    if lost:
+        print(f"error: {lost}: what finished before is kept in the run folder; run the "
+              "same command again to resume", file=sys.stderr)
+        sys.exit(2)
+    print(
+        f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
+        "run again with --debug for the traceback and please report it",
+        file=sys.stderr,
+    )
+    sys.exit(1)

@@ -45,8 +45,9 @@ def explain_call_error(model: nn.Module, exc: BaseException) -> str | None:
                 "check that forward passes the ids through its nn.Embedding first")
     if _SORTED.search(text):
         return ("the model packs its batch with pack_padded_sequence(..., enforce_sorted=True), "
-                "which needs the rows sorted by decreasing length: add enforce_sorted=False to "
-                "that call in the model's forward")
+                "which needs the rows sorted by decreasing length: leave --adapter out so that "
+                "probe-rnn detects this and sorts the batch itself (or add "
+                "enforce_sorted=False to that call in the model's forward)")
     if _DEVICE.search(text):
         return (f"the model failed on its device ({type(exc).__name__}: {text[:200]}): "
                 "probe-rnn runs the model where its parameters are, so create every tensor in "

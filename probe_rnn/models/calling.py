@@ -171,12 +171,13 @@ def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
             logits = adapter.forward(model, batch)
     except ProbeRnnError as exc:  # the adapter's ModelCallError: report what the model raised
         cause = exc.__cause__ or exc
-        explained = explain_call_error(model, cause)
-        if explained is not None:
-            if known is not None:
-                known.append(explained)
-            return explained, 0
-        return f"{type(cause).__name__}: {' '.join(str(cause).split())[:300]}", 0
+        raw = f"{type(cause).__name__}: {' '.join(str(cause).split())[:300]}"
+        explained = None if _UNSORTED in raw else explain_call_error(model, cause)
+        if explained is None:
+            return raw, 0  # an unsorted-packing failure stays raw: detect_call retries it sorted
+        if known is not None:
+            known.append(explained)
+        return explained, 0
     finally:
         if handle is not None:
             handle.remove()

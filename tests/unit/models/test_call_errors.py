@@ -87,7 +87,8 @@ def test_a_packed_model_that_needs_sorted_rows_is_told_where_to_fix_it() -> None
     exc = _raised(lambda: model(torch.tensor([[1, 2, 0, 0], [1, 2, 3, 4]]), torch.tensor([2, 4])))
     assert "sorted in decreasing order" in str(exc)
     error = _call_failed(model, "ids (2, 4) (batch-major) and lengths (2,)", exc)
-    assert str(error).endswith("add enforce_sorted=False to that call in the model's forward")
+    assert "leave --adapter out so that probe-rnn detects this and sorts the batch" in str(error)
+    assert str(error).endswith("add enforce_sorted=False to that call in the model's forward)")
     assert "layout=" not in str(error) and error.parameters == ()
 
 

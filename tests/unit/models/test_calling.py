@@ -176,7 +176,7 @@ def test_a_forward_needing_sorted_lengths_is_detected_and_keeps_row_order() -> N
         want = model(ids[order].t(), lengths[order])[torch.argsort(order)]
     torch.testing.assert_close(got, torch.cat([-want / 2, want / 2], dim=1))
     assert pack_padded_sequence is globals()["pack_padded_sequence"]  # put back
-    with pytest.raises(ModelCallError, match="sorted in decreasing order"):
+    with pytest.raises(ModelCallError, match="sorted by decreasing length"):
         IdsLengthsAdapter(None, "time").forward(model, {"ids": ids, "lengths": lengths})
 
 
