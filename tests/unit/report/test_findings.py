@@ -74,16 +74,23 @@ def test_recommendation_lists_views_within_noise_and_own_readout() -> None:
             result_row("output@-1", "bits", 0.20, 0.10, 0.30)]
     run = {"model": {"config": {"readout": "naive-last"}}}
     rec = next(t for t in _texts(results_frame(rows), run=run) if "Which state" in t)
-    assert "`output@last` has the highest estimate of label information" in rec
+    assert "`output@last` is the best by point estimate" in rec
     assert "`mean(output)` is within noise of it" in rec and "do not single out" in rec
-    assert "`output@-1`" in rec and "0.60 bits below the best" in rec
+    assert "Holm-corrected over the 2 views compared with it" in rec
+    assert "would detect a true difference of about" in rec  # the minimum detectable one
+    assert "measurably worse than it: `output@-1`" in rec
+    assert "`output@-1`: measurably below the best (unpaired difference -0.600" in rec
+    claims = next(f for f in make_findings(results_frame(rows), None, run)
+                  if f.kind == "recommendation").claims
+    assert {(c.a, c.b, c.verdict) for c in claims} == {
+        ("mean(output)", "output@last", "within noise"), ("output@-1", "output@last", "below")}
 
 
 def test_clear_winner_and_zero_information() -> None:
     rows = [result_row("output@last", "bits", 0.80, 0.70, 0.90),
             result_row("output@-1", "bits", 0.20, 0.10, 0.30)]
     rec = next(t for t in _texts(results_frame(rows)) if "Which state" in t)
-    assert "gives the most label information" in rec and "clearly ahead" in rec
+    assert "`output@last` is the best by point estimate" in rec and "clearly ahead" in rec
     rows = [result_row("output@last", "bits", 0.05, -0.2, 0.3)]
     rec = next(t for t in _texts(results_frame(rows)) if "Which state" in t)
     assert "no state clearly carries label information" in rec
@@ -121,7 +128,7 @@ def test_timestep_never_above_baseline() -> None:
         rows += [result_row("hidden/L1/fwd", "accuracy", 0.56, 0.50, 0.62, t=t,
                             view_kind="token"),
                  result_row("hidden/L1/fwd", "majority_accuracy", 0.55, t=t, view_kind="token")]
-    line = next(t for t in _texts(results_frame(rows)) if "at step t" in t)
+    line = next(t for t in _texts(results_frame(rows)) if "at position t" in t)
     assert "never clearly above" in line
 
 
@@ -130,8 +137,11 @@ def test_timestep_first_step_above_baseline() -> None:
     for t, acc in enumerate([0.55, 0.56, 0.80, 0.90]):  # CI is value ± 0.02
         rows += [result_row("hidden/L1/fwd", "accuracy", acc, t=t, view_kind="token"),
                  result_row("hidden/L1/fwd", "majority_accuracy", 0.55, t=t, view_kind="token")]
-    line = next(t for t in _texts(results_frame(rows)) if "at step t" in t)
-    assert "at t=2" in line and "peaks at 90% at t=3" in line
+    line = next(t for t in _texts(results_frame(rows)) if "at position t" in t)
+    assert "first clearly exceeds the majority-class baseline at t=2" in line
+    assert "peaks at 90% at t=3" in line and "Holm-corrected over the 4 positions" in line
+    # a unidirectional model's forward state has read only tokens 0..t
+    assert "available at t=2, after reading only the first 3 tokens" in line
 
 
 def test_no_label_task_no_claims() -> None:
