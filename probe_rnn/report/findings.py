@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.probing.paired import Difference, difference, unpaired
+from probe_rnn.report.attribution_findings import attribution_findings
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.measures import (
     Estimate,
@@ -287,9 +288,10 @@ def _baseline_findings(results: pd.DataFrame, cells: Cells) -> list[Finding]:
     return out + _majority_finding(results, cells, task)
 
 
-def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | None
-                           ) -> list[Finding]:
-    """Held-out vs training-row label accuracy on ``output@last`` (different rows: unpaired)."""
+def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | None,
+                           run: dict[str, Any] | None = None) -> list[Finding]:
+    """Held-out vs training-row label accuracy on ``output@last`` (different rows: unpaired);
+    not concluded upon when the split is not known to be the model's own."""
     task = label_task(results)
     if train_rows is None or train_rows.empty or task is None:
         return []
@@ -306,7 +308,14 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
     d = unpaired((train.value, train.low, train.high), (held.value, held.low, held.high))
     if not d.has_ci:
         return []
-    if d.excludes_zero() and d.value > 0:
+    rows_card = (run or {}).get("probed_rows") or {}
+    if rows_card.get("split_is_the_models") is False:
+        text = (f"On `{view}` the probe reads the label at {train.describe()} on rows called "
+                f"training rows and {held.describe()} on held-out rows, but the split "
+                f"({rows_card.get('split_source', 'its source unknown')}) is not known to be "
+                "the one the model was trained with, so this comparison says nothing about "
+                "memorisation.")
+    elif d.excludes_zero() and d.value > 0:
         text = (f"On `{view}` the probe reads the label better on rows the model trained on "
                 f"than on held-out rows ({train.describe()} vs {held.describe()}; "
                 f"{_difference_text(d, 'accuracy')}): part of what the state holds is "
@@ -318,35 +327,6 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
                 f"({_difference_text(d, 'accuracy')}): within noise, so this run does not show "
                 "memorisation there.")
     return [Finding(text, "probing-training-rows", "memorisation")]
-
-
-def _attribution_findings(attribution: dict[str, pd.DataFrame]) -> list[Finding]:
-    out = []
-    ex = attribution.get("examples")
-    if ex is not None and "completeness_error" in ex and ex["completeness_error"].notna().any():
-        err = ex["completeness_error"].dropna().astype(float)
-        if err.max() <= 0.05:
-            text = (f"Token attributions pass their completeness check on all {len(err)} "
-                    f"sentences (median error {percent(err.median())}, "
-                    f"worst {percent(err.max())}).")
-        else:
-            text = (f"Token attributions miss completeness on {int((err > 0.05).sum())} of "
-                    f"{len(err)} sentences (worst error {percent(err.max())}): read those "
-                    "heatmaps with care.")
-        out.append(Finding(text, "attribution-tokens", "attribution"))
-    tok = attribution.get("tokens")
-    if tok is not None and not tok.empty and tok["row"].nunique() >= 3:
-        pos = tok.assign(a=tok["attribution"].abs()).sort_values(["row", "position"])
-        top = pos.loc[pos.groupby("row")["a"].idxmax()]
-        last = pos.groupby("row")["position"].max()
-        n = len(top)
-        first = int((top["position"].to_numpy() == pos.groupby("row")["position"].min()
-                     .loc[top["row"]].to_numpy()).sum())
-        at_end = int((top["position"].to_numpy() == last.loc[top["row"]].to_numpy()).sum())
-        text = (f"The most attributed token is the first token in {first} of {n} attributed "
-                f"sentences and the last token in {at_end} of {n}.")
-        out.append(Finding(text, "attribution-tokens", "attribution"))
-    return out
 
 
 def make_findings(
@@ -385,10 +365,11 @@ def make_findings(
                 for text in equivalence.sentences]
     out += _comparison_findings(results, equivalence, cells)
     out += _baseline_findings(results, cells)
-    out += _memorisation_findings(results, train_rows)
+    out += _memorisation_findings(results, train_rows, run)
     bidirectional = (equivalence.bidirectional if equivalence is not None else
                      bool((results["direction"].astype(str) == "bwd").any()))
     out += [Finding(text, "probing-timesteps", "timestep", claims)
             for text, claims in timestep_findings(results, values, bidirectional)]
-    out += _attribution_findings(attribution or {})
+    out += [Finding(text, anchor, "attribution")
+            for text, anchor in attribution_findings(attribution or {})]
     return out

@@ -193,3 +193,84 @@ def test_training_rows_read_better_than_held_out_ones_is_a_memorisation_finding(
         texts = [f.text for f in make_findings(held, None, {}, train_rows=rows)]
         line = next(t for t in texts if "rows the model trained on" in t)
         assert says in line and "unpaired difference" in line
+
+
+def _long(view: str, metric: str, per_split: list[float], t: int | None = None) -> list[dict]:
+    return [{"model": "trained", "view": view, "task": "label", "probe": "logistic",
+             "protocol": "kfold", "pairing": "p", "seed": 0, "split": k, "draw": -1, "t": t,
+             "metric": metric, "value": v} for k, v in enumerate(per_split)]
+
+
+def _values(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    df["t"] = df["t"].astype("Int64")
+    return df
+
+
+def test_majority_verdicts_are_paired_and_holm_corrected_as_scipy_computes() -> None:
+    from scipy import stats
+
+    maj = [0.78, 0.80, 0.76, 0.79, 0.77]
+    accs = {"output@last": [0.86, 0.88, 0.85, 0.87, 0.86],   # clearly above
+            "mean(output)": [0.80, 0.81, 0.78, 0.80, 0.79],   # +0.016: marginal
+            "output@-1": [0.78, 0.79, 0.77, 0.80, 0.76]}      # nothing
+    rows, long = [], []
+    for view, acc in accs.items():
+        rows += [result_row(view, "accuracy", float(np.mean(acc))),
+                 result_row(view, "majority_accuracy", float(np.mean(maj)))]
+        long += _long(view, "accuracy", acc) + _long(view, "majority_accuracy", maj)
+    findings = make_findings(results_frame(rows), None, {}, values=_values(long))
+    finding = next(f for f in findings if "majority-class baseline" in f.text)
+    # independent: Nadeau–Bengio t-test of the per-split differences (n_test/n_train = 20/80),
+    # Holm over the three views by hand
+    p = {}
+    for view, acc in accs.items():
+        d = np.subtract(acc, maj)
+        se = np.sqrt(d.var(ddof=1) * (1 / 5 + 20 / 80))
+        p[view] = 2 * stats.t.sf(abs(d.mean()) / se, 4)
+    order = sorted(p, key=p.get)
+    adjusted, running = {}, 0.0
+    for i, view in enumerate(order):
+        running = max(running, min(1.0, p[view] * (3 - i)))
+        adjusted[view] = running
+    expected = {v: ("above" if adjusted[v] <= 0.05 and np.mean(np.subtract(accs[v], maj)) > 0
+                    else "within noise") for v in accs}
+    assert {c.a: c.verdict for c in finding.claims} == expected
+    assert expected["output@last"] == "above" and expected["output@-1"] == "within noise"
+    n_above = sum(v == "above" for v in expected.values())
+    assert finding.text.startswith(f"{n_above} of 3 views are clearly above")
+
+
+def _scan_rows(view: str, accs: list[float], ts: list[int]) -> list[dict]:
+    rows = []
+    for t, acc in zip(ts, accs, strict=True):
+        rows += [result_row(view, "accuracy", acc, t=t, view_kind="token"),
+                 result_row(view, "majority_accuracy", 0.55, t=t, view_kind="token")]
+    return rows
+
+
+def test_per_step_wording_follows_direction_and_layer() -> None:
+    accs = [0.55, 0.56, 0.80, 0.90]
+    upper = results_frame(_scan_rows("hidden/L1/fwd", accs, [0, 1, 2, 3]))
+    line = next(t for t in _texts(upper, _eq(0.0, bidirectional=True)) if "position t" in t)
+    assert "decodable at position t=2" in line and "already seen the whole sentence" in line
+    assert "available at" not in line
+    backward = results_frame(_scan_rows("hidden/L0/bwd", accs, [-1, -2, -3, -4]))
+    line = next(t for t in _texts(backward, _eq(0.0, bidirectional=True)) if "position t" in t)
+    assert "counted from the end" in line
+    assert "available at t=-3, after reading only the last 3 tokens" in line
+    assert "rows with at least |t| tokens" in line
+
+
+def test_memorisation_not_concluded_when_the_split_is_not_the_models() -> None:
+    rows = [result_row("output@last", "accuracy", 0.80, 0.76, 0.84)]
+    train = results_frame([result_row("output@last", "accuracy", 0.97, 0.95, 0.99)])
+    run = {"probed_rows": {"split_is_the_models": False,
+                           "split_source": "a seeded 60/20/20 split"}}
+    texts = [f.text for f in make_findings(results_frame(rows), None, run, train_rows=train)]
+    line = next(t for t in texts if "training rows" in t)
+    assert "not known to be the one the model was trained with" in line
+    assert "memorised" not in line
+    run["probed_rows"]["split_is_the_models"] = True
+    texts = [f.text for f in make_findings(results_frame(rows), None, run, train_rows=train)]
+    assert any("memorised from training sentences" in t for t in texts)
