@@ -93,7 +93,9 @@ def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str,
                 "the difference is untested).")
     if not d.excludes_zero():
         return (f"`{other.view}` carries {what} within noise of `{base.view}` ({nums} {unit}; "
-                f"{_difference_text(d, unit)}: the interval includes 0).")
+                f"{_difference_text(d, unit)}: the interval includes 0; a true difference of "
+                f"about {short_number(detectable(d))} {unit} would be detected 80% of the "
+                "time).")
     word = "more" if d.value > 0 else "less"
     return (f"`{other.view}` carries {short_number(abs(d.value))} {unit} {word} {what} than "
             f"`{base.view}` ({nums}; {_difference_text(d, unit)}).")

@@ -52,6 +52,7 @@ def test_overlapping_intervals_are_within_noise() -> None:
     texts = _texts(_pair((0.50, 0.40, 0.60), (0.45, 0.35, 0.55)))
     line = next(t for t in texts if t.startswith("`output@-1`"))
     assert "within noise" in line and "less" not in line
+    assert "a true difference of about" in line and "detected 80% of the time" in line
 
 
 def test_separated_intervals_state_the_difference() -> None:
