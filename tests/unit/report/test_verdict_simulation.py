@@ -1,8 +1,10 @@
 """Simulations with a known answer for the findings' corrected verdicts.
 
-* The timestep scan on pure noise (labels independent of the states, 78/22 labels, 16
-  positions, 5 folds, a logistic probe fitted per fold on every token, scored per position as
-  the runner does): "first clearly exceeds the baseline" must fire in at most 0.07 of runs.
+* The timestep scan on pure noise (labels independent of the states, 50/50 labels, where a
+  noise probe's accuracy sits right at the majority rate, and 78/22 labels as in the demo;
+  16 positions, 5 folds, a logistic probe fitted per fold on every token, scored per position
+  as the runner does): "first clearly exceeds the baseline" must fire in at most 0.07 of runs
+  (measured: 200 replicates each).
 * Twelve equally informative views (the same signal, independent noise): "within noise of
   the best" must keep every equal view (none "measurably worse") in at least 0.93 of runs.
 
@@ -50,11 +52,13 @@ def _result(view: str, metric: str, per_split: list[float], t: int | None, n_tra
     return {**row, "n_train": n_train, "n_test": n_test, "folds": FOLDS}
 
 
-def _noise_scan(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One run of a per-step view that carries nothing about the label."""
+def _noise_scan(rng: np.random.Generator, share: float = 0.78
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One run of a per-step view that carries nothing about the label (``share`` of the
+    labels are 1)."""
     n, positions = 100, 16
     lengths = rng.integers(4, positions + 1, size=n)
-    y = (rng.random(n) < 0.78).astype(int)
+    y = (rng.random(n) < share).astype(int)
     fold = rng.permutation(np.arange(n) % FOLDS)
     sent = np.repeat(np.arange(n), lengths)
     t_of = np.concatenate([np.arange(k) for k in lengths])
@@ -85,15 +89,17 @@ def _noise_scan(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _frames(rows, values)
 
 
-def test_timestep_scan_on_noise_fires_rarely() -> None:
+@pytest.mark.parametrize("share", [0.5, 0.78])
+def test_timestep_scan_on_noise_fires_rarely(share: float) -> None:
     rng = np.random.default_rng(2025)
     fired = 0
     for _ in range(SCAN_REPLICATES):
-        results, values = _noise_scan(rng)
+        results, values = _noise_scan(rng, share)
         (text, claims), = timestep_findings(results, values, bidirectional=False)
         assert len(claims) >= 12  # every position scanned is one Holm-corrected claim
         fired += "first clearly exceeds" in text
     rate = fired / SCAN_REPLICATES
+    print(f"labels {share}: the scan fired in {fired} of {SCAN_REPLICATES} noise runs")
     assert rate <= 0.07, f"fired in {fired} of {SCAN_REPLICATES} noise runs"
 
 
