@@ -10,7 +10,8 @@
   ``max(output)``              top-layer output, max over valid steps
   ``output``                   token view: top-layer output at every valid step
   ``h_n/L{l}/{fwd,bwd}``       final hidden state of layer l, direction
-  ``c_n/L{l}/{fwd,bwd}``       final cell state (LSTM)
+  ``h_n/L{l}``                 final hidden state of layer l, every direction concatenated
+  ``c_n/L{l}/{fwd,bwd}``       final cell state (LSTM); ``c_n/L{l}`` concatenated likewise
   ``hidden/L{l}/{dir}``        token view: h at every valid step (``cell/...`` likewise)
   ``hidden/L{l}/{dir}@t``      h at step t (t >= 0 absolute; t < 0 from each row's end)
   ``gate/L{l}/{dir}/{g}``      token view of gate g (LSTM i, f, g, o; GRU r, z, n); with ``@t``
@@ -38,6 +39,7 @@ from probe_rnn.errors import ConfigError
 
 __all__ = [
     "VIEW_CATALOGUE", "ViewSpec", "parse_view", "try_parse", "state_view", "state_views",
+    "final_view",
     "DIRECTIONS", "directions", "OUTPUT", "OUTPUT_LAST", "OUTPUT_NAIVE_LAST", "MEAN_OUTPUT",
     "MAX_OUTPUT", "SUMMARY_VIEWS", "FINAL_BASES", "STEP_BASES",
     "RNN_TYPES", "MODULE_KINDS", "CELL_KINDS", "MODULE_KIND_OF", "RNN_TYPE_OF", "GATE_NAMES",
@@ -64,6 +66,10 @@ VIEW_CATALOGUE: dict[str, str] = {
     "output@-1": "output[:, -1] of the padded batch: what naive code reads (padding for short "
     "rows)",
     "h_n/L{l}/{fwd,bwd}": "final hidden state of layer l, direction",
+    "h_n/L{l}": "final hidden state of layer l, every direction concatenated (fwd then bwd: "
+    "what a head reading cat(h_n fwd, h_n bwd) reads; for a unidirectional module the very "
+    "same vector as h_n/L{l}/fwd)",
+    "c_n/L{l}": "final cell state of layer l, every direction concatenated (LSTM)",
     "c_n/L{l}/{fwd,bwd}": "final cell state of layer l, direction (LSTM)",
     "mean(output)": "top-layer output averaged over valid steps",
     "max(output)": "top-layer output, max over valid steps",
@@ -82,6 +88,7 @@ VIEW_CATALOGUE: dict[str, str] = {
 }
 
 _STATE = re.compile(r"^(hidden|cell|h_n|c_n)/L(\d+)/(fwd|bwd)(?:@(-?\d+))?$")
+_FINAL_CAT = re.compile(r"^(h_n|c_n)/L(\d+)$")
 _GATE = re.compile(r"^gate/L(\d+)/(fwd|bwd)/([ifgorzn])(?:@(-?\d+))?$")
 
 
@@ -105,7 +112,8 @@ def _format(base: str, layer: int | None, direction: str | None, t: int | None,
         return OUTPUT_LAST if relative else f"{OUTPUT}@{t}"
     if layer is None:  # mean(output), max(output)
         return base
-    name = f"{base}/L{layer}/{direction}" + (f"/{gate}" if base == "gate" else "")
+    name = f"{base}/L{layer}" + (f"/{direction}" if direction else "") + (
+        f"/{gate}" if base == "gate" else "")
     return name if t is None else f"{name}@{t}"
 
 
@@ -116,7 +124,8 @@ class ViewSpec:
     ``name`` is the name as written; ``str(spec)`` is its canonical form (the same for every
     name probe-rnn writes). ``base`` is one of ``output``, ``mean(output)``, ``max(output)``,
     ``h_n``, ``c_n``, ``hidden``, ``cell``, ``gate`` (``gate`` names the gate, e.g. ``"f"``,
-    else None); ``layer``/``direction`` are None for output-based views; ``t`` is the step
+    else None); ``layer``/``direction`` are None for output-based views (``direction`` is
+    None too for ``h_n/L{l}``, every direction of the layer concatenated); ``t`` is the step
     (``output@last`` is ``t=-1, relative=True``, ``output@-1`` is ``t=-1, relative=False``);
     ``relative`` means counted from each row's own end; ``kind`` is ``"sentence"`` or
     ``"token"``.
@@ -142,6 +151,9 @@ class ViewSpec:
             return cls(name, OUTPUT, t=-1, relative=False)
         if name in (MEAN_OUTPUT, MAX_OUTPUT, OUTPUT):
             return cls(name, name)
+        cat = _FINAL_CAT.match(name)
+        if cat is not None:  # both directions of a layer's final state, concatenated
+            return cls(name, cat.group(1), int(cat.group(2)))
         g = _GATE.match(name)
         if g is not None:
             step = None if g.group(4) is None else int(g.group(4))
@@ -184,6 +196,11 @@ class ViewSpec:
     def is_final(self) -> bool:
         """A final-state view: ``h_n/L{l}/{dir}`` or ``c_n/L{l}/{dir}``."""
         return self.base in FINAL_BASES
+
+    @property
+    def is_concatenated(self) -> bool:
+        """A final-state view of every direction concatenated: ``h_n/L{l}``, ``c_n/L{l}``."""
+        return self.is_final and self.direction is None
 
     @property
     def is_output(self) -> bool:
@@ -258,6 +275,12 @@ def state_views(base: str, layers: Iterable[int], directions: int,
         return [state_view(base, layer, d, gate=g) for layer in layers for d in dirs
                 for g in gates]
     return [state_view(base, layer, d) for layer in layers for d in dirs]
+
+
+def final_view(base: str, layer: int) -> str:
+    """The final state of one layer, every direction concatenated (fwd then bwd):
+    ``final_view("h_n", 1)`` -> ``h_n/L1``."""
+    return str(ViewSpec.of(base, layer))
 
 
 # -- RNN kinds -------------------------------------------------------------------------------

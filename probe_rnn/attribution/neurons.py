@@ -63,14 +63,16 @@ def view_units(steps: StepAttributions, view: str, num_layers: int, num_directio
     spec = try_parse(view)
     if spec is not None and spec.is_final:
         state = "hidden" if spec.base == "h_n" else "cell"
-        picked = _pick(frame, units, n_rows, spec.layer, spec.direction, state, True)
-        return picked[:, :out_size] if state == "hidden" else picked
+        dirs = DIRECTIONS[:num_directions] if spec.direction is None else (spec.direction,)
+        picked = [_pick(frame, units, n_rows, spec.layer, d, state, True) for d in dirs]
+        return np.concatenate([p[:, :out_size] if state == "hidden" else p for p in picked],
+                              axis=1)
     if view == OUTPUT_LAST:
         dirs = DIRECTIONS[:num_directions]
         return np.concatenate([_pick(frame, units, n_rows, num_layers - 1, d, "hidden",
                                      False)[:, :out_size] for d in dirs], axis=1)
     raise AttributionError(
-        f"neuron ranking supports output@last, h_n/L{{l}}/{{dir}} and c_n/L{{l}}/{{dir}}; "
+        f"neuron ranking supports output@last, h_n/L{{l}}[/{{dir}}] and c_n/L{{l}}[/{{dir}}]; "
         f"got {view!r}"
     )
 

@@ -106,7 +106,7 @@ def sentence_view_from(view: str, output: Tensor, h_n: Tensor, c_n: Tensor | Non
     spec = try_parse(view)
     if spec is not None and spec.is_final:
         src = h_n if spec.base == "h_n" else c_n
-        index = spec.layer * num_directions + spec.direction_index
+        index = spec.layer * num_directions + (spec.direction_index or 0)
         if src is None or index >= src.shape[0] or (spec.direction == "bwd"
                                                     and num_directions == 1):
             raise AttributionError(f"view {view!r} does not exist in this model")

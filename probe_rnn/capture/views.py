@@ -11,7 +11,8 @@ name                         meaning
 ``output@last``              top-layer output at each row's own last valid step
 ``output@-1``                ``output[:, -1]`` of the padded batch (padding for short rows)
 ``h_n/L{l}/{fwd,bwd}``       final hidden state of layer l, direction
-``c_n/L{l}/{fwd,bwd}``       final cell state (LSTM)
+``h_n/L{l}``                 final hidden state of layer l, every direction concatenated
+``c_n/L{l}/{fwd,bwd}``       final cell state (LSTM); ``c_n/L{l}`` concatenated likewise
 ``mean(output)``             top-layer output averaged over valid steps
 ``max(output)``              top-layer output, max over valid steps
 ``hidden/L{l}/{dir}@t``      h of layer l at step t (t >= 0 absolute; t < 0 from each row's end)
@@ -51,6 +52,7 @@ from probe_rnn.vocabulary import (
     SUMMARY_VIEWS,
     VIEW_CATALOGUE,
     ViewSpec,
+    final_view,
     gate_names,
     looped_kind,
     parse_view,
@@ -89,9 +91,16 @@ def gate_views_for(kind: str, layers: int, directions: int) -> list[str]:
 
 
 def views_for(layers: int, directions: int, has_cell: bool) -> list[str]:
-    """Every sentence view and token view (without ``@t``) of a module of that shape."""
+    """Every sentence view and token view (without ``@t``) of a module of that shape: after
+    each layer's ``h_n/L{l}/{dir}`` views comes ``h_n/L{l}``, both directions concatenated
+    (what a head reading ``cat(h_n fwd, h_n bwd)`` reads; for a unidirectional module the
+    same vector as ``h_n/L{l}/fwd``)."""
     names = list(SUMMARY_VIEWS)
     for base in (*FINAL_BASES, *STEP_BASES) if has_cell else (FINAL_BASES[0], STEP_BASES[0]):
+        if base == FINAL_BASES[0]:
+            for layer in range(layers):
+                names += [*state_views(base, [layer], directions), final_view(base, layer)]
+            continue
         names += state_views(base, range(layers), directions)
     names.append(OUTPUT)
     return names
@@ -214,6 +223,9 @@ def module_view(spec: ViewSpec, output: Tensor, h_n: Tensor, c_n: Tensor | None,
     """
     if spec.is_final:
         final = h_n if spec.base == "h_n" else c_n
+        if spec.direction is None:  # every direction of the layer, fwd then bwd
+            rows = final[spec.layer * directions:(spec.layer + 1) * directions]
+            return torch.cat(list(rows), dim=-1)
         return final[spec.layer * directions + spec.direction_index]
     lengths = lengths.to(output.device)
     if spec.name == OUTPUT_LAST:

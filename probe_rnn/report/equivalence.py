@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from probe_rnn.capture.diagnosis import CHECKS, SAME_TOLERANCE
-from probe_rnn.vocabulary import OUTPUT_LAST, OUTPUT_NAIVE_LAST, state_view, try_parse
+from probe_rnn.vocabulary import OUTPUT_LAST, OUTPUT_NAIVE_LAST, final_view, state_view, try_parse
 
 __all__ = ["Comparison", "Equivalence", "equivalence_of", "top_layer", "same_vectors"]
 
@@ -90,6 +90,12 @@ class Equivalence:
         """Name of the top layer's backward final hidden state view."""
         return state_view("h_n", self.top_layer, "bwd")
 
+    @property
+    def hn_cat(self) -> str:
+        """Name of the top layer's final hidden state, every direction concatenated (what a
+        head reading ``cat(h_n fwd, h_n bwd)`` reads; unidirectional: ``hn_fwd``'s vector)."""
+        return final_view("h_n", self.top_layer)
+
 
 def top_layer(views: list[str]) -> int | None:
     """Index of the highest layer with an ``h_n/L{l}/...`` view, ``None`` without any."""
@@ -128,9 +134,12 @@ def equivalence_of(diagnosis: pd.DataFrame | None) -> Equivalence | None:
 
 
 def same_vectors(eq: Equivalence | None, view: str) -> set[str]:
-    """Views measured to be the very same vector as ``view`` (unidirectional models only:
-    there ``output@last`` is ``h_n`` of the top layer)."""
-    if eq is None or eq.bidirectional or not eq.last_vs_hn_fwd.identical:
+    """Views that are the very same vector as ``view``: in a unidirectional model
+    ``h_n/L{top}`` is ``h_n/L{top}/fwd`` by construction, and ``output@last`` is measured to
+    be that vector too (when the diagnosis found them identical)."""
+    if eq is None or eq.bidirectional:
         return set()
-    pair = {OUTPUT_LAST, eq.hn_fwd}
-    return pair - {view} if view in pair else set()
+    group = {eq.hn_fwd, eq.hn_cat}
+    if eq.last_vs_hn_fwd.identical:
+        group.add(OUTPUT_LAST)
+    return group - {view} if view in group else set()

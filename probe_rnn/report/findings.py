@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.probing.paired import Difference, difference, unpaired
+from probe_rnn.report.attribution_findings import attribution_findings
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.measures import (
     Estimate,
-    base_view,
     estimate,
     label_task,
     percent,
@@ -30,7 +30,17 @@ from probe_rnn.report.measures import (
     sentence_rows,
     short_number,
 )
-from probe_rnn.vocabulary import READOUT_VIEWS, try_parse  # READOUT_VIEWS: re-exported
+from probe_rnn.report.step_findings import timestep_findings
+from probe_rnn.report.verdicts import (
+    MAJORITY,
+    Claim,
+    claims_json,
+    detectable,
+    holm_verdicts,
+    majority_difference,
+    verdict,
+)
+from probe_rnn.vocabulary import READOUT_VIEWS, final_view  # READOUT_VIEWS: re-exported
 
 __all__ = ["Finding", "make_findings", "READOUT_VIEWS"]
 
@@ -38,11 +48,18 @@ __all__ = ["Finding", "make_findings", "READOUT_VIEWS"]
 
 @dataclass(frozen=True)
 class Finding:
-    """A plain sentence (view names in backticks) and the anchor of its evidence."""
+    """A plain sentence (view names in backticks), the anchor of its evidence and the tested
+    comparisons its verdicts rest on (:class:`~probe_rnn.report.verdicts.Claim`)."""
 
     text: str
     anchor: str
     kind: str
+    claims: tuple[Claim, ...] = ()
+
+    @property
+    def claims_json(self) -> str:
+        """The claims as JSON (written into the report beside the sentence)."""
+        return claims_json(self.claims)
 
 
 class Cells:
@@ -76,7 +93,9 @@ def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str,
                 "the difference is untested).")
     if not d.excludes_zero():
         return (f"`{other.view}` carries {what} within noise of `{base.view}` ({nums} {unit}; "
-                f"{_difference_text(d, unit)}: the interval includes 0).")
+                f"{_difference_text(d, unit)}: the interval includes 0; a true difference of "
+                f"about {short_number(detectable(d))} {unit} would be detected 80% of the "
+                "time).")
     word = "more" if d.value > 0 else "less"
     return (f"`{other.view}` carries {short_number(abs(d.value))} {unit} {word} {what} than "
             f"`{base.view}` ({nums}; {_difference_text(d, unit)}).")
@@ -100,7 +119,7 @@ def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None, cells: C
         return []
     others = ["output@-1"]
     if eq is not None:
-        others = [eq.hn_fwd] + ([eq.hn_bwd] if eq.bidirectional else []) + others
+        others = [eq.hn_cat, eq.hn_fwd] + ([eq.hn_bwd] if eq.bidirectional else []) + others
     out = []
     for view in others:
         if view in same_vectors(eq, "output@last"):
@@ -109,8 +128,11 @@ def _comparison_findings(results: pd.DataFrame, eq: Equivalence | None, cells: C
         if other is not None:
             what = "label information" if metric == "bits" else "label accuracy"
             d = cells.diff(other, base, task)
+            claims = () if d is None else (Claim(
+                view, base.view, metric, verdict(d, d.p_value), f"pair:{view}:{task}", task,
+                str(cells.probe)),)
             out.append(Finding(_compare_sentence(base, other, unit, what, d), "probing-views",
-                               "comparison"))
+                               "comparison", claims))
     return out
 
 
@@ -122,13 +144,21 @@ def _best(results: pd.DataFrame, task: str, metric: str) -> tuple[Estimate, list
     return best, ests
 
 
-def _tied(cells: Cells, best: Estimate, other: Estimate, task: str) -> bool:
-    """``other`` within noise of ``best``: the difference's interval includes 0 (or, without
-    any interval, the estimates' intervals overlap)."""
-    d = cells.diff(best, other, task)
-    if d is not None and d.has_ci:
-        return not d.excludes_zero()
-    return bool(best.overlaps(other))
+def _versus_best(cells: Cells, best: Estimate, ests: list[Estimate], task: str,
+                 same: set[str]) -> list[tuple[Estimate, str, Difference | None]]:
+    """Each other view against the selected best: ``within noise`` or ``below``, the paired
+    differences Holm-corrected over every view compared with it (the very same vector is
+    ``same``)."""
+    others = [e for e in ests if e.view != best.view and e.view not in same]
+    diffs = [cells.diff(e, best, task) for e in others]
+    verdicts = holm_verdicts(diffs)
+    out = [(e, "same", None) for e in ests if e.view in same and e.view != best.view]
+    return out + list(zip(others, verdicts, diffs, strict=True))
+
+
+def _shown(views: list[str], limit: int = 5) -> str:
+    return ", ".join(f"`{v}`" for v in views[:limit]) + (
+        f" and {len(views) - limit} others" if len(views) > limit else "")
 
 
 def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence | None,
@@ -141,37 +171,92 @@ def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence 
             & (sentence_rows(results)["metric"] == metric)).any():
         return []
     best, ests = _best(results, task, metric)
-    same = same_vectors(eq, best.view)
-    ties = [e.view for e in ests
-            if e.view != best.view and (e.view in same or _tied(cells, best, e, task))]
-    head = "Which state should your classifier read? For this model "
-    if ties:
-        shown = ", ".join(f"`{v}`" for v in ties[:5]) + (" and others" if len(ties) > 5 else "")
-        text = (f"{head}`{best.view}` has the highest estimate of label information "
-                f"({best.describe()} {unit}), but {shown} {'is' if len(ties) == 1 else 'are'} "
-                "within noise of it (the paired difference's interval includes 0), so the data "
-                "do not single out one state")
+    compared = _versus_best(cells, best, ests, task, same_vectors(eq, best.view))
+    family = f"best:{task}:{metric}"
+    claims = tuple(Claim(e.view, best.view, metric, v, family, task, str(cells.probe))
+                   for e, v, d in compared if d is not None and v != "same")
+    ties = [e.view for e, v, _ in compared if v in ("same", "within noise")]
+    worse = [e.view for e, v, _ in compared if v == "below"]
+    tested = [d for _, v, d in compared if d is not None and d.has_ci]
+    head = ("Which state should your classifier read? For this model (probed with the head it "
+            "was trained with: these probes describe the states shaped by this model's own "
+            f"readout) `{best.view}` is the best by point estimate ({best.describe()} {unit})")
+    many = len(tested) != 1
+    holm_said = (f"paired difference{'s' * many} from it, Holm-corrected over the "
+                 f"{len(tested)} view{'s' * many} compared with it") if tested else (
+        "the very same vector")
+    if not tested and len(ties) < len(compared):
+        text = head + ("; no intervals were recorded for the differences, so the ranking is "
+                       "untested")
+    elif ties:
+        text = (f"{head}, but {_shown(ties)} {'is' if len(ties) == 1 else 'are'} within noise "
+                f"of it ({holm_said}), so the data do not single out one state")
+        if tested:
+            mdd = max(detectable(d, len(tested)) for d in tested)
+            text += (f"; these splits would detect a true difference of about "
+                     f"{short_number(mdd)} {unit} 80% of the time, so within noise is not "
+                     "the same as equal")
     else:
-        text = f"{head}`{best.view}` gives the most label information ({best.describe()} {unit})"
-        text += (" (no confidence intervals recorded, so the ranking is untested)"
-                 if not best.has_ci else ", clearly ahead of every other view (the interval "
-                 "of each difference from it excludes 0)")
+        text = f"{head}, clearly ahead of every other view ({holm_said})"
+    if worse:
+        text += f"; measurably worse than it: {_shown(worse)}"
     if metric == "bits" and best.has_ci and best.low <= 0:
         text += "; no state clearly carries label information (the interval includes 0 bits)"
-    text += "."
-    readout = ((run.get("model") or {}).get("config") or {}).get("readout")
-    own = READOUT_VIEWS.get(str(readout)) if readout else None
-    own_est = next((e for e in ests if e.view == own), None)
-    if own_est is not None and own_est.view != best.view:
-        d = cells.diff(best, own_est, task)
-        verdict = ("not compared (no intervals)" if d is None or not d.has_ci
-                   else "within noise of the best" if not d.excludes_zero()
-                   else f"{short_number(d.value)} {unit} below the best "
-                        f"({_difference_text(d, unit)})")
-        text += f" The model's own head reads `{own}`: {verdict}."
-    elif own_est is not None:
-        text += f" The model's own head reads `{own}`, the best view."
-    return [Finding(text, "probing-heatmap", "recommendation")]
+    text += "." + _own_head(run, best, compared, unit)
+    return [Finding(text, "probing-heatmap", "recommendation", claims)]
+
+
+def _own_head(run: dict[str, Any], best: Estimate,
+              compared: list[tuple[Estimate, str, Difference | None]], unit: str) -> str:
+    """Where the view the model's own head reads stands against the best."""
+    cfg = ((run.get("model") or {}).get("config") or {})
+    readout = cfg.get("readout")
+    own = (final_view("h_n", int(cfg.get("layers", 1)) - 1) if readout == "hidden"
+           else READOUT_VIEWS.get(str(readout)) if readout else None)
+    if own is None:
+        return ""
+    if own == best.view:
+        return f" The model's own head reads `{own}`, the best by point estimate."
+    for e, v, d in compared:
+        if e.view == own:
+            said = {"same": "the very same vector as the best",
+                    "within noise": "within noise of the best",
+                    "below": f"measurably below the best ({_difference_text(d, unit)})"
+                    if d is not None else "below the best"}[v]
+            return f" The model's own head reads `{own}`: {said}."
+    return ""
+
+
+def _majority_finding(results: pd.DataFrame, cells: Cells, task: str) -> list[Finding]:
+    """Which views are clearly above the majority-class baseline: each view's accuracy minus
+    the majority rate of the same splits, Holm-corrected over the views."""
+    rows = sentence_rows(results)
+    rows = rows[(rows["task"] == task) & (rows["metric"] == "majority_accuracy")]
+    if rows.empty:
+        return []
+    m = float(rows["value"].mean())
+    views = [str(v) for v in dict.fromkeys(rows["view"])]
+    diffs = [majority_difference(results, cells.values, v, task, cells.probe) for v in views]
+    pairs = [(v, d) for v, d in zip(views, diffs, strict=True) if d is not None]
+    if not pairs:
+        return []
+    verdicts = holm_verdicts([d for _, d in pairs])
+    family = f"majority:{task}"
+    claims = tuple(Claim(v, MAJORITY, "accuracy", w, family, task, str(cells.probe))
+                   for (v, _), w in zip(pairs, verdicts, strict=True))
+    above = [(v, d) for (v, d), w in zip(pairs, verdicts, strict=True) if w == "above"]
+    other = [v for (v, _), w in zip(pairs, verdicts, strict=True) if w != "above"]
+    how = (f"paired difference of each view's accuracy from the majority rate of the same "
+           f"splits, Holm-corrected over the {len(pairs)} views")
+    if not above:
+        text = (f"No view is clearly above the majority-class baseline ({percent(m)}; {how}).")
+    else:
+        best = max(above, key=lambda vd: vd[1].value)
+        text = (f"{len(above)} of {len(pairs)} views are clearly above the majority-class "
+                f"baseline ({percent(m)}; {how}); the largest margin is `{best[0]}` "
+                f"{best[1].describe()} accuracy")
+        text += f"; not clearly above: {_shown(other)}." if other else "."
+    return [Finding(text, "probing-views", "baseline", claims)]
 
 
 def _baseline_findings(results: pd.DataFrame, cells: Cells) -> list[Finding]:
@@ -198,25 +283,17 @@ def _baseline_findings(results: pd.DataFrame, cells: Cells) -> list[Finding]:
             text = (f"Training matters: on `{best.view}` the same probe on random-weight states "
                     f"reaches {rand.describe()} accuracy against {best.describe()} trained "
                     f"({_difference_text(d, 'accuracy')}).")
-        out.append(Finding(text, "probing-views", "baseline"))
-    majority = sentence_rows(results)
-    majority = majority.loc[(majority["task"] == task)
-                            & (majority["metric"] == "majority_accuracy"), "value"].dropna()
-    if not majority.empty and best.has_ci:
-        m = float(majority.mean())
-        if best.low > m:
-            text = (f"The best label accuracy ({best.describe()}, `{best.view}`) is above the "
-                    f"majority-class baseline ({percent(m)}).")
-        else:
-            text = (f"No view is clearly above the majority-class baseline ({percent(m)}): the "
-                    f"best, `{best.view}`, reaches {best.describe()}.")
-        out.append(Finding(text, "probing-views", "baseline"))
-    return out
+        claims = () if d is None else (Claim(
+            best.view, best.view, "accuracy", verdict(d, d.p_value), f"random:{task}", task,
+            str(cells.probe), model_b="random-init"),)
+        out.append(Finding(text, "probing-views", "baseline", claims))
+    return out + _majority_finding(results, cells, task)
 
 
-def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | None
-                           ) -> list[Finding]:
-    """Held-out vs training-row label accuracy on ``output@last`` (different rows: unpaired)."""
+def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | None,
+                           run: dict[str, Any] | None = None) -> list[Finding]:
+    """Held-out vs training-row label accuracy on ``output@last`` (different rows: unpaired);
+    not concluded upon when the split is not known to be the model's own."""
     task = label_task(results)
     if train_rows is None or train_rows.empty or task is None:
         return []
@@ -233,7 +310,14 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
     d = unpaired((train.value, train.low, train.high), (held.value, held.low, held.high))
     if not d.has_ci:
         return []
-    if d.excludes_zero() and d.value > 0:
+    rows_card = (run or {}).get("probed_rows") or {}
+    if rows_card.get("split_is_the_models") is False:
+        text = (f"On `{view}` the probe reads the label at {train.describe()} on rows called "
+                f"training rows and {held.describe()} on held-out rows, but the split "
+                f"({rows_card.get('split_source', 'its source unknown')}) is not known to be "
+                "the one the model was trained with, so this comparison says nothing about "
+                "memorisation.")
+    elif d.excludes_zero() and d.value > 0:
         text = (f"On `{view}` the probe reads the label better on rows the model trained on "
                 f"than on held-out rows ({train.describe()} vs {held.describe()}; "
                 f"{_difference_text(d, 'accuracy')}): part of what the state holds is "
@@ -245,82 +329,6 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
                 f"({_difference_text(d, 'accuracy')}): within noise, so this run does not show "
                 "memorisation there.")
     return [Finding(text, "probing-training-rows", "memorisation")]
-
-
-def _preference(base: str) -> tuple[bool, bool, int, str]:
-    """Sort key: hidden before cell, forward before backward, top layer first."""
-    spec = try_parse(base)
-    if spec is None:
-        return True, False, 0, base
-    layer = -spec.layer if spec.layer is not None else 0
-    return spec.base != "hidden", spec.direction == "bwd", layer, base
-
-
-def _timestep_findings(results: pd.DataFrame) -> list[Finding]:
-    task = label_task(results)
-    probe = primary_probe(results)
-    rows = results[(results["model"] == "trained") & results["t"].notna()
-                   & (results["task"] == task) & (results["t"] >= 0)]
-    if task is None or rows.empty:
-        return []
-    if (rows["probe"] == probe).any():
-        rows = rows[rows["probe"] == probe]
-    rows = rows.assign(base=rows["view"].map(base_view))
-    base = sorted(rows["base"].unique(), key=_preference)[0]
-    rows = rows[rows["base"] == base]
-    curve = rows[rows["metric"] == "accuracy"].groupby("t")[["value", "ci_low", "ci_high"]]
-    curve = curve.mean()
-    floor = rows[rows["metric"] == "majority_accuracy"].groupby("t")["value"].mean()
-    what = "majority-class baseline"
-    if floor.empty:
-        floor = rows.groupby("t")["chance"].mean()
-        what = "chance level"
-    floor = floor.reindex(curve.index)
-    if curve.empty or floor.isna().all():
-        return []
-    peak_t = int(curve["value"].idxmax())
-    peak = f"it peaks at {percent(curve['value'].max())} at t={peak_t}"
-    has_ci = bool(curve["ci_low"].notna().all())
-    above = curve.index[(curve["ci_low"] if has_ci else curve["value"]) > floor]
-    name = f"`{base}` at step t"
-    if len(above) == 0:
-        text = (f"Reading {name}, label accuracy is never clearly above the {what} at any "
-                f"step ({peak}).")
-    else:
-        t0 = int(above.min())
-        how = ("its interval lies above" if has_ci else "no interval recorded; value above")
-        text = (f"Reading {name}, label accuracy first clearly exceeds the {what} at t={t0} "
-                f"({how} {percent(floor.loc[t0])}); {peak}.")
-    return [Finding(text, "probing-timesteps", "timestep")]
-
-
-def _attribution_findings(attribution: dict[str, pd.DataFrame]) -> list[Finding]:
-    out = []
-    ex = attribution.get("examples")
-    if ex is not None and "completeness_error" in ex and ex["completeness_error"].notna().any():
-        err = ex["completeness_error"].dropna().astype(float)
-        if err.max() <= 0.05:
-            text = (f"Token attributions pass their completeness check on all {len(err)} "
-                    f"sentences (median error {percent(err.median())}, "
-                    f"worst {percent(err.max())}).")
-        else:
-            text = (f"Token attributions miss completeness on {int((err > 0.05).sum())} of "
-                    f"{len(err)} sentences (worst error {percent(err.max())}): read those "
-                    "heatmaps with care.")
-        out.append(Finding(text, "attribution-tokens", "attribution"))
-    tok = attribution.get("tokens")
-    if tok is not None and not tok.empty and tok["row"].nunique() >= 3:
-        pos = tok.assign(a=tok["attribution"].abs()).sort_values(["row", "position"])
-        top = pos.loc[pos.groupby("row")["a"].idxmax()]
-        last = pos.groupby("row")["position"].max()
-        n = len(top)
-        first = int((top["position"].to_numpy() == pos.groupby("row")["position"].min()
-                     .loc[top["row"]].to_numpy()).sum())
-        at_end = int((top["position"].to_numpy() == last.loc[top["row"]].to_numpy()).sum())
-        text = (f"The most attributed token is the first token in {first} of {n} attributed "
-                f"sentences and the last token in {at_end} of {n}.")
-        out.append(Finding(text, "attribution-tokens", "attribution"))
-    return out
 
 
 def make_findings(
@@ -359,7 +367,11 @@ def make_findings(
                 for text in equivalence.sentences]
     out += _comparison_findings(results, equivalence, cells)
     out += _baseline_findings(results, cells)
-    out += _memorisation_findings(results, train_rows)
-    out += _timestep_findings(results)
-    out += _attribution_findings(attribution or {})
+    out += _memorisation_findings(results, train_rows, run)
+    bidirectional = (equivalence.bidirectional if equivalence is not None else
+                     bool((results["direction"].astype(str) == "bwd").any()))
+    out += [Finding(text, "probing-timesteps", "timestep", claims)
+            for text, claims in timestep_findings(results, values, bidirectional)]
+    out += [Finding(text, anchor, "attribution")
+            for text, anchor in attribution_findings(attribution or {})]
     return out

@@ -19,7 +19,7 @@ from probe_rnn.probing.paired import Difference
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.findings import Cells, label_metric
 from probe_rnn.report.measures import Estimate, estimate, label_task
-from probe_rnn.vocabulary import state_views
+from probe_rnn.vocabulary import final_view, state_views
 
 __all__ = ["Answer", "Segment", "make_answer", "ANSWER_TABLE"]
 
@@ -102,19 +102,24 @@ def _table_number(e: Estimate) -> str:
 
 
 def _answer_views(results: pd.DataFrame, eq: Equivalence | None) -> tuple[list[str], str]:
-    """The ``h_n`` views of the top layer the answer compares with ``output@last`` (both
-    directions of a bidirectional model), and how to name them when none was probed."""
-    if eq is not None:
-        views = [eq.hn_fwd] + ([eq.hn_bwd] if eq.bidirectional else [])
-        return views, _and([f"`{v}`" for v in views])
-    from probe_rnn.report.equivalence import top_layer
-
+    """The ``h_n`` view of the top layer the answer compares with ``output@last``: both
+    directions concatenated (``h_n/L{top}``, what a ``hidden`` head reads), else the
+    directions probed; and how to name it when none was probed."""
     probed = [str(v) for v in results["view"].dropna().unique()]
-    top = top_layer(probed)
-    if top is None:
-        return [], "`h_n` of the top layer"
-    views = [v for v in state_views("h_n", [top], 2) if v in probed]
-    return views, _and([f"`{v}`" for v in views])
+    if eq is not None:
+        top: int | None = eq.top_layer
+        halves = [eq.hn_fwd] + ([eq.hn_bwd] if eq.bidirectional else [])
+    else:
+        from probe_rnn.report.equivalence import top_layer
+
+        top = top_layer(probed)
+        if top is None:
+            return [], "`h_n` of the top layer"
+        halves = [v for v in state_views("h_n", [top], 2) if v in probed]
+    whole = final_view("h_n", top)
+    if whole in probed or not any(v in probed for v in halves):
+        return [whole], f"`{whole}`"
+    return halves, _and([f"`{v}`" for v in halves])
 
 
 def _versus(cells: Cells, eq: Equivalence | None, base: Estimate, other: Estimate, task: str
@@ -133,8 +138,8 @@ def _versus(cells: Cells, eq: Equivalence | None, base: Estimate, other: Estimat
 _LEAD = "Output or hidden state? "
 
 
-def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells, href: str
-                    ) -> tuple[tuple[Segment, ...], str]:
+def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells, href: str,
+                    lead_in: str = _LEAD) -> tuple[tuple[Segment, ...], str]:
     """The sentence on label information in ``output@last`` against ``h_n`` of the top layer
     (its kind, or ``missing`` with a sentence naming what was not probed)."""
     task = label_task(results)
@@ -152,7 +157,9 @@ def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells,
                         "compare the output with the hidden state."),), "missing"
     outcomes = [(e, *_versus(cells, eq, base, e, task)) for e in others]
     kinds = {o for _, o, _ in outcomes}
-    by = "By the label information that probes find in this model's states, a classifier "
+    by = ("For this model's own readout (probes read the states its head was trained "
+          "through, and a head trained on one readout shapes those states), by the label "
+          "information that probes find, a classifier ")
     within = [f"`{e.view}`" for e, o, _ in outcomes if o in ("same", "within")]
     less = [f"`{e.view}`" for e, o, _ in outcomes if o == "less"]
     more = [f"`{e.view}`" for e, o, _ in outcomes if o == "more"]
@@ -169,7 +176,7 @@ def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells,
         kind, lead = "mixed", (f"{by}should read `output@last` or {_and(within)} (within noise "
                                f"of each other); {_and(less)} alone "
                                f"carr{'ies' if len(less) == 1 else 'y'} less: ")
-    w = _Words()(_LEAD + lead[:1].upper() + lead[1:])
+    w = _Words()(lead_in + lead[:1].upper() + lead[1:])
     bits = metric == "bits"
     w("`output@last` carries " if bits else "`output@last` reaches ")
     w(_table_number(base), href)(" bits of label information" if bits else " label accuracy")
@@ -219,9 +226,11 @@ def _study_answer(study: Any, href: str, first: bool) -> tuple[Segment, ...]:
                  "(the ")("readouts study", page)(
         f": this model's architecture, one training budget, {seeds} paired "
         f"seed{'s' * (seeds != 1)}), "
-        "reading the output at the last valid step (`last`) gives ")
-    w(score(rows["last"]), accuracy)(f" {metric} and reading `h_n` of the top layer "
-                                     "(`hidden`) ")(score(rows["hidden"]), accuracy)
+        "reading the output at the last valid step (`last`: the view `output@last`) gives ")
+    top = final_view("h_n", int((getattr(study, "settings", None) or {}).get("layers", 1)) - 1)
+    w(score(rows["last"]), accuracy)(f" {metric} and reading `h_n` of the top layer, both "
+                                     f"directions concatenated (`hidden`: the view `{top}`) "
+                                     )(score(rows["hidden"]), accuracy)
     pair = study.pair("last", "hidden")
     if pair is None or pd.isna(pair["mean_diff"]):
         return w(": the study holds no paired difference of the two.").done()
@@ -270,12 +279,34 @@ def make_answer(
     -------
     Answer
     """
-    probing, kind = _probing_answer(results, equivalence, Cells(results, values), f"#{table}")
+    cells = Cells(results, values)
     if study is not None and study_href:
-        trained = _study_answer(study, study_href, first=kind == "missing")
-        sentences = (trained, probing) if kind == "missing" else (probing, trained)
-        return Answer(sentences, kind)
+        probing, kind = _probing_answer(results, equivalence, cells, f"#{table}",
+                                        lead_in="Probes: ")
+        trained = _study_answer(study, study_href, first=True)
+        return Answer((trained, probing, _agreement(study, kind)), kind)
+    probing, kind = _probing_answer(results, equivalence, cells, f"#{table}")
     note = study_note or ("This run folder holds no readouts study, so trained classifiers "
                           "reading each are not compared here (`probe-rnn compare-readouts` "
                           "trains one per readout).")
     return Answer((probing, (Segment(note),)), kind)
+
+
+#: What the readouts study's verdict on ``last − hidden`` corresponds to in the probing kinds.
+_STUDY_KIND = {"within": {"either"}, "last": {"output"}, "hidden": {"hidden"}}
+
+
+def _agreement(study: Any, kind: str) -> tuple[Segment, ...]:
+    """One bottom line: whether the study (a head retrained per readout) and the probes of
+    this model's states agree, and which to follow when they do not."""
+    pair = study.pair("last", "hidden")
+    if pair is None or kind in ("missing", "untested") or pd.isna(pair.get("ci_low")):
+        return (Segment("Bottom line: follow the readouts study, which retrains a head per "
+                        "readout; the probes describe this model as trained."),)
+    inside = pair["ci_low"] <= 0 <= pair["ci_high"]
+    said = "within" if inside else ("last" if pair["mean_diff"] > 0 else "hidden")
+    if kind in _STUDY_KIND[said]:
+        return (Segment("Bottom line: the study and the probes agree."),)
+    return (Segment("Bottom line: follow the study, which retrains a head per readout; the "
+                    "probes differ because they measure this model's states, shaped by the "
+                    "readout its own head was trained on."),)

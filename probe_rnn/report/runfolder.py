@@ -151,6 +151,8 @@ def load_run(run_dir: str | Path) -> RunData:
                                "was asked to (allow_batch_dependence): per-row logits, "
                                "predictions and attributions here are not the row's own.")
     probing = _probing_note(data.run.get("probing") or {}, data.run.get("probed_rows"))
+    probing = " ".join(p for p in (probing, _precision_note(data.run.get("probing") or {},
+                                                            data.results)) if p)
     if probing:
         data.notes["probing"] = probing
     if "model" in data.results and not (data.results["model"] == "random-init").any():
@@ -228,6 +230,22 @@ def _probing_note(card: dict[str, Any], rows: dict[str, Any] | None = None) -> s
                      f"left out of every table and figure (cells.csv lists each): "
                      f"{'; '.join(failure_summary(failed))}.")
     return " ".join(parts)
+
+
+def _precision_note(card: dict[str, Any], results: pd.DataFrame) -> str:
+    """A missed precision target said plainly: the target against the half-widths of the
+    whole-sentence accuracy intervals the run actually reached."""
+    target = card.get("precision")
+    if not isinstance(target, int | float) or "metric" not in results:
+        return ""
+    rows = results[(results["metric"] == "accuracy") & results["t"].isna()]
+    half = ((rows["ci_high"] - rows["ci_low"]) / 2).dropna()
+    if half.empty or float(half.max()) <= target:
+        return ""
+    missed = int((half > target).sum())
+    return (f"The precision target (±{target:g} accuracy) was missed: {missed} of {len(half)} "
+            f"whole-sentence accuracy intervals are wider (half-widths ±{half.min():.3f} to "
+            f"±{half.max():.3f}); the cells hold too few sentences, or too few folds, for it.")
 
 
 def _read_results(path: Path) -> pd.DataFrame:

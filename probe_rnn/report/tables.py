@@ -25,8 +25,30 @@ __all__ = ["Table", "TokenExample", "frame_table", "card_table", "equivalence_ta
 # the label table's measures and their headers (words that wrap, so ~12 columns fit a page;
 # uniform_bits is left to results.csv: compression = uniform_bits / mdl_bits)
 _CONTROL_METRICS = {"accuracy": "accuracy", "control_accuracy": "control accuracy",
-                    "selectivity": "selectivity", "bits": "bits", "mdl_bits": "MDL bits",
+                    "selectivity": "selectivity", "control_key_accuracy": "control key accuracy",
+                    "bits": "bits", "label_entropy": "H(label) bits", "mdl_bits": "MDL bits",
                     "compression": "compression", "control_compression": "control compression"}
+
+
+def _degenerate_share() -> float:
+    """The control's most common label share at or above which its selectivity is withheld
+    (:data:`probe_rnn.probing.controls.DEGENERATE_CONTROL` where the probing side has it)."""
+    from probe_rnn.probing import controls
+
+    return float(getattr(controls, "DEGENERATE_CONTROL", 0.9))
+
+
+def _metric_cell(rows: pd.DataFrame, view: str, metric: str) -> tuple[str, float | None]:
+    """One view's cell of one measure; a selectivity withheld for a degenerate control says
+    so (its control's labels nearly constant: ``control_majority`` at or above the share)."""
+    text, key = _with_ci(rows[(rows["view"] == view) & (rows["metric"] == metric)])
+    if metric == "selectivity" and key is None:
+        share = rows[(rows["view"] == view) & (rows["metric"] == "control_majority")]
+        share = share["value"].dropna()
+        if not share.empty and float(share.mean()) >= _degenerate_share():
+            return (f"withheld: degenerate control ({100 * float(share.mean()):.0f}% of its "
+                    "labels are one label)"), None
+    return text, key
 
 
 @dataclass
@@ -167,7 +189,7 @@ def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = Non
     for view in dict.fromkeys(rows["view"]):
         cells, ks = [str(view)], [None]
         for m in metrics:
-            text, k = _with_ci(rows[(rows["view"] == view) & (rows["metric"] == m)])
+            text, k = _metric_cell(rows, str(view), m)
             cells.append(text)
             ks.append(k)
         text, k = _difference_cell(difference(results, values, cell("trained", view),
@@ -198,7 +220,8 @@ def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = Non
 
 #: how the label table is shown: information and selectivity, then MDL (each fits a page)
 LABEL_TABLE_PARTS = {
-    "information": ("accuracy", "control accuracy", "selectivity", "bits", "accuracy − "
+    "information": ("accuracy", "control accuracy", "selectivity", "control key accuracy",
+                    "bits", "H(label) bits", "accuracy − "
                     "output@last", "bits − output@last", "random-init accuracy",
                     "trained − random-init"),
     "mdl": ("MDL bits", "compression", "control compression", "random-init compression"),

@@ -147,7 +147,8 @@ def _three(x: float) -> str:
 
 def expected_probing(run: Path) -> list[tuple[str, str | None]]:
     """From results.parquet and values.parquet alone (no probe_rnn code): the label bits of
-    ``output@last`` and of ``h_n`` of the top layer (both directions), each with its interval,
+    ``output@last`` and of ``h_n`` of the top layer (``h_n/L{top}``, both directions
+    concatenated, else each direction probed), each with its interval,
     and each ``h_n``'s paired difference from ``output@last`` over the same splits with its
     Nadeau–Bengio interval and its verdict, as (text, verdict) in the answer's order."""
     from scipy import stats
@@ -155,8 +156,11 @@ def expected_probing(run: Path) -> list[tuple[str, str | None]]:
     results = pd.read_parquet(run / "results.parquet")
     values = pd.read_parquet(run / "values.parquet")
     top = max(int(m[1]) for v in results["view"].unique()
-              if (m := re.match(r"h_n/L(\d+)/", str(v))))
-    views = [v for v in (f"h_n/L{top}/fwd", f"h_n/L{top}/bwd") if v in set(results["view"])]
+              if (m := re.match(r"h_n/L(\d+)(/|$)", str(v))))
+    probed = set(results["view"])
+    # both directions concatenated (what a `hidden` head reads) where probed, else the halves
+    views = [f"h_n/L{top}"] if f"h_n/L{top}" in probed else [
+        v for v in (f"h_n/L{top}/fwd", f"h_n/L{top}/bwd") if v in probed]
 
     def cell(df: pd.DataFrame, view: str) -> pd.DataFrame:
         return df[(df["model"] == "trained") & (df["task"] == "label") & (df["metric"] == "bits")
@@ -239,13 +243,16 @@ def assert_opening(page: Any, report: Path, study: bool = True) -> None:
     title, first = seen["lines"][0], seen["sentences"][0]
     assert title.startswith("What do the states of")
     assert seen["lines"][1].startswith(first) and first.startswith("Output or hidden state? ")
-    assert_answer_matches_run(first, seen["links"][0], report.parent)
-    second = seen["sentences"][1]
-    if study:
+    if study:  # the study (a head retrained per readout) leads, the probes follow, one bottom line
         numbers, verdict = expected_study(report.parent / "readouts")
-        assert [t for t, _ in seen["links"][1] if t != "readouts study"] == numbers
-        assert verdict in second.split(numbers[-1])[1]
+        assert [t for t, _ in seen["links"][0] if t != "readouts study"] == numbers
+        assert verdict in first.split(numbers[-1])[1]
+        probing = seen["sentences"][1]
+        assert probing.startswith("Probes: For this model's own readout")
+        assert_answer_matches_run(probing, seen["links"][1], report.parent)
+        assert seen["sentences"][2].startswith("Bottom line: ")
     else:
-        assert "holds no readouts study" in second
+        assert_answer_matches_run(first, seen["links"][0], report.parent)
+        assert "holds no readouts study" in seen["sentences"][1]
     for links in seen["links"]:
         assert_links_resolve(page, report, links)

@@ -28,6 +28,7 @@ from report_browser import (  # noqa: E402
     screenshot,
     shown,
 )
+from verdict_check import check_findings  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -124,3 +125,18 @@ def test_report_command_finds_the_study(demo) -> None:
     header = page[page.index("<h1>"):page.index("</header>")]
     assert 'href="readouts/index.html#pairs"' in header
     assert 'href="readouts/index.html#accuracy"' in header
+
+
+def test_demo_findings_agree_with_its_own_values(demo) -> None:
+    """Every above/below/within-noise verdict of the findings, recomputed from the run's own
+    values.parquet with scipy (Holm by hand over each family), and each sentence says it."""
+    out, _ = demo
+    checked = check_findings(out)
+    # 14 views against the majority, 13 against the best, the positions scanned, the pairs
+    assert checked >= 30, checked
+    page = (out / "index.html").read_text(encoding="utf-8")
+    answer = page[page.index('<p class="answer">'):]
+    first = answer[:answer.index("</span>")]
+    # the opening compares output@last with both directions of the top layer's h_n
+    assert "<code>output@last</code>" in first and "<code>h_n/L1</code>" in first
+

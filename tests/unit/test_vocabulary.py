@@ -19,7 +19,7 @@ from probe_rnn.vocabulary import (
 
 ALL_FORMS = [
     "output@last", "output@-1", "mean(output)", "max(output)", "output",
-    "h_n/L0/fwd", "h_n/L3/bwd", "c_n/L1/fwd", "c_n/L0/bwd",
+    "h_n/L0/fwd", "h_n/L3/bwd", "c_n/L1/fwd", "c_n/L0/bwd", "h_n/L1", "c_n/L0",
     "hidden/L0/fwd", "hidden/L2/bwd", "cell/L1/fwd",
     "hidden/L0/fwd@0", "hidden/L1/bwd@7", "hidden/L0/fwd@-1", "cell/L2/bwd@-3", "cell/L0/fwd@4",
     *(f"gate/L0/fwd/{g}" for g in "ifgo"), *(f"gate/L1/bwd/{g}" for g in "rzn"),
@@ -90,6 +90,8 @@ def test_builders():
     assert state_views("h_n", range(2), 2) == ["h_n/L0/fwd", "h_n/L0/bwd", "h_n/L1/fwd",
                                                "h_n/L1/bwd"]
     assert state_views("c_n", [1], 1) == ["c_n/L1/fwd"]
+    assert vocab.final_view("h_n", 1) == "h_n/L1" and vocab.final_view("c_n", 0) == "c_n/L0"
+    assert parse_view("h_n/L1").is_concatenated and not parse_view("h_n/L1/fwd").is_concatenated
     assert state_views("gate", [0], 2, "rz") == ["gate/L0/fwd/r", "gate/L0/fwd/z",
                                                  "gate/L0/bwd/r", "gate/L0/bwd/z"]
     for name in (*state_views("hidden", range(3), 2), *state_views("gate", [0], 1, "ifgo")):
@@ -152,7 +154,7 @@ def test_readouts():
         readout_views("first", 1, 1)
 
 
-@pytest.mark.parametrize("name", ["hidden", "h_n/L0", "h_n/L0/up", "output@2", "h_n/L0/fwd@1",
+@pytest.mark.parametrize("name", ["hidden", "h_n/L0@1", "h_n/L0/up", "output@2", "h_n/L0/fwd@1",
                                   "mean(hidden)", "", "cell/Lx/fwd", "gate/L0/fwd/x",
                                   "gate/L0/fwd", "output@last@1", "hidden/L0/fwd@"])
 def test_bad_names(name):

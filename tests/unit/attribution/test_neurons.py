@@ -38,6 +38,10 @@ def test_view_units_sum_to_the_state_attribution():
     expect = f[(f["layer"] == 0) & (f["direction"] == "bwd") & (f["state"] == "hidden")
                & (f["t"] == 0)].sort_values("row")["attribution"].to_numpy()
     np.testing.assert_allclose(units.sum(1), expect, rtol=1e-5, atol=1e-6)
+    # h_n/L0 (both directions concatenated): the fwd half's units, then the bwd half's
+    both = view_units(st, "h_n/L0", 2, 2, 8)
+    np.testing.assert_array_equal(both, np.concatenate(
+        [view_units(st, "h_n/L0/fwd", 2, 2, 8), units], axis=1))
     out = view_units(st, "output@last", 2, 2, 8)
     assert out.shape == (5, 16)
     # with a 'last' readout, output@last is all the head sees: its two halves' ablations

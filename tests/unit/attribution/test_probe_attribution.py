@@ -69,5 +69,11 @@ def test_state_view_reads_h_n():
     res, _ = probe_token_attributions(find_parts(model), ids, lengths, probe, "h_n/L1/bwd",
                                       n_steps=64)
     assert float(res.completeness_error.max()) < 1e-2
+    # h_n/L1: both directions of the top layer, as cat(h_n[-2], h_n[-1])
+    both = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        torch.cat([h_n[2], h_n[3]], dim=1).numpy(), [0, 1, 0, 1, 0])
+    res, _ = probe_token_attributions(find_parts(model), ids, lengths, both, "h_n/L1",
+                                      n_steps=64)
+    assert float(res.completeness_error.max()) < 1e-2
     with pytest.raises(AttributionError, match="not supported"):
         probe_token_attributions(find_parts(model), ids, lengths, probe, "output@-1")

@@ -63,6 +63,26 @@ def test_final_state_views(captured):
             assert torch.equal(sentence_view(st, f"h_n/L{layer}/{name}"), h_n[layer * 2 + d])
             if c_n is not None:
                 assert torch.equal(sentence_view(st, f"c_n/L{layer}/{name}"), c_n[layer * 2 + d])
+        # h_n/L{l}: both directions of the layer, fwd then bwd, as cat(h_n[-2], h_n[-1])
+        cat = torch.cat([h_n[layer * 2], h_n[layer * 2 + 1]], dim=1)
+        assert torch.equal(sentence_view(st, f"h_n/L{layer}"), cat)
+        if c_n is not None:
+            assert torch.equal(sentence_view(st, f"c_n/L{layer}"),
+                               torch.cat([c_n[layer * 2], c_n[layer * 2 + 1]], dim=1))
+
+
+def test_concatenated_h_n_of_a_unidirectional_module_is_its_forward_h_n():
+    torch.manual_seed(1)
+    module = nn.GRU(3, 4, num_layers=2, batch_first=True).eval()
+    x = torch.randn(3, 5, 3)
+    with torch.no_grad(), record(module) as rec:
+        _, h_n = module(x)
+    st = rec[""]
+    assert "h_n/L1" in available_views(st) and "h_n/L0" in available_views(st)
+    for layer in range(2):
+        assert torch.equal(sentence_view(st, f"h_n/L{layer}"), h_n[layer])
+        assert torch.equal(sentence_view(st, f"h_n/L{layer}"),
+                           sentence_view(st, f"h_n/L{layer}/fwd"))
 
 
 def test_step_views_absolute_and_from_end(captured):
@@ -108,6 +128,7 @@ def test_available_views(captured):
     names = available_views(st)
     assert names[:4] == ["output@last", "output@-1", "mean(output)", "max(output)"]
     assert "h_n/L1/bwd" in names and "hidden/L1/bwd" in names and "output" in names
+    assert names.index("h_n/L1") == names.index("h_n/L1/bwd") + 1  # after its halves
     assert ("c_n/L0/fwd" in names) == (st.cell is not None)
     for name in names:
         spec = parse_view(name)
@@ -126,8 +147,8 @@ def test_parse_view():
     assert "output@last" in VIEW_CATALOGUE
 
 
-@pytest.mark.parametrize("name", ["hidden", "h_n/L0", "h_n/L0/up", "output@2", "h_n/L0/fwd@1",
-                                  "mean(hidden)", "", "cell/Lx/fwd"])
+@pytest.mark.parametrize("name", ["hidden", "h_n/Lx", "h_n/L0/up", "hidden/L0", "output@2",
+                                  "h_n/L0/fwd@1", "mean(hidden)", "", "cell/Lx/fwd"])
 def test_unknown_view_names(name):
     with pytest.raises(ConfigError, match="valid forms"):
         parse_view(name)

@@ -44,10 +44,12 @@ def test_output_clearly_better_probed_and_trained() -> None:
     results = _results((0.80, 0.75, 0.85), (0.40, 0.35, 0.45), (0.30, 0.25, 0.35))
     study = _study((0.90, 0.88, 0.92), (0.85, 0.83, 0.87), (0.05, 0.03, 0.07))
     answer = make_answer(results, None, study=study, study_href="readouts/index.html")
-    first, second = answer.sentence_texts
+    second, first, bottom = answer.sentence_texts  # the study (retrained heads) leads
     assert answer.kind == "output"
-    assert first.startswith("Output or hidden state? ")
+    assert second.startswith("Output or hidden state? ")
+    assert first.startswith("Probes: For this model's own readout")
     assert "should read the output, `output@last`" in first
+    assert bottom == "Bottom line: the study and the probes agree."
     assert "`output@last` carries 0.800 [0.750, 0.850] bits of label information" in first
     assert "`h_n/L1/fwd` 0.400 [0.350, 0.450]" in first and "`h_n/L1/bwd` 0.300" in first
     assert "difference from `output@last` -0.400 [" in first and ": less)" in first
@@ -68,8 +70,8 @@ def test_within_noise_claims_no_winner() -> None:
     results = _results((0.50, 0.40, 0.60), (0.48, 0.38, 0.58), (0.47, 0.37, 0.57))
     study = _study((0.86, 0.83, 0.89), (0.87, 0.85, 0.88), (-0.009, -0.031, 0.013))
     answer = make_answer(results, None, study=study, study_href="readouts/index.html")
-    first, second = answer.sentence_texts
-    assert answer.kind == "either"
+    second, first, bottom = answer.sentence_texts
+    assert answer.kind == "either" and "agree" in bottom
     assert "can read either (within noise of each other)" in first
     assert first.count("within noise") == 3 and "more" not in first and "less" not in first
     assert "unpaired difference" in first  # no per-split values were given: said so
@@ -132,7 +134,24 @@ def test_missing_views_are_named_not_invented(results, missing) -> None:
 def test_missing_bwd_half_is_named() -> None:
     eq = Equivalence(1, True, Comparison("h_n/L1/fwd", "output@last", 0.0, 0, 50), None, None)
     answer = make_answer(_results((0.5, 0.4, 0.6), None, None), eq)
-    assert answer.kind == "missing" and "`h_n/L1/fwd` and `h_n/L1/bwd`" in answer.text
+    # neither half nor the concatenated view probed: the concatenated one is named missing
+    assert answer.kind == "missing" and "no label probe of `h_n/L1`," in answer.text
+
+
+def test_concatenated_h_n_is_the_comparison_and_disagreement_is_explained() -> None:
+    rows = [result_row("output@last", "bits", 0.80, 0.75, 0.85),
+            result_row("h_n/L1", "bits", 0.40, 0.35, 0.45),
+            result_row("h_n/L1/fwd", "bits", 0.30, 0.25, 0.35),
+            result_row("h_n/L1/bwd", "bits", 0.20, 0.15, 0.25)]
+    eq = Equivalence(1, True, Comparison("h_n/L1/fwd", "output@last", 0.0, 0, 50), None, None)
+    study = _study((0.86, 0.83, 0.89), (0.87, 0.85, 0.88), (-0.009, -0.031, 0.013))
+    study.settings["layers"] = 2
+    answer = make_answer(results_frame(rows), eq, study=study, study_href="r/index.html")
+    trained, probing, bottom = answer.sentence_texts
+    assert "`output@last`" in trained and "the view `h_n/L1`)" in trained
+    assert "`h_n/L1` 0.400 [0.350, 0.450]" in probing and "h_n/L1/fwd" not in probing
+    assert answer.kind == "output"  # probes: output more; the study: within noise
+    assert bottom.startswith("Bottom line: follow the study, which retrains a head per readout")
 
 
 def test_study_without_both_readouts_or_seeds() -> None:

@@ -52,6 +52,7 @@ def test_overlapping_intervals_are_within_noise() -> None:
     texts = _texts(_pair((0.50, 0.40, 0.60), (0.45, 0.35, 0.55)))
     line = next(t for t in texts if t.startswith("`output@-1`"))
     assert "within noise" in line and "less" not in line
+    assert "a true difference of about" in line and "detected 80% of the time" in line
 
 
 def test_separated_intervals_state_the_difference() -> None:
@@ -74,16 +75,23 @@ def test_recommendation_lists_views_within_noise_and_own_readout() -> None:
             result_row("output@-1", "bits", 0.20, 0.10, 0.30)]
     run = {"model": {"config": {"readout": "naive-last"}}}
     rec = next(t for t in _texts(results_frame(rows), run=run) if "Which state" in t)
-    assert "`output@last` has the highest estimate of label information" in rec
+    assert "`output@last` is the best by point estimate" in rec
     assert "`mean(output)` is within noise of it" in rec and "do not single out" in rec
-    assert "`output@-1`" in rec and "0.60 bits below the best" in rec
+    assert "Holm-corrected over the 2 views compared with it" in rec
+    assert "would detect a true difference of about" in rec  # the minimum detectable one
+    assert "measurably worse than it: `output@-1`" in rec
+    assert "`output@-1`: measurably below the best (unpaired difference -0.600" in rec
+    claims = next(f for f in make_findings(results_frame(rows), None, run)
+                  if f.kind == "recommendation").claims
+    assert {(c.a, c.b, c.verdict) for c in claims} == {
+        ("mean(output)", "output@last", "within noise"), ("output@-1", "output@last", "below")}
 
 
 def test_clear_winner_and_zero_information() -> None:
     rows = [result_row("output@last", "bits", 0.80, 0.70, 0.90),
             result_row("output@-1", "bits", 0.20, 0.10, 0.30)]
     rec = next(t for t in _texts(results_frame(rows)) if "Which state" in t)
-    assert "gives the most label information" in rec and "clearly ahead" in rec
+    assert "`output@last` is the best by point estimate" in rec and "clearly ahead" in rec
     rows = [result_row("output@last", "bits", 0.05, -0.2, 0.3)]
     rec = next(t for t in _texts(results_frame(rows)) if "Which state" in t)
     assert "no state clearly carries label information" in rec
@@ -121,7 +129,7 @@ def test_timestep_never_above_baseline() -> None:
         rows += [result_row("hidden/L1/fwd", "accuracy", 0.56, 0.50, 0.62, t=t,
                             view_kind="token"),
                  result_row("hidden/L1/fwd", "majority_accuracy", 0.55, t=t, view_kind="token")]
-    line = next(t for t in _texts(results_frame(rows)) if "at step t" in t)
+    line = next(t for t in _texts(results_frame(rows)) if "at position t" in t)
     assert "never clearly above" in line
 
 
@@ -130,8 +138,11 @@ def test_timestep_first_step_above_baseline() -> None:
     for t, acc in enumerate([0.55, 0.56, 0.80, 0.90]):  # CI is value ± 0.02
         rows += [result_row("hidden/L1/fwd", "accuracy", acc, t=t, view_kind="token"),
                  result_row("hidden/L1/fwd", "majority_accuracy", 0.55, t=t, view_kind="token")]
-    line = next(t for t in _texts(results_frame(rows)) if "at step t" in t)
-    assert "at t=2" in line and "peaks at 90% at t=3" in line
+    line = next(t for t in _texts(results_frame(rows)) if "at position t" in t)
+    assert "first clearly exceeds the majority-class baseline at t=2" in line
+    assert "peaks at 90% at t=3" in line and "Holm-corrected over the 4 positions" in line
+    # a unidirectional model's forward state has read only tokens 0..t
+    assert "available at t=2, after reading only the first 3 tokens" in line
 
 
 def test_no_label_task_no_claims() -> None:
@@ -183,3 +194,84 @@ def test_training_rows_read_better_than_held_out_ones_is_a_memorisation_finding(
         texts = [f.text for f in make_findings(held, None, {}, train_rows=rows)]
         line = next(t for t in texts if "rows the model trained on" in t)
         assert says in line and "unpaired difference" in line
+
+
+def _long(view: str, metric: str, per_split: list[float], t: int | None = None) -> list[dict]:
+    return [{"model": "trained", "view": view, "task": "label", "probe": "logistic",
+             "protocol": "kfold", "pairing": "p", "seed": 0, "split": k, "draw": -1, "t": t,
+             "metric": metric, "value": v} for k, v in enumerate(per_split)]
+
+
+def _values(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    df["t"] = df["t"].astype("Int64")
+    return df
+
+
+def test_majority_verdicts_are_paired_and_holm_corrected_as_scipy_computes() -> None:
+    from scipy import stats
+
+    maj = [0.78, 0.80, 0.76, 0.79, 0.77]
+    accs = {"output@last": [0.86, 0.88, 0.85, 0.87, 0.86],   # clearly above
+            "mean(output)": [0.80, 0.81, 0.78, 0.80, 0.79],   # +0.016: marginal
+            "output@-1": [0.78, 0.79, 0.77, 0.80, 0.76]}      # nothing
+    rows, long = [], []
+    for view, acc in accs.items():
+        rows += [result_row(view, "accuracy", float(np.mean(acc))),
+                 result_row(view, "majority_accuracy", float(np.mean(maj)))]
+        long += _long(view, "accuracy", acc) + _long(view, "majority_accuracy", maj)
+    findings = make_findings(results_frame(rows), None, {}, values=_values(long))
+    finding = next(f for f in findings if "majority-class baseline" in f.text)
+    # independent: Nadeau–Bengio t-test of the per-split differences (n_test/n_train = 20/80),
+    # Holm over the three views by hand
+    p = {}
+    for view, acc in accs.items():
+        d = np.subtract(acc, maj)
+        se = np.sqrt(d.var(ddof=1) * (1 / 5 + 20 / 80))
+        p[view] = 2 * stats.t.sf(abs(d.mean()) / se, 4)
+    order = sorted(p, key=p.get)
+    adjusted, running = {}, 0.0
+    for i, view in enumerate(order):
+        running = max(running, min(1.0, p[view] * (3 - i)))
+        adjusted[view] = running
+    expected = {v: ("above" if adjusted[v] <= 0.05 and np.mean(np.subtract(accs[v], maj)) > 0
+                    else "within noise") for v in accs}
+    assert {c.a: c.verdict for c in finding.claims} == expected
+    assert expected["output@last"] == "above" and expected["output@-1"] == "within noise"
+    n_above = sum(v == "above" for v in expected.values())
+    assert finding.text.startswith(f"{n_above} of 3 views are clearly above")
+
+
+def _scan_rows(view: str, accs: list[float], ts: list[int]) -> list[dict]:
+    rows = []
+    for t, acc in zip(ts, accs, strict=True):
+        rows += [result_row(view, "accuracy", acc, t=t, view_kind="token"),
+                 result_row(view, "majority_accuracy", 0.55, t=t, view_kind="token")]
+    return rows
+
+
+def test_per_step_wording_follows_direction_and_layer() -> None:
+    accs = [0.55, 0.56, 0.80, 0.90]
+    upper = results_frame(_scan_rows("hidden/L1/fwd", accs, [0, 1, 2, 3]))
+    line = next(t for t in _texts(upper, _eq(0.0, bidirectional=True)) if "position t" in t)
+    assert "decodable at position t=2" in line and "already seen the whole sentence" in line
+    assert "available at" not in line
+    backward = results_frame(_scan_rows("hidden/L0/bwd", accs, [-1, -2, -3, -4]))
+    line = next(t for t in _texts(backward, _eq(0.0, bidirectional=True)) if "position t" in t)
+    assert "counted from the end" in line
+    assert "available at t=-3, after reading only the last 3 tokens" in line
+    assert "rows with at least |t| tokens" in line
+
+
+def test_memorisation_not_concluded_when_the_split_is_not_the_models() -> None:
+    rows = [result_row("output@last", "accuracy", 0.80, 0.76, 0.84)]
+    train = results_frame([result_row("output@last", "accuracy", 0.97, 0.95, 0.99)])
+    run = {"probed_rows": {"split_is_the_models": False,
+                           "split_source": "a seeded 60/20/20 split"}}
+    texts = [f.text for f in make_findings(results_frame(rows), None, run, train_rows=train)]
+    line = next(t for t in texts if "training rows" in t)
+    assert "not known to be the one the model was trained with" in line
+    assert "memorised" not in line
+    run["probed_rows"]["split_is_the_models"] = True
+    texts = [f.text for f in make_findings(results_frame(rows), None, run, train_rows=train)]
+    assert any("memorised from training sentences" in t for t in texts)

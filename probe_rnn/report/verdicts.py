@@ -1,0 +1,189 @@
+"""Verdicts that test what the findings say: against the majority baseline, against a
+selected best, and over the positions of a timestep scan, Holm-corrected where one family of
+comparisons decides the sentence.
+
+A finding that says "above the majority-class baseline" tests the paired difference between
+a view's accuracy and the majority rate on the same splits (each split's majority rate comes
+from its own training labels), not the view's interval against the point majority rate. A
+finding that picks the best view and then compares the others with it corrects the p-values
+of those comparisons with Holm (:func:`probe_rnn.probing.paired.holm`), as does the scan
+"first clearly exceeds the baseline at t=…" over the positions it scanned: on noise such a
+family fires with probability ≤ 0.05, whatever the number of views or positions.
+
+Every verdict is a :class:`Claim` (the two sides, the metric, the verdict and the family it
+was corrected in); the report writes the claims beside each finding (``data-claims``), so a
+reader (or a test) can recompute each one from ``values.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from probe_rnn.probing.measures import ci95
+from probe_rnn.probing.paired import Difference, bootstrap_p, holm, t_p
+from probe_rnn.probing.protocol import percentile_interval
+
+__all__ = ["ALPHA", "MAJORITY", "Claim", "claims_json", "holm_verdicts", "majority_difference",
+           "detectable", "VERDICTS"]
+
+#: Family-wise error rate of every corrected family of comparisons.
+ALPHA = 0.05
+#: The ``b`` side of a claim against the majority-class baseline of the same cell.
+MAJORITY = "majority"
+#: The verdict words (``a − b``): above 0, below 0, or not distinguishable from 0.
+VERDICTS = ("above", "below", "within noise")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One tested comparison behind a finding: ``a − b`` of ``metric``.
+
+    Attributes
+    ----------
+    a, b : str
+        View names (``b`` may be :data:`MAJORITY`: the same cell's majority rate).
+    metric : str
+        ``accuracy`` or ``bits``.
+    verdict : str
+        One of :data:`VERDICTS`, at family-wise level :data:`ALPHA`.
+    family : str
+        Comparisons Holm-corrected together share a family (a family of one is uncorrected).
+    t : int or None
+        The position, for a timestep scan.
+    model, task, probe : str
+        The cells compared (both sides share them; ``model_b`` may differ).
+    model_b : str
+        The model of ``b`` (``random-init`` for the trained-vs-random comparison).
+    """
+
+    a: str
+    b: str
+    metric: str
+    verdict: str
+    family: str
+    task: str
+    probe: str
+    t: int | None = None
+    model: str = "trained"
+    model_b: str = "trained"
+
+
+def claims_json(claims: Sequence[Claim]) -> str:
+    """The claims as a JSON list (what the report writes into ``data-claims``)."""
+    return json.dumps([asdict(c) for c in claims], sort_keys=True)
+
+
+def verdict(d: Difference | None, adjusted_p: float) -> str:
+    """``above``/``below`` when the (adjusted) p-value is at most :data:`ALPHA`, else
+    ``within noise``; without a p-value, whether the interval excludes 0."""
+    if d is None:
+        return "within noise"
+    if math.isfinite(adjusted_p):
+        significant = adjusted_p <= ALPHA
+    else:
+        significant = bool(d.excludes_zero())
+    if not significant:
+        return "within noise"
+    return "above" if d.value > 0 else "below"
+
+
+def holm_verdicts(diffs: Sequence[Difference | None]) -> list[str]:
+    """The verdict of each difference, Holm-corrected over all of them."""
+    p = [d.p_value if d is not None else math.nan for d in diffs]
+    adjusted = holm(p)
+    return [verdict(d, float(q)) for d, q in zip(diffs, adjusted, strict=True)]
+
+
+def _cell(values: pd.DataFrame, model: str, view: str, task: str, probe: str | None,
+          t: int | None) -> pd.DataFrame:
+    sel = ((values["model"] == model) & (values["view"] == view) & (values["task"] == task))
+    if probe is not None:
+        sel &= values["probe"] == probe
+    sel &= values["t"].isna() if t is None else (values["t"] == t)
+    return values[sel]
+
+
+def _result_row(results: pd.DataFrame, model: str, view: str, task: str, probe: str | None,
+                metric: str, t: int | None) -> pd.Series | None:
+    sel = ((results["model"] == model) & (results["view"] == view) & (results["task"] == task)
+           & (results["metric"] == metric))
+    if probe is not None:
+        sel &= results["probe"] == probe
+    sel &= results["t"].isna() if t is None else (results["t"] == t)
+    rows = results[sel]
+    rows = rows[np.isfinite(rows["value"].astype(float))]
+    return None if rows.empty else rows.iloc[0]
+
+
+def split_ratio(row: pd.Series, t: int | None) -> float:
+    """The Nadeau–Bengio ratio of a K-fold cell: ``n_test / n_train`` of a whole-sentence
+    row; for a position, ``1 / (folds − 1)`` (its test rows are a subset of the split's,
+    its training side the split's whole training side)."""
+    if t is not None:
+        folds = int(row["folds"])
+        return 1.0 / (folds - 1) if folds > 1 else 0.0
+    return float(row["n_test"]) / float(row["n_train"]) if float(row["n_train"]) else 0.0
+
+
+def majority_difference(results: pd.DataFrame, values: pd.DataFrame | None, view: str,
+                        task: str, probe: str | None, t: int | None = None,
+                        model: str = "trained") -> Difference | None:
+    """Accuracy minus the majority-class rate of the same cell (at position ``t``).
+
+    K-fold cells: the per-split differences (each split's majority rate from its own
+    training labels, scored on its own test rows) with the Nadeau–Bengio interval and
+    p-value. Held-out cells: the accuracy's bootstrap resamples minus the point majority
+    rate. Without per-split values: the accuracy's interval against the point majority rate,
+    its p-value from the interval's standard error (normal), and the method says so.
+    """
+    acc = _result_row(results, model, view, task, probe, "accuracy", t)
+    maj = _result_row(results, model, view, task, probe, "majority_accuracy", t)
+    if acc is None or maj is None:
+        return None
+    point = float(acc["value"]) - float(maj["value"])
+    if values is not None and not values.empty:
+        cell = _cell(values, model, view, task, probe, t)
+        per = cell[(cell["draw"] < 0) & (cell["split"] >= 0)]
+        a = per[per["metric"] == "accuracy"]
+        m = per[per["metric"] == "majority_accuracy"]
+        both = a.merge(m, on=["seed", "split"], suffixes=("_a", "_m"))
+        if len(both) >= 2:
+            d = (both["value_a"] - both["value_m"]).to_numpy(dtype=np.float64)
+            ratio = split_ratio(acc, t)
+            mean, lo, hi = ci95(d, ratio)
+            return Difference(mean, lo, hi, f"paired over {len(d)} splits (Nadeau–Bengio)",
+                              t_p(d, ratio))
+        drawn = cell[(cell["draw"] >= 0) & (cell["metric"] == "accuracy")]
+        if len(drawn):
+            d = drawn.sort_values("draw")["value"].to_numpy(dtype=np.float64) - float(
+                maj["value"])
+            lo, hi = percentile_interval(d[:, None])
+            return Difference(point, float(lo[0]), float(hi[0]),
+                              f"paired bootstrap ({len(d)} resamples of the same sentences)",
+                              bootstrap_p(d))
+    low, high = float(acc["ci_low"]) - float(maj["value"]), float(acc["ci_high"]) - float(
+        maj["value"])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Difference(point, math.nan, math.nan, "unpaired (no interval recorded)")
+    se = (high - low) / (2 * stats.norm.ppf(0.975))
+    p = float(2 * stats.norm.sf(abs(point) / se)) if se > 0 else math.nan
+    return Difference(point, low, high, "unpaired (no per-split values recorded: the "
+                      "accuracy's interval against the point majority rate)", p)
+
+
+def detectable(d: Difference, family: int = 1, power: float = 0.8) -> float:
+    """The minimum detectable difference: the true ``|a − b|`` that a test at level
+    ``ALPHA / family`` (Holm's first step) would detect with probability ``power``, from the
+    standard error read off the difference's 95 % interval (normal approximation)."""
+    if not d.has_ci:
+        return math.nan
+    se = (d.high - d.low) / (2 * stats.norm.ppf(0.975))
+    z = stats.norm.ppf(1 - ALPHA / (2 * max(family, 1))) + stats.norm.ppf(power)
+    return float(z * se)

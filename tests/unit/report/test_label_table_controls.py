@@ -1,0 +1,57 @@
+"""The label table's control columns and the run notes: control key accuracy and H(label)
+beside selectivity and bits, a degenerate control's selectivity withheld with a note, and a
+missed precision target said plainly."""
+
+from __future__ import annotations
+
+import json
+
+from factory import make_run, result_row, results_frame
+
+from probe_rnn.report.runfolder import load_run
+from probe_rnn.report.tables import LABEL_TABLE_PARTS, label_metrics_table, split_table
+
+NAN = float("nan")
+
+
+def _table(rows):
+    table = label_metrics_table(results_frame(rows))
+    return split_table(table, LABEL_TABLE_PARTS)[0]
+
+
+def test_control_key_accuracy_and_label_entropy_sit_beside_selectivity_and_bits() -> None:
+    rows = [result_row("output@last", "accuracy", 0.85),
+            result_row("output@last", "selectivity", 0.10),
+            result_row("output@last", "control_key_accuracy", 0.62, 0.58, 0.66),
+            result_row("output@last", "bits", 0.40),
+            result_row("output@last", "label_entropy", 0.76, NAN, NAN)]
+    info = _table(rows)
+    assert info.columns[:6] == ["view", "accuracy", "selectivity", "control key accuracy",
+                                "bits", "H(label) bits"]
+    assert info.rows[0][3].startswith("0.620 [0.580,") and info.rows[0][5] == "0.760"
+
+
+def test_degenerate_control_withholds_selectivity_with_a_note() -> None:
+    rows = [result_row("output@last", "accuracy", 0.85),
+            result_row("output@last", "selectivity", NAN, NAN, NAN),
+            result_row("output@last", "control_majority", 0.91, NAN, NAN),
+            result_row("mean(output)", "accuracy", 0.80),
+            result_row("mean(output)", "selectivity", NAN, NAN, NAN),
+            result_row("mean(output)", "control_majority", 0.60, NAN, NAN)]
+    info = _table(rows)
+    col = info.columns.index("selectivity")
+    assert info.rows[0][col] == ("withheld: degenerate control (91% of its labels are one "
+                                 "label)")
+    assert info.rows[1][col] == ""  # missing for another reason: no note
+
+
+def test_missed_precision_target_is_said(tmp_path) -> None:
+    run = make_run(tmp_path / "run")
+    card = json.loads((run / "run.json").read_text())
+    card.setdefault("probing", {})["precision"] = 0.01
+    (run / "run.json").write_text(json.dumps(card))
+    note = load_run(run).notes.get("probing", "")
+    assert "The precision target (±0.01 accuracy) was missed" in note
+    card["probing"]["precision"] = 0.45
+    (run / "run.json").write_text(json.dumps(card))
+    assert "precision target" not in load_run(run).notes.get("probing", "")
