@@ -23,7 +23,7 @@ __all__ = ["Table", "TokenExample", "frame_table", "card_table", "equivalence_ta
            "token_examples", "fmt"]
 
 # the label table's measures and their headers (words that wrap, so ~12 columns fit a page;
-# uniform_bits is left to results.csv: compression = uniform_bits / mdl_bits)
+# uniform_bits and prior_bits are left to results.csv: compression = prior_bits / mdl_bits)
 _CONTROL_METRICS = {"accuracy": "accuracy", "control_accuracy": "control accuracy",
                     "selectivity": "selectivity", "control_key_accuracy": "control key accuracy",
                     "bits": "bits", "label_entropy": "H(label) bits", "mdl_bits": "MDL bits",
