@@ -106,6 +106,16 @@ def _usage_line(exc: Exception, args: list[str]) -> str:
     return f"{text} (see {command} --help)"
 
 
+def _check_empty_out(args: list[str]) -> None:
+    """``--out ''`` (an unset ``$VAR``) is refused before parsing, which would read it as the
+    current folder."""
+    from probe_rnn.out_folder import check_out_path
+
+    for i, arg in enumerate(args):
+        if arg == "--out=" or (arg == "--out" and i + 1 < len(args) and not args[i + 1].strip()):
+            check_out_path("")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line and exit code 2."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -113,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
+        _check_empty_out(args)
         code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
         if code == 130:  # Typer turns Ctrl-C into exit code 130
             print("error: interrupted", file=sys.stderr)

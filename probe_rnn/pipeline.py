@@ -73,6 +73,7 @@ def run_pipeline(
     say: Say | None = None,
     progress: Progress | None = None,
     client: Any = None,
+    force_out: bool = False,
 ) -> RunResult:
     """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
 
@@ -101,21 +102,18 @@ def run_pipeline(
         Capture shards and probing cells run as tasks on its Dask cluster
         (:mod:`probe_rnn.cluster`); the run folder must be on a filesystem its workers see.
         The results are those of a local run.
+    force_out : bool
+        Write into ``out_dir`` even when it is an existing folder that holds files and is not
+        a probe-rnn run (:mod:`probe_rnn.out_folder`); without it such a folder is refused.
     """
+    from probe_rnn.out_folder import claimed_folder
     from probe_rnn.runlock import run_lock
 
-    out = Path(out_dir)
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        with run_lock(out):
-            ctx = _start_run(bundle, df, out, settings or RunSettings(), source, name,
-                             arguments, say, progress, client)
-            return _run_stages(ctx)
-    except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # nothing was written: leave no empty folder behind
-        raise
+    # a new folder left with nothing written is removed again when the run fails
+    with claimed_folder(out_dir, force_out) as out, run_lock(out):
+        ctx = _start_run(bundle, df, out, settings or RunSettings(), source, name,
+                         arguments, say, progress, client)
+        return _run_stages(ctx)
 
 
 def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSettings,

@@ -28,12 +28,14 @@ from probe_rnn.commands.common import (
     split_list,
     stdout,
     table_options,
+    writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 
 
+@writes_out()
 @model_options
 @table_options
 def probe_cmd(
@@ -97,6 +99,7 @@ def probe_cmd(
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 
+@writes_out()
 def demo_cmd(
     out: Annotated[Path, typer.Option("--out", help="Run folder of the demo.")] = Path(
         "reports/demo"
@@ -119,6 +122,7 @@ def demo_cmd(
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 
+@writes_out("html")
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by `probe` or `demo`.")],
     umap: UmapOpt = True,
@@ -171,6 +175,7 @@ _STUDY_TRAINING_OPTIONS: dict[str, Any] = {
 }
 
 
+@writes_out()
 @option_group(StudyTraining, _STUDY_TRAINING_OPTIONS, "training")
 @table_options
 def compare_readouts_cmd(

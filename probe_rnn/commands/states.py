@@ -18,10 +18,12 @@ from probe_rnn.commands.common import (
     say,
     split_list,
     table_options,
+    writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
 
 
+@writes_out()
 @model_options
 @table_options
 def capture_cmd(
@@ -72,6 +74,7 @@ def capture_cmd(
 
 
 # -- attribution ------------------------------------------------------------------------------
+@writes_out()
 @model_options
 @table_options
 def attribute_cmd(
