@@ -152,6 +152,9 @@ def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = 
         raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if target not in TARGETS:
         raise ConfigError(f"target must be one of {', '.join(TARGETS)}; got {target!r}")
+    from probe_rnn.run_settings import check_seed
+
+    check_seed(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").unlink(missing_ok=True)

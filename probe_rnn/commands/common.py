@@ -37,7 +37,8 @@ DatasetOpt = Annotated[
 ]
 TextOpt = Annotated[str, typer.Option("--text", help="Column holding the text.")]
 LabelOpt = Annotated[str, typer.Option("--label", help="Column holding the label.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", min=0, max=2**32 - 1, help="Seed for every random choice (0 to 2**32 - 1).")]
 UmapOpt = Annotated[
     bool, typer.Option("--umap/--no-umap", help="UMAP pictures (PCA with --no-umap).")
 ]

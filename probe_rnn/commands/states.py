@@ -87,7 +87,8 @@ def attribute_cmd(
     ids: Annotated[str | None, typer.Option(
         "--ids", help="Row numbers to attribute instead, e.g. 3,17,42.", show_default=False)
     ] = None,
-    steps: Annotated[int, typer.Option("--steps", help="Integration steps (IG).")] = 50,
+    steps: Annotated[int, typer.Option("--steps", min=1,
+                                       help="Integration steps (IG).")] = 50,
     target: Annotated[str, typer.Option(
         help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
     source: ModelSource = ModelSource(),

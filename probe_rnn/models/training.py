@@ -106,8 +106,9 @@ def accuracy(model: nn.Module, split: EncodedSplit, batch_size: int = 512) -> fl
 def _check_args(
     epochs: int, batch_size: int, lr: float, patience: int, grad_clip: float, seed: int
 ) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0; got {seed!r}")
+    from probe_rnn.run_settings import check_seed
+
+    check_seed(seed)
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be an integer >= 1; got {value!r}")
