@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     if debug:
         args = ["--debug"] + [a for a in args if a != "--debug"]
+    from probe_rnn.caches import use_cache_folder
+
+    use_cache_folder()  # matplotlib's and numba's caches: not under $HOME (README "Caches")
     try:
         _check_empty_out(args)
         code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
