@@ -169,24 +169,37 @@ def _run_stages(ctx: RunContext) -> RunResult:
 def _capture_states(ctx: RunContext) -> dict[str, Any]:
     """The trained model's state store and, with ``random_baseline``, that of the same
     architecture with random weights (a capture reuses a complete store already there)."""
-    from probe_rnn.capture import capture
-
-    df, out, say, views = ctx.df, ctx.out, ctx.say, ctx.settings.views
-    views = None if views is None else list(views)
+    df, out = ctx.df, ctx.out
     n_models = 2 if ctx.settings.random_baseline else 1
     with ctx.stage("capture", reuse=False) as note, \
             ctx.progress.stage("capture", len(df) * n_models, "rows") as bar:
-        stores = {"trained": capture(ctx.bundle, df, out / STATES_DIR, views=views, notice=say,
-                                     progress=lambda done, total: bar(done), client=ctx.client)}
+        stores = {"trained": _capture_in_range(
+            ctx, ctx.bundle, out / STATES_DIR, progress=lambda done, total: bar(done))}
         if ctx.settings.random_baseline:
             from probe_rnn.models import build_random_init
 
             baseline = build_random_init(ctx.bundle, seed=ctx.settings.seed)
-            stores["random-init"] = capture(
-                baseline, df, out / RANDOM_STATES_DIR, views=views, notice=say,
-                progress=lambda done, total: bar(len(df) + done), client=ctx.client)
+            stores["random-init"] = _capture_in_range(
+                ctx, baseline, out / RANDOM_STATES_DIR,
+                progress=lambda done, total: bar(len(df) + done))
         note(f"{len(df)} rows, {len(stores['trained'].views)} views")
     return stores
+
+
+def _capture_in_range(ctx: RunContext, bundle: Any, folder: Path, progress: Any) -> Any:
+    """:func:`~probe_rnn.capture.capture` into ``folder`` in float16, or in float32, with a
+    notice, when the model's states lie beyond float16's range (``probe`` has no dtype option:
+    the run stores what it can hold exactly)."""
+    from probe_rnn.capture import capture
+    from probe_rnn.errors import StorageRangeError
+
+    views = None if ctx.settings.views is None else list(ctx.settings.views)
+    options = {"views": views, "notice": ctx.say, "progress": progress, "client": ctx.client}
+    try:
+        return capture(bundle, ctx.df, folder, **options)
+    except StorageRangeError as exc:
+        ctx.say(f"{'capture':<12} {str(exc).split(':')[0]}: storing float32 instead")
+        return capture(bundle, ctx.df, folder, dtype="float32", **options)
 
 
 def _diagnose(ctx: RunContext, store: Any) -> pd.DataFrame:

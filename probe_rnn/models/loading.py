@@ -38,6 +38,7 @@ from probe_rnn.models.checkpoint import (
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 from probe_rnn.models.factory import FactoryResult, absolute_spec, call_factory
+from probe_rnn.models.sanity import check_declared_sizes, check_finite
 from probe_rnn.plugins import registry
 
 __all__ = ["load_model"]
@@ -93,6 +94,7 @@ def load_model(
     built = call_factory(factory) if factory is not None else None
     parts = _parts_from(path, obj, built)
     model = parts["model"].to("cpu").eval()
+    check_finite(model, repr(str(path)))
     found = find_embedding(model, built.embedding if built else None)
     tok = _tokenizer_for(parts["tokenizer"], found, vocab, tokenizer, pad_id, unk)
     chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found)
@@ -264,6 +266,7 @@ def _from_checkpoint(
             f"checkpoint {where} is inconsistent (tokenizer missing or {len(labels)} labels for "
             f"{config.n_labels} outputs): re-save it"
         )
+    check_declared_sizes(config, obj["state_dict"], where)  # before any allocation
     model = RNNClassifier(config)
     load_into(model, obj["state_dict"], where)
     return {"model": model, "config": config, "meta": meta, "tokenizer": tokenizer,
