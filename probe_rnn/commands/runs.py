@@ -215,6 +215,9 @@ def compare_readouts_cmd(
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
         df, source = table.load()
         df = sample_rows(df, max_rows, seed)
+        from probe_rnn.data.splits import check_splittable
+
+        check_splittable(df)  # before any training: a seeded split must give dev rows
         task = bar.add_task("training", total=None)
 
         def _progress(setting: str, done: int, total: int, what: str) -> None:
