@@ -94,7 +94,6 @@ def load_model(
     built = call_factory(factory) if factory is not None else None
     parts = _parts_from(path, obj, built)
     model = parts["model"].to("cpu").eval()
-    check_finite(model, repr(str(path)))
     found = find_embedding(model, built.embedding if built else None)
     tok = _tokenizer_for(parts["tokenizer"], found, vocab, tokenizer, pad_id, unk)
     chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found)
@@ -129,14 +128,20 @@ def _tokenizer_for(tok: Any, found: Any, vocab: Any, tokenizer: str | None, pad_
 
 
 def _parts_from(path: Path, obj: Any, built: FactoryResult | None) -> dict[str, Any]:
-    """Model, tokenizer, labels, config, meta and format held by ``obj`` (read from ``path``)."""
+    """Model, tokenizer, labels, config, meta and format held by ``obj`` (read from ``path``);
+    the model's weights are checked to be finite."""
     if isinstance(obj, nn.Module):
-        return _from_module(obj, built)
-    if isinstance(obj, Mapping) and "format" in obj and not is_state_dict(obj):
+        parts = _from_module(obj, built)
+    elif isinstance(obj, Mapping) and "format" in obj and not is_state_dict(obj):
         check_format(path, obj)
-        return _from_checkpoint(path, obj, built)
-    if _find_state_dict(obj) is not None:
-        return _from_state_dict(path, _find_state_dict(obj), built)
+        parts = _from_checkpoint(path, obj, built)
+    elif _find_state_dict(obj) is not None:
+        parts = _from_state_dict(path, _find_state_dict(obj), built)
+    else:
+        parts = None
+    if parts is not None:
+        check_finite(parts["model"], repr(str(path)))
+        return parts
     raise CheckpointError(
         f"checkpoint {str(path)!r} holds a {type(obj).__name__}, neither a probe-rnn "
         f"checkpoint nor a state_dict: save the model with probe_rnn.save_checkpoint or "
