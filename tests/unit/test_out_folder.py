@@ -85,3 +85,12 @@ def test_clear_store_without_a_manifest_keeps_every_array(tmp_path):
     np.save(tmp_path / "views" / "embedding.npy", np.zeros(2))
     clear_store(tmp_path)
     assert Path(tmp_path / "views" / "embedding.npy").is_file()
+
+
+def test_a_folder_another_run_holds_is_left_to_the_lock(tmp_path):
+    (tmp_path / LOCK_NAME).write_text("1\n")
+    assert is_run_folder(tmp_path)
+    claim_folder(tmp_path)  # the run lock, not the folder check, then names the other run
+    with pytest.raises(ConfigError, match=r"in use by another probe-rnn run \(PID 1\)"), \
+            run_lock(tmp_path):
+        pass
