@@ -146,6 +146,16 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
     print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+def _check_empty_out(args: list[str]) -> None:
+    """``--out ''`` (an unset ``$VAR``) is refused before parsing, which would read it as the
+    current folder."""
+    from probe_rnn.out_folder import check_out_path
+
+    for i, arg in enumerate(args):
+        if arg == "--out=" or (arg == "--out" and i + 1 < len(args) and not args[i + 1].strip()):
+            check_out_path("")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line and exit code 2, warnings into one line."""
     import warnings
@@ -158,8 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     if debug:
         args = ["--debug"] + [a for a in args if a != "--debug"]
+    from probe_rnn.caches import use_cache_folder
+
+    use_cache_folder()  # matplotlib's and numba's caches: not under $HOME (README "Caches")
     try:
         try:
+            _check_empty_out(args)
             code = app(args=args, prog_name="probe-rnn", standalone_mode=False)
         except SystemExit as exc:  # Typer returns its own exits: this is user code's
             if debug or _exit_module(exc).split(".")[0] in _OWN_EXITS:

@@ -132,8 +132,9 @@ def run_demo(
     from probe_rnn.data import load_dataset
 
     say = say or (lambda line: None)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from probe_rnn.out_folder import claim_folder
+
+    out = claim_folder(out)  # a folder probe-rnn did not write is refused before any work
     df = load_dataset("names", seed=seed)
     bundle = _demo_model(df, out / "model.pt", seed=seed, retrain=retrain, say=say)
     study = None

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "CaptureError",
     "CaptureMismatchError",
+    "StorageRangeError",
     "StoreError",
     "PluginError",
     "ProbeOutputError",
@@ -74,6 +75,10 @@ class CaptureError(ProbeRnnError, RuntimeError):
 
 class CaptureMismatchError(CaptureError):
     """Recomputed states disagree with the fused kernel's own results."""
+
+
+class StorageRangeError(CaptureError):
+    """Captured states lie beyond the range of the storage dtype (float16)."""
 
 
 class StoreError(ProbeRnnError, RuntimeError):

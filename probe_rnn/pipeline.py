@@ -73,6 +73,7 @@ def run_pipeline(
     say: Say | None = None,
     progress: Progress | None = None,
     client: Any = None,
+    force_out: bool = False,
 ) -> RunResult:
     """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
 
@@ -101,21 +102,18 @@ def run_pipeline(
         Capture shards and probing cells run as tasks on its Dask cluster
         (:mod:`probe_rnn.cluster`); the run folder must be on a filesystem its workers see.
         The results are those of a local run.
+    force_out : bool
+        Write into ``out_dir`` even when it is an existing folder that holds files and is not
+        a probe-rnn run (:mod:`probe_rnn.out_folder`); without it such a folder is refused.
     """
+    from probe_rnn.out_folder import claimed_folder
     from probe_rnn.runlock import run_lock
 
-    out = Path(out_dir)
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        with run_lock(out):
-            ctx = _start_run(bundle, df, out, settings or RunSettings(), source, name,
-                             arguments, say, progress, client)
-            return _run_stages(ctx)
-    except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # nothing was written: leave no empty folder behind
-        raise
+    # a new folder left with nothing written is removed again when the run fails
+    with claimed_folder(out_dir, force_out) as out, run_lock(out):
+        ctx = _start_run(bundle, df, out, settings or RunSettings(), source, name,
+                         arguments, say, progress, client)
+        return _run_stages(ctx)
 
 
 def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSettings,
@@ -185,27 +183,38 @@ def _run_stages(ctx: RunContext) -> RunResult:
 def _capture_states(ctx: RunContext) -> dict[str, Any]:
     """The trained model's state store and, with ``random_baseline``, that of the same
     architecture with random weights (a capture reuses a complete store already there)."""
-    from probe_rnn.capture import capture
-
-    df, out, say, views = ctx.df, ctx.out, ctx.say, ctx.settings.views
-    views = None if views is None else list(views)
+    df, out = ctx.df, ctx.out
     n_models = 2 if ctx.settings.random_baseline else 1
     with ctx.stage("capture", reuse=False) as note, \
             ctx.progress.stage("capture", len(df) * n_models, "rows") as bar:
-        size = ctx.settings.batch_size
-        stores = {"trained": capture(ctx.bundle, df, out / STATES_DIR, views=views, notice=say,
-                                     progress=lambda done, total: bar(done), client=ctx.client,
-                                     batch_size=size)}
+        stores = {"trained": _capture_in_range(
+            ctx, ctx.bundle, out / STATES_DIR, progress=lambda done, total: bar(done))}
         if ctx.settings.random_baseline:
             from probe_rnn.models import build_random_init
 
             baseline = build_random_init(ctx.bundle, seed=ctx.settings.seed)
-            stores["random-init"] = capture(
-                baseline, df, out / RANDOM_STATES_DIR, views=views, notice=say,
-                progress=lambda done, total: bar(len(df) + done), client=ctx.client,
-                batch_size=size)
+            stores["random-init"] = _capture_in_range(
+                ctx, baseline, out / RANDOM_STATES_DIR,
+                progress=lambda done, total: bar(len(df) + done))
         note(f"{len(df)} rows, {len(stores['trained'].views)} views")
     return stores
+
+
+def _capture_in_range(ctx: RunContext, bundle: Any, folder: Path, progress: Any) -> Any:
+    """:func:`~probe_rnn.capture.capture` into ``folder`` in float16, or in float32, with a
+    notice, when the model's states lie beyond float16's range (``probe`` has no dtype option:
+    the run stores what it can hold exactly)."""
+    from probe_rnn.capture import capture
+    from probe_rnn.errors import StorageRangeError
+
+    views = None if ctx.settings.views is None else list(ctx.settings.views)
+    options = {"views": views, "notice": ctx.say, "progress": progress, "client": ctx.client,
+               "batch_size": ctx.settings.batch_size}
+    try:
+        return capture(bundle, ctx.df, folder, **options)
+    except StorageRangeError as exc:
+        ctx.say(f"{'capture':<12} {str(exc).split(':')[0]}: storing float32 instead")
+        return capture(bundle, ctx.df, folder, dtype="float32", **options)
 
 
 def _diagnose(ctx: RunContext, store: Any) -> pd.DataFrame:

@@ -4,6 +4,11 @@ This module is the one place that writes and reads ``run.json`` (:func:`write_ru
 :func:`read_run`, :func:`read_previous_run`); the file carries :data:`RUN_SCHEMA`, and a
 ``run.json`` of a newer schema is refused with a one-line error rather than misread. A
 ``run.json`` without a schema number is from before schemas were recorded and reads as schema 1.
+
+A run folder knows it is one: every command that writes a folder (``probe``, ``demo``,
+``capture``, ``attribute``, ``compare-readouts``) first writes :data:`RUN_MARKER` into it, and
+only a folder holding that marker (or an empty or new one) is written into;
+:mod:`probe_rnn.out_folder` holds the checks (``--force-out`` writes into another folder).
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from typing import Any
 from probe_rnn.atomic import write_text
 from probe_rnn.errors import ReportError
 
-__all__ = ["RUN_JSON", "RUN_SCHEMA", "RESULT_COLUMNS", "REQUIRED_RESULT_COLUMNS", "RESULTS",
+__all__ = ["RUN_MARKER", "RUN_JSON", "RUN_SCHEMA", "RESULT_COLUMNS", "REQUIRED_RESULT_COLUMNS",
+           "RESULTS",
            "CELLS_CSV", "DIAGNOSIS_CSV", "VALUES_PARQUET", "TRAIN_ROWS", "JOURNAL_DIR",
            "STATES_DIR", "RANDOM_STATES_DIR", "ATTRIBUTION_DIR", "REPORT_HTML", "write_run",
            "overwrite_run", "read_run", "read_previous_run", "jsonable", "json_default"]
 
+#: The run marker, written first into every folder probe-rnn writes (:mod:`probe_rnn.out_folder`).
+RUN_MARKER = ".probe-rnn-run"
 #: The run's record: cards, settings, probing protocol, stages (rewritten after each stage).
 RUN_JSON = "run.json"
 #: Version of ``run.json``'s layout; raise it when a key changes meaning or is removed.

@@ -16,8 +16,11 @@ from typing import Any
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError
 
-__all__ = ["RunSettings", "PROBE_ROWS_CHOICES"]
+__all__ = ["RunSettings", "PROBE_ROWS_CHOICES", "MAX_SEED", "check_seed"]
 
+#: The largest seed every stage accepts (numpy's ``RandomState``, hence scikit-learn's
+#: ``random_state``, take seeds in ``[0, 2**32)``).
+MAX_SEED = 2**32 - 1
 #: The values of ``probe_rows`` (:mod:`probe_rnn.data.probed_rows`).
 PROBE_ROWS_CHOICES = ("heldout", "train", "all")
 #: Fields that decide no number of the run (how it runs and what it shows): left out of the
@@ -117,6 +120,7 @@ class RunSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
 
+        check_seed(self.seed)
         whole("folds", 2)
         whole("seeds", 1)
         whole("attribution_rows", 0)
@@ -162,3 +166,11 @@ class RunSettings:
         """The probe the label-probe extras (training rows, attribution) use."""
         return self.probes[0]
 
+
+
+def check_seed(seed: Any, name: str = "seed") -> None:
+    """Raise :class:`ConfigError` unless ``seed`` is an integer in ``[0, 2**32)``, the seeds
+    every stage accepts (checked up front, so no run fails late for its seed)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{name} must be an integer from 0 to {MAX_SEED} (2**32 - 1); "
+                          f"got {seed!r}")

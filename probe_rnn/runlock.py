@@ -49,7 +49,7 @@ def run_lock(folder: str | Path) -> Iterator[Path]:
             if pid is not None and pid != os.getpid() and _alive(pid):
                 raise ConfigError(
                     f"run folder {folder} is in use by another probe-rnn run (PID {pid}): "
-                    "wait for it to finish, or give another out_dir", parameter="out_dir"
+                    "wait for it to finish, or give another out_dir=", parameter="out_dir"
                 ) from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue

@@ -30,6 +30,7 @@ from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_
 from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.run_settings import check_seed
 from probe_rnn.vocabulary import OUTPUT_LAST, readout_views
 
 __all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
@@ -126,6 +127,14 @@ def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: 
     return torch.tensor([index[g] for g in gold])
 
 
+def _check_options(method: str, target: str, seed: int) -> None:
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if target not in TARGETS:
+        raise ConfigError(f"target must be one of {', '.join(TARGETS)}; got {target!r}")
+    check_seed(seed)
+
+
 def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = "ig",
               rows: int | Sequence[int] | None = None, n_steps: int = 50,
               internal_batch_size: int = 512, seed: int = 0, progress: Progress | None = None,
@@ -155,10 +164,7 @@ def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = 
         layer's h_n).
     progress : called as ``progress(done, total, what)`` after each stage.
     """
-    if method not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if target not in TARGETS:
-        raise ConfigError(f"target must be one of {', '.join(TARGETS)}; got {target!r}")
+    _check_options(method, target, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").unlink(missing_ok=True)

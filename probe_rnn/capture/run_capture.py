@@ -158,7 +158,8 @@ def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[s
     except BaseException:  # disk full, Ctrl-C, a model error: no half-written store is left
         if writer is not None:
             writer.close(after_error=True)
-        clear_store(out)
+        clear_store(out, [] if writer is None else
+                    [f"views/{file.path.name}" for _, file in writer.arrays.values()])
         raise
     return StateStore(out)
 

@@ -20,11 +20,11 @@ as if it were the states).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -347,19 +347,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def clear_store(out: Path) -> None:
-    """Delete a store's own files in ``out`` (manifest first), leaving anything else there."""
-    for name in (MANIFEST, f"{MANIFEST}.part"):
-        (out / name).unlink(missing_ok=True)
-    for name in ("meta.parquet", "meta.parquet.part", "meta.arrows.part", "offsets.npy",
-                 "token_ids.npy"):
-        (out / name).unlink(missing_ok=True)
-    views = out / "views"
-    if views.is_dir():
-        for file in views.glob("*.npy"):
-            file.unlink()
-        if not any(views.iterdir()):
-            shutil.rmtree(views)
+def clear_store(out: Path, written: Sequence[str] = ()) -> None:
+    """Delete a store's own files in ``out`` (manifest first), nothing else; of ``views/``: the
+    arrays its manifest lists and ``written`` (those a failed capture began, ``views/x.npy``)."""
+    listed = list(written)  # without a readable manifest no other view file is known to be ours
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        listed += [str(spec["file"]) for spec in manifest["views"].values()]
+    for name in (MANIFEST, f"{MANIFEST}.part", "meta.parquet", "meta.parquet.part",
+                 "meta.arrows.part", "offsets.npy", "token_ids.npy", *listed):
+        file = (out / name).resolve()
+        if file.parent in (out.resolve(), (out / "views").resolve()):
+            file.unlink(missing_ok=True)
+    if (out / "views").is_dir() and not any((out / "views").iterdir()):
+        (out / "views").rmdir()
 
 
 def reusable_store(out: Path, key: dict[str, Any],

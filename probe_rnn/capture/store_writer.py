@@ -32,7 +32,7 @@ from probe_rnn.capture.store import (
     file_sha256,
     view_file_name,
 )
-from probe_rnn.errors import CaptureError
+from probe_rnn.errors import CaptureError, StorageRangeError
 from probe_rnn.vocabulary import OUTPUT_NAIVE_LAST
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class StoreWriter:
             view = sentence_view(source, name) if kind == "sentence" else token_view(real, name)
             values = _flat(view).detach().cpu().float().numpy()
             if self.dtype == "float16" and np.abs(values).max(initial=0.0) > 65504:
-                raise CaptureError(
+                raise StorageRangeError(
                     f"view {name!r} has values beyond the float16 range: capture with "
                     "dtype=float32", parameter="dtype"
                 )

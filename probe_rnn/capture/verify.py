@@ -23,6 +23,8 @@ Differences are reported relative to the magnitude of the terms involved, so one
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -169,6 +171,11 @@ def raise_on_mismatch(
             worst = (what, diff, limit)
     if worst is not None:
         what, diff, limit = worst
+        if not math.isfinite(diff):
+            raise CaptureMismatchError(
+                f"the states of module {module_name!r} are not finite at {what} (NaN or inf): "
+                "its weights or inputs hold NaN/inf, or its states overflow (e.g. a relu RNN "
+                "or a float16 model): check the checkpoint and the input")
         raise CaptureMismatchError(
             f"recomputed states of module {module_name!r} fail the check at {what}: "
             f"max |difference| {diff:.3g} > tolerance {limit:.3g}; the module's weights or "

@@ -37,7 +37,8 @@ DatasetOpt = Annotated[
 ]
 TextOpt = Annotated[str, typer.Option("--text", help="Column holding the text.")]
 LabelOpt = Annotated[str, typer.Option("--label", help="Column holding the label.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random choice.")]
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", min=0, max=2**32 - 1, help="Seed for every random choice (0 to 2**32 - 1).")]
 UmapOpt = Annotated[
     bool, typer.Option("--umap/--no-umap", help="UMAP pictures (PCA with --no-umap).")
 ]
@@ -63,6 +64,51 @@ PluginsOpt = Annotated[
     typer.Option("--plugins", help="Folder of plugin files (repeatable); ./probes is always read.",
                  show_default=False),
 ]
+
+
+ForceOutOpt = Annotated[
+    bool, typer.Option("--force-out", help="Write into an existing --out that probe-rnn did not "
+                       "write (its files named like probe-rnn's outputs are replaced).")]
+
+
+def writes_out(kind: str = "folder") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator giving a command ``--force-out`` and checking its ``--out`` before any work
+    (:mod:`probe_rnn.out_folder`): ``kind`` "folder" claims the run folder for the command,
+    "checkpoint" and "html" check the one file it writes (``report``: RUN_DIR/index.html
+    when --out is not given)."""
+    from probe_rnn.out_folder import (
+        check_out_file,
+        claimed_folder,
+        is_probe_rnn_checkpoint,
+        is_probe_rnn_html,
+    )
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        added = inspect.Parameter("force_out", inspect.Parameter.KEYWORD_ONLY, default=False,
+                                  annotation=ForceOutOpt)
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            force, out = kwargs.pop("force_out"), kwargs.get("out")
+            if kind == "folder":
+                with claimed_folder(out, force):
+                    return command(**kwargs)
+            if kind == "html" and out is None:
+                out = Path(kwargs["run_dir"]) / "index.html"
+                if not out.parent.is_dir():
+                    return command(**kwargs)  # the report names the missing run folder
+            ours = is_probe_rnn_html if kind == "html" else is_probe_rnn_checkpoint
+            check_out_file(out, force, ours)
+            return command(**kwargs)
+
+        parameters = [*signature.parameters.values(), added]
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        del wrapper.__wrapped__
+        return wrapper
+
+    return decorate
 
 
 def load_data(

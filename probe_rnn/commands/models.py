@@ -21,6 +21,7 @@ from probe_rnn.commands.common import (
     load_plugins,
     sample_rows,
     stdout,
+    writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.commands.output import (
@@ -65,6 +66,7 @@ def datasets_cmd() -> None:
     stdout().print(table)
 
 
+@writes_out("checkpoint")
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", help="Checkpoint to write (.pt).")] = Path(
         "model.pt"

@@ -28,6 +28,7 @@ from probe_rnn.commands.common import (
     split_list,
     stdout,
     table_options,
+    writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.errors import ConfigError
@@ -42,6 +43,7 @@ CaptureBatchOpt = Annotated[int, typer.Option(
     "sees the same batches).")]
 
 
+@writes_out()
 @model_options
 @table_options
 def probe_cmd(
@@ -106,6 +108,7 @@ def probe_cmd(
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 
+@writes_out()
 def demo_cmd(
     out: Annotated[Path, typer.Option("--out", help="Run folder of the demo.")] = Path(
         "reports/demo"
@@ -128,6 +131,7 @@ def demo_cmd(
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 
+@writes_out("html")
 def report_cmd(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by `probe` or `demo`.")],
     umap: UmapOpt = True,
@@ -182,6 +186,7 @@ _STUDY_TRAINING_OPTIONS: dict[str, Any] = {
 }
 
 
+@writes_out()
 @option_group(StudyTraining, _STUDY_TRAINING_OPTIONS, "training")
 @table_options
 def compare_readouts_cmd(
@@ -222,6 +227,9 @@ def compare_readouts_cmd(
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
         df, source = table.load()
         df = sample_rows(df, max_rows, seed)
+        from probe_rnn.data.splits import check_splittable
+
+        check_splittable(df)  # before any training: a seeded split must give dev rows
         task = bar.add_task("training", total=None)
 
         def _progress(setting: str, done: int, total: int, what: str) -> None:

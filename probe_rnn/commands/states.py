@@ -18,6 +18,7 @@ from probe_rnn.commands.common import (
     say,
     split_list,
     table_options,
+    writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from probe_rnn.attribution import AttributionResult
 
 
+@writes_out()
 @model_options
 @table_options
 def capture_cmd(
@@ -76,6 +78,7 @@ def capture_cmd(
 
 
 # -- attribution ------------------------------------------------------------------------------
+@writes_out()
 @model_options
 @table_options
 def attribute_cmd(
@@ -88,10 +91,10 @@ def attribute_cmd(
     ids: Annotated[str | None, typer.Option(
         "--ids", help="Row numbers to attribute instead, e.g. 3,17,42.", show_default=False)
     ] = None,
-    steps: Annotated[int, typer.Option("--steps", help="Integration steps (IG) of token "
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Integration steps (IG) of token "
                                        "attributions.")] = 50,
     state_steps: Annotated[int, typer.Option(
-        "--state-steps", help="Integration steps of per-step state attributions.")] = 16,
+        "--state-steps", min=1, help="Integration steps of per-step state attributions.")] = 16,
     target: Annotated[str, typer.Option(
         help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
     source: ModelSource = ModelSource(),

@@ -21,7 +21,7 @@ import pandas as pd
 from probe_rnn.data.tables import label_names, normalise_splits
 from probe_rnn.errors import ConfigError, DataError
 
-__all__ = ["ensure_splits", "split_sizes"]
+__all__ = ["ensure_splits", "split_sizes", "check_splittable"]
 
 
 def split_sizes(n: int, dev: float, test: float) -> tuple[int, int, int]:
@@ -103,3 +103,21 @@ def ensure_splits(
         splits[order[n_test:n_test + n_dev]] = "dev"
     out["split"] = splits
     return out
+
+
+def check_splittable(df: pd.DataFrame, dev: float = 0.1, test: float = 0.1) -> None:
+    """Raise :class:`DataError`, saying what the table has, when it has no ``split`` column
+    and :func:`ensure_splits` would give it no dev row (every class too small: a table of
+    500 classes with one row each). A table with a split column passes unchecked."""
+    if "split" in df.columns or "label" not in df.columns or df.empty:
+        return
+    counts = df["label"].astype(str).value_counts()
+    if any(split_sizes(int(n), dev, test)[1] >= 1 for n in counts):
+        return
+    needed = next(n for n in range(1, 10**6) if split_sizes(n, dev, test)[1] >= 1)
+    raise DataError(
+        f"the table has no split column and {len(df)} rows in {len(counts)} classes, at most "
+        f"{int(counts.max())} per class: the seeded split ({dev:.0%} of each class to dev) "
+        f"needs a class with at least {needed} rows to give a dev row; add rows (at least "
+        f"{needed} to some class), or add a split column with train and dev rows (values "
+        "train, dev, test)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,12 @@ class VocabTokenizer:
             raise DataError(f"{source} holds no tokens: give the vocabulary the model was "
                             "trained with")
         self.index = dict(index)
+        counts = Counter(self.index.values())
+        if len(counts) != len(self.index):
+            dup = next(i for i, n in counts.items() if n > 1)
+            names = ", ".join(repr(t) for t, i in self.index.items() if i == dup)
+            raise DataError(f"{source} gives id {dup} to several tokens ({names}): one token "
+                            "per id")
         self.kind, self.unk_id, self.source = kind, unk_id, source
         self.pad_id = None if pad_id is None else int(pad_id)
         self._size = max(max(self.index.values()), self.pad_id or 0, unk_id or 0) + 1
@@ -177,13 +184,13 @@ def _load_index(path: Path) -> dict[str, int]:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(pairs, path))
         except json.JSONDecodeError as exc:
             raise DataError(f"vocabulary file {str(path)!r} is not valid JSON (line "
                             f"{exc.lineno}: {exc.msg}): fix it, or give one token per "
                             "line") from None
         if isinstance(data, list):
-            data = {str(token): i for i, token in enumerate(data)}
+            data = _list_index(data, path)
         bad = [k for k, v in data.items() if isinstance(v, bool) or not isinstance(v, int)
                or v < 0]
         if bad:
@@ -208,6 +215,30 @@ def _load_index(path: Path) -> dict[str, int]:
                             "each once")
         seen[token] = number
     return seen
+
+
+def _unique_keys(pairs: list[tuple[str, Any]], path: Path) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; a key given twice (which ``json`` would silently map
+    to its last value) is an error naming it."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DataError(f"vocabulary file {str(path)!r} lists token {key!r} twice (ids "
+                            f"{seen[key]!r} and {value!r}): give each token once")
+        seen[key] = value
+    return seen
+
+
+def _list_index(tokens: list[Any], path: Path) -> dict[str, int]:
+    """token -> position of a JSON list; a token listed twice is an error naming it."""
+    index: dict[str, int] = {}
+    for position, item in enumerate(tokens):
+        token = str(item)
+        if token in index:
+            raise DataError(f"vocabulary file {str(path)!r} lists token {token!r} twice "
+                            f"(positions {index[token]} and {position}): give each token once")
+        index[token] = position
+    return index
 
 
 def _special(index: Mapping[str, int], given: str | None, spellings: tuple[str, ...],

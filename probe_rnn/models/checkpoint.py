@@ -245,7 +245,7 @@ def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         message = str(exc)
-        if "Unsupported global" not in message:
+        if _GLOBAL.search(message) is None:  # "Unsupported global", "unsupported GLOBAL"
             raise _unreadable(path, exc) from exc
         if not trust_checkpoint:
             raise _untrusted(path, message) from exc

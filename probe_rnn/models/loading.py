@@ -39,6 +39,7 @@ from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 from probe_rnn.models.factory import FactoryResult, absolute_spec, call_factory
 from probe_rnn.models.feeding import Feeding
+from probe_rnn.models.sanity import check_declared_sizes, check_finite
 from probe_rnn.plugins import registry
 
 __all__ = ["load_model"]
@@ -128,14 +129,20 @@ def _tokenizer_for(tok: Any, found: Any, vocab: Any, tokenizer: str | None, pad_
 
 
 def _parts_from(path: Path, obj: Any, built: FactoryResult | None) -> dict[str, Any]:
-    """Model, tokenizer, labels, config, meta and format held by ``obj`` (read from ``path``)."""
+    """Model, tokenizer, labels, config, meta and format held by ``obj`` (read from ``path``);
+    the model's weights are checked to be finite."""
     if isinstance(obj, nn.Module):
-        return _from_module(obj, built)
-    if isinstance(obj, Mapping) and "format" in obj and not is_state_dict(obj):
+        parts = _from_module(obj, built)
+    elif isinstance(obj, Mapping) and "format" in obj and not is_state_dict(obj):
         check_format(path, obj)
-        return _from_checkpoint(path, obj, built)
-    if _find_state_dict(obj) is not None:
-        return _from_state_dict(path, _find_state_dict(obj), built)
+        parts = _from_checkpoint(path, obj, built)
+    elif _find_state_dict(obj) is not None:
+        parts = _from_state_dict(path, _find_state_dict(obj), built)
+    else:
+        parts = None
+    if parts is not None:
+        check_finite(parts["model"], repr(str(path)))
+        return parts
     raise CheckpointError(
         f"checkpoint {str(path)!r} holds a {type(obj).__name__}, neither a probe-rnn "
         f"checkpoint nor a state_dict: save the model with probe_rnn.save_checkpoint or "
@@ -326,6 +333,7 @@ def _from_checkpoint(
             f"checkpoint {where} is inconsistent (tokenizer missing or {len(labels)} labels for "
             f"{config.n_labels} outputs): re-save it"
         )
+    check_declared_sizes(config, obj["state_dict"], where)  # before any allocation
     model = RNNClassifier(config)
     load_into(model, obj["state_dict"], where)
     return {"model": model, "config": config, "meta": meta, "tokenizer": tokenizer,

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from probe_rnn.capture.store import data_checksum
 from probe_rnn.data import Tokenizer, check_table, ensure_splits, label_names
+from probe_rnn.data.splits import check_splittable
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.models.adapters import ProbeRnnAdapter
 from probe_rnn.models.bundle import ModelBundle
@@ -106,8 +107,9 @@ def accuracy(model: nn.Module, split: EncodedSplit, batch_size: int = 512) -> fl
 def _check_args(
     epochs: int, batch_size: int, lr: float, patience: int, grad_clip: float, seed: int
 ) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0; got {seed!r}")
+    from probe_rnn.run_settings import check_seed
+
+    check_seed(seed)
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be an integer >= 1; got {value!r}")
@@ -132,12 +134,15 @@ def build_classifier(config: ModelConfig) -> RNNClassifier:
 def prepare_table(df: pd.DataFrame, seed: int, source: str | None
                   ) -> tuple[pd.DataFrame, list[str]]:
     """Check a training table, add the seeded split when absent; return it and its labels."""
+    given = "split" in df.columns
     df = ensure_splits(check_table(df, source=source or "training table"), seed=seed)
     labels = label_names(df["label"])
     if len(labels) < 2:
         raise DataError(f"training needs at least 2 classes; the table has {labels}")
     counts = df["split"].value_counts()
     for split in ("train", "dev"):
+        if counts.get(split, 0) == 0 and not given:
+            check_splittable(df.drop(columns="split"))
         if counts.get(split, 0) == 0:
             raise DataError(
                 f"the split column has no {split!r} rows: add some, or drop the column to let "

@@ -60,3 +60,38 @@ def test_the_fingerprint_ignores_how_the_run_goes(changes) -> None:
 def test_the_fingerprint_changes_with_model_and_data() -> None:
     base = RunSettings().fingerprint("m", "d")
     assert base != RunSettings().fingerprint("m2", "d") != RunSettings().fingerprint("m", "d2")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
+def test_a_seed_outside_what_every_stage_takes_is_refused(seed):
+    from probe_rnn.run_settings import MAX_SEED
+
+    with pytest.raises(ConfigError, match=rf"seed must be an integer from 0 to {MAX_SEED}"):
+        RunSettings(seed=seed)
+
+
+def test_the_largest_seed_reaches_numpy_and_sklearn():
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from probe_rnn.run_settings import MAX_SEED, check_seed
+
+    assert RunSettings(seed=MAX_SEED).seed == MAX_SEED
+    check_seed(MAX_SEED)
+    np.random.RandomState(MAX_SEED)  # the reference: what sklearn's random_state accepts
+    LogisticRegression(random_state=MAX_SEED).fit([[0.0], [1.0]], [0, 1])
+    with pytest.raises(ValueError):
+        np.random.RandomState(MAX_SEED + 1)
+
+
+def test_train_and_attribute_check_the_seed_before_any_work(tmp_path):
+    from probe_rnn.attribution import attribute
+    from probe_rnn.data import load_dataset
+    from probe_rnn.models import train
+
+    df = load_dataset("synthetic-last").head(20)
+    with pytest.raises(ConfigError, match="seed must be an integer from 0"):
+        train(df, seed=2**32)
+    with pytest.raises(ConfigError, match="seed must be an integer from 0"):
+        attribute(None, df, tmp_path / "attr", seed=-1)
+    assert not (tmp_path / "attr").exists()

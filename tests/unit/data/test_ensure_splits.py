@@ -42,3 +42,18 @@ def test_existing_split_validated_not_redrawn() -> None:
 def test_bad_fractions(dev: float, test: float) -> None:
     with pytest.raises(ConfigError):
         ensure_splits(_table(), dev=dev, test=test)
+
+
+def test_a_table_the_seeded_split_gives_no_dev_row_is_described():
+    from probe_rnn.data.splits import check_splittable
+
+    table = pd.DataFrame({"text": [f"t{i}" for i in range(40)],
+                          "label": [f"c{i % 10}" for i in range(40)]})
+    assert (ensure_splits(table)["split"] == "dev").sum() == 0  # the reference: no dev row
+    with pytest.raises(DataError, match=r"no split column and 40 rows in 10 classes, at most 4 "
+                       r"per class: .* at least 5 rows"):
+        check_splittable(table)
+    grown = pd.concat([table, table.head(1)], ignore_index=True)  # c0 now has 5 rows
+    check_splittable(grown)
+    assert (ensure_splits(grown)["split"] == "dev").sum() >= 1
+    check_splittable(table.assign(split=["train", "dev"] * 20))  # a split column: unchecked

@@ -99,3 +99,24 @@ def test_round_trip_through_a_dict() -> None:
     again = tokenizer_from_dict(json.loads(json.dumps(tok.to_dict())))
     assert isinstance(again, VocabTokenizer)
     assert torch.equal(again.encode_batch(["xy", "y"])[0], tok.encode_batch(["xy", "y"])[0])
+
+
+@pytest.mark.parametrize("name, text, token", [
+    ("list.json", json.dumps(["<pad>", "<unk>", "the", "cat", "the"]), "'the'"),
+    ("list.json", '["<pad>", 1, "1"]', "'1'"),  # the same token once written as a number
+    ("map.json", '{"<pad>": 0, "the": 1, "cat": 2, "the": 3}', "'the'"),
+    ("lines.txt", "<pad>\nthe\ncat\nthe\n", "'the'"),
+])
+def test_a_token_given_twice_is_refused_in_every_form(tmp_path, name, text, token) -> None:
+    # json.loads alone keeps the last of a repeated key, and a list maps it to its last position
+    path = _write(tmp_path, name, text)
+    with pytest.raises(DataError, match=rf"lists (token )?{token} twice"):
+        read_vocab(path)
+
+
+def test_an_id_given_to_two_tokens_is_refused_in_every_form(tmp_path) -> None:
+    path = _write(tmp_path, "map.json", json.dumps({"<pad>": 0, "the": 1, "cat": 1}))
+    with pytest.raises(DataError, match="gives id 1 to several tokens"):
+        read_vocab(path)
+    with pytest.raises(DataError, match=r"gives id 2 to several tokens \('a', 'b'\)"):
+        VocabTokenizer({"<pad>": 0, "a": 2, "b": 2})  # e.g. a vocabulary stored in a checkpoint
