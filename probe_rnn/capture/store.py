@@ -36,10 +36,8 @@ import pandas as pd
 from probe_rnn.errors import StoreError
 from probe_rnn.vocabulary import try_parse
 
-__all__ = [
-    "StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
-    "data_checksum", "clear_store", "reusable_store", "file_sha256",
-]
+__all__ = ["StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
+           "data_checksum", "clear_store", "reusable_store", "file_sha256"]
 
 STORE_FORMAT = "probe-rnn-states"
 #: 2: the manifest records a sha256 per file (``sha256``); 3: and the output-vs-hidden diagnosis
@@ -350,7 +348,7 @@ def file_sha256(path: Path) -> str:
 def clear_store(out: Path, written: Sequence[str] = ()) -> None:
     """Delete a store's own files in ``out`` (manifest first), nothing else; of ``views/``: the
     arrays its manifest lists and ``written`` (those a failed capture began, ``views/x.npy``)."""
-    listed = list(written)  # without a readable manifest no other view file is known to be ours
+    listed = list(written)  # without a readable manifest, no other view file is known as ours
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
         listed += [str(spec["file"]) for spec in manifest["views"].values()]
@@ -359,7 +357,7 @@ def clear_store(out: Path, written: Sequence[str] = ()) -> None:
         file = (out / name).resolve()
         if file.parent in (out.resolve(), (out / "views").resolve()):
             file.unlink(missing_ok=True)
-    if (out / "views").is_dir() and not any((out / "views").iterdir()):
+    with contextlib.suppress(OSError):  # views/ goes only when it is left empty
         (out / "views").rmdir()
 
 
