@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import torch
 
-from probe_rnn.vocabulary import DIRECTIONS, OUTPUT_LAST, OUTPUT_NAIVE_LAST, state_view
+from probe_rnn.vocabulary import (
+    DIRECTIONS,
+    OUTPUT_LAST,
+    OUTPUT_NAIVE_LAST,
+    final_view,
+    state_view,
+)
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
@@ -253,6 +259,8 @@ class ModuleDiagnosis:
             if self.short and self.short_zero < self.short:
                 last += (" On this padded (not packed) input the backward direction also read "
                          "the padding before each short row's last token.")
+            last += (f" So `{final_view('h_n', self.layers - 1)}` (both directions, what a "
+                     f"`hidden` readout reads) and `{OUTPUT_LAST}` differ at least in that half.")
         same = self.bwd_step0 <= SAME_TOLERANCE
         step0 = (f"The backward half of output at step 0 {'equals' if same else 'differs from'} "
                  f"{hn} (max |diff| {_number(self.bwd_step0)})" + (

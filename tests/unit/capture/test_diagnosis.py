@@ -136,6 +136,7 @@ def test_bidirectional_two_layers_backward_half_and_lower_layers() -> None:
                                                                           abs=1e-5)
     assert value(table, "c_n not in output") == 2 * 2 * 5
     assert "only the last token" in format_diagnosis(table)
+    assert "So h_n/L1 (both directions" in format_diagnosis(table)
 
 
 def test_padded_module_reads_padding() -> None:
