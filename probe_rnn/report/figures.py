@@ -29,7 +29,8 @@ PALETTE = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 METRIC_NAMES = {"accuracy": "accuracy", "r2": "R²", "bits": "information (bits)",
                 "selectivity": "selectivity", "mdl_bits": "MDL codelength (bits)",
-                "compression": "MDL compression", "control_accuracy": "control accuracy"}
+                "compression": "MDL compression", "control_accuracy": "control accuracy",
+                "control_key_accuracy": "control key (first token) accuracy"}
 
 
 @dataclass
@@ -151,8 +152,8 @@ def view_bars(results: pd.DataFrame, probe: str | None) -> go.Figure | None:
     views = _ordered(sentence_rows(rows)["view"])
     fig, labels, groups = go.Figure(), [], []
     for task in _ordered(rows["task"]):
-        for metric in (score_metric(results, task), "bits", "selectivity", "mdl_bits",
-                       "compression"):
+        for metric in (score_metric(results, task), "bits", "selectivity",
+                       "control_key_accuracy", "mdl_bits", "compression"):
             cell = rows[(rows["task"] == task) & (rows["metric"] == metric)]
             trained = sentence_rows(cell)
             if trained["value"].notna().sum() == 0:
