@@ -59,7 +59,9 @@ def check_labels(bundle: ModelBundle, df: pd.DataFrame, say: Say) -> None:
     show = lambda values: ", ".join(sorted(values)[:10]) + (" …" if len(values) > 10 else "")  # noqa: E731
     if not given & known:
         raise DataError(f"the data's labels ({show(given)}) are none of the model's "
-                        f"({show(known)}): check the table's label column and the checkpoint")
+                        f"({show(known)}): check the table's label column and the checkpoint, or "
+                        "name the model's classes in output order with --labels (e.g. "
+                        f"--labels {','.join(sorted(given)[:len(known)])})")
     say(f"note: {len(given - known)} data label(s) the model does not know "
         f"({show(given - known)}); the model's labels are {show(known)}")
 

@@ -27,7 +27,9 @@ Built-ins (``layout`` says whether the model reads ``(batch, time)`` or ``(time,
 What a foreign model returns is read as logits: a tuple gives its first element; a single
 output ``z`` per row (``(batch,)`` or ``(batch, 1)``, a binary model trained with
 ``BCEWithLogitsLoss``) becomes the two logits ``(-z/2, z/2)``, whose softmax is
-``(1 - sigmoid(z), sigmoid(z))``. A call that fails is a one-line error naming the model's
+``(1 - sigmoid(z), sigmoid(z))``. A model whose last module is ``nn.Sigmoid`` (``BCELoss``)
+or ``nn.Softmax`` returns probabilities: they are turned back into logits first. A call
+that fails is a one-line error naming the model's
 ``forward`` signature and the shapes it was given.
 """
 
@@ -95,12 +97,37 @@ def forward_signature(model: nn.Module) -> str:
     return f"{type(model).__name__}.forward{sig}"
 
 
-def as_logits(out: Any, batch: int) -> Tensor:
-    """The model's return value as logits ``(batch, n_labels)`` (see the module docstring)."""
+@contextlib.contextmanager
+def last_module(model: nn.Module) -> Iterator[list[nn.Module]]:
+    """Within it, the list holds the last leaf module that ran in ``model`` (an ``nn.Sigmoid``
+    or ``nn.Softmax`` there means the model returns probabilities)."""
+    seen: list[nn.Module] = []
+
+    def note(module: nn.Module, _inputs: Any, _output: Any) -> None:
+        seen[:] = [module]
+
+    handles = [m.register_forward_hook(note) for m in model.modules()
+               if not any(True for _ in m.children())]
+    try:
+        yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def as_logits(out: Any, batch: int, last: Sequence[nn.Module] = ()) -> Tensor:
+    """The model's return value as logits ``(batch, n_labels)`` (see the module docstring).
+    ``last``: from :func:`last_module`; a model ending in ``nn.Sigmoid`` (one output per row,
+    trained with ``BCELoss``) has its probabilities ``p`` read as the logit ``log(p/(1-p))``, one
+    ending in ``nn.Softmax`` as the logits ``log p``."""
     if isinstance(out, tuple | list) and out and isinstance(out[0], Tensor):
         out = out[0]
     if not isinstance(out, Tensor):
         raise TypeError(f"it returned a {type(out).__name__}, not a tensor of logits")
+    ending = type(last[-1]) if last else None
+    if ending in (nn.Sigmoid, nn.Softmax) and out.is_floating_point():
+        p = out.clamp(1e-7, 1 - 1e-7) if ending is nn.Sigmoid else out.clamp_min(1e-12)
+        out = torch.log(p) - torch.log1p(-p) if ending is nn.Sigmoid else torch.log(p)
     if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1):
         half = out.reshape(-1, 1) / 2
         out = torch.cat([-half, half], dim=1)
@@ -173,8 +200,9 @@ class TokenizerAdapter:
         args = (moved, lengths.to(device)) if self.passes_lengths else (moved,)
         extra = {feed.batch_arg: len(ids)} if feed.batch_arg else {}
         try:
-            with sorted_packing(model) if feed.sort else contextlib.nullcontext():
-                return as_logits(model(*args, **extra), len(ids))
+            with (sorted_packing(model) if feed.sort else contextlib.nullcontext(),
+                  last_module(model) as last):
+                return as_logits(model(*args, **extra), len(ids), last)
         except ProbeRnnError:
             raise
         except Exception as exc:

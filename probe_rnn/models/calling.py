@@ -223,6 +223,12 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
                 return CallShape(passes, lay, f"called with {what}", outputs, batch_arg,
                                  shape.sort)
             tried.append(f"with {what}: {why}")
+    if rnn is None:  # no flag or collate can help: say why first
+        raise ModelCallError(
+            f"cannot call {forward_signature(model)}, and {type(model).__name__} has no "
+            "nn.LSTM, nn.GRU or nn.RNN, whose states probe-rnn captures (a recurrence written "
+            "by hand, such as nn.Linear layers called once per step, is not one): build the "
+            "model on one of those modules")
     if len(known) == len(tried) and len(set(known)) == 1:  # one known cause: say it once
         raise ModelCallError(f"cannot call {forward_signature(model)}: {known[0]}")
     raise ModelCallError(

@@ -15,7 +15,8 @@ What probe-rnn learns from the batch, without more code:
   (a model that reads its padding);
 * **the ids**: the item that reaches the model's ``nn.Embedding`` (either layout). Attribution
   rebuilds a batch from ids and lengths, so it needs every item of the batch to be the ids, the
-  lengths, a mask, or a value that is not per row.
+  lengths, a mask, a value that is not per row, or one equal on every row (an initial state of
+  zeros, a tuple ``(h_0, c_0)`` too), which is resized to the new rows.
 
 A forward that packs without ``enforce_sorted=False`` gets its rows sorted by
 ``pack_padded_sequence`` itself (:func:`~probe_rnn.models.feeding.sorted_packing`). Token strings
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
-from probe_rnn.models.adapters import as_logits, forward_signature
+from probe_rnn.models.adapters import as_logits, forward_signature, last_module
 from probe_rnn.models.feeding import sorted_packing
 
 __all__ = ["CollateAdapter", "load_collate"]
@@ -117,8 +118,8 @@ class CollateAdapter:
         args, kwargs = batch["call"] if "call" in batch else self._rebuild(batch)
         rows = int(batch["lengths"].shape[0])
         try:
-            with sorted_packing(model):
-                return as_logits(model(*args, **kwargs), rows)
+            with sorted_packing(model), last_module(model) as last:
+                return as_logits(model(*args, **kwargs), rows, last)
         except ProbeRnnError:
             raise
         except Exception as exc:
@@ -234,12 +235,8 @@ class CollateAdapter:
             elif role == "mask":
                 mask = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]
                 new = mask if value.shape[0] == self._template_rows else mask.t()
-            elif isinstance(value, Tensor) and value.dim() > 0:
-                raise ConfigError(
-                    f"collate {self.spec} returns item {key!r} ({tuple(value.shape)}) that is "
-                    "neither the ids, the lengths nor a mask: attribution cannot rebuild it for "
-                    "other rows; attribute with an adapter plugin (see probes/README.md)",
-                    parameter="collate")
+            elif _tensors(value):
+                new = self._same_for_every_row(key, value, int(ids.shape[0]))
             else:
                 continue
             if isinstance(key, int):
@@ -247,6 +244,25 @@ class CollateAdapter:
             else:
                 kwargs[key] = new
         return tuple(args), kwargs
+
+    def _same_for_every_row(self, key: int | str, value: Any, rows: int) -> Any:
+        """An item equal on every row (an initial state of zeros, ``init_hidden(batch)``),
+        resized to ``rows`` along its row dimension; anything else cannot be rebuilt."""
+        if isinstance(value, tuple | list):
+            return type(value)(self._same_for_every_row(key, v, rows) for v in value)
+        if value.dim() == 0:
+            return value
+        dim = next((d for d in range(value.dim()) if value.shape[d] == self._template_rows
+                    and bool((value == value.narrow(d, 0, 1)).all())), None)
+        if dim is None:
+            raise ConfigError(
+                f"collate {self.spec} returns item {key!r} ({tuple(value.shape)}) that is "
+                "neither the ids, the lengths, a mask nor the same for every row (such as "
+                "an initial state of zeros): attribution cannot rebuild it for other rows; "
+                "attribute with an adapter plugin (see probes/README.md)", parameter="collate")
+        shape = list(value.shape)
+        shape[dim] = rows
+        return value.narrow(dim, 0, 1).expand(*shape).contiguous()
 
     @staticmethod
     def _shapes(args: tuple, kwargs: dict[str, Any]) -> str:
@@ -273,6 +289,13 @@ def _roles(args: tuple, kwargs: dict[str, Any], rows: int, ids: Any) -> dict[int
                 role = "mask"
         roles[key] = role
     return roles
+
+
+def _tensors(value: Any) -> bool:
+    """A tensor with dimensions, or a tuple/list of them (an LSTM's ``(h_0, c_0)``)."""
+    if isinstance(value, tuple | list):
+        return bool(value) and all(_tensors(v) for v in value)
+    return isinstance(value, Tensor) and value.dim() > 0
 
 
 def _same_storage(a: Tensor, b: Tensor) -> bool:

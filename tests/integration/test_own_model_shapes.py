@@ -168,7 +168,11 @@ def test_each_shape_runs_in_every_command_and_captures_the_modules_own_states(
     mine = StateStore(store)
     texts = pd.read_csv(work / "names.csv")["text"].astype(str).tolist()
     reference = _reference(work, name, texts)
-    assert {v for v in mine.views if v.startswith("h_n/")} == set(reference) - {"output@last"}
+    per_direction = {v for v in mine.views if re.fullmatch(r"h_n/L\d+/(fwd|bwd)", v)}
+    assert per_direction == set(reference) - {"output@last"}
+    for layer in {v.rsplit("/", 1)[0] for v in per_direction}:  # h_n/L{l}: its directions, joined
+        parts = [reference[f"{layer}/{d}"] for d in ("fwd", "bwd") if f"{layer}/{d}" in reference]
+        np.testing.assert_allclose(mine.sentence(layer), np.concatenate(parts, axis=1), atol=1e-5)
     for view, values in reference.items():
         np.testing.assert_allclose(mine.sentence(view), values, atol=1e-5, err_msg=view)
 
