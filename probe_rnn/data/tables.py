@@ -230,10 +230,11 @@ def _decode(path: Path, raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         bad = raw[exc.start]
-        hint = ("it looks like UTF-16; " if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        hint, source = ("it looks like UTF-16; ", "utf-16") if utf16 else ("", "latin1")
         raise DataError(f"{path.name} is not UTF-8 text (byte 0x{bad:02x} at byte offset "
                         f"{exc.start}); {hint}re-encode it as UTF-8, e.g. "
-                        f"`iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}`") from exc
+                        f"`iconv -f {source} -t utf-8 {path.name} > fixed{path.suffix}`") from exc
 
 
 def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
@@ -241,6 +242,7 @@ def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
         kind = "CSV" if fmt == ".csv" else "TSV"
         if not content.strip():
             raise DataError(f"{path.name} is empty; add a header line and rows")
+        _check_header(path, content, "," if fmt == ".csv" else "\t")
         try:
             return pd.read_csv(io.StringIO(content), sep="," if fmt == ".csv" else "\t",
                                dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
@@ -251,6 +253,18 @@ def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
     if fmt == ".json" and content.lstrip().startswith("["):
         return _records_frame(path, _json_array(path, content))
     return _records_frame(path, _json_lines(path, content))
+
+
+def _check_header(path: Path, content: str, sep: str) -> None:
+    """Refuse a header naming a column twice (pandas would silently rename the second)."""
+    try:
+        header = next(csv.reader(io.StringIO(content), delimiter=sep), [])
+    except csv.Error:
+        return  # the parser below names the problem
+    seen = [name for i, name in enumerate(header) if name in header[:i]]
+    if seen:
+        raise DataError(f"{path.name}: the header names column {seen[0]!r} more than once; "
+                        "rename or remove the extra column so each name is used once")
 
 
 def _json_array(path: Path, content: str) -> list[Any]:

@@ -1,0 +1,47 @@
+"""Second fault campaign (issue 26), faults no other test has seen: each ends in a right result
+or one ``error:`` line naming the problem and the fix, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe_rnn.cli import main
+
+ROWS = "".join(f"w{i} x,{'ab'[i % 2]},{['train', 'dev', 'test'][i % 3]}\n" for i in range(30))
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    code = exit_info.value.code
+    return (0 if code is None else int(code)), [
+        line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+def _refused(capsys, tmp_path, table, *needles):
+    out = tmp_path / "m.pt"
+    code, err = _run(capsys, "train", "--data", str(table), "--epochs", "1", "--out", str(out))
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: ") and all(n in err[0] for n in needles), err
+    assert not out.exists()
+
+
+def test_utf16_table_names_utf16_in_the_fix(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_bytes(("text,label,split\n" + ROWS).encode("utf-16"))
+    _refused(capsys, tmp_path, table, "looks like UTF-16", "iconv -f utf-16 -t utf-8 t.csv")
+
+
+def test_latin1_table_keeps_the_latin1_fix(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_bytes(("text,label,split\nA\xe9ron,a,train\n" + ROWS).encode("latin-1"))
+    _refused(capsys, tmp_path, table, "not UTF-8", "iconv -f latin1 -t utf-8 t.csv")
+
+
+@pytest.mark.parametrize("sep,suffix", [(",", "csv"), ("\t", "tsv")])
+def test_duplicate_column_name_is_refused(tmp_path, capsys, sep, suffix):
+    table = tmp_path / f"t.{suffix}"
+    table.write_text(sep.join(["text", "text", "label", "split"]) + "\n" + "".join(
+        sep.join([t, t + "y", lab, s]) + "\n"
+        for t, lab, s in (row.split(",") for row in ROWS.splitlines())))
+    _refused(capsys, tmp_path, table, "names column 'text' more than once", "rename or remove")
