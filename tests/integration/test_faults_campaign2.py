@@ -45,3 +45,31 @@ def test_duplicate_column_name_is_refused(tmp_path, capsys, sep, suffix):
         sep.join([t, t + "y", lab, s]) + "\n"
         for t, lab, s in (row.split(",") for row in ROWS.splitlines())))
     _refused(capsys, tmp_path, table, "names column 'text' more than once", "rename or remove")
+
+
+def _tiny_checkpoint(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("text,label,split\n" + ROWS)
+    code, err = _run(capsys, "train", "--data", str(table), "--epochs", "1", "--hidden", "2",
+                     "--embedding-dim", "2", "--out", str(tmp_path / "m.pt"))
+    assert code == 0, err
+    return table, tmp_path / "m.pt"
+
+
+@pytest.mark.parametrize("edit", ["extra", "missing"])
+def test_edited_own_checkpoint_names_no_model_option(tmp_path, capsys, edit):
+    import torch
+
+    table, model = _tiny_checkpoint(tmp_path, capsys)
+    checkpoint = torch.load(model, weights_only=False)
+    if edit == "extra":
+        checkpoint["state_dict"]["extra.weight"] = torch.zeros(3)
+    else:
+        del checkpoint["state_dict"]["rnn.weight_hh_l0"]
+    torch.save(checkpoint, tmp_path / "e.pt")
+    code, err = _run(capsys, "probe", str(tmp_path / "e.pt"), "--data", str(table),
+                     "--out", str(tmp_path / "run"), "-q")
+    assert code == 2 and len(err) == 1, err
+    assert "its own config disagree (edited or damaged): re-train or re-save it" in err[0]
+    assert "--model" not in err[0] and "factory" not in err[0]
+    assert not (tmp_path / "run" / "index.html").exists()
