@@ -77,6 +77,7 @@ def writes_out(kind: str = "folder") -> Callable[[Callable[..., Any]], Callable[
     "checkpoint" and "html" check the one file it writes (``report``: RUN_DIR/index.html
     when --out is not given)."""
     from probe_rnn.out_folder import (
+        check_inputs_apart,
         check_out_file,
         claimed_folder,
         is_probe_rnn_checkpoint,
@@ -91,6 +92,8 @@ def writes_out(kind: str = "folder") -> Callable[[Callable[..., Any]], Callable[
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
             force, out = kwargs.pop("force_out"), kwargs.get("out")
+            check_inputs_apart(out, {"--data": kwargs.get("data"), "--vocab": kwargs.get("vocab"),
+                                     "checkpoint": kwargs.get("checkpoint")}, kind)
             if kind == "folder":
                 with claimed_folder(out, force):
                     return command(**kwargs)

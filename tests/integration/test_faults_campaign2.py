@@ -73,3 +73,43 @@ def test_edited_own_checkpoint_names_no_model_option(tmp_path, capsys, edit):
     assert "its own config disagree (edited or damaged): re-train or re-save it" in err[0]
     assert "--model" not in err[0] and "factory" not in err[0]
     assert not (tmp_path / "run" / "index.html").exists()
+
+
+def _digest(folder):
+    import hashlib
+
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_input_table_named_like_an_output_is_never_overwritten(tmp_path, capsys):
+    table, model = _tiny_checkpoint(tmp_path, capsys)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "results.csv").write_bytes(table.read_bytes())
+    before = _digest(own)
+    code, err = _run(capsys, "probe", str(model), "--data", str(own / "results.csv"),
+                     "--out", str(own), "--force-out", "-q")
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == (f"error: --data {own / 'results.csv'} would be overwritten by this "
+                      f"command's output in --out {own}: move the input out of it or give "
+                      "another --out")
+    assert _digest(own) == before and sorted(p.name for p in own.iterdir()) == ["results.csv"]
+
+
+def test_train_out_equal_to_its_table_is_refused_even_with_force_out(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("text,label,split\n" + ROWS)
+    before = table.read_bytes()
+    code, err = _run(capsys, "train", "--data", str(table), "--out", str(table), "--force-out",
+                     "--epochs", "1")
+    assert code == 2 and len(err) == 1 and "would be overwritten" in err[0], err
+    assert table.read_bytes() == before
+
+
+def test_a_table_beside_the_run_folder_files_is_still_read(tmp_path, capsys):
+    from probe_rnn.out_folder import check_inputs_apart
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "mine.csv").write_text("x")
+    check_inputs_apart(tmp_path / "run", {"--data": tmp_path / "run" / "mine.csv"}, "folder")
