@@ -113,3 +113,60 @@ def test_a_table_beside_the_run_folder_files_is_still_read(tmp_path, capsys):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "mine.csv").write_text("x")
     check_inputs_apart(tmp_path / "run", {"--data": tmp_path / "run" / "mine.csv"}, "folder")
+
+
+NONE_FIT = '''
+from sklearn.linear_model import LogisticRegression
+from probe_rnn.plugins import register_probe
+@register_probe("nonefit")
+class NoneFit(LogisticRegression):
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y)
+'''
+TASKS = '''
+import numpy as np
+from probe_rnn.plugins import register_task
+from probe_rnn.probing.tasks import Task
+@register_task("regstr")
+class RegStr(Task):
+    name = "regstr"; kind = "regression"; level = "sentence"; description = "strings"
+    def targets(self, meta, tokens, offsets, level=None):
+        return np.array(["x%d" % i for i in range(len(meta))], dtype=object)
+@register_task("allnone")
+class AllNone(Task):
+    name = "allnone"; kind = "classification"; level = "sentence"; description = "none"
+    def targets(self, meta, tokens, offsets, level=None):
+        return np.array([None] * len(meta), dtype=object)
+'''
+SMALL = ["--folds", "3", "--no-umap", "--no-random-baseline", "--attribution-rows", "0",
+         "--jobs", "1", "-q", "--views", "output@last", "--no-mdl"]
+
+
+def _plugin_run(tmp_path, capsys, source, *args):
+    table, model = _tiny_checkpoint(tmp_path, capsys)
+    (tmp_path / "plug").mkdir()
+    (tmp_path / "plug" / "p.py").write_text(source)
+    return _run(capsys, "probe", str(model), "--data", str(table), "--out",
+                str(tmp_path / "run"), "--plugins", str(tmp_path / "plug"), *SMALL, *args)
+
+
+def test_a_plugin_probe_whose_fit_returns_none_is_scored(tmp_path, capsys):
+    code, err = _plugin_run(tmp_path, capsys, NONE_FIT.replace("--", ""), "--tasks", "label",
+                            "--probes", "nonefit", "--mdl")
+    assert code == 0, err
+    assert not any("failed" in line for line in err), err
+    assert (tmp_path / "run" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_failing_plugin_task_names_its_file(tmp_path, capsys, jobs):
+    code, err = _plugin_run(tmp_path, capsys, TASKS, "--tasks", "regstr", "--jobs", jobs)
+    assert code == 2, err
+    assert err[-1].startswith("error: every cell failed; the first: task 'regstr' (from plugin ")
+    assert "p.py): ValueError" in err[-1] and "probe_rnn_plugin_" not in err[-1]
+
+
+def test_nothing_to_probe_names_the_folds_option(tmp_path, capsys):
+    code, err = _plugin_run(tmp_path, capsys, TASKS, "--tasks", "allnone")
+    assert code == 2, err
+    assert err[-1].endswith("(sentence tasks need sentence views) and --folds"), err
