@@ -264,14 +264,15 @@ def in_cli_words(text: str, parameters: Sequence[str], options: Collection[str],
 
 def split_list(value: str | None, option: str = "--list") -> list[str] | None:
     """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None; a value with no names is an error
-    (``--tasks ',,'`` must not silently mean the defaults)."""
+    (``--tasks ',,'`` must not silently mean the defaults); a name given twice counts once
+    (``--tasks label,label`` probed and reported each cell twice)."""
     if value is None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
         raise DataError(f"{option} {value!r} names nothing: give comma-separated names, or leave "
                         "the option out for the defaults")
-    return items
+    return list(dict.fromkeys(items))
 
 
 def stdout(soft_wrap: bool = False) -> Console:

@@ -305,6 +305,9 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin task may do anything
         raise _TaskFailed(str(exc)) from exc
     why = _usable(p, settings.folds)
+    if why is not None and not len(p.y) and cell.view.rsplit("@", 1)[-1].lstrip("-").isdigit() \
+            and cell.view != "output@-1":
+        why = f"no row has step {cell.view.rsplit('@', 1)[-1]} (every row is shorter)"
     if why is not None:
         return {"status": "skipped", "reason": why}
     seeds = [settings.seed + s for s in range(settings.seeds)]

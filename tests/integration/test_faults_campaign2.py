@@ -170,3 +170,27 @@ def test_nothing_to_probe_names_the_folds_option(tmp_path, capsys):
     code, err = _plugin_run(tmp_path, capsys, TASKS, "--tasks", "allnone")
     assert code == 2, err
     assert err[-1].endswith("(sentence tasks need sentence views) and --folds"), err
+
+
+def test_a_task_or_probe_named_twice_is_probed_once(tmp_path, capsys):
+    table, model = _tiny_checkpoint(tmp_path, capsys)
+    code, err = _run(capsys, "probe", str(model), "--data", str(table), "--out",
+                     str(tmp_path / "run"), *SMALL, "--tasks", "label,label",
+                     "--probes", "logistic,logistic")
+    assert code == 0, err
+    import pandas as pd
+
+    cells = pd.read_csv(tmp_path / "run" / "cells.csv")
+    assert len(cells) == 1, cells
+    results = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert not results.duplicated(["model", "view", "task", "probe", "metric", "t"]).any()
+
+
+def test_a_step_no_row_reaches_is_named(tmp_path, capsys):
+    table, model = _tiny_checkpoint(tmp_path, capsys)
+    code, err = _run(capsys, "probe", str(model), "--data", str(table), "--out",
+                     str(tmp_path / "run"), *SMALL[:-3], "--no-mdl", "--tasks", "label",
+                     "--views", "hidden/L0/fwd@999")
+    assert code == 2, err
+    assert any("no row has step 999 (every row is shorter)" in line for line in err), err
+    assert not (tmp_path / "run" / "index.html").exists()
