@@ -194,3 +194,17 @@ def test_a_step_no_row_reaches_is_named(tmp_path, capsys):
     assert code == 2, err
     assert any("no row has step 999 (every row is shorter)" in line for line in err), err
     assert not (tmp_path / "run" / "index.html").exists()
+
+
+def test_vocabulary_with_a_bom_and_one_not_utf8(tmp_path):
+    from probe_rnn.data import read_vocab
+    from probe_rnn.errors import DataError
+
+    (tmp_path / "v.json").write_text('{"<pad>": 0, "a": 1}', encoding="utf-8-sig")
+    (tmp_path / "v.txt").write_text("<pad>\na\n", encoding="utf-8-sig")
+    for name in ("v.json", "v.txt"):
+        vocab = read_vocab(tmp_path / name)
+        assert dict(vocab.index) == {"<pad>": 0, "a": 1} and vocab.pad_id == 0, vocab.index
+    (tmp_path / "l.txt").write_bytes("<pad>\n\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"re-encode it as UTF-8, e.g. `iconv -f latin1"):
+        read_vocab(tmp_path / "l.txt")
