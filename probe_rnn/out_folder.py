@@ -70,6 +70,10 @@ def check_out_path(out: str | Path, kind: str = "folder", option: str = "out_dir
         raise _fail(f"{option}= is empty (an unset $VARIABLE?): give the place to write to, "
                     f"e.g. {option}={_EXAMPLE if kind == 'folder' else 'model.pt'}")
     path = Path(out)
+    if path.is_symlink() and not path.exists():
+        raise _fail(f"{option}={path} is a symbolic link to {os.readlink(path)}, which does not "
+                    f"exist: give another {option}=, or "
+                    + ("create that folder" if kind == "folder" else "remove the link"))
     if path.exists():
         mode = path.stat().st_mode
         if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):

@@ -208,3 +208,19 @@ def test_vocabulary_with_a_bom_and_one_not_utf8(tmp_path):
     (tmp_path / "l.txt").write_bytes("<pad>\n\xe9\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"re-encode it as UTF-8, e.g. `iconv -f latin1"):
         read_vocab(tmp_path / "l.txt")
+
+
+@pytest.mark.parametrize("command", ["train", "probe"])
+def test_out_as_a_dangling_symlink_is_refused_in_one_line(tmp_path, capsys, command):
+    table = tmp_path / "t.csv"
+    table.write_text("text,label,split\n" + ROWS)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone")
+    args = (["train", "--data", str(table), "--epochs", "1"] if command == "train" else
+            ["probe", str(tmp_path / "m.pt"), "--data", str(table)])
+    code, err = _run(capsys, *args, "--out", str(link))
+    assert code == 2 and len(err) == 1, err
+    fix = "create that folder" if command == "probe" else "remove the link"
+    assert err[0] == (f"error: --out {link} is a symbolic link to {tmp_path / 'gone'}, which "
+                      f"does not exist: give another --out, or {fix}")
+    assert link.is_symlink() and not (tmp_path / "gone").exists()
