@@ -99,8 +99,8 @@ def writes_out(kind: str = "folder") -> Callable[[Callable[..., Any]], Callable[
                     return command(**kwargs)
             if kind == "html" and out is None:
                 out = Path(kwargs["run_dir"]) / "index.html"
-                if not out.parent.is_dir():
-                    return command(**kwargs)  # the report names the missing run folder
+                if not (out.parent / "run.json").is_file():
+                    return command(**kwargs)  # the report names the missing run folder/run.json
             ours = is_probe_rnn_html if kind == "html" else is_probe_rnn_checkpoint
             check_out_file(out, force, ours)
             return command(**kwargs)

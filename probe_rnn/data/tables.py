@@ -41,6 +41,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from probe_rnn.errors import DataError, InputFileError
@@ -338,6 +339,9 @@ def _normalise_texts(values: list[Any], source: str, column: str) -> list[str]:
     for row, value in enumerate(values):
         if isinstance(value, bytes):
             value = _bytes_text(value, source, row)
+        if isinstance(value, dict | list | tuple | np.ndarray):
+            raise DataError(f"{source}: the text in column {column!r} of data row {row + 1} is "
+                            f"a {type(value).__name__}, not text; give each row's text as a string")
         if _is_missing(value) or not str(value).strip():
             blank.append(row)
             out.append("")

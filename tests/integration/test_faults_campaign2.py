@@ -224,3 +224,22 @@ def test_out_as_a_dangling_symlink_is_refused_in_one_line(tmp_path, capsys, comm
     assert err[0] == (f"error: --out {link} is a symbolic link to {tmp_path / 'gone'}, which "
                       f"does not exist: give another --out, or {fix}")
     assert link.is_symlink() and not (tmp_path / "gone").exists()
+
+
+def test_a_jsonl_text_that_is_an_object_is_refused(tmp_path, capsys):
+    import json
+
+    table = tmp_path / "t.jsonl"
+    table.write_text("".join(json.dumps({"text": {"a": f"w{i}"} if i == 1 else f"w{i} x",
+                                         "label": "ab"[i % 2]}) + "\n" for i in range(30)))
+    _refused(capsys, tmp_path, table, "t.jsonl: the text in column 'text' of data row 2 is a "
+             "dict, not text; give each row's text as a string")
+
+
+def test_report_on_a_foreign_folder_says_it_is_no_run(tmp_path, capsys):
+    (tmp_path / "index.html").write_text("<h1>mine</h1>")
+    before = _digest(tmp_path)
+    code, err = _run(capsys, "report", str(tmp_path))
+    assert code == 2 and len(err) == 1, err
+    assert f"{tmp_path / 'run.json'} is missing: {tmp_path} is not a probe run folder" in err[0]
+    assert "--force-out" not in err[0] and _digest(tmp_path) == before
