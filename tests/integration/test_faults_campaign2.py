@@ -243,3 +243,23 @@ def test_report_on_a_foreign_folder_says_it_is_no_run(tmp_path, capsys):
     assert code == 2 and len(err) == 1, err
     assert f"{tmp_path / 'run.json'} is missing: {tmp_path} is not a probe run folder" in err[0]
     assert "--force-out" not in err[0] and _digest(tmp_path) == before
+
+
+def test_a_lock_whose_pid_now_names_another_process_is_taken_over(tmp_path):
+    import sys
+
+    from probe_rnn.errors import ConfigError
+    from probe_rnn.runlock import LOCK_NAME, _started, run_lock
+
+    if not sys.platform.startswith("linux") or not _started(1):
+        pytest.skip("needs /proc")
+    lock = tmp_path / LOCK_NAME
+    lock.write_text("1 1\n")  # PID 1 is alive, but it did not start at tick 1: PID reused
+    with run_lock(tmp_path):
+        assert lock.read_text().split()[0] != "1"
+    assert not lock.exists()
+    lock.write_text(f"1 {_started(1)}\n")  # the very process that wrote it: still in use
+    with pytest.raises(ConfigError, match=r"in use by another probe-rnn run \(PID 1\)"):
+        with run_lock(tmp_path):
+            pass
+    assert lock.read_text() == f"1 {_started(1)}\n"
