@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probe_rnn.data.table_checks import DuplicateKey, check_header, unique_keys
 from probe_rnn.errors import DataError, InputFileError
 
 __all__ = ["read_table", "check_table", "label_names", "SUPPORTED_SUFFIXES", "SPLIT_NAMES"]
@@ -243,7 +244,7 @@ def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
         kind = "CSV" if fmt == ".csv" else "TSV"
         if not content.strip():
             raise DataError(f"{path.name} is empty; add a header line and rows")
-        _check_header(path, content, "," if fmt == ".csv" else "\t")
+        check_header(path, content, "," if fmt == ".csv" else "\t")
         try:
             return pd.read_csv(io.StringIO(content), sep="," if fmt == ".csv" else "\t",
                                dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
@@ -256,21 +257,11 @@ def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
     return _records_frame(path, _json_lines(path, content))
 
 
-def _check_header(path: Path, content: str, sep: str) -> None:
-    """Refuse a header naming a column twice (pandas would silently rename the second)."""
-    try:
-        header = next(csv.reader(io.StringIO(content), delimiter=sep), [])
-    except csv.Error:
-        return  # the parser below names the problem
-    seen = [name for i, name in enumerate(header) if name in header[:i]]
-    if seen:
-        raise DataError(f"{path.name}: the header names column {seen[0]!r} more than once; "
-                        "rename or remove the extra column so each name is used once")
-
-
 def _json_array(path: Path, content: str) -> list[Any]:
     try:
-        return json.loads(content)
+        return json.loads(content, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise DataError(f"{path.name}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path.name}: invalid JSON at line {exc.lineno} column {exc.colno} "
                         f"({exc.msg}); fix the file or write one JSON object per line") from exc
@@ -282,7 +273,9 @@ def _json_lines(path: Path, content: str) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(json.loads(line, object_pairs_hook=unique_keys))
+        except DuplicateKey as exc:
+            raise DataError(f"{path.name}: line {number}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{path.name}: line {number} is not valid JSON ({exc.msg}); "
                             "write one JSON object per line (JSON Lines)") from exc

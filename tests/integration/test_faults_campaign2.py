@@ -263,3 +263,11 @@ def test_a_lock_whose_pid_now_names_another_process_is_taken_over(tmp_path):
         with run_lock(tmp_path):
             pass
     assert lock.read_text() == f"1 {_started(1)}\n"
+
+
+def test_a_json_record_naming_a_key_twice_is_refused(tmp_path, capsys):
+    table = tmp_path / "t.jsonl"
+    table.write_text("".join(f'{{"text": "w{i} x", "label": "{"ab"[i % 2]}", "text": "W{i}"}}\n'
+                             for i in range(30)))
+    _refused(capsys, tmp_path, table, "t.jsonl: line 1: a record names key 'text' twice "
+             "(JSON keeps only the last); keep one")
