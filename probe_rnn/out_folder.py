@@ -26,12 +26,13 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError
 
-__all__ = ["claim_folder", "claimed_folder", "check_out_path", "check_out_file", "is_run_folder",
-           "is_probe_rnn_html", "is_probe_rnn_checkpoint"]
+__all__ = ["check_inputs_apart", "claim_folder", "claimed_folder", "check_out_path",
+           "check_out_file", "is_run_folder", "is_probe_rnn_html", "is_probe_rnn_checkpoint"]
 
 _NAMES = ("out_dir", "out", "force_out")
 _EXAMPLE = "reports/run"
@@ -69,6 +70,10 @@ def check_out_path(out: str | Path, kind: str = "folder", option: str = "out_dir
         raise _fail(f"{option}= is empty (an unset $VARIABLE?): give the place to write to, "
                     f"e.g. {option}={_EXAMPLE if kind == 'folder' else 'model.pt'}")
     path = Path(out)
+    if path.is_symlink() and not path.exists():
+        raise _fail(f"{option}={path} is a symbolic link to {os.readlink(path)}, which does not "
+                    f"exist: give another {option}=, or "
+                    + ("create that folder" if kind == "folder" else "remove the link"))
     if path.exists():
         mode = path.stat().st_mode
         if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
@@ -179,3 +184,33 @@ def is_probe_rnn_checkpoint(path: Path) -> bool:
     except Exception:  # noqa: BLE001 - anything unreadable is not ours
         return False
     return isinstance(obj, dict) and obj.get("format") == FORMAT
+
+
+#: Names probe-rnn writes at the top of a folder it claims (run, capture store, study).
+_WRITTEN = frozenset({
+    "run.json", "results.csv", "results.parquet", "cells.csv", "diagnosis.csv",
+    "values.parquet", "train-rows.csv", "train-rows.parquet", "index.html", "manifest.json",
+    "meta.parquet", "offsets.npy", "token_ids.npy",
+    "study.json", "summary.csv", "pairs.csv", "runs.csv", "curves.csv", "probing.csv",
+    "journal", "states", "states-random", "attribution", "projections", "views", "readouts"})
+
+
+def check_inputs_apart(out: str | Path | None, inputs: dict[str, Any], kind: str) -> None:
+    """Refuse an input file (``--data``, the checkpoint, ``--vocab``) that the command would
+    replace: the ``out`` file itself, or a file inside the ``out`` folder at a name or in a
+    subfolder probe-rnn writes (refused even with ``--force-out``: it is being read)."""
+    if out is None or not str(out).strip():
+        return
+    target = Path(out).expanduser().resolve()
+    for option, value in inputs.items():
+        if not isinstance(value, str | Path) or not Path(value).is_file():
+            continue
+        source = Path(value).resolve()
+        if kind != "folder":
+            clash = source == target
+        else:
+            inside = source.relative_to(target).parts if source.is_relative_to(target) else ()
+            clash = bool(inside) and inside[0] in _WRITTEN
+        if clash:
+            raise _fail(f"{option} {value} would be overwritten by this command's output in "
+                        f"--out {out}: move the input out of it or give another --out")

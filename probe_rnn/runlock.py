@@ -30,11 +30,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _owner(lock: Path) -> int | None:
+def _started(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), "" where unknown: with the
+    PID it names one process, so a PID reused by another process is told apart."""
     try:
-        return int(lock.read_text().strip() or "0") or None
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _owner(lock: Path) -> int | None:
+    """The lock's live owner's PID, or None when the lock is stale (its process is gone, or
+    its PID now names another process than the one that wrote it)."""
+    try:
+        fields = lock.read_text().split()
+        pid = int(fields[0]) if fields else 0
     except (OSError, ValueError):
         return None
+    if pid <= 0 or not _alive(pid):
+        return None
+    written, now = (fields[1] if len(fields) > 1 else ""), _started(pid)
+    return None if written and now and written != now else pid
 
 
 @contextmanager
@@ -46,7 +63,7 @@ def run_lock(folder: str | Path) -> Iterator[Path]:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             pid = _owner(lock)
-            if pid is not None and pid != os.getpid() and _alive(pid):
+            if pid is not None and pid != os.getpid():
                 raise ConfigError(
                     f"run folder {folder} is in use by another probe-rnn run (PID {pid}): "
                     "wait for it to finish, or give another out_dir=", parameter="out_dir"
@@ -54,7 +71,7 @@ def run_lock(folder: str | Path) -> Iterator[Path]:
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as fh:
-            fh.write(f"{os.getpid()}\n")
+            fh.write(f"{os.getpid()} {_started(os.getpid())}\n")
         break
     else:  # pragma: no cover - another process won the race twice
         raise ConfigError(f"run folder {folder} is in use by another probe-rnn run")

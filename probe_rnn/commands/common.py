@@ -77,6 +77,7 @@ def writes_out(kind: str = "folder") -> Callable[[Callable[..., Any]], Callable[
     "checkpoint" and "html" check the one file it writes (``report``: RUN_DIR/index.html
     when --out is not given)."""
     from probe_rnn.out_folder import (
+        check_inputs_apart,
         check_out_file,
         claimed_folder,
         is_probe_rnn_checkpoint,
@@ -91,13 +92,15 @@ def writes_out(kind: str = "folder") -> Callable[[Callable[..., Any]], Callable[
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
             force, out = kwargs.pop("force_out"), kwargs.get("out")
+            check_inputs_apart(out, {"--data": kwargs.get("data"), "--vocab": kwargs.get("vocab"),
+                                     "checkpoint": kwargs.get("checkpoint")}, kind)
             if kind == "folder":
                 with claimed_folder(out, force):
                     return command(**kwargs)
             if kind == "html" and out is None:
                 out = Path(kwargs["run_dir"]) / "index.html"
-                if not out.parent.is_dir():
-                    return command(**kwargs)  # the report names the missing run folder
+                if not (out.parent / "run.json").is_file():
+                    return command(**kwargs)  # the report names the missing run folder/run.json
             ours = is_probe_rnn_html if kind == "html" else is_probe_rnn_checkpoint
             check_out_file(out, force, ours)
             return command(**kwargs)
@@ -261,14 +264,15 @@ def in_cli_words(text: str, parameters: Sequence[str], options: Collection[str],
 
 def split_list(value: str | None, option: str = "--list") -> list[str] | None:
     """``"a,b, c"`` -> ``["a", "b", "c"]``; None stays None; a value with no names is an error
-    (``--tasks ',,'`` must not silently mean the defaults)."""
+    (``--tasks ',,'`` must not silently mean the defaults); a name given twice counts once
+    (``--tasks label,label`` probed and reported each cell twice)."""
     if value is None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
         raise DataError(f"{option} {value!r} names nothing: give comma-separated names, or leave "
                         "the option out for the defaults")
-    return items
+    return list(dict.fromkeys(items))
 
 
 def stdout(soft_wrap: bool = False) -> Console:

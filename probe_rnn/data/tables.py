@@ -41,8 +41,10 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from probe_rnn.data.table_checks import DuplicateKey, check_header, unique_keys
 from probe_rnn.errors import DataError, InputFileError
 
 __all__ = ["read_table", "check_table", "label_names", "SUPPORTED_SUFFIXES", "SPLIT_NAMES"]
@@ -230,10 +232,11 @@ def _decode(path: Path, raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         bad = raw[exc.start]
-        hint = ("it looks like UTF-16; " if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        hint, source = ("it looks like UTF-16; ", "utf-16") if utf16 else ("", "latin1")
         raise DataError(f"{path.name} is not UTF-8 text (byte 0x{bad:02x} at byte offset "
                         f"{exc.start}); {hint}re-encode it as UTF-8, e.g. "
-                        f"`iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}`") from exc
+                        f"`iconv -f {source} -t utf-8 {path.name} > fixed{path.suffix}`") from exc
 
 
 def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
@@ -241,6 +244,7 @@ def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
         kind = "CSV" if fmt == ".csv" else "TSV"
         if not content.strip():
             raise DataError(f"{path.name} is empty; add a header line and rows")
+        check_header(path, content, "," if fmt == ".csv" else "\t")
         try:
             return pd.read_csv(io.StringIO(content), sep="," if fmt == ".csv" else "\t",
                                dtype=str, keep_default_na=False, quoting=csv.QUOTE_MINIMAL)
@@ -255,7 +259,9 @@ def _parse_text(path: Path, fmt: str, content: str) -> pd.DataFrame:
 
 def _json_array(path: Path, content: str) -> list[Any]:
     try:
-        return json.loads(content)
+        return json.loads(content, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise DataError(f"{path.name}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path.name}: invalid JSON at line {exc.lineno} column {exc.colno} "
                         f"({exc.msg}); fix the file or write one JSON object per line") from exc
@@ -267,7 +273,9 @@ def _json_lines(path: Path, content: str) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(json.loads(line, object_pairs_hook=unique_keys))
+        except DuplicateKey as exc:
+            raise DataError(f"{path.name}: line {number}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{path.name}: line {number} is not valid JSON ({exc.msg}); "
                             "write one JSON object per line (JSON Lines)") from exc
@@ -324,6 +332,9 @@ def _normalise_texts(values: list[Any], source: str, column: str) -> list[str]:
     for row, value in enumerate(values):
         if isinstance(value, bytes):
             value = _bytes_text(value, source, row)
+        if isinstance(value, dict | list | tuple | np.ndarray):
+            raise DataError(f"{source}: the text in column {column!r} of data row {row + 1} is "
+                            f"a {type(value).__name__}, not text; give each row's text as a string")
         if _is_missing(value) or not str(value).strip():
             blank.append(row)
             out.append("")

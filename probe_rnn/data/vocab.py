@@ -177,10 +177,11 @@ def _load_index(path: Path) -> dict[str, int]:
         raise InputFileError(f"vocabulary file {str(path)!r} does not exist: check vocab=",
                              parameter="vocab")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM is no part of the first token
     except UnicodeDecodeError as exc:
         raise DataError(f"vocabulary file {str(path)!r} is not UTF-8 text ({exc.reason} at "
-                        f"byte {exc.start}): give a JSON map or one token per line") from None
+                        f"byte {exc.start}): re-encode it as UTF-8, e.g. `iconv -f latin1 -t "
+                        f"utf-8 {path.name} > fixed{path.suffix}`") from None
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:

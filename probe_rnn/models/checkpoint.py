@@ -292,16 +292,24 @@ def check_format(path: Path, obj: Mapping[str, Any]) -> None:
         )
 
 
-def load_into(model: nn.Module, state_dict: Mapping[str, Any], what: str) -> None:
-    """``model.load_state_dict(state_dict, strict=True)`` with one-line mismatch reports."""
+def load_into(model: nn.Module, state_dict: Mapping[str, Any], what: str,
+              native: bool = False) -> None:
+    """``model.load_state_dict(state_dict, strict=True)`` with one-line mismatch reports.
+
+    ``native``: the model was built from the checkpoint's own config (no factory), so a
+    mismatch means the file was edited or damaged, not that a factory differs.
+    """
+    fix, parameter = (("the file's weights and its own config disagree (edited or damaged): "
+                       "re-train or re-save it", ()) if native else
+                      ("check that the factory= builds the same {}", "factory"))
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     if missing or unexpected:
         raise CheckpointError(
             f"the weights in {what} do not fit the model: missing keys {_few(missing)}; "
-            f"unexpected keys {_few(unexpected)}; check that the factory= builds the same "
-            "architecture", parameter="factory"
+            f"unexpected keys {_few(unexpected)}; " + fix.format("architecture"),
+            parameter=parameter
         )
     shapes = [
         f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
@@ -311,7 +319,7 @@ def load_into(model: nn.Module, state_dict: Mapping[str, Any], what: str) -> Non
     if shapes:
         raise CheckpointError(
             f"the weights in {what} do not fit the model: shape (file vs model) {_few(shapes)}; "
-            f"check that the factory= builds the same sizes", parameter="factory"
+            + fix.format("sizes"), parameter=parameter
         )
     try:
         model.load_state_dict(state_dict, strict=True)

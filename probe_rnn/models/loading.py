@@ -335,7 +335,7 @@ def _from_checkpoint(
         )
     check_declared_sizes(config, obj["state_dict"], where)  # before any allocation
     model = RNNClassifier(config)
-    load_into(model, obj["state_dict"], where)
+    load_into(model, obj["state_dict"], where, native=True)
     return {"model": model, "config": config, "meta": meta, "tokenizer": tokenizer,
             "labels": labels, "format": version}
 

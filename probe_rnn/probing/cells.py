@@ -72,7 +72,8 @@ class Cell:
     probe: str
     spec: Any
     rows: np.ndarray = field(repr=False)
-    origin: str = ""
+    origin: str = ""  # a plugin probe's file; task_origin: a plugin task's
+    task_origin: str = ""
 
     @property
     def label(self) -> str:
@@ -304,6 +305,9 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin task may do anything
         raise _TaskFailed(str(exc)) from exc
     why = _usable(p, settings.folds)
+    if why is not None and not len(p.y) and cell.view.rsplit("@", 1)[-1].lstrip("-").isdigit() \
+            and cell.view != "output@-1":
+        why = f"no row has step {cell.view.rsplit('@', 1)[-1]} (every row is shorter)"
     if why is not None:
         return {"status": "skipped", "reason": why}
     seeds = [settings.seed + s for s in range(settings.seeds)]
@@ -375,7 +379,8 @@ def failure_message(cell: Cell, exc: BaseException) -> str:
         cause = exc.__cause__ or exc
         text = " ".join(str(cause).split()) or "no message"
         module = type(cell.task).__module__
-        where = "" if module.startswith("probe_rnn.") else f" (from {module})"
+        where = "" if module.startswith("probe_rnn.") else \
+            f" (from {f'plugin {cell.task_origin}' if cell.task_origin else module})"
         if isinstance(cause, SystemExit):
             return f"task {cell.task.name!r}{where} {did(cause)}"
         prefix = "" if text.startswith(f"task {cell.task.name!r}") else \
@@ -390,3 +395,4 @@ def failure_message(cell: Cell, exc: BaseException) -> str:
     if isinstance(exc, ProbeOutputError):
         return f"{text}{where} on task {cell.task.name!r}"
     return f"probe {cell.probe!r}{where} on task {cell.task.name!r}: {type(exc).__name__}: {text}"
+

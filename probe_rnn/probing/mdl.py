@@ -89,7 +89,8 @@ def _block_proba(
 ) -> np.ndarray | None:
     if len(np.unique(y_tr)) < 2:
         return None
-    est = make().fit(X_tr, y_tr, **fit_kwargs)
+    est = make()
+    est.fit(X_tr, y_tr, **fit_kwargs)  # not its return: a plugin's fit may return None
     return align_proba(est.predict_proba(X_te), est.classes_, classes)
 
 

@@ -115,11 +115,12 @@ def _cloudpickle() -> Any:
     return cloudpickle
 
 
-def probe_origin(name: str) -> str:
-    """Where a registered plugin probe comes from (its file or entry point); "" if built in."""
+def probe_origin(name: str, kind: str = "probe") -> str:
+    """Where a registered plugin probe (or ``kind``) comes from (its file or entry point); ""
+    if built in."""
     from probe_rnn.plugins import registry
 
-    entry = next((e for e in registry.entries() if e.kind == "probe" and e.name == name), None)
+    entry = next((e for e in registry.entries() if e.kind == kind and e.name == name), None)
     if entry is None or entry.origin == "built-in":
         return ""
     origin = entry.origin
@@ -175,7 +176,7 @@ def plan_cells(
                     if pname not in origins:
                         origins[pname] = probe_origin(pname)
                     cells.append(Cell(model, store, view, vkind, task, pname, spec, rows,
-                                      origins[pname]))
+                                      origins[pname], probe_origin(task.name, "task")))
     return cells
 
 
@@ -390,5 +391,5 @@ def _check_some_done(records: list[dict[str, Any]], failed: list[dict[str, Any]]
         raise ConfigError(f"every cell failed; the first: {failed[0]['reason']}")
     raise ConfigError(
         "nothing to probe: no (view, task) pair has usable rows; check the warnings above, "
-        "the views' kinds (sentence tasks need sentence views) and folds="
+        "the views' kinds (sentence tasks need sentence views) and folds=", parameter="folds"
     )
