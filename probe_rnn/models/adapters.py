@@ -180,7 +180,7 @@ class TokenizerAdapter:
             raise DataError("cannot encode an empty list of texts: pass at least one text")
         tokenizer = self._require_tokenizer()
         ids, lengths = tokenizer.encode_batch(list(texts))
-        ids, lengths = self.feeding.frame(ids, lengths, int(getattr(tokenizer, "pad_id", 0)))
+        ids, lengths = self.feeding.frame(ids, lengths, getattr(tokenizer, "pad_id", 0))
         return {"ids": ids, "lengths": lengths}
 
     def tokens(self, text: str) -> list[str]:

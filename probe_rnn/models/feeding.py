@@ -34,6 +34,8 @@ import torch
 import torch.nn.utils.rnn
 from torch import Tensor, nn
 
+from probe_rnn.errors import DataError
+
 __all__ = ["Feeding", "sorted_packing", "one_hot_embedding"]
 
 _ORIGINAL_PACK = torch.nn.utils.rnn.pack_padded_sequence
@@ -56,9 +58,10 @@ class Feeding:
         """A copy with ``changes``."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
-    def frame(self, ids: Tensor, lengths: Tensor, pad_id: int) -> tuple[Tensor, Tensor]:
+    def frame(self, ids: Tensor, lengths: Tensor, pad_id: int | None) -> tuple[Tensor, Tensor]:
         """``ids (batch, time)`` and ``lengths (batch,)`` with BOS/EOS added and padded to
-        ``pad_to`` (or the longest row)."""
+        ``pad_to`` (or the longest row); ``pad_id`` None (no padding token known) is an error
+        only when a row needs padding."""
         if self.bos_id is None and self.eos_id is None and self.pad_to is None:
             return ids, lengths
         rows = []
@@ -68,7 +71,12 @@ class Feeding:
             rows.append(([self.bos_id] if self.bos_id is not None else []) + body
                         + ([self.eos_id] if self.eos_id is not None else []))
         width = self.pad_to or max(len(r) for r in rows)
-        out = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        if pad_id is None and any(len(r) < width for r in rows):
+            raise DataError("rows need padding to the same length, but the vocabulary has no "
+                            "padding token and the model has no nn.Embedding padding_idx to take "
+                            "it from: pass pad_id=N, the id the model was padded with",
+                            parameter="pad_id")
+        out = torch.full((len(rows), width), 0 if pad_id is None else pad_id, dtype=torch.long)
         for i, r in enumerate(rows):
             out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
         return out, torch.tensor([len(r) for r in rows], dtype=torch.long)

@@ -220,24 +220,26 @@ def label_metrics_table(results: pd.DataFrame, values: pd.DataFrame | None = Non
 
 #: how the label table is shown: information and selectivity, then MDL (each fits a page)
 LABEL_TABLE_PARTS = {
-    "information": ("accuracy", "control accuracy", "selectivity", "control key accuracy",
-                    "bits", "H(label) bits", "accuracy − "
-                    "output@last", "bits − output@last", "random-init accuracy",
-                    "trained − random-init"),
+    "information": ("accuracy", "bits", "H(label) bits", "accuracy − output@last",
+                    "bits − output@last", "random-init accuracy", "trained − random-init"),
+    "control": ("accuracy", "control accuracy", "selectivity", "control key accuracy"),
     "mdl": ("MDL bits", "compression", "control compression", "random-init compression"),
 }
 
 
 def split_table(table: Table | None, parts: dict[str, tuple[str, ...]]) -> list[Table]:
     """``table`` as one table per part: its first column, then the part's columns it has
-    (parts without any are left out); the note goes under the last one."""
+    (parts with none that an earlier part did not show are left out); the note goes under the
+    last one."""
     if table is None:
         return []
-    out = []
+    out: list[Table] = []
+    shown: set[int] = set()
     for names in parts.values():
         picked = [i for i, c in enumerate(table.columns) if c in names]
-        if not picked:
+        if not set(picked) - shown:
             continue
+        shown.update(picked)
         cols = [0, *picked]
         out.append(Table([table.columns[i] for i in cols],
                          [[row[i] for i in cols] for row in table.rows],

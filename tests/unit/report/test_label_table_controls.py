@@ -14,9 +14,9 @@ from probe_rnn.report.tables import LABEL_TABLE_PARTS, label_metrics_table, spli
 NAN = float("nan")
 
 
-def _table(rows):
-    table = label_metrics_table(results_frame(rows))
-    return split_table(table, LABEL_TABLE_PARTS)[0]
+def _tables(rows):
+    """The label table's parts: information (bits beside H(label)), then the control part."""
+    return split_table(label_metrics_table(results_frame(rows)), LABEL_TABLE_PARTS)
 
 
 def test_control_key_accuracy_and_label_entropy_sit_beside_selectivity_and_bits() -> None:
@@ -25,10 +25,10 @@ def test_control_key_accuracy_and_label_entropy_sit_beside_selectivity_and_bits(
             result_row("output@last", "control_key_accuracy", 0.62, 0.58, 0.66),
             result_row("output@last", "bits", 0.40),
             result_row("output@last", "label_entropy", 0.76, NAN, NAN)]
-    info = _table(rows)
-    assert info.columns[:6] == ["view", "accuracy", "selectivity", "control key accuracy",
-                                "bits", "H(label) bits"]
-    assert info.rows[0][3].startswith("0.620 [0.580,") and info.rows[0][5] == "0.760"
+    info, control = _tables(rows)
+    assert info.columns[:4] == ["view", "accuracy", "bits", "H(label) bits"]
+    assert control.columns == ["view", "accuracy", "selectivity", "control key accuracy"]
+    assert control.rows[0][3].startswith("0.620 [0.580,") and info.rows[0][3] == "0.760"
 
 
 def test_degenerate_control_withholds_selectivity_with_a_note() -> None:
@@ -38,7 +38,7 @@ def test_degenerate_control_withholds_selectivity_with_a_note() -> None:
             result_row("mean(output)", "accuracy", 0.80),
             result_row("mean(output)", "selectivity", NAN, NAN, NAN),
             result_row("mean(output)", "control_majority", 0.60, NAN, NAN)]
-    info = _table(rows)
+    info = _tables(rows)[-1]
     col = info.columns.index("selectivity")
     assert info.rows[0][col] == ("withheld: degenerate control (91% of its labels are one "
                                  "label)")
