@@ -157,15 +157,16 @@ def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells,
                         "compare the output with the hidden state."),), "missing"
     outcomes = [(e, *_versus(cells, eq, base, e, task)) for e in others]
     kinds = {o for _, o, _ in outcomes}
-    by = ("For this model's own readout (probes read the states its head was trained "
-          "through, and a head trained on one readout shapes those states), by the label "
-          "information that probes find, a classifier ")
+    own = ("For this model's own readout (probes read the states its head was trained "
+           "through, and a head trained on one readout shapes those states), ")
+    by = own + "by the label information that probes find, a classifier "
     within = [f"`{e.view}`" for e, o, _ in outcomes if o in ("same", "within")]
     less = [f"`{e.view}`" for e, o, _ in outcomes if o == "less"]
     more = [f"`{e.view}`" for e, o, _ in outcomes if o == "more"]
     if "untested" in kinds:
-        kind, lead = "untested", ("this run's probes recorded no intervals for the difference, "
-                                  "so which one a classifier should read is untested: ")
+        kind, lead = "untested", (own + "this run's probes recorded no intervals for the "
+                                  "difference, so which one a classifier should read is "
+                                  "untested: ")
     elif kinds <= {"same", "within"}:
         kind, lead = "either", f"{by}can read either (within noise of each other): "
     elif more:
