@@ -181,10 +181,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"error: {_user_exit_line(exc)}", file=sys.stderr)
             sys.exit(1)
         if code == 130:  # Typer turns Ctrl-C into exit code 130
-            print("error: interrupted", file=sys.stderr)
+            print(f"error: {_INTERRUPTED}", file=sys.stderr)
         sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode does
     except typer.Abort:
-        print("error: interrupted", file=sys.stderr)
+        print(f"error: {_INTERRUPTED}", file=sys.stderr)
         sys.exit(130)
     except ProbeRnnError as exc:
         if debug:
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {_in_cli_words(exc)}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print(f"error: {_INTERRUPTED}", file=sys.stderr)
         sys.exit(130)
     except (OSError, MemoryError) as exc:
         if debug:
@@ -209,6 +209,10 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _other_error(exc, args)
+
+
+_INTERRUPTED = ("interrupted: run the same command again to resume (finished stages and probing "
+                "cells are kept)")
 
 
 def _other_error(exc: Exception, args: list[str]) -> NoReturn:

@@ -73,6 +73,8 @@ class Registry:
         self._builtins_loaded = False
         self._entry_points_loaded = False
         self._folders: set[Path] = set()
+        #: "plugin X failed to load and is skipped (...)" of every plugin that failed to load
+        self.failed: list[str] = []
 
     # -- registration -------------------------------------------------------------------
     def add(self, kind: str, name: str, obj: Any, origin: str | None = None) -> Any:
@@ -123,7 +125,7 @@ class Registry:
                     with exits_contained():
                         obj = ep.load()
                 except (Exception, SystemExit) as exc:  # a broken plugin must not stop the run
-                    _warn_failed(origin, exc)
+                    self.failed.append(_warn_failed(origin, exc))
                     continue
                 self.add(kind, ep.name, obj, origin)
 
@@ -169,7 +171,9 @@ class Registry:
         entry = self._entries[kind].get(name)
         if entry is None:
             valid = ", ".join(sorted(self._entries[kind])) or "(none)"
-            raise PluginError(f"unknown {kind} {name!r}: choose one of {valid}")
+            failed = (f"; {'; '.join(self.failed)}: fix it if {name!r} is defined there"
+                      if self.failed else "")
+            raise PluginError(f"unknown {kind} {name!r}: choose one of {valid}{failed}")
         return entry.obj
 
     def names(self, kind: str) -> list[str]:
@@ -197,7 +201,7 @@ class Registry:
             with exits_contained():
                 importlib.import_module(module)
         except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
-            _warn_failed(origin + f" module {module}", exc)
+            self.failed.append(_warn_failed(origin + f" module {module}", exc))
         finally:
             self._origin = previous
 
@@ -216,7 +220,7 @@ class Registry:
             return True
         except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
             sys.modules.pop(mod_name, None)
-            _warn_failed(str(file), exc)
+            self.failed.append(_warn_failed(str(file), exc))
             return False
         finally:
             self._origin = previous
@@ -227,15 +231,14 @@ def _check_kind(kind: str) -> None:
         raise PluginError(f"unknown plugin kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
-def _warn_failed(origin: str, exc: BaseException) -> None:
+def _warn_failed(origin: str, exc: BaseException) -> str:
+    """Warn that a plugin failed to load; the warning's text, for the registry's record."""
     message = str(exc).splitlines()[0] if str(exc) else ""
     what = did(exc) if isinstance(exc, ProcessExitCalled) else \
         f"{type(exc).__name__}: {message}"
-    warnings.warn(
-        f"plugin {origin} failed to load and is skipped ({what})",
-        PluginWarning,
-        stacklevel=3,
-    )
+    text = f"plugin {origin} failed to load and is skipped ({what})"
+    warnings.warn(text, PluginWarning, stacklevel=3)
+    return text
 
 
 registry = Registry()

@@ -89,8 +89,8 @@ def read_run(folder: Path) -> dict[str, Any]:
     """
     path = Path(folder) / RUN_JSON
     if not path.is_file():
-        raise ReportError(f"{path} is missing: {folder} is not a probe run folder (probe a model "
-                          f"into it first: out_dir={folder})", parameter="out_dir")
+        raise ReportError(f"{path} is missing: {folder} is not a probe run folder: give a folder "
+                          "that `probe` wrote (or probe a model into a new folder first)")
     try:
         run = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

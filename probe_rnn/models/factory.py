@@ -116,7 +116,8 @@ def resolve_factory(spec: str) -> Callable[[], Any]:
             ) from exc
     func = getattr(module, attr, None)
     if func is None:
-        raise ConfigError(f"factory module {module_name!r} has no attribute {attr!r}")
+        raise ConfigError(f"factory module {module_name!r} has no attribute {attr!r}: name a "
+                          f"function of it that returns the model, e.g. {module_name}:build")
     if not callable(func):
         raise ConfigError(f"factory {spec!r} is a {type(func).__name__}, not a function")
     return func

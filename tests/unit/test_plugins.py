@@ -98,3 +98,22 @@ def test_entry_points_are_merged_and_broken_ones_warn(
 
     assert fresh.get("probe", "ep-probe") is collections.OrderedDict
     assert fresh.entries()[0].origin == "entry point collections:OrderedDict"
+
+
+def test_an_unknown_name_says_which_plugin_failed_to_load(fresh: Registry, tmp_path) -> None:
+    (tmp_path / "brokenp.py").write_text(textwrap.dedent("""
+        from probe_rnn.plugins import register_probe
+
+        @register_probe("brokenp")
+        class Broken:
+            def fit(self, X, y)  # the colon is missing
+    """))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        fresh.load_folder(tmp_path)
+    with pytest.raises(PluginError) as caught:
+        fresh.get("probe", "brokenp")
+    message = str(caught.value)
+    assert message.startswith("unknown probe 'brokenp'")
+    assert "brokenp.py failed to load and is skipped (SyntaxError" in message
+    assert message.endswith("fix it if 'brokenp' is defined there")

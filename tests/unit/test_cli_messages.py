@@ -1,0 +1,45 @@
+"""One-line messages of the CLI and the library that a new user's fault campaign found wanting:
+each names the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe_rnn import cli
+from probe_rnn.errors import ConfigError, ReportError
+from probe_rnn.models.factory import call_factory
+from probe_rnn.run_folder import read_run
+from probe_rnn.run_settings import RunSettings
+
+
+def test_an_interrupt_says_the_same_command_resumes(monkeypatch, capsys) -> None:
+    def interrupted(**_: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["datasets"])
+    assert caught.value.code == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: interrupted: run the same command again to resume (finished stages "
+                   "and probing cells are kept)"]
+
+
+def test_a_missing_factory_function_names_the_fix(tmp_path) -> None:
+    (tmp_path / "fm.py").write_text("def build():\n    return None\n")
+    with pytest.raises(ConfigError, match=r"has no attribute 'nope': name a function of it that "
+                                          r"returns the model, e\.g\. .*fm\.py:build"):
+        call_factory(f"{tmp_path / 'fm.py'}:nope")
+
+
+def test_a_negative_cell_timeout_speaks_of_seconds_not_none() -> None:
+    with pytest.raises(ConfigError) as caught:
+        RunSettings(cell_timeout=-1)
+    assert "None" not in str(caught.value) and ">= 0 (0 = no limit)" in str(caught.value)
+
+
+def test_a_folder_without_run_json_is_not_sent_to_out(tmp_path) -> None:
+    with pytest.raises(ReportError) as caught:
+        read_run(tmp_path)
+    assert "give a folder that `probe` wrote" in str(caught.value)
+    assert "out_dir" not in str(caught.value)
