@@ -136,8 +136,8 @@ class RunSettings:
         timeout = self.cell_timeout
         if timeout is not None and (isinstance(timeout, bool)
                                     or not isinstance(timeout, int | float) or not timeout >= 0):
-            raise ConfigError(f"cell_timeout must be a number of seconds >= 0 (0 = no limit), "
-                              f"got {timeout!r}")
+            raise ConfigError(f"cell_timeout must be a positive number of seconds (0 = no "
+                              f"limit), got {timeout!r}")
 
     def to_json(self) -> dict[str, Any]:
         """The settings as plain JSON values (what ``run.json`` records as ``settings``)."""
