@@ -89,6 +89,9 @@ def read_run(folder: Path) -> dict[str, Any]:
     """
     path = Path(folder) / RUN_JSON
     if not path.is_file():
+        if not Path(folder).is_dir() or not any(Path(folder).iterdir()):  # free to probe into
+            raise ReportError(f"{path} is missing: {folder} is not a probe run folder (probe a "
+                              f"model into it first: out_dir={folder})", parameter="out_dir")
         raise ReportError(f"{path} is missing: {folder} is not a probe run folder: give a folder "
                           "that `probe` wrote (or probe a model into a new folder first)")
     try:

@@ -40,6 +40,7 @@ def test_a_negative_cell_timeout_speaks_of_seconds_not_none() -> None:
 
 
 def test_a_folder_without_run_json_is_not_sent_to_out(tmp_path) -> None:
+    (tmp_path / "index.html").write_text("<p>the user's own page</p>")
     with pytest.raises(ReportError) as caught:
         read_run(tmp_path)
     assert "give a folder that `probe` wrote" in str(caught.value)

@@ -38,6 +38,9 @@ def test_an_unreadable_or_newer_run_json_is_one_line(tmp_path, text, needle) -> 
 
 
 def test_a_missing_run_json_says_how_to_make_one(tmp_path) -> None:
-    with pytest.raises(ReportError, match="give a folder that `probe` wrote"):
-        read_run(tmp_path)
+    with pytest.raises(ReportError, match="probe a model into it first: out_dir="):
+        read_run(tmp_path)  # an empty folder: probing into it is the fix
     assert read_previous_run(tmp_path) is None
+    (tmp_path / "notes.txt").write_text("the user's")
+    with pytest.raises(ReportError, match="give a folder that `probe` wrote"):
+        read_run(tmp_path)  # a folder of the user's: probing into it would be refused
