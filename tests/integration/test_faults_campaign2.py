@@ -4,23 +4,15 @@ or one ``error:`` line naming the problem and the fix, exit code 2, nothing writ
 from __future__ import annotations
 
 import pytest
-
-from probe_rnn.cli import main
+from cli_support import run_main
 
 ROWS = "".join(f"w{i} x,{'ab'[i % 2]},{['train', 'dev', 'test'][i % 3]}\n" for i in range(30))
 
 
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    code = exit_info.value.code
-    return (0 if code is None else int(code)), [
-        line for line in capsys.readouterr().err.splitlines() if line.strip()]
-
 
 def _refused(capsys, tmp_path, table, *needles):
     out = tmp_path / "m.pt"
-    code, err = _run(capsys, "train", "--data", str(table), "--epochs", "1", "--out", str(out))
+    code, err = run_main(capsys, "train", "--data", str(table), "--epochs", "1", "--out", str(out))
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("error: ") and all(n in err[0] for n in needles), err
     assert not out.exists()
@@ -50,7 +42,7 @@ def test_duplicate_column_name_is_refused(tmp_path, capsys, sep, suffix):
 def _tiny_checkpoint(tmp_path, capsys):
     table = tmp_path / "t.csv"
     table.write_text("text,label,split\n" + ROWS)
-    code, err = _run(capsys, "train", "--data", str(table), "--epochs", "1", "--hidden", "2",
+    code, err = run_main(capsys, "train", "--data", str(table), "--epochs", "1", "--hidden", "2",
                      "--embedding-dim", "2", "--out", str(tmp_path / "m.pt"))
     assert code == 0, err
     return table, tmp_path / "m.pt"
@@ -67,7 +59,7 @@ def test_edited_own_checkpoint_names_no_model_option(tmp_path, capsys, edit):
     else:
         del checkpoint["state_dict"]["rnn.weight_hh_l0"]
     torch.save(checkpoint, tmp_path / "e.pt")
-    code, err = _run(capsys, "probe", str(tmp_path / "e.pt"), "--data", str(table),
+    code, err = run_main(capsys, "probe", str(tmp_path / "e.pt"), "--data", str(table),
                      "--out", str(tmp_path / "run"), "-q")
     assert code == 2 and len(err) == 1, err
     assert "its own config disagree (edited or damaged): re-train or re-save it" in err[0]
@@ -88,7 +80,7 @@ def test_input_table_named_like_an_output_is_never_overwritten(tmp_path, capsys)
     own.mkdir()
     (own / "results.csv").write_bytes(table.read_bytes())
     before = _digest(own)
-    code, err = _run(capsys, "probe", str(model), "--data", str(own / "results.csv"),
+    code, err = run_main(capsys, "probe", str(model), "--data", str(own / "results.csv"),
                      "--out", str(own), "--force-out", "-q")
     assert code == 2 and len(err) == 1, err
     assert err[0] == (f"error: --data {own / 'results.csv'} would be overwritten by this "
@@ -101,7 +93,7 @@ def test_train_out_equal_to_its_table_is_refused_even_with_force_out(tmp_path, c
     table = tmp_path / "t.csv"
     table.write_text("text,label,split\n" + ROWS)
     before = table.read_bytes()
-    code, err = _run(capsys, "train", "--data", str(table), "--out", str(table), "--force-out",
+    code, err = run_main(capsys, "train", "--data", str(table), "--out", str(table), "--force-out",
                      "--epochs", "1")
     assert code == 2 and len(err) == 1 and "would be overwritten" in err[0], err
     assert table.read_bytes() == before
@@ -146,7 +138,7 @@ def _plugin_run(tmp_path, capsys, source, *args):
     table, model = _tiny_checkpoint(tmp_path, capsys)
     (tmp_path / "plug").mkdir()
     (tmp_path / "plug" / "p.py").write_text(source)
-    return _run(capsys, "probe", str(model), "--data", str(table), "--out",
+    return run_main(capsys, "probe", str(model), "--data", str(table), "--out",
                 str(tmp_path / "run"), "--plugins", str(tmp_path / "plug"), *SMALL, *args)
 
 
@@ -174,7 +166,7 @@ def test_nothing_to_probe_names_the_folds_option(tmp_path, capsys):
 
 def test_a_task_or_probe_named_twice_is_probed_once(tmp_path, capsys):
     table, model = _tiny_checkpoint(tmp_path, capsys)
-    code, err = _run(capsys, "probe", str(model), "--data", str(table), "--out",
+    code, err = run_main(capsys, "probe", str(model), "--data", str(table), "--out",
                      str(tmp_path / "run"), *SMALL, "--tasks", "label,label",
                      "--probes", "logistic,logistic")
     assert code == 0, err
@@ -188,7 +180,7 @@ def test_a_task_or_probe_named_twice_is_probed_once(tmp_path, capsys):
 
 def test_a_step_no_row_reaches_is_named(tmp_path, capsys):
     table, model = _tiny_checkpoint(tmp_path, capsys)
-    code, err = _run(capsys, "probe", str(model), "--data", str(table), "--out",
+    code, err = run_main(capsys, "probe", str(model), "--data", str(table), "--out",
                      str(tmp_path / "run"), *SMALL[:-3], "--no-mdl", "--tasks", "label",
                      "--views", "hidden/L0/fwd@999")
     assert code == 2, err
@@ -218,7 +210,7 @@ def test_out_as_a_dangling_symlink_is_refused_in_one_line(tmp_path, capsys, comm
     link.symlink_to(tmp_path / "gone")
     args = (["train", "--data", str(table), "--epochs", "1"] if command == "train" else
             ["probe", str(tmp_path / "m.pt"), "--data", str(table)])
-    code, err = _run(capsys, *args, "--out", str(link))
+    code, err = run_main(capsys, *args, "--out", str(link))
     assert code == 2 and len(err) == 1, err
     fix = "create that folder" if command == "probe" else "remove the link"
     assert err[0] == (f"error: --out {link} is a symbolic link to {tmp_path / 'gone'}, which "
@@ -239,7 +231,7 @@ def test_a_jsonl_text_that_is_an_object_is_refused(tmp_path, capsys):
 def test_report_on_a_foreign_folder_says_it_is_no_run(tmp_path, capsys):
     (tmp_path / "index.html").write_text("<h1>mine</h1>")
     before = _digest(tmp_path)
-    code, err = _run(capsys, "report", str(tmp_path))
+    code, err = run_main(capsys, "report", str(tmp_path))
     assert code == 2 and len(err) == 1, err
     assert f"{tmp_path / 'run.json'} is missing: {tmp_path} is not a probe run folder" in err[0]
     assert "--force-out" not in err[0] and _digest(tmp_path) == before

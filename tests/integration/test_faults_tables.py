@@ -5,17 +5,7 @@ column", and the fix they name can be followed."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
-
-from probe_rnn.cli import main
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    code = exit_info.value.code
-    return (0 if code is None else int(code)), [
-        line for line in capsys.readouterr().err.splitlines() if line.strip()]
+from cli_support import run_main
 
 
 def test_one_row_per_class_is_described_and_the_fix_works(tmp_path, capsys):
@@ -24,7 +14,7 @@ def test_one_row_per_class_is_described_and_the_fix_works(tmp_path, capsys):
     table.to_csv(tmp_path / "t.csv", index=False)
     for command in (["train", "--out", str(tmp_path / "m.pt")],
                     ["compare-readouts", "--out", str(tmp_path / "study")]):
-        code, err = _run(capsys, *command, "--data", str(tmp_path / "t.csv"))
+        code, err = run_main(capsys, *command, "--data", str(tmp_path / "t.csv"))
         assert code == 2 and len(err) == 1, err
         assert "no split column and 500 rows in 500 classes, at most 1 per class" in err[0]
         assert "the split column has no" not in err[0] and "add a split column" in err[0]
@@ -32,7 +22,7 @@ def test_one_row_per_class_is_described_and_the_fix_works(tmp_path, capsys):
     # the fix: a split column with train and dev rows
     table.assign(split=["train", "train", "dev", "dev"] * 125).to_csv(tmp_path / "s.csv",
                                                                      index=False)
-    code, err = _run(capsys, "train", "--data", str(tmp_path / "s.csv"), "--epochs", "1",
+    code, err = run_main(capsys, "train", "--data", str(tmp_path / "s.csv"), "--epochs", "1",
                      "--hidden", "2", "--embedding-dim", "2", "--out", str(tmp_path / "m.pt"))
     assert code == 0, err
     assert (tmp_path / "m.pt").is_file()

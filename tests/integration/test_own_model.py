@@ -6,22 +6,19 @@ batch-first twin."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_support import assert_one_line_error, run_cli
+from cli_support import assert_one_line_error, import_file, readme_models, run_cli
 
 from probe_rnn.capture import StateStore, capture
 from probe_rnn.data import load_dataset
 from probe_rnn.models import ModelBundle
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 # file -> (ids layout, takes lengths, embedding name), as the README describes each shape
 SHAPES = {
     "packed_lstm.py": ("batch", True, "embedding"),
@@ -31,20 +28,6 @@ SHAPES = {
 LABELS = "female,male"
 
 
-def readme_models() -> dict[str, str]:
-    """The ```python blocks of the README's 'Your own model' that start `# file: NAME`."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Your own model"):]
-    section = section[:section.index("\n## ", 5)]
-    return {name: code for code, name in
-            re.findall(r"```python\n(# file: (\S+)\n.*?)```", section, re.S)}
-
-
-def _import(path: Path):
-    spec = importlib.util.spec_from_file_location(f"readme_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +48,8 @@ def work(tmp_path_factory) -> Path:
             continue
         (folder / name).write_text(code, encoding="utf-8")
         torch.manual_seed(11)
-        torch.save(_import(folder / name).build().state_dict(), folder / f"{Path(name).stem}.pt")
+        model = import_file(folder / name, "readme").build()
+        torch.save(model.state_dict(), folder / f"{Path(name).stem}.pt")
     return folder
 
 
@@ -93,7 +77,7 @@ class HandAdapter:
 
 def _by_hand(work: Path, name: str) -> ModelBundle:
     layout, lengths, _ = SHAPES[name]
-    model = _import(work / name).build()
+    model = import_file(work / name, "readme").build()
     model.load_state_dict(torch.load(work / f"{Path(name).stem}.pt", weights_only=True))
     vocab = json.loads((work / "vocab.json").read_text(encoding="utf-8"))
     return ModelBundle(model=model.eval(), tokenizer=None, labels=LABELS.split(","),

@@ -7,7 +7,6 @@ built the way the author's loader built them (written out here, independently of
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -16,13 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_support import run_cli
+from cli_support import README, import_file, readme_models, run_cli
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 BATCH = 16  # rows per forward pass, given to capture as --batch-size
 ROWS = 60
 FLAGS = {  # the README's table of flags
@@ -34,20 +32,6 @@ FLAGS = {  # the README's table of flags
 }
 
 
-def readme_models() -> dict[str, str]:
-    """The ```python blocks of the README's 'Your own model' that start `# file: NAME`."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Your own model"):]
-    section = section[:section.index("\n## ", 5)]
-    return {name: code for code, name in
-            re.findall(r"```python\n(# file: (\S+)\n.*?)```", section, re.S)}
-
-
-def _import(path: Path):
-    spec = importlib.util.spec_from_file_location(f"shapes_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +47,8 @@ def work(tmp_path_factory) -> Path:
     for name in FLAGS:
         (folder / name).write_text(blocks[name], encoding="utf-8")
         torch.manual_seed(3)
-        torch.save(_import(folder / name).build().state_dict(), folder / f"{Path(name).stem}.pt")
+        model = import_file(folder / name, "shapes").build()
+        torch.save(model.state_dict(), folder / f"{Path(name).stem}.pt")
     return folder
 
 
@@ -102,7 +87,7 @@ def _loader(name: str, module, vocab: dict[str, int], texts: list[str]):
 
 def _reference(work: Path, name: str, texts: list[str]) -> dict[str, np.ndarray]:
     """`output@last` and every `h_n` from the model's own recurrent module, batch by batch."""
-    module = _import(work / name)
+    module = import_file(work / name, "shapes")
     model = module.build()
     model.load_state_dict(torch.load(work / f"{Path(name).stem}.pt", weights_only=True))
     model.eval()
