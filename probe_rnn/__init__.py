@@ -1,13 +1,18 @@
 """probe-rnn: probe and interpret trained recurrent models (RNN, LSTM, GRU).
 
+The face of the library is the handful of names below; everything else is implementation.
+
+    >>> import probe_rnn
+    >>> result = probe_rnn.probe("m.pt", "names", "runs/names", tasks=["label"], folds=3)
+    >>> result.results.head()          # the tidy results table; result.report_path the page
+
 The pipeline, in the order of the subpackages: ``data`` (tables, tokenizers, bundled datasets)
 -> ``models`` (reference classifiers, checkpoints, adapters) -> ``capture`` (exact per-step
-states, views, on-disk store) -> ``probing`` / ``attribution`` -> ``report`` (one HTML page).
+states, views, on-disk store) -> ``probing`` / ``attribution`` -> ``report`` (one HTML page);
+``studies`` trains and compares readouts; ``run`` is the ``probe`` run that strings the stages
+together; ``commands`` and ``cli`` are the command line.
 
-Public names are imported lazily so ``import probe_rnn`` stays light; every name in
-``__all__`` resolves on first access. ``capture`` is the subpackage ``probe_rnn.capture``,
-which is itself callable as the capture function: ``capture(bundle, df, out_dir)`` and
-``capture.StateStore`` both work, whatever was imported first.
+Names are imported on first access, so ``import probe_rnn`` stays light (no torch).
 """
 
 from __future__ import annotations
@@ -18,31 +23,25 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    # data
-    "read_table": "probe_rnn.data",
+    # the run
+    "probe": "probe_rnn.run.pipeline",
+    "run_pipeline": "probe_rnn.run.pipeline",
+    "RunSettings": "probe_rnn.run.settings",
+    "RunResult": "probe_rnn.run.pipeline",
+    # data and models
     "load_dataset": "probe_rnn.data",
     "list_datasets": "probe_rnn.data",
-    "Tokenizer": "probe_rnn.data",
-    # models
-    "ModelConfig": "probe_rnn.models",
-    "RNNClassifier": "probe_rnn.models",
-    "ModelBundle": "probe_rnn.models",
+    "read_table": "probe_rnn.data",
     "load_model": "probe_rnn.models",
-    "save_checkpoint": "probe_rnn.models",
     "train": "probe_rnn.models",
-    # capture
+    # the stages, each a function behind a command
     "record": "probe_rnn.capture",
-    "RecurrentStates": "probe_rnn.capture",
-    "capture": "probe_rnn.capture",
+    "capture_states": "probe_rnn.capture",
     "StateStore": "probe_rnn.capture",
     "diagnose": "probe_rnn.capture",
-    # probing
     "run_probes": "probe_rnn.probing",
-    # attribution
     "attribute": "probe_rnn.attribution",
-    # report
     "build_report": "probe_rnn.report",
-    # studies
     "compare_readouts": "probe_rnn.studies",
     # plugins and errors
     "register_probe": "probe_rnn.plugins",
@@ -58,10 +57,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'probe_rnn' has no attribute {name!r}")
-    if module == f"{__name__}.{name}":  # a subpackage exported under its own name
-        value = importlib.import_module(module)
-    else:
-        value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -3,17 +3,20 @@
 :func:`replacing` hands out a temporary sibling path (``.NAME.part``); when the block ends
 normally the temporary file replaces the target in one rename, and on any error (disk full,
 Ctrl-C, a bug) it is deleted. So a failed write never leaves a half-written file that looks
-complete, nor a stray temporary file taking space that a rerun needs.
+complete, nor a stray temporary file taking space that a rerun needs. :func:`jsonable` turns
+metadata into the JSON-safe values these files hold.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["replacing", "write_text"]
+__all__ = ["replacing", "write_text", "jsonable", "json_default"]
 
 
 @contextmanager
@@ -38,3 +41,17 @@ def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`replacing`)."""
     with replacing(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def jsonable(value: Any) -> Any:
+    """Nested metadata as JSON-safe values (paths and numpy scalars become plain)."""
+    return json.loads(json.dumps(value, default=json_default))
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default``: numpy scalars and arrays as numbers and lists, else str."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -149,7 +149,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
 def _check_empty_out(args: list[str]) -> None:
     """``--out ''`` (an unset ``$VAR``) is refused before parsing, which would read it as the
     current folder."""
-    from probe_rnn.out_folder import check_out_path
+    from probe_rnn.run.out_folder import check_out_path
 
     for i, arg in enumerate(args):
         if arg == "--out=" or (arg == "--out" and i + 1 < len(args) and not args[i + 1].strip()):

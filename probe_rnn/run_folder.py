@@ -8,7 +8,7 @@ This module is the one place that writes and reads ``run.json`` (:func:`write_ru
 A run folder knows it is one: every command that writes a folder (``probe``, ``demo``,
 ``capture``, ``attribute``, ``compare-readouts``) first writes :data:`RUN_MARKER` into it, and
 only a folder holding that marker (or an empty or new one) is written into;
-:mod:`probe_rnn.out_folder` holds the checks (``--force-out`` writes into another folder).
+:mod:`probe_rnn.run.out_folder` holds the checks (``--force-out`` writes into another folder).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ __all__ = ["RUN_MARKER", "RUN_JSON", "RUN_SCHEMA", "RESULT_COLUMNS", "REQUIRED_R
            "RESULTS",
            "CELLS_CSV", "DIAGNOSIS_CSV", "VALUES_PARQUET", "TRAIN_ROWS", "JOURNAL_DIR",
            "STATES_DIR", "RANDOM_STATES_DIR", "ATTRIBUTION_DIR", "REPORT_HTML", "write_run",
-           "overwrite_run", "read_run", "read_previous_run", "jsonable", "json_default"]
+           "overwrite_run", "read_run", "read_previous_run"]
 
-#: The run marker, written first into every folder probe-rnn writes (:mod:`probe_rnn.out_folder`).
+#: The run marker, written first into every folder probe-rnn writes
+#: (:mod:`probe_rnn.run.out_folder`).
 RUN_MARKER = ".probe-rnn-run"
 #: The run's record: cards, settings, probing protocol, stages (rewritten after each stage).
 RUN_JSON = "run.json"
@@ -113,20 +114,6 @@ def read_previous_run(folder: Path) -> dict[str, Any] | None:
         return read_run(folder)
     except ReportError:
         return None
-
-
-def jsonable(value: Any) -> Any:
-    """Nested metadata as JSON-safe values (paths and numpy scalars become plain)."""
-    return json.loads(json.dumps(value, default=json_default))
-
-
-def json_default(value: Any) -> Any:
-    """``json.dumps``'s ``default``: numpy scalars and arrays as numbers and lists, else str."""
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
 
 
 def _stamped(run: dict[str, Any]) -> dict[str, Any]:

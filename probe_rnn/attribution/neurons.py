@@ -23,8 +23,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from probe_rnn.attribution.steps import StepAttributions
+from probe_rnn.catalogue import DIRECTIONS, FINAL_BASES, OUTPUT_LAST, state_views, try_parse
 from probe_rnn.errors import AttributionError
-from probe_rnn.vocabulary import DIRECTIONS, FINAL_BASES, OUTPUT_LAST, state_views, try_parse
 
 __all__ = ["default_neuron_views", "view_units", "rank_neurons", "probe_weights"]
 

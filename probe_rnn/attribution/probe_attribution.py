@@ -33,8 +33,8 @@ from probe_rnn.attribution.parts import (
 )
 from probe_rnn.attribution.tokens import TokenAttributions, embedding_ig
 from probe_rnn.capture.views import module_view
+from probe_rnn.catalogue import MAX_OUTPUT, MEAN_OUTPUT, OUTPUT_LAST, try_parse
 from probe_rnn.errors import AttributionError
-from probe_rnn.vocabulary import MAX_OUTPUT, MEAN_OUTPUT, OUTPUT_LAST, try_parse
 
 __all__ = ["linear_probe_to_torch", "view_function", "probe_token_attributions",
            "sentence_view_from", "SENTENCE_VIEWS"]

@@ -29,9 +29,9 @@ from probe_rnn.attribution.steps import StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
 from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.verdict import completeness_verdict
+from probe_rnn.catalogue import OUTPUT_LAST, readout_views
 from probe_rnn.errors import ConfigError, DataError
-from probe_rnn.run_settings import check_seed
-from probe_rnn.vocabulary import OUTPUT_LAST, readout_views
+from probe_rnn.validation import check_seed
 
 __all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
 

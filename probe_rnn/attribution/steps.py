@@ -37,8 +37,8 @@ from probe_rnn.attribution.parts import (
     relative_error,
 )
 from probe_rnn.attribution.unrolled import Taps, UnrolledRNN, twin_in_place, verify_twin
+from probe_rnn.catalogue import DIRECTIONS
 from probe_rnn.errors import ConfigError
-from probe_rnn.vocabulary import DIRECTIONS
 
 __all__ = ["StepAttributions", "step_attributions", "STATE_BASELINES"]
 

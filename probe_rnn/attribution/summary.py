@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.attribution.tokens import TokenAttributions
-from probe_rnn.vocabulary import state_view
+from probe_rnn.catalogue import state_view
 
 __all__ = ["tokens_frame", "examples_frame", "build_summary", "SUMMARY_COLUMNS"]
 

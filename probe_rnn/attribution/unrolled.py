@@ -4,7 +4,7 @@ A fused recurrent kernel exposes only ``output`` (top layer) and the final state
 it cannot see, let alone perturb, ``h_t`` of a lower layer or any cell state. The twin re-runs
 the module layer by layer, direction by direction and step by step **with the module's own
 weights** (read at call time, never copied) and the cell equations of
-:mod:`probe_rnn.capture.recurrence`, honouring packed lengths, ``proj_size``, ``batch_first``
+:mod:`probe_rnn.capture.cell_equations`, honouring packed lengths, ``proj_size``, ``batch_first``
 and an initial ``hx``. It has one tap per (layer, direction, state, step): a
 per-row additive ``delta`` (:class:`Taps`), so each intermediate state can be perturbed and its
 gradient read. :func:`twin_in_place` swaps the twin's result in for the module's inside the
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from probe_rnn.attribution.parts import RECURRENT_TYPES, Forward
-from probe_rnn.capture import recurrence
+from probe_rnn.capture import cell_equations
 from probe_rnn.errors import AttributionError
 
 __all__ = ["Taps", "TwinStates", "UnrolledRNN", "twin_in_place", "verify_twin"]
@@ -89,7 +89,7 @@ class UnrolledRNN(nn.Module):
         """Tap slot id of (layer, direction, state) with state 0 = hidden, 1 = cell."""
         return (layer * self.num_directions + direction) * self.n_states + state
 
-    def _cell(self, xp: Tensor, h: Tensor, c: Tensor | None, w: recurrence.CellWeights,
+    def _cell(self, xp: Tensor, h: Tensor, c: Tensor | None, w: cell_equations.CellWeights,
               tap_c) -> tuple:
         """One step: xp (batch, gates) = input projection; returns new (h, c)."""
         hh = h @ w.w_hh.T
@@ -97,13 +97,14 @@ class UnrolledRNN(nn.Module):
             hh = hh + w.b_hh
         if self.mode == "LSTM":
             i, f, g, o = (xp + hh).chunk(4, dim=1)
-            c = recurrence.lstm_cell(torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), c)
+            c = cell_equations.lstm_cell(torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), c)
             c = tap_c(c)
-            return recurrence.lstm_hidden(torch.sigmoid(o), c, w.w_hr), c
+            return cell_equations.lstm_hidden(torch.sigmoid(o), c, w.w_hr), c
         if self.mode == "GRU":
-            _, z, n = recurrence.gru_gates(xp, hh)
-            return recurrence.gru_hidden(z, n, h), None
-        return recurrence.rnn_hidden(xp + hh, "relu" if self.mode == "RNN_RELU" else "tanh"), None
+            _, z, n = cell_equations.gru_gates(xp, hh)
+            return cell_equations.gru_hidden(z, n, h), None
+        activation = "relu" if self.mode == "RNN_RELU" else "tanh"
+        return cell_equations.rnn_hidden(xp + hh, activation), None
 
     def _tapper(self, slot: int, step: int, dim: int):
         """A function adding the taps of (slot, step) to a (batch, dim) state, or identity."""
@@ -119,7 +120,7 @@ class UnrolledRNN(nn.Module):
     def _direction(self, inp: Tensor, mask: Tensor, layer: int, d: int, h0: Tensor,
                    c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """Run one (layer, direction) over inp (batch, time, in) in processing order."""
-        w = recurrence.named_cell_weights(self.module, layer, d)
+        w = cell_equations.named_cell_weights(self.module, layer, d)
         xp = inp @ w.w_ih.T
         if w.b_ih is not None:
             xp = xp + w.b_ih

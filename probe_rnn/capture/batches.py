@@ -73,7 +73,7 @@ def run_batches(
             if diagnosis is not None:
                 diagnosis.update(states[name], batch["lengths"])
             if start == 0:
-                writer.open_views(_resolve_views(states[name], key["requested_views"]),
+                writer.open_views(_views_to_store(states[name], key["requested_views"]),
                                   states[name])
             writer.write_batch(start, batch, states[name], logits)
             start += int(batch["lengths"].shape[0])
@@ -145,7 +145,7 @@ def diagnose(
 ) -> pd.DataFrame:
     """Measure what ``output`` and ``h_n`` hold for every recurrent module on this data.
 
-    A capture (:func:`~probe_rnn.capture.capture`) measures the same for its module while it
+    A capture (:func:`~probe_rnn.capture.capture_states`) measures the same for its module while it
     runs; this runs the model for the diagnosis alone.
 
     Parameters
@@ -211,7 +211,7 @@ def _pick_module(model: torch.nn.Module, requested: str | None) -> str:
     return requested
 
 
-def _resolve_views(states: RecurrentStates, requested: list[str] | None) -> dict[str, str]:
+def _views_to_store(states: RecurrentStates, requested: list[str] | None) -> dict[str, str]:
     """Map the views to store to their kind (``"sentence"`` or ``"token"``), in order."""
     from probe_rnn.capture.views import available_views, gate_views, resolve_views
 

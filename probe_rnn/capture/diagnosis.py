@@ -16,7 +16,7 @@ before any storage rounding), and the sentences that state it. Per recurrent mod
 
 :class:`ModuleDiagnosis` accumulates batch by batch (maxima, counts, per-batch sums added with
 :func:`math.fsum`, so the numbers do not depend on how batches were grouped into capture
-shards). :func:`~probe_rnn.capture.capture` feeds it the very states it stores, so a run
+shards). :func:`~probe_rnn.capture.capture_states` feeds it the very states it stores, so a run
 diagnoses its model without another forward pass, and the store keeps the table
 (:func:`stored_diagnosis`); :func:`~probe_rnn.capture.run_capture.diagnose` runs it alone
 (``probe-rnn inspect --dataset``).
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import torch
 
-from probe_rnn.vocabulary import (
+from probe_rnn.catalogue import (
     DIRECTIONS,
     OUTPUT_LAST,
     OUTPUT_NAIVE_LAST,

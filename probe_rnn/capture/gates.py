@@ -11,7 +11,7 @@ for, so a capture that asks for none pays nothing. Then, for that layer and dire
   directions concatenated ``[fwd, bwd]``; ``h_{t-1}`` is the captured ``h`` of the step the
   direction comes from (``h0`` at its first step; for ``bwd`` the *next* step's state);
 * the pre-activations of every step come from two batched matmuls
-  (:func:`probe_rnn.capture.recurrence.gate_preactivations`, as in the kernel route's check);
+  (:func:`probe_rnn.capture.cell_equations.gate_preactivations`, as in the kernel route's check);
 * activations, in PyTorch's gate order: LSTM ``i, f, g, o`` with ``i, f, o = sigmoid`` and
   ``g = tanh``; GRU ``r, z, n`` with ``r, z = sigmoid`` and
   ``n = tanh(W_in x + b_in + r * (W_hn h_{t-1} + b_hn))``;
@@ -35,14 +35,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from probe_rnn.capture import recurrence
+from probe_rnn.capture import cell_equations
 from probe_rnn.capture.verify import default_tolerance, diff, raise_on_mismatch
-from probe_rnn.errors import CaptureError
-from probe_rnn.vocabulary import (  # GATE_NAMES, gate_names re-exported: the gates of each kind
+from probe_rnn.catalogue import (  # GATE_NAMES, gate_names re-exported: the gates of each kind
     DIRECTIONS,
     GATE_NAMES,
     gate_names,
 )
+from probe_rnn.errors import CaptureError
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
@@ -105,8 +105,8 @@ class GateSource:
         with torch.no_grad():
             x = self.data if layer == 0 else states.hidden_layers[layer - 1].reshape(n, -1)
             h = states.hidden_layers[layer][:, direction]
-            h_prev = recurrence.previous_states(self.h0[k].detach(), h, layout, direction)
-            gi, gh = recurrence.gate_preactivations(x.detach(), h_prev,
+            h_prev = cell_equations.previous_states(self.h0[k].detach(), h, layout, direction)
+            gi, gh = cell_equations.gate_preactivations(x.detach(), h_prev,
                                                     [w.detach() for w in weights])
             tag = f"L{layer}/{DIRECTIONS[direction]}"
             tol = default_tolerance(h.dtype)
@@ -117,16 +117,17 @@ class GateSource:
                 gates[:, 3].sigmoid_()
                 i, f, g, o = gates.unbind(1)
                 c = states.cell_layers[layer][:, direction]
-                c_prev = recurrence.previous_states(self.c0[k].detach(), c, layout, direction)
-                w_hr = recurrence.cell_weights(weights).w_hr
-                h_hat = recurrence.lstm_hidden(o, c, None if w_hr is None else w_hr.detach())
-                report = [diff(f"gates (c) {tag}", recurrence.lstm_cell(i, f, g, c_prev), c, tol),
+                c_prev = cell_equations.previous_states(self.c0[k].detach(), c, layout, direction)
+                w_hr = cell_equations.cell_weights(weights).w_hr
+                h_hat = cell_equations.lstm_hidden(o, c, None if w_hr is None else w_hr.detach())
+                c_hat = cell_equations.lstm_cell(i, f, g, c_prev)
+                report = [diff(f"gates (c) {tag}", c_hat, c, tol),
                           diff(f"gates (h) {tag}", h_hat, h, tol)]
             else:
                 gates, hh = gi.view(n, 3, -1), gh.view(n, 3, -1)
                 gates[:, :2].add_(hh[:, :2]).sigmoid_()
                 gates[:, 2].addcmul_(gates[:, 0], hh[:, 2]).tanh_()
-                h_hat = recurrence.gru_hidden(gates[:, 1], gates[:, 2], h_prev)
+                h_hat = cell_equations.gru_hidden(gates[:, 1], gates[:, 2], h_prev)
                 report = [diff(f"gates (h) {tag}", h_hat, h, tol)]
         raise_on_mismatch(self.name, report, self.tolerance)
         return gates

@@ -9,7 +9,7 @@ the input, and for an LSTM the cell recurrence ``c_t = f_t*c_{t-1} + i_t*g_t``. 
 per-step identity between the two: the recomputed ``h_t`` (``o_t*tanh(c_t)``, projected with
 ``proj_size``; the GRU/RNN update) must equal the kernel's ``h_t`` at every step, and the last
 recomputed ``c`` must equal the kernel's ``c_n``. The equations are
-:mod:`probe_rnn.capture.recurrence`'s; tolerances and reports :mod:`probe_rnn.capture.verify`'s.
+:mod:`probe_rnn.capture.cell_equations`'s; tolerances and reports :mod:`probe_rnn.capture.verify`'s.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import torch
 from torch import _VF, Tensor
 
-from probe_rnn.capture import recurrence
+from probe_rnn.capture import cell_equations
 from probe_rnn.capture.states import PackedLayout
 from probe_rnn.capture.verify import default_tolerance, diff
-from probe_rnn.vocabulary import DIRECTIONS
+from probe_rnn.catalogue import DIRECTIONS
 
 __all__ = ["FusedResult", "run_fused", "check_states"]
 
@@ -129,19 +129,19 @@ def check_states(
             for d, weights in enumerate(dirs):
                 k = layer * n_dirs + d
                 h = fused.hidden[:, layer, d]
-                h_prev = recurrence.previous_states(h0[k], h, layout, d)
-                gi, gh = recurrence.gate_preactivations(x, h_prev, weights)
+                h_prev = cell_equations.previous_states(h0[k], h, layout, d)
+                gi, gh = cell_equations.gate_preactivations(x, h_prev, weights)
                 tag = f"L{layer}/{DIRECTIONS[d]}"
                 if kind == "lstm":
                     c, h_hat = _lstm_identity(gi.add_(gh), weights, c0[k], layout, d == 1)
                     cells.append(c)
-                    c_last = recurrence.final_states(c, layout, d)
+                    c_last = cell_equations.final_states(c, layout, d)
                     report.append(diff(f"c_n {tag}", c_last, fused.c_n[k], tol))
                 elif kind == "gru":
-                    _, z, new = recurrence.gru_gates(gi, gh)
-                    h_hat = recurrence.gru_hidden(z, new, h_prev)
+                    _, z, new = cell_equations.gru_gates(gi, gh)
+                    h_hat = cell_equations.gru_hidden(z, new, h_prev)
                 else:
-                    h_hat = recurrence.rnn_hidden(gi.add_(gh), kind.removeprefix("rnn-"))
+                    h_hat = cell_equations.rnn_hidden(gi.add_(gh), kind.removeprefix("rnn-"))
                 report.append(diff(f"h {tag}", h_hat, h, tol))
     if kind != "lstm":
         return None, report
@@ -154,7 +154,7 @@ def _lstm_identity(
     gates: Tensor, weights: list[Tensor], c0: Tensor, layout: PackedLayout, reverse: bool
 ) -> tuple[Tensor, Tensor]:
     """Cells of every step and the ``h`` they give, from one direction's pre-activations."""
-    i, f, g, o = recurrence.lstm_gates_(gates)
+    i, f, g, o = cell_equations.lstm_gates_(gates)
     # contiguous f: the per-step addcmul then runs as one flat loop, as it always has
-    c = recurrence.lstm_cell_sequence(f.contiguous(), i * g, c0, layout, reverse)
-    return c, recurrence.lstm_hidden(o, c, recurrence.cell_weights(weights).w_hr)
+    c = cell_equations.lstm_cell_sequence(f.contiguous(), i * g, c0, layout, reverse)
+    return c, cell_equations.lstm_hidden(o, c, cell_equations.cell_weights(weights).w_hr)

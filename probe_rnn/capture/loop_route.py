@@ -6,7 +6,7 @@ projection, ``add_`` of the input projection, the gate non-linearities on ``unsa
 views, ``c = f*c + i*g``, ``h = o*tanh(c)`` (then ``h @ W_hr^T`` with ``proj_size``) — so on
 the native path its output is bit-for-bit the module's, while every h and c lands directly in
 preallocated packed-layout buffers. Its cost is one forward plus a little Python per step.
-The cell equations are :mod:`probe_rnn.capture.recurrence`'s.
+The cell equations are :mod:`probe_rnn.capture.cell_equations`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from probe_rnn.capture.recurrence import (
+from probe_rnn.capture.cell_equations import (
     CellWeights,
     cell_weights,
     final_states,

@@ -12,7 +12,7 @@ installed, and everything installed is removed in ``finally``, also when the for
 
 * ``nn.RNN``/``nn.GRU``/``nn.LSTM``: their ``forward`` is replaced for the duration of the block
   by an exact recomputation that returns the module's result (see
-  :mod:`probe_rnn.capture.recurrent`). A *checked* call verifies every recomputed state: an LSTM
+  :mod:`probe_rnn.capture.exact_forward`). A *checked* call verifies every recomputed state: an LSTM
   on the CPU by per-step identities (gate pre-activations against the weights and inputs,
   ``c_t = f*c_{t-1} + i*g``, ``h_t = o*tanh(c_t)``; :mod:`probe_rnn.capture.verify`), other
   modules by recomputing every step from the fused kernel's own ``h`` (one kernel call per
@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.capture.recurrent import RecurrentCapture, module_kind
+from probe_rnn.capture.exact_forward import RecurrentCapture, module_kind
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
 from probe_rnn.errors import CaptureError, ConfigError
 

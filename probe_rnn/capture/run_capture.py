@@ -34,23 +34,23 @@ from probe_rnn.capture.recorder import VERIFY_MODES
 from probe_rnn.capture.store import (
     StateStore,
     clear_store,
-    data_checksum,
     reusable_store,
 )
 from probe_rnn.capture.store_writer import StoreWriter
 from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.hashing import data_checksum
 
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
-__all__ = ["capture", "check_capture_options", "DTYPES"]
+__all__ = ["capture_states", "check_capture_options", "DTYPES"]
 
 DTYPES = ("float16", "float32")
 
 Progress = Callable[[int, int], None]
 
 
-def capture(
+def capture_states(
     bundle: ModelBundle,
     df: pd.DataFrame,
     out_dir: str | Path,

@@ -1,6 +1,6 @@
 """Capture shards: consecutive rows of one capture, written by a Dask worker.
 
-With a ``client`` (:mod:`probe_rnn.cluster`), :func:`~probe_rnn.capture.capture` captures the
+With a ``client`` (:mod:`probe_rnn.cluster`), :func:`~probe_rnn.capture.capture_states` captures the
 first batch itself (which sizes and preallocates every file), then sends the other rows in
 shards of whole batches (so ``output@-1``, which depends on the batch, is what a local capture
 gives). A shard's worker loads the model once (from the bundle's ``origin``: the checkpoint's

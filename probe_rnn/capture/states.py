@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from probe_rnn.vocabulary import gate_names
+from probe_rnn.catalogue import gate_names
 
 __all__ = ["RecurrentStates", "PackedLayout"]
 

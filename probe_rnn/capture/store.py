@@ -1,6 +1,6 @@
 """On-disk state store: read a captured run folder as memory-mapped arrays.
 
-A store is a folder written by :func:`probe_rnn.capture.capture`::
+A store is a folder written by :func:`probe_rnn.capture.capture_states`::
 
     manifest.json        written last: format, checksums, views -> {file, kind, shape, dtype},
                          files -> sha256 of every file below (computed while writing)
@@ -21,7 +21,6 @@ as if it were the states).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
 import json
 import re
@@ -33,19 +32,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probe_rnn.catalogue import try_parse
 from probe_rnn.errors import StoreError
-from probe_rnn.vocabulary import try_parse
+from probe_rnn.hashing import file_sha256
 
 __all__ = ["StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
-           "data_checksum", "clear_store", "reusable_store", "file_sha256"]
+           "clear_store", "reusable_store"]
 
 STORE_FORMAT = "probe-rnn-states"
 #: 2: the manifest records a sha256 per file (``sha256``); 3: and the output-vs-hidden diagnosis
 #: of the captured states (``capture.diagnosis``). Stores of older formats are recaptured.
 STORE_FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
-_CHUNK = 8 << 20
-
 def view_file_name(name: str) -> str:
     """File name (inside ``views/``) for a view name, e.g. ``h_n/L0/fwd`` -> ``h_n.L0.fwd.npy``."""
     safe = name.replace("/", ".").replace("@", "_at_").replace("(", "_").replace(")", "")
@@ -59,7 +57,7 @@ class StateStore:
     Parameters
     ----------
     path : str or Path
-        Folder written by :func:`~probe_rnn.capture.capture`.
+        Folder written by :func:`~probe_rnn.capture.capture_states`.
 
     Raises
     ------
@@ -326,23 +324,6 @@ class StateStore:
             f"<div><b>{html.escape(title)}</b><table><tr><th>view</th><th>kind, shape</th></tr>"
             f"{body}</table></div>"
         )
-
-
-def data_checksum(texts: Sequence[str], labels: Sequence[Any]) -> str:
-    """sha256 over the texts and labels, in row order (what a store's data checksum is)."""
-    digest = hashlib.sha256()
-    for text, label in zip(texts, labels, strict=True):
-        digest.update(str(text).encode("utf-8") + b"\x1f" + str(label).encode("utf-8") + b"\x1e")
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 (hex) of a file's bytes, read in 8 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def clear_store(out: Path, written: Sequence[str] = ()) -> None:

@@ -1,6 +1,6 @@
 """Writing one state store folder: preallocated ``.npy`` files, meta rows, manifest last.
 
-:class:`StoreWriter` is the engine behind :func:`probe_rnn.capture.capture`: it preallocates
+:class:`StoreWriter` is the engine behind :func:`probe_rnn.capture.capture_states`: it preallocates
 every view's ``.npy`` file (:func:`numpy.lib.format.open_memmap`) and fills it with positioned
 writes (no mapping, no buffering: memory does not grow with the rows), streams the sentence
 table as Arrow IPC (copied to ``meta.parquet`` at the end, in large row groups), and writes
@@ -29,11 +29,11 @@ from probe_rnn.capture.store import (
     MANIFEST,
     STORE_FORMAT,
     STORE_FORMAT_VERSION,
-    file_sha256,
     view_file_name,
 )
+from probe_rnn.catalogue import OUTPUT_NAIVE_LAST
 from probe_rnn.errors import CaptureError, StorageRangeError
-from probe_rnn.vocabulary import OUTPUT_NAIVE_LAST
+from probe_rnn.hashing import file_sha256
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates

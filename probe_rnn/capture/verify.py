@@ -28,10 +28,10 @@ import math
 import torch
 from torch import Tensor
 
-from probe_rnn.capture.recurrence import cell_weights, lstm_cell, previous_states
+from probe_rnn.capture.cell_equations import cell_weights, lstm_cell, previous_states
 from probe_rnn.capture.states import PackedLayout
+from probe_rnn.catalogue import DIRECTIONS
 from probe_rnn.errors import CaptureMismatchError
-from probe_rnn.vocabulary import DIRECTIONS
 
 __all__ = ["check_lstm_loop", "default_tolerance", "diff", "raise_on_mismatch"]
 

@@ -25,7 +25,7 @@ name                         meaning
 ===========================  =======================================================
 
 The grammar of the names (:class:`ViewSpec`, :func:`parse_view`, :data:`VIEW_CATALOGUE`) lives
-in :mod:`probe_rnn.vocabulary` and is re-exported here; this module holds the functions on states.
+in :mod:`probe_rnn.catalogue` and is re-exported here; this module holds the functions on states.
 
 Gate views are recomputed from the module's weights only when asked for by name
 (:mod:`probe_rnn.capture.gates`): they are not among the default views (:func:`views_for`,
@@ -40,8 +40,7 @@ import torch
 from torch import Tensor
 
 from probe_rnn.capture.states import RecurrentStates
-from probe_rnn.errors import ConfigError
-from probe_rnn.vocabulary import (
+from probe_rnn.catalogue import (
     FINAL_BASES,
     GATE_NAMES,
     MAX_OUTPUT,
@@ -60,6 +59,7 @@ from probe_rnn.vocabulary import (
     state_views,
     try_parse,
 )
+from probe_rnn.errors import ConfigError
 
 __all__ = [
     "VIEW_CATALOGUE",
@@ -68,6 +68,7 @@ __all__ = [
     "available_views",
     "gate_views",
     "gate_views_for",
+    "check_views",
     "sentence_view",
     "sentence_view_masked",
     "token_view",
@@ -135,6 +136,23 @@ def resolve_views(available: list[str], requested: Sequence[str] | None,
             )
         chosen[name] = kinds.get(name) or extra[name]
     return chosen
+
+
+def check_views(model: torch.nn.Module, views: Sequence[str] | None) -> None:
+    """Capture's own check of view names, before any work: each name parses, and each is a
+    view of the module that will be captured (the model's first recurrent module); an error
+    lists the valid names, so a typo never costs a capture."""
+    from probe_rnn.capture.exact_forward import module_kind
+
+    for view in views or ():
+        parse_view(view)
+    module = next((m for m in model.modules() if isinstance(m, torch.nn.RNNBase)), None)
+    if module is None or not views:
+        return
+    dirs = 2 if module.bidirectional else 1
+    gates = gate_views_for(module_kind(module) or "", module.num_layers, dirs)
+    resolve_views(views_for(module.num_layers, dirs, isinstance(module, torch.nn.LSTM)),
+                  list(views), optional=gates)
 
 
 def _inferred_gate_views(available: Sequence[str]) -> list[str]:

@@ -73,10 +73,10 @@ ForceOutOpt = Annotated[
 
 def writes_out(kind: str = "folder") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator giving a command ``--force-out`` and checking its ``--out`` before any work
-    (:mod:`probe_rnn.out_folder`): ``kind`` "folder" claims the run folder for the command,
+    (:mod:`probe_rnn.run.out_folder`): ``kind`` "folder" claims the run folder for the command,
     "checkpoint" and "html" check the one file it writes (``report``: RUN_DIR/index.html
     when --out is not given)."""
-    from probe_rnn.out_folder import (
+    from probe_rnn.run.out_folder import (
         check_inputs_apart,
         check_out_file,
         claimed_folder,
@@ -204,13 +204,6 @@ def load_plugins(folders: list[Path] | None) -> None:
 
     registry.load_all(folders or [])
 
-
-
-def sample_rows(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
-    """``--max-rows``: the pipeline's seeded sample, so every command picks the same rows."""
-    from probe_rnn.run_inputs import sample_rows as pick
-
-    return pick(df, max_rows, seed)
 
 
 #: Library parameters whose command-line option has another name.

@@ -19,7 +19,6 @@ from probe_rnn.commands.common import (
     console,
     load_data,
     load_plugins,
-    sample_rows,
     stdout,
     writes_out,
 )
@@ -31,6 +30,7 @@ from probe_rnn.commands.output import (
     print_model_card,
     short_origin,
 )
+from probe_rnn.data.sampling import sample_table
 
 
 def plugins_cmd(plugins: PluginsOpt = None) -> None:
@@ -138,7 +138,7 @@ def inspect_cmd(
         from probe_rnn.capture import diagnose
 
         df, origin = load_data(data, dataset, text, label)
-        df = sample_rows(df, max_rows, seed)
+        df = sample_table(df, max_rows, seed)
         source.check_rows(bundle, df["text"])
         typer.echo(f"batch check: {bundle.batch_check['sentence']}")
         print_diagnosis(diagnose(bundle, df, batch_size=batch_size), origin)

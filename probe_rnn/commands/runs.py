@@ -23,7 +23,6 @@ from probe_rnn.commands.common import (
     load_plugins,
     option_group,
     print_failed_cells,
-    sample_rows,
     say,
     split_list,
     stdout,
@@ -31,6 +30,7 @@ from probe_rnn.commands.common import (
     writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
+from probe_rnn.data.sampling import sample_table
 from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 
@@ -84,9 +84,9 @@ def probe_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Capture every state, probe what each carries, attribute, and write the HTML report."""
-    from probe_rnn.pipeline import run_pipeline
     from probe_rnn.probing import headline_table
-    from probe_rnn.run_settings import RunSettings
+    from probe_rnn.run.pipeline import run_pipeline
+    from probe_rnn.run.settings import RunSettings
 
     settings = RunSettings(
         views=split_list(views, "--views"), tasks=split_list(tasks, "--tasks"),
@@ -122,7 +122,7 @@ def demo_cmd(
 ) -> None:
     """Train a 2-layer BiLSTM on bundled names (or reuse it), run a small readouts study,
     probe it and write the report."""
-    from probe_rnn.demo import run_demo
+    from probe_rnn.run.demo import run_demo
 
     say(f"probe-rnn demo -> {out}")
     result = run_demo(out, seed=seed, umap=umap, retrain=retrain, jobs=jobs, say=say,
@@ -226,7 +226,7 @@ def compare_readouts_cmd(
     started = time.perf_counter()
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
         df, source = table.load()
-        df = sample_rows(df, max_rows, seed)
+        df = sample_table(df, max_rows, seed)
         from probe_rnn.data.splits import check_splittable
 
         check_splittable(df)  # before any training: a seeded split must give dev rows

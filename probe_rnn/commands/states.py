@@ -14,13 +14,13 @@ from probe_rnn.commands.common import (
     TableSource,
     cluster,
     console,
-    sample_rows,
     say,
     split_list,
     table_options,
     writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
+from probe_rnn.data.sampling import sample_table
 
 if TYPE_CHECKING:
     from probe_rnn.attribution import AttributionResult
@@ -52,7 +52,7 @@ def capture_cmd(
     """Capture every state of a model over a table into a state store (memory-mapped arrays)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from probe_rnn.capture import capture
+    from probe_rnn.capture import capture_states
     from probe_rnn.commands.output import disk_size
 
     columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -60,7 +60,7 @@ def capture_cmd(
     with cluster(scheduler) as client:
         bundle = source.load(checkpoint)
         df, _ = table.load()
-        df = sample_rows(df, max_rows, seed)
+        df = sample_table(df, max_rows, seed)
         source.check_rows(bundle, df["text"])
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("capture", total=len(df))
@@ -69,7 +69,7 @@ def capture_cmd(
                 done["batches"] += 1
                 bar.update(task, completed=rows)
 
-            store = capture(bundle, df, out, views=split_list(views, "--views"), dtype=dtype,
+            store = capture_states(bundle, df, out, views=split_list(views, "--views"), dtype=dtype,
                             batch_size=batch_size, verify=verify, progress=progress,
                             module=module, client=client)
     reused = " (reused: same model, data and options)" if done["batches"] == 0 else ""

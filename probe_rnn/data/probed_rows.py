@@ -102,7 +102,7 @@ def split_source(table: pd.DataFrame, model_meta: dict[str, Any] | None, seed: i
     seed : int
         The run's seed (the one :func:`~probe_rnn.data.ensure_splits` uses).
     """
-    from probe_rnn.capture.store import data_checksum
+    from probe_rnn.hashing import data_checksum
 
     if "split" in table.columns:
         return "the table's split column", True

@@ -1,6 +1,7 @@
 """Seeded sampling of rows and of whole groups of rows (sentences), one place for every caller.
 
 - :func:`sample_rows`: a sorted, seeded sample of rows without replacement;
+- :func:`sample_table`: a seeded sample of a table's rows, in the table's order;
 - :func:`shuffled_groups`: each row's group and a seeded order of the groups, from which the
   probing splits (K-fold, inner dev split, held-out split) and the MDL block order deal
   whole sentences;
@@ -12,9 +13,16 @@ same rows.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["sample_rows", "shuffled_groups", "sample_groups"]
+from probe_rnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["sample_rows", "sample_table", "shuffled_groups", "sample_groups"]
 
 
 def sample_rows(pool: int | np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -23,6 +31,17 @@ def sample_rows(pool: int | np.ndarray, size: int, seed: int) -> np.ndarray:
     ``size`` must not exceed the pool; callers return the whole pool when it is smaller.
     """
     return np.sort(np.random.default_rng(seed).choice(pool, size=size, replace=False))
+
+
+def sample_table(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """A seeded sample of at most ``max_rows`` rows of a table, keeping its order (``--max-rows``:
+    every command picks the same rows)."""
+    if max_rows is not None and max_rows < 1:
+        raise ConfigError(f"max_rows must be at least 1, got {max_rows}")
+    if max_rows is None or len(df) <= max_rows:
+        return df.reset_index(drop=True)
+    picked = df.sample(n=max_rows, random_state=seed).sort_index()
+    return picked.reset_index(drop=True)
 
 
 def shuffled_groups(groups: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

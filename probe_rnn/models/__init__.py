@@ -18,7 +18,7 @@ from probe_rnn.models.adapters import (
     make_adapter,
 )
 from probe_rnn.models.bundle import ModelBundle, build_random_init, recurrent_modules
-from probe_rnn.models.checkpoint import FORMAT, FORMAT_VERSION, file_sha256, save_checkpoint
+from probe_rnn.models.checkpoint import FORMAT, FORMAT_VERSION, save_checkpoint
 from probe_rnn.models.classifier import RNNClassifier, valid_mask
 from probe_rnn.models.config import READOUTS, RNN_TYPES, ModelConfig
 from probe_rnn.models.factory import call_factory, resolve_factory
@@ -44,7 +44,6 @@ __all__ = [
     "FORMAT_VERSION",
     "save_checkpoint",
     "load_model",
-    "file_sha256",
     "resolve_factory",
     "call_factory",
     "train",

@@ -17,7 +17,6 @@ what to do.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import re
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 
 from probe_rnn.errors import CheckpointError, InputFileError, UntrustedCheckpointError
+from probe_rnn.hashing import file_sha256
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.pickles import PickleScan, load_pickle, scan_pickle
 
@@ -41,21 +41,11 @@ __all__ = [
     "check_format",
     "load_into",
     "is_state_dict",
-    "file_sha256",
 ]
 
 FORMAT = "probe-rnn-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "config", "tokenizer", "labels", "meta", "state_dict")
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _plain(value: Any, where: str) -> Any:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from probe_rnn.errors import ConfigError
-
 # the recurrent cell types (``rnn`` is nn.RNN with tanh, ``rnn-relu`` with ReLU) and the
 # readouts (how the head's sentence vector is read) are spelled once, in the vocabulary
-from probe_rnn.vocabulary import READOUTS, RNN_TYPES
+from probe_rnn.catalogue import READOUTS, RNN_TYPES
+from probe_rnn.errors import ConfigError
 
 __all__ = ["RNN_TYPES", "READOUTS", "ModelConfig", "check_choice"]
 

@@ -22,10 +22,10 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.capture.store import data_checksum
 from probe_rnn.data import Tokenizer, check_table, ensure_splits, label_names
 from probe_rnn.data.splits import check_splittable
 from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.hashing import data_checksum
 from probe_rnn.models.adapters import ProbeRnnAdapter
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
@@ -107,7 +107,7 @@ def accuracy(model: nn.Module, split: EncodedSplit, batch_size: int = 512) -> fl
 def _check_args(
     epochs: int, batch_size: int, lr: float, patience: int, grad_clip: float, seed: int
 ) -> None:
-    from probe_rnn.run_settings import check_seed
+    from probe_rnn.validation import check_seed
 
     check_seed(seed)
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):

@@ -18,8 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from probe_rnn.atomic import write_text
-from probe_rnn.run_folder import json_default
+from probe_rnn.atomic import json_default, write_text
 
 __all__ = ["Journal"]
 

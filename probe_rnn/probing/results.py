@@ -52,10 +52,10 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.atomic import replacing
+from probe_rnn.catalogue import try_parse
 from probe_rnn.probing.cellstats import cell_constants, cell_salt, clip_bits, withheld
 from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
 from probe_rnn.run_folder import RESULT_COLUMNS
-from probe_rnn.vocabulary import try_parse
 
 __all__ = ["METRICS", "cell_rows", "assemble", "values_table", "view_coordinates",
            "save_results", "headline_table", "failure_summary"]
@@ -74,7 +74,7 @@ BITS_DEFINITION = (
 
 def view_coordinates(view: str) -> tuple[int, str, int | None]:
     """``(layer, direction, t)`` parsed from a view name (-1 / "" / None when absent, and for
-    a name outside the grammar of :mod:`probe_rnn.vocabulary`).
+    a name outside the grammar of :mod:`probe_rnn.catalogue`).
 
     ``output@-1`` is the naive padded read, not a position, so its ``t`` is None.
     """

@@ -60,7 +60,7 @@ from probe_rnn.probing.timelimit import check_timeout
 __all__ = [
     "run_probes",
     "plan_cells",
-    "resolve_views",
+    "views_to_probe",
     "resolve_probes",
     "reportable_positions",
     "MIN_POSITION_SENTENCES",
@@ -70,7 +70,7 @@ __all__ = [
 _FALLBACK = {"classification": "logistic", "regression": "ridge"}
 
 
-def resolve_views(store: Any, views: Sequence[str] | None, tasks: Sequence[Task]) -> list[str]:
+def views_to_probe(store: Any, views: Sequence[str] | None, tasks: Sequence[Task]) -> list[str]:
     """The views to probe: the given ones (checked), or every stored sentence view, plus the
     per-token views when a task is token-only."""
     if views is not None:
@@ -167,7 +167,7 @@ def plan_cells(
     cells: list[Cell] = []
     origins: dict[str, str] = {}
     for model, store in stores.items():
-        for view in resolve_views(store, views, tasks):
+        for view in views_to_probe(store, views, tasks):
             vkind = store.kind(view)
             for task in (t for t in tasks if t.applies_to(vkind)):
                 chosen = [s for s in probe_specs if s[2] in (task.kind, "any")] or \

@@ -26,6 +26,7 @@ import pandas as pd
 
 from probe_rnn.atomic import write_text
 from probe_rnn.capture.diagnosis import plain_explanations
+from probe_rnn.catalogue import MEAN_OUTPUT, OUTPUT_LAST, state_views
 from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
@@ -36,8 +37,7 @@ from probe_rnn.report.findings import Finding, make_findings
 from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.projections import cached_projection, subsample
-from probe_rnn.report.runfolder import RunData, load_run
-from probe_rnn.vocabulary import MEAN_OUTPUT, OUTPUT_LAST, state_views
+from probe_rnn.report.run_data import RunData, load_run
 
 __all__ = ["Report", "build_report", "CAPTIONS"]
 

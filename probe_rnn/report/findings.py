@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from probe_rnn.catalogue import READOUT_VIEWS, final_view  # READOUT_VIEWS: re-exported
 from probe_rnn.probing.paired import Difference, difference, unpaired
 from probe_rnn.report.attribution_findings import attribution_findings
 from probe_rnn.report.equivalence import Equivalence, same_vectors
@@ -40,7 +41,6 @@ from probe_rnn.report.verdicts import (
     majority_difference,
     verdict,
 )
-from probe_rnn.vocabulary import READOUT_VIEWS, final_view  # READOUT_VIEWS: re-exported
 
 __all__ = ["Finding", "make_findings", "READOUT_VIEWS"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from probe_rnn.vocabulary import OUTPUT_LAST, try_parse
+from probe_rnn.catalogue import OUTPUT_LAST, try_parse
 
 __all__ = [
     "short_number", "percent",

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from probe_rnn.catalogue import try_parse
 from probe_rnn.report.measures import base_view, label_task, percent, primary_probe
 from probe_rnn.report.verdicts import Claim, holm_verdicts, majority_difference
-from probe_rnn.vocabulary import try_parse
 
 __all__ = ["timestep_findings", "scan_order", "sees_whole_sentence"]
 

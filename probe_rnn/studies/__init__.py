@@ -9,6 +9,7 @@ the question's settings (``objective="classify"``, ``"autoencode"``, ``"siamese"
 
 from __future__ import annotations
 
+from probe_rnn.catalogue import READOUTS
 from probe_rnn.studies.answer import study_answer
 from probe_rnn.studies.objectives import (
     DEFAULT_EPOCHS,
@@ -21,7 +22,6 @@ from probe_rnn.studies.question import QuestionAnswer, answer_question, parse_ob
 from probe_rnn.studies.readouts import compare_readouts
 from probe_rnn.studies.stats import pair_verdict, paired_differences, summarize_runs, t_interval
 from probe_rnn.studies.study import ReadoutStudy
-from probe_rnn.vocabulary import READOUTS
 
 __all__ = [
     "DEFAULT_EPOCHS",

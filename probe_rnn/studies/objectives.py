@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from probe_rnn.catalogue import READOUTS
 from probe_rnn.errors import ConfigError
-from probe_rnn.vocabulary import READOUTS
 
 __all__ = ["Objective", "OBJECTIVES", "DEFAULT_EPOCHS", "READOUT_LABELS", "objective_named",
            "parse_readouts", "parse_losses"]

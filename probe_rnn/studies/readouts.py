@@ -47,6 +47,14 @@ from typing import Any
 
 import pandas as pd
 
+from probe_rnn.catalogue import (
+    OUTPUT_LAST,
+    OUTPUT_NAIVE_LAST,
+    RNN_TYPES,
+    has_cell_state,
+    readout_views,
+    state_views,
+)
 from probe_rnn.errors import ConfigError
 from probe_rnn.studies.objectives import (
     OBJECTIVES,
@@ -58,14 +66,6 @@ from probe_rnn.studies.objectives import (
 from probe_rnn.studies.splits import seed_tables, split_card
 from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
 from probe_rnn.studies.study import ReadoutStudy
-from probe_rnn.vocabulary import (
-    OUTPUT_LAST,
-    OUTPUT_NAIVE_LAST,
-    RNN_TYPES,
-    has_cell_state,
-    readout_views,
-    state_views,
-)
 
 __all__ = ["compare_readouts", "PROBE_ROWS", "PROBE_FOLDS"]
 
@@ -293,11 +293,11 @@ def _train_and_inspect(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> d
 def _inspect(bundle: Any, job: _Job, sample: pd.DataFrame, out: dict[str, Any]) -> None:
     """Capture the probing sample once: the label probe reads its headline views, and the
     capture's diagnosis of the same states is kept when the job is the diagnosed one."""
-    from probe_rnn.capture import capture
+    from probe_rnn.capture import capture_states
     from probe_rnn.capture.diagnosis import stored_diagnosis
 
     with tempfile.TemporaryDirectory(prefix="probe-rnn-readouts-") as tmp:
-        store = capture(bundle, sample, Path(tmp) / "states", views=list(job.views),
+        store = capture_states(bundle, sample, Path(tmp) / "states", views=list(job.views),
                         dtype="float32", batch_size=job.train_kwargs["batch_size"])
         if job.diagnose:
             out["diagnosis"] = stored_diagnosis(store)

@@ -34,7 +34,7 @@ def measure(rows: int, hidden: int, dtype: str, batch_size: int) -> dict[str, fl
     """Capture ``rows`` rows of names-kind in this process; return the measurements."""
     import torch
 
-    from probe_rnn.capture import capture
+    from probe_rnn.capture import capture_states
     from probe_rnn.data import Tokenizer, load_dataset
     from probe_rnn.models.adapters import ProbeRnnAdapter
     from probe_rnn.models.bundle import ModelBundle
@@ -52,11 +52,11 @@ def measure(rows: int, hidden: int, dtype: str, batch_size: int) -> dict[str, fl
                          meta={}, adapter=ProbeRnnAdapter(tok))
     texts = data["text"].tolist()
     with tempfile.TemporaryDirectory() as tmp:
-        capture(bundle, data.head(2 * batch_size), Path(tmp) / "warm", dtype=dtype,
+        capture_states(bundle, data.head(2 * batch_size), Path(tmp) / "warm", dtype=dtype,
                 batch_size=batch_size)
         base_kb = _rss_kb()
         start = time.perf_counter()
-        store = capture(bundle, data, Path(tmp) / "s", dtype=dtype, batch_size=batch_size)
+        store = capture_states(bundle, data, Path(tmp) / "s", dtype=dtype, batch_size=batch_size)
         capture_s = time.perf_counter() - start
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # before anything else
         size = sum(p.stat().st_size for p in store.path.rglob("*") if p.is_file())
@@ -65,7 +65,7 @@ def measure(rows: int, hidden: int, dtype: str, batch_size: int) -> dict[str, fl
         store.verify()
         verify_s = time.perf_counter() - start
         start = time.perf_counter()
-        capture(bundle, data, Path(tmp) / "s", dtype=dtype, batch_size=batch_size)  # reused
+        capture_states(bundle, data, Path(tmp) / "s", dtype=dtype, batch_size=batch_size)  # reused
         reuse_s = time.perf_counter() - start
         start = time.perf_counter()
         bundle.predict_logits(texts, batch_size=batch_size)

@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from probe_rnn.capture import capture
+from probe_rnn.capture import capture_states
 from probe_rnn.data import load_dataset
 from probe_rnn.models import train
 from probe_rnn.probing import LogisticProbe, headline_table, run_probes
@@ -97,7 +97,7 @@ def main() -> None:
           f"test accuracy {result.test_accuracy:.3f}")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        store = capture(result.bundle, probe_df, Path(tmp) / "states", dtype="float32")
+        store = capture_states(result.bundle, probe_df, Path(tmp) / "states", dtype="float32")
         print(f"captured {len(probe_df)} rows in {time.perf_counter() - start:.1f}s")
 
         fits = {"n": 0}

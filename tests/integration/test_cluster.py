@@ -20,9 +20,9 @@ from cli_support import assert_one_line_error, run_cli
 from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
 from probe_rnn.models import load_model, save_checkpoint, train
-from probe_rnn.pipeline import run_pipeline
 from probe_rnn.probing import run_probes
-from probe_rnn.run_settings import RunSettings
+from probe_rnn.run.pipeline import run_pipeline
+from probe_rnn.run.settings import RunSettings
 
 pytestmark = pytest.mark.slow
 SMALL = RunSettings(views=["output@last", "h_n/L0/fwd", "h_n/L0/bwd"], tasks=["label", "length"],

@@ -137,7 +137,7 @@ def test_a_busy_run_folder_is_refused_naming_the_other_run(model: Path, tmp_path
     import subprocess
     import sys
 
-    from probe_rnn.runlock import LOCK_NAME
+    from probe_rnn.run.lock import LOCK_NAME
 
     out = tmp_path / "run"
     out.mkdir()

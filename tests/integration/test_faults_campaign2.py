@@ -100,7 +100,7 @@ def test_train_out_equal_to_its_table_is_refused_even_with_force_out(tmp_path, c
 
 
 def test_a_table_beside_the_run_folder_files_is_still_read(tmp_path, capsys):
-    from probe_rnn.out_folder import check_inputs_apart
+    from probe_rnn.run.out_folder import check_inputs_apart
 
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "mine.csv").write_text("x")
@@ -241,7 +241,7 @@ def test_a_lock_whose_pid_now_names_another_process_is_taken_over(tmp_path):
     import sys
 
     from probe_rnn.errors import ConfigError
-    from probe_rnn.runlock import LOCK_NAME, _started, run_lock
+    from probe_rnn.run.lock import LOCK_NAME, _started, run_lock
 
     if not sys.platform.startswith("linux") or not _started(1):
         pytest.skip("needs /proc")

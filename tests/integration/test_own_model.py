@@ -15,7 +15,7 @@ import pytest
 import torch
 from cli_support import assert_one_line_error, import_file, readme_models, run_cli
 
-from probe_rnn.capture import StateStore, capture
+from probe_rnn.capture import StateStore, capture_states
 from probe_rnn.data import load_dataset
 from probe_rnn.models import ModelBundle
 
@@ -114,7 +114,7 @@ def test_probe_and_attribute_run_on_each_shape_with_no_adapter_code(work, name, 
     assert (out / "attribution" / "manifest.json").is_file()
 
     mine = StateStore(out / "states")
-    hand = capture(_by_hand(work, name), pd.read_csv(work / "names.csv"), tmp_path / "hand",
+    hand = capture_states(_by_hand(work, name), pd.read_csv(work / "names.csv"), tmp_path / "hand",
                    views=mine.views)
     assert mine.n_rows == hand.n_rows == 90
     np.testing.assert_array_equal(mine.lengths(), hand.lengths())

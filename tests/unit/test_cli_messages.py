@@ -8,8 +8,8 @@ import pytest
 from probe_rnn import cli
 from probe_rnn.errors import ConfigError, ReportError
 from probe_rnn.models.factory import call_factory
+from probe_rnn.run.settings import RunSettings
 from probe_rnn.run_folder import read_run
-from probe_rnn.run_settings import RunSettings
 
 
 def test_an_interrupt_says_the_same_command_resumes(monkeypatch, capsys) -> None:

@@ -1,6 +1,6 @@
-"""The package's shape rules (issue 16): modules and functions that read in one screen, a
-docstring on every module, no private names imported from another module, no import circle
-between modules."""
+"""The package's shape rules (issues 16 and 28): modules and functions that read in one screen,
+a docstring on every module, no private names imported from another module, no import circle
+between modules, and no import from a lower layer of the pipeline up to a higher one."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def _imports(path: Path, *, top_level_only: bool) -> list[tuple[str, list[str]]]
 
 
 def test_the_rules_see_the_package():
-    assert len(MODULES) > 50 and PACKAGE.joinpath("vocabulary.py") in MODULES
+    assert len(MODULES) > 50 and PACKAGE.joinpath("catalogue.py") in MODULES
+    assert PACKAGE.joinpath("run", "pipeline.py") in MODULES
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: _name(p))
@@ -105,3 +106,53 @@ def test_no_import_circle_between_modules():
                     break
         graph[name] = targets
     assert _cycle(graph) is None, f"import circle: {' -> '.join(_cycle(graph))}"
+
+
+#: The pipeline's layers, lowest first: a module may import from its own layer or a lower one.
+#: Shared foundations, then the stages in the order a run goes, then the run, then the CLI.
+LAYERS = [
+    {"probe_rnn", "errors"},
+    {"atomic", "catalogue", "hashing", "progress", "usercode", "validation", "run_folder",
+     "cluster", "plugins", "caches"},
+    {"data"}, {"models"}, {"capture"}, {"probing"}, {"attribution"}, {"studies"}, {"report"},
+    {"run"}, {"commands"}, {"cli", "__main__"},
+]
+RANK = {part: rank for rank, layer in enumerate(LAYERS) for part in layer}
+NAMES = {_name(p) for p in MODULES}
+
+
+def _part(module: str) -> str:
+    """The top-level part of ``probe_rnn.X.Y`` (``probe_rnn`` itself for the package)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "probe_rnn"
+
+
+def _upward_imports(path: Path) -> list[str]:
+    source = _part(_name(path))
+    found = []
+    for module, imported in _imports(path, top_level_only=False):
+        targets = [_part(f"{module}.{n}") if f"{module}.{n}" in NAMES else "probe_rnn"
+                   for n in imported] if module == "probe_rnn" else [_part(module)]
+        found += [f"{module} ({t})" for t in targets if RANK[t] > RANK[source]]
+    return found
+
+
+def test_every_top_level_part_has_a_layer():
+    parts = {_part(_name(p)) for p in MODULES}
+    assert parts - set(RANK) == set(), "give these a layer in LAYERS"
+    assert set(RANK) - parts - {"probe_rnn"} == set(), "LAYERS names parts that are gone"
+
+
+def test_the_layer_rule_catches_an_upward_import(tmp_path):
+    fake = PACKAGE / "data" / "x.py"  # judged by its name only, never written
+    assert RANK[_part(_name(fake))] < RANK["report"]
+    assert [t for t in ["probe_rnn.report.build"] if RANK[_part(t)] > RANK[_part(_name(fake))]]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _name(p))
+def test_no_import_runs_from_a_lower_layer_up(path):
+    """Capture knows nothing of probing, the report never calls back into the run, and so on
+    (DESIGN.md, "Arrows point one way"); lazy imports count too."""
+    upward = _upward_imports(path)
+    assert not upward, f"{_name(path)} (layer {RANK[_part(_name(path))]}) imports upward: " \
+                       f"{', '.join(upward)}"

@@ -1,7 +1,8 @@
-"""Lazy exports mean one thing whatever the import order: ``probe_rnn.capture`` is the callable
-subpackage (calling it captures), ``probe_rnn.capture.record`` is the context-manager function.
+"""The library's face: ``probe_rnn`` exports a handful of names, each the function or class
+(never a module), resolved lazily whatever was imported first; ``import probe_rnn`` and reading
+a store do not import torch.
 
-Each check runs in a fresh interpreter, since the clash depended on what was imported before.
+Each check runs in a fresh interpreter, since import order is what could make them differ.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from pathlib import Path
 import pytest
 
 README_IMPORTS = "from probe_rnn import load_model, load_dataset, record"
+#: What a user needs, and nothing else (issue: "a small public API").
+FACE = {"probe", "run_pipeline", "RunSettings", "RunResult", "load_dataset", "list_datasets",
+        "read_table", "load_model", "train", "record", "capture_states", "StateStore",
+        "diagnose", "run_probes", "attribute", "build_report", "compare_readouts",
+        "register_probe", "register_task", "register_adapter", "ProbeRnnError"}
 
 
 def run_fresh(code: str) -> dict:
@@ -26,46 +32,54 @@ def run_fresh(code: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-CHECK_CAPTURE = """
-    import inspect, json, sys, types
-    from probe_rnn import capture
-    print(json.dumps({
-        "callable": callable(capture),
-        "is_package": capture is sys.modules["probe_rnn.capture"],
-        "is_module": isinstance(capture, types.ModuleType),
-        "params": list(inspect.signature(capture).parameters)[:3],
-        "store_class": capture.StateStore.__module__ + "." + capture.StateStore.__name__,
-        "same_as_attribute": capture is sys.modules["probe_rnn"].capture,
-    }))
-"""
-
-
-@pytest.mark.parametrize("before", [README_IMPORTS, "", "import probe_rnn.capture.run_capture"],
-                         ids=["after-readme-imports", "fresh", "after-run-capture"])
-def test_capture_is_the_callable_package_whatever_came_first(before: str) -> None:
-    got = run_fresh(before + "\n" + textwrap.dedent(CHECK_CAPTURE))
-    assert got == {"callable": True, "is_package": True, "is_module": True,
-                   "params": ["bundle", "df", "out_dir"],
-                   "store_class": "probe_rnn.capture.store.StateStore",
-                   "same_as_attribute": True}
-
-
-def test_readme_imports_after_capture_still_give_the_functions() -> None:
+def test_the_face_is_the_handful_a_user_needs() -> None:
     got = run_fresh("""
-        import inspect, json, sys, types
-        from probe_rnn import capture
-        from probe_rnn import load_model, load_dataset, record
-        from probe_rnn import capture as again
-        print(json.dumps({
-            "record_is_function": inspect.isfunction(record),
-            "record_module": record.__module__,
-            "capture_is_package": again is capture is sys.modules["probe_rnn.capture"],
-            "capture_callable": callable(again),
-            "load_model": inspect.isfunction(load_model),
-        }))
+        import json, sys
+        import probe_rnn
+        print(json.dumps({"all": sorted(probe_rnn.__all__), "torch": "torch" in sys.modules}))
     """)
-    assert got == {"record_is_function": True, "record_module": "probe_rnn.capture.recorder",
-                   "capture_is_package": True, "capture_callable": True, "load_model": True}
+    assert set(got["all"]) == FACE | {"__version__"}
+    assert got["torch"] is False
+
+
+@pytest.mark.parametrize("before", [README_IMPORTS, "", "import probe_rnn.capture.run_capture",
+                                    "import probe_rnn.run.pipeline"],
+                         ids=["after-readme-imports", "fresh", "after-run-capture", "after-run"])
+def test_every_exported_name_is_its_defining_object_whatever_came_first(before: str) -> None:
+    got = run_fresh(before + "\n" + textwrap.dedent("""
+        import importlib, inspect, json, types
+        import probe_rnn
+        bad, where = [], {}
+        for name in probe_rnn.__all__:
+            if name == "__version__":
+                continue
+            value = getattr(probe_rnn, name)
+            if isinstance(value, types.ModuleType) or not callable(value):
+                bad.append(name)
+            where[name] = value.__module__
+            if getattr(importlib.import_module(value.__module__), name) is not value:
+                bad.append(name)
+        print(json.dumps({"bad": bad, "where": where,
+                          "probe": list(inspect.signature(probe_rnn.probe).parameters)[:4]}))
+    """))
+    assert got["bad"] == []
+    assert got["where"]["probe"] == "probe_rnn.run.pipeline"
+    assert got["where"]["capture_states"] == "probe_rnn.capture.run_capture"
+    assert got["where"]["record"] == "probe_rnn.capture.recorder"
+    assert got["probe"] == ["model", "data", "out", "settings"]
+
+
+def test_the_capture_package_is_a_plain_package() -> None:
+    """No callable-module trick: ``probe_rnn.capture`` is a package, its function is
+    ``capture_states``."""
+    got = run_fresh("""
+        import json, types
+        import probe_rnn.capture as capture
+        print(json.dumps({"callable": callable(capture),
+                          "class": type(capture) is types.ModuleType,
+                          "fn": capture.capture_states.__name__}))
+    """)
+    assert got == {"callable": False, "class": True, "fn": "capture_states"}
 
 
 @pytest.mark.parametrize("before", ["import probe_rnn.capture.recorder", ""])
@@ -88,43 +102,20 @@ def test_record_is_the_context_manager_function_after_its_module_is_imported(bef
     assert got == {"module": False, "function": True, "same": True, "yields": "Recorder"}
 
 
-def test_every_exported_name_resolves_to_one_non_module_object() -> None:
-    got = run_fresh(f"""
-        {README_IMPORTS}
-        import importlib, json, sys, types
-        import probe_rnn, probe_rnn.capture
-        for sub in ("recorder", "run_capture", "store", "states", "views", "diagnosis"):
-            importlib.import_module("probe_rnn.capture." + sub)  # every submodule imported
-        bad = []
-        for pkg in (probe_rnn, probe_rnn.capture):
-            for name in pkg.__all__:
-                value = getattr(pkg, name)
-                if pkg is probe_rnn and name == "capture":
-                    if value is not sys.modules["probe_rnn.capture"] or not callable(value):
-                        bad.append(pkg.__name__ + "." + name)
-                elif isinstance(value, types.ModuleType):
-                    bad.append(pkg.__name__ + "." + name)
-        print(json.dumps({{"bad": bad, "n": len(probe_rnn.__all__) + len(probe_rnn.capture.__all__),
-                           "capture_fn": probe_rnn.capture.capture.__module__}}))
-    """)
-    assert got["bad"] == []
-    assert got["n"] > 30  # both lists were really walked
-    assert got["capture_fn"] == "probe_rnn.capture.run_capture"
-
-
 def test_importing_the_capture_package_and_its_store_does_not_import_torch() -> None:
     got = run_fresh("""
         import json, sys
         import probe_rnn.capture
         from probe_rnn.capture import StateStore
-        from probe_rnn import capture
-        print(json.dumps({"torch": "torch" in sys.modules, "store": StateStore.__name__}))
+        from probe_rnn import StateStore as again
+        print(json.dumps({"torch": "torch" in sys.modules, "store": StateStore.__name__,
+                          "same": again is StateStore}))
     """)
-    assert got == {"torch": False, "store": "StateStore"}
+    assert got == {"torch": False, "store": "StateStore", "same": True}
 
 
-def test_calling_the_package_captures_a_store(tmp_path: Path) -> None:
-    """A real capture through ``probe_rnn.capture(...)``; ``h_n/L0/fwd`` against a plain LSTM
+def test_capture_states_from_the_face_captures_a_store(tmp_path: Path) -> None:
+    """A real capture through ``probe_rnn.capture_states(...)``; ``h_n/L0/fwd`` against a plain LSTM
     run on each sentence alone (no padding, no packing, no library code)."""
     got = run_fresh(f"""
         import json
@@ -146,8 +137,8 @@ def test_calling_the_package_captures_a_store(tmp_path: Path) -> None:
         bundle = ModelBundle(model=model, tokenizer=tok, labels=["x", "y"], config=cfg,
                              meta={{}}, adapter=ProbeRnnAdapter(tok), source="test",
                              checksum="test")
-        store = probe_rnn.capture(bundle, df, {str(tmp_path / "s")!r}, views=["h_n/L0/fwd"],
-                                  dtype="float32", batch_size=4)
+        store = probe_rnn.capture_states(bundle, df, {str(tmp_path / "s")!r}, views=["h_n/L0/fwd"],
+                                         dtype="float32", batch_size=4)
         got = store.sentence("h_n/L0/fwd")
         with torch.no_grad():
             want = np.stack([model.rnn(model.embedding(torch.tensor([tok.encode(t)])))[1][0]

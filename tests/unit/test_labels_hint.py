@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from probe_rnn.errors import DataError
-from probe_rnn.run_inputs import check_labels
+from probe_rnn.run.inputs import check_labels
 
 
 def test_labels_none_of_the_models_point_at_the_labels_flag() -> None:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from probe_rnn.capture import capture, diagnose
+from probe_rnn.capture import capture_states, diagnose
 from probe_rnn.capture.diagnosis import (
     CHECKS,
     DIAGNOSIS_COLUMNS,
@@ -183,7 +183,7 @@ def test_a_capture_diagnoses_the_states_it_stores(tmp_path) -> None:
     """The store keeps the diagnosis of its own forward passes: equal to a separate run."""
     for packed in (True, False):
         bundle, df = setup(layers=2, bidirectional=True, packed=packed)
-        store = capture(bundle, df, tmp_path / f"states-{packed}", batch_size=BATCH)
+        store = capture_states(bundle, df, tmp_path / f"states-{packed}", batch_size=BATCH)
         pd.testing.assert_frame_equal(stored_diagnosis(store),
                                       diagnose(bundle, df, batch_size=BATCH))
 

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from probe_rnn.capture import record, sentence_view, sentence_view_masked, token_view
-from probe_rnn.capture.run_capture import capture
+from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.views import (
     available_views,
     gate_views,
@@ -264,7 +264,7 @@ def test_gate_views_through_a_store(tmp_path: Path, rnn: str, packed: bool):
     bundle, df = _bundle(rnn, packed), _table()
     g = "f" if rnn == "lstm" else "z"
     views = [f"gate/L0/fwd/{g}", f"gate/L1/bwd/{g}@-1", f"gate/L0/bwd/{g}@1", "output@last"]
-    store = capture(bundle, df, tmp_path / "s", views=views, dtype="float32", batch_size=4)
+    store = capture_states(bundle, df, tmp_path / "s", views=views, dtype="float32", batch_size=4)
     assert store.views == [f"gate/L0/fwd/{g}", f"gate/L1/bwd/{g}", f"gate/L0/bwd/{g}",
                            "output@last"]  # @t views store their per-token base
     texts = list(df["text"])
@@ -298,6 +298,6 @@ def test_gate_views_through_a_store(tmp_path: Path, rnn: str, packed: bool):
 
 def test_capture_refuses_a_gate_the_module_lacks(tmp_path: Path):
     with pytest.raises(ConfigError, match="not available") as err:
-        capture(_bundle("gru", True), _table(4), tmp_path / "s", views=["gate/L0/fwd/f"])
+        capture_states(_bundle("gru", True), _table(4), tmp_path / "s", views=["gate/L0/fwd/f"])
     _one_line(err)
     assert not (tmp_path / "s" / "manifest.json").exists()

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from probe_rnn.capture import loop_route, record, recurrence, recurrent
+from probe_rnn.capture import cell_equations, exact_forward, loop_route, record
 from probe_rnn.errors import CaptureError, CaptureMismatchError, ConfigError
 
 
@@ -151,25 +151,25 @@ def test_repeated_calls_and_clear(batch):
 
 
 def _perturb_gates(monkeypatch, by: float = 1e-2):
-    real = recurrence.gate_preactivations
+    real = cell_equations.gate_preactivations
 
     def wrong(x, h_prev, weights):
         gi, gh = real(x, h_prev, weights)
         return gi + by, gh
 
-    monkeypatch.setattr(recurrence, "gate_preactivations", wrong)
+    monkeypatch.setattr(cell_equations, "gate_preactivations", wrong)
 
 
 def _corrupt_weight_after_loop(monkeypatch, model):
     """Change a weight between the LSTM loop's recomputation and the kernel's check."""
-    real = recurrent.lstm_loop
+    real = exact_forward.lstm_loop
 
     def loop_then_corrupt(*args, **kwargs):
         result = real(*args, **kwargs)
         model.rnn.weight_hh_l0.add_(1e-2)
         return result
 
-    monkeypatch.setattr(recurrent, "lstm_loop", loop_then_corrupt)
+    monkeypatch.setattr(exact_forward, "lstm_loop", loop_then_corrupt)
 
 
 def test_mismatch_is_detected_lstm_loop(monkeypatch, batch):

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from probe_rnn.capture.recorder import record
-from probe_rnn.capture.run_capture import capture
+from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.store import StateStore
 from probe_rnn.capture.views import sentence_view
 from probe_rnn.data.tokenizers import Tokenizer
@@ -76,7 +76,7 @@ def reference(bundle: ModelBundle, texts: list[str], batch_size: int) -> list[tu
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_round_trip_matches_direct_record(tmp_path: Path, dtype: str) -> None:
     bundle, df = make_bundle(), make_table()
-    store = capture(bundle, df, tmp_path / "s", dtype=dtype, batch_size=7)
+    store = capture_states(bundle, df, tmp_path / "s", dtype=dtype, batch_size=7)
     tol = {"atol": 0, "rtol": 0} if dtype == "float32" else {"atol": 2e-3, "rtol": 2e-3}
     texts = df["text"].tolist()
     offsets = store.offsets()
@@ -105,7 +105,7 @@ def test_round_trip_matches_direct_record(tmp_path: Path, dtype: str) -> None:
 def test_store_agrees_with_the_models_own_forward(tmp_path: Path) -> None:
     """Independent of ``record``: the module's own output and the model's own predictions."""
     bundle, df = make_bundle(), make_table()
-    store = capture(bundle, df, tmp_path / "s", dtype="float32", batch_size=5)
+    store = capture_states(bundle, df, tmp_path / "s", dtype="float32", batch_size=5)
     texts = df["text"].tolist()
     ids, lengths = bundle.tokenizer.encode_batch(texts)
     with torch.no_grad():
@@ -136,7 +136,7 @@ def test_store_agrees_with_the_models_own_forward(tmp_path: Path) -> None:
 
 def test_at_t_views_equal_direct_indexing(tmp_path: Path) -> None:
     bundle, df = make_bundle(), make_table()
-    store = capture(bundle, df, tmp_path / "s", dtype="float32", batch_size=64)
+    store = capture_states(bundle, df, tmp_path / "s", dtype="float32", batch_size=64)
     texts = df["text"].tolist()
     ids, lengths = bundle.tokenizer.encode_batch(texts)
     with torch.no_grad(), record(bundle.model, modules=["rnn"]) as rec:
@@ -169,12 +169,12 @@ def test_interrupted_capture_is_not_complete_and_rerun_is_correct(tmp_path: Path
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        capture(bundle, df, out, batch_size=4, progress=stop_midway)
+        capture_states(bundle, df, out, batch_size=4, progress=stop_midway)
     assert not (out / "manifest.json").exists() and not (out / "views").exists()
     with pytest.raises(StoreError, match="not a complete state store"):
         StateStore(out)
-    store = capture(bundle, df, out, batch_size=4)
-    fresh = capture(bundle, df, tmp_path / "fresh", batch_size=4)
+    store = capture_states(bundle, df, out, batch_size=4)
+    fresh = capture_states(bundle, df, tmp_path / "fresh", batch_size=4)
     for name in fresh.views:
         a = store.sentence(name) if fresh.kind(name) == "sentence" else store.tokens(name)[0]
         b = fresh.sentence(name) if fresh.kind(name) == "sentence" else fresh.tokens(name)[0]
@@ -185,22 +185,23 @@ def test_interrupted_capture_is_not_complete_and_rerun_is_correct(tmp_path: Path
 def test_reuse_recompute_and_manifest_last(tmp_path: Path) -> None:
     bundle, df = make_bundle(), make_table()
     out = tmp_path / "s"
-    capture(bundle, df, out, batch_size=8)
+    capture_states(bundle, df, out, batch_size=8)
     stamp = (out / "manifest.json").stat().st_mtime_ns
     spy = ForwardSpy(bundle)
-    again = capture(bundle, df, out, batch_size=8)
+    again = capture_states(bundle, df, out, batch_size=8)
     assert spy.calls == 0 and (out / "manifest.json").stat().st_mtime_ns == stamp
     assert again.n_rows == len(df)
     changed = df.copy()
     changed.loc[0, "label"] = "x" if df.loc[0, "label"] == "y" else "y"
-    store = capture(bundle, changed, out, batch_size=8)
+    store = capture_states(bundle, changed, out, batch_size=8)
     assert spy.calls == 3 and store.meta["label"].tolist() == changed["label"].tolist()
-    store = capture(bundle, changed, out, views=["output@last", "hidden/L0/fwd@2"], batch_size=8)
+    store = capture_states(bundle, changed, out, views=["output@last", "hidden/L0/fwd@2"],
+                           batch_size=8)
     assert spy.calls == 6 and sorted(store.views) == ["hidden/L0/fwd", "output@last"]
     assert sorted(p.name for p in (out / "views").iterdir()) == sorted(
         Path(spec["file"]).name for spec in store.manifest["views"].values())
     (out / "manifest.json").unlink()  # as if killed just before the manifest
-    capture(bundle, changed, out, views=["output@last", "hidden/L0/fwd@2"], batch_size=8)
+    capture_states(bundle, changed, out, views=["output@last", "hidden/L0/fwd@2"], batch_size=8)
     assert spy.calls == 9
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["checksum"] == "test-0" and manifest["data"]["rows"] == len(df)
@@ -208,14 +209,15 @@ def test_reuse_recompute_and_manifest_last(tmp_path: Path) -> None:
     other = make_bundle(seed=1)  # same checkpoint checksum, other weights (a random init)
     other.checksum = bundle.checksum
     spy_other = ForwardSpy(other)
-    store = capture(other, changed, out, views=["output@last", "hidden/L0/fwd@2"], batch_size=8)
+    store = capture_states(other, changed, out, views=["output@last", "hidden/L0/fwd@2"],
+                           batch_size=8)
     assert spy_other.calls == 3
     assert store.manifest["model"]["weights_sha256"] != manifest["model"]["weights_sha256"]
 
 
 def test_unpacked_model_stores_only_real_tokens(tmp_path: Path) -> None:
     bundle, df = make_bundle(layers=1, bidirectional=True, packed=False), make_table()
-    store = capture(bundle, df, tmp_path / "s", dtype="float32", batch_size=64)
+    store = capture_states(bundle, df, tmp_path / "s", dtype="float32", batch_size=64)
     ids, lengths = bundle.tokenizer.encode_batch(df["text"].tolist())
     with torch.no_grad():
         output, _ = bundle.model.run_rnn(ids, lengths)  # ran over the padding
@@ -265,7 +267,7 @@ def test_cell_loop_model_is_captured_per_batch(tmp_path: Path) -> None:
     model = CellLoop(len(tok)).eval()
     bundle = ModelBundle(model=model, tokenizer=tok, labels=["x", "y"], config=None, meta={},
                          adapter=IdsLengthsAdapter(tok))
-    store = capture(bundle, df, tmp_path / "s", dtype="float32", batch_size=7)
+    store = capture_states(bundle, df, tmp_path / "s", dtype="float32", batch_size=7)
     assert store.manifest["module"] == "cell" and "hidden/L0/fwd" in store.views
     flat, offsets = store.tokens("hidden/L0/fwd")
     texts = df["text"].tolist()
@@ -281,18 +283,18 @@ def test_cell_loop_model_is_captured_per_batch(tmp_path: Path) -> None:
 def test_bad_arguments_and_foreign_folders(tmp_path: Path) -> None:
     bundle, df = make_bundle(layers=1, bidirectional=False), make_table(5)
     with pytest.raises(ConfigError, match="dtype"):
-        capture(bundle, df, tmp_path / "a", dtype="float64")
+        capture_states(bundle, df, tmp_path / "a", dtype="float64")
     with pytest.raises(ConfigError, match="verify"):
-        capture(bundle, df, tmp_path / "a", verify="sometimes")
+        capture_states(bundle, df, tmp_path / "a", verify="sometimes")
     with pytest.raises(ConfigError, match="not available"):
-        capture(bundle, df, tmp_path / "a", views=["h_n/L3/fwd"])
+        capture_states(bundle, df, tmp_path / "a", views=["h_n/L3/fwd"])
     with pytest.raises(StoreError, match="no manifest.json"):
         StateStore(tmp_path / "missing")
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "manifest.json").write_text('{"format": "something-else"}')
     with pytest.raises(StoreError, match="not a probe-rnn state store"):
-        capture(bundle, df, tmp_path / "b")
-    store = capture(bundle, df, tmp_path / "c")
+        capture_states(bundle, df, tmp_path / "b")
+    store = capture_states(bundle, df, tmp_path / "c")
     assert "cell/L0/fwd" in store.views and "hidden/L0/bwd" not in store.views
     assert "StateStore" in repr(store) and "<table>" in store._repr_html_()
 
@@ -302,16 +304,16 @@ _MEMORY_SCRIPT = textwrap.dedent("""
     import numpy as np, pandas as pd, torch
     sys.path.insert(0, {tests!r})
     from test_store import make_bundle
-    from probe_rnn.capture.run_capture import capture
+    from probe_rnn.capture.run_capture import capture_states
     rows = int(sys.argv[1])
     rng = np.random.default_rng(0)
     texts = ["".join(rng.choice(list("abcdefg"), size=40)) for _ in range(rows)]
     df = pd.DataFrame({{"text": texts, "label": ["x", "y"] * (rows // 2)}})
     bundle = make_bundle(hidden=32)
     with tempfile.TemporaryDirectory() as tmp:
-        capture(bundle, df.head(256), tmp + "/warm", dtype="float32", batch_size=64)
+        capture_states(bundle, df.head(256), tmp + "/warm", dtype="float32", batch_size=64)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        store = capture(bundle, df, tmp + "/s", dtype="float32", batch_size=64)
+        store = capture_states(bundle, df, tmp + "/s", dtype="float32", batch_size=64)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         size = sum(p.stat().st_size for p in (store.path / "views").iterdir())
     print(peak - base, size // 1024)
@@ -337,7 +339,7 @@ def test_manifest_records_the_sha256_of_every_file(tmp_path: Path) -> None:
     import hashlib
 
     out = tmp_path / "s"
-    store = capture(make_bundle(), make_table(), out, batch_size=8)  # 3 batches, in order
+    store = capture_states(make_bundle(), make_table(), out, batch_size=8)  # 3 batches, in order
     on_disk = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
                for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
     assert store.manifest["sha256"] == on_disk
@@ -348,7 +350,7 @@ def test_manifest_records_the_sha256_of_every_file(tmp_path: Path) -> None:
 def test_a_changed_array_is_recaptured_and_refused_when_read(tmp_path: Path) -> None:
     bundle, df = make_bundle(), make_table()
     out = tmp_path / "s"
-    first = capture(bundle, df, out, batch_size=8)
+    first = capture_states(bundle, df, out, batch_size=8)
     good = np.array(first.sentence("h_n/L0/fwd"))
     path = out / first.manifest["views"]["h_n/L0/fwd"]["file"]
     noisy = np.load(path, mmap_mode="r+")
@@ -360,7 +362,7 @@ def test_a_changed_array_is_recaptured_and_refused_when_read(tmp_path: Path) -> 
     StateStore(out).verify(["output@last"])  # the other files still match
     notices: list[str] = []
     spy = ForwardSpy(bundle)
-    again = capture(bundle, df, out, batch_size=8, notice=notices.append)
+    again = capture_states(bundle, df, out, batch_size=8, notice=notices.append)
     assert spy.calls == 3 and len(notices) == 1 and "h_n.L0.fwd.npy" in notices[0]
     np.testing.assert_array_equal(np.asarray(again.sentence("h_n/L0/fwd")), good)
     again.verify()
@@ -369,7 +371,7 @@ def test_a_changed_array_is_recaptured_and_refused_when_read(tmp_path: Path) -> 
 def test_a_store_without_checksums_is_recaptured_not_trusted(tmp_path: Path) -> None:
     bundle, df = make_bundle(), make_table()
     out = tmp_path / "s"
-    capture(bundle, df, out, batch_size=8)
+    capture_states(bundle, df, out, batch_size=8)
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["format_version"] = 1
     del manifest["sha256"]
@@ -377,5 +379,5 @@ def test_a_store_without_checksums_is_recaptured_not_trusted(tmp_path: Path) -> 
     with pytest.raises(StoreError, match="records no checksums"):
         StateStore(out).verify()
     spy = ForwardSpy(bundle)
-    capture(bundle, df, out, batch_size=8)
+    capture_states(bundle, df, out, batch_size=8)
     assert spy.calls == 3 and "sha256" in json.loads((out / "manifest.json").read_text())

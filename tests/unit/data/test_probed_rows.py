@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from probe_rnn.capture.store import data_checksum
 from probe_rnn.data import ensure_splits
 from probe_rnn.data.probed_rows import choose_rows, split_source
 from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.hashing import data_checksum
 
 
 def _table(n: int = 50) -> pd.DataFrame:

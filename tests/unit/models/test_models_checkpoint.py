@@ -11,7 +11,8 @@ import torch
 from models_support import TEXTS, make_bundle
 
 from probe_rnn.errors import CheckpointError, InputFileError, UntrustedCheckpointError
-from probe_rnn.models import FORMAT, file_sha256, load_model, save_checkpoint
+from probe_rnn.hashing import file_sha256
+from probe_rnn.models import FORMAT, load_model, save_checkpoint
 
 
 def test_round_trip_gives_identical_logits(tmp_path, bundle) -> None:

@@ -93,8 +93,8 @@ def test_non_finite_states_are_not_blamed_on_changing_weights():
 
 
 def test_a_probe_run_beyond_float16_stores_float32(tmp_path):
-    from probe_rnn.pipeline import run_pipeline
-    from probe_rnn.run_settings import RunSettings
+    from probe_rnn.run.pipeline import run_pipeline
+    from probe_rnn.run.settings import RunSettings
 
     bundle = train(DF, rnn="rnn-relu", hidden=4, embedding_dim=3, epochs=1, seed=0).bundle
     with torch.no_grad():

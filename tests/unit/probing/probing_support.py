@@ -104,7 +104,7 @@ def _train(bundle, df: pd.DataFrame, epochs: int = 10) -> None:
 @pytest.fixture(scope="session")
 def lstm_stores(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """``{"trained": StateStore, "random-init": StateStore}`` plus the training accuracy."""
-    from probe_rnn.capture.run_capture import capture
+    from probe_rnn.capture.run_capture import capture_states
 
     df = planted_table(300)
     trained, untrained = _bundle(1), _bundle(2)
@@ -117,6 +117,6 @@ def lstm_stores(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root: Path = tmp_path_factory.mktemp("stores")
     views = ["output@last", "hidden/L0/fwd"]
     return {
-        "trained": capture(trained, df, root / "trained", views=views, dtype="float32"),
-        "random-init": capture(untrained, df, root / "random", views=views, dtype="float32"),
+        "trained": capture_states(trained, df, root / "trained", views=views, dtype="float32"),
+        "random-init": capture_states(untrained, df, root / "random", views=views, dtype="float32"),
     }

@@ -250,8 +250,8 @@ def pipeline_run(folder: Path, df: pd.DataFrame, *, random_baseline: bool = True
     import torch
 
     from probe_rnn.models import train
-    from probe_rnn.pipeline import run_pipeline
-    from probe_rnn.run_settings import RunSettings
+    from probe_rnn.run.pipeline import run_pipeline
+    from probe_rnn.run.settings import RunSettings
 
     torch.manual_seed(seed)
     trained = train(df, rnn="lstm", layers=2, hidden=8, embedding_dim=8, bidirectional=True,

@@ -8,7 +8,7 @@ import json
 
 from factory import make_run, result_row, results_frame
 
-from probe_rnn.report.runfolder import load_run
+from probe_rnn.report.run_data import load_run
 from probe_rnn.report.tables import LABEL_TABLE_PARTS, label_metrics_table, split_table
 
 NAN = float("nan")

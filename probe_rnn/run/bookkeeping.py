@@ -1,6 +1,6 @@
 """The bookkeeping of a run's stages: which files each stage writes, which stages a previous
 run with the same fingerprint left reusable, clearing the stale ones before any work, and
-:class:`Stage`, which times a stage and records it in ``run.json``."""
+:class:`StageTimer`, which times a stage and records it in ``run.json``."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from probe_rnn.data.probed_rows import ProbedRows
     from probe_rnn.models import ModelBundle
     from probe_rnn.progress import Progress
-    from probe_rnn.run_settings import RunSettings
+    from probe_rnn.run.settings import RunSettings
 
-__all__ = ["RunContext", "STAGE_FILES", "StageNote", "Stage", "reusable_stages", "clear_stale",
+__all__ = ["RunContext", "STAGE_FILES", "StageNote", "StageTimer", "reusable_stages", "clear_stale",
            "reread"]
 
 Say = Callable[[str], None]
@@ -52,9 +52,9 @@ class RunContext:
     progress: Progress
     client: Any = None
 
-    def stage(self, name: str, reuse: bool = True) -> Stage:
-        """The :class:`Stage` timer of ``name`` (``reuse=False``: always computed)."""
-        return Stage(self.run, self.out, name, self.say, self.reusable if reuse else set())
+    def stage(self, name: str, reuse: bool = True) -> StageTimer:
+        """The :class:`StageTimer` timer of ``name`` (``reuse=False``: always computed)."""
+        return StageTimer(self.run, self.out, name, self.say, self.reusable if reuse else set())
 
 
 #: The files a finished stage leaves (all must be there for the stage to be reused).
@@ -119,7 +119,7 @@ def reread(note: StageNote, say: Say, name: str, read: Callable[[], pd.DataFrame
         return None
 
 
-class Stage:
+class StageTimer:
     """Time one stage, record it in run.json, and report a line when it ends.
 
     run.json says ``running`` while the stage runs, then ``done``/``reused`` or ``failed``; a

@@ -1,4 +1,4 @@
-"""The ``--out`` gate (:mod:`probe_rnn.out_folder`), the run lock's message in the CLI's words,
+"""The ``--out`` gate (:mod:`probe_rnn.run.out_folder`), the run lock's message in the CLI's words,
 and a store's clean-up that deletes only the arrays the store wrote."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from probe_rnn.capture.store import MANIFEST, clear_store
 from probe_rnn.cli import _in_cli_words
 from probe_rnn.errors import ConfigError
-from probe_rnn.out_folder import check_out_file, claim_folder, claimed_folder, is_run_folder
+from probe_rnn.run.lock import LOCK_NAME, run_lock
+from probe_rnn.run.out_folder import check_out_file, claim_folder, claimed_folder, is_run_folder
 from probe_rnn.run_folder import RUN_MARKER
-from probe_rnn.runlock import LOCK_NAME, run_lock
 
 
 def test_a_new_or_empty_folder_is_claimed_and_marked(tmp_path):

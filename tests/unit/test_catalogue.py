@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe_rnn import vocabulary as vocab
-from probe_rnn.errors import ConfigError
-from probe_rnn.vocabulary import (
+from probe_rnn import catalogue as vocab
+from probe_rnn.catalogue import (
     READOUT_VIEWS,
     VIEW_CATALOGUE,
     ViewSpec,
@@ -16,6 +15,7 @@ from probe_rnn.vocabulary import (
     state_views,
     try_parse,
 )
+from probe_rnn.errors import ConfigError
 
 ALL_FORMS = [
     "output@last", "output@-1", "mean(output)", "max(output)", "output",
@@ -130,7 +130,7 @@ def test_kinds():
 def test_kinds_match_the_modules():
     from torch import nn
 
-    from probe_rnn.capture.recurrent import module_kind
+    from probe_rnn.capture.exact_forward import module_kind
 
     built = {"lstm": nn.LSTM(2, 3), "gru": nn.GRU(2, 3), "rnn": nn.RNN(2, 3),
              "rnn-relu": nn.RNN(2, 3, nonlinearity="relu")}

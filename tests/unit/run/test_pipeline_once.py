@@ -8,8 +8,8 @@ import pandas as pd
 from probe_rnn.capture import diagnose
 from probe_rnn.models import train
 from probe_rnn.models.batch_dependence import check_batch_dependence
-from probe_rnn.pipeline import run_pipeline
-from probe_rnn.run_settings import RunSettings
+from probe_rnn.run.pipeline import run_pipeline
+from probe_rnn.run.settings import RunSettings
 
 DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bcab", "ca", "a", "bbbbca"] * 5,
                    "label": ["p", "q", "p", "q", "q", "p", "q", "p"] * 5})

@@ -44,9 +44,9 @@ def _fail(text: str) -> ConfigError:
 
 def is_run_folder(folder: str | Path) -> bool:
     """True when ``folder`` holds probe-rnn's run marker (a probe-rnn command wrote it) or a
-    run's lock (a probe-rnn run is writing it now; :mod:`probe_rnn.runlock` then names it)."""
+    run's lock (a probe-rnn run is writing it now; :mod:`probe_rnn.run.lock` then names it)."""
+    from probe_rnn.run.lock import LOCK_NAME
     from probe_rnn.run_folder import RUN_MARKER
-    from probe_rnn.runlock import LOCK_NAME
 
     return (Path(folder) / RUN_MARKER).is_file() or (Path(folder) / LOCK_NAME).is_file()
 

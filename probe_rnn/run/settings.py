@@ -1,7 +1,7 @@
 """The settings of one probe run, as one frozen, validated object (:class:`RunSettings`).
 
-The CLI (``probe-rnn probe``) and :func:`probe_rnn.demo.run_demo` build it once;
-:func:`probe_rnn.pipeline.run_pipeline` reads it in every stage, writes it to ``run.json`` as it
+The CLI (``probe-rnn probe``) and :func:`probe_rnn.run.demo.run_demo` build it once;
+:func:`probe_rnn.run.pipeline.run_pipeline` reads it in every stage, writes it to ``run.json`` as it
 is (:meth:`RunSettings.to_json`) and hashes it once (:meth:`RunSettings.fingerprint`) to tell
 whether a previous run's stages can be reused. Errors name the parameter (``folds=``).
 """
@@ -15,12 +15,10 @@ from typing import Any
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError
+from probe_rnn.validation import check_seed
 
-__all__ = ["RunSettings", "PROBE_ROWS_CHOICES", "MAX_SEED", "check_seed"]
+__all__ = ["RunSettings", "PROBE_ROWS_CHOICES"]
 
-#: The largest seed every stage accepts (numpy's ``RandomState``, hence scikit-learn's
-#: ``random_state``, take seeds in ``[0, 2**32)``).
-MAX_SEED = 2**32 - 1
 #: The values of ``probe_rows`` (:mod:`probe_rnn.data.probed_rows`).
 PROBE_ROWS_CHOICES = ("heldout", "train", "all")
 #: Fields that decide no number of the run (how it runs and what it shows): left out of the
@@ -165,12 +163,3 @@ class RunSettings:
     def first_probe(self) -> str:
         """The probe the label-probe extras (training rows, attribution) use."""
         return self.probes[0]
-
-
-
-def check_seed(seed: Any, name: str = "seed") -> None:
-    """Raise :class:`ConfigError` unless ``seed`` is an integer in ``[0, 2**32)``, the seeds
-    every stage accepts (checked up front, so no run fails late for its seed)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"{name} must be an integer from 0 to {MAX_SEED} (2**32 - 1); "
-                          f"got {seed!r}")

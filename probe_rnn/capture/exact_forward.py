@@ -19,7 +19,7 @@ module's result. Two routes (see DESIGN.md, "Capturing states exactly"):
   (:mod:`probe_rnn.capture.kernel_route`). The returned tensors are the kernel's own, so
   gradients flow exactly as without ``record``.
 
-Both take the weights and cell equations from :mod:`probe_rnn.capture.recurrence`.
+Both take the weights and cell equations from :mod:`probe_rnn.capture.cell_equations`.
 Either way the states keep references to the call's input, weights and initial states, from
 which the LSTM/GRU gates are recomputed only if a gate view is read
 (:mod:`probe_rnn.capture.gates`).
@@ -35,9 +35,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from probe_rnn.capture import kernel_route
+from probe_rnn.capture.cell_equations import direction_weights, layer_weights, split_directions
 from probe_rnn.capture.gates import GATE_NAMES, GateSource
 from probe_rnn.capture.loop_route import Workspace, lstm_loop
-from probe_rnn.capture.recurrence import direction_weights, layer_weights, split_directions
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
 from probe_rnn.capture.verify import check_lstm_loop, default_tolerance, diff, raise_on_mismatch
 from probe_rnn.errors import CaptureError

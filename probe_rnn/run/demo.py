@@ -4,7 +4,7 @@ The demo is the whole product on embedded data with no arguments: it trains a ch
 2-layer bidirectional LSTM to tell female from male US census first names, saves it as
 ``<out>/model.pt``, runs a small readouts study (:data:`DEMO_READOUTS`: the same architecture
 and budget trained once per readout, ``last`` and ``hidden``, with 3 paired seeds) into
-``<out>/readouts/``, then runs :func:`probe_rnn.pipeline.run_pipeline` into the same folder,
+``<out>/readouts/``, then runs :func:`probe_rnn.run.pipeline.run_pipeline` into the same folder,
 whose report opens with the direct answer, both from probing and from the study.
 A second run reuses the checkpoint, the study, the state stores and every finished stage.
 """
@@ -20,10 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from probe_rnn.catalogue import final_view, state_views
 from probe_rnn.errors import CheckpointError
-from probe_rnn.pipeline import RunResult, Say, run_pipeline
-from probe_rnn.run_settings import RunSettings
-from probe_rnn.vocabulary import final_view, state_views
+from probe_rnn.run.pipeline import RunResult, Say, run_pipeline
+from probe_rnn.run.settings import RunSettings
 
 if TYPE_CHECKING:
     from probe_rnn.progress import Progress
@@ -132,7 +132,7 @@ def run_demo(
     from probe_rnn.data import load_dataset
 
     say = say or (lambda line: None)
-    from probe_rnn.out_folder import claim_folder
+    from probe_rnn.run.out_folder import claim_folder
 
     out = claim_folder(out)  # a folder probe-rnn did not write is refused before any work
     df = load_dataset("names", seed=seed)
@@ -193,8 +193,8 @@ def _readout_study(df: Any, folder: Path, settings: dict[str, Any], *, seed: int
     there when it was made from the same data, settings and probe-rnn version (a stamp file
     written last records them, so an interrupted study is never reused)."""
     from probe_rnn import __version__
-    from probe_rnn.capture.store import data_checksum
     from probe_rnn.errors import ProbeRnnError
+    from probe_rnn.hashing import data_checksum
     from probe_rnn.progress import Progress
     from probe_rnn.report.readouts import write_readout_report
     from probe_rnn.studies import ReadoutStudy, compare_readouts

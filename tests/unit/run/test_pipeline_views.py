@@ -7,8 +7,8 @@ import pytest
 
 from probe_rnn.errors import ConfigError
 from probe_rnn.models import train
-from probe_rnn.pipeline import run_pipeline
-from probe_rnn.run_settings import RunSettings
+from probe_rnn.run.pipeline import run_pipeline
+from probe_rnn.run.settings import RunSettings
 
 DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bca", "ca"] * 4,
                    "label": ["p", "q", "p", "q", "q", "p"] * 4})

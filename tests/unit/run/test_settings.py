@@ -8,7 +8,7 @@ import json
 import pytest
 
 from probe_rnn.errors import ConfigError
-from probe_rnn.run_settings import RunSettings
+from probe_rnn.run.settings import RunSettings
 
 
 @pytest.mark.parametrize(("changes", "name"), [
@@ -64,7 +64,7 @@ def test_the_fingerprint_changes_with_model_and_data() -> None:
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
 def test_a_seed_outside_what_every_stage_takes_is_refused(seed):
-    from probe_rnn.run_settings import MAX_SEED
+    from probe_rnn.validation import MAX_SEED
 
     with pytest.raises(ConfigError, match=rf"seed must be an integer from 0 to {MAX_SEED}"):
         RunSettings(seed=seed)
@@ -74,7 +74,7 @@ def test_the_largest_seed_reaches_numpy_and_sklearn():
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from probe_rnn.run_settings import MAX_SEED, check_seed
+    from probe_rnn.validation import MAX_SEED, check_seed
 
     assert RunSettings(seed=MAX_SEED).seed == MAX_SEED
     check_seed(MAX_SEED)

@@ -1,0 +1,249 @@
+"""The whole run: capture -> diagnosis -> probing -> attribution -> report, into one run folder.
+
+:func:`probe` is the run in one call from Python (a model or its path, a table, a dataset name
+or a file); ``run_pipeline`` is what it, ``probe-rnn probe`` and ``probe-rnn demo`` call, with one
+:class:`~probe_rnn.run.settings.RunSettings` that every stage reads. Each stage writes its
+output into the run folder (:mod:`probe_rnn.run_folder`) before the next starts, so a crash
+late loses nothing earlier and ``probe-rnn report DIR`` can re-render without recomputing.
+Probing writes every finished cell to the journal as it finishes, so an interrupted run
+(Ctrl-C, kill -9) resumes with the cells it has. ``run.json`` records the model card, the data
+card, the settings, the arguments, the probing protocol, the cells (reused, failed) and each
+stage's wall time; it is rewritten after every stage (:mod:`probe_rnn.run.bookkeeping`). Long
+stages report to a :class:`~probe_rnn.progress.Progress`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from probe_rnn import __version__
+from probe_rnn.atomic import jsonable
+from probe_rnn.data import ensure_splits, list_datasets, load_dataset, read_table
+from probe_rnn.data.probed_rows import choose_rows, split_source
+from probe_rnn.data.sampling import sample_table
+from probe_rnn.errors import ConfigError
+from probe_rnn.models import ModelBundle, load_model
+from probe_rnn.models.batch_dependence import check_batch_dependence
+from probe_rnn.probing.code import run_code
+from probe_rnn.probing.runner import checked_timeout
+from probe_rnn.probing.timelimit import check_timeout
+from probe_rnn.progress import Progress
+from probe_rnn.run import stages
+from probe_rnn.run.bookkeeping import RunContext, clear_stale, reusable_stages
+from probe_rnn.run.inputs import check_labels, check_names, data_card, model_card
+from probe_rnn.run.lock import run_lock
+from probe_rnn.run.out_folder import claimed_folder
+from probe_rnn.run.settings import RunSettings
+from probe_rnn.run_folder import read_previous_run, write_run
+
+__all__ = ["RunResult", "probe", "run_pipeline"]
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the folder, the results table and the report path (if built)."""
+
+    out_dir: Path
+    results: pd.DataFrame
+    diagnosis: pd.DataFrame
+    report_path: Path | None
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        where = self.report_path or self.out_dir
+        return f"<p>probe-rnn run in <code>{where}</code>: {len(self.results)} result rows</p>"
+
+
+def run_pipeline(
+    bundle: ModelBundle,
+    df: pd.DataFrame,
+    out_dir: str | Path,
+    settings: RunSettings | None = None,
+    *,
+    source: str = "table",
+    name: str | None = None,
+    arguments: dict[str, Any] | None = None,
+    say: Say | None = None,
+    progress: Progress | None = None,
+    client: Any = None,
+    force_out: bool = False,
+) -> RunResult:
+    """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The trained model with its tokenizer/adapter.
+    df : DataFrame
+        Columns ``text``, ``label`` and optionally ``split``.
+    out_dir : path
+        The run folder; complete state stores and reusable stages already in it are reused.
+        It is locked for the run (:mod:`probe_rnn.run.lock`): a second run into it fails at
+        once naming this one's PID.
+    settings : RunSettings, optional
+        What to compute and how (views, tasks, probes, folds, ...); default
+        ``RunSettings()``, e.g. ``RunSettings(tasks=["label"], folds=3)``.
+    source, name : str
+        The data's origin (for the data card) and the run's name (default: the folder's).
+    arguments : dict, optional
+        The command line as given (recorded in run.json).
+    say : callable, optional
+        Receives one short line per finished stage (the CLI prints them).
+    progress : Progress, optional
+        Shows capture, probing and attribution progress (default: none).
+    client : distributed.Client, optional
+        Capture shards and probing cells run as tasks on its Dask cluster
+        (:mod:`probe_rnn.cluster`); the run folder must be on a filesystem its workers see.
+        The results are those of a local run.
+    force_out : bool
+        Write into ``out_dir`` even when it is an existing folder that holds files and is not
+        a probe-rnn run (:mod:`probe_rnn.run.out_folder`); without it such a folder is refused.
+    """
+    # a new folder left with nothing written is removed again when the run fails
+    with claimed_folder(out_dir, force_out) as out, run_lock(out):
+        ctx = _start_run(bundle, df, out, settings or RunSettings(), source, name,
+                         arguments, say, progress, client)
+        return _run_stages(ctx)
+
+
+def probe(
+    model: ModelBundle | str | Path,
+    data: pd.DataFrame | str | Path,
+    out: str | Path,
+    settings: RunSettings | None = None,
+    *,
+    progress: bool | Progress = False,
+    client: Any = None,
+    force_out: bool = False,
+    **options: Any,
+) -> RunResult:
+    """Probe ``model`` on ``data`` into the run folder ``out``: ``probe-rnn probe`` in Python.
+
+    Parameters
+    ----------
+    model : ModelBundle or path
+        A loaded model (:func:`probe_rnn.load_model`, with its flags for a foreign model), or a
+        probe-rnn checkpoint's path.
+    data : DataFrame, str or path
+        A table with columns ``text``, ``label`` and optionally ``split``; the name of a bundled
+        dataset (:func:`probe_rnn.list_datasets`); or a table file (csv, tsv, jsonl, parquet).
+    out : path
+        The run folder (see :func:`run_pipeline`).
+    settings : RunSettings, optional
+        What to compute; or give its fields as keywords, e.g. ``probe(m, df, "runs/m",
+        tasks=["label"], folds=3)`` (not both).
+    progress : bool or Progress
+        Show each stage's progress (done/total, ETA) on stderr; default: quiet.
+    client, force_out
+        As for :func:`run_pipeline`.
+
+    Returns
+    -------
+    RunResult
+        The folder, the tidy results table, the diagnosis and the report's path.
+    """
+    if settings is not None and options:
+        raise ConfigError(f"give either settings= or its fields as keywords, not both "
+                          f"(got settings and {', '.join(sorted(options))})")
+    settings = settings if settings is not None else RunSettings(**_known(options))
+    bundle, name = _as_bundle(model)
+    df, source = _as_table(data)
+    shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+    return run_pipeline(bundle, df, out, settings, source=source,
+                        arguments={"function": "probe", "model": name, "data": source},
+                        progress=shown, client=client, force_out=force_out)
+
+
+def _known(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` if each names a :class:`RunSettings` field, else a one-line error."""
+    known = {f.name for f in fields(RunSettings)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"probe() got unknown setting(s) {', '.join(unknown)}: the settings "
+                          f"are {', '.join(sorted(known))}")
+    return options
+
+
+def _as_bundle(model: Any) -> tuple[ModelBundle, str]:
+    if isinstance(model, str | Path):
+        return load_model(model), str(model)
+    if not hasattr(model, "adapter") or not hasattr(model, "model"):
+        raise ConfigError(f"model must be a ModelBundle (probe_rnn.load_model(...)) or a "
+                          f"checkpoint's path, got {type(model).__name__}: load it with "
+                          "probe_rnn.load_model")
+    return model, type(model.model).__name__
+
+
+def _as_table(data: Any) -> tuple[pd.DataFrame, str]:
+    if isinstance(data, pd.DataFrame):
+        return data, "table"
+    if isinstance(data, str | Path):
+        if isinstance(data, str) and data in list_datasets():
+            return load_dataset(data), f"dataset:{data}"
+        return read_table(data), str(data)
+    raise ConfigError(f"data must be a DataFrame, a bundled dataset's name or a table file, "
+                      f"got {type(data).__name__}")
+
+
+def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSettings,
+               source: str, name: str | None, arguments: dict[str, Any] | None,
+               say: Say | None, progress: Progress | None, client: Any) -> RunContext:
+    """Check every input, sample the rows, write the new run.json and clear stale stages."""
+    check_names(bundle, settings)
+    check_timeout(settings.cell_timeout)
+    checked_timeout(settings.cell_timeout, settings.jobs, client)  # before any capture
+    say = say or (lambda line: None)
+    seed = settings.seed
+    split = ensure_splits(df, seed=seed)  # checks the table (label column, split values)
+    source_of_split, trusted = split_source(df, getattr(bundle, "meta", None), seed)
+    df = sample_table(split, settings.max_rows, seed)
+    check_labels(bundle, df, say)
+    probed = choose_rows(df, settings.probe_rows, source_of_split, trusted,
+                         settings.keep_duplicates)
+    if getattr(bundle, "batch_check", None) is None:  # the CLI checked with its own flag
+        check_batch_dependence(bundle, df["text"].tolist())
+    run = {
+        "name": name or out.name,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "probe_rnn_version": __version__,
+        "seed": seed,
+        "model": model_card(bundle),
+        "data": data_card(df, source),
+        "probed_rows": probed.card(),
+        "settings": settings.to_json(),
+        "arguments": jsonable(arguments or {}),
+        "stages": {},
+    }
+    code = run_code(settings.probes, settings.tasks)  # plugin files: edited ones recompute
+    if code:
+        run["plugin_code"] = code
+    run["fingerprint"] = settings.fingerprint(run["model"]["checksum"], run["data"]["checksum"],
+                                              code)
+    previous = read_previous_run(out)
+    reusable = reusable_stages(previous, run["fingerprint"], out)
+    clear_stale(out, reusable)
+    write_run(out, run)
+    say(f"{'rows':<12} {probed.describe()}")
+    if probed.duplicates_warning():
+        say(probed.duplicates_warning())
+    return RunContext(bundle, df, out, settings, probed, run, previous, reusable, say,
+                      progress or Progress(quiet=True), client)
+
+
+def _run_stages(ctx: RunContext) -> RunResult:
+    """The stages in order (:mod:`probe_rnn.run.stages`), each reading the run's settings from
+    ``ctx`` and writing its output into the run folder before the next starts."""
+    stores = stages.capture(ctx)
+    diagnosis = stages.diagnosis(ctx, stores["trained"])
+    results = stages.probing(ctx, stores)
+    stages.attribution(ctx)
+    report_path = stages.report(ctx)
+    return RunResult(ctx.out, results, diagnosis, report_path, ctx.run["stages"])

@@ -1,0 +1,238 @@
+"""The stages of a run, in the order :func:`~probe_rnn.run.pipeline.run_pipeline` calls them.
+
+Each stage is one function of the run's :class:`~probe_rnn.run.bookkeeping.RunContext` (and of
+what the stage before it produced) that writes its output into the run folder and records itself
+in ``run.json``:
+
+1. :func:`capture` -- the trained model's state store (and the random-init baseline's);
+2. :func:`diagnosis` -- the output-vs-hidden diagnosis, measured on the stored states;
+3. :func:`probing` -- every probing cell, the label probe on training rows, and what the
+   stage writes (results, ``values.parquet``, ``cells.csv``);
+4. :func:`attribution` -- Captum attributions, also to the label probes the probing stage fitted
+   (:func:`measured_probes`);
+5. :func:`report` -- the HTML page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from probe_rnn.atomic import jsonable, replacing
+from probe_rnn.attribution import attribute
+from probe_rnn.capture.diagnosis import DIAGNOSIS_COLUMNS, stored_diagnosis
+from probe_rnn.capture.run_capture import capture_states
+from probe_rnn.errors import StorageRangeError
+from probe_rnn.models import build_random_init
+from probe_rnn.probing import run_probes, save_results
+from probe_rnn.probing.exported import import_probe
+from probe_rnn.probing.journal import Journal
+from probe_rnn.report import build_report
+from probe_rnn.run.bookkeeping import RunContext, reread
+from probe_rnn.run_folder import (
+    ATTRIBUTION_DIR,
+    CELLS_CSV,
+    DIAGNOSIS_CSV,
+    JOURNAL_DIR,
+    RANDOM_STATES_DIR,
+    RESULTS,
+    STATES_DIR,
+    TRAIN_ROWS,
+    VALUES_PARQUET,
+    write_run,
+)
+
+if TYPE_CHECKING:
+    from probe_rnn.data.probed_rows import ProbedRows
+    from probe_rnn.run.settings import RunSettings
+
+__all__ = ["capture", "diagnosis", "probing", "attribution", "report", "measured_probes"]
+
+
+def capture(ctx: RunContext) -> dict[str, Any]:
+    """The trained model's state store and, with ``random_baseline``, that of the same
+    architecture with random weights (a capture reuses a complete store already there)."""
+    df, out = ctx.df, ctx.out
+    n_models = 2 if ctx.settings.random_baseline else 1
+    with ctx.stage("capture", reuse=False) as note, \
+            ctx.progress.stage("capture", len(df) * n_models, "rows") as bar:
+        stores = {"trained": _capture_in_range(
+            ctx, ctx.bundle, out / STATES_DIR, progress=lambda done, total: bar(done))}
+        if ctx.settings.random_baseline:
+            baseline = build_random_init(ctx.bundle, seed=ctx.settings.seed)
+            stores["random-init"] = _capture_in_range(
+                ctx, baseline, out / RANDOM_STATES_DIR,
+                progress=lambda done, total: bar(len(df) + done))
+        note(f"{len(df)} rows, {len(stores['trained'].views)} views")
+    return stores
+
+
+def _capture_in_range(ctx: RunContext, bundle: Any, folder: Path, progress: Any) -> Any:
+    """:func:`~probe_rnn.capture.capture_states` into ``folder`` in float16, or in float32, with a
+    notice, when the model's states lie beyond float16's range (``probe`` has no dtype option:
+    the run stores what it can hold exactly)."""
+    views = None if ctx.settings.views is None else list(ctx.settings.views)
+    options = {"views": views, "notice": ctx.say, "progress": progress, "client": ctx.client,
+               "batch_size": ctx.settings.batch_size}
+    try:
+        return capture_states(bundle, ctx.df, folder, **options)
+    except StorageRangeError as exc:
+        ctx.say(f"{'capture':<12} {str(exc).split(':')[0]}: storing float32 instead")
+        return capture_states(bundle, ctx.df, folder, dtype="float32", **options)
+
+
+def diagnosis(ctx: RunContext, store: Any) -> pd.DataFrame:
+    """The model's output-vs-hidden diagnosis, measured by the capture on the states it stored
+    (no second pass of the model), written to the run folder for the report (reused when the
+    previous run's is reusable)."""
+    path = ctx.out / DIAGNOSIS_CSV
+    with ctx.stage("diagnosis") as note:
+        diagnosis = reread(note, ctx.say, DIAGNOSIS_CSV, lambda: pd.read_csv(path))
+        if diagnosis is None:
+            diagnosis = stored_diagnosis(store)
+            if diagnosis is None:  # a cell loop: no fused output and h_n to compare
+                diagnosis = pd.DataFrame(columns=DIAGNOSIS_COLUMNS)
+            with replacing(path) as tmp:
+                diagnosis.to_csv(tmp, index=False)
+        note(f"{len(diagnosis)} checks")
+    return diagnosis
+
+
+def probing(ctx: RunContext, stores: dict[str, Any]) -> pd.DataFrame:
+    """The probing stage: reuse the previous run's results when they are reusable and
+    readable, else probe every cell (reusing finished cells from the journal) and save."""
+    out = ctx.out
+    with ctx.stage("probing") as note:
+        results = reread(note, ctx.say, f"{RESULTS}.parquet",
+                         lambda: pd.read_parquet(out / f"{RESULTS}.parquet"))
+        if results is not None:
+            ctx.run["probing"] = (ctx.previous or {}).get("probing", {})
+            results.attrs.update(ctx.run["probing"])  # failed cells, protocol: as computed
+        else:
+            results = _probe_and_save(ctx, stores)
+            ctx.run["probing"] = _probing_card(results)
+        note(_probing_note(results))
+    return results
+
+
+def _probe_and_save(ctx: RunContext, stores: dict[str, Any]) -> pd.DataFrame:
+    s, out = ctx.settings, ctx.out
+    shared = dict(folds=s.folds, seeds=s.seeds, jobs=s.jobs, seed=s.seed,
+                  precision=s.precision, journal=out / JOURNAL_DIR,
+                  cell_timeout=s.cell_timeout, client=ctx.client)
+    with ctx.progress.stage("probing", 0, "cells") as bar:
+        results, values = run_probes(
+            stores, views=_names(s.views), tasks=_names(s.tasks), probes=s.probes, mdl=s.mdl,
+            rows=ctx.probed.index, progress=bar, return_values=True, **shared)
+        training = _training_rows_probe(stores["trained"], ctx.probed, s, **shared)
+    if training is not None:
+        save_results(training, out, TRAIN_ROWS)
+    save_results(results, out, RESULTS)
+    with replacing(out / VALUES_PARQUET) as tmp:  # the long table, for paired differences
+        values.to_parquet(tmp, index=False)
+    table = pd.DataFrame(results.attrs.get("cell_records", []))
+    with replacing(out / CELLS_CSV) as tmp:  # one row per cell: status, reason, seconds
+        table.to_csv(tmp, index=False)
+    return results
+
+
+def _names(values: tuple[str, ...] | None) -> list[str] | None:
+    return None if values is None else list(values)
+
+
+def _training_rows_probe(store: Any, probed: ProbedRows, settings: RunSettings,
+                         **shared: Any) -> pd.DataFrame | None:
+    """The label probe (first probe, sentence views, no control or MDL) on as many training
+    rows as there are held-out ones (a seeded sample), so the report can set held-out and
+    training-row accuracy side by side; None when not probing held-out rows or no label task.
+    """
+    tasks = settings.tasks
+    label = "label" if tasks is None or "label" in tasks else None
+    if probed.choice != "heldout" or label is None or len(probed.train_index) < 2:
+        return None
+    names = list(settings.views) if settings.views is not None else store.views
+    sentence = [v for v in names if store.kind(v) == "sentence"]
+    if not sentence:
+        return None
+    n = min(len(probed.train_index), len(probed.index))
+    rng = np.random.default_rng(shared["seed"])
+    rows = np.sort(rng.choice(probed.train_index, size=n, replace=False))
+    return run_probes({"trained": store}, views=sentence, tasks=[label],
+                      probes=(settings.first_probe(),), rows=rows, mdl=False, control=False,
+                      **shared)
+
+
+def _probing_card(results: pd.DataFrame) -> dict[str, Any]:
+    """What run.json records of the probing stage: method, protocol and the cells' fate."""
+    attrs = dict(results.attrs)
+    records = attrs.pop("cell_records", [])
+    card = jsonable(attrs)
+    card["protocols"] = {p: sum(r.get("protocol") == p for r in records)
+                         for p in sorted({r.get("protocol") or "" for r in records} - {""})}
+    return card
+
+
+def _probing_note(results: pd.DataFrame) -> str:
+    a = results.attrs
+    text = f"{len(results)} result rows, {a.get('cells', 0)} cells"
+    if a.get("reused_cells"):
+        text += f" ({a['reused_cells']} reused from the journal)"
+    if a.get("unreadable_journal"):
+        text += f", {a['unreadable_journal']} unreadable journal file(s) recomputed"
+    if a.get("failed_cells"):
+        text += f", {len(a['failed_cells'])} FAILED (see cells.csv)"
+    return text
+
+
+def attribution(ctx: RunContext) -> None:
+    """Attribute ``attribution_rows`` sentences (a seeded sample), also to the label probes
+    the probing stage fitted; with 0 the stage is recorded as skipped."""
+    rows = ctx.settings.attribution_rows
+    if rows == 0:  # recorded, so the report says it was skipped (not "did not finish")
+        ctx.run["stages"]["attribution"] = {"seconds": 0.0, "status": "skipped",
+                                            "detail": "attribution_rows=0"}
+        write_run(ctx.out, ctx.run)
+        return
+    with ctx.stage("attribution") as note:
+        if not note.cached:
+            with ctx.progress.stage("attribution", 0, "steps") as bar:
+                attribute(ctx.bundle, ctx.df, ctx.out / ATTRIBUTION_DIR, rows=rows,
+                          seed=ctx.settings.seed,
+                          probes=measured_probes(ctx.out, ctx.settings.first_probe()),
+                          progress=lambda done, total, what: bar(done, total))
+        note(f"{rows} sentences")
+
+
+def measured_probes(out: Path, probe: str) -> dict[str, Any]:
+    """The label probes the probing stage measured (trained model, ``probe``), by view, rebuilt
+    from their journal records (:mod:`probe_rnn.probing.exported`); cells.csv, written by the
+    probing stage whether it ran or was reused, names the cells and their journal keys."""
+    try:
+        cells = pd.read_csv(out / CELLS_CSV)
+    except (OSError, ValueError):
+        return {}
+    if "key" not in cells:
+        return {}  # a probing stage from before cells kept their probes
+    chosen = cells[(cells["model"] == "trained") & (cells["task"] == "label")
+                   & (cells["probe"] == probe) & (cells["status"] == "done")]
+    book, found = Journal(out / JOURNAL_DIR), {}
+    for view, key in zip(chosen["view"], chosen["key"], strict=True):
+        record = book.get(str(key))
+        if record and record.get("fitted_probe"):
+            found[str(view)] = import_probe(record["fitted_probe"])
+    return found
+
+
+def report(ctx: RunContext) -> Path | None:
+    """The HTML report of the run folder (None with ``report=False``)."""
+    if not ctx.settings.report:
+        return None
+    with ctx.stage("report", reuse=False) as note:
+        built = build_report(ctx.out, umap=ctx.settings.umap, seed=ctx.settings.seed,
+                             progress=ctx.progress)
+        report_path = Path(built.path)
+        note(str(report_path))
+    return report_path
