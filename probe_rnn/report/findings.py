@@ -6,7 +6,7 @@ their largest difference is below the storage tolerance, one view (or model) car
 information than another only when the 95 % interval of their difference excludes 0 ("within
 noise" when it does not), and without intervals the comparison is reported as untested. The
 difference is paired wherever the two were scored on the same splits
-(:mod:`probe_rnn.probing.paired`: per-fold differences with the Nadeau–Bengio interval, or
+(:mod:`probe_rnn.probing.intervals`: per-fold differences with the Nadeau–Bengio interval, or
 the same bootstrap resamples), which is the case for views of one model and for the trained
 vs the random-init model; each sentence gives the difference, its interval and its method.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.catalogue import READOUT_VIEWS, final_view  # READOUT_VIEWS: re-exported
-from probe_rnn.probing.paired import Difference, difference, unpaired
+from probe_rnn.probing.intervals import Difference, difference, unpaired
 from probe_rnn.report.attribution_findings import attribution_findings
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.measures import (

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.catalogue import final_view, state_views
-from probe_rnn.probing.paired import Difference
+from probe_rnn.probing.intervals import Difference
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.findings import Cells, label_metric
 from probe_rnn.report.measures import Estimate, estimate, label_task

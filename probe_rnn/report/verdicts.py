@@ -6,7 +6,7 @@ A finding that says "above the majority-class baseline" tests the paired differe
 a view's accuracy and the majority rate on the same splits (each split's majority rate comes
 from its own training labels), not the view's interval against the point majority rate. A
 finding that picks the best view and then compares the others with it corrects the p-values
-of those comparisons with Holm (:func:`probe_rnn.probing.paired.holm`), as does the scan
+of those comparisons with Holm (:func:`probe_rnn.probing.intervals.holm`), as does the scan
 "first clearly exceeds the baseline at t=…" over the positions it scanned: on noise such a
 family fires with probability ≤ 0.05, whatever the number of views or positions.
 
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from probe_rnn.probing.intervals import Difference, bootstrap_p, holm, t_p
 from probe_rnn.probing.measures import ci95
-from probe_rnn.probing.paired import Difference, bootstrap_p, holm, t_p
 from probe_rnn.probing.protocol import percentile_interval
 
 __all__ = ["ALPHA", "MAJORITY", "Claim", "claims_json", "holm_verdicts", "majority_difference",

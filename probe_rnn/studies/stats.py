@@ -29,7 +29,7 @@ A floor for shares of rows
 Selection
     "Measurably worse than the best" is tested after the best was picked from the same
     numbers: the p-values of the comparisons with the best are Holm-corrected
-    (:func:`probe_rnn.probing.paired.holm`) and the best itself is only "best by point
+    (:func:`probe_rnn.probing.intervals.holm`) and the best itself is only "best by point
     estimate". Simulated with equal readouts on 600-row tables (1,000 studies each): 0.026 of
     studies call one "measurably worse" with 5 readouts × 5 seeds (0.143 uncorrected), 0.056
     with 5 × 3 (0.173), 0.048 with 8 × 5 (0.274); without the Nadeau–Bengio term 5 × 5 gave
@@ -54,7 +54,7 @@ from scipy import optimize as _opt
 from scipy import stats as _st
 
 from probe_rnn.errors import ConfigError
-from probe_rnn.probing.paired import holm, t_p
+from probe_rnn.probing.intervals import holm, t_p
 
 __all__ = ["t_interval", "summarize_runs", "paired_differences", "pair_verdict", "vs_best",
            "paired", "min_detectable", "ties_best", "IDENTICAL", "POWER", "ALPHA"]
@@ -230,7 +230,7 @@ def paired_differences(
 
     One row per unordered pair (a before b in ``order``): number of pairs, mean and std of the
     per-seed differences, the paired t-interval and two-sided p-value (both with the
-    Nadeau–Bengio ``ratio``; :func:`probe_rnn.probing.paired.t_p`), the minimum detectable
+    Nadeau–Bengio ``ratio``; :func:`probe_rnn.probing.intervals.t_p`), the minimum detectable
     difference (:func:`min_detectable`) and the verdict of :func:`pair_verdict`. Each row is
     one comparison on its own (uncorrected); :func:`vs_best` corrects the comparisons with a
     selected best.

@@ -11,7 +11,7 @@ from probing_support import ArrayStore, meta_for
 from scipy import stats
 
 from probe_rnn.probing import run_probes
-from probe_rnn.probing.paired import bootstrap_p, difference, holm, t_p
+from probe_rnn.probing.intervals import bootstrap_p, difference, holm, t_p
 from probe_rnn.report.findings import make_findings
 
 
