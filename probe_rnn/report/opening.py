@@ -17,6 +17,7 @@ import pandas as pd
 
 from probe_rnn.catalogue import final_view, state_views
 from probe_rnn.probing.intervals import Difference
+from probe_rnn.probing.verdict_wording import WITHIN_NOISE, better_by, decide
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.findings import Cells, label_metric
 from probe_rnn.report.measures import Estimate, estimate, label_task
@@ -241,10 +242,9 @@ def _study_answer(study: Any, href: str, first: bool) -> tuple[Segment, ...]:
             ", with too few seeds for an interval, so the difference is untested.").done()
     diff += (f" (paired 95% CI {pair['ci_low'] * 100:+.2f} to "
              f"{pair['ci_high'] * 100:+.2f})")
-    inside = pair["ci_low"] <= 0 <= pair["ci_high"]
-    verdict = ("within noise" if inside else
-               f"{'last' if pair['mean_diff'] > 0 else 'hidden'} better by "
-               f"{abs(pair['mean_diff']) * 100:.1f} points")
+    verdict = decide(pair["mean_diff"], pair["ci_low"], pair["ci_high"])
+    if verdict != WITHIN_NOISE:
+        verdict = better_by(pair["mean_diff"], "last" if pair["mean_diff"] > 0 else "hidden")
     return w(": last − hidden ")(diff, f"{page}#{STUDY_PAIRS}")(f", {verdict}.").done()
 
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from probe_rnn.probing.intervals import ci95
 from probe_rnn.probing.measures import (
     EPS,
     METRIC_BOUNDS,
     SMOOTHING,
     align_proba,
-    ci95,
     cross_entropy_bits,
     majority_accuracy,
     r2,

@@ -10,11 +10,11 @@ import pytest
 from scipy import stats
 
 from probe_rnn.errors import ConfigError
+from probe_rnn.probing.intervals import t_interval
 from probe_rnn.studies.stats import (
     pair_verdict,
     paired_differences,
     summarize_runs,
-    t_interval,
     vs_best,
 )
 
