@@ -20,7 +20,7 @@ import pandas as pd
 
 from probe_rnn.catalogue import READOUT_VIEWS, final_view  # READOUT_VIEWS: re-exported
 from probe_rnn.probing.intervals import Difference, difference, unpaired
-from probe_rnn.probing.verdict_wording import ABOVE, BELOW, WITHIN_NOISE, within_noise
+from probe_rnn.probing.verdict_wording import ABOVE, BELOW, WITHIN_NOISE, decide, within_noise
 from probe_rnn.report.attribution_findings import attribution_findings
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.measures import (
@@ -92,7 +92,7 @@ def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str,
                 f"{short_number(base.value)} for `{base.view}` (no confidence intervals "
                 "recorded, so "
                 "the difference is untested).")
-    if not d.excludes_zero():
+    if decide(d.value, d.low, d.high) == WITHIN_NOISE:
         return (f"`{other.view}` carries {what} {within_noise(f'`{base.view}`')} ({nums} {unit}; "
                 f"{_difference_text(d, unit)}: the interval includes 0; a true difference of "
                 f"about {short_number(detectable(d))} {unit} would be detected 80% of the "
@@ -275,7 +275,7 @@ def _baseline_findings(results: pd.DataFrame, cells: Cells) -> list[Finding]:
                     "with the "
                     f"trained weights and {percent(rand.value)} with random weights (no intervals, "
                     "difference untested).")
-        elif not d.excludes_zero():
+        elif decide(d.value, d.low, d.high) == WITHIN_NOISE:
             text = (f"On `{best.view}` a probe on random-weight states is "
                     f"{within_noise('the trained model')} ({rand.describe()} vs "
                     f"{best.describe()} accuracy; "
@@ -319,7 +319,7 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
                 f"({rows_card.get('split_source', 'its source unknown')}) is not known to be "
                 "the one the model was trained with, so this comparison says nothing about "
                 "memorisation.")
-    elif d.excludes_zero() and d.value > 0:
+    elif decide(d.value, d.low, d.high) == ABOVE:
         text = (f"On `{view}` the probe reads the label better on rows the model trained on "
                 f"than on held-out rows ({train.describe()} vs {held.describe()}; "
                 f"{_difference_text(d, 'accuracy')}): part of what the state holds is "

@@ -17,7 +17,7 @@ import pandas as pd
 
 from probe_rnn.catalogue import final_view, state_views
 from probe_rnn.probing.intervals import Difference
-from probe_rnn.probing.verdict_wording import WITHIN_NOISE, better_by, decide
+from probe_rnn.probing.verdict_wording import ABOVE, WITHIN_NOISE, better_by, decide
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.findings import Cells, label_metric
 from probe_rnn.report.measures import Estimate, estimate, label_task
@@ -131,9 +131,10 @@ def _versus(cells: Cells, eq: Equivalence | None, base: Estimate, other: Estimat
     d = cells.diff(other, base, task)
     if d is None or not d.has_ci:
         return "untested", d
-    if not d.excludes_zero():
+    word = decide(d.value, d.low, d.high)
+    if word == WITHIN_NOISE:
         return "within", d
-    return ("more" if d.value > 0 else "less"), d
+    return ("more" if word == ABOVE else "less"), d
 
 
 _LEAD = "Output or hidden state? "
@@ -195,7 +196,7 @@ def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells,
         w(f" ({paired} difference from `output@last` " if first_diff else " (")
         w(d.describe(), href)(f" {'bits' if bits else 'accuracy'}" if first_diff else "")
         first_diff = False
-        word = {"within": "within noise", "more": "more", "less": "less",
+        word = {"within": WITHIN_NOISE, "more": "more", "less": "less",
                 "untested": "no interval"}[outcome]
         w(f": {word})")
     return w(".").done(), kind
