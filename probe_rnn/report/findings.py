@@ -20,6 +20,7 @@ import pandas as pd
 
 from probe_rnn.catalogue import READOUT_VIEWS, final_view  # READOUT_VIEWS: re-exported
 from probe_rnn.probing.intervals import Difference, difference, unpaired
+from probe_rnn.probing.power import detectable
 from probe_rnn.probing.verdict_wording import ABOVE, BELOW, WITHIN_NOISE, decide, within_noise
 from probe_rnn.report.attribution_findings import attribution_findings
 from probe_rnn.report.equivalence import Equivalence, same_vectors
@@ -37,7 +38,6 @@ from probe_rnn.report.verdicts import (
     MAJORITY,
     Claim,
     claims_json,
-    detectable,
     holm_verdicts,
     majority_difference,
     verdict,

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from probe_rnn.probing.intervals import (
     Z95,
@@ -34,10 +33,10 @@ from probe_rnn.probing.intervals import (
     paired_over_draws,
     paired_over_splits,
 )
-from probe_rnn.probing.verdict_wording import ALPHA, POWER, WITHIN_NOISE, decide
+from probe_rnn.probing.verdict_wording import WITHIN_NOISE, decide
 
 __all__ = ["MAJORITY", "Claim", "claims_json", "verdict", "holm_verdicts",
-           "majority_difference", "detectable"]
+           "majority_difference"]
 
 #: The ``b`` side of a claim against the majority-class baseline of the same cell.
 MAJORITY = "majority"
@@ -167,14 +166,3 @@ def majority_difference(results: pd.DataFrame, values: pd.DataFrame | None, view
     return Difference(point, low, high, "unpaired (no per-split values recorded: the "
                       "accuracy's interval against the point majority rate)",
                       normal_p(point, (high - low) / (2 * Z95)))
-
-
-def detectable(d: Difference, family: int = 1, power: float = POWER) -> float:
-    """The minimum detectable difference: the true ``|a − b|`` that a test at level
-    ``ALPHA / family`` (Holm's first step) would detect with probability ``power``, from the
-    standard error read off the difference's 95 % interval (normal approximation)."""
-    if not d.has_ci:
-        return math.nan
-    se = (d.high - d.low) / (2 * Z95)
-    z = stats.norm.ppf(1 - ALPHA / (2 * max(family, 1))) + stats.norm.ppf(power)
-    return float(z * se)

@@ -45,21 +45,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize as _opt
-from scipy import stats as _st
 
 from probe_rnn.probing.intervals import holm, t_interval, t_p
+from probe_rnn.probing.power import min_detectable
 from probe_rnn.probing.verdict_wording import (
     ALPHA,
     BEST,
     IDENTICAL,
     IDENTICAL_TO_BEST,
-    POWER,
     WITHIN_NOISE,
     WITHIN_NOISE_OF_BEST,
     better_by,
@@ -69,45 +66,13 @@ from probe_rnn.probing.verdict_wording import (
 )
 
 __all__ = ["summarize_runs", "paired_differences", "pair_verdict", "vs_best", "paired",
-           "min_detectable", "ties_best"]
+           "ties_best"]
 
 SUMMARY_COLUMNS = ["readout", "n_seeds", "mean", "std", "ci_low", "ci_high", "min", "max"]
 PAIR_COLUMNS = [
     "readout_a", "readout_b", "n_pairs", "mean_diff", "std_diff", "ci_low", "ci_high",
     "p_value", "mdd", "verdict",
 ]
-
-
-def min_detectable(sd: float, n: int, ratio: float = 0.0, alpha: float = ALPHA,
-                   power: float = POWER) -> float:
-    """Smallest true mean difference the two-sided paired t-test detects with ``power``.
-
-    The test has ``n − 1`` degrees of freedom and standard error ``sd · sqrt(1/n + ratio)``;
-    under a true difference ``δ`` its statistic is noncentral t with noncentrality
-    ``δ / se``. Returns ``δ`` solving ``P(|T| > t_{1−α/2}) = power`` (NaN for ``n < 2`` or a
-    non-finite ``sd``; 0 when ``sd`` is 0).
-    """
-    if n < 2 or not math.isfinite(sd):
-        return math.nan
-    se = sd * math.sqrt(1.0 / n + ratio)
-    return 0.0 if se == 0.0 else _noncentrality(n - 1, alpha, power) * se
-
-
-@lru_cache(maxsize=256)
-def _noncentrality(df: int, alpha: float, power: float) -> float:
-    """Noncentrality at which the two-sided t-test with ``df`` degrees of freedom at level
-    ``alpha`` rejects with probability ``power`` (noncentral t, scipy)."""
-    crit = float(_st.t.ppf(1.0 - alpha / 2, df))
-
-    def shortfall(nc: float) -> float:
-        # the far tail below −crit is ~0 and scipy's nct.cdf may return NaN there
-        lower = float(np.nan_to_num(_st.nct.cdf(-crit, df, nc), nan=0.0))
-        return float(_st.nct.sf(crit, df, nc)) + lower - power
-
-    high = crit + 1.0
-    while shortfall(high) < 0.0:  # power rises with the noncentrality; bracket the root
-        high *= 2.0
-    return float(_opt.brentq(shortfall, 0.0, high, xtol=1e-10))
 
 
 def summarize_runs(
@@ -174,9 +139,9 @@ def paired_differences(
     One row per unordered pair (a before b in ``order``): number of pairs, mean and std of the
     per-seed differences, the paired t-interval and two-sided p-value (both with the
     Nadeau–Bengio ``ratio``; :func:`probe_rnn.probing.intervals.t_p`), the minimum detectable
-    difference (:func:`min_detectable`) and the verdict of :func:`pair_verdict`. Each row is
-    one comparison on its own (uncorrected); :func:`vs_best` corrects the comparisons with a
-    selected best.
+    difference (:func:`~probe_rnn.probing.power.min_detectable`) and the verdict of
+    :func:`pair_verdict`. Each row is one comparison on its own (uncorrected); :func:`vs_best`
+    corrects the comparisons with a selected best.
     """
     order = list(order) if order is not None else list(dict.fromkeys(runs["readout"]))
     wide = runs.pivot_table(index="seed", columns="readout", values=metric, aggfunc="first")

@@ -17,8 +17,8 @@ import pytest
 from scipy import stats
 
 from probe_rnn.probing.intervals import t_interval
+from probe_rnn.probing.power import min_detectable
 from probe_rnn.studies.stats import (
-    min_detectable,
     paired_differences,
     summarize_runs,
     vs_best,
