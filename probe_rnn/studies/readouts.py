@@ -325,7 +325,7 @@ def _statistics(runs: pd.DataFrame, names: tuple[str, ...], metric: str, ratio: 
                 floor_n: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summary and paired differences between readouts, within each loss: ``ratio`` is the
     Nadeau–Bengio ``n_test / n_train`` of the per-seed splits, ``floor_n`` the test rows whose
-    binomial error floors a share's interval (:func:`~probe_rnn.studies.stats.t_interval`)."""
+    binomial error floors a share's interval (:func:`~probe_rnn.probing.intervals.t_interval`)."""
     summaries, pairs = [], []
     for loss in dict.fromkeys(runs["loss"]):
         part = runs[runs["loss"] == loss]
