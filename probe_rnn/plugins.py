@@ -16,7 +16,6 @@ Register with a decorator::
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from probe_rnn.errors import PluginError
+from probe_rnn.hashing import short_id
 from probe_rnn.usercode import ProcessExitCalled, did, exits_contained
 
 __all__ = [
@@ -206,7 +206,7 @@ class Registry:
             self._origin = previous
 
     def _import_file(self, file: Path) -> bool:
-        digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
+        digest = short_id(str(file))
         mod_name = f"probe_rnn_plugin_{file.stem}_{digest}"
         previous, self._origin = self._origin, str(file)
         try:

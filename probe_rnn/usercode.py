@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib
 import os
 import sys
@@ -27,6 +26,8 @@ import threading
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, packages_distributions, version
 from typing import Any
+
+from probe_rnn.hashing import file_sha256
 
 __all__ = ["ProcessExitCalled", "did", "exits_contained", "exit_site", "code_identity",
            "import_object", "imported_task", "built_task"]
@@ -117,8 +118,7 @@ def code_identity(obj: Any) -> dict[str, str]:
     if not path:
         return {}
     try:
-        with open(path, "rb") as fh:
-            digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+        digest = file_sha256(path)[:16]
     except OSError:
         return {}
     if name.startswith("probe_rnn_plugin_"):

@@ -9,7 +9,6 @@ rows when the table has enough), or the row numbers given.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import html
 import json
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
 from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.hashing import file_sha256
 from probe_rnn.validation import check_seed
 
 __all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
@@ -303,7 +303,7 @@ def _probe_tokens(ctx: _Context, fitted: dict[str, Any], views: Sequence[str] | 
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.DataFrame,

@@ -9,7 +9,6 @@ the recorder lets them go, so memory does not grow with the number of batches.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ import torch
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
 from probe_rnn.capture.recorder import record, recurrent_module_names
 from probe_rnn.errors import CaptureError, ConfigError, DataError
+from probe_rnn.hashing import sha256
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -187,7 +187,7 @@ def weights_checksum(model: torch.nn.Module) -> str:
     Identifies the weights actually captured, also for bundles built in memory or re-initialised
     (whose checkpoint checksum is empty or that of another model).
     """
-    digest = hashlib.sha256()
+    digest = sha256()
     for name, tensor in sorted(model.state_dict().items()):
         data = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}|{data.dtype}|{tuple(tensor.shape)}\n".encode())

@@ -15,7 +15,6 @@ looked up from the current folder too, as ``python -m`` would.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 from torch import nn
 
 from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
+from probe_rnn.hashing import short_id
 from probe_rnn.usercode import did, exits_contained
 
 __all__ = ["FactoryResult", "resolve_factory", "call_factory", "absolute_spec"]
@@ -57,7 +57,7 @@ def _import_file(path: Path) -> Any:
     if not path.is_file():
         raise InputFileError(f"factory file {str(path)!r} does not exist: check the path in "
                              "factory=", parameter="factory")
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    digest = short_id(str(path.resolve()))
     name = f"probe_rnn_factory_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
