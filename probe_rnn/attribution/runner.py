@@ -31,6 +31,7 @@ from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.hashing import file_sha256
+from probe_rnn.models.recurrent import module_kind
 from probe_rnn.validation import check_seed
 
 __all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
@@ -237,7 +238,7 @@ class _Context:
 def _rnn_shape(parts: ModelParts) -> tuple[int, int, int, bool]:
     rnn = parts.rnn
     out_size = getattr(rnn, "proj_size", 0) or rnn.hidden_size
-    return rnn.num_layers, 2 if rnn.bidirectional else 1, out_size, isinstance(rnn, torch.nn.LSTM)
+    return rnn.num_layers, 2 if rnn.bidirectional else 1, out_size, module_kind(rnn) == "lstm"
 
 
 def _fit_probe(ctx: _Context, view: str, probe_rows: int, seed: int) -> Any:

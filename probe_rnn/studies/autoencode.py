@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from probe_rnn.models.classifier import RNNClassifier
+from probe_rnn.models.recurrent import module_kind
 from probe_rnn.models.training import EncodedSplit
 from probe_rnn.studies.encoders import Prepared, build_encoder, encoder_bundle, fit, prepare
 
@@ -88,7 +89,7 @@ class Autoencoder(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Logits ``(batch, time + 1, V + 1)`` of ``x_1 … x_L <eos>`` given ``<bos> x_1 … x_L``."""
         h0 = self.initial_state(ids, lengths)
-        state = (h0, torch.zeros_like(h0)) if isinstance(self.decoder, nn.LSTM) else h0
+        state = (h0, torch.zeros_like(h0)) if module_kind(self.decoder) == "lstm" else h0
         bos = ids.new_full((ids.shape[0], 1), self.vocab)
         steps = torch.cat([bos, ids], dim=1)
         packed = pack_padded_sequence(self.embedding(steps), (lengths + 1).cpu(),
