@@ -303,10 +303,6 @@ def _probe_tokens(ctx: _Context, fitted: dict[str, Any], views: Sequence[str] | 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _sha256(path: Path) -> str:
-    return file_sha256(path)
-
-
 def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.DataFrame,
            probe_tok: pd.DataFrame, settings: dict[str, Any]) -> AttributionResult:
     labels = list(ctx.bundle.labels)
@@ -337,7 +333,7 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
         "completeness": completeness_verdict(examples, steps, settings.get("n_steps"),
                                              settings.get("state_steps")),
         "versions": {"torch": torch.__version__, "captum": captum.__version__},
-        "files": {n: _sha256(out / n) for n in [*files, "summary.csv"]},
+        "files": {n: file_sha256(out / n) for n in [*files, "summary.csv"]},
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2))  # last: marks complete
     return AttributionResult(out, tokens, examples, steps, neurons, probe_tok, summary, manifest)
