@@ -37,7 +37,6 @@ still leaves it out (issue 25: 0.09–0.11 false positives for "A carries more t
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ import numpy as np
 
 from probe_rnn.data.sampling import shuffled_groups
 from probe_rnn.errors import ConfigError
+from probe_rnn.hashing import seed_from_text
 from probe_rnn.probing.intervals import Z95
 from probe_rnn.probing.splits import group_kfold
 
@@ -216,7 +216,7 @@ def with_fit_noise(draws: np.ndarray, variance: np.ndarray, seed: int, salt: str
     column; ``salt`` (the cell and metric names) makes the noise independent across cells."""
     if not np.any(variance > 0):
         return draws
-    key = int.from_bytes(hashlib.sha256(salt.encode()).digest()[:8], "little")
+    key = seed_from_text(salt)
     rng = np.random.default_rng([seed, key])
     return draws + rng.standard_normal(draws.shape) * np.sqrt(variance)
 

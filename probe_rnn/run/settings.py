@@ -8,13 +8,12 @@ whether a previous run's stages can be reused. Errors name the parameter (``fold
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError
+from probe_rnn.hashing import json_sha256
 from probe_rnn.validation import check_seed
 
 __all__ = ["RunSettings", "PROBE_ROWS_CHOICES"]
@@ -158,7 +157,7 @@ class RunSettings:
         :func:`probe_rnn.usercode.run_code`)."""
         numeric = {k: v for k, v in self.to_json().items() if k not in _NOT_NUMERIC}
         key = [model_checksum, data_checksum, __version__, numeric] + ([code] if code else [])
-        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        return json_sha256(key, default=str)
 
     def first_probe(self) -> str:
         """The probe the label-probe extras (training rows, attribution) use."""

@@ -34,7 +34,7 @@ from probe_rnn.probing.verdict_wording import (
     WITHIN_NOISE_OF_BEST,
     WORSE_THAN_BEST,
 )
-from probe_rnn.studies.objectives import OBJECTIVES
+from probe_rnn.studies.objectives import OBJECTIVES, listed
 from probe_rnn.studies.readouts import compare_readouts
 from probe_rnn.studies.stats import paired
 from probe_rnn.studies.study import ReadoutStudy
@@ -74,10 +74,10 @@ def _claims() -> list[tuple[str, str, str, tuple[str | None, str], tuple[str | N
             for setting, claim, a, b in ANECDOTE for readout, why in ASKER_OUTPUT]
 
 
-def parse_objectives(value: str | Sequence[str]) -> tuple[str, ...]:
-    """Objective names from ``"classify,siamese"``, a sequence or ``"all"``."""
-    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    names = [n for n in names if n]
+def parse_objectives(value: Sequence[str]) -> tuple[str, ...]:
+    """Objective names from a list (``["classify", "siamese"]``, or ``["all"]``); a string is
+    refused with the list to pass instead."""
+    names = listed("objective", value)
     if names == ["all"]:
         return tuple(OBJECTIVES)
     unknown = [n for n in names if n not in OBJECTIVES]
@@ -192,7 +192,7 @@ class QuestionAnswer:
 
 
 def answer_question(
-    df: pd.DataFrame, *, objectives: str | Sequence[str] = tuple(OBJECTIVES),
+    df: pd.DataFrame, *, objectives: Sequence[str] = tuple(OBJECTIVES),
     progress: Callable[[str, int, int, str], None] | None = None, **study_kwargs: Any,
 ) -> QuestionAnswer:
     """Run the readout study for each objective (same data, seed and architecture).

@@ -49,3 +49,32 @@ def test_from_dict_rejects_unknown_and_missing_keys() -> None:
         ModelConfig.from_dict({"vocab_size": 5, "n_labels": 2, "colour": "red"})
     with pytest.raises(ConfigError, match="lacks required keys n_labels"):
         ModelConfig.from_dict({"vocab_size": 5})
+
+
+def test_an_architecture_fills_a_model_config_with_the_data_sizes() -> None:
+    from dataclasses import asdict
+
+    from probe_rnn.models.config import Architecture
+
+    arch = Architecture(rnn="gru", embedding_dim=5, hidden=7, layers=2, bidirectional=True,
+                        dropout=0.25, packed=False)
+    config = arch.config(vocab_size=11, n_labels=3, pad_id=0, readout="mean")
+    assert asdict(config) == {**asdict(arch), "vocab_size": 11, "n_labels": 3, "pad_id": 0,
+                              "readout": "mean"}
+    with pytest.raises(ConfigError, match="hidden must be an integer >= 1; got 0"):
+        Architecture(hidden=0).config(vocab_size=11, n_labels=3, pad_id=0, readout="last")
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("epochs", 0, "epochs must be an integer >= 1; got 0"),
+    ("batch_size", True, "batch_size must be an integer >= 1; got True"),
+    ("patience", 1.5, "patience must be an integer >= 1; got 1.5"),
+    ("lr", 0, "lr must be a number > 0; got 0"),
+    ("grad_clip", -1.0, "grad_clip must be a number > 0; got -1.0"),
+])
+def test_a_bad_budget_is_one_line_naming_the_field(field, value, expected) -> None:
+    from probe_rnn.models.config import TrainBudget
+
+    with pytest.raises(ConfigError) as caught:
+        TrainBudget(**{field: value}).validate()
+    assert str(caught.value) == expected
