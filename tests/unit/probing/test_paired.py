@@ -7,12 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from probing_support import ArrayStore, meta_for
 from scipy import stats
 
 from probe_rnn.probing import run_probes
 from probe_rnn.probing.paired import bootstrap_p, difference, holm, t_p
 from probe_rnn.report.findings import make_findings
+from tests.unit.probing.probing_support import ArrayStore, meta_for
 
 
 def _views(extra: float = 0.3, n: int = 400) -> ArrayStore:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from probing_support import ArrayStore, meta_for, planted_table
 
 from probe_rnn.errors import ConfigError, PluginError, WorkLostError
 from probe_rnn.plugins import registry
 from probe_rnn.probing import run_probes
 from probe_rnn.probing.specs import make_probe
 from probe_rnn.probing.tasks import get_task
+from tests.unit.probing.probing_support import ArrayStore, meta_for, planted_table
 
 PLUGIN = """
 import os

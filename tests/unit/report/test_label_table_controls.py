@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 
-from factory import make_run, result_row, results_frame
-
 from probe_rnn.report.run_data import load_run
 from probe_rnn.report.tables import LABEL_TABLE_PARTS, label_metrics_table, split_table
+from tests.unit.report.factory import make_run, result_row, results_frame
 
 NAN = float("nan")
 
