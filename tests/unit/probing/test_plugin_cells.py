@@ -185,6 +185,6 @@ def test_a_task_that_exits_fails_its_cells_naming_it(store) -> None:
                         folds=3, mdl=False, control=False)
     failed = {f["task"]: f["reason"] for f in df.attrs["failed_cells"]}
     assert list(failed) == ["quitting"]
-    assert failed["quitting"].startswith("task 'quitting' (from test_plugin_cells) called "
+    assert failed["quitting"].startswith(f"task 'quitting' (from {__name__}) called "
                                          "sys.exit(9)")
     assert set(df["task"]) == {"label"}
