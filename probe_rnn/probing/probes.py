@@ -378,7 +378,7 @@ class MLPProbe(_ClassifierProbe):
         self.validation_rows_ = val
         best, best_score, stale = None, -np.inf, 0
         for _ in range(int(self.max_iter)):  # one epoch per partial_fit (adam, shuffled)
-            mlp.partial_fit(Xs[tr], y[tr], classes=self.classes_)
+            mlp.partial_fit(Xs[tr], y[tr], classes=np.arange(len(self.classes_)))  # y: codes
             score = mlp.score(Xs[val], y[val])
             if score > best_score + self.tol:
                 best_score, stale = score, 0

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_probe_scale import _train  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.*
+
+from tests.benchmarks.bench_probe_scale import _train  # noqa: E402
 
 
 def _probe(model: Path, data: Path, out: Path, extra: list[str]) -> tuple[float, dict]:

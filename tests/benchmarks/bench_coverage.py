@@ -27,11 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "probing"))
-
-from simulation import World, probe_store, rates, store  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.*
 
 from probe_rnn.probing.protocol import needed_test_sentences  # noqa: E402
+from tests.unit.probing.simulation import World, probe_store, rates, store  # noqa: E402
 
 SCENARIOS = {
     # name: (world, sentences, precision, n_train of the cells)

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "studies"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.*
 
-from test_study_simulation import N_TEST, RATIO, TRUE_ACCURACY, _study  # noqa: E402
 
 from probe_rnn.probing.intervals import t_interval  # noqa: E402
 from probe_rnn.studies.stats import (  # noqa: E402
@@ -28,6 +27,7 @@ from probe_rnn.studies.stats import (  # noqa: E402
     summarize_runs,
     vs_best,
 )
+from tests.unit.studies.test_study_simulation import N_TEST, RATIO, TRUE_ACCURACY, _study  # noqa: E402
 
 
 def _setting(rng: np.random.Generator, replicates: int, readouts: int, seeds: int

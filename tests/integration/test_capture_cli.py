@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_support import assert_one_line_error as one_line_error
-from cli_support import run_cli
 
 from probe_rnn.capture.store import StateStore
 from probe_rnn.data import Tokenizer, load_dataset
@@ -18,6 +16,8 @@ from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.checkpoint import save_checkpoint
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
+from tests.integration.cli_support import assert_one_line_error as one_line_error
+from tests.integration.cli_support import run_cli
 
 
 @pytest.fixture(scope="module")

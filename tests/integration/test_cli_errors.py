@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_support import assert_one_line_error, run_cli
+
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 
 def test_version_and_help() -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 import distributed  # the cluster extra, which .ci/setup installs
 import pandas as pd
 import pytest
-from cli_support import assert_one_line_error, run_cli
 
 from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
@@ -23,6 +22,7 @@ from probe_rnn.models import load_model, save_checkpoint, train
 from probe_rnn.probing import run_probes
 from probe_rnn.run.pipeline import run_pipeline
 from probe_rnn.run.settings import RunSettings
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.slow
 SMALL = RunSettings(views=["output@last", "h_n/L0/fwd", "h_n/L0/bwd"], tasks=["label", "length"],

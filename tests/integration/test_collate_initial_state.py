@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_support import run_cli
 
 from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
 from probe_rnn.errors import ConfigError
 from probe_rnn.models.collate import CollateAdapter
+from tests.integration.cli_support import run_cli
 
 MODEL = '''
 import json

@@ -17,9 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from report_browser import (  # noqa: E402
+from tests.integration.report_browser import (
     Visit,
     assert_opening,
     hover_point,
@@ -28,7 +26,7 @@ from report_browser import (  # noqa: E402
     screenshot,
     shown,
 )
-from verdict_check import check_findings  # noqa: E402
+from tests.integration.verdict_check import check_findings
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

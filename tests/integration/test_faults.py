@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_support import assert_one_line_error, run_cli
+
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,8 @@ or one ``error:`` line naming the problem and the fix, exit code 2, nothing writ
 from __future__ import annotations
 
 import pytest
-from cli_support import run_main
+
+from tests.integration.cli_support import run_main
 
 ROWS = "".join(f"w{i} x,{'ab'[i % 2]},{['train', 'dev', 'test'][i % 3]}\n" for i in range(30))
 

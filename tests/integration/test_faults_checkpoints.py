@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from cli_support import assert_one_line_error, run_cli
 
 from probe_rnn.data import Tokenizer, load_dataset
 from probe_rnn.errors import CheckpointError, UntrustedCheckpointError
 from probe_rnn.models import ModelConfig, RNNClassifier, load_model
 from probe_rnn.models.checkpoint import read_checkpoint
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,8 @@ column", and the fix they name can be followed."""
 from __future__ import annotations
 
 import pandas as pd
-from cli_support import run_main
+
+from tests.integration.cli_support import run_main
 
 
 def test_one_row_per_class_is_described_and_the_fix_works(tmp_path, capsys):

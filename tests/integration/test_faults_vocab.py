@@ -8,8 +8,9 @@ import json
 
 import pytest
 import torch
-from cli_support import assert_one_line_error, run_cli
 from torch import nn
+
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 
 class Tiny(nn.Module):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from cli_support import assert_one_line_error, run_cli
 
 from probe_rnn.data import load_dataset
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 MODELS = '''
 import torch

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_support import assert_one_line_error, import_file, readme_models, run_cli
 
 from probe_rnn.capture import StateStore, capture_states
 from probe_rnn.data import load_dataset
 from probe_rnn.models import ModelBundle
+from tests.integration.cli_support import assert_one_line_error, import_file, readme_models, run_cli
 
 # file -> (ids layout, takes lengths, embedding name), as the README describes each shape
 SHAPES = {

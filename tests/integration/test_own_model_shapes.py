@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_support import README, import_file, readme_models, run_cli
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
+from tests.integration.cli_support import README, import_file, readme_models, run_cli
 
 BATCH = 16  # rows per forward pass, given to capture as --batch-size
 ROWS = 60

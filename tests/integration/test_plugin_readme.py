@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_support import run_cli
-from report_browser import Visit, open_report, require_browser, screenshot
+
+from tests.integration.cli_support import run_cli
+from tests.integration.report_browser import Visit, open_report, require_browser, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_README = ROOT / "probes" / "README.md"

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cli_support import assert_one_line_error, run_cli
 
 from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 MODEL = '''
 import importlib.util

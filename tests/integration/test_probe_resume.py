@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_support import run_cli
+
+from tests.integration.cli_support import run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_support import assert_one_line_error, run_cli
+
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -3,16 +3,10 @@ every figure drawn, UMAP hover shows the sentence, and a screenshot for people."
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "report"))
-
-from factory import pipeline_run  # noqa: E402
-from report_browser import (  # noqa: E402
+from probe_rnn.report import build_report
+from tests.integration.report_browser import (
     Visit,
     assert_opening,
     hover_point,
@@ -21,8 +15,7 @@ from report_browser import (  # noqa: E402
     screenshot,
     shown,
 )
-
-from probe_rnn.report import build_report  # noqa: E402
+from tests.unit.report.factory import pipeline_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

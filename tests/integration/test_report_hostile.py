@@ -3,17 +3,11 @@ renders literally in tables, hover labels and token heatmaps, and never runs."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "report"))
-
-from factory import HOSTILE, pipeline_run  # noqa: E402
-from report_browser import (  # noqa: E402
+from probe_rnn.report import build_report
+from tests.integration.report_browser import (
     Visit,
     hover_point,
     open_report,
@@ -21,8 +15,7 @@ from report_browser import (  # noqa: E402
     screenshot,
     shown,
 )
-
-from probe_rnn.report import build_report  # noqa: E402
+from tests.unit.report.factory import HOSTILE, pipeline_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LABELS = ["<i>a</i>", 'b" onmouseover="window.__pwned=1']

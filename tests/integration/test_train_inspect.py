@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_support import assert_one_line_error, run_cli
+
+from tests.integration.cli_support import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")

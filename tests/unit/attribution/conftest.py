@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from attr_tiny import tiny_batch
+
+from tests.unit.attribution.attr_tiny import tiny_batch
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from attr_tiny import tiny_batch, tiny_model
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
 from probe_rnn.attribution import find_parts, rank_neurons, step_attributions, view_units
+from tests.unit.attribution.attr_tiny import tiny_batch, tiny_model
 
 
 def test_rank_neurons_scores_and_agreement():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from attr_tiny import tiny_batch, tiny_model
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -13,6 +12,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from probe_rnn.attribution import find_parts, linear_probe_to_torch, probe_token_attributions
 from probe_rnn.errors import AttributionError
+from tests.unit.attribution.attr_tiny import tiny_batch, tiny_model
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

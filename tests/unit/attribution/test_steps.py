@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from attr_tiny import tiny_batch, tiny_model
 from captum.attr import LayerIntegratedGradients
 from torch import nn
 
 from probe_rnn.attribution import find_parts, step_attributions
+from tests.unit.attribution.attr_tiny import tiny_batch, tiny_model
 
 
 def _ablated_by_hand(model, ids, lengths, target, t_replace):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from attr_tiny import tiny_batch, tiny_model
 
 from probe_rnn.attribution import METHODS, find_parts, token_attributions
 from probe_rnn.errors import AttributionError, ConfigError
+from tests.unit.attribution.attr_tiny import tiny_batch, tiny_model
 
 
 @pytest.mark.parametrize("rnn,bi", [("lstm", True), ("gru", False), ("rnn", True)])

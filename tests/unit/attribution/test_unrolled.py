@@ -6,11 +6,11 @@ import itertools
 
 import pytest
 import torch
-from attr_tiny import tiny_model
 from torch import nn
 
 from probe_rnn.attribution import UnrolledRNN, find_parts, twin_in_place, verify_twin
 from probe_rnn.errors import AttributionError
+from tests.unit.attribution.attr_tiny import tiny_model
 
 
 @pytest.mark.parametrize("rnn,bi,packed", list(itertools.product(

@@ -1,3 +1,3 @@
 """Fixtures of the models tests (helpers live in models_support.py, importable by name)."""
 
-from models_support import bundle, tokenizer  # noqa: F401
+from tests.unit.models.models_support import bundle, tokenizer  # noqa: F401

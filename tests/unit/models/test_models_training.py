@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from models_support import tiny_table
 
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.models import TrainEvent, load_model, save_checkpoint, train
+from tests.unit.models.models_support import tiny_table
 
 SMALL = dict(hidden=8, embedding_dim=8, epochs=2, batch_size=16)
 

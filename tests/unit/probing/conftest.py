@@ -1,3 +1,3 @@
 """Fixtures of the probing tests (helpers live in probing_support.py, importable by name)."""
 
-from probing_support import lstm_stores  # noqa: F401
+from tests.unit.probing.probing_support import lstm_stores  # noqa: F401

@@ -7,12 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
-from probing_support import ArrayStore, meta_for
 from scipy import stats
 
 from probe_rnn.probing import run_probes
 from probe_rnn.probing.cellstats import clip_bits, label_entropy, withheld
 from probe_rnn.probing.controls import DEGENERATE_CONTROL
+from tests.unit.probing.probing_support import ArrayStore, meta_for
 
 
 def _run(store: ArrayStore, views: list[str], **kw):

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from probing_support import ArrayStore, meta_for
 from scipy import stats
 
 from probe_rnn.errors import ConfigError
@@ -34,6 +33,7 @@ from probe_rnn.probing.intervals import (
 )
 from probe_rnn.probing.measures import METRIC_BOUNDS
 from probe_rnn.report.findings import make_findings
+from tests.unit.probing.probing_support import ArrayStore, meta_for
 
 
 def _views(extra: float = 0.3, n: int = 400) -> ArrayStore:

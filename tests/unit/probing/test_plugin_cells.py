@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from probing_support import ArrayStore, meta_for, planted_table
 
 from probe_rnn.errors import ConfigError, PluginError, WorkLostError
 from probe_rnn.plugins import registry
 from probe_rnn.probing import run_probes
 from probe_rnn.probing.specs import make_probe
 from probe_rnn.probing.tasks import get_task
+from tests.unit.probing.probing_support import ArrayStore, meta_for, planted_table
 
 PLUGIN = """
 import os
@@ -185,6 +185,6 @@ def test_a_task_that_exits_fails_its_cells_naming_it(store) -> None:
                         folds=3, mdl=False, control=False)
     failed = {f["task"]: f["reason"] for f in df.attrs["failed_cells"]}
     assert list(failed) == ["quitting"]
-    assert failed["quitting"].startswith("task 'quitting' (from test_plugin_cells) called "
+    assert failed["quitting"].startswith(f"task 'quitting' (from {__name__}) called "
                                          "sys.exit(9)")
     assert set(df["task"]) == {"label"}

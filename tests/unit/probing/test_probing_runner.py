@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from probing_support import ArrayStore, meta_for, planted_table
 
 from probe_rnn.errors import ConfigError, PluginError
 from probe_rnn.plugins import PluginWarning, registry
@@ -20,6 +19,7 @@ from probe_rnn.probing import (
     run_probes,
     save_results,
 )
+from tests.unit.probing.probing_support import ArrayStore, meta_for, planted_table
 
 REPO = Path(__file__).resolve().parents[3]
 

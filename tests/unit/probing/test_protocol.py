@@ -75,7 +75,7 @@ def test_bootstrap_resamples_whole_sentences() -> None:
 def _gaussian_store(n: int, seed: int = 0, shift: float = 1.2):
     """The first ``n`` of 600 seeded sentences whose view ``a`` carries a balanced binary
     label in one dimension (so a cell at n + 1 sentences holds the cell at n)."""
-    from probing_support import ArrayStore, meta_for
+    from tests.unit.probing.probing_support import ArrayStore, meta_for
 
     rng = np.random.default_rng(seed)
     is_a = rng.random(600) < 0.5

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from simulation import World, rates
 
 from probe_rnn.probing.protocol import fit_variance, with_fit_noise
+from tests.unit.probing.simulation import World, rates
 
 
 def _seeds(offsets: np.ndarray, rows: int, rng: np.random.Generator):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from factory import make_run  # noqa: E402
+from tests.unit.report.factory import make_run
 
 
 @pytest.fixture()

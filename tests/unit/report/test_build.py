@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from factory import HOSTILE, make_run, pipeline_run
 
 from probe_rnn.errors import ReportError
 from probe_rnn.report import build_report
 from probe_rnn.report.figures import esc
+from tests.unit.report.factory import HOSTILE, make_run, pipeline_run
 
 
 class _Scan(HTMLParser):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from factory import make_run, planted_diagnosis, result_row, results_frame
 
 from probe_rnn.capture.diagnosis import SAME_TOLERANCE
 from probe_rnn.report.equivalence import Equivalence, equivalence_of
 from probe_rnn.report.findings import make_findings
+from tests.unit.report.factory import make_run, planted_diagnosis, result_row, results_frame
 
 
 def _eq(fwd_diff: float = 0.0, bidirectional: bool = False) -> Equivalence:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from factory import RESULT_COLUMNS, result_row
 from sklearn.linear_model import LogisticRegression
 
 from probe_rnn.probing.intervals import ci95
 from probe_rnn.report.findings import Cells, _recommendation
 from probe_rnn.report.step_findings import timestep_findings
+from tests.unit.report.factory import RESULT_COLUMNS, result_row
 
 pytestmark = pytest.mark.slow  # about 2-3 min on 2 shared cores
 

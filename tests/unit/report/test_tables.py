@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import json
 
-from factory import make_run, result_row, results_frame
+import numpy as np
+import pandas as pd
 
 from probe_rnn.report.run_data import load_run
-from probe_rnn.report.tables import LABEL_TABLE_PARTS, label_metrics_table, split_table
+from probe_rnn.report.tables import (
+    LABEL_TABLE_PARTS,
+    card_table,
+    fmt,
+    frame_table,
+    label_metrics_table,
+    split_table,
+)
+from tests.unit.report.factory import make_run, result_row, results_frame
 
 NAN = float("nan")
 
@@ -55,3 +64,26 @@ def test_missed_precision_target_is_said(tmp_path) -> None:
     card["probing"]["precision"] = 0.45
     (run / "run.json").write_text(json.dumps(card))
     assert "precision target" not in load_run(run).notes.get("probing", "")
+
+
+# -- cell formatting and generic tables ------------------------------------------------------
+def test_fmt_rounds_floats_and_blanks_missing_values() -> None:
+    assert [fmt(v) for v in (None, NAN, pd.NA)] == ["", "", ""]
+    assert fmt(0.123456) == "0.123" and fmt(np.float32(2.5)) == "2.500"
+    assert fmt(1e-13) == "0.000"  # below 1e-12 is zero
+    assert fmt(0.00012) == "0.00012" and fmt(2.5e7) == "2.5e+07"  # tiny/huge: significant
+    assert fmt(np.bool_(True)) == "True" and fmt(7) == "7"
+    assert fmt(["a", "b"]) == "a, b"
+
+
+def test_frame_table_cuts_long_frames_and_keys_numbers() -> None:
+    df = pd.DataFrame({"view": ["a", "b", "c"], "value": [0.5, float("inf"), 2.0]})
+    table = frame_table(df, max_rows=2, note="Note.")
+    assert table.columns == ["view", "value"] and len(table) == 2
+    assert table.rows == [["a", "0.500"], ["b", "inf"]]
+    assert table.keys == [[None, 0.5], [None, None]]  # sort keys: finite numbers only
+    assert table.note == "Note. First 2 of 3 rows shown."
+    card = card_table({"model": {"hidden": 8, "layers": [{"kind": "lstm"}]},
+                       "weights_checksum": "f" * 64, "empty": {}, "skip": 1}, skip=("skip",))
+    assert card.rows == [["model.hidden", "8"], ["model.layers[0].kind", "lstm"],
+                         ["weights_checksum", "f" * 12 + "…"]]

@@ -8,11 +8,11 @@ import pathlib
 import numpy as np
 import pytest
 import torch
-from models_support import TEXTS, make_bundle
 
 from probe_rnn.errors import CheckpointError, InputFileError, UntrustedCheckpointError
 from probe_rnn.hashing import file_sha256
 from probe_rnn.models import FORMAT, load_model, save_checkpoint
+from tests.unit.models.models_support import TEXTS, make_bundle
 
 
 def test_round_trip_gives_identical_logits(tmp_path, bundle) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from models_support import TEXTS, make_bundle
 from torch import nn
 
 from probe_rnn.errors import ConfigError, PluginError
@@ -16,6 +15,7 @@ from probe_rnn.models import (
     make_adapter,
 )
 from probe_rnn.plugins import registry
+from tests.unit.models.models_support import TEXTS, make_bundle
 
 
 def test_builtin_adapters_are_registered() -> None:

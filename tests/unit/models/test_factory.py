@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 import torch
-from models_support import TEXTS
 
 from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
 from probe_rnn.models import (
@@ -18,6 +17,7 @@ from probe_rnn.models import (
     resolve_factory,
     save_checkpoint,
 )
+from tests.unit.models.models_support import TEXTS
 
 FACTORY_SOURCE = textwrap.dedent(
     '''

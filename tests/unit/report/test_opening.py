@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from factory import make_run, result_row, results_frame
 
 from probe_rnn.report import build_report
 from probe_rnn.report.equivalence import Comparison, Equivalence
 from probe_rnn.report.opening import ANSWER_TABLE, make_answer
 from probe_rnn.studies import ReadoutStudy
+from tests.unit.report.factory import make_run, result_row, results_frame
 
 NAN = float("nan")
 

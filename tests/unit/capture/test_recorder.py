@@ -1,45 +1,21 @@
-"""``record`` as a context manager: names, hooks, cleanup, verification, cells, plain modules."""
+"""``record`` as a context manager: names, hooks, cleanup, cells, plain modules, misuse (one
+record object entered twice, TorchScript models and submodules). Verification: test_verify.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
-from probe_rnn.capture import cell_equations, exact_forward, loop_route, record
-from probe_rnn.errors import CaptureError, CaptureMismatchError, ConfigError
-
-
-class Tagger(nn.Module):
-    def __init__(self, rnn: str = "lstm", dropout: float = 0.0) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(10, 4, padding_idx=0)
-        cls = {"lstm": nn.LSTM, "gru": nn.GRU}[rnn]
-        self.rnn = cls(4, 5, num_layers=2, batch_first=True, dropout=dropout,
-                       bidirectional=True)
-        self.head = nn.Linear(10, 3)
-
-    def forward(self, ids, lengths):
-        packed = pack_padded_sequence(self.embedding(ids), lengths, batch_first=True,
-                                      enforce_sorted=False)
-        _, h = self.rnn(packed)
-        h_n = h[0] if isinstance(h, tuple) else h
-        return self.head(torch.cat([h_n[-2], h_n[-1]], 1))
+from probe_rnn.capture import record
+from probe_rnn.errors import CaptureError, ConfigError
+from tests.unit.capture.recording_support import Tagger, clean, tagger_batch
 
 
 @pytest.fixture
 def batch():
-    torch.manual_seed(0)
-    return torch.randint(1, 10, (3, 6)), torch.tensor([6, 2, 4])
+    return tagger_batch()
 
-
-def _clean(model: nn.Module) -> bool:
-    return all(
-        "forward" not in m.__dict__ and not m._forward_hooks and not m._forward_pre_hooks
-        and "_probe_rnn_recording" not in m.__dict__
-        for m in model.modules()
-    )
 
 
 def test_records_recurrent_and_plain_modules(batch):
@@ -53,7 +29,7 @@ def test_records_recurrent_and_plain_modules(batch):
     torch.testing.assert_close(rec["embedding"], model.embedding(batch[0]))
     assert torch.equal(rec["head"], logits)
     assert rec["rnn"].hidden.shape == (3, 6, 2, 2, 5)
-    assert _clean(model)
+    assert clean(model)
 
 
 def test_default_records_every_recurrent_module(batch):
@@ -69,7 +45,7 @@ def test_unknown_name_raises_before_any_hook(batch):
     with pytest.raises(CaptureError, match=r"unknown module name.*'nope'.*valid names.*'rnn'"):
         with record(model, modules=["rnn", "nope"]):
             pytest.fail("block must not run")
-    assert _clean(model)
+    assert clean(model)
 
 
 def test_invalid_verify_is_a_config_error():
@@ -90,10 +66,10 @@ def test_cleanup_after_exception_and_normal_exit(batch):
         with record(model, modules=["embedding", "rnn"]):
             model(*batch)
             1 / 0  # noqa: B018
-    assert _clean(model)
+    assert clean(model)
     with record(model, modules=["embedding", "rnn"]):
         model(*batch)
-    assert _clean(model)
+    assert clean(model)
     assert type(model.rnn).forward is nn.LSTM.forward
 
 
@@ -102,7 +78,7 @@ def test_cleanup_after_forward_raises(batch):
     with pytest.raises(RuntimeError):
         with torch.no_grad(), record(model):
             model.rnn(torch.randn(2, 3, 7))  # wrong input size: the kernel raises
-    assert _clean(model)
+    assert clean(model)
 
 
 def test_nested_record_of_same_module_is_refused(batch):
@@ -112,7 +88,7 @@ def test_nested_record_of_same_module_is_refused(batch):
             with record(model, modules=["rnn"]):
                 pass
         assert "forward" in model.rnn.__dict__
-    assert _clean(model)
+    assert clean(model)
 
 
 def test_not_called_module_raises(batch):
@@ -130,7 +106,7 @@ def test_training_with_dropout_raises_and_eval_works(batch):
     with pytest.raises(CaptureError, match=r"model\.eval\(\)"):
         with record(model):
             model(*batch)
-    assert _clean(model)
+    assert clean(model)
     model.eval()
     with torch.no_grad(), record(model) as rec:
         model(*batch)
@@ -148,100 +124,6 @@ def test_repeated_calls_and_clear(batch):
         assert rec.calls("rnn") == []
         model(*batch)
     assert [c.verified for c in rec.calls("rnn")] == [False]  # "first" was already checked
-
-
-def _perturb_gates(monkeypatch, by: float = 1e-2):
-    real = cell_equations.gate_preactivations
-
-    def wrong(x, h_prev, weights):
-        gi, gh = real(x, h_prev, weights)
-        return gi + by, gh
-
-    monkeypatch.setattr(cell_equations, "gate_preactivations", wrong)
-
-
-def _corrupt_weight_after_loop(monkeypatch, model):
-    """Change a weight between the LSTM loop's recomputation and the kernel's check."""
-    real = exact_forward.lstm_loop
-
-    def loop_then_corrupt(*args, **kwargs):
-        result = real(*args, **kwargs)
-        model.rnn.weight_hh_l0.add_(1e-2)
-        return result
-
-    monkeypatch.setattr(exact_forward, "lstm_loop", loop_then_corrupt)
-
-
-def test_mismatch_is_detected_lstm_loop(monkeypatch, batch):
-    model = Tagger("lstm").eval()
-    _corrupt_weight_after_loop(monkeypatch, model)
-    with pytest.raises(CaptureMismatchError, match=r"'rnn'.*max \|difference\| .* > tolerance"):
-        with torch.no_grad(), record(model):
-            model(*batch)
-    assert _clean(model)
-
-
-@pytest.mark.parametrize("rnn", ["lstm", "gru"])
-def test_mismatch_is_detected_kernel_route(monkeypatch, batch, rnn):
-    model = Tagger(rnn).eval()
-    _perturb_gates(monkeypatch)
-    with pytest.raises(CaptureMismatchError, match=r"'rnn'.*max \|difference\| .* > tolerance"):
-        with record(model):  # autograd on: an LSTM takes the kernel route
-            model(*batch)
-    assert _clean(model)
-
-
-def test_verify_first_checks_only_the_first_call(monkeypatch, batch):
-    model = Tagger("gru").eval()
-    with torch.no_grad(), record(model, verify="first") as rec:
-        model(*batch)
-        _perturb_gates(monkeypatch)
-        model(*batch)  # not checked, by contract
-        assert [c.verified for c in rec.calls("rnn")] == [True, False]
-    monkeypatch.undo()
-    with torch.no_grad(), record(model, verify="every"):
-        model(*batch)
-        _perturb_gates(monkeypatch)
-        with pytest.raises(CaptureMismatchError):
-            model(*batch)
-
-
-def test_verify_every_checks_later_lstm_calls(monkeypatch, batch):
-    model = Tagger("lstm").eval()
-    with torch.no_grad(), record(model, verify="every") as rec:
-        model(*batch)
-        model(*batch)
-        assert [c.verified for c in rec.calls("rnn")] == [True, True]
-        _corrupt_weight_after_loop(monkeypatch, model)
-        with pytest.raises(CaptureMismatchError, match="tolerance"):
-            model(*batch)
-
-
-def test_tolerance_is_honoured(monkeypatch, batch):
-    model = Tagger("gru").eval()
-    _perturb_gates(monkeypatch, by=1e-6)
-    with torch.no_grad(), record(model):  # within the float32 default
-        model(*batch)
-    with pytest.raises(CaptureMismatchError, match="tolerance 0"):
-        with torch.no_grad(), record(model, tolerance=0.0):
-            model(*batch)
-
-
-def test_every_mode_catches_one_corrupted_state(monkeypatch, batch):
-    model = Tagger("lstm").eval()
-    real = loop_route._direction
-
-    def corrupt(xw, weights, layout, h0, c0, h_out, c_out, reverse, *rest):
-        real(xw, weights, layout, h0, c0, h_out, c_out, reverse, *rest)
-        if reverse:
-            h_out[1] += 1e-3  # one state of one step of one row
-
-    with torch.no_grad(), record(model, verify="every") as rec:
-        model(*batch)
-        monkeypatch.setattr(loop_route, "_direction", corrupt)
-        with pytest.raises(CaptureMismatchError, match=r"h L\d/bwd"):
-            model(*batch)
-        assert len(rec.calls("rnn")) == 1
 
 
 class CellLooper(nn.Module):
@@ -293,7 +175,7 @@ def test_module_with_overridden_forward_is_refused():
     with pytest.raises(CaptureError, match="overrides forward"):
         with record(model):
             pass
-    assert _clean(model)
+    assert clean(model)
 
 
 @pytest.mark.parametrize("rnn", ["lstm", "gru", "rnn-relu"])
@@ -314,3 +196,54 @@ def test_our_classifier_logits_unchanged(rnn):
     assert all(torch.equal(c, logits) for c in calls)
     st = rec["rnn"]
     assert st.lengths.tolist() == [7, 3, 5, 1] and st.verified
+
+
+# -- misuse: a CaptureError in words, never AttributeError or PyTorch's hook error ----------
+def _lstm() -> tuple[nn.LSTM, torch.Tensor]:
+    torch.manual_seed(0)
+    return nn.LSTM(3, 4, batch_first=True).eval(), torch.randn(2, 5, 3)
+
+
+def test_one_record_object_is_entered_once() -> None:
+    lstm, x = _lstm()
+    block = record(lstm)
+    with block as rec:
+        out, _ = lstm(x)
+    torch.testing.assert_close(rec[""].output, out)  # it recorded the module's own output
+    with pytest.raises(CaptureError, match=r"already entered \(finished\).*record\(model\)"):
+        with block:
+            lstm(x)
+    nested = record(lstm)
+    with pytest.raises(CaptureError, match=r"already entered \(in use\)"):
+        with nested, nested:
+            lstm(x)
+    assert "_probe_rnn_recording" not in lstm.__dict__  # the outer block still cleaned up
+    assert "forward" not in lstm.__dict__
+
+
+@pytest.mark.parametrize("make", ["script", "trace"])
+def test_a_torchscript_model_is_refused_in_words(make: str) -> None:
+    lstm, x = _lstm()
+    scripted = torch.jit.script(lstm) if make == "script" else torch.jit.trace(lstm, x)
+    with pytest.raises(CaptureError, match=r"the model is a TorchScript module .* record the "
+                                           r"eager nn.Module"):
+        with record(scripted):
+            scripted(x)
+
+
+def test_a_torchscript_submodule_is_refused_by_name() -> None:
+    lstm, x = _lstm()
+
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = torch.jit.script(lstm)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.rnn(x)[0]
+
+    model = Wrapper()
+    for modules in (None, ["rnn"]):
+        with pytest.raises(CaptureError, match=r"module 'rnn' is a TorchScript module"):
+            with record(model, modules=modules):
+                model(x)

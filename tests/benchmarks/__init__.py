@@ -1,0 +1,1 @@
+"""Benchmark scripts, run as ``python tests/benchmarks/bench_<name>.py`` (pytest skips them)."""

@@ -1,0 +1,1 @@
+"""Integration tests: the CLI on tiny real models (helpers: cli_support, report_browser, ...)."""
