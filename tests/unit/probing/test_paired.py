@@ -13,6 +13,7 @@ from scipy import stats
 from probe_rnn.probing import run_probes
 from probe_rnn.probing.paired import bootstrap_p, difference, holm, t_p
 from probe_rnn.report.findings import make_findings
+from probe_rnn.run_record import RunRecord
 
 
 def _views(extra: float = 0.3, n: int = 400) -> ArrayStore:
@@ -44,12 +45,12 @@ def test_a_view_ahead_on_the_same_folds_is_found_to_carry_more(kfold) -> None:
     bits = results[results["metric"] == "bits"].set_index("view")
     a, b = bits.loc["output@-1"], bits.loc["output@last"]
     assert a["ci_low"] <= b["ci_high"]  # the two intervals overlap ...
-    texts = [f.text for f in make_findings(results, None, {}, values=values)]
+    texts = [f.text for f in make_findings(results, None, RunRecord(), values=values)]
     found = next(t for t in texts if t.startswith("`output@-1` carries"))
     # ... yet the paired difference excludes 0, and the finding says so
     assert "bits more label information than `output@last`" in found
     assert "paired difference +" in found and "over 5 splits (Nadeau–Bengio)" in found
-    unpaired = [f.text for f in make_findings(results, None, {})]
+    unpaired = [f.text for f in make_findings(results, None, RunRecord())]
     assert any("within noise" in t and "unpaired difference" in t for t in unpaired)
 
 
