@@ -294,7 +294,7 @@ def naive_expression(module: torch.nn.Module) -> str:
 def stored_diagnosis(store: Any) -> pd.DataFrame | None:
     """The diagnosis a capture measured for its module, kept in the store's manifest
     (``None`` for a cell loop, which has no fused ``output``/``h_n`` to compare)."""
-    rows = (store.manifest.get("capture") or {}).get("diagnosis")
+    rows = store.manifest.diagnosis
     return None if rows is None else pd.DataFrame(rows, columns=DIAGNOSIS_COLUMNS)
 
 

@@ -102,6 +102,7 @@ def _plain(value: Any) -> Any:
 def store_identity(store: StateSource) -> str:
     """Hash of a store's manifest (content, checksums, creation time); else its object id."""
     manifest = getattr(store, "manifest", None)
+    manifest = manifest.to_dict() if hasattr(manifest, "to_dict") else manifest
     if isinstance(manifest, dict):
         return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
     return f"unsaved:{id(store)}"
