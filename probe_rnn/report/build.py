@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import markupsafe
 import numpy as np
@@ -38,6 +38,9 @@ from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.run_data import RunData, load_run
+
+if TYPE_CHECKING:
+    from probe_rnn.capture.store import StateStore
 
 __all__ = ["Report", "build_report", "CAPTIONS"]
 
@@ -124,7 +127,7 @@ def _projections(data: RunData, store: object, method: str, seed: int, max_point
     return out
 
 
-def _project(data: RunData, store: Any, view: str, method: str, seed: int, max_points: int,
+def _project(data: RunData, store: StateStore, view: str, method: str, seed: int, max_points: int,
              hits: dict[str, bool], meta: pd.DataFrame) -> tuple[str, F.go.Figure, int] | None:
     """One view's 2-D projection figure (cached coordinates), or None with too few rows."""
     values = np.asarray(store.sentence(view), dtype=np.float32)
