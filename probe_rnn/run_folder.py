@@ -1,9 +1,11 @@
 """The run folder: the names of its files, ``run.json`` and the columns of its results table.
 
 This module is the one place that writes and reads ``run.json`` (:func:`write_run`,
-:func:`read_run`, :func:`read_previous_run`); the file carries :data:`RUN_SCHEMA`, and a
-``run.json`` of a newer schema is refused with a one-line error rather than misread. A
-``run.json`` without a schema number is from before schemas were recorded and reads as schema 1.
+:func:`read_run`, :func:`read_previous_run`), as a :class:`~probe_rnn.run_record.RunRecord`;
+the file carries :data:`RUN_SCHEMA`, and a ``run.json`` of a newer schema is refused with a
+one-line error (by :meth:`RunRecord.from_dict <probe_rnn.run_record.RunRecord.from_dict>`)
+rather than misread. A ``run.json`` without a schema number is from before schemas were
+recorded and reads as schema 1.
 
 A run folder knows it is one: every command that writes a folder (``probe``, ``demo``,
 ``capture``, ``attribute``, ``compare-readouts``) first writes :data:`RUN_MARKER` into it, and
@@ -15,10 +17,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from probe_rnn.atomic import write_text
 from probe_rnn.errors import ReportError
+from probe_rnn.run_record import RUN_SCHEMA, RunRecord
 
 __all__ = ["RUN_MARKER", "RUN_JSON", "RUN_SCHEMA", "RESULT_COLUMNS", "REQUIRED_RESULT_COLUMNS",
            "RESULTS",
@@ -31,8 +33,6 @@ __all__ = ["RUN_MARKER", "RUN_JSON", "RUN_SCHEMA", "RESULT_COLUMNS", "REQUIRED_R
 RUN_MARKER = ".probe-rnn-run"
 #: The run's record: cards, settings, probing protocol, stages (rewritten after each stage).
 RUN_JSON = "run.json"
-#: Version of ``run.json``'s layout; raise it when a key changes meaning or is removed.
-RUN_SCHEMA = 1
 #: Stem of the probing results (``results.parquet`` and ``results.csv``).
 RESULTS = "results"
 #: One row per probing cell (status, reason, protocol, seconds, journal key).
@@ -63,23 +63,23 @@ RESULT_COLUMNS: list[str] = [
 REQUIRED_RESULT_COLUMNS = frozenset({"model", "view", "task", "probe", "metric", "value"})
 
 
-def write_run(folder: Path, run: dict[str, Any]) -> None:
+def write_run(folder: Path, run: RunRecord) -> None:
     """Write ``run`` (with :data:`RUN_SCHEMA`) atomically as the folder's ``run.json``."""
-    write_text(Path(folder) / RUN_JSON, json.dumps(_stamped(run), indent=2))
+    write_text(Path(folder) / RUN_JSON, json.dumps(run.to_dict(), indent=2))
 
 
-def overwrite_run(folder: Path, run: dict[str, Any]) -> None:
+def overwrite_run(folder: Path, run: RunRecord) -> None:
     """Best effort, after a failure on a full disk: rewrite ``run.json`` in place (the atomic
     write needs room for a second copy); if even that fails it keeps its last content."""
     try:
         with open(Path(folder) / RUN_JSON, "r+", encoding="utf-8") as handle:
-            handle.write(json.dumps(_stamped(run), indent=2))
+            handle.write(json.dumps(run.to_dict(), indent=2))
             handle.truncate()
     except OSError:
         pass
 
 
-def read_run(folder: Path) -> dict[str, Any]:
+def read_run(folder: Path) -> RunRecord:
     """The folder's ``run.json``.
 
     Raises
@@ -96,25 +96,16 @@ def read_run(folder: Path) -> dict[str, Any]:
         raise ReportError(f"{path} is missing: {folder} is not a probe run folder: give a folder "
                           "that `probe` wrote (or probe a model into a new folder first)")
     try:
-        run = json.loads(path.read_text(encoding="utf-8"))
+        parsed = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ReportError(f"{path} cannot be read ({exc}): re-run the probe stage") from exc
-    if not isinstance(run, dict):
-        raise ReportError(f"{path} is not a JSON object: re-run the probe stage")
-    schema = run.get("schema", 1)
-    if not isinstance(schema, int) or isinstance(schema, bool) or not 1 <= schema <= RUN_SCHEMA:
-        raise ReportError(f"{path} has schema {schema!r}, and this probe-rnn reads schemas "
-                          f"1..{RUN_SCHEMA}: upgrade probe-rnn or re-run the probe stage")
-    return run
+    return RunRecord.from_dict(parsed, str(path))
 
 
-def read_previous_run(folder: Path) -> dict[str, Any] | None:
+def read_previous_run(folder: Path) -> RunRecord | None:
     """The folder's ``run.json`` if it can be read (else None: nothing is reused from it)."""
     try:
         return read_run(folder)
     except ReportError:
         return None
 
-
-def _stamped(run: dict[str, Any]) -> dict[str, Any]:
-    return {"schema": RUN_SCHEMA, **{k: v for k, v in run.items() if k != "schema"}}

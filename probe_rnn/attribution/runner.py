@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.hashing import file_sha256
 from probe_rnn.models.recurrent import module_kind
 from probe_rnn.validation import check_seed
+
+if TYPE_CHECKING:
+    from probe_rnn.models import ModelBundle
 
 __all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
 
@@ -103,7 +106,7 @@ def select_rows(df: pd.DataFrame, rows: int | Sequence[int] | None, seed: int) -
     return np.sort(np.asarray(order, dtype=np.int64))
 
 
-def _parts(bundle: Any) -> ModelParts:
+def _parts(bundle: ModelBundle) -> ModelParts:
     model, adapter = bundle.model, bundle.adapter
 
     def forward(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -136,7 +139,7 @@ def _check_options(method: str, target: str, seed: int) -> None:
     check_seed(seed)
 
 
-def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = "ig",
+def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method: str = "ig",
               rows: int | Sequence[int] | None = None, n_steps: int = 50,
               internal_batch_size: int = 512, seed: int = 0, progress: Progress | None = None,
               *, target: str = "prediction", state_steps: int = 16,
@@ -195,7 +198,7 @@ def attribute(bundle: Any, df: pd.DataFrame, out_dir: str | Path, method: str = 
         "seed": seed, "target": target, "top_k": top_k, "probe_sources": sources})
 
 
-def _predict(bundle: Any, parts: ModelParts, sub: pd.DataFrame
+def _predict(bundle: ModelBundle, parts: ModelParts, sub: pd.DataFrame
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(ids, lengths, logits) of the picked rows, encoded by the adapter, in eval mode."""
     batch = bundle.adapter.encode(sub["text"].astype(str).tolist())
@@ -223,7 +226,7 @@ def _described(probe: Any) -> str:
 
 @dataclass
 class _Context:
-    bundle: Any
+    bundle: ModelBundle
     df: pd.DataFrame
     sub: pd.DataFrame
     picked: np.ndarray

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -43,6 +43,7 @@ from probe_rnn.catalogue import (
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
+    from probe_rnn.capture.store import StateStore
 
 __all__ = [
     "format_diagnosis", "plain_explanations", "stored_diagnosis", "naive_expression",
@@ -291,10 +292,10 @@ def naive_expression(module: torch.nn.Module) -> str:
     return "output[:, -1]" if getattr(module, "batch_first", True) else "output[-1]"
 
 
-def stored_diagnosis(store: Any) -> pd.DataFrame | None:
+def stored_diagnosis(store: StateStore) -> pd.DataFrame | None:
     """The diagnosis a capture measured for its module, kept in the store's manifest
     (``None`` for a cell loop, which has no fused ``output``/``h_n`` to compare)."""
-    rows = (store.manifest.get("capture") or {}).get("diagnosis")
+    rows = store.manifest.diagnosis
     return None if rows is None else pd.DataFrame(rows, columns=DIAGNOSIS_COLUMNS)
 
 

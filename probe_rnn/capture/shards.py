@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from probe_rnn.capture.store_writer import NpyFile, StoreWriter
 from probe_rnn.errors import CaptureError
+
+if TYPE_CHECKING:
+    from probe_rnn.models import ModelBundle
 
 __all__ = ["ShardWriter", "capture_shard", "shard_ranges", "shard_source"]
 
@@ -39,7 +42,7 @@ def shard_ranges(n_rows: int, first: int, batch_size: int, workers: int) -> list
     return [range(a, min(a + step, n_rows)) for a in range(first, n_rows, step)]
 
 
-def shard_source(bundle: Any, client: Any) -> Any:
+def shard_source(bundle: ModelBundle, client: Any) -> Any:
     """What a shard task gets to find the model: its origin, or the bundle scattered once to
     every worker."""
     if getattr(bundle, "origin", None) is not None:
@@ -69,7 +72,7 @@ class ShardWriter(StoreWriter):
     """A :class:`StoreWriter` over the files another process preallocated, for rows
     ``base .. base + len(texts)``; its sentence rows go to their own stream."""
 
-    def __init__(self, layout: dict[str, Any], bundle: Any, df: pd.DataFrame,
+    def __init__(self, layout: dict[str, Any], bundle: ModelBundle, df: pd.DataFrame,
                  texts: list[str], labels: list[str], base: int, index: int) -> None:
         import pyarrow as pa
 

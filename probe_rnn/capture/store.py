@@ -32,6 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probe_rnn.capture.manifest import (
+    MANIFEST,
+    STORE_FORMAT,
+    STORE_FORMAT_VERSION,
+    StoreManifest,
+    ViewSpec,
+)
 from probe_rnn.catalogue import try_parse
 from probe_rnn.errors import StoreError
 from probe_rnn.hashing import file_sha256
@@ -39,11 +46,6 @@ from probe_rnn.hashing import file_sha256
 __all__ = ["StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
            "clear_store", "reusable_store"]
 
-STORE_FORMAT = "probe-rnn-states"
-#: 2: the manifest records a sha256 per file (``sha256``); 3: and the output-vs-hidden diagnosis
-#: of the captured states (``capture.diagnosis``). Stores of older formats are recaptured.
-STORE_FORMAT_VERSION = 3
-MANIFEST = "manifest.json"
 def view_file_name(name: str) -> str:
     """File name (inside ``views/``) for a view name, e.g. ``h_n/L0/fwd`` -> ``h_n.L0.fwd.npy``."""
     safe = name.replace("/", ".").replace("@", "_at_").replace("(", "_").replace(")", "")
@@ -79,18 +81,7 @@ class StateStore:
             raise StoreError(
                 f"{manifest_path} cannot be read ({exc}): re-run `probe-rnn capture`"
             ) from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
-            raise StoreError(f"{manifest_path} is not a probe-rnn state store manifest: "
-                             "re-run `probe-rnn capture` into an empty folder")
-        if manifest.get("format_version", 0) > STORE_FORMAT_VERSION:
-            raise StoreError(f"{self.path} was written by a newer probe-rnn (store format "
-                             f"{manifest.get('format_version')}): upgrade probe-rnn or re-capture")
-        views = manifest.get("views")
-        if not isinstance(views, dict) or not all(isinstance(v, dict) and {"file", "kind", "shape"}
-                                                  <= set(v) for v in views.values()):
-            raise StoreError(f"{manifest_path} lists no views (or views without file, kind and "
-                             "shape): the store is damaged; re-run `probe-rnn capture`")
-        self._manifest: dict[str, Any] = manifest
+        self._manifest = StoreManifest.from_dict(manifest, str(manifest_path))
         self._arrays: dict[str, np.ndarray] = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -99,29 +90,29 @@ class StateStore:
 
     # -- description ---------------------------------------------------------------------
     @property
-    def manifest(self) -> dict[str, Any]:
-        """The parsed ``manifest.json`` (a copy is not made: do not mutate)."""
+    def manifest(self) -> StoreManifest:
+        """The store's ``manifest.json`` (:class:`~probe_rnn.capture.manifest.StoreManifest`)."""
         return self._manifest
 
     @property
     def views(self) -> list[str]:
         """Names of the stored views, sentence views first, in capture order."""
-        return list(self._manifest["views"])
+        return list(self._manifest.views)
 
     @property
     def dims(self) -> dict[str, int]:
         """Feature dimension of every stored view."""
-        return {name: int(spec["shape"][-1]) for name, spec in self._manifest["views"].items()}
+        return {name: spec.dim for name, spec in self._manifest.views.items()}
 
     @property
     def n_rows(self) -> int:
         """Number of sentences in the store."""
-        return int(self._manifest["data"]["rows"])
+        return self._manifest.n_rows
 
     @property
     def n_tokens(self) -> int:
         """Number of valid tokens over all sentences."""
-        return int(self._manifest["data"]["tokens"])
+        return self._manifest.n_tokens
 
     def __len__(self) -> int:
         return self.n_rows
@@ -129,20 +120,20 @@ class StateStore:
     @cached_property
     def meta(self) -> pd.DataFrame:
         """One row per sentence: ``row, text, label, label_id, length, split, prediction, ...``."""
-        return pd.read_parquet(self._file(self._manifest["files"]["meta"]))
+        return pd.read_parquet(self._file(self._files["meta"]))
 
     def kind(self, name: str) -> str:
         """``"sentence"`` or ``"token"`` for a stored view; ``"sentence"`` for a derived ``@t``."""
-        spec = self._manifest["views"].get(name)
+        spec = self._manifest.views.get(name)
         if spec is not None:
-            return str(spec["kind"])
+            return spec.kind
         self._derivation(name)
         return "sentence"
 
     # -- arrays --------------------------------------------------------------------------
     def offsets(self) -> np.ndarray:
         """Row offsets into the flat per-token arrays, shape ``(rows + 1,)``."""
-        return self._load(self._manifest["files"]["offsets"])
+        return self._load(self._files["offsets"])
 
     def lengths(self) -> np.ndarray:
         """Valid tokens per row, shape ``(rows,)``."""
@@ -150,7 +141,7 @@ class StateStore:
 
     def token_ids(self) -> np.ndarray:
         """The model's token ids, flat ``(n_tokens,)`` (``-1`` where the adapter gave none)."""
-        return self._load(self._manifest["files"]["token_ids"])
+        return self._load(self._files["token_ids"])
 
     def tokens(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """A per-token view as ``(flat (n_tokens, dim), offsets (rows + 1,))``, memory-mapped.
@@ -158,12 +149,12 @@ class StateStore:
         Row ``i``'s states are ``flat[offsets[i]:offsets[i + 1]]``, one per valid token.
         """
         spec = self._spec(name)
-        if spec["kind"] != "token":
+        if spec.kind != "token":
             raise StoreError(
                 f"view {name!r} is a sentence view: use StateStore.sentence({name!r}); "
                 f"per-token views here: {', '.join(self._token_views()) or 'none'}"
             )
-        return self._load(spec["file"]), self.offsets()
+        return self._load(spec.file), self.offsets()
 
     def sentence(self, name: str) -> np.ndarray:
         """A sentence view ``(rows, dim)``: memory-mapped if stored, gathered if ``@t``.
@@ -182,9 +173,9 @@ class StateStore:
         ``output@last``, when not stored itself, is read from the per-token ``output``
         (``output@-1``, padding included, cannot be derived: it is stored or absent).
         """
-        spec = self._manifest["views"].get(name)
-        if spec is not None and spec["kind"] == "sentence":
-            return self._load(spec["file"]), np.ones(self.n_rows, dtype=bool)
+        spec = self._manifest.views.get(name)
+        if spec is not None and spec.kind == "sentence":
+            return self._load(spec.file), np.ones(self.n_rows, dtype=bool)
         if spec is not None:
             raise StoreError(
                 f"view {name!r} is per-token: use StateStore.tokens({name!r}) or a position "
@@ -207,17 +198,17 @@ class StateStore:
     def files(self, names: Sequence[str] | None = None) -> list[str]:
         """The store's files (relative paths): meta, offsets, token ids and the arrays of
         ``names`` (default: every stored view; a derived ``@t`` view stands for its base)."""
-        files = self._manifest["files"]
+        files = self._files
         chosen = [files["meta"], files["offsets"], files["token_ids"]]
         for name in self.views if names is None else names:
-            base = name if name in self._manifest["views"] else self._derivation(name)[0]
-            chosen.append(self._manifest["views"][base]["file"])
+            base = name if name in self._manifest.views else self._derivation(name)[0]
+            chosen.append(self._manifest.views[base].file)
         return list(dict.fromkeys(chosen))
 
     def damaged(self, names: Sequence[str] | None = None) -> Path | None:
         """The first file (of :meth:`files`) that is missing or no longer matches the sha256
         recorded when it was written, or None when all match."""
-        recorded = self._manifest.get("sha256") or {}
+        recorded = self._manifest.sha256 or {}
         for relative in self.files(names):
             path = self.path / relative
             if not path.is_file() or recorded.get(relative) != file_sha256(path):
@@ -238,10 +229,10 @@ class StateStore:
             A file is missing or changed since capture, or the store records no checksums
             (written before store format 2); the message names the file.
         """
-        if not isinstance(self._manifest.get("sha256"), dict):
+        if not isinstance(self._manifest.sha256, dict):
             raise StoreError(
                 f"{self.path} records no checksums (store format "
-                f"{self._manifest.get('format_version')}): re-run `probe-rnn probe` on the run "
+                f"{self._manifest.format_version}): re-run `probe-rnn probe` on the run "
                 "folder (or `probe-rnn capture`) to recapture it"
             )
         path = self.damaged(names)
@@ -254,10 +245,14 @@ class StateStore:
 
     # -- helpers -------------------------------------------------------------------------
     def _token_views(self) -> list[str]:
-        return [n for n, s in self._manifest["views"].items() if s["kind"] == "token"]
+        return [n for n, s in self._manifest.views.items() if s.kind == "token"]
 
-    def _spec(self, name: str) -> dict[str, Any]:
-        spec = self._manifest["views"].get(name)
+    @property
+    def _files(self) -> dict[str, str]:
+        return self._manifest.files or {}
+
+    def _spec(self, name: str) -> ViewSpec:
+        spec = self._manifest.views.get(name)
         if spec is None:
             raise self._missing(name)
         return spec
@@ -303,9 +298,9 @@ class StateStore:
         m = self._manifest
         title = (
             f"StateStore {self.path} — {self.n_rows} rows, {self.n_tokens} tokens, "
-            f"{len(self.views)} views ({m.get('dtype', '?')}), module {m.get('module', '?')!r}"
+            f"{len(self.views)} views ({m.dtype or '?'}), module {m.module or '?'!r}"
         )
-        rows = [(n, f"{s['kind']} {tuple(s['shape'])}") for n, s in m["views"].items()]
+        rows = [(n, f"{s.kind} {tuple(s.shape)}") for n, s in m.views.items()]
         return title, rows
 
     def __repr__(self) -> str:
@@ -365,10 +360,10 @@ def reusable_store(out: Path, key: dict[str, Any],
     try:
         store = StateStore(out)
         for name in store.views:
-            store._load(store.manifest["views"][name]["file"])
+            store._load(store.manifest.views[name].file)
         store.offsets()
         store.token_ids()
-        store._file(store.manifest["files"]["meta"])
+        store._file(store._files["meta"])
     except StoreError:
         return None
     damaged = store.damaged()

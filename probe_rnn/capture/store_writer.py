@@ -24,12 +24,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from probe_rnn.capture.store import (
+from probe_rnn.capture.manifest import (
     MANIFEST,
     STORE_FORMAT,
     STORE_FORMAT_VERSION,
-    view_file_name,
+    StoreManifest,
+    ViewSpec,
 )
+from probe_rnn.capture.store import view_file_name
 from probe_rnn.catalogue import OUTPUT_NAIVE_LAST
 from probe_rnn.errors import CaptureError, StorageRangeError
 from probe_rnn.hashing import file_sha256, sha256
@@ -241,27 +243,26 @@ class StoreWriter:
                    *(self.out / f"meta.shard-{k}.arrows.part" for k in range(shards))]
         _stream_to_parquet(streams, self.out / "meta.parquet.part")
         os.replace(self.out / "meta.parquet.part", self.out / "meta.parquet")
-        manifest = {
-            "format": STORE_FORMAT, "format_version": STORE_FORMAT_VERSION,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "versions": _versions(),
-            "model": {"checksum": capture_info["model_checksum"],
-                      "weights_sha256": capture_info["weights_checksum"],
-                      "source": str(getattr(self.bundle, "source", ""))},
-            "data": {"checksum": capture_info["data_checksum"], "rows": len(self.texts),
-                     "tokens": self.n_tokens},
-            "module": capture_info["module"], "module_type": capture_info["module_type"],
-            "dtype": self.dtype, "capture": capture_info,
-            "views": {name: {"file": f"views/{file.path.name}", "kind": kind,
-                             "shape": list(file.shape), "dtype": self.dtype}
-                      for name, (kind, file) in self.arrays.items()},
-            "files": {"meta": "meta.parquet", "offsets": "offsets.npy",
-                      "token_ids": "token_ids.npy"},
-            "sha256": self._checksums(),
-        }
+        manifest = StoreManifest(
+            format=STORE_FORMAT, format_version=STORE_FORMAT_VERSION,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            versions=_versions(),
+            model={"checksum": capture_info["model_checksum"],
+                   "weights_sha256": capture_info["weights_checksum"],
+                   "source": str(getattr(self.bundle, "source", ""))},
+            data={"checksum": capture_info["data_checksum"], "rows": len(self.texts),
+                  "tokens": self.n_tokens},
+            module=capture_info["module"], module_type=capture_info["module_type"],
+            dtype=self.dtype, capture=capture_info,
+            views={name: ViewSpec(f"views/{file.path.name}", kind, tuple(file.shape), self.dtype)
+                   for name, (kind, file) in self.arrays.items()},
+            files={"meta": "meta.parquet", "offsets": "offsets.npy",
+                   "token_ids": "token_ids.npy"},
+            sha256=self._checksums(),
+        )
         part = self.out / f"{MANIFEST}.part"
         with open(part, "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=2)
+            json.dump(manifest.to_dict(), handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(part, self.out / MANIFEST)

@@ -36,6 +36,7 @@ from probe_rnn.probing.jobs import Fitter, Problem, key_classes, mdl_job, split_
 from probe_rnn.probing.protocol import DEFAULT_PRECISION, PROTOCOL_VERSION, plan_splits
 from probe_rnn.probing.results import cell_rows
 from probe_rnn.probing.splits import group_ids
+from probe_rnn.probing.state_source import StateSource
 from probe_rnn.probing.tasks import Task, flat_tokens, positions
 from probe_rnn.probing.timelimit import CellTimeout, time_limit
 from probe_rnn.usercode import code_identity, did, exits_contained
@@ -65,7 +66,7 @@ class Cell:
     """One (model, view, task, probe) of a run; ``rows`` are the store rows probed."""
 
     model: str
-    store: Any
+    store: StateSource
     view: str
     view_kind: str
     task: Task
@@ -98,9 +99,10 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=repr, sort_keys=True))
 
 
-def store_identity(store: Any) -> str:
+def store_identity(store: StateSource) -> str:
     """Hash of a store's manifest (content, checksums, creation time); else its object id."""
     manifest = getattr(store, "manifest", None)
+    manifest = manifest.to_dict() if hasattr(manifest, "to_dict") else manifest
     if isinstance(manifest, dict):
         return json_sha256(manifest)
     return f"unsaved:{id(store)}"
@@ -142,14 +144,14 @@ def cell_key(cell: Cell, settings: Settings, code: dict[str, str] | None = None)
 _CONTEXTS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
-def _context(store: Any, rows: np.ndarray) -> dict[str, Any]:
+def _context(store: StateSource, rows: np.ndarray) -> dict[str, Any]:
     meta = store.meta.iloc[rows].reset_index(drop=True)
     toks, offs = flat_tokens(meta)
     return {"meta": meta, "tokens": toks, "offsets": offs,
             "groups": group_ids(meta["text"].to_numpy())}
 
 
-def context(store: Any, rows: np.ndarray) -> dict[str, Any]:
+def context(store: StateSource, rows: np.ndarray) -> dict[str, Any]:
     """Meta rows, flat tokens, offsets and sentence ids of ``rows`` (cached per process)."""
     ident = store_identity(store)
     if ident.startswith("unsaved:"):

@@ -51,14 +51,17 @@ from probe_rnn.probing.cells import (
     run_cell,
 )
 from probe_rnn.probing.journal import Journal
+from probe_rnn.probing.probe_results import ProbeResults
+from probe_rnn.probing.probe_settings import ProbeSettings
 from probe_rnn.probing.probes import make_probe
-from probe_rnn.probing.protocol import DEFAULT_PRECISION, describe, needed_test_sentences
-from probe_rnn.probing.results import assemble, values_table
+from probe_rnn.probing.protocol import DEFAULT_PRECISION, needed_test_sentences
+from probe_rnn.probing.state_source import StateSource
 from probe_rnn.probing.tasks import DEFAULT_TASKS, Task, get_task
 from probe_rnn.probing.timelimit import check_timeout
 
 __all__ = [
     "run_probes",
+    "probe_stores",
     "plan_cells",
     "views_to_probe",
     "resolve_probes",
@@ -70,7 +73,8 @@ __all__ = [
 _FALLBACK = {"classification": "logistic", "regression": "ridge"}
 
 
-def views_to_probe(store: Any, views: Sequence[str] | None, tasks: Sequence[Task]) -> list[str]:
+def views_to_probe(store: StateSource, views: Sequence[str] | None, tasks: Sequence[Task]
+                   ) -> list[str]:
     """The views to probe: the given ones (checked), or every stored sentence view, plus the
     per-token views when a task is token-only."""
     if views is not None:
@@ -145,7 +149,7 @@ def _rows(n: int, rows: Sequence[int] | None, max_rows: int | None, seed: int) -
     return np.sort(np.random.default_rng(seed).choice(pool, size=max_rows, replace=False))
 
 
-def _check(stores: Mapping[str, Any], folds: int, seeds: int, jobs: int) -> None:
+def _check(stores: Mapping[str, StateSource], folds: int, seeds: int, jobs: int) -> None:
     if not stores:
         raise ConfigError("stores is empty: pass {'trained': StateStore(...)}")
     if not isinstance(folds, int) or folds < 2:
@@ -160,7 +164,7 @@ def _check(stores: Mapping[str, Any], folds: int, seeds: int, jobs: int) -> None
 
 
 def plan_cells(
-    stores: Mapping[str, Any], views: Sequence[str] | None, tasks: list[Task],
+    stores: Mapping[str, StateSource], views: Sequence[str] | None, tasks: list[Task],
     probe_specs: list[tuple[str, Any, str]], rows: np.ndarray,
 ) -> list[Cell]:
     """Every (model, view, task, probe) cell, in a stable order; no matrix is built."""
@@ -292,7 +296,7 @@ def _announce(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_probes(
-    stores: Mapping[str, Any], views: Sequence[str] | None = None,
+    stores: Mapping[str, StateSource], views: Sequence[str] | None = None,
     tasks: Sequence[str | Task] | None = None, probes: Sequence[Any] = ("logistic",),
     folds: int = 5, seeds: int = 1, max_rows: int | None = None,
     rows: Sequence[int] | None = None, jobs: int = 1, mdl: bool = True, control: bool = True,
@@ -321,37 +325,44 @@ def run_probes(
     (:func:`~probe_rnn.probing.results.values_table`) for paired comparisons. ``client``:
     run the cells as Dask tasks on its cluster (:mod:`probe_rnn.cluster`; identical results).
 
-    Returns the results, columns :data:`~probe_rnn.run_folder.RESULT_COLUMNS`; ``attrs``
-    holds ``ci_method``, ``bits``, ``folds``, ``seeds``, ``seed``, ``protocol``, ``cells``,
-    ``reused_cells``, ``failed_cells``, ``unreadable_journal`` (journal files recomputed) and
-    per-cell ``cell_records`` (status, protocol, seconds, CPU seconds).
+    Returns the results with their metadata in ``attrs`` (``ProbeResults.to_pandas()``;
+    :func:`probe_stores` returns the typed :class:`~probe_rnn.probing.ProbeResults`).
     """
-    _check(stores, folds, seeds, jobs)
-    needed_test_sentences(precision)  # validates
-    cell_timeout = checked_timeout(cell_timeout, jobs, client)
-    cells = _plan(stores, views, tasks, probes, rows, max_rows, seed)
-    settings = Settings(folds=folds, seeds=seeds, seed=seed, control=control, mdl=mdl,
-                        max_t=max_t, precision=float(precision))
+    settings = ProbeSettings(views=views, tasks=tasks, probes=probes, folds=folds, seeds=seeds,
+                             seed=seed, mdl=mdl, control=control, max_t=max_t,
+                             precision=precision, max_rows=max_rows, jobs=jobs,
+                             cell_timeout=cell_timeout)
+    found = probe_stores(stores, settings, rows=rows, journal=journal, progress=progress,
+                         client=client)
+    return (found.to_pandas(), found.values) if return_values else found.to_pandas()
+
+
+def probe_stores(stores: Mapping[str, StateSource], settings: ProbeSettings,
+                 rows: Sequence[int] | None = None, journal: str | Path | None = None,
+                 progress: Callable[[int, int], None] | None = None, client: Any = None
+                 ) -> ProbeResults:
+    """:func:`run_probes` with its settings as one object, returning the typed results."""
+    s = settings
+    _check(stores, s.folds, s.seeds, s.jobs)
+    needed_test_sentences(s.precision)  # validates
+    cell_timeout = checked_timeout(s.cell_timeout, s.jobs, client)
+    cells = _plan(stores, s.views, s.tasks, s.probes, rows, s.max_rows, s.seed)
+    shared = s.cell_settings()
     book = Journal(journal) if journal is not None else None
-    keys = _keys(cells, settings, book)
-    records, reused = _execute(cells, settings, keys, book, jobs, progress, cell_timeout,
+    keys = _keys(cells, shared, book)
+    records, reused = _execute(cells, shared, keys, book, s.jobs, progress, cell_timeout,
                                client)
     unreadable = book.unreadable if book is not None else 0
     if unreadable:
         warnings.warn(f"{unreadable} journal file(s) in {journal} could not be read (truncated or "
-                      "edited) and their cells were recomputed", stacklevel=2)
+                      "edited) and their cells were recomputed", stacklevel=3)
     failed = _announce(records)
     _check_some_done(records, failed)
-    df = assemble(records, settings)
-    df.attrs.update(
-        protocol=describe(precision, folds), precision=float(precision), cells=len(cells),
-        reused_cells=reused, failed_cells=failed, unreadable_journal=unreadable,
-        cell_records=[{k: r.get(k) for k in _CELL_RECORD_KEYS} for r in records],
-    )
-    return (df, values_table(records)) if return_values else df
+    return ProbeResults.from_records(records, shared, cells=len(cells), reused=reused,
+                                     failed=failed, unreadable=unreadable)
 
 
-def _plan(stores: Mapping[str, Any], views: Sequence[str] | None,
+def _plan(stores: Mapping[str, StateSource], views: Sequence[str] | None,
           tasks: Sequence[str | Task] | None, probes: Sequence[Any],
           rows: Sequence[int] | None, max_rows: int | None, seed: int) -> list[Cell]:
     """The run's cells: tasks and probes resolved (one-line errors), rows chosen."""
@@ -361,12 +372,6 @@ def _plan(stores: Mapping[str, Any], views: Sequence[str] | None,
     probe_specs = resolve_probes(probes)
     chosen = _rows(len(next(iter(stores.values())).meta), rows, max_rows, seed)
     return plan_cells(stores, views, task_objs, probe_specs, chosen)
-
-
-#: What each cell's record in ``attrs["cell_records"]`` (and cells.csv) holds.
-_CELL_RECORD_KEYS = ("key", "model", "view", "task", "probe", "status", "reason", "protocol",
-                     "sentences", "used_sentences", "fits", "not_converged", "seconds",
-                     "cpu_seconds")
 
 
 def checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float | None:

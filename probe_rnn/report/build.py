@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import markupsafe
 import numpy as np
@@ -38,6 +38,9 @@ from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.run_data import RunData, load_run
+
+if TYPE_CHECKING:
+    from probe_rnn.capture.store import StateStore
 
 __all__ = ["Report", "build_report", "CAPTIONS"]
 
@@ -124,7 +127,7 @@ def _projections(data: RunData, store: object, method: str, seed: int, max_point
     return out
 
 
-def _project(data: RunData, store: Any, view: str, method: str, seed: int, max_points: int,
+def _project(data: RunData, store: StateStore, view: str, method: str, seed: int, max_points: int,
              hits: dict[str, bool], meta: pd.DataFrame) -> tuple[str, F.go.Figure, int] | None:
     """One view's 2-D projection figure (cached coordinates), or None with too few rows."""
     values = np.asarray(store.sentence(view), dtype=np.float32)
@@ -138,9 +141,10 @@ def _project(data: RunData, store: Any, view: str, method: str, seed: int, max_p
 
 
 def _cards(data: RunData) -> dict[str, T.Table]:
-    model = dict(data.run.get("model") or {})
-    details = {k: data.run[k] for k in ("arguments", "stages", "seed", "created",
-                                        "probe_rnn_version") if k in data.run}
+    model = dict(data.run.model or {})
+    written = data.run.to_dict()
+    details = {k: written[k] for k in ("arguments", "stages", "seed", "created",
+                                       "probe_rnn_version") if k in written}
     return {
         "model_card": T.card_table(model, skip=("meta",)),
         "training_card": T.card_table(model.get("meta") or {}),
@@ -151,8 +155,8 @@ def _cards(data: RunData) -> dict[str, T.Table]:
 
 def _data_card(data: RunData) -> dict[str, Any]:
     """run.json's data section, with the rows actually probed beside the table's row count."""
-    card = dict(data.run.get("data") or {})
-    probed = data.run.get("probed_rows") or {}
+    card = dict(data.run.data or {})
+    probed = data.run.probed_rows or {}
     if probed.get("description"):
         card["probed"] = probed["description"]
     train = data.train_rows
@@ -167,7 +171,7 @@ def _attribution_context(data: RunData) -> dict[str, object]:
     examples, vmax = T.token_examples(data.attribution)
     neurons = data.attribution.get("neurons")
     summary = data.attribution.get("summary")
-    kind = ((data.run.get("model") or {}).get("tokenizer") or {}).get("kind")
+    kind = data.run.tokenizer_kind
     if kind is None:  # an adapter's own tokens: words when any token is longer than a letter
         kind = "word" if any(len(t[0]) > 1 for ex in examples for t in ex.tokens) else "char"
     if data.attribution and not examples and "attribution" not in data.notes:
@@ -335,17 +339,16 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
 
 
 def _subtitle(data: RunData) -> str:
-    model = data.run.get("model") or {}
-    cfg = model.get("config") or {}
-    rows = (data.run.get("data") or {}).get("rows")
+    cfg = data.run.model_config
+    rows = data.run.data_rows
     parts = []
     if cfg:
         bi = "bidirectional " if cfg.get("bidirectional") else ""
         parts.append(f"{cfg.get('layers', '?')}-layer {bi}{str(cfg.get('rnn', 'rnn')).upper()}, "
                      f"hidden {cfg.get('hidden', '?')}, readout {cfg.get('readout', '?')}")
     if rows is not None:
-        parts.append(f"{rows} sentences from {(data.run.get('data') or {}).get('source', '?')}")
-    labels = model.get("labels")
+        parts.append(f"{rows} sentences from {data.run.data_source}")
+    labels = data.run.labels
     if labels:
         parts.append("labels " + ", ".join(str(x) for x in labels[:8]))
-    return " · ".join(parts) or json.dumps(data.run.get("name", ""))
+    return " · ".join(parts) or json.dumps(data.run.name or "")

@@ -14,7 +14,6 @@ vs the random-init model; each sentence gives the difference, its interval and i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
@@ -42,6 +41,7 @@ from probe_rnn.report.verdicts import (
     majority_difference,
     verdict,
 )
+from probe_rnn.run_record import RunRecord
 
 __all__ = ["Finding", "make_findings", "READOUT_VIEWS"]
 
@@ -162,7 +162,7 @@ def _shown(views: list[str], limit: int = 5) -> str:
         f" and {len(views) - limit} others" if len(views) > limit else "")
 
 
-def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence | None,
+def _recommendation(results: pd.DataFrame, run: RunRecord, eq: Equivalence | None,
                     cells: Cells) -> list[Finding]:
     task = label_task(results)
     if task is None:
@@ -207,10 +207,10 @@ def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence 
     return [Finding(text, "probing-heatmap", "recommendation", claims)]
 
 
-def _own_head(run: dict[str, Any], best: Estimate,
+def _own_head(run: RunRecord, best: Estimate,
               compared: list[tuple[Estimate, str, Difference | None]], unit: str) -> str:
     """Where the view the model's own head reads stands against the best."""
-    cfg = ((run.get("model") or {}).get("config") or {})
+    cfg = run.model_config
     readout = cfg.get("readout")
     own = (final_view("h_n", int(cfg.get("layers", 1)) - 1) if readout == "hidden"
            else READOUT_VIEWS.get(str(readout)) if readout else None)
@@ -293,7 +293,7 @@ def _baseline_findings(results: pd.DataFrame, cells: Cells) -> list[Finding]:
 
 
 def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | None,
-                           run: dict[str, Any] | None = None) -> list[Finding]:
+                           run: RunRecord | None = None) -> list[Finding]:
     """Held-out vs training-row label accuracy on ``output@last`` (different rows: unpaired);
     not concluded upon when the split is not known to be the model's own."""
     task = label_task(results)
@@ -312,7 +312,7 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
     d = unpaired((train.value, train.low, train.high), (held.value, held.low, held.high))
     if not d.has_ci:
         return []
-    rows_card = (run or {}).get("probed_rows") or {}
+    rows_card = (run.probed_rows if run is not None else None) or {}
     if rows_card.get("split_is_the_models") is False:
         text = (f"On `{view}` the probe reads the label at {train.describe()} on rows called "
                 f"training rows and {held.describe()} on held-out rows, but the split "
@@ -334,7 +334,7 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
 
 
 def make_findings(
-    results: pd.DataFrame, equivalence: Equivalence | None, run: dict[str, Any],
+    results: pd.DataFrame, equivalence: Equivalence | None, run: RunRecord,
     attribution: dict[str, pd.DataFrame] | None = None, values: pd.DataFrame | None = None,
     train_rows: pd.DataFrame | None = None,
 ) -> list[Finding]:
@@ -346,8 +346,8 @@ def make_findings(
         Tidy probing results (contract column order).
     equivalence : Equivalence or None
         Measured output-versus-hidden relations (``None`` without stored states).
-    run : dict
-        Parsed ``run.json`` (for the model's own readout).
+    run : RunRecord
+        The run's ``run.json`` (for the model's own readout and the probed rows).
     attribution : dict of str to pd.DataFrame, optional
         Attribution frames (``examples``, ``tokens``, ...).
     values : pd.DataFrame, optional

@@ -18,6 +18,7 @@ import pandas as pd
 
 from probe_rnn.errors import ProbeRnnError, ReportError
 from probe_rnn.run_folder import REQUIRED_RESULT_COLUMNS, RESULT_COLUMNS, read_run
+from probe_rnn.run_record import ProbingCard, RunRecord
 
 __all__ = ["RunData", "load_run"]
 
@@ -37,8 +38,8 @@ class RunData:
     ----------
     path : Path
         The run folder.
-    run : dict
-        Parsed ``run.json`` (model card, data card, arguments, stage timings).
+    run : RunRecord
+        The run's ``run.json`` (model card, data card, arguments, stage timings).
     results : pd.DataFrame
         The tidy probing results, columns in contract order (missing optional ones are NA).
     diagnosis : pd.DataFrame or None
@@ -60,7 +61,7 @@ class RunData:
     """
 
     path: Path
-    run: dict[str, Any]
+    run: RunRecord
     results: pd.DataFrame
     diagnosis: pd.DataFrame | None = None
     attribution: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -74,7 +75,7 @@ class RunData:
     @property
     def name(self) -> str:
         """The run's name (``run.json`` ``name``, else the folder name)."""
-        return str(self.run.get("name") or self.path.name)
+        return str(self.run.name or self.path.name)
 
     def store(self) -> Any:
         """Open the trained model's :class:`~probe_rnn.capture.store.StateStore` (or None).
@@ -126,8 +127,8 @@ def load_run(run_dir: str | Path) -> RunData:
                           "(its out_dir=)", parameter="out_dir")
     data = RunData(path=path, run=read_run(path), results=_read_results(path))
     data.diagnosis = _read_optional_csv(path / "diagnosis.csv", data.notes, "diagnosis")
-    skipped = ((data.run.get("stages") or {}).get("attribution") or {}).get("status") == "skipped"
-    if skipped:
+    attribution = data.run.stage("attribution")
+    if attribution is not None and attribution.status == "skipped":
         data.notes["attribution"] = ("Attribution was skipped for this run "
                                      "(attribution_rows=0).")
     else:
@@ -145,14 +146,14 @@ def load_run(run_dir: str | Path) -> RunData:
                                              "train_rows", "the held-out vs training-row "
                                              "comparison is left out")
     data.readouts, data.readouts_dir = _read_readouts(path, data.run, data.notes)
-    batch = (data.run.get("model") or {}).get("batch_dependence") or {}
+    batch = data.run.batch_dependence
     if batch.get("per_row") is False:  # run with allow_batch_dependence
         data.notes["model"] = (f"Warning: {batch.get('sentence')}. The run went on because it "
                                "was asked to (allow_batch_dependence): per-row logits, "
                                "predictions and attributions here are not the row's own.")
-    probing = _probing_note(data.run.get("probing") or {}, data.run.get("probed_rows"))
-    probing = " ".join(p for p in (probing, _precision_note(data.run.get("probing") or {},
-                                                            data.results)) if p)
+    card = data.run.probing or ProbingCard()
+    probing = _probing_note(card, data.run.probed_rows)
+    probing = " ".join(p for p in (probing, _precision_note(card, data.results)) if p)
     if probing:
         data.notes["probing"] = probing
     if "model" in data.results and not (data.results["model"] == "random-init").any():
@@ -167,7 +168,7 @@ READOUTS_DIR = "readouts"
 _ARCHITECTURE = ("rnn", "layers", "hidden", "bidirectional", "embedding_dim", "packed")
 
 
-def _read_readouts(path: Path, run: dict[str, Any], notes: dict[str, str]
+def _read_readouts(path: Path, run: RunRecord, notes: dict[str, str]
                    ) -> tuple[Any, Path | None]:
     """The ``classify`` readouts study in a subfolder of the run folder (``readouts/``
     first, then the others in name order), when it trained this model's architecture and
@@ -175,7 +176,7 @@ def _read_readouts(path: Path, run: dict[str, Any], notes: dict[str, str]
     used."""
     folders = [path / READOUTS_DIR] + sorted(p for p in path.iterdir() if p.is_dir()
                                              and p.name != READOUTS_DIR)
-    config = (run.get("model") or {}).get("config") or {}
+    config = run.model_config
     for folder in folders:
         if not (folder / "study.json").is_file():
             continue
@@ -192,7 +193,7 @@ def _read_readouts(path: Path, run: dict[str, Any], notes: dict[str, str]
         other = {k: (study.settings.get(k), config.get(k)) for k in _ARCHITECTURE
                  if k in config and k in study.settings}
         differ = [f"{k} {a} vs {b}" for k, (a, b) in other.items() if a != b]
-        labels = (run.get("model") or {}).get("labels")
+        labels = run.labels
         if labels and study.settings.get("labels") and (
                 sorted(map(str, labels)) != sorted(map(str, study.settings["labels"]))):
             differ.append("other labels")
@@ -210,7 +211,7 @@ def _read_readouts(path: Path, run: dict[str, Any], notes: dict[str, str]
     return None, None
 
 
-def _probing_note(card: dict[str, Any], rows: dict[str, Any] | None = None) -> str:
+def _probing_note(card: ProbingCard, rows: dict[str, Any] | None = None) -> str:
     """Which rows were probed, the probing protocol and the cells that failed, in plain
     sentences (from run.json)."""
     parts = []
@@ -220,22 +221,23 @@ def _probing_note(card: dict[str, Any], rows: dict[str, Any] | None = None) -> s
         parts.append("Rows: this run does not record which rows were probed (made before "
                      "probe-rnn probed held-out rows by default); they may include rows the "
                      "model trained on.")
-    if card.get("protocol"):
-        parts.append(f"Protocol: {card['protocol']}.")
-    failed = card.get("failed_cells") or []
+    if card.protocol:
+        parts.append(f"Protocol: {card.protocol}.")
+    failed = card.failed
     if failed:
         from probe_rnn.probing.results import failure_summary
 
-        parts.append(f"{len(failed)} of {card.get('cells', '?')} probing cells failed and are "
+        cells = card.cells if card.cells is not None else "?"
+        parts.append(f"{len(failed)} of {cells} probing cells failed and are "
                      f"left out of every table and figure (cells.csv lists each): "
                      f"{'; '.join(failure_summary(failed))}.")
     return " ".join(parts)
 
 
-def _precision_note(card: dict[str, Any], results: pd.DataFrame) -> str:
+def _precision_note(card: ProbingCard, results: pd.DataFrame) -> str:
     """A missed precision target said plainly: the target against the half-widths of the
     whole-sentence accuracy intervals the run actually reached."""
-    target = card.get("precision")
+    target = card.precision
     if not isinstance(target, int | float) or "metric" not in results:
         return ""
     rows = results[(results["metric"] == "accuracy") & results["t"].isna()]

@@ -23,6 +23,7 @@ from probe_rnn.run_folder import (
     overwrite_run,
     write_run,
 )
+from probe_rnn.run_record import RunRecord, StageRecord
 
 if TYPE_CHECKING:
     from probe_rnn.data.probed_rows import ProbedRows
@@ -38,15 +39,18 @@ Say = Callable[[str], None]
 @dataclass
 class RunContext:
     """What every stage of one run reads: the model, the sampled rows, the folder, the
-    settings, ``run.json``'s record (``run``) and the previous run's, the reusable stages."""
+    settings, ``run.json``'s record (``record``) and the previous run's, the reusable stages.
+
+    The record is replaced, never edited: :meth:`save` sets the new one and writes run.json.
+    """
 
     bundle: ModelBundle
     df: pd.DataFrame
     out: Path
     settings: RunSettings
     probed: ProbedRows
-    run: dict[str, Any]
-    previous: dict[str, Any] | None
+    record: RunRecord
+    previous: RunRecord | None
     reusable: set[str]
     say: Say
     progress: Progress
@@ -54,7 +58,13 @@ class RunContext:
 
     def stage(self, name: str, reuse: bool = True) -> StageTimer:
         """The :class:`StageTimer` timer of ``name`` (``reuse=False``: always computed)."""
-        return StageTimer(self.run, self.out, name, self.say, self.reusable if reuse else set())
+        return StageTimer(self, name, self.reusable if reuse else set())
+
+    def save(self, record: RunRecord, *, in_place: bool = False) -> None:
+        """Make ``record`` the run's record and write it as run.json (``in_place``: best
+        effort on a full disk, :func:`~probe_rnn.run_folder.overwrite_run`)."""
+        self.record = record
+        (overwrite_run if in_place else write_run)(self.out, record)
 
 
 #: The files a finished stage leaves (all must be there for the stage to be reused).
@@ -67,15 +77,14 @@ STAGE_FILES = {
 _OPTIONAL_FILES = {"probing": (f"{TRAIN_ROWS}.parquet", f"{TRAIN_ROWS}.csv")}
 
 
-def reusable_stages(previous: dict[str, Any] | None, fingerprint: str, out: Path) -> set[str]:
+def reusable_stages(previous: RunRecord | None, fingerprint: str, out: Path) -> set[str]:
     """Stages a previous run with the same fingerprint finished and whose files are there
     (probing with failed cells is redone: its finished cells come back from the journal and
     the failed ones are tried again, as the journal never keeps them)."""
-    if not previous or previous.get("fingerprint") != fingerprint:
+    if previous is None or previous.fingerprint != fingerprint:
         return set()
-    stages = previous.get("stages", {})
-    done = {n for n, s in stages.items() if s.get("status") in ("done", "reused")}
-    if (previous.get("probing") or {}).get("failed_cells"):
+    done = {n for n, s in (previous.stages or {}).items() if s.finished}
+    if previous.probing is not None and previous.probing.failed:
         done.discard("probing")
     return {
         stage
@@ -127,29 +136,27 @@ class StageTimer:
     never taken for finished.
     """
 
-    def __init__(self, run: dict[str, Any], out: Path, name: str, say: Say,
+    def __init__(self, ctx: RunContext, name: str,
                  reusable: set[str] | frozenset[str] = frozenset()) -> None:
-        self.run, self.out, self.name, self.say = run, out, name, say
+        self.ctx, self.name, self.say = ctx, name, ctx.say
         self.note = StageNote(cached=name in reusable)
 
     def __enter__(self) -> StageNote:
         self.start = time.perf_counter()
-        self.run["stages"][self.name] = {"seconds": 0.0, "status": "running", "detail": ""}
-        write_run(self.out, self.run)
+        self.ctx.save(self.ctx.record.with_stage(self.name, StageRecord(0.0, "running", "")))
         return self.note
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         seconds = round(time.perf_counter() - self.start, 2)
         status = "failed" if exc_type is not None else "reused" if self.note.cached else "done"
-        self.run["stages"][self.name] = {
-            "seconds": seconds, "status": status, "detail": self.note.detail,
-        }
+        record = self.ctx.record.with_stage(self.name,
+                                            StageRecord(seconds, status, self.note.detail))
         try:
-            write_run(self.out, self.run)
+            self.ctx.save(record)
         except OSError:
             if exc_type is None:
                 raise
-            overwrite_run(self.out, self.run)  # a full disk: the stage's error is reported
+            self.ctx.save(record, in_place=True)  # a full disk: the stage's error is reported
         if exc_type is None:
             suffix = " (reused)" if self.note.cached else ""
             self.say(f"{self.name:<12} {seconds:7.1f} s  {self.note.detail}{suffix}")

@@ -41,6 +41,7 @@ from probe_rnn.run.lock import run_lock
 from probe_rnn.run.out_folder import claimed_folder
 from probe_rnn.run.settings import RunSettings
 from probe_rnn.run_folder import read_previous_run, write_run
+from probe_rnn.run_record import RunRecord, StageRecord
 
 __all__ = ["RunResult", "probe", "run_pipeline"]
 
@@ -49,13 +50,14 @@ Say = Callable[[str], None]
 
 @dataclass
 class RunResult:
-    """What a run produced: the folder, the results table and the report path (if built)."""
+    """What a run produced: the folder, the results table, the report path (if built) and
+    each stage's record (seconds, status, detail)."""
 
     out_dir: Path
     results: pd.DataFrame
     diagnosis: pd.DataFrame
     report_path: Path | None
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stages: dict[str, StageRecord] = field(default_factory=dict)
 
     def _repr_html_(self) -> str:
         where = self.report_path or self.out_dir
@@ -210,31 +212,24 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
                          settings.keep_duplicates)
     if getattr(bundle, "batch_check", None) is None:  # the CLI checked with its own flag
         check_batch_dependence(bundle, df["text"].tolist())
-    run = {
-        "name": name or out.name,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "probe_rnn_version": __version__,
-        "seed": seed,
-        "model": model_card(bundle),
-        "data": data_card(df, source),
-        "probed_rows": probed.card(),
-        "settings": settings.to_json(),
-        "arguments": jsonable(arguments or {}),
-        "stages": {},
-    }
+    model, data = model_card(bundle), data_card(df, source)
     code = run_code(settings.probes, settings.tasks)  # plugin files: edited ones recompute
-    if code:
-        run["plugin_code"] = code
-    run["fingerprint"] = settings.fingerprint(run["model"]["checksum"], run["data"]["checksum"],
-                                              code)
+    record = RunRecord(
+        name=name or out.name,
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        probe_rnn_version=__version__, seed=seed, model=model, data=data,
+        probed_rows=probed.card(), settings=settings.to_json(),
+        arguments=jsonable(arguments or {}), stages={}, plugin_code=code or None,
+        fingerprint=settings.fingerprint(model["checksum"], data["checksum"], code),
+    )
     previous = read_previous_run(out)
-    reusable = reusable_stages(previous, run["fingerprint"], out)
+    reusable = reusable_stages(previous, record.fingerprint or "", out)
     clear_stale(out, reusable)
-    write_run(out, run)
+    write_run(out, record)
     say(f"{'rows':<12} {probed.describe()}")
     if probed.duplicates_warning():
         say(probed.duplicates_warning())
-    return RunContext(bundle, df, out, settings, probed, run, previous, reusable, say,
+    return RunContext(bundle, df, out, settings, probed, record, previous, reusable, say,
                       progress or Progress(quiet=True), client)
 
 
@@ -246,4 +241,4 @@ def _run_stages(ctx: RunContext) -> RunResult:
     results = stages.probing(ctx, stores)
     stages.attribution(ctx)
     report_path = stages.report(ctx)
-    return RunResult(ctx.out, results, diagnosis, report_path, ctx.run["stages"])
+    return RunResult(ctx.out, results, diagnosis, report_path, dict(ctx.record.stages or {}))

@@ -15,21 +15,27 @@ in ``run.json``:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from probe_rnn.atomic import jsonable, replacing
+from probe_rnn.atomic import replacing
 from probe_rnn.attribution import attribute
 from probe_rnn.capture.diagnosis import DIAGNOSIS_COLUMNS, stored_diagnosis
 from probe_rnn.capture.run_capture import capture_states
+from probe_rnn.capture.store import StateStore
 from probe_rnn.errors import StorageRangeError
-from probe_rnn.models import build_random_init
-from probe_rnn.probing import run_probes, save_results
+from probe_rnn.models import ModelBundle, build_random_init
+from probe_rnn.probing import save_results
 from probe_rnn.probing.exported import import_probe
 from probe_rnn.probing.journal import Journal
+from probe_rnn.probing.probe_results import ProbeResults
+from probe_rnn.probing.probe_settings import ProbeSettings
+from probe_rnn.probing.runner import probe_stores
+from probe_rnn.probing.state_source import StateSource
 from probe_rnn.report import build_report
 from probe_rnn.run.bookkeeping import RunContext, reread
 from probe_rnn.run_folder import (
@@ -42,8 +48,8 @@ from probe_rnn.run_folder import (
     STATES_DIR,
     TRAIN_ROWS,
     VALUES_PARQUET,
-    write_run,
 )
+from probe_rnn.run_record import ProbingCard, StageRecord
 
 if TYPE_CHECKING:
     from probe_rnn.data.probed_rows import ProbedRows
@@ -52,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["capture", "diagnosis", "probing", "attribution", "report", "measured_probes"]
 
 
-def capture(ctx: RunContext) -> dict[str, Any]:
+def capture(ctx: RunContext) -> dict[str, StateStore]:
     """The trained model's state store and, with ``random_baseline``, that of the same
     architecture with random weights (a capture reuses a complete store already there)."""
     df, out = ctx.df, ctx.out
@@ -70,7 +76,8 @@ def capture(ctx: RunContext) -> dict[str, Any]:
     return stores
 
 
-def _capture_in_range(ctx: RunContext, bundle: Any, folder: Path, progress: Any) -> Any:
+def _capture_in_range(ctx: RunContext, bundle: ModelBundle, folder: Path, progress: Any
+                      ) -> StateStore:
     """:func:`~probe_rnn.capture.capture_states` into ``folder`` in float16, or in float32, with a
     notice, when the model's states lie beyond float16's range (``probe`` has no dtype option:
     the run stores what it can hold exactly)."""
@@ -84,7 +91,7 @@ def _capture_in_range(ctx: RunContext, bundle: Any, folder: Path, progress: Any)
         return capture_states(bundle, ctx.df, folder, dtype="float32", **options)
 
 
-def diagnosis(ctx: RunContext, store: Any) -> pd.DataFrame:
+def diagnosis(ctx: RunContext, store: StateStore) -> pd.DataFrame:
     """The model's output-vs-hidden diagnosis, measured by the capture on the states it stored
     (no second pass of the model), written to the run folder for the report (reused when the
     previous run's is reusable)."""
@@ -101,50 +108,53 @@ def diagnosis(ctx: RunContext, store: Any) -> pd.DataFrame:
     return diagnosis
 
 
-def probing(ctx: RunContext, stores: dict[str, Any]) -> pd.DataFrame:
+def probing(ctx: RunContext, stores: dict[str, StateSource]) -> pd.DataFrame:
     """The probing stage: reuse the previous run's results when they are reusable and
-    readable, else probe every cell (reusing finished cells from the journal) and save."""
+    readable, else probe every cell (reusing finished cells from the journal) and save.
+    Returns the tidy table, its ``attrs`` holding the run's probing card."""
     out = ctx.out
     with ctx.stage("probing") as note:
         results = reread(note, ctx.say, f"{RESULTS}.parquet",
                          lambda: pd.read_parquet(out / f"{RESULTS}.parquet"))
         if results is not None:
-            ctx.run["probing"] = (ctx.previous or {}).get("probing", {})
-            results.attrs.update(ctx.run["probing"])  # failed cells, protocol: as computed
+            previous = ctx.previous.probing if ctx.previous is not None else None
+            card = previous if previous is not None else ProbingCard()
+            results.attrs.update(card.to_dict())  # failed cells, protocol: as computed
         else:
-            results = _probe_and_save(ctx, stores)
-            ctx.run["probing"] = _probing_card(results)
-        note(_probing_note(results))
+            found = _probe_and_save(ctx, stores)
+            card, results = found.card(), found.to_pandas()
+        ctx.record = ctx.record.with_probing(card)
+        note(_probing_note(len(results), card))
     return results
 
 
-def _probe_and_save(ctx: RunContext, stores: dict[str, Any]) -> pd.DataFrame:
-    s, out = ctx.settings, ctx.out
-    shared = dict(folds=s.folds, seeds=s.seeds, jobs=s.jobs, seed=s.seed,
-                  precision=s.precision, journal=out / JOURNAL_DIR,
-                  cell_timeout=s.cell_timeout, client=ctx.client)
+def probe_settings(settings: RunSettings) -> ProbeSettings:
+    """The run's settings as probing reads them (built once, handed over whole)."""
+    return ProbeSettings(views=settings.views, tasks=settings.tasks, probes=settings.probes,
+                         folds=settings.folds, seeds=settings.seeds, seed=settings.seed,
+                         mdl=settings.mdl, precision=settings.precision, jobs=settings.jobs,
+                         cell_timeout=settings.cell_timeout)
+
+
+def _probe_and_save(ctx: RunContext, stores: dict[str, StateSource]) -> ProbeResults:
+    out, wanted = ctx.out, probe_settings(ctx.settings)
+    shared = {"journal": out / JOURNAL_DIR, "client": ctx.client}
     with ctx.progress.stage("probing", 0, "cells") as bar:
-        results, values = run_probes(
-            stores, views=_names(s.views), tasks=_names(s.tasks), probes=s.probes, mdl=s.mdl,
-            rows=ctx.probed.index, progress=bar, return_values=True, **shared)
-        training = _training_rows_probe(stores["trained"], ctx.probed, s, **shared)
+        found = probe_stores(stores, wanted, rows=ctx.probed.index, progress=bar, **shared)
+        training = _training_rows_probe(stores["trained"], ctx.probed, ctx.settings, wanted,
+                                        **shared)
     if training is not None:
-        save_results(training, out, TRAIN_ROWS)
-    save_results(results, out, RESULTS)
+        save_results(training.to_pandas(), out, TRAIN_ROWS)
+    save_results(found.to_pandas(), out, RESULTS)
     with replacing(out / VALUES_PARQUET) as tmp:  # the long table, for paired differences
-        values.to_parquet(tmp, index=False)
-    table = pd.DataFrame(results.attrs.get("cell_records", []))
+        found.values.to_parquet(tmp, index=False)
     with replacing(out / CELLS_CSV) as tmp:  # one row per cell: status, reason, seconds
-        table.to_csv(tmp, index=False)
-    return results
+        found.cells_table().to_csv(tmp, index=False)
+    return found
 
 
-def _names(values: tuple[str, ...] | None) -> list[str] | None:
-    return None if values is None else list(values)
-
-
-def _training_rows_probe(store: Any, probed: ProbedRows, settings: RunSettings,
-                         **shared: Any) -> pd.DataFrame | None:
+def _training_rows_probe(store: StateSource, probed: ProbedRows, settings: RunSettings,
+                         wanted: ProbeSettings, **shared: Any) -> ProbeResults | None:
     """The label probe (first probe, sentence views, no control or MDL) on as many training
     rows as there are held-out ones (a seeded sample), so the report can set held-out and
     training-row accuracy side by side; None when not probing held-out rows or no label task.
@@ -158,32 +168,21 @@ def _training_rows_probe(store: Any, probed: ProbedRows, settings: RunSettings,
     if not sentence:
         return None
     n = min(len(probed.train_index), len(probed.index))
-    rng = np.random.default_rng(shared["seed"])
+    rng = np.random.default_rng(wanted.seed)
     rows = np.sort(rng.choice(probed.train_index, size=n, replace=False))
-    return run_probes({"trained": store}, views=sentence, tasks=[label],
-                      probes=(settings.first_probe(),), rows=rows, mdl=False, control=False,
-                      **shared)
+    label_only = replace(wanted, views=sentence, tasks=(label,), probes=(settings.first_probe(),),
+                         mdl=False, control=False)
+    return probe_stores({"trained": store}, label_only, rows=rows, **shared)
 
 
-def _probing_card(results: pd.DataFrame) -> dict[str, Any]:
-    """What run.json records of the probing stage: method, protocol and the cells' fate."""
-    attrs = dict(results.attrs)
-    records = attrs.pop("cell_records", [])
-    card = jsonable(attrs)
-    card["protocols"] = {p: sum(r.get("protocol") == p for r in records)
-                         for p in sorted({r.get("protocol") or "" for r in records} - {""})}
-    return card
-
-
-def _probing_note(results: pd.DataFrame) -> str:
-    a = results.attrs
-    text = f"{len(results)} result rows, {a.get('cells', 0)} cells"
-    if a.get("reused_cells"):
-        text += f" ({a['reused_cells']} reused from the journal)"
-    if a.get("unreadable_journal"):
-        text += f", {a['unreadable_journal']} unreadable journal file(s) recomputed"
-    if a.get("failed_cells"):
-        text += f", {len(a['failed_cells'])} FAILED (see cells.csv)"
+def _probing_note(rows: int, card: ProbingCard) -> str:
+    text = f"{rows} result rows, {card.cells or 0} cells"
+    if card.reused_cells:
+        text += f" ({card.reused_cells} reused from the journal)"
+    if card.unreadable_journal:
+        text += f", {card.unreadable_journal} unreadable journal file(s) recomputed"
+    if card.failed:
+        text += f", {len(card.failed)} FAILED (see cells.csv)"
     return text
 
 
@@ -192,9 +191,8 @@ def attribution(ctx: RunContext) -> None:
     the probing stage fitted; with 0 the stage is recorded as skipped."""
     rows = ctx.settings.attribution_rows
     if rows == 0:  # recorded, so the report says it was skipped (not "did not finish")
-        ctx.run["stages"]["attribution"] = {"seconds": 0.0, "status": "skipped",
-                                            "detail": "attribution_rows=0"}
-        write_run(ctx.out, ctx.run)
+        ctx.save(ctx.record.with_stage("attribution",
+                                       StageRecord(0.0, "skipped", "attribution_rows=0")))
         return
     with ctx.stage("attribution") as note:
         if not note.cached:

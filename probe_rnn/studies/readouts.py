@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -67,6 +67,10 @@ from probe_rnn.studies.objectives import (
 from probe_rnn.studies.splits import seed_tables, split_card
 from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
 from probe_rnn.studies.study import ReadoutStudy
+
+if TYPE_CHECKING:
+    from probe_rnn.capture.store import StateStore
+    from probe_rnn.models import ModelBundle
 
 __all__ = ["compare_readouts", "PROBE_ROWS", "PROBE_FOLDS"]
 
@@ -310,7 +314,7 @@ def _train_and_inspect(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> d
     return out
 
 
-def _inspect(bundle: Any, job: _Job, sample: pd.DataFrame, out: dict[str, Any]) -> None:
+def _inspect(bundle: ModelBundle, job: _Job, sample: pd.DataFrame, out: dict[str, Any]) -> None:
     """Capture the probing sample once: the label probe reads its headline views, and the
     capture's diagnosis of the same states is kept when the job is the diagnosed one."""
     from probe_rnn.capture import capture_states
@@ -325,7 +329,7 @@ def _inspect(bundle: Any, job: _Job, sample: pd.DataFrame, out: dict[str, Any]) 
             out["probing"] = _label_bits(store, job)
 
 
-def _label_bits(store: Any, job: _Job) -> pd.DataFrame:
+def _label_bits(store: StateStore, job: _Job) -> pd.DataFrame:
     """Label probe (logistic, k-fold) on each stored view of the trained model only."""
     from probe_rnn.probing import run_probes
 

@@ -44,7 +44,7 @@ def test_capture_dataset_then_reuse(checkpoint: Path, tmp_path: Path) -> None:
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("captured 300 rows,") and "on disk" in last and str(out) in last
     store = StateStore(out)
-    assert store.n_rows == 300 and store.manifest["dtype"] == "float32"
+    assert store.n_rows == 300 and store.manifest.dtype == "float32"
     assert {"output@last", "h_n/L1/bwd", "c_n/L0/fwd", "hidden/L0/bwd", "output"} <= set(
         store.views)
     names = set(load_dataset("names")["text"])

@@ -9,18 +9,22 @@ import pytest
 
 from probe_rnn.errors import ReportError
 from probe_rnn.run_folder import RUN_SCHEMA, read_previous_run, read_run, write_run
+from probe_rnn.run_record import RunRecord, StageRecord
 
 
 def test_write_then_read_keeps_the_record_and_stamps_the_schema(tmp_path) -> None:
-    write_run(tmp_path, {"name": "x", "stages": {"capture": {"seconds": 1.5}}})
+    record = RunRecord(name="x", stages={"capture": StageRecord(1.5, "done", "9 rows")})
+    write_run(tmp_path, record)
     on_disk = json.loads((tmp_path / "run.json").read_text())
-    assert on_disk == {"schema": RUN_SCHEMA, "name": "x", "stages": {"capture": {"seconds": 1.5}}}
-    assert read_run(tmp_path) == on_disk
+    assert on_disk == {"schema": RUN_SCHEMA, "name": "x", "stages": {
+        "capture": {"seconds": 1.5, "status": "done", "detail": "9 rows"}}}
+    assert read_run(tmp_path) == record
 
 
 def test_a_run_json_without_schema_reads_as_the_first(tmp_path) -> None:
     (tmp_path / "run.json").write_text(json.dumps({"name": "old"}))
-    assert read_run(tmp_path) == {"name": "old"}
+    assert read_run(tmp_path) == RunRecord(name="old")
+    assert read_run(tmp_path).to_dict() == {"schema": 1, "name": "old"}
 
 
 @pytest.mark.parametrize(("text", "needle"), [
@@ -28,6 +32,8 @@ def test_a_run_json_without_schema_reads_as_the_first(tmp_path) -> None:
     (json.dumps({"schema": "one"}), "has schema 'one'"),
     ("[1, 2]", "not a JSON object"),
     ("{broken", "cannot be read"),
+    (json.dumps({"stages": [1]}), "stages is not a JSON object"),
+    (json.dumps({"stages": {"capture": 3}}), "stages.capture is not a JSON object"),
 ])
 def test_an_unreadable_or_newer_run_json_is_one_line(tmp_path, text, needle) -> None:
     (tmp_path / "run.json").write_text(text)

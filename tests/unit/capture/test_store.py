@@ -98,7 +98,7 @@ def test_round_trip_matches_direct_record(tmp_path: Path, dtype: str) -> None:
                     flat, _ = store.tokens(f"cell/L{layer}/{dname}")
                     np.testing.assert_allclose(flat[lo:hi].astype(np.float32),
                                                cell[j, :length, layer, d].numpy(), **tol)
-    assert store.manifest["views"]["output"]["dtype"] == dtype
+    assert store.manifest.views["output"].dtype == dtype
     assert store.kind("output") == "token" and store.kind("h_n/L0/fwd") == "sentence"
 
 
@@ -199,7 +199,7 @@ def test_reuse_recompute_and_manifest_last(tmp_path: Path) -> None:
                            batch_size=8)
     assert spy.calls == 6 and sorted(store.views) == ["hidden/L0/fwd", "output@last"]
     assert sorted(p.name for p in (out / "views").iterdir()) == sorted(
-        Path(spec["file"]).name for spec in store.manifest["views"].values())
+        Path(spec.file).name for spec in store.manifest.views.values())
     (out / "manifest.json").unlink()  # as if killed just before the manifest
     capture_states(bundle, changed, out, views=["output@last", "hidden/L0/fwd@2"], batch_size=8)
     assert spy.calls == 9
@@ -212,7 +212,7 @@ def test_reuse_recompute_and_manifest_last(tmp_path: Path) -> None:
     store = capture_states(other, changed, out, views=["output@last", "hidden/L0/fwd@2"],
                            batch_size=8)
     assert spy_other.calls == 3
-    assert store.manifest["model"]["weights_sha256"] != manifest["model"]["weights_sha256"]
+    assert store.manifest.model["weights_sha256"] != manifest["model"]["weights_sha256"]
 
 
 def test_unpacked_model_stores_only_real_tokens(tmp_path: Path) -> None:
@@ -268,7 +268,7 @@ def test_cell_loop_model_is_captured_per_batch(tmp_path: Path) -> None:
     bundle = ModelBundle(model=model, tokenizer=tok, labels=["x", "y"], config=None, meta={},
                          adapter=IdsLengthsAdapter(tok))
     store = capture_states(bundle, df, tmp_path / "s", dtype="float32", batch_size=7)
-    assert store.manifest["module"] == "cell" and "hidden/L0/fwd" in store.views
+    assert store.manifest.module == "cell" and "hidden/L0/fwd" in store.views
     flat, offsets = store.tokens("hidden/L0/fwd")
     texts = df["text"].tolist()
     with torch.no_grad():
@@ -342,7 +342,7 @@ def test_manifest_records_the_sha256_of_every_file(tmp_path: Path) -> None:
     store = capture_states(make_bundle(), make_table(), out, batch_size=8)  # 3 batches, in order
     on_disk = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
                for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"}
-    assert store.manifest["sha256"] == on_disk
+    assert store.manifest.sha256 == on_disk
     store.verify()
     assert store.damaged() is None
 
@@ -352,7 +352,7 @@ def test_a_changed_array_is_recaptured_and_refused_when_read(tmp_path: Path) -> 
     out = tmp_path / "s"
     first = capture_states(bundle, df, out, batch_size=8)
     good = np.array(first.sentence("h_n/L0/fwd"))
-    path = out / first.manifest["views"]["h_n/L0/fwd"]["file"]
+    path = out / first.manifest.views["h_n/L0/fwd"].file
     noisy = np.load(path, mmap_mode="r+")
     noisy[3] = np.random.default_rng(0).normal(size=noisy.shape[1])  # same size, other bytes
     noisy.flush()

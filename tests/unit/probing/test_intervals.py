@@ -33,6 +33,7 @@ from probe_rnn.probing.intervals import (
 )
 from probe_rnn.probing.measures import METRIC_BOUNDS
 from probe_rnn.report.findings import make_findings
+from probe_rnn.run_record import RunRecord
 from tests.unit.probing.probing_support import ArrayStore, meta_for
 
 
@@ -65,12 +66,12 @@ def test_a_view_ahead_on_the_same_folds_is_found_to_carry_more(kfold) -> None:
     bits = results[results["metric"] == "bits"].set_index("view")
     a, b = bits.loc["output@-1"], bits.loc["output@last"]
     assert a["ci_low"] <= b["ci_high"]  # the two intervals overlap ...
-    texts = [f.text for f in make_findings(results, None, {}, values=values)]
+    texts = [f.text for f in make_findings(results, None, RunRecord(), values=values)]
     found = next(t for t in texts if t.startswith("`output@-1` carries"))
     # ... yet the paired difference excludes 0, and the finding says so
     assert "bits more label information than `output@last`" in found
     assert "paired difference +" in found and "over 5 splits (Nadeau–Bengio)" in found
-    unpaired = [f.text for f in make_findings(results, None, {})]
+    unpaired = [f.text for f in make_findings(results, None, RunRecord())]
     assert any("within noise" in t and "unpaired difference" in t for t in unpaired)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from probe_rnn.capture.diagnosis import SAME_TOLERANCE
 from probe_rnn.report.equivalence import Equivalence, equivalence_of
 from probe_rnn.report.findings import make_findings
+from probe_rnn.run_record import RunRecord
 from tests.unit.report.factory import make_run, planted_diagnosis, result_row, results_frame
 
 
@@ -27,7 +28,7 @@ def _eq(fwd_diff: float = 0.0, bidirectional: bool = False) -> Equivalence:
 
 def _texts(results: pd.DataFrame, eq: Equivalence | None = None, run: dict | None = None
            ) -> list[str]:
-    return [f.text for f in make_findings(results, eq, run or {})]
+    return [f.text for f in make_findings(results, eq, RunRecord.from_dict(run or {}))]
 
 
 def _pair(last: tuple[float, float, float], other: tuple[float, float, float],
@@ -81,7 +82,7 @@ def test_recommendation_lists_views_within_noise_and_own_readout() -> None:
     assert "would detect a true difference of about" in rec  # the minimum detectable one
     assert "measurably worse than it: `output@-1`" in rec
     assert "`output@-1`: measurably below the best (unpaired difference -0.600" in rec
-    claims = next(f for f in make_findings(results_frame(rows), None, run)
+    claims = next(f for f in make_findings(results_frame(rows), None, RunRecord.from_dict(run))
                   if f.kind == "recommendation").claims
     assert {(c.a, c.b, c.verdict) for c in claims} == {
         ("mean(output)", "output@last", "within noise"), ("output@-1", "output@last", "below")}
@@ -152,7 +153,7 @@ def test_no_label_task_no_claims() -> None:
 
 def test_completeness_failure_is_reported() -> None:
     ex = pd.DataFrame({"row": [0, 1, 2], "completeness_error": [0.01, 0.2, 0.02]})
-    texts = [f.text for f in make_findings(results_frame([]), None, {}, {"examples": ex})]
+    texts = [f.text for f in make_findings(results_frame([]), None, RunRecord(), {"examples": ex})]
     assert any("miss completeness on 1 of 3" in t for t in texts)
 
 
@@ -191,7 +192,7 @@ def test_training_rows_read_better_than_held_out_ones_is_a_memorisation_finding(
     for train, says in (((0.95, 0.93, 0.97), "part of what the state holds is memorised"),
                         ((0.82, 0.78, 0.86), "within noise, so this run does not show")):
         rows = results_frame([result_row("output@last", "accuracy", *train)])
-        texts = [f.text for f in make_findings(held, None, {}, train_rows=rows)]
+        texts = [f.text for f in make_findings(held, None, RunRecord(), train_rows=rows)]
         line = next(t for t in texts if "rows the model trained on" in t)
         assert says in line and "unpaired difference" in line
 
@@ -220,7 +221,7 @@ def test_majority_verdicts_are_paired_and_holm_corrected_as_scipy_computes() -> 
         rows += [result_row(view, "accuracy", float(np.mean(acc))),
                  result_row(view, "majority_accuracy", float(np.mean(maj)))]
         long += _long(view, "accuracy", acc) + _long(view, "majority_accuracy", maj)
-    findings = make_findings(results_frame(rows), None, {}, values=_values(long))
+    findings = make_findings(results_frame(rows), None, RunRecord(), values=_values(long))
     finding = next(f for f in findings if "majority-class baseline" in f.text)
     # independent: Nadeau–Bengio t-test of the per-split differences (n_test/n_train = 20/80),
     # Holm over the three views by hand
@@ -268,10 +269,12 @@ def test_memorisation_not_concluded_when_the_split_is_not_the_models() -> None:
     train = results_frame([result_row("output@last", "accuracy", 0.97, 0.95, 0.99)])
     run = {"probed_rows": {"split_is_the_models": False,
                            "split_source": "a seeded 60/20/20 split"}}
-    texts = [f.text for f in make_findings(results_frame(rows), None, run, train_rows=train)]
+    texts = [f.text for f in make_findings(results_frame(rows), None, RunRecord.from_dict(run),
+                                             train_rows=train)]
     line = next(t for t in texts if "training rows" in t)
     assert "not known to be the one the model was trained with" in line
     assert "memorised" not in line
     run["probed_rows"]["split_is_the_models"] = True
-    texts = [f.text for f in make_findings(results_frame(rows), None, run, train_rows=train)]
+    texts = [f.text for f in make_findings(results_frame(rows), None, RunRecord.from_dict(run),
+                                             train_rows=train)]
     assert any("memorised from training sentences" in t for t in texts)

@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from probe_rnn.probing.intervals import ci95
 from probe_rnn.report.findings import Cells, _recommendation
 from probe_rnn.report.step_findings import timestep_findings
+from probe_rnn.run_record import RunRecord
 from tests.unit.report.factory import RESULT_COLUMNS, result_row
 
 pytestmark = pytest.mark.slow  # about 2-3 min on 2 shared cores
@@ -130,7 +131,7 @@ def test_within_noise_of_the_best_keeps_equal_views() -> None:
     kept = 0
     for _ in range(TIE_REPLICATES):
         results, values = _equal_views(rng)
-        (finding,) = _recommendation(results, {}, None, Cells(results, values))
+        (finding,) = _recommendation(results, RunRecord(), None, Cells(results, values))
         assert len(finding.claims) == 11  # every other view against the selected best
         kept += all(c.verdict == "within noise" for c in finding.claims)
     rate = kept / TIE_REPLICATES

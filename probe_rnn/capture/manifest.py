@@ -1,0 +1,140 @@
+"""A state store's ``manifest.json`` as a typed, frozen object (:class:`StoreManifest`).
+
+:class:`~probe_rnn.capture.store_writer.StoreWriter` builds one and writes
+:meth:`StoreManifest.to_dict` (the JSON layout stores have always had, key for key);
+:class:`~probe_rnn.capture.store.StateStore` reads it with :meth:`StoreManifest.from_dict`, the
+one place that refuses a manifest (another format, a newer format version, no views) and
+exposes it as ``store.manifest``. ``from_dict(d).to_dict() == d`` for every manifest written
+before, so the journal identity hashed from it (:func:`probe_rnn.probing.cells.store_identity`)
+does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probe_rnn.errors import StoreError
+
+__all__ = ["MANIFEST", "STORE_FORMAT", "STORE_FORMAT_VERSION", "StoreManifest", "ViewSpec"]
+
+STORE_FORMAT = "probe-rnn-states"
+#: 2: the manifest records a sha256 per file (``sha256``); 3: and the output-vs-hidden diagnosis
+#: of the captured states (``capture.diagnosis``). Stores of older formats are recaptured.
+STORE_FORMAT_VERSION = 3
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One stored view: its file (relative to the store), kind (sentence or token), shape
+    ``(rows, dim)`` or ``(n_tokens, dim)`` and dtype."""
+
+    file: str
+    kind: str
+    shape: tuple[int, ...]
+    dtype: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        """The feature dimension."""
+        return int(self.shape[-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The view's JSON object (``file``, ``kind``, ``shape``, ``dtype``)."""
+        out: dict[str, Any] = {"file": self.file, "kind": self.kind, "shape": list(self.shape)}
+        if self.dtype is not None:
+            out["dtype"] = self.dtype
+        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> ViewSpec:
+        """A view from its JSON object (it must have ``file``, ``kind`` and ``shape``)."""
+        known = ("file", "kind", "shape", "dtype")
+        return cls(file=value["file"], kind=value["kind"], shape=tuple(value["shape"]),
+                   dtype=value.get("dtype"),
+                   extra={k: v for k, v in value.items() if k not in known})
+
+
+#: manifest.json's keys in the order the writer has always written them.
+_KEYS = ("format", "format_version", "created", "versions", "model", "data", "module",
+         "module_type", "dtype", "capture", "views", "files", "sha256")
+
+
+@dataclass(frozen=True)
+class StoreManifest:
+    """``manifest.json``: format, versions, model and data identity, the captured module, the
+    dtype, the capture's record (batching, checks, diagnosis), the views, the other files and
+    the sha256 of every file (format 2 on). A key an older store lacks is None and stays
+    absent from :meth:`to_dict`; ``extra`` keeps keys this version does not know."""
+
+    format: str
+    views: dict[str, ViewSpec]
+    format_version: int | None = None
+    created: str | None = None
+    versions: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    module: str | None = None
+    module_type: str | None = None
+    dtype: str | None = None
+    capture: dict[str, Any] | None = None
+    files: dict[str, str] | None = None
+    sha256: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of sentences in the store."""
+        return int((self.data or {})["rows"])
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of valid tokens over all sentences."""
+        return int((self.data or {})["tokens"])
+
+    @property
+    def diagnosis(self) -> Any:
+        """The output-vs-hidden diagnosis the capture measured (None before format 3)."""
+        return (self.capture or {}).get("diagnosis")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's JSON object, keys in the order the writer writes them."""
+        out: dict[str, Any] = {}
+        for key in _KEYS:
+            value = getattr(self, key)
+            if key == "views":
+                value = {name: spec.to_dict() for name, spec in value.items()}
+            if value is not None:
+                out[key] = value
+        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str = MANIFEST) -> StoreManifest:
+        """The manifest in ``value`` (parsed ``manifest.json`` at ``where``).
+
+        Raises
+        ------
+        StoreError
+            It is not a probe-rnn state store manifest, is of a newer format version, or lists
+            no views (or views without file, kind and shape); one line with the fix.
+        """
+        if not isinstance(value, Mapping) or value.get("format") != STORE_FORMAT:
+            raise StoreError(f"{where} is not a probe-rnn state store manifest: "
+                             "re-run `probe-rnn capture` into an empty folder")
+        if value.get("format_version", 0) > STORE_FORMAT_VERSION:
+            raise StoreError(f"{Path(where).parent} was written by a newer probe-rnn (store format "
+                             f"{value.get('format_version')}): upgrade probe-rnn or re-capture")
+        views = value.get("views")
+        if not isinstance(views, Mapping) or not all(
+                isinstance(v, Mapping) and {"file", "kind", "shape"} <= set(v)
+                for v in views.values()):
+            raise StoreError(f"{where} lists no views (or views without file, kind and "
+                             "shape): the store is damaged; re-run `probe-rnn capture`")
+        known = {k: value[k] for k in _KEYS if k in value}
+        known["views"] = {str(n): ViewSpec.from_dict(v) for n, v in views.items()}
+        extra = {k: v for k, v in value.items() if k not in _KEYS}
+        return cls(**known, extra=extra)
