@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "run_pipeline": "probe_rnn.run.pipeline",
     "RunSettings": "probe_rnn.run.settings",
     "RunResult": "probe_rnn.run.pipeline",
+    "read_run": "probe_rnn.run_folder",
     # data and models
     "load_dataset": "probe_rnn.data",
     "list_datasets": "probe_rnn.data",
@@ -40,6 +41,9 @@ _EXPORTS: dict[str, str] = {
     "StateStore": "probe_rnn.capture",
     "diagnose": "probe_rnn.capture",
     "run_probes": "probe_rnn.probing",
+    "probe_stores": "probe_rnn.probing",
+    "ProbeSettings": "probe_rnn.probing",
+    "ProbeResults": "probe_rnn.probing",
     "attribute": "probe_rnn.attribution",
     "build_report": "probe_rnn.report",
     "compare_readouts": "probe_rnn.studies",

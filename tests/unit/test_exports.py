@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,8 @@ README_IMPORTS = "from probe_rnn import load_model, load_dataset, record"
 FACE = {"probe", "run_pipeline", "RunSettings", "RunResult", "load_dataset", "list_datasets",
         "read_table", "load_model", "train", "record", "capture_states", "StateStore",
         "diagnose", "run_probes", "attribute", "build_report", "compare_readouts",
-        "register_probe", "register_task", "register_adapter", "ProbeRnnError"}
+        "register_probe", "register_task", "register_adapter", "ProbeRnnError",
+        "probe_stores", "ProbeSettings", "ProbeResults", "read_run"}
 
 
 def run_fresh(code: str) -> dict:
@@ -150,3 +152,18 @@ def test_capture_states_from_the_face_captures_a_store(tmp_path: Path) -> None:
     assert got["type"] == "StateStore" and got["rows"] == 6 and got["shape"] == [6, 3]
     assert got["err"] < 1e-5
     assert (tmp_path / "s" / "manifest.json").is_file()
+
+
+def test_the_readme_python_section_imports_only_from_the_face() -> None:
+    """The README's "In Python" section: every import is ``from probe_rnn import ...`` of names
+    in the face, and every call it shows in running text is a face name or a method."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## In Python", 1)[1].split("\n## ", 1)[0]
+    imports = re.findall(r"^from (\S+) import (.+)$", section, flags=re.M)
+    assert imports, "the section shows no import"
+    assert {module for module, _ in imports} == {"probe_rnn"}
+    imported = {n.strip() for _, names in imports for n in names.split(",")}
+    assert imported <= FACE
+    called = set(re.findall(r"`([A-Za-z_]+)\(", section))
+    assert called and called <= FACE, called - FACE
+    assert "probe_rnn." not in section.replace("probe-rnn", "")
