@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import is_classifier, is_regressor
 
+from probe_rnn import validation as v
 from probe_rnn.errors import ConfigError, WorkLostError
 from probe_rnn.probing.cells import (
     MIN_POSITION_SENTENCES,
@@ -52,10 +53,10 @@ from probe_rnn.probing.cells import (
 )
 from probe_rnn.probing.journal import Journal
 from probe_rnn.probing.probes import make_probe
-from probe_rnn.probing.protocol import DEFAULT_PRECISION, describe, needed_test_sentences
+from probe_rnn.probing.protocol import DEFAULT_PRECISION, describe
 from probe_rnn.probing.results import assemble, values_table
 from probe_rnn.probing.tasks import DEFAULT_TASKS, Task, get_task
-from probe_rnn.probing.timelimit import check_timeout
+from probe_rnn.probing.timelimit import checked_timeout
 
 __all__ = [
     "run_probes",
@@ -145,15 +146,25 @@ def _rows(n: int, rows: Sequence[int] | None, max_rows: int | None, seed: int) -
     return np.sort(np.random.default_rng(seed).choice(pool, size=max_rows, replace=False))
 
 
-def _check(stores: Mapping[str, Any], folds: int, seeds: int, jobs: int) -> None:
+#: What each argument of :func:`run_probes` accepts (:mod:`probe_rnn.validation`).
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "views": [None, v.Names("names of state views (str)", example="output@last")],
+    "tasks": [None, v.Items(None, "tasks (names, Task classes or objects)", example="label")],
+    "probes": v.Items(None, "probes (names, import paths, classes or estimators)",
+                      example="logistic", min_items=1),
+    "folds": v.Interval(int, 2, None), "seeds": v.Interval(int, 1, None),
+    "max_rows": [None, v.Interval(Integral, 2, None)],
+    "rows": [None, v.Items(Integral, "row numbers (int)", example=0)], "jobs": v.JOBS,
+    "mdl": v.Boolean(), "control": v.Boolean(), "seed": v.SEED,
+    "max_t": v.Interval(int, 1, None),
+    "precision": v.Interval(float, 0, 0.5, closed="neither"), "journal": [None, v.PathLike()],
+    "cell_timeout": v.CELL_TIMEOUT, "return_values": v.Boolean(),
+}
+
+
+def _check(stores: Mapping[str, Any]) -> None:
     if not stores:
         raise ConfigError("stores is empty: pass {'trained': StateStore(...)}")
-    if not isinstance(folds, int) or folds < 2:
-        raise ConfigError(f"folds must be an integer >= 2, got {folds!r}")
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"seeds must be an integer >= 1, got {seeds!r}")
-    if not isinstance(jobs, int) or jobs == 0:
-        raise ConfigError(f"jobs must be a non-zero integer (-1 = all cores), got {jobs!r}")
     sizes = {name: len(s.meta) for name, s in stores.items()}
     if len(set(sizes.values())) > 1:
         raise ConfigError(f"stores hold different rows {sizes}: capture them from the same data")
@@ -326,8 +337,8 @@ def run_probes(
     ``reused_cells``, ``failed_cells``, ``unreadable_journal`` (journal files recomputed) and
     per-cell ``cell_records`` (status, protocol, seconds, CPU seconds).
     """
-    _check(stores, folds, seeds, jobs)
-    needed_test_sentences(precision)  # validates
+    v.validate_params(PARAMETER_CONSTRAINTS, locals())
+    _check(stores)
     cell_timeout = checked_timeout(cell_timeout, jobs, client)
     cells = _plan(stores, views, tasks, probes, rows, max_rows, seed)
     settings = Settings(folds=folds, seeds=seeds, seed=seed, control=control, mdl=mdl,
@@ -367,20 +378,6 @@ def _plan(stores: Mapping[str, Any], views: Sequence[str] | None,
 _CELL_RECORD_KEYS = ("key", "model", "view", "task", "probe", "status", "reason", "protocol",
                      "sentences", "used_sentences", "fits", "not_converged", "seconds",
                      "cpu_seconds")
-
-
-def checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float | None:
-    """``cell_timeout`` validated (None or 0: no limit), refused with a Dask client."""
-    cell_timeout = check_timeout(cell_timeout)
-    if cell_timeout and client is not None:
-        raise ConfigError("cell_timeout= works with local processes only (a Dask worker "
-                          "runs cells off its main thread, where no alarm can stop them): "
-                          "leave cell_timeout= out with a scheduler (or run without one)",
-                          parameter="cell_timeout")
-    if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
-        warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
-                      "signal can reach it there): use jobs >= 2", stacklevel=3)
-    return cell_timeout
 
 
 def _check_some_done(records: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
