@@ -10,7 +10,8 @@ line with its option's name; no caller parses message text.
 
 Kinds: :class:`Interval` (integers or reals between bounds, each closed or open),
 :class:`Options` (one of a set), :class:`Boolean`, :class:`Names` (a list of names; a bare string
-is refused with "pass [...]"), :class:`Items` (a list of other things), :class:`PathLike`.
+is refused with "pass [...]"), :class:`Items` (a list of other things), :class:`Instance` (a value
+of given types), :class:`PathLike`.
 scikit-learn's own ``check_scalar`` is not used: this is a foundation module (it imports only
 the errors, the standard library and numpy), and its messages have another shape.
 
@@ -32,7 +33,8 @@ import numpy as np
 from probe_rnn.errors import ParameterError
 
 __all__ = [
-    "Constraint", "Interval", "Options", "Boolean", "Names", "Items", "PathLike", "AnyOf",
+    "Constraint", "Interval", "Options", "Boolean", "Names", "Items", "Instance", "PathLike",
+    "AnyOf",
     "NoneValue", "as_constraint", "validate_params", "check_param", "check_seed", "shown",
     "MAX_SEED", "SEED", "JOBS", "CELL_TIMEOUT",
 ]
@@ -249,6 +251,23 @@ class Names(Items):
     def __init__(self, noun: str = "names (str)", min_items: int = 0, example: str = "label",
                  odd_hint: str = "") -> None:
         super().__init__(str, noun, example, min_items, odd_hint)
+
+
+class Instance(Constraint):
+    """A value of one of ``types`` (not a bool, unless ``bool`` is one of them)."""
+
+    def __init__(self, types: type | tuple[type, ...], allowed: str, example: Any) -> None:
+        self.types, self.allowed, self.example = types, allowed, example
+
+    def accepts(self, value: Any) -> bool:
+        types = self.types if isinstance(self.types, tuple) else (self.types,)
+        return isinstance(value, types) and (bool in types or not isinstance(value, bool))
+
+    def invalid(self) -> list[Any]:
+        return [v for v in (3.5, ["x"], b"x") if not self.accepts(v)]
+
+    def boundary(self) -> list[Any]:
+        return [self.example]
 
 
 class PathLike(Constraint):

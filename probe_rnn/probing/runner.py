@@ -40,7 +40,7 @@ from joblib import Parallel, delayed
 from sklearn.base import is_classifier, is_regressor
 
 from probe_rnn import validation as v
-from probe_rnn.errors import ConfigError, WorkLostError
+from probe_rnn.errors import ConfigError, ParameterError, WorkLostError
 from probe_rnn.probing.cells import (
     MIN_POSITION_SENTENCES,
     POSITION_SENTENCES_PER_FOLD,
@@ -136,13 +136,11 @@ def _rows(n: int, rows: Sequence[int] | None, max_rows: int | None, seed: int) -
     """The store rows to probe: ``rows`` (default: all), then a seeded ``max_rows`` sample."""
     pool = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     if len(pool) and (pool[0] < 0 or pool[-1] >= n):
-        raise ConfigError(f"rows must be store rows 0..{n - 1}; got {pool[0]}..{pool[-1]}")
+        raise ParameterError("rows", f"store rows, 0..{n - 1}", f"{pool[0]}..{pool[-1]}")
     if len(pool) < 2:
         raise ConfigError(f"at least 2 rows are needed to probe; {len(pool)} given")
     if max_rows is None or max_rows >= len(pool):
         return pool
-    if max_rows < 2:
-        raise ConfigError(f"max_rows must be at least 2, got {max_rows!r}")
     return np.sort(np.random.default_rng(seed).choice(pool, size=max_rows, replace=False))
 
 
