@@ -36,8 +36,8 @@ class ProbeRnnError(Exception):
     Messages speak of the library's parameters, written as ``name=value`` or ``name=``
     (``pass vocab=FILE``, ``pass trust_checkpoint=True``, ``leave layout= out``);
     ``parameter`` names those a message mentions, so the command line can say its own options
-    instead (``--vocab FILE``, ``--trust-checkpoint``, ``--layout``). A :class:`ConfigError`
-    that starts with a parameter's name (``max_rows must ...``) needs no ``parameter``.
+    instead (``--vocab FILE``, ``--trust-checkpoint``, ``--layout``). A value outside what
+    a parameter accepts is a :class:`ParameterError`, whose fields the command line renders.
     """
 
     exit_code = 2

@@ -37,8 +37,8 @@ def timer_seconds(seconds: float | None) -> float | None:
     if seconds is None or seconds == 0:
         return None
     if not hasattr(signal, "setitimer"):
-        raise ConfigError("cell_timeout needs POSIX interval timers (Linux, macOS); "
-                          "leave it off on this platform", parameter="cell_timeout")
+        raise ConfigError("a time limit per cell needs POSIX interval timers (Linux, macOS): "
+                          "leave cell_timeout= out on this platform", parameter="cell_timeout")
     return float(seconds)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -122,10 +122,12 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         for name in ("views", "tasks", "probes"):
-            value = getattr(self, name)
-            if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
-                object.__setattr__(self, name, tuple(value))
+            if isinstance(getattr(self, name), Iterator):  # a generator: read it once
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         validate_params(self._parameter_constraints, asdict(self))
+        for name in ("views", "tasks", "probes"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.precision is None:
             from probe_rnn.probing.protocol import DEFAULT_PRECISION
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from probe_rnn import cli
-from probe_rnn.errors import ConfigError, ReportError
+from probe_rnn.errors import ConfigError, ParameterError, ReportError
 from probe_rnn.models.factory import call_factory
 from probe_rnn.run.settings import RunSettings
 from probe_rnn.run_folder import read_run
@@ -33,10 +33,10 @@ def test_a_missing_factory_function_names_the_fix(tmp_path) -> None:
 
 
 def test_a_negative_cell_timeout_speaks_of_seconds_not_none() -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ParameterError) as caught:
         RunSettings(cell_timeout=-1)
-    assert "None" not in str(caught.value)
-    assert "a positive number of seconds (0 = no limit)" in str(caught.value)
+    assert caught.value.parameter == "cell_timeout" and caught.value.got == "-1"
+    assert "None" not in caught.value.allowed and "seconds" in caught.value.allowed
 
 
 def test_a_folder_without_run_json_is_not_sent_to_out(tmp_path) -> None:
