@@ -103,7 +103,7 @@ class Interval(Constraint):
     ----------
     kind : {int, numbers.Integral, float, numbers.Real}
         ``int``: Python integers; ``Integral``: numpy's too; ``float``: Python ints and floats;
-        ``Real``: any real number. Booleans and NaN are never accepted.
+        ``Real``: any real number. Booleans, NaN and infinities are never accepted.
     left, right : number, optional
         The bounds.
     closed : {"both", "left", "right", "neither"}
@@ -138,7 +138,7 @@ class Interval(Constraint):
         types = _KINDS[self.kind][0]
         if isinstance(value, bool | np.bool_) or not isinstance(value, types):
             return False
-        if isinstance(value, numbers.Real) and math.isnan(value):
+        if isinstance(value, numbers.Real) and not math.isfinite(value):
             return False
         low = self.left is None or (value >= self.left if self.closed in ("both", "left")
                                     else value > self.left)
@@ -149,7 +149,7 @@ class Interval(Constraint):
     def invalid(self) -> list[Any]:
         whole = self.kind in (int, numbers.Integral)
         step = 1 if whole else 0.5
-        out: list[Any] = ["1", True, float("nan")]
+        out: list[Any] = ["1", True, float("nan"), float("inf")]
         out += [0.5] if whole else []
         if self.left is not None:
             out.append(self.left if self.closed in ("right", "neither") else self.left - step)

@@ -22,6 +22,7 @@ from probe_rnn.validation import (
     CELL_TIMEOUT,
     JOBS,
     SEED,
+    AnyOf,
     Boolean,
     Interval,
     Names,
@@ -105,8 +106,10 @@ class RunSettings:
                         odd_hint=_PLUGIN_HINT),
         "folds": Interval(int, 2, None),
         "seeds": Interval(int, 1, None),
-        "max_rows": [None, Interval(int, 1, None)],
-        "precision": [None, Interval(float, 0, 0.5, closed="neither")],
+        "max_rows": AnyOf(None, Interval(int, 1, None),
+                          allowed="an integer >= 1 (None: every row)"),
+        "precision": AnyOf(None, Interval(float, 0, 0.5, closed="neither"),
+                           allowed="a number in (0, 0.5) (None: the protocol's default)"),
         "probe_rows": Options(PROBE_ROWS_CHOICES),
         "keep_duplicates": Boolean(),
         "mdl": Boolean(),
@@ -124,7 +127,8 @@ class RunSettings:
         for name in ("views", "tasks", "probes"):
             if isinstance(getattr(self, name), Iterator):  # a generator: read it once
                 object.__setattr__(self, name, tuple(getattr(self, name)))
-        validate_params(self._parameter_constraints, asdict(self))
+        validate_params(self._parameter_constraints,
+                        {f.name: getattr(self, f.name) for f in fields(self)})
         for name in ("views", "tasks", "probes"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, tuple(getattr(self, name)))

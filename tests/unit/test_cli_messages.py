@@ -45,3 +45,21 @@ def test_a_folder_without_run_json_is_not_sent_to_out(tmp_path) -> None:
         read_run(tmp_path)
     assert "give a folder that `probe` wrote" in str(caught.value)
     assert "out_dir" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("option", "value", "got"), [
+    ("--folds", "1", "1"), ("--seeds", "0", "0"), ("--jobs", "0", "0"),
+    ("--precision", "0.7", "0.7"), ("--max-rows", "0", "0"), ("--attribution-rows", "-1", "-1"),
+    ("--cell-timeout", "-1", "-1.0"), ("--probe-rows", "dev", "'dev'"),
+    ("--batch-size", "0", "0"),
+])
+def test_a_refused_value_names_the_option_it_came_from(option, value, got, tmp_path,
+                                                       capsys) -> None:
+    """The line is built from the error's fields (option, got), whatever the wording."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["probe", str(tmp_path / "m.pt"), "--dataset", "names", "--out",
+                  str(tmp_path / "run"), option, value])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"error: {option} ") and lines[0].endswith(f", got {got}")
+    assert not (tmp_path / "run").exists()
