@@ -19,8 +19,8 @@ import torch
 
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
 from probe_rnn.capture.recorder import record, recurrent_module_names
-from probe_rnn.errors import CaptureError, DataError, ParameterError
-from probe_rnn.validation import shown
+from probe_rnn.errors import CaptureError, DataError
+from probe_rnn.validation import Interval, check_param
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,8 +35,7 @@ __all__ = ["encode_batches", "recorded", "run_batches", "diagnose", "weights_che
 
 def check_batch_size(batch_size: Any) -> None:
     """``batch_size`` must be a whole number of rows, at least 1."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError("batch_size", "an integer >= 1", shown(batch_size))
+    check_param("batch_size", batch_size, Interval(int, 1, None))
 
 
 def encode_batches(bundle: ModelBundle, texts: list[str], batch_size: int

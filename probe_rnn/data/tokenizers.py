@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from probe_rnn.errors import CheckpointError, ConfigError, DataError, ParameterError
-from probe_rnn.validation import shown
+from probe_rnn.validation import AnyOf, Interval, check_param, shown
 
 __all__ = ["Tokenizer", "PAD", "UNK", "TOKENIZER_KINDS", "pad_batch", "as_text", "as_texts"]
 
@@ -63,13 +63,9 @@ class Tokenizer:
     def __init__(self, kind: str = "char", min_freq: int = 1, max_size: int | None = None):
         if kind not in TOKENIZER_KINDS:
             raise ParameterError("tokenizer", f"one of {', '.join(TOKENIZER_KINDS)}", shown(kind))
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ParameterError("min_freq", "an integer >= 1", shown(min_freq))
-        if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 3
-        ):
-            raise ParameterError("max_size", "None or an integer >= 3 (it counts <pad> and <unk>)",
-                                 shown(max_size))
+        check_param("min_freq", min_freq, Interval(int, 1, None))
+        check_param("max_size", max_size, AnyOf(None, Interval(int, 3, None), allowed="None or an "
+                                                "integer >= 3 (it counts <pad> and <unk>)"))
         self.kind = kind
         self.min_freq = min_freq
         self.max_size = max_size

@@ -31,7 +31,7 @@ import torch
 
 from probe_rnn.data.tokenizers import as_text, as_texts, pad_batch
 from probe_rnn.errors import CheckpointError, DataError, InputFileError, ParameterError
-from probe_rnn.validation import shown
+from probe_rnn.validation import Interval, check_param, shown
 
 __all__ = ["VocabTokenizer", "read_vocab", "VOCAB_TOKENIZERS", "tokenizer_from_dict"]
 
@@ -276,8 +276,6 @@ def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
         pad_id = _special(index, None, PAD_SPELLINGS, "pad_id", source)
     if pad_id is None:
         pad_id = padding_idx  # still None: unknown, an error only when a batch needs padding
-    if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, int)
-                               or pad_id < 0):
-        raise ParameterError("pad_id", "an integer >= 0", shown(pad_id))
+    check_param("pad_id", pad_id, [None, Interval(int, 0, None)])
     unk_id = _special(index, unk, UNK_SPELLINGS, "unk", source)
     return VocabTokenizer(index, kind, pad_id, unk_id, source)

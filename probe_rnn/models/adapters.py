@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from probe_rnn.errors import ConfigError, DataError, ModelCallError, ParameterError, ProbeRnnError
 from probe_rnn.models.feeding import Feeding, one_hot_embedding, sorted_packing
 from probe_rnn.plugins import register_adapter, registry
-from probe_rnn.validation import shown
+from probe_rnn.validation import Interval, check_param, shown
 
 if TYPE_CHECKING:
     from probe_rnn.data import Tokenizer
@@ -313,8 +313,7 @@ def iter_batches(
         ``adapter.encode(texts[i:i + batch_size])`` for ``i = 0, batch_size, ...``; each batch
         is padded to its own longest row.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError("batch_size", "an integer >= 1", shown(batch_size))
+    check_param("batch_size", batch_size, Interval(int, 1, None))
     texts = list(texts)
     for start in range(0, len(texts), batch_size):
         yield adapter.encode(texts[start : start + batch_size])
