@@ -50,7 +50,9 @@ def jsonable(value: Any) -> Any:
 
 def json_default(value: Any) -> Any:
     """``json.dumps``'s ``default``: numpy scalars and arrays as numbers and lists, else str."""
-    if hasattr(value, "item"):
+    if getattr(value, "ndim", 0):  # an array (of any size): its nested lists
+        return value.tolist()
+    if hasattr(value, "item"):  # a numpy scalar or a 0-d array
         return value.item()
     if hasattr(value, "tolist"):
         return value.tolist()

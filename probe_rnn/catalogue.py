@@ -288,7 +288,7 @@ def final_view(base: str, layer: int) -> str:
 #: (:data:`probe_rnn.models.config.RNN_TYPES`).
 RNN_TYPES = ("lstm", "gru", "rnn", "rnn-relu")
 #: The kind of a fused recurrent module in captured states
-#: (:func:`probe_rnn.capture.exact_forward.module_kind`).
+#: (:func:`probe_rnn.models.recurrent.module_kind`).
 MODULE_KINDS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 #: Cells looped by the model (``nn.LSTMCell`` ...) -> the fused kind whose cell they are.
 CELL_KINDS: dict[str, str] = {"lstm-cell": "lstm", "gru-cell": "gru", "rnn-cell": "rnn"}

@@ -16,10 +16,6 @@ Register with a decorator::
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from probe_rnn.errors import PluginError
-from probe_rnn.usercode import ProcessExitCalled, did, exits_contained
+from probe_rnn.usercode import (
+    ProcessExitCalled,
+    UserImportError,
+    did,
+    exits_contained,
+    import_file,
+    import_module,
+)
 
 __all__ = [
     "KINDS",
@@ -198,29 +201,20 @@ class Registry:
     def _import_as(self, module: str, origin: str) -> None:
         previous, self._origin = self._origin, origin
         try:
-            with exits_contained():
-                importlib.import_module(module)
-        except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
-            self.failed.append(_warn_failed(origin + f" module {module}", exc))
+            import_module(module)
+        except UserImportError as exc:  # a plugin calling sys.exit() is a broken plugin
+            self.failed.append(_warn_failed(origin + f" module {module}", exc.cause))
         finally:
             self._origin = previous
 
     def _import_file(self, file: Path) -> bool:
-        digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
-        mod_name = f"probe_rnn_plugin_{file.stem}_{digest}"
         previous, self._origin = self._origin, str(file)
         try:
-            spec = importlib.util.spec_from_file_location(mod_name, file)
-            if spec is None or spec.loader is None:
-                raise ImportError("not a Python module")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[mod_name] = module
-            with exits_contained():
-                spec.loader.exec_module(module)
+            import_file(file, "probe_rnn_plugin")
             return True
-        except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is a broken plugin
-            sys.modules.pop(mod_name, None)
-            self.failed.append(_warn_failed(str(file), exc))
+        except (UserImportError, ImportError, OSError) as exc:
+            cause = exc.cause if isinstance(exc, UserImportError) else exc
+            self.failed.append(_warn_failed(str(file), cause))
             return False
         finally:
             self._origin = previous

@@ -11,6 +11,10 @@ no word) or ``os._exit()`` (which ends the process at once, skipping every handl
   failure; code that binds ``os._exit`` before the block, or exits from compiled code, still
   ends its process, which the runner then detects as a worker that died.
 - :func:`exit_site` is the ``file:line`` that raised an exception (its last traceback frame).
+- :func:`import_object` is the one import-by-string: ``"package.module:name"``,
+  ``"package.module.name"`` or ``"path/file.py:name"`` (:func:`import_file` runs a file as a
+  module, as the plugin folders do; :func:`import_module` a module), exits contained, failures
+  typed so that each caller words its own message.
 - :func:`code_identity` is what decides a plugin's behaviour: its file's content hash (or its
   distribution's version), so a journal never reuses cells computed by other code.
 """
@@ -19,17 +23,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib
+import importlib.util
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, packages_distributions, version
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from probe_rnn.hashing import file_sha256, short_id
+
 __all__ = ["ProcessExitCalled", "did", "exits_contained", "exit_site", "code_identity",
-           "import_object", "imported_task", "built_task"]
+           "UserImportError", "names_file", "split_import_path", "import_file", "import_module",
+           "import_object", "failure_type", "imported_task", "built_task"]
 
 
 class ProcessExitCalled(SystemExit):
@@ -83,16 +92,105 @@ def exit_site(exc: BaseException) -> str:
     return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
 
 
-def import_object(path: str) -> Any:
-    """The object an import path ``package.module.name`` names (ImportError/AttributeError/
-    ValueError when it names nothing; code run at import that exits is a RuntimeError)."""
-    module, _, attr = path.rpartition(".")
-    if not module:
-        raise ValueError(f"{path!r} is not an import path")
+class UserImportError(ImportError):
+    """Importing a user's module or file failed: ``cause`` is what its code (or the import
+    system) raised, ``what`` the module or file named."""
+
+    def __init__(self, what: str, cause: BaseException) -> None:
+        super().__init__(f"importing {what} {did(cause)}")
+        self.what, self.cause = what, cause
+
+
+def names_file(module: str) -> bool:
+    """``path/file.py`` (a file to import) rather than ``package.module``."""
+    return module.endswith(".py") or "/" in module or "\\" in module
+
+
+def split_import_path(spec: str) -> tuple[str, str, bool]:
+    """``(module or file, attribute, is a file)`` of ``"package.module:attr"``,
+    ``"package.module.attr"`` or ``"path/file.py:attr"`` (ValueError when it is none)."""
+    if not isinstance(spec, str):
+        raise ValueError(f"{spec!r} is not an import path")
+    module, sep, attr = spec.rpartition(":") if ":" in spec else spec.rpartition(".")
+    is_file = sep == ":" and names_file(module)
+    if not module or not attr.isidentifier():
+        raise ValueError(f"{spec!r} is not an import path: give package.module:name, "
+                         "package.module.name or path/file.py:name")
+    return module, attr, is_file
+
+
+def _on_path(folder: Path, first: bool = True) -> None:
+    """Put ``folder`` on ``sys.path`` (once; first, or last so installed packages still win)."""
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.insert(0 if first else len(sys.path), entry)
+
+
+def import_file(path: Path, prefix: str, *, key: str | None = None,
+                on_path: bool = False) -> ModuleType:
+    """Run a Python file as the module ``{prefix}_{stem}_{short id of key}`` (``key``: the
+    path as given unless told), exits contained; ``on_path`` puts its folder first on
+    ``sys.path`` so it imports the modules beside it.
+
+    FileNotFoundError when there is no such file, ImportError when it is no Python module,
+    :class:`UserImportError` when its code raises or exits (the module is then forgotten).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist")
+    name = f"{prefix}_{path.stem}_{short_id(str(path) if key is None else key)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{str(path)!r} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    if on_path:
+        _on_path(path.resolve().parent)
+    sys.modules[name] = module
     try:
-        return getattr(importlib.import_module(module), attr)
-    except SystemExit as exc:
-        raise RuntimeError(f"importing {module} {did(exc)}") from None
+        with exits_contained():
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # the user's file may do anything
+        sys.modules.pop(name, None)
+        raise UserImportError(str(path), exc) from exc
+    return module
+
+
+def import_module(name: str, *, on_path: bool = False) -> ModuleType:
+    """``importlib.import_module(name)`` with exits contained (:class:`UserImportError` when
+    it fails); ``on_path`` looks in the current folder too, last, as ``python -m`` would."""
+    if on_path:
+        _on_path(Path.cwd(), first=False)
+    try:
+        with exits_contained():
+            return importlib.import_module(name)
+    except (Exception, SystemExit) as exc:  # importing a user's module runs its code
+        raise UserImportError(name, exc) from exc
+
+
+def failure_type(exc: BaseException) -> str:
+    """The name of what went wrong in an import: the type of what a failed import raised
+    (``ModuleNotFoundError``), what it did when it exited (``called sys.exit(2)``)."""
+    cause = exc.cause if isinstance(exc, UserImportError) else exc
+    return did(cause) if isinstance(cause, SystemExit) else type(cause).__name__
+
+
+def import_object(spec: str, *, prefix: str = "probe_rnn_user", on_path: bool = False) -> Any:
+    """The object ``"package.module:attr"``, ``"package.module.attr"`` or
+    ``"path/file.py:attr"`` names (a file is run by :func:`import_file` under ``prefix`` and
+    keyed by its absolute path).
+
+    Raises ValueError (no import path), FileNotFoundError / ImportError (no such file, no
+    Python file), :class:`UserImportError` (the import failed or exited: see its ``cause``)
+    and AttributeError (the module has no such name); each caller words its own message.
+    """
+    module_name, attr, is_file = split_import_path(spec)
+    if is_file:
+        path = Path(module_name)
+        module = import_file(path, prefix, key=str(path.resolve()), on_path=on_path)
+    else:
+        module = import_module(module_name, on_path=on_path)
+    if not hasattr(module, attr):
+        raise AttributeError(f"module {module_name!r} has no attribute {attr!r}")
+    return getattr(module, attr)
 
 
 @functools.cache
@@ -117,8 +215,7 @@ def code_identity(obj: Any) -> dict[str, str]:
     if not path:
         return {}
     try:
-        with open(path, "rb") as fh:
-            digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+        digest = file_sha256(path)[:16]
     except OSError:
         return {}
     if name.startswith("probe_rnn_plugin_"):
@@ -143,7 +240,7 @@ def imported_task(path: str) -> Any:
     except Exception as exc:  # noqa: BLE001 - importing a user's module runs its code
         raise ConfigError(
             f"task {path!r} is neither a registered task nor an importable Task class "
-            f"({type(exc).__name__}): use a name from `probe-rnn plugins` or "
+            f"({failure_type(exc)}): use a name from `probe-rnn plugins` or "
             "'package.module.TaskClass'"
         ) from None
     if not hasattr(obj, "targets") or not (isinstance(obj, type) or not callable(obj)):

@@ -19,9 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from probe_rnn.errors import AttributionError
+from probe_rnn.models.recurrent import module_kind, recurrent_modules
 
 Forward = Callable[[Tensor, Tensor], Tensor]
-RECURRENT_TYPES = (nn.LSTM, nn.GRU, nn.RNN)
 
 
 @dataclass
@@ -64,8 +64,8 @@ def find_parts(model: nn.Module, forward: Forward | None = None, *,
         )
     embedding_module = found[1]
     rnn = getattr(model, "rnn", None)
-    if not isinstance(rnn, RECURRENT_TYPES):
-        found = [m for m in model.modules() if isinstance(m, RECURRENT_TYPES)]
+    if module_kind(rnn) is None:
+        found = list(recurrent_modules(model).values())
         if len(found) != 1:
             raise AttributionError(
                 f"attribution needs exactly one nn.LSTM/GRU/RNN (attribute `rnn`); "

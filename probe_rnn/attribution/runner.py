@@ -9,7 +9,6 @@ rows when the table has enough), or the row numbers given.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import html
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +31,8 @@ from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
 from probe_rnn.errors import DataError, ParameterError
+from probe_rnn.hashing import file_sha256
+from probe_rnn.models.recurrent import module_kind
 from probe_rnn.validation import (
     SEED,
     AnyOf,
@@ -255,7 +256,7 @@ class _Context:
 def _rnn_shape(parts: ModelParts) -> tuple[int, int, int, bool]:
     rnn = parts.rnn
     out_size = getattr(rnn, "proj_size", 0) or rnn.hidden_size
-    return rnn.num_layers, 2 if rnn.bidirectional else 1, out_size, isinstance(rnn, torch.nn.LSTM)
+    return rnn.num_layers, 2 if rnn.bidirectional else 1, out_size, module_kind(rnn) == "lstm"
 
 
 def _fit_probe(ctx: _Context, view: str, probe_rows: int, seed: int) -> Any:
@@ -320,10 +321,6 @@ def _probe_tokens(ctx: _Context, fitted: dict[str, Any], views: Sequence[str] | 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.DataFrame,
            probe_tok: pd.DataFrame, settings: dict[str, Any]) -> AttributionResult:
     labels = list(ctx.bundle.labels)
@@ -354,7 +351,7 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
         "completeness": completeness_verdict(examples, steps, settings.get("n_steps"),
                                              settings.get("state_steps")),
         "versions": {"torch": torch.__version__, "captum": captum.__version__},
-        "files": {n: _sha256(out / n) for n in [*files, "summary.csv"]},
+        "files": {n: file_sha256(out / n) for n in [*files, "summary.csv"]},
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2))  # last: marks complete
     return AttributionResult(out, tokens, examples, steps, neurons, probe_tok, summary, manifest)

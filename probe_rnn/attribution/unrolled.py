@@ -22,9 +22,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-from probe_rnn.attribution.parts import RECURRENT_TYPES, Forward
+from probe_rnn.attribution.parts import Forward
 from probe_rnn.capture import cell_equations
 from probe_rnn.errors import AttributionError
+from probe_rnn.models.recurrent import module_kind
 
 __all__ = ["Taps", "TwinStates", "UnrolledRNN", "twin_in_place", "verify_twin"]
 
@@ -69,7 +70,7 @@ class UnrolledRNN(nn.Module):
 
     def __init__(self, module: nn.RNNBase) -> None:
         super().__init__()
-        if not isinstance(module, RECURRENT_TYPES):
+        if module_kind(module) is None:
             raise AttributionError(
                 f"the unrolled twin needs an nn.LSTM, nn.GRU or nn.RNN; got {type(module).__name__}"
             )

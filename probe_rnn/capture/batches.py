@@ -9,7 +9,6 @@ the recorder lets them go, so memory does not grow with the number of batches.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,10 @@ import pandas as pd
 import torch
 
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
-from probe_rnn.capture.recorder import record, recurrent_module_names
+from probe_rnn.capture.recorder import record
 from probe_rnn.errors import CaptureError, DataError
+from probe_rnn.hashing import sha256
+from probe_rnn.models.recurrent import cell_kind, recurrent_modules
 from probe_rnn.validation import Interval, check_param
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def run_batches(
     when ``base`` > 0)."""
     name = _pick_module(bundle.model, key["requested_module"])
     module = bundle.model.get_submodule(name)
-    fused = not isinstance(module, torch.nn.RNNCellBase)
+    fused = cell_kind(module) is None
     diagnosis = ModuleDiagnosis(naive=naive_expression(module)) if fused else None
     total = base + sum(int(b["lengths"].shape[0]) for b in batches)
     start = base
@@ -91,7 +92,7 @@ def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list
     not grow with the batches; a cell looped by the model is recorded one batch per block
     (its steps are stacked per block)."""
     model, adapter = bundle.model, bundle.adapter
-    per_batch = any(isinstance(model.get_submodule(n), torch.nn.RNNCellBase) for n in names)
+    per_batch = any(cell_kind(model.get_submodule(n)) is not None for n in names)
     with torch.no_grad(), ExitStack() as stack:
         rec = None if per_batch else stack.enter_context(record(model, names, verify))
         for batch in batches:
@@ -168,8 +169,7 @@ def diagnose(
     if "text" not in df.columns or len(df) == 0:
         raise DataError("diagnose needs a non-empty table with a 'text' column")
     by_name = dict(bundle.model.named_modules())
-    names = list(modules) if modules is not None else [
-        name for name, mod in by_name.items() if isinstance(mod, torch.nn.RNNBase)]
+    names = list(modules) if modules is not None else list(recurrent_modules(bundle.model))
     if not names:
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU module: nothing to diagnose")
     stats = {name: ModuleDiagnosis(naive=naive_expression(by_name[name])) for name in names}
@@ -187,7 +187,7 @@ def weights_checksum(model: torch.nn.Module) -> str:
     Identifies the weights actually captured, also for bundles built in memory or re-initialised
     (whose checkpoint checksum is empty or that of another model).
     """
-    digest = hashlib.sha256()
+    digest = sha256()
     for name, tensor in sorted(model.state_dict().items()):
         data = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}|{data.dtype}|{tuple(tensor.shape)}\n".encode())
@@ -196,7 +196,7 @@ def weights_checksum(model: torch.nn.Module) -> str:
 
 
 def _pick_module(model: torch.nn.Module, requested: str | None) -> str:
-    names = recurrent_module_names(model)
+    names = list(recurrent_modules(model, cells=True))
     if requested is None:
         if not names:
             raise CaptureError(

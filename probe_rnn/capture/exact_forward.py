@@ -41,8 +41,9 @@ from probe_rnn.capture.loop_route import Workspace, lstm_loop
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
 from probe_rnn.capture.verify import check_lstm_loop, default_tolerance, diff, raise_on_mismatch
 from probe_rnn.errors import CaptureError
+from probe_rnn.models.recurrent import module_kind
 
-__all__ = ["RecurrentCapture", "module_kind"]
+__all__ = ["RecurrentCapture"]
 
 
 def _leaves(result: Any) -> list[Tensor]:
@@ -50,17 +51,6 @@ def _leaves(result: Any) -> list[Tensor]:
     out, h = result
     out = out.data if isinstance(out, PackedSequence) else out
     return [out, *(h if isinstance(h, tuple) else (h,))]
-
-
-def module_kind(module: nn.Module) -> str | None:
-    """``"lstm"``, ``"gru"``, ``"rnn-tanh"``, ``"rnn-relu"`` for fused recurrent modules."""
-    if isinstance(module, nn.LSTM):
-        return "lstm"
-    if isinstance(module, nn.GRU):
-        return "gru"
-    if isinstance(module, nn.RNN):
-        return "rnn-relu" if module.nonlinearity == "relu" else "rnn-tanh"
-    return None
 
 
 @dataclass

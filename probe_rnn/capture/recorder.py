@@ -40,30 +40,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.capture.exact_forward import RecurrentCapture, module_kind
+from probe_rnn.capture.exact_forward import RecurrentCapture
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
 from probe_rnn.errors import CaptureError, ParameterError
+from probe_rnn.models.recurrent import cell_kind, module_kind, recurrent_modules
 from probe_rnn.validation import shown
 
-__all__ = ["record", "Recorder", "VERIFY_MODES", "recurrent_module_names"]
+__all__ = ["record", "Recorder", "VERIFY_MODES"]
 
 VERIFY_MODES = ("first", "every")
-_CELLS = (nn.LSTMCell, nn.GRUCell, nn.RNNCell)
 _MARK = "_probe_rnn_recording"
-
-
-def _cell_kind(module: nn.Module) -> str:
-    if isinstance(module, nn.LSTMCell):
-        return "lstm-cell"
-    return "gru-cell" if isinstance(module, nn.GRUCell) else "rnn-cell"
-
-
-def recurrent_module_names(model: nn.Module) -> list[str]:
-    """Names of every ``nn.RNN``/``GRU``/``LSTM`` and ``nn.*Cell`` in ``model``, model order."""
-    return [
-        name for name, mod in model.named_modules()
-        if module_kind(mod) is not None or isinstance(mod, _CELLS)
-    ]
 
 
 def _detach(value: Any) -> Any:
@@ -171,7 +157,7 @@ def _validate(model: nn.Module, modules: str | Sequence[str] | None, verify: str
         raise CaptureError(_SCRIPTED.format(what="the model"))
     all_names = dict(model.named_modules())
     if modules is None:
-        names = recurrent_module_names(model)
+        names = list(recurrent_modules(model, cells=True))
         scripted = next((n for n, m in all_names.items()
                          if isinstance(m, torch.jit.ScriptModule)), None)
         if not names and scripted is not None:
@@ -277,9 +263,9 @@ def _recording(model: nn.Module, modules: str | Sequence[str] | None, verify: st
                 had = "forward" in mod.__dict__
                 patched.append((mod, had, mod.__dict__.get("forward")))
                 mod.forward = cap.forward
-            elif isinstance(mod, _CELLS):
+            elif (kind := cell_kind(mod)) is not None:
                 store: list[Any] = []
-                rec._cells[name] = (_cell_kind(mod), store)
+                rec._cells[name] = (kind, store)
                 handles.append(mod.register_forward_hook(
                     lambda _m, _i, out, s=store: s.append(_detach(out))))
             else:

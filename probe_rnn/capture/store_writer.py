@@ -12,7 +12,6 @@ ran over padding (or a cell loop) to each row's real tokens.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from probe_rnn.capture.store import (
 )
 from probe_rnn.catalogue import OUTPUT_NAIVE_LAST
 from probe_rnn.errors import CaptureError, StorageRangeError
-from probe_rnn.hashing import file_sha256
+from probe_rnn.hashing import file_sha256, sha256
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
@@ -59,7 +58,7 @@ class NpyFile:
         self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
         self.row_bytes = self.dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
         with open(path, "rb") as handle:
-            self._digest: Any = hashlib.sha256(handle.read(self.offset))
+            self._digest: Any = sha256(handle.read(self.offset))
         self._next_row = 0
         self.fd = os.open(path, os.O_WRONLY)
 

@@ -142,16 +142,18 @@ def check_views(model: torch.nn.Module, views: Sequence[str] | None) -> None:
     """Capture's own check of view names, before any work: each name parses, and each is a
     view of the module that will be captured (the model's first recurrent module); an error
     lists the valid names, so a typo never costs a capture."""
-    from probe_rnn.capture.exact_forward import module_kind
+    from probe_rnn.models.recurrent import first_recurrent, module_kind
 
     for view in views or ():
         parse_view(view)
-    module = next((m for m in model.modules() if isinstance(m, torch.nn.RNNBase)), None)
-    if module is None or not views:
+    found = first_recurrent(model)
+    if found is None or not views:
         return
+    module = found[1]
     dirs = 2 if module.bidirectional else 1
-    gates = gate_views_for(module_kind(module) or "", module.num_layers, dirs)
-    resolve_views(views_for(module.num_layers, dirs, isinstance(module, torch.nn.LSTM)),
+    kind = module_kind(module) or ""
+    gates = gate_views_for(kind, module.num_layers, dirs)
+    resolve_views(views_for(module.num_layers, dirs, kind == "lstm"),
                   list(views), optional=gates)
 
 

@@ -222,7 +222,7 @@ def compare_readouts_cmd(
 
     from probe_rnn.studies.question import answer_question
 
-    names = _check_study_options(objective, readouts, loss)
+    names, readout_names, losses = _check_study_options(objective, readouts, loss)
     started = time.perf_counter()
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
         df, source = table.load()
@@ -237,7 +237,7 @@ def compare_readouts_cmd(
                        description=f"{setting}: trained {what}")
 
         answer = answer_question(
-            df, objectives=names, losses=loss, readouts=readouts, seeds=seeds, jobs=jobs,
+            df, objectives=names, losses=losses, readouts=readout_names, seeds=seeds, jobs=jobs,
             seed=seed, probe=probe, progress=_progress, client=client, **asdict(training),
             # a bundled dataset's split is a seeded draw: every seed draws its own
             split_per_seed=True if table.dataset is not None else None)
@@ -249,26 +249,35 @@ def compare_readouts_cmd(
     typer.echo(f"report: {path}")
 
 
-def _check_study_options(objective: str, readouts: str | None, loss: str | None) -> list[str]:
-    """The objectives named by ``--objective``, with every option error raised before any
-    training (``--readouts`` for each objective, ``--loss`` for siamese only)."""
+def _names(value: str | None) -> list[str] | None:
+    """The names of a comma-separated option, blanks dropped and repeats kept (the study
+    refuses repeats itself); None stays None."""
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _check_study_options(objective: str, readouts: str | None, loss: str | None
+                         ) -> tuple[list[str], list[str] | None, list[str] | None]:
+    """The objectives, readouts and losses the options name, as lists (the Python API takes
+    lists), with every option error raised before any training (``--readouts`` for each
+    objective, ``--loss`` for siamese only)."""
     from probe_rnn.studies import parse_losses, parse_readouts
     from probe_rnn.studies.question import parse_objectives
 
     split_list(objective, "--objective")  # "," names nothing: the option, not "objective "
     try:
-        names = parse_objectives(objective)
+        names = list(parse_objectives(_names(objective) or []))
     except ConfigError as exc:
         raise ConfigError(f"--objective {objective!r}: {exc}") from None
+    readout_names, losses = _names(readouts), _names(loss)
     for name in names:
-        if readouts is not None:
-            parse_readouts(readouts, name)
-    if loss is not None:
+        if readout_names is not None:
+            parse_readouts(readout_names, name)
+    if losses is not None:
         if "siamese" not in names:
             raise ConfigError("--loss applies to the siamese objective only: add "
                               "--objective siamese or drop --loss")
-        parse_losses(loss, "siamese")
-    return names
+        parse_losses(losses, "siamese")
+    return names, readout_names, losses
 
 
 def _print_studies(answer: Any, seeds: int, source: str) -> None:

@@ -17,12 +17,13 @@ from probe_rnn.models.adapters import (
     iter_batches,
     make_adapter,
 )
-from probe_rnn.models.bundle import ModelBundle, build_random_init, recurrent_modules
+from probe_rnn.models.bundle import ModelBundle, build_random_init, describe_recurrent
 from probe_rnn.models.checkpoint import FORMAT, FORMAT_VERSION, save_checkpoint
 from probe_rnn.models.classifier import RNNClassifier, valid_mask
 from probe_rnn.models.config import READOUTS, RNN_TYPES, ModelConfig
 from probe_rnn.models.factory import call_factory, resolve_factory
 from probe_rnn.models.loading import load_model
+from probe_rnn.models.recurrent import module_kind, recurrent_modules
 from probe_rnn.models.training import TrainEvent, TrainResult, accuracy, train
 
 __all__ = [
@@ -32,7 +33,9 @@ __all__ = [
     "RNNClassifier",
     "valid_mask",
     "ModelBundle",
+    "describe_recurrent",
     "recurrent_modules",
+    "module_kind",
     "build_random_init",
     "Adapter",
     "ProbeRnnAdapter",

@@ -1,6 +1,6 @@
 """A loaded model with everything needed to feed it: :class:`ModelBundle`.
 
-Also the model card (:func:`recurrent_modules`, :meth:`ModelBundle.card`) that ``inspect`` and
+Also the model card (:func:`describe_recurrent`, :meth:`ModelBundle.card`) that ``inspect`` and
 ``run.json`` show, and :func:`build_random_init`, the random-weights baseline of probing.
 """
 
@@ -18,12 +18,13 @@ from torch import Tensor, nn
 from probe_rnn.models.adapters import Adapter, iter_batches
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
+from probe_rnn.models.recurrent import recurrent_modules
 from probe_rnn.validation import Interval, check_param
 
 if TYPE_CHECKING:
     from probe_rnn.data import Tokenizer
 
-__all__ = ["ModelBundle", "recurrent_modules", "build_random_init"]
+__all__ = ["ModelBundle", "describe_recurrent", "build_random_init"]
 
 
 @dataclass
@@ -114,21 +115,20 @@ class ModelBundle:
                 k: self.batch_check.get(k) for k in ("per_row", "allowed", "sentence")},
             "embedding": self.embedding,
             "meta": dict(self.meta),
-            "recurrent_modules": recurrent_modules(self.model),
+            "recurrent_modules": describe_recurrent(self.model),
             "parameters": sum(p.numel() for p in self.model.parameters()),
         }
 
 
-def recurrent_modules(model: nn.Module) -> list[dict[str, Any]]:
-    """One dict per ``nn.RNN``/``nn.GRU``/``nn.LSTM`` inside ``model``.
+def describe_recurrent(model: nn.Module) -> list[dict[str, Any]]:
+    """One dict per ``nn.RNN``/``nn.GRU``/``nn.LSTM`` inside ``model`` (its
+    :func:`~probe_rnn.models.recurrent.recurrent_modules`), the model card's entries.
 
     Keys: ``name, type, layers, directions, hidden, proj_size, parameters`` (``type`` is
     ``LSTM``, ``GRU``, ``RNN(tanh)`` or ``RNN(relu)``).
     """
     found = []
-    for name, module in model.named_modules():
-        if not isinstance(module, nn.RNNBase):
-            continue
+    for name, module in recurrent_modules(model).items():
         kind = module.mode
         if module.mode.startswith("RNN_"):
             kind = f"RNN({module.mode[4:].lower()})"

@@ -13,9 +13,10 @@ import re
 
 from torch import nn
 
+from probe_rnn.models.recurrent import first_recurrent
+
 __all__ = ["explain_call_error", "hint_helps"]
 
-_RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
 _DTYPE = re.compile(r"dtype \(torch\.int64\) does not match|expected scalar type (Float|Double|"
                     r"Half|BFloat16) but found Long|found Long|Long and Float|"
                     r"not implemented for 'Long'", re.I)
@@ -25,15 +26,11 @@ _SHAPE = re.compile(r"size|shape|dimension|dim\b|mismatch|expected|must (be|have
                     r"out of range|positional argument|argument", re.I)
 
 
-def _first_recurrent(model: nn.Module) -> tuple[str, nn.Module] | None:
-    return next(((n, m) for n, m in model.named_modules() if isinstance(m, _RECURRENT)), None)
-
-
 def explain_call_error(model: nn.Module, exc: BaseException) -> str | None:
     """The failure in words with its fix, or None when it is none of the known kinds."""
     text = " ".join(str(exc).split())
     if _DTYPE.search(text):
-        found = _first_recurrent(model)
+        found = first_recurrent(model)
         has_embedding = any(isinstance(m, nn.Embedding) for m in model.modules())
         what = (f"its {type(found[1]).__name__} {found[0]!r} reads float vectors of size "
                 f"{found[1].input_size}" if found else "it reads float inputs")

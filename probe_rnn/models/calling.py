@@ -36,11 +36,11 @@ from probe_rnn.errors import ConfigError, ModelCallError, ParameterError, ProbeR
 from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
 from probe_rnn.models.call_errors import explain_call_error
 from probe_rnn.models.feeding import Feeding
+from probe_rnn.models.recurrent import recurrent_modules
 from probe_rnn.validation import shown
 
 __all__ = ["CallShape", "detect_call", "takes_lengths", "call_options", "find_embedding"]
 
-RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
 _PROBE_LENGTHS = (3, 5, 2)  # batch 3, time 5, not sorted (a packing model may need them sorted)
 _BATCH_SIZE_NAME = re.compile(r"batch|bsz", re.IGNORECASE)
 _UNSORTED = "must be sorted in decreasing order"
@@ -205,7 +205,7 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
         raise ParameterError("layout", "auto, batch or time", shown(layout))
     layouts: Sequence[str] = LAYOUTS if layout == "auto" else (layout,)
     options = call_options(model) if lengths is None else _given_options(model, lengths)
-    rnn = next((m for m in model.modules() if isinstance(m, RECURRENT)), None)
+    rnn = next(iter(recurrent_modules(model).values()), None)
     batch = _probe_batch(vocab_size, pad_id)
     tried: list[str] = []
     known: list[str] = []

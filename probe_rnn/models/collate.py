@@ -37,10 +37,10 @@ from torch.nn.utils.rnn import PackedSequence
 from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
 from probe_rnn.models.adapters import as_logits, forward_signature, last_module
 from probe_rnn.models.feeding import sorted_packing
+from probe_rnn.models.recurrent import recurrent_modules
 
 __all__ = ["CollateAdapter", "load_collate"]
 
-RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
 
 
 class _Reached(Exception):
@@ -147,7 +147,7 @@ class CollateAdapter:
     def _reach(self, args: tuple, kwargs: dict[str, Any], rows: int
                ) -> tuple[Tensor, Tensor | None]:
         """Run the model up to its first recurrent module: each row's steps and the ids."""
-        rnn = next((m for m in self.model.modules() if isinstance(m, RECURRENT)), None)
+        rnn = next(iter(recurrent_modules(self.model).values()), None)
         if rnn is None:
             raise ConfigError("--collate needs a model with an nn.LSTM, nn.GRU or nn.RNN")
         seen: dict[str, Any] = {}

@@ -1,8 +1,12 @@
-"""Architecture configuration of the reference classifier family.
+"""Architecture and training budget of the reference classifier family.
 
 :class:`ModelConfig` is the plain, validated description of an :class:`RNNClassifier`: it is
 what a checkpoint stores under ``"config"`` (as a dict of str/int/float/bool only, so it
 survives ``torch.load(weights_only=True)``) and what the CLI's ``train`` options fill in.
+:class:`Architecture` is its part that does not depend on the data (cell, sizes, layers,
+directions, packing): what every model of one training or one study shares, turned into a
+:class:`ModelConfig` once the vocabulary and labels are known. :class:`TrainBudget` is how long
+and how fast each model trains (epochs, batch size, learning rate, patience, gradient clip).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from probe_rnn.catalogue import READOUTS, RNN_TYPES
 from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.validation import Boolean, Interval, check_param, shown
 
-__all__ = ["RNN_TYPES", "READOUTS", "ModelConfig", "check_choice"]
+__all__ = ["RNN_TYPES", "READOUTS", "ModelConfig", "Architecture", "TrainBudget", "check_choice"]
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -76,7 +80,7 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> ModelConfig:
-        """Check every field; raise ConfigError naming the first bad one."""
+        """Check every field; raise ParameterError naming the first bad one."""
         _check_int("vocab_size", self.vocab_size, 2)
         _check_int("n_labels", self.n_labels, 2)
         check_choice("rnn", self.rnn, RNN_TYPES)
@@ -129,3 +133,48 @@ class ModelConfig:
         if missing:
             raise ConfigError(f"model config lacks required keys {', '.join(missing)}")
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The data-independent part of a :class:`ModelConfig` (same fields, same meaning), shared
+    by every model trained with it; :meth:`config` validates it with the data's sizes."""
+
+    rnn: str = "lstm"
+    embedding_dim: int = 64
+    hidden: int = 64
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    packed: bool = True
+
+    def config(self, *, vocab_size: int, n_labels: int, pad_id: int, readout: str
+               ) -> ModelConfig:
+        """The :class:`ModelConfig` of a model reading ``readout`` on this vocabulary."""
+        return ModelConfig(
+            vocab_size=vocab_size, n_labels=n_labels, rnn=self.rnn,
+            embedding_dim=self.embedding_dim, hidden=self.hidden, layers=self.layers,
+            bidirectional=self.bidirectional, dropout=self.dropout, readout=readout,
+            packed=self.packed, pad_id=pad_id,
+        )
+
+
+@dataclass(frozen=True)
+class TrainBudget:
+    """How each model trains: at most ``epochs`` passes of ``batch_size`` shuffled rows, Adam
+    at ``lr``, gradient norm clipped to ``grad_clip``, early stopping after ``patience`` epochs
+    without a better dev score."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-3
+    patience: int = 3
+    grad_clip: float = 1.0
+
+    def validate(self) -> TrainBudget:
+        """Check every field; raise ParameterError naming the first bad one."""
+        for name in ("epochs", "batch_size", "patience"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("lr", "grad_clip"):
+            check_param(name, getattr(self, name), Interval(float, 0, None, closed="neither"))
+        return self

@@ -15,10 +15,6 @@ looked up from the current folder too, as ``python -m`` would.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +23,13 @@ from typing import Any
 from torch import nn
 
 from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
-from probe_rnn.usercode import did, exits_contained
+from probe_rnn.usercode import (
+    UserImportError,
+    did,
+    exits_contained,
+    import_object,
+    names_file,
+)
 
 __all__ = ["FactoryResult", "resolve_factory", "call_factory", "absolute_spec"]
 
@@ -53,68 +55,41 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _import_file(path: Path) -> Any:
-    if not path.is_file():
-        raise InputFileError(f"factory file {str(path)!r} does not exist: check the path in "
-                             "factory=", parameter="factory")
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    name = f"probe_rnn_factory_{path.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"cannot import factory file {str(path)!r}: it is not a Python module")
-    module = importlib.util.module_from_spec(spec)
-    _on_path(path.resolve().parent)
-    sys.modules[name] = module
-    try:
-        with exits_contained():
-            spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:
-        sys.modules.pop(name, None)
-        raise ConfigError(
-            f"cannot import factory file {str(path)!r} ({_first_line(exc)}): fix the file"
-        ) from exc
-    return module
-
-
-def _on_path(folder: Path, first: bool = True) -> None:
-    """Put ``folder`` on ``sys.path`` (once; first, or last so installed packages still win)."""
-    entry = str(folder)
-    if entry not in sys.path:
-        sys.path.insert(0 if first else len(sys.path), entry)
-
-
-def _is_file(module_name: str) -> bool:
-    """``path/file.py`` (a file to import) rather than ``package.module``."""
-    return module_name.endswith(".py") or "/" in module_name or "\\" in module_name
-
-
 def absolute_spec(spec: str) -> str:
     """``spec`` with a file factory's path made absolute (for another process)."""
     module_name, _, attr = spec.rpartition(":")
-    return f"{Path(module_name).resolve()}:{attr}" if _is_file(module_name) else spec
+    return f"{Path(module_name).resolve()}:{attr}" if names_file(module_name) else spec
 
 
 def resolve_factory(spec: str) -> Callable[[], Any]:
-    """Import the function named by ``"package.module:function"`` or ``"file.py:function"``."""
+    """Import the function named by ``"package.module:function"`` or ``"file.py:function"``
+    (:func:`probe_rnn.usercode.import_object`; a file's folder goes first on ``sys.path``, a
+    module is looked up from the current folder too)."""
     module_name, _, attr = spec.rpartition(":") if isinstance(spec, str) else ("", "", "")
     if not module_name or not attr.isidentifier():
         raise ConfigError(
             f"factory must look like package.module:function or path/file.py:function; "
             f"got {spec!r}"
         )
-    if _is_file(module_name):
-        module = _import_file(Path(module_name))
-    else:
-        _on_path(Path.cwd(), first=False)
-        try:
-            with exits_contained():
-                module = importlib.import_module(module_name)
-        except (Exception, SystemExit) as exc:
-            raise ConfigError(
-                f"cannot import factory module {module_name!r} ({_first_line(exc)}): install it "
-                f"or put it on PYTHONPATH, or pass path/file.py:{attr}"
-            ) from exc
-    func = getattr(module, attr, None)
+    shown = str(Path(module_name))
+    try:
+        func = import_object(spec, prefix="probe_rnn_factory", on_path=True)
+    except FileNotFoundError:
+        raise InputFileError(f"factory file {shown!r} does not exist: check the path in "
+                             "factory=", parameter="factory") from None
+    except UserImportError as exc:
+        if names_file(module_name):
+            raise ConfigError(f"cannot import factory file {shown!r} "
+                              f"({_first_line(exc.cause)}): fix the file") from exc
+        raise ConfigError(
+            f"cannot import factory module {module_name!r} ({_first_line(exc.cause)}): install "
+            f"it or put it on PYTHONPATH, or pass path/file.py:{attr}"
+        ) from exc
+    except ImportError:
+        raise ConfigError(f"cannot import factory file {shown!r}: it is not a Python "
+                          "module") from None
+    except AttributeError:
+        func = None
     if func is None:
         raise ConfigError(f"factory module {module_name!r} has no attribute {attr!r}: name a "
                           f"function of it that returns the model, e.g. {module_name}:build")

@@ -27,7 +27,7 @@ from probe_rnn.models.adapters import (
     make_adapter,
 )
 from probe_rnn.models.bundle import ModelBundle
-from probe_rnn.models.calling import RECURRENT, detect_call, find_embedding
+from probe_rnn.models.calling import detect_call, find_embedding
 from probe_rnn.models.checkpoint import (
     FORMAT,
     check_format,
@@ -40,6 +40,7 @@ from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 from probe_rnn.models.factory import FactoryResult, absolute_spec, call_factory
 from probe_rnn.models.feeding import Feeding
+from probe_rnn.models.recurrent import recurrent_modules
 from probe_rnn.models.sanity import check_declared_sizes, check_finite
 from probe_rnn.plugins import registry
 from probe_rnn.validation import (
@@ -299,7 +300,7 @@ def feeding_for(model: nn.Module, tok: Any, found: tuple[str, nn.Embedding] | No
         raise ConfigError(f"pad_to={pad_to} leaves no step for the text beside bos=/eos=: "
                           "give the length the model was trained with", parameter="pad_to")
     one_hot = None
-    rnn = next((m for m in model.modules() if isinstance(m, RECURRENT)), None)
+    rnn = next(iter(recurrent_modules(model).values()), None)
     if found is None and tok is not None and rnn is not None and rnn.input_size == len(tok):
         one_hot = len(tok)
     return Feeding(pad_to=pad_to, bos=bos, eos=eos, bos_id=ids["bos"], eos_id=ids["eos"],

@@ -29,11 +29,12 @@ from probe_rnn.hashing import data_checksum
 from probe_rnn.models.adapters import ProbeRnnAdapter
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
-from probe_rnn.models.config import ModelConfig
+from probe_rnn.models.config import Architecture, ModelConfig, TrainBudget
 
 __all__ = [
-    "TrainEvent", "TrainResult", "train", "accuracy", "EncodedSplit", "encode_split",
-    "build_classifier", "prepare_table", "seed_everything", "EarlyStopping",
+    "TrainEvent", "TrainResult", "train", "train_model", "train_loop", "accuracy",
+    "EncodedSplit", "encode_split", "build_classifier", "prepare_table", "seed_everything",
+    "EarlyStopping",
 ]
 
 
@@ -104,20 +105,6 @@ def accuracy(model: nn.Module, split: EncodedSplit, batch_size: int = 512) -> fl
     return correct / n
 
 
-def _check_args(
-    epochs: int, batch_size: int, lr: float, patience: int, grad_clip: float, seed: int
-) -> None:
-    from probe_rnn.validation import check_seed
-
-    check_seed(seed)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1; got {value!r}")
-    for name, value in (("lr", lr), ("grad_clip", grad_clip)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ConfigError(f"{name} must be a number > 0; got {value!r}")
-
-
 def build_classifier(config: ModelConfig) -> RNNClassifier:
     """The model, or a one-line error when its weights cannot even be allocated."""
     try:
@@ -165,27 +152,6 @@ def _version() -> str:
         return "unknown"
 
 
-def _run_epoch(
-    model: RNNClassifier, opt: torch.optim.Optimizer, split: EncodedSplit, batch_size: int,
-    grad_clip: float, gen: torch.Generator, report: Callable[[int, int, float], None],
-) -> float:
-    model.train()
-    order = torch.randperm(len(split.y), generator=gen)
-    batches = list(order.split(batch_size))
-    total, seen = 0.0, 0
-    for i, index in enumerate(batches):
-        ids, lengths, y = split.rows(index)
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(ids, lengths), y)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        opt.step()
-        total += float(loss.detach()) * len(y)
-        seen += len(y)
-        report(i + 1, len(batches), total / seen)
-    return total / seen
-
-
 class EarlyStopping:
     """Early stopping on a dev score (higher is better) that keeps a copy of the best weights.
 
@@ -215,45 +181,86 @@ class EarlyStopping:
         return self.best_epoch
 
 
-def _fit(
-    model: RNNClassifier, data: dict[str, EncodedSplit], *, epochs: int, batch_size: int, lr: float,
-    seed: int, patience: int, grad_clip: float, progress: Callable[[TrainEvent], Any] | None,
+def train_loop(
+    model: nn.Module, step: Callable[[int, Tensor], Tensor], n_train: int,
+    dev_score: Callable[[], float], budget: TrainBudget, seed: int, *,
+    score_name: str = "dev_score", on_batch: Callable[[int, int, int, float], Any] | None = None,
+    on_epoch: Callable[[int, float, float], Any] | None = None,
 ) -> tuple[list[dict[str, float]], int]:
-    """Epoch loop with early stopping; leaves the best-on-dev weights in ``model``."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    """The one training loop: Adam, shuffled mini-batches, clipped gradients, early stopping;
+    leaves the weights of the best dev score in ``model`` (eval mode).
+
+    ``step(epoch, index)`` returns the mean loss of the training items ``index`` (a slice of a
+    seeded permutation of ``range(n_train)``); ``dev_score()`` (higher is better) runs in eval
+    mode without gradients after each epoch. ``on_batch(epoch, batch, batches, mean loss so
+    far)`` and ``on_epoch(epoch, train loss, score)`` report progress. Returns one
+    ``{"epoch", "train_loss", score_name}`` per epoch run and the best epoch.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=budget.lr)
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
-    stopper = EarlyStopping(model, patience)
-    for epoch in range(1, epochs + 1):
-
-        def report(b: int, n: int, loss: float, epoch: int = epoch) -> None:
-            if progress is not None:
-                progress(TrainEvent(epoch, epochs, b, n, loss))
-
-        loss = _run_epoch(model, opt, data["train"], batch_size, grad_clip, gen, report)
-        dev_acc = accuracy(model, data["dev"])
-        history.append({"epoch": epoch, "train_loss": loss, "dev_accuracy": dev_acc})
-        if progress is not None:
-            progress(TrainEvent(epoch, epochs, 0, 0, loss, dev_acc))
-        if stopper.update(epoch, dev_acc):
+    stopper = EarlyStopping(model, budget.patience)
+    for epoch in range(1, budget.epochs + 1):
+        model.train()
+        batches = torch.randperm(n_train, generator=gen).split(budget.batch_size)
+        total, seen = 0.0, 0
+        for i, index in enumerate(batches):
+            opt.zero_grad()
+            loss = step(epoch, index)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, budget.grad_clip)
+            opt.step()
+            total += float(loss.detach()) * len(index)
+            seen += len(index)
+            if on_batch is not None:
+                on_batch(epoch, i + 1, len(batches), total / seen)
+        model.eval()
+        with torch.no_grad():
+            score = float(dev_score())
+        history.append({"epoch": epoch, "train_loss": total / seen, score_name: score})
+        if on_epoch is not None:
+            on_epoch(epoch, total / seen, score)
+        if stopper.update(epoch, score):
             break
     return history, stopper.restore()
 
 
+def _fit(model: RNNClassifier, data: dict[str, EncodedSplit], budget: TrainBudget, seed: int,
+         progress: Callable[[TrainEvent], Any] | None) -> tuple[list[dict[str, float]], int]:
+    """:func:`train_loop` with cross-entropy on the train split, scored by dev accuracy."""
+    train, epochs = data["train"], budget.epochs
+
+    def step(epoch: int, index: Tensor) -> Tensor:
+        ids, lengths, y = train.rows(index)
+        return nn.functional.cross_entropy(model(ids, lengths), y)
+
+    def on_batch(epoch: int, b: int, n: int, loss: float) -> None:
+        if progress is not None:
+            progress(TrainEvent(epoch, epochs, b, n, loss))
+
+    def on_epoch(epoch: int, loss: float, dev_acc: float) -> None:
+        if progress is not None:
+            progress(TrainEvent(epoch, epochs, 0, 0, loss, dev_acc))
+
+    return train_loop(model, step, len(train.y), lambda: accuracy(model, data["dev"]), budget,
+                      seed, score_name="dev_accuracy", on_batch=on_batch, on_epoch=on_epoch)
+
+
 def _training_meta(*, source: str | None, parts: dict[str, pd.DataFrame], labels: list[str],
-                   df: pd.DataFrame, tokenizer: str, history: list[dict[str, Any]], epochs: int,
-                   best_epoch: int, dev_acc: float, test_acc: float, seed: int, batch_size: int,
-                   lr: float, patience: int, grad_clip: float,
-                   start_time: float) -> dict[str, Any]:
+                   df: pd.DataFrame, tokenizer: str, history: list[dict[str, Any]],
+                   budget: TrainBudget, best_epoch: int, dev_acc: float, test_acc: float,
+                   seed: int, start_time: float) -> dict[str, Any]:
     """The ``meta`` a trained bundle records: data, split sizes, settings, scores, versions."""
     return {
         "dataset": source, "rows": {s: len(p) for s, p in parts.items()}, "labels": labels,
         # lets a later run on this table know the split is this model's own (no split column)
         "data_checksum": data_checksum(df["text"], df["label"]),
-        "tokenizer": tokenizer, "epochs": len(history), "max_epochs": epochs,
+        "tokenizer": tokenizer, "epochs": len(history), "max_epochs": budget.epochs,
         "best_epoch": best_epoch, "dev_accuracy": dev_acc,
         "test_accuracy": None if np.isnan(test_acc) else test_acc, "seed": seed,
-        "batch_size": batch_size, "lr": lr, "patience": patience, "grad_clip": grad_clip,
+        "batch_size": budget.batch_size, "lr": budget.lr, "patience": budget.patience,
+        "grad_clip": budget.grad_clip,
         "optimizer": "Adam", "torch_version": torch.__version__, "probe_rnn_version": _version(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_seconds": round(time.perf_counter() - start_time, 3),
@@ -287,31 +294,44 @@ def train(
     is fitted on the train rows only. Training stops after ``epochs`` or when dev accuracy has
     not improved for ``patience`` epochs; the best-on-dev weights are returned. ``source``
     (e.g. ``"dataset:names"`` or a file path) is recorded in ``meta["dataset"]``; ``progress``
-    receives a :class:`TrainEvent` after every batch and after every epoch.
+    receives a :class:`TrainEvent` after every batch and after every epoch. The architecture
+    and budget keywords are those of :class:`Architecture` and :class:`TrainBudget`
+    (:func:`train_model` takes the two objects).
     """
+    architecture = Architecture(rnn=rnn, embedding_dim=embedding_dim, hidden=hidden,
+                                layers=layers, bidirectional=bidirectional, dropout=dropout,
+                                packed=packed)
+    budget = TrainBudget(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+                         grad_clip=grad_clip)
+    return train_model(df, architecture, budget, tokenizer=tokenizer, readout=readout,
+                       seed=seed, source=source, progress=progress)
+
+
+def train_model(
+    df: pd.DataFrame, architecture: Architecture, budget: TrainBudget, *,
+    tokenizer: str = "char", readout: str = "last", seed: int = 0, source: str | None = None,
+    progress: Callable[[TrainEvent], Any] | None = None,
+) -> TrainResult:
+    """:func:`train` with the architecture and the budget as objects."""
+    from probe_rnn.validation import check_seed
+
     start_time = time.perf_counter()
-    _check_args(epochs, batch_size, lr, patience, grad_clip, seed)
+    check_seed(seed)
+    budget.validate()
     df, labels = prepare_table(df, seed, source)
     seed_everything(seed)
     parts = {s: df[df["split"] == s] for s in ("train", "dev", "test")}
     tok = Tokenizer(tokenizer).fit(parts["train"]["text"].tolist())
     data = {s: encode_split(tok, part, labels) for s, part in parts.items() if len(part)}
-    config = ModelConfig(
-        vocab_size=len(tok), n_labels=len(labels), rnn=rnn, embedding_dim=embedding_dim,
-        hidden=hidden, layers=layers, bidirectional=bidirectional, dropout=dropout,
-        readout=readout, packed=packed, pad_id=tok.pad_id,
-    )
+    config = architecture.config(vocab_size=len(tok), n_labels=len(labels), pad_id=tok.pad_id,
+                                 readout=readout)
     model = build_classifier(config)
-    history, best_epoch = _fit(
-        model, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-        patience=patience, grad_clip=grad_clip, progress=progress,
-    )
+    history, best_epoch = _fit(model, data, budget, seed, progress)
     dev_acc = accuracy(model, data["dev"])
     test_acc = accuracy(model, data["test"]) if "test" in data else float("nan")
     meta = _training_meta(
         source=source, parts=parts, labels=labels, df=df, tokenizer=tokenizer, history=history,
-        epochs=epochs, best_epoch=best_epoch, dev_acc=dev_acc, test_acc=test_acc, seed=seed,
-        batch_size=batch_size, lr=lr, patience=patience, grad_clip=grad_clip,
+        budget=budget, best_epoch=best_epoch, dev_acc=dev_acc, test_acc=test_acc, seed=seed,
         start_time=start_time,
     )
     bundle = ModelBundle(

@@ -14,7 +14,7 @@ One concept per module: ``tasks`` (targets), ``probes`` (scikit-learn estimators
 
 from __future__ import annotations
 
-from probe_rnn.probing.measures import CI_METHOD
+from probe_rnn.probing.intervals import CI_METHOD
 from probe_rnn.probing.probes import LogisticProbe, MLPProbe, RidgeProbe, make_probe
 from probe_rnn.probing.results import METRICS, headline_table, save_results
 from probe_rnn.probing.runner import run_probes

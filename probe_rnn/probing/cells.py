@@ -16,7 +16,6 @@ settings, the protocol and probe-rnn's version): the run journal keys finished c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import traceback
@@ -30,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError, ProbeOutputError, StoreError
+from probe_rnn.hashing import json_sha256, rows_sha256, sha256
 from probe_rnn.probing.controls import DEGENERATE_CONTROL, control_keys, control_targets
 from probe_rnn.probing.exported import export_probe
 from probe_rnn.probing.jobs import Fitter, Problem, key_classes, mdl_job, split_job
@@ -102,7 +102,7 @@ def store_identity(store: Any) -> str:
     """Hash of a store's manifest (content, checksums, creation time); else its object id."""
     manifest = getattr(store, "manifest", None)
     if isinstance(manifest, dict):
-        return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+        return json_sha256(manifest)
     return f"unsaved:{id(store)}"
 
 
@@ -128,14 +128,14 @@ def cell_key(cell: Cell, settings: Settings, code: dict[str, str] | None = None)
     from probe_rnn.probing.probes import make_probe
 
     code = cell_code(cell) if code is None else code
-    rows = hashlib.sha256(np.ascontiguousarray(cell.rows, dtype=np.int64).tobytes()).hexdigest()
+    rows = rows_sha256(cell.rows)
     key = {
         "version": __version__, "protocol": PROTOCOL_VERSION, "model": cell.model,
         "store": store_identity(cell.store), "rows": rows, "view": cell.view,
         "task": _describe(cell.task), "probe": [cell.probe, _describe(make_probe(cell.spec, 0))],
         "settings": asdict(settings),
     } | ({"code": code} if code else {})  # keys of built-in probes and tasks stay as they were
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=repr).encode()).hexdigest()
+    return json_sha256(key, default=repr)
 
 
 # -- building the matrix --------------------------------------------------------------------
@@ -154,7 +154,7 @@ def context(store: Any, rows: np.ndarray) -> dict[str, Any]:
     ident = store_identity(store)
     if ident.startswith("unsaved:"):
         return _context(store, rows)
-    key = (ident, hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest())
+    key = (ident, rows_sha256(rows))
     if key not in _CONTEXTS:
         if len(_CONTEXTS) >= 4:  # a worker serves one run: a few stores at most
             _CONTEXTS.pop(next(iter(_CONTEXTS)))
@@ -234,7 +234,7 @@ def _pairing(plan: Any, groups: np.ndarray, seeds: list[int], ctx: dict[str, Any
     def update(ids: np.ndarray) -> None:
         digest.update("\x1e".join(text[np.unique(ids)].tolist()).encode("utf-8"))
 
-    digest = hashlib.sha256(plan.protocol.encode())
+    digest = sha256(plan.protocol.encode())
     update(groups)
     for sd in seeds:
         for k, (_, te) in enumerate(plan.splits[sd]):

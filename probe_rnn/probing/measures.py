@@ -1,4 +1,4 @@
-"""Measures: accuracy / R², usable information in bits, majority baseline, 95 % intervals.
+"""Measures: accuracy / R², usable information in bits, majority baseline, metric ranges.
 
 Usable information (Xu et al. 2020, "V-information"; Hewitt et al. 2021) in bits::
 
@@ -27,12 +27,9 @@ other, and can exceed it only when a fold's labels differ from its training rows
 ``λ`` uses the null model's ``n`` in both terms (for per-position rows, the training rows at
 that position). ``cross_entropy_bits`` itself only floors at ``EPS`` for raw probabilities.
 
-Intervals: ``CI_METHOD`` — a 95 % Student-t interval over the folds × seeds values, with the
-Nadeau & Bengio (2003) corrected variance ``s² (1/n + n_test/n_train)``, because K-fold
-estimates share training rows and the plain t-interval is too narrow. With fewer than
-``MIN_CI_VALUES = 3`` finite values (e.g. 2 folds × 1 seed: a t-interval with one degree of
-freedom and t = 12.7, which gave accuracy intervals like [-0.92, 2.75]) the interval is NaN.
-Interval ends are clipped to the metric's valid range ``METRIC_BOUNDS`` (accuracy in [0, 1],
+Intervals are computed in :mod:`probe_rnn.probing.intervals` (``ci95``: the Nadeau–Bengio
+corrected t-interval over folds × seeds); their ends are clipped to the metric's valid range
+``METRIC_BOUNDS`` (accuracy in [0, 1],
 selectivity in [-1, 1], R² ≤ 1, entropy and MDL codelengths ≥ 0; ``bits`` is clipped to at most
 H(label) by the cell, :mod:`probe_rnn.probing.cellstats`).
 """
@@ -42,16 +39,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 from sklearn.dummy import DummyClassifier
 
 __all__ = [
     "EPS",
     "SMOOTHING",
     "align_proba",
-    "MIN_CI_VALUES",
     "METRIC_BOUNDS",
-    "CI_METHOD",
     "class_set",
     "cross_entropy_bits",
     "marginal_proba",
@@ -62,12 +56,10 @@ __all__ = [
     "accuracy",
     "r2",
     "majority_accuracy",
-    "ci95",
 ]
 
 EPS = 1e-6
 SMOOTHING = 0.5
-MIN_CI_VALUES = 3
 _INF = float("inf")
 METRIC_BOUNDS: dict[str, tuple[float, float]] = {
     "accuracy": (0.0, 1.0),
@@ -87,10 +79,6 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
     "control_key_accuracy": (0.0, 1.0),
     "control_majority": (0.0, 1.0),
 }
-CI_METHOD = (
-    "95% t-interval over folds x seeds, Nadeau-Bengio corrected variance; "
-    f"NaN with fewer than {MIN_CI_VALUES} values; clipped to the metric's valid range"
-)
 
 
 def align_proba(proba: np.ndarray, have: Sequence, want: Sequence) -> np.ndarray:
@@ -265,41 +253,3 @@ def majority_accuracy(y_train: np.ndarray, y_test: np.ndarray) -> float:
         return float("nan")
     dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(y_train), 1)), y_train)
     return accuracy(y_test, dummy.predict(np.zeros((len(y_test), 1))))
-
-
-def ci95(
-    values: Sequence[float], test_train_ratio: float = 0.0,
-    bounds: tuple[float, float] | None = None, min_values: int = MIN_CI_VALUES,
-) -> tuple[float, float, float]:
-    """Mean and 95 % t-interval of fold × seed values (NaNs dropped).
-
-    Parameters
-    ----------
-    values : sequence of float
-        One value per fold and seed.
-    test_train_ratio : float
-        ``n_test / n_train`` of the folds (Nadeau-Bengio correction; 0 gives the plain interval).
-    bounds : (float, float), optional
-        The metric's valid range (``METRIC_BOUNDS``); the interval ends are clipped to it.
-    min_values : int
-        Fewer finite values than this give a NaN interval (at least 2).
-
-    Returns
-    -------
-    mean, low, high : float
-        ``low``/``high`` are NaN with fewer than ``min_values`` finite values.
-    """
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
-    if len(v) == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(v.mean())
-    if len(v) < max(2, min_values):
-        return mean, float("nan"), float("nan")
-    var = float(v.var(ddof=1)) * (1.0 / len(v) + test_train_ratio)
-    low, high = mean, mean  # zero spread: the point (stats.t.interval gives NaN at scale 0)
-    if var != 0:
-        low, high = (float(x) for x in stats.t.interval(0.95, len(v) - 1, loc=mean,
-                                                          scale=np.sqrt(var)))
-    if bounds is not None:
-        low, high = float(np.clip(low, *bounds)), float(np.clip(high, *bounds))
-    return mean, low, high

@@ -7,7 +7,7 @@ A cell's precision target (``precision``, default 0.01) is the half-width wanted
 - ``kfold``: the cell has at most ``folds · need`` sentences (48,020 at the defaults). Every
   sentence is held out once (seeded K-fold by sentence, ``folds`` × ``seeds``); the interval
   is the Nadeau–Bengio corrected t-interval over the fold values
-  (:func:`probe_rnn.probing.measures.ci95`). At ``folds · need`` sentences each fold trains
+  (:func:`probe_rnn.probing.intervals.ci95`). At ``folds · need`` sentences each fold trains
   on ``(folds - 1) · need`` sentences and tests ``need``.
 - ``holdout``: the cell has more, so the training side has reached its cap. Per seed, one
   seeded split by sentence holds out ``need`` sentences and trains on a seeded sample of
@@ -37,7 +37,6 @@ still leaves it out (issue 25: 0.09–0.11 false positives for "A carries more t
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,13 +45,15 @@ import numpy as np
 
 from probe_rnn.data.sampling import shuffled_groups
 from probe_rnn.errors import ParameterError
+from probe_rnn.hashing import seed_from_text
+from probe_rnn.probing.intervals import Z95
 from probe_rnn.probing.splits import group_kfold
 from probe_rnn.validation import shown
 
 __all__ = [
     "PROTOCOL_VERSION", "BOOTSTRAP", "DEFAULT_PRECISION", "HOLDOUT_SEEDS", "Plan",
     "needed_test_sentences", "plan_splits", "bootstrap_draws", "fit_variance", "with_fit_noise",
-    "percentile_interval", "describe",
+    "describe",
 ]
 
 #: 3: sentence-level controls keyed on a recurring token type (the task's control_unit).
@@ -63,14 +64,13 @@ BOOTSTRAP = 1000
 DEFAULT_PRECISION = 0.01
 #: Fewest seeds a held-out cell runs (each its own split), to measure the fit's variance.
 HOLDOUT_SEEDS = 2
-_Z = 1.959963984540054
 
 
 def needed_test_sentences(precision: float) -> int:
     """Held-out sentences for a worst-case 95 % accuracy half-width of ``precision``."""
     if not isinstance(precision, int | float) or not 0 < precision < 0.5:
         raise ParameterError("precision", "a number in (0, 0.5)", shown(precision))
-    return int(math.ceil((_Z * 0.5 / precision) ** 2))
+    return int(math.ceil((Z95 * 0.5 / precision) ** 2))
 
 
 @dataclass
@@ -217,14 +217,9 @@ def with_fit_noise(draws: np.ndarray, variance: np.ndarray, seed: int, salt: str
     column; ``salt`` (the cell and metric names) makes the noise independent across cells."""
     if not np.any(variance > 0):
         return draws
-    key = int.from_bytes(hashlib.sha256(salt.encode()).digest()[:8], "little")
+    key = seed_from_text(salt)
     rng = np.random.default_rng([seed, key])
     return draws + rng.standard_normal(draws.shape) * np.sqrt(variance)
-
-
-def percentile_interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2.5 and 97.5 percentiles of bootstrap draws (B, metrics), NaN draws left out."""
-    return np.nanpercentile(draws, 2.5, axis=0), np.nanpercentile(draws, 97.5, axis=0)
 
 
 def describe(precision: float, folds: int) -> str:

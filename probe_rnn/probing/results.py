@@ -54,7 +54,8 @@ import pandas as pd
 from probe_rnn.atomic import replacing
 from probe_rnn.catalogue import try_parse
 from probe_rnn.probing.cellstats import cell_constants, cell_salt, clip_bits, withheld
-from probe_rnn.probing.measures import CI_METHOD, METRIC_BOUNDS, ci95
+from probe_rnn.probing.intervals import CI_METHOD, ci95, percentile_interval
+from probe_rnn.probing.measures import METRIC_BOUNDS
 from probe_rnn.run_folder import RESULT_COLUMNS
 
 __all__ = ["METRICS", "cell_rows", "assemble", "values_table", "view_coordinates",
@@ -111,12 +112,7 @@ def _bootstrap_stats(parts: dict[int, dict[str, Any]], seed: int,
     (:func:`~probe_rnn.probing.protocol.fit_variance`); the resamples of
     :data:`DRAWN_METRICS` go into ``keep`` when given."""
     from probe_rnn.probing.jobs import row_metrics
-    from probe_rnn.probing.protocol import (
-        bootstrap_draws,
-        fit_variance,
-        percentile_interval,
-        with_fit_noise,
-    )
+    from probe_rnn.probing.protocol import bootstrap_draws, fit_variance, with_fit_noise
 
     first = next(iter(parts.values()))
     if "sq_res" in first:

@@ -14,7 +14,7 @@ from typing import Any
 from sklearn.base import clone
 
 from probe_rnn.errors import PluginError
-from probe_rnn.usercode import did, import_object
+from probe_rnn.usercode import did, failure_type, import_object
 
 __all__ = ["make_probe", "untuned", "retuned"]
 
@@ -25,7 +25,7 @@ def _import_path(name: str) -> Any:
     except Exception as exc:  # noqa: BLE001 - importing a user's module runs its code
         raise PluginError(
             f"probe {name!r} is neither a registered probe nor an importable class "
-            f"({type(exc).__name__}): use a name from `probe-rnn plugins` or 'package.module.Class'"
+            f"({failure_type(exc)}): use a name from `probe-rnn plugins` or 'package.module.Class'"
         ) from exc
 
 

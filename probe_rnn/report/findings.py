@@ -6,7 +6,7 @@ their largest difference is below the storage tolerance, one view (or model) car
 information than another only when the 95 % interval of their difference excludes 0 ("within
 noise" when it does not), and without intervals the comparison is reported as untested. The
 difference is paired wherever the two were scored on the same splits
-(:mod:`probe_rnn.probing.paired`: per-fold differences with the Nadeau–Bengio interval, or
+(:mod:`probe_rnn.probing.intervals`: per-fold differences with the Nadeau–Bengio interval, or
 the same bootstrap resamples), which is the case for views of one model and for the trained
 vs the random-init model; each sentence gives the difference, its interval and its method.
 """
@@ -19,7 +19,9 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.catalogue import READOUT_VIEWS, final_view  # READOUT_VIEWS: re-exported
-from probe_rnn.probing.paired import Difference, difference, unpaired
+from probe_rnn.probing.intervals import Difference, difference, unpaired
+from probe_rnn.probing.power import detectable
+from probe_rnn.probing.verdict_wording import ABOVE, BELOW, WITHIN_NOISE, decide, within_noise
 from probe_rnn.report.attribution_findings import attribution_findings
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.measures import (
@@ -36,7 +38,6 @@ from probe_rnn.report.verdicts import (
     MAJORITY,
     Claim,
     claims_json,
-    detectable,
     holm_verdicts,
     majority_difference,
     verdict,
@@ -91,8 +92,8 @@ def _compare_sentence(base: Estimate, other: Estimate, unit: str, what: str,
                 f"{short_number(base.value)} for `{base.view}` (no confidence intervals "
                 "recorded, so "
                 "the difference is untested).")
-    if not d.excludes_zero():
-        return (f"`{other.view}` carries {what} within noise of `{base.view}` ({nums} {unit}; "
+    if decide(d.value, d.low, d.high) == WITHIN_NOISE:
+        return (f"`{other.view}` carries {what} {within_noise(f'`{base.view}`')} ({nums} {unit}; "
                 f"{_difference_text(d, unit)}: the interval includes 0; a true difference of "
                 f"about {short_number(detectable(d))} {unit} would be detected 80% of the "
                 "time).")
@@ -175,8 +176,8 @@ def _recommendation(results: pd.DataFrame, run: dict[str, Any], eq: Equivalence 
     family = f"best:{task}:{metric}"
     claims = tuple(Claim(e.view, best.view, metric, v, family, task, str(cells.probe))
                    for e, v, d in compared if d is not None and v != "same")
-    ties = [e.view for e, v, _ in compared if v in ("same", "within noise")]
-    worse = [e.view for e, v, _ in compared if v == "below"]
+    ties = [e.view for e, v, _ in compared if v in ("same", WITHIN_NOISE)]
+    worse = [e.view for e, v, _ in compared if v == BELOW]
     tested = [d for _, v, d in compared if d is not None and d.has_ci]
     head = ("Which state should your classifier read? For this model (probed with the head it "
             "was trained with: these probes describe the states shaped by this model's own "
@@ -220,8 +221,8 @@ def _own_head(run: dict[str, Any], best: Estimate,
     for e, v, d in compared:
         if e.view == own:
             said = {"same": "the very same vector as the best",
-                    "within noise": "within noise of the best",
-                    "below": f"measurably below the best ({_difference_text(d, unit)})"
+                    WITHIN_NOISE: within_noise("the best"),
+                    BELOW: f"measurably below the best ({_difference_text(d, unit)})"
                     if d is not None else "below the best"}[v]
             return f" The model's own head reads `{own}`: {said}."
     return ""
@@ -244,8 +245,8 @@ def _majority_finding(results: pd.DataFrame, cells: Cells, task: str) -> list[Fi
     family = f"majority:{task}"
     claims = tuple(Claim(v, MAJORITY, "accuracy", w, family, task, str(cells.probe))
                    for (v, _), w in zip(pairs, verdicts, strict=True))
-    above = [(v, d) for (v, d), w in zip(pairs, verdicts, strict=True) if w == "above"]
-    other = [v for (v, _), w in zip(pairs, verdicts, strict=True) if w != "above"]
+    above = [(v, d) for (v, d), w in zip(pairs, verdicts, strict=True) if w == ABOVE]
+    other = [v for (v, _), w in zip(pairs, verdicts, strict=True) if w != ABOVE]
     how = (f"paired difference of each view's accuracy from the majority rate of the same "
            f"splits, Holm-corrected over the {len(pairs)} views")
     if not above:
@@ -274,9 +275,10 @@ def _baseline_findings(results: pd.DataFrame, cells: Cells) -> list[Finding]:
                     "with the "
                     f"trained weights and {percent(rand.value)} with random weights (no intervals, "
                     "difference untested).")
-        elif not d.excludes_zero():
-            text = (f"On `{best.view}` a probe on random-weight states is within noise of the "
-                    f"trained model ({rand.describe()} vs {best.describe()} accuracy; "
+        elif decide(d.value, d.low, d.high) == WITHIN_NOISE:
+            text = (f"On `{best.view}` a probe on random-weight states is "
+                    f"{within_noise('the trained model')} ({rand.describe()} vs "
+                    f"{best.describe()} accuracy; "
                     f"{_difference_text(d, 'accuracy')}): this probe does not show that "
                     "training added label information there.")
         else:
@@ -317,7 +319,7 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
                 f"({rows_card.get('split_source', 'its source unknown')}) is not known to be "
                 "the one the model was trained with, so this comparison says nothing about "
                 "memorisation.")
-    elif d.excludes_zero() and d.value > 0:
+    elif decide(d.value, d.low, d.high) == ABOVE:
         text = (f"On `{view}` the probe reads the label better on rows the model trained on "
                 f"than on held-out rows ({train.describe()} vs {held.describe()}; "
                 f"{_difference_text(d, 'accuracy')}): part of what the state holds is "
@@ -326,7 +328,7 @@ def _memorisation_findings(results: pd.DataFrame, train_rows: pd.DataFrame | Non
     else:
         text = (f"On `{view}` the probe reads the label at {train.describe()} on rows the model "
                 f"trained on and {held.describe()} on held-out rows "
-                f"({_difference_text(d, 'accuracy')}): within noise, so this run does not show "
+                f"({_difference_text(d, 'accuracy')}): {WITHIN_NOISE}, so this run does not show "
                 "memorisation there.")
     return [Finding(text, "probing-training-rows", "memorisation")]
 

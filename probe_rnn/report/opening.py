@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.catalogue import final_view, state_views
-from probe_rnn.probing.paired import Difference
+from probe_rnn.probing.intervals import Difference
+from probe_rnn.probing.verdict_wording import ABOVE, WITHIN_NOISE, better_by, decide
 from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.findings import Cells, label_metric
 from probe_rnn.report.measures import Estimate, estimate, label_task
@@ -130,9 +131,10 @@ def _versus(cells: Cells, eq: Equivalence | None, base: Estimate, other: Estimat
     d = cells.diff(other, base, task)
     if d is None or not d.has_ci:
         return "untested", d
-    if not d.excludes_zero():
+    word = decide(d.value, d.low, d.high)
+    if word == WITHIN_NOISE:
         return "within", d
-    return ("more" if d.value > 0 else "less"), d
+    return ("more" if word == ABOVE else "less"), d
 
 
 _LEAD = "Output or hidden state? "
@@ -194,7 +196,7 @@ def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells,
         w(f" ({paired} difference from `output@last` " if first_diff else " (")
         w(d.describe(), href)(f" {'bits' if bits else 'accuracy'}" if first_diff else "")
         first_diff = False
-        word = {"within": "within noise", "more": "more", "less": "less",
+        word = {"within": WITHIN_NOISE, "more": "more", "less": "less",
                 "untested": "no interval"}[outcome]
         w(f": {word})")
     return w(".").done(), kind
@@ -241,10 +243,9 @@ def _study_answer(study: Any, href: str, first: bool) -> tuple[Segment, ...]:
             ", with too few seeds for an interval, so the difference is untested.").done()
     diff += (f" (paired 95% CI {pair['ci_low'] * 100:+.2f} to "
              f"{pair['ci_high'] * 100:+.2f})")
-    inside = pair["ci_low"] <= 0 <= pair["ci_high"]
-    verdict = ("within noise" if inside else
-               f"{'last' if pair['mean_diff'] > 0 else 'hidden'} better by "
-               f"{abs(pair['mean_diff']) * 100:.1f} points")
+    verdict = decide(pair["mean_diff"], pair["ci_low"], pair["ci_high"])
+    if verdict != WITHIN_NOISE:
+        verdict = better_by(pair["mean_diff"], "last" if pair["mean_diff"] > 0 else "hidden")
     return w(": last − hidden ")(diff, f"{page}#{STUDY_PAIRS}")(f", {verdict}.").done()
 
 

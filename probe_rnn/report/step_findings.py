@@ -22,6 +22,7 @@ from __future__ import annotations
 import pandas as pd
 
 from probe_rnn.catalogue import try_parse
+from probe_rnn.probing.verdict_wording import ABOVE
 from probe_rnn.report.measures import base_view, label_task, percent, primary_probe
 from probe_rnn.report.verdicts import Claim, holm_verdicts, majority_difference
 
@@ -114,7 +115,7 @@ def timestep_findings(results: pd.DataFrame, values: pd.DataFrame | None,
     name = f"`{base}` at position t ({order})"
     test = (f"paired difference from the majority rate of the same rows, Holm-corrected over "
             f"the {len(positions)} positions scanned")
-    above = [t for t, v in zip(positions, verdicts, strict=True) if v == "above"]
+    above = [t for t, v in zip(positions, verdicts, strict=True) if v == ABOVE]
     if not above:
         text = (f"Reading {name}, label accuracy is never clearly above the majority-class "
                 f"baseline at any position ({test}; {peak}).")

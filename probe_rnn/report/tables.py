@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probe_rnn.probing.paired import Difference, difference, unpaired
+from probe_rnn.probing.intervals import Difference, difference, unpaired
 from probe_rnn.report.equivalence import Equivalence
 from probe_rnn.report.measures import label_task, primary_probe, sentence_rows
 

@@ -6,7 +6,7 @@ A finding that says "above the majority-class baseline" tests the paired differe
 a view's accuracy and the majority rate on the same splits (each split's majority rate comes
 from its own training labels), not the view's interval against the point majority rate. A
 finding that picks the best view and then compares the others with it corrects the p-values
-of those comparisons with Holm (:func:`probe_rnn.probing.paired.holm`), as does the scan
+of those comparisons with Holm (:func:`probe_rnn.probing.intervals.holm`), as does the scan
 "first clearly exceeds the baseline at t=…" over the positions it scanned: on noise such a
 family fires with probability ≤ 0.05, whatever the number of views or positions.
 
@@ -24,21 +24,22 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from probe_rnn.probing.measures import ci95
-from probe_rnn.probing.paired import Difference, bootstrap_p, holm, t_p
-from probe_rnn.probing.protocol import percentile_interval
+from probe_rnn.probing.intervals import (
+    Z95,
+    Difference,
+    holm,
+    normal_p,
+    paired_over_draws,
+    paired_over_splits,
+)
+from probe_rnn.probing.verdict_wording import WITHIN_NOISE, decide
 
-__all__ = ["ALPHA", "MAJORITY", "Claim", "claims_json", "holm_verdicts", "majority_difference",
-           "detectable", "VERDICTS"]
+__all__ = ["MAJORITY", "Claim", "claims_json", "verdict", "holm_verdicts",
+           "majority_difference"]
 
-#: Family-wise error rate of every corrected family of comparisons.
-ALPHA = 0.05
 #: The ``b`` side of a claim against the majority-class baseline of the same cell.
 MAJORITY = "majority"
-#: The verdict words (``a − b``): above 0, below 0, or not distinguishable from 0.
-VERDICTS = ("above", "below", "within noise")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class Claim:
     metric : str
         ``accuracy`` or ``bits``.
     verdict : str
-        One of :data:`VERDICTS`, at family-wise level :data:`ALPHA`.
+        One of :data:`~probe_rnn.probing.verdict_wording.VERDICTS`, at family-wise level
+        :data:`~probe_rnn.probing.verdict_wording.ALPHA`.
     family : str
         Comparisons Holm-corrected together share a family (a family of one is uncorrected).
     t : int or None
@@ -81,17 +83,12 @@ def claims_json(claims: Sequence[Claim]) -> str:
 
 
 def verdict(d: Difference | None, adjusted_p: float) -> str:
-    """``above``/``below`` when the (adjusted) p-value is at most :data:`ALPHA`, else
-    ``within noise``; without a p-value, whether the interval excludes 0."""
+    """``above``/``below`` when the (adjusted) p-value is at most ``ALPHA``, else
+    ``within noise``; without a p-value, whether the interval excludes 0
+    (:func:`~probe_rnn.probing.verdict_wording.decide`)."""
     if d is None:
-        return "within noise"
-    if math.isfinite(adjusted_p):
-        significant = adjusted_p <= ALPHA
-    else:
-        significant = bool(d.excludes_zero())
-    if not significant:
-        return "within noise"
-    return "above" if d.value > 0 else "below"
+        return WITHIN_NOISE
+    return decide(d.value, d.low, d.high, adjusted_p)
 
 
 def holm_verdicts(diffs: Sequence[Difference | None]) -> list[str]:
@@ -156,34 +153,16 @@ def majority_difference(results: pd.DataFrame, values: pd.DataFrame | None, view
         both = a.merge(m, on=["seed", "split"], suffixes=("_a", "_m"))
         if len(both) >= 2:
             d = (both["value_a"] - both["value_m"]).to_numpy(dtype=np.float64)
-            ratio = split_ratio(acc, t)
-            mean, lo, hi = ci95(d, ratio)
-            return Difference(mean, lo, hi, f"paired over {len(d)} splits (Nadeau–Bengio)",
-                              t_p(d, ratio))
+            return paired_over_splits(d, split_ratio(acc, t))
         drawn = cell[(cell["draw"] >= 0) & (cell["metric"] == "accuracy")]
         if len(drawn):
             d = drawn.sort_values("draw")["value"].to_numpy(dtype=np.float64) - float(
                 maj["value"])
-            lo, hi = percentile_interval(d[:, None])
-            return Difference(point, float(lo[0]), float(hi[0]),
-                              f"paired bootstrap ({len(d)} resamples of the same sentences)",
-                              bootstrap_p(d))
+            return paired_over_draws(point, d)
     low, high = float(acc["ci_low"]) - float(maj["value"]), float(acc["ci_high"]) - float(
         maj["value"])
     if not (math.isfinite(low) and math.isfinite(high)):
         return Difference(point, math.nan, math.nan, "unpaired (no interval recorded)")
-    se = (high - low) / (2 * stats.norm.ppf(0.975))
-    p = float(2 * stats.norm.sf(abs(point) / se)) if se > 0 else math.nan
     return Difference(point, low, high, "unpaired (no per-split values recorded: the "
-                      "accuracy's interval against the point majority rate)", p)
-
-
-def detectable(d: Difference, family: int = 1, power: float = 0.8) -> float:
-    """The minimum detectable difference: the true ``|a − b|`` that a test at level
-    ``ALPHA / family`` (Holm's first step) would detect with probability ``power``, from the
-    standard error read off the difference's 95 % interval (normal approximation)."""
-    if not d.has_ci:
-        return math.nan
-    se = (d.high - d.low) / (2 * stats.norm.ppf(0.975))
-    z = stats.norm.ppf(1 - ALPHA / (2 * max(family, 1))) + stats.norm.ppf(power)
-    return float(z * se)
+                      "accuracy's interval against the point majority rate)",
+                      normal_p(point, (high - low) / (2 * Z95)))

@@ -11,7 +11,6 @@ A second run reuses the checkpoint, the study, the state stores and every finish
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -194,15 +193,14 @@ def _readout_study(df: Any, folder: Path, settings: dict[str, Any], *, seed: int
     written last records them, so an interrupted study is never reused)."""
     from probe_rnn import __version__
     from probe_rnn.errors import ProbeRnnError
-    from probe_rnn.hashing import data_checksum
+    from probe_rnn.hashing import data_checksum, json_sha256
     from probe_rnn.progress import Progress
     from probe_rnn.report.readouts import write_readout_report
     from probe_rnn.studies import ReadoutStudy, compare_readouts
 
     kwargs = {**{k: DEMO_MODEL[k] for k in _STUDY_MODEL}, **settings, "seed": seed}
-    key = hashlib.sha256(json.dumps(
-        [__version__, data_checksum(df["text"], df["label"]), kwargs], sort_keys=True,
-        default=str).encode()).hexdigest()
+    key = json_sha256([__version__, data_checksum(df["text"], df["label"]), kwargs],
+                      default=str)
     stamp = folder / _STAMP
     if not retrain and (folder / "index.html").is_file():
         try:

@@ -10,14 +10,13 @@ constraints table ``RunSettings._parameter_constraints``: a refused value raises
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError
+from probe_rnn.hashing import json_sha256
 from probe_rnn.validation import (
     CELL_TIMEOUT,
     JOBS,
@@ -160,7 +159,7 @@ class RunSettings:
         :func:`probe_rnn.usercode.run_code`)."""
         numeric = {k: v for k, v in self.to_json().items() if k not in _NOT_NUMERIC}
         key = [model_checksum, data_checksum, __version__, numeric] + ([code] if code else [])
-        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        return json_sha256(key, default=str)
 
     def first_probe(self) -> str:
         """The probe the label-probe extras (training rows, attribution) use."""

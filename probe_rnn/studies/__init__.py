@@ -20,7 +20,7 @@ from probe_rnn.studies.objectives import (
 )
 from probe_rnn.studies.question import QuestionAnswer, answer_question, parse_objectives
 from probe_rnn.studies.readouts import compare_readouts
-from probe_rnn.studies.stats import pair_verdict, paired_differences, summarize_runs, t_interval
+from probe_rnn.studies.stats import pair_verdict, paired_differences, summarize_runs
 from probe_rnn.studies.study import ReadoutStudy
 
 __all__ = [
@@ -39,5 +39,4 @@ __all__ = [
     "parse_readouts",
     "summarize_runs",
     "study_answer",
-    "t_interval",
 ]

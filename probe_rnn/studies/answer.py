@@ -15,7 +15,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from probe_rnn.studies.stats import IDENTICAL
+from probe_rnn.probing.verdict_wording import (
+    IDENTICAL,
+    IDENTICAL_TO_BEST,
+    WITHIN_NOISE_OF_BEST,
+    WORSE_THAN_BEST,
+)
 
 if TYPE_CHECKING:
     from probe_rnn.studies.study import ReadoutStudy
@@ -73,8 +78,8 @@ def tie_sentences(study: ReadoutStudy, loss: str | None = None) -> list[str]:
     """Who is identical to the best, and who is within noise of it (with the minimum
     detectable difference of each comparison, so that it does not read as equivalence)."""
     verdicts, best = _verdicts(study, loss), study.best_for(loss)
-    same = [r for r, v in verdicts.items() if v == "identical to best"]
-    noise = [r for r, v in verdicts.items() if v.startswith("within noise of best")]
+    same = [r for r, v in verdicts.items() if v == IDENTICAL_TO_BEST]
+    noise = [r for r, v in verdicts.items() if v.startswith(WITHIN_NOISE_OF_BEST)]
     out = []
     if same:
         out.append(f"Identical to {best} on every seed (the same scores, run by run): "
@@ -136,7 +141,7 @@ def answer_sentences(study: ReadoutStudy) -> list[str]:
     out.append(f"Best mean test accuracy by point estimate: {best} — {_acc(study, best)}, over "
                f"{len(study.settings.get('seeds', []))} seeds{_split_note(study)}.")
     out += tie_sentences(study)
-    worse = [r for r, v in _verdicts(study).items() if v.startswith("measurably worse")]
+    worse = [r for r, v in _verdicts(study).items() if v.startswith(WORSE_THAN_BEST)]
     if worse:
         out.append(f"Measurably worse than {best} ({_family(len(study.summary) - 1)}): "
                    f"{', '.join(worse)}.")
@@ -197,7 +202,7 @@ def _probing_sentence(study: ReadoutStudy) -> str:
 def _recommendation(study: ReadoutStudy) -> str:
     good = _within_best(study)
     names = list(study.summary["readout"])
-    naive_bad = _verdicts(study).get("naive-last", "").startswith("measurably worse")
+    naive_bad = _verdicts(study).get("naive-last", "").startswith(WORSE_THAN_BEST)
     tail = _naive_cost(study) if naive_bad else ""
     if not study.settings.get("packed", True) and "hidden" in names:
         tail += " Pack the batches (or index the last valid step) before trusting h_n."

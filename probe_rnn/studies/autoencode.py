@@ -34,6 +34,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from probe_rnn.models.classifier import RNNClassifier
+from probe_rnn.models.config import Architecture, TrainBudget
+from probe_rnn.models.recurrent import module_kind
 from probe_rnn.models.training import EncodedSplit
 from probe_rnn.studies.encoders import Prepared, build_encoder, encoder_bundle, fit, prepare
 
@@ -88,7 +90,7 @@ class Autoencoder(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Logits ``(batch, time + 1, V + 1)`` of ``x_1 … x_L <eos>`` given ``<bos> x_1 … x_L``."""
         h0 = self.initial_state(ids, lengths)
-        state = (h0, torch.zeros_like(h0)) if isinstance(self.decoder, nn.LSTM) else h0
+        state = (h0, torch.zeros_like(h0)) if module_kind(self.decoder) == "lstm" else h0
         bos = ids.new_full((ids.shape[0], 1), self.vocab)
         steps = torch.cat([bos, ids], dim=1)
         packed = pack_padded_sequence(self.embedding(steps), (lengths + 1).cpu(),
@@ -135,16 +137,13 @@ def reconstruction(model: Autoencoder, split: EncodedSplit, batch_size: int = 51
 
 
 def train_autoencoder(
-    df: Any, *, readout: str, seed: int, tokenizer: str, rnn: str, layers: int, hidden: int,
-    embedding_dim: int, bidirectional: bool, packed: bool, epochs: int, batch_size: int,
-    lr: float, patience: int, prepared: Prepared | None = None,
+    df: Any, *, readout: str, seed: int, tokenizer: str, architecture: Architecture,
+    budget: TrainBudget, prepared: Prepared | None = None,
 ) -> dict[str, Any]:
     """Train one autoencoder; return its scores, its history and the encoder as a bundle."""
     prepared = prepared or prepare(df, tokenizer, seed)
-    arch = dict(rnn=rnn, layers=layers, hidden=hidden, embedding_dim=embedding_dim,
-                bidirectional=bidirectional, packed=packed)
     torch.manual_seed(seed)
-    model = Autoencoder(build_encoder(prepared, readout, arch), readout)
+    model = Autoencoder(build_encoder(prepared, readout, architecture), readout)
     train, dev = prepared.splits["train"], prepared.splits["dev"]
 
     def step(epoch: int, index: Tensor) -> Tensor:
@@ -152,8 +151,8 @@ def train_autoencoder(
         return model.loss(ids, lengths)
 
     history, best_epoch = fit(
-        model, step, len(train.y), lambda: reconstruction(model, dev)["token_accuracy"],
-        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience)
+        model, step, len(train.y), lambda: reconstruction(model, dev)["token_accuracy"], budget,
+        seed)
     scores = {f"dev_{k}": v for k, v in reconstruction(model, dev).items()}
     test = prepared.splits.get("test")
     scores.update({f"test_{k}": v for k, v in (reconstruction(model, test) if test is not None

@@ -8,7 +8,7 @@ that the readouts compared are the very ones the classifier study compares. This
   the training rows, the encoded splits;
 * :func:`build_encoder` — the encoder for one readout (the ``zero`` baseline of the autoencoder
   builds the ``last`` encoder and ignores it);
-* :func:`fit` — Adam with gradient clipping, early stopping on a dev score, the best weights kept;
+* :func:`fit` — the one training loop (Adam, clipping, early stopping on a dev score), seeded;
 * :func:`encoder_bundle` — the trained encoder as a :class:`~probe_rnn.models.ModelBundle`, so
   it can be captured, probed and saved like any model. Its label head is a logistic regression
   fitted afterwards on the frozen encoder's readout of the training rows (the encoder itself
@@ -31,21 +31,17 @@ from probe_rnn.data import Tokenizer
 from probe_rnn.models.adapters import ProbeRnnAdapter
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
-from probe_rnn.models.config import ModelConfig
+from probe_rnn.models.config import Architecture, TrainBudget
 from probe_rnn.models.training import (
-    EarlyStopping,
     EncodedSplit,
     build_classifier,
     encode_split,
     prepare_table,
     seed_everything,
+    train_loop,
 )
 
 __all__ = ["Prepared", "prepare", "build_encoder", "fit", "encoder_bundle", "features"]
-
-#: Gradient-norm clipping of every objective (the classifier's training uses the same).
-GRAD_CLIP = 1.0
-
 
 @dataclass
 class Prepared:
@@ -66,51 +62,27 @@ def prepare(df: pd.DataFrame, tokenizer: str, seed: int) -> Prepared:
     return Prepared(table, labels, tok, splits)
 
 
-def build_encoder(prepared: Prepared, readout: str, arch: dict[str, Any]) -> RNNClassifier:
+def build_encoder(prepared: Prepared, readout: str, architecture: Architecture
+                  ) -> RNNClassifier:
     """The reference encoder reading ``readout`` (``zero`` builds a ``last`` encoder)."""
-    config = ModelConfig(
-        vocab_size=len(prepared.tokenizer), n_labels=len(prepared.labels), rnn=arch["rnn"],
-        embedding_dim=arch["embedding_dim"], hidden=arch["hidden"], layers=arch["layers"],
-        bidirectional=arch["bidirectional"], readout="last" if readout == "zero" else readout,
-        packed=arch["packed"], pad_id=prepared.tokenizer.pad_id,
-    )
-    return build_classifier(config)
+    return build_classifier(architecture.config(
+        vocab_size=len(prepared.tokenizer), n_labels=len(prepared.labels),
+        pad_id=prepared.tokenizer.pad_id, readout="last" if readout == "zero" else readout))
 
 
-def fit(
-    model: nn.Module, step: Callable[[int, Tensor], Tensor], n_train: int,
-    dev_score: Callable[[], float], *, epochs: int, batch_size: int, lr: float, seed: int,
-    patience: int,
-) -> tuple[list[dict[str, float]], int]:
-    """Train ``model`` with Adam; keep the weights of the best dev score.
+def fit(model: nn.Module, step: Callable[[int, Tensor], Tensor], n_train: int,
+        dev_score: Callable[[], float], budget: TrainBudget, seed: int
+        ) -> tuple[list[dict[str, float]], int]:
+    """Seed everything, then train ``model`` with the one training loop
+    (:func:`~probe_rnn.models.training.train_loop`): Adam, clipped gradients, the weights of
+    the best dev score kept.
 
     ``step(epoch, index)`` returns the loss of the training items ``index`` (a permutation slice
     of ``range(n_train)``) in that epoch; ``dev_score()`` is higher-is-better. Returns one
     ``{"epoch", "train_loss", "dev_score"}`` per epoch run and the best epoch.
     """
     seed_everything(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    history: list[dict[str, float]] = []
-    stopper = EarlyStopping(model, patience)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        total = 0.0
-        for index in torch.randperm(n_train, generator=gen).split(batch_size):
-            opt.zero_grad()
-            loss = step(epoch, index)
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, GRAD_CLIP)
-            opt.step()
-            total += float(loss.detach()) * len(index)
-        model.eval()
-        with torch.no_grad():
-            score = float(dev_score())
-        history.append({"epoch": epoch, "train_loss": total / n_train, "dev_score": score})
-        if stopper.update(epoch, score):
-            break
-    return history, stopper.restore()
+    return train_loop(model, step, n_train, dev_score, budget, seed)
 
 
 @torch.no_grad()

@@ -70,10 +70,19 @@ READOUT_LABELS = {
 }
 
 
-def _names(what: str, value: str | Sequence[str], valid: Sequence[str], context: str
+def listed(what: str, value: Sequence[str]) -> list[str]:
+    """``value`` as a list of names, blank ones dropped; a string (``"last,hidden"``) is
+    refused with the list to pass instead (comma strings are the CLI's, which splits them)."""
+    if isinstance(value, str):
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        raise ConfigError(f"{what}s must be a list of names, not the string {value!r}: "
+                          f"pass {names!r}")
+    return [n for n in value if n]
+
+
+def _names(what: str, value: Sequence[str], valid: Sequence[str], context: str
            ) -> tuple[str, ...]:
-    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    names = [n for n in names if n]
+    names = listed(what, value)
     if not names:
         raise ConfigError(f"{what}s must name at least one of {', '.join(valid)}")
     unknown = [n for n in names if n not in valid]
@@ -95,14 +104,14 @@ def objective_named(name: str) -> Objective:
     return OBJECTIVES[name]
 
 
-def parse_readouts(value: str | Sequence[str], objective: str = "classify") -> tuple[str, ...]:
-    """Readout names from ``"last,hidden"`` or a sequence; unknown or repeated names raise
-    (``zero`` exists only for the ``autoencode`` objective)."""
+def parse_readouts(value: Sequence[str], objective: str = "classify") -> tuple[str, ...]:
+    """Readout names from a list (``["last", "hidden"]``); unknown or repeated names raise
+    (``zero`` exists only for the ``autoencode`` objective), and so does a string."""
     obj = objective_named(objective)
     return _names("readout", value, obj.readouts, f" for objective {obj.name}")
 
 
-def parse_losses(value: str | Sequence[str] | None, objective: str = "classify"
+def parse_losses(value: Sequence[str] | None, objective: str = "classify"
                  ) -> tuple[str, ...]:
     """Losses of a study: ``mse``/``contrastive`` for siamese (both by default); the others
     train with cross-entropy only, and naming another loss for them raises."""

@@ -28,9 +28,15 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.errors import ConfigError
-from probe_rnn.studies.objectives import OBJECTIVES
+from probe_rnn.probing.verdict_wording import (
+    IDENTICAL,
+    IDENTICAL_TO_BEST,
+    WITHIN_NOISE_OF_BEST,
+    WORSE_THAN_BEST,
+)
+from probe_rnn.studies.objectives import OBJECTIVES, listed
 from probe_rnn.studies.readouts import compare_readouts
-from probe_rnn.studies.stats import IDENTICAL, paired
+from probe_rnn.studies.stats import paired
 from probe_rnn.studies.study import ReadoutStudy
 
 __all__ = ["QuestionAnswer", "answer_question", "parse_objectives", "ANECDOTE", "ASKER_OUTPUT",
@@ -68,10 +74,10 @@ def _claims() -> list[tuple[str, str, str, tuple[str | None, str], tuple[str | N
             for setting, claim, a, b in ANECDOTE for readout, why in ASKER_OUTPUT]
 
 
-def parse_objectives(value: str | Sequence[str]) -> tuple[str, ...]:
-    """Objective names from ``"classify,siamese"``, a sequence or ``"all"``."""
-    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    names = [n for n in names if n]
+def parse_objectives(value: Sequence[str]) -> tuple[str, ...]:
+    """Objective names from a list (``["classify", "siamese"]``, or ``["all"]``); a string is
+    refused with the list to pass instead."""
+    names = listed("objective", value)
     if names == ["all"]:
         return tuple(OBJECTIVES)
     unknown = [n for n in names if n not in OBJECTIVES]
@@ -99,13 +105,13 @@ def margin_verdict(runner_up_vs_best: str, uncorrected: str) -> str:
     """How sure the winner's lead is, from the runner-up's Holm-corrected verdict against the
     best (the winner was picked from the same numbers), else the pair's own verdict."""
     text = runner_up_vs_best
-    if text.startswith("measurably worse"):
+    if text.startswith(WORSE_THAN_BEST):
         holm_p = text[text.index("(Holm") + 1:-1] if "(Holm" in text else ""
         return ", ".join(x for x in ("measurably ahead", holm_p) if x)
-    if text.startswith("within noise of best"):
-        rest = text[len("within noise of best"):].strip(" ()")
+    if text.startswith(WITHIN_NOISE_OF_BEST):
+        rest = text[len(WITHIN_NOISE_OF_BEST):].strip(" ()")
         return "; ".join(x for x in ("not measurably ahead", rest) if x)
-    if text == "identical to best":
+    if text == IDENTICAL_TO_BEST:
         return IDENTICAL
     return uncorrected
 
@@ -186,7 +192,7 @@ class QuestionAnswer:
 
 
 def answer_question(
-    df: pd.DataFrame, *, objectives: str | Sequence[str] = tuple(OBJECTIVES),
+    df: pd.DataFrame, *, objectives: Sequence[str] = tuple(OBJECTIVES),
     progress: Callable[[str, int, int, str], None] | None = None, **study_kwargs: Any,
 ) -> QuestionAnswer:
     """Run the readout study for each objective (same data, seed and architecture).

@@ -56,6 +56,7 @@ from probe_rnn.catalogue import (
     state_views,
 )
 from probe_rnn.errors import ConfigError
+from probe_rnn.models.config import Architecture, TrainBudget
 from probe_rnn.studies.objectives import (
     OBJECTIVES,
     Objective,
@@ -96,9 +97,9 @@ def _diagnosed(readouts: tuple[str, ...]) -> str:
 
 
 def compare_readouts(
-    df: pd.DataFrame, *, objective: str = "classify", losses: str | Sequence[str] | None = None,
+    df: pd.DataFrame, *, objective: str = "classify", losses: Sequence[str] | None = None,
     rnn: str = "lstm", layers: int = 2, hidden: int = 64, bidirectional: bool = True,
-    readouts: str | Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS,
+    readouts: Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS,
     epochs: int | None = None, packed: bool = True, jobs: int = 2, seed: int = 0,
     probe: bool = True, progress: Progress | None = None, tokenizer: str = "char",
     embedding_dim: int = 64, batch_size: int = 64, lr: float = 3e-3, patience: int = 3,
@@ -112,17 +113,17 @@ def compare_readouts(
         Columns ``text``, ``label``, optional ``split``.
     objective : {"classify", "autoencode", "siamese"}
         The setting (see the module docstring and :data:`OBJECTIVES`).
-    losses : str or sequence of str, optional
-        Siamese losses (``mse``, ``contrastive``; default both); the others use cross-entropy.
+    losses : list of str, optional
+        Siamese losses (``["mse", "contrastive"]``, the default); the others use cross-entropy.
     rnn, layers, hidden, bidirectional, packed, tokenizer, embedding_dim
-        The architecture shared by every run (see :class:`~probe_rnn.models.ModelConfig`).
-    readouts : str or sequence of str, optional
+        Every run's :class:`~probe_rnn.models.config.Architecture` (and tokenizer).
+    readouts : list of str, optional
         From ``last, hidden, mean, max, naive-last`` (``zero``: autoencode); default: all.
     seeds, seed : int
         Runs per readout (default 5); run ``i`` uses seed ``seed + i`` for its initialisation,
         split and probing sample, for every readout and loss (same seed = paired runs).
     epochs, batch_size, lr, patience
-        The budget of every run (early stopping on dev); ``epochs``: the objective's default.
+        Every run's :class:`~probe_rnn.models.config.TrainBudget`; ``epochs``: the objective's.
     jobs : int
         Parallel training processes (joblib); each trains with one torch thread.
     probe, probe_rows : bool, int
@@ -140,30 +141,30 @@ def compare_readouts(
     -------
     ReadoutStudy
     """
-    obj = objective_named(objective)
+    obj, started = objective_named(objective), time.perf_counter()
     names = parse_readouts(obj.default_readouts if readouts is None else readouts, obj.name)
     loss_names = parse_losses(losses, obj.name)
     epochs = obj.epochs if epochs is None else epochs
     _check_numbers(rnn, layers=layers, hidden=hidden, seeds=seeds, epochs=epochs, jobs=jobs,
                    probe_rows=probe_rows)
-    started = time.perf_counter()
     tables = seed_tables(df, list(range(seed, seed + seeds)), probe_rows, split_per_seed)
-    train_kwargs = dict(tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
-                        embedding_dim=embedding_dim, bidirectional=bidirectional, packed=packed,
-                        epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
-    jobs_list = _plan(obj, names, loss_names, list(range(seed, seed + seeds)), probe, train_kwargs)
+    training = _Training(tokenizer, Architecture(
+        rnn=rnn, embedding_dim=embedding_dim, hidden=hidden, layers=layers,
+        bidirectional=bidirectional, packed=packed),
+        TrainBudget(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience))
+    jobs_list = _plan(obj, names, loss_names, list(range(seed, seed + seeds)), probe, training)
     results = _run_jobs(jobs_list, tables, jobs, client, progress, len(loss_names) > 1)
     return _assemble(results, jobs_list, obj, names, tables[seed][0], dict(
         jobs=jobs, seed=seed, started=started, **split_card(df, tables, split_per_seed)))
 
 
 def _plan(obj: Objective, names: tuple[str, ...], losses: tuple[str, ...], seeds: list[int],
-          probe: bool, train_kwargs: dict[str, Any]) -> list[_Job]:
+          probe: bool, training: _Training) -> list[_Job]:
     """One job per (seed, loss, readout), in that order; the first seed's model of the first
     loss and the diagnosed readout is also diagnosed."""
-    views = _probe_views(train_kwargs["rnn"], train_kwargs["layers"],
-                         train_kwargs["bidirectional"])
-    return [_Job(readout=r, seed=s, train_kwargs=train_kwargs, probe=probe, views=views,
+    arch = training.architecture
+    views = _probe_views(arch.rnn, arch.layers, arch.bidirectional)
+    return [_Job(readout=r, seed=s, training=training, probe=probe, views=views,
                  diagnose=(r == _diagnosed(names) and s == seeds[0] and loss == losses[0]),
                  objective=obj.name, loss=loss)
             for s in seeds for loss in losses for r in names]
@@ -199,10 +200,28 @@ def _run_jobs(jobs_list: list[_Job], tables: dict[int, tuple[pd.DataFrame, pd.Da
 
 
 @dataclass(frozen=True)
+class _Training:
+    """What every run of a study shares: tokenizer, architecture and budget."""
+
+    tokenizer: str
+    architecture: Architecture
+    budget: TrainBudget
+
+    def settings(self) -> dict[str, Any]:
+        """The study's settings entries for them (keys and order as ``study.json`` has them)."""
+        arch, budget = self.architecture, self.budget
+        return {"tokenizer": self.tokenizer, "rnn": arch.rnn, "layers": arch.layers,
+                "hidden": arch.hidden, "embedding_dim": arch.embedding_dim,
+                "bidirectional": arch.bidirectional, "packed": arch.packed,
+                "epochs": budget.epochs, "batch_size": budget.batch_size, "lr": budget.lr,
+                "patience": budget.patience}
+
+
+@dataclass(frozen=True)
 class _Job:
     readout: str
     seed: int
-    train_kwargs: dict[str, Any]
+    training: _Training
     probe: bool
     views: tuple[str, ...]
     diagnose: bool
@@ -250,11 +269,12 @@ def _run_one(job: _Job, data: pd.DataFrame, sample: pd.DataFrame) -> dict[str, A
 
 def _train(job: _Job, data: pd.DataFrame) -> tuple[dict[str, float], pd.DataFrame, int, Any]:
     """Train one run of the job's objective: scores, history, best epoch, the bundle."""
-    obj = OBJECTIVES[job.objective]
+    obj, t = OBJECTIVES[job.objective], job.training
+    trained_with = {"tokenizer": t.tokenizer, "architecture": t.architecture, "budget": t.budget}
     if job.objective == "classify":
-        from probe_rnn.models import train
+        from probe_rnn.models.training import train_model
 
-        result = train(data, readout=job.readout, seed=job.seed, **job.train_kwargs)
+        result = train_model(data, seed=job.seed, readout=job.readout, **trained_with)
         history = result.history.copy()
         best = int(history.loc[history["dev_accuracy"].idxmax(), "epoch"])
         scores = {"dev_accuracy": float(result.dev_accuracy),
@@ -263,12 +283,12 @@ def _train(job: _Job, data: pd.DataFrame) -> tuple[dict[str, float], pd.DataFram
     if job.objective == "autoencode":
         from probe_rnn.studies.autoencode import train_autoencoder
 
-        out = train_autoencoder(data, readout=job.readout, seed=job.seed, **job.train_kwargs)
+        out = train_autoencoder(data, readout=job.readout, seed=job.seed, **trained_with)
     else:
         from probe_rnn.studies.siamese import train_siamese
 
         out = train_siamese(data, readout=job.readout, loss=job.loss, seed=job.seed,
-                            **job.train_kwargs)
+                            **trained_with)
     history = pd.DataFrame(out["history"]).rename(columns={"dev_score": obj.dev_metric})
     return out["scores"], history, int(out["best_epoch"]), out["bundle"]
 
@@ -298,7 +318,7 @@ def _inspect(bundle: Any, job: _Job, sample: pd.DataFrame, out: dict[str, Any]) 
 
     with tempfile.TemporaryDirectory(prefix="probe-rnn-readouts-") as tmp:
         store = capture_states(bundle, sample, Path(tmp) / "states", views=list(job.views),
-                        dtype="float32", batch_size=job.train_kwargs["batch_size"])
+                        dtype="float32", batch_size=job.training.budget.batch_size)
         if job.diagnose:
             out["diagnosis"] = stored_diagnosis(store)
         if job.probe:
@@ -325,7 +345,7 @@ def _statistics(runs: pd.DataFrame, names: tuple[str, ...], metric: str, ratio: 
                 floor_n: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summary and paired differences between readouts, within each loss: ``ratio`` is the
     Nadeau–Bengio ``n_test / n_train`` of the per-seed splits, ``floor_n`` the test rows whose
-    binomial error floors a share's interval (:func:`~probe_rnn.studies.stats.t_interval`)."""
+    binomial error floors a share's interval (:func:`~probe_rnn.probing.intervals.t_interval`)."""
     summaries, pairs = [], []
     for loss in dict.fromkeys(runs["loss"]):
         part = runs[runs["loss"] == loss]
@@ -357,7 +377,7 @@ def _assemble(results: list[dict[str, Any]], jobs_list: list[_Job], obj: Objecti
     floor = (int(run["splits"].get("test", 0)) or None) if obj.percent else None
     summary, pairs = _statistics(runs, names, obj.metric, float(run["nb_ratio"]), floor)
     settings = {
-        **first.train_kwargs, "readouts": list(names), "rows": int(len(data)),
+        **first.training.settings(), "readouts": list(names), "rows": int(len(data)),
         **{k: run[k] for k in ("splits", "split_per_seed", "nb_ratio", "probe_rows")},
         "labels": sorted(map(str, data["label"].unique())),
         "probe_views": list(first.views), "models": [r["name"] for r in results],

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from probe_rnn.models.config import Architecture, TrainBudget
 from probe_rnn.models.training import EncodedSplit
 from probe_rnn.studies.encoders import (
     Prepared,
@@ -121,16 +122,13 @@ def dev_threshold(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def train_siamese(
-    df: Any, *, readout: str, loss: str, seed: int, tokenizer: str, rnn: str, layers: int,
-    hidden: int, embedding_dim: int, bidirectional: bool, packed: bool, epochs: int,
-    batch_size: int, lr: float, patience: int, prepared: Prepared | None = None,
+    df: Any, *, readout: str, loss: str, seed: int, tokenizer: str, architecture: Architecture,
+    budget: TrainBudget, prepared: Prepared | None = None,
 ) -> dict[str, Any]:
     """Train one siamese encoder; return its scores, history and the encoder as a bundle."""
     prepared = prepared or prepare(df, tokenizer, seed)
-    arch = dict(rnn=rnn, layers=layers, hidden=hidden, embedding_dim=embedding_dim,
-                bidirectional=bidirectional, packed=packed)
     torch.manual_seed(seed)
-    encoder = build_encoder(prepared, readout, arch)
+    encoder = build_encoder(prepared, readout, architecture)
     train = prepared.splits["train"]
     dev = _PairSet(prepared.splits["dev"], seed, 1)
     labels = train.y.numpy()
@@ -151,8 +149,7 @@ def train_siamese(
         s = score_pairs(encoder, dev)
         return _auc(s["y"], s["cosine"])
 
-    history, best_epoch = fit(encoder, step, n_pairs, dev_auc, epochs=epochs,
-                              batch_size=batch_size, lr=lr, seed=seed, patience=patience)
+    history, best_epoch = fit(encoder, step, n_pairs, dev_auc, budget, seed)
     d = score_pairs(encoder, dev)
     threshold = dev_threshold(d["y"], d["cosine"])
     scores = {"dev_auc": _auc(d["y"], d["cosine"]), "threshold": threshold}

@@ -29,7 +29,7 @@ A floor for shares of rows
 Selection
     "Measurably worse than the best" is tested after the best was picked from the same
     numbers: the p-values of the comparisons with the best are Holm-corrected
-    (:func:`probe_rnn.probing.paired.holm`) and the best itself is only "best by point
+    (:func:`probe_rnn.probing.intervals.holm`) and the best itself is only "best by point
     estimate". Simulated with equal readouts on 600-row tables (1,000 studies each): 0.026 of
     studies call one "measurably worse" with 5 readouts × 5 seeds (0.143 uncorrected), 0.056
     with 5 × 3 (0.173), 0.048 with 8 × 5 (0.274); without the Nadeau–Bengio term 5 × 5 gave
@@ -45,120 +45,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize as _opt
-from scipy import stats as _st
 
-from probe_rnn.errors import ConfigError
-from probe_rnn.probing.paired import holm, t_p
+from probe_rnn.probing.intervals import holm, t_interval, t_p
+from probe_rnn.probing.power import min_detectable
+from probe_rnn.probing.verdict_wording import (
+    ALPHA,
+    BEST,
+    IDENTICAL,
+    IDENTICAL_TO_BEST,
+    WITHIN_NOISE,
+    WITHIN_NOISE_OF_BEST,
+    better_by,
+    decide,
+    within_noise,
+    worse_by,
+)
 
-__all__ = ["t_interval", "summarize_runs", "paired_differences", "pair_verdict", "vs_best",
-           "paired", "min_detectable", "ties_best", "IDENTICAL", "POWER", "ALPHA"]
+__all__ = ["summarize_runs", "paired_differences", "pair_verdict", "vs_best", "paired",
+           "ties_best"]
 
 SUMMARY_COLUMNS = ["readout", "n_seeds", "mean", "std", "ci_low", "ci_high", "min", "max"]
 PAIR_COLUMNS = [
     "readout_a", "readout_b", "n_pairs", "mean_diff", "std_diff", "ci_low", "ci_high",
     "p_value", "mdd", "verdict",
 ]
-#: Verdict of two readouts whose scores are equal on every paired seed.
-IDENTICAL = "identical on every seed"
-#: Power and level of the minimum detectable difference (and of every test here).
-POWER, ALPHA = 0.8, 0.05
-
-
-def _half_width(x: np.ndarray, confidence: float, ratio: float, floor_n: int | None) -> float:
-    """Half-width of the t-interval of the mean of ``x`` (Nadeau–Bengio ``ratio``; binomial
-    floor of a share of ``floor_n`` rows)."""
-    q = float(_st.t.ppf(0.5 + confidence / 2, df=x.size - 1))
-    if ratio == 0.0 and floor_n is None:
-        # not stats.t.interval(scale=std/sqrt(n)): it rounds in another order and differs in
-        # the last bit in 646 of 2,000 random samples (3 to 25 values), moving published CIs.
-        return q * float(x.std(ddof=1)) / math.sqrt(x.size)
-    factor = 1.0 / x.size + ratio
-    var = float(x.var(ddof=1)) * factor
-    if floor_n:
-        p = min(max(float(x.mean()), 0.0), 1.0)
-        binomial = max(p * (1.0 - p), 1.0 / floor_n) / floor_n
-        # own splits: the spread already holds the test error, floored at its binomial value;
-        # one shared test set: its error is common to every seed, so it adds
-        var = max(var, binomial * factor) if ratio > 0 else var + binomial
-    return q * math.sqrt(var)
-
-
-def t_interval(values: Sequence[float], confidence: float = 0.95, ratio: float = 0.0,
-               floor_n: int | None = None) -> tuple[float, float, float]:
-    """Mean and two-sided Student-t interval of ``values``.
-
-    Parameters
-    ----------
-    values : sequence of float, shape (n,)
-        One observation per seed.
-    confidence : float
-        Coverage of the interval, in (0, 1).
-    ratio : float
-        ``n_test / n_train`` of the seeds' splits when every seed drew its own split (the
-        Nadeau–Bengio correction, variance ``s² (1/n + ratio)``); 0 for independent values.
-    floor_n : int, optional
-        The values are shares of ``floor_n`` test rows: with ``ratio > 0`` the variance is at
-        least the binomial ``p (1 − p) / floor_n · (1/n + ratio)``; with ``ratio == 0`` (one
-        test set shared by every seed) ``p (1 − p) / floor_n`` is added (``p (1 − p)`` at
-        least ``1/floor_n``); the interval is clipped to [0, 1].
-
-    Returns
-    -------
-    (mean, low, high) : tuple of float
-        ``low``/``high`` are NaN when fewer than two values are given; with zero spread and no
-        floor the interval collapses to the mean.
-    """
-    if not 0.0 < confidence < 1.0:
-        raise ConfigError(f"confidence must lie in (0, 1); got {confidence}")
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    if x.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, math.nan, math.nan
-    half = _half_width(x, confidence, ratio, floor_n)
-    if floor_n:  # a share of rows lies in [0, 1], and so does its interval
-        return mean, max(mean - half, 0.0), min(mean + half, 1.0)
-    return mean, mean - half, mean + half
-
-
-def min_detectable(sd: float, n: int, ratio: float = 0.0, alpha: float = ALPHA,
-                   power: float = POWER) -> float:
-    """Smallest true mean difference the two-sided paired t-test detects with ``power``.
-
-    The test has ``n − 1`` degrees of freedom and standard error ``sd · sqrt(1/n + ratio)``;
-    under a true difference ``δ`` its statistic is noncentral t with noncentrality
-    ``δ / se``. Returns ``δ`` solving ``P(|T| > t_{1−α/2}) = power`` (NaN for ``n < 2`` or a
-    non-finite ``sd``; 0 when ``sd`` is 0).
-    """
-    if n < 2 or not math.isfinite(sd):
-        return math.nan
-    se = sd * math.sqrt(1.0 / n + ratio)
-    return 0.0 if se == 0.0 else _noncentrality(n - 1, alpha, power) * se
-
-
-@lru_cache(maxsize=256)
-def _noncentrality(df: int, alpha: float, power: float) -> float:
-    """Noncentrality at which the two-sided t-test with ``df`` degrees of freedom at level
-    ``alpha`` rejects with probability ``power`` (noncentral t, scipy)."""
-    crit = float(_st.t.ppf(1.0 - alpha / 2, df))
-
-    def shortfall(nc: float) -> float:
-        # the far tail below −crit is ~0 and scipy's nct.cdf may return NaN there
-        lower = float(np.nan_to_num(_st.nct.cdf(-crit, df, nc), nan=0.0))
-        return float(_st.nct.sf(crit, df, nc)) + lower - power
-
-    high = crit + 1.0
-    while shortfall(high) < 0.0:  # power rises with the noncentrality; bracket the root
-        high *= 2.0
-    return float(_opt.brentq(shortfall, 0.0, high, xtol=1e-10))
 
 
 def summarize_runs(
@@ -168,7 +82,7 @@ def summarize_runs(
     """Per readout: number of seeds, mean, std, t-interval, min and max of ``metric``.
 
     ``runs`` has one row per (readout, seed). Rows come out in ``order`` (default: first
-    appearance). ``ratio`` and ``floor_n`` as in :func:`t_interval`.
+    appearance). ``ratio`` and ``floor_n`` as in :func:`~probe_rnn.probing.intervals.t_interval`.
     """
     order = list(order) if order is not None else list(dict.fromkeys(runs["readout"]))
     rows = []
@@ -185,12 +99,6 @@ def summarize_runs(
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def _noise(mdd: float) -> str:
-    if math.isnan(mdd):
-        return "within noise"
-    return f"within noise (minimum detectable difference {mdd * 100:.1f} points)"
-
-
 def pair_verdict(a: str, b: str, mean_diff: float, low: float, high: float,
                  mdd: float = math.nan, identical: bool = False) -> str:
     """Plain verdict for the difference ``a − b`` (a fraction) and its interval: the winner,
@@ -202,10 +110,10 @@ def pair_verdict(a: str, b: str, mean_diff: float, low: float, high: float,
         return IDENTICAL
     if math.isnan(low) or math.isnan(high):
         return "too few seeds to tell (need at least 2)"
-    if low <= 0.0 <= high:
-        return _noise(mdd)
-    winner = a if mean_diff > 0 else b
-    return f"{winner} better by {abs(mean_diff) * 100:.1f} points"
+    word = decide(mean_diff, low, high)
+    if word == WITHIN_NOISE:
+        return within_noise(mdd=mdd)
+    return better_by(mean_diff, a if mean_diff > 0 else b)
 
 
 def _pair_row(a: str, b: str, d: np.ndarray, confidence: float, ratio: float
@@ -230,10 +138,10 @@ def paired_differences(
 
     One row per unordered pair (a before b in ``order``): number of pairs, mean and std of the
     per-seed differences, the paired t-interval and two-sided p-value (both with the
-    Nadeau–Bengio ``ratio``; :func:`probe_rnn.probing.paired.t_p`), the minimum detectable
-    difference (:func:`min_detectable`) and the verdict of :func:`pair_verdict`. Each row is
-    one comparison on its own (uncorrected); :func:`vs_best` corrects the comparisons with a
-    selected best.
+    Nadeau–Bengio ``ratio``; :func:`probe_rnn.probing.intervals.t_p`), the minimum detectable
+    difference (:func:`~probe_rnn.probing.power.min_detectable`) and the verdict of
+    :func:`pair_verdict`. Each row is one comparison on its own (uncorrected); :func:`vs_best`
+    corrects the comparisons with a selected best.
     """
     order = list(order) if order is not None else list(dict.fromkeys(runs["readout"]))
     wide = runs.pivot_table(index="seed", columns="readout", values=metric, aggfunc="first")
@@ -255,7 +163,7 @@ def _p_text(p: float) -> str:
 def ties_best(verdict: str) -> bool:
     """Whether a :func:`vs_best` verdict leaves the readout among the best (the best itself,
     identical to it, or not measurably worse)."""
-    return str(verdict).startswith(("best", "identical to best", "within noise of best"))
+    return str(verdict).startswith((BEST, IDENTICAL_TO_BEST, WITHIN_NOISE_OF_BEST))
 
 
 def _against(pairs: pd.DataFrame, best: str, readout: str) -> pd.Series | None:
@@ -285,25 +193,29 @@ def vs_best(summary: pd.DataFrame, pairs: pd.DataFrame, alpha: float = ALPHA) ->
     p = [math.nan if row is None else float(row["p_value"]) for row in rows.values()]
     adjusted = dict(zip(others, holm(p), strict=True))
     out = []
-    for readout in summary["readout"]:
-        row = rows.get(readout)
-        if readout == best:
-            out.append("best by point estimate")
-        elif row is None:
-            out.append("")
-        elif row["verdict"] == IDENTICAL:
-            out.append("identical to best")
-        elif math.isnan(row["ci_low"]):
-            out.append(row["verdict"])
-        elif adjusted[readout] <= alpha and row["mean_diff"] > 0:
-            out.append(f"measurably worse by {row['mean_diff'] * 100:.1f} points "
-                       f"(Holm p {_p_text(adjusted[readout])})")
-        elif row["mean_diff"] < 0 and adjusted[readout] <= alpha:
-            out.append(f"better by {-row['mean_diff'] * 100:.1f} points on paired seeds")
-        else:
-            out.append(_noise(float(row.get("mdd", math.nan))).replace("within noise",
-                                                         "within noise of best", 1))
+    out = [_against_best(readout, best, rows.get(readout), adjusted.get(readout, math.nan),
+                         alpha) for readout in summary["readout"]]
     return pd.Series(out, index=summary.index, dtype=object)
+
+
+def _against_best(readout: str, best: str, row: pd.Series | None, adjusted: float,
+                  alpha: float) -> str:
+    """One readout's verdict against the best (``row``: best − readout; ``adjusted``: its
+    Holm-adjusted p-value)."""
+    if readout == best:
+        return BEST
+    if row is None:
+        return ""
+    if row["verdict"] == IDENTICAL:
+        return IDENTICAL_TO_BEST
+    if math.isnan(row["ci_low"]):
+        return str(row["verdict"])
+    word = decide(row["mean_diff"], p=adjusted, alpha=alpha)
+    if word == WITHIN_NOISE:
+        return within_noise("best", float(row.get("mdd", math.nan)))
+    if row["mean_diff"] > 0:
+        return f"{worse_by(row['mean_diff'])} (Holm p {_p_text(adjusted)})"
+    return f"{better_by(row['mean_diff'])} on paired seeds"
 
 
 def _runs_of(study: Any, loss: str | None, readout: str) -> pd.Series:

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "studies")
 
 from test_study_simulation import N_TEST, RATIO, TRUE_ACCURACY, _study  # noqa: E402
 
+from probe_rnn.probing.intervals import t_interval  # noqa: E402
 from probe_rnn.studies.stats import (  # noqa: E402
     paired_differences,
     summarize_runs,
-    t_interval,
     vs_best,
 )
 

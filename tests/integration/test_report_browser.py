@@ -37,7 +37,7 @@ def names_report(tmp_path_factory):
     run = pipeline_run(tmp_path_factory.mktemp("browser") / "run", df)
     # a tiny readouts study of the same architecture beside it (in-process: jobs=1)
     study = compare_readouts(df, rnn="lstm", layers=2, hidden=8, embedding_dim=8,
-                             bidirectional=True, readouts="last,hidden", seeds=2, epochs=1,
+                             bidirectional=True, readouts=["last", "hidden"], seeds=2, epochs=1,
                              jobs=1, probe=False)
     write_readout_report(study, run / "readouts")
     return build_report(run, umap=True, seed=0)

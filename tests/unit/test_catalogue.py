@@ -130,7 +130,7 @@ def test_kinds():
 def test_kinds_match_the_modules():
     from torch import nn
 
-    from probe_rnn.capture.exact_forward import module_kind
+    from probe_rnn.models.recurrent import module_kind
 
     built = {"lstm": nn.LSTM(2, 3), "gru": nn.GRU(2, 3), "rnn": nn.RNN(2, 3),
              "rnn-relu": nn.RNN(2, 3, nonlinearity="relu")}

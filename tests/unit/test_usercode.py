@@ -127,3 +127,49 @@ def test_a_plugin_file_that_calls_os_exit_at_import_is_a_warning_naming_it(tmp_p
     with pytest.warns(PluginWarning, match=r"leaves.py failed to load and is skipped "
                                            r"\(called os._exit\(3\)\)"):
         assert Registry().load_folder(tmp_path) == []
+
+
+# -- import-by-string: one function for the three spellings --------------------------------
+def test_the_three_spellings_name_the_same_object(tmp_path) -> None:
+    from json import JSONDecoder  # the reference: Python's own import
+
+    from probe_rnn.usercode import import_object
+    assert import_object("json:JSONDecoder") is JSONDecoder
+    assert import_object("json.JSONDecoder") is JSONDecoder
+    file = tmp_path / "made_here.py"
+    file.write_text("VALUE = [1, 2]\n", encoding="utf-8")
+    assert import_object(f"{file}:VALUE") == [1, 2]
+    digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:10]
+    assert f"probe_rnn_user_made_here_{digest}" in sys.modules
+
+
+@pytest.mark.parametrize(("spec", "error"), [
+    ("json", ValueError), ("json:", ValueError), ("json:not an id", ValueError),
+    ("json.no_such_name_q", AttributeError), ("no_such_pkg_q.x", ImportError),
+    ("missing/nowhere.py:f", FileNotFoundError),
+])
+def test_an_import_path_that_names_nothing_is_typed(spec, error) -> None:
+    from probe_rnn.usercode import import_object
+
+    with pytest.raises(error):
+        import_object(spec)
+
+
+def test_a_failing_import_carries_its_cause_and_is_forgotten(tmp_path) -> None:
+    from probe_rnn.usercode import UserImportError, failure_type, import_file, import_object
+
+    bad = tmp_path / "bad_mod_q.py"
+    bad.write_text("raise KeyError('boom')\n", encoding="utf-8")
+    with pytest.raises(UserImportError) as caught:
+        import_file(bad, "probe_rnn_test")
+    assert isinstance(caught.value.cause, KeyError)
+    assert failure_type(caught.value) == "KeyError"
+    assert not [n for n in sys.modules if n.startswith("probe_rnn_test_bad_mod_q")]
+    exits = tmp_path / "exits_q.py"
+    exits.write_text("import sys\nsys.exit(4)\n", encoding="utf-8")
+    with pytest.raises(UserImportError) as caught:
+        import_object(f"{exits}:x")
+    assert failure_type(caught.value) == "called sys.exit(4)"
+    with pytest.raises(UserImportError) as caught:
+        import_object("no_such_pkg_q.x")
+    assert failure_type(caught.value) == "ModuleNotFoundError"

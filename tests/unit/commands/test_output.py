@@ -8,7 +8,7 @@ import torch
 
 from probe_rnn.commands.common import say
 from probe_rnn.commands.output import print_model_card
-from probe_rnn.models.bundle import recurrent_modules
+from probe_rnn.models.bundle import describe_recurrent
 
 
 def _card(source: str, labels: list[str]) -> dict:
@@ -16,7 +16,7 @@ def _card(source: str, labels: list[str]) -> dict:
     return {
         "source": source, "checksum": "0" * 64, "format": "probe-rnn", "config": {"cell": "lstm"},
         "labels": labels, "tokenizer": {"kind": "char", "vocab_size": 7}, "adapter": "Adapter",
-        "meta": {"classes": labels}, "recurrent_modules": recurrent_modules(model),
+        "meta": {"classes": labels}, "recurrent_modules": describe_recurrent(model),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
 

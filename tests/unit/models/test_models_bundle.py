@@ -11,9 +11,9 @@ from probe_rnn.errors import ConfigError, ParameterError, PluginError
 from probe_rnn.models import (
     ProbeRnnAdapter,
     build_random_init,
+    describe_recurrent,
     iter_batches,
     make_adapter,
-    recurrent_modules,
 )
 from probe_rnn.plugins import registry
 
@@ -54,9 +54,9 @@ def test_predict_logits_equals_row_by_row_forward(bundle) -> None:
     assert bundle.predict(TEXTS) == [bundle.labels[int(i)] for i in batched.argmax(1)]
 
 
-def test_recurrent_modules_and_card(tokenizer) -> None:
+def test_describe_recurrent_and_card(tokenizer) -> None:
     bundle = make_bundle(tokenizer, rnn="rnn-relu", layers=3, bidirectional=True)
-    (module,) = recurrent_modules(bundle.model)
+    (module,) = describe_recurrent(bundle.model)
     expected = sum(p.numel() for name, p in bundle.model.named_parameters() if "rnn." in name)
     assert module == {"name": "rnn", "type": "RNN(relu)", "layers": 3, "directions": 2,
                       "hidden": 5, "proj_size": 0, "parameters": expected}
@@ -64,8 +64,8 @@ def test_recurrent_modules_and_card(tokenizer) -> None:
     assert card["tokenizer"] == {"kind": "char", "vocab_size": len(tokenizer)}
     assert card["config"]["rnn"] == "rnn-relu" and card["labels"] == ["neg", "pos"]
     projected = nn.LSTM(3, 8, proj_size=2)
-    assert recurrent_modules(projected)[0]["proj_size"] == 2
-    assert recurrent_modules(projected)[0]["name"] == "(model)"
+    assert describe_recurrent(projected)[0]["proj_size"] == 2
+    assert describe_recurrent(projected)[0]["name"] == "(model)"
 
 
 def test_random_init_is_seeded_same_architecture_new_weights(bundle) -> None:

@@ -47,3 +47,29 @@ def test_from_dict_rejects_unknown_and_missing_keys() -> None:
         ModelConfig.from_dict({"vocab_size": 5, "n_labels": 2, "colour": "red"})
     with pytest.raises(ConfigError, match="lacks required keys n_labels"):
         ModelConfig.from_dict({"vocab_size": 5})
+
+
+def test_an_architecture_fills_a_model_config_with_the_data_sizes() -> None:
+    from dataclasses import asdict
+
+    from probe_rnn.models.config import Architecture
+
+    arch = Architecture(rnn="gru", embedding_dim=5, hidden=7, layers=2, bidirectional=True,
+                        dropout=0.25, packed=False)
+    config = arch.config(vocab_size=11, n_labels=3, pad_id=0, readout="mean")
+    assert asdict(config) == {**asdict(arch), "vocab_size": 11, "n_labels": 3, "pad_id": 0,
+                              "readout": "mean"}
+    with pytest.raises(ParameterError) as caught:
+        Architecture(hidden=0).config(vocab_size=11, n_labels=3, pad_id=0, readout="last")
+    assert caught.value.parameter == "hidden" and caught.value.got == "0"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("epochs", 0), ("batch_size", True), ("patience", 1.5), ("lr", 0), ("grad_clip", -1.0),
+])
+def test_a_bad_budget_is_one_line_naming_the_field(field, value) -> None:
+    from probe_rnn.models.config import TrainBudget
+
+    with pytest.raises(ParameterError) as caught:
+        TrainBudget(**{field: value}).validate()
+    assert caught.value.parameter == field and caught.value.got == repr(value)

@@ -13,8 +13,8 @@ from probe_rnn.models import (
     IdsAdapter,
     IdsLengthsAdapter,
     ModelBundle,
+    describe_recurrent,
     load_model,
-    recurrent_modules,
     resolve_factory,
     save_checkpoint,
 )
@@ -112,7 +112,7 @@ def test_module_factory_with_lengths_and_nested_state_dict(tmp_path, factory_fil
     with torch.no_grad():
         expected = built["model"].eval()(ids, lengths)
     torch.testing.assert_close(bundle.predict_logits(TEXTS), expected)
-    assert recurrent_modules(bundle.model)[0] == {
+    assert describe_recurrent(bundle.model)[0] == {
         "name": "lstm", "type": "LSTM", "layers": 2, "directions": 2, "hidden": 3,
         "proj_size": 0,
         "parameters": sum(p.numel() for p in built["model"].lstm.parameters()),

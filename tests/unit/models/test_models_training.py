@@ -86,3 +86,52 @@ def test_bad_tables() -> None:
         train(df.assign(split="train"), **SMALL)
     with pytest.raises(DataError):
         train(df.drop(columns=["label"]), **SMALL)
+
+
+# -- the one training loop and the architecture/budget objects --------------------------------
+def test_train_loop_equals_a_hand_written_adam_loop_and_keeps_the_best_epoch() -> None:
+    from probe_rnn.models.config import TrainBudget
+    from probe_rnn.models.training import train_loop
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(10, 3, generator=gen), torch.randn(10, generator=gen)
+    budget = TrainBudget(epochs=4, batch_size=4, lr=0.05, patience=5, grad_clip=0.5)
+    scores = iter([0.1, 0.9, 0.3, 0.2])  # the second epoch's weights must come back
+
+    def fresh() -> torch.nn.Linear:
+        torch.manual_seed(1)
+        return torch.nn.Linear(3, 1)
+
+    model = fresh()
+    history, best = train_loop(
+        model, lambda _e, i: ((model(x[i]).squeeze(1) - y[i]) ** 2).mean(), 10,
+        lambda: next(scores), budget, seed=7)
+    ref = fresh()  # the reference: the same steps written out with torch alone
+    opt = torch.optim.Adam(ref.parameters(), lr=0.05)
+    order = torch.Generator().manual_seed(7)
+    kept = None
+    for epoch in range(1, 5):
+        for i in torch.randperm(10, generator=order).split(4):
+            opt.zero_grad()
+            ((ref(x[i]).squeeze(1) - y[i]) ** 2).mean().backward()
+            torch.nn.utils.clip_grad_norm_(ref.parameters(), 0.5)
+            opt.step()
+        if epoch == 2:
+            kept = {k: v.clone() for k, v in ref.state_dict().items()}
+    assert best == 2 and [h["epoch"] for h in history] == [1, 2, 3, 4]
+    assert [h["dev_score"] for h in history] == [0.1, 0.9, 0.3, 0.2]
+    assert all(torch.equal(model.state_dict()[k], kept[k]) for k in kept)
+    assert not model.training
+
+
+def test_train_is_train_model_with_the_two_objects() -> None:
+    from probe_rnn.models.config import Architecture, TrainBudget
+    from probe_rnn.models.training import train_model
+
+    df = tiny_table()
+    flat = train(df, rnn="gru", hidden=8, embedding_dim=8, epochs=2, batch_size=16, seed=5)
+    whole = train_model(df, Architecture(rnn="gru", hidden=8, embedding_dim=8),
+                        TrainBudget(epochs=2, batch_size=16), seed=5)
+    a, b = flat.bundle.model.state_dict(), whole.bundle.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert flat.bundle.config == whole.bundle.config

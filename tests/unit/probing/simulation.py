@@ -21,8 +21,8 @@ import numpy as np
 from probing_support import ArrayStore, meta_for
 
 from probe_rnn.probing import run_probes
+from probe_rnn.probing.intervals import difference
 from probe_rnn.probing.measures import usable_bits
-from probe_rnn.probing.paired import difference
 from probe_rnn.probing.probes import LogisticProbe
 
 

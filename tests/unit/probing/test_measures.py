@@ -1,4 +1,4 @@
-"""Measures: bits against hand computations, intervals against scipy, baselines."""
+"""Measures: bits against hand computations, metric ranges, baselines."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from probe_rnn.probing.measures import (
     EPS,
-    METRIC_BOUNDS,
     SMOOTHING,
     align_proba,
-    ci95,
     cross_entropy_bits,
     majority_accuracy,
     r2,
@@ -40,23 +37,6 @@ def test_cross_entropy_reorders_columns_and_handles_unseen_labels() -> None:
     # clipping: probability 0 costs -log2(EPS), not infinity
     assert cross_entropy_bits(np.array(["a"]), np.array([[0.0, 1.0]]), ["a", "b"]) == \
         pytest.approx(-math.log2(EPS))
-
-
-def test_ci95_is_the_corrected_t_interval() -> None:
-    vals = [0.8, 0.82, 0.79, 0.85, 0.81]
-    mean, lo, hi = ci95(vals, test_train_ratio=0.25)
-    sd = np.std(vals, ddof=1)
-    half = stats.t.ppf(0.975, 4) * sd * math.sqrt(1 / 5 + 0.25)
-    assert mean == pytest.approx(np.mean(vals))
-    assert (lo, hi) == pytest.approx((mean - half, mean + half))
-    plain = ci95(vals)
-    assert plain[2] - plain[1] < hi - lo
-    assert math.isnan(ci95([0.5])[1]) and math.isnan(ci95([])[0])
-
-
-def test_ci95_of_equal_values_is_the_point_clipped_to_the_bounds() -> None:
-    assert ci95([0.7] * 5, test_train_ratio=0.25) == (pytest.approx(0.7),) * 3
-    assert ci95([1.0] * 4, bounds=(0.0, 1.0)) == (1.0, 1.0, 1.0)
 
 
 def test_align_proba_reorders_fills_and_drops_columns() -> None:
@@ -103,15 +83,3 @@ def test_a_rare_class_missing_from_training_costs_a_bounded_equal_amount_in_both
     # a confident wrong probe is charged the same floor as the null model, never -log2(EPS)
     _, _, worst = usable_bits(y_tr, np.array(["y"]), np.array([[1.0, 0.0]]), ["x", "y"])
     assert worst == pytest.approx(math.log2((40 + 2 * SMOOTHING) / SMOOTHING))
-
-
-def test_ci95_needs_three_values_and_is_clipped_to_the_metric_range() -> None:
-    lo_hi = ci95([0.2, 0.9], test_train_ratio=1.0, bounds=METRIC_BOUNDS["accuracy"])
-    assert lo_hi[0] == pytest.approx(0.55) and math.isnan(lo_hi[1]) and math.isnan(lo_hi[2])
-    vals = [0.97, 1.0, 0.99, 1.0]
-    mean, lo, hi = ci95(vals, 0.25, METRIC_BOUNDS["accuracy"])
-    raw = ci95(vals, 0.25)
-    assert raw[2] > 1.0 and hi == 1.0 and lo == pytest.approx(raw[1]) and 0 <= lo <= mean
-    _, slo, shi = ci95([-0.95, -0.99, -0.5, -1.0], 0.25, METRIC_BOUNDS["selectivity"])
-    assert slo == -1.0 and -1.0 <= shi <= 1.0
-    assert METRIC_BOUNDS["entropy_bits"][0] == 0.0 and "bits" not in METRIC_BOUNDS

@@ -8,12 +8,8 @@ import pandas as pd
 import pytest
 
 from probe_rnn.errors import ParameterError
-from probe_rnn.probing.protocol import (
-    bootstrap_draws,
-    needed_test_sentences,
-    percentile_interval,
-    plan_splits,
-)
+from probe_rnn.probing.intervals import percentile_interval
+from probe_rnn.probing.protocol import bootstrap_draws, needed_test_sentences, plan_splits
 
 
 def test_needed_sentences_follow_the_worst_case_binomial_half_width() -> None:

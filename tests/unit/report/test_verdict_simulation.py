@@ -20,7 +20,7 @@ import pytest
 from factory import RESULT_COLUMNS, result_row
 from sklearn.linear_model import LogisticRegression
 
-from probe_rnn.probing.measures import ci95
+from probe_rnn.probing.intervals import ci95
 from probe_rnn.report.findings import Cells, _recommendation
 from probe_rnn.report.step_findings import timestep_findings
 

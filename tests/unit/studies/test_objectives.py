@@ -9,6 +9,7 @@ import torch
 
 from probe_rnn.errors import ConfigError
 from probe_rnn.models import load_model
+from probe_rnn.models.config import Architecture, TrainBudget
 from probe_rnn.studies import compare_readouts, parse_losses, parse_readouts
 from probe_rnn.studies.autoencode import Autoencoder
 from probe_rnn.studies.encoders import build_encoder, features, prepare
@@ -34,7 +35,7 @@ def first_letter() -> pd.DataFrame:
 
 
 def test_a_decoder_started_from_zeros_reconstructs_worse_than_from_h_n(first_letter) -> None:
-    study = compare_readouts(first_letter, objective="autoencode", readouts="hidden,zero",
+    study = compare_readouts(first_letter, objective="autoencode", readouts=["hidden", "zero"],
                              seeds=2, epochs=8, lr=1e-2, jobs=1, probe=False, tokenizer="char",
                              **ARCH)
     runs = study.runs.set_index(["readout", "seed"])
@@ -50,7 +51,7 @@ def test_a_decoder_started_from_zeros_reconstructs_worse_than_from_h_n(first_let
 
 def test_untrained_pairs_sit_near_chance_and_trained_ones_above(first_letter) -> None:
     prepared = prepare(first_letter, "char", 0)
-    arch = dict(ARCH)
+    arch = Architecture(**ARCH)
     aucs = []
     for seed in range(3):
         torch.manual_seed(seed)
@@ -59,8 +60,9 @@ def test_untrained_pairs_sit_near_chance_and_trained_ones_above(first_letter) ->
         aucs.append(_auc(scores["y"], scores["cosine"]))
     assert 0.38 < float(np.mean(aucs)) < 0.62
     for loss in ("mse", "contrastive"):
-        out = train_siamese(first_letter, readout="hidden", loss=loss, seed=0, epochs=8,
-                            batch_size=32, lr=1e-2, patience=3, tokenizer="char", **ARCH)
+        out = train_siamese(first_letter, readout="hidden", loss=loss, seed=0, tokenizer="char",
+                            architecture=Architecture(**ARCH),
+                            budget=TrainBudget(epochs=8, batch_size=32, lr=1e-2, patience=3))
         assert out["scores"]["test_auc"] > max(aucs) + 0.25
         assert 0.0 <= out["scores"]["test_pair_accuracy"] <= 1.0
 
@@ -93,7 +95,7 @@ def test_pair_losses_match_their_formulas() -> None:
 def test_decoder_targets_and_initial_state_from_every_layer() -> None:
     df = pd.DataFrame({"text": ["abc", "ba", "cab", "a"] * 5, "label": ["p", "q"] * 10})
     prepared = prepare(df, "char", 0)
-    arch = dict(ARCH, layers=2, hidden=4, bidirectional=True)
+    arch = Architecture(**dict(ARCH, layers=2, hidden=4, bidirectional=True))
     ids = torch.tensor([[2, 3, 4], [3, 2, 0]])
     lengths = torch.tensor([3, 2])
     torch.manual_seed(0)
@@ -120,22 +122,22 @@ def test_decoder_targets_and_initial_state_from_every_layer() -> None:
 
 
 def test_zero_and_losses_belong_to_their_objective() -> None:
-    assert parse_readouts("hidden,zero", "autoencode") == ("hidden", "zero")
+    assert parse_readouts(["hidden", "zero"], "autoencode") == ("hidden", "zero")
     with pytest.raises(ConfigError, match="unknown readout 'zero' for objective classify"):
-        parse_readouts("last,zero", "classify")
+        parse_readouts(["last", "zero"], "classify")
     assert parse_losses(None, "siamese") == ("mse", "contrastive")
     with pytest.raises(ConfigError, match="unknown loss 'mse' for objective classify"):
-        parse_losses("mse", "classify")
+        parse_losses(["mse"], "classify")
     with pytest.raises(ConfigError, match="unknown objective 'seq2seq'"):
-        parse_readouts("last", "seq2seq")
+        parse_readouts(["last"], "seq2seq")
 
 
 def test_a_saved_encoder_is_a_checkpoint_whose_head_is_a_logistic_regression(
         first_letter, tmp_path) -> None:
     from sklearn.linear_model import LogisticRegression
 
-    study = compare_readouts(first_letter.iloc[:300], objective="siamese", losses="mse",
-                             readouts="last", seeds=1, epochs=1, jobs=1, probe=False,
+    study = compare_readouts(first_letter.iloc[:300], objective="siamese", losses=["mse"],
+                             readouts=["last"], seeds=1, epochs=1, jobs=1, probe=False,
                              tokenizer="char", **ARCH)
     study.save(tmp_path)
     (name, bundle), = study.models.items()

@@ -113,12 +113,12 @@ def test_the_page_leads_with_one_sentence_per_setting(answer) -> None:
 
 
 def test_objectives_parse() -> None:
-    assert parse_objectives("all") == ("classify", "autoencode", "siamese")
-    assert parse_objectives("siamese,classify") == ("siamese", "classify")
+    assert parse_objectives(["all"]) == ("classify", "autoencode", "siamese")
+    assert parse_objectives(["siamese", "classify"]) == ("siamese", "classify")
     with pytest.raises(ConfigError, match="unknown objective 'seq2seq'"):
-        parse_objectives("classify,seq2seq")
+        parse_objectives(["classify", "seq2seq"])
     with pytest.raises(ConfigError, match="must not repeat"):
-        parse_objectives("classify,classify")
+        parse_objectives(["classify", "classify"])
 
 
 def test_the_askers_output_minus_one_is_read_as_naive_last_on_a_padded_batch() -> None:

@@ -9,6 +9,8 @@ Every seed trains and tests on its own split, so the seeds' spread holds the tes
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 import torch
@@ -17,6 +19,7 @@ from probe_rnn.data import ensure_splits, make_synthetic
 from probe_rnn.errors import ConfigError
 from probe_rnn.models import train
 from probe_rnn.studies import compare_readouts, parse_readouts
+from probe_rnn.studies.question import answer_question
 
 PADDED = dict(rnn="lstm", layers=1, hidden=16, embedding_dim=16, bidirectional=False,
               tokenizer="word", packed=False, epochs=10, lr=0.01, batch_size=32, patience=10)
@@ -27,7 +30,7 @@ TINY = dict(rnn="lstm", layers=1, hidden=8, embedding_dim=8, bidirectional=False
 @pytest.fixture(scope="module")
 def padded_study():
     df = make_synthetic("first", n_rows=800, seed=0, min_len=3, max_len=30)
-    study = compare_readouts(df, readouts="last,naive-last", seeds=3, jobs=2, probe=False,
+    study = compare_readouts(df, readouts=["last", "naive-last"], seeds=3, jobs=2, probe=False,
                              **PADDED)
     return df, study
 
@@ -49,7 +52,7 @@ def test_hidden_reads_the_padding_too_on_padded_batches() -> None:
     # Without packing h_n is the state after the pad tokens: for a unidirectional module it
     # is output[:, -1], so the hidden and naive-last runs are the same computation.
     df = make_synthetic("first", n_rows=200, seed=3, min_len=3, max_len=12)
-    study = compare_readouts(df, readouts="hidden,naive-last,last", seeds=1, jobs=1,
+    study = compare_readouts(df, readouts=["hidden", "naive-last", "last"], seeds=1, jobs=1,
                              packed=False, probe=False, **{**TINY, "epochs": 1})
     runs = study.runs.set_index("readout")
     assert runs.loc["hidden", "test_accuracy"] == runs.loc["naive-last", "test_accuracy"]
@@ -152,13 +155,26 @@ def test_each_seed_draws_its_own_split_and_a_given_split_is_kept() -> None:
 
 
 def test_parse_readouts_errors_name_the_valid_ones() -> None:
-    assert parse_readouts(" last, max ") == ("last", "max")
+    assert parse_readouts(["last", "max"]) == ("last", "max")
     with pytest.raises(ConfigError, match="valid readouts: last, hidden, mean, max, naive-last"):
-        parse_readouts("last,final")
+        parse_readouts(["last", "final"])
     with pytest.raises(ConfigError, match="repeat"):
         parse_readouts(["last", "last"])
     with pytest.raises(ConfigError, match="at least one"):
-        parse_readouts(" , ")
+        parse_readouts(["", ""])
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    (lambda df: compare_readouts(df, readouts="last,hidden"), "['last', 'hidden']"),
+    (lambda df: compare_readouts(df, objective="siamese", losses="mse"), "['mse']"),
+    (lambda df: answer_question(df, objectives="classify, siamese"),
+     "['classify', 'siamese']"),
+])
+def test_a_comma_string_for_a_list_is_refused_with_the_list_to_pass(call, expected) -> None:
+    df = make_synthetic("first", n_rows=40, seed=0, min_len=3, max_len=5)
+    with pytest.raises(ConfigError, match=re.escape(f"pass {expected}")) as caught:
+        call(df)
+    assert len(str(caught.value).splitlines()) == 1
 
 
 def test_bad_arguments_raise_config_errors() -> None:

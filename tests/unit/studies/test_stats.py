@@ -9,12 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from probe_rnn.errors import ConfigError
 from probe_rnn.studies.stats import (
     pair_verdict,
     paired_differences,
     summarize_runs,
-    t_interval,
     vs_best,
 )
 
@@ -25,25 +23,6 @@ def _runs(table: dict[str, list[float]]) -> pd.DataFrame:
     rows = [{"readout": r, "seed": s, "test_accuracy": v}
             for r, values in table.items() for s, v in enumerate(values)]
     return pd.DataFrame(rows)
-
-
-def test_t_interval_matches_hand_computation() -> None:
-    x = [0.80, 0.84, 0.82]
-    mean = sum(x) / 3
-    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / 2)
-    half = T_975_DF2 * sd / math.sqrt(3)
-    got = t_interval(x)
-    assert got == pytest.approx((mean, mean - half, mean + half), abs=1e-9)
-    low, high = stats.t.interval(0.95, 2, loc=np.mean(x), scale=stats.sem(x))
-    assert got[1:] == pytest.approx((low, high), abs=1e-12)
-
-
-def test_t_interval_edge_cases() -> None:
-    mean, low, high = t_interval([0.5])
-    assert mean == 0.5 and math.isnan(low) and math.isnan(high)
-    assert t_interval([0.7, 0.7, 0.7]) == pytest.approx((0.7, 0.7, 0.7))
-    with pytest.raises(ConfigError):
-        t_interval([1.0, 2.0], confidence=1.5)
 
 
 def test_paired_verdicts_against_hand_computation() -> None:

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from probe_rnn.probing.intervals import t_interval
+from probe_rnn.probing.power import min_detectable
 from probe_rnn.studies.stats import (
-    min_detectable,
     paired_differences,
     summarize_runs,
-    t_interval,
     vs_best,
 )
 
