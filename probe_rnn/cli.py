@@ -22,7 +22,7 @@ import typer
 
 from probe_rnn import __version__
 from probe_rnn.commands import models, runs, states
-from probe_rnn.errors import ConfigError, ProbeRnnError
+from probe_rnn.errors import ParameterError, ProbeRnnError
 
 __all__ = ["app", "main"]
 
@@ -80,11 +80,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _in_cli_words(exc: ProbeRnnError) -> str:
-    """The error's one line, speaking of this CLI's options where it names parameters."""
-    from probe_rnn.commands.common import cli_options, in_cli_words
+    """The error's one line, speaking of this CLI's options: a :class:`ParameterError` is
+    rendered from its fields with its parameter's option; other errors have the parameters
+    they name (``exc.parameters``, written ``name=`` in their text) shown as options."""
+    from probe_rnn.commands.common import cli_options, in_cli_words, option_of
 
-    return in_cli_words(_one_line(exc), exc.parameters, cli_options(typer.main.get_command(app)),
-                        leading=isinstance(exc, ConfigError))
+    options = cli_options(typer.main.get_command(app))
+    if isinstance(exc, ParameterError):
+        return " ".join(exc.render(option_of(exc.parameter, options)).split())
+    return in_cli_words(_one_line(exc), exc.parameters, options)
 
 
 def _usage_line(exc: Exception, args: list[str]) -> str:

@@ -16,6 +16,8 @@ __all__ = [
     "UntrustedCheckpointError",
     "ModelCallError",
     "ConfigError",
+    "ParameterError",
+    "parameter_message",
     "CaptureError",
     "CaptureMismatchError",
     "StorageRangeError",
@@ -34,8 +36,8 @@ class ProbeRnnError(Exception):
     Messages speak of the library's parameters, written as ``name=value`` or ``name=``
     (``pass vocab=FILE``, ``pass trust_checkpoint=True``, ``leave layout= out``);
     ``parameter`` names those a message mentions, so the command line can say its own options
-    instead (``--vocab FILE``, ``--trust-checkpoint``, ``--layout``). A :class:`ConfigError`
-    that starts with a parameter's name (``max_rows must ...``) needs no ``parameter``.
+    instead (``--vocab FILE``, ``--trust-checkpoint``, ``--layout``). A value outside what
+    a parameter accepts is a :class:`ParameterError`, whose fields the command line renders.
     """
 
     exit_code = 2
@@ -67,6 +69,41 @@ class UntrustedCheckpointError(CheckpointError):
 
 class ConfigError(ProbeRnnError, ValueError):
     """A parameter has a value outside its allowed set or range."""
+
+
+def parameter_message(parameter: str, allowed: str, got: str, hint: str = "") -> str:
+    """The one line every refused parameter value is shown as:
+    ``{parameter} must be {allowed}, got {got}`` (``: {hint}`` after it when there is one).
+    The CLI passes its option's name (``--cell-timeout``) as ``parameter``."""
+    return f"{parameter} must be {allowed}, got {got}" + (f": {hint}" if hint else "")
+
+
+class ParameterError(ConfigError):
+    """A parameter's value is outside what its constraint allows
+    (:mod:`probe_rnn.validation`).
+
+    Attributes
+    ----------
+    parameter : str
+        The parameter's name in the library (``cell_timeout``).
+    allowed : str
+        What it accepts, in words (``a positive number of seconds (0 = no limit)``).
+    got : str
+        What it received, as ``repr`` text (shortened when long).
+    hint : str
+        The fix when the allowed values alone do not say it (``pass ['label']``), else "".
+    """
+
+    def __init__(self, parameter: str, allowed: str, got: str, hint: str = "") -> None:
+        super().__init__(parameter_message(parameter, allowed, got, hint), parameter=parameter)
+        self.parameter, self.allowed, self.got, self.hint = parameter, allowed, got, hint
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str, str]]:
+        return type(self), (self.parameter, self.allowed, self.got, self.hint)
+
+    def render(self, name: str | None = None) -> str:
+        """The message with the parameter written as ``name`` (default: its library name)."""
+        return parameter_message(name or self.parameter, self.allowed, self.got, self.hint)
 
 
 class CaptureError(ProbeRnnError, RuntimeError):

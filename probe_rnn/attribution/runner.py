@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +25,26 @@ from probe_rnn.atomic import replacing, write_text
 from probe_rnn.attribution.neurons import default_neuron_views, rank_neurons, view_units
 from probe_rnn.attribution.parts import ModelParts, find_parts
 from probe_rnn.attribution.probe_attribution import probe_token_attributions, view_function
-from probe_rnn.attribution.steps import StepAttributions, step_attributions
+from probe_rnn.attribution.steps import STATE_BASELINES, StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
 from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import DataError, ParameterError
 from probe_rnn.hashing import file_sha256
 from probe_rnn.models.recurrent import module_kind
-from probe_rnn.validation import check_seed
+from probe_rnn.validation import (
+    SEED,
+    AnyOf,
+    Instance,
+    Interval,
+    Items,
+    Names,
+    Options,
+    PathLike,
+    shown,
+    validate_params,
+)
 
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
@@ -40,6 +52,20 @@ if TYPE_CHECKING:
 __all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
 
 TARGETS = ("prediction", "label")
+_VIEWS = Names("names of state views (str)", example="output@last")
+#: What each argument of :func:`attribute` accepts (:mod:`probe_rnn.validation`).
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "out_dir": PathLike(), "method": Options(METHODS),
+    "rows": AnyOf(None, Interval(Integral, 1, None),
+                  Items(Integral, "row numbers (int)", example=0, min_items=1),
+                  allowed="None, a number of rows >= 1 or a non-empty list of row numbers"),
+    "n_steps": Interval(int, 1, None), "internal_batch_size": Interval(int, 1, None),
+    "seed": SEED, "target": Options(TARGETS), "state_steps": Interval(int, 1, None),
+    "state_baseline": Options(STATE_BASELINES), "neuron_views": [None, _VIEWS],
+    "top_k": Interval(int, 1, None),
+    "probes": [None, Instance(Mapping, "a dict of fitted probes by view", example={})],
+    "probe_views": [None, _VIEWS], "probe_rows": Interval(int, 1, None),
+}
 Progress = Callable[[int, int, str], Any]
 
 
@@ -86,12 +112,12 @@ def select_rows(df: pd.DataFrame, rows: int | Sequence[int] | None, seed: int) -
         picked = np.asarray(list(rows), dtype=np.int64)
         bad = picked[(picked < 0) | (picked >= len(df))]
         if len(bad) or len(picked) == 0:
-            raise ConfigError(f"rows must be row numbers in 0..{len(df) - 1}; "
-                              f"got {bad.tolist() or 'none'}")
+            raise ParameterError("rows", f"row numbers of the table, 0..{len(df) - 1}",
+                                 shown(bad.tolist() or list(picked)))
         return np.unique(picked)
     n = 24 if rows is None else int(rows)
     if n < 1:
-        raise ConfigError(f"rows must be at least 1; got {n}")
+        raise ParameterError("rows", "at least 1", shown(n))
     pool = np.arange(len(df))
     if "split" in df.columns and (df["split"] == "test").sum() >= n:
         pool = np.flatnonzero((df["split"] == "test").to_numpy())
@@ -131,14 +157,6 @@ def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: 
     return torch.tensor([index[g] for g in gold])
 
 
-def _check_options(method: str, target: str, seed: int) -> None:
-    if method not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if target not in TARGETS:
-        raise ConfigError(f"target must be one of {', '.join(TARGETS)}; got {target!r}")
-    check_seed(seed)
-
-
 def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method: str = "ig",
               rows: int | Sequence[int] | None = None, n_steps: int = 50,
               internal_batch_size: int = 512, seed: int = 0, progress: Progress | None = None,
@@ -168,7 +186,7 @@ def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method
         layer's h_n).
     progress : called as ``progress(done, total, what)`` after each stage.
     """
-    _check_options(method, target, seed)
+    validate_params(PARAMETER_CONSTRAINTS, locals())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").unlink(missing_ok=True)

@@ -38,7 +38,8 @@ from probe_rnn.attribution.parts import (
 )
 from probe_rnn.attribution.unrolled import Taps, UnrolledRNN, twin_in_place, verify_twin
 from probe_rnn.catalogue import DIRECTIONS
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError
+from probe_rnn.validation import shown
 
 __all__ = ["StepAttributions", "step_attributions", "STATE_BASELINES"]
 
@@ -118,7 +119,7 @@ def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
     baseline : ``"zero"`` (the initial state) or ``"pad"`` (the state on the PAD input).
     """
     if baseline not in STATE_BASELINES:
-        raise ConfigError(f"baseline must be one of {', '.join(STATE_BASELINES)}; got {baseline!r}")
+        raise ParameterError("baseline", f"one of {', '.join(STATE_BASELINES)}", shown(baseline))
     check_inputs(ids, lengths)
     ids, lengths, target = (t.to(parts.device) for t in (ids, lengths, target))
     twin = UnrolledRNN(parts.rnn)

@@ -42,7 +42,8 @@ from probe_rnn.attribution.parts import (
     relative_error,
     valid_mask,
 )
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
+from probe_rnn.validation import shown
 
 __all__ = ["METHODS", "TokenAttributions", "token_attributions", "embedding_ig"]
 
@@ -155,7 +156,7 @@ def token_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: 
         are recomputed once with ``refine_factor`` times the steps (kept if better).
     """
     if method not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        raise ParameterError("method", f"one of {', '.join(METHODS)}", shown(method))
     if n_steps < 1 or internal_batch_size < 1:
         raise ConfigError(f"n_steps and internal_batch_size must be ≥ 1; got {n_steps}, "
                           f"{internal_batch_size}")

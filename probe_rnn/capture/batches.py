@@ -18,9 +18,10 @@ import torch
 
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
 from probe_rnn.capture.recorder import record
-from probe_rnn.errors import CaptureError, ConfigError, DataError
+from probe_rnn.errors import CaptureError, DataError
 from probe_rnn.hashing import sha256
 from probe_rnn.models.recurrent import cell_kind, recurrent_modules
+from probe_rnn.validation import Interval, check_param
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,8 +36,7 @@ __all__ = ["encode_batches", "recorded", "run_batches", "diagnose", "weights_che
 
 def check_batch_size(batch_size: Any) -> None:
     """``batch_size`` must be a whole number of rows, at least 1."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+    check_param("batch_size", batch_size, Interval(int, 1, None))
 
 
 def encode_batches(bundle: ModelBundle, texts: list[str], batch_size: int

@@ -42,8 +42,9 @@ from torch import Tensor, nn
 
 from probe_rnn.capture.exact_forward import RecurrentCapture
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
-from probe_rnn.errors import CaptureError, ConfigError
+from probe_rnn.errors import CaptureError, ParameterError
 from probe_rnn.models.recurrent import cell_kind, module_kind, recurrent_modules
+from probe_rnn.validation import shown
 
 __all__ = ["record", "Recorder", "VERIFY_MODES"]
 
@@ -149,7 +150,7 @@ class Recorder:
 
 def _validate(model: nn.Module, modules: str | Sequence[str] | None, verify: str) -> list[str]:
     if verify not in VERIFY_MODES:
-        raise ConfigError(f"verify must be one of {list(VERIFY_MODES)}; got {verify!r}")
+        raise ParameterError("verify", f"one of {', '.join(VERIFY_MODES)}", shown(verify))
     if not isinstance(model, nn.Module):
         raise CaptureError(f"record needs a torch.nn.Module; got {type(model).__name__}")
     if isinstance(model, torch.jit.ScriptModule):

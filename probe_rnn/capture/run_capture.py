@@ -25,7 +25,6 @@ import pandas as pd
 import torch
 
 from probe_rnn.capture.batches import (
-    check_batch_size,
     encode_batches,
     run_batches,
     weights_checksum,
@@ -37,15 +36,25 @@ from probe_rnn.capture.store import (
     reusable_store,
 )
 from probe_rnn.capture.store_writer import StoreWriter
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import DataError
 from probe_rnn.hashing import data_checksum
+from probe_rnn.validation import Instance, Interval, Names, Options, PathLike, validate_params
 
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
-__all__ = ["capture_states", "check_capture_options", "DTYPES"]
+__all__ = ["capture_states", "check_capture_options", "DTYPES", "PARAMETER_CONSTRAINTS"]
 
 DTYPES = ("float16", "float32")
+#: What each option of :func:`capture_states` accepts (:mod:`probe_rnn.validation`).
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "out_dir": PathLike(),
+    "views": [None, Names("names of state views (str)", example="output@last")],
+    "dtype": Options(DTYPES),
+    "batch_size": Interval(int, 1, None),
+    "verify": Options(VERIFY_MODES),
+    "module": [None, Instance(str, "a module name (str)", example="rnn")],
+}
 
 Progress = Callable[[int, int], None]
 
@@ -102,6 +111,8 @@ def capture_states(
     StateStore
         The complete store (reused without any forward pass when it already matches).
     """
+    check_capture_options(out_dir=out_dir, views=views, dtype=dtype, batch_size=batch_size,
+                          verify=verify, module=module)
     texts, labels, key = _capture_key(bundle, df, views, dtype, batch_size, verify, module)
     out = Path(out_dir)
     existing = reusable_store(out, key, notice or _warn)
@@ -113,10 +124,9 @@ def capture_states(
 def _capture_key(bundle: ModelBundle, df: pd.DataFrame, views: Sequence[str] | None,
                  dtype: str, batch_size: int, verify: str, module: str | None
                  ) -> tuple[list[str], list[str], dict[str, Any]]:
-    """Check the options; return the texts, the labels and what identifies the store."""
+    """Check the view names; return the texts, the labels and what identifies the store."""
     from probe_rnn.capture.views import parse_view
 
-    check_capture_options(dtype, batch_size, verify)
     for name in views or []:
         parse_view(name)  # unknown forms fail here, before any file is touched
     texts, labels = _texts_and_labels(df)
@@ -200,14 +210,11 @@ def _run_shards(bundle: ModelBundle, df: pd.DataFrame, texts: list[str], labels:
     return resolved, len(ranges)
 
 
-def check_capture_options(dtype: str, batch_size: int, verify: str) -> None:
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
-    if verify not in VERIFY_MODES:
-        raise ConfigError(
-            f"verify must be one of {', '.join(VERIFY_MODES)}; got {verify!r}"
-        )
-    check_batch_size(batch_size)
+def check_capture_options(**params: Any) -> None:
+    """Check the options of :func:`capture_states` given here against
+    :data:`PARAMETER_CONSTRAINTS` (:class:`~probe_rnn.errors.ParameterError` naming the first
+    refused one)."""
+    validate_params(PARAMETER_CONSTRAINTS, params)
 
 
 def _texts_and_labels(df: pd.DataFrame) -> tuple[list[str], list[str]]:

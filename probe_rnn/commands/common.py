@@ -233,22 +233,23 @@ def cli_options(command: click.Command) -> set[str]:
     return names
 
 
-def in_cli_words(text: str, parameters: Sequence[str], options: Collection[str],
-                 leading: bool = False) -> str:
-    """A library message in the command line's words: each of ``parameters`` written as
-    ``name=...`` becomes its option (``vocab=FILE`` -> ``--vocab FILE``, ``trust_checkpoint=True``
-    -> ``--trust-checkpoint``, a bare ``out_dir=`` -> ``--out``); with ``leading``, so does a
-    first word naming an option (``max_rows must ...`` -> ``--max-rows must ...``). Names that
-    are no option of this CLI stay as they are."""
-    def flag(name: str) -> str | None:
-        option = OPTION_OF_PARAMETER.get(name, "--" + name.replace("_", "-"))
-        return option if option in options else None
+def option_of(parameter: str, options: Collection[str]) -> str:
+    """The option of this CLI that sets the library's ``parameter`` (``cell_timeout`` ->
+    ``--cell-timeout``, ``out_dir`` -> ``--out``), or ``parameter`` itself when no option
+    sets it."""
+    option = OPTION_OF_PARAMETER.get(parameter, "--" + parameter.replace("_", "-"))
+    return option if option in options else parameter
 
-    first = re.match(r"([a-z][a-z_]*)(?= (?:must|is unknown|needs) )", text) if leading else None
-    if first is not None and (option := flag(first[1])) is not None:
-        text = option + text[first.end():]
+
+def in_cli_words(text: str, parameters: Sequence[str], options: Collection[str]) -> str:
+    """A library message that names ``parameters`` in its text as ``name=...`` (an error other
+    than :class:`~probe_rnn.errors.ParameterError`, whose fields the CLI renders itself) in the
+    command line's words: ``vocab=FILE`` -> ``--vocab FILE``, ``trust_checkpoint=True`` ->
+    ``--trust-checkpoint``, a bare ``out_dir=`` -> ``--out``. Only the parameters the error
+    names are touched; names that are no option of this CLI stay as they are."""
     for name in dict.fromkeys(parameters):
-        if (option := flag(name)) is None:
+        option = option_of(name, options)
+        if option == name:
             continue
         pattern = rf"(?<![\w.-]){re.escape(name)}(?:(=True)(?!\w)|(=)(?=[^\s,)])|=(?=[\s,)]|$))"
         text = re.sub(pattern, lambda m, o=option: o + (" " if m.group(2) else ""), text)

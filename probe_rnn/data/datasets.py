@@ -36,7 +36,8 @@ import pandas as pd
 
 from probe_rnn.data.splits import ensure_splits
 from probe_rnn.data.synthetic import make_synthetic
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import DataError, ParameterError
+from probe_rnn.validation import shown
 
 __all__ = ["load_dataset", "list_datasets", "census_table", "TIE_FACTOR"]
 
@@ -92,7 +93,7 @@ def load_dataset(name: str, seed: int = 0) -> pd.DataFrame:
         The ``names`` package's census files are not installed.
     """
     if name not in _DESCRIPTIONS:
-        raise ConfigError(f"dataset must be one of {', '.join(_DESCRIPTIONS)}; got {name!r}")
+        raise ParameterError("dataset", f"one of {', '.join(_DESCRIPTIONS)}", shown(name))
     if name.startswith("synthetic"):
         rule = name.partition("-")[2] or "first"
         return make_synthetic(rule, seed=seed)

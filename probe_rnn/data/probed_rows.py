@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import DataError, ParameterError
+from probe_rnn.validation import shown
 
 __all__ = ["PROBE_ROWS", "HELD_OUT_SPLITS", "ProbedRows", "split_source", "choose_rows"]
 
@@ -128,8 +129,7 @@ def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool,
         No row of the chosen kind (e.g. no dev/test rows for ``heldout``), or fewer than 2.
     """
     if choice not in PROBE_ROWS:
-        raise ConfigError(f"probe_rows must be one of {', '.join(PROBE_ROWS)}; "
-                          f"got {choice!r}")
+        raise ParameterError("probe_rows", f"one of {', '.join(PROBE_ROWS)}", shown(choice))
     split = df["split"].astype(str).to_numpy()
     held = np.isin(split, HELD_OUT_SPLITS)
     mask = {"heldout": held, "train": split == "train", "all": np.ones(len(df), bool)}[choice]

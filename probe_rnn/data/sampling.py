@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError
+from probe_rnn.validation import shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +38,7 @@ def sample_table(df: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFr
     """A seeded sample of at most ``max_rows`` rows of a table, keeping its order (``--max-rows``:
     every command picks the same rows)."""
     if max_rows is not None and max_rows < 1:
-        raise ConfigError(f"max_rows must be at least 1, got {max_rows}")
+        raise ParameterError("max_rows", "at least 1", shown(max_rows))
     if max_rows is None or len(df) <= max_rows:
         return df.reset_index(drop=True)
     picked = df.sample(n=max_rows, random_state=seed).sort_index()

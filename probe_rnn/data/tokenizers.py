@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from probe_rnn.errors import CheckpointError, ConfigError, DataError
+from probe_rnn.errors import CheckpointError, ConfigError, DataError, ParameterError
+from probe_rnn.validation import AnyOf, Interval, check_param, shown
 
 __all__ = ["Tokenizer", "PAD", "UNK", "TOKENIZER_KINDS", "pad_batch", "as_text", "as_texts"]
 
@@ -61,15 +62,10 @@ class Tokenizer:
 
     def __init__(self, kind: str = "char", min_freq: int = 1, max_size: int | None = None):
         if kind not in TOKENIZER_KINDS:
-            raise ConfigError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}; "
-                              f"got {kind!r}")
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ConfigError(f"min_freq must be an integer >= 1; got {min_freq!r}")
-        if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 3
-        ):
-            raise ConfigError("max_size must be None or an integer >= 3 (it counts <pad> and "
-                              f"<unk>); got {max_size!r}")
+            raise ParameterError("tokenizer", f"one of {', '.join(TOKENIZER_KINDS)}", shown(kind))
+        check_param("min_freq", min_freq, Interval(int, 1, None))
+        check_param("max_size", max_size, AnyOf(None, Interval(int, 3, None), allowed="None or an "
+                                                "integer >= 3 (it counts <pad> and <unk>)"))
         self.kind = kind
         self.min_freq = min_freq
         self.max_size = max_size

@@ -30,7 +30,8 @@ from typing import Any
 import torch
 
 from probe_rnn.data.tokenizers import as_text, as_texts, pad_batch
-from probe_rnn.errors import CheckpointError, ConfigError, DataError, InputFileError
+from probe_rnn.errors import CheckpointError, DataError, InputFileError, ParameterError
+from probe_rnn.validation import Interval, check_param, shown
 
 __all__ = ["VocabTokenizer", "read_vocab", "VOCAB_TOKENIZERS", "tokenizer_from_dict"]
 
@@ -77,8 +78,8 @@ class VocabTokenizer:
     def __init__(self, index: Mapping[str, int], kind: str = "word", pad_id: int | None = 0,
                  unk_id: int | None = None, source: str = "vocabulary") -> None:
         if kind not in VOCAB_TOKENIZERS:
-            raise ConfigError(f"tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
-                              f"got {kind!r}")
+            raise ParameterError("tokenizer", f"one of {', '.join(VOCAB_TOKENIZERS)}",
+                                 shown(kind))
         if not index:
             raise DataError(f"{source} holds no tokens: give the vocabulary the model was "
                             "trained with")
@@ -268,16 +269,13 @@ def read_vocab(path: str | Path, kind: str = "word", pad_id: int | None = None,
     """
     path = Path(path)
     if kind not in VOCAB_TOKENIZERS:
-        raise ConfigError(f"tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
-                          f"got {kind!r}")
+        raise ParameterError("tokenizer", f"one of {', '.join(VOCAB_TOKENIZERS)}", shown(kind))
     index = _load_index(path)
     source = f"vocabulary {path.name!r}"
     if pad_id is None:
         pad_id = _special(index, None, PAD_SPELLINGS, "pad_id", source)
     if pad_id is None:
         pad_id = padding_idx  # still None: unknown, an error only when a batch needs padding
-    if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, int)
-                               or pad_id < 0):
-        raise ConfigError(f"pad_id must be an integer >= 0; got {pad_id!r}")
+    check_param("pad_id", pad_id, [None, Interval(int, 0, None)])
     unk_id = _special(index, unk, UNK_SPELLINGS, "unk", source)
     return VocabTokenizer(index, kind, pad_id, unk_id, source)

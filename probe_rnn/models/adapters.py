@@ -43,9 +43,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.errors import ConfigError, DataError, ModelCallError, ProbeRnnError
+from probe_rnn.errors import ConfigError, DataError, ModelCallError, ParameterError, ProbeRnnError
 from probe_rnn.models.feeding import Feeding, one_hot_embedding, sorted_packing
 from probe_rnn.plugins import register_adapter, registry
+from probe_rnn.validation import Interval, check_param, shown
 
 if TYPE_CHECKING:
     from probe_rnn.data import Tokenizer
@@ -156,7 +157,7 @@ class TokenizerAdapter:
     def __init__(self, tokenizer: Tokenizer | None, layout: str = "batch",
                  feeding: Feeding | None = None) -> None:
         if layout not in LAYOUTS:
-            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+            raise ParameterError("layout", f"one of {', '.join(LAYOUTS)}", shown(layout))
         self.tokenizer = tokenizer
         self.layout = layout
         self.feeding = feeding or Feeding()
@@ -312,8 +313,7 @@ def iter_batches(
         ``adapter.encode(texts[i:i + batch_size])`` for ``i = 0, batch_size, ...``; each batch
         is padded to its own longest row.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+    check_param("batch_size", batch_size, Interval(int, 1, None))
     texts = list(texts)
     for start in range(0, len(texts), batch_size):
         yield adapter.encode(texts[start : start + batch_size])

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.errors import ConfigError
 from probe_rnn.models.adapters import Adapter, iter_batches
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import ModelConfig
 from probe_rnn.models.recurrent import recurrent_modules
+from probe_rnn.validation import Interval, check_param
 
 if TYPE_CHECKING:
     from probe_rnn.data import Tokenizer
@@ -154,8 +154,7 @@ def build_random_init(bundle: ModelBundle, seed: int = 0) -> ModelBundle:
     ``reset_parameters()`` is called; parameters owned by modules without one are drawn from
     ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``. The global RNG state is left untouched.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"seed must be an integer; got {seed!r}")
+    check_param("seed", seed, Interval(int, None, None))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if bundle.config is not None and isinstance(bundle.model, RNNClassifier):

@@ -32,11 +32,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
+from probe_rnn.errors import ConfigError, ModelCallError, ParameterError, ProbeRnnError
 from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
 from probe_rnn.models.call_errors import explain_call_error
 from probe_rnn.models.feeding import Feeding
 from probe_rnn.models.recurrent import recurrent_modules
+from probe_rnn.validation import shown
 
 __all__ = ["CallShape", "detect_call", "takes_lengths", "call_options", "find_embedding"]
 
@@ -201,7 +202,7 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
     feeding : how ids become inputs (one-hot); its ``sort`` and ``batch_arg`` are decided here.
     """
     if layout not in ("auto", *LAYOUTS):
-        raise ConfigError(f"layout must be auto, batch or time; got {layout!r}")
+        raise ParameterError("layout", "auto, batch or time", shown(layout))
     layouts: Sequence[str] = LAYOUTS if layout == "auto" else (layout,)
     options = call_options(model) if lengths is None else _given_options(model, lengths)
     rnn = next(iter(recurrent_modules(model).values()), None)

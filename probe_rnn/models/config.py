@@ -17,25 +17,21 @@ from typing import Any
 # the recurrent cell types (``rnn`` is nn.RNN with tanh, ``rnn-relu`` with ReLU) and the
 # readouts (how the head's sentence vector is read) are spelled once, in the vocabulary
 from probe_rnn.catalogue import READOUTS, RNN_TYPES
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
+from probe_rnn.validation import Boolean, Interval, check_param, shown
 
 __all__ = ["RNN_TYPES", "READOUTS", "ModelConfig", "Architecture", "TrainBudget", "check_choice"]
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """Return ``value`` if it is one of ``allowed``, else raise a one-line ConfigError."""
+    """Return ``value`` if it is one of ``allowed``, else raise a one-line ParameterError."""
     if value not in allowed:
-        raise ConfigError(
-            f"{name} must be one of {', '.join(allowed)}; got {value!r}"
-        )
+        raise ParameterError(name, f"one of {', '.join(allowed)}", shown(value))
     return value
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(
-            f"{name} must be an integer >= {minimum}; got {value!r}"
-        )
+    check_param(name, value, Interval(int, minimum, None))
     return value
 
 
@@ -84,7 +80,7 @@ class ModelConfig:
         self.validate()
 
     def validate(self) -> ModelConfig:
-        """Check every field; raise ConfigError naming the first bad one."""
+        """Check every field; raise ParameterError naming the first bad one."""
         _check_int("vocab_size", self.vocab_size, 2)
         _check_int("n_labels", self.n_labels, 2)
         check_choice("rnn", self.rnn, RNN_TYPES)
@@ -93,23 +89,17 @@ class ModelConfig:
         _check_int("layers", self.layers, 1)
         check_choice("readout", self.readout, READOUTS)
         for name in ("bidirectional", "packed"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}")
+            check_param(name, getattr(self, name), Boolean())
         dropout = self.dropout
-        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not (
-            0.0 <= dropout < 1.0
-        ):
-            raise ConfigError(f"dropout must be a number in [0, 1); got {dropout!r}")
+        check_param("dropout", dropout, Interval(float, 0, 1, closed="left"))
         if dropout > 0 and self.layers == 1:
             raise ConfigError(
                 f"dropout acts between recurrent layers, so with layers=1 it has no effect; "
                 f"got dropout={dropout!r}: use layers >= 2 or dropout 0"
             )
-        _check_int("pad_id", self.pad_id, 0)
-        if self.pad_id >= self.vocab_size:
-            raise ConfigError(
-                f"pad_id must be < vocab_size ({self.vocab_size}); got {self.pad_id!r}"
-            )
+        check_param("pad_id", self.pad_id, Interval(int, 0, self.vocab_size, closed="left",
+                                                    allowed=f"an integer from 0 to vocab_size - "
+                                                    f"1 ({self.vocab_size - 1})"))
         self.dropout = float(dropout)
         return self
 
@@ -182,11 +172,9 @@ class TrainBudget:
     grad_clip: float = 1.0
 
     def validate(self) -> TrainBudget:
-        """Check every field; raise ConfigError naming the first bad one."""
+        """Check every field; raise ParameterError naming the first bad one."""
         for name in ("epochs", "batch_size", "patience"):
             _check_int(name, getattr(self, name), 1)
         for name in ("lr", "grad_clip"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigError(f"{name} must be a number > 0; got {value!r}")
+            check_param(name, getattr(self, name), Interval(float, 0, None, closed="neither"))
         return self

@@ -17,9 +17,10 @@ from typing import Any
 
 from torch import nn
 
-from probe_rnn.data.vocab import read_vocab, tokenizer_from_dict
+from probe_rnn.data.vocab import VOCAB_TOKENIZERS, read_vocab, tokenizer_from_dict
 from probe_rnn.errors import CheckpointError, ConfigError
 from probe_rnn.models.adapters import (
+    LAYOUTS,
     IdsAdapter,
     IdsLengthsAdapter,
     forward_signature,
@@ -42,8 +43,32 @@ from probe_rnn.models.feeding import Feeding
 from probe_rnn.models.recurrent import recurrent_modules
 from probe_rnn.models.sanity import check_declared_sizes, check_finite
 from probe_rnn.plugins import registry
+from probe_rnn.validation import (
+    Boolean,
+    Instance,
+    Interval,
+    Items,
+    Options,
+    PathLike,
+    check_param,
+    validate_params,
+)
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "PARAMETER_CONSTRAINTS"]
+
+_TOKEN = [None, Instance(str, "a token (str)", example="<s>")]
+_FUNCTION = [None, Instance((str, Callable), "an import path 'package.module:function' (or "
+                            "'file.py:function') or a function", example="models:build")]
+#: What each argument of :func:`load_model` accepts (:mod:`probe_rnn.validation`).
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "path": PathLike(), "factory": _FUNCTION, "trust_checkpoint": Boolean(),
+    "vocab": [None, PathLike()], "tokenizer": [None, Options(VOCAB_TOKENIZERS)],
+    "pad_id": [None, Interval(int, 0, None)], "unk": _TOKEN,
+    "layout": Options(("auto", *LAYOUTS)),
+    "labels": [None, Items(None, "class names", example="positive", min_items=1)],
+    "pad_to": [None, Interval(int, 1, None)], "bos": _TOKEN, "eos": _TOKEN,
+    "collate": _FUNCTION,
+}
 
 
 def load_model(
@@ -71,8 +96,7 @@ def load_model(
         Allow a full unpickle, which runs code named in the file. Off by default.
     vocab, tokenizer, pad_id, unk : optional
         The model's own vocabulary file and how it was used (:func:`probe_rnn.data.read_vocab`);
-        ``vocab`` wins over a factory's or a checkpoint's tokenizer. ``tokenizer`` defaults to
-        ``word``.
+        ``vocab`` wins over a factory's or a checkpoint's tokenizer; ``tokenizer`` default ``word``.
     layout : ``"auto"`` (detected), ``"batch"`` or ``"time"``
         Whether a foreign model reads ids ``(batch, time)`` or ``(time, batch)``.
     labels : list of str, optional
@@ -88,6 +112,7 @@ def load_model(
     ModelBundle
         In eval mode on the CPU; ``checksum`` is the sha256 of the file.
     """
+    validate_params(PARAMETER_CONSTRAINTS, locals())
     _check_vocab_parameters(vocab, tokenizer, pad_id, unk)
     path = Path(path)
     obj = read_checkpoint(path, trust_checkpoint)
@@ -257,9 +282,7 @@ def feeding_for(model: nn.Module, tok: Any, found: tuple[str, nn.Embedding] | No
                 pad_to: int | None, bos: str | None, eos: str | None) -> Feeding:
     """BOS/EOS ids from the vocabulary, fixed padding, and one-hot inputs when the first
     recurrent module reads vectors as wide as the vocabulary and the model has no embedding."""
-    if pad_to is not None and (isinstance(pad_to, bool) or not isinstance(pad_to, int)
-                               or pad_to < 1):
-        raise ConfigError(f"pad_to must be an integer >= 1; got {pad_to!r}", parameter="pad_to")
+    check_param("pad_to", pad_to, PARAMETER_CONSTRAINTS["pad_to"])
     ids: dict[str, int | None] = {}
     for option, token in (("bos", bos), ("eos", eos)):
         ids[option] = None

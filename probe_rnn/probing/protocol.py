@@ -44,10 +44,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from probe_rnn.data.sampling import shuffled_groups
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError
 from probe_rnn.hashing import seed_from_text
 from probe_rnn.probing.intervals import Z95
 from probe_rnn.probing.splits import group_kfold
+from probe_rnn.validation import shown
 
 __all__ = [
     "PROTOCOL_VERSION", "BOOTSTRAP", "DEFAULT_PRECISION", "HOLDOUT_SEEDS", "Plan",
@@ -68,7 +69,7 @@ HOLDOUT_SEEDS = 2
 def needed_test_sentences(precision: float) -> int:
     """Held-out sentences for a worst-case 95 % accuracy half-width of ``precision``."""
     if not isinstance(precision, int | float) or not 0 < precision < 0.5:
-        raise ConfigError(f"precision must be a number in (0, 0.5), got {precision!r}")
+        raise ParameterError("precision", "a number in (0, 0.5)", shown(precision))
     return int(math.ceil((Z95 * 0.5 / precision) ** 2))
 
 

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import is_classifier, is_regressor
 
-from probe_rnn.errors import ConfigError, WorkLostError
+from probe_rnn import validation as v
+from probe_rnn.errors import ConfigError, ParameterError, WorkLostError
 from probe_rnn.probing.cells import (
     MIN_POSITION_SENTENCES,
     POSITION_SENTENCES_PER_FOLD,
@@ -54,21 +56,13 @@ from probe_rnn.probing.journal import Journal
 from probe_rnn.probing.probe_results import ProbeResults
 from probe_rnn.probing.probe_settings import ProbeSettings
 from probe_rnn.probing.probes import make_probe
-from probe_rnn.probing.protocol import DEFAULT_PRECISION, needed_test_sentences
+from probe_rnn.probing.protocol import DEFAULT_PRECISION
 from probe_rnn.probing.state_source import StateSource
 from probe_rnn.probing.tasks import DEFAULT_TASKS, Task, get_task
-from probe_rnn.probing.timelimit import check_timeout
+from probe_rnn.probing.timelimit import checked_timeout
 
-__all__ = [
-    "run_probes",
-    "probe_stores",
-    "plan_cells",
-    "views_to_probe",
-    "resolve_probes",
-    "reportable_positions",
-    "MIN_POSITION_SENTENCES",
-    "POSITION_SENTENCES_PER_FOLD",
-]
+__all__ = ["run_probes", "probe_stores", "plan_cells", "views_to_probe", "resolve_probes",
+           "reportable_positions", "MIN_POSITION_SENTENCES", "POSITION_SENTENCES_PER_FOLD"]
 
 _FALLBACK = {"classification": "logistic", "regression": "ridge"}
 
@@ -139,25 +133,33 @@ def _rows(n: int, rows: Sequence[int] | None, max_rows: int | None, seed: int) -
     """The store rows to probe: ``rows`` (default: all), then a seeded ``max_rows`` sample."""
     pool = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
     if len(pool) and (pool[0] < 0 or pool[-1] >= n):
-        raise ConfigError(f"rows must be store rows 0..{n - 1}; got {pool[0]}..{pool[-1]}")
+        raise ParameterError("rows", f"store rows, 0..{n - 1}", f"{pool[0]}..{pool[-1]}")
     if len(pool) < 2:
         raise ConfigError(f"at least 2 rows are needed to probe; {len(pool)} given")
     if max_rows is None or max_rows >= len(pool):
         return pool
-    if max_rows < 2:
-        raise ConfigError(f"max_rows must be at least 2, got {max_rows!r}")
     return np.sort(np.random.default_rng(seed).choice(pool, size=max_rows, replace=False))
 
 
-def _check(stores: Mapping[str, StateSource], folds: int, seeds: int, jobs: int) -> None:
+#: What each argument of :func:`run_probes` accepts (:mod:`probe_rnn.validation`).
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "views": [None, v.Names("names of state views (str)", example="output@last")],
+    "tasks": [None, v.Items(None, "tasks (names, Task classes or objects)", example="label")],
+    "probes": v.Items(None, "probes (names, import paths, classes or estimators)",
+                      example="logistic", min_items=1),
+    "folds": v.Interval(int, 2, None), "seeds": v.Interval(int, 1, None),
+    "max_rows": [None, v.Interval(Integral, 2, None)],
+    "rows": [None, v.Items(Integral, "row numbers (int)", example=0)], "jobs": v.JOBS,
+    "mdl": v.Boolean(), "control": v.Boolean(), "seed": v.SEED,
+    "max_t": v.Interval(int, 1, None),
+    "precision": v.Interval(float, 0, 0.5, closed="neither"), "journal": [None, v.PathLike()],
+    "cell_timeout": v.CELL_TIMEOUT, "return_values": v.Boolean(),
+}
+
+
+def _check(stores: Mapping[str, StateSource]) -> None:
     if not stores:
         raise ConfigError("stores is empty: pass {'trained': StateStore(...)}")
-    if not isinstance(folds, int) or folds < 2:
-        raise ConfigError(f"folds must be an integer >= 2, got {folds!r}")
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"seeds must be an integer >= 1, got {seeds!r}")
-    if not isinstance(jobs, int) or jobs == 0:
-        raise ConfigError(f"jobs must be a non-zero integer (-1 = all cores), got {jobs!r}")
     sizes = {name: len(s.meta) for name, s in stores.items()}
     if len(set(sizes.values())) > 1:
         raise ConfigError(f"stores hold different rows {sizes}: capture them from the same data")
@@ -328,6 +330,7 @@ def run_probes(
     Returns the results with their metadata in ``attrs`` (``ProbeResults.to_pandas()``;
     :func:`probe_stores` returns the typed :class:`~probe_rnn.probing.ProbeResults`).
     """
+    v.validate_params(PARAMETER_CONSTRAINTS, locals())
     settings = ProbeSettings(views=views, tasks=tasks, probes=probes, folds=folds, seeds=seeds,
                              seed=seed, mdl=mdl, control=control, max_t=max_t,
                              precision=precision, max_rows=max_rows, jobs=jobs,
@@ -341,10 +344,12 @@ def probe_stores(stores: Mapping[str, StateSource], settings: ProbeSettings,
                  rows: Sequence[int] | None = None, journal: str | Path | None = None,
                  progress: Callable[[int, int], None] | None = None, client: Any = None
                  ) -> ProbeResults:
-    """:func:`run_probes` with its settings as one object, returning the typed results."""
+    """:func:`run_probes` with its settings as one object, returning the typed results
+    (the settings are checked against the same constraints as :func:`run_probes`'s)."""
     s = settings
-    _check(stores, s.folds, s.seeds, s.jobs)
-    needed_test_sentences(s.precision)  # validates
+    given = {f.name: getattr(s, f.name) for f in fields(s)}
+    v.validate_params(PARAMETER_CONSTRAINTS, {**given, "rows": rows, "journal": journal})
+    _check(stores)
     cell_timeout = checked_timeout(s.cell_timeout, s.jobs, client)
     cells = _plan(stores, s.views, s.tasks, s.probes, rows, s.max_rows, s.seed)
     shared = s.cell_settings()
@@ -374,18 +379,6 @@ def _plan(stores: Mapping[str, StateSource], views: Sequence[str] | None,
     return plan_cells(stores, views, task_objs, probe_specs, chosen)
 
 
-def checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float | None:
-    """``cell_timeout`` validated (None or 0: no limit), refused with a Dask client."""
-    cell_timeout = check_timeout(cell_timeout)
-    if cell_timeout and client is not None:
-        raise ConfigError("cell_timeout= works with local processes only (a Dask worker "
-                          "runs cells off its main thread, where no alarm can stop them): "
-                          "leave cell_timeout= out with a scheduler (or run without one)",
-                          parameter="cell_timeout")
-    if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
-        warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
-                      "signal can reach it there): use jobs >= 2", stacklevel=3)
-    return cell_timeout
 
 
 def _check_some_done(records: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:

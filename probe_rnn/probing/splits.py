@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from probe_rnn.data.sampling import shuffled_groups
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
+from probe_rnn.validation import shown
 
 __all__ = ["group_kfold", "group_ids", "inner_split"]
 
@@ -48,7 +49,7 @@ def group_kfold(
     # round-robin: none of its 5 folds equals ours, which would change every published number.
     inverse, order = shuffled_groups(groups, seed)
     if not isinstance(n_folds, int | np.integer) or n_folds < 2:
-        raise ConfigError(f"folds must be an integer >= 2, got {n_folds!r}")
+        raise ParameterError("folds", "an integer >= 2", shown(n_folds))
     n_groups = len(order)
     if n_folds > n_groups:
         raise ConfigError(

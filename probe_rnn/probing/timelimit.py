@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["CellTimeout", "time_limit", "check_timeout"]
+__all__ = ["CellTimeout", "time_limit", "timer_seconds", "checked_timeout"]
 
 
 class CellTimeout(Exception):
@@ -29,17 +31,30 @@ class CellTimeout(Exception):
         self.seconds = seconds
 
 
-def check_timeout(seconds: float | None) -> float | None:
-    """Validate a ``cell_timeout`` value (None or 0 = no limit)."""
+def timer_seconds(seconds: float | None) -> float | None:
+    """A valid ``cell_timeout`` (:data:`probe_rnn.validation.CELL_TIMEOUT`) as the timer's
+    seconds: None or 0 is no limit; a limit needs POSIX interval timers."""
     if seconds is None or seconds == 0:
         return None
-    if not seconds > 0:
-        raise ConfigError(f"cell_timeout must be a positive number of seconds (0 = no limit); "
-                          f"got {seconds}")
     if not hasattr(signal, "setitimer"):
-        raise ConfigError("cell_timeout needs POSIX interval timers (Linux, macOS); "
-                          "leave it off on this platform")
+        raise ConfigError("a time limit per cell needs POSIX interval timers (Linux, macOS): "
+                          "leave cell_timeout= out on this platform", parameter="cell_timeout")
     return float(seconds)
+
+
+def checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float | None:
+    """A valid ``cell_timeout`` as the timer's seconds (None or 0: no limit), refused with a
+    Dask client."""
+    cell_timeout = timer_seconds(cell_timeout)
+    if cell_timeout and client is not None:
+        raise ConfigError("cell_timeout= works with local processes only (a Dask worker "
+                          "runs cells off its main thread, where no alarm can stop them): "
+                          "leave cell_timeout= out with a scheduler (or run without one)",
+                          parameter="cell_timeout")
+    if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
+        warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
+                      "signal can reach it there): use jobs >= 2", stacklevel=3)
+    return cell_timeout
 
 
 @contextmanager

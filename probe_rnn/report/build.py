@@ -27,7 +27,6 @@ import pandas as pd
 from probe_rnn.atomic import write_text
 from probe_rnn.capture.diagnosis import plain_explanations
 from probe_rnn.catalogue import MEAN_OUTPUT, OUTPUT_LAST, state_views
-from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
 from probe_rnn.report import page
@@ -38,6 +37,7 @@ from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.run_data import RunData, load_run
+from probe_rnn.validation import SEED, Boolean, Interval, PathLike, validate_params
 
 if TYPE_CHECKING:
     from probe_rnn.capture.store import StateStore
@@ -197,6 +197,13 @@ def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
+#: What each argument of :func:`build_report` accepts (:mod:`probe_rnn.validation`).
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "run_dir": PathLike(), "umap": Boolean(), "out": [None, PathLike()], "seed": SEED,
+    "max_points": Interval(int, 3, None),
+}
+
+
 def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None = None,
                  seed: int = 0, max_points: int = 1500, progress: Progress | None = None
                  ) -> Report:
@@ -226,8 +233,7 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
     ReportError
         ``run.json`` or the results table is missing or unreadable.
     """
-    if max_points < 3:
-        raise ConfigError(f"max_points must be at least 3, got {max_points}")
+    validate_params(PARAMETER_CONSTRAINTS, locals())
     data = load_run(run_dir)
     target = Path(out) if out is not None else data.path / "index.html"
     store = data.store()

@@ -31,8 +31,7 @@ from probe_rnn.errors import ConfigError
 from probe_rnn.models import ModelBundle, load_model
 from probe_rnn.models.batch_dependence import check_batch_dependence
 from probe_rnn.probing.code import run_code
-from probe_rnn.probing.runner import checked_timeout
-from probe_rnn.probing.timelimit import check_timeout
+from probe_rnn.probing.timelimit import checked_timeout
 from probe_rnn.progress import Progress
 from probe_rnn.run import stages
 from probe_rnn.run.bookkeeping import RunContext, clear_stale, reusable_stages
@@ -200,7 +199,6 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
                say: Say | None, progress: Progress | None, client: Any) -> RunContext:
     """Check every input, sample the rows, write the new run.json and clear stale stages."""
     check_names(bundle, settings)
-    check_timeout(settings.cell_timeout)
     checked_timeout(settings.cell_timeout, settings.jobs, client)  # before any capture
     say = say or (lambda line: None)
     seed = settings.seed

@@ -3,18 +3,31 @@
 The CLI (``probe-rnn probe``) and :func:`probe_rnn.run.demo.run_demo` build it once;
 :func:`probe_rnn.run.pipeline.run_pipeline` reads it in every stage, writes it to ``run.json`` as it
 is (:meth:`RunSettings.to_json`) and hashes it once (:meth:`RunSettings.fingerprint`) to tell
-whether a previous run's stages can be reused. Errors name the parameter (``folds=``).
+whether a previous run's stages can be reused. Its values are checked once, against the
+constraints table ``RunSettings._parameter_constraints``: a refused value raises
+:class:`~probe_rnn.errors.ParameterError` naming the field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError
 from probe_rnn.hashing import json_sha256
-from probe_rnn.validation import check_seed
+from probe_rnn.validation import (
+    CELL_TIMEOUT,
+    JOBS,
+    SEED,
+    AnyOf,
+    Boolean,
+    Interval,
+    Names,
+    Options,
+    validate_params,
+)
 
 __all__ = ["RunSettings", "PROBE_ROWS_CHOICES"]
 
@@ -23,6 +36,7 @@ PROBE_ROWS_CHOICES = ("heldout", "train", "all")
 #: Fields that decide no number of the run (how it runs and what it shows): left out of the
 #: fingerprint, so changing them reuses the finished stages.
 _NOT_NUMERIC = ("jobs", "cell_timeout", "umap", "report")
+_PLUGIN_HINT = "register it as a plugin and give its name"
 
 
 @dataclass(frozen=True)
@@ -82,59 +96,47 @@ class RunSettings:
     umap: bool = True
     report: bool = True
 
+    #: What each field accepts (:mod:`probe_rnn.validation`), checked once on creation.
+    _parameter_constraints: ClassVar[dict[str, Any]] = {
+        "views": [None, Names("names of state views (str)", example="output@last",
+                              odd_hint=_PLUGIN_HINT)],
+        "tasks": [None, Names("names of tasks (str)", odd_hint=_PLUGIN_HINT)],
+        "probes": Names("names of probes (str)", min_items=1, example="logistic",
+                        odd_hint=_PLUGIN_HINT),
+        "folds": Interval(int, 2, None),
+        "seeds": Interval(int, 1, None),
+        "max_rows": AnyOf(None, Interval(int, 1, None),
+                          allowed="an integer >= 1 (None: every row)"),
+        "precision": AnyOf(None, Interval(float, 0, 0.5, closed="neither"),
+                           allowed="a number in (0, 0.5) (None: the protocol's default)"),
+        "probe_rows": Options(PROBE_ROWS_CHOICES),
+        "keep_duplicates": Boolean(),
+        "mdl": Boolean(),
+        "random_baseline": Boolean(),
+        "attribution_rows": Interval(int, 0, None),
+        "batch_size": Interval(int, 1, None),
+        "seed": SEED,
+        "jobs": JOBS,
+        "cell_timeout": CELL_TIMEOUT,
+        "umap": Boolean(),
+        "report": Boolean(),
+    }
+
     def __post_init__(self) -> None:
         for name in ("views", "tasks", "probes"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                raise ConfigError(f"{name} must be a sequence of names, got the string "
-                                  f"{value!r}: pass [{value!r}]")
-            if value is not None:
-                value = tuple(value)
-                odd = next((v for v in value if not isinstance(v, str)), None)
-                if odd is not None:
-                    raise ConfigError(f"{name} must be names (str), got {odd!r}: register it "
-                                      "as a plugin and give its name")
-                object.__setattr__(self, name, value)
-        if not self.probes:
-            raise ConfigError("probes must name at least one probe, got an empty sequence")
+            if isinstance(getattr(self, name), Iterator):  # a generator: read it once
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        validate_params(self._parameter_constraints,
+                        {f.name: getattr(self, f.name) for f in fields(self)})
+        for name in ("views", "tasks", "probes"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.precision is None:
             from probe_rnn.probing.protocol import DEFAULT_PRECISION
 
             object.__setattr__(self, "precision", DEFAULT_PRECISION)
-        self._check_numbers()
-        if self.probe_rows not in PROBE_ROWS_CHOICES:
-            raise ConfigError(f"probe_rows must be one of {', '.join(PROBE_ROWS_CHOICES)}, "
-                              f"got {self.probe_rows!r}")
-        if not isinstance(self.keep_duplicates, bool):
-            raise ConfigError(f"keep_duplicates must be True or False, got "
-                              f"{self.keep_duplicates!r}")
         if self.cell_timeout == 0:
             object.__setattr__(self, "cell_timeout", None)
-
-    def _check_numbers(self) -> None:
-        def whole(name: str, least: int) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
-
-        check_seed(self.seed)
-        whole("folds", 2)
-        whole("seeds", 1)
-        whole("attribution_rows", 0)
-        whole("batch_size", 1)
-        if self.max_rows is not None:
-            whole("max_rows", 1)
-        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs == 0:
-            raise ConfigError(f"jobs must be a non-zero integer (-1 = all cores), got "
-                              f"{self.jobs!r}")
-        if isinstance(self.precision, bool) or not isinstance(self.precision, int | float) \
-                or not 0 < self.precision < 0.5:
-            raise ConfigError(f"precision must be a number in (0, 0.5), got {self.precision!r}")
-        timeout = self.cell_timeout
-        if timeout is not None and (isinstance(timeout, bool)
-                                    or not isinstance(timeout, int | float) or not timeout >= 0):
-            raise ConfigError(f"cell_timeout must be a positive number of seconds (0 = no "
-                              f"limit), got {timeout!r}")
 
     def to_json(self) -> dict[str, Any]:
         """The settings as plain JSON values (what ``run.json`` records as ``settings``)."""

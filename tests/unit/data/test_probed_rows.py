@@ -9,7 +9,7 @@ import pytest
 
 from probe_rnn.data import ensure_splits
 from probe_rnn.data.probed_rows import choose_rows, split_source
-from probe_rnn.errors import ConfigError, DataError
+from probe_rnn.errors import DataError, ParameterError
 from probe_rnn.hashing import data_checksum
 
 
@@ -50,8 +50,9 @@ def test_the_split_is_the_models_only_when_it_can_be_reproduced() -> None:
 
 def test_bad_choices_and_tables_without_heldout_rows_are_one_line_errors() -> None:
     df = ensure_splits(_table(), seed=0)
-    with pytest.raises(ConfigError, match="probe_rows must be one of heldout, train, all"):
+    with pytest.raises(ParameterError) as refused:
         choose_rows(df, "dev", "x", True)
+    assert refused.value.parameter == "probe_rows"
     only_train = df.assign(split="train")
     with pytest.raises(DataError, match=r"only 0 held-out .* pass probe_rows=all"):
         choose_rows(only_train, "heldout", "x", True)

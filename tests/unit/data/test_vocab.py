@@ -10,7 +10,7 @@ import torch
 
 from probe_rnn.data import VocabTokenizer, read_vocab
 from probe_rnn.data.vocab import split_text, tokenizer_from_dict
-from probe_rnn.errors import ConfigError, DataError, InputFileError
+from probe_rnn.errors import DataError, InputFileError, ParameterError
 
 
 def _write(tmp_path, name, text):
@@ -83,8 +83,9 @@ def test_options_are_checked(tmp_path) -> None:
     with pytest.raises(InputFileError, match="does not exist"):
         read_vocab(tmp_path / "nope.json")
     path = _write(tmp_path, "v.txt", "<pad>\na\n")
-    with pytest.raises(ConfigError, match="tokenizer must be one of word, char"):
+    with pytest.raises(ParameterError) as refused:
         read_vocab(path, kind="bpe")
+    assert refused.value.parameter == "tokenizer"
 
 
 def test_ids_beyond_the_embedding_are_refused(tmp_path) -> None:

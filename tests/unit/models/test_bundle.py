@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from probe_rnn.errors import ConfigError, PluginError
+from probe_rnn.errors import ConfigError, ParameterError, PluginError
 from probe_rnn.models import (
     ProbeRnnAdapter,
     build_random_init,
@@ -41,8 +41,9 @@ def test_iter_batches_preserves_order_and_tokens_match_lengths(tokenizer) -> Non
     lengths = torch.cat([b["lengths"] for b in batches]).tolist()
     assert lengths == [len(adapter.tokens(t)) for t in TEXTS] == [len(t) for t in TEXTS]
     assert batches[1]["ids"][0, : len(TEXTS[4])].tolist() == tokenizer.encode(TEXTS[4])
-    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1"):
+    with pytest.raises(ParameterError) as refused:
         list(iter_batches(TEXTS, adapter, batch_size=0))
+    assert refused.value.parameter == "batch_size"
 
 
 def test_predict_logits_equals_row_by_row_forward(bundle) -> None:

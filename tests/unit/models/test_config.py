@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.models import ModelConfig
 
 
@@ -17,25 +17,23 @@ def test_defaults_are_valid_and_round_trip() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "expected"),
-    [
-        ("rnn", "gpt", "rnn must be one of lstm, gru, rnn, rnn-relu; got 'gpt'"),
-        ("readout", "first", "readout must be one of last, hidden, mean, max, naive-last"),
-        ("hidden", 0, "hidden must be an integer >= 1; got 0"),
-        ("layers", 1.5, "layers must be an integer >= 1; got 1.5"),
-        ("embedding_dim", True, "embedding_dim must be an integer"),
-        ("dropout", 1.0, "dropout must be a number in [0, 1); got 1.0"),
-        ("bidirectional", "yes", "bidirectional must be true or false"),
-        ("n_labels", 1, "n_labels must be an integer >= 2; got 1"),
-        ("pad_id", 10, "pad_id must be < vocab_size (10)"),
-    ],
+    ("field", "value"),
+    [("rnn", "gpt"), ("readout", "first"), ("hidden", 0), ("layers", 1.5),
+     ("embedding_dim", True), ("dropout", 1.0), ("bidirectional", "yes"), ("n_labels", 1),
+     ("pad_id", 10), ("pad_id", -1)],
 )
-def test_bad_values_raise_one_line(field: str, value: object, expected: str) -> None:
+def test_bad_values_raise_one_line(field: str, value: object) -> None:
     kwargs: dict[str, object] = {"vocab_size": 10, "n_labels": 2, field: value}
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ParameterError) as info:
         ModelConfig(**kwargs)
-    assert expected in str(info.value)
-    assert "\n" not in str(info.value)
+    assert info.value.parameter == field and info.value.got == repr(value)
+    assert info.value.allowed and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("field", "value"), [("pad_id", 9), ("dropout", 0.0), ("hidden", 1)])
+def test_values_at_the_edges_are_taken(field: str, value: object) -> None:
+    config = ModelConfig(vocab_size=10, n_labels=2, layers=2, **{field: value})
+    assert getattr(config, field) == value
 
 
 def test_dropout_with_one_layer_is_rejected_not_ignored() -> None:
@@ -61,20 +59,17 @@ def test_an_architecture_fills_a_model_config_with_the_data_sizes() -> None:
     config = arch.config(vocab_size=11, n_labels=3, pad_id=0, readout="mean")
     assert asdict(config) == {**asdict(arch), "vocab_size": 11, "n_labels": 3, "pad_id": 0,
                               "readout": "mean"}
-    with pytest.raises(ConfigError, match="hidden must be an integer >= 1; got 0"):
+    with pytest.raises(ParameterError) as caught:
         Architecture(hidden=0).config(vocab_size=11, n_labels=3, pad_id=0, readout="last")
+    assert caught.value.parameter == "hidden" and caught.value.got == "0"
 
 
-@pytest.mark.parametrize(("field", "value", "expected"), [
-    ("epochs", 0, "epochs must be an integer >= 1; got 0"),
-    ("batch_size", True, "batch_size must be an integer >= 1; got True"),
-    ("patience", 1.5, "patience must be an integer >= 1; got 1.5"),
-    ("lr", 0, "lr must be a number > 0; got 0"),
-    ("grad_clip", -1.0, "grad_clip must be a number > 0; got -1.0"),
+@pytest.mark.parametrize(("field", "value"), [
+    ("epochs", 0), ("batch_size", True), ("patience", 1.5), ("lr", 0), ("grad_clip", -1.0),
 ])
-def test_a_bad_budget_is_one_line_naming_the_field(field, value, expected) -> None:
+def test_a_bad_budget_is_one_line_naming_the_field(field, value) -> None:
     from probe_rnn.models.config import TrainBudget
 
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ParameterError) as caught:
         TrainBudget(**{field: value}).validate()
-    assert str(caught.value) == expected
+    assert caught.value.parameter == field and caught.value.got == repr(value)

@@ -10,7 +10,7 @@ import torch.nn.utils.rnn as rnn_utils
 from torch import nn
 
 from probe_rnn.data.vocab import VocabTokenizer
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.models.adapters import IdsAdapter
 from probe_rnn.models.feeding import Feeding, sorted_packing
 from probe_rnn.models.loading import feeding_for
@@ -51,8 +51,9 @@ def test_feeding_options_are_checked_against_the_vocabulary() -> None:
         feeding_for(model, tok, found, None, None, "</s>")
     with pytest.raises(ConfigError, match="pad_to=2 leaves no step"):
         feeding_for(model, tok, found, 2, "<sos>", "<eos>")
-    with pytest.raises(ConfigError, match="pad_to must be an integer >= 1"):
+    with pytest.raises(ParameterError) as refused:
         feeding_for(model, tok, found, 0, None, None)
+    assert refused.value.parameter == "pad_to"
 
 
 class OneHotRNN(nn.Module):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from probe_rnn.errors import ConfigError, PluginError
+from probe_rnn.errors import ConfigError, ParameterError, PluginError
 from probe_rnn.plugins import PluginWarning, registry
 from probe_rnn.probing import (
     CI_METHOD,
@@ -177,8 +177,9 @@ def test_save_results_and_headline_table(tmp_path, noise_store) -> None:
 
 
 def test_bad_arguments_are_one_line_errors(noise_store) -> None:
-    with pytest.raises(ConfigError, match="folds must be an integer >= 2"):
+    with pytest.raises(ParameterError) as refused:
         run_probes({"trained": noise_store}, folds=1)
+    assert refused.value.parameter == "folds"
     with pytest.raises(ConfigError, match="stores is empty"):
         run_probes({})
     with pytest.raises(PluginError, match="unknown task 'nope'"):

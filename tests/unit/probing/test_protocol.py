@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError
 from probe_rnn.probing.intervals import percentile_interval
 from probe_rnn.probing.protocol import bootstrap_draws, needed_test_sentences, plan_splits
 
@@ -17,8 +17,9 @@ def test_needed_sentences_follow_the_worst_case_binomial_half_width() -> None:
         need = needed_test_sentences(precision)
         half = 1.959964 * np.sqrt(0.25 / need)  # the normal-approximation half-width at p=.5
         assert half <= precision < 1.959964 * np.sqrt(0.25 / (need - 1))
-    with pytest.raises(ConfigError, match="precision must be a number in"):
+    with pytest.raises(ParameterError) as refused:
         needed_test_sentences(0)
+    assert refused.value.parameter == "precision"
 
 
 def test_k_fold_up_to_folds_times_need_then_held_out_with_the_training_side_at_its_cap(

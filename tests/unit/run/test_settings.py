@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.run.settings import RunSettings
+from probe_rnn.validation import shown
 
 
 @pytest.mark.parametrize(("changes", "name"), [
@@ -19,10 +20,11 @@ from probe_rnn.run.settings import RunSettings
     ({"views": ["output@last", 3]}, "views"), ({"keep_duplicates": "no"}, "keep_duplicates"),
 ])
 def test_a_bad_value_is_one_line_naming_the_parameter(changes, name) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ParameterError) as info:
         RunSettings(**changes)
-    text = str(info.value)
-    assert text.startswith(f"{name} ") and "\n" not in text and "--" not in text
+    assert info.value.parameter == name
+    assert info.value.got == shown(changes[name])
+    assert str(info.value) == info.value.render() and "\n" not in str(info.value)
 
 
 def test_lists_become_tuples_and_defaults_are_filled() -> None:
@@ -66,8 +68,9 @@ def test_the_fingerprint_changes_with_model_and_data() -> None:
 def test_a_seed_outside_what_every_stage_takes_is_refused(seed):
     from probe_rnn.validation import MAX_SEED
 
-    with pytest.raises(ConfigError, match=rf"seed must be an integer from 0 to {MAX_SEED}"):
+    with pytest.raises(ParameterError) as info:
         RunSettings(seed=seed)
+    assert info.value.parameter == "seed" and str(MAX_SEED) in info.value.allowed
 
 
 def test_the_largest_seed_reaches_numpy_and_sklearn():
@@ -90,8 +93,9 @@ def test_train_and_attribute_check_the_seed_before_any_work(tmp_path):
     from probe_rnn.models import train
 
     df = load_dataset("synthetic-last").head(20)
-    with pytest.raises(ConfigError, match="seed must be an integer from 0"):
-        train(df, seed=2**32)
-    with pytest.raises(ConfigError, match="seed must be an integer from 0"):
-        attribute(None, df, tmp_path / "attr", seed=-1)
+    for run in (lambda: train(df, seed=2**32),
+                lambda: attribute(None, df, tmp_path / "attr", seed=-1)):
+        with pytest.raises(ParameterError) as info:
+            run()
+        assert info.value.parameter == "seed"
     assert not (tmp_path / "attr").exists()
