@@ -50,9 +50,9 @@ def jsonable(value: Any) -> Any:
 
 def json_default(value: Any) -> Any:
     """``json.dumps``'s ``default``: numpy scalars and arrays as numbers and lists, else str."""
-    if getattr(value, "ndim", 0):  # an array (of any size): its nested lists
+    if getattr(value, "size", 1) != 1:  # an array of several values (or none): its lists
         return value.tolist()
-    if hasattr(value, "item"):  # a numpy scalar or a 0-d array
+    if hasattr(value, "item"):  # a numpy scalar, or an array of one value (as it always was)
         return value.item()
     if hasattr(value, "tolist"):
         return value.tolist()

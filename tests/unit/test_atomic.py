@@ -54,6 +54,7 @@ def test_jsonable_turns_numpy_scalars_and_paths_into_plain_values() -> None:
 
 
 def test_jsonable_turns_numpy_arrays_into_lists() -> None:
-    """Arrays of any size and shape become nested lists, scalars plain numbers."""
-    got = jsonable({"v": np.arange(3), "m": np.eye(2), "s": np.float32(0.5), "z": np.array(7)})
-    assert got == {"v": [0, 1, 2], "m": [[1.0, 0.0], [0.0, 1.0]], "s": 0.5, "z": 7}
+    """Arrays of several values become nested lists; scalars and one-value arrays numbers."""
+    got = jsonable({"v": np.arange(3), "m": np.eye(2), "s": np.float32(0.5), "z": np.array(7),
+                    "e": np.zeros(0)})
+    assert got == {"v": [0, 1, 2], "m": [[1.0, 0.0], [0.0, 1.0]], "s": 0.5, "z": 7, "e": []}
