@@ -21,9 +21,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["data_checksum", "file_sha256", "bytes_sha256", "text_sha256", "json_sha256",
-           "rows_sha256", "seed_from_text", "short_id", "sha256"]
-
 #: Bytes read at a time when hashing a file.
 _CHUNK = 8 << 20
 

@@ -16,8 +16,6 @@ from typing import Any
 from probe_rnn.probing.cells import Settings
 from probe_rnn.probing.protocol import DEFAULT_PRECISION
 
-__all__ = ["ProbeSettings"]
-
 
 @dataclass(frozen=True)
 class ProbeSettings:

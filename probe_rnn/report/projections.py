@@ -23,9 +23,6 @@ import pyarrow.parquet as pq
 from probe_rnn.atomic import replacing
 from probe_rnn.errors import ConfigError
 
-__all__ = ["METHODS", "subsample", "fit_projection", "cached_projection", "cache_file",
-           "input_key"]
-
 METHODS = ("umap", "pca")
 _KEY = b"probe_rnn.key"
 _CACHE_VERSION = "1"
