@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["replacing", "write_text", "jsonable", "json_default"]
-
 
 @contextmanager
 def replacing(path: str | Path) -> Iterator[Path]:

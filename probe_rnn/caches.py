@@ -19,8 +19,6 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["CACHE_ENV", "cache_folder", "use_cache_folder"]
-
 #: The environment variable that chooses the cache folder.
 CACHE_ENV = "PROBE_RNN_CACHE"
 #: Each library's own variable -> its sub-folder of the cache folder.

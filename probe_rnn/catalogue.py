@@ -37,16 +37,6 @@ from dataclasses import dataclass
 
 from probe_rnn.errors import ConfigError
 
-__all__ = [
-    "VIEW_CATALOGUE", "ViewSpec", "parse_view", "try_parse", "state_view", "state_views",
-    "final_view",
-    "DIRECTIONS", "directions", "OUTPUT", "OUTPUT_LAST", "OUTPUT_NAIVE_LAST", "MEAN_OUTPUT",
-    "MAX_OUTPUT", "SUMMARY_VIEWS", "FINAL_BASES", "STEP_BASES",
-    "RNN_TYPES", "MODULE_KINDS", "CELL_KINDS", "MODULE_KIND_OF", "RNN_TYPE_OF", "GATE_NAMES",
-    "gate_names", "has_cell_state", "looped_kind",
-    "READOUTS", "READOUT_VIEWS", "readout_views",
-]
-
 # -- view names ------------------------------------------------------------------------------
 #: The two directions, in the order of PyTorch's ``h_n`` rows (``layer * dirs + index``).
 DIRECTIONS = ("fwd", "bwd")

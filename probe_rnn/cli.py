@@ -24,8 +24,6 @@ from probe_rnn import __version__
 from probe_rnn.commands import models, runs, states
 from probe_rnn.errors import ParameterError, ProbeRnnError
 
-__all__ = ["app", "main"]
-
 # torch's OpenMP threads busy-wait by default; on a shared 2-core machine that costs up to 40x.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

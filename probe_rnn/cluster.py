@@ -21,9 +21,6 @@ from typing import Any
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["SCHEDULER_ENV", "KEY_PREFIX", "connect", "scheduler_address", "map_unordered",
-           "handshake", "lost_work"]
-
 SCHEDULER_ENV = "PROBE_RNN_SCHEDULER"
 KEY_PREFIX = "probe-rnn"
 RETRIES = 3

@@ -8,27 +8,6 @@ catches ``ValueError`` or ``FileNotFoundError`` keeps working. The CLI prints
 
 from __future__ import annotations
 
-__all__ = [
-    "ProbeRnnError",
-    "InputFileError",
-    "DataError",
-    "CheckpointError",
-    "UntrustedCheckpointError",
-    "ModelCallError",
-    "ConfigError",
-    "ParameterError",
-    "parameter_message",
-    "CaptureError",
-    "CaptureMismatchError",
-    "StorageRangeError",
-    "StoreError",
-    "PluginError",
-    "ProbeOutputError",
-    "AttributionError",
-    "ReportError",
-    "WorkLostError",
-]
-
 
 class ProbeRnnError(Exception):
     """Base class: an error the user can fix; the message says how.

@@ -33,17 +33,6 @@ from probe_rnn.usercode import (
     import_module,
 )
 
-__all__ = [
-    "KINDS",
-    "Entry",
-    "Registry",
-    "PluginWarning",
-    "registry",
-    "register_probe",
-    "register_task",
-    "register_adapter",
-]
-
 KINDS = ("probe", "task", "adapter")
 _GROUPS = {kind: f"probe_rnn.{kind}s" for kind in KINDS}
 _BUILTIN_MODULES = (

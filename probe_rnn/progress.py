@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-__all__ = ["Progress", "Stage", "format_duration"]
-
 DEFAULT_INTERVAL = 30.0
 
 

@@ -20,13 +20,7 @@ from pathlib import Path
 
 from probe_rnn.atomic import write_text
 from probe_rnn.errors import ReportError
-from probe_rnn.run_record import RUN_SCHEMA, RunRecord
-
-__all__ = ["RUN_MARKER", "RUN_JSON", "RUN_SCHEMA", "RESULT_COLUMNS", "REQUIRED_RESULT_COLUMNS",
-           "RESULTS",
-           "CELLS_CSV", "DIAGNOSIS_CSV", "VALUES_PARQUET", "TRAIN_ROWS", "JOURNAL_DIR",
-           "STATES_DIR", "RANDOM_STATES_DIR", "ATTRIBUTION_DIR", "REPORT_HTML", "write_run",
-           "overwrite_run", "read_run", "read_previous_run"]
+from probe_rnn.run_record import RunRecord
 
 #: The run marker, written first into every folder probe-rnn writes
 #: (:mod:`probe_rnn.run.out_folder`).

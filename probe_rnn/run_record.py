@@ -22,8 +22,6 @@ from typing import Any
 
 from probe_rnn.errors import ReportError
 
-__all__ = ["RUN_SCHEMA", "ProbingCard", "RunRecord", "StageRecord"]
-
 #: Version of ``run.json``'s layout; raise it when a key changes meaning or is removed.
 RUN_SCHEMA = 1
 

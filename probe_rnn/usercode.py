@@ -36,10 +36,6 @@ from typing import Any
 
 from probe_rnn.hashing import file_sha256, short_id
 
-__all__ = ["ProcessExitCalled", "did", "exits_contained", "exit_site", "code_identity",
-           "UserImportError", "names_file", "split_import_path", "import_file", "import_module",
-           "import_object", "failure_type", "imported_task", "built_task"]
-
 
 class ProcessExitCalled(SystemExit):
     """User code called ``os._exit(code)`` inside :func:`exits_contained`."""

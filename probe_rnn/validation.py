@@ -32,13 +32,6 @@ import numpy as np
 
 from probe_rnn.errors import ParameterError
 
-__all__ = [
-    "Constraint", "Interval", "Options", "Boolean", "Names", "Items", "Instance", "PathLike",
-    "AnyOf",
-    "NoneValue", "as_constraint", "validate_params", "check_param", "check_seed", "shown",
-    "MAX_SEED", "SEED", "JOBS", "CELL_TIMEOUT",
-]
-
 #: The largest seed every stage accepts (numpy's ``RandomState``, hence scikit-learn's
 #: ``random_state``, take seeds in ``[0, 2**32)``).
 MAX_SEED = 2**32 - 1

@@ -26,7 +26,6 @@ from probe_rnn.attribution.steps import StepAttributions
 from probe_rnn.catalogue import DIRECTIONS, FINAL_BASES, OUTPUT_LAST, state_views, try_parse
 from probe_rnn.errors import AttributionError
 
-__all__ = ["default_neuron_views", "view_units", "rank_neurons", "probe_weights"]
 
 def default_neuron_views(num_layers: int, num_directions: int, lstm: bool) -> list[str]:
     """``output@last``, every ``h_n/L{l}/{dir}`` and, for LSTM, every ``c_n/L{l}/{dir}``."""

@@ -36,9 +36,6 @@ from probe_rnn.capture.views import module_view
 from probe_rnn.catalogue import MAX_OUTPUT, MEAN_OUTPUT, OUTPUT_LAST, try_parse
 from probe_rnn.errors import AttributionError
 
-__all__ = ["linear_probe_to_torch", "view_function", "probe_token_attributions",
-           "sentence_view_from", "SENTENCE_VIEWS"]
-
 SENTENCE_VIEWS = ("output@last", "h_n/L{l}/{dir}", "c_n/L{l}/{dir}", "mean(output)",
                   "max(output)")
 

@@ -49,8 +49,6 @@ from probe_rnn.validation import (
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
-__all__ = ["AttributionResult", "attribute", "select_rows", "TARGETS"]
-
 TARGETS = ("prediction", "label")
 _VIEWS = Names("names of state views (str)", example="output@last")
 #: What each argument of :func:`attribute` accepts (:mod:`probe_rnn.validation`).

@@ -41,8 +41,6 @@ from probe_rnn.catalogue import DIRECTIONS
 from probe_rnn.errors import ParameterError
 from probe_rnn.validation import shown
 
-__all__ = ["StepAttributions", "step_attributions", "STATE_BASELINES"]
-
 STATE_BASELINES = ("zero", "pad")
 
 

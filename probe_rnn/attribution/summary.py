@@ -25,8 +25,6 @@ import pandas as pd
 from probe_rnn.attribution.tokens import TokenAttributions
 from probe_rnn.catalogue import state_view
 
-__all__ = ["tokens_frame", "examples_frame", "build_summary", "SUMMARY_COLUMNS"]
-
 SUMMARY_COLUMNS = ["what", "view", "layer", "direction", "step", "share",
                    "completeness_error", "n"]
 

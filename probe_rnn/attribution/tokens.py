@@ -45,8 +45,6 @@ from probe_rnn.attribution.parts import (
 from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.validation import shown
 
-__all__ = ["METHODS", "TokenAttributions", "token_attributions", "embedding_ig"]
-
 METHODS = ("ig", "saliency", "ixg", "deeplift", "occlusion")
 COMPLETE = ("ig", "deeplift")  # methods whose sum should equal F(x) - F(baseline)
 

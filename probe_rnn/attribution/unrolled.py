@@ -27,8 +27,6 @@ from probe_rnn.capture import cell_equations
 from probe_rnn.errors import AttributionError
 from probe_rnn.models.recurrent import module_kind
 
-__all__ = ["Taps", "TwinStates", "UnrolledRNN", "twin_in_place", "verify_twin"]
-
 
 @dataclass
 class Taps:

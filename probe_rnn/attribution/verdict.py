@@ -27,8 +27,6 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["completeness_verdict", "unrolled_sentence", "COMPLETENESS_THRESHOLD"]
-
 #: Largest relative completeness error that passes (the report's findings use the same).
 COMPLETENESS_THRESHOLD = 0.05
 

@@ -21,8 +21,7 @@ from typing import Any
 _EXPORTS = {
     "record": "recorder", "Recorder": "recorder", "VERIFY_MODES": "recorder",
     "RecurrentStates": "states",
-    "VIEW_CATALOGUE": "views", "ViewSpec": "views", "available_views": "views",
-    "parse_view": "views", "sentence_view": "views", "sentence_view_masked": "views",
+    "available_views": "views", "sentence_view": "views", "sentence_view_masked": "views",
     "token_view": "views", "capture_states": "run_capture", "StateStore": "store",
     "diagnose": "batches", "format_diagnosis": "diagnosis",
 }

@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from probe_rnn.capture.store_writer import StoreWriter
     from probe_rnn.models import ModelBundle
 
-__all__ = ["encode_batches", "recorded", "run_batches", "diagnose", "weights_checksum",
-           "check_batch_size"]
-
-
 def check_batch_size(batch_size: Any) -> None:
     """``batch_size`` must be a whole number of rows, at least 1."""
     check_param("batch_size", batch_size, Interval(int, 1, None))

@@ -27,13 +27,6 @@ from torch import Tensor, nn
 
 from probe_rnn.capture.states import PackedLayout
 
-__all__ = [
-    "CellWeights", "cell_weights", "layer_weights", "split_directions", "direction_weights",
-    "named_cell_weights", "previous_states", "final_states", "gate_preactivations",
-    "lstm_gates_", "lstm_cell", "lstm_cell_sequence", "lstm_hidden", "gru_gates", "gru_hidden",
-    "rnn_hidden",
-]
-
 
 class CellWeights(NamedTuple):
     """The weights of one layer-direction (biases and projection None when absent)."""

@@ -45,11 +45,6 @@ if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
     from probe_rnn.capture.store import StateStore
 
-__all__ = [
-    "format_diagnosis", "plain_explanations", "stored_diagnosis", "naive_expression",
-    "ModuleDiagnosis", "DIAGNOSIS_COLUMNS", "SAME_TOLERANCE", "CHECKS",
-]
-
 DIAGNOSIS_COLUMNS = ["module", "check", "value", "unit", "explanation"]
 
 #: Two states whose largest |difference| is at most this are the same vector (float32 rounding

@@ -36,14 +36,13 @@ from torch.nn.utils.rnn import PackedSequence
 
 from probe_rnn.capture import kernel_route
 from probe_rnn.capture.cell_equations import direction_weights, layer_weights, split_directions
-from probe_rnn.capture.gates import GATE_NAMES, GateSource
+from probe_rnn.capture.gates import GateSource
 from probe_rnn.capture.loop_route import Workspace, lstm_loop
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
 from probe_rnn.capture.verify import check_lstm_loop, default_tolerance, diff, raise_on_mismatch
+from probe_rnn.catalogue import GATE_NAMES
 from probe_rnn.errors import CaptureError
 from probe_rnn.models.recurrent import module_kind
-
-__all__ = ["RecurrentCapture"]
 
 
 def _leaves(result: Any) -> list[Tensor]:

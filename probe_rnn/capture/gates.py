@@ -37,18 +37,11 @@ from torch import Tensor
 
 from probe_rnn.capture import cell_equations
 from probe_rnn.capture.verify import default_tolerance, diff, raise_on_mismatch
-from probe_rnn.catalogue import (  # GATE_NAMES, gate_names re-exported: the gates of each kind
-    DIRECTIONS,
-    GATE_NAMES,
-    gate_names,
-)
+from probe_rnn.catalogue import DIRECTIONS
 from probe_rnn.errors import CaptureError
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
-
-__all__ = ["GATE_NAMES", "gate_names", "GateSource", "RepackedGates"]
-
 
 def _version(t: Tensor | None) -> int | None:
     if t is None:

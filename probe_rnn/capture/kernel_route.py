@@ -25,8 +25,6 @@ from probe_rnn.capture.states import PackedLayout
 from probe_rnn.capture.verify import default_tolerance, diff
 from probe_rnn.catalogue import DIRECTIONS
 
-__all__ = ["FusedResult", "run_fused", "check_states"]
-
 _KERNELS = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn-tanh": _VF.rnn_tanh, "rnn-relu": _VF.rnn_relu}
 
 

@@ -24,8 +24,6 @@ from probe_rnn.capture.cell_equations import (
 )
 from probe_rnn.capture.states import PackedLayout
 
-__all__ = ["lstm_loop"]
-
 
 class Workspace:
     """Scratch buffers reused across calls (big fresh allocations cost page faults)."""

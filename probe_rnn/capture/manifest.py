@@ -18,8 +18,6 @@ from typing import Any
 
 from probe_rnn.errors import StoreError
 
-__all__ = ["MANIFEST", "STORE_FORMAT", "STORE_FORMAT_VERSION", "StoreManifest", "ViewSpec"]
-
 STORE_FORMAT = "probe-rnn-states"
 #: 2: the manifest records a sha256 per file (``sha256``); 3: and the output-vs-hidden diagnosis
 #: of the captured states (``capture.diagnosis``). Stores of older formats are recaptured.

@@ -46,8 +46,6 @@ from probe_rnn.errors import CaptureError, ParameterError
 from probe_rnn.models.recurrent import cell_kind, module_kind, recurrent_modules
 from probe_rnn.validation import shown
 
-__all__ = ["record", "Recorder", "VERIFY_MODES"]
-
 VERIFY_MODES = ("first", "every")
 _MARK = "_probe_rnn_recording"
 

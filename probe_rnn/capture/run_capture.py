@@ -43,8 +43,6 @@ from probe_rnn.validation import Instance, Interval, Names, Options, PathLike, v
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
-__all__ = ["capture_states", "check_capture_options", "DTYPES", "PARAMETER_CONSTRAINTS"]
-
 DTYPES = ("float16", "float32")
 #: What each option of :func:`capture_states` accepts (:mod:`probe_rnn.validation`).
 PARAMETER_CONSTRAINTS: dict[str, Any] = {

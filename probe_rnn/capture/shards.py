@@ -25,8 +25,6 @@ from probe_rnn.errors import CaptureError
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
-__all__ = ["ShardWriter", "capture_shard", "shard_ranges", "shard_source"]
-
 _BUNDLES: dict[str, Any] = {}  # per worker process: each model is loaded once
 _WEIGHTS: dict[int, str] = {}
 

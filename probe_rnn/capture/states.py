@@ -17,8 +17,6 @@ from torch import Tensor
 
 from probe_rnn.catalogue import gate_names
 
-__all__ = ["RecurrentStates", "PackedLayout"]
-
 
 @dataclass(frozen=True)
 class PackedLayout:

@@ -43,8 +43,6 @@ from probe_rnn.catalogue import try_parse
 from probe_rnn.errors import StoreError
 from probe_rnn.hashing import file_sha256
 
-__all__ = ["StateStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "MANIFEST", "view_file_name",
-           "clear_store", "reusable_store"]
 
 def view_file_name(name: str) -> str:
     """File name (inside ``views/``) for a view name, e.g. ``h_n/L0/fwd`` -> ``h_n.L0.fwd.npy``."""

@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
     from probe_rnn.models import ModelBundle
 
-__all__ = ["StoreWriter", "NpyFile", "meta_schema", "real_tokens", "META_COLUMNS"]
-
 META_COLUMNS = ("row", "text", "label", "label_id", "length", "split", "prediction",
                 "prediction_id", "probability", "correct", "tokens")
 

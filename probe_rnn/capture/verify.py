@@ -33,8 +33,6 @@ from probe_rnn.capture.states import PackedLayout
 from probe_rnn.catalogue import DIRECTIONS
 from probe_rnn.errors import CaptureMismatchError
 
-__all__ = ["check_lstm_loop", "default_tolerance", "diff", "raise_on_mismatch"]
-
 _PROBES = 2
 
 

@@ -49,7 +49,6 @@ from probe_rnn.catalogue import (
     OUTPUT_LAST,
     STEP_BASES,
     SUMMARY_VIEWS,
-    VIEW_CATALOGUE,
     ViewSpec,
     final_view,
     gate_names,
@@ -61,18 +60,6 @@ from probe_rnn.catalogue import (
 )
 from probe_rnn.errors import ConfigError
 
-__all__ = [
-    "VIEW_CATALOGUE",
-    "ViewSpec",
-    "parse_view",
-    "available_views",
-    "gate_views",
-    "gate_views_for",
-    "check_views",
-    "sentence_view",
-    "sentence_view_masked",
-    "token_view",
-]
 
 def available_views(states: RecurrentStates) -> list[str]:
     """Every sentence view and token view (without ``@t``) these states support."""

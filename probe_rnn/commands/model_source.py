@@ -26,8 +26,6 @@ from probe_rnn.errors import ConfigError
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
-__all__ = ["ModelSource", "model_options"]
-
 HELP_LINK = "see the README's 'Your own model'"
 
 

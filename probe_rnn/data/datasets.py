@@ -39,8 +39,6 @@ from probe_rnn.data.synthetic import make_synthetic
 from probe_rnn.errors import DataError, ParameterError
 from probe_rnn.validation import shown
 
-__all__ = ["load_dataset", "list_datasets", "census_table", "TIE_FACTOR"]
-
 TIE_FACTOR = 2.0
 """A string listed in two census lists goes to the one whose frequency is >= this times the
 other's; otherwise it is a near-tie and is dropped."""

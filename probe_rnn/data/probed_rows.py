@@ -30,8 +30,6 @@ import pandas as pd
 from probe_rnn.errors import DataError, ParameterError
 from probe_rnn.validation import shown
 
-__all__ = ["PROBE_ROWS", "HELD_OUT_SPLITS", "ProbedRows", "split_source", "choose_rows"]
-
 PROBE_ROWS = ("heldout", "train", "all")
 HELD_OUT_SPLITS = ("dev", "test")
 _WHAT = {"heldout": "held-out (dev + test)", "train": "training", "all": "all"}

@@ -23,9 +23,6 @@ from probe_rnn.validation import shown
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["sample_rows", "sample_table", "shuffled_groups", "sample_groups"]
-
-
 def sample_rows(pool: int | np.ndarray, size: int, seed: int) -> np.ndarray:
     """Sorted seeded sample of ``size`` distinct items of ``pool`` (an array, or ``n`` for 0..n-1).
 

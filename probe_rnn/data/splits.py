@@ -21,8 +21,6 @@ import pandas as pd
 from probe_rnn.data.tables import label_names, normalise_splits
 from probe_rnn.errors import ConfigError, DataError
 
-__all__ = ["ensure_splits", "split_sizes", "check_splittable"]
-
 
 def split_sizes(n: int, dev: float, test: float) -> tuple[int, int, int]:
     """Rows of one class that go to (train, dev, test).

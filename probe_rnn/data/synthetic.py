@@ -50,11 +50,6 @@ import pandas as pd
 from probe_rnn.data.splits import ensure_splits
 from probe_rnn.errors import ConfigError, DataError
 
-__all__ = [
-    "POSITIVE", "NEGATIVE", "NEGATOR", "FILLERS", "VOCABULARY", "RULES", "LABELS",
-    "NEGATION_SCOPE", "make_synthetic", "apply_rule",
-]
-
 POSITIVE: tuple[str, ...] = ("good", "great", "fine", "nice", "happy", "bright")
 NEGATIVE: tuple[str, ...] = ("bad", "poor", "sad", "awful", "dark", "grim")
 NEGATOR = "not"

@@ -11,8 +11,6 @@ from typing import Any
 
 from probe_rnn.errors import DataError
 
-__all__ = ["DuplicateKey", "check_header", "unique_keys"]
-
 
 class DuplicateKey(ValueError):
     """A JSON object names a key twice (the message names it and the fix)."""

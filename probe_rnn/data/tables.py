@@ -47,8 +47,6 @@ import pandas as pd
 from probe_rnn.data.table_checks import DuplicateKey, check_header, unique_keys
 from probe_rnn.errors import DataError, InputFileError
 
-__all__ = ["read_table", "check_table", "label_names", "SUPPORTED_SUFFIXES", "SPLIT_NAMES"]
-
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 """Table formats :func:`read_table` understands (text formats also as .gz, .bz2, .xz)."""
 

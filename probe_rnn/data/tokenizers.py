@@ -30,8 +30,6 @@ import torch
 from probe_rnn.errors import CheckpointError, ConfigError, DataError, ParameterError
 from probe_rnn.validation import AnyOf, Interval, check_param, shown
 
-__all__ = ["Tokenizer", "PAD", "UNK", "TOKENIZER_KINDS", "pad_batch", "as_text", "as_texts"]
-
 PAD = "<pad>"
 UNK = "<unk>"
 TOKENIZER_KINDS: tuple[str, ...] = ("char", "word")

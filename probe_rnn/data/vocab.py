@@ -33,8 +33,6 @@ from probe_rnn.data.tokenizers import as_text, as_texts, pad_batch
 from probe_rnn.errors import CheckpointError, DataError, InputFileError, ParameterError
 from probe_rnn.validation import Interval, check_param, shown
 
-__all__ = ["VocabTokenizer", "read_vocab", "VOCAB_TOKENIZERS", "tokenizer_from_dict"]
-
 VOCAB_TOKENIZERS: tuple[str, ...] = ("word", "char", "basic-english")
 PAD_SPELLINGS = ("<pad>", "<PAD>", "[PAD]", "<blank>")
 UNK_SPELLINGS = ("<unk>", "<UNK>", "[UNK]", "<oov>", "<OOV>")

@@ -51,18 +51,6 @@ from probe_rnn.validation import Interval, check_param, shown
 if TYPE_CHECKING:
     from probe_rnn.data import Tokenizer
 
-__all__ = [
-    "Adapter",
-    "TokenizerAdapter",
-    "ProbeRnnAdapter",
-    "IdsLengthsAdapter",
-    "IdsAdapter",
-    "make_adapter",
-    "iter_batches",
-    "LAYOUTS",
-    "forward_signature",
-]
-
 LAYOUTS = ("batch", "time")
 
 

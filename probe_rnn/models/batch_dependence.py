@@ -31,9 +31,6 @@ from probe_rnn.models.adapters import forward_signature
 if TYPE_CHECKING:
     from probe_rnn.models.bundle import ModelBundle
 
-__all__ = ["check_batch_dependence", "describe_batch_check", "BATCH_TOLERANCE", "CHECK_ROWS",
-           "SCAN_ROWS"]
-
 #: Relative tolerance on logits (times ``max(1, max |logit|)``).
 BATCH_TOLERANCE = 1e-4
 #: Rows compared (at most), and rows of the table scanned for a group of equal length.

@@ -24,9 +24,6 @@ from probe_rnn.validation import Interval, check_param
 if TYPE_CHECKING:
     from probe_rnn.data import Tokenizer
 
-__all__ = ["ModelBundle", "describe_recurrent", "build_random_init"]
-
-
 @dataclass
 class ModelBundle:
     """A model in eval mode with its tokenizer, labels, provenance and adapter.

@@ -15,8 +15,6 @@ from torch import nn
 
 from probe_rnn.models.recurrent import first_recurrent
 
-__all__ = ["explain_call_error", "hint_helps"]
-
 _DTYPE = re.compile(r"dtype \(torch\.int64\) does not match|expected scalar type (Float|Double|"
                     r"Half|BFloat16) but found Long|found Long|Long and Float|"
                     r"not implemented for 'Long'", re.I)

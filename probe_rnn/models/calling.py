@@ -39,8 +39,6 @@ from probe_rnn.models.feeding import Feeding
 from probe_rnn.models.recurrent import recurrent_modules
 from probe_rnn.validation import shown
 
-__all__ = ["CallShape", "detect_call", "takes_lengths", "call_options", "find_embedding"]
-
 _PROBE_LENGTHS = (3, 5, 2)  # batch 3, time 5, not sorted (a packing model may need them sorted)
 _BATCH_SIZE_NAME = re.compile(r"batch|bsz", re.IGNORECASE)
 _UNSORTED = "must be sorted in decreasing order"

@@ -33,16 +33,6 @@ from probe_rnn.hashing import file_sha256
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.pickles import PickleScan, load_pickle, scan_pickle
 
-__all__ = [
-    "FORMAT",
-    "FORMAT_VERSION",
-    "save_checkpoint",
-    "read_checkpoint",
-    "check_format",
-    "load_into",
-    "is_state_dict",
-]
-
 FORMAT = "probe-rnn-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "config", "tokenizer", "labels", "meta", "state_dict")

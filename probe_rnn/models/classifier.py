@@ -30,8 +30,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from probe_rnn.errors import DataError
 from probe_rnn.models.config import ModelConfig
 
-__all__ = ["RNNClassifier", "valid_mask"]
-
 
 def valid_mask(lengths: Tensor, time: int) -> Tensor:
     """Boolean mask ``(batch, time)``: True where the step is < the row's length."""

@@ -39,9 +39,6 @@ from probe_rnn.models.adapters import as_logits, forward_signature, last_module
 from probe_rnn.models.feeding import sorted_packing
 from probe_rnn.models.recurrent import recurrent_modules
 
-__all__ = ["CollateAdapter", "load_collate"]
-
-
 
 class _Reached(Exception):
     """Raised by the hook on the recurrent module: the steps are known, the call can stop."""

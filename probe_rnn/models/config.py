@@ -20,8 +20,6 @@ from probe_rnn.catalogue import READOUTS, RNN_TYPES
 from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.validation import Boolean, Interval, check_param, shown
 
-__all__ = ["RNN_TYPES", "READOUTS", "ModelConfig", "Architecture", "TrainBudget", "check_choice"]
-
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise a one-line ParameterError."""

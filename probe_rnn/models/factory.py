@@ -31,8 +31,6 @@ from probe_rnn.usercode import (
     names_file,
 )
 
-__all__ = ["FactoryResult", "resolve_factory", "call_factory", "absolute_spec"]
-
 _ALLOWED_KEYS = {"model", "tokenizer", "labels", "adapter", "embedding"}
 
 

@@ -36,8 +36,6 @@ from torch import Tensor, nn
 
 from probe_rnn.errors import DataError
 
-__all__ = ["Feeding", "sorted_packing", "one_hot_embedding"]
-
 _ORIGINAL_PACK = torch.nn.utils.rnn.pack_padded_sequence
 
 

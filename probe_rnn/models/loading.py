@@ -54,8 +54,6 @@ from probe_rnn.validation import (
     validate_params,
 )
 
-__all__ = ["load_model", "PARAMETER_CONSTRAINTS"]
-
 _TOKEN = [None, Instance(str, "a token (str)", example="<s>")]
 _FUNCTION = [None, Instance((str, Callable), "an import path 'package.module:function' (or "
                             "'file.py:function') or a function", example="models:build")]

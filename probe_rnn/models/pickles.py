@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PickleScan", "scan_pickle", "load_pickle"]
-
 # torch.save's legacy (non-zip) format starts with a pickle of this number
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _STRING_OPS = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",

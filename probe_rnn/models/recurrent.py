@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["module_kind", "cell_kind", "recurrent_modules", "first_recurrent"]
-
 
 def module_kind(module: nn.Module) -> str | None:
     """``"lstm"``, ``"gru"``, ``"rnn-tanh"`` or ``"rnn-relu"`` for a fused recurrent module;

@@ -22,9 +22,6 @@ from probe_rnn.errors import CheckpointError
 if TYPE_CHECKING:
     from probe_rnn.models.config import ModelConfig
 
-__all__ = ["check_declared_sizes", "check_finite", "available_memory"]
-
-
 def available_memory() -> int | None:
     """Bytes of memory available now (``MemAvailable`` of ``/proc/meminfo``), else None."""
     try:

@@ -31,12 +31,6 @@ from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import Architecture, ModelConfig, TrainBudget
 
-__all__ = [
-    "TrainEvent", "TrainResult", "train", "train_model", "train_loop", "accuracy",
-    "EncodedSplit", "encode_split", "build_classifier", "prepare_table", "seed_everything",
-    "EarlyStopping",
-]
-
 
 @dataclass(frozen=True)
 class TrainEvent:

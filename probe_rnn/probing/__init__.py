@@ -19,9 +19,10 @@ from __future__ import annotations
 from probe_rnn.probing.intervals import CI_METHOD
 from probe_rnn.probing.probe_results import ProbeResults
 from probe_rnn.probing.probe_settings import ProbeSettings
-from probe_rnn.probing.probes import LogisticProbe, MLPProbe, RidgeProbe, make_probe
+from probe_rnn.probing.probes import LogisticProbe, MLPProbe, RidgeProbe
 from probe_rnn.probing.results import METRICS, headline_table, save_results
 from probe_rnn.probing.runner import probe_stores, run_probes
+from probe_rnn.probing.specs import make_probe
 from probe_rnn.probing.state_source import StateSource
 from probe_rnn.probing.tasks import DEFAULT_TASKS, TOKEN_TASKS, Task, get_task
 from probe_rnn.run_folder import RESULT_COLUMNS

@@ -41,9 +41,6 @@ from probe_rnn.probing.tasks import Task, flat_tokens, positions
 from probe_rnn.probing.timelimit import CellTimeout, time_limit
 from probe_rnn.usercode import code_identity, did, exits_contained
 
-__all__ = ["Settings", "Cell", "cell_key", "cell_code", "run_cell", "MIN_POSITION_SENTENCES",
-           "POSITION_SENTENCES_PER_FOLD", "reportable_positions"]
-
 MIN_POSITION_SENTENCES = 30
 POSITION_SENTENCES_PER_FOLD = 5
 
@@ -113,7 +110,7 @@ def cell_code(cell: Cell) -> dict[str, str]:
     (or installed packages) defining its probe and its task (:func:`~probe_rnn.usercode.
     code_identity`); empty for probe-rnn's own probes and tasks."""
     from probe_rnn.plugins import registry
-    from probe_rnn.probing.probes import make_probe
+    from probe_rnn.probing.specs import make_probe
 
     spec = cell.spec
     if isinstance(spec, str) and spec in registry.names("probe"):
@@ -127,7 +124,7 @@ def cell_code(cell: Cell) -> dict[str, str]:
 def cell_key(cell: Cell, settings: Settings, code: dict[str, str] | None = None) -> str:
     """sha256 of everything that decides the cell's numbers (``code``: its
     :func:`cell_code`, computed when not given)."""
-    from probe_rnn.probing.probes import make_probe
+    from probe_rnn.probing.specs import make_probe
 
     code = cell_code(cell) if code is None else code
     rows = rows_sha256(cell.rows)

@@ -22,8 +22,6 @@ import numpy as np
 
 from probe_rnn.probing.controls import DEGENERATE_CONTROL
 
-__all__ = ["label_entropy", "cell_constants", "clip_bits", "withheld", "cell_salt"]
-
 _NAN = float("nan")
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from probe_rnn.probing.probes import make_probe
 from probe_rnn.probing.runner import resolve_probes
+from probe_rnn.probing.specs import make_probe
 from probe_rnn.probing.tasks import get_task
 from probe_rnn.usercode import code_identity
-
-__all__ = ["run_code"]
 
 
 def run_code(probes: Any, tasks: Any) -> dict[str, str]:

@@ -25,8 +25,6 @@ import numpy as np
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["control_targets", "control_keys", "CONTROL_UNITS", "DEGENERATE_CONTROL"]
-
 #: Share of the most common control label at or above which selectivity is withheld.
 DEGENERATE_CONTROL = 0.9
 

@@ -20,8 +20,6 @@ from sklearn.linear_model import LogisticRegression
 
 from probe_rnn.probing.probes import LogisticProbe
 
-__all__ = ["export_probe", "import_probe", "EXPORT_FORMAT"]
-
 EXPORT_FORMAT = "probe-rnn-logistic-probe/1"
 
 

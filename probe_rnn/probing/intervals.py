@@ -61,10 +61,6 @@ from scipy import stats
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["Z95", "MIN_CI_VALUES", "CI_METHOD", "ci95", "t_interval", "percentile_interval",
-           "t_p", "bootstrap_p", "normal_p", "holm", "Difference", "unpaired",
-           "paired_over_splits", "paired_over_draws", "difference"]
-
 #: The standard normal 97.5 % quantile (1.959963984540054): a 95 % interval is ±Z95 standard
 #: errors, so a standard error read off one is its width / (2 · Z95).
 Z95 = float(stats.norm.ppf(0.975))

@@ -32,13 +32,9 @@ from sklearn.utils.validation import has_fit_parameter
 from probe_rnn.errors import ProbeOutputError
 from probe_rnn.probing.mdl import online_codelength
 from probe_rnn.probing.measures import usable_bits_rows
-from probe_rnn.probing.probes import LogisticProbe, make_probe, retuned, untuned
+from probe_rnn.probing.probes import LogisticProbe
+from probe_rnn.probing.specs import make_probe, retuned, untuned
 from probe_rnn.probing.timelimit import CellTimeout
-
-__all__ = [
-    "Problem", "Fitter", "split_job", "split_metrics", "row_metrics", "ROW_METRICS", "mdl_job",
-    "accepts_groups", "checked_proba", "checked_predict", "KEY_CLASSES", "key_classes",
-]
 
 
 @dataclass

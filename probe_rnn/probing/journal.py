@@ -20,8 +20,6 @@ from typing import Any
 
 from probe_rnn.atomic import json_default, write_text
 
-__all__ = ["Journal"]
-
 _KEPT = ("done", "skipped")
 CODE_FILE = "code.json"
 

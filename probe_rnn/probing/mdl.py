@@ -31,8 +31,6 @@ import numpy as np
 from probe_rnn.data.sampling import shuffled_groups
 from probe_rnn.probing.measures import EPS, SMOOTHING, align_proba
 
-__all__ = ["BLOCKS", "MDLResult", "block_ends", "online_codelength", "prior_proba"]
-
 BLOCKS: tuple[float, ...] = (
     0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0
 )

@@ -41,23 +41,6 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.dummy import DummyClassifier
 
-__all__ = [
-    "EPS",
-    "SMOOTHING",
-    "align_proba",
-    "METRIC_BOUNDS",
-    "class_set",
-    "cross_entropy_bits",
-    "marginal_proba",
-    "smooth_proba",
-    "usable_bits",
-    "usable_bits_rows",
-    "bits_rows",
-    "accuracy",
-    "r2",
-    "majority_accuracy",
-]
-
 EPS = 1e-6
 SMOOTHING = 0.5
 _INF = float("inf")

@@ -10,8 +10,6 @@ from typing import Any
 from probe_rnn.probing.runner import resolve_probes
 from probe_rnn.probing.tasks import get_task
 
-__all__ = ["check_names"]
-
 
 def check_names(tasks: Iterable[str] | None, probes: Iterable[Any]) -> None:
     """Raise :class:`~probe_rnn.errors.ConfigError` (or ``PluginError``) for the first task or

@@ -24,8 +24,6 @@ from scipy import stats as _st
 from probe_rnn.probing.intervals import Z95, Difference
 from probe_rnn.probing.verdict_wording import ALPHA, POWER
 
-__all__ = ["min_detectable", "detectable"]
-
 
 def min_detectable(sd: float, n: int, ratio: float = 0.0, alpha: float = ALPHA,
                    power: float = POWER) -> float:

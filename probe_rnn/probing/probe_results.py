@@ -20,8 +20,6 @@ from probe_rnn.probing.protocol import describe
 from probe_rnn.probing.results import BITS_DEFINITION, CI_METHOD, assemble, values_table
 from probe_rnn.run_record import ProbingCard
 
-__all__ = ["CELL_RECORD_KEYS", "ProbeResults"]
-
 #: What each cell's record in :attr:`ProbeResults.cell_records` (and cells.csv) holds.
 CELL_RECORD_KEYS = ("key", "model", "view", "task", "probe", "status", "reason", "protocol",
                     "sentences", "used_sentences", "fits", "not_converged", "seconds",

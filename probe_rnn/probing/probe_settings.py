@@ -10,17 +10,14 @@ cell shares and hashes into its journal key (:meth:`ProbeSettings.cell_settings`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from probe_rnn.probing.cells import Settings
-from probe_rnn.probing.protocol import DEFAULT_PRECISION
-
-__all__ = ["ProbeSettings"]
 
 
 @dataclass(frozen=True)
-class ProbeSettings:
+class ProbeSettings(Settings):
     """The views, tasks and probes to cross, and how to measure each cell.
 
     Attributes
@@ -50,19 +47,12 @@ class ProbeSettings:
     views: Sequence[str] | None = None
     tasks: Sequence[Any] | None = None
     probes: Sequence[Any] = ("logistic",)
-    folds: int = 5
-    seeds: int = 1
-    seed: int = 0
-    mdl: bool = True
-    control: bool = True
-    max_t: int = 16
-    precision: float = DEFAULT_PRECISION
     max_rows: int | None = None
     jobs: int = 1
     cell_timeout: float | None = None
 
     def cell_settings(self) -> Settings:
-        """What every cell shares and hashes into its journal key."""
-        return Settings(folds=self.folds, seeds=self.seeds, seed=self.seed,
-                        control=self.control, mdl=self.mdl, max_t=self.max_t,
-                        precision=float(self.precision))
+        """What every cell shares and hashes into its journal key: the fields of
+        :class:`~probe_rnn.probing.cells.Settings`, as given here."""
+        shared = {f.name: getattr(self, f.name) for f in fields(Settings)}
+        return Settings(**{**shared, "precision": float(self.precision)})

@@ -38,15 +38,12 @@ from probe_rnn.data.sampling import sample_groups
 from probe_rnn.errors import ConfigError
 from probe_rnn.plugins import register_probe
 from probe_rnn.probing.measures import align_proba
-from probe_rnn.probing.specs import make_probe, retuned, untuned
 from probe_rnn.probing.splits import inner_split
 from probe_rnn.probing.tuning import (
     fold_one_standard_error,
     inner_folds_of,
     row_one_standard_error,
 )
-
-__all__ = ["LogisticProbe", "RidgeProbe", "MLPProbe", "make_probe", "untuned", "retuned"]
 
 DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 

@@ -50,12 +50,6 @@ from probe_rnn.probing.intervals import Z95
 from probe_rnn.probing.splits import group_kfold
 from probe_rnn.validation import shown
 
-__all__ = [
-    "PROTOCOL_VERSION", "BOOTSTRAP", "DEFAULT_PRECISION", "HOLDOUT_SEEDS", "Plan",
-    "needed_test_sentences", "plan_splits", "bootstrap_draws", "fit_variance", "with_fit_noise",
-    "describe",
-]
-
 #: 3: sentence-level controls keyed on a recurring token type (the task's control_unit).
 #: 4: K-fold up to folds x need sentences, held-out cells with >= 2 seeds and the fit's
 #: variance, C from inner group folds, MDL against the label prior, control key decodability.

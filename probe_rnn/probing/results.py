@@ -58,9 +58,6 @@ from probe_rnn.probing.intervals import CI_METHOD, ci95, percentile_interval
 from probe_rnn.probing.measures import METRIC_BOUNDS
 from probe_rnn.run_folder import RESULT_COLUMNS
 
-__all__ = ["METRICS", "cell_rows", "assemble", "values_table", "view_coordinates",
-           "save_results", "headline_table", "failure_summary"]
-
 METRICS: tuple[str, ...] = (
     "accuracy", "r2", "bits", "entropy_bits", "label_entropy", "control_accuracy",
     "selectivity", "control_key_accuracy", "control_majority", "mdl_bits", "prior_bits",

@@ -43,26 +43,20 @@ from sklearn.base import is_classifier, is_regressor
 from probe_rnn import validation as v
 from probe_rnn.errors import ConfigError, ParameterError, WorkLostError
 from probe_rnn.probing.cells import (
-    MIN_POSITION_SENTENCES,
-    POSITION_SENTENCES_PER_FOLD,
     Cell,
     Settings,
     cell_code,
     cell_key,
-    reportable_positions,
     run_cell,
 )
 from probe_rnn.probing.journal import Journal
 from probe_rnn.probing.probe_results import ProbeResults
 from probe_rnn.probing.probe_settings import ProbeSettings
-from probe_rnn.probing.probes import make_probe
 from probe_rnn.probing.protocol import DEFAULT_PRECISION
+from probe_rnn.probing.specs import make_probe
 from probe_rnn.probing.state_source import StateSource
 from probe_rnn.probing.tasks import DEFAULT_TASKS, Task, get_task
 from probe_rnn.probing.timelimit import checked_timeout
-
-__all__ = ["run_probes", "probe_stores", "plan_cells", "views_to_probe", "resolve_probes",
-           "reportable_positions", "MIN_POSITION_SENTENCES", "POSITION_SENTENCES_PER_FOLD"]
 
 _FALLBACK = {"classification": "logistic", "regression": "ridge"}
 

@@ -16,8 +16,6 @@ from sklearn.base import clone
 from probe_rnn.errors import PluginError
 from probe_rnn.usercode import did, failure_type, import_object
 
-__all__ = ["make_probe", "untuned", "retuned"]
-
 
 def _import_path(name: str) -> Any:
     try:

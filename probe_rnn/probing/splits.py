@@ -16,8 +16,6 @@ from probe_rnn.data.sampling import shuffled_groups
 from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.validation import shown
 
-__all__ = ["group_kfold", "group_ids", "inner_split"]
-
 
 def group_ids(keys: np.ndarray) -> np.ndarray:
     """Map arbitrary group keys (e.g. sentence texts), shape (rows,), to integer ids 0..G-1."""

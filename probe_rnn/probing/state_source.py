@@ -14,8 +14,6 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-__all__ = ["StateSource"]
-
 
 @runtime_checkable
 class StateSource(Protocol):

@@ -41,25 +41,6 @@ from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.plugins import register_task
 from probe_rnn.usercode import built_task, imported_task
 
-__all__ = [
-    "Task",
-    "OTHER",
-    "DEFAULT_TASKS",
-    "TOKEN_TASKS",
-    "get_task",
-    "flat_tokens",
-    "positions",
-    "LabelTask",
-    "PredictionTask",
-    "LengthTask",
-    "WordContentTask",
-    "FirstTokenTask",
-    "LastTokenTask",
-    "PositionTask",
-    "CurrentTokenTask",
-    "TokenBackTask",
-]
-
 OTHER = "<other>"
 _SPECIAL = {"<pad>", "<unk>"}
 DEFAULT_TASKS: tuple[str, ...] = ("label", "length", "word-content", "first-token", "last-token")

@@ -20,8 +20,6 @@ from typing import Any
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["CellTimeout", "time_limit", "timer_seconds", "checked_timeout"]
-
 
 class CellTimeout(Exception):
     """A cell ran longer than its time limit (raised inside the cell's code)."""

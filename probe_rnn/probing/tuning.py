@@ -17,8 +17,6 @@ import numpy as np
 
 from probe_rnn.probing.splits import group_kfold, inner_split
 
-__all__ = ["inner_folds_of", "fold_one_standard_error", "row_one_standard_error"]
-
 
 def inner_folds_of(groups: np.ndarray, folds: int, dev_fraction: float, seed: int
                    ) -> list[tuple[np.ndarray, np.ndarray]]:

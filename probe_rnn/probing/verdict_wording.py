@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["ALPHA", "POWER", "ABOVE", "BELOW", "WITHIN_NOISE", "VERDICTS", "IDENTICAL", "BEST",
-           "IDENTICAL_TO_BEST", "WITHIN_NOISE_OF_BEST", "WORSE_THAN_BEST", "decide",
-           "within_noise", "better_by", "worse_by"]
-
 #: Level of every test (family-wise for a Holm-corrected family).
 ALPHA = 0.05
 #: Power at which a minimum detectable difference is quoted.

@@ -28,8 +28,6 @@ from probe_rnn.report.tables import Table
 if TYPE_CHECKING:
     from probe_rnn.studies.question import QuestionAnswer
 
-__all__ = ["write_answer_page", "render_answer_page", "answer_sentences"]
-
 TEMPLATE = "answer.html.j2"
 
 

@@ -7,8 +7,6 @@ import pandas as pd
 
 from probe_rnn.report.measures import percent
 
-__all__ = ["attribution_findings"]
-
 
 def attribution_findings(attribution: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
     """The attribution sentences and their anchors: completeness, where the top token sits."""

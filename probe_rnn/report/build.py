@@ -42,8 +42,6 @@ from probe_rnn.validation import SEED, Boolean, Interval, PathLike, validate_par
 if TYPE_CHECKING:
     from probe_rnn.capture.store import StateStore
 
-__all__ = ["Report", "build_report", "CAPTIONS"]
-
 CAPTIONS = {
     "fig-heatmap": "Each cell: how well a {probe} probe trained on the row's state predicts the "
     "column's task on held-out sentences (accuracy for classification tasks, R² for regression; "

@@ -19,8 +19,6 @@ import pandas as pd
 from probe_rnn.capture.diagnosis import CHECKS, SAME_TOLERANCE
 from probe_rnn.catalogue import OUTPUT_LAST, OUTPUT_NAIVE_LAST, final_view, state_view, try_parse
 
-__all__ = ["Comparison", "Equivalence", "equivalence_of", "top_layer", "same_vectors"]
-
 
 @dataclass(frozen=True)
 class Comparison:

@@ -20,9 +20,6 @@ from plotly.subplots import make_subplots
 
 from probe_rnn.report.measures import base_view, score_metric, sentence_rows
 
-__all__ = ["FigureSpec", "esc", "probing_heatmap", "view_bars", "timestep_curves", "memory_span",
-           "projection_figure", "step_attribution", "WEBGL_THRESHOLD"]
-
 WEBGL_THRESHOLD = 5000
 PALETTE = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2",
            "#97bbf5", "#9c6b4e", "#9498a0"]

@@ -43,9 +43,6 @@ from probe_rnn.report.verdicts import (
 )
 from probe_rnn.run_record import RunRecord
 
-__all__ = ["Finding", "make_findings", "READOUT_VIEWS"]
-
-
 
 @dataclass(frozen=True)
 class Finding:

@@ -15,13 +15,6 @@ import pandas as pd
 
 from probe_rnn.catalogue import OUTPUT_LAST, try_parse
 
-__all__ = [
-    "short_number", "percent",
-    "Estimate", "estimate", "primary_probe", "ordered_probes", "label_task", "sentence_rows",
-    "base_view",
-    "score_metric",
-]
-
 
 @dataclass(frozen=True)
 class Estimate:

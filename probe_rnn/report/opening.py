@@ -22,9 +22,6 @@ from probe_rnn.report.equivalence import Equivalence, same_vectors
 from probe_rnn.report.findings import Cells, label_metric
 from probe_rnn.report.measures import Estimate, estimate, label_task
 
-__all__ = ["Answer", "Segment", "make_answer", "ANSWER_TABLE"]
-
-
 #: Anchor of the main report's table the answer's probing numbers come from: the label table
 #: (bits with their intervals and the paired difference from ``output@last``, per view).
 ANSWER_TABLE = "probing-controls"

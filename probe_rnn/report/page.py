@@ -9,8 +9,6 @@ Used by :mod:`probe_rnn.report.build`, :mod:`probe_rnn.report.readouts` and
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from functools import cache
 from importlib import resources
@@ -20,6 +18,7 @@ import markupsafe
 import plotly.graph_objects as go
 
 from probe_rnn.errors import ReportError
+from probe_rnn.hashing import text_sha256_base64
 
 
 def codespans(text: str) -> markupsafe.Markup:
@@ -58,7 +57,7 @@ def plotly_js() -> str:
 def csp(scripts: list[str]) -> str:
     """A Content-Security-Policy admitting exactly ``scripts`` (by sha256 hash) and no fetches."""
     hashes = " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+        f"'sha256-{text_sha256_base64(s)}'"
         for s in scripts
     )
     return (f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "

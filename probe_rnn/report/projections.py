@@ -10,7 +10,6 @@ instead of refitting. umap-learn is imported lazily: its first call JIT-compiles
 
 from __future__ import annotations
 
-import hashlib
 import re
 import warnings
 from pathlib import Path
@@ -22,9 +21,7 @@ import pyarrow.parquet as pq
 
 from probe_rnn.atomic import replacing
 from probe_rnn.errors import ConfigError
-
-__all__ = ["METHODS", "subsample", "fit_projection", "cached_projection", "cache_file",
-           "input_key"]
+from probe_rnn.hashing import sha256
 
 METHODS = ("umap", "pca")
 _KEY = b"probe_rnn.key"
@@ -98,7 +95,7 @@ def cache_file(run_dir: str | Path, view: str, method: str) -> Path:
 
 def input_key(view: str, rows: np.ndarray, x: np.ndarray, method: str, seed: int) -> str:
     """sha256 of everything that determines a projection's coordinates."""
-    digest = hashlib.sha256()
+    digest = sha256()
     params = _UMAP_PARAMS if method == "umap" else {"svd_solver": "full"}
     header = f"{_CACHE_VERSION}|{method}|{sorted(params.items())}|{seed}|{view}|{x.shape}"
     digest.update(header.encode())

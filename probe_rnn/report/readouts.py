@@ -32,8 +32,6 @@ from probe_rnn.studies.answer import study_answer
 if TYPE_CHECKING:
     from probe_rnn.studies.study import ReadoutStudy
 
-__all__ = ["write_readout_report", "render_readout_page", "readout_figures"]
-
 TEMPLATE = "readouts.html.j2"
 
 

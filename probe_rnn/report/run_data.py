@@ -20,8 +20,6 @@ from probe_rnn.errors import ProbeRnnError, ReportError
 from probe_rnn.run_folder import REQUIRED_RESULT_COLUMNS, RESULT_COLUMNS, read_run
 from probe_rnn.run_record import ProbingCard, RunRecord
 
-__all__ = ["RunData", "load_run"]
-
 _ATTRIBUTION_FILES = {
     "tokens": "tokens.parquet",
     "examples": "examples.parquet",

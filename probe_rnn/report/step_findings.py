@@ -26,8 +26,6 @@ from probe_rnn.probing.verdict_wording import ABOVE
 from probe_rnn.report.measures import base_view, label_task, percent, primary_probe
 from probe_rnn.report.verdicts import Claim, holm_verdicts, majority_difference
 
-__all__ = ["timestep_findings", "scan_order", "sees_whole_sentence"]
-
 
 def _preference(base: str) -> tuple[bool, bool, int, str]:
     """Sort key: hidden before cell, forward before backward, top layer first."""

@@ -18,10 +18,6 @@ from probe_rnn.probing.intervals import Difference, difference, unpaired
 from probe_rnn.report.equivalence import Equivalence
 from probe_rnn.report.measures import label_task, primary_probe, sentence_rows
 
-__all__ = ["Table", "TokenExample", "frame_table", "card_table", "equivalence_table",
-           "label_metrics_table", "split_table", "LABEL_TABLE_PARTS", "results_table",
-           "token_examples", "fmt"]
-
 # the label table's measures and their headers (words that wrap, so ~12 columns fit a page;
 # uniform_bits and prior_bits are left to results.csv: compression = prior_bits / mdl_bits)
 _CONTROL_METRICS = {"accuracy": "accuracy", "control_accuracy": "control accuracy",

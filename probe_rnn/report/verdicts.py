@@ -35,9 +35,6 @@ from probe_rnn.probing.intervals import (
 )
 from probe_rnn.probing.verdict_wording import WITHIN_NOISE, decide
 
-__all__ = ["MAJORITY", "Claim", "claims_json", "verdict", "holm_verdicts",
-           "majority_difference"]
-
 #: The ``b`` side of a claim against the majority-class baseline of the same cell.
 MAJORITY = "majority"
 

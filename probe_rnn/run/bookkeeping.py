@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from probe_rnn.progress import Progress
     from probe_rnn.run.settings import RunSettings
 
-__all__ = ["RunContext", "STAGE_FILES", "StageNote", "StageTimer", "reusable_stages", "clear_stale",
-           "reread"]
-
 Say = Callable[[str], None]
 
 @dataclass

@@ -27,8 +27,6 @@ from probe_rnn.run.settings import RunSettings
 if TYPE_CHECKING:
     from probe_rnn.progress import Progress
 
-__all__ = ["DEMO_MODEL", "DEMO_RUN", "DEMO_READOUTS", "run_demo"]
-
 #: The demo's model: what `probe-rnn train` would build with these options.
 DEMO_MODEL: dict[str, Any] = {
     "tokenizer": "char",

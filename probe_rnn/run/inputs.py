@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
     from probe_rnn.run.settings import RunSettings
 
-__all__ = ["model_card", "data_card", "check_names", "check_labels"]
-
 Say = Callable[[str], None]
 
 

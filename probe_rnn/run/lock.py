@@ -15,8 +15,6 @@ from pathlib import Path
 
 from probe_rnn.errors import ConfigError
 
-__all__ = ["LOCK_NAME", "run_lock"]
-
 LOCK_NAME = ".probe-rnn.lock"
 
 

@@ -31,9 +31,6 @@ from typing import Any
 from probe_rnn import __version__
 from probe_rnn.errors import ConfigError
 
-__all__ = ["check_inputs_apart", "claim_folder", "claimed_folder", "check_out_path",
-           "check_out_file", "is_run_folder", "is_probe_rnn_html", "is_probe_rnn_checkpoint"]
-
 _NAMES = ("out_dir", "out", "force_out")
 _EXAMPLE = "reports/run"
 

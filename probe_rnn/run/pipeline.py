@@ -42,8 +42,6 @@ from probe_rnn.run.settings import RunSettings
 from probe_rnn.run_folder import read_previous_run, write_run
 from probe_rnn.run_record import RunRecord, StageRecord
 
-__all__ = ["RunResult", "probe", "run_pipeline"]
-
 Say = Callable[[str], None]
 
 

@@ -29,8 +29,6 @@ from probe_rnn.validation import (
     validate_params,
 )
 
-__all__ = ["RunSettings", "PROBE_ROWS_CHOICES"]
-
 #: The values of ``probe_rows`` (:mod:`probe_rnn.data.probed_rows`).
 PROBE_ROWS_CHOICES = ("heldout", "train", "all")
 #: Fields that decide no number of the run (how it runs and what it shows): left out of the

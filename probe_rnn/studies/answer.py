@@ -25,10 +25,6 @@ from probe_rnn.probing.verdict_wording import (
 if TYPE_CHECKING:
     from probe_rnn.studies.study import ReadoutStudy
 
-__all__ = ["study_answer", "answer_sentences", "objective_sentences", "pct", "interval",
-           "tie_sentences", "budget_sentence"]
-
-
 def study_answer(study: ReadoutStudy) -> list[str]:
     """Plain sentences answering "output or hidden state?" from a study's own numbers (the
     classifier's answer, or another objective's)."""

@@ -39,8 +39,6 @@ from probe_rnn.models.recurrent import module_kind
 from probe_rnn.models.training import EncodedSplit
 from probe_rnn.studies.encoders import Prepared, build_encoder, encoder_bundle, fit, prepare
 
-__all__ = ["Autoencoder", "train_autoencoder", "AUTOENCODE_READOUTS"]
-
 #: Readouts of the autoencoder study: the classifier's, plus the ``zero`` baseline.
 AUTOENCODE_READOUTS = ("last", "hidden", "mean", "max", "naive-last", "zero")
 _IGNORE = -100

@@ -41,7 +41,6 @@ from probe_rnn.models.training import (
     train_loop,
 )
 
-__all__ = ["Prepared", "prepare", "build_encoder", "fit", "encoder_bundle", "features"]
 
 @dataclass
 class Prepared:

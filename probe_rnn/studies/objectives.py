@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from probe_rnn.catalogue import READOUTS
 from probe_rnn.errors import ConfigError
 
-__all__ = ["Objective", "OBJECTIVES", "DEFAULT_EPOCHS", "READOUT_LABELS", "objective_named",
-           "parse_readouts", "parse_losses"]
-
 #: Default training budget per run, measured so 5 readouts × 3 seeds on ``names`` (2-layer
 #: BiLSTM, hidden 64) finish in under 5 minutes on the 2-core reference machine.
 DEFAULT_EPOCHS = 8

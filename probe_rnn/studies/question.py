@@ -39,9 +39,6 @@ from probe_rnn.studies.readouts import compare_readouts
 from probe_rnn.studies.stats import paired
 from probe_rnn.studies.study import ReadoutStudy
 
-__all__ = ["QuestionAnswer", "answer_question", "parse_objectives", "ANECDOTE", "ASKER_OUTPUT",
-           "margin_verdict"]
-
 #: The asker's claims, each as (setting, claim, a, b): "a beats b", a/b = (loss or None,
 #: readout); the readout ``output`` is the asker's ``output[-1]`` (see :data:`ASKER_OUTPUT`).
 ANECDOTE: list[tuple[str, str, tuple[str | None, str], tuple[str | None, str]]] = [

@@ -72,8 +72,6 @@ if TYPE_CHECKING:
     from probe_rnn.capture.store import StateStore
     from probe_rnn.models import ModelBundle
 
-__all__ = ["compare_readouts", "PROBE_ROWS", "PROBE_FOLDS"]
-
 #: Most held-out (dev + test) rows captured per trained model for the probing headline.
 PROBE_ROWS = 600
 #: Cross-validation folds of the label probe (split by sentence).

@@ -45,9 +45,6 @@ from probe_rnn.studies.encoders import (
     prepare,
 )
 
-__all__ = ["LOSSES", "CONTRASTIVE_MARGIN", "make_pairs", "pair_loss", "train_siamese",
-           "score_pairs"]
-
 #: Siamese training losses.
 LOSSES = ("mse", "contrastive")
 #: Margin of the contrastive loss on the Euclidean distance of two readouts.

@@ -18,8 +18,6 @@ import pandas as pd
 
 from probe_rnn.errors import DataError
 
-__all__ = ["seed_tables", "probe_sample", "split_card", "per_seed_splits"]
-
 
 def per_seed_splits(df: pd.DataFrame, per_seed: bool | None) -> bool:
     """Whether each seed draws its own split: ``per_seed``, or (None) when ``df`` has no

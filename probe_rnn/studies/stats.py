@@ -65,9 +65,6 @@ from probe_rnn.probing.verdict_wording import (
     worse_by,
 )
 
-__all__ = ["summarize_runs", "paired_differences", "pair_verdict", "vs_best", "paired",
-           "ties_best"]
-
 SUMMARY_COLUMNS = ["readout", "n_seeds", "mean", "std", "ci_low", "ci_high", "min", "max"]
 PAIR_COLUMNS = [
     "readout_a", "readout_b", "n_pairs", "mean_diff", "std_diff", "ci_low", "ci_high",

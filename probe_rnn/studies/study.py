@@ -17,8 +17,6 @@ import pandas as pd
 
 from probe_rnn.studies.objectives import OBJECTIVES, Objective
 
-__all__ = ["ReadoutStudy"]
-
 _TABLES = ("runs", "curves", "summary", "pairs", "probing", "diagnosis")
 
 

@@ -103,11 +103,10 @@ def test_builders():
 def test_views_module_reexports_the_grammar():
     from probe_rnn.capture import views
 
-    assert views.ViewSpec is ViewSpec and views.parse_view is parse_view
-    assert views.VIEW_CATALOGUE is VIEW_CATALOGUE
+    assert views.ViewSpec is ViewSpec and views.parse_view is parse_view  # used, not redefined
     from probe_rnn.capture import gates
 
-    assert gates.GATE_NAMES is vocab.GATE_NAMES and gates.gate_names is vocab.gate_names
+    assert not hasattr(gates, "GATE_NAMES") and not hasattr(views, "VIEW_CATALOGUE")
 
 
 def test_kinds():

@@ -157,3 +157,13 @@ def test_no_import_runs_from_a_lower_layer_up(path):
     upward = _upward_imports(path)
     assert not upward, f"{_name(path)} (layer {RANK[_part(_name(path))]}) imports upward: " \
                        f"{', '.join(upward)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _name(p))
+def test_only_a_package_front_door_lists_public_names(path):
+    """``__all__`` lives in ``__init__.py`` files only (Captum's manner): a module is
+    implementation, and what a user imports is what its package (or ``probe_rnn``) exports."""
+    declares = any(isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+        for node in _tree(path).body)
+    assert path.name == "__init__.py" or not declares, f"{_name(path)} declares __all__"

@@ -59,8 +59,8 @@ def test_a_file_digest_is_that_of_its_bytes(tmp_path) -> None:
 
 def test_cell_keys_and_store_identity_are_unchanged() -> None:
     from probe_rnn.probing.cells import Cell, Settings, _describe, cell_key, store_identity
-    from probe_rnn.probing.probes import make_probe
     from probe_rnn.probing.protocol import PROTOCOL_VERSION
+    from probe_rnn.probing.specs import make_probe
     from probe_rnn.probing.tasks import get_task
 
     manifest = {"rows": 5, "views": {"output@last": {"dim": 4}}, "created": "2026-01-01"}

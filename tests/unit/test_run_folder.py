@@ -8,8 +8,8 @@ import json
 import pytest
 
 from probe_rnn.errors import ReportError
-from probe_rnn.run_folder import RUN_SCHEMA, read_previous_run, read_run, write_run
-from probe_rnn.run_record import RunRecord, StageRecord
+from probe_rnn.run_folder import read_previous_run, read_run, write_run
+from probe_rnn.run_record import RUN_SCHEMA, RunRecord, StageRecord
 
 
 def test_write_then_read_keeps_the_record_and_stamps_the_schema(tmp_path) -> None:

@@ -10,14 +10,13 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from probe_rnn.capture import (
-    VIEW_CATALOGUE,
     available_views,
-    parse_view,
     record,
     sentence_view,
     sentence_view_masked,
     token_view,
 )
+from probe_rnn.catalogue import VIEW_CATALOGUE, parse_view
 from probe_rnn.errors import ConfigError
 
 LENGTHS = [4, 6, 1, 3]

@@ -16,10 +16,8 @@ from probe_rnn.probing.probes import (
     LogisticProbe,
     MLPProbe,
     RidgeProbe,
-    make_probe,
-    retuned,
-    untuned,
 )
+from probe_rnn.probing.specs import make_probe, retuned, untuned
 from probe_rnn.probing.splits import inner_split
 
 

@@ -226,7 +226,7 @@ def test_a_rare_class_gives_bounded_entropy_and_near_zero_bits_on_noise() -> Non
 
 
 def test_per_position_rows_exist_only_where_the_position_is_estimable() -> None:
-    from probe_rnn.probing.runner import MIN_POSITION_SENTENCES, POSITION_SENTENCES_PER_FOLD
+    from probe_rnn.probing.cells import MIN_POSITION_SENTENCES, POSITION_SENTENCES_PER_FOLD
 
     df = planted_table(80, seed=6)  # lengths 3..10: late positions have few sentences
     texts = df["text"].tolist()
