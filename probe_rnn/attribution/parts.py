@@ -36,6 +36,10 @@ class ModelParts:
     device: torch.device
     layout: str = "batch"
 
+    def pad_ids(self, ids: Tensor) -> Tensor:
+        """The PAD baseline of ``ids`` for this model (:func:`baseline_ids` with its pad id)."""
+        return baseline_ids(ids, self.pad_id)
+
 
 def find_parts(model: nn.Module, forward: Forward | None = None, *,
                embedding: str | None = None, layout: str = "batch",
@@ -106,7 +110,7 @@ def endpoint_logits(parts: ModelParts, ids: Tensor, lengths: Tensor, target: Ten
     """Target logits of the input and of its PAD baseline (no grad): the gap attributions split."""
     with torch.no_grad():
         f_x = gather_target(parts.forward(ids, lengths), target)
-        f_b = gather_target(parts.forward(baseline_ids(ids, parts.pad_id), lengths), target)
+        f_b = gather_target(parts.forward(parts.pad_ids(ids), lengths), target)
     return f_x, f_b
 
 
@@ -128,6 +132,14 @@ def check_inputs(ids: Tensor, lengths: Tensor) -> None:
             f"lengths must lie in 1..{ids.shape[1]} (the padded width); "
             f"got {int(lengths.min())}..{int(lengths.max())}"
         )
+
+
+def checked_inputs(parts: ModelParts, ids: Tensor, lengths: Tensor, *more: Tensor
+                   ) -> tuple[Tensor, ...]:
+    """``ids``, ``lengths`` and ``more`` on the model's device, once :func:`check_inputs` has
+    found that ids and lengths fit together."""
+    check_inputs(ids, lengths)
+    return tuple(t.to(parts.device) for t in (ids, lengths, *more))
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:

@@ -25,8 +25,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
-    baseline_ids,
-    check_inputs,
+    checked_inputs,
     chunks,
     relative_error,
     valid_mask,
@@ -145,10 +144,9 @@ def probe_token_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, pr
     Returns the token attributions (batch, time) with completeness, and the class index used
     per row (the probe's own prediction when ``target`` is None).
     """
-    check_inputs(ids, lengths)
+    ids, lengths = checked_inputs(parts, ids, lengths)
     linear, _ = linear_probe_to_torch(probe)
     linear = linear.to(parts.device)
-    ids, lengths = ids.to(parts.device), lengths.to(parts.device)
     read = view_function(parts, view)
 
     def score(ids_: Tensor, len_: Tensor, cls: Tensor) -> Tensor:
@@ -165,12 +163,12 @@ def probe_token_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, pr
         target = target.to(parts.device)
         attrs = []
         for sl in chunks(len(ids), internal_batch_size):
-            a, _ = embedding_ig(parts, score, ids[sl], baseline_ids(ids[sl], parts.pad_id),
+            a, _ = embedding_ig(parts, score, ids[sl], parts.pad_ids(ids[sl]),
                                 (lengths[sl], target[sl]), None, n_steps, internal_batch_size)
             attrs.append(a.sum(-1).detach())
         with torch.no_grad():
             g_x = score(ids, lengths, target)
-            g_b = score(baseline_ids(ids, parts.pad_id), lengths, target)
+            g_b = score(parts.pad_ids(ids), lengths, target)
     mask = valid_mask(lengths, ids.shape[1])
     attributions = torch.where(mask, torch.cat(attrs), torch.zeros((), dtype=attrs[0].dtype))
     delta = attributions.sum(1) - (g_x - g_b)

@@ -29,8 +29,7 @@ from torch import Tensor
 from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
-    baseline_ids,
-    check_inputs,
+    checked_inputs,
     chunks,
     endpoint_logits,
     gather_target,
@@ -118,8 +117,7 @@ def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
     """
     if baseline not in STATE_BASELINES:
         raise ParameterError("baseline", f"one of {', '.join(STATE_BASELINES)}", shown(baseline))
-    check_inputs(ids, lengths)
-    ids, lengths, target = (t.to(parts.device) for t in (ids, lengths, target))
+    ids, lengths, target = checked_inputs(parts, ids, lengths, target)
     twin = UnrolledRNN(parts.rnn)
     with attribution_mode(parts.model):
         twin_error = verify_twin(twin, parts.forward, ids, lengths)
@@ -128,7 +126,7 @@ def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
         taps = _enumerate_taps(twin, lengths.cpu(), actual.hidden.shape[1], packed, states)
         h = _state_values(twin, taps, actual)
         b = torch.zeros_like(h) if baseline == "zero" else _state_values(
-            twin, taps, _run_states(parts, twin, baseline_ids(ids, parts.pad_id), lengths))
+            twin, taps, _run_states(parts, twin, parts.pad_ids(ids), lengths))
         rows = torch.tensor(taps["row"].to_numpy())
         slot = torch.tensor(taps["slot"].to_numpy())
         step = torch.tensor(taps["step"].to_numpy())

@@ -35,8 +35,7 @@ from torch import Tensor, nn
 from probe_rnn.attribution.parts import (
     ModelParts,
     attribution_mode,
-    baseline_ids,
-    check_inputs,
+    checked_inputs,
     chunks,
     endpoint_logits,
     relative_error,
@@ -106,7 +105,7 @@ def _batch_major(parts: ModelParts, ids: Tensor) -> Tensor:
 def _raw(method: str, parts: ModelParts, ids: Tensor, lengths: Tensor, target: Tensor,
          n_steps: int, internal_batch_size: int) -> tuple[Tensor, Tensor | None]:
     """(attributions (batch, time), captum delta or None) for one chunk."""
-    base = baseline_ids(ids, parts.pad_id)
+    base = parts.pad_ids(ids)
     if method == "ig":
         attr, delta = embedding_ig(parts, parts.forward, ids, base, (lengths,), target,
                                    n_steps, internal_batch_size)
@@ -158,8 +157,7 @@ def token_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: 
     if n_steps < 1 or internal_batch_size < 1:
         raise ConfigError(f"n_steps and internal_batch_size must be ≥ 1; got {n_steps}, "
                           f"{internal_batch_size}")
-    check_inputs(ids, lengths)
-    ids, lengths, target = (t.to(parts.device) for t in (ids, lengths, target))
+    ids, lengths, target = checked_inputs(parts, ids, lengths, target)
     attrs, deltas = [], []
     with attribution_mode(parts.model):
         for sl in chunks(len(ids), internal_batch_size):
