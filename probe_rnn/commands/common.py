@@ -25,6 +25,7 @@ console = Console(stderr=True, highlight=False)
 """Progress bars and status lines go to stderr, so stdout holds only results."""
 
 # -- options shared by several commands ------------------------------------------------------
+CheckpointArg = Annotated[Path, typer.Argument(help="The trained model (.pt).")]
 DataOpt = Annotated[
     Path | None,
     typer.Option("--data", help="Table with texts and labels (.csv .tsv .jsonl .parquet).",

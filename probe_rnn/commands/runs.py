@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from probe_rnn.commands.common import (
+    CheckpointArg,
     JobsOpt,
     MaxRowsOpt,
     PluginsOpt,
@@ -47,7 +48,7 @@ CaptureBatchOpt = Annotated[int, typer.Option(
 @model_options
 @table_options
 def probe_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    checkpoint: CheckpointArg,
     out: Annotated[Path, typer.Option("--out", help="Run folder for stores, results, report.")],
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: label and "
                      "sentence tasks; see `probe-rnn plugins`).", show_default=False)] = None,

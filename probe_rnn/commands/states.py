@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from probe_rnn.commands.common import (
+    CheckpointArg,
     MaxRowsOpt,
     SchedulerOpt,
     SeedOpt,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 @table_options
 def capture_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder of the state store.")],
-    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    checkpoint: CheckpointArg,
     views: Annotated[str | None, typer.Option(
         help="Comma-separated views (default: every sentence view of the catalogue and every "
         "per-token hidden/cell/output state).", show_default=False)] = None,
@@ -82,7 +83,7 @@ def capture_cmd(
 @model_options
 @table_options
 def attribute_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="The trained model (.pt).")],
+    checkpoint: CheckpointArg,
     out: Annotated[Path, typer.Option("--out", help="Folder for the attribution files.")],
     method: Annotated[str, typer.Option(
         help="Token method: ig, saliency, ixg, deeplift, occlusion.")] = "ig",

@@ -26,7 +26,7 @@ from probe_rnn import __version__
 from probe_rnn.errors import ReportError
 from probe_rnn.report.figures import PALETTE, esc, style_figure
 from probe_rnn.report.page import environment, figure_json, page_assets
-from probe_rnn.report.tables import Table, fmt, frame_table
+from probe_rnn.report.tables import Table, fmt, frame_table, sort_key
 from probe_rnn.studies.answer import study_answer
 
 if TYPE_CHECKING:
@@ -142,14 +142,6 @@ def _points(x: float) -> str:
     return "" if math.isnan(x) else f"{x * 100:+.2f}"
 
 
-def _key(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _score(study: ReadoutStudy, x: float) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
@@ -178,12 +170,12 @@ def accuracy_table(study: ReadoutStudy) -> Table:
                  str(r.n_seeds), _score(study, r.mean), ci, fmt(spread, 2),
                  f"{_score(study, r.min)} to {_score(study, r.max)}", r.vs_best]
         ks = [*([None] * len(_loss_cells(study, r))), None, None, float(r.n_seeds),
-              _key(r.mean), _key(r.ci_low), _key(r.std), _key(r.min), None]
+              sort_key(r.mean), sort_key(r.ci_low), sort_key(r.std), sort_key(r.min), None]
         for column in extras:
             index = (r.loss, r.readout) if "loss" in study.runs else r.readout
             value = float(means.loc[index, column])
             cells.append(fmt(value, 3) if "perplexity" in column else _score(study, value))
-            ks.append(_key(value))
+            ks.append(sort_key(value))
         rows.append(cells)
         keys.append(ks)
     head = ["loss"] if len(study.losses) > 1 else []
@@ -210,7 +202,8 @@ def pairs_table(study: ReadoutStudy) -> Table:
                      _points(p.mean_diff), ci, fmt(p.p_value, 3),
                      "" if math.isnan(mdd) else f"{mdd * 100:.2f}", p.verdict])
         keys.append([*([None] * len(_loss_cells(study, p))), None, float(p.n_pairs),
-                     _key(p.mean_diff), _key(p.ci_low), _key(p.p_value), _key(mdd), None])
+                     sort_key(p.mean_diff), sort_key(p.ci_low), sort_key(p.p_value),
+                     sort_key(mdd), None])
     head = ["loss"] if len(study.losses) > 1 else []
     return Table([*head, "a − b", "paired seeds", "mean difference (points)", "95% CI (paired t)",
                   "p (paired t-test)", "minimum detectable difference (points, 80% power)",
@@ -235,7 +228,7 @@ def probing_table(study: ReadoutStudy) -> Table | None:
                 lo, hi = rng.loc[(readout, view)]
                 cells.append(f"{value:.3f} ({lo:.3f} to {hi:.3f})" if hi > lo
                              else f"{value:.3f}")
-                ks.append(_key(value))
+                ks.append(sort_key(value))
             rows.append(cells)
             keys.append(ks)
     entropy = study.probing[study.probing["metric"] == "entropy_bits"]["value"]

@@ -90,7 +90,8 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def _key(value: Any) -> float | None:
+def sort_key(value: Any) -> float | None:
+    """The number a table sorts ``value`` by (None for text, NaN and infinities)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -104,7 +105,7 @@ def frame_table(df: pd.DataFrame, max_rows: int = 500, note: str = "") -> Table:
     if len(df) > max_rows:
         note = (note + " " if note else "") + f"First {max_rows} of {len(df)} rows shown."
     rows = [[fmt(v) for v in rec] for rec in shown.itertuples(index=False)]
-    keys = [[_key(v) for v in rec] for rec in shown.itertuples(index=False)]
+    keys = [[sort_key(v) for v in rec] for rec in shown.itertuples(index=False)]
     return Table([str(c) for c in df.columns], rows, keys, note)
 
 
