@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from probe_rnn.atomic import known_and_extra, record_json
 from probe_rnn.errors import ReportError
 
 #: Version of ``run.json``'s layout; raise it when a key changes meaning or is removed.
@@ -81,12 +82,12 @@ class ProbingCard:
 
     def to_dict(self) -> dict[str, Any]:
         """The card's JSON object (keys in run.json's order, absent ones left out)."""
-        return {k: getattr(self, k) for k in _PROBING_KEYS if getattr(self, k) is not None}
+        return record_json(self, _PROBING_KEYS)
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> ProbingCard:
         """A card from its JSON object (keys this version does not know are ignored)."""
-        return cls(**{k: value[k] for k in _PROBING_KEYS if k in value})
+        return cls(**known_and_extra(value, _PROBING_KEYS)[0])
 
 
 #: run.json's keys in the order they are written (``stages`` before the plugin code and the
@@ -172,18 +173,9 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """``run.json``'s object: the schema first, then the present fields in order."""
-        out: dict[str, Any] = {"schema": RUN_SCHEMA}
-        for key in _KEYS:
-            value = getattr(self, key)
-            if value is None:
-                continue
-            if key == "stages":
-                value = {n: s.to_dict() for n, s in value.items()}
-            elif key == "probing":
-                value = value.to_dict()
-            out[key] = value
-        out.update({k: v for k, v in self.extra.items() if k not in out})
-        return out
+        return record_json(self, _KEYS, self.extra, head={"schema": RUN_SCHEMA}, encode={
+            "stages": lambda stages: {n: s.to_dict() for n, s in stages.items()},
+            "probing": ProbingCard.to_dict})
 
     @classmethod
     def from_dict(cls, value: Any, where: str = "run.json") -> RunRecord:
@@ -208,7 +200,7 @@ class RunRecord:
         if wrong:
             raise ReportError(f"{where} cannot be read ({', '.join(wrong)} is not a JSON "
                               "object): re-run the probe stage")
-        known = {k: value[k] for k in _KEYS if k in value}
+        known, extra = known_and_extra(value, _KEYS, ignore=("schema",))
         if "stages" in known:
             known["stages"] = {str(n): StageRecord.from_dict(s) for n, s in known["stages"].items()}
         if "probing" in known:
@@ -216,5 +208,4 @@ class RunRecord:
         for key in set(_MAPPINGS) - {"stages", "probing"}:
             if key in known:
                 known[key] = dict(known[key])
-        extra = {k: v for k, v in value.items() if k not in _KEYS and k != "schema"}
         return cls(**known, extra=extra)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from probe_rnn.atomic import known_and_extra, record_json
 from probe_rnn.errors import StoreError
 
 STORE_FORMAT = "probe-rnn-states"
@@ -23,6 +24,7 @@ STORE_FORMAT = "probe-rnn-states"
 #: of the captured states (``capture.diagnosis``). Stores of older formats are recaptured.
 STORE_FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
+_VIEW_KEYS = ("file", "kind", "shape", "dtype")
 
 
 @dataclass(frozen=True)
@@ -43,18 +45,14 @@ class ViewSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The view's JSON object (``file``, ``kind``, ``shape``, ``dtype``)."""
-        out: dict[str, Any] = {"file": self.file, "kind": self.kind, "shape": list(self.shape)}
-        if self.dtype is not None:
-            out["dtype"] = self.dtype
-        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+        return record_json(self, ("dtype",), self.extra, head={
+            "file": self.file, "kind": self.kind, "shape": list(self.shape)})
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> ViewSpec:
         """A view from its JSON object (it must have ``file``, ``kind`` and ``shape``)."""
-        known = ("file", "kind", "shape", "dtype")
         return cls(file=value["file"], kind=value["kind"], shape=tuple(value["shape"]),
-                   dtype=value.get("dtype"),
-                   extra={k: v for k, v in value.items() if k not in known})
+                   dtype=value.get("dtype"), extra=known_and_extra(value, _VIEW_KEYS)[1])
 
 
 #: manifest.json's keys in the order the writer has always written them.
@@ -101,14 +99,8 @@ class StoreManifest:
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's JSON object, keys in the order the writer writes them."""
-        out: dict[str, Any] = {}
-        for key in _KEYS:
-            value = getattr(self, key)
-            if key == "views":
-                value = {name: spec.to_dict() for name, spec in value.items()}
-            if value is not None:
-                out[key] = value
-        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+        return record_json(self, _KEYS, self.extra, encode={
+            "views": lambda views: {name: spec.to_dict() for name, spec in views.items()}})
 
     @classmethod
     def from_dict(cls, value: Any, where: str = MANIFEST) -> StoreManifest:
@@ -132,7 +124,6 @@ class StoreManifest:
                 for v in views.values()):
             raise StoreError(f"{where} lists no views (or views without file, kind and "
                              "shape): the store is damaged; re-run `probe-rnn capture`")
-        known = {k: value[k] for k in _KEYS if k in value}
+        known, extra = known_and_extra(value, _KEYS)
         known["views"] = {str(n): ViewSpec.from_dict(v) for n, v in views.items()}
-        extra = {k: v for k, v in value.items() if k not in _KEYS}
         return cls(**known, extra=extra)
