@@ -149,12 +149,8 @@ class Architecture:
     def config(self, *, vocab_size: int, n_labels: int, pad_id: int, readout: str
                ) -> ModelConfig:
         """The :class:`ModelConfig` of a model reading ``readout`` on this vocabulary."""
-        return ModelConfig(
-            vocab_size=vocab_size, n_labels=n_labels, rnn=self.rnn,
-            embedding_dim=self.embedding_dim, hidden=self.hidden, layers=self.layers,
-            bidirectional=self.bidirectional, dropout=self.dropout, readout=readout,
-            packed=self.packed, pad_id=pad_id,
-        )
+        return ModelConfig(vocab_size=vocab_size, n_labels=n_labels, readout=readout,
+                           pad_id=pad_id, **asdict(self))
 
 
 @dataclass(frozen=True)
