@@ -1,18 +1,14 @@
 """User code contained (:mod:`probe_rnn.usercode`): ``os._exit`` inside the guarded block
 becomes an exception naming the code, ``sys.exit`` is described in words, the file that
-raised is found, a plugin file's code identity follows its bytes; a server that accepts
-connections but is no Dask scheduler is refused within seconds (:func:`probe_rnn.cluster.
-handshake`); a factory that exits is a one-line CheckpointError/ConfigError."""
+raised is found, a plugin file's code identity follows its bytes; a factory that exits is a
+one-line CheckpointError/ConfigError (the cluster's handshake is in test_cluster.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import os
-import socket
 import sys
-import threading
-import time
 
 import pytest
 
@@ -68,24 +64,6 @@ def test_a_plugin_files_identity_follows_its_bytes(tmp_path) -> None:
     assert code_identity(int) == {} and code_identity(did) == {}  # builtins, probe-rnn's own
 
 
-def test_a_server_that_is_no_scheduler_is_refused_within_seconds() -> None:
-    from probe_rnn.cluster import handshake
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    held: list[socket.socket] = []
-    threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
-    start = time.monotonic()
-    try:
-        with pytest.raises(ConfigError, match=r"accepts connections but did not answer as a "
-                                              r"Dask scheduler within 1 s: check the port"):
-            handshake(f"tcp://127.0.0.1:{server.getsockname()[1]}", seconds=1.0)
-    finally:
-        server.close()
-    assert time.monotonic() - start < 10
-
-
 @pytest.mark.parametrize(("body", "error", "words"), [
     ("import sys\nsys.exit(3)\ndef build():\n    pass\n", ConfigError, "called sys.exit(3)"),
     ("import sys\ndef build():\n    sys.exit()\n", CheckpointError, "called sys.exit()"),
@@ -98,26 +76,6 @@ def test_a_factory_that_exits_is_an_error_naming_it(tmp_path, body: str, error: 
     with pytest.raises(error, match="factory") as caught:
         call_factory(f"{path}:build")
     assert words in str(caught.value) and "factory_exits.py" in str(caught.value)
-
-
-def test_lost_work_is_told_apart_from_other_errors() -> None:
-    import concurrent.futures
-
-    from distributed import KilledWorker
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-
-    from probe_rnn.cluster import lost_work
-
-    class Client:
-        status = "closed"
-
-    killed = KilledWorker("probe-rnn-cell-abc", "tcp://w:1", ["tcp://w:1"])
-    assert "died 4 times running the same task (probe-rnn-cell-abc)" in lost_work(killed)
-    assert "a worker process died" in lost_work(TerminatedWorkerError("gone"))
-    cancelled = concurrent.futures.CancelledError()
-    assert lost_work(cancelled, Client()) == "the connection to the Dask scheduler was lost"
-    assert lost_work(ValueError("a user's bug")) is None  # never mistaken for a lost worker
-    assert lost_work(cancelled) is None  # without a client, a cancel is not a lost scheduler
 
 
 def test_a_plugin_file_that_calls_os_exit_at_import_is_a_warning_naming_it(tmp_path) -> None:

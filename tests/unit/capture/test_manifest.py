@@ -20,7 +20,7 @@ from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.store import StateStore
 from probe_rnn.errors import StoreError
 from probe_rnn.probing.cells import store_identity
-from tests.unit.capture.test_store import make_bundle, make_table
+from tests.unit.capture.store_support import make_bundle, make_table
 
 #: The key order the writer has always used (store_writer before StoreManifest).
 WRITER_ORDER = ["format", "format_version", "created", "versions", "model", "data", "module",

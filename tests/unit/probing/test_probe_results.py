@@ -4,14 +4,10 @@ holds come from its fields; a StateStore and an array-backed source both are Sta
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from probe_rnn.capture.store import StateStore
-from probe_rnn.probing import ProbeResults, ProbeSettings, StateSource, probe_stores, run_probes
-from probe_rnn.probing.cells import Settings
+from probe_rnn.probing import ProbeResults, ProbeSettings, probe_stores, run_probes
 from probe_rnn.run_record import ProbingCard
-from tests.unit.probing.probing_support import ArrayStore, meta_for
 
 KW = {"views": ["output@last", "hidden/L0/fwd@-1"], "tasks": ["label", "length"], "folds": 3,
       "seed": 2, "mdl": False}
@@ -45,25 +41,3 @@ def test_card_and_cells_table_come_from_the_fields(lstm_stores) -> None:
     cells = found.cells_table()
     assert len(cells) == found.cells and set(cells["status"]) == {"done"}
     assert list(cells["view"].unique()) == KW["views"]
-
-
-def test_cell_settings_are_the_shared_part() -> None:
-    s = ProbeSettings(folds=4, seeds=2, seed=7, mdl=False, control=False, max_t=3,
-                      precision=0.1, jobs=2, views=("a",))
-    assert s.cell_settings() == Settings(folds=4, seeds=2, seed=7, control=False, mdl=False,
-                                         max_t=3, precision=0.1)
-
-
-def test_stores_and_array_sources_are_state_sources(lstm_stores) -> None:
-    assert isinstance(lstm_stores["trained"], StateStore)
-    assert isinstance(lstm_stores["trained"], StateSource)
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, size=60)
-    source = ArrayStore(meta_for([f"s{i}" for i in range(60)], [str(v) for v in y]),
-                        {"v": np.c_[y + rng.normal(scale=0.1, size=60), rng.normal(size=60)]})
-    assert isinstance(source, StateSource)
-    found = probe_stores({"trained": source}, ProbeSettings(views=["v"], tasks=["label"],
-                                                            folds=3, mdl=False, control=False))
-    accuracy = found.table.query("metric == 'accuracy'")["value"].iloc[0]
-    assert accuracy > 0.9  # the label is planted in column 0
-    assert not isinstance(object(), StateSource)

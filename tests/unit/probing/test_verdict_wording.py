@@ -1,5 +1,5 @@
-"""The one verdict rule and its wording, on constructed differences, and the study and report
-verdicts that are written with it."""
+"""The one verdict rule and its wording, on constructed differences, and the study verdicts
+that are written with it (the report's are in tests/unit/report/test_verdicts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import math
 import pandas as pd
 import pytest
 
-from probe_rnn.probing.intervals import Difference
 from probe_rnn.probing.verdict_wording import (
     ABOVE,
     ALPHA,
@@ -21,7 +20,6 @@ from probe_rnn.probing.verdict_wording import (
     within_noise,
     worse_by,
 )
-from probe_rnn.report.verdicts import holm_verdicts, verdict
 from probe_rnn.studies.stats import pair_verdict, ties_best, vs_best
 
 
@@ -52,20 +50,6 @@ def test_the_phrases() -> None:
     assert better_by(-0.2, "b") == "b better by 20.0 points"
     assert better_by(0.0123) == "better by 1.2 points"
     assert worse_by(0.031) == "measurably worse by 3.1 points"
-
-
-def test_the_report_verdict_is_the_rule_on_a_difference() -> None:
-    d = Difference(0.04, 0.01, 0.07, "paired over 5 splits (Nadeau–Bengio)", 0.02)
-    assert verdict(d, d.p_value) == ABOVE and verdict(None, 0.0) == WITHIN_NOISE
-    assert verdict(d, math.nan) == ABOVE  # no p-value: the interval excludes 0
-    # Holm over two: 0.02 * 2 = 0.04 <= 0.05, 0.03 * 1 -> max(0.04, 0.03)
-    e = Difference(-0.03, -0.05, -0.01, "paired over 5 splits (Nadeau–Bengio)", 0.03)
-    assert holm_verdicts([d, e]) == [ABOVE, BELOW]
-    # both significant alone; Holm: 0.03 * 2 = 0.06 > 0.05 stops the step-down at once
-    g = Difference(0.04, 0.01, 0.07, "paired over 5 splits (Nadeau–Bengio)", 0.03)
-    f = Difference(-0.03, -0.05, -0.01, "paired over 5 splits (Nadeau–Bengio)", 0.04)
-    assert [verdict(x, x.p_value) for x in (g, f)] == [ABOVE, BELOW]
-    assert holm_verdicts([g, f, None]) == [WITHIN_NOISE, WITHIN_NOISE, WITHIN_NOISE]
 
 
 def test_the_study_verdicts_are_written_with_the_same_words() -> None:

@@ -1,11 +1,14 @@
 """run_pipeline runs the model once per row for capture and diagnosis, and encodes each text
-once: the diagnosis it writes is the capture's, measured on the very states it stored."""
+once: the diagnosis it writes is the capture's, measured on the very states it stored. It
+checks every requested view against the model's module before any work."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from probe_rnn.capture import diagnose
+from probe_rnn.errors import ConfigError
 from probe_rnn.models import train
 from probe_rnn.models.batch_dependence import check_batch_dependence
 from probe_rnn.run.pipeline import run_pipeline
@@ -43,3 +46,23 @@ def test_capture_and_diagnosis_run_the_model_once_per_row(tmp_path) -> None:
     pd.testing.assert_series_equal(written["value"], alone["value"], check_exact=False,
                                    rtol=1e-12, atol=0)
     assert list(written["explanation"]) == list(alone["explanation"])
+
+
+VIEWS_DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bca", "ca"] * 4,
+                   "label": ["p", "q", "p", "q", "q", "p"] * 4})
+
+
+@pytest.mark.parametrize(("rnn", "view", "needle"), [
+    ("rnn", "gate/L0/fwd/r@-1", "not available"),  # nn.RNN has no gates at all
+    ("gru", "gate/L0/fwd/f", "not available"),
+    ("lstm", "gate/L1/fwd/f", "not available"),
+])
+def test_a_gate_the_module_lacks_is_refused_before_any_file(tmp_path, rnn, view, needle) -> None:
+    bundle = train(VIEWS_DF, rnn=rnn, hidden=4, embedding_dim=4, epochs=1).bundle
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=needle) as info:
+        run_pipeline(bundle, VIEWS_DF, out, RunSettings(
+            views=["output@last", view], tasks=["label"], probes=["logistic"], folds=2,
+            umap=False, attribution_rows=0))
+    assert len(str(info.value).splitlines()) == 1 and view in str(info.value)
+    assert not out.exists()

@@ -1,0 +1,84 @@
+"""Run stages: the probing stage hands probing the run's settings whole (the rows were sampled
+before capture, so probing does not sample again), and the attribution stage finds the label
+probes the probing stage measured, by view, from cells.csv and the journal."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from probe_rnn.probing import LogisticProbe, ProbeSettings, probe_stores
+from probe_rnn.run.settings import RunSettings
+from probe_rnn.run.stages import measured_probes, probe_settings
+from probe_rnn.run_folder import CELLS_CSV, JOURNAL_DIR
+from tests.unit.probing.probing_support import ArrayStore, meta_for
+
+
+def test_the_probing_stage_reads_every_shared_setting_from_the_run() -> None:
+    run = RunSettings(views=["output@last"], tasks=["label", "length"], probes=["ridge"],
+                      folds=4, seeds=2, seed=7, mdl=False, precision=0.05, jobs=2,
+                      cell_timeout=30.0, max_rows=50)
+    wanted = probe_settings(run)
+    assert isinstance(wanted, ProbeSettings)
+    shared = ({f.name for f in dataclasses.fields(RunSettings)}
+              & {f.name for f in dataclasses.fields(ProbeSettings)}) - {"max_rows"}
+    assert shared == {"views", "tasks", "probes", "folds", "seeds", "seed", "mdl", "precision",
+                      "jobs", "cell_timeout"}
+    for name in shared:
+        assert getattr(wanted, name) == getattr(run, name), name
+    assert wanted.max_rows is None  # the run sampled its table before capture
+    assert (wanted.control, wanted.max_t) == (ProbeSettings().control, ProbeSettings().max_t)
+
+
+def _store(seed: int, planted: bool) -> ArrayStore:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=90)
+    signal = y + rng.normal(scale=0.3, size=90) if planted else rng.normal(size=90)
+    store = ArrayStore(meta_for([f"s{i}" for i in range(90)], [str(v) for v in y]),
+                       {"v": np.c_[signal, rng.normal(size=90)],
+                        "w": rng.normal(size=(90, 2))})
+    store.manifest = {"store": seed}  # type: ignore[attr-defined]
+    return store
+
+
+@pytest.fixture(scope="module")
+def probed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ArrayStore]]:
+    out = tmp_path_factory.mktemp("run")
+    stores = {"trained": _store(0, planted=True), "random-init": _store(1, planted=False)}
+    found = probe_stores(stores, ProbeSettings(views=["v", "w"], tasks=["label"], folds=3,
+                                               mdl=False, control=False),
+                         journal=out / JOURNAL_DIR)
+    found.cells_table().to_csv(out / CELLS_CSV, index=False)
+    return out, stores
+
+
+def test_measured_probes_are_the_trained_label_probes_by_view(probed_run) -> None:
+    out, stores = probed_run
+    probes = measured_probes(out, "logistic")
+    assert sorted(probes) == ["v", "w"]
+    assert all(isinstance(p, LogisticProbe) for p in probes.values())
+    # the probe of the planted view reads the label from the trained store's own states (the
+    # random-init cell of "v", fitted on noise, would score near 0.5)
+    y = stores["trained"].meta["label"].to_numpy()
+    accuracy = float((probes["v"].predict(stores["trained"].sentence_masked("v")[0]) == y).mean())
+    assert accuracy > 0.9
+    assert measured_probes(out, "ridge") == {}  # no cell of that probe
+
+
+def test_measured_probes_leave_out_failed_cells_and_old_folders(probed_run, tmp_path) -> None:
+    out, _ = probed_run
+    cells = pd.read_csv(out / CELLS_CSV)
+    elsewhere = tmp_path / "run"
+    (elsewhere).mkdir()
+    (elsewhere / JOURNAL_DIR).symlink_to(out / JOURNAL_DIR)
+    cells.loc[cells["view"] == "w", "status"] = "failed"
+    cells.to_csv(elsewhere / CELLS_CSV, index=False)
+    assert sorted(measured_probes(elsewhere, "logistic")) == ["v"]
+    cells.drop(columns="key").to_csv(elsewhere / CELLS_CSV, index=False)
+    assert measured_probes(elsewhere, "logistic") == {}  # cells from before probes were kept
+    (elsewhere / CELLS_CSV).unlink()
+    assert measured_probes(elsewhere, "logistic") == {}
