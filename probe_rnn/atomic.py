@@ -4,16 +4,14 @@
 normally the temporary file replaces the target in one rename, and on any error (disk full,
 Ctrl-C, a bug) it is deleted. So a failed write never leaves a half-written file that looks
 complete, nor a stray temporary file taking space that a rerun needs. :func:`jsonable` turns
-metadata into the JSON-safe values these files hold; :func:`record_json` and
-:func:`known_and_extra` write and read the JSON objects of the typed records kept in them
-(``run.json``, ``manifest.json``): keys in a fixed order, absent ones left out, unknown ones kept.
+metadata into the JSON-safe values these files hold.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,25 +55,3 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
-
-
-def record_json(record: Any, keys: Iterable[str], extra: Mapping[str, Any] | None = None, *,
-                encode: Mapping[str, Callable[[Any], Any]] | None = None,
-                head: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A record's JSON object: ``head``, then ``record``'s attribute for each of ``keys`` that
-    is not None (through ``encode[key]`` where given), in that order, then the ``extra`` keys
-    it does not hold yet."""
-    out = dict(head or {})
-    for key in keys:
-        value = getattr(record, key)
-        if value is not None:
-            out[key] = encode[key](value) if encode and key in encode else value
-    return {**out, **{k: v for k, v in (extra or {}).items() if k not in out}}
-
-
-def known_and_extra(value: Mapping[str, Any], keys: Collection[str],
-                    ignore: Collection[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``value`` split in two: the entries of ``keys`` it has (in the order of ``keys``) and
-    the others (in its own order), leaving out those named in ``ignore``."""
-    known = {k: value[k] for k in keys if k in value}
-    return known, {k: v for k, v in value.items() if k not in known and k not in ignore}

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from probe_rnn.atomic import known_and_extra, record_json
 from probe_rnn.errors import ReportError
+from probe_rnn.json_records import known_and_extra, record_json
 
 #: Version of ``run.json``'s layout; raise it when a key changes meaning or is removed.
 RUN_SCHEMA = 1

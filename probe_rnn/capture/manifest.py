@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from probe_rnn.atomic import known_and_extra, record_json
 from probe_rnn.errors import StoreError
+from probe_rnn.json_records import known_and_extra, record_json
 
 STORE_FORMAT = "probe-rnn-states"
 #: 2: the manifest records a sha256 per file (``sha256``); 3: and the output-vs-hidden diagnosis

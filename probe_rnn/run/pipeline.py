@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -152,23 +152,13 @@ def probe(
     if settings is not None and options:
         raise ConfigError(f"give either settings= or its fields as keywords, not both "
                           f"(got settings and {', '.join(sorted(options))})")
-    settings = settings if settings is not None else RunSettings(**_known(options))
+    settings = settings if settings is not None else RunSettings.from_json(options)
     bundle, name = _as_bundle(model)
     df, source = _as_table(data)
     shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
     return run_pipeline(bundle, df, out, settings, source=source,
                         arguments={"function": "probe", "model": name, "data": source},
                         progress=shown, client=client, force_out=force_out)
-
-
-def _known(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` if each names a :class:`RunSettings` field, else a one-line error."""
-    known = {f.name for f in fields(RunSettings)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"probe() got unknown setting(s) {', '.join(unknown)}: the settings "
-                          f"are {', '.join(sorted(known))}")
-    return options
 
 
 def _as_bundle(model: Any) -> tuple[ModelBundle, str]:

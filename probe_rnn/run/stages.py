@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from probe_rnn.data.probed_rows import ProbedRows
     from probe_rnn.run.settings import RunSettings
 
+
 def capture(ctx: RunContext) -> dict[str, StateStore]:
     """The trained model's state store and, with ``random_baseline``, that of the same
     architecture with random weights (a capture reuses a complete store already there)."""

@@ -113,8 +113,7 @@ def test_no_import_circle_between_modules():
 LAYERS = [
     {"probe_rnn", "errors"},
     {"atomic", "catalogue", "hashing", "progress", "usercode", "validation", "run_folder",
-     "run_record",
-     "cluster", "plugins", "caches"},
+     "run_record", "json_records", "cluster", "plugins", "caches"},
     {"data"}, {"models"}, {"capture"}, {"probing"}, {"attribution"}, {"studies"}, {"report"},
     {"run"}, {"commands"}, {"cli", "__main__"},
 ]
