@@ -154,3 +154,19 @@ def test_a_changed_store_file_is_refused_and_an_unreadable_store_left_out(run_di
     data = load_run(run_dir)
     assert data.store() is None and data.states is None
     assert data.notes["projections"].startswith("States cannot be read (")
+
+
+def test_tables_come_without_the_attrs_pandas_keeps_in_their_files(run_dir: Path) -> None:
+    """The probing card written into results.parquet's metadata (as ``to_pandas()`` leaves it)
+    is not carried on the frames the report works on: pandas deep-copies ``attrs`` into every
+    derived frame, which made a re-render four times slower."""
+    card = {"cell_records": [{"key": str(i), "view": "output@last"} for i in range(50)]}
+    for name in ("results.parquet", "train-rows.parquet"):
+        frame = pd.read_parquet(run_dir / "results.parquet")
+        frame.attrs.update(card)
+        frame.to_parquet(run_dir / name)
+        assert pd.read_parquet(run_dir / name).attrs == card  # pandas keeps them in the file
+    data = load_run(run_dir)
+    assert data.results.attrs == {}
+    assert data.train_rows is not None and data.train_rows.attrs == {}
+    assert len(data.results) == len(pd.read_parquet(run_dir / "results.parquet"))
