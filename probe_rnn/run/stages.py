@@ -27,8 +27,11 @@ from probe_rnn.attribution import attribute
 from probe_rnn.capture.diagnosis import DIAGNOSIS_COLUMNS, stored_diagnosis
 from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.store import StateStore
+from probe_rnn.capture.views import views_for
+from probe_rnn.catalogue import parse_view
 from probe_rnn.errors import StorageRangeError
 from probe_rnn.models import ModelBundle, build_random_init
+from probe_rnn.models.recurrent import first_recurrent, module_kind
 from probe_rnn.probing import save_results
 from probe_rnn.probing.exported import import_probe
 from probe_rnn.probing.journal import Journal
@@ -36,6 +39,7 @@ from probe_rnn.probing.probe_results import ProbeResults
 from probe_rnn.probing.probe_settings import ProbeSettings
 from probe_rnn.probing.runner import probe_stores
 from probe_rnn.probing.state_source import StateSource
+from probe_rnn.probing.tasks import DEFAULT_TASKS, get_task
 from probe_rnn.report import build_report
 from probe_rnn.run.bookkeeping import RunContext, reread
 from probe_rnn.run_folder import (
@@ -79,14 +83,33 @@ def _capture_in_range(ctx: RunContext, bundle: ModelBundle, folder: Path, progre
     """:func:`~probe_rnn.capture.capture_states` into ``folder`` in float16, or in float32, with a
     notice, when the model's states lie beyond float16's range (``probe`` has no dtype option:
     the run stores what it can hold exactly)."""
-    views = None if ctx.settings.views is None else list(ctx.settings.views)
-    options = {"views": views, "notice": ctx.say, "progress": progress, "client": ctx.client,
+    options = {"views": views_to_capture(ctx.bundle, ctx.settings), "notice": ctx.say,
+               "progress": progress, "client": ctx.client,
                "batch_size": ctx.settings.batch_size}
     try:
         return capture_states(bundle, ctx.df, folder, **options)
     except StorageRangeError as exc:
         ctx.say(f"{'capture':<12} {str(exc).split(':')[0]}: storing float32 instead")
         return capture_states(bundle, ctx.df, folder, dtype="float32", **options)
+
+
+def views_to_capture(bundle: ModelBundle, settings: RunSettings) -> list[str] | None:
+    """The views the run's stores hold: those ``settings.views`` names; by default the
+    sentence views of the captured module, which are all that probing reads
+    (:func:`~probe_rnn.probing.runner.views_to_probe`), and every view (None) only when a task
+    is per-token or the module is no fused one. Per-token views of every layer are most of a
+    store (``hidden``, ``cell``, ``output`` at each token), so a default run does not write
+    them."""
+    if settings.views is not None:
+        return list(settings.views)
+    tasks = [get_task(t) for t in (DEFAULT_TASKS if settings.tasks is None else settings.tasks)]
+    found = first_recurrent(bundle.model)
+    if found is None or any(task.level == "token" for task in tasks):
+        return None
+    module = found[1]
+    every = views_for(module.num_layers, 2 if module.bidirectional else 1,
+                      module_kind(module) == "lstm")
+    return [name for name in every if parse_view(name).kind == "sentence"]
 
 
 def diagnosis(ctx: RunContext, store: StateStore) -> pd.DataFrame:
