@@ -82,3 +82,22 @@ def test_measured_probes_leave_out_failed_cells_and_old_folders(probed_run, tmp_
     assert measured_probes(elsewhere, "logistic") == {}  # cells from before probes were kept
     (elsewhere / CELLS_CSV).unlink()
     assert measured_probes(elsewhere, "logistic") == {}
+
+
+def test_the_capture_stage_names_each_stores_kernel_check() -> None:
+    from types import SimpleNamespace
+
+    from probe_rnn.run.stages import kernel_check_note
+
+    def store(error: float | None) -> SimpleNamespace:
+        check = None if error is None else {"max_abs_error": error, "outputs": {"output": error},
+                                            "rows": 8}
+        return SimpleNamespace(manifest=SimpleNamespace(kernel_check=check))
+
+    assert kernel_check_note({"trained": store(2.5e-7)}) == (
+        "kernel check: largest |difference| from the fused kernel 2.5e-07 (output over 8 rows)")
+    assert kernel_check_note({"trained": store(2.5e-7), "random-init": store(0.0)}) == (
+        "kernel check (largest |difference| from the fused kernel): trained 2.5e-07, "
+        "random-init 0")
+    assert kernel_check_note({"trained": store(None), "random-init": store(None)}).startswith(
+        "kernel check: no fused-kernel check recorded")
