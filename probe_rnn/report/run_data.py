@@ -101,6 +101,22 @@ class RunData:
         store.verify(read)
         return store
 
+    def kernel_checks(self) -> dict[str, dict[str, Any] | None]:
+        """Each state store's kernel check (its manifest's ``kernel_check``: the largest
+        |difference| of the recomputed states from the fused kernel), by model, for the stores
+        in the run folder whose manifest reads (``trained`` in ``states/``, ``random-init`` in
+        ``states-random/``)."""
+        from probe_rnn.capture.manifest import MANIFEST, StoreManifest
+
+        found: dict[str, dict[str, Any] | None] = {}
+        for model, folder in (("trained", "states"), ("random-init", "states-random")):
+            try:
+                text = (self.path / folder / MANIFEST).read_text(encoding="utf-8")
+                found[model] = StoreManifest.from_dict(json.loads(text)).kernel_check
+            except (OSError, ValueError, ProbeRnnError):
+                continue
+        return found
+
 
 def load_run(run_dir: str | Path) -> RunData:
     """Read a run folder.

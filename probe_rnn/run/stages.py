@@ -25,6 +25,7 @@ import pandas as pd
 from probe_rnn.atomic import replacing
 from probe_rnn.attribution import attribute
 from probe_rnn.capture.diagnosis import DIAGNOSIS_COLUMNS, stored_diagnosis
+from probe_rnn.capture.manifest import describe_kernel_check, kernel_error
 from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.store import StateStore
 from probe_rnn.capture.views import views_for
@@ -57,6 +58,7 @@ from probe_rnn.run_record import ProbingCard, StageRecord
 
 if TYPE_CHECKING:
     from probe_rnn.data.probed_rows import ProbedRows
+    from probe_rnn.report.build import Report
     from probe_rnn.run.settings import RunSettings
 
 
@@ -65,8 +67,11 @@ def capture(ctx: RunContext) -> dict[str, StateStore]:
     architecture with random weights (a capture reuses a complete store already there)."""
     df, out = ctx.df, ctx.out
     n_models = 2 if ctx.settings.random_baseline else 1
+    rows = f"{len(df)} rows × 2 models (trained + random-init)" if n_models == 2 else \
+        f"{len(df)} rows"
+    unit = f"rows = {rows}" if n_models == 2 else "rows"
     with ctx.stage("capture", reuse=False) as note, \
-            ctx.progress.stage("capture", len(df) * n_models, "rows") as bar:
+            ctx.progress.stage("capture", len(df) * n_models, unit) as bar:
         stores = {"trained": _capture_in_range(
             ctx, ctx.bundle, out / STATES_DIR, progress=lambda done, total: bar(done))}
         if ctx.settings.random_baseline:
@@ -74,8 +79,18 @@ def capture(ctx: RunContext) -> dict[str, StateStore]:
             stores["random-init"] = _capture_in_range(
                 ctx, baseline, out / RANDOM_STATES_DIR,
                 progress=lambda done, total: bar(len(df) + done))
-        note(f"{len(df)} rows, {len(stores['trained'].views)} views")
+        note(f"{rows}, {len(stores['trained'].views)} views; {kernel_check_note(stores)}")
     return stores
+
+
+def kernel_check_note(stores: dict[str, StateStore]) -> str:
+    """``kernel check: ...``: each store's largest |difference| of its recomputed states from
+    the fused kernel, named by model when there are several."""
+    checks = {name: store.manifest.kernel_check for name, store in stores.items()}
+    if len(checks) == 1 or not any(checks.values()):
+        return f"kernel check: {describe_kernel_check(next(iter(checks.values())))}"
+    errors = ", ".join(f"{name} {kernel_error(check)}" for name, check in checks.items())
+    return f"kernel check (largest |difference| from the fused kernel): {errors}"
 
 
 def _capture_in_range(ctx: RunContext, bundle: ModelBundle, folder: Path, progress: Any
@@ -245,13 +260,13 @@ def measured_probes(out: Path, probe: str) -> dict[str, Any]:
     return found
 
 
-def report(ctx: RunContext) -> Path | None:
-    """The HTML report of the run folder (None with ``report=False``)."""
+def report(ctx: RunContext) -> Report | None:
+    """The HTML report of the run folder, with its opening answer (None with
+    ``report=False``)."""
     if not ctx.settings.report:
         return None
     with ctx.stage("report", reuse=False) as note:
         built = build_report(ctx.out, umap=ctx.settings.umap, seed=ctx.settings.seed,
                              progress=ctx.progress)
-        report_path = Path(built.path)
-        note(str(report_path))
-    return report_path
+        note(str(built.path))
+    return built

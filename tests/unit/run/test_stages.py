@@ -144,3 +144,22 @@ def test_a_default_run_stores_no_per_token_view_and_probes_as_before(tmp_path: P
     pd.testing.assert_frame_equal(
         mine.sort_values(keys).reset_index(drop=True),
         theirs.sort_values(keys).reset_index(drop=True))
+
+
+def test_the_capture_stage_names_each_stores_kernel_check() -> None:
+    from types import SimpleNamespace
+
+    from probe_rnn.run.stages import kernel_check_note
+
+    def store(error: float | None) -> SimpleNamespace:
+        check = None if error is None else {"max_abs_error": error, "outputs": {"output": error},
+                                            "rows": 8}
+        return SimpleNamespace(manifest=SimpleNamespace(kernel_check=check))
+
+    assert kernel_check_note({"trained": store(2.5e-7)}) == (
+        "kernel check: largest |difference| from the fused kernel 2.5e-07 (output over 8 rows)")
+    assert kernel_check_note({"trained": store(2.5e-7), "random-init": store(0.0)}) == (
+        "kernel check (largest |difference| from the fused kernel): trained 2.5e-07, "
+        "random-init 0")
+    assert kernel_check_note({"trained": store(None), "random-init": store(None)}).startswith(
+        "kernel check: no fused-kernel check recorded")
