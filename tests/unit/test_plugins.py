@@ -17,7 +17,7 @@ from probe_rnn.plugins import PluginWarning, Registry
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Registry:
     """A registry of its own, installed as the global one so decorators land in it."""
     reg = Registry()
-    reg._builtins_loaded = True  # built-ins are exercised in a separate test
+    reg._builtins_added = True  # built-ins are exercised in a separate test
     monkeypatch.setattr(plugins, "registry", reg)
     return reg
 
