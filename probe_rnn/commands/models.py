@@ -96,18 +96,18 @@ def train_cmd(
     """Train a recurrent text classifier (early stopping on dev) and save its checkpoint."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from probe_rnn.models import save_checkpoint, train
+    from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
 
+    architecture = Architecture(rnn=rnn, embedding_dim=embedding_dim, hidden=hidden,
+                                layers=layers, bidirectional=bidirectional, dropout=dropout,
+                                packed=packed)
+    budget = TrainBudget(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
     df, source = load_data(data, dataset, text, label)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"))
     with Progress(*columns, console=console, transient=False) as bar:
-        result = train(
-            df, tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
-            embedding_dim=embedding_dim, bidirectional=bidirectional, readout=readout,
-            dropout=dropout, packed=packed, epochs=epochs, batch_size=batch_size, lr=lr,
-            seed=seed, patience=patience, source=source, progress=epoch_bars(bar),
-        )
+        result = train(df, architecture, budget, tokenizer=tokenizer, readout=readout,
+                       seed=seed, source=source, progress=epoch_bars(bar))
     save_checkpoint(out, result.bundle)
     test = "n/a" if result.test_accuracy != result.test_accuracy else f"{result.test_accuracy:.3f}"
     typer.echo(f"dev accuracy {result.dev_accuracy:.3f}  test accuracy {test}  -> {out}")

@@ -166,6 +166,13 @@ class StudyTraining:
     lr: float = 3e-3
     patience: int = 3
 
+    def objects(self) -> dict[str, Any]:
+        """The study's ``tokenizer``, ``architecture`` and ``budget`` keywords."""
+        from probe_rnn.models.config import split_settings
+
+        architecture, budget, rest = split_settings(asdict(self))
+        return {"architecture": architecture, "budget": budget, **rest}
+
 
 _STUDY_TRAINING_OPTIONS: dict[str, Any] = {
     "rnn": Annotated[str, typer.Option(help="Recurrent cell: lstm, gru, rnn, rnn-relu.")],
@@ -239,7 +246,7 @@ def compare_readouts_cmd(
 
         answer = answer_question(
             df, objectives=names, losses=losses, readouts=readout_names, seeds=seeds, jobs=jobs,
-            seed=seed, probe=probe, progress=_progress, client=client, **asdict(training),
+            seed=seed, probe=probe, progress=_progress, client=client, **training.objects(),
             # a bundled dataset's split is a seeded draw: every seed draws its own
             split_per_seed=True if table.dataset is not None else None)
     for study in answer.studies.values():

@@ -194,8 +194,9 @@ def answer_question(
 ) -> QuestionAnswer:
     """Run the readout study for each objective (same data, seed and architecture).
 
-    ``study_kwargs`` go to :func:`compare_readouts` (``losses`` only to siamese; ``readouts``
-    and ``epochs`` default per objective); ``progress(objective, done, total, what)``.
+    ``study_kwargs`` go to :func:`compare_readouts` (``architecture``, ``budget``, ``seeds``,
+    ...; ``losses`` only to siamese; ``readouts``, and a budget's ``epochs`` left None,
+    default per objective); ``progress(objective, done, total, what)``.
     """
     names = parse_objectives(objectives)
     losses = study_kwargs.pop("losses", None)

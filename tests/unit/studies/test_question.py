@@ -13,7 +13,7 @@ from probe_rnn.errors import ConfigError
 from probe_rnn.report.answer_page import render_answer_page
 from probe_rnn.studies import OBJECTIVES, ReadoutStudy
 from probe_rnn.studies.question import QuestionAnswer, parse_objectives
-from probe_rnn.studies.readouts import _statistics
+from probe_rnn.studies.stats import statistics_by_loss as _statistics
 
 SEEDS = range(5)
 
