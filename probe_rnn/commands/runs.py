@@ -231,6 +231,7 @@ def compare_readouts_cmd(
     from probe_rnn.studies.question import answer_question
 
     names, readout_names, losses = _check_study_options(objective, readouts, loss)
+    trained_as = training.objects()  # a bad size or budget is refused before any work
     started = time.perf_counter()
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
         df, source = table.load()
@@ -246,7 +247,7 @@ def compare_readouts_cmd(
 
         answer = answer_question(
             df, objectives=names, losses=losses, readouts=readout_names, seeds=seeds, jobs=jobs,
-            seed=seed, probe=probe, progress=_progress, client=client, **training.objects(),
+            seed=seed, probe=probe, progress=_progress, client=client, **trained_as,
             # a bundled dataset's split is a seeded draw: every seed draws its own
             split_per_seed=True if table.dataset is not None else None)
     for study in answer.studies.values():

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Self
 # readouts (how the head's sentence vector is read) are spelled once, in the vocabulary
 from probe_rnn.catalogue import READOUTS, RNN_TYPES
 from probe_rnn.errors import ConfigError, ParameterError
-from probe_rnn.validation import Boolean, Interval, Options, shown, validate_params
+from probe_rnn.validation import AnyOf, Boolean, Interval, Options, shown, validate_params
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,7 +197,8 @@ class TrainBudget:
 
     #: What each field accepts (:mod:`probe_rnn.validation`), checked on creation.
     _parameter_constraints: ClassVar[dict[str, Any]] = {
-        "epochs": [None, Interval(int, 1, None)],
+        "epochs": AnyOf(None, Interval(int, 1, None),
+                        allowed="an integer >= 1 (None: the trainer's default)"),
         "batch_size": Interval(int, 1, None),
         "lr": Interval(float, 0, None, closed="neither"),
         "patience": Interval(int, 1, None),
