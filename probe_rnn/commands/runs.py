@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +34,7 @@ from probe_rnn.commands.common import (
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
 from probe_rnn.data.sampling import sample_table
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.progress import Progress
 
 KeepDuplicatesOpt = Annotated[bool, typer.Option(
@@ -273,20 +275,33 @@ def _check_study_options(objective: str, readouts: str | None, loss: str | None
     from probe_rnn.studies.question import parse_objectives
 
     split_list(objective, "--objective")  # "," names nothing: the option, not "objective "
-    try:
+    with _as_option("objective", objective):
         names = list(parse_objectives(_names(objective) or []))
-    except ConfigError as exc:
-        raise ConfigError(f"--objective {objective!r}: {exc}") from None
     readout_names, losses = _names(readouts), _names(loss)
     for name in names:
         if readout_names is not None:
-            parse_readouts(readout_names, name)
+            with _as_option("readouts", readouts):
+                parse_readouts(readout_names, name)
     if losses is not None:
         if "siamese" not in names:
             raise ConfigError("--loss applies to the siamese objective only: add "
                               "--objective siamese or drop --loss")
-        parse_losses(losses, "siamese")
+        with _as_option("loss", loss):
+            parse_losses(losses, "siamese")
     return names, readout_names, losses
+
+
+@contextmanager
+def _as_option(parameter: str, typed: str | None) -> Iterator[None]:
+    """A study's refusal of the names of an option, as that option's: its ``parameter``
+    (rendered as ``--objective``, ``--readouts``, ``--loss``) and the text typed."""
+    try:
+        yield
+    except ParameterError as exc:
+        from probe_rnn.validation import shown
+
+        allowed = exc.allowed.replace("a list of names", "comma-separated names")
+        raise ParameterError(parameter, allowed, shown(typed), exc.hint) from None
 
 
 def _print_studies(answer: Any, seeds: int, source: str) -> None:
