@@ -35,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "read_table": "probe_rnn.data",
     "load_model": "probe_rnn.models",
     "train": "probe_rnn.models",
+    "Architecture": "probe_rnn.models",
+    "TrainBudget": "probe_rnn.models",
     # the stages, each a function behind a command
     "record": "probe_rnn.capture",
     "capture_states": "probe_rnn.capture",

@@ -10,8 +10,8 @@ line with its option's name; no caller parses message text.
 
 Kinds: :class:`Interval` (integers or reals between bounds, each closed or open),
 :class:`Options` (one of a set), :class:`Boolean`, :class:`Names` (a list of names; a bare string
-is refused with "pass [...]"), :class:`Items` (a list of other things), :class:`Instance` (a value
-of given types), :class:`PathLike`.
+is refused with "pass [...]", split at its commas), :class:`Items` (a list of other things),
+:class:`Instance` (a value of given types), :class:`PathLike`.
 scikit-learn's own ``check_scalar`` is not used: this is a foundation module (it imports only
 the errors, the standard library and numpy), and its messages have another shape.
 
@@ -219,8 +219,9 @@ class Items(Constraint):
                    for v in items)
 
     def hint(self, value: Any) -> str:
-        if isinstance(value, str):
-            return f"pass [{value!r}]"
+        if isinstance(value, str):  # "a,b" is the command line's way: the list is split
+            names = [v.strip() for v in value.split(",") if v.strip()]
+            return f"pass {names!r}" if len(names) > 1 else f"pass [{value!r}]"
         if self.odd_hint and isinstance(value, list | tuple):
             odd = next((v for v in value if not self._each([v])), None)
             return f"the item {shown(odd)} is not: {self.odd_hint}" if odd is not None else ""

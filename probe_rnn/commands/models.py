@@ -98,8 +98,12 @@ def train_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from probe_rnn.data.tokenizer_choice import WordTableWarning
-    from probe_rnn.models import save_checkpoint, train
+    from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
 
+    architecture = Architecture(rnn=rnn, embedding_dim=embedding_dim, hidden=hidden,
+                                layers=layers, bidirectional=bidirectional, dropout=dropout,
+                                packed=packed)
+    budget = TrainBudget(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience)
     df, source = load_data(data, dataset, text, label)
     _warn_char_on_words(df, tokenizer)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -107,12 +111,8 @@ def train_cmd(
     with Progress(*columns, console=console, transient=False) as bar, \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", WordTableWarning)  # said above, in the CLI's words
-        result = train(
-            df, tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
-            embedding_dim=embedding_dim, bidirectional=bidirectional, readout=readout,
-            dropout=dropout, packed=packed, epochs=epochs, batch_size=batch_size, lr=lr,
-            seed=seed, patience=patience, source=source, progress=epoch_bars(bar),
-        )
+        result = train(df, architecture, budget, tokenizer=tokenizer, readout=readout,
+                       seed=seed, source=source, progress=epoch_bars(bar))
     save_checkpoint(out, result.bundle)
     test = "n/a" if result.test_accuracy != result.test_accuracy else f"{result.test_accuracy:.3f}"
     typer.echo(f"dev accuracy {result.dev_accuracy:.3f}  test accuracy {test}  -> {out}")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,7 +34,7 @@ from probe_rnn.commands.common import (
     writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.progress import Progress
 
 KeepDuplicatesOpt = Annotated[bool, typer.Option(
@@ -173,6 +175,13 @@ class StudyTraining:
     lr: float = 3e-3
     patience: int = 3
 
+    def objects(self) -> dict[str, Any]:
+        """The study's ``tokenizer``, ``architecture`` and ``budget`` keywords."""
+        from probe_rnn.models.config import split_settings
+
+        architecture, budget, rest = split_settings(asdict(self))
+        return {"architecture": architecture, "budget": budget, **rest}
+
 
 _STUDY_TRAINING_OPTIONS: dict[str, Any] = {
     "rnn": Annotated[str, typer.Option(help="Recurrent cell: lstm, gru, rnn, rnn-relu.")],
@@ -232,6 +241,7 @@ def compare_readouts_cmd(
     from probe_rnn.studies.question import answer_question
 
     names, readout_names, losses = _check_study_options(objective, readouts, loss)
+    trained_as = training.objects()  # a bad size or budget is refused before any work
     started = time.perf_counter()
     with cluster(scheduler) as client, Progress(console=console, transient=True) as bar:
         df, source = table.load()
@@ -247,7 +257,7 @@ def compare_readouts_cmd(
 
         answer = answer_question(
             df, objectives=names, losses=losses, readouts=readout_names, seeds=seeds, jobs=jobs,
-            seed=seed, probe=probe, progress=_progress, client=client, **asdict(training),
+            seed=seed, probe=probe, progress=_progress, client=client, **trained_as,
             # a bundled dataset's split is a seeded draw: every seed draws its own
             split_per_seed=True if table.dataset is not None else None)
     for study in answer.studies.values():
@@ -273,20 +283,33 @@ def _check_study_options(objective: str, readouts: str | None, loss: str | None
     from probe_rnn.studies.question import parse_objectives
 
     split_list(objective, "--objective")  # "," names nothing: the option, not "objective "
-    try:
+    with _as_option("objective", objective):
         names = list(parse_objectives(_names(objective) or []))
-    except ConfigError as exc:
-        raise ConfigError(f"--objective {objective!r}: {exc}") from None
     readout_names, losses = _names(readouts), _names(loss)
     for name in names:
         if readout_names is not None:
-            parse_readouts(readout_names, name)
+            with _as_option("readouts", readouts):
+                parse_readouts(readout_names, name)
     if losses is not None:
         if "siamese" not in names:
             raise ConfigError("--loss applies to the siamese objective only: add "
                               "--objective siamese or drop --loss")
-        parse_losses(losses, "siamese")
+        with _as_option("loss", loss):
+            parse_losses(losses, "siamese")
     return names, readout_names, losses
+
+
+@contextmanager
+def _as_option(parameter: str, typed: str | None) -> Iterator[None]:
+    """A study's refusal of the names of an option, as that option's: its ``parameter``
+    (rendered as ``--objective``, ``--readouts``, ``--loss``) and the text typed."""
+    try:
+        yield
+    except ParameterError as exc:
+        from probe_rnn.validation import shown
+
+        allowed = exc.allowed.replace("a list of names", "comma-separated names")
+        raise ParameterError(parameter, allowed, shown(typed), exc.hint) from None
 
 
 def _print_studies(answer: Any, seeds: int, source: str) -> None:

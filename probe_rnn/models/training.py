@@ -22,15 +22,18 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from probe_rnn.catalogue import READOUTS
 from probe_rnn.data import Tokenizer, check_table, ensure_splits, label_names
 from probe_rnn.data.splits import check_splittable
 from probe_rnn.data.tokenizer_choice import warn_char_on_words
+from probe_rnn.data.tokenizers import TOKENIZER_KINDS
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.hashing import data_checksum
 from probe_rnn.models.adapters import ProbeRnnAdapter
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.classifier import RNNClassifier
 from probe_rnn.models.config import Architecture, ModelConfig, TrainBudget
+from probe_rnn.validation import SEED, Instance, Options, validate_params
 
 
 @dataclass(frozen=True)
@@ -262,58 +265,59 @@ def _training_meta(*, source: str | None, parts: dict[str, pd.DataFrame], labels
     }
 
 
+#: The epochs :func:`train` runs at most when its budget leaves them None.
+DEFAULT_EPOCHS = 10
+
+#: What each parameter of :func:`train` accepts (:mod:`probe_rnn.validation`), checked before
+#: any work; the architecture and the budget check their own fields on creation.
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "architecture": [None, Instance(Architecture, "an Architecture", example=Architecture())],
+    "budget": [None, Instance(TrainBudget, "a TrainBudget", example=TrainBudget())],
+    "tokenizer": Options(TOKENIZER_KINDS),
+    "readout": Options(READOUTS),
+    "seed": SEED,
+    "source": [None, Instance(str, "a name of the data (str)", example="dataset:names")],
+    "progress": [None, Instance(Callable, "a callable taking a TrainEvent", example=print)],
+}
+
+
 def train(
-    df: pd.DataFrame,
-    *,
-    tokenizer: str = "char",
-    rnn: str = "lstm",
-    layers: int = 1,
-    hidden: int = 64,
-    embedding_dim: int = 64,
-    bidirectional: bool = False,
-    readout: str = "last",
-    dropout: float = 0.0,
-    packed: bool = True,
-    epochs: int = 10,
-    batch_size: int = 64,
-    lr: float = 3e-3,
-    seed: int = 0,
-    patience: int = 3,
-    grad_clip: float = 1.0,
-    source: str | None = None,
+    df: pd.DataFrame, architecture: Architecture | None = None, budget: TrainBudget | None = None,
+    *, tokenizer: str = "char", readout: str = "last", seed: int = 0, source: str | None = None,
     progress: Callable[[TrainEvent], Any] | None = None,
 ) -> TrainResult:
     """Train an :class:`RNNClassifier` on ``df`` (columns ``text``, ``label``, optional ``split``).
 
     The table is checked like :func:`probe_rnn.data.read_table` checks files; the tokenizer
-    is fitted on the train rows only. Training stops after ``epochs`` or when dev accuracy has
-    not improved for ``patience`` epochs; the best-on-dev weights are returned. ``source``
-    (e.g. ``"dataset:names"`` or a file path) is recorded in ``meta["dataset"]``; ``progress``
-    receives a :class:`TrainEvent` after every batch and after every epoch. The architecture
-    and budget keywords are those of :class:`Architecture` and :class:`TrainBudget`
-    (:func:`train_model` takes the two objects).
+    is fitted on the train rows only. Training stops after ``budget.epochs`` or when dev
+    accuracy has not improved for ``budget.patience`` epochs; the best-on-dev weights are
+    returned.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table: ``text``, ``label`` and, optionally, ``split`` (else a seeded split).
+    architecture : Architecture, optional
+        Cell, sizes, layers, directions, dropout, packing (default ``Architecture()``).
+    budget : TrainBudget, optional
+        Epochs, batch size, learning rate, patience, gradient clip (default ``TrainBudget()``;
+        its ``epochs`` None means :data:`DEFAULT_EPOCHS`).
+    tokenizer : {"char", "word"}
+        The tokenizer fitted on the train rows.
+    readout : {"last", "hidden", "mean", "max", "naive-last"}
+        What the head reads.
+    seed : int
+        Seeds the split, the initialisation and the batches.
+    source : str, optional
+        Recorded in ``meta["dataset"]`` (e.g. ``"dataset:names"`` or a file path).
+    progress : callable, optional
+        Receives a :class:`TrainEvent` after every batch and after every epoch.
     """
+    validate_params(PARAMETER_CONSTRAINTS, locals())  # the arguments, before any work
     warn_char_on_words(df, tokenizer)  # a word-level table trained char by char is named
-    architecture = Architecture(rnn=rnn, embedding_dim=embedding_dim, hidden=hidden,
-                                layers=layers, bidirectional=bidirectional, dropout=dropout,
-                                packed=packed)
-    budget = TrainBudget(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-                         grad_clip=grad_clip)
-    return train_model(df, architecture, budget, tokenizer=tokenizer, readout=readout,
-                       seed=seed, source=source, progress=progress)
-
-
-def train_model(
-    df: pd.DataFrame, architecture: Architecture, budget: TrainBudget, *,
-    tokenizer: str = "char", readout: str = "last", seed: int = 0, source: str | None = None,
-    progress: Callable[[TrainEvent], Any] | None = None,
-) -> TrainResult:
-    """:func:`train` with the architecture and the budget as objects."""
-    from probe_rnn.validation import check_seed
-
     start_time = time.perf_counter()
-    check_seed(seed)
-    budget.validate()
+    architecture = Architecture() if architecture is None else architecture
+    budget = (TrainBudget() if budget is None else budget).with_default_epochs(DEFAULT_EPOCHS)
     df, labels = prepare_table(df, seed, source)
     seed_everything(seed)
     parts = {s: df[df["split"] == s] for s in ("train", "dev", "test")}

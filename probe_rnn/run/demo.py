@@ -154,6 +154,7 @@ def _demo_model(df: Any, model_path: Path, *, seed: int, retrain: bool, say: Say
     import torch
 
     from probe_rnn.models import load_model, save_checkpoint, train
+    from probe_rnn.models.config import split_settings
 
     if model_path.exists() and not retrain:
         try:
@@ -167,7 +168,8 @@ def _demo_model(df: Any, model_path: Path, *, seed: int, retrain: bool, say: Say
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = train(df, seed=seed, source="dataset:names", **DEMO_MODEL)
+        architecture, budget, rest = split_settings(DEMO_MODEL)
+        result = train(df, architecture, budget, seed=seed, source="dataset:names", **rest)
     finally:
         torch.set_num_threads(threads)
     save_checkpoint(model_path, result.bundle)
@@ -192,6 +194,7 @@ def _readout_study(df: Any, folder: Path, settings: dict[str, Any], *, seed: int
     from probe_rnn import __version__
     from probe_rnn.errors import ProbeRnnError
     from probe_rnn.hashing import data_checksum, json_sha256
+    from probe_rnn.models.config import split_settings
     from probe_rnn.progress import Progress
     from probe_rnn.report.readouts import write_readout_report
     from probe_rnn.studies import ReadoutStudy, compare_readouts
@@ -214,7 +217,9 @@ def _readout_study(df: Any, folder: Path, settings: dict[str, Any], *, seed: int
     started = time.perf_counter()
     runs = len(settings["readouts"]) * settings["seeds"]
     with (progress or Progress(quiet=True)).stage("readouts", runs, "runs") as bar:
-        study = compare_readouts(df, jobs=_cores(jobs), progress=bar, **kwargs)
+        architecture, budget, rest = split_settings(kwargs)
+        study = compare_readouts(df, architecture, budget, jobs=_cores(jobs), progress=bar,
+                                 **rest)
     write_readout_report(study, folder, title="probe-rnn demo: bundled names")
     seconds = round(time.perf_counter() - started, 2)
     from probe_rnn.atomic import write_text

@@ -2,7 +2,8 @@
 
 An :class:`Objective` says what one setting trains and how its runs are scored
 (:data:`OBJECTIVES`: ``classify``, ``autoencode``, ``siamese``); :func:`parse_readouts` and
-:func:`parse_losses` check the readouts and losses a study is asked for against it.
+:func:`parse_losses` check the readouts and losses a study is asked for against it, raising
+:class:`~probe_rnn.errors.ParameterError` (``readouts``, ``losses``) with the fix as its hint.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from probe_rnn.catalogue import READOUTS
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError
+from probe_rnn.validation import Options, check_param, shown
 
 #: Default training budget per run, measured so 5 readouts × 3 seeds on ``names`` (2-layer
 #: BiLSTM, hidden 64) finish in under 5 minutes on the 2-core reference machine.
@@ -67,37 +69,33 @@ READOUT_LABELS = {
 }
 
 
-def listed(what: str, value: Sequence[str]) -> list[str]:
-    """``value`` as a list of names, blank ones dropped; a string (``"last,hidden"``) is
-    refused with the list to pass instead (comma strings are the CLI's, which splits them)."""
+def names_of(parameter: str, what: str, value: Sequence[str], valid: Sequence[str],
+             context: str = "", note: str = "") -> tuple[str, ...]:
+    """``value`` as names of ``what`` (blank ones dropped), each one of ``valid``, none twice;
+    else a :class:`ParameterError` for ``parameter`` whose hint names the fix. A
+    string (``"last,hidden"``) is refused with the list to pass instead (comma strings are the
+    command line's, which splits them); ``context`` (`` for objective classify``) follows an
+    unknown name; ``note`` follows the valid names."""
+    def refused(hint: str) -> ParameterError:
+        return ParameterError(parameter, f"a list of names from {', '.join(valid)}{note}",
+                              shown(value), hint)
+
     if isinstance(value, str):
-        names = [v.strip() for v in value.split(",") if v.strip()]
-        raise ConfigError(f"{what}s must be a list of names, not the string {value!r}: "
-                          f"pass {names!r}")
-    return [n for n in value if n]
-
-
-def _names(what: str, value: Sequence[str], valid: Sequence[str], context: str
-           ) -> tuple[str, ...]:
-    names = listed(what, value)
+        raise refused(f"pass {[v.strip() for v in value.split(',') if v.strip()]!r}")
+    names = [n for n in value if n]
     if not names:
-        raise ConfigError(f"{what}s must name at least one of {', '.join(valid)}")
+        raise refused(f"name at least one {what}")
     unknown = [n for n in names if n not in valid]
     if unknown:
-        raise ConfigError(
-            f"unknown {what} {', '.join(map(repr, unknown))}{context}; "
-            f"valid {what}s: {', '.join(valid)}"
-        )
+        raise refused(f"unknown {what} {', '.join(map(repr, unknown))}{context}")
     if len(set(names)) != len(names):
-        raise ConfigError(f"{what}s must not repeat; got {', '.join(names)}")
+        raise refused(f"name each {what} once")
     return tuple(names)
 
 
 def objective_named(name: str) -> Objective:
-    """The objective called ``name``; an unknown name lists the valid ones."""
-    if name not in OBJECTIVES:
-        raise ConfigError(f"unknown objective {name!r}; valid objectives: "
-                          f"{', '.join(OBJECTIVES)}")
+    """The objective called ``name``; another value raises :class:`ParameterError`."""
+    check_param("objective", name, Options(OBJECTIVES))
     return OBJECTIVES[name]
 
 
@@ -105,7 +103,7 @@ def parse_readouts(value: Sequence[str], objective: str = "classify") -> tuple[s
     """Readout names from a list (``["last", "hidden"]``); unknown or repeated names raise
     (``zero`` exists only for the ``autoencode`` objective), and so does a string."""
     obj = objective_named(objective)
-    return _names("readout", value, obj.readouts, f" for objective {obj.name}")
+    return names_of("readouts", "readout", value, obj.readouts, f" for objective {obj.name}")
 
 
 def parse_losses(value: Sequence[str] | None, objective: str = "classify"
@@ -115,4 +113,4 @@ def parse_losses(value: Sequence[str] | None, objective: str = "classify"
     obj = objective_named(objective)
     if value is None:
         return obj.losses
-    return _names("loss", value, obj.losses, f" for objective {obj.name}")
+    return names_of("losses", "loss", value, obj.losses, f" for objective {obj.name}")

@@ -27,17 +27,18 @@ from typing import Any
 
 import pandas as pd
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError
 from probe_rnn.probing.verdict_wording import (
     IDENTICAL,
     IDENTICAL_TO_BEST,
     WITHIN_NOISE_OF_BEST,
     WORSE_THAN_BEST,
 )
-from probe_rnn.studies.objectives import OBJECTIVES, listed
+from probe_rnn.studies.objectives import OBJECTIVES, names_of
 from probe_rnn.studies.readouts import compare_readouts
 from probe_rnn.studies.stats import paired
 from probe_rnn.studies.study import ReadoutStudy
+from probe_rnn.validation import shown
 
 #: The asker's claims, each as (setting, claim, a, b): "a beats b", a/b = (loss or None,
 #: readout); the readout ``output`` is the asker's ``output[-1]`` (see :data:`ASKER_OUTPUT`).
@@ -74,16 +75,9 @@ def _claims() -> list[tuple[str, str, str, tuple[str | None, str], tuple[str | N
 def parse_objectives(value: Sequence[str]) -> tuple[str, ...]:
     """Objective names from a list (``["classify", "siamese"]``, or ``["all"]``); a string is
     refused with the list to pass instead."""
-    names = listed("objective", value)
-    if names == ["all"]:
+    if not isinstance(value, str) and list(value) == ["all"]:
         return tuple(OBJECTIVES)
-    unknown = [n for n in names if n not in OBJECTIVES]
-    if not names or unknown:
-        raise ConfigError(f"unknown objective {', '.join(map(repr, unknown or names))}; valid "
-                          f"objectives: {', '.join(OBJECTIVES)} (or all)")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"objectives must not repeat; got {', '.join(names)}")
-    return tuple(names)
+    return names_of("objectives", "objective", value, tuple(OBJECTIVES), note=" (or all alone)")
 
 
 def _verdict(row: pd.Series) -> str:
@@ -194,14 +188,15 @@ def answer_question(
 ) -> QuestionAnswer:
     """Run the readout study for each objective (same data, seed and architecture).
 
-    ``study_kwargs`` go to :func:`compare_readouts` (``losses`` only to siamese; ``readouts``
-    and ``epochs`` default per objective); ``progress(objective, done, total, what)``.
+    ``study_kwargs`` go to :func:`compare_readouts` (``architecture``, ``budget``, ``seeds``,
+    ...; ``losses`` only to siamese; ``readouts``, and a budget's ``epochs`` left None,
+    default per objective); ``progress(objective, done, total, what)``.
     """
     names = parse_objectives(objectives)
     losses = study_kwargs.pop("losses", None)
     if losses is not None and "siamese" not in names:
-        raise ConfigError("losses apply to the siamese objective only; add siamese to the "
-                          "objectives or drop the losses")
+        raise ParameterError("losses", "None unless the objectives include siamese",
+                             shown(losses), "add siamese to the objectives or drop the losses")
     studies = {}
     for name in names:
         report = None

@@ -50,12 +50,11 @@ import pandas as pd
 from probe_rnn.catalogue import (
     OUTPUT_LAST,
     OUTPUT_NAIVE_LAST,
-    RNN_TYPES,
     has_cell_state,
     readout_views,
     state_views,
 )
-from probe_rnn.errors import ConfigError
+from probe_rnn.data.tokenizers import TOKENIZER_KINDS
 from probe_rnn.models.config import Architecture, TrainBudget
 from probe_rnn.studies.objectives import (
     OBJECTIVES,
@@ -65,8 +64,9 @@ from probe_rnn.studies.objectives import (
     parse_readouts,
 )
 from probe_rnn.studies.splits import seed_tables, split_card
-from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
+from probe_rnn.studies.stats import statistics_by_loss
 from probe_rnn.studies.study import ReadoutStudy
+from probe_rnn.validation import SEED, Boolean, Instance, Interval, Names, Options, validate_params
 
 if TYPE_CHECKING:
     from probe_rnn.capture.store import StateStore
@@ -82,15 +82,27 @@ DEFAULT_SEEDS = 5
 
 Progress = Callable[[int, int, str], None]
 
+#: The architecture a study trains when given none: a 2-layer bidirectional LSTM, hidden 64.
+STUDY_ARCHITECTURE = Architecture(layers=2, bidirectional=True)
 
-def _check_numbers(rnn: str, **minimum_one: Any) -> None:
-    """The cell type, and the counts a study needs (``probe_rows`` at least 20, others 1)."""
-    if rnn not in RNN_TYPES:
-        raise ConfigError(f"rnn must be one of {', '.join(RNN_TYPES)}; got {rnn!r}")
-    for name, value in minimum_one.items():
-        low = 20 if name == "probe_rows" else 1
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}")
+#: What each parameter of :func:`compare_readouts` accepts (:mod:`probe_rnn.validation`),
+#: checked before any work; which readouts and losses an objective has is checked after.
+PARAMETER_CONSTRAINTS: dict[str, Any] = {
+    "architecture": [None, Instance(Architecture, "an Architecture", example=STUDY_ARCHITECTURE)],
+    "budget": [None, Instance(TrainBudget, "a TrainBudget", example=TrainBudget())],
+    "objective": Options(OBJECTIVES),
+    "losses": [None, Names("names of losses (str)", min_items=1, example="mse")],
+    "readouts": [None, Names("names of readouts (str)", min_items=1, example="last")],
+    "seeds": Interval(int, 1, None),
+    "jobs": Interval(int, 1, None),
+    "seed": SEED,
+    "probe": Boolean(),
+    "progress": [None, Instance(Callable, "a callable progress(done, total, what)",
+                                example=print)],
+    "tokenizer": Options(TOKENIZER_KINDS),
+    "probe_rows": Interval(int, 20, None),
+    "split_per_seed": [None, Boolean()],
+}
 
 
 def _diagnosed(readouts: tuple[str, ...]) -> str:
@@ -99,13 +111,12 @@ def _diagnosed(readouts: tuple[str, ...]) -> str:
 
 
 def compare_readouts(
-    df: pd.DataFrame, *, objective: str = "classify", losses: Sequence[str] | None = None,
-    rnn: str = "lstm", layers: int = 2, hidden: int = 64, bidirectional: bool = True,
-    readouts: Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS,
-    epochs: int | None = None, packed: bool = True, jobs: int = 2, seed: int = 0,
-    probe: bool = True, progress: Progress | None = None, tokenizer: str = "char",
-    embedding_dim: int = 64, batch_size: int = 64, lr: float = 3e-3, patience: int = 3,
-    probe_rows: int = PROBE_ROWS, client: Any = None, split_per_seed: bool | None = None,
+    df: pd.DataFrame, architecture: Architecture | None = None,
+    budget: TrainBudget | None = None, *, objective: str = "classify",
+    losses: Sequence[str] | None = None, readouts: Sequence[str] | None = None,
+    seeds: int = DEFAULT_SEEDS, jobs: int = 2, seed: int = 0, probe: bool = True,
+    progress: Progress | None = None, tokenizer: str = "char", probe_rows: int = PROBE_ROWS,
+    client: Any = None, split_per_seed: bool | None = None,
 ) -> ReadoutStudy:
     """Train one model per (loss, readout, seed) with the same budget; compare them.
 
@@ -113,19 +124,20 @@ def compare_readouts(
     ----------
     df : pd.DataFrame
         Columns ``text``, ``label``, optional ``split``.
+    architecture : Architecture, optional
+        Every run's architecture (default :data:`STUDY_ARCHITECTURE`: a 2-layer BiLSTM).
+    budget : TrainBudget, optional
+        Every run's budget (default ``TrainBudget()``); its ``epochs`` None means the
+        objective's (:data:`~probe_rnn.studies.objectives.OBJECTIVES`: 8, 15 for autoencode).
     objective : {"classify", "autoencode", "siamese"}
         The setting (see the module docstring and :data:`OBJECTIVES`).
     losses : list of str, optional
         Siamese losses (``["mse", "contrastive"]``, the default); the others use cross-entropy.
-    rnn, layers, hidden, bidirectional, packed, tokenizer, embedding_dim
-        Every run's :class:`~probe_rnn.models.config.Architecture` (and tokenizer).
     readouts : list of str, optional
         From ``last, hidden, mean, max, naive-last`` (``zero``: autoencode); default: all.
     seeds, seed : int
         Runs per readout (default 5); run ``i`` uses seed ``seed + i`` for its initialisation,
         split and probing sample, for every readout and loss (same seed = paired runs).
-    epochs, batch_size, lr, patience
-        Every run's :class:`~probe_rnn.models.config.TrainBudget`; ``epochs``: the objective's.
     jobs : int
         Parallel training processes (joblib); each trains with one torch thread.
     probe, probe_rows : bool, int
@@ -133,6 +145,8 @@ def compare_readouts(
         ``output@last``, ``output@-1``, ``h_n`` and ``c_n`` of the top layer.
     progress : callable, optional
         Called as ``progress(done, total, "readout seed")`` after each run.
+    tokenizer : {"char", "word"}
+        Every run's tokenizer.
     client : distributed.Client, optional
         Train on its Dask cluster (:mod:`probe_rnn.cluster`); the numbers are the same.
     split_per_seed : bool, optional
@@ -143,17 +157,14 @@ def compare_readouts(
     -------
     ReadoutStudy
     """
+    validate_params(PARAMETER_CONSTRAINTS, locals())  # the arguments, before any work
     obj, started = objective_named(objective), time.perf_counter()
     names = parse_readouts(obj.default_readouts if readouts is None else readouts, obj.name)
     loss_names = parse_losses(losses, obj.name)
-    epochs = obj.epochs if epochs is None else epochs
-    _check_numbers(rnn, layers=layers, hidden=hidden, seeds=seeds, epochs=epochs, jobs=jobs,
-                   probe_rows=probe_rows)
     tables = seed_tables(df, list(range(seed, seed + seeds)), probe_rows, split_per_seed)
-    training = _Training(tokenizer, Architecture(
-        rnn=rnn, embedding_dim=embedding_dim, hidden=hidden, layers=layers,
-        bidirectional=bidirectional, packed=packed),
-        TrainBudget(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience))
+    training = _Training(
+        tokenizer, STUDY_ARCHITECTURE if architecture is None else architecture,
+        (TrainBudget() if budget is None else budget).with_default_epochs(obj.epochs))
     jobs_list = _plan(obj, names, loss_names, list(range(seed, seed + seeds)), probe, training)
     results = _run_jobs(jobs_list, tables, jobs, client, progress, len(loss_names) > 1)
     return _assemble(results, jobs_list, obj, names, tables[seed][0], dict(
@@ -210,13 +221,18 @@ class _Training:
     budget: TrainBudget
 
     def settings(self) -> dict[str, Any]:
-        """The study's settings entries for them (keys and order as ``study.json`` has them)."""
+        """The study's settings entries for them (keys and order as ``study.json`` has them;
+        ``dropout`` and ``grad_clip`` only when not the defaults, which studies before them
+        always had)."""
         arch, budget = self.architecture, self.budget
         return {"tokenizer": self.tokenizer, "rnn": arch.rnn, "layers": arch.layers,
                 "hidden": arch.hidden, "embedding_dim": arch.embedding_dim,
                 "bidirectional": arch.bidirectional, "packed": arch.packed,
                 "epochs": budget.epochs, "batch_size": budget.batch_size, "lr": budget.lr,
-                "patience": budget.patience}
+                "patience": budget.patience,
+                **({"dropout": arch.dropout} if arch.dropout else {}),
+                **({"grad_clip": budget.grad_clip}
+                   if budget.grad_clip != TrainBudget().grad_clip else {})}
 
 
 @dataclass(frozen=True)
@@ -274,9 +290,9 @@ def _train(job: _Job, data: pd.DataFrame) -> tuple[dict[str, float], pd.DataFram
     obj, t = OBJECTIVES[job.objective], job.training
     trained_with = {"tokenizer": t.tokenizer, "architecture": t.architecture, "budget": t.budget}
     if job.objective == "classify":
-        from probe_rnn.models.training import train_model
+        from probe_rnn.models.training import train
 
-        result = train_model(data, seed=job.seed, readout=job.readout, **trained_with)
+        result = train(data, seed=job.seed, readout=job.readout, **trained_with)
         history = result.history.copy()
         best = int(history.loc[history["dev_accuracy"].idxmax(), "epoch"])
         scores = {"dev_accuracy": float(result.dev_accuracy),
@@ -343,24 +359,6 @@ def _label_bits(store: StateStore, job: _Job) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def _statistics(runs: pd.DataFrame, names: tuple[str, ...], metric: str, ratio: float = 0.0,
-                floor_n: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Summary and paired differences between readouts, within each loss: ``ratio`` is the
-    Nadeau–Bengio ``n_test / n_train`` of the per-seed splits, ``floor_n`` the test rows whose
-    binomial error floors a share's interval (:func:`~probe_rnn.probing.intervals.t_interval`)."""
-    summaries, pairs = [], []
-    for loss in dict.fromkeys(runs["loss"]):
-        part = runs[runs["loss"] == loss]
-        summary = summarize_runs(part, metric=metric, order=names, ratio=ratio, floor_n=floor_n)
-        paired = paired_differences(part, metric=metric, order=names, ratio=ratio)
-        summary["vs_best"] = vs_best(summary, paired)
-        summary.insert(0, "loss", loss)
-        paired.insert(0, "loss", loss)
-        summaries.append(summary)
-        pairs.append(paired)
-    return pd.concat(summaries, ignore_index=True), pd.concat(pairs, ignore_index=True)
-
-
 def _assemble(results: list[dict[str, Any]], jobs_list: list[_Job], obj: Objective,
               names: tuple[str, ...], data: pd.DataFrame, run: dict[str, Any]) -> ReadoutStudy:
     """The study's tables and settings from every job's result (``data``: the first seed's
@@ -377,7 +375,7 @@ def _assemble(results: list[dict[str, Any]], jobs_list: list[_Job], obj: Objecti
         columns=["readout", "loss", "seed", "view", "metric", "value", "ci_low", "ci_high"]))
     diag = next((r for r in results if r["diagnosis"] is not None), None)
     floor = (int(run["splits"].get("test", 0)) or None) if obj.percent else None
-    summary, pairs = _statistics(runs, names, obj.metric, float(run["nb_ratio"]), floor)
+    summary, pairs = statistics_by_loss(runs, names, obj.metric, float(run["nb_ratio"]), floor)
     settings = {
         **first.training.settings(), "readouts": list(names), "rows": int(len(data)),
         **{k: run[k] for k in ("splits", "split_per_seed", "nb_ratio", "probe_rows")},

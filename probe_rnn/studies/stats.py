@@ -215,6 +215,25 @@ def _against_best(readout: str, best: str, row: pd.Series | None, adjusted: floa
     return f"{better_by(row['mean_diff'])} on paired seeds"
 
 
+def statistics_by_loss(runs: pd.DataFrame, names: tuple[str, ...], metric: str,
+                       ratio: float = 0.0, floor_n: int | None = None
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summary and paired differences between readouts, within each loss: ``ratio`` is the
+    Nadeau–Bengio ``n_test / n_train`` of the per-seed splits, ``floor_n`` the test rows whose
+    binomial error floors a share's interval (:func:`~probe_rnn.probing.intervals.t_interval`)."""
+    summaries, pairs = [], []
+    for loss in dict.fromkeys(runs["loss"]):
+        part = runs[runs["loss"] == loss]
+        summary = summarize_runs(part, metric=metric, order=names, ratio=ratio, floor_n=floor_n)
+        paired = paired_differences(part, metric=metric, order=names, ratio=ratio)
+        summary["vs_best"] = vs_best(summary, paired)
+        summary.insert(0, "loss", loss)
+        paired.insert(0, "loss", loss)
+        summaries.append(summary)
+        pairs.append(paired)
+    return pd.concat(summaries, ignore_index=True), pd.concat(pairs, ignore_index=True)
+
+
 def _runs_of(study: Any, loss: str | None, readout: str) -> pd.Series:
     runs = study.runs
     keep = runs["readout"] == readout

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from probe_rnn.capture import capture_states
 from probe_rnn.data import load_dataset
-from probe_rnn.models import train
+from probe_rnn.models import Architecture, TrainBudget, train
 from probe_rnn.probing import LogisticProbe, headline_table, run_probes
 from probe_rnn.probing.splits import group_ids, group_kfold
 
@@ -92,7 +92,8 @@ def main() -> None:
     train_df = sample.iloc[: args.train_rows].copy()
     probe_df = sample.iloc[args.train_rows:].drop(columns=["split"]).reset_index(drop=True)
     start = time.perf_counter()
-    result = train(train_df, hidden=32, embedding_dim=32, epochs=args.epochs, seed=0)
+    result = train(train_df, Architecture(hidden=32, embedding_dim=32),
+                   TrainBudget(epochs=args.epochs), seed=0)
     print(f"trained LSTM(32) on {len(train_df)} rows in {time.perf_counter() - start:.1f}s, "
           f"test accuracy {result.test_accuracy:.3f}")
     with tempfile.TemporaryDirectory() as tmp:

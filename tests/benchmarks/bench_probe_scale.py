@@ -119,14 +119,14 @@ def _train(tmp: Path) -> Path:
     import torch
 
     from probe_rnn.data import load_dataset
-    from probe_rnn.models import save_checkpoint, train
+    from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
 
     torch.set_num_threads(2)
     df = load_dataset("names-kind", seed=0)
     sample = df[df["split"] == "train"].sample(n=20000, random_state=1).drop(columns="split")
     start = time.perf_counter()
-    res = train(sample, rnn="lstm", layers=2, bidirectional=True, hidden=64, embedding_dim=32,
-                epochs=1, seed=0)
+    res = train(sample, Architecture(rnn="lstm", layers=2, bidirectional=True, hidden=64,
+                                    embedding_dim=32), TrainBudget(epochs=1), seed=0)
     print(f"model: 2-layer BiLSTM hidden 64, 1 epoch on 20,000 train rows in "
           f"{time.perf_counter() - start:.1f} s, test accuracy {res.test_accuracy:.3f}")
     path = tmp / "model.pt"

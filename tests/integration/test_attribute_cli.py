@@ -9,7 +9,7 @@ import pytest
 
 from probe_rnn.cli import main
 from probe_rnn.data import load_dataset
-from probe_rnn.models import save_checkpoint, train
+from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +19,8 @@ def checkpoint(tmp_path_factory):
     df = df[df["text"].str.split().str.len() <= 8].reset_index(drop=True)
     data = folder / "data.csv"
     df[["text", "label", "split"]].to_csv(data, index=False)
-    result = train(df, tokenizer="word", hidden=8, embedding_dim=8, layers=2,
-                   bidirectional=True, epochs=2, seed=0)
+    result = train(df, Architecture(hidden=8, embedding_dim=8, layers=2, bidirectional=True),
+                   TrainBudget(epochs=2), tokenizer="word", seed=0)
     path = folder / "model.pt"
     save_checkpoint(path, result.bundle)
     return path, data

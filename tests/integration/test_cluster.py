@@ -18,7 +18,7 @@ import pytest
 
 from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
-from probe_rnn.models import load_model, save_checkpoint, train
+from probe_rnn.models import Architecture, TrainBudget, load_model, save_checkpoint, train
 from probe_rnn.probing import run_probes
 from probe_rnn.run.pipeline import run_pipeline
 from probe_rnn.run.settings import RunSettings
@@ -41,8 +41,8 @@ def cluster():
 def model_and_rows(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     folder = tmp_path_factory.mktemp("cluster")
     df = load_dataset("names").sample(700, random_state=5).reset_index(drop=True)
-    trained = train(df, rnn="lstm", layers=1, hidden=8, embedding_dim=8, bidirectional=True,
-                    epochs=1, seed=0)
+    trained = train(df, Architecture(rnn="lstm", layers=1, hidden=8, embedding_dim=8,
+                                         bidirectional=True), TrainBudget(epochs=1), seed=0)
     save_checkpoint(folder / "m.pt", trained.bundle)
     return folder / "m.pt", df
 

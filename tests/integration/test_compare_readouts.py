@@ -62,7 +62,8 @@ def test_unknown_readout_is_one_line_exit_2(table: Path, tmp_path: Path) -> None
                "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: unknown readout 'final'")
+    assert len(lines) == 1 and lines[0].startswith("error: --readouts ")
+    assert "unknown readout 'final'" in lines[0]
     assert "last, hidden, mean, max, naive-last" in lines[0]
     assert not (tmp_path / "r").exists()
 

@@ -15,7 +15,7 @@ import pytest
 
 from probe_rnn.cli import main
 from probe_rnn.data import load_dataset
-from probe_rnn.models import save_checkpoint, train
+from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
 from probe_rnn.run_folder import RUN_MARKER
 
 
@@ -161,7 +161,8 @@ def test_recapture_deletes_only_the_stores_own_arrays(tmp_path, capsys):
     df = load_dataset("synthetic-last").head(40)
     data = tmp_path / "data.csv"
     df[["text", "label"]].to_csv(data, index=False)
-    result = train(df, tokenizer="word", hidden=4, embedding_dim=4, epochs=1, seed=0)
+    result = train(df, Architecture(hidden=4, embedding_dim=4), TrainBudget(epochs=1),
+                   tokenizer="word", seed=0)
     save_checkpoint(tmp_path / "model.pt", result.bundle)
     out = tmp_path / "store"
     base = ["capture", str(tmp_path / "model.pt"), "--data", str(data), "--out", str(out),

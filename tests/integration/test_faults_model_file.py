@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from probe_rnn.cli import main
-from probe_rnn.models import train
+from probe_rnn.models import Architecture, TrainBudget, train
 from probe_rnn.models.checkpoint import read_checkpoint, save_checkpoint
 
 DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab"] * 5, "label": ["p", "q", "p", "q"] * 5})
@@ -21,8 +21,8 @@ DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab"] * 5, "label": ["p", "q", "
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("model-file")
-    save_checkpoint(folder / "m.pt", train(DF, hidden=4, embedding_dim=3, epochs=1,
-                                           seed=0).bundle)
+    save_checkpoint(folder / "m.pt", train(DF, Architecture(hidden=4, embedding_dim=3),
+                                           TrainBudget(epochs=1), seed=0).bundle)
     return folder
 
 

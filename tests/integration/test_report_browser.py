@@ -23,15 +23,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def names_report(tmp_path_factory):
     from probe_rnn.data import load_dataset
+    from probe_rnn.models import Architecture, TrainBudget
     from probe_rnn.report.readouts import write_readout_report
     from probe_rnn.studies import compare_readouts
 
     df = load_dataset("names").sample(100, random_state=0).reset_index(drop=True)
     run = pipeline_run(tmp_path_factory.mktemp("browser") / "run", df)
     # a tiny readouts study of the same architecture beside it (in-process: jobs=1)
-    study = compare_readouts(df, rnn="lstm", layers=2, hidden=8, embedding_dim=8,
-                             bidirectional=True, readouts=["last", "hidden"], seeds=2, epochs=1,
-                             jobs=1, probe=False)
+    study = compare_readouts(df, Architecture(rnn="lstm", layers=2, hidden=8, embedding_dim=8,
+                                          bidirectional=True), TrainBudget(epochs=1),
+                             readouts=["last", "hidden"], seeds=2, jobs=1, probe=False)
     write_readout_report(study, run / "readouts")
     return build_report(run, umap=True, seed=0)
 

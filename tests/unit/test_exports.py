@@ -20,7 +20,8 @@ import pytest
 README_IMPORTS = "from probe_rnn import load_model, load_dataset, record"
 #: What a user needs, and nothing else (issue: "a small public API").
 FACE = {"probe", "run_pipeline", "RunSettings", "RunResult", "load_dataset", "list_datasets",
-        "read_table", "load_model", "train", "record", "capture_states", "StateStore",
+        "read_table", "load_model", "train", "Architecture", "TrainBudget", "record",
+        "capture_states", "StateStore",
         "diagnose", "run_probes", "attribute", "build_report", "compare_readouts",
         "register_probe", "register_task", "register_adapter", "ProbeRnnError",
         "probe_stores", "ProbeSettings", "ProbeResults", "read_run"}

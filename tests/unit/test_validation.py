@@ -20,10 +20,12 @@ import pytest
 from probe_rnn.attribution import runner as attribution_runner
 from probe_rnn.capture import run_capture
 from probe_rnn.errors import ConfigError, ParameterError
-from probe_rnn.models import loading
+from probe_rnn.models import loading, training
+from probe_rnn.models.config import Architecture, ModelConfig, TrainBudget
 from probe_rnn.probing import runner as probing_runner
 from probe_rnn.report import build
 from probe_rnn.run.settings import RunSettings
+from probe_rnn.studies import readouts
 from probe_rnn.validation import (
     Interval,
     Items,
@@ -65,6 +67,26 @@ def _call_load_model(name: str, value: Any, tmp: Path) -> Any:
     return loading.load_model(**kwargs)
 
 
+def _call_train(name: str, value: Any, tmp: Path) -> Any:
+    return training.train(None, **{name: value})
+
+
+def _call_compare_readouts(name: str, value: Any, tmp: Path) -> Any:
+    return readouts.compare_readouts(None, **{name: value})
+
+
+def _call_architecture(name: str, value: Any, tmp: Path) -> Any:
+    return Architecture(**{name: value})
+
+
+def _call_model_config(name: str, value: Any, tmp: Path) -> Any:
+    return ModelConfig(**{"vocab_size": 10, "n_labels": 2, name: value})
+
+
+def _call_train_budget(name: str, value: Any, tmp: Path) -> Any:
+    return TrainBudget(**{name: value})
+
+
 #: Every constraints table, the callable it guards, and how to call it with one argument set.
 TABLES: dict[str, tuple[dict[str, Any], Any, Any]] = {
     "RunSettings": (RunSettings._parameter_constraints, RunSettings, _call_run_settings),
@@ -76,6 +98,12 @@ TABLES: dict[str, tuple[dict[str, Any], Any, Any]] = {
                   _call_attribute),
     "build_report": (build.PARAMETER_CONSTRAINTS, build.build_report, _call_build_report),
     "load_model": (loading.PARAMETER_CONSTRAINTS, loading.load_model, _call_load_model),
+    "train": (training.PARAMETER_CONSTRAINTS, training.train, _call_train),
+    "compare_readouts": (readouts.PARAMETER_CONSTRAINTS, readouts.compare_readouts,
+                         _call_compare_readouts),
+    "Architecture": (Architecture._parameter_constraints, Architecture, _call_architecture),
+    "ModelConfig": (ModelConfig._parameter_constraints, ModelConfig, _call_model_config),
+    "TrainBudget": (TrainBudget._parameter_constraints, TrainBudget, _call_train_budget),
 }
 
 CASES = [(table, name, value)
@@ -172,12 +200,16 @@ def test_intervals_agree_with_scikit_learns(kind, reference, left, right, closed
 def test_a_bare_string_for_a_list_is_told_to_pass_a_list() -> None:
     with pytest.raises(ParameterError) as refused:
         RunSettings(tasks="label,length")
-    assert refused.value.parameter == "tasks" and refused.value.hint == "pass ['label,length']"
+    assert refused.value.parameter == "tasks"
+    assert refused.value.hint == "pass ['label', 'length']"  # split where the commas were
     for function, name in ((probing_runner.run_probes, "views"),
                            (attribution_runner.attribute, "neuron_views")):
         with pytest.raises(ParameterError) as refused:
             validate_params(function.__globals__["PARAMETER_CONSTRAINTS"], {name: "a,b"})
-        assert refused.value.hint == "pass ['a,b']"
+        assert refused.value.hint == "pass ['a', 'b']"
+    with pytest.raises(ParameterError) as refused:
+        RunSettings(tasks="label")
+    assert refused.value.hint == "pass ['label']"
 
 
 def test_lists_of_rows_may_be_numpy_arrays_but_not_one_shot_iterators() -> None:

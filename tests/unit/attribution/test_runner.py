@@ -10,7 +10,7 @@ import pytest
 from probe_rnn.attribution import attribute, select_rows
 from probe_rnn.data import load_dataset
 from probe_rnn.errors import ConfigError
-from probe_rnn.models import train
+from probe_rnn.models import Architecture, TrainBudget, train
 
 
 def _short(name: str, max_words: int = 10) -> pd.DataFrame:
@@ -22,8 +22,9 @@ def _short(name: str, max_words: int = 10) -> pd.DataFrame:
 def first_model():
     """Unidirectional LSTM (hidden 16) on synthetic-first; mean readout learns it in seconds."""
     df = _short("synthetic-first")
-    result = train(df, tokenizer="word", hidden=16, embedding_dim=16, epochs=10, lr=1e-2,
-                   batch_size=16, readout="mean", seed=0, patience=20)
+    result = train(df, Architecture(hidden=16, embedding_dim=16),
+                   TrainBudget(epochs=10, lr=1e-2, batch_size=16, patience=20),
+                   tokenizer="word", readout="mean", seed=0)
     assert result.test_accuracy > 0.9
     return result.bundle, df
 
@@ -41,8 +42,8 @@ def test_first_token_rule_gets_largest_attribution(first_model, tmp_path):
 
 def test_last_token_rule_gets_largest_attribution(tmp_path):
     df = _short("synthetic-last")
-    result = train(df, tokenizer="word", hidden=16, embedding_dim=16, epochs=6, lr=1e-2,
-                   batch_size=16, seed=0)
+    result = train(df, Architecture(hidden=16, embedding_dim=16),
+                   TrainBudget(epochs=6, lr=1e-2, batch_size=16), tokenizer="word", seed=0)
     assert result.test_accuracy > 0.9
     res = attribute(result.bundle, df, tmp_path, rows=16, n_steps=32, state_steps=8, seed=0)
     last = res.tokens.groupby("row")["position"].transform("max")

@@ -26,7 +26,7 @@ def test_good_options_become_lists() -> None:
 
 
 @pytest.mark.parametrize(("objective", "readouts", "loss", "needle"), [
-    ("classify,nope", None, None, "--objective 'classify,nope': "),
+    ("classify,nope", None, None, "unknown objective 'nope'"),
     ("classify", "last,zero", None, "unknown readout 'zero' for objective classify"),
     ("autoencode,classify", "zero", None, "unknown readout 'zero' for objective classify"),
     ("classify", None, "mse", "--loss applies to the siamese objective only"),

@@ -70,9 +70,10 @@ def test_the_warning_names_the_fix_and_only_for_char() -> None:
 
 
 def test_train_warns_on_a_word_level_table_trained_char_by_char() -> None:
-    from probe_rnn.models import train
+    from probe_rnn.models import Architecture, TrainBudget, train
 
-    small = {"hidden": 4, "embedding_dim": 4, "epochs": 1, "seed": 0}
+    small = {"architecture": Architecture(hidden=4, embedding_dim=4),
+             "budget": TrainBudget(epochs=1), "seed": 0}
     with pytest.warns(WordTableWarning, match='train with tokenizer="word"'):
         train(_sentences(), **small)
     with warnings.catch_warnings():

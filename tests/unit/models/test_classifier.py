@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 import torch
@@ -66,7 +67,7 @@ def test_readouts_match_row_by_row_reference(tokenizer, rnn: str, bidirectional:
             "hidden": torch.stack([h[-directions:].reshape(-1) for h in finals]),
         }
         for readout, reference in expected.items():
-            model.config.readout = readout
+            model.config = replace(model.config, readout=readout)
             torch.testing.assert_close(model.features(ids, lengths), reference)
 
 
@@ -74,9 +75,9 @@ def test_hidden_forward_half_equals_last_forward_half_but_backward_differs(token
     ids, lengths = tokenizer.encode_batch(TEXTS)
     model = _model(tokenizer, bidirectional=True)
     with torch.no_grad():
-        model.config.readout = "last"
+        model.config = replace(model.config, readout="last")
         last = model.features(ids, lengths)
-        model.config.readout = "hidden"
+        model.config = replace(model.config, readout="hidden")
         hidden = model.features(ids, lengths)
     torch.testing.assert_close(last[:, :5], hidden[:, :5])
     long_rows = lengths > 1

@@ -16,7 +16,14 @@ import torch
 
 from probe_rnn.capture.verify import raise_on_mismatch
 from probe_rnn.errors import CaptureMismatchError, CheckpointError, UntrustedCheckpointError
-from probe_rnn.models import ModelConfig, RNNClassifier, load_model, train
+from probe_rnn.models import (
+    Architecture,
+    ModelConfig,
+    RNNClassifier,
+    TrainBudget,
+    load_model,
+    train,
+)
 from probe_rnn.models.checkpoint import read_checkpoint, save_checkpoint
 from probe_rnn.models.sanity import available_memory, check_declared_sizes, check_finite
 
@@ -58,7 +65,8 @@ def test_non_finite_weights_are_named(tmp_path):
 
 
 def test_load_model_checks_sizes_and_finiteness(tmp_path):
-    bundle = train(DF, hidden=4, embedding_dim=3, epochs=1, seed=0).bundle
+    bundle = train(DF, Architecture(hidden=4, embedding_dim=3), TrainBudget(epochs=1),
+                   seed=0).bundle
     path = tmp_path / "m.pt"
     save_checkpoint(path, bundle)
     raw = read_checkpoint(path)
@@ -96,7 +104,8 @@ def test_a_probe_run_beyond_float16_stores_float32(tmp_path):
     from probe_rnn.run.pipeline import run_pipeline
     from probe_rnn.run.settings import RunSettings
 
-    bundle = train(DF, rnn="rnn-relu", hidden=4, embedding_dim=3, epochs=1, seed=0).bundle
+    bundle = train(DF, Architecture(rnn="rnn-relu", hidden=4, embedding_dim=3),
+                   TrainBudget(epochs=1), seed=0).bundle
     with torch.no_grad():
         bundle.model.embedding.weight.abs_().mul_(1e3)
         bundle.model.rnn.weight_ih_l0.abs_().mul_(1e2)  # relu states of order 1e5 > 65504

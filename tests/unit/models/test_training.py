@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
-from probe_rnn.errors import ConfigError, DataError
-from probe_rnn.models import TrainEvent, load_model, save_checkpoint, train
+from probe_rnn.errors import DataError, ParameterError
+from probe_rnn.models import (
+    Architecture,
+    TrainBudget,
+    TrainEvent,
+    load_model,
+    save_checkpoint,
+    train,
+)
 from tests.unit.models.models_support import tiny_table
 
-SMALL = dict(hidden=8, embedding_dim=8, epochs=2, batch_size=16)
+SMALL = (Architecture(hidden=8, embedding_dim=8), TrainBudget(epochs=2, batch_size=16))
 
 
 def test_same_seed_gives_identical_weights_other_seed_does_not() -> None:
     df = tiny_table()
-    a = train(df, seed=3, **SMALL).bundle.model.state_dict()
-    b = train(df, seed=3, **SMALL).bundle.model.state_dict()
-    c = train(df, seed=4, **SMALL).bundle.model.state_dict()
+    a = train(df, *SMALL, seed=3).bundle.model.state_dict()
+    b = train(df, *SMALL, seed=3).bundle.model.state_dict()
+    c = train(df, *SMALL, seed=4).bundle.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
@@ -24,9 +33,9 @@ def test_same_seed_gives_identical_weights_other_seed_does_not() -> None:
 def test_learns_the_first_character_rule_and_records_metadata(tmp_path) -> None:
     df = tiny_table(rows=160)
     events: list[TrainEvent] = []
-    result = train(df, rnn="gru", bidirectional=True, hidden=16, embedding_dim=8, epochs=15,
-                   lr=1e-2, batch_size=16, seed=0, patience=15, source="tiny",
-                   progress=events.append)
+    result = train(df, Architecture(rnn="gru", bidirectional=True, hidden=16, embedding_dim=8),
+                   TrainBudget(epochs=15, lr=1e-2, batch_size=16, patience=15), seed=0,
+                   source="tiny", progress=events.append)
     assert result.dev_accuracy >= 0.9  # majority is 0.5: the rule is learnable
     history = result.history
     assert list(history.columns) == ["epoch", "train_loss", "dev_accuracy"]
@@ -48,8 +57,7 @@ def test_learns_the_first_character_rule_and_records_metadata(tmp_path) -> None:
 
 def test_early_stopping_returns_the_best_epoch_weights() -> None:
     df = tiny_table()
-    result = train(df, epochs=6, patience=1, lr=0.5, seed=1, **{
-        k: v for k, v in SMALL.items() if k != "epochs"})
+    result = train(df, SMALL[0], replace(SMALL[1], epochs=6, patience=1, lr=0.5), seed=1)
     history = result.history
     best = history["dev_accuracy"].max()
     assert len(history) < 6 or history["dev_accuracy"].iloc[-1] == best
@@ -59,33 +67,36 @@ def test_early_stopping_returns_the_best_epoch_weights() -> None:
 def test_existing_split_column_is_used() -> None:
     df = tiny_table()
     df["split"] = ["train"] * 60 + ["dev"] * 20
-    result = train(df, **SMALL)
+    result = train(df, *SMALL)
     assert result.bundle.meta["rows"] == {"train": 60, "dev": 20, "test": 0}
     assert result.test_accuracy != result.test_accuracy  # NaN without test rows
 
 
 @pytest.mark.parametrize(
-    ("change", "error", "text"),
+    ("call", "parameter", "got"),
     [
-        ({"rnn": "lstmm"}, ConfigError, "rnn must be one of"),
-        ({"tokenizer": "bpe"}, ConfigError, "tokenizer must be one of"),
-        ({"epochs": 0}, ConfigError, "epochs must be an integer >= 1"),
-        ({"lr": -1.0}, ConfigError, "lr must be a number > 0"),
+        (lambda df: train(df, replace(SMALL[0], rnn="lstmm"), SMALL[1]), "rnn", "'lstmm'"),
+        (lambda df: train(df, *SMALL, tokenizer="bpe"), "tokenizer", "'bpe'"),
+        (lambda df: train(df, SMALL[0], replace(SMALL[1], epochs=0)), "epochs", "0"),
+        (lambda df: train(df, SMALL[0], TrainBudget(lr=-1.0)), "lr", "-1.0"),
+        (lambda df: train(df, {"hidden": 8}), "architecture", "{'hidden': 8}"),
+        (lambda df: train(df, *SMALL, readout="first"), "readout", "'first'"),
     ],
 )
-def test_bad_arguments(change, error, text) -> None:
-    with pytest.raises(error, match=text):
-        train(tiny_table(), **{**SMALL, **change})
+def test_bad_arguments_name_the_parameter(call, parameter, got) -> None:
+    with pytest.raises(ParameterError) as caught:
+        call(tiny_table())
+    assert (caught.value.parameter, caught.value.got) == (parameter, got)
 
 
 def test_bad_tables() -> None:
     df = tiny_table()
     with pytest.raises(DataError, match="at least 2 classes"):
-        train(df.assign(label="x"), **SMALL)
+        train(df.assign(label="x"), *SMALL)
     with pytest.raises(DataError, match="no 'dev' rows"):
-        train(df.assign(split="train"), **SMALL)
+        train(df.assign(split="train"), *SMALL)
     with pytest.raises(DataError):
-        train(df.drop(columns=["label"]), **SMALL)
+        train(df.drop(columns=["label"]), *SMALL)
 
 
 # -- the one training loop and the architecture/budget objects --------------------------------
@@ -124,14 +135,17 @@ def test_train_loop_equals_a_hand_written_adam_loop_and_keeps_the_best_epoch() -
     assert not model.training
 
 
-def test_train_is_train_model_with_the_two_objects() -> None:
-    from probe_rnn.models.config import Architecture, TrainBudget
-    from probe_rnn.models.training import train_model
-
+def test_no_objects_are_the_defaults_and_epochs_none_is_ten() -> None:
     df = tiny_table()
-    flat = train(df, rnn="gru", hidden=8, embedding_dim=8, epochs=2, batch_size=16, seed=5)
-    whole = train_model(df, Architecture(rnn="gru", hidden=8, embedding_dim=8),
-                        TrainBudget(epochs=2, batch_size=16), seed=5)
-    a, b = flat.bundle.model.state_dict(), whole.bundle.model.state_dict()
+    plain = train(df, budget=TrainBudget(epochs=1, batch_size=16), seed=5)
+    spelled = train(df, Architecture(rnn="lstm", embedding_dim=64, hidden=64, layers=1,
+                                     bidirectional=False, dropout=0.0, packed=True),
+                    TrainBudget(epochs=1, batch_size=16, lr=3e-3, patience=3, grad_clip=1.0),
+                    seed=5)
+    a, b = plain.bundle.model.state_dict(), spelled.bundle.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert flat.bundle.config == whole.bundle.config
+    assert plain.bundle.config == spelled.bundle.config
+    assert plain.bundle.config.architecture() == Architecture()
+    # TrainBudget's epochs None is train's default, 10 epochs at most (patience 10 runs them)
+    ten = train(df, SMALL[0], TrainBudget(batch_size=16, patience=10, lr=1e-9), seed=5)
+    assert ten.bundle.meta["max_epochs"] == 10 and len(ten.history) == 10

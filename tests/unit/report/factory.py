@@ -249,13 +249,13 @@ def pipeline_run(folder: Path, df: pd.DataFrame, *, random_baseline: bool = True
     (capture, diagnosis, probing, attribution) with few views and tasks, without the report."""
     import torch
 
-    from probe_rnn.models import train
+    from probe_rnn.models import Architecture, TrainBudget, train
     from probe_rnn.run.pipeline import run_pipeline
     from probe_rnn.run.settings import RunSettings
 
     torch.manual_seed(seed)
-    trained = train(df, rnn="lstm", layers=2, hidden=8, embedding_dim=8, bidirectional=True,
-                    epochs=2, seed=seed)
+    trained = train(df, Architecture(rnn="lstm", layers=2, hidden=8, embedding_dim=8,
+                                         bidirectional=True), TrainBudget(epochs=2), seed=seed)
     settings = RunSettings(
         folds=2, mdl=False, seed=seed, random_baseline=random_baseline,
         attribution_rows=attribution_rows, report=False,

@@ -9,7 +9,7 @@ import pytest
 
 from probe_rnn.capture import diagnose
 from probe_rnn.errors import ConfigError
-from probe_rnn.models import train
+from probe_rnn.models import Architecture, TrainBudget, train
 from probe_rnn.models.batch_dependence import check_batch_dependence
 from probe_rnn.run.pipeline import run_pipeline
 from probe_rnn.run.settings import RunSettings
@@ -19,8 +19,8 @@ DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bcab", "ca", "a", "bbbbca
 
 
 def test_capture_and_diagnosis_run_the_model_once_per_row(tmp_path) -> None:
-    bundle = train(DF, rnn="lstm", layers=2, bidirectional=True, hidden=4, embedding_dim=4,
-                   epochs=1, seed=0).bundle
+    bundle = train(DF, Architecture(rnn="lstm", layers=2, bidirectional=True, hidden=4,
+                                embedding_dim=4), TrainBudget(epochs=1), seed=0).bundle
     # the batch-dependence check's few extra forwards run before any work, and once: run it
     # here, so that the pipeline's capture and diagnosis alone are counted below
     assert check_batch_dependence(bundle, DF["text"])["per_row"] is True
@@ -58,7 +58,8 @@ VIEWS_DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bca", "ca"] * 4,
     ("lstm", "gate/L1/fwd/f", "not available"),
 ])
 def test_a_gate_the_module_lacks_is_refused_before_any_file(tmp_path, rnn, view, needle) -> None:
-    bundle = train(VIEWS_DF, rnn=rnn, hidden=4, embedding_dim=4, epochs=1).bundle
+    bundle = train(VIEWS_DF, Architecture(rnn=rnn, hidden=4, embedding_dim=4),
+                   TrainBudget(epochs=1)).bundle
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match=needle) as info:
         run_pipeline(bundle, VIEWS_DF, out, RunSettings(

@@ -9,7 +9,7 @@ import pytest
 
 import probe_rnn
 from probe_rnn.errors import ConfigError, ParameterError
-from probe_rnn.models import save_checkpoint, train
+from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
 from probe_rnn.run.pipeline import run_pipeline
 from probe_rnn.run.settings import RunSettings
 
@@ -22,7 +22,8 @@ FAST = {"views": ["output@last", "h_n/L0/fwd"], "tasks": ["label"], "folds": 2, 
 
 @pytest.fixture(scope="module")
 def bundle():
-    return train(DF, rnn="gru", hidden=4, embedding_dim=4, epochs=1, seed=0).bundle
+    return train(DF, Architecture(rnn="gru", hidden=4, embedding_dim=4), TrainBudget(epochs=1),
+                 seed=0).bundle
 
 
 def _table(result) -> pd.DataFrame:
@@ -53,8 +54,8 @@ def test_a_checkpoint_path_and_a_table_file_are_read_like_the_cli_reads_them(tmp
 
 def test_a_bundled_dataset_is_named(tmp_path) -> None:
     names = probe_rnn.load_dataset("names")
-    on_names = train(names.sample(200, random_state=0), hidden=4, embedding_dim=4, epochs=1,
-                     seed=0).bundle
+    on_names = train(names.sample(200, random_state=0), Architecture(hidden=4, embedding_dim=4),
+                     TrainBudget(epochs=1), seed=0).bundle
     result = probe_rnn.probe(on_names, "names", tmp_path / "n", max_rows=80, **FAST)
     assert probe_rnn.read_run(tmp_path / "n").data_source == "dataset:names"
     assert probe_rnn.read_run(tmp_path / "n").data_rows == 80 < len(names)

@@ -12,7 +12,7 @@ from scipy import stats
 from probe_rnn.report.readouts import render_readout_page
 from probe_rnn.studies import OBJECTIVES, ReadoutStudy, study_answer
 from probe_rnn.studies.answer import diff_text, interval, pct, score_text
-from probe_rnn.studies.readouts import _statistics
+from probe_rnn.studies.stats import statistics_by_loss as _statistics
 from tests.unit.studies.study_support import TIED, hand_study
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from probe_rnn.models.config import Architecture
+from probe_rnn.models.config import Architecture, TrainBudget
 from probe_rnn.studies import compare_readouts
 from probe_rnn.studies.autoencode import Autoencoder
 from probe_rnn.studies.encoders import build_encoder, prepare
@@ -15,9 +15,9 @@ ARCH = dict(rnn="lstm", layers=1, hidden=32, embedding_dim=16, bidirectional=Fal
 
 
 def test_a_decoder_started_from_zeros_reconstructs_worse_than_from_h_n(first_letter) -> None:
-    study = compare_readouts(first_letter, objective="autoencode", readouts=["hidden", "zero"],
-                             seeds=2, epochs=8, lr=1e-2, jobs=1, probe=False, tokenizer="char",
-                             **ARCH)
+    study = compare_readouts(first_letter, Architecture(**ARCH), TrainBudget(epochs=8, lr=1e-2),
+                             objective="autoencode", readouts=["hidden", "zero"], seeds=2,
+                             jobs=1, probe=False, tokenizer="char")
     runs = study.runs.set_index(["readout", "seed"])
     for seed in (0, 1):
         hidden, zero = runs.loc[("hidden", seed)], runs.loc[("zero", seed)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from probe_rnn.models import load_model
+from probe_rnn.models import Architecture, TrainBudget, load_model
 from probe_rnn.studies import compare_readouts
 from probe_rnn.studies.encoders import features, prepare
 
@@ -17,9 +17,9 @@ def test_a_saved_encoder_is_a_checkpoint_whose_head_is_a_logistic_regression(
         first_letter, tmp_path) -> None:
     from sklearn.linear_model import LogisticRegression
 
-    study = compare_readouts(first_letter.iloc[:300], objective="siamese", losses=["mse"],
-                             readouts=["last"], seeds=1, epochs=1, jobs=1, probe=False,
-                             tokenizer="char", **ARCH)
+    study = compare_readouts(first_letter.iloc[:300], Architecture(**ARCH),
+                             TrainBudget(epochs=1), objective="siamese", losses=["mse"],
+                             readouts=["last"], seeds=1, jobs=1, probe=False, tokenizer="char")
     study.save(tmp_path)
     (name, bundle), = study.models.items()
     assert name == "siamese-mse-last-seed0"

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError
 from probe_rnn.report.answer_page import render_answer_page
 from probe_rnn.studies import OBJECTIVES, ReadoutStudy
 from probe_rnn.studies.question import QuestionAnswer, parse_objectives
-from probe_rnn.studies.readouts import _statistics
+from probe_rnn.studies.stats import statistics_by_loss as _statistics
 
 SEEDS = range(5)
 
@@ -115,10 +115,15 @@ def test_the_page_leads_with_one_sentence_per_setting(answer) -> None:
 def test_objectives_parse() -> None:
     assert parse_objectives(["all"]) == ("classify", "autoencode", "siamese")
     assert parse_objectives(["siamese", "classify"]) == ("siamese", "classify")
-    with pytest.raises(ConfigError, match="unknown objective 'seq2seq'"):
+    with pytest.raises(ParameterError) as caught:
         parse_objectives(["classify", "seq2seq"])
-    with pytest.raises(ConfigError, match="must not repeat"):
+    assert caught.value.parameter == "objectives" and "'seq2seq'" in caught.value.hint
+    with pytest.raises(ParameterError) as caught:
         parse_objectives(["classify", "classify"])
+    assert caught.value.parameter == "objectives" and "once" in caught.value.hint
+    with pytest.raises(ParameterError) as caught:  # "all" stands alone
+        parse_objectives(["all", "classify"])
+    assert "'all'" in caught.value.hint
 
 
 def test_the_askers_output_minus_one_is_read_as_naive_last_on_a_padded_batch() -> None:

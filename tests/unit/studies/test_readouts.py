@@ -10,28 +10,30 @@ Every seed trains and tests on its own split, so the seeds' spread holds the tes
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 import torch
 
 from probe_rnn.data import ensure_splits, make_synthetic
-from probe_rnn.errors import ConfigError
-from probe_rnn.models import train
+from probe_rnn.errors import ConfigError, ParameterError
+from probe_rnn.models import Architecture, TrainBudget, train
 from probe_rnn.studies import compare_readouts, parse_readouts
 from probe_rnn.studies.question import answer_question
 
-PADDED = dict(rnn="lstm", layers=1, hidden=16, embedding_dim=16, bidirectional=False,
-              tokenizer="word", packed=False, epochs=10, lr=0.01, batch_size=32, patience=10)
-TINY = dict(rnn="lstm", layers=1, hidden=8, embedding_dim=8, bidirectional=False,
-            tokenizer="word", epochs=2, lr=0.01, batch_size=32, probe_rows=60)
+PADDED = (Architecture(rnn="lstm", layers=1, hidden=16, embedding_dim=16, bidirectional=False,
+                       packed=False), TrainBudget(epochs=10, lr=0.01, batch_size=32, patience=10))
+TINY = (Architecture(rnn="lstm", layers=1, hidden=8, embedding_dim=8, bidirectional=False),
+        TrainBudget(epochs=2, lr=0.01, batch_size=32))
+TINY_STUDY = dict(tokenizer="word", probe_rows=60)
 
 
 @pytest.fixture(scope="module")
 def padded_study():
     df = make_synthetic("first", n_rows=800, seed=0, min_len=3, max_len=30)
-    study = compare_readouts(df, readouts=["last", "naive-last"], seeds=3, jobs=2, probe=False,
-                             **PADDED)
+    study = compare_readouts(df, *PADDED, readouts=["last", "naive-last"], seeds=3, jobs=2,
+                             probe=False, tokenizer="word")
     return df, study
 
 
@@ -52,8 +54,9 @@ def test_hidden_reads_the_padding_too_on_padded_batches() -> None:
     # Without packing h_n is the state after the pad tokens: for a unidirectional module it
     # is output[:, -1], so the hidden and naive-last runs are the same computation.
     df = make_synthetic("first", n_rows=200, seed=3, min_len=3, max_len=12)
-    study = compare_readouts(df, readouts=["hidden", "naive-last", "last"], seeds=1, jobs=1,
-                             packed=False, probe=False, **{**TINY, "epochs": 1})
+    study = compare_readouts(df, replace(TINY[0], packed=False), replace(TINY[1], epochs=1),
+                             readouts=["hidden", "naive-last", "last"], seeds=1, jobs=1,
+                             probe=False, **TINY_STUDY)
     runs = study.runs.set_index("readout")
     assert runs.loc["hidden", "test_accuracy"] == runs.loc["naive-last", "test_accuracy"]
     curves = study.curves.set_index(["readout", "epoch"])["train_loss"]
@@ -67,11 +70,10 @@ def test_hidden_reads_the_padding_too_on_padded_batches() -> None:
 def test_study_runs_equal_direct_training(padded_study) -> None:
     df, study = padded_study
     data = ensure_splits(df, seed=0).reset_index(drop=True)  # the table's own split, kept
-    kwargs = {k: v for k, v in PADDED.items()}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        direct = train(data, readout="last", seed=1, **kwargs)
+        direct = train(data, *PADDED, tokenizer="word", readout="last", seed=1)
     finally:
         torch.set_num_threads(threads)
     run = study.runs.set_index(["readout", "seed"]).loc[("last", 1)]
@@ -84,10 +86,10 @@ def test_study_runs_equal_direct_training(padded_study) -> None:
 @pytest.fixture(scope="module")
 def packed_pair():
     df = make_synthetic("first", n_rows=300, seed=1, min_len=3, max_len=12)
-    one = compare_readouts(df, readouts=("last", "hidden"), seeds=2, jobs=1, packed=True,
-                           split_per_seed=True, **TINY)
-    two = compare_readouts(df, readouts=("last", "hidden"), seeds=2, jobs=2, packed=True,
-                           split_per_seed=True, **TINY)
+    one = compare_readouts(df, *TINY, readouts=("last", "hidden"), seeds=2, jobs=1,
+                           split_per_seed=True, **TINY_STUDY)
+    two = compare_readouts(df, *TINY, readouts=("last", "hidden"), seeds=2, jobs=2,
+                           split_per_seed=True, **TINY_STUDY)
     return one, two
 
 
@@ -156,12 +158,12 @@ def test_each_seed_draws_its_own_split_and_a_given_split_is_kept() -> None:
 
 def test_parse_readouts_errors_name_the_valid_ones() -> None:
     assert parse_readouts(["last", "max"]) == ("last", "max")
-    with pytest.raises(ConfigError, match="valid readouts: last, hidden, mean, max, naive-last"):
-        parse_readouts(["last", "final"])
-    with pytest.raises(ConfigError, match="repeat"):
-        parse_readouts(["last", "last"])
-    with pytest.raises(ConfigError, match="at least one"):
-        parse_readouts(["", ""])
+    for bad, hint in ((["last", "final"], "unknown readout 'final'"), (["last", "last"], "once"),
+                      (["", ""], "at least one")):
+        with pytest.raises(ParameterError) as caught:
+            parse_readouts(bad)
+        assert caught.value.parameter == "readouts" and hint in caught.value.hint
+        assert caught.value.allowed == "a list of names from last, hidden, mean, max, naive-last"
 
 
 @pytest.mark.parametrize(("call", "expected"), [
@@ -177,12 +179,27 @@ def test_a_comma_string_for_a_list_is_refused_with_the_list_to_pass(call, expect
     assert len(str(caught.value).splitlines()) == 1
 
 
-def test_bad_arguments_raise_config_errors() -> None:
+def test_bad_arguments_raise_parameter_errors_naming_them() -> None:
     df = make_synthetic("first", n_rows=40, seed=0, min_len=3, max_len=5)
-    with pytest.raises(ConfigError, match="seeds"):
+    with pytest.raises(ParameterError) as caught:
         compare_readouts(df, seeds=0)
-    with pytest.raises(ConfigError, match="rnn must be one of"):
-        compare_readouts(df, rnn="transformer")
+    assert (caught.value.parameter, caught.value.got) == ("seeds", "0")
+    with pytest.raises(ParameterError) as caught:
+        compare_readouts(df, Architecture(rnn="transformer"))
+    assert (caught.value.parameter, caught.value.got) == ("rnn", "'transformer'")
+    with pytest.raises(ParameterError) as caught:  # the flat keywords are gone
+        compare_readouts(df, {"rnn": "gru"})
+    assert caught.value.parameter == "architecture"
+
+
+def test_the_default_architecture_and_the_objectives_epochs() -> None:
+    df = make_synthetic("first", n_rows=120, seed=0, min_len=3, max_len=5)
+    study = compare_readouts(df, budget=TrainBudget(batch_size=32, lr=0.01), readouts=["last"],
+                             seeds=1, jobs=1, probe=False, tokenizer="word", probe_rows=20)
+    s = study.settings
+    assert (s["layers"], s["bidirectional"], s["hidden"]) == (2, True, 64)  # 2-layer BiLSTM
+    assert s["epochs"] == 8 and s["batch_size"] == 32  # epochs None: the objective's 8
+    assert "dropout" not in s and "grad_clip" not in s  # the defaults, as before
 
 
 def test_the_probe_sample_never_takes_training_rows() -> None:
