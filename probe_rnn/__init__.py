@@ -17,8 +17,7 @@ Names are imported on first access, so ``import probe_rnn`` stays light (no torc
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from probe_rnn.lazy_exports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -59,14 +58,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'probe_rnn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -20,6 +20,7 @@ Register with a decorator::
 from __future__ import annotations
 
 import importlib
+import json
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,43 +56,16 @@ class Builtin:
         return getattr(importlib.import_module(self.module), self.attr)
 
 
-_PROBES, _TASKS, _ADAPTERS = ("probe_rnn.probing.probes", "probe_rnn.probing.tasks",
-                              "probe_rnn.models.adapters")
-_BACK = "The token read {k} step(s) before t (top-N + ``<other>``)."
-#: Every built-in probe, task and adapter; tests/unit/test_plugins.py checks each against the
-#: object its module registers (name, kind, class and docstring).
-BUILTINS: tuple[Builtin, ...] = (
-    Builtin("probe", "logistic", _PROBES, "LogisticProbe", "Standardised multinomial L2 "
-            "logistic regression with ``C`` tuned on inner group folds."),
-    Builtin("probe", "mlp", _PROBES, "MLPProbe",
-            "Standardised one-hidden-layer MLP classifier with early stopping."),
-    Builtin("probe", "ridge", _PROBES, "RidgeProbe", "Standardised ridge regression with "
-            "``alpha`` chosen by efficient leave-one-out."),
-    Builtin("task", "label", _TASKS, "LabelTask", "Gold label; at token level the sentence's "
-            "label at every step (by position too)."),
-    Builtin("task", "prediction", _TASKS, "PredictionTask", "The model's own prediction (what "
-            "the classifier decided, right or wrong)."),
-    Builtin("task", "length", _TASKS, "LengthTask",
-            "Sentence length in tokens, binned into ``n_bins`` quantile bins."),
-    Builtin("task", "word-content", _TASKS, "WordContentTask", "Which of K mid-frequency token "
-            "types the sentence contains (SentEval WC)."),
-    Builtin("task", "first-token", _TASKS, "FirstTokenTask", "The sentence's first token (top "
-            "``n`` types, others pooled into ``<other>``)."),
-    Builtin("task", "last-token", _TASKS, "LastTokenTask",
-            "The sentence's last token (top ``n`` types + ``<other>``)."),
-    Builtin("task", "position", _TASKS, "PositionTask", "Position t of each token, binned into "
-            "``n_bins`` quantile bins (classification)."),
-    Builtin("task", "current-token", _TASKS, "CurrentTokenTask",
-            "The token read at step t (top ``n`` types + ``<other>``)."),
-    *(Builtin("task", f"token-back-{k}", _TASKS, f"TokenBack{k}Task", _BACK.format(k=k))
-      for k in (1, 2, 4, 8)),
-    Builtin("adapter", "probe-rnn", _ADAPTERS, "ProbeRnnAdapter",
-            "Built-in adapter of :class:`~probe_rnn.models.classifier.RNNClassifier`."),
-    Builtin("adapter", "ids-lengths", _ADAPTERS, "IdsLengthsAdapter", "Foreign model called as "
-            "``model(ids, lengths)``; ids right-padded with the pad id."),
-    Builtin("adapter", "ids", _ADAPTERS, "IdsAdapter", "Foreign model called as ``model(ids)``; "
-            "it reads the padding of short rows."),
-)
+def _read_builtins() -> tuple[Builtin, ...]:
+    """The built-in probes, tasks and adapters as data (``builtin_plugins.json``, shipped with
+    the package): tests/unit/test_plugins.py checks each row against the object its module
+    registers (name, kind, class and docstring)."""
+    text = (Path(__file__).parent / "builtin_plugins.json").read_text(encoding="utf-8")
+    return tuple(Builtin(**row) for row in json.loads(text))
+
+
+#: Every built-in probe, task and adapter, in listing order.
+BUILTINS: tuple[Builtin, ...] = _read_builtins()
 
 
 class PluginWarning(UserWarning):

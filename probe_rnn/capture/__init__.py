@@ -15,8 +15,7 @@ import torch, which keeps each parallel probing process small.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from probe_rnn.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "record": "recorder", "Recorder": "recorder", "VERIFY_MODES": "recorder",
@@ -29,14 +28,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'probe_rnn.capture' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"probe_rnn.capture.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

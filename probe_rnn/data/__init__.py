@@ -13,8 +13,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from probe_rnn.lazy_exports import lazy_exports
 
 #: Each public name and the submodule that defines it, imported on first access so that
 #: ``import probe_rnn.data.sampling`` (or listing the datasets) imports neither torch nor pandas.
@@ -50,14 +49,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'probe_rnn.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"probe_rnn.data.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

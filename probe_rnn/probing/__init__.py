@@ -16,8 +16,7 @@ probing reads from a store).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from probe_rnn.lazy_exports import lazy_exports
 
 #: Each public name and the module that defines it, imported on first access: importing one
 #: submodule (a plugin's ``from probe_rnn.probing.tasks import Task``) does not import them all
@@ -60,14 +59,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'probe_rnn.probing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
