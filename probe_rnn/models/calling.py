@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from probe_rnn.errors import ConfigError, ModelCallError, ParameterError, ProbeRnnError
+from probe_rnn.errors import ConfigError, Mention, ModelCallError, ParameterError, ProbeRnnError
 from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
 from probe_rnn.models.call_errors import explain_call_error
 from probe_rnn.models.feeding import Feeding
@@ -82,9 +82,9 @@ def takes_lengths(model: nn.Module) -> bool | None:
     if len(required) > 2:
         raise ModelCallError(
             f"{forward_signature(model)} needs {len(required)} arguments; probe-rnn passes ids "
-            "and, optionally, lengths or a batch size: pass collate=FILE.py:fn, a function from "
-            "a list of texts to all of the forward's arguments (see the README's 'Your own "
-            "model')", parameter="collate")
+            "and, optionally, lengths or a batch size: pass ", Mention("collate", "FILE.py:fn"),
+            ", a function from a list of texts to all of the forward's arguments (see the "
+            "README's 'Your own model')")
     return len(positional) >= 2
 
 
@@ -231,8 +231,7 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
     if len(known) == len(tried) and len(set(known)) == 1:  # one known cause: say it once
         raise ModelCallError(f"cannot call {forward_signature(model)}: {known[0]}")
     raise ModelCallError(
-        f"cannot call {forward_signature(model)}: tried " + "; ".join(tried)
-        + "; pass collate=FILE.py:fn, a function from a list of texts to the forward's "
-        "arguments (or layout= and adapter= when one of these calls is right but failed on the "
-        "ids' layout; see the README's 'Your own model')",
-        parameter=("layout", "adapter", "collate"))
+        f"cannot call {forward_signature(model)}: tried " + "; ".join(tried) + "; pass ",
+        Mention("collate", "FILE.py:fn"), ", a function from a list of texts to the forward's "
+        "arguments (or ", Mention("layout"), " and ", Mention("adapter"), " when one of these "
+        "calls is right but failed on the ids' layout; see the README's 'Your own model')")
