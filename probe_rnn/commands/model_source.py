@@ -8,8 +8,8 @@ them once and they read the same everywhere. :meth:`ModelSource.load` loads the 
 (``--plugins`` folders and ``./probes``, so a plugin adapter works in every command) and checks
 every option before the checkpoint is read (load_model's constraints, and
 :meth:`ModelSource.check` for what load_model learns only later);
-:meth:`ModelSource.check_rows` runs the batch-dependence check on the command's data. The README's "Your own model" section is the
-contract these options implement.
+:meth:`ModelSource.check_rows` runs the batch-dependence check on the command's data. The
+README's "Your own model" section is the contract these options implement.
 """
 
 from __future__ import annotations

@@ -223,7 +223,7 @@ def _call_failed(model: nn.Module, shapes: str, exc: Exception) -> ModelCallErro
     head = f"calling {forward_signature(model)} with {shapes} failed: "
     explained = explain_call_error(model, exc)
     if explained is not None:
-        return ModelCallError(head + explained)
+        return ModelCallError(head, *explained)
     text = " ".join(str(exc).split()) or type(exc).__name__
     head += f"{type(exc).__name__}: {text[:300]}"
     if not hint_helps(exc):

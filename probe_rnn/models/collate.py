@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
+from probe_rnn.errors import ConfigError, Mention, ModelCallError, ProbeRnnError
 from probe_rnn.models.adapters import as_logits, forward_signature, last_module
 from probe_rnn.models.feeding import sorted_packing
 from probe_rnn.models.recurrent import recurrent_modules
@@ -145,7 +145,8 @@ class CollateAdapter:
         """Run the model up to its first recurrent module: each row's steps and the ids."""
         rnn = next(iter(recurrent_modules(self.model).values()), None)
         if rnn is None:
-            raise ConfigError("--collate needs a model with an nn.LSTM, nn.GRU or nn.RNN")
+            raise ConfigError(Mention("collate"), " needs a model with an nn.LSTM, nn.GRU or "
+                              "nn.RNN")
         seen: dict[str, Any] = {}
         emb = next((m for m in self.model.modules() if isinstance(m, nn.Embedding)), None)
 
