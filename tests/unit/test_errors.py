@@ -170,3 +170,80 @@ def test_a_parameter_error_survives_pickling_whole() -> None:
     assert (back.parameter, back.allowed, back.got, back.hint) == (
         err.parameter, err.allowed, err.got, err.hint)
     assert str(back) == str(err) and back.parameters == ("folds",)
+
+
+#: ``name=`` in a message that reports a value (a checkpoint's config, a module's state), not a
+#: parameter the user is told to pass: (file under probe_rnn/, name).
+REPORTED_VALUES = {
+    ("models/sanity.py", "hidden"), ("models/sanity.py", "embedding_dim"),
+    ("models/sanity.py", "layers"),
+    ("models/training.py", "hidden"), ("models/training.py", "embedding_dim"),
+    ("models/training.py", "layers"), ("models/config.py", "layers"),
+    ("models/config.py", "dropout"), ("capture/exact_forward.py", "dropout"),
+}
+
+
+def _public_parameters() -> set[str]:
+    """The parameters of every callable the package exports (``probe_rnn.__all__``)."""
+    import probe_rnn
+
+    found: set[str] = set()
+    for name in probe_rnn.__all__:
+        try:
+            signature = inspect.signature(getattr(probe_rnn, name))
+        except (TypeError, ValueError):
+            continue
+        found |= {p.name for p in signature.parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return found
+
+
+def _unmentioned(source: str, path: str, parameters: set[str], classes: set[str]) -> list[str]:
+    """Every ``name=`` (``name`` a public parameter) written as text in a literal passed to a
+    ProbeRnnError constructor: outside a call the message shows as code (``read_table(...,
+    text=)``) and outside :data:`REPORTED_VALUES`."""
+    import ast
+    import re
+
+    pattern = re.compile(r"(?<![\w.])(\w+)=")
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in classes):
+            continue
+        texts = [sub.value for arg in node.args for sub in ast.walk(arg)
+                 if isinstance(sub, ast.Constant) and isinstance(sub.value, str)]
+        for text in texts:
+            for match in pattern.finditer(text):
+                before = text[:match.start()]
+                in_code = re.search(r"\w\([^()]*$", before) is not None
+                name = match.group(1)
+                if name in parameters and not in_code and (path, name) not in REPORTED_VALUES:
+                    found.append(f"{path}:{node.lineno}: {name}= in {text[:60]!r}")
+    return found
+
+
+def test_the_checker_finds_a_parameter_written_as_text() -> None:
+    classes, parameters = {"ConfigError"}, {"vocab", "text"}
+    assert _unmentioned('ConfigError("pass vocab=FILE")', "x.py", parameters, classes) == [
+        "x.py:1: vocab= in 'pass vocab=FILE'"]
+    assert _unmentioned('ConfigError(f"pass vocab={v}")', "x.py", parameters, classes)
+    for fine in ('ConfigError("pass ", Mention("vocab", "FILE"))',  # a mention
+                 'ConfigError("read_table(..., text=)")',  # code the message shows
+                 'ConfigError("x.vocab=1")', 'ConfigError("tolerance=1")',  # not a parameter
+                 'OtherError("pass vocab=FILE")'):  # not one of the error classes
+        assert _unmentioned(fine, "x.py", parameters, classes) == [], fine
+
+
+def test_no_error_message_writes_a_public_parameter_as_text() -> None:
+    from pathlib import Path
+
+    root = Path(errors.__file__).parent
+    classes = {name for name, cls in inspect.getmembers(errors, inspect.isclass)
+               if issubclass(cls, ProbeRnnError)}
+    parameters = _public_parameters()
+    assert {"vocab", "trust_checkpoint", "out_dir", "cell_timeout"} <= parameters
+    found = [line for path in sorted(root.rglob("*.py"))
+             for line in _unmentioned(path.read_text(encoding="utf-8"),
+                                      path.relative_to(root).as_posix(), parameters, classes)]
+    assert found == []  # write them as Mention(name, value): the CLI says its option
