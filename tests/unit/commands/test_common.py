@@ -87,6 +87,33 @@ def test_the_cli_says_its_options_where_the_library_names_parameters(tmp_path, c
     assert f"--out {tmp_path}" in err and "out_dir" not in err and "Traceback" not in err
 
 
+def test_a_failed_cell_is_listed_with_its_time_limit_as_the_option(capsys) -> None:
+    import pandas as pd
+
+    from probe_rnn.commands.common import RUNNING_APP, print_failed_cells
+    from probe_rnn.errors import parts_to_json, render
+    from probe_rnn.probing.results import failure_summary
+    from probe_rnn.probing.timelimit import CellTimeout
+
+    parts = ("probe 'slow' on task 'label' ", *CellTimeout(5).parts)  # as run_cell records it
+    cells = [{"model": model, "view": "output@last", "task": "label", "probe": "slow",
+              "reason": render(parts), "reason_parts": parts_to_json(parts)}
+             for model in ("trained", "random-init")]
+    table = pd.DataFrame()
+    table.attrs["failed_cells"] = cells
+    RUNNING_APP[:] = [app]
+    try:
+        print_failed_cells(table)
+    finally:
+        RUNNING_APP.clear()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("2 probing cell(s) failed")
+    assert "within --cell-timeout 5 s" in lines[1] and "cell_timeout" not in lines[1]
+    assert "trained, random-init" in lines[1]  # one line for the one reason
+    (library,) = failure_summary(cells)  # without a front end: the library's words
+    assert "within cell_timeout=5 s" in library
+
+
 @dataclass
 class Pair:
     left: int = 1
