@@ -65,8 +65,10 @@ def run_batches(
     diagnosis = ModuleDiagnosis(naive=naive_expression(module)) if fused else None
     total = base + sum(int(b["lengths"].shape[0]) for b in batches)
     start = base
+    check = KernelCheck()
     with closing(recorded(bundle, batches, [name], verify)) as steps:  # hooks off on errors
         for batch, states, logits in steps:
+            check.update(states[name])
             if diagnosis is not None:
                 diagnosis.update(states[name], batch["lengths"])
             if start == 0:
@@ -76,7 +78,36 @@ def run_batches(
             start += int(batch["lengths"].shape[0])
             if progress is not None:
                 progress(start, total)
-    return {"module": name, "module_type": type(module).__name__, "diagnosis": diagnosis}
+    return {"module": name, "module_type": type(module).__name__, "diagnosis": diagnosis,
+            "kernel_check": check.record()}
+
+
+class KernelCheck:
+    """The largest ``max |difference|`` of the recomputed ``output``, ``h_n`` (and ``c_n``)
+    from the module's own fused call over the calls compared with it (the first call of a
+    ``record`` block; a cell loop has no fused call to compare)."""
+
+    def __init__(self) -> None:
+        self.outputs: dict[str, float] = {}
+        self.rows = 0
+
+    def update(self, states: RecurrentStates) -> None:
+        """Add one call's comparison (nothing when the call was not compared)."""
+        found = getattr(states, "fused_check", None)
+        if not found:
+            return
+        for what, value in found.items():
+            self.outputs[what] = max(self.outputs.get(what, 0.0), float(value))
+        self.rows += states.batch
+
+    def record(self) -> dict[str, Any] | None:
+        """The manifest's ``kernel_check``: ``max_abs_error`` (the largest of all),
+        ``outputs`` (per compared output) and ``rows`` (rows compared); None when no call
+        was compared."""
+        if not self.outputs:
+            return None
+        return {"max_abs_error": max(self.outputs.values()), "outputs": dict(self.outputs),
+                "rows": self.rows}
 
 
 def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list[str],

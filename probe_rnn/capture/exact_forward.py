@@ -178,19 +178,23 @@ class RecurrentCapture:
                 raise_on_mismatch(self.name, [(w, v, tol) for w, v in report], self.tolerance)
         h_n, c_n = self._unsort(h_n, call.unsorted), self._unsort(c_n, call.unsorted)
         result = self._package(call, top, h_n, c_n)
+        fused = None
         if verify and first:  # the module's own fused call, compared with the loop's result
-            result = self._compare(result, type(self.module).forward(self.module, input, hx))
-        self._store(call, hidden, cell, h_n, c_n, verified=verify)
+            theirs = type(self.module).forward(self.module, input, hx)
+            fused = self._compare(result, theirs)
+            result = theirs
+        self._store(call, hidden, cell, h_n, c_n, verified=verify, fused_check=fused)
         return result
 
-    def _compare(self, mine: Any, theirs: Any) -> Any:
-        """Check our ``output, h_n(, c_n)`` against the module's own call; return the latter."""
+    def _compare(self, mine: Any, theirs: Any) -> dict[str, float]:
+        """Check our ``output, h_n(, c_n)`` against the module's own call; return each one's
+        max |difference| (the kernel check the store's manifest records)."""
         names = ("output", "h_n", "c_n")
         pairs = zip(names, _leaves(mine), _leaves(theirs), strict=False)
         tol = default_tolerance(_leaves(theirs)[0].dtype)
         report = [diff(what, a.detach(), b.detach(), tol) for what, a, b in pairs]
         raise_on_mismatch(self.name, report, self.tolerance)
-        return theirs
+        return {what: float(value) for what, value, _ in report}
 
     def _checked(self, call: _Call, verify: bool, input: Any, hx: Any) -> Any:
         m, n = self.module, self.n_dirs
@@ -211,15 +215,16 @@ class RecurrentCapture:
             cell = None
         h_n = self._unsort(res.h_n, call.unsorted)
         c_n = self._unsort(res.c_n, call.unsorted)
-        self._store(call, res.hidden, cell, h_n.detach(),
-                    None if c_n is None else c_n.detach(), verified=verify)
         if call.batch_sizes is None:
             result = self._finish_padded(call, res.top, h_n, c_n)
         else:
             result = self._finish_packed(call, res.top, h_n, c_n)
+        fused = None
         if verify and self.n_calls == 0:  # chained layers against the module's own call
             with torch.no_grad():
-                self._compare(result, type(m).forward(m, input, hx))
+                fused = self._compare(result, type(m).forward(m, input, hx))
+        self._store(call, res.hidden, cell, h_n.detach(),
+                    None if c_n is None else c_n.detach(), verified=verify, fused_check=fused)
         return result
 
     # -- results ------------------------------------------------------------------------
@@ -228,7 +233,8 @@ class RecurrentCapture:
         return h if h is None or unsorted is None else h.index_select(1, unsorted)
 
     def _store(self, call: _Call, hidden: Tensor, cell: Tensor | None, h_n: Tensor,
-               c_n: Tensor | None, verified: bool) -> None:
+               c_n: Tensor | None, verified: bool, fused_check: dict[str, float] | None = None
+               ) -> None:
         m = self.module
         gates = None
         if self.kind in GATE_NAMES:  # references only: computed if a gate view is read
@@ -237,7 +243,7 @@ class RecurrentCapture:
         self.calls.append(RecurrentStates(
             layout=call.layout, hidden_packed=hidden, cell_packed=cell, h_n=h_n, c_n=c_n,
             kind=self.kind, hidden_size=m.hidden_size, proj_size=getattr(m, "proj_size", 0),
-            verified=verified, gate_source=gates,
+            verified=verified, gate_source=gates, fused_check=fused_check,
         ))
 
     def _package(self, call: _Call, top: Tensor, h_n: Tensor, c_n: Tensor | None) -> Any:

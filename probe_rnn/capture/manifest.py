@@ -57,15 +57,18 @@ class ViewSpec:
 
 #: manifest.json's keys in the order the writer has always written them.
 _KEYS = ("format", "format_version", "created", "versions", "model", "data", "module",
-         "module_type", "dtype", "capture", "views", "files", "sha256")
+         "module_type", "dtype", "capture", "kernel_check", "views", "files", "sha256")
 
 
 @dataclass(frozen=True)
 class StoreManifest:
     """``manifest.json``: format, versions, model and data identity, the captured module, the
-    dtype, the capture's record (batching, checks, diagnosis), the views, the other files and
-    the sha256 of every file (format 2 on). A key an older store lacks is None and stays
-    absent from :meth:`to_dict`; ``extra`` keeps keys this version does not know."""
+    dtype, the capture's record (batching, checks, diagnosis), the kernel check (the largest
+    ``max |difference|`` of the recomputed ``output``, ``h_n``, ``c_n`` from the module's own
+    fused call: ``max_abs_error``, ``outputs``, ``rows``; absent in stores written before it was
+    recorded, and for a cell loop), the views, the other files and the sha256 of every file
+    (format 2 on). A key an older store lacks is None and stays absent from :meth:`to_dict`;
+    ``extra`` keeps keys this version does not know."""
 
     format: str
     views: dict[str, ViewSpec]
@@ -78,6 +81,7 @@ class StoreManifest:
     module_type: str | None = None
     dtype: str | None = None
     capture: dict[str, Any] | None = None
+    kernel_check: dict[str, Any] | None = None
     files: dict[str, str] | None = None
     sha256: dict[str, str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +100,12 @@ class StoreManifest:
     def diagnosis(self) -> Any:
         """The output-vs-hidden diagnosis the capture measured (None before format 3)."""
         return (self.capture or {}).get("diagnosis")
+
+    @property
+    def max_kernel_error(self) -> float | None:
+        """The kernel check's largest absolute error (None when the store records none)."""
+        value = (self.kernel_check or {}).get("max_abs_error")
+        return None if value is None else float(value)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's JSON object, keys in the order the writer writes them."""
@@ -127,3 +137,21 @@ class StoreManifest:
         known, extra = known_and_extra(value, _KEYS)
         known["views"] = {str(n): ViewSpec.from_dict(v) for n, v in views.items()}
         return cls(**known, extra=extra)
+
+
+def kernel_error(kernel_check: Mapping[str, Any] | None) -> str:
+    """The kernel check's largest absolute error as printed (``2.98e-08``), or "not recorded"."""
+    if not kernel_check or kernel_check.get("max_abs_error") is None:
+        return "not recorded"
+    return f"{float(kernel_check['max_abs_error']):.3g}"
+
+
+def describe_kernel_check(kernel_check: Mapping[str, Any] | None) -> str:
+    """The kernel check in words, for the terminal and the report: ``largest |difference|
+    from the fused kernel 2.98e-08 (output, h_n, c_n over 64 rows)``."""
+    if not kernel_check or kernel_check.get("max_abs_error") is None:
+        return ("no fused-kernel check recorded (a cell loop has no fused call to compare; a "
+                "store written by an older probe-rnn did not record it)")
+    compared = ", ".join(kernel_check.get("outputs") or {}) or "the outputs"
+    return (f"largest |difference| from the fused kernel {kernel_error(kernel_check)} "
+            f"({compared} over {int(kernel_check.get('rows') or 0)} rows)")

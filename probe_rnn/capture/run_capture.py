@@ -159,10 +159,11 @@ def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[s
             resolved, shards = _run_shards(bundle, df, texts, labels, batches, writer, key,
                                            verify, progress, client)
         writer.close()
-        diagnosis = resolved.pop("diagnosis")
+        diagnosis, kernel_check = resolved.pop("diagnosis"), resolved.pop("kernel_check")
         writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3),
                        "diagnosis": None if diagnosis is None else
-                       diagnosis.table(resolved["module"]).to_dict("records")}, shards)
+                       diagnosis.table(resolved["module"]).to_dict("records")}, shards,
+                      kernel_check=kernel_check)
     except BaseException:  # disk full, Ctrl-C, a model error: no half-written store is left
         if writer is not None:
             writer.close(after_error=True)

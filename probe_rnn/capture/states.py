@@ -143,6 +143,10 @@ class RecurrentStates:
     num_layers, num_directions, proj_size, hidden_size : int
     verified : bool
         True when this call was checked against the fused kernel.
+    fused_check : dict of str to float or None
+        ``max |difference|`` of ``output``, ``h_n`` (and ``c_n``) recomputed against the
+        module's own fused call, when this call was compared with it (the first checked call
+        of a ``record`` block); None otherwise.
     gate_names : tuple of str
         Gates with views (``("i", "f", "g", "o")`` LSTM, ``("r", "z", "n")`` GRU, else empty);
         read with :meth:`gate_packed`, :meth:`gate_padded`, :meth:`gate_flat` (recomputed on
@@ -162,6 +166,7 @@ class RecurrentStates:
         proj_size: int = 0,
         verified: bool = False,
         gate_source: Any = None,
+        fused_check: dict[str, float] | None = None,
     ) -> None:
         self.layout = layout
         # per layer (n_tokens, directions, size), packed layout; a stacked
@@ -176,6 +181,7 @@ class RecurrentStates:
         self.hidden_size = hidden_size
         self.proj_size = proj_size
         self.verified = verified
+        self.fused_check = fused_check
         # computes gates of one layer/direction on demand (probe_rnn.capture.gates); None: none
         self.gate_source = gate_source
         self._gates: dict[tuple[int, int], Tensor] = {}

@@ -231,11 +231,14 @@ class StoreWriter:
                 "arrays": {name: (kind, file.path.name, file.shape)
                            for name, (kind, file) in self.arrays.items()}}
 
-    def finish(self, capture_info: dict[str, Any], shards: int = 0) -> None:
+    def finish(self, capture_info: dict[str, Any], shards: int = 0,
+               kernel_check: dict[str, Any] | None = None) -> None:
         """Rename the meta file into place, then write ``manifest.json`` atomically.
 
         ``shards`` capture shards wrote ``meta.shard-{k}.arrows.part`` files, appended in
-        order after this writer's own rows."""
+        order after this writer's own rows; ``kernel_check`` is the comparison of the
+        recomputed states with the module's fused call (:class:`~probe_rnn.capture.batches.
+        KernelCheck`), None when none was compared."""
         streams = [self.out / "meta.arrows.part",
                    *(self.out / f"meta.shard-{k}.arrows.part" for k in range(shards))]
         _stream_to_parquet(streams, self.out / "meta.parquet.part")
@@ -250,7 +253,7 @@ class StoreWriter:
             data={"checksum": capture_info["data_checksum"], "rows": len(self.texts),
                   "tokens": self.n_tokens},
             module=capture_info["module"], module_type=capture_info["module_type"],
-            dtype=self.dtype, capture=capture_info,
+            dtype=self.dtype, capture=capture_info, kernel_check=kernel_check,
             views={name: ViewSpec(f"views/{file.path.name}", kind, tuple(file.shape), self.dtype)
                    for name, (kind, file) in self.arrays.items()},
             files={"meta": "meta.parquet", "offsets": "offsets.npy",

@@ -288,6 +288,14 @@ def print_failed_cells(results: pd.DataFrame) -> None:
 
 
 def say(line: str) -> None:
-    """A progress or status line on stderr, printed verbatim."""
-    console.print(line, soft_wrap=True, markup=False)
+    """A progress or status line on stderr, its words verbatim: wrapped by Rich at word
+    boundaries on a terminal (a line printed raw broke mid-word at the terminal's edge), one
+    line as it is when stderr is piped (logs and tools read it whole)."""
+    console.print(line, soft_wrap=not console.is_terminal, markup=False, emoji=False)
+
+
+def print_wrapped(text: str) -> None:
+    """A paragraph of results on stdout (e.g. the report's answer), wrapped like :func:`say`."""
+    out = stdout()
+    out.print(text, soft_wrap=not out.is_terminal, emoji=False)
 

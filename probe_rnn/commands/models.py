@@ -94,14 +94,20 @@ def train_cmd(
     seed: SeedOpt = 0,
 ) -> None:
     """Train a recurrent text classifier (early stopping on dev) and save its checkpoint."""
+    import warnings
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from probe_rnn.data.tokenizer_choice import WordTableWarning
     from probe_rnn.models import save_checkpoint, train
 
     df, source = load_data(data, dataset, text, label)
+    _warn_char_on_words(df, tokenizer)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=console, transient=False) as bar:
+    with Progress(*columns, console=console, transient=False) as bar, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", WordTableWarning)  # said above, in the CLI's words
         result = train(
             df, tokenizer=tokenizer, rnn=rnn, layers=layers, hidden=hidden,
             embedding_dim=embedding_dim, bidirectional=bidirectional, readout=readout,
@@ -112,6 +118,17 @@ def train_cmd(
     test = "n/a" if result.test_accuracy != result.test_accuracy else f"{result.test_accuracy:.3f}"
     typer.echo(f"dev accuracy {result.dev_accuracy:.3f}  test accuracy {test}  -> {out}")
 
+
+
+def _warn_char_on_words(df: object, tokenizer: str) -> None:
+    """One warning line naming ``--tokenizer word`` when a word-level table is about to be
+    trained char by char (:mod:`probe_rnn.data.tokenizer_choice`)."""
+    from probe_rnn.commands.common import say
+    from probe_rnn.data.tokenizer_choice import char_on_words
+
+    message = char_on_words(df, tokenizer, option="--tokenizer word")
+    if message is not None:
+        say(f"warning: {message}")
 
 
 @model_options

@@ -24,6 +24,7 @@ from probe_rnn.commands.common import (
     load_plugins,
     option_group,
     print_failed_cells,
+    print_wrapped,
     say,
     split_list,
     stdout,
@@ -105,8 +106,7 @@ def probe_cmd(
         result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
                               say=say, progress=Progress(quiet=quiet), client=client)
     stdout().print(headline_table(result.results))
-    print_failed_cells(result.results)
-    typer.echo(f"report: {result.report_path or result.out_dir}")
+    _print_ending(result)
 
 
 @writes_out()
@@ -128,7 +128,15 @@ def demo_cmd(
     say(f"probe-rnn demo -> {out}")
     result = run_demo(out, seed=seed, umap=umap, retrain=retrain, jobs=jobs, say=say,
                       progress=Progress(quiet=quiet))
+    _print_ending(result)
+
+
+def _print_ending(result: Any) -> None:
+    """How ``probe`` and ``demo`` end: the failed cells (stderr), the report's opening answer
+    in plain words and the report's path."""
     print_failed_cells(result.results)
+    if result.answer is not None:
+        print_wrapped(result.answer.plain)
     typer.echo(f"report: {result.report_path or result.out_dir}")
 
 

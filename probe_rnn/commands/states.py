@@ -76,6 +76,10 @@ def capture_cmd(
     reused = " (reused: same model, data and options)" if done["batches"] == 0 else ""
     typer.echo(f"captured {store.n_rows} rows, {len(store.views)} views, "
                f"{disk_size(store.path)} on disk -> {store.path}{reused}")
+    from probe_rnn.capture.manifest import describe_kernel_check
+    from probe_rnn.commands.common import print_wrapped
+
+    print_wrapped(f"kernel check: {describe_kernel_check(store.manifest.kernel_check)}")
 
 
 # -- attribution ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from probe_rnn.data import Tokenizer, check_table, ensure_splits, label_names
 from probe_rnn.data.splits import check_splittable
+from probe_rnn.data.tokenizer_choice import warn_char_on_words
 from probe_rnn.errors import ConfigError, DataError
 from probe_rnn.hashing import data_checksum
 from probe_rnn.models.adapters import ProbeRnnAdapter
@@ -292,6 +293,7 @@ def train(
     and budget keywords are those of :class:`Architecture` and :class:`TrainBudget`
     (:func:`train_model` takes the two objects).
     """
+    warn_char_on_words(df, tokenizer)  # a word-level table trained char by char is named
     architecture = Architecture(rnn=rnn, embedding_dim=embedding_dim, hidden=hidden,
                                 layers=layers, bidirectional=bidirectional, dropout=dropout,
                                 packed=packed)

@@ -26,6 +26,7 @@ import pandas as pd
 
 from probe_rnn.atomic import write_text
 from probe_rnn.capture.diagnosis import plain_explanations
+from probe_rnn.capture.manifest import describe_kernel_check
 from probe_rnn.catalogue import MEAN_OUTPUT, OUTPUT_LAST, state_views
 from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
@@ -95,10 +96,19 @@ class Report:
                 f"figures, {self.size_bytes / 1e6:.1f} MB>")
 
     def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html.escape(f.text)}</li>" for f in self.findings)
-        answer = f"<p>{html.escape(self.answer.text)}</p>" if self.answer else ""
-        return (f"<div><b>probe-rnn report</b>: <code>{html.escape(str(self.path))}</code> "
+        """The answer and the findings (`view` names as ``<code>``, text escaped) under a link
+        to the page (a ``file:`` URI)."""
+        items = "".join(f"<li>{page.codespans(f.text)}</li>" for f in self.findings)
+        answer = f"<p>{page.codespans(self.answer.text)}</p>" if self.answer else ""
+        return (f"<div><b>probe-rnn report</b>: {file_link(self.path)} "
                 f"({len(self.figures)} figures){answer}<ol>{items}</ol></div>")
+
+
+def file_link(path: Path) -> str:
+    """``<a href="file:///…/index.html"><code>path</code></a>``: a link a notebook opens."""
+    uri = Path(path).resolve().as_uri()
+    return (f'<a href="{html.escape(uri)}" target="_blank"><code>{html.escape(str(path))}'
+            "</code></a>")
 
 
 def _projections(data: RunData, store: object, method: str, seed: int, max_points: int,
@@ -140,6 +150,8 @@ def _project(data: RunData, store: StateStore, view: str, method: str, seed: int
 
 def _cards(data: RunData) -> dict[str, T.Table]:
     model = dict(data.run.model or {})
+    for name, check in data.kernel_checks().items():  # the capture's check of every state
+        model[f"kernel check ({name})"] = describe_kernel_check(check)
     written = data.run.to_dict()
     details = {k: written[k] for k in ("arguments", "stages", "seed", "created",
                                        "probe_rnn_version") if k in written}

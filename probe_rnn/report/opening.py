@@ -67,6 +67,12 @@ class Answer:
         return " ".join(self.sentence_texts)
 
     @property
+    def plain(self) -> str:
+        """The whole answer in plain words, as the report's page reads (view names without
+        their backticks): what ``probe-rnn probe`` and ``demo`` print at the end."""
+        return self.text.replace("`", "")
+
+    @property
     def links(self) -> list[str]:
         """Every ``href`` of the answer, in order."""
         return [seg.href for sentence in self.sentences for seg in sentence if seg.href]

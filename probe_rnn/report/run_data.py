@@ -101,6 +101,22 @@ class RunData:
         store.verify(read)
         return store
 
+    def kernel_checks(self) -> dict[str, dict[str, Any] | None]:
+        """Each state store's kernel check (its manifest's ``kernel_check``: the largest
+        |difference| of the recomputed states from the fused kernel), by model, for the stores
+        in the run folder whose manifest reads (``trained`` in ``states/``, ``random-init`` in
+        ``states-random/``)."""
+        from probe_rnn.capture.manifest import MANIFEST, StoreManifest
+
+        found: dict[str, dict[str, Any] | None] = {}
+        for model, folder in (("trained", "states"), ("random-init", "states-random")):
+            try:
+                text = (self.path / folder / MANIFEST).read_text(encoding="utf-8")
+                found[model] = StoreManifest.from_dict(json.loads(text)).kernel_check
+            except (OSError, ValueError, ProbeRnnError):
+                continue
+        return found
+
 
 def load_run(run_dir: str | Path) -> RunData:
     """Read a run folder.
@@ -252,7 +268,7 @@ def _read_results(path: Path) -> pd.DataFrame:
     parquet, csv = path / "results.parquet", path / "results.csv"
     try:
         if parquet.is_file():
-            results = pd.read_parquet(parquet)
+            results = _bare(pd.read_parquet(parquet))
         elif csv.is_file():
             results = pd.read_csv(csv)
         else:
@@ -287,6 +303,14 @@ def _read_optional_csv(file: Path, notes: dict[str, str], anchor: str) -> pd.Dat
         return None
 
 
+def _bare(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the ``attrs`` pandas restores from a parquet file's metadata (the
+    probing card: run.json's to tell): pandas deep-copies ``attrs`` into every frame derived
+    from one, which took three quarters of a re-render."""
+    frame.attrs.clear()
+    return frame
+
+
 def _read_optional_parquet(file: Path, notes: dict[str, str], anchor: str, without: str
                            ) -> pd.DataFrame | None:
     """A table only some runs have: None when absent; when damaged, None and a note saying
@@ -294,7 +318,7 @@ def _read_optional_parquet(file: Path, notes: dict[str, str], anchor: str, witho
     if not file.is_file():
         return None
     try:
-        return pd.read_parquet(file)
+        return _bare(pd.read_parquet(file))
     except Exception:  # noqa: BLE001 - pyarrow raises many types on damaged files
         notes[anchor] = f"{file.name} cannot be read; {without}."
         return None

@@ -33,6 +33,7 @@ from probe_rnn.models.batch_dependence import check_batch_dependence
 from probe_rnn.probing.code import run_code
 from probe_rnn.probing.timelimit import checked_timeout
 from probe_rnn.progress import Progress
+from probe_rnn.report.opening import Answer
 from probe_rnn.run import stages
 from probe_rnn.run.bookkeeping import RunContext, clear_stale, reusable_stages
 from probe_rnn.run.inputs import check_labels, check_names, data_card, model_card
@@ -47,18 +48,27 @@ Say = Callable[[str], None]
 
 @dataclass
 class RunResult:
-    """What a run produced: the folder, the results table, the report path (if built) and
-    each stage's record (seconds, status, detail)."""
+    """What a run produced: the folder, the results table, the report path (if built), each
+    stage's record (seconds, status, detail) and the report's opening answer (``answer.plain``
+    in plain words; None without a report)."""
 
     out_dir: Path
     results: pd.DataFrame
     diagnosis: pd.DataFrame
     report_path: Path | None
     stages: dict[str, StageRecord] = field(default_factory=dict)
+    answer: Answer | None = None
 
     def _repr_html_(self) -> str:
-        where = self.report_path or self.out_dir
-        return f"<p>probe-rnn run in <code>{where}</code>: {len(self.results)} result rows</p>"
+        """The answer (`view` names as ``<code>``) and a ``file:`` link to the report."""
+        from probe_rnn.report.build import file_link
+        from probe_rnn.report.page import codespans
+
+        where = file_link(self.report_path or self.out_dir)
+        answer = f"<p>{codespans(self.answer.text)}</p>" if self.answer else ""
+        label = "report" if self.report_path else "run folder"
+        return (f"<div><b>probe-rnn run</b>: {len(self.results)} result rows; {label} "
+                f"{where}{answer}</div>")
 
 
 def run_pipeline(
@@ -226,5 +236,6 @@ def _run_stages(ctx: RunContext) -> RunResult:
     diagnosis = stages.diagnosis(ctx, stores["trained"])
     results = stages.probing(ctx, stores)
     stages.attribution(ctx)
-    report_path = stages.report(ctx)
-    return RunResult(ctx.out, results, diagnosis, report_path, dict(ctx.record.stages or {}))
+    report = stages.report(ctx)
+    return RunResult(ctx.out, results, diagnosis, None if report is None else Path(report.path),
+                     dict(ctx.record.stages or {}), None if report is None else report.answer)

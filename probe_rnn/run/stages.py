@@ -25,10 +25,14 @@ import pandas as pd
 from probe_rnn.atomic import replacing
 from probe_rnn.attribution import attribute
 from probe_rnn.capture.diagnosis import DIAGNOSIS_COLUMNS, stored_diagnosis
+from probe_rnn.capture.manifest import describe_kernel_check, kernel_error
 from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.store import StateStore
+from probe_rnn.capture.views import views_for
+from probe_rnn.catalogue import parse_view
 from probe_rnn.errors import StorageRangeError
 from probe_rnn.models import ModelBundle, build_random_init
+from probe_rnn.models.recurrent import first_recurrent, module_kind
 from probe_rnn.probing import save_results
 from probe_rnn.probing.exported import import_probe
 from probe_rnn.probing.journal import Journal
@@ -36,6 +40,7 @@ from probe_rnn.probing.probe_results import ProbeResults
 from probe_rnn.probing.probe_settings import ProbeSettings
 from probe_rnn.probing.runner import probe_stores
 from probe_rnn.probing.state_source import StateSource
+from probe_rnn.probing.tasks import DEFAULT_TASKS, get_task
 from probe_rnn.report import build_report
 from probe_rnn.run.bookkeeping import RunContext, reread
 from probe_rnn.run_folder import (
@@ -53,6 +58,7 @@ from probe_rnn.run_record import ProbingCard, StageRecord
 
 if TYPE_CHECKING:
     from probe_rnn.data.probed_rows import ProbedRows
+    from probe_rnn.report.build import Report
     from probe_rnn.run.settings import RunSettings
 
 
@@ -61,8 +67,11 @@ def capture(ctx: RunContext) -> dict[str, StateStore]:
     architecture with random weights (a capture reuses a complete store already there)."""
     df, out = ctx.df, ctx.out
     n_models = 2 if ctx.settings.random_baseline else 1
+    rows = f"{len(df)} rows × 2 models (trained + random-init)" if n_models == 2 else \
+        f"{len(df)} rows"
+    unit = f"rows = {rows}" if n_models == 2 else "rows"
     with ctx.stage("capture", reuse=False) as note, \
-            ctx.progress.stage("capture", len(df) * n_models, "rows") as bar:
+            ctx.progress.stage("capture", len(df) * n_models, unit) as bar:
         stores = {"trained": _capture_in_range(
             ctx, ctx.bundle, out / STATES_DIR, progress=lambda done, total: bar(done))}
         if ctx.settings.random_baseline:
@@ -70,8 +79,18 @@ def capture(ctx: RunContext) -> dict[str, StateStore]:
             stores["random-init"] = _capture_in_range(
                 ctx, baseline, out / RANDOM_STATES_DIR,
                 progress=lambda done, total: bar(len(df) + done))
-        note(f"{len(df)} rows, {len(stores['trained'].views)} views")
+        note(f"{rows}, {len(stores['trained'].views)} views; {kernel_check_note(stores)}")
     return stores
+
+
+def kernel_check_note(stores: dict[str, StateStore]) -> str:
+    """``kernel check: ...``: each store's largest |difference| of its recomputed states from
+    the fused kernel, named by model when there are several."""
+    checks = {name: store.manifest.kernel_check for name, store in stores.items()}
+    if len(checks) == 1 or not any(checks.values()):
+        return f"kernel check: {describe_kernel_check(next(iter(checks.values())))}"
+    errors = ", ".join(f"{name} {kernel_error(check)}" for name, check in checks.items())
+    return f"kernel check (largest |difference| from the fused kernel): {errors}"
 
 
 def _capture_in_range(ctx: RunContext, bundle: ModelBundle, folder: Path, progress: Any
@@ -79,14 +98,33 @@ def _capture_in_range(ctx: RunContext, bundle: ModelBundle, folder: Path, progre
     """:func:`~probe_rnn.capture.capture_states` into ``folder`` in float16, or in float32, with a
     notice, when the model's states lie beyond float16's range (``probe`` has no dtype option:
     the run stores what it can hold exactly)."""
-    views = None if ctx.settings.views is None else list(ctx.settings.views)
-    options = {"views": views, "notice": ctx.say, "progress": progress, "client": ctx.client,
+    options = {"views": views_to_capture(ctx.bundle, ctx.settings), "notice": ctx.say,
+               "progress": progress, "client": ctx.client,
                "batch_size": ctx.settings.batch_size}
     try:
         return capture_states(bundle, ctx.df, folder, **options)
     except StorageRangeError as exc:
         ctx.say(f"{'capture':<12} {str(exc).split(':')[0]}: storing float32 instead")
         return capture_states(bundle, ctx.df, folder, dtype="float32", **options)
+
+
+def views_to_capture(bundle: ModelBundle, settings: RunSettings) -> list[str] | None:
+    """The views the run's stores hold: those ``settings.views`` names; by default the
+    sentence views of the captured module, which are all that probing reads
+    (:func:`~probe_rnn.probing.runner.views_to_probe`), and every view (None) only when a task
+    is per-token or the module is no fused one. Per-token views of every layer are most of a
+    store (``hidden``, ``cell``, ``output`` at each token), so a default run does not write
+    them."""
+    if settings.views is not None:
+        return list(settings.views)
+    tasks = [get_task(t) for t in (DEFAULT_TASKS if settings.tasks is None else settings.tasks)]
+    found = first_recurrent(bundle.model)
+    if found is None or any(task.level == "token" for task in tasks):
+        return None
+    module = found[1]
+    every = views_for(module.num_layers, 2 if module.bidirectional else 1,
+                      module_kind(module) == "lstm")
+    return [name for name in every if parse_view(name).kind == "sentence"]
 
 
 def diagnosis(ctx: RunContext, store: StateStore) -> pd.DataFrame:
@@ -222,13 +260,13 @@ def measured_probes(out: Path, probe: str) -> dict[str, Any]:
     return found
 
 
-def report(ctx: RunContext) -> Path | None:
-    """The HTML report of the run folder (None with ``report=False``)."""
+def report(ctx: RunContext) -> Report | None:
+    """The HTML report of the run folder, with its opening answer (None with
+    ``report=False``)."""
     if not ctx.settings.report:
         return None
     with ctx.stage("report", reuse=False) as note:
         built = build_report(ctx.out, umap=ctx.settings.umap, seed=ctx.settings.seed,
                              progress=ctx.progress)
-        report_path = Path(built.path)
-        note(str(report_path))
-    return report_path
+        note(str(built.path))
+    return built

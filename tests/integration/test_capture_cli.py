@@ -41,10 +41,16 @@ def test_capture_dataset_then_reuse(checkpoint: Path, tmp_path: Path) -> None:
             str(out), "--dtype", "float32", "--batch-size", "64")
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr
-    last = proc.stdout.strip().splitlines()[-1]
+    last, kernel = proc.stdout.strip().splitlines()[-2:]
     assert last.startswith("captured 300 rows,") and "on disk" in last and str(out) in last
     store = StateStore(out)
     assert store.n_rows == 300 and store.manifest.dtype == "float32"
+    # the kernel check's largest error, as the manifest holds it (recomputed independently
+    # in tests/unit/capture/test_batches.py)
+    error = store.manifest.max_kernel_error
+    assert error is not None and store.manifest.kernel_check["rows"] == 64  # the first batch
+    assert kernel == (f"kernel check: largest |difference| from the fused kernel {error:.3g} "
+                      "(output, h_n, c_n over 64 rows)")
     assert {"output@last", "h_n/L1/bwd", "c_n/L0/fwd", "hidden/L0/bwd", "output"} <= set(
         store.views)
     names = set(load_dataset("names")["text"])
@@ -52,7 +58,8 @@ def test_capture_dataset_then_reuse(checkpoint: Path, tmp_path: Path) -> None:
     lengths = store.meta["length"].to_numpy()
     np.testing.assert_array_equal(np.diff(store.offsets()), lengths)
     again = run_cli(*args)
-    assert again.returncode == 0 and "reused" in again.stdout.strip().splitlines()[-1]
+    again_last, again_kernel = again.stdout.strip().splitlines()[-2:]
+    assert again.returncode == 0 and "reused" in again_last and again_kernel == kernel
 
 
 def test_capture_file_with_views_and_inspect_dataset(checkpoint: Path, tmp_path: Path) -> None:

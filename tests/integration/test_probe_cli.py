@@ -4,6 +4,8 @@ selectivity, MDL and both baselines; a plugin probe from ./probes; re-rendering 
 from __future__ import annotations
 
 import json
+import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def probed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     tmp = tmp_path_factory.mktemp("probe")
     model = tmp / "m.pt"
     proc = run_cli("train", "--dataset", "names", "--rnn", "lstm", "--layers", "2",
@@ -32,7 +34,52 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    "--no-umap", cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"report: {out / 'index.html'}" in proc.stdout
-    return out
+    return out, proc
+
+
+@pytest.fixture(scope="module")
+def run_dir(probed: tuple[Path, subprocess.CompletedProcess]) -> Path:
+    return probed[0]
+
+
+class _AnswerText(HTMLParser):
+    """The text of the page's first ``<p class="answer">`` (tags dropped, as a reader sees it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth, self.parts, self.done = 0, [], False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth:
+            self.depth += tag == "p"
+        elif tag == "p" and ("class", "answer") in attrs and not self.done:
+            self.depth = 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag == "p":
+            self.depth -= 1
+            self.done = self.done or self.depth == 0
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.parts.append(data)
+
+
+def test_probe_ends_with_the_reports_opening_answer(probed) -> None:
+    out, proc = probed
+    reader = _AnswerText()
+    reader.feed((out / "index.html").read_text(encoding="utf-8"))
+    opening = " ".join("".join(reader.parts).split())
+    assert opening.startswith("Output or hidden state?")
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1].startswith("report: ")
+    assert lines[-2] == opening  # piped: one line, word for word the page's
+    # the capture stage names both models' rows and its kernel check
+    capture = [line for line in proc.stderr.splitlines() if line.startswith("capture ")][-1]
+    assert "300 rows × 2 models (trained + random-init)" in capture
+    assert ("kernel check (largest |difference| from the fused kernel): trained "
+            in capture)
+    assert " s  " in capture  # the stage's closing line (after the progress lines)
 
 
 def test_results_hold_every_measure_and_baseline(run_dir: Path) -> None:

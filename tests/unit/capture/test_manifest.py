@@ -15,6 +15,8 @@ from probe_rnn.capture.manifest import (
     STORE_FORMAT_VERSION,
     StoreManifest,
     ViewSpec,
+    describe_kernel_check,
+    kernel_error,
 )
 from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.store import StateStore
@@ -24,7 +26,7 @@ from tests.unit.capture.store_support import make_bundle, make_table
 
 #: The key order the writer has always used (store_writer before StoreManifest).
 WRITER_ORDER = ["format", "format_version", "created", "versions", "model", "data", "module",
-                "module_type", "dtype", "capture", "views", "files", "sha256"]
+                "module_type", "dtype", "capture", "kernel_check", "views", "files", "sha256"]
 
 
 def test_a_captured_store_writes_the_typed_manifest(tmp_path) -> None:
@@ -48,7 +50,22 @@ def test_an_old_manifest_round_trips_without_gaining_keys() -> None:
            "files": {"meta": "meta.parquet"}, "from_a_fork": 1}
     manifest = StoreManifest.from_dict(json.loads(json.dumps(old)))
     assert manifest.sha256 is None and manifest.views["h"].dtype is None
+    assert manifest.kernel_check is None and manifest.max_kernel_error is None  # not recorded
     assert json.dumps(manifest.to_dict()) == json.dumps(old)
+
+
+def test_the_kernel_check_is_described_from_the_manifest() -> None:
+    check = {"max_abs_error": 2.9802322e-08, "outputs": {"output": 0.0, "h_n": 2.9802322e-08},
+             "rows": 64}
+    manifest = StoreManifest.from_dict({"format": STORE_FORMAT, "kernel_check": check,
+                                        "views": {"h": {"file": "h", "kind": "sentence",
+                                                        "shape": [2, 3]}}})
+    assert manifest.max_kernel_error == 2.9802322e-08
+    assert manifest.to_dict()["kernel_check"] == check
+    assert kernel_error(check) == "2.98e-08" and kernel_error(None) == "not recorded"
+    assert describe_kernel_check(check) == ("largest |difference| from the fused kernel "
+                                            "2.98e-08 (output, h_n over 64 rows)")
+    assert describe_kernel_check(None).startswith("no fused-kernel check recorded")
 
 
 @pytest.mark.parametrize(("manifest", "needle"), [

@@ -142,3 +142,40 @@ def test_table_options_give_a_table_source() -> None:
     assert list(inspect.signature(command).parameters) == ["data", "dataset", "text", "label"]
     got = command(data=None, dataset="names", text="t", label="l")
     assert got == TableSource(None, "names", "t", "l")
+
+
+LONG = ("capture      400 rows × 2 models (trained + random-init), 14 views; kernel check "
+        "(largest |difference| from the fused kernel): trained 2.98e-08, random-init 1.49e-08 "
+        "reports/demo/index.html")
+
+
+@pytest.mark.parametrize("where", ["stderr", "stdout"])
+def test_long_lines_wrap_at_word_boundaries_on_a_terminal(monkeypatch, where) -> None:
+    import io
+
+    from rich.console import Console
+
+    from probe_rnn.commands import common
+
+    shown = io.StringIO()
+    terminal = Console(file=shown, force_terminal=True, width=40, highlight=False,
+                       color_system=None, markup=False)
+    if where == "stderr":
+        monkeypatch.setattr(common, "console", terminal)
+        common.say(LONG)
+    else:
+        monkeypatch.setattr(common, "stdout", lambda soft_wrap=False: terminal)
+        common.print_wrapped(LONG)
+    lines = shown.getvalue().splitlines()
+    assert len(lines) > 3 and all(len(line) <= 40 for line in lines)
+    # no word is cut: the lines' words are the text's words, in order
+    assert " ".join(lines).split() == LONG.split()
+
+
+def test_piped_lines_stay_whole(capsys) -> None:
+    from probe_rnn.commands import common
+
+    common.say(LONG + " :smile: [bold]x[/bold]")  # nor markup nor emoji codes are read
+    common.print_wrapped(LONG)
+    captured = capsys.readouterr()
+    assert captured.err == LONG + " :smile: [bold]x[/bold]\n" and captured.out == LONG + "\n"

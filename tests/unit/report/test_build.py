@@ -238,6 +238,11 @@ def test_notebook_repr_escapes(tmp_path) -> None:
     shown = report._repr_html_()
     assert str(report.path) in shown and "<script" not in shown
     assert shown.count("<li>") == len(report.findings) > 0
+    # the answer and the findings as a notebook shows them: view names as code, no backticks,
+    # under a link that opens the page
+    assert report.answer is not None and "`" in report.answer.text
+    assert "`" not in shown and "<code>output@last</code>" in shown
+    assert f'href="{report.path.resolve().as_uri()}"' in shown
 
 
 def test_a_run_without_attribution_says_it_was_skipped(tmp_path) -> None:
@@ -250,7 +255,17 @@ def test_a_run_without_attribution_says_it_was_skipped(tmp_path) -> None:
     report = build_report(run, umap=False)
     assert report.notes["attribution"] == ("Attribution was skipped for this run "
                                            "(attribution_rows=0).")
-    assert "did not finish" not in report.path.read_text(encoding="utf-8")
+    text = report.path.read_text(encoding="utf-8")
+    assert "did not finish" not in text
+    # the model card shows the capture's kernel check as the store's manifest records it
+    from probe_rnn.capture.store import StateStore
+
+    check = StateStore(run / "states").manifest.kernel_check
+    model = text[text.index("<h3>Model</h3>"):text.index("<h3>Data</h3>")]
+    assert check is not None and "kernel check (trained)" in model
+    assert (f"largest |difference| from the fused kernel {check['max_abs_error']:.3g} "
+            f"(output, h_n, c_n over {check['rows']} rows)") in model
+    assert "kernel check (random-init)" not in model  # no random baseline in this run
 
 
 def test_cards_have_no_blank_rows_and_say_which_rows_were_probed(run_dir) -> None:

@@ -154,3 +154,37 @@ def test_a_changed_store_file_is_refused_and_an_unreadable_store_left_out(run_di
     data = load_run(run_dir)
     assert data.store() is None and data.states is None
     assert data.notes["projections"].startswith("States cannot be read (")
+
+
+def test_tables_come_without_the_attrs_pandas_keeps_in_their_files(run_dir: Path) -> None:
+    """The probing card written into results.parquet's metadata (as ``to_pandas()`` leaves it)
+    is not carried on the frames the report works on: pandas deep-copies ``attrs`` into every
+    derived frame, which made a re-render four times slower."""
+    card = {"cell_records": [{"key": str(i), "view": "output@last"} for i in range(50)]}
+    for name in ("results.parquet", "train-rows.parquet"):
+        frame = pd.read_parquet(run_dir / "results.parquet")
+        frame.attrs.update(card)
+        frame.to_parquet(run_dir / name)
+        assert pd.read_parquet(run_dir / name).attrs == card  # pandas keeps them in the file
+    data = load_run(run_dir)
+    assert data.results.attrs == {}
+    assert data.train_rows is not None and data.train_rows.attrs == {}
+    assert len(data.results) == len(pd.read_parquet(run_dir / "results.parquet"))
+
+
+def test_kernel_checks_are_read_from_each_stores_manifest(tmp_path: Path) -> None:
+    from probe_rnn.capture.manifest import MANIFEST, STORE_FORMAT
+
+    run = make_run(tmp_path / "run", attribution=False)
+    data = load_run(run)
+    view = {"h": {"file": "views/h.npy", "kind": "sentence", "shape": [2, 3]}}
+    check = {"max_abs_error": 1.5e-7, "outputs": {"output": 1.5e-7, "h_n": 0.0}, "rows": 8}
+    for folder, manifest in (("states", {"format": STORE_FORMAT, "views": view,
+                                         "kernel_check": check}),
+                             ("states-random", {"format": STORE_FORMAT, "views": view})):
+        (run / folder).mkdir(exist_ok=True)
+        (run / folder / MANIFEST).write_text(json.dumps(manifest))
+    # a store written before the check was recorded reads, with no check
+    assert data.kernel_checks() == {"trained": check, "random-init": None}
+    (run / "states-random" / MANIFEST).write_text("{not json")
+    assert data.kernel_checks() == {"trained": check}  # an unreadable manifest is left out

@@ -81,3 +81,19 @@ def test_what_is_not_a_model_or_a_table_is_named(tmp_path, bundle) -> None:
     with pytest.raises(ConfigError, match="DataFrame") as refused:
         probe_rnn.probe(bundle, [("ab", "p")], tmp_path / "y")
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_the_result_carries_the_reports_answer_and_links_to_it(tmp_path, bundle) -> None:
+    from probe_rnn.report import build_report
+
+    result = probe_rnn.probe(bundle, DF, tmp_path / "r", **dict(FAST, report=True))
+    assert result.report_path == tmp_path / "r" / "index.html"
+    rebuilt = build_report(tmp_path / "r", umap=False)  # the page, rendered again from files
+    assert result.answer is not None and result.answer.text == rebuilt.answer.text
+    assert result.answer.plain == result.answer.text.replace("`", "")
+    shown = result._repr_html_()
+    assert f'href="{result.report_path.resolve().as_uri()}"' in shown
+    assert "`" not in shown and "<code>output@last</code>" in shown
+    quiet = probe_rnn.probe(bundle, DF, tmp_path / "q", **FAST)  # report=False: no answer
+    assert quiet.answer is None and quiet.report_path is None
+    assert (tmp_path / "q").resolve().as_uri() in quiet._repr_html_()

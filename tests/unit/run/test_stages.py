@@ -82,3 +82,84 @@ def test_measured_probes_leave_out_failed_cells_and_old_folders(probed_run, tmp_
     assert measured_probes(elsewhere, "logistic") == {}  # cells from before probes were kept
     (elsewhere / CELLS_CSV).unlink()
     assert measured_probes(elsewhere, "logistic") == {}
+
+
+def _tiny_bundle(rnn: str, layers: int, bidirectional: bool, df: pd.DataFrame):
+    import torch
+
+    from probe_rnn.data import Tokenizer
+    from probe_rnn.models import ModelBundle, ModelConfig, ProbeRnnAdapter, RNNClassifier
+
+    tokenizer = Tokenizer("char").fit(df["text"])
+    config = ModelConfig(vocab_size=len(tokenizer), n_labels=2, rnn=rnn, layers=layers,
+                         bidirectional=bidirectional, embedding_dim=4, hidden=3)
+    torch.manual_seed(0)
+    return ModelBundle(model=RNNClassifier(config), tokenizer=tokenizer,
+                       labels=sorted(df["label"].unique()), config=config, meta={},
+                       adapter=ProbeRnnAdapter(tokenizer))
+
+
+VIEWS_TABLE = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bca", "ca", "cc", "a"] * 6,
+                            "label": ["p", "q", "p", "q", "q", "p", "q", "p"] * 6})
+
+
+@pytest.mark.parametrize(("rnn", "layers", "bidirectional"),
+                         [("lstm", 2, True), ("gru", 1, False), ("rnn", 2, False)])
+def test_a_default_run_captures_the_sentence_views_a_full_capture_has(
+        tmp_path: Path, rnn: str, layers: int, bidirectional: bool) -> None:
+    """The default run's store holds every sentence view of the module and no per-token one
+    (the store a full capture writes is the reference for which is which); a per-token task
+    or an explicit list keeps today's behaviour."""
+    from probe_rnn.capture import capture_states
+    from probe_rnn.run.stages import views_to_capture
+
+    bundle = _tiny_bundle(rnn, layers, bidirectional, VIEWS_TABLE)
+    full = capture_states(bundle, VIEWS_TABLE, tmp_path / "full")
+    sentence = [v for v in full.views if full.kind(v) == "sentence"]
+    assert len(sentence) < len(full.views)  # the module has per-token views to leave out
+    assert views_to_capture(bundle, RunSettings()) == sentence
+    assert views_to_capture(bundle, RunSettings(tasks=["label", "token-back-1"])) is None
+    assert views_to_capture(bundle, RunSettings(views=["hidden/L0/fwd"])) == ["hidden/L0/fwd"]
+
+
+def test_a_default_run_stores_no_per_token_view_and_probes_as_before(tmp_path: Path) -> None:
+    from probe_rnn.run.pipeline import run_pipeline
+
+    bundle = _tiny_bundle("lstm", 2, True, VIEWS_TABLE)
+    shared = dict(tasks=["label"], folds=2, umap=False, attribution_rows=0,
+                  random_baseline=False, report=False, keep_duplicates=True, mdl=False)
+    default = run_pipeline(bundle, VIEWS_TABLE, tmp_path / "default", RunSettings(**shared))
+    everything = run_pipeline(bundle, VIEWS_TABLE, tmp_path / "all", RunSettings(
+        tasks=["label", "token-back-1"], **{k: v for k, v in shared.items() if k != "tasks"}))
+    stored = sorted(p.name for p in (tmp_path / "default" / "states" / "views").iterdir())
+    assert stored and not any(name.startswith(("hidden", "cell", "output.")) for name in stored)
+    assert (tmp_path / "all" / "states" / "views" / "hidden.L1.fwd.npy").is_file()
+    full_size = sum(p.stat().st_size for p in (tmp_path / "all" / "states").rglob("*"))
+    size = sum(p.stat().st_size for p in (tmp_path / "default" / "states").rglob("*"))
+    assert size < full_size
+    keys = ["view", "t", "metric"]
+    mine = default.results.query("task == 'label'")
+    theirs = everything.results.query("task == 'label' and view in @mine.view")
+    assert len(mine) == len(theirs) > 0
+    pd.testing.assert_frame_equal(
+        mine.sort_values(keys).reset_index(drop=True),
+        theirs.sort_values(keys).reset_index(drop=True))
+
+
+def test_the_capture_stage_names_each_stores_kernel_check() -> None:
+    from types import SimpleNamespace
+
+    from probe_rnn.run.stages import kernel_check_note
+
+    def store(error: float | None) -> SimpleNamespace:
+        check = None if error is None else {"max_abs_error": error, "outputs": {"output": error},
+                                            "rows": 8}
+        return SimpleNamespace(manifest=SimpleNamespace(kernel_check=check))
+
+    assert kernel_check_note({"trained": store(2.5e-7)}) == (
+        "kernel check: largest |difference| from the fused kernel 2.5e-07 (output over 8 rows)")
+    assert kernel_check_note({"trained": store(2.5e-7), "random-init": store(0.0)}) == (
+        "kernel check (largest |difference| from the fused kernel): trained 2.5e-07, "
+        "random-init 0")
+    assert kernel_check_note({"trained": store(None), "random-init": store(None)}).startswith(
+        "kernel check: no fused-kernel check recorded")
