@@ -39,12 +39,11 @@ Part = str | Mention
 Words = Callable[[Mention], str | None]
 
 
-def render(parts: Iterable[Part], words: Words | None = None) -> str:
+def render(parts: Iterable[object], words: Words | None = None) -> str:
     """The text of ``parts``: each :class:`Mention` in ``words`` (default: the library's
-    ``name=value``), text as it is."""
-    return "".join(part if isinstance(part, str)
-                   else (words(part) if words is not None else None) or str(part)
-                   for part in parts)
+    ``name=value``), anything else as ``str()`` gives it."""
+    return "".join((words(part) if words is not None and isinstance(part, Mention) else None)
+                   or str(part) for part in parts)
 
 
 def listed(names: Iterable[str]) -> list[Part]:
@@ -78,12 +77,12 @@ class ProbeRnnError(Exception):
     Attributes
     ----------
     parts : tuple of str and Mention
-        The message's parts, in order.
+        The message's parts, in order (anything else is shown as ``str()`` gives it).
     """
 
     exit_code = 2
 
-    def __init__(self, *parts: Part) -> None:
+    def __init__(self, *parts: object) -> None:
         self.parts = tuple(parts)
         super().__init__(render(self.parts))
 

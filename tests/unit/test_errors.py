@@ -247,3 +247,9 @@ def test_no_error_message_writes_a_public_parameter_as_text() -> None:
              for line in _unmentioned(path.read_text(encoding="utf-8"),
                                       path.relative_to(root).as_posix(), parameters, classes)]
     assert found == []  # write them as Mention(name, value): the CLI says its option
+
+
+def test_a_part_of_another_type_is_shown_as_str() -> None:
+    err = ConfigError("bad value ", 3, ": ", ValueError("why"))
+    assert str(err) == "bad value 3: why" and err.render(_cli) == str(err)
+    assert err.parameters == ()
