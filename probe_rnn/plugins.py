@@ -6,6 +6,9 @@ folders (``--plugins DIR`` and ``./probes`` when it exists). A plugin that fails
 becomes a warning naming it; a duplicate name warns and keeps the first; an unknown name raises
 :class:`~probe_rnn.errors.PluginError` listing the valid ones.
 
+The built-ins are listed by name (:data:`BUILTINS`) and imported when one is first used, so
+listing plugins or checking a name imports neither scikit-learn nor torch.
+
 Register with a decorator::
 
     from probe_rnn.plugins import register_probe
@@ -16,6 +19,7 @@ Register with a decorator::
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,15 +34,63 @@ from probe_rnn.usercode import (
     did,
     exits_contained,
     import_file,
-    import_module,
 )
 
 KINDS = ("probe", "task", "adapter")
 _GROUPS = {kind: f"probe_rnn.{kind}s" for kind in KINDS}
-_BUILTIN_MODULES = (
-    "probe_rnn.probing.probes",
-    "probe_rnn.probing.tasks",
-    "probe_rnn.models.adapters",
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A built-in plugin as data: where it is defined and its docstring's first paragraph."""
+
+    kind: str
+    name: str
+    module: str
+    attr: str
+    doc: str
+
+    def load(self) -> Any:
+        """Import the module that defines it (which registers it) and return the object."""
+        return getattr(importlib.import_module(self.module), self.attr)
+
+
+_PROBES, _TASKS, _ADAPTERS = ("probe_rnn.probing.probes", "probe_rnn.probing.tasks",
+                              "probe_rnn.models.adapters")
+_BACK = "The token read {k} step(s) before t (top-N + ``<other>``)."
+#: Every built-in probe, task and adapter; tests/unit/test_plugins.py checks each against the
+#: object its module registers (name, kind, class and docstring).
+BUILTINS: tuple[Builtin, ...] = (
+    Builtin("probe", "logistic", _PROBES, "LogisticProbe", "Standardised multinomial L2 "
+            "logistic regression with ``C`` tuned on inner group folds."),
+    Builtin("probe", "mlp", _PROBES, "MLPProbe",
+            "Standardised one-hidden-layer MLP classifier with early stopping."),
+    Builtin("probe", "ridge", _PROBES, "RidgeProbe", "Standardised ridge regression with "
+            "``alpha`` chosen by efficient leave-one-out."),
+    Builtin("task", "label", _TASKS, "LabelTask", "Gold label; at token level the sentence's "
+            "label at every step (by position too)."),
+    Builtin("task", "prediction", _TASKS, "PredictionTask", "The model's own prediction (what "
+            "the classifier decided, right or wrong)."),
+    Builtin("task", "length", _TASKS, "LengthTask",
+            "Sentence length in tokens, binned into ``n_bins`` quantile bins."),
+    Builtin("task", "word-content", _TASKS, "WordContentTask", "Which of K mid-frequency token "
+            "types the sentence contains (SentEval WC)."),
+    Builtin("task", "first-token", _TASKS, "FirstTokenTask", "The sentence's first token (top "
+            "``n`` types, others pooled into ``<other>``)."),
+    Builtin("task", "last-token", _TASKS, "LastTokenTask",
+            "The sentence's last token (top ``n`` types + ``<other>``)."),
+    Builtin("task", "position", _TASKS, "PositionTask", "Position t of each token, binned into "
+            "``n_bins`` quantile bins (classification)."),
+    Builtin("task", "current-token", _TASKS, "CurrentTokenTask",
+            "The token read at step t (top ``n`` types + ``<other>``)."),
+    *(Builtin("task", f"token-back-{k}", _TASKS, f"TokenBack{k}Task", _BACK.format(k=k))
+      for k in (1, 2, 4, 8)),
+    Builtin("adapter", "probe-rnn", _ADAPTERS, "ProbeRnnAdapter",
+            "Built-in adapter of :class:`~probe_rnn.models.classifier.RNNClassifier`."),
+    Builtin("adapter", "ids-lengths", _ADAPTERS, "IdsLengthsAdapter", "Foreign model called as "
+            "``model(ids, lengths)``; ids right-padded with the pad id."),
+    Builtin("adapter", "ids", _ADAPTERS, "IdsAdapter", "Foreign model called as ``model(ids)``; "
+            "it reads the padding of short rows."),
 )
 
 
@@ -46,14 +98,58 @@ class PluginWarning(UserWarning):
     """A plugin could not be loaded or clashes with another; the run goes on without it."""
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One registered plugin: its kind, name, the object and where it came from."""
+_UNLOADED = object()
 
-    kind: str
-    name: str
-    obj: Any
-    origin: str
+
+class Entry:
+    """One registered plugin: its kind, name, the object and where it came from.
+
+    A built-in's entry exists before its module is imported: ``obj`` imports it on first use
+    and ``doc`` is its docstring (the first paragraph until then).
+    """
+
+    __slots__ = ("kind", "name", "origin", "_obj", "_builtin")
+
+    def __init__(self, kind: str, name: str, obj: Any, origin: str,
+                 builtin: Builtin | None = None) -> None:
+        self.kind, self.name, self.origin = kind, name, origin
+        self._obj, self._builtin = obj, builtin
+
+    @classmethod
+    def of_builtin(cls, builtin: Builtin) -> Entry:
+        """The entry of a built-in whose module is not imported yet."""
+        return cls(builtin.kind, builtin.name, _UNLOADED, "built-in", builtin)
+
+    @property
+    def loaded(self) -> bool:
+        """False for a built-in whose module is not imported yet."""
+        return self._obj is not _UNLOADED
+
+    @property
+    def obj(self) -> Any:
+        """The registered object (a built-in's module is imported on first access)."""
+        if not self.loaded:
+            assert self._builtin is not None
+            self._obj = self._builtin.load()
+        return self._obj
+
+    @property
+    def doc(self) -> str | None:
+        """The object's docstring, without importing a built-in that is not loaded yet."""
+        if not self.loaded and self._builtin is not None:
+            return self._builtin.doc
+        return getattr(self.obj, "__doc__", None)
+
+    def stands_for(self, obj: Any) -> bool:
+        """Whether ``obj`` is this entry's object: the same one, or, for a built-in not yet
+        loaded, the class its module defines under its name (its module registering it)."""
+        if not self.loaded and self._builtin is not None:
+            return (getattr(obj, "__module__", None) == self._builtin.module
+                    and getattr(obj, "__name__", None) == self._builtin.attr)
+        return self._obj is obj
+
+    def __repr__(self) -> str:
+        return f"Entry(kind={self.kind!r}, name={self.name!r}, origin={self.origin!r})"
 
 
 class Registry:
@@ -62,7 +158,7 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._origin = "built-in"
-        self._builtins_loaded = False
+        self._builtins_added = False
         self._entry_points_loaded = False
         self._folders: set[Path] = set()
         #: "plugin X failed to load and is skipped (...)" of every plugin that failed to load
@@ -75,8 +171,9 @@ class Registry:
         if not isinstance(name, str) or not name.strip():
             raise PluginError(f"a {kind} plugin needs a non-empty name, got {name!r}")
         origin = origin or self._origin
+        self.add_builtins()  # built-ins hold their names whatever registers first
         known = self._entries[kind].get(name)
-        if known is not None and known.obj is not obj:
+        if known is not None and not known.stands_for(obj):
             warnings.warn(
                 f"{kind} {name!r} from {origin} ignored: the name is already taken by "
                 f"{known.origin}; rename one of them",
@@ -84,6 +181,8 @@ class Registry:
                 stacklevel=3,
             )
             return obj
+        if known is not None and not known.loaded:  # a built-in's module registering it
+            origin = known.origin
         self._entries[kind][name] = Entry(kind, name, obj, origin)
         return obj
 
@@ -97,13 +196,14 @@ class Registry:
         return register
 
     # -- discovery ----------------------------------------------------------------------
-    def load_builtins(self) -> None:
-        """Import the modules that register the built-in probes, tasks and adapters."""
-        if self._builtins_loaded:
+    def add_builtins(self) -> None:
+        """Register the built-in probes, tasks and adapters by name (:data:`BUILTINS`); each
+        module is imported when one of its plugins is first used."""
+        if self._builtins_added:
             return
-        self._builtins_loaded = True
-        for module in _BUILTIN_MODULES:
-            self._import_as(module, "built-in")
+        self._builtins_added = True
+        for builtin in BUILTINS:
+            self._entries[builtin.kind].setdefault(builtin.name, Entry.of_builtin(builtin))
 
     def load_entry_points(self) -> None:
         """Load plugins that installed packages declare under the ``probe_rnn.*`` groups."""
@@ -135,7 +235,7 @@ class Registry:
         if folder in self._folders:
             return []
         self._folders.add(folder)
-        self.load_builtins()
+        self.add_builtins()
         loaded = []
         for file in sorted(folder.glob("*.py")):
             if file.name.startswith("_"):
@@ -146,7 +246,7 @@ class Registry:
 
     def load_all(self, folders: Iterable[str | Path] = ()) -> None:
         """Load built-ins, entry points, the given folders and ``./probes`` if present."""
-        self.load_builtins()
+        self.add_builtins()
         self.load_entry_points()
         for folder in folders:
             self.load_folder(folder)
@@ -158,7 +258,7 @@ class Registry:
     def get(self, kind: str, name: str) -> Any:
         """Return the object registered as ``kind`` ``name`` or raise listing valid names."""
         _check_kind(kind)
-        self.load_builtins()
+        self.add_builtins()
         self.load_entry_points()
         entry = self._entries[kind].get(name)
         if entry is None:
@@ -171,13 +271,13 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         """Sorted names registered as ``kind``."""
         _check_kind(kind)
-        self.load_builtins()
+        self.add_builtins()
         self.load_entry_points()
         return sorted(self._entries[kind])
 
     def entries(self) -> list[Entry]:
         """Every registered plugin, grouped by kind then sorted by name."""
-        self.load_builtins()
+        self.add_builtins()
         self.load_entry_points()
         return [e for kind in KINDS for _, e in sorted(self._entries[kind].items())]
 
@@ -187,15 +287,6 @@ class Registry:
         self._entries[kind].pop(name, None)
 
     # -- internals ----------------------------------------------------------------------
-    def _import_as(self, module: str, origin: str) -> None:
-        previous, self._origin = self._origin, origin
-        try:
-            import_module(module)
-        except UserImportError as exc:  # a plugin calling sys.exit() is a broken plugin
-            self.failed.append(_warn_failed(origin + f" module {module}", exc.cause))
-        finally:
-            self._origin = previous
-
     def _import_file(self, file: Path) -> bool:
         previous, self._origin = self._origin, str(file)
         try:

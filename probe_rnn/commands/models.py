@@ -30,7 +30,6 @@ from probe_rnn.commands.output import (
     print_model_card,
     short_origin,
 )
-from probe_rnn.data.sampling import sample_table
 
 
 def plugins_cmd(plugins: PluginsOpt = None) -> None:
@@ -48,7 +47,7 @@ def plugins_cmd(plugins: PluginsOpt = None) -> None:
     table.add_column("summary", overflow="fold")
     for entry in registry.entries():
         table.add_row(entry.kind, entry.name, short_origin(entry.origin),
-                      plain_summary(getattr(entry.obj, "__doc__", None)))
+                      plain_summary(entry.doc))
     stdout().print(table)
 
 
@@ -153,6 +152,7 @@ def inspect_cmd(
     print_model_card(bundle.card())
     if data is not None or dataset is not None:
         from probe_rnn.capture import diagnose
+        from probe_rnn.data.sampling import sample_table
 
         df, origin = load_data(data, dataset, text, label)
         df = sample_table(df, max_rows, seed)

@@ -32,7 +32,6 @@ from probe_rnn.commands.common import (
     writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
-from probe_rnn.data.sampling import sample_table
 from probe_rnn.errors import ConfigError
 from probe_rnn.progress import Progress
 
@@ -229,6 +228,7 @@ def compare_readouts_cmd(
 
     from rich.progress import Progress
 
+    from probe_rnn.data.sampling import sample_table
     from probe_rnn.studies.question import answer_question
 
     names, readout_names, losses = _check_study_options(objective, readouts, loss)

@@ -21,7 +21,6 @@ from probe_rnn.commands.common import (
     writes_out,
 )
 from probe_rnn.commands.model_source import ModelSource, model_options
-from probe_rnn.data.sampling import sample_table
 
 if TYPE_CHECKING:
     from probe_rnn.attribution import AttributionResult
@@ -55,6 +54,7 @@ def capture_cmd(
 
     from probe_rnn.capture import capture_states
     from probe_rnn.commands.output import disk_size
+    from probe_rnn.data.sampling import sample_table
 
     columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     done = {"batches": 0}

@@ -11,18 +11,23 @@
   probing corpus (:func:`make_synthetic`, rules in :mod:`probe_rnn.data.synthetic`).
 """
 
-from probe_rnn.data.datasets import list_datasets, load_dataset
-from probe_rnn.data.splits import ensure_splits
-from probe_rnn.data.synthetic import apply_rule, make_synthetic
-from probe_rnn.data.tables import (
-    SPLIT_NAMES,
-    SUPPORTED_SUFFIXES,
-    check_table,
-    label_names,
-    read_table,
-)
-from probe_rnn.data.tokenizers import PAD, TOKENIZER_KINDS, UNK, Tokenizer
-from probe_rnn.data.vocab import VOCAB_TOKENIZERS, VocabTokenizer, read_vocab
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Each public name and the submodule that defines it, imported on first access so that
+#: ``import probe_rnn.data.sampling`` (or listing the datasets) imports neither torch nor pandas.
+_EXPORTS = {
+    "list_datasets": "datasets", "load_dataset": "datasets",
+    "ensure_splits": "splits",
+    "apply_rule": "synthetic", "make_synthetic": "synthetic",
+    "SPLIT_NAMES": "tables", "SUPPORTED_SUFFIXES": "tables", "check_table": "tables",
+    "label_names": "tables", "read_table": "tables",
+    "PAD": "tokenizers", "TOKENIZER_KINDS": "tokenizers", "UNK": "tokenizers",
+    "Tokenizer": "tokenizers",
+    "VOCAB_TOKENIZERS": "vocab", "VocabTokenizer": "vocab", "read_vocab": "vocab",
+}
 
 __all__ = [
     "read_table",
@@ -43,3 +48,16 @@ __all__ = [
     "SPLIT_NAMES",
     "SUPPORTED_SUFFIXES",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'probe_rnn.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"probe_rnn.data.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -31,13 +31,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from probe_rnn.data.splits import ensure_splits
-from probe_rnn.data.synthetic import make_synthetic
 from probe_rnn.errors import DataError, ParameterError
-from probe_rnn.validation import shown
+
+if TYPE_CHECKING:  # pandas and numpy load with a dataset, not with the list of datasets
+    import pandas as pd
 
 TIE_FACTOR = 2.0
 """A string listed in two census lists goes to the one whose frequency is >= this times the
@@ -90,6 +89,10 @@ def load_dataset(name: str, seed: int = 0) -> pd.DataFrame:
     DataError
         The ``names`` package's census files are not installed.
     """
+    from probe_rnn.data.splits import ensure_splits
+    from probe_rnn.data.synthetic import make_synthetic
+    from probe_rnn.validation import shown
+
     if name not in _DESCRIPTIONS:
         raise ParameterError("dataset", f"one of {', '.join(_DESCRIPTIONS)}", shown(name))
     if name.startswith("synthetic"):
@@ -149,6 +152,8 @@ def _resolve(a: float, b: float) -> int:
 
 def _assign(first: dict[str, float], second: dict[str, float],
             labels: tuple[str, str]) -> tuple[pd.DataFrame, int]:
+    import pandas as pd
+
     rows = []
     ambiguous = 0
     for key in sorted(set(first) | set(second)):

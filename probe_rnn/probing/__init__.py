@@ -16,16 +16,27 @@ probing reads from a store).
 
 from __future__ import annotations
 
-from probe_rnn.probing.intervals import CI_METHOD
-from probe_rnn.probing.probe_results import ProbeResults
-from probe_rnn.probing.probe_settings import ProbeSettings
-from probe_rnn.probing.probes import LogisticProbe, MLPProbe, RidgeProbe
-from probe_rnn.probing.results import METRICS, headline_table, save_results
-from probe_rnn.probing.runner import probe_stores, run_probes
-from probe_rnn.probing.specs import make_probe
-from probe_rnn.probing.state_source import StateSource
-from probe_rnn.probing.tasks import DEFAULT_TASKS, TOKEN_TASKS, Task, get_task
-from probe_rnn.run_folder import RESULT_COLUMNS
+import importlib
+from typing import Any
+
+#: Each public name and the module that defines it, imported on first access: importing one
+#: submodule (a plugin's ``from probe_rnn.probing.tasks import Task``) does not import them all
+#: (scikit-learn, the runner, torch through the store's sources).
+_EXPORTS = {
+    "CI_METHOD": "probe_rnn.probing.intervals",
+    "ProbeResults": "probe_rnn.probing.probe_results",
+    "ProbeSettings": "probe_rnn.probing.probe_settings",
+    "LogisticProbe": "probe_rnn.probing.probes", "MLPProbe": "probe_rnn.probing.probes",
+    "RidgeProbe": "probe_rnn.probing.probes",
+    "METRICS": "probe_rnn.probing.results", "headline_table": "probe_rnn.probing.results",
+    "save_results": "probe_rnn.probing.results",
+    "probe_stores": "probe_rnn.probing.runner", "run_probes": "probe_rnn.probing.runner",
+    "make_probe": "probe_rnn.probing.specs",
+    "StateSource": "probe_rnn.probing.state_source",
+    "DEFAULT_TASKS": "probe_rnn.probing.tasks", "TOKEN_TASKS": "probe_rnn.probing.tasks",
+    "Task": "probe_rnn.probing.tasks", "get_task": "probe_rnn.probing.tasks",
+    "RESULT_COLUMNS": "probe_rnn.run_folder",
+}
 
 __all__ = [
     "run_probes",
@@ -47,3 +58,16 @@ __all__ = [
     "MLPProbe",
     "make_probe",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'probe_rnn.probing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -167,3 +167,26 @@ def test_the_readme_python_section_imports_only_from_the_face() -> None:
     called = set(re.findall(r"`([A-Za-z_]+)\(", section))
     assert called and called <= FACE, called - FACE
     assert "probe_rnn." not in section.replace("probe-rnn", "")
+
+
+@pytest.mark.parametrize("package", ["probe_rnn.data", "probe_rnn.probing"])
+def test_a_lazy_package_front_door_gives_every_name_it_lists(package: str) -> None:
+    """``probe_rnn.data`` and ``probe_rnn.probing`` import their names on first access: each
+    listed name resolves (to what its submodule defines), and importing the package alone
+    imports neither torch nor pandas."""
+    got = run_fresh(f"""
+        import importlib, json, sys
+        package = importlib.import_module({package!r})
+        light = not {{"torch", "pandas", "sklearn"}} & {{m.split(".")[0] for m in sys.modules}}
+        wrong = [name for name in package.__all__
+                 if getattr(package, name) is not getattr(
+                     importlib.import_module(package._EXPORTS[name]
+                                             if "." in package._EXPORTS[name]
+                                             else {package!r} + "." + package._EXPORTS[name]),
+                     name)]
+        print(json.dumps({{"light": light, "wrong": wrong, "all": sorted(package.__all__),
+                          "listed": sorted(package._EXPORTS), "dir": sorted(dir(package))}}))
+    """)
+    assert got["light"] is True
+    assert got["all"] == got["listed"] and got["wrong"] == []
+    assert set(got["all"]) <= set(got["dir"])

@@ -11,13 +11,15 @@ import pytest
 from probe_rnn import plugins
 from probe_rnn.errors import PluginError
 from probe_rnn.plugins import PluginWarning, Registry
+from probe_rnn.probing.probes import LogisticProbe
+from probe_rnn.probing.tasks import LengthTask
 
 
 @pytest.fixture()
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Registry:
     """A registry of its own, installed as the global one so decorators land in it."""
     reg = Registry()
-    reg._builtins_loaded = True  # built-ins are exercised in a separate test
+    reg._builtins_added = True  # built-ins are exercised in a separate test
     monkeypatch.setattr(plugins, "registry", reg)
     return reg
 
@@ -117,3 +119,73 @@ def test_an_unknown_name_says_which_plugin_failed_to_load(fresh: Registry, tmp_p
     assert message.startswith("unknown probe 'brokenp'")
     assert "brokenp.py failed to load and is skipped (SyntaxError" in message
     assert message.endswith("fix it if 'brokenp' is defined there")
+
+
+# -- built-ins listed as data, imported on first use -----------------------------------------
+_REGISTERED = textwrap.dedent("""
+    import json
+    from probe_rnn.plugins import BUILTINS, registry
+    import probe_rnn.probing.probes, probe_rnn.probing.tasks, probe_rnn.models.adapters
+    print(json.dumps([[e.kind, e.name, e.origin, e.loaded,
+                       e.obj.__module__ if e.loaded else None,
+                       e.obj.__name__ if e.loaded else None,
+                       e.obj.__doc__ if e.loaded else None] for e in registry.entries()]))
+""")
+
+
+def test_the_built_in_table_is_what_the_built_in_modules_register() -> None:
+    """In a fresh interpreter, importing the three built-in modules registers exactly the
+    names of ``BUILTINS``, each the class it names, with the docstring it quotes."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _REGISTERED], capture_output=True, text=True,
+                          timeout=300, check=True)
+    registered = json.loads(done.stdout.splitlines()[-1])
+    table = {(b.kind, b.name): b for b in plugins.BUILTINS}
+    assert len(table) == len(plugins.BUILTINS)
+    assert {(kind, name) for kind, name, *_ in registered} == set(table)
+    for kind, name, origin, loaded, module, attr, doc in registered:
+        builtin = table[kind, name]
+        assert (origin, loaded, module, attr) == ("built-in", True, builtin.module, builtin.attr)
+        first = doc.strip().split("\n\n")[0]
+        assert builtin.doc == " ".join(line.strip() for line in first.splitlines())
+
+
+@pytest.fixture()
+def with_builtins(monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """A registry of its own with the built-ins, installed as the global one."""
+    reg = Registry()
+    monkeypatch.setattr(plugins, "registry", reg)
+    return reg
+
+
+def test_built_ins_are_listed_before_use_and_loaded_by_get(with_builtins: Registry) -> None:
+    assert {"logistic", "mlp", "ridge"} <= set(with_builtins.names("probe"))
+    entry = next(e for e in with_builtins.entries() if e.name == "logistic")
+    assert not entry.loaded
+    assert entry.doc == next(b.doc for b in plugins.BUILTINS if b.name == "logistic")
+    assert with_builtins.get("probe", "logistic") is LogisticProbe
+    assert entry.loaded and entry.obj is LogisticProbe and entry.doc == LogisticProbe.__doc__
+
+
+def test_a_built_in_registered_by_its_module_stays_built_in(with_builtins: Registry) -> None:
+    """A user's plugin file importing a built-in module (so the module's decorators run while
+    the file is the current origin) neither warns nor takes the built-in's origin."""
+    with_builtins._origin = "/somewhere/mine.py"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plugins.register_task("length")(LengthTask)
+    entry = next(e for e in with_builtins.entries() if e.name == "length")
+    assert (entry.loaded, entry.obj, entry.origin) == (True, LengthTask, "built-in")
+
+
+def test_a_user_plugin_cannot_take_a_built_in_name(with_builtins: Registry) -> None:
+    class Length:
+        """Not the built-in."""
+
+    with pytest.warns(PluginWarning, match="'length' from mine.py ignored: the name is "
+                                           "already taken by built-in"):
+        with_builtins.add("task", "length", Length, origin="mine.py")
+    assert with_builtins.get("task", "length").__module__ == "probe_rnn.probing.tasks"
