@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from probe_rnn import __version__
 from probe_rnn.commands import models, runs, states
-from probe_rnn.errors import ParameterError, ProbeRnnError
+from probe_rnn.errors import ProbeRnnError
 
 # torch's OpenMP threads busy-wait by default; on a shared 2-core machine that costs up to 40x.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -78,34 +77,59 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _in_cli_words(exc: ProbeRnnError) -> str:
-    """The error's one line, speaking of this CLI's options: a :class:`ParameterError` is
-    rendered from its fields with its parameter's option; other errors have the parameters
-    they name (``exc.parameters``, written ``name=`` in their text) shown as options."""
-    from probe_rnn.commands.common import cli_options, in_cli_words, option_of
+    """The error's one line, speaking of this CLI's options: the parameters it mentions
+    (a :class:`ParameterError`'s field, the :class:`~probe_rnn.errors.Mention` parts of the
+    others) rendered as the options that set them."""
+    from probe_rnn.commands.common import cli_words
 
-    options = cli_options(typer.main.get_command(app))
-    if isinstance(exc, ParameterError):
-        return " ".join(exc.render(option_of(exc.parameter, options)).split())
-    return in_cli_words(_one_line(exc), exc.parameters, options)
+    return " ".join(exc.render(cli_words(typer.main.get_command(app))).split()) or \
+        type(exc).__name__
 
 
 def _usage_line(exc: Exception, args: list[str]) -> str:
     """A command-line usage error (Typer's click) as one line naming the fix; a list given
-    with spaces instead of commas is the common case."""
+    with spaces instead of commas (:func:`_spaced_list`) is the common case."""
     text = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "probe-rnn"
-    found = re.search(r"unexpected extra arguments?\(?s?\)? \(([^()]*)\)", text)
-    if found and found.group(1).split()[0] in args:
-        start = args.index(found.group(1).split()[0])
-        option = next((j for j in range(start - 1, -1, -1) if args[j].startswith("--")), None)
-        if option is not None and option + 1 < start:  # "--tasks a b": a list with spaces
-            end = next((k for k in range(start, len(args)) if args[k].startswith("-")),
-                       len(args))
-            listed = ",".join(args[option + 1:end])
-            return (f"{text}: lists are comma-separated, e.g. {args[option]} {listed} "
-                    f"(see {command} --help)")
+    spaced = _spaced_list(ctx.command, args[args.index(ctx.info_name) + 1:]) \
+        if ctx is not None and ctx.info_name in args else None
+    if spaced is not None:
+        option, values = spaced
+        return (f"{text}: lists are comma-separated, e.g. {option} {','.join(values)} "
+                f"(see {command} --help)")
     return f"{text} (see {command} --help)"
+
+
+def _spaced_list(command: Any, args: list[str]) -> tuple[str, list[str]] | None:
+    """``(option, words)`` when an option's value in ``args`` (the command's own, after its
+    name) is followed by words the command has no argument left for (``--tasks a b c``:
+    ``("--tasks", ["a", "b", "c"])``), read as click reads them from the command's own
+    parameters: an option takes ``nargs`` values unless it is a flag or says ``--opt=value``,
+    any other word fills the next argument; else None."""
+    options = {name: p for p in command.params if p.param_type_name == "option"
+               for name in (*p.opts, *p.secondary_opts)}
+    places = sum(p.nargs if p.nargs > 0 else len(args) for p in command.params
+                 if p.param_type_name == "argument")
+    i, words = 0, 0
+    ended: tuple[str, list[str]] | None = None  # the option whose values end just before i
+    while i < len(args) and args[i] != "--":
+        word = args[i]
+        name, inline, value = word.partition("=")
+        option = options.get(name) if word.startswith("-") else None
+        if option is not None and not option.is_flag:
+            skip = 0 if inline else option.nargs
+            ended, i = (name, [value] if inline else args[i + 1:i + 1 + skip]), i + 1 + skip
+            continue
+        if not word.startswith("-"):
+            words += 1
+            if words > places and ended is not None:
+                end = next((k for k in range(i, len(args)) if args[k].startswith("-")),
+                           len(args))
+                return ended[0], ended[1] + args[i:end]
+        ended = None
+        i += 1
+    return None
 
 
 def _lost_work(exc: Exception) -> str | None:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, Mention
 
 SCHEDULER_ENV = "PROBE_RNN_SCHEDULER"
 KEY_PREFIX = "probe-rnn"
@@ -58,8 +58,8 @@ def connect(address: str | None) -> Iterator[Any]:
     if address.startswith("local:"):
         count = address.split(":", 1)[1]
         if not count.isdigit() or int(count) < 1:
-            raise ConfigError(f"address={address}: local:N needs a number of workers N >= 1, "
-                              "e.g. local:2", parameter="address")
+            raise ConfigError(Mention("address", address), ": local:N needs a number of "
+                              "workers N >= 1, e.g. local:2")
         saved = dict(os.environ)
         cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
                                            processes=True, dashboard_address=None)
@@ -90,8 +90,8 @@ def connect(address: str | None) -> Iterator[Any]:
 
 def _unreachable(address: str, exc: BaseException) -> ConfigError:
     return ConfigError(f"cannot reach the Dask scheduler at {address!r} ({type(exc).__name__}"
-                       f"): start it (dask scheduler) or check address= / {SCHEDULER_ENV}",
-                       parameter="address")
+                       "): start it (dask scheduler) or check ", Mention("address"),
+                       f" / {SCHEDULER_ENV}")
 
 
 def handshake(address: str, seconds: float = HANDSHAKE_SECONDS) -> dict[str, Any]:
@@ -120,13 +120,12 @@ def handshake(address: str, seconds: float = HANDSHAKE_SECONDS) -> dict[str, Any
             raise ConfigError(
                 f"the server at {address!r} accepts connections but did not answer as a Dask "
                 f"scheduler within {seconds:g} s: check the port (a scheduler's is usually "
-                f"8786) in address= / {SCHEDULER_ENV}", parameter="address") from None
+                "8786) in ", Mention("address"), f" / {SCHEDULER_ENV}") from None
         raise _unreachable(address, exc) from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
         raise ConfigError(f"the server at {address!r} is a Dask {kind}, not a scheduler: give "
-                          f"the scheduler's address in address= / {SCHEDULER_ENV}",
-                          parameter="address")
+                          "the scheduler's address in ", Mention("address"), f" / {SCHEDULER_ENV}")
     return reply
 
 

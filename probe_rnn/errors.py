@@ -8,22 +8,96 @@ catches ``ValueError`` or ``FileNotFoundError`` keeps working. The CLI prints
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A library parameter named in a message, with the value the message suggests.
+
+    ``str()`` is the library's spelling: ``Mention("vocab", "FILE")`` is ``vocab=FILE``,
+    ``Mention("trust_checkpoint", "True")`` is ``trust_checkpoint=True`` and a bare
+    ``Mention("layout")`` is ``layout=``. A front end says its own words for it
+    (:meth:`ProbeRnnError.render`): the CLI writes ``--vocab FILE``, ``--trust-checkpoint``,
+    ``--layout``.
+    """
+
+    parameter: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.parameter}={'' if self.value is None else self.value}"
+
+
+#: A message part: plain text, or a parameter it mentions.
+Part = str | Mention
+
+#: A front end's words for a mention (``Mention("vocab", "FILE")`` -> ``"--vocab FILE"``), or
+#: None where it has none (the library's ``vocab=FILE`` is kept).
+Words = Callable[[Mention], str | None]
+
+
+def render(parts: Iterable[object], words: Words | None = None) -> str:
+    """The text of ``parts``: each :class:`Mention` in ``words`` (default: the library's
+    ``name=value``), anything else as ``str()`` gives it."""
+    return "".join((words(part) if words is not None and isinstance(part, Mention) else None)
+                   or str(part) for part in parts)
+
+
+def listed(names: Iterable[str]) -> list[Part]:
+    """Bare mentions of ``names``, comma-separated (``tokenizer=, pad_id=``)."""
+    parts: list[Part] = []
+    for i, name in enumerate(names):
+        parts += [", ", Mention(name)] if i else [Mention(name)]
+    return parts
+
+
+def parts_to_json(parts: Iterable[Part]) -> list[Any]:
+    """``parts`` as JSON values: text as strings, a mention as ``[parameter, value]``."""
+    return [part if isinstance(part, str) else [part.parameter, part.value] for part in parts]
+
+
+def parts_from_json(values: Iterable[Any]) -> tuple[Part, ...]:
+    """The parts :func:`parts_to_json` wrote."""
+    return tuple(v if isinstance(v, str) else Mention(str(v[0]), None if v[1] is None
+                                                      else str(v[1])) for v in values)
+
 
 class ProbeRnnError(Exception):
     """Base class: an error the user can fix; the message says how.
 
-    Messages speak of the library's parameters, written as ``name=value`` or ``name=``
-    (``pass vocab=FILE``, ``pass trust_checkpoint=True``, ``leave layout= out``);
-    ``parameter`` names those a message mentions, so the command line can say its own options
-    instead (``--vocab FILE``, ``--trust-checkpoint``, ``--layout``). A value outside what
-    a parameter accepts is a :class:`ParameterError`, whose fields the command line renders.
+    The message is built from parts: text, and :class:`Mention` for each parameter it names
+    (``ConfigError("pass ", Mention("vocab", "FILE"), " (the vocabulary)")``). ``str()``
+    speaks of the library's parameters (``pass vocab=FILE``); :meth:`render` lets a front end
+    say its own (the CLI: ``pass --vocab FILE``) with no parsing of the text. A value outside
+    what a parameter accepts is a :class:`ParameterError`, whose fields the front end renders.
+
+    Attributes
+    ----------
+    parts : tuple of str and Mention
+        The message's parts, in order (anything else is shown as ``str()`` gives it).
     """
 
     exit_code = 2
 
-    def __init__(self, *args: object, parameter: str | tuple[str, ...] = ()) -> None:
-        super().__init__(*args)
-        self.parameters = (parameter,) if isinstance(parameter, str) else tuple(parameter)
+    def __init__(self, *parts: object) -> None:
+        self.parts = tuple(parts)
+        super().__init__(render(self.parts))
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The parameters the message mentions, in order, each once."""
+        return tuple(dict.fromkeys(p.parameter for p in self.parts if isinstance(p, Mention)))
+
+    def render(self, words: Words | None = None) -> str:
+        """The message with each mention in ``words`` (default: as ``str()``)."""
+        return render(self.parts, words)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its parts (a worker's error crosses the process boundary pickled)
+        return type(self), self.parts, self.__dict__
 
 
 class InputFileError(ProbeRnnError, FileNotFoundError):
@@ -74,14 +148,21 @@ class ParameterError(ConfigError):
     """
 
     def __init__(self, parameter: str, allowed: str, got: str, hint: str = "") -> None:
-        super().__init__(parameter_message(parameter, allowed, got, hint), parameter=parameter)
+        super().__init__(parameter_message(parameter, allowed, got, hint))
         self.parameter, self.allowed, self.got, self.hint = parameter, allowed, got, hint
 
-    def __reduce__(self) -> tuple[type, tuple[str, str, str, str]]:
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The one parameter refused."""
+        return (self.parameter,)
+
+    def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (self.parameter, self.allowed, self.got, self.hint)
 
-    def render(self, name: str | None = None) -> str:
-        """The message with the parameter written as ``name`` (default: its library name)."""
+    def render(self, words: Words | None = None) -> str:
+        """The message with the parameter in ``words`` (its bare mention: the CLI's
+        ``--cell-timeout``), else its library name."""
+        name = words(Mention(self.parameter)) if words is not None else None
         return parameter_message(name or self.parameter, self.allowed, self.got, self.hint)
 
 

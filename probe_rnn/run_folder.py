@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from probe_rnn.atomic import write_text
-from probe_rnn.errors import ReportError
+from probe_rnn.errors import Mention, ReportError
 from probe_rnn.run_record import RunRecord
 
 #: The run marker, written first into every folder probe-rnn writes
@@ -86,7 +86,7 @@ def read_run(folder: Path) -> RunRecord:
     if not path.is_file():
         if not Path(folder).is_dir() or not any(Path(folder).iterdir()):  # free to probe into
             raise ReportError(f"{path} is missing: {folder} is not a probe run folder (probe a "
-                              f"model into it first: out_dir={folder})", parameter="out_dir")
+                              "model into it first: ", Mention("out_dir", str(folder)), ")")
         raise ReportError(f"{path} is missing: {folder} is not a probe run folder: give a folder "
                           "that `probe` wrote (or probe a model into a new folder first)")
     try:

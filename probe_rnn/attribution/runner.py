@@ -30,7 +30,7 @@ from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_
 from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
-from probe_rnn.errors import DataError, ParameterError
+from probe_rnn.errors import DataError, Mention, ParameterError
 from probe_rnn.hashing import file_sha256
 from probe_rnn.models.recurrent import module_kind
 from probe_rnn.validation import (
@@ -150,8 +150,8 @@ def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: 
     missing = sorted(set(gold) - set(index))
     if missing:
         raise DataError(f"labels {missing[:3]} are not among the model's labels {labels[:5]}; "
-                        f"use target=prediction or data the model was trained for",
-                        parameter="target")
+                        "use ", Mention("target", "prediction"),
+                        " or data the model was trained for")
     return torch.tensor([index[g] for g in gold])
 
 

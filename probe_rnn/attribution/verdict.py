@@ -27,6 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from probe_rnn.errors import Mention, Part, Words, render
+
 #: Largest relative completeness error that passes (the report's findings use the same).
 COMPLETENESS_THRESHOLD = 0.05
 
@@ -66,31 +68,40 @@ def completeness_verdict(examples: pd.DataFrame, steps: pd.DataFrame,
         "threshold": COMPLETENESS_THRESHOLD, "tokens_failed": tok_bad, "tokens_checked": tok_n,
         "tokens_worst": None if math.isnan(tok_worst) else tok_worst, "steps_failed": st_bad,
         "steps_checked": st_n, "steps_worst": None if math.isnan(st_worst) else st_worst}
-    limit = f"{COMPLETENESS_THRESHOLD:.0%}"
-    if tok_n + st_n == 0:
-        out["passed"] = None
-        out["sentence"] = ("completeness: not checked (this method has no completeness "
-                           "property and no per-step attributions were made)")
-        return out
-    out["passed"] = tok_bad + st_bad == 0
+    out["passed"] = None if tok_n + st_n == 0 else tok_bad + st_bad == 0
+    out["sentence"] = verdict_sentence(out, n_steps, state_steps)
+    return out
+
+
+def verdict_sentence(verdict: dict[str, Any], n_steps: int | None = None,
+                     state_steps: int | None = None, words: Words | None = None) -> str:
+    """The one plain line of a :func:`completeness_verdict` (its ``sentence``), with the
+    integration steps it advises raising in ``words`` (default ``n_steps=``; the CLI says
+    ``--steps``, :meth:`probe_rnn.errors.ProbeRnnError.render`)."""
+    tok_bad, tok_n, tok_worst = (verdict[f"tokens_{k}"] for k in ("failed", "checked", "worst"))
+    st_bad, st_n, st_worst = (verdict[f"steps_{k}"] for k in ("failed", "checked", "worst"))
+    limit = f"{verdict['threshold']:.0%}"
+    if verdict["passed"] is None:
+        return ("completeness: not checked (this method has no completeness property and no "
+                "per-step attributions were made)")
     worst = ", ".join(f"{what} {value:.1%} ({n} checked)" for what, value, n in (
         ("tokens", tok_worst, tok_n), ("steps", st_worst, st_n)) if n)
-    if out["passed"]:
-        out["sentence"] = (f"completeness: PASS, every attribution adds up to the logit change "
-                           f"it explains within {limit} (worst error: {worst})")
-        return out
+    if verdict["passed"]:
+        return (f"completeness: PASS, every attribution adds up to the logit change it "
+                f"explains within {limit} (worst error: {worst})")
     failing = [f"{what} of {bad} of {n} {unit} (worst error {value:.1%})"
                for what, unit, bad, n, value in (
                    ("token attributions", "sentences", tok_bad, tok_n, tok_worst),
                    ("per-step attributions", "states", st_bad, st_n, st_worst)) if bad]
-    raise_ = [f"{name}= (now {now})" if now else f"{name}=" for name, now, bad in (
-        ("n_steps", n_steps, tok_bad), ("state_steps", state_steps, st_bad)) if bad]
-    out["sentence"] = (
+    raise_: list[Part] = []
+    for name, now, bad in (("n_steps", n_steps, tok_bad), ("state_steps", state_steps, st_bad)):
+        if bad:
+            raise_ += [" and "] * bool(raise_) + [Mention(name)] + [f" (now {now})"] * bool(now)
+    return render((
         f"completeness: FAIL, the {' and the '.join(failing)} do not add up to the logit "
         f"change they explain within {limit}: their amounts are not the logit's parts, so read "
-        f"those heatmaps as rough rankings; raise {' and '.join(raise_)} and run again; if it "
-        "stays, the model is far from linear along the path (saturated units)")
-    return out
+        "those heatmaps as rough rankings; raise ", *raise_, " and run again; if it stays, the "
+        "model is far from linear along the path (saturated units)"), words)
 
 
 def unrolled_sentence(difference: float | None, module: str = "the recurrent module") -> str:

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from probe_rnn.capture.exact_forward import RecurrentCapture
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
-from probe_rnn.errors import CaptureError, ParameterError
+from probe_rnn.errors import CaptureError, Mention, ParameterError
 from probe_rnn.models.recurrent import cell_kind, module_kind, recurrent_modules
 from probe_rnn.validation import shown
 
@@ -163,8 +163,8 @@ def _validate(model: nn.Module, modules: str | Sequence[str] | None, verify: str
         if not names:
             raise CaptureError(
                 "the model holds no nn.RNN/GRU/LSTM or cell module; name the modules to "
-                f"record with modules=[...]; valid names: {[n for n in all_names if n][:20]}"
-            )
+                "record with ", Mention("modules", "[...]"),
+                f"; valid names: {[n for n in all_names if n][:20]}")
     else:
         names = [modules] if isinstance(modules, str) else list(modules)
         unknown = [n for n in names if n not in all_names]

@@ -40,7 +40,7 @@ from probe_rnn.capture.manifest import (
     ViewSpec,
 )
 from probe_rnn.catalogue import try_parse
-from probe_rnn.errors import StoreError
+from probe_rnn.errors import Mention, StoreError
 from probe_rnn.hashing import file_sha256
 
 
@@ -258,9 +258,8 @@ class StateStore:
     def _missing(self, name: str) -> StoreError:
         return StoreError(
             f"view {name!r} is not in the store {self.path}; stored views: "
-            f"{', '.join(self.views)} (capture again naming it in views= to add it)",
-            parameter="views"
-        )
+            f"{', '.join(self.views)} (capture again naming it in ", Mention("views"),
+            " to add it)")
 
     def _derivation(self, name: str) -> tuple[str, int]:
         """``(per-token base, t)`` of a view read at one step: ``hidden/L0/fwd@3``,

@@ -33,7 +33,7 @@ from probe_rnn.capture.manifest import (
 )
 from probe_rnn.capture.store import view_file_name
 from probe_rnn.catalogue import OUTPUT_NAIVE_LAST
-from probe_rnn.errors import CaptureError, StorageRangeError
+from probe_rnn.errors import CaptureError, Mention, StorageRangeError
 from probe_rnn.hashing import file_sha256, sha256
 
 if TYPE_CHECKING:
@@ -171,9 +171,8 @@ class StoreWriter:
             values = _flat(view).detach().cpu().float().numpy()
             if self.dtype == "float16" and np.abs(values).max(initial=0.0) > 65504:
                 raise StorageRangeError(
-                    f"view {name!r} has values beyond the float16 range: capture with "
-                    "dtype=float32", parameter="dtype"
-                )
+                    f"view {name!r} has values beyond the float16 range: capture with ",
+                    Mention("dtype", "float32"))
             file.write(start if kind == "sentence" else t0, values)
         self.token_ids.write(t0, _valid_ids(batch, lengths, t1 - t0))
         self.meta.write_table(self._meta_rows(start, stop, lengths, logits))

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 
-from probe_rnn.errors import DataError
+from probe_rnn.errors import DataError, Mention, Words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -207,54 +205,56 @@ def load_plugins(folders: list[Path] | None) -> None:
 
 
 
-#: Library parameters whose command-line option has another name.
-OPTION_OF_PARAMETER = {"factory": "--model", "out_dir": "--out", "address": "--scheduler",
-                       "n_steps": "--steps"}
+#: Library parameters whose command-line option belongs to a parameter of another name.
+CLI_NAME_OF_PARAMETER = {"out_dir": "out", "address": "scheduler", "n_steps": "steps"}
 
 
 #: The running Typer app (set by :func:`probe_rnn.cli.main`), whose options messages name.
 RUNNING_APP: list[typer.Typer] = []
 
 
-def running_options() -> set[str]:
-    """Every option name of the running CLI (empty outside it)."""
-    return cli_options(typer.main.get_command(RUNNING_APP[-1])) if RUNNING_APP else set()
+def running_words() -> Words | None:
+    """The running CLI's words for library parameters (None outside it)."""
+    return cli_words(typer.main.get_command(RUNNING_APP[-1])) if RUNNING_APP else None
 
 
-def cli_options(command: click.Command) -> set[str]:
-    """Every option name of a command and its subcommands (``--max-rows``, ``--no-umap``, ...)."""
-    names: set[str] = set()
+def cli_options(command: Any) -> dict[str, Any]:
+    """Every option of a (Typer's click) command and its subcommands, by its parameter's name
+    (``trust_checkpoint`` -> the ``--trust-checkpoint`` flag, ``factory`` -> ``--model``)."""
+    options: dict[str, Any] = {}
     stack = [command]
     while stack:
         cmd = stack.pop()
         for param in cmd.params:
-            names.update(param.opts)
-            names.update(param.secondary_opts)
+            if param.param_type_name == "option" and param.name:
+                options.setdefault(param.name, param)
         stack.extend(getattr(cmd, "commands", {}).values())
-    return names
+    return options
 
 
-def option_of(parameter: str, options: Collection[str]) -> str:
-    """The option of this CLI that sets the library's ``parameter`` (``cell_timeout`` ->
-    ``--cell-timeout``, ``out_dir`` -> ``--out``), or ``parameter`` itself when no option
-    sets it."""
-    option = OPTION_OF_PARAMETER.get(parameter, "--" + parameter.replace("_", "-"))
-    return option if option in options else parameter
+def cli_words(command: Any) -> Words:
+    """How the command line says a library parameter a message mentions
+    (:class:`~probe_rnn.errors.Mention`): ``vocab=FILE`` -> ``--vocab FILE``,
+    ``trust_checkpoint=True`` -> the flag ``--trust-checkpoint`` (``umap=False`` ->
+    ``--no-umap``), a bare ``out_dir=`` -> ``--out``; None for a parameter no option sets,
+    or a flag value it cannot say, which the message then keeps in the library's words."""
+    options = cli_options(command)
 
+    def words(mention: Mention) -> str | None:
+        option = options.get(CLI_NAME_OF_PARAMETER.get(mention.parameter, mention.parameter))
+        if option is None:
+            return None
+        name = max(option.opts, key=len)  # the long name (--quiet, not -q)
+        if mention.value is None:
+            return name
+        if not option.is_flag:
+            return f"{name} {mention.value}"
+        if mention.value == "True":
+            return name
+        off = max(option.secondary_opts, key=len, default=None)
+        return off if mention.value == "False" else None
 
-def in_cli_words(text: str, parameters: Sequence[str], options: Collection[str]) -> str:
-    """A library message that names ``parameters`` in its text as ``name=...`` (an error other
-    than :class:`~probe_rnn.errors.ParameterError`, whose fields the CLI renders itself) in the
-    command line's words: ``vocab=FILE`` -> ``--vocab FILE``, ``trust_checkpoint=True`` ->
-    ``--trust-checkpoint``, a bare ``out_dir=`` -> ``--out``. Only the parameters the error
-    names are touched; names that are no option of this CLI stay as they are."""
-    for name in dict.fromkeys(parameters):
-        option = option_of(name, options)
-        if option == name:
-            continue
-        pattern = rf"(?<![\w.-]){re.escape(name)}(?:(=True)(?!\w)|(=)(?=[^\s,)])|=(?=[\s,)]|$))"
-        text = re.sub(pattern, lambda m, o=option: o + (" " if m.group(2) else ""), text)
-    return text
+    return words
 
 
 def split_list(value: str | None, option: str = "--list") -> list[str] | None:
@@ -283,9 +283,8 @@ def print_failed_cells(results: pd.DataFrame) -> None:
     failed = results.attrs.get("failed_cells") or []
     if failed:
         say(f"{len(failed)} probing cell(s) failed (listed in cells.csv); the rest stand:")
-    options = running_options()
-    for line in failure_summary(failed):
-        say(f"  failed: {in_cli_words(line, ('cell_timeout',), options)}")
+    for line in failure_summary(failed, running_words()):
+        say(f"  failed: {line}")
 
 
 def say(line: str) -> None:

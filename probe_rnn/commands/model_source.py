@@ -6,9 +6,10 @@ the batching options ``--pad-to``, ``--bos``, ``--eos``, ``--collate`` and ``--p
 command and hands it one :class:`ModelSource` (parameter ``source``), so each command declares
 them once and they read the same everywhere. :meth:`ModelSource.load` loads the plugins
 (``--plugins`` folders and ``./probes``, so a plugin adapter works in every command) and checks
-every option before the checkpoint is read; :meth:`ModelSource.check_rows` runs the
-batch-dependence check on the command's data. The README's "Your own model" section is the
-contract these options implement.
+every option before the checkpoint is read (load_model's constraints, and
+:meth:`ModelSource.check` for what load_model learns only later);
+:meth:`ModelSource.check_rows` runs the batch-dependence check on the command's data. The
+README's "Your own model" section is the contract these options implement.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from probe_rnn.commands.common import option_group
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import InputFileError, Mention, ParameterError
 
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
@@ -50,36 +51,31 @@ class ModelSource:
     allow_batch_dependence: bool = False
 
     def check(self) -> None:
-        """One-line errors for option values, before anything is loaded."""
-        from probe_rnn.data.vocab import VOCAB_TOKENIZERS
-        from probe_rnn.models.adapters import LAYOUTS
+        """What :func:`~probe_rnn.models.load_model` checks only after reading the checkpoint:
+        the adapter is a known one (``--plugins`` loaded) and the vocabulary file exists. The
+        other values are checked by load_model's own constraints, also before the file is
+        read."""
         from probe_rnn.plugins import registry
+        from probe_rnn.validation import shown
 
-        if self.layout not in ("auto", *LAYOUTS):
-            raise ConfigError(f"--layout must be one of auto, {', '.join(LAYOUTS)}; received "
-                              f"{self.layout!r}")
-        if self.tokenizer is not None and self.tokenizer not in VOCAB_TOKENIZERS:
-            raise ConfigError(f"--tokenizer must be one of {', '.join(VOCAB_TOKENIZERS)}; "
-                              f"received {self.tokenizer!r}")
-        if self.pad_id is not None and self.pad_id < 0:
-            raise ConfigError(f"--pad-id must be an integer >= 0; received {self.pad_id}")
         if self.adapter is not None and self.adapter not in registry.names("adapter"):
-            raise ConfigError(f"--adapter {self.adapter!r} is unknown: choose one of "
-                              f"{', '.join(registry.names('adapter'))}")
-        if self.pad_to is not None and self.pad_to < 1:
-            raise ConfigError(f"--pad-to must be an integer >= 1; received {self.pad_to}")
+            raise ParameterError("adapter", "one of " + ", ".join(registry.names("adapter")),
+                                 shown(self.adapter), "a plugin adapter's folder goes in --plugins")
         if self.vocab is not None and not self.vocab.is_file():
-            raise ConfigError(f"--vocab {str(self.vocab)!r} does not exist: give the "
-                              "vocabulary file the model was trained with")
+            raise InputFileError(f"vocabulary file {str(self.vocab)!r} does not exist: give the "
+                                 "vocabulary file the model was trained with in ",
+                                 Mention("vocab"))
 
     def label_names(self) -> list[str] | None:
         """``--labels a,b,c`` as a list (None when not given)."""
+        from probe_rnn.validation import shown
+
         if self.labels is None:
             return None
         names = [x.strip() for x in self.labels.split(",")]
         if not all(names) or len(set(names)) != len(names):
-            raise ConfigError(f"--labels {self.labels!r} must be distinct comma-separated "
-                              "class names in the order of the model's outputs")
+            raise ParameterError("labels", "distinct comma-separated class names in the order "
+                                 "of the model's outputs", shown(self.labels))
         return names
 
     def load(self, checkpoint: Path) -> ModelBundle:

@@ -130,13 +130,14 @@ def attribute_cmd(
 def attribution_lines(result: AttributionResult, method: str) -> str:
     """What ``attribute`` prints: the worst errors, the completeness verdict (in the CLI's
     option names) and what the unrolled copy's difference means."""
-    from probe_rnn.attribution.verdict import unrolled_sentence
-    from probe_rnn.commands.common import in_cli_words, running_options
+    from probe_rnn.attribution.verdict import unrolled_sentence, verdict_sentence
+    from probe_rnn.commands.common import running_words
 
     worst = result.worst_completeness_error
     tok = "n/a for this method" if worst != worst else f"{worst:.2e}"
-    options = running_options()
-    verdict = in_cli_words(result.verdict, ("n_steps", "state_steps"), options)
+    manifest = result.manifest
+    verdict = verdict_sentence(manifest["completeness"], manifest.get("n_steps"),
+                               manifest.get("state_steps"), running_words())
     return (f"attributed {len(result.examples)} sentences ({method}); worst completeness error: "
             f"tokens {tok}, steps {result.worst_step_error:.2e}\n{verdict}\n"
             f"{unrolled_sentence(result.manifest.get('twin_max_difference'))}")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probe_rnn.errors import DataError, ParameterError
+from probe_rnn.errors import DataError, Mention, ParameterError
 from probe_rnn.validation import shown
 
 PROBE_ROWS = ("heldout", "train", "all")
@@ -137,12 +137,12 @@ def choose_rows(df: pd.DataFrame, choice: str, source: str, trusted: bool,
     remove = choice == "heldout" and not keep_duplicates and duplicates > 0
     index = np.flatnonzero(mask & ~copied if remove else mask)
     if len(index) < 2:
-        other = "probe_rows=all" if choice != "all" else "a larger table"
-        also = f" ({duplicates} repeat a training row's text: keep_duplicates=True keeps " \
-               "them)" if remove else ""
+        other = Mention("probe_rows", "all") if choice != "all" else "a larger table"
+        also = (f" ({duplicates} repeat a training row's text: ",
+                Mention("keep_duplicates", "True"), " keeps them)") if remove else ()
         raise DataError(f"only {len(index)} {_WHAT[choice]} rows to probe (of {len(df)}; "
-                        f"splits: {_counts(split)}){also}: add such rows, raise max_rows=, or "
-                        f"pass {other}", parameter=("probe_rows", "max_rows"))
+                        f"splits: {_counts(split)})", *also, ": add such rows, raise ",
+                        Mention("max_rows"), ", or pass ", other)
     splits = _counts(split[index])
     return ProbedRows(choice, index, splits, source, trusted, np.flatnonzero(split == "train"),
                       duplicates, remove)

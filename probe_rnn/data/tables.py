@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.data.table_checks import DuplicateKey, check_header, unique_keys
-from probe_rnn.errors import DataError, InputFileError
+from probe_rnn.errors import DataError, InputFileError, Mention
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 """Table formats :func:`read_table` understands (text formats also as .gz, .bz2, .xz)."""
@@ -129,7 +129,8 @@ def check_table(
     """
     if text == label:
         raise DataError(f"{source}: text and label are both the column {text!r}; "
-                        "pass different text= and label= columns", parameter=("text", "label"))
+                        "pass different ", Mention("text"), " and ", Mention("label"),
+                        " columns")
     for role, column in (("text", text), ("label", label)):
         if column not in df.columns:
             raise DataError(_missing_column_message(source, role, column, df.columns))
@@ -384,6 +385,6 @@ def _normalise_labels(values: list[Any], source: str, column: str) -> list[str]:
     classes = sorted(set(out))  # type: ignore[arg-type]
     if len(classes) < 2:
         raise DataError(f"{source}: column {column!r} has a single class ({classes[0]!r}) in "
-                        f"{len(out)} rows; a classifier needs at least 2 classes: check label= "
-                        "or add rows of another class", parameter="label")
+                        f"{len(out)} rows; a classifier needs at least 2 classes: check ",
+                        Mention("label"), " or add rows of another class")
     return out  # type: ignore[return-value]

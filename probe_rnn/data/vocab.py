@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from probe_rnn.data.tokenizers import as_text, as_texts, pad_batch
-from probe_rnn.errors import CheckpointError, DataError, InputFileError, ParameterError
+from probe_rnn.errors import CheckpointError, DataError, InputFileError, Mention, ParameterError
 from probe_rnn.validation import Interval, check_param, shown
 
 VOCAB_TOKENIZERS: tuple[str, ...] = ("word", "char", "basic-english")
@@ -113,9 +113,9 @@ class VocabTokenizer:
             found = self.index.get(token, self.unk_id)
             if found is None:
                 raise DataError(f"token {token!r} (text at position {row}) is not in "
-                                f"{self.source}, which has no unknown token: pass unk=TOKEN "
-                                f"(the vocabulary's entry for unknown words) or check "
-                                f"tokenizer= (now {self.kind})", parameter=("unk", "tokenizer"))
+                                f"{self.source}, which has no unknown token: pass ",
+                                Mention("unk", "TOKEN"), " (the vocabulary's entry for unknown "
+                                "words) or check ", Mention("tokenizer"), f" (now {self.kind})")
             ids.append(found)
         return ids
 
@@ -125,8 +125,8 @@ class VocabTokenizer:
         if self.pad_id is None and len({len(ids) for ids in encoded}) > 1:
             raise DataError(f"rows of unequal length need padding, but {self.source} has no "
                             f"padding token ({', '.join(PAD_SPELLINGS[:3])}) and the model "
-                            "has no nn.Embedding padding_idx to take it from: pass pad_id=N, "
-                            "the id the model was padded with", parameter="pad_id")
+                            "has no nn.Embedding padding_idx to take it from: pass ",
+                            Mention("pad_id", "N"), ", the id the model was padded with")
         return pad_batch(encoded, 0 if self.pad_id is None else self.pad_id, self.kind)
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> list[str]:
@@ -142,7 +142,7 @@ class VocabTokenizer:
             token = self._by_id.get(largest, "padding" if largest == self.pad_id else "unknown")
             raise DataError(f"{self.source} has id {largest} ({token!r}) but {what} has only "
                             f"{rows} rows (ids 0..{rows - 1}): give the vocabulary the model "
-                            f"was trained with, or fix pad_id=", parameter="pad_id")
+                            "was trained with, or fix ", Mention("pad_id"))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-python description for checkpoints."""
@@ -173,8 +173,8 @@ def tokenizer_from_dict(data: Mapping[str, Any]) -> Any:
 def _load_index(path: Path) -> dict[str, int]:
     """token -> id from a JSON object, a JSON list or a one-token-per-line text file."""
     if not path.is_file():
-        raise InputFileError(f"vocabulary file {str(path)!r} does not exist: check vocab=",
-                             parameter="vocab")
+        raise InputFileError(f"vocabulary file {str(path)!r} does not exist: check ",
+                             Mention("vocab"))
     try:
         text = path.read_text(encoding="utf-8-sig")  # a BOM is no part of the first token
     except UnicodeDecodeError as exc:
@@ -245,8 +245,8 @@ def _special(index: Mapping[str, int], given: str | None, spellings: tuple[str, 
              parameter: str, source: str) -> int | None:
     if given is not None:
         if given not in index:
-            raise DataError(f"{parameter}={given} is not in {source}: give the token as the "
-                            "vocabulary spells it", parameter=parameter)
+            raise DataError(Mention(parameter, given), f" is not in {source}: give the token as "
+                            "the vocabulary spells it")
         return index[given]
     return next((index[s] for s in spellings if s in index), None)
 

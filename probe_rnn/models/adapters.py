@@ -43,7 +43,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from probe_rnn.errors import ConfigError, DataError, ModelCallError, ParameterError, ProbeRnnError
+from probe_rnn.errors import (
+    ConfigError,
+    DataError,
+    Mention,
+    ModelCallError,
+    ParameterError,
+    ProbeRnnError,
+)
 from probe_rnn.models.feeding import Feeding, one_hot_embedding, sorted_packing
 from probe_rnn.plugins import register_adapter, registry
 from probe_rnn.validation import Interval, check_param, shown
@@ -156,11 +163,10 @@ class TokenizerAdapter:
     def _require_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
             raise ConfigError(
-                f"adapter {self.name!r} needs a tokenizer but the model has none: pass "
-                "vocab=FILE (the vocabulary the model was trained with, with tokenizer=), or "
-                'return {"model": ..., "tokenizer": ...} from the factory=',
-                parameter=("vocab", "tokenizer", "factory")
-            )
+                f"adapter {self.name!r} needs a tokenizer but the model has none: pass ",
+                Mention("vocab", "FILE"), " (the vocabulary the model was trained with, with ",
+                Mention("tokenizer"), '), or return {"model": ..., "tokenizer": ...} from the ',
+                Mention("factory"))
         return self.tokenizer
 
     def encode(self, texts: list[str]) -> dict[str, Tensor]:
@@ -217,14 +223,14 @@ def _call_failed(model: nn.Module, shapes: str, exc: Exception) -> ModelCallErro
     head = f"calling {forward_signature(model)} with {shapes} failed: "
     explained = explain_call_error(model, exc)
     if explained is not None:
-        return ModelCallError(head + explained)
+        return ModelCallError(head, *explained)
     text = " ".join(str(exc).split()) or type(exc).__name__
     head += f"{type(exc).__name__}: {text[:300]}"
     if not hint_helps(exc):
         return ModelCallError(head)
     return ModelCallError(
-        f"{head}; check layout= (batch or time), adapter= (ids-lengths or ids) and vocab= (see "
-        "the README's 'Your own model')", parameter=("layout", "adapter", "vocab"))
+        f"{head}; check ", Mention("layout"), " (batch or time), ", Mention("adapter"),
+        " (ids-lengths or ids) and ", Mention("vocab"), " (see the README's 'Your own model')")
 
 
 @register_adapter("probe-rnn")
@@ -272,13 +278,13 @@ def make_adapter(spec: Any, tokenizer: Tokenizer | None, layout: str | None = No
         if issubclass(spec, TokenizerAdapter):
             spec = spec(tokenizer, layout or "batch", feeding)
         elif layout not in (None, "batch"):
-            raise ConfigError(f"layout={layout} applies to the built-in adapters; adapter "
-                              f"{spec.__name__} calls its model itself: leave layout= out",
-                              parameter="layout")
+            raise ConfigError(Mention("layout", str(layout)), " applies to the built-in "
+                              f"adapters; adapter {spec.__name__} calls its model itself: leave ",
+                              Mention("layout"), " out")
         elif feeding is not None and (feeding.pad_to or feeding.bos or feeding.eos):
-            raise ConfigError(f"pad_to=, bos= and eos= apply to the built-in adapters; adapter "
-                              f"{spec.__name__} encodes texts itself: leave them out",
-                              parameter=("pad_to", "bos", "eos"))
+            raise ConfigError(Mention("pad_to"), ", ", Mention("bos"), " and ", Mention("eos"),
+                              " apply to the built-in adapters; adapter "
+                              f"{spec.__name__} encodes texts itself: leave them out")
         else:
             spec = spec(tokenizer)
     missing = [m for m in ("encode", "forward", "tokens") if not callable(getattr(spec, m, None))]

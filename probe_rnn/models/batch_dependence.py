@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from probe_rnn.errors import ModelCallError, ProbeRnnError
+from probe_rnn.errors import Mention, ModelCallError, ProbeRnnError
 from probe_rnn.models.adapters import forward_signature
 
 if TYPE_CHECKING:
@@ -112,8 +112,8 @@ def check_batch_dependence(bundle: ModelBundle, texts: Sequence[str], *,
         raise ModelCallError(
             f"{result['sentence']}: fix the forward (a .view/.reshape that mixes the batch and "
             "time axes, e.g. output.view(-1, hidden) of a time-major RNN, or statistics over "
-            "the batch), or pass allow_batch_dependence=True to go on anyway",
-            parameter="allow_batch_dependence")
+            "the batch), or pass ", Mention("allow_batch_dependence", "True"),
+            " to go on anyway")
     return result
 
 

@@ -13,6 +13,7 @@ import re
 
 from torch import nn
 
+from probe_rnn.errors import Mention, Part
 from probe_rnn.models.recurrent import first_recurrent
 
 _DTYPE = re.compile(r"dtype \(torch\.int64\) does not match|expected scalar type (Float|Double|"
@@ -24,8 +25,9 @@ _SHAPE = re.compile(r"size|shape|dimension|dim\b|mismatch|expected|must (be|have
                     r"out of range|positional argument|argument", re.I)
 
 
-def explain_call_error(model: nn.Module, exc: BaseException) -> str | None:
-    """The failure in words with its fix, or None when it is none of the known kinds."""
+def explain_call_error(model: nn.Module, exc: BaseException) -> tuple[Part, ...] | None:
+    """The failure in words with its fix (message parts), or None when it is none of the
+    known kinds."""
     text = " ".join(str(exc).split())
     if _DTYPE.search(text):
         found = first_recurrent(model)
@@ -35,18 +37,18 @@ def explain_call_error(model: nn.Module, exc: BaseException) -> str | None:
         if not has_embedding:
             return (f"{what}, but the model has no nn.Embedding to turn token ids into them "
                     "(one-hot or float inputs) and probe-rnn passes token ids: write an adapter "
-                    "plugin that builds the model's own inputs (see probes/README.md)")
+                    "plugin that builds the model's own inputs (see probes/README.md)",)
         return (f"{what}, but got integer token ids ({type(exc).__name__}: {text[:160]}): "
-                "check that forward passes the ids through its nn.Embedding first")
+                "check that forward passes the ids through its nn.Embedding first",)
     if _SORTED.search(text):
         return ("the model packs its batch with pack_padded_sequence(..., enforce_sorted=True), "
-                "which needs the rows sorted by decreasing length: leave --adapter out so that "
-                "probe-rnn detects this and sorts the batch itself (or add "
+                "which needs the rows sorted by decreasing length: leave ", Mention("adapter"),
+                " out so that probe-rnn detects this and sorts the batch itself (or add "
                 "enforce_sorted=False to that call in the model's forward)")
     if _DEVICE.search(text):
         return (f"the model failed on its device ({type(exc).__name__}: {text[:200]}): "
                 "probe-rnn runs the model where its parameters are, so create every tensor in "
-                "forward on the input's device (e.g. torch.zeros(..., device=x.device))")
+                "forward on the input's device (e.g. torch.zeros(..., device=x.device))",)
     return None
 
 

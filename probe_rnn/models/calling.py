@@ -32,7 +32,15 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from probe_rnn.errors import ConfigError, ModelCallError, ParameterError, ProbeRnnError
+from probe_rnn.errors import (
+    ConfigError,
+    Mention,
+    ModelCallError,
+    ParameterError,
+    Part,
+    ProbeRnnError,
+    render,
+)
 from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
 from probe_rnn.models.call_errors import explain_call_error
 from probe_rnn.models.feeding import Feeding
@@ -82,9 +90,9 @@ def takes_lengths(model: nn.Module) -> bool | None:
     if len(required) > 2:
         raise ModelCallError(
             f"{forward_signature(model)} needs {len(required)} arguments; probe-rnn passes ids "
-            "and, optionally, lengths or a batch size: pass collate=FILE.py:fn, a function from "
-            "a list of texts to all of the forward's arguments (see the README's 'Your own "
-            "model')", parameter="collate")
+            "and, optionally, lengths or a batch size: pass ", Mention("collate", "FILE.py:fn"),
+            ", a function from a list of texts to all of the forward's arguments (see the "
+            "README's 'Your own model')")
     return len(positional) >= 2
 
 
@@ -156,8 +164,8 @@ def _sequences_seen(module: nn.RNNBase, args: tuple) -> int | None:
 
 
 def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
-         rnn: nn.Module | None, feeding: Feeding, known: list[str] | None = None
-         ) -> tuple[str | None, int]:
+         rnn: nn.Module | None, feeding: Feeding,
+         known: list[tuple[Part, ...]] | None = None) -> tuple[tuple[Part, ...] | None, int]:
     """(None, logits' width) when ``shape`` calls the model correctly, else (why not, 0);
     a cause :func:`explain_call_error` knows is also appended to ``known``."""
     feeding = feeding.but(batch_arg=shape.batch_arg, sort=shape.sort)
@@ -173,7 +181,7 @@ def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
         raw = f"{type(cause).__name__}: {' '.join(str(cause).split())[:300]}"
         explained = None if _UNSORTED in raw else explain_call_error(model, cause)
         if explained is None:
-            return raw, 0  # an unsorted-packing failure stays raw: detect_call retries it sorted
+            return (raw,), 0  # an unsorted-packing failure stays raw: detect_call retries it
         if known is not None:
             known.append(explained)
         return explained, 0
@@ -182,7 +190,7 @@ def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
             handle.remove()
     rows = len(batch["lengths"])
     if seen and seen[0] != rows:
-        return f"its {type(rnn).__name__} read {seen[0]} sequences, not {rows}", 0
+        return (f"its {type(rnn).__name__} read {seen[0]} sequences, not {rows}",), 0
     return None, int(logits.shape[1])
 
 
@@ -205,13 +213,14 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
     options = call_options(model) if lengths is None else _given_options(model, lengths)
     rnn = next(iter(recurrent_modules(model).values()), None)
     batch = _probe_batch(vocab_size, pad_id)
-    tried: list[str] = []
-    known: list[str] = []
+    tried: list[Part] = []
+    known: list[tuple[Part, ...]] = []
+    attempts = 0
     for passes, batch_arg in options:
         for lay in layouts:
-            shape = CallShape(passes, lay, batch_arg=batch_arg)
+            shape, attempts = CallShape(passes, lay, batch_arg=batch_arg), attempts + 1
             why, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
-            if why is not None and _UNSORTED in why:
+            if why is not None and _UNSORTED in render(why):
                 shape = CallShape(passes, lay, batch_arg=batch_arg, sort=True)
                 why, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
             what = (f"ids {'(3, 5)' if lay == 'batch' else '(5, 3)'} {lay}-major"
@@ -221,18 +230,17 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
             if why is None:
                 return CallShape(passes, lay, f"called with {what}", outputs, batch_arg,
                                  shape.sort)
-            tried.append(f"with {what}: {why}")
+            tried += ["; "] * bool(tried) + [f"with {what}: ", *why]
     if rnn is None:  # no flag or collate can help: say why first
         raise ModelCallError(
             f"cannot call {forward_signature(model)}, and {type(model).__name__} has no "
             "nn.LSTM, nn.GRU or nn.RNN, whose states probe-rnn captures (a recurrence written "
             "by hand, such as nn.Linear layers called once per step, is not one): build the "
             "model on one of those modules")
-    if len(known) == len(tried) and len(set(known)) == 1:  # one known cause: say it once
-        raise ModelCallError(f"cannot call {forward_signature(model)}: {known[0]}")
+    if len(known) == attempts and len(set(known)) == 1:  # one known cause: say it once
+        raise ModelCallError(f"cannot call {forward_signature(model)}: ", *known[0])
     raise ModelCallError(
-        f"cannot call {forward_signature(model)}: tried " + "; ".join(tried)
-        + "; pass collate=FILE.py:fn, a function from a list of texts to the forward's "
-        "arguments (or layout= and adapter= when one of these calls is right but failed on the "
-        "ids' layout; see the README's 'Your own model')",
-        parameter=("layout", "adapter", "collate"))
+        f"cannot call {forward_signature(model)}: tried ", *tried, "; pass ",
+        Mention("collate", "FILE.py:fn"), ", a function from a list of texts to the forward's "
+        "arguments (or ", Mention("layout"), " and ", Mention("adapter"), " when one of these "
+        "calls is right but failed on the ids' layout; see the README's 'Your own model')")

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from probe_rnn.errors import CheckpointError, InputFileError, UntrustedCheckpointError
+from probe_rnn.errors import CheckpointError, InputFileError, Mention, UntrustedCheckpointError
 from probe_rnn.hashing import file_sha256
 from probe_rnn.models.bundle import ModelBundle
 from probe_rnn.models.pickles import PickleScan, load_pickle, scan_pickle
@@ -122,10 +122,9 @@ def _untrusted(path: Path, message: str) -> UntrustedCheckpointError:
     what = f"a pickled object ({found.group(1)})" if found else "a pickled object"
     return UntrustedCheckpointError(
         f"checkpoint {str(path)!r} holds {what}, not plain weights; unpickling it runs arbitrary "
-        f"code from the file, so it was refused: pass trust_checkpoint=True to load it anyway "
-        f"if you trust the file, or re-save its state_dict and use "
-        f"factory=package.module:function", parameter=("trust_checkpoint", "factory")
-    )
+        "code from the file, so it was refused: pass ", Mention("trust_checkpoint", "True"),
+        " to load it anyway if you trust the file, or re-save its state_dict and use ",
+        Mention("factory", "package.module:function"))
 
 
 def _unreadable(path: Path, exc: BaseException) -> CheckpointError:
@@ -147,10 +146,9 @@ def _untrusted_plain(path: Path, scan: PickleScan) -> UntrustedCheckpointError:
     return UntrustedCheckpointError(
         f"checkpoint {str(path)!r} is a plain Python pickle (pickle.dump, protocol "
         f"{scan.protocol}) of {scan.found}, not a PyTorch checkpoint; unpickling it runs code "
-        f"from the file, so it was refused: pass trust_checkpoint=True to load it if you trust "
-        f"the file, or save model.state_dict() with torch.save and use "
-        f"factory=package.module:function", parameter=("trust_checkpoint", "factory")
-    )
+        "from the file, so it was refused: pass ", Mention("trust_checkpoint", "True"),
+        " to load it if you trust the file, or save model.state_dict() with torch.save and use ",
+        Mention("factory", "package.module:function"))
 
 
 def _truncated(path: Path, scan: PickleScan) -> CheckpointError:
@@ -279,18 +277,19 @@ def load_into(model: nn.Module, state_dict: Mapping[str, Any], what: str,
     ``native``: the model was built from the checkpoint's own config (no factory), so a
     mismatch means the file was edited or damaged, not that a factory differs.
     """
-    fix, parameter = (("the file's weights and its own config disagree (edited or damaged): "
-                       "re-train or re-save it", ()) if native else
-                      ("check that the factory= builds the same {}", "factory"))
+    def fix(kind: str) -> tuple[str | Mention, ...]:
+        if native:
+            return ("the file's weights and its own config disagree (edited or damaged): "
+                    "re-train or re-save it",)
+        return "check that the ", Mention("factory"), f" builds the same {kind}"
+
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     if missing or unexpected:
         raise CheckpointError(
             f"the weights in {what} do not fit the model: missing keys {_few(missing)}; "
-            f"unexpected keys {_few(unexpected)}; " + fix.format("architecture"),
-            parameter=parameter
-        )
+            f"unexpected keys {_few(unexpected)}; ", *fix("architecture"))
     shapes = [
         f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
         for k, v in state_dict.items()
@@ -298,9 +297,8 @@ def load_into(model: nn.Module, state_dict: Mapping[str, Any], what: str,
     ]
     if shapes:
         raise CheckpointError(
-            f"the weights in {what} do not fit the model: shape (file vs model) {_few(shapes)}; "
-            + fix.format("sizes"), parameter=parameter
-        )
+            f"the weights in {what} do not fit the model: shape (file vs model) {_few(shapes)}; ",
+            *fix("sizes"))
     try:
         model.load_state_dict(state_dict, strict=True)
     except (RuntimeError, TypeError) as exc:

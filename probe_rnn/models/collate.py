@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from probe_rnn.errors import ConfigError, ModelCallError, ProbeRnnError
+from probe_rnn.errors import ConfigError, Mention, ModelCallError, ProbeRnnError
 from probe_rnn.models.adapters import as_logits, forward_signature, last_module
 from probe_rnn.models.feeding import sorted_packing
 from probe_rnn.models.recurrent import recurrent_modules
@@ -49,10 +49,9 @@ def load_collate(spec: str) -> Callable[[list[str]], Any]:
     from probe_rnn.models.factory import resolve_factory
 
     try:
-        return resolve_factory(spec)
+        return resolve_factory(spec, parameter="collate")
     except ProbeRnnError as exc:
-        text = str(exc).replace("factory=", "collate=").replace("factory", "collate")
-        raise ConfigError(text, parameter="collate") from exc
+        raise ConfigError(*exc.parts) from exc
 
 
 def _call_args(batch: Any) -> tuple[tuple, dict[str, Any]]:
@@ -98,7 +97,7 @@ class CollateAdapter:
         except Exception as exc:
             raise ConfigError(f"collate {self.spec} failed on {len(texts)} texts "
                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}): fix "
-                              "the function", parameter="collate") from exc
+                              "the function") from exc
         lengths, ids = self._reach(args, kwargs, len(texts))
         if self._template is None:
             self._template, self._template_rows = (args, kwargs), len(texts)
@@ -124,7 +123,7 @@ class CollateAdapter:
                 f"calling {forward_signature(model)} on what collate {self.spec} returned "
                 f"({self._shapes(args, kwargs)}) failed: {type(exc).__name__}: "
                 f"{' '.join(str(exc).split())[:300]}; make the collate return the forward's "
-                "arguments as the training loop passed them", parameter="collate") from exc
+                "arguments as the training loop passed them") from exc
 
     def tokens(self, text: str) -> list[str]:
         """Token strings of ``text``, one per step the model reads (see the module doc)."""
@@ -146,7 +145,8 @@ class CollateAdapter:
         """Run the model up to its first recurrent module: each row's steps and the ids."""
         rnn = next(iter(recurrent_modules(self.model).values()), None)
         if rnn is None:
-            raise ConfigError("--collate needs a model with an nn.LSTM, nn.GRU or nn.RNN")
+            raise ConfigError(Mention("collate"), " needs a model with an nn.LSTM, nn.GRU or "
+                              "nn.RNN")
         seen: dict[str, Any] = {}
         emb = next((m for m in self.model.modules() if isinstance(m, nn.Embedding)), None)
 
@@ -167,7 +167,7 @@ class CollateAdapter:
             raise ModelCallError(
                 f"calling {forward_signature(self.model)} on what collate {self.spec} returned "
                 f"({self._shapes(args, kwargs)}) failed: {type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:300]}", parameter="collate") from exc
+                f"{' '.join(str(exc).split())[:300]}") from exc
         finally:
             for handle in handles:
                 handle.remove()
@@ -180,8 +180,7 @@ class CollateAdapter:
                          else x.shape[1]))
         if sequences != rows:
             raise ConfigError(f"collate {self.spec} made a batch of {sequences} sequences from "
-                              f"{rows} texts: return one row per text, in order",
-                              parameter="collate")
+                              f"{rows} texts: return one row per text, in order")
         self.roles = _roles(args, kwargs, rows, seen.get("ids"))
         return self._lengths(seen["input"], rnn, args, kwargs, rows), self._ids(args, kwargs,
                                                                                 rows)
@@ -256,7 +255,7 @@ class CollateAdapter:
                 f"collate {self.spec} returns item {key!r} ({tuple(value.shape)}) that is "
                 "neither the ids, the lengths, a mask nor the same for every row (such as "
                 "an initial state of zeros): attribution cannot rebuild it for other rows; "
-                "attribute with an adapter plugin (see probes/README.md)", parameter="collate")
+                "attribute with an adapter plugin (see probes/README.md)")
         shape = list(value.shape)
         shape[dim] = rows
         return value.narrow(dim, 0, 1).expand(*shape).contiguous()

@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import nn
 
-from probe_rnn.errors import CheckpointError, ConfigError, InputFileError
+from probe_rnn.errors import CheckpointError, ConfigError, InputFileError, Mention
 from probe_rnn.usercode import (
     UserImportError,
     did,
@@ -59,40 +59,42 @@ def absolute_spec(spec: str) -> str:
     return f"{Path(module_name).resolve()}:{attr}" if names_file(module_name) else spec
 
 
-def resolve_factory(spec: str) -> Callable[[], Any]:
+def resolve_factory(spec: str, parameter: str = "factory") -> Callable[[], Any]:
     """Import the function named by ``"package.module:function"`` or ``"file.py:function"``
     (:func:`probe_rnn.usercode.import_object`; a file's folder goes first on ``sys.path``, a
-    module is looked up from the current folder too)."""
+    module is looked up from the current folder too). Errors name it as ``parameter`` (the
+    ``collate`` function is imported the same way)."""
     module_name, _, attr = spec.rpartition(":") if isinstance(spec, str) else ("", "", "")
     if not module_name or not attr.isidentifier():
         raise ConfigError(
-            f"factory must look like package.module:function or path/file.py:function; "
+            f"{parameter} must look like package.module:function or path/file.py:function; "
             f"got {spec!r}"
         )
     shown = str(Path(module_name))
     try:
         func = import_object(spec, prefix="probe_rnn_factory", on_path=True)
     except FileNotFoundError:
-        raise InputFileError(f"factory file {shown!r} does not exist: check the path in "
-                             "factory=", parameter="factory") from None
+        raise InputFileError(f"{parameter} file {shown!r} does not exist: check the path in ",
+                             Mention(parameter)) from None
     except UserImportError as exc:
         if names_file(module_name):
-            raise ConfigError(f"cannot import factory file {shown!r} "
+            raise ConfigError(f"cannot import {parameter} file {shown!r} "
                               f"({_first_line(exc.cause)}): fix the file") from exc
         raise ConfigError(
-            f"cannot import factory module {module_name!r} ({_first_line(exc.cause)}): install "
+            f"cannot import {parameter} module {module_name!r} ({_first_line(exc.cause)}): "
+            "install "
             f"it or put it on PYTHONPATH, or pass path/file.py:{attr}"
         ) from exc
     except ImportError:
-        raise ConfigError(f"cannot import factory file {shown!r}: it is not a Python "
+        raise ConfigError(f"cannot import {parameter} file {shown!r}: it is not a Python "
                           "module") from None
     except AttributeError:
         func = None
     if func is None:
-        raise ConfigError(f"factory module {module_name!r} has no attribute {attr!r}: name a "
+        raise ConfigError(f"{parameter} module {module_name!r} has no attribute {attr!r}: name a "
                           f"function of it that returns the model, e.g. {module_name}:build")
     if not callable(func):
-        raise ConfigError(f"factory {spec!r} is a {type(func).__name__}, not a function")
+        raise ConfigError(f"{parameter} {spec!r} is a {type(func).__name__}, not a function")
     return func
 
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.utils.rnn
 from torch import Tensor, nn
 
-from probe_rnn.errors import DataError
+from probe_rnn.errors import DataError, Mention
 
 _ORIGINAL_PACK = torch.nn.utils.rnn.pack_padded_sequence
 
@@ -72,8 +72,8 @@ class Feeding:
         if pad_id is None and any(len(r) < width for r in rows):
             raise DataError("rows need padding to the same length, but the vocabulary has no "
                             "padding token and the model has no nn.Embedding padding_idx to take "
-                            "it from: pass pad_id=N, the id the model was padded with",
-                            parameter="pad_id")
+                            "it from: pass ", Mention("pad_id", "N"),
+                            ", the id the model was padded with")
         out = torch.full((len(rows), width), 0 if pad_id is None else pad_id, dtype=torch.long)
         for i, r in enumerate(rows):
             out[i, : len(r)] = torch.tensor(r, dtype=torch.long)

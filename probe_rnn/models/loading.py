@@ -18,7 +18,7 @@ from typing import Any
 from torch import nn
 
 from probe_rnn.data.vocab import VOCAB_TOKENIZERS, read_vocab, tokenizer_from_dict
-from probe_rnn.errors import CheckpointError, ConfigError
+from probe_rnn.errors import CheckpointError, ConfigError, Mention, listed
 from probe_rnn.models.adapters import (
     LAYOUTS,
     IdsAdapter,
@@ -134,10 +134,10 @@ def load_model(
 def _check_vocab_parameters(vocab: Any, tokenizer: Any, pad_id: Any, unk: Any) -> None:
     """Refuse ``tokenizer``/``pad_id``/``unk`` without the ``vocab`` file they describe."""
     if vocab is None and (tokenizer, pad_id, unk) != (None, None, None):
-        given = [f"{o}=" for o, v in (("tokenizer", tokenizer), ("pad_id", pad_id),
-                                      ("unk", unk)) if v is not None]
-        raise ConfigError(f"{', '.join(given)} describe(s) a vocabulary file: pass vocab= "
-                          "(the file) too", parameter=("vocab", "tokenizer", "pad_id", "unk"))
+        given = [o for o, v in (("tokenizer", tokenizer), ("pad_id", pad_id), ("unk", unk))
+                 if v is not None]
+        raise ConfigError(*listed(given), " describe(s) a vocabulary file: pass ",
+                          Mention("vocab"), " (the file) too")
 
 
 def _tokenizer_for(tok: Any, found: Any, vocab: Any, tokenizer: str | None, pad_id: int | None,
@@ -195,13 +195,13 @@ def _label_names(given: list[str] | None, known: list[str], outputs: int | None)
     """``labels``, else the file's/factory's labels, else class indices of the outputs."""
     if given is not None:
         if outputs and len(given) != outputs:
-            raise ConfigError(f"labels= names {len(given)} classes but the model has {outputs} "
-                              "outputs: name one class per output, in order", parameter="labels")
+            raise ConfigError(Mention("labels"), f" names {len(given)} classes but the model "
+                              f"has {outputs} outputs: name one class per output, in order")
         return [str(x) for x in given]
     if known and outputs and len(known) != outputs:
         raise CheckpointError(f"the model has {outputs} outputs but {len(known)} labels "
-                              f"({', '.join(known[:4])}): pass labels= with one name per "
-                              "output", parameter="labels")
+                              f"({', '.join(known[:4])}): pass ", Mention("labels"),
+                              " with one name per output")
     if known:
         return known
     return [str(i) for i in range(outputs or 0)]
@@ -216,7 +216,7 @@ def _check_ids(tok: Any, found: tuple[str, nn.Embedding]) -> None:
     elif len(tok) > emb.num_embeddings:
         raise CheckpointError(f"the tokenizer has {len(tok)} tokens but {what} has only "
                               f"{emb.num_embeddings} rows: give the vocabulary the model was "
-                              "trained with (vocab=FILE)", parameter="vocab")
+                              "trained with (", Mention("vocab", "FILE"), ")")
 
 
 def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any, layout: str,
@@ -230,8 +230,8 @@ def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any,
     fed = feeding.describe()
     if spec is None and isinstance(model, RNNClassifier):
         if layout not in ("auto", "batch"):
-            raise ConfigError("layout=time does not apply to a probe-rnn model: it reads "
-                              "(batch, time); leave layout= out", parameter="layout")
+            raise ConfigError(Mention("layout", "time"), " does not apply to a probe-rnn model: "
+                              "it reads (batch, time); leave ", Mention("layout"), " out")
         return (make_adapter("probe-rnn", tok, None, feeding),
                 "probe-rnn model: model(ids, lengths)" + (f"; {fed}" if fed else ""),
                 model.config.n_labels)
@@ -263,13 +263,12 @@ def _collate_adapter(collate: Any, model: nn.Module, tok: Any, adapter: Any, lay
                                       ("bos", feeding.bos), ("eos", feeding.eos))
              if value is not None] + (["layout"] if layout != "auto" else [])
     if clash:
-        raise ConfigError(f"collate= builds the model's batches itself: leave "
-                          f"{', '.join(n + '=' for n in clash)} out", parameter=tuple(clash))
+        raise ConfigError(Mention("collate"), " builds the model's batches itself: leave ",
+                          *listed(clash), " out")
     fn, spec = ((load_collate(collate), collate) if isinstance(collate, str)
                 else (collate, getattr(collate, "__qualname__", repr(collate))))
     if not callable(fn):
-        raise ConfigError(f"collate= must be a function texts -> batch; got {fn!r}",
-                          parameter="collate")
+        raise ConfigError(Mention("collate"), f" must be a function texts -> batch; got {fn!r}")
     return CollateAdapter(fn, spec, model, tok), (
         f"{forward_signature(model)} as model(*collate(texts)) with collate {spec}; each "
         "row's steps from the PackedSequence its recurrent module receives, else the batch's "
@@ -290,13 +289,14 @@ def feeding_for(model: nn.Module, tok: Any, found: tuple[str, nn.Embedding] | No
         if not isinstance(index, Mapping) or token not in index:
             where = ("has no token map" if not isinstance(index, Mapping)
                      else f"has no token {token!r}")
-            raise ConfigError(f"{option}={token} must be a token of the model's vocabulary, "
-                              f"which {where}: pass vocab=FILE holding it, or the token as the "
-                              "file spells it", parameter=(option, "vocab"))
+            raise ConfigError(Mention(option, str(token)), " must be a token of the model's "
+                              f"vocabulary, which {where}: pass ", Mention("vocab", "FILE"),
+                              " holding it, or the token as the file spells it")
         ids[option] = int(index[token])
     if pad_to is not None and pad_to <= (bos is not None) + (eos is not None):
-        raise ConfigError(f"pad_to={pad_to} leaves no step for the text beside bos=/eos=: "
-                          "give the length the model was trained with", parameter="pad_to")
+        raise ConfigError(Mention("pad_to", str(pad_to)), " leaves no step for the text beside ",
+                          Mention("bos"), "/", Mention("eos"), ": give the length the model was "
+                          "trained with")
     one_hot = None
     rnn = next(iter(recurrent_modules(model).values()), None)
     if found is None and tok is not None and rnn is not None and rnn.input_size == len(tok):
@@ -343,9 +343,8 @@ def _from_checkpoint(
         }
     if obj["config"] is None:
         raise CheckpointError(
-            f"checkpoint {where} holds a foreign model's weights without an architecture: pass "
-            f"factory=package.module:function that builds it", parameter="factory"
-        )
+            f"checkpoint {where} holds a foreign model's weights without an architecture: pass ",
+            Mention("factory", "package.module:function"), " that builds it")
     try:
         config = ModelConfig.from_dict(dict(obj["config"]))
     except ConfigError as exc:
@@ -369,9 +368,8 @@ def _from_state_dict(
         example = next(iter(state_dict))
         raise CheckpointError(
             f"checkpoint {str(path)!r} is a bare state_dict ({len(state_dict)} tensors, e.g. "
-            f"{example!r}), not a probe-rnn checkpoint: pass factory=package.module:function "
-            f"that builds its architecture", parameter="factory"
-        )
+            f"{example!r}), not a probe-rnn checkpoint: pass ",
+            Mention("factory", "package.module:function"), " that builds its architecture")
     load_into(built.model, state_dict, repr(str(path)))
     return {
         "model": built.model, "config": None, "meta": {},

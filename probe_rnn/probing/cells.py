@@ -28,7 +28,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from probe_rnn import __version__
-from probe_rnn.errors import ConfigError, ProbeOutputError, StoreError
+from probe_rnn.errors import ConfigError, Part, ProbeOutputError, StoreError, parts_to_json, render
 from probe_rnn.hashing import json_sha256, rows_sha256, sha256
 from probe_rnn.probing.controls import DEGENERATE_CONTROL, control_keys, control_targets
 from probe_rnn.probing.exported import export_probe
@@ -365,15 +365,17 @@ def run_cell(cell: Cell, settings: Settings, key: str = "",
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a user's probe or task may
         # raise anything, or exit (sys.exit, or os._exit made a ProcessExitCalled)
-        record.update(status="failed", reason=failure_message(cell, exc),
-                      traceback=traceback.format_exc(limit=-3))
+        parts = failure_message(cell, exc)  # reason_parts: its mentions, for a front end
+        record.update(status="failed", reason=render(parts),
+                      traceback=traceback.format_exc(limit=-3),
+                      **({"reason_parts": parts_to_json(parts)} if len(parts) > 1 else {}))
     record["seconds"] = round(time.perf_counter() - start, 4)
     record["cpu_seconds"] = round(time.process_time() - cpu, 4)
     return record
 
 
-def failure_message(cell: Cell, exc: BaseException) -> str:
-    """One line naming the probe (and its plugin file) or the task, and what it raised."""
+def failure_message(cell: Cell, exc: BaseException) -> tuple[Part, ...]:
+    """The parts of one line naming the probe (and its plugin) or task, and what it raised."""
     if isinstance(exc, _TaskFailed):
         cause = exc.__cause__ or exc
         text = " ".join(str(cause).split()) or "no message"
@@ -381,17 +383,18 @@ def failure_message(cell: Cell, exc: BaseException) -> str:
         where = "" if module.startswith("probe_rnn.") else \
             f" (from {f'plugin {cell.task_origin}' if cell.task_origin else module})"
         if isinstance(cause, SystemExit):
-            return f"task {cell.task.name!r}{where} {did(cause)}"
+            return (f"task {cell.task.name!r}{where} {did(cause)}",)
         prefix = "" if text.startswith(f"task {cell.task.name!r}") else \
             f"task {cell.task.name!r}{where}: {type(cause).__name__}: "
-        return prefix + text
+        return (prefix + text,)
     where = f" (plugin {cell.origin})" if cell.origin else ""
     text = " ".join(str(exc).split()) or "no message"
     if isinstance(exc, CellTimeout):
-        return f"probe {cell.probe!r}{where} on task {cell.task.name!r} {text}"
+        return f"probe {cell.probe!r}{where} on task {cell.task.name!r} ", *exc.parts
     if isinstance(exc, SystemExit):
-        return f"probe {cell.probe!r}{where} on task {cell.task.name!r} {did(exc)}"
+        return (f"probe {cell.probe!r}{where} on task {cell.task.name!r} {did(exc)}",)
     if isinstance(exc, ProbeOutputError):
-        return f"{text}{where} on task {cell.task.name!r}"
-    return f"probe {cell.probe!r}{where} on task {cell.task.name!r}: {type(exc).__name__}: {text}"
+        return (f"{text}{where} on task {cell.task.name!r}",)
+    return (f"probe {cell.probe!r}{where} on task {cell.task.name!r}: {type(exc).__name__}: "
+            f"{text}",)
 

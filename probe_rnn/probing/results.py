@@ -53,6 +53,7 @@ import pandas as pd
 
 from probe_rnn.atomic import replacing
 from probe_rnn.catalogue import try_parse
+from probe_rnn.errors import Words, parts_from_json, render
 from probe_rnn.probing.cellstats import cell_constants, cell_salt, clip_bits, withheld
 from probe_rnn.probing.intervals import CI_METHOD, ci95, percentile_interval
 from probe_rnn.probing.measures import METRIC_BOUNDS
@@ -374,13 +375,16 @@ def _majority(sub: pd.DataFrame, main: str) -> str:
     return f"{chance:.3f}"
 
 
-def failure_summary(failed: list[dict[str, Any]]) -> list[str]:
+def failure_summary(failed: list[dict[str, Any]], words: Words | None = None) -> list[str]:
     """One line per distinct failure (same reason), with the cells it hit, e.g.
     ``probe 'picky' (plugin p.py) on task 'length': RuntimeError: … — 24 cells: trained,
-    random-init × 12 views (output@last, …)``."""
+    random-init × 12 views (output@last, …)``; a reason's mentions (its ``reason_parts``: a
+    time limit) in ``words`` (:meth:`probe_rnn.errors.ProbeRnnError.render`)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for cell in failed:
-        groups.setdefault(str(cell.get("reason")), []).append(cell)
+        parts = cell.get("reason_parts")
+        reason = render(parts_from_json(parts), words) if parts else str(cell.get("reason"))
+        groups.setdefault(reason, []).append(cell)
     lines = []
     for reason, cells in groups.items():
         models = list(dict.fromkeys(str(c.get("model")) for c in cells))

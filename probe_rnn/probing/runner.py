@@ -41,7 +41,7 @@ from joblib import Parallel, delayed
 from sklearn.base import is_classifier, is_regressor
 
 from probe_rnn import validation as v
-from probe_rnn.errors import ConfigError, ParameterError, WorkLostError
+from probe_rnn.errors import ConfigError, Mention, ParameterError, WorkLostError
 from probe_rnn.probing.cells import (
     Cell,
     Settings,
@@ -287,7 +287,8 @@ def _announce(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if rec["status"] == "failed":
             warnings.warn(f"cell failed: {rec['model']} {rec['view']}: {rec['reason']}",
                           stacklevel=3)
-            failed.append({k: rec[k] for k in ("model", "view", "task", "probe", "reason")})
+            failed.append({k: rec[k] for k in ("model", "view", "task", "probe", "reason",
+                                               "reason_parts") if k in rec})
     return failed
 
 
@@ -383,5 +384,4 @@ def _check_some_done(records: list[dict[str, Any]], failed: list[dict[str, Any]]
         raise ConfigError(f"every cell failed; the first: {failed[0]['reason']}")
     raise ConfigError(
         "nothing to probe: no (view, task) pair has usable rows; check the warnings above, "
-        "the views' kinds (sentence tasks need sentence views) and folds=", parameter="folds"
-    )
+        "the views' kinds (sentence tasks need sentence views) and ", Mention("folds"))

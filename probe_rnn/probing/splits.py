@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from probe_rnn.data.sampling import shuffled_groups
-from probe_rnn.errors import ConfigError, ParameterError
+from probe_rnn.errors import ConfigError, Mention, ParameterError
 from probe_rnn.validation import shown
 
 
@@ -50,9 +50,8 @@ def group_kfold(
         raise ParameterError("folds", "an integer >= 2", shown(n_folds))
     n_groups = len(order)
     if n_folds > n_groups:
-        raise ConfigError(
-            f"folds={n_folds} but only {n_groups} distinct sentences: use fewer folds or more rows"
-        )
+        raise ConfigError(Mention("folds", str(n_folds)), f" but only {n_groups} distinct "
+                          "sentences: use fewer folds or more rows")
     fold_of_group = np.empty(n_groups, dtype=np.int64)
     fold_of_group[order] = np.arange(n_groups) % n_folds
     fold = fold_of_group[inverse]

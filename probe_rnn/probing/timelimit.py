@@ -18,15 +18,22 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, Mention, Part, render
 
 
 class CellTimeout(Exception):
-    """A cell ran longer than its time limit (raised inside the cell's code)."""
+    """A cell ran longer than its time limit (raised inside the cell's code); ``parts`` is its
+    message with the limit as a :class:`~probe_rnn.errors.Mention`."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"did not finish within cell_timeout={seconds:g} s and was stopped")
+        self.parts: tuple[Part, ...] = ("did not finish within ",
+                                        Mention("cell_timeout", f"{seconds:g}"),
+                                        " s and was stopped")
+        super().__init__(render(self.parts))
         self.seconds = seconds
+
+    def __reduce__(self) -> tuple[type, tuple[float]]:
+        return type(self), (self.seconds,)
 
 
 def timer_seconds(seconds: float | None) -> float | None:
@@ -36,7 +43,7 @@ def timer_seconds(seconds: float | None) -> float | None:
         return None
     if not hasattr(signal, "setitimer"):
         raise ConfigError("a time limit per cell needs POSIX interval timers (Linux, macOS): "
-                          "leave cell_timeout= out on this platform", parameter="cell_timeout")
+                          "leave ", Mention("cell_timeout"), " out on this platform")
     return float(seconds)
 
 
@@ -45,10 +52,10 @@ def checked_timeout(cell_timeout: float | None, jobs: int, client: Any) -> float
     Dask client."""
     cell_timeout = timer_seconds(cell_timeout)
     if cell_timeout and client is not None:
-        raise ConfigError("cell_timeout= works with local processes only (a Dask worker "
-                          "runs cells off its main thread, where no alarm can stop them): "
-                          "leave cell_timeout= out with a scheduler (or run without one)",
-                          parameter="cell_timeout")
+        raise ConfigError(Mention("cell_timeout"), " works with local processes only (a Dask "
+                          "worker runs cells off its main thread, where no alarm can stop "
+                          "them): leave ", Mention("cell_timeout"), " out with a scheduler (or "
+                          "run without one)")
     if cell_timeout and jobs == 1 and threading.current_thread() is not threading.main_thread():
         warnings.warn("cell_timeout has no effect with jobs=1 outside the main thread (no "
                       "signal can reach it there): use jobs >= 2", stacklevel=3)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from probe_rnn.errors import ProbeRnnError, ReportError
+from probe_rnn.errors import Mention, ProbeRnnError, ReportError
 from probe_rnn.run_folder import REQUIRED_RESULT_COLUMNS, RESULT_COLUMNS, read_run
 from probe_rnn.run_record import ProbingCard, RunRecord
 
@@ -138,7 +138,7 @@ def load_run(run_dir: str | Path) -> RunData:
     path = Path(run_dir)
     if not path.is_dir():
         raise ReportError(f"run folder {path} does not exist: give the folder a probe run wrote "
-                          "(its out_dir=)", parameter="out_dir")
+                          "(its ", Mention("out_dir"), ")")
     data = RunData(path=path, run=read_run(path), results=_read_results(path))
     data.diagnosis = _read_optional_csv(path / "diagnosis.csv", data.notes, "diagnosis")
     attribution = data.run.stage("attribution")
@@ -274,8 +274,7 @@ def _read_results(path: Path) -> pd.DataFrame:
         else:
             raise ReportError(
                 f"{path} holds no results.parquet or results.csv: probe a model into it first "
-                f"(out_dir={path})", parameter="out_dir"
-            )
+                "(", Mention("out_dir", str(path)), ")")
     except (OSError, ValueError) as exc:
         raise ReportError(f"results in {path} cannot be read ({exc}): re-run probing") from exc
     missing = REQUIRED_RESULT_COLUMNS - set(results.columns)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from probe_rnn.atomic import jsonable
 from probe_rnn.capture.views import check_views
-from probe_rnn.errors import DataError
+from probe_rnn.errors import DataError, Mention
 from probe_rnn.hashing import data_checksum
 from probe_rnn.probing.names import check_names as check_probing_names
 
@@ -49,8 +49,8 @@ def check_labels(bundle: ModelBundle, df: pd.DataFrame, say: Say) -> None:
     if not given & known:
         raise DataError(f"the data's labels ({show(given)}) are none of the model's "
                         f"({show(known)}): check the table's label column and the checkpoint, or "
-                        "name the model's classes in output order with --labels (e.g. "
-                        f"--labels {','.join(sorted(given)[:len(known)])})")
+                        "name the model's classes in output order with ", Mention("labels"),
+                        " (e.g. ", Mention("labels", ",".join(sorted(given)[:len(known)])), ")")
     say(f"note: {len(given - known)} data label(s) the model does not know "
         f"({show(given - known)}); the model's labels are {show(known)}")
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, Mention
 
 LOCK_NAME = ".probe-rnn.lock"
 
@@ -64,8 +64,7 @@ def run_lock(folder: str | Path) -> Iterator[Path]:
             if pid is not None and pid != os.getpid():
                 raise ConfigError(
                     f"run folder {folder} is in use by another probe-rnn run (PID {pid}): "
-                    "wait for it to finish, or give another out_dir=", parameter="out_dir"
-                ) from None
+                    "wait for it to finish, or give another ", Mention("out_dir")) from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as fh:

@@ -29,14 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from probe_rnn import __version__
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, Mention
 
-_NAMES = ("out_dir", "out", "force_out")
 _EXAMPLE = "reports/run"
-
-
-def _fail(text: str) -> ConfigError:
-    return ConfigError(text, parameter=_NAMES)
+_FORCE = Mention("force_out", "True")
 
 
 def is_run_folder(folder: str | Path) -> bool:
@@ -49,8 +45,9 @@ def is_run_folder(folder: str | Path) -> bool:
 
 
 def _writable_error(path: Path, where: Path, option: str) -> ConfigError:
-    return _fail(f"{option}={path} is read-only (cannot write in {where}): give a folder you can "
-                 f"write to with {option}=, or make it writable (chmod u+w {where})")
+    return ConfigError(Mention(option, str(path)), f" is read-only (cannot write in {where}): "
+                       "give a folder you can write to with ", Mention(option),
+                       f", or make it writable (chmod u+w {where})")
 
 
 def check_out_path(out: str | Path, kind: str = "folder", option: str = "out_dir") -> Path:
@@ -63,34 +60,36 @@ def check_out_path(out: str | Path, kind: str = "folder", option: str = "out_dir
     ConfigError
         One line naming the problem and the fix (the CLI says ``--out``).
     """
+    example = _EXAMPLE if kind == "folder" else "model.pt"
     if out is None or not str(out).strip():
-        raise _fail(f"{option}= is empty (an unset $VARIABLE?): give the place to write to, "
-                    f"e.g. {option}={_EXAMPLE if kind == 'folder' else 'model.pt'}")
+        raise ConfigError(Mention(option), " is empty (an unset $VARIABLE?): give the place to "
+                          "write to, e.g. ", Mention(option, example))
     path = Path(out)
     if path.is_symlink() and not path.exists():
-        raise _fail(f"{option}={path} is a symbolic link to {os.readlink(path)}, which does not "
-                    f"exist: give another {option}=, or "
-                    + ("create that folder" if kind == "folder" else "remove the link"))
+        raise ConfigError(Mention(option, str(path)), f" is a symbolic link to "
+                          f"{os.readlink(path)}, which does not exist: give another ",
+                          Mention(option), ", or " + ("create that folder" if kind == "folder"
+                                                      else "remove the link"))
     if path.exists():
         mode = path.stat().st_mode
         if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-            raise _fail(f"{option}={path} is a device or special file, not a "
-                        f"{'folder' if kind == 'folder' else 'regular file'}: give a "
-                        f"{kind} to write to, e.g. "
-                        f"{option}={_EXAMPLE if kind == 'folder' else 'model.pt'}")
+            raise ConfigError(Mention(option, str(path)), " is a device or special file, not a "
+                              f"{'folder' if kind == 'folder' else 'regular file'}: give a "
+                              f"{kind} to write to, e.g. ", Mention(option, example))
         if kind == "folder" and not stat.S_ISDIR(mode):
-            raise _fail(f"{option}={path} is a file, not a folder: give a new or empty folder "
-                        f"with {option}=, e.g. {option}={_EXAMPLE}")
+            raise ConfigError(Mention(option, str(path)), " is a file, not a folder: give a new "
+                              "or empty folder with ", Mention(option), ", e.g. ",
+                              Mention(option, _EXAMPLE))
         if kind == "file" and stat.S_ISDIR(mode):
-            raise _fail(f"{option}={path} is a folder, not a file: give the file to write, "
-                        f"e.g. {option}={path / 'model.pt'}")
+            raise ConfigError(Mention(option, str(path)), " is a folder, not a file: give the "
+                              "file to write, e.g. ", Mention(option, str(path / "model.pt")))
     parent = path if kind == "folder" else path.parent
     existing = parent.absolute()
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise _fail(f"{option}={path} cannot be created: {existing} is a file, not a folder; "
-                    f"give another {option}=")
+        raise ConfigError(Mention(option, str(path)), f" cannot be created: {existing} is a "
+                          "file, not a folder; give another ", Mention(option))
     if not os.access(existing, os.W_OK | os.X_OK):
         raise _writable_error(path, existing, option)
     return path
@@ -123,10 +122,10 @@ def claim_folder(out: str | Path, force_out: bool = False, option: str = "out_di
     unless it is empty or ``force_out``, and mark it as a run (creating it)."""
     path = check_out_path(out, "folder", option)
     if path.exists() and not is_run_folder(path) and any(path.iterdir()) and not force_out:
-        raise _fail(f"{option}={path} is not a probe-rnn run folder and already holds files "
-                    f"({_contents(path)}): give a new or empty folder with {option}=, or pass "
-                    "force_out=True to write into it (probe-rnn's own file names there are "
-                    "replaced)")
+        raise ConfigError(Mention(option, str(path)), " is not a probe-rnn run folder and "
+                          f"already holds files ({_contents(path)}): give a new or empty folder "
+                          "with ", Mention(option), ", or pass ", _FORCE, " to write into it "
+                          "(probe-rnn's own file names there are replaced)")
     _write_marker(path, option)
     return path
 
@@ -157,8 +156,9 @@ def check_out_file(out: str | Path, force_out: bool = False,
     probe-rnn wrote it, or with ``force_out``."""
     path = check_out_path(out, "file", option)
     if path.exists() and not force_out and not (ours is not None and ours(path)):
-        raise _fail(f"{option}={path} exists and was not written by probe-rnn: give another "
-                    f"{option}=, or pass force_out=True to replace it")
+        raise ConfigError(Mention(option, str(path)), " exists and was not written by "
+                          "probe-rnn: give another ", Mention(option), ", or pass ", _FORCE,
+                          " to replace it")
     return path
 
 
@@ -209,5 +209,5 @@ def check_inputs_apart(out: str | Path | None, inputs: dict[str, Any], kind: str
             inside = source.relative_to(target).parts if source.is_relative_to(target) else ()
             clash = bool(inside) and inside[0] in _WRITTEN
         if clash:
-            raise _fail(f"{option} {value} would be overwritten by this command's output in "
+            raise ConfigError(f"{option} {value} would be overwritten by this command's output in "
                         f"--out {out}: move the input out of it or give another --out")

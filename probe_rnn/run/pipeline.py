@@ -27,7 +27,7 @@ from probe_rnn.atomic import jsonable
 from probe_rnn.data import ensure_splits, list_datasets, load_dataset, read_table
 from probe_rnn.data.probed_rows import choose_rows, split_source
 from probe_rnn.data.sampling import sample_table
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ConfigError, Mention
 from probe_rnn.models import ModelBundle, load_model
 from probe_rnn.models.batch_dependence import check_batch_dependence
 from probe_rnn.probing.code import run_code
@@ -160,8 +160,8 @@ def probe(
         The folder, the tidy results table, the diagnosis and the report's path.
     """
     if settings is not None and options:
-        raise ConfigError(f"give either settings= or its fields as keywords, not both "
-                          f"(got settings and {', '.join(sorted(options))})")
+        raise ConfigError("give either ", Mention("settings"), " or its fields as keywords, not "
+                          f"both (got settings and {', '.join(sorted(options))})")
     settings = settings if settings is not None else RunSettings.from_json(options)
     bundle, name = _as_bundle(model)
     df, source = _as_table(data)

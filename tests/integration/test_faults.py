@@ -350,6 +350,8 @@ def test_a_hung_plugin_probe_is_stopped_by_the_cell_timeout(model: Path, plugins
     reason = _cells(out).loc[("label", "sleepy"), "reason"]
     assert "probe 'sleepy'" in reason and "sleepy_probe.py" in reason
     assert "did not finish within cell_timeout=5 s" in reason  # the library's words
+    failed = [line for line in proc.stderr.splitlines() if "failed: probe 'sleepy'" in line]
+    assert failed and "--cell-timeout 5 s" in failed[0] and "cell_timeout" not in failed[0]
     results = pd.read_parquet(out / "results.parquet")
     assert set(results["probe"]) == {"logistic"}
     bad = run_cli("probe", str(model), "--dataset", "names", "--out", str(tmp_path / "bad"),

@@ -56,3 +56,23 @@ def test_a_pass_and_a_method_without_completeness() -> None:
     assert none["passed"] is None and "not checked" in none["sentence"]
     assert "twin" not in unrolled_sentence(4.5e-8)
     assert unrolled_sentence(4.5e-8).endswith("max |difference| 4.5e-08")
+
+
+def test_the_sentence_is_rebuilt_from_the_verdict_with_a_front_ends_words() -> None:
+    from probe_rnn.attribution.verdict import verdict_sentence
+
+    examples = pd.DataFrame({"completeness_error": [0.01, 2.36]})
+    steps = pd.DataFrame({"completeness_error": [6.26]})
+    verdict = completeness_verdict(examples, steps, n_steps=50, state_steps=16)
+    assert verdict_sentence(verdict, 50, 16) == verdict["sentence"]  # as stored
+
+    def words(mention):
+        return {"n_steps": "--steps", "state_steps": "--state-steps"}[mention.parameter]
+
+    said = verdict_sentence(verdict, 50, 16, words)
+    assert "raise --steps (now 50) and --state-steps (now 16) and run again" in said
+    assert said.replace("--steps", "n_steps=").replace("--state-steps", "state_steps=") == \
+        verdict["sentence"]  # only the mentions differ
+    for other in (completeness_verdict(examples.iloc[:1], steps.iloc[:0]),  # a pass
+                  completeness_verdict(examples.iloc[:0], steps.iloc[:0])):  # not checked
+        assert verdict_sentence(other, None, None, words) == other["sentence"]

@@ -1,6 +1,6 @@
-"""The CLI's shared pieces: parameter errors become option errors (a ParameterError from its
-fields, other errors where they name a parameter), and option groups hand a command one
-object while typer sees each option."""
+"""The CLI's shared pieces: library parameters that messages mention become this CLI's
+options (read from click's own options, not from message text), and option groups hand a
+command one object while typer sees each option."""
 
 from __future__ import annotations
 
@@ -11,57 +11,65 @@ from typing import Annotated
 import pytest
 import typer
 
-from probe_rnn.cli import app
-from probe_rnn.commands.common import (
-    TableSource,
-    cli_options,
-    in_cli_words,
-    option_group,
-    option_of,
-    table_options,
-)
+from probe_rnn.cli import _in_cli_words, app
+from probe_rnn.commands.common import TableSource, cli_words, option_group, table_options
+from probe_rnn.errors import ConfigError, Mention, ParameterError
 
-OPTIONS = cli_options(typer.main.get_command(app))
+COMMAND = typer.main.get_command(app)
+WORDS = cli_words(COMMAND)
 
 
-@pytest.mark.parametrize(("parameter", "option"), [
-    ("max_rows", "--max-rows"), ("cell_timeout", "--cell-timeout"), ("out_dir", "--out"),
-    ("factory", "--model"), ("n_steps", "--steps"), ("tolerance", "tolerance"),  # no option
+def _options() -> dict[str, list[tuple[list[str], list[str], bool]]]:
+    """Every option's (names, off-names, is it a flag), by parameter name, read from the app."""
+    found: dict[str, list[tuple[list[str], list[str], bool]]] = {}
+    for sub in COMMAND.commands.values():
+        for param in sub.params:
+            if param.param_type_name == "option":
+                found.setdefault(param.name, []).append(
+                    (list(param.opts), list(param.secondary_opts), bool(param.is_flag)))
+    return found
+
+
+def test_a_parameter_name_means_one_option_in_every_command() -> None:
+    # cli_words maps a parameter to one option for the whole app: that needs this to hold
+    for name, spellings in _options().items():
+        assert all(s == spellings[0] for s in spellings), name
+
+
+@pytest.mark.parametrize(("mention", "shown"), [
+    (Mention("vocab", "FILE"), "--vocab FILE"),
+    (Mention("trust_checkpoint", "True"), "--trust-checkpoint"),  # a flag takes no value
+    (Mention("umap", "False"), "--no-umap"),  # a flag's off-switch
+    (Mention("quiet", "True"), "--quiet"),  # the long name, not -q
+    (Mention("out_dir"), "--out"),  # library names that the CLI spells otherwise
+    (Mention("factory", "package.module:function"), "--model package.module:function"),
+    (Mention("address", "local:0"), "--scheduler local:0"),
+    (Mention("n_steps"), "--steps"),
+    (Mention("cell_timeout", "5"), "--cell-timeout 5"),
+    (Mention("tolerance"), None),  # no option sets it: the library's words stay
+    (Mention("checkpoint"), None),  # an argument, not an option
+    (Mention("trust_checkpoint", "False"), None),  # a flag with no off-switch cannot say it
 ])
-def test_a_parameter_maps_to_its_option(parameter, option) -> None:
-    assert option_of(parameter, OPTIONS) == option
+def test_a_mention_is_said_as_the_option_that_sets_it(mention, shown) -> None:
+    assert WORDS(mention) == shown
 
 
 @pytest.mark.parametrize(("parameter", "option"), [("folds", "--folds"), ("out_dir", "--out"),
                                                    ("internal_batch_size", None)])
 def test_a_parameter_error_is_rendered_from_its_fields(parameter, option) -> None:
-    from probe_rnn.cli import _in_cli_words
-    from probe_rnn.errors import ParameterError
-
     exc = ParameterError(parameter, "whatever the library says today", "'x'", "the fix")
     line = _in_cli_words(exc)
-    assert line == exc.render(option or parameter)
-    assert line.split()[0] == (option or parameter) and "'x'" in line and "the fix" in line
+    assert line == exc.render(WORDS)
+    assert line.split()[0] == (option or parameter)
+    assert (exc.allowed, exc.got, exc.hint) == ("whatever the library says today", "'x'",
+                                                "the fix")
 
 
-@pytest.mark.parametrize(("message", "parameters", "shown"), [
-    ("pass vocab=FILE (the vocabulary)", ("vocab",), "pass --vocab FILE (the vocabulary)"),
-    ("pass trust_checkpoint=True to load it", ("trust_checkpoint",),
-     "pass --trust-checkpoint to load it"),
-    ("use factory=package.module:function", ("factory",), "use --model package.module:function"),
-    ("tokenizer=, pad_id= describe a file: pass vocab= (the file) too",
-     ("vocab", "tokenizer", "pad_id"), "--tokenizer, --pad-id describe a file: pass --vocab "
-     "(the file) too"),
-    ("give another out_dir=", ("out_dir",), "give another --out"),
-    ("2 labels (a, b): pass labels= with one name", ("labels",),
-     "2 labels (a, b): pass --labels with one name"),  # the bare word stays a word
-    ("read it with read_table(..., text=, label=)", (), "read it with read_table(..., text=, "
-     "label=)"),  # not named as parameters: left alone
-    ("max_rows must be here", (), "max_rows must be here"),  # no parameter named: as it is
-])
-def test_library_messages_speak_of_options_on_the_command_line(message, parameters,
-                                                               shown) -> None:
-    assert in_cli_words(message, parameters, OPTIONS) == shown
+def test_an_error_says_each_mention_in_cli_words_and_its_text_as_it_is() -> None:
+    exc = ConfigError("a ", Mention("vocab", "FILE"), " b ", Mention("trust_checkpoint", "True"),
+                      " c ", Mention("tolerance"), " d")
+    assert str(exc) == "a vocab=FILE b trust_checkpoint=True c tolerance= d"
+    assert _in_cli_words(exc) == "a --vocab FILE b --trust-checkpoint c tolerance= d"
 
 
 def test_the_cli_says_its_options_where_the_library_names_parameters(tmp_path, capsys) -> None:
@@ -69,13 +77,41 @@ def test_the_cli_says_its_options_where_the_library_names_parameters(tmp_path, c
     from probe_rnn.errors import ReportError
     from probe_rnn.report import build_report
 
-    with pytest.raises(ReportError, match="out_dir="):  # the library speaks of its parameter
+    with pytest.raises(ReportError) as caught:  # the library speaks of its parameter
         build_report(tmp_path)
+    assert Mention("out_dir", str(tmp_path)) in caught.value.parts
     with pytest.raises(SystemExit) as exit_info:
         main(["report", str(tmp_path)])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
-    assert f"--out {tmp_path}" in err and "out_dir" not in err
+    assert f"--out {tmp_path}" in err and "out_dir" not in err and "Traceback" not in err
+
+
+def test_a_failed_cell_is_listed_with_its_time_limit_as_the_option(capsys) -> None:
+    import pandas as pd
+
+    from probe_rnn.commands.common import RUNNING_APP, print_failed_cells
+    from probe_rnn.errors import parts_to_json, render
+    from probe_rnn.probing.results import failure_summary
+    from probe_rnn.probing.timelimit import CellTimeout
+
+    parts = ("probe 'slow' on task 'label' ", *CellTimeout(5).parts)  # as run_cell records it
+    cells = [{"model": model, "view": "output@last", "task": "label", "probe": "slow",
+              "reason": render(parts), "reason_parts": parts_to_json(parts)}
+             for model in ("trained", "random-init")]
+    table = pd.DataFrame()
+    table.attrs["failed_cells"] = cells
+    RUNNING_APP[:] = [app]
+    try:
+        print_failed_cells(table)
+    finally:
+        RUNNING_APP.clear()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("2 probing cell(s) failed")
+    assert "within --cell-timeout 5 s" in lines[1] and "cell_timeout" not in lines[1]
+    assert "trained, random-init" in lines[1]  # one line for the one reason
+    (library,) = failure_summary(cells)  # without a front end: the library's words
+    assert "within cell_timeout=5 s" in library
 
 
 @dataclass

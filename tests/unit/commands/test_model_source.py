@@ -1,6 +1,7 @@
-"""The shared model options: every ModelSource field is a command-line option; option values
-are checked, each with a one-line error naming its flag, before any file is read; --labels is
-a distinct comma-separated list; load() hands every option to load_model."""
+"""The shared model options: every ModelSource field is a command-line option; a bad option
+value fails before the checkpoint is read, naming its parameter (the CLI: its flag, one line,
+exit code 2); --labels is a distinct comma-separated list; load() hands every option to
+load_model."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 
 from probe_rnn.commands.model_source import _OPTIONS, ModelSource
 from probe_rnn.data import Tokenizer
-from probe_rnn.errors import ConfigError
+from probe_rnn.errors import ParameterError, ProbeRnnError
 from probe_rnn.models import save_checkpoint
 from tests.unit.models.models_support import TEXTS, make_bundle
 
@@ -25,22 +26,42 @@ def test_labels_are_a_distinct_comma_separated_list() -> None:
     assert ModelSource().label_names() is None
     assert ModelSource(labels="neg, pos ,maybe").label_names() == ["neg", "pos", "maybe"]
     for bad in ("neg,,pos", "neg,neg", " ,pos"):
-        with pytest.raises(ConfigError, match="must be distinct comma-separated class names"):
+        with pytest.raises(ParameterError) as caught:
             ModelSource(labels=bad).label_names()
+        assert (caught.value.parameter, caught.value.got) == ("labels", repr(bad))
 
 
-@pytest.mark.parametrize(("option", "flag"), [
-    ({"layout": "sideways"}, "--layout must be one of auto, batch, time; received 'sideways'"),
-    ({"tokenizer": "bytes"}, "--tokenizer must be one of"),
-    ({"pad_id": -1}, "--pad-id must be an integer >= 0; received -1"),
-    ({"adapter": "nonesuch"}, "--adapter 'nonesuch' is unknown: choose one of"),
-    ({"pad_to": 0}, "--pad-to must be an integer >= 1; received 0"),
-    ({"vocab": Path("no-such-vocab.txt")}, "--vocab 'no-such-vocab.txt' does not exist"),
-])
-def test_a_bad_option_is_one_line_naming_its_flag(option: dict, flag: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        ModelSource(**option).check()
-    assert flag in str(caught.value) and "\n" not in str(caught.value)
+#: A bad value of each model option, and the parameter the error must name.
+BAD = [({"layout": "sideways"}, "layout"), ({"tokenizer": "bytes"}, "tokenizer"),
+       ({"pad_id": -1}, "pad_id"), ({"adapter": "nonesuch"}, "adapter"), ({"pad_to": 0}, "pad_to"),
+       ({"labels": "a,,b"}, "labels"), ({"vocab": Path("no-such-vocab.txt")}, "vocab")]
+
+
+@pytest.mark.parametrize(("option", "parameter"), BAD)
+def test_a_bad_option_fails_before_the_checkpoint_is_read(tmp_path, monkeypatch, option,
+                                                         parameter) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./probes here: the registry is left as it is
+    missing = tmp_path / "missing.pt"  # read first, it would fail as a missing checkpoint
+    with pytest.raises(ProbeRnnError) as caught:
+        ModelSource(**option, plugins=[]).load(missing)
+    assert caught.value.parameters == (parameter,)
+    assert "missing.pt" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("option", "parameter"), BAD)
+def test_the_cli_names_the_bad_option_in_one_line(tmp_path, monkeypatch, capsys, option,
+                                                  parameter) -> None:
+    from probe_rnn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (name, value), = option.items()
+    flag = "--" + name.replace("_", "-")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["inspect", str(tmp_path / "missing.pt"), flag, str(value)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ") and flag in err and "Traceback" not in err
+    assert f"{parameter}=" not in err and "missing.pt" not in err
 
 
 def test_good_options_pass_the_check(tmp_path) -> None:
@@ -51,7 +72,7 @@ def test_good_options_pass_the_check(tmp_path) -> None:
     ModelSource().check()
 
 
-def test_load_checks_before_reading_and_hands_the_options_on(tmp_path, monkeypatch) -> None:
+def test_load_hands_the_options_on(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # no ./probes here: the registry is left as it is
     bundle = make_bundle(Tokenizer("char").fit(TEXTS))
     path = tmp_path / "m.pt"
@@ -59,5 +80,3 @@ def test_load_checks_before_reading_and_hands_the_options_on(tmp_path, monkeypat
     loaded = ModelSource(labels="no,yes", plugins=[]).load(path)
     assert loaded.labels == ["no", "yes"]  # --labels won over the checkpoint's neg, pos
     assert torch.equal(loaded.predict_logits(TEXTS), bundle.predict_logits(TEXTS))
-    with pytest.raises(ConfigError, match="--pad-to"):  # checked first: the file is not read
-        ModelSource(pad_to=0, plugins=[]).load(tmp_path / "missing.pt")

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from probe_rnn.data.vocab import VocabTokenizer
-from probe_rnn.errors import ModelCallError
+from probe_rnn.errors import Mention, ModelCallError, render
 from probe_rnn.models.adapters import IdsAdapter, _call_failed
 from probe_rnn.models.call_errors import explain_call_error, hint_helps
 from probe_rnn.models.calling import detect_call
@@ -54,8 +54,10 @@ def test_a_model_without_embedding_fed_ids_is_told_so_not_to_convert_the_model()
     model = OneHot()
     exc = _raised(lambda: model(torch.ones(2, 3, dtype=torch.long)))
     assert "model.to(torch.int64)" in str(exc)  # PyTorch's advice, which would mislead
-    text = explain_call_error(model, exc)
-    assert text is not None and "model.to" not in text
+    parts = explain_call_error(model, exc)
+    assert parts is not None
+    text = render(parts)
+    assert "model.to" not in text
     assert text.startswith("its LSTM 'rnn' reads float vectors of size 9, but the model has no "
                            "nn.Embedding")
     assert not hint_helps(exc)
@@ -87,9 +89,10 @@ def test_a_packed_model_that_needs_sorted_rows_is_told_where_to_fix_it() -> None
     exc = _raised(lambda: model(torch.tensor([[1, 2, 0, 0], [1, 2, 3, 4]]), torch.tensor([2, 4])))
     assert "sorted in decreasing order" in str(exc)
     error = _call_failed(model, "ids (2, 4) (batch-major) and lengths (2,)", exc)
-    assert "leave --adapter out so that probe-rnn detects this and sorts the batch" in str(error)
+    assert Mention("adapter") in error.parts and error.parameters == ("adapter",)
+    assert "so that probe-rnn detects this and sorts the batch" in str(error)
     assert str(error).endswith("add enforce_sorted=False to that call in the model's forward)")
-    assert "layout=" not in str(error) and error.parameters == ()
+    assert "layout=" not in str(error)
 
 
 def test_a_shape_failure_keeps_the_layout_hint() -> None:

@@ -117,3 +117,31 @@ def test_held_out_protocol_on_a_low_precision_target(lstm_stores) -> None:
     sel = df[df["metric"] == "selectivity"].iloc[0]
     ctrl = df[df["metric"] == "control_accuracy"].iloc[0]
     assert sel["value"] == pytest.approx(acc["value"] - ctrl["value"])
+
+
+class Sleepy(Flaky):
+    """Sleeps far past any time limit."""
+
+    def fit(self, X, y):
+        import time
+
+        time.sleep(30)
+        return super().fit(X, y)
+
+
+def test_a_cell_past_its_time_limit_keeps_the_limit_as_a_mention(lstm_stores) -> None:
+    from probe_rnn.errors import Mention, parts_from_json, render
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = run_probes({"trained": lstm_stores["trained"]}, probes=["logistic", Sleepy],
+                        views=["output@last"], tasks=["label"], folds=3, cell_timeout=2,
+                        jobs=1)
+    (failed,) = df.attrs["failed_cells"]
+    parts = parts_from_json(failed["reason_parts"])
+    assert Mention("cell_timeout", "2") in parts and render(parts) == failed["reason"]
+    assert failed["reason"].startswith("probe 'Sleepy' on task 'label' did not finish")
+    from probe_rnn.probing.probe_results import CELL_RECORD_KEYS
+
+    # cells.csv keeps its columns: the parts travel with the failed cells only
+    assert all(list(r) == list(CELL_RECORD_KEYS) for r in df.attrs["cell_records"])

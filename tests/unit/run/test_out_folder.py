@@ -64,8 +64,9 @@ def test_the_lock_message_names_the_out_option(tmp_path):
     (tmp_path / LOCK_NAME).write_text("1\n")  # PID 1 is alive in every process tree
     with pytest.raises(ConfigError) as info, run_lock(tmp_path):
         pass
+    assert info.value.parameters == ("out_dir",)
     line = _in_cli_words(info.value)
-    assert "give another --out" in line and "out_dir" not in line
+    assert "--out" in line and "out_dir" not in line
 
 
 def test_clear_store_deletes_only_the_arrays_its_manifest_lists(tmp_path):
