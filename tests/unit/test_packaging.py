@@ -87,7 +87,7 @@ def test_every_import_is_declared_in_the_base_dependencies():
 
 def test_the_check_sees_the_imports_it_judges():
     seen = {(file, module) for file, module, _, _ in _imports()}
-    assert ("probe_rnn/commands/common.py", "click") in seen  # imported at module level
+    assert ("probe_rnn/commands/common.py", "typer") in seen  # imported at module level
     assert any(module == "dask" for _, module, _, _ in _imports())  # the [cluster] extra
     assert _name("dask[distributed]>=2024.8") == "dask" and _name("Scikit_Learn>=1") == \
         "scikit-learn"
