@@ -24,7 +24,6 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # the run
     "probe": "probe_rnn.run.pipeline",
-    "run_pipeline": "probe_rnn.run.pipeline",
     "RunSettings": "probe_rnn.run.settings",
     "RunResult": "probe_rnn.run.pipeline",
     "read_run": "probe_rnn.run_folder",

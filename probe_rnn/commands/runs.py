@@ -88,7 +88,7 @@ def probe_cmd(
 ) -> None:
     """Capture every state, probe what each carries, attribute, and write the HTML report."""
     from probe_rnn.probing import headline_table
-    from probe_rnn.run.pipeline import run_pipeline
+    from probe_rnn.run.pipeline import probe
     from probe_rnn.run.settings import RunSettings
 
     settings = RunSettings(
@@ -104,7 +104,7 @@ def probe_cmd(
         bundle = source.load(checkpoint)  # loads --plugins and ./probes first
         df, origin = table.load()
         source.check_rows(bundle, df["text"])
-        result = run_pipeline(bundle, df, out, settings, source=origin, arguments=arguments,
+        result = probe(bundle, df, out, settings, source=origin, arguments=arguments,
                               say=say, progress=Progress(quiet=quiet), client=client)
     stdout().print(headline_table(result.results))
     _print_ending(result)

@@ -6,7 +6,7 @@ compute, validated once) -> ``out_folder`` and ``lock`` (claim the folder, one r
 diagnosis, probing, attribution, report; each a function of the run's context) ->
 ``bookkeeping`` (what each stage leaves, what a previous run left reusable, ``run.json``'s stage
 records) -> ``pipeline`` (:func:`~probe_rnn.run.pipeline.probe` and
-:func:`~probe_rnn.run.pipeline.run_pipeline`, the stages in sequence) -> ``demo`` (the bundled
+:func:`~probe_rnn.run.pipeline.probe`, the stages in sequence) -> ``demo`` (the bundled
 demo, the same run on the bundled names model).
 
 The run folder's layout (file names, ``run.json``) is :mod:`probe_rnn.run_folder`, below every

@@ -4,7 +4,7 @@ The demo is the whole product on embedded data with no arguments: it trains a ch
 2-layer bidirectional LSTM to tell female from male US census first names, saves it as
 ``<out>/model.pt``, runs a small readouts study (:data:`DEMO_READOUTS`: the same architecture
 and budget trained once per readout, ``last`` and ``hidden``, with 3 paired seeds) into
-``<out>/readouts/``, then runs :func:`probe_rnn.run.pipeline.run_pipeline` into the same folder,
+``<out>/readouts/``, then runs :func:`probe_rnn.run.pipeline.probe` into the same folder,
 whose report opens with the direct answer, both from probing and from the study.
 A second run reuses the checkpoint, the study, the state stores and every finished stage.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from probe_rnn.catalogue import final_view, state_views
 from probe_rnn.errors import CheckpointError
-from probe_rnn.run.pipeline import RunResult, Say, run_pipeline
+from probe_rnn.run.pipeline import RunResult, Say, probe
 from probe_rnn.run.settings import RunSettings
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def run_demo(
         _readout_study(df, out / READOUTS_DIR, study, seed=seed, jobs=jobs, retrain=retrain,
                        say=say, progress=progress)
     settings = replace(DEMO_RUN, seed=seed, umap=umap, jobs=jobs)
-    return run_pipeline(
+    return probe(
         bundle, df, out, settings, source="dataset:names", name="demo",
         arguments={"command": "demo", **DEMO_MODEL, **settings.to_json(),
                    "readouts_study": study},

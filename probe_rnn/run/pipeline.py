@@ -1,7 +1,7 @@
 """The whole run: capture -> diagnosis -> probing -> attribution -> report, into one run folder.
 
-:func:`probe` is the run in one call from Python (a model or its path, a table, a dataset name
-or a file); ``run_pipeline`` is what it, ``probe-rnn probe`` and ``probe-rnn demo`` call, with one
+:func:`probe` is the run in one call (a model or its path, a table, a dataset name or a file),
+what ``probe-rnn probe`` and ``probe-rnn demo`` call too, with one
 :class:`~probe_rnn.run.settings.RunSettings` that every stage reads. Each stage writes its
 output into the run folder (:mod:`probe_rnn.run_folder`) before the next starts, so a crash
 late loses nothing earlier and ``probe-rnn report DIR`` can re-render without recomputing.
@@ -71,58 +71,6 @@ class RunResult:
                 f"{where}{answer}</div>")
 
 
-def run_pipeline(
-    bundle: ModelBundle,
-    df: pd.DataFrame,
-    out_dir: str | Path,
-    settings: RunSettings | None = None,
-    *,
-    source: str = "table",
-    name: str | None = None,
-    arguments: dict[str, Any] | None = None,
-    say: Say | None = None,
-    progress: Progress | None = None,
-    client: Any = None,
-    force_out: bool = False,
-) -> RunResult:
-    """Capture, diagnose, probe, attribute and report ``bundle`` on ``df`` into ``out_dir``.
-
-    Parameters
-    ----------
-    bundle : ModelBundle
-        The trained model with its tokenizer/adapter.
-    df : DataFrame
-        Columns ``text``, ``label`` and optionally ``split``.
-    out_dir : path
-        The run folder; complete state stores and reusable stages already in it are reused.
-        It is locked for the run (:mod:`probe_rnn.run.lock`): a second run into it fails at
-        once naming this one's PID.
-    settings : RunSettings, optional
-        What to compute and how (views, tasks, probes, folds, ...); default
-        ``RunSettings()``, e.g. ``RunSettings(tasks=["label"], folds=3)``.
-    source, name : str
-        The data's origin (for the data card) and the run's name (default: the folder's).
-    arguments : dict, optional
-        The command line as given (recorded in run.json).
-    say : callable, optional
-        Receives one short line per finished stage (the CLI prints them).
-    progress : Progress, optional
-        Shows capture, probing and attribution progress (default: none).
-    client : distributed.Client, optional
-        Capture shards and probing cells run as tasks on its Dask cluster
-        (:mod:`probe_rnn.cluster`); the run folder must be on a filesystem its workers see.
-        The results are those of a local run.
-    force_out : bool
-        Write into ``out_dir`` even when it is an existing folder that holds files and is not
-        a probe-rnn run (:mod:`probe_rnn.run.out_folder`); without it such a folder is refused.
-    """
-    # a new folder left with nothing written is removed again when the run fails
-    with claimed_folder(out_dir, force_out) as out, run_lock(out):
-        ctx = _start_run(bundle, df, out, settings or RunSettings(), source, name,
-                         arguments, say, progress, client)
-        return _run_stages(ctx)
-
-
 def probe(
     model: ModelBundle | str | Path,
     data: pd.DataFrame | str | Path,
@@ -132,9 +80,14 @@ def probe(
     progress: bool | Progress = False,
     client: Any = None,
     force_out: bool = False,
+    name: str | None = None,
+    source: str | None = None,
+    arguments: dict[str, Any] | None = None,
+    say: Say | None = None,
     **options: Any,
 ) -> RunResult:
-    """Probe ``model`` on ``data`` into the run folder ``out``: ``probe-rnn probe`` in Python.
+    """Capture, diagnose, probe, attribute and report ``model`` on ``data`` into the run
+    folder ``out``: ``probe-rnn probe`` (and the demo's run) in Python.
 
     Parameters
     ----------
@@ -145,30 +98,47 @@ def probe(
         A table with columns ``text``, ``label`` and optionally ``split``; the name of a bundled
         dataset (:func:`probe_rnn.list_datasets`); or a table file (csv, tsv, jsonl, parquet).
     out : path
-        The run folder (see :func:`run_pipeline`).
+        The run folder; complete stores and reusable stages in it are reused. It is locked for
+        the run (:mod:`probe_rnn.run.lock`); a folder holding files probe-rnn did not write is
+        refused unless ``force_out`` (:mod:`probe_rnn.run.out_folder`).
     settings : RunSettings, optional
-        What to compute; or give its fields as keywords, e.g. ``probe(m, df, "runs/m",
-        tasks=["label"], folds=3)`` (not both).
+        What to compute (default ``RunSettings()``), or its fields as keywords:
+        ``probe(m, df, "runs/m", tasks=["label"], folds=3)`` (not both).
     progress : bool or Progress
         Show each stage's progress (done/total, ETA) on stderr; default: quiet.
-    client, force_out
-        As for :func:`run_pipeline`.
+    client : distributed.Client, optional
+        Capture shards and probing cells run on its Dask cluster (:mod:`probe_rnn.cluster`),
+        with the results of a local run; the folder must be one its workers see.
+    name, source, arguments, say : optional
+        The run's name (default: the folder's); the data's origin for the data card (default:
+        the dataset's name or the file's path, ``"table"`` for a DataFrame); how the run was
+        asked for, for run.json (the CLI's command line); a callable that receives one short
+        line per finished stage (the CLI prints them).
 
     Returns
     -------
     RunResult
-        The folder, the tidy results table, the diagnosis and the report's path.
+        The folder, the tidy results table, the diagnosis, the report's path and its answer.
     """
+    settings = _settings_of(settings, options)
+    bundle, model_name = _as_bundle(model)
+    df, origin = _as_table(data)
+    source = source or origin
+    shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
+    asked = {"function": "probe", "model": model_name, "data": source} if arguments is None \
+        else arguments
+    # a new folder left with nothing written is removed again when the run fails
+    with claimed_folder(out, force_out) as folder, run_lock(folder):
+        return _run_stages(_start_run(bundle, df, folder, settings, source, name, asked, say,
+                                      shown, client))
+
+
+def _settings_of(settings: RunSettings | None, options: dict[str, Any]) -> RunSettings:
+    """The settings object, or one made of its fields given as keywords (not both)."""
     if settings is not None and options:
         raise ConfigError("give either ", Mention("settings"), " or its fields as keywords, not "
                           f"both (got settings and {', '.join(sorted(options))})")
-    settings = settings if settings is not None else RunSettings.from_json(options)
-    bundle, name = _as_bundle(model)
-    df, source = _as_table(data)
-    shown = progress if isinstance(progress, Progress) else Progress(quiet=not progress)
-    return run_pipeline(bundle, df, out, settings, source=source,
-                        arguments={"function": "probe", "model": name, "data": source},
-                        progress=shown, client=client, force_out=force_out)
+    return settings if settings is not None else RunSettings.from_json(options)
 
 
 def _as_bundle(model: Any) -> tuple[ModelBundle, str]:

@@ -1,7 +1,7 @@
 """The settings of one probe run, as one frozen, validated object (:class:`RunSettings`).
 
 The CLI (``probe-rnn probe``) and :func:`probe_rnn.run.demo.run_demo` build it once;
-:func:`probe_rnn.run.pipeline.run_pipeline` reads it in every stage, writes it to ``run.json`` as it
+:func:`probe_rnn.run.pipeline.probe` reads it in every stage, writes it to ``run.json`` as it
 is (:meth:`RunSettings.to_json`) and hashes it once (:meth:`RunSettings.fingerprint`) to tell
 whether a previous run's stages can be reused. Its values are checked once, against the
 constraints table ``RunSettings._parameter_constraints``: a refused value raises

@@ -1,4 +1,4 @@
-"""The stages of a run, in the order :func:`~probe_rnn.run.pipeline.run_pipeline` calls them.
+"""The stages of a run, in the order :func:`~probe_rnn.run.pipeline.probe` calls them.
 
 Each stage is one function of the run's :class:`~probe_rnn.run.bookkeeping.RunContext` (and of
 what the stage before it produced) that writes its output into the run folder and records itself

@@ -20,7 +20,7 @@ from probe_rnn.capture import StateStore
 from probe_rnn.data import load_dataset
 from probe_rnn.models import Architecture, TrainBudget, load_model, save_checkpoint, train
 from probe_rnn.probing import run_probes
-from probe_rnn.run.pipeline import run_pipeline
+from probe_rnn.run.pipeline import probe
 from probe_rnn.run.settings import RunSettings
 from tests.integration.cli_support import assert_one_line_error, run_cli
 
@@ -51,7 +51,7 @@ def model_and_rows(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
 def local_run(model_and_rows, tmp_path_factory) -> Path:
     path, df = model_and_rows
     out = tmp_path_factory.mktemp("local") / "run"
-    run_pipeline(load_model(path), df, out, SMALL)
+    probe(load_model(path), df, out, SMALL)
     return out
 
 
@@ -64,7 +64,7 @@ def test_a_run_on_the_cluster_equals_the_local_run(cluster, model_and_rows, loca
     path, df = model_and_rows
     out = tmp_path / "run"
     with distributed.get_task_stream(cluster) as stream:
-        run_pipeline(load_model(path), df, out, SMALL, client=cluster)
+        probe(load_model(path), df, out, SMALL, client=cluster)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"),
                                   pd.read_parquet(local_run / "results.parquet"))
     for store in ("states", "states-random"):  # byte-identical files, meta.parquet included

@@ -19,7 +19,7 @@ import pytest
 
 README_IMPORTS = "from probe_rnn import load_model, load_dataset, record"
 #: What a user needs, and nothing else (issue: "a small public API").
-FACE = {"probe", "run_pipeline", "RunSettings", "RunResult", "load_dataset", "list_datasets",
+FACE = {"probe", "RunSettings", "RunResult", "load_dataset", "list_datasets",
         "read_table", "load_model", "train", "Architecture", "TrainBudget", "record",
         "capture_states", "StateStore",
         "diagnose", "run_probes", "attribute", "build_report", "compare_readouts",

@@ -101,7 +101,7 @@ def test_non_finite_states_are_not_blamed_on_changing_weights():
 
 
 def test_a_probe_run_beyond_float16_stores_float32(tmp_path):
-    from probe_rnn.run.pipeline import run_pipeline
+    from probe_rnn.run.pipeline import probe
     from probe_rnn.run.settings import RunSettings
 
     bundle = train(DF, Architecture(rnn="rnn-relu", hidden=4, embedding_dim=3),
@@ -110,7 +110,7 @@ def test_a_probe_run_beyond_float16_stores_float32(tmp_path):
         bundle.model.embedding.weight.abs_().mul_(1e3)
         bundle.model.rnn.weight_ih_l0.abs_().mul_(1e2)  # relu states of order 1e5 > 65504
     lines: list[str] = []
-    run_pipeline(bundle, DF, tmp_path / "run", RunSettings(
+    probe(bundle, DF, tmp_path / "run", RunSettings(
         views=["output@last"], tasks=["label"], folds=2, mdl=False, umap=False,
         attribution_rows=0, random_baseline=False, report=False, keep_duplicates=True),
         say=lines.append)  # the tiny table repeats its texts across the split

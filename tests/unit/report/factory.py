@@ -250,7 +250,7 @@ def pipeline_run(folder: Path, df: pd.DataFrame, *, random_baseline: bool = True
     import torch
 
     from probe_rnn.models import Architecture, TrainBudget, train
-    from probe_rnn.run.pipeline import run_pipeline
+    from probe_rnn.run.pipeline import probe
     from probe_rnn.run.settings import RunSettings
 
     torch.manual_seed(seed)
@@ -263,5 +263,5 @@ def pipeline_run(folder: Path, df: pd.DataFrame, *, random_baseline: bool = True
                "hidden/L1/fwd"],
         tasks=["label", "length", "current-token", "token-back-1"],
     )
-    run_pipeline(trained.bundle, df, folder, settings, source="test table")
+    probe(trained.bundle, df, folder, settings, source="test table")
     return folder

@@ -1,4 +1,4 @@
-"""run_pipeline runs the model once per row for capture and diagnosis, and encodes each text
+"""probe() runs the model once per row for capture and diagnosis, and encodes each text
 once: the diagnosis it writes is the capture's, measured on the very states it stored. It
 checks every requested view against the model's module before any work."""
 
@@ -11,7 +11,7 @@ from probe_rnn.capture import diagnose
 from probe_rnn.errors import ConfigError
 from probe_rnn.models import Architecture, TrainBudget, train
 from probe_rnn.models.batch_dependence import check_batch_dependence
-from probe_rnn.run.pipeline import run_pipeline
+from probe_rnn.run.pipeline import probe
 from probe_rnn.run.settings import RunSettings
 
 DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bcab", "ca", "a", "bbbbca"] * 5,
@@ -31,7 +31,7 @@ def test_capture_and_diagnosis_run_the_model_once_per_row(tmp_path) -> None:
     encode = bundle.adapter.encode
     bundle.adapter.encode = lambda texts: (encoded.append(len(texts)), encode(texts))[1]
     out = tmp_path / "run"
-    run_pipeline(bundle, DF, out, RunSettings(
+    probe(bundle, DF, out, RunSettings(
         views=["output@last", "h_n/L1/fwd"], tasks=["label"], probes=["logistic"], folds=2,
         umap=False, attribution_rows=0, random_baseline=False, report=False,
         keep_duplicates=True))  # 8 texts x 5: every held-out row repeats a training text
@@ -62,7 +62,7 @@ def test_a_gate_the_module_lacks_is_refused_before_any_file(tmp_path, rnn, view,
                    TrainBudget(epochs=1)).bundle
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match=needle) as info:
-        run_pipeline(bundle, VIEWS_DF, out, RunSettings(
+        probe(bundle, VIEWS_DF, out, RunSettings(
             views=["output@last", view], tasks=["label"], probes=["logistic"], folds=2,
             umap=False, attribution_rows=0))
     assert len(str(info.value).splitlines()) == 1 and view in str(info.value)

@@ -1,6 +1,6 @@
 """``probe()``, the run in one call from Python: a bundle or a checkpoint's path, a DataFrame, a
 bundled dataset's name or a table file, the settings as an object or as keywords; it runs the
-same run as :func:`run_pipeline` with those settings, and bad arguments are one-line errors."""
+same run with the settings as keywords as with the object, and bad arguments are one-line errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import probe_rnn
 from probe_rnn.errors import ConfigError, ParameterError
 from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
-from probe_rnn.run.pipeline import run_pipeline
 from probe_rnn.run.settings import RunSettings
 
 DF = pd.DataFrame({"text": ["ab", "ba", "abc", "cab", "bcab", "ca", "a", "bbbbca"] * 5,
@@ -30,9 +29,9 @@ def _table(result) -> pd.DataFrame:
     return result.results.reset_index(drop=True)
 
 
-def test_keywords_run_what_run_pipeline_runs_with_those_settings(tmp_path, bundle) -> None:
+def test_keywords_run_what_the_settings_object_runs(tmp_path, bundle) -> None:
     by_keywords = probe_rnn.probe(bundle, DF, tmp_path / "a", **FAST)
-    by_hand = run_pipeline(bundle, DF, tmp_path / "b", RunSettings(**FAST))
+    by_hand = probe_rnn.probe(bundle, DF, tmp_path / "b", RunSettings(**FAST))
     pd.testing.assert_frame_equal(_table(by_keywords), _table(by_hand))
     assert by_keywords.out_dir == tmp_path / "a" and (tmp_path / "a" / "run.json").is_file()
     assert set(by_keywords.results["view"]) == {"output@last", "h_n/L0/fwd"}

@@ -123,13 +123,13 @@ def test_a_default_run_captures_the_sentence_views_a_full_capture_has(
 
 
 def test_a_default_run_stores_no_per_token_view_and_probes_as_before(tmp_path: Path) -> None:
-    from probe_rnn.run.pipeline import run_pipeline
+    from probe_rnn.run.pipeline import probe
 
     bundle = _tiny_bundle("lstm", 2, True, VIEWS_TABLE)
     shared = dict(tasks=["label"], folds=2, umap=False, attribution_rows=0,
                   random_baseline=False, report=False, keep_duplicates=True, mdl=False)
-    default = run_pipeline(bundle, VIEWS_TABLE, tmp_path / "default", RunSettings(**shared))
-    everything = run_pipeline(bundle, VIEWS_TABLE, tmp_path / "all", RunSettings(
+    default = probe(bundle, VIEWS_TABLE, tmp_path / "default", RunSettings(**shared))
+    everything = probe(bundle, VIEWS_TABLE, tmp_path / "all", RunSettings(
         tasks=["label", "token-back-1"], **{k: v for k, v in shared.items() if k != "tasks"}))
     stored = sorted(p.name for p in (tmp_path / "default" / "states" / "views").iterdir())
     assert stored and not any(name.startswith(("hidden", "cell", "output.")) for name in stored)
