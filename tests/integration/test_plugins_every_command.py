@@ -142,4 +142,4 @@ def test_an_adapter_plugin_works_in_every_command(work, adapter, extra, tmp_path
 
 def test_an_adapter_outside_the_plugin_folders_is_unknown_in_one_line(work) -> None:
     proc = run_cli("inspect", *_model(work, "mask-given"), cwd=work)  # no --plugins elsewhere
-    assert_one_line_error(proc, "--adapter 'mask-given' is unknown", "mask-local")
+    assert_one_line_error(proc, "--adapter", "'mask-given'", "mask-local", "--plugins")
