@@ -153,13 +153,15 @@ def table_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def option_group(group: type, options: dict[str, Any], name: str
                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator adding ``options`` (parameter name -> typer annotation; the fields of the
-    dataclass ``group``) to a command, which receives them as one ``group`` object in its
+    dataclass ``group``, or the keywords of a ``group`` whose ``DEFAULTS`` names the defaults
+    that are not None) to a command, which receives them as one ``group`` object in its
     parameter ``name``; typer sees the options in the command's signature."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command, eval_str=True)
         kept = [p for p in signature.parameters.values() if p.name != name]
-        defaults = {f.name: f.default for f in fields(group)}
+        defaults = ({name: group.DEFAULTS.get(name) for name in options}
+                    if hasattr(group, "DEFAULTS") else {f.name: f.default for f in fields(group)})
         added = [inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY,
                                    default=defaults[option], annotation=annotation)
                  for option, annotation in options.items()]

@@ -15,9 +15,8 @@ README's "Your own model" section is the contract these options implement.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
@@ -30,25 +29,29 @@ if TYPE_CHECKING:
 HELP_LINK = "see the README's 'Your own model'"
 
 
-@dataclass
 class ModelSource:
-    """How to load the checkpoint: factory, vocabulary, call layout, adapter, labels, trust."""
+    """How to load the checkpoint: :func:`~probe_rnn.models.load_model`'s keywords as the
+    options gave them (``factory``, ``vocab``, ``layout``, ``labels`` as the comma string, ...),
+    the ``--plugins`` folders and ``--allow-batch-dependence``."""
 
-    factory: str | None = None
-    vocab: Path | None = None
-    tokenizer: str | None = None
-    pad_id: int | None = None
-    unk: str | None = None
-    layout: str = "auto"
-    adapter: str | None = None
-    labels: str | None = None
-    trust_checkpoint: bool = False
-    pad_to: int | None = None
-    bos: str | None = None
-    eos: str | None = None
-    collate: str | None = None
-    plugins: list[Path] | None = None
-    allow_batch_dependence: bool = False
+    #: The options whose default is not None (the others are None unless given).
+    DEFAULTS: ClassVar[dict[str, Any]] = {"layout": "auto", "trust_checkpoint": False,
+                                          "allow_batch_dependence": False}
+
+    def __init__(self, *, plugins: list[Path] | None = None,
+                 allow_batch_dependence: bool = False, **load_options: Any) -> None:
+        self.plugins, self.allow_batch_dependence = plugins, allow_batch_dependence
+        self.load_options = load_options
+
+    @property
+    def adapter(self) -> str | None:
+        """``--adapter``: a registered adapter's name, or None (detected)."""
+        return self.load_options.get("adapter")
+
+    @property
+    def vocab(self) -> Path | None:
+        """``--vocab``: the vocabulary file, or None."""
+        return self.load_options.get("vocab")
 
     def check(self) -> None:
         """What :func:`~probe_rnn.models.load_model` checks only after reading the checkpoint:
@@ -70,12 +73,13 @@ class ModelSource:
         """``--labels a,b,c`` as a list (None when not given)."""
         from probe_rnn.validation import shown
 
-        if self.labels is None:
+        labels = self.load_options.get("labels")
+        if labels is None:
             return None
-        names = [x.strip() for x in self.labels.split(",")]
+        names = [x.strip() for x in labels.split(",")]
         if not all(names) or len(set(names)) != len(names):
             raise ParameterError("labels", "distinct comma-separated class names in the order "
-                                 "of the model's outputs", shown(self.labels))
+                                 "of the model's outputs", shown(labels))
         return names
 
     def load(self, checkpoint: Path) -> ModelBundle:
@@ -85,11 +89,7 @@ class ModelSource:
 
         load_plugins(self.plugins)
         self.check()
-        return load_model(checkpoint, factory=self.factory, adapter=self.adapter,
-                          trust_checkpoint=self.trust_checkpoint, vocab=self.vocab,
-                          tokenizer=self.tokenizer, pad_id=self.pad_id, unk=self.unk,
-                          layout=self.layout, labels=self.label_names(), pad_to=self.pad_to,
-                          bos=self.bos, eos=self.eos, collate=self.collate)
+        return load_model(checkpoint, **{**self.load_options, "labels": self.label_names()})
 
 
     def check_rows(self, bundle: ModelBundle, texts: Any) -> None:

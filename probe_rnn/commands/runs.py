@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -249,15 +249,10 @@ def compare_readouts_cmd(
         from probe_rnn.data.splits import check_splittable
 
         check_splittable(df)  # before any training: a seeded split must give dev rows
-        task = bar.add_task("training", total=None)
-
-        def _progress(setting: str, done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total,
-                       description=f"{setting}: trained {what}")
-
         answer = answer_question(
             df, objectives=names, losses=losses, readouts=readout_names, seeds=seeds, jobs=jobs,
-            seed=seed, probe=probe, progress=_progress, client=client, **trained_as,
+            seed=seed, probe=probe, progress=study_progress(bar, names), client=client,
+            **trained_as,
             # a bundled dataset's split is a seeded draw: every seed draws its own
             split_per_seed=True if table.dataset is not None else None)
     for study in answer.studies.values():
@@ -266,6 +261,21 @@ def compare_readouts_cmd(
     _print_studies(answer, seeds, source)
     typer.echo(f"wall time: {time.perf_counter() - started:.1f} s")
     typer.echo(f"report: {path}")
+
+
+def study_progress(bar: Any, settings: list[str]) -> Callable[[str, int, int, str], None]:
+    """The study's progress callback on a Rich ``bar``: an overall line (``setting k/N``, the
+    settings done plus the current one's share) above the current setting's trained runs."""
+    overall = bar.add_task(f"setting 1/{len(settings)}", total=len(settings))
+    runs = bar.add_task("training", total=None)
+
+    def progress(setting: str, done: int, total: int, what: str) -> None:
+        k = settings.index(setting) if setting in settings else 0
+        bar.update(overall, completed=k + done / max(total, 1),
+                   description=f"setting {k + 1}/{len(settings)} ({setting})")
+        bar.update(runs, completed=done, total=total, description=f"{setting}: trained {what}")
+
+    return progress
 
 
 def _names(value: str | None) -> list[str] | None:

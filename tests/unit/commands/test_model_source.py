@@ -1,11 +1,10 @@
-"""The shared model options: every ModelSource field is a command-line option; a bad option
+"""The shared model options: every load_model keyword is a command-line option; a bad option
 value fails before the checkpoint is read, naming its parameter (the CLI: its flag, one line,
 exit code 2); --labels is a distinct comma-separated list; load() hands every option to
 load_model."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,19 @@ from probe_rnn.models import save_checkpoint
 from tests.unit.models.models_support import TEXTS, make_bundle
 
 
-def test_every_field_is_an_option_and_every_option_a_field() -> None:
-    assert set(_OPTIONS) == {f.name for f in dataclasses.fields(ModelSource)}
+def test_every_load_model_keyword_is_an_option_with_load_models_default() -> None:
+    """The options are load_model's keywords (read from its signature) plus the command's own
+    two; an option's default is load_model's."""
+    import inspect
+
+    from probe_rnn.models import load_model
+
+    keywords = {name: p.default for name, p in inspect.signature(load_model).parameters.items()
+                if name != "path"}
+    assert set(_OPTIONS) == set(keywords) | {"plugins", "allow_batch_dependence"}
+    for name, default in keywords.items():
+        assert ModelSource.DEFAULTS.get(name) == default, name
+    assert ModelSource.DEFAULTS["allow_batch_dependence"] is False
 
 
 def test_labels_are_a_distinct_comma_separated_list() -> None:

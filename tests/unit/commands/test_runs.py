@@ -37,3 +37,25 @@ def test_an_option_error_is_raised_before_any_training(objective: str, readouts:
     with pytest.raises(ConfigError) as caught:
         _check_study_options(objective, readouts, loss)
     assert needle in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_study_progress_shows_the_setting_and_the_overall_share() -> None:
+    """A real Rich Progress: the overall line counts settings done plus the current one's
+    share, and says which setting of how many is running."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from probe_rnn.commands.runs import study_progress
+
+    with Progress(console=Console(file=io.StringIO()), transient=True) as bar:
+        progress = study_progress(bar, ["classify", "autoencode", "siamese"])
+        overall, runs = bar.tasks
+        assert (overall.total, overall.completed) == (3, 0)
+        progress("classify", 5, 10, "last seed 0")
+        assert overall.completed == 0.5 and overall.description == "setting 1/3 (classify)"
+        assert (runs.completed, runs.total) == (5, 10)
+        assert runs.description == "classify: trained last seed 0"
+        progress("siamese", 10, 10, "max seed 2")
+        assert overall.completed == 3 and overall.description == "setting 3/3 (siamese)"
