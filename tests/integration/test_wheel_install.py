@@ -1,8 +1,8 @@
 """``pip install probe-rnn`` without extras works: the wheel built from this tree, installed
 into a fresh virtual environment beside only the pinned CPU build of torch (never an unpinned
 torch, which would pull a multi-GB CUDA build) and the base dependencies, runs
-``probe-rnn --version`` and ``probe-rnn datasets``. Uses the package index (or pip's
-configured mirrors and caches): measured at 10 min with a cold pip cache on a busy 2-core
+``probe-rnn --version``, ``probe-rnn datasets`` and ``probe-rnn plugins`` (the built-ins' table
+is package data). Uses the package index (or pip's configured mirrors and caches): measured at 10 min with a cold pip cache on a busy 2-core
 machine (the dependencies, umap-learn's numba and llvmlite among them, are downloaded)."""
 
 from __future__ import annotations
@@ -55,4 +55,6 @@ def test_the_wheel_installs_without_extras_and_runs(tmp_path: Path) -> None:
         f"probe-rnn {__version__}"
     listed = _run([str(cli), "datasets"], tmp_path, 300, home).stdout
     assert "names" in listed and "bundled datasets" in listed
+    plugins = _run([str(cli), "plugins"], tmp_path, 300, home).stdout  # builtin_plugins.json
+    assert all(name in plugins for name in ("logistic", "first-token", "ids-lengths"))
     assert list(home.iterdir()) == []  # nothing written under $HOME
