@@ -2,8 +2,9 @@
 into a fresh virtual environment beside only the pinned CPU build of torch (never an unpinned
 torch, which would pull a multi-GB CUDA build) and the base dependencies, runs
 ``probe-rnn --version``, ``probe-rnn datasets`` and ``probe-rnn plugins`` (the built-ins' table
-is package data). Uses the package index (or pip's configured mirrors and caches): measured at 10 min with a cold pip cache on a busy 2-core
-machine (the dependencies, umap-learn's numba and llvmlite among them, are downloaded)."""
+is package data). Uses the package index (or pip's configured mirrors and caches): measured at
+10 min with a cold pip cache on a busy 2-core machine (the dependencies, umap-learn's numba and
+llvmlite among them, are downloaded)."""
 
 from __future__ import annotations
 
