@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
-import torch
 
 from probe_rnn.catalogue import (
     DIRECTIONS,
@@ -42,6 +41,8 @@ from probe_rnn.catalogue import (
 )
 
 if TYPE_CHECKING:
+    import torch
+
     from probe_rnn.capture.states import RecurrentStates
     from probe_rnn.capture.store import StateStore
 
@@ -102,6 +103,8 @@ class ModuleDiagnosis:
     def update(self, st: RecurrentStates, lengths: torch.Tensor) -> None:
         """Add one batch of states; ``lengths`` ``(batch,)`` are the real tokens per row (the
         adapter's), which on an unpacked module are fewer than the steps it ran."""
+        import torch
+
         output, h_n = st.output.detach().float(), st.h_n.detach().float()
         lengths = torch.as_tensor(lengths).to(output.device).long()
         layers, dirs = int(st.num_layers), int(st.num_directions)
