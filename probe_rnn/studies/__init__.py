@@ -9,19 +9,21 @@ the question's settings (``objective="classify"``, ``"autoencode"``, ``"siamese"
 
 from __future__ import annotations
 
-from probe_rnn.catalogue import READOUTS
-from probe_rnn.studies.answer import study_answer
-from probe_rnn.studies.objectives import (
-    DEFAULT_EPOCHS,
-    OBJECTIVES,
-    READOUT_LABELS,
-    parse_losses,
-    parse_readouts,
-)
-from probe_rnn.studies.question import QuestionAnswer, answer_question, parse_objectives
-from probe_rnn.studies.readouts import compare_readouts
-from probe_rnn.studies.stats import pair_verdict, paired_differences, summarize_runs
-from probe_rnn.studies.study import ReadoutStudy
+from probe_rnn.lazy_exports import lazy_exports
+
+#: Each public name and the module that defines it, imported on first access: reading a saved
+#: study (the report does) does not import the training code, torch with it.
+_EXPORTS = {
+    "READOUTS": "probe_rnn.catalogue",
+    "study_answer": "answer",
+    "DEFAULT_EPOCHS": "objectives", "OBJECTIVES": "objectives", "READOUT_LABELS": "objectives",
+    "parse_losses": "objectives", "parse_readouts": "objectives",
+    "QuestionAnswer": "question", "answer_question": "question",
+    "parse_objectives": "question",
+    "compare_readouts": "readouts",
+    "pair_verdict": "stats", "paired_differences": "stats", "summarize_runs": "stats",
+    "ReadoutStudy": "study",
+}
 
 __all__ = [
     "DEFAULT_EPOCHS",
@@ -40,3 +42,5 @@ __all__ = [
     "summarize_runs",
     "study_answer",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

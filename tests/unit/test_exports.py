@@ -170,11 +170,12 @@ def test_the_readme_python_section_imports_only_from_the_face() -> None:
     assert "probe_rnn." not in section.replace("probe-rnn", "")
 
 
-@pytest.mark.parametrize("package", ["probe_rnn.data", "probe_rnn.probing"])
+@pytest.mark.parametrize("package", ["probe_rnn.data", "probe_rnn.probing", "probe_rnn.capture",
+                                     "probe_rnn.studies"])
 def test_a_lazy_package_front_door_gives_every_name_it_lists(package: str) -> None:
-    """``probe_rnn.data`` and ``probe_rnn.probing`` import their names on first access: each
-    listed name resolves (to what its submodule defines), and importing the package alone
-    imports neither torch nor pandas."""
+    """``probe_rnn.data``, ``probing``, ``capture`` and ``studies`` import their names on first
+    access (:mod:`probe_rnn.lazy_exports`): each listed name resolves (to what its submodule
+    defines), and importing the package alone imports neither torch nor pandas."""
     got = run_fresh(f"""
         import importlib, json, sys
         package = importlib.import_module({package!r})
