@@ -118,3 +118,18 @@ def test_plugins_with_the_example_folder_imports_no_torch(tmp_path: Path) -> Non
     found = _run([["plugins", "--plugins", str(REPO / "probes")]], tmp_path)
     assert "centroid" in str(found["output"]) and "vowel-ending" in str(found["output"])
     assert "torch" not in found["loaded"]  # type: ignore[operator]
+
+
+def test_re_rendering_a_report_imports_no_torch(tmp_path: Path) -> None:
+    """``probe-rnn report DIR`` (a run folder with a readouts study, as the demo's) reads tables
+    and stores and draws figures: it needs pandas and plotly, never torch (whose import was a
+    third of a re-render)."""
+    from tests.unit.report.factory import make_run
+    from tests.unit.studies.study_support import hand_study
+
+    run = make_run(tmp_path / "run")
+    hand_study({"last": [0.8, 0.82], "hidden": [0.79, 0.8]}).save(run / "readouts")
+    got = _run([["report", str(run), "--no-umap"]], tmp_path)
+    assert "torch" not in got["loaded"], got
+    assert {"pandas", "plotly"} <= set(got["loaded"])  # it did render
+    assert "readouts study in readouts/" in (run / "index.html").read_text()  # it was read
