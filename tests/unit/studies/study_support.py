@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from probe_rnn.studies import ReadoutStudy
-from probe_rnn.studies.stats import paired_differences, summarize_runs, vs_best
+from probe_rnn.studies import OBJECTIVES, ReadoutStudy
+from probe_rnn.studies.stats import (
+    paired_differences,
+    statistics_by_loss,
+    summarize_runs,
+    vs_best,
+)
 
 HOSTILE = '<script>window.PWNED=1</script> & "quotes" <img src=x onerror=alert(1)>'
 
@@ -45,3 +50,21 @@ def hand_study(acc: dict[str, list[float]], packed: bool = True, bidirectional: 
 
 TIED = {"last": [0.90, 0.91, 0.92], "hidden": [0.91, 0.90, 0.93],
         "mean": [0.88, 0.86, 0.89], "naive-last": [0.60, 0.62, 0.58]}
+
+
+def objective_study(objective: str, scores: dict[tuple[str, str], list[float]],
+                    **settings: object) -> ReadoutStudy:
+    """A study of ``objective`` by hand: ``scores[(loss, readout)]`` is each seed's score
+    (test and dev alike); ``settings`` go beside the objective and the seeds."""
+    obj = OBJECTIVES[objective]
+    seeds = range(len(next(iter(scores.values()))))
+    runs = pd.DataFrame([{"readout": r, "loss": loss, "seed": s, obj.metric: v,
+                          obj.dev_metric: v, "best_epoch": 1, "epochs_run": 3}
+                         for (loss, r), vs in scores.items()
+                         for s, v in zip(seeds, vs, strict=True)])
+    names = tuple(dict.fromkeys(r for _, r in scores))
+    summary, pairs = statistics_by_loss(runs, names, obj.metric)
+    curves = runs.assign(epoch=1, train_loss=0.5)
+    empty = pd.DataFrame(columns=["readout", "loss", "seed", "view", "metric", "value"])
+    return ReadoutStudy(runs, curves, summary, pairs, empty, pd.DataFrame(),
+                        {"objective": objective, "seeds": list(seeds), **settings})

@@ -6,14 +6,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from probe_rnn.report.readouts import render_readout_page
-from probe_rnn.studies import OBJECTIVES, ReadoutStudy, study_answer
+from probe_rnn.studies import study_answer
 from probe_rnn.studies.answer import diff_text, interval, pct, score_text
-from probe_rnn.studies.stats import statistics_by_loss as _statistics
-from tests.unit.studies.study_support import TIED, hand_study
+from tests.unit.studies.study_support import TIED, hand_study, objective_study
 
 
 def test_answer_reports_noise_and_the_naive_cost() -> None:
@@ -87,29 +85,13 @@ def _points(mean: float, low: float, high: float, unit: str = "points") -> str:
     return f"{mean * 100:+.1f} {unit}, 95% CI {low * 100:+.1f} to {high * 100:+.1f}"
 
 
-def _objective_study(objective: str, scores: dict[tuple[str, str], list[float]]
-                     ) -> ReadoutStudy:
-    obj = OBJECTIVES[objective]
-    seeds = range(len(next(iter(scores.values()))))
-    runs = pd.DataFrame([{"readout": r, "loss": loss, "seed": s, obj.metric: v,
-                          obj.dev_metric: v, "best_epoch": 1, "epochs_run": 3}
-                         for (loss, r), vs in scores.items() for s, v in zip(seeds, vs,
-                                                                             strict=True)])
-    names = tuple(dict.fromkeys(r for _, r in scores))
-    summary, pairs = _statistics(runs, names, obj.metric)
-    curves = runs.assign(epoch=1, train_loss=0.5)
-    empty = pd.DataFrame(columns=["readout", "loss", "seed", "view", "metric", "value"])
-    return ReadoutStudy(runs, curves, summary, pairs, empty, pd.DataFrame(),
-                        {"objective": objective, "seeds": list(seeds), "epochs": 3})
-
-
 def test_numbers_are_written_as_percentages_and_points() -> None:
     assert pct(0.91333) == "91.3%" and pct(0.5, 0) == "50%" and pct(math.nan) == "–"
     assert interval(0.9, 0.925) == "95% CI 90.0% to 92.5%"
     assert interval(math.nan, 0.9) == "no interval (one seed)"
     classify = hand_study({"last": [0.8, 0.82], "hidden": [0.81, 0.8]})
-    siamese = _objective_study("siamese", {("mse", "last"): [0.8, 0.82],
-                                           ("mse", "hidden"): [0.81, 0.8]})
+    siamese = objective_study("siamese", {("mse", "last"): [0.8, 0.82],
+                                           ("mse", "hidden"): [0.81, 0.8]}, epochs=3)
     assert score_text(classify, 0.8125) == "81.2%" and score_text(siamese, 0.8125) == "0.812"
     assert score_text(siamese, math.nan) == "–"
     row = {"mean_diff": -0.0345, "ci_low": -0.05, "ci_high": -0.019}
@@ -140,7 +122,7 @@ def test_siamese_sentences_per_loss_and_the_loss_comparison() -> None:
               ("mse", "hidden"): [0.81, 0.79, 0.83, 0.78, 0.82],
               ("contrastive", "last"): [0.88, 0.90, 0.87, 0.89, 0.91],
               ("contrastive", "hidden"): [0.70, 0.72, 0.69, 0.71, 0.73]}
-    study = _objective_study("siamese", scores)
+    study = objective_study("siamese", scores, epochs=3)
     sentences = study_answer(study)
     text = " ".join(sentences)
     contrastive = _paired_t(scores[("contrastive", "hidden")], scores[("contrastive", "last")])
@@ -163,7 +145,7 @@ def test_an_autoencoder_no_better_than_zeros_is_said_to_be_no_help() -> None:
     scores = {("cross-entropy", "last"): [0.42, 0.44, 0.41, 0.44, 0.42],
               ("cross-entropy", "hidden"): [0.42, 0.41, 0.44, 0.40, 0.43],
               ("cross-entropy", "zero"): [0.43, 0.40, 0.42, 0.41, 0.44]}
-    study = _objective_study("autoencode", scores)
+    study = objective_study("autoencode", scores, epochs=3)
     sentences = study_answer(study)
     assert study.best_for("cross-entropy") == "last"  # the highest mean, 0.426
     mean, low, high = _paired_t(scores[("cross-entropy", "last")],

@@ -5,30 +5,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
 from probe_rnn.errors import ParameterError
 from probe_rnn.report.answer_page import render_answer_page
-from probe_rnn.studies import OBJECTIVES, ReadoutStudy
+from probe_rnn.studies import ReadoutStudy
 from probe_rnn.studies.question import QuestionAnswer, parse_objectives
-from probe_rnn.studies.stats import statistics_by_loss as _statistics
+from tests.unit.studies.study_support import objective_study
 
 SEEDS = range(5)
 
 
 def _study(objective: str, scores: dict[tuple[str, str], list[float]]) -> ReadoutStudy:
-    obj = OBJECTIVES[objective]
-    runs = pd.DataFrame([{"readout": r, "loss": loss, "seed": s, obj.metric: v,
-                          obj.dev_metric: v} for (loss, r), vs in scores.items()
-                         for s, v in zip(SEEDS, vs, strict=True)])
-    names = tuple(dict.fromkeys(r for _, r in scores))
-    summary, pairs = _statistics(runs, names, obj.metric)
-    curves = runs.assign(epoch=1, train_loss=0.5)
-    empty = pd.DataFrame(columns=["readout", "loss", "seed", "view", "metric", "value"])
-    return ReadoutStudy(runs, curves, summary, pairs, empty, pd.DataFrame(),
-                        {"objective": objective, "seeds": list(SEEDS), "seconds": 1.0})
+    assert all(len(v) == len(SEEDS) for v in scores.values())
+    return objective_study(objective, scores, seconds=1.0)
 
 
 def _paired_t(a: list[float], b: list[float]) -> tuple[float, float, float]:
