@@ -69,8 +69,14 @@ def views_to_probe(store: StateSource, views: Sequence[str] | None, tasks: Seque
         for name in views:
             store.kind(name)  # raises StoreError listing the stored views
         return list(dict.fromkeys(views))
-    levels = {"sentence"} | {"token" for t in tasks if t.level == "token"}
+    levels = view_levels(tasks)
     return [v for v in store.views if store.kind(v) in levels]
+
+
+def view_levels(tasks: Sequence[Task]) -> set[str]:
+    """The view kinds probing reads by default for ``tasks``: sentence views, and per-token
+    views only when a task is per-token only (the run's capture stores no more)."""
+    return {"sentence"} | {"token" for t in tasks if t.level == "token"}
 
 
 def resolve_probes(probes: Iterable[Any]) -> list[tuple[str, Any, str]]:

@@ -38,7 +38,7 @@ from probe_rnn.probing.exported import import_probe
 from probe_rnn.probing.journal import Journal
 from probe_rnn.probing.probe_results import ProbeResults
 from probe_rnn.probing.probe_settings import ProbeSettings
-from probe_rnn.probing.runner import probe_stores
+from probe_rnn.probing.runner import probe_stores, view_levels
 from probe_rnn.probing.state_source import StateSource
 from probe_rnn.probing.tasks import DEFAULT_TASKS, get_task
 from probe_rnn.report import build_report
@@ -119,7 +119,7 @@ def views_to_capture(bundle: ModelBundle, settings: RunSettings) -> list[str] | 
         return list(settings.views)
     tasks = [get_task(t) for t in (DEFAULT_TASKS if settings.tasks is None else settings.tasks)]
     found = first_recurrent(bundle.model)
-    if found is None or any(task.level == "token" for task in tasks):
+    if found is None or "token" in view_levels(tasks):
         return None
     module = found[1]
     every = views_for(module.num_layers, 2 if module.bidirectional else 1,
