@@ -17,6 +17,13 @@
   ``gate/L{l}/{dir}/{g}``      token view of gate g (LSTM i, f, g, o; GRU r, z, n); with ``@t``
   ===========================  ==========================================================
 
+  A model with several recurrent modules, or a module called several times in one forward, has
+  several **sites** (:mod:`probe_rnn.capture.recurrent_sites`); their views carry the site's
+  name before a colon, ``SITE:VIEW``: ``encoder:h_n/L0/fwd``, ``encoder#2:output@last``,
+  ``decoder:hidden/L0/fwd@3``. A site name is the module's role (the shortest leading part of its
+  module path that tells it apart from the model's other recurrent modules) and ``#k`` for the
+  k-th call (k >= 2). A model with one site names its views without prefix.
+
   :class:`ViewSpec` is a parsed name (:meth:`ViewSpec.parse`, ``str(spec)`` gives back the
   canonical name); :func:`state_view`, :func:`state_views` and the constants build names, so
   no caller formats or splits them itself.
@@ -31,6 +38,7 @@ It imports nothing heavy (no torch, numpy or pandas): any module may use it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,6 +88,8 @@ VIEW_CATALOGUE: dict[str, str] = {
 _STATE = re.compile(r"^(hidden|cell|h_n|c_n)/L(\d+)/(fwd|bwd)(?:@(-?\d+))?$")
 _FINAL_CAT = re.compile(r"^(h_n|c_n)/L(\d+)$")
 _GATE = re.compile(r"^gate/L(\d+)/(fwd|bwd)/([ifgorzn])(?:@(-?\d+))?$")
+#: A site's name: a module role (``encoder``, ``layers.0``) and ``#k`` for its k-th call.
+_SITE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*(?:#([2-9]|[1-9]\d+))?$")
 
 
 def directions(count: int) -> tuple[str, ...]:
@@ -95,7 +105,9 @@ def _bad_name(name: str) -> ConfigError:
 
 
 def _format(base: str, layer: int | None, direction: str | None, t: int | None,
-            relative: bool, gate: str | None) -> str:
+            relative: bool, gate: str | None, site: str | None = None) -> str:
+    if site is not None:
+        return f"{site}:{_format(base, layer, direction, t, relative, gate)}"
     if base == OUTPUT:
         if t is None:
             return OUTPUT
@@ -118,7 +130,7 @@ class ViewSpec:
     None too for ``h_n/L{l}``, every direction of the layer concatenated); ``t`` is the step
     (``output@last`` is ``t=-1, relative=True``, ``output@-1`` is ``t=-1, relative=False``);
     ``relative`` means counted from each row's own end; ``kind`` is ``"sentence"`` or
-    ``"token"``.
+    ``"token"``; ``site`` is the site's name of a ``SITE:VIEW`` name (None without prefix).
     """
 
     name: str
@@ -128,13 +140,27 @@ class ViewSpec:
     t: int | None = None
     relative: bool = False
     gate: str | None = None
+    site: str | None = None
 
     # -- reading and writing names ---------------------------------------------------------
     @classmethod
     def parse(cls, name: str) -> ViewSpec:
-        """Parse a view name; unknown forms raise ConfigError listing the valid ones."""
+        """Parse a view name (``VIEW`` or ``SITE:VIEW``); unknown forms raise ConfigError
+        listing the valid ones."""
         if not isinstance(name, str):
             raise _bad_name(repr(name))
+        if ":" in name:
+            site, _, rest = name.partition(":")
+            if _SITE.match(site) is None:
+                raise ConfigError(
+                    f"state view {name!r} has no valid site before ':' (a module role such as "
+                    "'encoder', with '#k' for its k-th call, e.g. 'encoder#2:output@last')")
+            spec = cls._parse_bare(rest)
+            return dataclasses.replace(spec, name=name, site=site)
+        return cls._parse_bare(name)
+
+    @classmethod
+    def _parse_bare(cls, name: str) -> ViewSpec:
         if name == OUTPUT_LAST:
             return cls(name, OUTPUT, t=-1, relative=True)
         if name == OUTPUT_NAIVE_LAST:
@@ -164,15 +190,28 @@ class ViewSpec:
 
     @classmethod
     def of(cls, base: str, layer: int | None = None, direction: str | None = None,
-           t: int | None = None, gate: str | None = None) -> ViewSpec:
+           t: int | None = None, gate: str | None = None, site: str | None = None
+           ) -> ViewSpec:
         """The view built from its parts (``relative`` follows from ``t < 0``; for ``output``
         use the constants :data:`OUTPUT_LAST` / :data:`OUTPUT_NAIVE_LAST`)."""
         relative = t is not None and t < 0 and base != OUTPUT
-        return cls(_format(base, layer, direction, t, relative, gate), base, layer, direction,
-                   t, relative, gate)
+        return cls(_format(base, layer, direction, t, relative, gate, site), base, layer,
+                   direction, t, relative, gate, site)
 
     def __str__(self) -> str:
-        return _format(self.base, self.layer, self.direction, self.t, self.relative, self.gate)
+        return _format(self.base, self.layer, self.direction, self.t, self.relative, self.gate,
+                       self.site)
+
+    def with_site(self, site: str | None) -> ViewSpec:
+        """The same view at another site (``None``: without prefix), name canonical."""
+        spec = dataclasses.replace(self, site=site)
+        return dataclasses.replace(spec, name=str(spec))
+
+    @property
+    def bare(self) -> str:
+        """The name without its site prefix (``encoder#2:output@last`` -> ``output@last``),
+        as written."""
+        return self.name.partition(":")[2] if self.site is not None else self.name
 
     # -- what the view is ------------------------------------------------------------------
     @property
@@ -216,26 +255,39 @@ class ViewSpec:
         if self.t is None:
             return self
         return ViewSpec(self.name[:self.name.rindex("@")], self.base, self.layer,
-                        self.direction, gate=self.gate)
+                        self.direction, gate=self.gate, site=self.site)
 
     def at(self, t: int) -> ViewSpec:
         """The same per-step view at step ``t`` (``hidden/L0/fwd`` -> ``hidden/L0/fwd@t``)."""
         if self.base not in (*STEP_BASES, "gate"):
             raise ConfigError(f"state view {self.name!r} has no steps to read one of")
-        return ViewSpec.of(self.base, self.layer, self.direction, t, self.gate)
+        return ViewSpec.of(self.base, self.layer, self.direction, t, self.gate, self.site)
 
     def at_layer(self, layer: int) -> ViewSpec:
         """The same view at another layer (output-based views have none: themselves)."""
         if self.layer is None:
             return self
         return ViewSpec(_format(self.base, layer, self.direction, self.t, self.relative,
-                                self.gate), self.base, layer, self.direction, self.t,
-                        self.relative, self.gate)
+                                self.gate, self.site), self.base, layer, self.direction, self.t,
+                        self.relative, self.gate, self.site)
 
 
 def parse_view(name: str) -> ViewSpec:
     """Parse a view name into a :class:`ViewSpec`; unknown forms raise ConfigError."""
     return ViewSpec.parse(name)
+
+
+def site_view(site: str | None, view: str) -> str:
+    """``SITE:VIEW`` (``site_view("encoder#2", "output@last")``); ``view`` itself when
+    ``site`` is None (a model with one site)."""
+    return view if site is None else str(ViewSpec.parse(view).with_site(site))
+
+
+def view_site(name: str) -> tuple[str | None, str]:
+    """``(site, bare view)`` of a view name: ``("encoder", "h_n/L0/fwd")`` for
+    ``encoder:h_n/L0/fwd``, ``(None, name)`` without prefix."""
+    spec = ViewSpec.parse(name)
+    return spec.site, spec.bare
 
 
 def try_parse(name: object) -> ViewSpec | None:

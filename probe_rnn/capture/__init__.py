@@ -22,7 +22,8 @@ _EXPORTS = {
     "RecurrentStates": "states",
     "available_views": "views", "sentence_view": "views", "sentence_view_masked": "views",
     "token_view": "views", "capture_states": "run_capture", "StateStore": "store",
-    "diagnose": "batches", "format_diagnosis": "diagnosis",
+    "diagnose": "batches", "format_diagnosis": "diagnosis", "sites": "batches",
+    "Site": "recurrent_sites",
 }
 
 __all__ = list(_EXPORTS)

@@ -18,6 +18,7 @@ import torch
 
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
 from probe_rnn.capture.recorder import record
+from probe_rnn.capture.recurrent_sites import Site, forward_sites, module_roles, site_lengths
 from probe_rnn.errors import CaptureError, DataError
 from probe_rnn.hashing import sha256
 from probe_rnn.models.recurrent import cell_kind, recurrent_modules
@@ -53,33 +54,71 @@ def run_batches(
     progress: Callable[[int, int], None] | None,
     base: int = 0,
 ) -> dict[str, Any]:
-    """Forward every encoded batch under ``record``, hand its states to the writer and to the
-    diagnosis; return the module's name and type and its :class:`ModuleDiagnosis` (``None``
-    for a cell loop, which has no fused ``output``/``h_n`` to compare).
+    """Forward every encoded batch under ``record``, hand every site's states to the writer
+    and to its diagnosis; return the first site's module name and type, the sites
+    (:class:`~probe_rnn.capture.recurrent_sites.Site`), and per site its :class:`ModuleDiagnosis`
+    (``None`` for a cell loop, which has no fused ``output``/``h_n`` to compare) and its
+    :class:`KernelCheck`.
 
     ``batches`` hold the rows ``base ..`` of the capture (a shard's; the files are open already
     when ``base`` > 0)."""
-    name = _pick_module(bundle.model, key["requested_module"])
-    module = bundle.model.get_submodule(name)
-    fused = cell_kind(module) is None
-    diagnosis = ModuleDiagnosis(naive=naive_expression(module)) if fused else None
+    names = _pick_modules(bundle.model, key["requested_module"])
     total = base + sum(int(b["lengths"].shape[0]) for b in batches)
     start = base
-    check = KernelCheck()
-    with closing(recorded(bundle, batches, [name], verify)) as steps:  # hooks off on errors
-        for batch, states, logits in steps:
-            check.update(states[name])
-            if diagnosis is not None:
-                diagnosis.update(states[name], batch["lengths"])
+    found: list[Site] = []
+    checks: dict[str, KernelCheck] = {}
+    diagnoses: dict[str, ModuleDiagnosis | None] = {}
+    with closing(recorded(bundle, batches, names, verify)) as steps:  # hooks off on errors
+        for batch, sites, logits in steps:
+            found = found or [site for site, _ in sites]
+            _check_same_sites(found, sites, start)
+            for site, states in sites:
+                checks.setdefault(site.name, KernelCheck()).update(states)
+                if site.name not in diagnoses:
+                    module = bundle.model.get_submodule(site.module)
+                    diagnoses[site.name] = (ModuleDiagnosis(naive=naive_expression(module))
+                                            if cell_kind(module) is None else None)
+                if diagnoses[site.name] is not None:
+                    diagnoses[site.name].update(
+                        states, torch.as_tensor(site_lengths(site, states, batch)))
             if start == 0:
-                writer.open_views(_views_to_store(states[name], key["requested_views"]),
-                                  states[name])
-            writer.write_batch(start, batch, states[name], logits)
+                writer.open_views(sites, key["requested_views"])
+            writer.write_batch(start, batch, sites, logits)
             start += int(batch["lengths"].shape[0])
             if progress is not None:
                 progress(start, total)
-    return {"module": name, "module_type": type(module).__name__, "diagnosis": diagnosis,
-            "kernel_check": check.record()}
+    first = bundle.model.get_submodule(found[0].module)
+    return {"module": found[0].module, "module_type": type(first).__name__,
+            "sites": found, "diagnosis": diagnoses, "kernel_check": checks}
+
+
+def _check_same_sites(found: list[Site], sites: list[tuple[Site, Any]], start: int) -> None:
+    """Every batch's forward must run the sites of the first batch (one store holds them)."""
+    names = [site.name for site, _ in sites]
+    if names != [site.name for site in found]:
+        raise CaptureError(
+            f"the forward of the batch at row {start} ran the recurrent sites "
+            f"{', '.join(names) or 'none'}, the first batch's {', '.join(s.name for s in found)}: "
+            "a capture needs the same modules called the same way on every batch (fix the "
+            "model's or adapter's forward, or capture one module with --module)")
+
+
+def kernel_check_record(checks: dict[str, KernelCheck]) -> dict[str, Any] | None:
+    """The manifest's ``kernel_check`` of every site: one site's :meth:`KernelCheck.record`;
+    with several, the largest ``max_abs_error`` and per-output maxima over the sites, the
+    first site's ``rows``, and ``sites``: each site's own record."""
+    records = {name: check.record() for name, check in checks.items()}
+    if len(records) == 1:
+        return next(iter(records.values()))
+    done = {name: r for name, r in records.items() if r is not None}
+    if not done:
+        return None
+    outputs: dict[str, float] = {}
+    for r in done.values():
+        for what, value in r["outputs"].items():
+            outputs[what] = max(outputs.get(what, 0.0), value)
+    return {"max_abs_error": max(r["max_abs_error"] for r in done.values()),
+            "outputs": outputs, "rows": next(iter(done.values()))["rows"], "sites": records}
 
 
 class KernelCheck:
@@ -111,27 +150,67 @@ class KernelCheck:
 
 
 def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list[str],
-             verify: str) -> Iterator[tuple[dict[str, Any], dict[str, RecurrentStates], Any]]:
-    """Forward every batch once under ``record``; yield ``(batch, states by module, logits)``.
+             verify: str) -> Iterator[tuple[dict[str, Any], list[tuple[Site, RecurrentStates]],
+                                            Any]]:
+    """Forward every batch once under ``record``; yield ``(batch, sites, logits)``, ``sites``
+    the forward's :class:`~probe_rnn.capture.recurrent_sites.Site` and states, in execution order.
     Close it (:func:`contextlib.closing`) so its hooks come off also when the caller fails.
 
-    The recorder drops a batch's states once the caller has consumed them, so memory does
+    The first forward's calls are all compared with the fused kernel (each may be a site);
+    the recorder drops a batch's states once the caller has consumed them, so memory does
     not grow with the batches; a cell looped by the model is recorded one batch per block
     (its steps are stacked per block)."""
     model, adapter = bundle.model, bundle.adapter
+    roles = module_roles(model)
     per_batch = any(cell_kind(model.get_submodule(n)) is not None for n in names)
     with torch.no_grad(), ExitStack() as stack:
         rec = None if per_batch else stack.enter_context(record(model, names, verify))
+        if rec is not None:
+            rec.check_first_forward()
         for batch in batches:
             if rec is None:
                 with record(model, names, verify) as batch_rec:
                     logits = adapter.forward(model, batch)
-                yield batch, {n: batch_rec[n] for n in names}, logits
+                yield batch, _sites(bundle, batch_rec, names, roles, batch), logits
             else:
                 logits = adapter.forward(model, batch)
-                _check_one_call(bundle, rec, names, batch)
-                yield batch, {n: rec[n] for n in names}, logits
+                yield batch, _sites(bundle, rec, names, roles, batch), logits
                 rec.clear()
+
+
+def _sites(bundle: ModelBundle, rec: Any, names: list[str], roles: dict[str, str],
+           batch: dict[str, Any]) -> list[tuple[Site, RecurrentStates]]:
+    found = forward_sites(rec, names, roles, batch)
+    if not found:
+        raise CaptureError(
+            f"the forward ran none of the recurrent modules {', '.join(names)}: call the model "
+            "inside the adapter's forward")
+    _check_rows(bundle, found, batch)
+    return found
+
+
+def sites(bundle_or_model: Any, batch: dict[str, Any]) -> list[Site]:
+    """The sites of one forward of ``batch`` (run under ``record``; nothing is written):
+    for a model card. ``bundle_or_model`` is a ModelBundle (its adapter runs the forward) or
+    an ``nn.Module`` called as ``model(**batch)``."""
+    bundle = bundle_or_model if hasattr(bundle_or_model, "adapter") else _ModuleBundle(
+        bundle_or_model)
+    names = list(recurrent_modules(bundle.model, cells=True))
+    if not names:
+        raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU (or cell) module: no sites")
+    with closing(recorded(bundle, [batch], names, "first")) as steps:
+        return [site for _, found, _ in steps for site, _ in found]
+
+
+class _ModuleBundle:
+    """A bare module as a bundle whose adapter calls ``model(**batch)``."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model, self.adapter = model, self
+
+    @staticmethod
+    def forward(model: torch.nn.Module, batch: dict[str, Any]) -> Any:
+        return model(**batch)
 
 
 def _adapter_name(adapter: Any) -> str:
@@ -143,26 +222,23 @@ def _adapter_name(adapter: Any) -> str:
     return f"{names[0]!r} ({cls.__name__})" if names else cls.__name__
 
 
-def _check_one_call(bundle: ModelBundle, rec: Any, names: list[str], batch: dict[str, Any]
-                    ) -> None:
-    """One forward of a batch must run each recorded recurrent module once, on all its rows:
-    a one-line error naming the adapter otherwise (an adapter that loops over rows, a model
-    that runs the module on a pair or in an encoder and a decoder)."""
-    for name in names:
-        calls = rec.calls(name)
-        if len(calls) <= 1:
-            continue
-        rows = int(batch["lengths"].shape[0])
-        sizes = [int(st.output.shape[0]) for st in calls[:4]]
-        seen = ", ".join(map(str, sizes)) + (", ..." if len(calls) > 4 else "")
-        adapter = _adapter_name(bundle.adapter)
-        raise CaptureError(
-            f"one forward of a batch of {rows} rows through adapter {adapter} ran the recurrent "
-            f"module {name!r} {len(calls)} times (on {seen} rows): probe-rnn captures one call "
-            "of each recurrent module per forward, on the whole batch; make the adapter's "
-            "forward call the model once on the batch's padded ids (an adapter that loops over "
-            "rows or chunks is not supported, nor yet a model that runs the module twice, e.g. "
-            "on a pair)")
+def _check_rows(bundle: ModelBundle, sites: list[tuple[Site, Any]], batch: dict[str, Any]
+               ) -> None:
+    """Every site must run on all the batch's rows: a one-line error naming the adapter
+    otherwise (an adapter that loops over rows or chunks)."""
+    rows = int(batch["lengths"].shape[0])
+    wrong = [(site, states) for site, states in sites if states.batch != rows]
+    if not wrong:
+        return
+    module = wrong[0][0].module
+    sizes = [states.batch for site, states in sites if site.module == module]
+    seen = ", ".join(map(str, sizes[:4])) + (", ..." if len(sizes) > 4 else "")
+    raise CaptureError(
+        f"one forward of a batch of {rows} rows through adapter {_adapter_name(bundle.adapter)} "
+        f"ran the recurrent module {module!r} {len(sizes)} times (on {seen} rows): probe-rnn "
+        "captures each call of a recurrent module on the whole batch; make the adapter's "
+        "forward call the model once on the batch's padded ids (an adapter that loops over "
+        "rows or chunks is not supported)")
 
 
 def diagnose(
@@ -199,13 +275,17 @@ def diagnose(
     names = list(modules) if modules is not None else list(recurrent_modules(bundle.model))
     if not names:
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU module: nothing to diagnose")
-    stats = {name: ModuleDiagnosis(naive=naive_expression(by_name[name])) for name in names}
     batches = encode_batches(bundle, [str(t) for t in df["text"]], batch_size)
+    tables: dict[str, ModuleDiagnosis] = {}
     with closing(recorded(bundle, batches, names, "first")) as steps:
-        for batch, states, _ in steps:
-            for name in names:
-                stats[name].update(states[name], batch["lengths"])
-    return pd.concat([stats[name].table(name) for name in names], ignore_index=True)
+        for batch, sites, _ in steps:
+            label = {site.name: site.name if len(sites) > 1 else site.module
+                     for site, _ in sites}
+            for site, states in sites:
+                stats = tables.setdefault(label[site.name], ModuleDiagnosis(
+                    naive=naive_expression(by_name[site.module])))
+                stats.update(states, torch.as_tensor(site_lengths(site, states, batch)))
+    return pd.concat([stats.table(name) for name, stats in tables.items()], ignore_index=True)
 
 
 def weights_checksum(model: torch.nn.Module) -> str:
@@ -222,24 +302,18 @@ def weights_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _pick_module(model: torch.nn.Module, requested: str | None) -> str:
+def _pick_modules(model: torch.nn.Module, requested: str | None) -> list[str]:
+    """The recurrent modules to capture: every one (each call a site), or the one named."""
     names = list(recurrent_modules(model, cells=True))
     if requested is None:
         if not names:
             raise CaptureError(
                 "the model has no nn.RNN/nn.LSTM/nn.GRU (or cell) module: nothing to capture"
             )
-        return names[0]
+        return names
     if requested not in names:
         raise CaptureError(
             f"module {requested!r} is not a recurrent module of the model; recurrent modules: "
             f"{', '.join(names) or 'none'}"
         )
-    return requested
-
-
-def _views_to_store(states: RecurrentStates, requested: list[str] | None) -> dict[str, str]:
-    """Map the views to store to their kind (``"sentence"`` or ``"token"``), in order."""
-    from probe_rnn.capture.views import available_views, gate_views, resolve_views
-
-    return resolve_views(available_views(states), requested, optional=gate_views(states))
+    return [requested]

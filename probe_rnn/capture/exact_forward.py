@@ -78,6 +78,10 @@ class RecurrentCapture:
         self.tolerance = tolerance
         self.calls: list[RecurrentStates] = []
         self.n_calls = 0
+        #: Compare every call of the first forward with the fused call (each may be a site of
+        #: its own), not only the first call; the recorder's ``clear`` ends the first forward.
+        self.whole_first_forward = False
+        self.first_forward_done = False
         self.workspace = Workspace()
         self.n_dirs = 2 if module.bidirectional else 1
 
@@ -151,7 +155,7 @@ class RecurrentCapture:
                 "layers, whose random masks cannot be observed; call model.eval() before record"
             )
         call = self._normalise(input, hx)
-        verify = self.verify == "every" or (self.verify == "first" and self.n_calls == 0)
+        verify = self.verify == "every" or (self.verify == "first" and self._compared())
         needs_grad = torch.is_grad_enabled() and (
             call.x.requires_grad or any(p.requires_grad for p in m.parameters())
         )
@@ -165,7 +169,7 @@ class RecurrentCapture:
 
     def _loop(self, call: _Call, verify: bool, input: Any, hx: Any) -> Any:
         weights = direction_weights(self.module)
-        first = self.n_calls == 0
+        first = self._compared()
         with torch.no_grad():
             hidden, cell, top, h_n, c_n, pre = lstm_loop(
                 call.data, call.layout, weights, call.h0, call.c0, self.workspace,
@@ -185,6 +189,13 @@ class RecurrentCapture:
             result = theirs
         self._store(call, hidden, cell, h_n, c_n, verified=verify, fused_check=fused)
         return result
+
+    def _compared(self) -> bool:
+        """Whether this call is compared with the module's own fused call: the first call,
+        or every call of the first forward when :attr:`whole_first_forward`."""
+        if self.n_calls == 0:
+            return True
+        return self.whole_first_forward and not self.first_forward_done
 
     def _compare(self, mine: Any, theirs: Any) -> dict[str, float]:
         """Check our ``output, h_n(, c_n)`` against the module's own call; return each one's
@@ -220,7 +231,7 @@ class RecurrentCapture:
         else:
             result = self._finish_packed(call, res.top, h_n, c_n)
         fused = None
-        if verify and self.n_calls == 0:  # chained layers against the module's own call
+        if verify and self._compared():  # chained layers against the module's own call
             with torch.no_grad():
                 fused = self._compare(result, type(m).forward(m, input, hx))
         self._store(call, res.hidden, cell, h_n.detach(),
@@ -245,6 +256,8 @@ class RecurrentCapture:
             kind=self.kind, hidden_size=m.hidden_size, proj_size=getattr(m, "proj_size", 0),
             verified=verified, gate_source=gates, fused_check=fused_check,
         ))
+        self.calls[-1].initial = (self._unsort(call.h0, call.unsorted),
+                                  self._unsort(call.c0, call.unsorted))
 
     def _package(self, call: _Call, top: Tensor, h_n: Tensor, c_n: Tensor | None) -> Any:
         """Loop-route output ``(n_tokens, dirs*out)`` -> the module's own return format."""

@@ -18,9 +18,11 @@ installed, and everything installed is removed in ``finally``, also when the for
   modules by recomputing every step from the fused kernel's own ``h`` (one kernel call per
   layer); the first call of each module in a block is moreover compared with the module's own
   call's ``output``, ``h_n`` and ``c_n``. ``verify="first"`` (the default, also the CLI's)
-  checks only that first call: later calls are computed exactly the same way (bit-for-bit the
-  native kernel's result for a packed LSTM) but are not checked. ``verify="every"`` checks
-  every call. A failed check raises :class:`~probe_rnn.errors.CaptureMismatchError` naming the
+  checks only that first call (after :meth:`Recorder.check_first_forward`, every call until
+  the first :meth:`Recorder.clear`: each call of the first forward may be a site): later
+  calls are computed exactly the same way (bit-for-bit the native kernel's result for a
+  packed LSTM) but are not checked. ``verify="every"`` checks every call.
+  A failed check raises :class:`~probe_rnn.errors.CaptureMismatchError` naming the
   module, the check, the max |difference| and the tolerance.
 * ``nn.LSTMCell``/``nn.GRUCell``/``nn.RNNCell`` looped by the model: each call is one step;
   ``rec[name]`` stacks every call of the block into ``(batch, time, 1, 1, hidden)`` states.
@@ -71,6 +73,8 @@ class Recorder:
         self._recurrent: dict[str, RecurrentCapture] = {}
         self._cells: dict[str, tuple[str, list[Any]]] = {}
         self._plain: dict[str, list[Any]] = {name: [] for name in names}
+        #: The recorded recurrent modules and cells, one entry per call, in execution order.
+        self.order: list[str] = []
 
     @property
     def names(self) -> list[str]:
@@ -86,14 +90,29 @@ class Recorder:
     def clear(self) -> None:
         """Drop every result recorded so far (keeps recording; ``verify="first"`` stays done).
 
-        Call it after consuming each batch of a long capture so memory does not grow.
+        Call it after consuming each batch of a long capture so memory does not grow. The
+        calls before the first ``clear`` are the first forward, whose calls ``verify="first"``
+        checks (each call of a module there may be a site of its own).
         """
         for cap in self._recurrent.values():
             cap.calls.clear()
+            cap.first_forward_done = cap.n_calls > 0
+        self.order.clear()
         for _kind, steps in self._cells.values():
             steps.clear()
         for store in self._plain.values():
             store.clear()
+
+    def check_first_forward(self) -> None:
+        """Compare every call of the first forward (until the first :meth:`clear`) with the
+        module's own fused call, not only each module's first call: each call may be a site
+        of its own (:mod:`probe_rnn.capture.recurrent_sites`)."""
+        for cap in self._recurrent.values():
+            cap.whole_first_forward = True
+
+    def is_cell(self, name: str) -> bool:
+        """Whether ``name`` is a cell looped by the model (``rec[name]`` stacks its steps)."""
+        return name in self._cells
 
     def calls(self, name: str) -> list[Any]:
         """Every call's result for ``name``, in call order (empty if never called)."""
@@ -243,6 +262,22 @@ def record(
     return _Record((model, modules, verify), {"tolerance": tolerance})
 
 
+def _cell_hook(store: list[Any], order: list[str], name: str) -> Any:
+    """Forward hook of a looped cell: keeps each step's result, notes the call in ``order``."""
+    def hook(_module: nn.Module, _inputs: Any, out: Any) -> None:
+        store.append(_detach(out))
+        order.append(name)
+    return hook
+
+
+def _in_order(forward: Any, order: list[str], name: str) -> Any:
+    """``forward`` that first notes its call in ``order`` (the recorder's execution order)."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        order.append(name)
+        return forward(*args, **kwargs)
+    return call
+
+
 @contextmanager
 def _recording(model: nn.Module, modules: str | Sequence[str] | None, verify: str,
                tolerance: float | None = None) -> Iterator[Recorder]:
@@ -260,12 +295,11 @@ def _recording(model: nn.Module, modules: str | Sequence[str] | None, verify: st
                 rec._recurrent[name] = cap
                 had = "forward" in mod.__dict__
                 patched.append((mod, had, mod.__dict__.get("forward")))
-                mod.forward = cap.forward
+                mod.forward = _in_order(cap.forward, rec.order, name)
             elif (kind := cell_kind(mod)) is not None:
                 store: list[Any] = []
                 rec._cells[name] = (kind, store)
-                handles.append(mod.register_forward_hook(
-                    lambda _m, _i, out, s=store: s.append(_detach(out))))
+                handles.append(mod.register_forward_hook(_cell_hook(store, rec.order, name)))
             else:
                 store = rec._plain[name]
                 handles.append(mod.register_forward_hook(

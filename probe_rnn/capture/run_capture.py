@@ -26,6 +26,7 @@ import torch
 
 from probe_rnn.capture.batches import (
     encode_batches,
+    kernel_check_record,
     run_batches,
     weights_checksum,
 )
@@ -70,39 +71,41 @@ def capture_states(
     notice: Callable[[str], None] | None = None,
     client: Any = None,
 ) -> StateStore:
-    """Capture the states of one recurrent module over a table into a store folder.
+    """Capture the states of every recurrent site of a model over a table into a store folder.
+
+    Sites (:mod:`~probe_rnn.capture.recurrent_sites`): each module call, one-step calls stacked;
+    views ``SITE:VIEW`` when several. Steps: a PackedSequence's; else the first site run reads
+    text 1 (``lengths``), later ones text 2 (``lengths_2``) if batches have it, else text 1; a
+    stepped site's rows have its number of calls.
 
     Parameters
     ----------
     bundle : ModelBundle
         The model, its adapter (texts -> inputs) and its labels.
     df : pandas.DataFrame
-        Columns ``text`` and ``label`` (optional ``split`` and extra columns, kept in meta).
+        Columns ``text``, ``label`` (optional ``split`` and extra columns, kept in meta).
     out_dir : str or Path
         Folder of the store (created; only the store's own files in it are ever deleted).
     views : sequence of str, optional
-        View names to store. Default: every sentence view of the catalogue plus the
-        per-token ``hidden/L{l}/{dir}``, ``cell/L{l}/{dir}`` and ``output``. A ``base@t`` name
-        stores the per-token ``base`` (the store derives ``@t`` from it). Gate views
-        (``gate/L{l}/{dir}/{i,f,g,o}`` LSTM, ``{r,z,n}`` GRU, also with ``@t``) are stored only
-        when named here.
+        View names (``SITE:VIEW``, or bare: at every site). Default: every sentence view plus the
+        per-token ``hidden/L{l}/{dir}``, ``cell/L{l}/{dir}``, ``output``. ``base@t`` stores the
+        per-token ``base`` (``@t`` is derived). Gate views (``gate/L{l}/{dir}/{i,f,g,o}`` LSTM,
+        ``{r,z,n}`` GRU, also with ``@t``) are stored only when named here.
     dtype : {"float16", "float32"}
         Storage dtype of the state arrays.
     batch_size : int
         Rows per forward pass (``output@-1`` depends on it: the padded length of a batch).
     verify : {"first", "every"}
-        Check recomputed states against the fused kernel on the first batch or every batch.
+        Check recomputed states against the fused kernel on the first or every batch.
     progress : callable, optional
-        Called as ``progress(rows_done, rows_total)`` after every batch.
+        ``progress(rows_done, rows_total)``, called after every batch.
     module : str, optional
-        Name of the recurrent module (as in ``model.named_modules()``); default: the first.
+        One recurrent module (``model.named_modules()`` name) to capture alone, every call.
     notice : callable, optional
-        Receives a line when an existing store is not reused because a file no longer matches
-        its checksum (default: a ``UserWarning``).
+        Told why a store is not reused (a file fails its checksum; default: a UserWarning).
     client : distributed.Client, optional
-        Capture all rows after the first batch in shards on its Dask workers
-        (:mod:`probe_rnn.capture.shards`); the store folder must be on a filesystem they see.
-        The store is byte-identical to a local capture's.
+        Capture the rows after the first batch in shards on its Dask workers (:mod:`.shards`;
+        the folder must be on a filesystem they see); the store is byte-identical.
 
     Returns
     -------
@@ -112,11 +115,9 @@ def capture_states(
     check_capture_options(out_dir=out_dir, views=views, dtype=dtype, batch_size=batch_size,
                           verify=verify, module=module)
     texts, labels, key = _capture_key(bundle, df, views, dtype, batch_size, verify, module)
-    out = Path(out_dir)
-    existing = reusable_store(out, key, notice or _warn)
-    if existing is not None:
-        return existing
-    return _write_store(out, bundle, df, texts, labels, key, verify, progress, client)
+    existing = reusable_store(Path(out_dir), key, notice or _warn)
+    return existing if existing is not None else _write_store(
+        Path(out_dir), bundle, df, texts, labels, key, verify, progress, client)
 
 
 def _capture_key(bundle: ModelBundle, df: pd.DataFrame, views: Sequence[str] | None,
@@ -148,10 +149,10 @@ def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[s
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     batches = encode_batches(bundle, texts, key["batch_size"])
-    lengths = np.concatenate([np.asarray(b["lengths"].cpu()) for b in batches]).astype(np.int64)
+    lengths, lengths_2 = _all_lengths(batches, "lengths"), _all_lengths(batches, "lengths_2")
     writer = None
     try:
-        writer = StoreWriter(out, bundle, df, texts, labels, lengths, key["dtype"])
+        writer = StoreWriter(out, bundle, df, texts, labels, lengths, key["dtype"], lengths_2)
         if client is None:
             resolved = run_batches(bundle, batches, writer, key, verify, progress)
             shards = 0
@@ -159,11 +160,13 @@ def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[s
             resolved, shards = _run_shards(bundle, df, texts, labels, batches, writer, key,
                                            verify, progress, client)
         writer.close()
-        diagnosis, kernel_check = resolved.pop("diagnosis"), resolved.pop("kernel_check")
-        writer.finish({**key, **resolved, "seconds": round(time.perf_counter() - started, 3),
-                       "diagnosis": None if diagnosis is None else
-                       diagnosis.table(resolved["module"]).to_dict("records")}, shards,
-                      kernel_check=kernel_check)
+        diagnosis, checks = resolved.pop("diagnosis"), resolved.pop("kernel_check")
+        found = resolved.pop("sites")
+        info = {**key, **resolved, "seconds": round(time.perf_counter() - started, 3),
+                "diagnosis": _diagnosis_records(diagnosis, found)}
+        if len(found) > 1:
+            info["sites"] = [site.to_dict() for site in found]
+        writer.finish(info, shards, kernel_check=kernel_check_record(checks))
     except BaseException:  # disk full, Ctrl-C, a model error: no half-written store is left
         if writer is not None:
             writer.close(after_error=True)
@@ -171,6 +174,23 @@ def _write_store(out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[s
                     [f"views/{file.path.name}" for _, file in writer.arrays.values()])
         raise
     return StateStore(out)
+
+
+def _all_lengths(batches: list[dict[str, Any]], key: str) -> np.ndarray | None:
+    """Every row's ``lengths`` (or ``lengths_2``, text 2's; None when the batches lack it)."""
+    if not all(isinstance(b.get(key), torch.Tensor) for b in batches):
+        return None
+    return np.concatenate([np.asarray(b[key].cpu()) for b in batches]).astype(np.int64)
+
+
+def _diagnosis_records(diagnosis: dict[str, Any], sites: list[Any]) -> list[Any] | None:
+    """The stored diagnosis table: one site's under its module's path (``module``), several
+    sites' each under the site's name; None when no site has one (cell loops)."""
+    tables = [diagnosis[site.name].table(site.name if len(sites) > 1 else site.module)
+              for site in sites if diagnosis.get(site.name) is not None]
+    if not tables:
+        return None
+    return pd.concat(tables, ignore_index=True).to_dict("records")
 
 
 def _warn(line: str) -> None:
@@ -193,7 +213,7 @@ def _run_shards(bundle: ModelBundle, df: pd.DataFrame, texts: list[str], labels:
     source, layout = shard_source(bundle, client), writer.layout()
     calls = [(source, layout, df.iloc[r.start:r.stop], texts[r.start:r.stop],
               labels[r.start:r.stop], batches[r.start // size:-(-r.stop // size)], r.start, k,
-              key, resolved["module"], verify, torch.get_num_threads())
+              key, key["requested_module"], verify, torch.get_num_threads())
              for k, r in enumerate(ranges)]
     done = min(size, len(texts))
     if progress is not None:
@@ -201,8 +221,9 @@ def _run_shards(bundle: ModelBundle, df: pd.DataFrame, texts: list[str], labels:
     digest = key["data_checksum"][:12]
     for _, (rows, diagnosis) in map_unordered(client, capture_shard, calls, "capture",
                                               [f"{digest}-{r.start}" for r in ranges]):
-        if resolved["diagnosis"] is not None:
-            resolved["diagnosis"].merge(diagnosis)
+        for name, part in diagnosis.items():
+            if resolved["diagnosis"].get(name) is not None:
+                resolved["diagnosis"][name].merge(part)
         done += rows
         if progress is not None:
             progress(done, len(texts))

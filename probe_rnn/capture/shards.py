@@ -80,6 +80,16 @@ class ShardWriter(StoreWriter):
         self.offsets = np.zeros(len(self.lengths) + 1, dtype=np.int64)
         np.cumsum(self.lengths, out=self.offsets[1:])
         self.n_tokens = int(self.offsets[-1])
+        self.lengths_2 = layout["lengths_2"]
+        self.offsets_2 = None
+        self.token_ids_2 = None
+        if self.lengths_2 is not None:
+            self.offsets_2 = np.zeros(len(self.lengths_2) + 1, dtype=np.int64)
+            np.cumsum(self.lengths_2, out=self.offsets_2[1:])
+        if layout["token_ids_2"]:
+            self.token_ids_2 = NpyFile.attach(out / "token_ids_2.npy",
+                                              (int(self.offsets_2[-1]),), "int64")
+        self.sources = dict(layout["sources"])
         self.label_ids = {label: i for i, label in enumerate(bundle.labels)}
         self.token_ids = NpyFile.attach(out / "token_ids.npy", (self.n_tokens,), "int64")
         self.arrays = {name: (kind, NpyFile.attach(out / "views" / file, tuple(shape),
@@ -95,7 +105,8 @@ def capture_shard(source: Any, layout: dict[str, Any], df: pd.DataFrame, texts: 
                   key: dict[str, Any], module: str, verify: str, threads: int
                   ) -> tuple[int, tuple[int, Any]]:
     """Capture rows ``base .. base + len(texts)`` from their encoded ``batches`` (a Dask task);
-    returns (index, (rows, the shard's :class:`~probe_rnn.capture.diagnosis.ModuleDiagnosis`)).
+    returns (index, (rows, the shard's :class:`~probe_rnn.capture.diagnosis.ModuleDiagnosis`
+    per site)).
 
     It runs with the client's number of torch threads: the fused CPU kernels block their
     sums by thread count, so another count gives other last bits (and other float16

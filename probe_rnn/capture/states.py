@@ -184,6 +184,9 @@ class RecurrentStates:
         self.fused_check = fused_check
         # computes gates of one layer/direction on demand (probe_rnn.capture.gates); None: none
         self.gate_source = gate_source
+        #: ``(h_0, c_0)`` the call started from, ``(layers * directions, batch, size)`` each
+        #: (``c_0`` None but for an LSTM); None where unknown (a cell loop)
+        self.initial: tuple[Tensor, Tensor | None] | None = None
         self._gates: dict[tuple[int, int], Tensor] = {}
         self._hidden: Tensor | None = None
         self._cell: Tensor | None = None

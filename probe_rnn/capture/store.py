@@ -7,7 +7,14 @@ A store is a folder written by :func:`probe_rnn.capture.capture_states`::
     meta.parquet         one row per sentence (row, text, label, prediction, tokens, ...)
     offsets.npy          (rows + 1,) start of each row's tokens in the flat per-token arrays
     token_ids.npy        (n_tokens,) the model's token ids, flat
+    offsets_2.npy        text 2's offsets (a pair's second text, a target), when a site reads it
+    token_ids_2.npy      text 2's token ids, flat, likewise
     views/<name>.npy     sentence views (rows, dim); per-token views flat (n_tokens, dim)
+
+A model with several recurrent sites (:mod:`probe_rnn.capture.recurrent_sites`) has
+``SITE:VIEW`` views; a view records what its steps are (the manifest view's ``text``: 2 for
+text 2, by ``offsets_2.npy``; ``steps``: S for a stepped site, S steps every row; else text
+1's tokens).
 
 A folder without ``manifest.json`` is never a store: an interrupted capture cannot be
 mistaken for a complete one. :class:`StateStore` hands out views without loading them: stored
@@ -141,6 +148,24 @@ class StateStore:
         """The model's token ids, flat ``(n_tokens,)`` (``-1`` where the adapter gave none)."""
         return self._load(self._files["token_ids"])
 
+    def text_of(self, name: str) -> int | None:
+        """Which text a view's steps are: 1 (the row's text), 2 (its second text: a pair's b,
+        a target), or None (a stepped site's own steps: no text's tokens)."""
+        spec = self._manifest.views.get(name) or self._spec(self._derivation(name)[0])
+        if "steps" in spec.extra:
+            return None
+        return 2 if spec.extra.get("text") == 2 else 1
+
+    def view_offsets(self, name: str) -> np.ndarray:
+        """Row offsets into a per-token view's flat array (text 1's :meth:`offsets`, text 2's
+        ``offsets_2.npy``, or ``S * row`` for a stepped site), shape ``(rows + 1,)``."""
+        spec = self._spec(name)
+        if "steps" in spec.extra:
+            return np.arange(self.n_rows + 1, dtype=np.int64) * int(spec.extra["steps"])
+        if spec.extra.get("text") == 2:
+            return self._load(self._files["offsets_2"])
+        return self.offsets()
+
     def tokens(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """A per-token view as ``(flat (n_tokens, dim), offsets (rows + 1,))``, memory-mapped.
 
@@ -152,7 +177,7 @@ class StateStore:
                 f"view {name!r} is a sentence view: use StateStore.sentence({name!r}); "
                 f"per-token views here: {', '.join(self._token_views()) or 'none'}"
             )
-        return self._load(spec.file), self.offsets()
+        return self._load(spec.file), self.view_offsets(name)
 
     def sentence(self, name: str) -> np.ndarray:
         """A sentence view ``(rows, dim)``: memory-mapped if stored, gathered if ``@t``.
@@ -198,6 +223,7 @@ class StateStore:
         ``names`` (default: every stored view; a derived ``@t`` view stands for its base)."""
         files = self._files
         chosen = [files["meta"], files["offsets"], files["token_ids"]]
+        chosen += [files[key] for key in ("offsets_2", "token_ids_2") if key in files]
         for name in self.views if names is None else names:
             base = name if name in self._manifest.views else self._derivation(name)[0]
             chosen.append(self._manifest.views[base].file)
@@ -326,7 +352,8 @@ def clear_store(out: Path, written: Sequence[str] = ()) -> None:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
         listed += [str(spec["file"]) for spec in manifest["views"].values()]
     for name in (MANIFEST, f"{MANIFEST}.part", "meta.parquet", "meta.parquet.part",
-                 "meta.arrows.part", "offsets.npy", "token_ids.npy", *listed):
+                 "meta.arrows.part", "offsets.npy", "token_ids.npy", "offsets_2.npy",
+                 "token_ids_2.npy", *listed):
         file = (out / name).resolve()
         if file.parent in (out.resolve(), (out / "views").resolve()):
             file.unlink(missing_ok=True)

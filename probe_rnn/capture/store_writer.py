@@ -7,7 +7,9 @@ table as Arrow IPC (copied to ``meta.parquet`` at the end, in large row groups),
 ``manifest.json`` atomically, last, with the sha256 of every file: an array's digest is kept
 up to date as its rows are written in order (no second read), so checksums cost one hash pass
 over bytes already in memory. :func:`real_tokens` restricts the states of a module that
-ran over padding (or a cell loop) to each row's real tokens.
+ran over padding (or a cell loop) to each row's real tokens. A model with several recurrent
+sites (:mod:`probe_rnn.capture.recurrent_sites`) stores every site's views, ``SITE:VIEW``;
+per-token views of a site reading text 2 are laid out by ``offsets_2.npy``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from probe_rnn.capture.manifest import (
@@ -31,17 +32,23 @@ from probe_rnn.capture.manifest import (
     StoreManifest,
     ViewSpec,
 )
+from probe_rnn.capture.meta_table import (
+    META_COLUMNS,
+    meta_schema,
+    stream_to_parquet,
+    strings,
+)
+from probe_rnn.capture.recurrent_sites import real_tokens, site_views
 from probe_rnn.capture.store import view_file_name
-from probe_rnn.catalogue import OUTPUT_NAIVE_LAST
+from probe_rnn.catalogue import OUTPUT_NAIVE_LAST, site_view
 from probe_rnn.errors import CaptureError, Mention, StorageRangeError
 from probe_rnn.hashing import file_sha256, sha256
 
 if TYPE_CHECKING:
+    from probe_rnn.capture.recurrent_sites import Site
     from probe_rnn.capture.states import RecurrentStates
     from probe_rnn.models import ModelBundle
 
-META_COLUMNS = ("row", "text", "label", "label_id", "length", "split", "prediction",
-                "prediction_id", "probability", "correct", "tokens")
 
 
 class NpyFile:
@@ -101,81 +108,119 @@ class NpyFile:
         return file_sha256(self.path)
 
 
-def meta_schema(df: pd.DataFrame, extras: list[str]) -> pa.Schema:
-    """Arrow schema of ``meta.parquet``: the fixed columns, then the table's extra columns
-    (typed from the whole column; columns Arrow cannot type are stored as strings)."""
-    fields = [
-        pa.field("row", pa.int64()), pa.field("text", pa.string()), pa.field("label", pa.string()),
-        pa.field("label_id", pa.int64()), pa.field("length", pa.int64()),
-        pa.field("split", pa.string()), pa.field("prediction", pa.string()),
-        pa.field("prediction_id", pa.int64()), pa.field("probability", pa.float64()),
-        pa.field("correct", pa.bool_()), pa.field("tokens", pa.list_(pa.string())),
-    ]
-    for column in extras:
-        try:
-            kind = pa.Array.from_pandas(df[column]).type
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            kind = pa.string()
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-        fields.append(pa.field(str(column), pa.string() if pa.types.is_null(kind) else kind))
-    return pa.schema(fields)
-
-
 class StoreWriter:
     """Writes one store folder: preallocated arrays, meta row groups, manifest last."""
 
     def __init__(self, out: Path, bundle: ModelBundle, df: pd.DataFrame, texts: list[str],
-                 labels: list[str], lengths: np.ndarray, dtype: str) -> None:
+                 labels: list[str], lengths: np.ndarray, dtype: str,
+                 lengths_2: np.ndarray | None = None) -> None:
         self.out, self.bundle, self.df, self.dtype = out, bundle, df, dtype
         self.texts, self.labels, self.lengths = texts, labels, lengths
         self.base = 0  # row of texts[0]: a shard's writer holds only its rows' texts
-        self.offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
+        self.offsets = _offsets(lengths)
         self.n_tokens = int(self.offsets[-1])
+        self.lengths_2 = lengths_2  # text 2's (a pair's b, a target) when the batches have it
+        self.offsets_2 = None if lengths_2 is None else _offsets(lengths_2)
         self.label_ids = {label: i for i, label in enumerate(bundle.labels)}
         (out / "views").mkdir(parents=True, exist_ok=True)
         np.save(out / "offsets.npy", self.offsets)
         self.token_ids = NpyFile(out / "token_ids.npy", (self.n_tokens,), "int64")
+        self.token_ids_2: NpyFile | None = None
         self.arrays: dict[str, tuple[str, NpyFile]] = {}
-        self.extras = [c for c in df.columns if c not in META_COLUMNS]
-        self.schema = meta_schema(df, self.extras)
+        #: each stored view's site (None: the one site, names without prefix), bare view name
+        #: and what its steps are: 1 or 2 (a text), or the steps of a stepped site
+        self.sources: dict[str, tuple[str | None, str, int | None, int]] = {}
+        self.extras = [c for c in df.columns if c not in META_COLUMNS
+                       and not (lengths_2 is not None and c == "length_2")]
+        self.schema = meta_schema(df, self.extras, lengths_2 is not None)
         self.meta_file = pa.OSFile(str(out / "meta.arrows.part"), "wb")
         self.meta: Any = pa.ipc.new_stream(self.meta_file, self.schema)
 
-    def open_views(self, kinds: dict[str, str], states: RecurrentStates) -> None:
+    def open_views(self, sites: list[tuple[Site, RecurrentStates]],
+                   requested: list[str] | None) -> None:
+        """Preallocate every view of every site (``SITE:VIEW`` names when there are several
+        sites); ``requested`` names views as :func:`~probe_rnn.capture.capture_states` takes
+        them (None: every default view)."""
         from probe_rnn.capture.views import sentence_view, token_view
 
         used: set[str] = set()
-        for name, kind in kinds.items():
-            sample = sentence_view(states, name) if kind == "sentence" else token_view(states, name)
-            dim = int(_flat(sample).shape[-1])
-            rows = len(self.texts) if kind == "sentence" else self.n_tokens
-            file = view_file_name(name)
-            while file in used:
-                file = file.replace(".npy", "_.npy")
-            used.add(file)
-            self.arrays[name] = (kind, NpyFile(self.out / "views" / file, (rows, dim), self.dtype))
+        for site, states in sites:
+            prefix = site.name if len(sites) > 1 else None
+            for bare, kind in site_views(states, requested, prefix, len(sites)).items():
+                name = site_view(prefix, bare)
+                sample = (sentence_view(states, bare) if kind == "sentence"
+                          else token_view(states, bare))
+                dim = int(_flat(sample).shape[-1])
+                rows = len(self.texts) if kind == "sentence" else self._site_tokens(site, states)
+                file = view_file_name(name)
+                while file in used:
+                    file = file.replace(".npy", "_.npy")
+                used.add(file)
+                self.arrays[name] = (kind, NpyFile(self.out / "views" / file, (rows, dim),
+                                                   self.dtype))
+                self.sources[name] = (prefix, bare, site.text, states.time)
+        if any(text == 2 for _, _, text, _ in self.sources.values()) and \
+                self.token_ids_2 is None:
+            np.save(self.out / "offsets_2.npy", self.offsets_2)
+            self.token_ids_2 = NpyFile(self.out / "token_ids_2.npy",
+                                       (int(self.offsets_2[-1]),), "int64")
 
-    def write_batch(self, start: int, batch: dict[str, Any], states: RecurrentStates,
-                    logits: torch.Tensor) -> None:
+    def _site_tokens(self, site: Site, states: RecurrentStates) -> int:
+        """Rows of a per-token view of the site: the tokens of its text, or rows x steps."""
+        if site.text == 2:
+            if self.offsets_2 is None:
+                raise CaptureError(f"site {site.name!r} reads text 2, which the batches lack")
+            return int(self.offsets_2[-1])
+        return self.n_tokens if site.text == 1 else len(self.texts) * states.time
+
+    def write_batch(self, start: int, batch: dict[str, Any],
+                    sites: list[tuple[Site, RecurrentStates]], logits: torch.Tensor) -> None:
         from probe_rnn.capture.views import sentence_view, token_view
 
-        stop = start + int(states.lengths.shape[0])
-        lengths = self.lengths[start:stop]
-        real = real_tokens(states, lengths, start)
-        t0, t1 = int(self.offsets[start]), int(self.offsets[stop])
+        stop = start + int(batch["lengths"].shape[0])
+        prefix = {site.name if len(sites) > 1 else None: (site, states)
+                  for site, states in sites}
+        real: dict[str | None, RecurrentStates] = {}
         for name, (kind, file) in self.arrays.items():
-            source = states if name == OUTPUT_NAIVE_LAST else real  # padding included
-            view = sentence_view(source, name) if kind == "sentence" else token_view(real, name)
+            key, bare, text, steps = self.sources[name]
+            site, states = prefix[key]
+            if states.time != steps and text is None:
+                raise CaptureError(
+                    f"site {site.name!r} ran {states.time} steps on the batch at row {start}, "
+                    f"{steps} on the first: a stepped site needs the same number of steps in "
+                    "every batch (capture with one batch, or fix the number of steps)")
+            if key not in real:
+                real[key] = real_tokens(states, self._lengths(text, start, stop, states), start)
+            source = states if bare == OUTPUT_NAIVE_LAST else real[key]  # padding included
+            view = sentence_view(source, bare) if kind == "sentence" else token_view(source, bare)
             values = _flat(view).detach().cpu().float().numpy()
             if self.dtype == "float16" and np.abs(values).max(initial=0.0) > 65504:
                 raise StorageRangeError(
                     f"view {name!r} has values beyond the float16 range: capture with ",
                     Mention("dtype", "float32"))
-            file.write(start if kind == "sentence" else t0, values)
+            file.write(start if kind == "sentence" else self._first_token(text, start, steps),
+                       values)
+        lengths = self.lengths[start:stop]
+        t0, t1 = int(self.offsets[start]), int(self.offsets[stop])
         self.token_ids.write(t0, _valid_ids(batch, lengths, t1 - t0))
+        if self.token_ids_2 is not None and self.offsets_2 is not None:
+            s0, s1 = int(self.offsets_2[start]), int(self.offsets_2[stop])
+            self.token_ids_2.write(s0, _valid_ids(batch, self.lengths_2[start:stop], s1 - s0,
+                                                  key="ids_2"))
         self.meta.write_table(self._meta_rows(start, stop, lengths, logits))
+
+    def _lengths(self, text: int | None, start: int, stop: int, states: RecurrentStates
+                 ) -> np.ndarray:
+        if text == 2 and self.lengths_2 is not None:
+            return self.lengths_2[start:stop]
+        if text is None:
+            return states.lengths.detach().cpu().numpy().astype(np.int64)
+        return self.lengths[start:stop]
+
+    def _first_token(self, text: int | None, start: int, steps: int) -> int:
+        if text == 2 and self.offsets_2 is not None:
+            return int(self.offsets_2[start])
+        return int(self.offsets[start]) if text == 1 else start * steps
 
     def _meta_rows(self, start: int, stop: int, lengths: np.ndarray,
                    logits: torch.Tensor) -> pa.Table:
@@ -194,7 +239,7 @@ class StoreWriter:
                 f"but its encoding has {lengths[bad[0]]} steps: fix the adapter's tokens()"
             )
         part = self.df.iloc[local]
-        split = _strings(part["split"]) if "split" in part else [None] * len(part)
+        split = strings(part["split"]) if "split" in part else [None] * len(part)
         columns: dict[str, Any] = {
             "row": np.arange(start, stop), "text": self.texts[local],
             "label": self.labels[local], "label_id": label_ids, "length": lengths,
@@ -203,10 +248,12 @@ class StoreWriter:
             "prediction_id": pred_ids, "probability": probability.numpy().astype(np.float64),
             "correct": label_ids == pred_ids, "tokens": tokens,
         }
+        if self.lengths_2 is not None:
+            columns["length_2"] = self.lengths_2[start:stop]
         for column in self.extras:
             values = part[column]
             as_text = pa.types.is_string(self.schema.field(str(column)).type)
-            columns[str(column)] = _strings(values) if as_text else values.tolist()
+            columns[str(column)] = strings(values) if as_text else values.tolist()
         return pa.Table.from_pydict(columns, schema=self.schema)
 
     def close(self, after_error: bool = False) -> None:
@@ -214,6 +261,8 @@ class StoreWriter:
         files are about to be deleted) a failing close, e.g. a flush on a full disk, is
         ignored so the clean-up still runs."""
         closers = [file.close for _, file in self.arrays.values()] + [self.token_ids.close]
+        if self.token_ids_2 is not None:
+            closers.append(self.token_ids_2.close)
         if self.meta is not None:
             closers += [self.meta.close, self.meta_file.close]
             self.meta = None
@@ -227,9 +276,10 @@ class StoreWriter:
     def layout(self) -> dict[str, Any]:
         """What a capture shard needs to write into these files (picklable, no handles)."""
         return {"out": str(self.out), "dtype": self.dtype, "lengths": self.lengths,
-                "schema": self.schema, "extras": self.extras,
+                "lengths_2": self.lengths_2, "schema": self.schema, "extras": self.extras,
                 "arrays": {name: (kind, file.path.name, file.shape)
-                           for name, (kind, file) in self.arrays.items()}}
+                           for name, (kind, file) in self.arrays.items()},
+                "sources": dict(self.sources), "token_ids_2": self.token_ids_2 is not None}
 
     def finish(self, capture_info: dict[str, Any], shards: int = 0,
                kernel_check: dict[str, Any] | None = None) -> None:
@@ -241,7 +291,7 @@ class StoreWriter:
         KernelCheck`), None when none was compared."""
         streams = [self.out / "meta.arrows.part",
                    *(self.out / f"meta.shard-{k}.arrows.part" for k in range(shards))]
-        _stream_to_parquet(streams, self.out / "meta.parquet.part")
+        stream_to_parquet(streams, self.out / "meta.parquet.part")
         os.replace(self.out / "meta.parquet.part", self.out / "meta.parquet")
         manifest = StoreManifest(
             format=STORE_FORMAT, format_version=STORE_FORMAT_VERSION,
@@ -254,10 +304,10 @@ class StoreWriter:
                   "tokens": self.n_tokens},
             module=capture_info["module"], module_type=capture_info["module_type"],
             dtype=self.dtype, capture=capture_info, kernel_check=kernel_check,
-            views={name: ViewSpec(f"views/{file.path.name}", kind, tuple(file.shape), self.dtype)
+            views={name: ViewSpec(f"views/{file.path.name}", kind, tuple(file.shape), self.dtype,
+                                  extra=self._view_extra(name))
                    for name, (kind, file) in self.arrays.items()},
-            files={"meta": "meta.parquet", "offsets": "offsets.npy",
-                   "token_ids": "token_ids.npy"},
+            files=self._files(),
             sha256=self._checksums(),
         )
         part = self.out / f"{MANIFEST}.part"
@@ -267,87 +317,30 @@ class StoreWriter:
             os.fsync(handle.fileno())
         os.replace(part, self.out / MANIFEST)
 
+    def _view_extra(self, name: str) -> dict[str, Any]:
+        """What a view's steps are, when not text 1's tokens: ``{"text": 2}`` (text 2's tokens,
+        per-token views by its offsets), ``{"steps": S}`` (a stepped site: S steps every row)."""
+        _, _, text, steps = self.sources[name]
+        if text == 1:
+            return {}
+        return {"text": 2} if text == 2 else {"steps": steps}
+
+    def _files(self) -> dict[str, str]:
+        files = {"meta": "meta.parquet", "offsets": "offsets.npy", "token_ids": "token_ids.npy"}
+        if self.token_ids_2 is not None:
+            files.update(offsets_2="offsets_2.npy", token_ids_2="token_ids_2.npy")
+        return files
+
     def _checksums(self) -> dict[str, str]:  # shards' files: NpyFile.sha256 reads them
         sums = {f"views/{file.path.name}": file.sha256() for _, file in self.arrays.values()}
         sums["token_ids.npy"] = self.token_ids.sha256()
-        for name in ("offsets.npy", "meta.parquet"):  # written whole: hashed from the file
+        names = ["offsets.npy", "meta.parquet"]
+        if self.token_ids_2 is not None:
+            sums["token_ids_2.npy"] = self.token_ids_2.sha256()
+            names.append("offsets_2.npy")
+        for name in names:  # written whole: hashed from the file
             sums[name] = file_sha256(self.out / name)
         return sums
-
-
-def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> RecurrentStates:
-    """The states at each row's real tokens (the adapter's ``lengths``).
-
-    Equal to ``states`` when the module got a PackedSequence. A module that ran over the padded
-    batch (or a cell loop) reports every step as valid; its states are re-laid out so that
-    views and token arrays cover only the real tokens (``h_n``, ``c_n`` stay as returned; gates,
-    if read, are those the module computed at the real tokens).
-    """
-    from torch.nn.utils.rnn import pack_padded_sequence
-
-    from probe_rnn.capture.gates import RepackedGates
-    from probe_rnn.capture.states import PackedLayout, RecurrentStates
-
-    seen = states.lengths.detach().cpu().long()
-    if np.array_equal(seen.numpy(), lengths):
-        return states
-    if not (bool((seen == states.time).all()) and int(lengths.max()) <= states.time):
-        raise CaptureError(
-            f"rows {start}..{start + len(lengths) - 1}: the recurrent module saw lengths that "
-            "differ from the adapter's 'lengths': the adapter must report the real step counts"
-        )
-    real = torch.as_tensor(lengths, dtype=torch.long)
-    hidden = pack_padded_sequence(states.hidden, real, batch_first=True, enforce_sorted=False)
-    cell = None if states.cell is None else pack_padded_sequence(
-        states.cell, real, batch_first=True, enforce_sorted=False).data
-    sizes = hidden.batch_sizes.tolist()
-    layout = PackedLayout(sizes, [0, *np.cumsum(sizes).tolist()], hidden.sorted_indices, real,
-                          states.hidden.device)
-    gates = None if states.gate_source is None else RepackedGates(states)  # lazy, as states'
-    return RecurrentStates(
-        layout=layout, hidden_packed=hidden.data, cell_packed=cell, h_n=states.h_n,
-        c_n=states.c_n, kind=states.kind, hidden_size=states.hidden_size,
-        proj_size=states.proj_size, verified=states.verified, gate_source=gates,
-    )
-
-
-def _stream_to_parquet(streams: list[Path], target: Path, rows_per_group: int = 16384) -> None:
-    """Copy Arrow IPC streams, one after the other, into Parquet, a bounded number of rows at a
-    time; the streams are removed.
-
-    Meta rows are streamed to IPC during the capture (a ParquetWriter fed one small row group
-    per batch keeps growing its memory); here they are regrouped into large row groups.
-    """
-    out = None
-    pending: list[pa.RecordBatch] = []
-    try:
-        for stream in streams:
-            with pa.OSFile(str(stream), "rb") as source, pa.ipc.open_stream(source) as reader:
-                out = out or pq.ParquetWriter(target, reader.schema)
-                for batch in reader:
-                    pending.append(batch)
-                    if sum(b.num_rows for b in pending) >= rows_per_group:
-                        out.write_table(pa.Table.from_batches(pending))
-                        pending = []
-        if pending and out is not None:
-            out.write_table(pa.Table.from_batches(pending))
-    finally:
-        if out is not None:
-            out.close()
-    for stream in streams:
-        stream.unlink()
-
-
-def _strings(values: pd.Series) -> list[str | None]:
-    """Values as strings, missing ones as None."""
-    return [None if _missing(v) else str(v) for v in values]
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # lists, arrays: never "missing" as a whole
-        return False
 
 
 def _flat(view: Any) -> torch.Tensor:
@@ -357,14 +350,22 @@ def _flat(view: Any) -> torch.Tensor:
     return view
 
 
-def _valid_ids(batch: dict[str, Any], lengths: np.ndarray, n_tokens: int) -> np.ndarray:
-    """The batch's token ids at valid positions, flat; ``-1`` if the adapter has no ``ids``."""
-    ids = batch.get("ids")
+def _valid_ids(batch: dict[str, Any], lengths: np.ndarray, n_tokens: int, key: str = "ids"
+               ) -> np.ndarray:
+    """The batch's token ids (``key``: ``ids``, or ``ids_2`` of text 2) at valid positions,
+    flat; ``-1`` if the adapter gives none."""
+    ids = batch.get(key)
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[0] != len(lengths):
         return np.full(n_tokens, -1, dtype=np.int64)
     ids = ids.detach().cpu()
     mask = torch.arange(ids.shape[1])[None, :] < torch.as_tensor(lengths)[:, None]
     return ids[mask].numpy().astype(np.int64)
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
 
 
 def _versions() -> dict[str, str]:

@@ -47,7 +47,7 @@ def test_an_adapter_calling_the_module_once_per_row_is_named() -> None:
     assert "\n" not in message
     assert message.startswith("one forward of a batch of 3 rows through adapter PerRow ran the "
                               "recurrent module 'lstm' 3 times (on 1, 1, 1 rows): probe-rnn "
-                              "captures one call of each recurrent module per forward")
+                              "captures each call of a recurrent module on the whole batch")
     bundle.adapter = IdsAdapter(tok)  # the same model called once per batch works
     assert len(diagnose(bundle, df))
 
