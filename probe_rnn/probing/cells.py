@@ -28,6 +28,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from probe_rnn import __version__
+from probe_rnn.catalogue import OUTPUT_NAIVE_LAST
 from probe_rnn.errors import ConfigError, Part, ProbeOutputError, StoreError, parts_to_json, render
 from probe_rnn.hashing import json_sha256, rows_sha256, sha256
 from probe_rnn.probing.controls import DEGENERATE_CONTROL, control_keys, control_targets
@@ -35,10 +36,10 @@ from probe_rnn.probing.exported import export_probe
 from probe_rnn.probing.jobs import Fitter, Problem, key_classes, mdl_job, split_job
 from probe_rnn.probing.protocol import DEFAULT_PRECISION, PROTOCOL_VERSION, plan_splits
 from probe_rnn.probing.results import cell_rows
-from probe_rnn.probing.splits import group_ids
 from probe_rnn.probing.state_source import StateSource
-from probe_rnn.probing.tasks import Task, flat_tokens, positions
+from probe_rnn.probing.tasks import Task, positions
 from probe_rnn.probing.timelimit import CellTimeout, time_limit
+from probe_rnn.probing.view_texts import context, store_identity, text_skip, view_text
 from probe_rnn.usercode import code_identity, did, exits_contained
 
 MIN_POSITION_SENTENCES = 30
@@ -96,15 +97,6 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=repr, sort_keys=True))
 
 
-def store_identity(store: StateSource) -> str:
-    """Hash of a store's manifest (content, checksums, creation time); else its object id."""
-    manifest = getattr(store, "manifest", None)
-    manifest = manifest.to_dict() if hasattr(manifest, "to_dict") else manifest
-    if isinstance(manifest, dict):
-        return json_sha256(manifest)
-    return f"unsaved:{id(store)}"
-
-
 def cell_code(cell: Cell) -> dict[str, str]:
     """``{where: digest}`` of the user code that decides the cell's numbers: the plugin files
     (or installed packages) defining its probe and its task (:func:`~probe_rnn.usercode.
@@ -138,29 +130,6 @@ def cell_key(cell: Cell, settings: Settings, code: dict[str, str] | None = None)
 
 
 # -- building the matrix --------------------------------------------------------------------
-_CONTEXTS: dict[tuple[str, str], dict[str, Any]] = {}
-
-
-def _context(store: StateSource, rows: np.ndarray) -> dict[str, Any]:
-    meta = store.meta.iloc[rows].reset_index(drop=True)
-    toks, offs = flat_tokens(meta)
-    return {"meta": meta, "tokens": toks, "offsets": offs,
-            "groups": group_ids(meta["text"].to_numpy())}
-
-
-def context(store: StateSource, rows: np.ndarray) -> dict[str, Any]:
-    """Meta rows, flat tokens, offsets and sentence ids of ``rows`` (cached per process)."""
-    ident = store_identity(store)
-    if ident.startswith("unsaved:"):
-        return _context(store, rows)
-    key = (ident, rows_sha256(rows))
-    if key not in _CONTEXTS:
-        if len(_CONTEXTS) >= 4:  # a worker serves one run: a few stores at most
-            _CONTEXTS.pop(next(iter(_CONTEXTS)))
-        _CONTEXTS[key] = _context(store, rows)
-    return _CONTEXTS[key]
-
-
 def _missing(y: np.ndarray) -> np.ndarray:
     return np.asarray(pd.isna(pd.Series(y, dtype=object)), dtype=bool)
 
@@ -187,7 +156,7 @@ def _token_index(offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def build_problem(cell: Cell) -> Problem:
     """The matrix (float32), targets, groups and control keys of one cell."""
     store, task, rows = cell.store, cell.task, cell.rows
-    ctx = context(store, rows)
+    ctx = context(store, rows, view_text(store, cell.view))
     toks, offs = ctx["tokens"], ctx["offsets"]
     if cell.view_kind == "token":
         flat, store_offsets = store.tokens(cell.view)
@@ -299,13 +268,17 @@ def _withheld(majority: float | None) -> str:
 
 
 def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
+    text = view_text(cell.store, cell.view)
+    why = text_skip(cell.task, cell.view, cell.view_kind, text, cell.store.meta.columns)
+    if why is not None:
+        return {"status": "skipped", "reason": why}
     try:
         p = build_problem(cell)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin task may do anything
         raise _TaskFailed(str(exc)) from exc
     why = _usable(p, settings.folds)
     if why is not None and not len(p.y) and cell.view.rsplit("@", 1)[-1].lstrip("-").isdigit() \
-            and cell.view != "output@-1":
+            and not cell.view.endswith(OUTPUT_NAIVE_LAST):
         why = f"no row has step {cell.view.rsplit('@', 1)[-1]} (every row is shorter)"
     if why is not None:
         return {"status": "skipped", "reason": why}
@@ -341,7 +314,7 @@ def _compute(cell: Cell, settings: Settings) -> dict[str, Any]:
     return {"status": "done", "reason": _withheld(majority), "protocol": plan.protocol,
             "rows": rows, "values": values, "draws": draws, "fitted_probe": probe,
             "pairing": _pairing(plan, p.groups, list(plan.splits),
-                                context(cell.store, cell.rows)),
+                                context(cell.store, cell.rows, text)),
             "sentences": plan.sentences, "used_sentences": plan.used_sentences,
             "fits": fitter.fits, "not_converged": fitter.not_converged}
 

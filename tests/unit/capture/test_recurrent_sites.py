@@ -1,0 +1,173 @@
+"""Sites: every recurrent module and every call of one forward, captured and checked against
+each call's own output (caught by a forward hook on a plain forward, no record)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from probe_rnn.capture import StateStore, capture_states, sites
+from probe_rnn.capture.recurrent_sites import module_roles
+from probe_rnn.errors import ConfigError
+from tests.unit.capture.site_models import (
+    STEPS,
+    EncoderDecoder,
+    GreedyDecoder,
+    Siamese,
+    Stacked,
+    own_calls,
+    pair_table,
+    site_bundle,
+)
+
+TOL = 1e-5
+
+
+def _reference(bundle, df, module_name: str):  # noqa: ANN001, ANN202
+    """Each call's own (output, h_n) of one module over the whole table, one forward."""
+    batch = bundle.adapter.encode(list(df["text"]))
+    with torch.no_grad(), own_calls(bundle.model.get_submodule(module_name)) as calls:
+        bundle.adapter.forward(bundle.model, batch)
+    return batch, calls
+
+
+def _rows(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def _capture(model: nn.Module, tmp_path: Path, pair: bool = True, **kw):  # noqa: ANN003, ANN202
+    torch.manual_seed(0)
+    bundle = site_bundle(model, pair)
+    df = pair_table()
+    if not pair:
+        df["text"] = df["text"].str.split("|").str[0]
+    store = capture_states(bundle, df, tmp_path / "store", dtype="float32",
+                           batch_size=len(df), **kw)
+    return bundle, df, store
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_both_calls_of_a_shared_encoder_equal_its_own_outputs(tmp_path: Path,
+                                                              packed: bool) -> None:
+    torch.manual_seed(1)
+    bundle, df, store = _capture(Siamese(packed), tmp_path)
+    batch, calls = _reference(bundle, df, "encoder")
+    assert len(calls) == 2
+    for site, (output, h_n), key in (("encoder", calls[0], "lengths"),
+                                     ("encoder#2", calls[1], "lengths_2")):
+        lengths = batch[key].numpy()
+        flat, offsets = store.tokens(f"{site}:output")
+        assert np.array_equal(np.diff(offsets), lengths)
+        for row, got in enumerate(_rows(flat, offsets)):
+            np.testing.assert_allclose(got, output[row, :lengths[row]].numpy(), atol=TOL)
+        np.testing.assert_allclose(store.sentence(f"{site}:h_n/L0/fwd"), h_n[0].numpy(),
+                                   atol=TOL)
+        last = output[torch.arange(len(lengths)), batch[key] - 1].numpy()
+        np.testing.assert_allclose(store.sentence(f"{site}:output@last"), last, atol=TOL)
+        assert store.text_of(f"{site}:output") == (1 if site == "encoder" else 2)
+    checks = store.manifest.kernel_check
+    assert set(checks["sites"]) == {"encoder", "encoder#2"}
+    assert checks["max_abs_error"] == max(c["max_abs_error"] for c in checks["sites"].values())
+
+
+def test_encoder_and_teacher_forced_decoder_read_source_and_target(tmp_path: Path) -> None:
+    bundle, df, store = _capture(EncoderDecoder(), tmp_path)
+    batch, enc = _reference(bundle, df, "encoder")
+    _, dec = _reference(bundle, df, "decoder")
+    assert [s.name for s in sites(bundle, batch)] == ["encoder", "decoder"]
+    np.testing.assert_allclose(store.sentence("encoder:h_n/L0/fwd"), enc[0][1][0].numpy(),
+                               atol=TOL)
+    target = batch["lengths_2"].numpy()
+    values, mask = store.sentence_masked("decoder:hidden/L0/fwd@2")  # through offsets_2
+    assert np.array_equal(mask, target > 2)
+    np.testing.assert_allclose(values[mask], dec[0][0][:, 2].numpy()[mask], atol=TOL)
+    assert np.array_equal(store.meta["length_2"].to_numpy(), target)
+    ids_2 = np.load(store.path / "token_ids_2.npy")
+    assert np.array_equal(ids_2, batch["ids_2"][torch.arange(batch["ids_2"].shape[1])[None]
+                                                < batch["lengths_2"][:, None]].numpy())
+
+
+def test_a_greedy_decoder_stepping_one_token_at_a_time_is_one_site_along_time(
+        tmp_path: Path) -> None:
+    bundle, df, store = _capture(GreedyDecoder(), tmp_path, pair=False)
+    batch, calls = _reference(bundle, df, "decoder")
+    assert len(calls) == STEPS
+    found = sites(bundle, batch)
+    assert [(s.name, s.kind, s.calls, s.text) for s in found] == [
+        ("encoder", "call", 1, 1), ("decoder", "stepped", STEPS, None)]
+    for t, (output, _) in enumerate(calls):
+        np.testing.assert_allclose(store.sentence(f"decoder:hidden/L0/fwd@{t}"),
+                                   output[:, 0].numpy(), atol=TOL)
+    np.testing.assert_allclose(store.sentence("decoder:h_n/L0/fwd"), calls[-1][1][0].numpy(),
+                               atol=TOL)
+    assert store.text_of("decoder:h_n/L0/fwd") is None
+    assert np.array_equal(np.diff(store.tokens("decoder:output")[1]), [STEPS] * len(df))
+
+
+def test_two_stacked_modules_on_one_text(tmp_path: Path) -> None:
+    bundle, df, store = _capture(Stacked(), tmp_path, pair=False)
+    batch, first = _reference(bundle, df, "rnn1")
+    _, second = _reference(bundle, df, "rnn2")
+    lengths = batch["lengths"].numpy()
+    for site, calls in (("rnn1", first), ("rnn2", second)):
+        flat, offsets = store.tokens(f"{site}:output")
+        for row, got in enumerate(_rows(flat, offsets)):
+            np.testing.assert_allclose(got, calls[0][0][row, :lengths[row]].numpy(), atol=TOL)
+    assert store.manifest.capture["sites"][1]["text"] == 1
+    assert not (store.path / "offsets_2.npy").exists()
+
+
+def test_one_module_restricts_the_capture_to_its_calls(tmp_path: Path) -> None:
+    _, _, store = _capture(EncoderDecoder(), tmp_path, module="decoder")
+    assert "h_n/L0/fwd" in store.views and not any(":" in v for v in store.views)
+
+
+def test_requested_views_name_a_site_or_every_site(tmp_path: Path) -> None:
+    _, _, store = _capture(Siamese(), tmp_path, views=["encoder#2:output@last", "h_n/L0/fwd"])
+    assert store.views == ["encoder:h_n/L0/fwd", "encoder#2:output@last", "encoder#2:h_n/L0/fwd"]
+
+
+def test_module_roles_are_the_shortest_distinct_leading_part() -> None:
+    class Nested(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.ModuleDict({"gru": nn.GRU(3, 3)})
+            self.decoder = nn.ModuleDict({"gru": nn.GRU(3, 3)})
+            self.layers = nn.ModuleList([nn.LSTM(3, 3), nn.LSTM(3, 3)])
+
+    assert module_roles(Nested()) == {"encoder.gru": "encoder", "decoder.gru": "decoder",
+                                      "layers.0": "layers.0", "layers.1": "layers.1"}
+    assert module_roles(nn.ModuleDict({"lstm": nn.LSTM(3, 3)})) == {"lstm": "lstm"}
+
+
+def test_a_site_prefix_must_be_a_role_with_an_optional_call_number() -> None:
+    from probe_rnn.catalogue import ViewSpec
+
+    for bad in ("encoder#1:h_n/L0/fwd", ":h_n/L0/fwd", "a b:output@last", "enc:nothing"):
+        with pytest.raises(ConfigError):
+            ViewSpec.parse(bad)
+
+
+def test_a_single_site_store_has_the_names_and_files_it_always_had(tmp_path: Path) -> None:
+    from tests.unit.capture.store_support import make_bundle, make_table
+
+    store = capture_states(make_bundle(), make_table(), tmp_path / "one", batch_size=8)
+    assert not any(":" in name for name in store.views)
+    assert "sites" not in store.manifest.capture and "sites" not in store.manifest.kernel_check
+    assert sorted(p.name for p in store.path.iterdir()) == [
+        "manifest.json", "meta.parquet", "offsets.npy", "token_ids.npy", "views"]
+    assert "length_2" not in store.meta.columns
+    assert all(not spec.extra for spec in store.manifest.views.values())
+    assert set(store.manifest.diagnosis[0]) and {r["module"] for r in
+                                                 store.manifest.diagnosis} == {"rnn"}
+
+
+def test_the_diagnosis_is_per_site_under_the_site_name(tmp_path: Path) -> None:
+    _, _, store = _capture(Siamese(), tmp_path)
+    assert {r["module"] for r in store.manifest.diagnosis} == {"encoder", "encoder#2"}
+    reread = StateStore(store.path)
+    assert reread.views == store.views
