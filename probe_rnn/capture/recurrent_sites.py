@@ -256,3 +256,26 @@ def site_views(states: RecurrentStates, requested: list[str] | None, site: str |
         except ConfigError:  # a bare name is stored where the site has the view
             continue
     return chosen
+
+
+def check_requested(requested: list[str] | None, chosen: dict[str, dict[str, str]]) -> None:
+    """With several sites, every requested view is stored somewhere: a ``SITE:VIEW`` names
+    one of the forward's sites, a bare name a view that one site has (a one-line error
+    listing the sites otherwise)."""
+    if requested is None or len(chosen) < 2:
+        return
+    from probe_rnn.catalogue import ViewSpec
+
+    for name in requested:
+        spec = ViewSpec.parse(name)
+        base = str(spec.without_step().with_site(None)) if spec.base in (
+            "hidden", "cell", "gate") else spec.bare
+        if spec.site is not None and spec.site not in chosen:
+            raise ConfigError(
+                f"view {name!r} names the site {spec.site!r}, which the forward does not run; "
+                f"its sites: {', '.join(chosen)} (SITE:VIEW, e.g. {next(iter(chosen))}:"
+                f"{spec.bare})")
+        if spec.site is None and not any(base in views for views in chosen.values()):
+            raise ConfigError(
+                f"view {name!r} is a view of none of the sites {', '.join(chosen)}; "
+                "name the site's views SITE:VIEW (see probe-rnn inspect)")

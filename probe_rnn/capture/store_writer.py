@@ -38,7 +38,7 @@ from probe_rnn.capture.meta_table import (
     stream_to_parquet,
     strings,
 )
-from probe_rnn.capture.recurrent_sites import real_tokens, site_views
+from probe_rnn.capture.recurrent_sites import check_requested, real_tokens, site_views
 from probe_rnn.capture.store import view_file_name
 from probe_rnn.catalogue import OUTPUT_NAIVE_LAST, site_view
 from probe_rnn.errors import CaptureError, Mention, StorageRangeError
@@ -144,9 +144,12 @@ class StoreWriter:
         from probe_rnn.capture.views import sentence_view, token_view
 
         used: set[str] = set()
+        chosen = {site.name: site_views(states, requested, site.name if len(sites) > 1 else None,
+                                        len(sites)) for site, states in sites}
+        check_requested(requested, chosen)
         for site, states in sites:
             prefix = site.name if len(sites) > 1 else None
-            for bare, kind in site_views(states, requested, prefix, len(sites)).items():
+            for bare, kind in chosen[site.name].items():
                 name = site_view(prefix, bare)
                 sample = (sentence_view(states, bare) if kind == "sentence"
                           else token_view(states, bare))

@@ -126,22 +126,34 @@ def resolve_views(available: list[str], requested: Sequence[str] | None,
 
 
 def check_views(model: torch.nn.Module, views: Sequence[str] | None) -> None:
-    """Capture's own check of view names, before any work: each name parses, and each is a
-    view of the module that will be captured (the model's first recurrent module); an error
-    lists the valid names, so a typo never costs a capture."""
-    from probe_rnn.models.recurrent import first_recurrent, module_kind
+    """Capture's own check of view names, before any work: each name parses, and each bare
+    name (or a ``SITE:VIEW``'s view) is a view of one of the model's recurrent modules (its
+    sites are known only once the model runs); an error lists the valid names of the first
+    module, so a typo never costs a capture."""
+    from probe_rnn.models.recurrent import module_kind, recurrent_modules
 
-    for view in views or ():
-        parse_view(view)
-    found = first_recurrent(model)
-    if found is None or not views:
+    specs = [parse_view(view) for view in views or ()]
+    modules = [m for m in recurrent_modules(model).values() if module_kind(m) is not None]
+    if not modules or not specs:
         return
-    module = found[1]
-    dirs = 2 if module.bidirectional else 1
-    kind = module_kind(module) or ""
-    gates = gate_views_for(kind, module.num_layers, dirs)
-    resolve_views(views_for(module.num_layers, dirs, kind == "lstm"),
-                  list(views), optional=gates)
+    shapes = []
+    for module in modules:
+        dirs = 2 if module.bidirectional else 1
+        kind = module_kind(module) or ""
+        shapes.append((views_for(module.num_layers, dirs, kind == "lstm"),
+                       gate_views_for(kind, module.num_layers, dirs)))
+    for spec in specs:
+        if any(_resolves(spec.bare, shape) for shape in shapes):
+            continue
+        resolve_views(shapes[0][0], [spec.bare], optional=shapes[0][1])  # raises, listing
+
+
+def _resolves(name: str, shape: tuple[list[str], list[str]]) -> bool:
+    try:
+        resolve_views(shape[0], [name], optional=shape[1])
+    except ConfigError:
+        return False
+    return True
 
 
 def _inferred_gate_views(available: Sequence[str]) -> list[str]:

@@ -32,7 +32,12 @@ from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
 from probe_rnn.report import page
 from probe_rnn.report import tables as T
-from probe_rnn.report.equivalence import Equivalence, equivalence_of, top_layer
+from probe_rnn.report.equivalence import (
+    Equivalence,
+    equivalence_of,
+    equivalences_of,
+    top_layer,
+)
 from probe_rnn.report.findings import Finding, make_findings
 from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
@@ -340,6 +345,8 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
                                                             max_points=max_points),
         "figure_json": [{"id": k, "json": page.figure_json(v)} for k, v in figs.items()],
         "equivalence": T.equivalence_table(equivalence) if equivalence is not None else None,
+        "equivalence_sites": [(eq.site, T.equivalence_table(eq))
+                              for eq in equivalences_of(data.diagnosis) if eq.site is not None],
         "diagnosis": (T.frame_table(plain_explanations(data.diagnosis))
                       if data.diagnosis is not None else None),
         "results": T.results_table(data.results), "notes": data.notes,

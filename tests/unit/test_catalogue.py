@@ -169,3 +169,48 @@ def test_non_string_names():
     with pytest.raises(ConfigError, match="unknown state view '3'"):
         parse_view(3)  # type: ignore[arg-type]
     assert try_parse(None) is None
+
+
+# -- sites: SITE:VIEW ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["encoder:h_n/L0/fwd", "encoder#2:output@last",
+                                  "decoder:hidden/L0/fwd@3", "layers.0:gate/L1/bwd/f@-2",
+                                  "enc_1:mean(output)", "rnn2:c_n/L0", "encoder#12:output"])
+def test_site_names_round_trip_and_keep_the_view(name):
+    spec = ViewSpec.parse(name)
+    site, bare = name.split(":", 1)
+    assert str(spec) == name and spec.name == name and spec.site == site
+    assert spec.bare == bare and vocab.view_site(name) == (site, bare)
+    plain = ViewSpec.parse(bare)
+    assert spec.with_site(None) == plain and plain.site is None
+    assert (spec.base, spec.layer, spec.direction, spec.t, spec.relative, spec.gate,
+            spec.kind) == (plain.base, plain.layer, plain.direction, plain.t, plain.relative,
+                           plain.gate, plain.kind)
+    assert vocab.site_view(site, bare) == name and vocab.site_view(None, bare) == bare
+
+
+def test_site_views_keep_their_site_when_related():
+    spec = ViewSpec.parse("decoder:hidden/L0/fwd@3")
+    assert str(spec.without_step()) == "decoder:hidden/L0/fwd"
+    assert spec.without_step().name == "decoder:hidden/L0/fwd"
+    assert str(spec.without_step().at(-1)) == "decoder:hidden/L0/fwd@-1"
+    assert str(spec.at_layer(2)) == "decoder:hidden/L2/fwd@3"
+    assert str(ViewSpec.of("h_n", 0, "bwd", site="encoder#2")) == "encoder#2:h_n/L0/bwd"
+    assert str(ViewSpec.parse("encoder#2:output@last").without_step()) == "encoder#2:output"
+
+
+@pytest.mark.parametrize("name", ["encoder#1:h_n/L0/fwd", ":h_n/L0/fwd", "a b:output@last",
+                                  "enc:nothing", "enc:h_n/L0/fwd:x", "1enc:output@last",
+                                  "enc#:output"])
+def test_bad_site_names(name):
+    with pytest.raises(ConfigError):
+        ViewSpec.parse(name)
+    assert vocab.try_parse(name) is None
+
+
+def test_names_without_site_parse_as_before():
+    for name in vocab.VIEW_CATALOGUE:
+        spec = vocab.try_parse(name.replace("{l}", "0").replace("{fwd,bwd}", "fwd")
+                               .replace("{dir}", "fwd").replace("{i,f,g,o}", "f")
+                               .replace("{r,z,n}", "r").replace("{name}", "g")
+                               .replace("@t", "@2"))
+        assert spec is not None and spec.site is None and spec.bare == spec.name

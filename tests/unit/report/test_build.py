@@ -293,3 +293,18 @@ def test_forward_half_is_said_only_of_a_bidirectional_model(tmp_path, bidi) -> N
     assert ("output@last (forward half)" in section) is bidi
     findings = " ".join(f.text for f in report.findings)
     assert ("forward half" in findings) is bidi
+
+
+def test_the_equivalence_section_has_one_block_per_site(run_dir) -> None:
+    import pandas as pd
+
+    one = pd.read_csv(run_dir / "diagnosis.csv")
+    single = build_report(run_dir, umap=False).path.read_text()
+    assert "Site <code>" not in single
+    pd.concat([one.assign(module="encoder"), one.assign(module="encoder#2")]).to_csv(
+        run_dir / "diagnosis.csv", index=False)
+    text = build_report(run_dir, umap=False).path.read_text()
+    section = text[text.index('<section id="diagnosis">'):]
+    assert section.index("Site <code>encoder</code>") < section.index(
+        "Site <code>encoder#2</code>")
+    assert "encoder#2:h_n/L1/fwd" in section and "encoder:h_n/L1/bwd" in section

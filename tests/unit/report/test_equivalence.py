@@ -53,3 +53,30 @@ def test_equivalence_read_back_from_a_planted_diagnosis() -> None:
     assert eq.naive_vs_last is not None
     short = int((lengths < lengths.max()).sum())  # padding sits at step -1 of these rows
     assert eq.naive_vs_last.differing_rows == short
+
+
+def test_each_site_of_a_diagnosis_is_read_back_under_its_name() -> None:
+    import pandas as pd
+
+    from probe_rnn.report.equivalence import equivalences_of
+
+    rng = np.random.default_rng(1)
+    rows, width = 10, 3
+    lengths = rng.integers(2, 6, size=rows)
+    h_top = rng.normal(size=(rows, width))
+    same = {"h_n/L0/fwd": h_top, "output@last": h_top.copy()}
+    other = {"h_n/L0/fwd": h_top, "output@last": h_top + 1.0}  # differs from h_n
+    tables = []
+    for site, views in (("encoder", same), ("encoder#2", other)):
+        table = planted_diagnosis(views, lengths, layers=1, bidi=False)
+        tables.append(table.assign(module=site))
+    found = equivalences_of(pd.concat(tables, ignore_index=True))
+    assert [eq.site for eq in found] == ["encoder", "encoder#2"]
+    assert found[0].last_vs_hn_fwd.identical and not found[1].last_vs_hn_fwd.identical
+    assert found[1].hn_fwd == "encoder#2:h_n/L0/fwd"
+    assert found[1].last_vs_hn_fwd.b == "encoder#2:output@last"
+    assert same_vectors(found[0], "encoder:h_n/L0/fwd") == {"encoder:h_n/L0",
+                                                           "encoder:output@last"}
+    assert equivalence_of(pd.concat(tables, ignore_index=True)) == found[0]
+    one = equivalences_of(tables[0].assign(module="rnn"))
+    assert len(one) == 1 and one[0].site is None and one[0].hn_fwd == "h_n/L0/fwd"
