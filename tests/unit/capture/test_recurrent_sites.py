@@ -171,3 +171,60 @@ def test_the_diagnosis_is_per_site_under_the_site_name(tmp_path: Path) -> None:
     assert {r["module"] for r in store.manifest.diagnosis} == {"encoder", "encoder#2"}
     reread = StateStore(store.path)
     assert reread.views == store.views
+
+
+def test_a_sharded_capture_of_several_sites_equals_a_local_one(tmp_path: Path,
+                                                              monkeypatch) -> None:  # noqa: ANN001
+    import probe_rnn.cluster as cluster
+
+    class Client:  # runs each shard here, in order: what a Dask worker would compute
+        @staticmethod
+        def scheduler_info() -> dict:
+            return {"workers": {"w1": {}, "w2": {}}}
+
+        @staticmethod
+        def scatter(obj, **_kw):  # noqa: ANN001, ANN003, ANN205
+            return obj
+
+    ran: list[int] = []
+
+    def here(_client, fn, calls, _kind, _names):  # noqa: ANN001, ANN202
+        for args in calls:
+            ran.append(len(args[3]))
+            yield fn(*args)
+
+    monkeypatch.setattr(cluster, "map_unordered", here)
+    torch.manual_seed(2)
+    bundle, df = site_bundle(EncoderDecoder()), pair_table(n=13)
+    local = capture_states(bundle, df, tmp_path / "local", batch_size=3)
+    shards = capture_states(bundle, df, tmp_path / "shards", batch_size=3, client=Client())
+    assert len(ran) > 1 and sum(ran) == len(df) - 3  # every row after the first batch
+    assert shards.views == local.views
+    for name in local.views:
+        assert np.array_equal(np.load(shards.path / shards.manifest.views[name].file),
+                              np.load(local.path / local.manifest.views[name].file)), name
+    for file in ("offsets_2.npy", "token_ids_2.npy", "token_ids.npy"):
+        assert np.array_equal(np.load(shards.path / file), np.load(local.path / file))
+    assert shards.meta.equals(local.meta)
+    assert shards.manifest.diagnosis == local.manifest.diagnosis
+
+
+@pytest.mark.parametrize(("views", "words"), [
+    (["decoder:output@last"], "names the site 'decoder'"),
+    (["encoder#2:h_n/L1/fwd"], "not available"),
+])
+def test_a_requested_view_no_site_has_is_one_line_error(tmp_path: Path, views: list[str],
+                                                        words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _capture(Siamese(), tmp_path, views=views)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert not (tmp_path / "store" / "manifest.json").exists()
+
+
+def test_a_bare_view_of_the_second_module_only_passes_the_early_check() -> None:
+    from probe_rnn.capture.views import check_views
+
+    model = nn.ModuleDict({"rnn1": nn.GRU(3, 3), "rnn2": nn.LSTM(3, 3, num_layers=2)})
+    check_views(model, ["cell/L1/fwd@2", "rnn2:c_n/L1/fwd", "h_n/L0/fwd"])  # rnn2 has them
+    with pytest.raises(ConfigError, match="not available"):
+        check_views(model, ["cell/L2/fwd"])
