@@ -42,7 +42,8 @@ def capture_cmd(
         help="Check recomputed states against the fused kernel on the 'first' batch or "
         "'every' batch.")] = "first",
     module: Annotated[str | None, typer.Option(
-        "--module", help="Recurrent module to capture (default: the first).",
+        "--module", help="One recurrent module to capture alone, every call of it (default: "
+        "every recurrent module and every call, views named SITE:VIEW when several).",
         show_default=False)] = None,
     scheduler: SchedulerOpt = None,
     source: ModelSource = ModelSource(),
