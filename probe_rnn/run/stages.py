@@ -32,7 +32,7 @@ from probe_rnn.capture.views import views_for
 from probe_rnn.catalogue import parse_view
 from probe_rnn.errors import StorageRangeError
 from probe_rnn.models import ModelBundle, build_random_init
-from probe_rnn.models.recurrent import first_recurrent, module_kind
+from probe_rnn.models.recurrent import first_recurrent, module_kind, recurrent_modules
 from probe_rnn.probing import save_results
 from probe_rnn.probing.exported import import_probe
 from probe_rnn.probing.journal import Journal
@@ -121,10 +121,11 @@ def views_to_capture(bundle: ModelBundle, settings: RunSettings) -> list[str] | 
     found = first_recurrent(bundle.model)
     if found is None or "token" in view_levels(tasks):
         return None
-    module = found[1]
-    every = views_for(module.num_layers, 2 if module.bidirectional else 1,
-                      module_kind(module) == "lstm")
-    return [name for name in every if parse_view(name).kind == "sentence"]
+    every: list[str] = []  # every module's: a bare name is stored at each site that has it
+    for module in recurrent_modules(bundle.model).values():
+        every += views_for(module.num_layers, 2 if module.bidirectional else 1,
+                           module_kind(module) == "lstm")
+    return [name for name in dict.fromkeys(every) if parse_view(name).kind == "sentence"]
 
 
 def diagnosis(ctx: RunContext, store: StateStore) -> pd.DataFrame:

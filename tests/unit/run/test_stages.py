@@ -163,3 +163,13 @@ def test_the_capture_stage_names_each_stores_kernel_check() -> None:
         "random-init 0")
     assert kernel_check_note({"trained": store(None), "random-init": store(None)}).startswith(
         "kernel check: no fused-kernel check recorded")
+
+
+def test_a_run_captures_the_sentence_views_of_every_recurrent_module() -> None:
+    from probe_rnn.run.stages import views_to_capture
+    from tests.unit.capture.site_models import Stacked, site_bundle
+
+    views = views_to_capture(site_bundle(Stacked(), pair=False), RunSettings(tasks=["label"]))
+    assert "h_n/L0/bwd" in views  # only rnn2, a bidirectional GRU, has it
+    assert "c_n/L0/fwd" in views  # only rnn1, an LSTM, has it
+    assert len(views) == len(set(views))
