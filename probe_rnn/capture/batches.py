@@ -167,9 +167,11 @@ def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list
         rec = None if per_batch else stack.enter_context(record(model, names, verify))
         if rec is not None:
             rec.check_first_forward()
-        for batch in batches:
+        for index, batch in enumerate(batches):
             if rec is None:
                 with record(model, names, verify) as batch_rec:
+                    if index == 0:
+                        batch_rec.check_first_forward()
                     logits = adapter.forward(model, batch)
                 yield batch, _sites(bundle, batch_rec, names, roles, batch), logits
             else:

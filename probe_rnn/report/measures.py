@@ -84,7 +84,7 @@ def score_metric(results: pd.DataFrame, task: str) -> str:
 def base_view(view: str) -> str:
     """``hidden/L0/fwd@3`` -> ``hidden/L0/fwd`` (use on per-timestep rows, where ``t`` is set)."""
     spec = try_parse(view)
-    if spec is None or spec.t is None or spec.name == OUTPUT_LAST:  # no numbered step
+    if spec is None or spec.t is None or spec.bare == OUTPUT_LAST:  # no numbered step
         return view
     return spec.without_step().name
 

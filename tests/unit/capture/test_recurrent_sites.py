@@ -228,3 +228,14 @@ def test_a_bare_view_of_the_second_module_only_passes_the_early_check() -> None:
     check_views(model, ["cell/L1/fwd@2", "rnn2:c_n/L1/fwd", "h_n/L0/fwd"])  # rnn2 has them
     with pytest.raises(ConfigError, match="not available"):
         check_views(model, ["cell/L2/fwd"])
+
+
+def test_sites_of_a_bare_module_called_with_the_batch() -> None:
+    torch.manual_seed(0)
+    model = Siamese().eval()
+    batch = {"ids": torch.tensor([[1, 2, 0], [3, 4, 5]]), "lengths": torch.tensor([2, 3]),
+             "ids_2": torch.tensor([[2, 0], [1, 1]]), "lengths_2": torch.tensor([1, 2])}
+    found = sites(model, batch)
+    assert [(s.name, s.module, s.call, s.kind, s.text) for s in found] == [
+        ("encoder", "encoder", 1, "call", 1), ("encoder#2", "encoder", 2, "call", 2)]
+    assert found[1].to_dict()["name"] == "encoder#2"

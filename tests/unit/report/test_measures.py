@@ -66,6 +66,8 @@ def test_base_view_drops_the_step() -> None:
     assert base_view("cell/L1/bwd@-1") == "cell/L1/bwd"
     assert base_view("output@last") == "output@last"
     assert base_view("h_n/L0/fwd") == "h_n/L0/fwd"
+    assert base_view("decoder:hidden/L0/fwd@3") == "decoder:hidden/L0/fwd"
+    assert base_view("encoder#2:output@last") == "encoder#2:output@last"
 
 
 @pytest.mark.parametrize(("x", "text"), [(0, "0"), (0.004567, "0.0046"), (0.5, "0.50"),
