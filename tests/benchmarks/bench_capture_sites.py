@@ -14,9 +14,10 @@ Timed on the CPU in one process, after a warm-up, as the median of several repea
   ``record`` block over the batches, the forward, the grouping of the calls into sites
   (``encoder``, ``encoder#2``) and ``rec.clear()``; every h and c of every site's every step is
   computed (the first forward, checked against the fused kernel, is the warm-up);
-* ``capture``: :func:`probe_rnn.capture.capture_states` of ``--batches`` batches into a fresh
-  store (float16, every default view of every site), per batch, against the same batches'
-  plain forwards: what ``probe-rnn capture`` costs, writing included.
+* ``capture_states``: :func:`probe_rnn.capture.capture_states` of ``--batches`` batches into a
+  fresh store (float16; every default view of every site, per-token ones included, as
+  ``probe-rnn capture``; or only the sentence views, a ``probe`` run's default), against the
+  same batches' encoding and plain forwards: writing and the first batch's checks included.
 
 Each line prints the ratio to ``plain``, and ``record`` of each site's module alone
 (``module=``) shows what the sites add on top of one module's capture.
@@ -169,16 +170,22 @@ def _measure(name: str, bundle: ModelBundle, repeats: int, n_batches: int) -> No
                     texts[k * BATCH:(k + 1) * BATCH]))
         return None
 
-    def capture() -> object:
-        with tempfile.TemporaryDirectory() as folder:
-            return capture_states(bundle, df, folder + "/store", batch_size=BATCH).views
+    def capture(views: list[str] | None) -> Callable[[], object]:
+        def run() -> object:
+            with tempfile.TemporaryDirectory() as folder:
+                return capture_states(bundle, df, folder + "/store", batch_size=BATCH,
+                                      views=views).views
+        return run
 
-    whole = _median_round_robin({"plain": forwards, "capture": capture}, max(3, repeats // 2))
-    sites = sorted({v.split(":")[0] for v in capture()})
-    print(f"  capture_states, {n_batches} batches (sites {', '.join(sites)}): "
-          f"{whole['capture'] / n_batches * 1e3:.1f} ms a batch, "
-          f"{whole['capture'] / whole['plain']:.2f}x plain (writing float16 views and meta "
-          "included; first batch checked)")
+    sentence = ["output@last", "output@-1", "mean(output)", "max(output)", "h_n/L0/fwd",
+                "h_n/L0", "c_n/L0/fwd"]  # a run's default: every site's sentence views
+    whole = _median_round_robin({"plain": forwards, "every view": capture(None),
+                                 "sentence views": capture(sentence)}, max(3, repeats // 2))
+    sites = sorted({v.split(":")[0] for v in capture(None)()})
+    for key in ("every view", "sentence views"):
+        print(f"  capture_states, {key}, {n_batches} batches (sites {', '.join(sites)}): "
+              f"{whole[key] / n_batches * 1e3:.1f} ms a batch, "
+              f"{whole[key] / whole['plain']:.2f}x plain")
 
 
 def main() -> None:
