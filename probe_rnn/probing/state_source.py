@@ -3,8 +3,11 @@
 :class:`~probe_rnn.capture.store.StateStore` is one; a test or a plugin may hand the runner any
 object with these members (probing never imports capture's store to read it). A source that
 also has a ``manifest`` (a mapping, or an object with ``to_dict()``) gets a journal identity
-from it (:func:`~probe_rnn.probing.cells.store_identity`); without one its cells are not
-reused across processes.
+from it (:func:`~probe_rnn.probing.view_texts.store_identity`); without one its cells are not
+reused across processes. A source may also say which text a view's steps are (``text_of(view)``
+-> 1, 2 or None, as :meth:`~probe_rnn.capture.store.StateStore.text_of`: views of a site reading
+a pair's second text or a target); without it every view reads the row's text
+(:mod:`probe_rnn.probing.view_texts`).
 """
 
 from __future__ import annotations
