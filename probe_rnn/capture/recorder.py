@@ -65,7 +65,10 @@ class Recorder:
 
     ``rec[name]`` is the last call's result (:class:`RecurrentStates` for recurrent modules and
     cells, the returned value otherwise); ``rec.calls(name)`` lists every call's result (for a
-    cell: every step's raw ``h`` or ``(h, c)``); ``rec.names`` the recorded names.
+    cell: every step's raw ``h`` or ``(h, c)``); ``rec.names`` the recorded names;
+    ``rec.order`` the recorded recurrent modules' and cells' calls, one name a call, in
+    execution order (what :func:`~probe_rnn.capture.recurrent_sites.forward_sites` orders the
+    sites by).
     """
 
     def __init__(self, names: list[str]) -> None:

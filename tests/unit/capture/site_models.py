@@ -4,7 +4,8 @@
 * :class:`EncoderDecoder`: an encoder GRU on the source, a decoder GRU teacher-forced on the
   target from the encoder's final state, per-step logits.
 * :class:`GreedyDecoder`: an encoder GRU, then a decoder GRU called once per step on its own
-  previous prediction (the seq2seq tutorial's greedy loop).
+  previous prediction (the seq2seq tutorial's greedy loop); ``short_last``: one step fewer
+  on a batch of an odd number of rows.
 * :class:`Stacked`: two modules, an LSTM then a GRU on its output, on one text.
 
 :class:`PairAdapter` encodes ``"a|b"`` texts into ``ids``/``lengths`` (text a) and
@@ -64,8 +65,9 @@ class EncoderDecoder(nn.Module):
 
 
 class GreedyDecoder(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, steps: int = STEPS, short_last: bool = False) -> None:
         super().__init__()
+        self.steps, self.short_last = steps, short_last
         self.embedding = nn.Embedding(len(VOCAB) + 1, 6, padding_idx=0)
         self.encoder = nn.GRU(6, 5, batch_first=True)
         self.decoder = nn.GRU(6, 5, batch_first=True)
@@ -77,7 +79,8 @@ class GreedyDecoder(nn.Module):
         _, hidden = self.encoder(x)
         token = torch.ones(len(ids), 1, dtype=torch.long)
         logits = []
-        for _ in range(STEPS):
+        steps = self.steps - 1 if self.short_last and len(ids) % 2 else self.steps
+        for _ in range(steps):
             step, hidden = self.decoder(self.embedding(token), hidden)
             logits.append(self.out(step))
             token = logits[-1].argmax(-1)

@@ -248,3 +248,17 @@ def test_a_torchscript_submodule_is_refused_by_name() -> None:
         with pytest.raises(CaptureError, match=r"module 'rnn' is a TorchScript module"):
             with record(model, modules=modules):
                 model(x)
+
+
+def test_the_recorder_notes_every_call_in_execution_order_until_cleared() -> None:
+    model = nn.ModuleDict({"a": nn.GRU(3, 4), "b": nn.LSTM(4, 2)}).eval()
+    x = torch.randn(5, 2, 3)
+    with record(model) as rec:
+        out, _ = model["a"](x)
+        model["b"](out)
+        model["a"](x)
+        assert rec.order == ["a", "b", "a"] and len(rec.calls("a")) == 2
+        rec.clear()
+        assert rec.order == []
+        model["b"](out)
+        assert rec.order == ["b"]

@@ -239,3 +239,16 @@ def test_sites_of_a_bare_module_called_with_the_batch() -> None:
     assert [(s.name, s.module, s.call, s.kind, s.text) for s in found] == [
         ("encoder", "encoder", 1, "call", 1), ("encoder#2", "encoder", 2, "call", 2)]
     assert found[1].to_dict()["name"] == "encoder#2"
+
+
+def test_a_stepped_site_with_fewer_steps_on_a_later_batch_is_one_line_error(
+        tmp_path: Path) -> None:
+    from probe_rnn.errors import CaptureError
+
+    df = pair_table(n=11)  # batches of 4, 4 and 3 rows: the last one steps once less
+    df["text"] = df["text"].str.split("|").str[0]
+    bundle = site_bundle(GreedyDecoder(short_last=True), pair=False)
+    with pytest.raises(CaptureError) as caught:
+        capture_states(bundle, df, tmp_path / "s", batch_size=4)
+    assert "ran 3 steps on the batch at row 8, 4 on the first" in str(caught.value)
+    assert not (tmp_path / "s" / "manifest.json").exists()
