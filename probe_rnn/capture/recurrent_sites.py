@@ -20,7 +20,7 @@ has it, else text 1; a stepped site's rows all have the number of calls as lengt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -164,8 +164,8 @@ def _is_packed(states: RecurrentStates) -> bool:
 def _with_text(site: Site, states: RecurrentStates, batch: dict[str, Any], first: bool
                ) -> Site:
     """The site with the text its steps are (the rule of the module docstring)."""
-    if site.kind != "call":
-        return site if site.kind == "stepped" else _replace(site, text=1)
+    if site.kind == "stepped":
+        return site
     has_2 = isinstance(batch.get("lengths_2"), torch.Tensor)
     text = 1 if first or not has_2 else 2
     if site.packed:
@@ -176,13 +176,7 @@ def _with_text(site: Site, states: RecurrentStates, batch: dict[str, Any], first
                 and batch[key].shape == seen.shape}
         if not fits.get(text) and any(fits.values()):
             text = next(t for t, ok in fits.items() if ok)
-    return _replace(site, text=text)
-
-
-def _replace(site: Site, **changes: Any) -> Site:
-    from dataclasses import replace
-
-    return replace(site, **changes)
+    return replace(site, text=text)
 
 
 def site_lengths(site: Site, states: RecurrentStates, batch: dict[str, Any]) -> np.ndarray:
