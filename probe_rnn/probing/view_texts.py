@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from probe_rnn.errors import ProbeRnnError
 from probe_rnn.hashing import json_sha256, rows_sha256
 from probe_rnn.probing.splits import group_ids
 from probe_rnn.probing.state_source import StateSource
@@ -32,9 +33,15 @@ SECOND_TEXT = "text 2 (a pair's second text, an encoder-decoder's target)"
 def view_text(store: Any, view: str) -> int | None:
     """1 (the row's text), 2 (its second text) or None (a stepped site's own steps) for a
     view; 1 for a source that does not say (:class:`~probe_rnn.probing.state_source.
-    StateSource` without ``text_of``)."""
+    StateSource` without ``text_of``, or a view it does not hold: reading it fails in its
+    cell)."""
     text_of = getattr(store, "text_of", None)
-    return 1 if text_of is None else text_of(view)
+    if text_of is None:
+        return 1
+    try:
+        return text_of(view)
+    except ProbeRnnError:  # a view the store lacks: reading it says so, in its cell
+        return 1
 
 
 def text_meta(meta: pd.DataFrame, text: int | None) -> pd.DataFrame:
