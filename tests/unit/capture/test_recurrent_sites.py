@@ -82,6 +82,14 @@ def test_encoder_and_teacher_forced_decoder_read_source_and_target(tmp_path: Pat
     np.testing.assert_allclose(store.sentence("encoder:h_n/L0/fwd"), enc[0][1][0].numpy(),
                                atol=TOL)
     target = batch["lengths_2"].numpy()
+    for site, calls, lengths in (("encoder", enc, batch["lengths"].numpy()),
+                                 ("decoder", dec, target)):
+        flat, offsets = store.tokens(f"{site}:output")
+        assert np.array_equal(np.diff(offsets), lengths)
+        for row, got in enumerate(_rows(flat, offsets)):
+            np.testing.assert_allclose(got, calls[0][0][row, :lengths[row]].numpy(), atol=TOL)
+        np.testing.assert_allclose(store.sentence(f"{site}:h_n/L0/fwd"), calls[0][1][0].numpy(),
+                                   atol=TOL)
     values, mask = store.sentence_masked("decoder:hidden/L0/fwd@2")  # through offsets_2
     assert np.array_equal(mask, target > 2)
     np.testing.assert_allclose(values[mask], dec[0][0][:, 2].numpy()[mask], atol=TOL)
