@@ -237,19 +237,24 @@ def site_views(states: RecurrentStates, requested: list[str] | None, site: str |
     if requested is None:
         return resolve_views(available, None, optional=gates)
     specs = [ViewSpec.parse(name) for name in requested]
-    mine = [spec.bare for spec in specs if spec.site == site and spec.site is not None]
+    if n_sites == 1:
+        named = next((spec.name for spec in specs if spec.site is not None), None)
+        if named is not None:
+            raise ConfigError(
+                f"view {named!r} names a site, but the model runs one recurrent site: name "
+                f"its views without a prefix (e.g. {ViewSpec.parse(named).bare})")
+        return resolve_views(available, requested, optional=gates)
+    mine = [spec.bare for spec in specs if spec.site == site]
     chosen = resolve_views(available, mine, optional=gates) if mine else {}
     for spec in specs:
         if spec.site is not None:
-            continue
-        if n_sites == 1:
-            chosen.update(resolve_views(available, [spec.name], optional=gates))
             continue
         try:
             chosen.update(resolve_views(available, [spec.name], optional=gates))
         except ConfigError:  # a bare name is stored where the site has the view
             continue
-    return chosen
+    order = {name: i for i, name in enumerate([*available, *gates])}
+    return {name: chosen[name] for name in sorted(chosen, key=lambda n: order.get(n, len(order)))}
 
 
 def check_requested(requested: list[str] | None, chosen: dict[str, dict[str, str]]) -> None:

@@ -260,3 +260,10 @@ def test_a_stepped_site_with_fewer_steps_on_a_later_batch_is_one_line_error(
         capture_states(bundle, df, tmp_path / "s", batch_size=4)
     assert "ran 3 steps on the batch at row 8, 4 on the first" in str(caught.value)
     assert not (tmp_path / "s" / "manifest.json").exists()
+
+
+def test_a_site_prefix_on_a_one_site_model_is_one_line_error(tmp_path: Path) -> None:
+    from tests.unit.capture.store_support import make_bundle, make_table
+
+    with pytest.raises(ConfigError, match="runs one recurrent site: name its views without"):
+        capture_states(make_bundle(), make_table(), tmp_path / "one", views=["rnn:h_n/L0/fwd"])
