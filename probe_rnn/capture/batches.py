@@ -18,8 +18,10 @@ import torch
 
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
 from probe_rnn.capture.recorder import record
+from probe_rnn.data.text_pairs import model_inputs
 from probe_rnn.errors import CaptureError, DataError
 from probe_rnn.hashing import sha256
+from probe_rnn.models.adapters import model_output
 from probe_rnn.models.recurrent import cell_kind, recurrent_modules
 from probe_rnn.validation import Interval, check_param
 
@@ -112,7 +114,8 @@ class KernelCheck:
 
 def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list[str],
              verify: str) -> Iterator[tuple[dict[str, Any], dict[str, RecurrentStates], Any]]:
-    """Forward every batch once under ``record``; yield ``(batch, states by module, logits)``.
+    """Forward every batch once under ``record``; yield ``(batch, states by module, output)``
+    (the model's return read as a :class:`~probe_rnn.models.outputs.ModelOutput`).
     Close it (:func:`contextlib.closing`) so its hooks come off also when the caller fails.
 
     The recorder drops a batch's states once the caller has consumed them, so memory does
@@ -125,10 +128,10 @@ def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list
         for batch in batches:
             if rec is None:
                 with record(model, names, verify) as batch_rec:
-                    logits = adapter.forward(model, batch)
+                    logits = model_output(adapter, model, batch)
                 yield batch, {n: batch_rec[n] for n in names}, logits
             else:
-                logits = adapter.forward(model, batch)
+                logits = model_output(adapter, model, batch)
                 _check_one_call(bundle, rec, names, batch)
                 yield batch, {n: rec[n] for n in names}, logits
                 rec.clear()
@@ -200,7 +203,7 @@ def diagnose(
     if not names:
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU module: nothing to diagnose")
     stats = {name: ModuleDiagnosis(naive=naive_expression(by_name[name])) for name in names}
-    batches = encode_batches(bundle, [str(t) for t in df["text"]], batch_size)
+    batches = encode_batches(bundle, model_inputs(df), batch_size)
     with closing(recorded(bundle, batches, names, "first")) as steps:
         for batch, states, _ in steps:
             for name in names:

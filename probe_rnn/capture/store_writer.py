@@ -31,10 +31,13 @@ from probe_rnn.capture.manifest import (
     StoreManifest,
     ViewSpec,
 )
+from probe_rnn.capture.model_columns import model_columns, model_fields, prediction_columns
 from probe_rnn.capture.store import view_file_name
 from probe_rnn.catalogue import OUTPUT_NAIVE_LAST
+from probe_rnn.data.text_pairs import SECOND_TEXT
 from probe_rnn.errors import CaptureError, Mention, StorageRangeError
 from probe_rnn.hashing import file_sha256, sha256
+from probe_rnn.models.adapters import first_text
 
 if TYPE_CHECKING:
     from probe_rnn.capture.states import RecurrentStates
@@ -101,9 +104,10 @@ class NpyFile:
         return file_sha256(self.path)
 
 
-def meta_schema(df: pd.DataFrame, extras: list[str]) -> pa.Schema:
+def meta_schema(df: pd.DataFrame, extras: list[str], kind: str = "logits") -> pa.Schema:
     """Arrow schema of ``meta.parquet``: the fixed columns, then the table's extra columns
-    (typed from the whole column; columns Arrow cannot type are stored as strings)."""
+    (typed from the whole column; columns Arrow cannot type are stored as strings), then the
+    columns of what the model returns and reads (:mod:`probe_rnn.capture.model_columns`)."""
     fields = [
         pa.field("row", pa.int64()), pa.field("text", pa.string()), pa.field("label", pa.string()),
         pa.field("label_id", pa.int64()), pa.field("length", pa.int64()),
@@ -113,13 +117,14 @@ def meta_schema(df: pd.DataFrame, extras: list[str]) -> pa.Schema:
     ]
     for column in extras:
         try:
-            kind = pa.Array.from_pandas(df[column]).type
+            kind_of = pa.Array.from_pandas(df[column]).type
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            kind = pa.string()
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-        fields.append(pa.field(str(column), pa.string() if pa.types.is_null(kind) else kind))
-    return pa.schema(fields)
+            kind_of = pa.string()
+        if pa.types.is_dictionary(kind_of):
+            kind_of = kind_of.value_type
+        fields.append(pa.field(str(column), pa.string() if pa.types.is_null(kind_of)
+                               else kind_of))
+    return pa.schema(fields + model_fields(kind, SECOND_TEXT in df.columns))
 
 
 class StoreWriter:
@@ -139,7 +144,7 @@ class StoreWriter:
         self.token_ids = NpyFile(out / "token_ids.npy", (self.n_tokens,), "int64")
         self.arrays: dict[str, tuple[str, NpyFile]] = {}
         self.extras = [c for c in df.columns if c not in META_COLUMNS]
-        self.schema = meta_schema(df, self.extras)
+        self.schema = meta_schema(df, self.extras, getattr(bundle, "output_kind", "logits"))
         self.meta_file = pa.OSFile(str(out / "meta.arrows.part"), "wb")
         self.meta: Any = pa.ipc.new_stream(self.meta_file, self.schema)
 
@@ -175,38 +180,35 @@ class StoreWriter:
                     Mention("dtype", "float32"))
             file.write(start if kind == "sentence" else t0, values)
         self.token_ids.write(t0, _valid_ids(batch, lengths, t1 - t0))
-        self.meta.write_table(self._meta_rows(start, stop, lengths, logits))
+        self.meta.write_table(self._meta_rows(start, stop, lengths, logits, batch))
 
-    def _meta_rows(self, start: int, stop: int, lengths: np.ndarray,
-                   logits: torch.Tensor) -> pa.Table:
-        probs = torch.softmax(logits.detach().float().cpu(), dim=-1)
-        probability, predicted = probs.max(dim=-1)
-        names = list(self.bundle.labels)
-        pred_ids = predicted.numpy().astype(np.int64)
-        label_ids = np.array([self.label_ids.get(v, -1)
-                              for v in self.labels[start - self.base:stop - self.base]])
+    def _meta_rows(self, start: int, stop: int, lengths: np.ndarray, output: Any,
+                   batch: dict[str, Any]) -> pa.Table:
         local = slice(start - self.base, stop - self.base)
-        tokens = [list(map(str, self.bundle.adapter.tokens(t))) for t in self.texts[local]]
+        texts = self.texts[local]
+        tokens = [list(map(str, self.bundle.adapter.tokens(t))) for t in texts]
         bad = [i for i, tok in enumerate(tokens) if len(tok) != lengths[i]]
         if bad:
             raise CaptureError(
                 f"row {start + bad[0]}: the adapter's tokens() gives {len(tokens[bad[0]])} tokens "
                 f"but its encoding has {lengths[bad[0]]} steps: fix the adapter's tokens()"
             )
+        label_ids = np.array([self.label_ids.get(v, -1)
+                              for v in self.labels[start - self.base:stop - self.base]])
         part = self.df.iloc[local]
         split = _strings(part["split"]) if "split" in part else [None] * len(part)
         columns: dict[str, Any] = {
-            "row": np.arange(start, stop), "text": self.texts[local],
+            "row": np.arange(start, stop), "text": [first_text(t) for t in texts],
             "label": self.labels[local], "label_id": label_ids, "length": lengths,
-            "split": split, "prediction": [names[i] if i < len(names) else str(i)
-                                                 for i in pred_ids],
-            "prediction_id": pred_ids, "probability": probability.numpy().astype(np.float64),
-            "correct": label_ids == pred_ids, "tokens": tokens,
+            "split": split, "tokens": tokens,
+            **prediction_columns(output, list(self.bundle.labels), label_ids),
         }
         for column in self.extras:
             values = part[column]
             as_text = pa.types.is_string(self.schema.field(str(column)).type)
             columns[str(column)] = _strings(values) if as_text else values.tolist()
+        columns.update(model_columns(self.schema, output, batch, texts,
+                                     self.bundle.adapter))
         return pa.Table.from_pydict(columns, schema=self.schema)
 
     def close(self, after_error: bool = False) -> None:
