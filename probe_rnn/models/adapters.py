@@ -174,7 +174,11 @@ class TokenizerAdapter:
             batch = self._encode_texts(firsts)
             second = self._encode_texts(seconds)
             return {**batch, "ids_2": second["ids"], "lengths_2": second["lengths"]}
-        return self._encode_texts([first_text(t) for t in texts])
+        if any(isinstance(t, tuple | list) for t in texts):
+            raise DataError("the table has two text columns but the model reads one text: "
+                            "name one column with ", Mention("text"), ", or load a model that "
+                            "reads two with ", Mention("texts", "2"))
+        return self._encode_texts([str(t) for t in texts])
 
     def _encode_texts(self, texts: list[str]) -> dict[str, Tensor]:
         tokenizer = self._require_tokenizer()
