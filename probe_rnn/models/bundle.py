@@ -113,6 +113,7 @@ class ModelBundle:
             "layout": getattr(self.adapter, "layout", None),
             "call": self.call,
             "returns": self.output_kind,
+            "texts": getattr(getattr(self.adapter, "feeding", None), "texts", 1),
             "batch_dependence": None if self.batch_check is None else {
                 k: self.batch_check.get(k) for k in ("per_row", "allowed", "sentence")},
             "embedding": self.embedding,
