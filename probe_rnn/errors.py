@@ -194,6 +194,11 @@ class AttributionError(ProbeRnnError, RuntimeError):
     """An attribution cannot be computed as asked."""
 
 
+class NoTargetError(AttributionError):
+    """The model returns nothing attribution can explain (an encoder's states, a pair score of
+    two texts): the attribution is skipped, with this as its note."""
+
+
 class ReportError(ProbeRnnError, RuntimeError):
     """A report cannot be built from the given run folder."""
 

@@ -12,7 +12,7 @@ import datetime as _dt
 import html
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,11 +27,18 @@ from probe_rnn.attribution.parts import ModelParts, find_parts
 from probe_rnn.attribution.probe_attribution import probe_token_attributions, view_function
 from probe_rnn.attribution.steps import STATE_BASELINES, StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
+from probe_rnn.attribution.targets import (
+    CONTINUATION,
+    TARGETS,
+    attribution_target,
+    continuation_loglik,
+)
 from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
 from probe_rnn.errors import DataError, Mention, ParameterError
 from probe_rnn.hashing import file_sha256
+from probe_rnn.models.adapters import model_output
 from probe_rnn.models.recurrent import module_kind
 from probe_rnn.validation import (
     SEED,
@@ -49,7 +56,6 @@ from probe_rnn.validation import (
 if TYPE_CHECKING:
     from probe_rnn.models import ModelBundle
 
-TARGETS = ("prediction", "label")
 _VIEWS = Names("names of state views (str)", example="output@last")
 #: What each argument of :func:`attribute` accepts (:mod:`probe_rnn.validation`).
 PARAMETER_CONSTRAINTS: dict[str, Any] = {
@@ -58,7 +64,7 @@ PARAMETER_CONSTRAINTS: dict[str, Any] = {
                   Items(Integral, "row numbers (int)", example=0, min_items=1),
                   allowed="None, a number of rows >= 1 or a non-empty list of row numbers"),
     "n_steps": Interval(int, 1, None), "internal_batch_size": Interval(int, 1, None),
-    "seed": SEED, "target": Options(TARGETS), "state_steps": Interval(int, 1, None),
+    "seed": SEED, "target": [None, Options(TARGETS)], "state_steps": Interval(int, 1, None),
     "state_baseline": Options(STATE_BASELINES), "neuron_views": [None, _VIEWS],
     "top_k": Interval(int, 1, None),
     "probes": [None, Instance(Mapping, "a dict of fitted probes by view", example={})],
@@ -130,11 +136,14 @@ def select_rows(df: pd.DataFrame, rows: int | Sequence[int] | None, seed: int) -
     return np.sort(np.asarray(order, dtype=np.int64))
 
 
-def _parts(bundle: ModelBundle) -> ModelParts:
+def _parts(bundle: ModelBundle, target: str = "prediction") -> ModelParts:
     model, adapter = bundle.model, bundle.adapter
 
     def forward(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return adapter.forward(model, {"ids": ids, "lengths": lengths})
+        batch = {"ids": ids, "lengths": lengths}
+        if target == "continuation":
+            return continuation_loglik(model_output(adapter, model, batch).values, ids, lengths)
+        return adapter.forward(model, batch)
 
     return find_parts(model, forward, embedding=getattr(bundle, "embedding", None),
                       layout=getattr(adapter, "layout", "batch"),
@@ -143,6 +152,8 @@ def _parts(bundle: ModelBundle) -> ModelParts:
 
 
 def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: str):
+    if target == "continuation":
+        return torch.zeros(len(df), dtype=torch.long)
     if target == "prediction":
         return logits.argmax(1)
     index = {name: i for i, name in enumerate(labels)}
@@ -158,7 +169,7 @@ def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: 
 def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method: str = "ig",
               rows: int | Sequence[int] | None = None, n_steps: int = 50,
               internal_batch_size: int = 512, seed: int = 0, progress: Progress | None = None,
-              *, target: str = "prediction", state_steps: int = 16,
+              *, target: str | None = None, state_steps: int = 16,
               state_baseline: str = "zero", neuron_views: Sequence[str] | None = None,
               top_k: int = 10, probes: dict[str, Any] | None = None,
               probe_views: Sequence[str] | None = None, probe_rows: int = 2000
@@ -174,7 +185,8 @@ def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method
     n_steps : IG steps for tokens and probes; ``state_steps``: IG steps per state (Gauss-Legendre
         nodes; the per-step ablation check reports whether they suffice).
     internal_batch_size : rows per forward pass inside Captum (bounds memory).
-    target : attribute the ``prediction`` (default) or the gold ``label`` logit.
+    target : a classifier's ``prediction`` (default) or ``label`` logit; a language model's
+        ``continuation`` (:mod:`probe_rnn.attribution.targets`); none: NoTargetError.
     neuron_views : views to rank units of (default: output@last, every h_n and c_n).
     probes : fitted linear probes by view (the pipeline passes the probes its probing measured,
         :mod:`probe_rnn.probing.exported`); missing views get a standardised logistic
@@ -185,15 +197,17 @@ def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method
     progress : called as ``progress(done, total, what)`` after each stage.
     """
     validate_params(PARAMETER_CONSTRAINTS, locals())
+    target = attribution_target(bundle, target)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").unlink(missing_ok=True)
     torch.manual_seed(seed)
     picked = select_rows(df, rows, seed)
     sub = df.iloc[picked].reset_index(drop=True)
-    parts = _parts(bundle)
+    parts = _parts(bundle, target)
     ids, lengths, logits = _predict(bundle, parts, sub)
     targets = _targets(sub, list(bundle.labels), logits, target).to(parts.device)
+    bundle = replace(bundle, labels=[CONTINUATION]) if target == "continuation" else bundle
     say = progress or (lambda *_: None)
     tok = token_attributions(parts, ids, lengths, targets, method=method, n_steps=n_steps,
                              internal_batch_size=internal_batch_size)

@@ -19,8 +19,10 @@ import torch
 from probe_rnn.capture.diagnosis import ModuleDiagnosis, naive_expression
 from probe_rnn.capture.recorder import record
 from probe_rnn.capture.recurrent_sites import Site, forward_sites, module_roles, site_lengths
+from probe_rnn.data.text_pairs import model_inputs
 from probe_rnn.errors import CaptureError, DataError
 from probe_rnn.hashing import sha256
+from probe_rnn.models.adapters import model_output
 from probe_rnn.models.recurrent import cell_kind, recurrent_modules
 from probe_rnn.validation import Interval, check_param
 
@@ -152,8 +154,9 @@ class KernelCheck:
 def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list[str],
              verify: str) -> Iterator[tuple[dict[str, Any], list[tuple[Site, RecurrentStates]],
                                             Any]]:
-    """Forward every batch once under ``record``; yield ``(batch, sites, logits)``, ``sites``
-    the forward's :class:`~probe_rnn.capture.recurrent_sites.Site` and states, in execution order.
+    """Forward every batch once under ``record``; yield ``(batch, sites, output)``, ``sites``
+    the forward's :class:`~probe_rnn.capture.recurrent_sites.Site` and states, in execution order,
+    ``output`` the model's return read as a :class:`~probe_rnn.models.outputs.ModelOutput`.
     Close it (:func:`contextlib.closing`) so its hooks come off also when the caller fails.
 
     The first forward's calls are all compared with the fused kernel (each may be a site);
@@ -172,10 +175,10 @@ def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list
                 with record(model, names, verify) as batch_rec:
                     if index == 0:
                         batch_rec.check_first_forward()
-                    logits = adapter.forward(model, batch)
+                    logits = model_output(adapter, model, batch)
                 yield batch, _sites(bundle, batch_rec, names, roles, batch), logits
             else:
-                logits = adapter.forward(model, batch)
+                logits = model_output(adapter, model, batch)
                 yield batch, _sites(bundle, rec, names, roles, batch), logits
                 rec.clear()
 
@@ -277,7 +280,7 @@ def diagnose(
     names = list(modules) if modules is not None else list(recurrent_modules(bundle.model))
     if not names:
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU module: nothing to diagnose")
-    batches = encode_batches(bundle, [str(t) for t in df["text"]], batch_size)
+    batches = encode_batches(bundle, model_inputs(df), batch_size)
     tables: dict[str, ModuleDiagnosis] = {}
     with closing(recorded(bundle, batches, names, "first")) as steps:
         for batch, sites, _ in steps:

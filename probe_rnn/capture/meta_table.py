@@ -14,14 +14,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from probe_rnn.capture.model_columns import model_fields
+
 META_COLUMNS = ("row", "text", "label", "label_id", "length", "split", "prediction",
                 "prediction_id", "probability", "correct", "tokens")
 
 
-def meta_schema(df: pd.DataFrame, extras: list[str], pair: bool = False) -> pa.Schema:
+def meta_schema(df: pd.DataFrame, extras: list[str], pair: bool = False,
+                kind: str = "logits") -> pa.Schema:
     """Arrow schema of ``meta.parquet``: the fixed columns (and ``length_2``, text 2's tokens,
     when ``pair``: the batches have a second text), then the table's extra columns (typed
-    from the whole column; columns Arrow cannot type are stored as strings)."""
+    from the whole column; columns Arrow cannot type are stored as strings), then the columns
+    of what a model returning ``kind`` gives (:func:`~probe_rnn.capture.model_columns.
+    model_fields`)."""
     fields = [
         pa.field("row", pa.int64()), pa.field("text", pa.string()), pa.field("label", pa.string()),
         pa.field("label_id", pa.int64()), pa.field("length", pa.int64()),
@@ -33,13 +38,13 @@ def meta_schema(df: pd.DataFrame, extras: list[str], pair: bool = False) -> pa.S
         fields.append(pa.field("length_2", pa.int64()))
     for column in extras:
         try:
-            kind = pa.Array.from_pandas(df[column]).type
+            typed = pa.Array.from_pandas(df[column]).type
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            kind = pa.string()
-        if pa.types.is_dictionary(kind):
-            kind = kind.value_type
-        fields.append(pa.field(str(column), pa.string() if pa.types.is_null(kind) else kind))
-    return pa.schema(fields)
+            typed = pa.string()
+        if pa.types.is_dictionary(typed):
+            typed = typed.value_type
+        fields.append(pa.field(str(column), pa.string() if pa.types.is_null(typed) else typed))
+    return pa.schema(fields + model_fields(kind, pair))
 
 
 def stream_to_parquet(streams: list[Path], target: Path, rows_per_group: int = 16384) -> None:

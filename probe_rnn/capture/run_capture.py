@@ -37,6 +37,7 @@ from probe_rnn.capture.store import (
     reusable_store,
 )
 from probe_rnn.capture.store_writer import StoreWriter
+from probe_rnn.data.text_pairs import model_inputs
 from probe_rnn.errors import DataError
 from probe_rnn.hashing import data_checksum
 from probe_rnn.validation import Instance, Interval, Names, Options, PathLike, validate_params
@@ -246,4 +247,4 @@ def _texts_and_labels(df: pd.DataFrame) -> tuple[list[str], list[str]]:
         )
     if len(df) == 0:
         raise DataError("the table is empty: give at least one row to capture")
-    return [str(t) for t in df["text"]], [str(v) for v in df["label"]]
+    return model_inputs(df), [str(v) for v in df["label"]]

@@ -38,11 +38,13 @@ from probe_rnn.capture.meta_table import (
     stream_to_parquet,
     strings,
 )
+from probe_rnn.capture.model_columns import model_columns, prediction_columns
 from probe_rnn.capture.recurrent_sites import check_requested, real_tokens, site_views
 from probe_rnn.capture.store import view_file_name
 from probe_rnn.catalogue import OUTPUT_NAIVE_LAST, site_view
 from probe_rnn.errors import CaptureError, Mention, StorageRangeError
 from probe_rnn.hashing import file_sha256, sha256
+from probe_rnn.models.adapters import first_text
 
 if TYPE_CHECKING:
     from probe_rnn.capture.recurrent_sites import Site
@@ -132,7 +134,8 @@ class StoreWriter:
         self.sources: dict[str, tuple[str | None, str, int | None, int]] = {}
         self.extras = [c for c in df.columns if c not in META_COLUMNS
                        and not (lengths_2 is not None and c == "length_2")]
-        self.schema = meta_schema(df, self.extras, lengths_2 is not None)
+        self.schema = meta_schema(df, self.extras, lengths_2 is not None,
+                                  getattr(bundle, "output_kind", "logits"))
         self.meta_file = pa.OSFile(str(out / "meta.arrows.part"), "wb")
         self.meta: Any = pa.ipc.new_stream(self.meta_file, self.schema)
 
@@ -177,7 +180,7 @@ class StoreWriter:
         return self.n_tokens if site.text == 1 else len(self.texts) * states.time
 
     def write_batch(self, start: int, batch: dict[str, Any],
-                    sites: list[tuple[Site, RecurrentStates]], logits: torch.Tensor) -> None:
+                    sites: list[tuple[Site, RecurrentStates]], logits: Any) -> None:
         from probe_rnn.capture.views import sentence_view, token_view
 
         stop = start + int(batch["lengths"].shape[0])
@@ -210,7 +213,7 @@ class StoreWriter:
             s0, s1 = int(self.offsets_2[start]), int(self.offsets_2[stop])
             self.token_ids_2.write(s0, _valid_ids(batch, self.lengths_2[start:stop], s1 - s0,
                                                   key="ids_2"))
-        self.meta.write_table(self._meta_rows(start, stop, lengths, logits))
+        self.meta.write_table(self._meta_rows(start, stop, lengths, logits, batch))
 
     def _lengths(self, text: int | None, start: int, stop: int, states: RecurrentStates
                  ) -> np.ndarray:
@@ -225,31 +228,26 @@ class StoreWriter:
             return int(self.offsets_2[start])
         return int(self.offsets[start]) if text == 1 else start * steps
 
-    def _meta_rows(self, start: int, stop: int, lengths: np.ndarray,
-                   logits: torch.Tensor) -> pa.Table:
-        probs = torch.softmax(logits.detach().float().cpu(), dim=-1)
-        probability, predicted = probs.max(dim=-1)
-        names = list(self.bundle.labels)
-        pred_ids = predicted.numpy().astype(np.int64)
-        label_ids = np.array([self.label_ids.get(v, -1)
-                              for v in self.labels[start - self.base:stop - self.base]])
+    def _meta_rows(self, start: int, stop: int, lengths: np.ndarray, output: Any,
+                   batch: dict[str, Any]) -> pa.Table:
         local = slice(start - self.base, stop - self.base)
-        tokens = [list(map(str, self.bundle.adapter.tokens(t))) for t in self.texts[local]]
+        texts = self.texts[local]
+        tokens = [list(map(str, self.bundle.adapter.tokens(t))) for t in texts]
         bad = [i for i, tok in enumerate(tokens) if len(tok) != lengths[i]]
         if bad:
             raise CaptureError(
                 f"row {start + bad[0]}: the adapter's tokens() gives {len(tokens[bad[0]])} tokens "
                 f"but its encoding has {lengths[bad[0]]} steps: fix the adapter's tokens()"
             )
+        label_ids = np.array([self.label_ids.get(v, -1)
+                              for v in self.labels[start - self.base:stop - self.base]])
         part = self.df.iloc[local]
         split = strings(part["split"]) if "split" in part else [None] * len(part)
         columns: dict[str, Any] = {
-            "row": np.arange(start, stop), "text": self.texts[local],
+            "row": np.arange(start, stop), "text": [first_text(t) for t in texts],
             "label": self.labels[local], "label_id": label_ids, "length": lengths,
-            "split": split, "prediction": [names[i] if i < len(names) else str(i)
-                                                 for i in pred_ids],
-            "prediction_id": pred_ids, "probability": probability.numpy().astype(np.float64),
-            "correct": label_ids == pred_ids, "tokens": tokens,
+            "split": split, "tokens": tokens,
+            **prediction_columns(output, list(self.bundle.labels), label_ids),
         }
         if self.lengths_2 is not None:
             columns["length_2"] = self.lengths_2[start:stop]
@@ -257,6 +255,8 @@ class StoreWriter:
             values = part[column]
             as_text = pa.types.is_string(self.schema.field(str(column)).type)
             columns[str(column)] = strings(values) if as_text else values.tolist()
+        columns.update(model_columns(self.schema, output, batch, texts,
+                                     self.bundle.adapter))
         return pa.Table.from_pydict(columns, schema=self.schema)
 
     def close(self, after_error: bool = False) -> None:

@@ -139,6 +139,13 @@ class TableSource:
         """The table and its source name (:func:`load_data`)."""
         return load_data(self.data, self.dataset, self.text, self.label)
 
+    @property
+    def texts(self) -> int | None:
+        """2 when ``--text`` names two columns (``a,b``), else None (the model decides)."""
+        from probe_rnn.data.text_pairs import text_columns
+
+        return 2 if "," in self.text and len(text_columns(self.text)) == 2 else None
+
 
 _TABLE_OPTIONS: dict[str, Any] = {"data": DataOpt, "dataset": DatasetOpt, "text": TextOpt,
                                   "label": LabelOpt}

@@ -82,24 +82,28 @@ class ModelSource:
                                  "of the model's outputs", shown(labels))
         return names
 
-    def load(self, checkpoint: Path) -> ModelBundle:
-        """Load the plugins, check the options, then load the checkpoint as they say."""
+    def load(self, checkpoint: Path, texts: int | None = None) -> ModelBundle:
+        """Load the plugins, check the options, then load the checkpoint as they say
+        (``texts``: 2 when the command's table names two text columns, ``--text a,b``)."""
         from probe_rnn.commands.common import load_plugins
         from probe_rnn.models import load_model
 
         load_plugins(self.plugins)
         self.check()
-        return load_model(checkpoint, **{**self.load_options, "labels": self.label_names()})
+        return load_model(checkpoint, **{**self.load_options, "labels": self.label_names()},
+                          texts=texts)
 
 
-    def check_rows(self, bundle: ModelBundle, texts: Any) -> None:
-        """The batch-dependence check on the command's texts, before any work
+    def check_rows(self, bundle: ModelBundle, df: Any) -> None:
+        """The batch-dependence check on the command's table's texts (pairs with two text
+        columns), before any work
         (:func:`~probe_rnn.models.batch_dependence.check_batch_dependence`): a model whose
         rows mix is a one-line error, or with ``--allow-batch-dependence`` a warning line."""
         from probe_rnn.commands.common import say
+        from probe_rnn.data.text_pairs import model_inputs
         from probe_rnn.models.batch_dependence import check_batch_dependence
 
-        result = check_batch_dependence(bundle, list(texts),
+        result = check_batch_dependence(bundle, model_inputs(df),
                                         allow=self.allow_batch_dependence)
         if result["per_row"] is False:
             say(f"warning: {result['sentence']}; going on as --allow-batch-dependence asks "

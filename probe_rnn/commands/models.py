@@ -148,7 +148,9 @@ def inspect_cmd(
 
     With --data or --dataset, also print the output-vs-hidden diagnosis measured on that data.
     """
-    bundle = source.load(checkpoint)
+    from probe_rnn.data.text_pairs import text_columns
+
+    bundle = source.load(checkpoint, 2 if len(text_columns(text)) == 2 else None)
     print_model_card(bundle.card())
     if data is not None or dataset is not None:
         from probe_rnn.capture import diagnose
@@ -156,7 +158,7 @@ def inspect_cmd(
 
         df, origin = load_data(data, dataset, text, label)
         df = sample_table(df, max_rows, seed)
-        source.check_rows(bundle, df["text"])
+        source.check_rows(bundle, df)
         typer.echo(f"batch check: {bundle.batch_check['sentence']}")
         print_diagnosis(diagnose(bundle, df, batch_size=batch_size), origin)
 

@@ -39,7 +39,13 @@ def print_model_card(card: dict[str, Any]) -> None:
         out.print(f"called as: {card['call']}")
     if card.get("embedding"):
         out.print(f"token embedding: {card['embedding']}")
-    out.print(f"labels ({len(card['labels'])}): {', '.join(card['labels'])}")
+    returns = card.get("returns") or "logits"
+    if returns != "logits":
+        from probe_rnn.models.outputs import OUTPUT_WORDS
+
+        out.print(f"returns: {OUTPUT_WORDS.get(returns, returns)}")
+    if card["labels"] or returns == "logits":
+        out.print(f"labels ({len(card['labels'])}): {', '.join(card['labels'])}")
     if card["meta"]:
         meta = Table(title="how it was trained", show_header=False)
         for key, value in card["meta"].items():

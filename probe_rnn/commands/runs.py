@@ -101,9 +101,9 @@ def probe_cmd(
                  seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
                  "probe_rows": probe_rows}
     with cluster(scheduler) as client:
-        bundle = source.load(checkpoint)  # loads --plugins and ./probes first
+        bundle = source.load(checkpoint, table.texts)  # loads --plugins and ./probes first
         df, origin = table.load()
-        source.check_rows(bundle, df["text"])
+        source.check_rows(bundle, df)
         result = probe(bundle, df, out, settings, source=origin, arguments=arguments,
                               say=say, progress=Progress(quiet=quiet), client=client)
     stdout().print(headline_table(result.results))

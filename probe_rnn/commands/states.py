@@ -60,10 +60,10 @@ def capture_cmd(
     columns = ("capture", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     done = {"batches": 0}
     with cluster(scheduler) as client:
-        bundle = source.load(checkpoint)
+        bundle = source.load(checkpoint, table.texts)
         df, _ = table.load()
         df = sample_table(df, max_rows, seed)
-        source.check_rows(bundle, df["text"])
+        source.check_rows(bundle, df)
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("capture", total=len(df))
 
@@ -101,8 +101,11 @@ def attribute_cmd(
                                        "attributions.")] = 50,
     state_steps: Annotated[int, typer.Option(
         "--state-steps", min=1, help="Integration steps of per-step state attributions.")] = 16,
-    target: Annotated[str, typer.Option(
-        help="Attribute the 'prediction' or the gold 'label' logit.")] = "prediction",
+    target: Annotated[str | None, typer.Option(
+        help="What to explain: a classifier's 'prediction' (its default) or gold 'label' logit; "
+             "a language model's 'continuation' (its default: the log-likelihood of each row's "
+             "own next tokens). A model with neither is skipped with a note.",
+        show_default=False)] = None,
     source: ModelSource = ModelSource(),
     table: TableSource = TableSource(),
     seed: SeedOpt = 0,
@@ -117,13 +120,19 @@ def attribute_cmd(
             picked = [int(v) for v in split_list(ids, "--ids") or []]
         except ValueError:
             raise ConfigError(f"--ids must be comma-separated row numbers; got {ids!r}") from None
-    bundle = source.load(checkpoint)
+    bundle = source.load(checkpoint, table.texts)
     df, _ = table.load()
-    source.check_rows(bundle, df["text"])
-    result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps, seed=seed,
-                       state_steps=state_steps,
-                       target=target, progress=lambda done, total, what: say(
-                           f"[{done}/{total}] {what} done"))
+    source.check_rows(bundle, df)
+    from probe_rnn.errors import NoTargetError
+
+    try:
+        result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps,
+                           seed=seed, state_steps=state_steps, target=target,
+                           progress=lambda done, total, what: say(
+                               f"[{done}/{total}] {what} done"))
+    except NoTargetError as exc:  # nothing to explain: said, exit 0
+        typer.echo(str(exc))
+        return
     typer.echo(attribution_lines(result, method))
     typer.echo(f"files: {result.path}")
 

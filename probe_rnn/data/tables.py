@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from probe_rnn.data.table_checks import DuplicateKey, check_header, unique_keys
+from probe_rnn.data.text_pairs import SECOND_TEXT, text_columns
 from probe_rnn.errors import DataError, InputFileError, Mention
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
@@ -77,12 +78,15 @@ def read_table(path: str | Path, text: str = "text", label: str = "label") -> pd
         File ending in ``.csv``, ``.tsv``, ``.jsonl``, ``.json`` or ``.parquet`` (text formats
         optionally compressed: ``.gz``, ``.bz2``, ``.xz``).
     text, label
-        Names of the text and label columns in the file (the CLI's ``--text`` / ``--label``).
+        Names of the text and label columns in the file (the CLI's ``--text`` / ``--label``);
+        ``text="a,b"`` names two text columns (a pair model's texts, an encoder-decoder's source
+        and target), read into ``text`` and ``text_2``.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``text`` (str), ``label`` (str) and ``split`` when the file has a ``split``
+        Columns ``text`` (str), ``text_2`` with two text columns, ``label`` (str) and ``split``
+        when the file has a ``split``
         column; a fresh ``RangeIndex`` in file order, shape ``(rows, 2 or 3)``.
 
     Raises
@@ -118,7 +122,7 @@ def check_table(
     df
         Any DataFrame holding the text and label columns (and optionally ``split``).
     text, label
-        Column names of the text and the label.
+        Column names of the text (or two, ``"a,b"``) and the label.
     source
         Name used in error messages (a file name, ``"dataset:names"``, ...).
 
@@ -127,19 +131,23 @@ def check_table(
     pandas.DataFrame
         A new frame with columns ``text``, ``label`` (+ ``split``), ``RangeIndex``.
     """
-    if text == label:
-        raise DataError(f"{source}: text and label are both the column {text!r}; "
+    columns = text_columns(text, df.columns)
+    if label in columns:
+        raise DataError(f"{source}: text and label are both the column {label!r}; "
                         "pass different ", Mention("text"), " and ", Mention("label"),
                         " columns")
-    for role, column in (("text", text), ("label", label)):
+    for role, column in [*(("text", c) for c in columns), ("label", label)]:
         if column not in df.columns:
             raise DataError(_missing_column_message(source, role, column, df.columns))
     if len(df) == 0:
         raise DataError(f"{source} has no rows; add rows with a text and a label")
     out = pd.DataFrame({
-        "text": _normalise_texts(df[text].tolist(), source, text),
+        "text": _normalise_texts(df[columns[0]].tolist(), source, columns[0]),
         "label": _normalise_labels(df[label].tolist(), source, label),
     })
+    if len(columns) == 2:  # a pair (a, b), or an encoder-decoder's source and target
+        out.insert(1, SECOND_TEXT, _normalise_texts(df[columns[1]].tolist(), source,
+                                                    columns[1]))
     if "split" in df.columns and "split" not in (text, label):
         out["split"] = normalise_splits(df["split"].tolist(), source)
     return out

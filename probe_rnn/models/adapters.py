@@ -52,6 +52,7 @@ from probe_rnn.errors import (
     ProbeRnnError,
 )
 from probe_rnn.models.feeding import Feeding, one_hot_embedding, sorted_packing
+from probe_rnn.models.outputs import ModelOutput, classifier_logits, read_output
 from probe_rnn.plugins import register_adapter, registry
 from probe_rnn.validation import Interval, check_param, shown
 
@@ -112,24 +113,17 @@ def last_module(model: nn.Module) -> Iterator[list[nn.Module]]:
 
 
 def as_logits(out: Any, batch: int, last: Sequence[nn.Module] = ()) -> Tensor:
-    """The model's return value as logits ``(batch, n_labels)`` (see the module docstring).
-    ``last``: from :func:`last_module`; a model ending in ``nn.Sigmoid`` (one output per row,
-    trained with ``BCELoss``) has its probabilities ``p`` read as the logit ``log(p/(1-p))``, one
-    ending in ``nn.Softmax`` as the logits ``log p``."""
+    """The model's return value as classifier logits ``(batch, n_labels)`` (see the module
+    docstring). ``last``: from :func:`last_module`; a model ending in ``nn.Sigmoid`` (one output
+    per row, trained with ``BCELoss``) has its probabilities ``p`` read as the logit
+    ``log(p/(1-p))``, one ending in ``nn.Softmax`` as the logits ``log p``. Other kinds of
+    return (scores, per-step logits, states) are read by
+    :func:`probe_rnn.models.outputs.read_output`."""
     if isinstance(out, tuple | list) and out and isinstance(out[0], Tensor):
         out = out[0]
     if not isinstance(out, Tensor):
         raise TypeError(f"it returned a {type(out).__name__}, not a tensor of logits")
-    ending = type(last[-1]) if last else None
-    if ending in (nn.Sigmoid, nn.Softmax) and out.is_floating_point():
-        p = out.clamp(1e-7, 1 - 1e-7) if ending is nn.Sigmoid else out.clamp_min(1e-12)
-        out = torch.log(p) - torch.log1p(-p) if ending is nn.Sigmoid else torch.log(p)
-    if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1):
-        half = out.reshape(-1, 1) / 2
-        out = torch.cat([-half, half], dim=1)
-    if out.dim() != 2 or out.shape[0] != batch:
-        raise TypeError(f"it returned shape {tuple(out.shape)}, not logits ({batch}, n_labels)")
-    return out
+    return classifier_logits(out, batch, last)
 
 
 class TokenizerAdapter:
@@ -142,8 +136,8 @@ class TokenizerAdapter:
     layout : "batch" or "time"
         Whether the model reads ids ``(batch, time)`` or ``(time, batch)``.
     feeding : Feeding, optional
-        BOS/EOS, fixed-length padding, one-hot inputs, sorted rows, a batch-size argument
-        (:mod:`probe_rnn.models.feeding`); default none of them.
+        BOS/EOS, fixed-length padding, one-hot inputs, sorted rows, a batch-size argument, an
+        initial state, a second text (:mod:`probe_rnn.models.feeding`); default none of them.
     """
 
     name = "tokenizer"
@@ -169,49 +163,90 @@ class TokenizerAdapter:
                 Mention("factory"))
         return self.tokenizer
 
-    def encode(self, texts: list[str]) -> dict[str, Tensor]:
-        """``{"ids": LongTensor (batch, time), "lengths": LongTensor (batch,)}``."""
+    def encode(self, texts: list[Any]) -> dict[str, Tensor]:
+        """``{"ids": LongTensor (batch, time), "lengths": LongTensor (batch,)}``; for a model
+        reading two texts (``feeding.texts == 2``), ``texts`` are pairs ``(a, b)`` and the batch
+        also holds ``ids_2`` and ``lengths_2`` of the second texts."""
         if len(texts) == 0:
             raise DataError("cannot encode an empty list of texts: pass at least one text")
+        if self.feeding.texts == 2:
+            firsts, seconds = split_pairs(texts)
+            batch = self._encode_texts(firsts)
+            second = self._encode_texts(seconds)
+            return {**batch, "ids_2": second["ids"], "lengths_2": second["lengths"]}
+        if any(isinstance(t, tuple | list) for t in texts):
+            raise DataError("the table has two text columns but the model reads one text: "
+                            "name one column with ", Mention("text"), ", or load a model that "
+                            "reads two with ", Mention("texts", "2"))
+        return self._encode_texts([str(t) for t in texts])
+
+    def _encode_texts(self, texts: list[str]) -> dict[str, Tensor]:
         tokenizer = self._require_tokenizer()
         ids, lengths = tokenizer.encode_batch(list(texts))
         ids, lengths = self.feeding.frame(ids, lengths, getattr(tokenizer, "pad_id", 0))
         return {"ids": ids, "lengths": lengths}
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: Any) -> list[str]:
         """The tokenizer's tokens of ``text`` (unknown tokens keep their own spelling), with
-        the BOS/EOS the model reads."""
-        return self.feeding.frame_tokens(self._require_tokenizer().tokenize(text))
+        the BOS/EOS the model reads; of the first text of a pair."""
+        return self.feeding.frame_tokens(self._require_tokenizer().tokenize(first_text(text)))
 
     def forward(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
-        """Call ``model(ids, lengths)`` (or ``model(ids)``), ids in the model's layout."""
-        device, feed = _model_device(model), self.feeding
-        ids, lengths = batch["ids"], batch["lengths"]
-        moved = (ids.t() if self.layout == "time" else ids).to(device)
-        if self.input_embedding is not None:
-            valid = torch.arange(ids.shape[1])[None, :] < lengths[:, None]
-            valid = (valid.t() if self.layout == "time" else valid).to(device)
-            moved = self.input_embedding.to(device)(moved) * valid[..., None]
-        args = (moved, lengths.to(device)) if self.passes_lengths else (moved,)
-        extra = {feed.batch_arg: len(ids)} if feed.batch_arg else {}
+        """Class logits ``(batch, n_labels)`` of ``model`` on the batch; a model that returns
+        no class logits (an encoder, a pair score, per-step logits) is a
+        :class:`~probe_rnn.errors.ModelCallError` saying what it returns instead."""
+        out = self.run(model, batch)
+        if out.logits is None:
+            raise no_prediction(model, out.kind)
+        return out.logits
+
+    def run(self, model: nn.Module, batch: dict[str, Tensor]) -> ModelOutput:
+        """Call ``model`` on the batch as the feeding says (ids in the model's layout, the
+        lengths, the second text, an initial state, a batch size) and read what it returns
+        (:func:`~probe_rnn.models.outputs.read_output`)."""
+        from probe_rnn.models.arguments import describe_arguments, forward_arguments
+
+        args, kwargs = forward_arguments(self, model, batch)
+        rows, steps = int(batch["lengths"].shape[0]), int(batch["ids"].shape[1])
         try:
-            with (sorted_packing(model) if feed.sort else contextlib.nullcontext(),
+            with (sorted_packing(model) if self.feeding.sort else contextlib.nullcontext(),
                   last_module(model) as last):
-                return as_logits(model(*args, **extra), len(ids), last)
+                out = model(*args, **kwargs)
+                return read_output(out, rows, steps, texts=self.feeding.texts,
+                                   time_major=self.layout == "time", last=last)
         except ProbeRnnError:
             raise
         except Exception as exc:
-            what = "ids" if feed.one_hot is None else "one-hot inputs"
-            shapes = f"{what} {tuple(moved.shape)} ({self.layout}-major)"
-            if self.passes_lengths:
-                shapes += f" and lengths {tuple(lengths.shape)}"
-            if feed.batch_arg:
-                shapes += f" and {feed.batch_arg}={len(ids)}"
-            raise _call_failed(model, shapes, exc) from exc
+            raise _call_failed(model, describe_arguments(self, batch), exc) from exc
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(tokenizer={self.tokenizer!r}, layout={self.layout!r}, "
                 f"feeding={self.feeding!r})")
+
+
+def first_text(text: Any) -> str:
+    """The text of a row: itself, or the first text of a pair ``(a, b)``."""
+    return str(text[0]) if isinstance(text, tuple | list) else str(text)
+
+
+def split_pairs(texts: Sequence[Any]) -> tuple[list[str], list[str]]:
+    """``[(a, b), ...]`` -> ``([a, ...], [b, ...])``; a row that is not a pair is an error."""
+    bad = next((i for i, t in enumerate(texts)
+                if not (isinstance(t, tuple | list) and len(t) == 2)), None)
+    if bad is not None:
+        raise DataError(f"row {bad}: the model reads two texts but the row has one: name both "
+                        "columns with ", Mention("text", "a,b"))
+    return [str(a) for a, _ in texts], [str(b) for _, b in texts]
+
+
+def no_prediction(model: nn.Module, kind: str) -> ModelCallError:
+    """The error of asking a model without class logits for a prediction."""
+    from probe_rnn.models.outputs import OUTPUT_WORDS
+
+    return ModelCallError(
+        f"{type(model).__name__} is {OUTPUT_WORDS.get(kind, kind)}: it makes no class "
+        "prediction, so nothing that needs one (the prediction task, its accuracy, attribution "
+        "of a class logit) can be computed; capture and probing of its states need none")
 
 
 def _call_failed(model: nn.Module, shapes: str, exc: Exception) -> ModelCallError:
@@ -294,6 +329,16 @@ def make_adapter(spec: Any, tokenizer: Tokenizer | None, layout: str | None = No
             f"forward and tokens"
         )
     return spec
+
+
+def model_output(adapter: Any, model: nn.Module, batch: dict[str, Any]) -> ModelOutput:
+    """What ``model`` returns on ``batch`` through ``adapter``, read
+    (:class:`~probe_rnn.models.outputs.ModelOutput`): the built-in and collate adapters'
+    ``run``; a plugin adapter's ``forward`` returns class logits."""
+    run = getattr(adapter, "run", None)
+    if callable(run):
+        return run(model, batch)
+    return ModelOutput("logits", adapter.forward(model, batch))
 
 
 def iter_batches(

@@ -38,25 +38,39 @@ CHECK_ROWS = 8
 SCAN_ROWS = 512
 
 
-def _logits(bundle: ModelBundle, texts: list[str]) -> torch.Tensor:
+def _logits(bundle: ModelBundle, texts: list[Any]) -> torch.Tensor:
+    """What the model returns per row (logits, a pair score, per-step logits, an encoder's
+    states), flattened ``(rows, -1)``."""
+    from probe_rnn.models.adapters import model_output
+
     adapter = bundle.adapter
-    return adapter.forward(bundle.model, adapter.encode(texts)).detach().float().cpu()
+    values = model_output(adapter, bundle.model, adapter.encode(texts)).per_row()
+    if values is None:
+        return torch.zeros(len(texts), 0)
+    return values.detach().float().cpu()
 
 
-def _equal_length_rows(bundle: ModelBundle, texts: list[str]) -> tuple[list[str], int]:
-    """The largest group (ties: the longest rows) of equal-length texts, at most CHECK_ROWS."""
-    lengths = bundle.adapter.encode(texts)["lengths"].tolist()
-    counts = Counter(int(n) for n in lengths)
-    size, steps = max((c, n) for n, c in counts.items())
+def _equal_length_rows(bundle: ModelBundle, texts: list[Any]) -> tuple[list[Any], int]:
+    """The largest group (ties: the longest rows) of equal-length texts, at most CHECK_ROWS
+    (a pair's rows: both texts of equal length)."""
+    batch = bundle.adapter.encode(texts)
+    lengths = batch["lengths"].tolist()
+    seconds = batch["lengths_2"].tolist() if "lengths_2" in batch else [0] * len(lengths)
+    keys = [(int(n), int(m)) for n, m in zip(lengths, seconds, strict=True)]
+    counts = Counter(keys)
+    size, key = max((c, k) for k, c in counts.items())
     if size < 2:
         return [], 0
-    group = [t for t, n in zip(texts, lengths, strict=True) if int(n) == steps]
-    return group[:CHECK_ROWS], steps
+    group = [t for t, k in zip(texts, keys, strict=True) if k == key]
+    return group[:CHECK_ROWS], key[0]
 
 
 @torch.no_grad()
-def _compare(bundle: ModelBundle, group: list[str]) -> dict[str, Any]:
+def _compare(bundle: ModelBundle, group: list[Any]) -> dict[str, Any]:
     together = _logits(bundle, group)
+    if together.shape[1] == 0:  # an encoder whose return has no row dimension
+        return {"max_difference": 0.0, "tolerance": 0.0, "rows_differing": 0,
+                "predictions_changed": 0, "alone": "nothing per row to compare"}
     reverse = _logits(bundle, group[::-1]).flip(0)
     diff = (together - reverse).abs().amax(dim=1)
     flips = together.argmax(1) != reverse.argmax(1)
@@ -76,14 +90,16 @@ def _compare(bundle: ModelBundle, group: list[str]) -> dict[str, Any]:
 
 def check_batch_dependence(bundle: ModelBundle, texts: Sequence[str], *,
                            allow: bool = False) -> dict[str, Any]:
-    """Check that each row's logits do not depend on its batch-mates (module docstring).
+    """Check that each row's outputs (logits, score, per-step logits, states) do not depend on
+    its batch-mates (module docstring).
 
     Parameters
     ----------
     bundle : ModelBundle
         The model with its adapter; the outcome is stored as ``bundle.batch_check``.
-    texts : sequence of str
-        The data's texts; the first :data:`SCAN_ROWS` are scanned for equal-length rows.
+    texts : sequence of str (or of pairs ``(a, b)``)
+        The data's texts (:func:`probe_rnn.data.model_inputs`); the first
+        :data:`SCAN_ROWS` are scanned for equal-length rows.
     allow : bool
         Go on when the model mixes rows (recorded as ``allowed``); default: raise.
 
@@ -95,7 +111,7 @@ def check_batch_dependence(bundle: ModelBundle, texts: Sequence[str], *,
         and ``sentence`` (plain text); ``checked`` is False, with ``sentence`` saying why,
         when no two scanned rows have the same length.
     """
-    scan = [str(t) for t in list(texts)[:SCAN_ROWS]]
+    scan = [t if isinstance(t, tuple | list) else str(t) for t in list(texts)[:SCAN_ROWS]]
     group, steps = _equal_length_rows(bundle, scan) if len(scan) >= 2 else ([], 0)
     if not group:
         result: dict[str, Any] = {
@@ -124,10 +140,10 @@ def describe_batch_check(result: dict[str, Any], model: str = "the model") -> st
     what = (f"{result['rows']} rows of {result['steps']} steps called as one batch, as one "
             f"batch in reverse order{'' if result.get('alone') else ' and each alone'}")
     if result["per_row"]:
-        return (f"{model} treats each row on its own: {what} give the same logits (max "
+        return (f"{model} treats each row on its own: {what} give the same outputs (max "
                 f"|difference| {result['max_difference']:.1e}, tolerance "
                 f"{result['tolerance']:.1e})")
-    return (f"{model} mixes the rows of a batch: {what} give logits up to "
+    return (f"{model} mixes the rows of a batch: {what} give outputs up to "
             f"{result['max_difference']:.3g} apart ({result['rows_differing']} of "
             f"{result['rows']} rows beyond the tolerance {result['tolerance']:.1e}, "
             f"{result['predictions_changed']} predictions change), so what probe-rnn reads as "

@@ -56,6 +56,9 @@ class ModelBundle:
         How to load this very model again in another process (a Dask worker): the checkpoint's
         absolute path and the loading options, or ``{"random_init": origin, "seed": s}``;
         None for a model built in memory (it is then shipped by value).
+    output_kind : str
+        What the model returns (:data:`~probe_rnn.models.outputs.OUTPUT_KINDS`): class
+        ``logits``, a pair ``score``, ``step-logits`` or ``states`` (an encoder, no prediction).
     batch_check : dict or None
         The outcome of :func:`~probe_rnn.models.batch_dependence.check_batch_dependence`
         (None until it ran): whether each row's logits are independent of its batch-mates.
@@ -74,6 +77,7 @@ class ModelBundle:
     call: str = ""
     origin: dict[str, Any] | None = None
     batch_check: dict[str, Any] | None = None
+    output_kind: str = "logits"
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -108,6 +112,8 @@ class ModelBundle:
             "adapter": type(self.adapter).__name__,
             "layout": getattr(self.adapter, "layout", None),
             "call": self.call,
+            "returns": self.output_kind,
+            "texts": getattr(getattr(self.adapter, "feeding", None), "texts", 1),
             "batch_dependence": None if self.batch_check is None else {
                 k: self.batch_check.get(k) for k in ("per_row", "allowed", "sentence")},
             "embedding": self.embedding,

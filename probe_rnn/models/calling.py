@@ -4,15 +4,15 @@ Three questions decide the call: what does ``forward`` take beside the ids (the 
 batch size, nothing), does it read ids ``(batch, time)`` or ``(time, batch)``, and must the rows
 of a batch be sorted by length? :func:`detect_call` answers them without adapter code:
 
-1. **the signature** gives the candidates, tried in this order: ``forward(ids)`` -> ids alone;
-   ``forward(ids, lengths)`` (any names, no default) -> ids and lengths; a second parameter
-   with a default -> ids alone first, then, when its name speaks of a batch size
-   (``batch_size``, ``bsz``), ``batch_size=`` the number of rows (the ``init_hidden(batch_size)``
-   pattern, whose ``h_0`` is otherwise sized by a stored ``self.batch_size``), else the
-   lengths; ``*args`` -> lengths, then ids alone;
+1. **the signature** gives the candidates (:mod:`probe_rnn.models.call_options`): ids alone,
+   ids and lengths, a batch size, an initial state (a language model's ``forward(input,
+   hidden)``), two texts (a pair model's ``forward(a, b)``, an encoder-decoder's
+   ``forward(src, trg)``);
 2. **one probing call** per candidate, on a batch of 3 rows by 5 steps (so batch and time cannot
-   be confused) whose lengths ``(3, 5, 2)`` are *not* sorted: a candidate is right when the call
-   succeeds, the recurrent module sees 3 sequences and the model returns 3 rows of logits. A
+   be confused) whose lengths ``(3, 5, 2)`` are *not* sorted (a second text: 3 rows by 4 steps):
+   a candidate is right when the call succeeds, the recurrent module sees 3 sequences and what
+   the model returns reads as logits, a pair score, per-step logits or an encoder's states
+   (:func:`~probe_rnn.models.outputs.read_output`; ``CallShape.kind``). A
    call that fails because ``pack_padded_sequence`` wants sorted lengths (the forward packs
    without ``enforce_sorted=False``) is tried again with the rows sorted, and then every batch
    is sorted for the call and its results put back in row order.
@@ -23,10 +23,8 @@ no candidate works, the error names the model's forward signature and what each 
 
 from __future__ import annotations
 
-import inspect
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -43,18 +41,22 @@ from probe_rnn.errors import (
 )
 from probe_rnn.models.adapters import LAYOUTS, IdsAdapter, IdsLengthsAdapter, forward_signature
 from probe_rnn.models.call_errors import explain_call_error
+from probe_rnn.models.call_options import Candidate, candidates
 from probe_rnn.models.feeding import Feeding
 from probe_rnn.models.recurrent import recurrent_modules
 from probe_rnn.validation import shown
 
 _PROBE_LENGTHS = (3, 5, 2)  # batch 3, time 5, not sorted (a packing model may need them sorted)
-_BATCH_SIZE_NAME = re.compile(r"batch|bsz", re.IGNORECASE)
+_PROBE_LENGTHS_2 = (4, 2, 3)  # the second text of a two-text call: another width
 _UNSORTED = "must be sorted in decreasing order"
 
 
 @dataclass(frozen=True)
 class CallShape:
-    """How the model is called: ``model(ids, lengths)`` or ``model(ids)``, in ``layout``."""
+    """How the model is called: ``model(ids, lengths)`` or ``model(ids)``, in ``layout``, with
+    one or two texts, an initial state, keywords; ``kind`` is what it returns
+    (:data:`~probe_rnn.models.outputs.OUTPUT_KINDS`), ``outputs`` the width of its logits (0
+    when it returns none)."""
 
     lengths: bool
     layout: str
@@ -62,6 +64,10 @@ class CallShape:
     outputs: int = 0
     batch_arg: str | None = None
     sort: bool = False
+    texts: int = 1
+    initial_state: str | None = None
+    teacher_forcing: str | None = None
+    kind: str = "logits"
 
     @property
     def adapter(self) -> str:
@@ -70,47 +76,27 @@ class CallShape:
 
     @property
     def call(self) -> str:
-        """``"model(ids, lengths)"``, ``"model(ids)"`` or ``"model(ids, batch_size=B)"``."""
+        """``"model(ids, lengths)"``, ``"model(ids)"``, ``"model(ids, batch_size=B)"``,
+        ``"model(a, b)"``, ``"model(ids, model.init_hidden(B))"`` ..."""
+        one = "ids, lengths" if self.lengths else "ids"
+        if self.texts == 2:
+            args = "a, a_lengths, b, b_lengths" if self.lengths else "a, b"
+        else:
+            args = one
+        if self.initial_state is not None:
+            args += (", model.init_hidden(B)" if self.initial_state == "init_hidden"
+                     else ", zeros")
         if self.batch_arg is not None:
-            return f"model(ids, {self.batch_arg}=B)"
-        return "model(ids, lengths)" if self.lengths else "model(ids)"
+            args += f", {self.batch_arg}=B"
+        if self.teacher_forcing is not None:
+            args += f", {self.teacher_forcing}=1.0"
+        return f"model({args})"
 
-
-def takes_lengths(model: nn.Module) -> bool | None:
-    """From ``forward``'s signature: False for one positional argument, True for two or more,
-    None when it cannot tell (``*args``, no signature)."""
-    try:
-        params = list(inspect.signature(model.forward).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return None
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is p.empty]
-    if len(required) > 2:
-        raise ModelCallError(
-            f"{forward_signature(model)} needs {len(required)} arguments; probe-rnn passes ids "
-            "and, optionally, lengths or a batch size: pass ", Mention("collate", "FILE.py:fn"),
-            ", a function from a list of texts to all of the forward's arguments (see the "
-            "README's 'Your own model')")
-    return len(positional) >= 2
-
-
-def call_options(model: nn.Module) -> list[tuple[bool, str | None]]:
-    """The calls to try, in order, as ``(passes lengths, batch-size parameter)`` (see the
-    module docstring)."""
-    passes = takes_lengths(model)
-    if passes is None:
-        return [(True, None), (False, None)]
-    if not passes:
-        return [(False, None)]
-    params = list(inspect.signature(model.forward).parameters.values())
-    second = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1]
-    if second.default is second.empty:
-        return [(True, None)]
-    if _BATCH_SIZE_NAME.search(second.name):
-        return [(False, None), (False, second.name)]
-    return [(False, None), (True, None)]
+    def feeding(self, feeding: Feeding) -> Feeding:
+        """``feeding`` with what this call decided (sorting, keywords, texts, state)."""
+        return feeding.but(batch_arg=self.batch_arg, sort=self.sort, texts=self.texts,
+                           initial_state=self.initial_state,
+                           teacher_forcing=self.teacher_forcing)
 
 
 def find_embedding(model: nn.Module, name: str | None = None) -> tuple[str, nn.Embedding] | None:
@@ -127,6 +113,9 @@ def find_embedding(model: nn.Module, name: str | None = None) -> tuple[str, nn.E
     for n, m in found:
         if n == "embedding":
             return n, m
+    encoders = [(n, m) for n, m in found if n.split(".")[0] in ("encoder", "enc")]
+    if len(found) > 1 and len(encoders) == 1:  # an encoder-decoder: the source's embedding
+        return encoders[0]
     if len(found) > 1:
         names = ", ".join(n for n, _ in found)
         raise ConfigError(f"the model has {len(found)} embeddings ({names}): name the token "
@@ -134,22 +123,31 @@ def find_embedding(model: nn.Module, name: str | None = None) -> tuple[str, nn.E
     return found[0] if found else None
 
 
-def _given_options(model: nn.Module, lengths: bool) -> list[tuple[bool, str | None]]:
+def _given_options(model: nn.Module, lengths: bool, texts: int | None) -> list[Candidate]:
     """The candidates that pass (or not) the lengths as the user said (``--adapter``)."""
     try:
-        found = [option for option in call_options(model) if option[0] == lengths]
+        found = [c for c in candidates(model, texts) if c.lengths == lengths]
     except ModelCallError:
         found = []
-    return found or [(lengths, None)]
+    return found or [Candidate(texts or 1, lengths)]
+
+
+def _probe_ids(vocab_size: int, pad_id: int, lengths: tuple[int, ...], salt: int
+               ) -> torch.Tensor:
+    usable = [i for i in range(min(vocab_size, 64)) if i != pad_id] or [0]
+    ids = torch.full((len(lengths), max(lengths)), pad_id, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = torch.tensor([usable[(row * 7 + t + salt) % len(usable)]
+                                     for t in range(n)])
+    return ids
 
 
 def _probe_batch(vocab_size: int, pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(_PROBE_LENGTHS)
-    usable = [i for i in range(min(vocab_size, 64)) if i != pad_id] or [0]
-    ids = torch.full((len(_PROBE_LENGTHS), width), pad_id, dtype=torch.long)
-    for row, n in enumerate(_PROBE_LENGTHS):
-        ids[row, :n] = torch.tensor([usable[(row * 7 + t) % len(usable)] for t in range(n)])
-    return {"ids": ids, "lengths": torch.tensor(_PROBE_LENGTHS)}
+    """3 rows of 5 steps, lengths not sorted; a second text of 4 steps for two-text calls."""
+    return {"ids": _probe_ids(vocab_size, pad_id, _PROBE_LENGTHS, 0),
+            "lengths": torch.tensor(_PROBE_LENGTHS),
+            "ids_2": _probe_ids(vocab_size, pad_id, _PROBE_LENGTHS_2, 3),
+            "lengths_2": torch.tensor(_PROBE_LENGTHS_2)}
 
 
 def _sequences_seen(module: nn.RNNBase, args: tuple) -> int | None:
@@ -165,37 +163,53 @@ def _sequences_seen(module: nn.RNNBase, args: tuple) -> int | None:
 
 def _try(model: nn.Module, shape: CallShape, batch: dict[str, torch.Tensor],
          rnn: nn.Module | None, feeding: Feeding,
-         known: list[tuple[Part, ...]] | None = None) -> tuple[tuple[Part, ...] | None, int]:
-    """(None, logits' width) when ``shape`` calls the model correctly, else (why not, 0);
-    a cause :func:`explain_call_error` knows is also appended to ``known``."""
-    feeding = feeding.but(batch_arg=shape.batch_arg, sort=shape.sort)
-    adapter = (IdsLengthsAdapter if shape.lengths else IdsAdapter)(None, shape.layout, feeding)
+         known: list[tuple[Part, ...]] | None = None) -> tuple[tuple[Part, ...] | None, str, int]:
+    """(None, kind, logits' width) when ``shape`` calls the model correctly, else (why not,
+    "", 0); a cause :func:`explain_call_error` knows is also appended to ``known``."""
+    adapter = (IdsLengthsAdapter if shape.lengths else IdsAdapter)(None, shape.layout,
+                                                                   shape.feeding(feeding))
     seen: list[int | None] = []
     handle = rnn.register_forward_hook(
         lambda m, a, _o: seen.append(_sequences_seen(m, a))) if rnn is not None else None
     try:
         with torch.no_grad():
-            logits = adapter.forward(model, batch)
+            out = adapter.run(model, batch)
     except ProbeRnnError as exc:  # the adapter's ModelCallError: report what the model raised
         cause = exc.__cause__ or exc
         raw = f"{type(cause).__name__}: {' '.join(str(cause).split())[:300]}"
         explained = None if _UNSORTED in raw else explain_call_error(model, cause)
         if explained is None:
-            return (raw,), 0  # an unsorted-packing failure stays raw: detect_call retries it
+            return (raw,), "", 0  # an unsorted-packing failure stays raw: detect_call retries
         if known is not None:
             known.append(explained)
-        return explained, 0
+        return explained, "", 0
     finally:
         if handle is not None:
             handle.remove()
     rows = len(batch["lengths"])
     if seen and seen[0] != rows:
-        return (f"its {type(rnn).__name__} read {seen[0]} sequences, not {rows}",), 0
-    return None, int(logits.shape[1])
+        return (f"its {type(rnn).__name__} read {seen[0]} sequences, not {rows}",), "", 0
+    width = 0 if out.logits is None else int(out.logits.shape[1])
+    return None, out.kind, width
+
+
+def _what(shape: CallShape) -> str:
+    """The call tried, in words: ``ids (3, 5) batch-major + lengths (3,)``."""
+    lay = shape.layout
+    what = f"ids {'(3, 5)' if lay == 'batch' else '(5, 3)'} {lay}-major"
+    if shape.texts == 2:
+        what = f"two texts' {what} and {'(3, 4)' if lay == 'batch' else '(4, 3)'}"
+    return (what + (" + lengths (3,)" if shape.lengths else "")
+            + (f" + {shape.batch_arg}=3" if shape.batch_arg else "")
+            + (" + model.init_hidden(3)" if shape.initial_state == "init_hidden" else "")
+            + (" + zeros as the initial state" if shape.initial_state == "zeros" else "")
+            + (f" + {shape.teacher_forcing}=1.0" if shape.teacher_forcing else "")
+            + (" sorted by length" if shape.sort else ""))
 
 
 def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str = "auto",
-                lengths: bool | None = None, feeding: Feeding | None = None) -> CallShape:
+                lengths: bool | None = None, feeding: Feeding | None = None,
+                texts: int | None = None) -> CallShape:
     """Find how ``model`` is called (see the module docstring).
 
     Parameters
@@ -206,31 +220,33 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
     layout : ``"auto"``, ``"batch"`` or ``"time"``.
     lengths : None to decide from the signature, else whether ``forward`` takes lengths.
     feeding : how ids become inputs (one-hot); its ``sort`` and ``batch_arg`` are decided here.
+    texts : 1 or 2 texts per row (a pair model, an encoder-decoder fed its target); None tries
+        one-text calls, then two-text calls.
     """
     if layout not in ("auto", *LAYOUTS):
         raise ParameterError("layout", "auto, batch or time", shown(layout))
     layouts: Sequence[str] = LAYOUTS if layout == "auto" else (layout,)
-    options = call_options(model) if lengths is None else _given_options(model, lengths)
+    options = (candidates(model, texts) if lengths is None
+               else _given_options(model, lengths, texts))
     rnn = next(iter(recurrent_modules(model).values()), None)
     batch = _probe_batch(vocab_size, pad_id)
     tried: list[Part] = []
     known: list[tuple[Part, ...]] = []
     attempts = 0
-    for passes, batch_arg in options:
+    for option in options:
         for lay in layouts:
-            shape, attempts = CallShape(passes, lay, batch_arg=batch_arg), attempts + 1
-            why, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
+            shape = CallShape(option.lengths, lay, batch_arg=option.batch_arg,
+                              texts=option.texts, initial_state=option.initial_state,
+                              teacher_forcing=option.teacher_forcing)
+            attempts += 1
+            why, kind, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
             if why is not None and _UNSORTED in render(why):
-                shape = CallShape(passes, lay, batch_arg=batch_arg, sort=True)
-                why, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
-            what = (f"ids {'(3, 5)' if lay == 'batch' else '(5, 3)'} {lay}-major"
-                    + (" + lengths (3,)" if passes else "")
-                    + (f" + {batch_arg}=3" if batch_arg else "")
-                    + (" sorted by length" if shape.sort else ""))
+                shape = replace(shape, sort=True)
+                why, kind, outputs = _try(model, shape, batch, rnn, feeding or Feeding(), known)
             if why is None:
-                return CallShape(passes, lay, f"called with {what}", outputs, batch_arg,
-                                 shape.sort)
-            tried += ["; "] * bool(tried) + [f"with {what}: ", *why]
+                return replace(shape, evidence=f"called with {_what(shape)}", outputs=outputs,
+                               kind=kind)
+            tried += ["; "] * bool(tried) + [f"with {_what(shape)}: ", *why]
     if rnn is None:  # no flag or collate can help: say why first
         raise ModelCallError(
             f"cannot call {forward_signature(model)}, and {type(model).__name__} has no "
@@ -239,8 +255,11 @@ def detect_call(model: nn.Module, vocab_size: int, pad_id: int, *, layout: str =
             "model on one of those modules")
     if len(known) == attempts and len(set(known)) == 1:  # one known cause: say it once
         raise ModelCallError(f"cannot call {forward_signature(model)}: ", *known[0])
+    pair = ("; a model that reads two texts per row (a pair model, an encoder-decoder) "
+            "reads two text columns: pass ", Mention("text", "a,b")) \
+        if texts != 2 and candidates(model, 2) else ()
     raise ModelCallError(
-        f"cannot call {forward_signature(model)}: tried ", *tried, "; pass ",
+        f"cannot call {forward_signature(model)}: tried ", *tried, *pair, "; pass ",
         Mention("collate", "FILE.py:fn"), ", a function from a list of texts to the forward's "
         "arguments (or ", Mention("layout"), " and ", Mention("adapter"), " when one of these "
         "calls is right but failed on the ids' layout; see the README's 'Your own model')")

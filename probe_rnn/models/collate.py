@@ -35,8 +35,9 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from probe_rnn.errors import ConfigError, Mention, ModelCallError, ProbeRnnError
-from probe_rnn.models.adapters import as_logits, forward_signature, last_module
+from probe_rnn.models.adapters import first_text, forward_signature, last_module
 from probe_rnn.models.feeding import sorted_packing
+from probe_rnn.models.outputs import ModelOutput, read_output
 from probe_rnn.models.recurrent import recurrent_modules
 
 
@@ -88,10 +89,13 @@ class CollateAdapter:
         self._template_rows = 0
         self._steps: dict[str, Any] = {}  # text -> its ids as read (or its number of steps)
         self._names: dict[int, str] | None = None
+        self.texts = 1  # texts per row: 2 when it is given pairs (a, b)
 
     def encode(self, texts: list[str]) -> dict[str, Any]:
         """The collate's batch, each row's steps and (when found) its ids ``(batch, time)``."""
-        texts = [str(t) for t in texts]
+        pairs = bool(texts) and all(isinstance(t, tuple | list) for t in texts)
+        self.texts = 2 if pairs else 1
+        texts = [tuple(map(str, t)) if pairs else str(t) for t in texts]
         try:
             args, kwargs = _call_args(self.collate(list(texts)))
         except Exception as exc:
@@ -102,20 +106,33 @@ class CollateAdapter:
         if self._template is None:
             self._template, self._template_rows = (args, kwargs), len(texts)
         batch: dict[str, Any] = {"call": (args, kwargs), "lengths": lengths}
-        for row, (text, n) in enumerate(zip(texts, lengths.tolist(), strict=True)):
+        for row, (text, n) in enumerate(zip(map(first_text, texts), lengths.tolist(),
+                                            strict=True)):
             self._steps[text] = n if ids is None else ids[row, :n].numpy().copy()
         if ids is not None:
             batch["ids"] = ids
         return batch
 
     def forward(self, model: nn.Module, batch: dict[str, Any]) -> Tensor:
-        """Logits of ``model`` on the batch (rebuilt from ``ids``/``lengths`` when it has no
-        ``call``, as attribution gives it)."""
+        """Class logits of ``model`` on the batch (rebuilt from ``ids``/``lengths`` when it has
+        no ``call``, as attribution gives it); a model without them is a ModelCallError."""
+        from probe_rnn.models.adapters import no_prediction
+
+        out = self.run(model, batch)
+        if out.logits is None:
+            raise no_prediction(model, out.kind)
+        return out.logits
+
+    def run(self, model: nn.Module, batch: dict[str, Any]) -> ModelOutput:
+        """What ``model`` returns on the batch, read
+        (:func:`~probe_rnn.models.outputs.read_output`)."""
         args, kwargs = batch["call"] if "call" in batch else self._rebuild(batch)
         rows = int(batch["lengths"].shape[0])
+        steps = int(batch["lengths"].max()) if rows else 0
         try:
             with sorted_packing(model), last_module(model) as last:
-                return as_logits(model(*args, **kwargs), rows, last)
+                return read_output(model(*args, **kwargs), rows, steps, texts=self.texts,
+                                   time_major=self.layout == "time", last=last)
         except ProbeRnnError:
             raise
         except Exception as exc:
@@ -127,7 +144,8 @@ class CollateAdapter:
 
     def tokens(self, text: str) -> list[str]:
         """Token strings of ``text``, one per step the model reads (see the module doc)."""
-        steps = self._steps.get(str(text))
+        text = first_text(text)
+        steps = self._steps.get(text)
         index = getattr(self.tokenizer, "index", None)
         if not isinstance(steps, int) and steps is not None and isinstance(index, Mapping):
             if self._names is None:

@@ -16,7 +16,13 @@
   then runs on exactly the sorted batch the author's loader built, and PyTorch puts its results
   back in row order, so logits, states and attributions keep the table's rows;
 * ``batch_arg``: the name of a ``forward`` parameter that receives the batch size (the
-  ``init_hidden(batch_size)`` pattern).
+  ``init_hidden(batch_size)`` pattern);
+* ``texts``: how many texts ``forward`` reads: 2 for a pair model or an encoder-decoder fed its
+  target (``model(a, b)``; the table's two text columns, ``--text a,b``);
+* ``initial_state``: ``forward`` takes an initial state after the ids (a language model's
+  ``forward(input, hidden)``): ``"init_hidden"`` (the model's method) or ``"zeros"``;
+* ``teacher_forcing``: the name of a ``forward`` parameter (``teacher_forcing_ratio``) given 1.0
+  (:mod:`probe_rnn.models.arguments` builds the call).
 
 Lengths count every step the model reads as a token, BOS and EOS included, padding excluded.
 """
@@ -51,6 +57,9 @@ class Feeding:
     one_hot: int | None = None
     sort: bool = False
     batch_arg: str | None = None
+    texts: int = 1
+    initial_state: str | None = None
+    teacher_forcing: str | None = None
 
     def but(self, **changes: object) -> Feeding:
         """A copy with ``changes``."""
@@ -102,6 +111,14 @@ class Feeding:
                          "enforce_sorted=True), results in row order")
         if self.batch_arg is not None:
             parts.append(f"{self.batch_arg}= gets the batch size")
+        if self.texts == 2:
+            parts.append("two texts per row (the table's two text columns)")
+        if self.initial_state is not None:
+            parts.append("an initial state from model.init_hidden(B)"
+                         if self.initial_state == "init_hidden"
+                         else "an initial state of zeros")
+        if self.teacher_forcing is not None:
+            parts.append(f"{self.teacher_forcing}=1.0 (fed the target at every step)")
         return "; ".join(parts)
 
     def _extra(self) -> int:

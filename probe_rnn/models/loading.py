@@ -65,7 +65,7 @@ PARAMETER_CONSTRAINTS: dict[str, Any] = {
     "layout": Options(("auto", *LAYOUTS)),
     "labels": [None, Items(None, "class names", example="positive", min_items=1)],
     "pad_to": [None, Interval(int, 1, None)], "bos": _TOKEN, "eos": _TOKEN,
-    "collate": _FUNCTION,
+    "collate": _FUNCTION, "texts": [None, Options((1, 2))],
 }
 
 
@@ -74,7 +74,7 @@ def load_model(
     trust_checkpoint: bool = False, vocab: str | Path | None = None,
     tokenizer: str | None = None, pad_id: int | None = None, unk: str | None = None,
     layout: str = "auto", labels: list[str] | None = None, pad_to: int | None = None,
-    bos: str | None = None, eos: str | None = None, collate: Any = None,
+    bos: str | None = None, eos: str | None = None, collate: Any = None, texts: int | None = None,
 ) -> ModelBundle:
     """Load a model for probing.
 
@@ -98,12 +98,12 @@ def load_model(
     layout : ``"auto"`` (detected), ``"batch"`` or ``"time"``
         Whether a foreign model reads ids ``(batch, time)`` or ``(time, batch)``.
     labels : list of str, optional
-        Class names in the order of the model's outputs; win over the file's and the factory's.
-        Without any, a foreign model's classes are ``"0".."n-1"``.
+        Class names in output order (win over the file's and factory's; default ``"0".."n-1"``).
     pad_to, bos, eos : optional
         Pad rows to ``pad_to`` steps; ``bos``/``eos`` around each text (:func:`feeding_for`).
     collate : str or callable, optional
         ``"file.py:fn"`` or a function ``texts -> forward's arguments`` (replaces the adapter).
+    texts : 2 for a pair model or an encoder-decoder fed its target (``--text a,b``), else None.
 
     Returns
     -------
@@ -120,15 +120,15 @@ def load_model(
     found = find_embedding(model, built.embedding if built else None)
     tok = _tokenizer_for(parts["tokenizer"], found, vocab, tokenizer, pad_id, unk)
     feeding = feeding_for(model, tok, found, pad_to, bos, eos)
-    chosen, call, outputs = _choose_adapter(model, built, adapter, layout, tok, found, feeding,
-                                            collate)
+    chosen, call, outputs, kind = _choose_adapter(model, built, adapter, layout, tok, found,
+                                                  feeding, collate, texts)
     names = _label_names(labels, parts["labels"], outputs)
     origin = _origin(path, factory, adapter, trust_checkpoint, vocab, tokenizer, pad_id, unk,
-                     layout, labels, pad_to=pad_to, bos=bos, eos=eos, collate=collate)
+                     layout, labels, pad_to=pad_to, bos=bos, eos=eos, collate=collate, texts=texts)
     return ModelBundle(
         model=model, tokenizer=tok, labels=names, config=parts["config"], meta=parts["meta"],
         adapter=chosen, source=str(path), checksum=file_sha256(path), format=parts["format"],
-        embedding=found[0] if found else None, call=call, origin=origin)
+        embedding=found[0] if found else None, call=call, origin=origin, output_kind=kind)
 
 
 def _check_vocab_parameters(vocab: Any, tokenizer: Any, pad_id: Any, unk: Any) -> None:
@@ -221,11 +221,14 @@ def _check_ids(tok: Any, found: tuple[str, nn.Embedding]) -> None:
 
 def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any, layout: str,
                     tok: Any, found: tuple[str, nn.Embedding] | None, feeding: Feeding,
-                    collate: Any = None) -> tuple[Any, str, int | None]:
-    """The adapter instance, how the call was decided (for the model card), and the number
-    of logits the probing call returned (None when no probing call was made)."""
+                    collate: Any = None, texts: int | None = None
+                    ) -> tuple[Any, str, int | None, str]:
+    """The adapter instance, how the call was decided (for the model card), the number of
+    logits the probing call returned (None when no probing call was made) and what the model
+    returns (:data:`~probe_rnn.models.outputs.OUTPUT_KINDS`; a plugin adapter's and a collate's
+    forward is taken to return class logits until its first batch says otherwise)."""
     if collate is not None:
-        return _collate_adapter(collate, model, tok, adapter, layout, feeding)
+        return (*_collate_adapter(collate, model, tok, adapter, layout, feeding), "logits")
     spec = adapter or (built.adapter if built is not None else None)
     fed = feeding.describe()
     if spec is None and isinstance(model, RNNClassifier):
@@ -234,24 +237,25 @@ def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any,
                               "it reads (batch, time); leave ", Mention("layout"), " out")
         return (make_adapter("probe-rnn", tok, None, feeding),
                 "probe-rnn model: model(ids, lengths)" + (f"; {fed}" if fed else ""),
-                model.config.n_labels)
+                model.config.n_labels, "logits")
     cls = registry.get("adapter", spec) if isinstance(spec, str) else spec
     builtin = cls is None or cls in (IdsAdapter, IdsLengthsAdapter)  # a subclass is the user's
     if not builtin:
         return make_adapter(spec, tok, None if layout == "auto" else layout, feeding), (
-            f"adapter {getattr(cls, '__name__', type(cls).__name__)} (given)"), None
+            f"adapter {getattr(cls, '__name__', type(cls).__name__)} (given)"), None, "logits"
     passes = None if cls is None else cls.passes_lengths
     vocab_size = found[1].num_embeddings if found else (len(tok) if tok is not None else 2)
     pad = getattr(tok, "pad_id", None)
     if pad is None:
         pad = found[1].padding_idx if found and found[1].padding_idx is not None else 0
-    shape = detect_call(model, vocab_size, pad, layout=layout, lengths=passes, feeding=feeding)
+    shape = detect_call(model, vocab_size, pad, layout=layout, lengths=passes, feeding=feeding,
+                        texts=texts)
     how = "given" if layout != "auto" and passes is not None else "detected"
-    feeding = feeding.but(sort=shape.sort, batch_arg=shape.batch_arg)
+    feeding = shape.feeding(feeding)
     fed = feeding.describe()
     return make_adapter(shape.adapter, tok, shape.layout, feeding), (
         f"{forward_signature(model)} as {shape.call}, ids {shape.layout}-major ({how}: "
-        f"{shape.evidence})" + (f"; {fed}" if fed else "")), shape.outputs
+        f"{shape.evidence})" + (f"; {fed}" if fed else "")), shape.outputs or None, shape.kind
 
 
 def _collate_adapter(collate: Any, model: nn.Module, tok: Any, adapter: Any, layout: str,

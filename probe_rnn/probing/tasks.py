@@ -337,6 +337,22 @@ class CurrentTokenTask(Task):
         return _top_n(out, self.n)
 
 
+@register_task("next-token")
+class NextTokenTask(CurrentTokenTask):
+    """The token read at step t+1 (what a language model predicts at t; top ``n`` types +
+    ``<other>``); each row's last step, which has no next token, is left out."""
+
+    name = "next-token"
+    description = "token at t+1"
+
+    def targets(self, meta, tokens, offsets, level=None):  # noqa: D102
+        _, from_end = positions(offsets)
+        out = np.empty(len(tokens), dtype=object)
+        ahead = np.flatnonzero(from_end < -1)
+        out[ahead] = tokens[ahead + 1]
+        return _top_n(out, self.n)
+
+
 class TokenBackTask(CurrentTokenTask):
     """The token read ``back`` steps earlier (memory span); the first steps are left out."""
 

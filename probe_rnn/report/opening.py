@@ -141,10 +141,34 @@ def _versus(cells: Cells, eq: Equivalence | None, base: Estimate, other: Estimat
 
 
 _LEAD = "Output or hidden state? "
+#: Per setting (what the model returns, texts per row): who the answer is for and who reads.
+_SETTINGS: dict[tuple[str, int], tuple[str, str]] = {
+    ("states", 1): ("For this encoder (it returns its states; no head reads them here, so the "
+                    "probes read states shaped by its own training), ",
+                    "a decoder or a classifier built on it"),
+    ("states", 2): ("For this pair encoder (it returns its states), ", "a pair score built on it"),
+    ("score", 2): ("For this pair model (its score compares what its encoder gives each text; "
+                   "probes read the first text's branch), ", "a pair score"),
+    ("step-logits", 1): ("For this language model (its head reads the top layer's output at "
+                         "every step), ", "a classifier built on it"),
+    ("step-logits", 2): ("For this encoder-decoder (its decoder starts from the encoder's final "
+                         "state), ", "a decoder"),
+}
+
+
+def setting_phrases(model_card: dict[str, Any] | None) -> tuple[str, str]:
+    """Who the opening answer is for and who reads the state, from the run's model card
+    (``returns``, ``texts``): a classifier's own readout by default."""
+    card = model_card or {}
+    key = (str(card.get("returns") or "logits"), int(card.get("texts") or 1))
+    return _SETTINGS.get(key, (
+        "For this model's own readout (probes read the states its head was trained through, "
+        "and a head trained on one readout shapes those states), ", "a classifier"))
 
 
 def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells, href: str,
-                    lead_in: str = _LEAD) -> tuple[tuple[Segment, ...], str]:
+                    lead_in: str = _LEAD, setting: tuple[str, str] | None = None
+                    ) -> tuple[tuple[Segment, ...], str]:
     """The sentence on label information in ``output@last`` against ``h_n`` of the top layer
     (its kind, or ``missing`` with a sentence naming what was not probed)."""
     task = label_task(results)
@@ -162,15 +186,14 @@ def _probing_answer(results: pd.DataFrame, eq: Equivalence | None, cells: Cells,
                         "compare the output with the hidden state."),), "missing"
     outcomes = [(e, *_versus(cells, eq, base, e, task)) for e in others]
     kinds = {o for _, o, _ in outcomes}
-    own = ("For this model's own readout (probes read the states its head was trained "
-           "through, and a head trained on one readout shapes those states), ")
-    by = own + "by the label information that probes find, a classifier "
+    own, reader = setting or setting_phrases(None)
+    by = own + f"by the label information that probes find, {reader} "
     within = [f"`{e.view}`" for e, o, _ in outcomes if o in ("same", "within")]
     less = [f"`{e.view}`" for e, o, _ in outcomes if o == "less"]
     more = [f"`{e.view}`" for e, o, _ in outcomes if o == "more"]
     if "untested" in kinds:
         kind, lead = "untested", (own + "this run's probes recorded no intervals for the "
-                                  "difference, so which one a classifier should read is "
+                                  f"difference, so which one {reader} should read is "
                                   "untested: ")
     elif kinds <= {"same", "within"}:
         kind, lead = "either", f"{by}can read either (within noise of each other): "
@@ -255,7 +278,7 @@ def _study_answer(study: Any, href: str, first: bool) -> tuple[Segment, ...]:
 def make_answer(
     results: pd.DataFrame, equivalence: Equivalence | None, values: pd.DataFrame | None = None,
     *, study: Any = None, study_href: str | None = None, study_note: str | None = None,
-    table: str = ANSWER_TABLE,
+    table: str = ANSWER_TABLE, model_card: dict[str, Any] | None = None,
 ) -> Answer:
     """The direct answer to "output or hidden state: which should a classifier read?".
 
@@ -279,18 +302,22 @@ def make_answer(
         Why no study is used (default: the run folder holds none).
     table : str
         Anchor of the table the probing numbers come from.
+    model_card : dict, optional
+        The run's model card: an encoder, a pair model, a language model or an
+        encoder-decoder gets the answer for its setting (:func:`setting_phrases`).
 
     Returns
     -------
     Answer
     """
     cells = Cells(results, values)
+    setting = setting_phrases(model_card)
     if study is not None and study_href:
         probing, kind = _probing_answer(results, equivalence, cells, f"#{table}",
-                                        lead_in="Probes: ")
+                                        lead_in="Probes: ", setting=setting)
         trained = _study_answer(study, study_href, first=True)
         return Answer((trained, probing, _agreement(study, kind)), kind)
-    probing, kind = _probing_answer(results, equivalence, cells, f"#{table}")
+    probing, kind = _probing_answer(results, equivalence, cells, f"#{table}", setting=setting)
     note = study_note or ("This run folder holds no readouts study, so trained classifiers "
                           "reading each are not compared here (`probe-rnn compare-readouts` "
                           "trains one per readout).")

@@ -16,6 +16,7 @@ machinery (environment, static files, runtime, CSP) is the report's own, from
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -295,8 +296,11 @@ def _settings_table(study: ReadoutStudy) -> Table:
                  [[None, None]] * len(items))
 
 
-def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
-    """The study's HTML page as a string (self-contained; see module docstring)."""
+def render_readout_page(study: ReadoutStudy, title: str | None = None,
+                        own_report: str | None = None) -> str:
+    """The study's HTML page as a string (self-contained; see module docstring);
+    ``own_report``: the relative link to the report of the user's own checkpoint on the same
+    data (shown in the header), when there is one."""
     env = environment()
     figs = readout_figures(study)
     obj = study.objective
@@ -322,18 +326,28 @@ def render_readout_page(study: ReadoutStudy, title: str | None = None) -> str:
         "diagnosed": "readout {}, seed {}".format(*study.settings.get("diagnosed", ["?", "?"])),
         "objective": obj, "several_losses": len(study.losses) > 1,
         "models": list(study.settings.get("models", [])),
+        "own_report": own_report,
     }
     return env.get_template(TEMPLATE).render(**context)
 
 
 def write_readout_report(study: ReadoutStudy, out_dir: str | Path,
-                         title: str | None = None) -> Path:
-    """Write ``out_dir/index.html`` and the study's csv tables beside it; return the page path."""
+                         title: str | None = None, own_report: str | Path | None = None) -> Path:
+    """Write ``out_dir/index.html`` and the study's csv tables beside it; return the page path.
+
+    ``own_report``: the report of the user's own checkpoint on the same data, linked from the
+    page's header (default: the run report of the folder holding ``out_dir``, when
+    ``out_dir`` sits inside a probe run folder, one with ``run.json``)."""
     out = Path(out_dir)
+    if own_report is None:
+        holder = next((p for p in (out.parent, out.parent.parent) if (p / "run.json").is_file()),
+                      None)
+        own_report = None if holder is None else holder / "index.html"
+    link = None if own_report is None else os.path.relpath(Path(own_report), out)
     try:
         study.save(out)
         page = out / "index.html"
-        page.write_text(render_readout_page(study, title), encoding="utf-8")
+        page.write_text(render_readout_page(study, title, link), encoding="utf-8")
     except OSError as exc:
         raise ReportError(f"cannot write the report into {out}: {exc.strerror or exc}") from exc
     return page

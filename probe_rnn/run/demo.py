@@ -220,7 +220,8 @@ def _readout_study(df: Any, folder: Path, settings: dict[str, Any], *, seed: int
         architecture, budget, rest = split_settings(kwargs)
         study = compare_readouts(df, architecture, budget, jobs=_cores(jobs), progress=bar,
                                  **rest)
-    write_readout_report(study, folder, title="probe-rnn demo: bundled names")
+    write_readout_report(study, folder, title="probe-rnn demo: bundled names",
+                         own_report=folder.parent / "index.html")
     seconds = round(time.perf_counter() - started, 2)
     from probe_rnn.atomic import write_text
 

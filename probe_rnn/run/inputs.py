@@ -10,6 +10,7 @@ import pandas as pd
 
 from probe_rnn.atomic import jsonable
 from probe_rnn.capture.views import check_views
+from probe_rnn.data.text_pairs import model_inputs
 from probe_rnn.errors import DataError, Mention
 from probe_rnn.hashing import data_checksum
 from probe_rnn.probing.names import check_names as check_probing_names
@@ -35,7 +36,7 @@ def data_card(df: pd.DataFrame, source: str) -> dict[str, Any]:
         "rows": int(len(df)),
         "splits": {str(k): int(v) for k, v in splits.items()},
         "label_counts": {str(k): int(v) for k, v in labels.items()},
-        "checksum": data_checksum(df["text"], df["label"]),
+        "checksum": data_checksum(model_inputs(df), df["label"]),
     }
 
 
@@ -58,6 +59,26 @@ def check_labels(bundle: ModelBundle, df: pd.DataFrame, say: Say) -> None:
 def check_names(bundle: ModelBundle, settings: RunSettings) -> None:
     """Every view, task and probe name checked before any work, each by the stage that owns
     it: capture the views (also against the model's recurrent module), probing the tasks and
-    probes."""
+    probes; the ``prediction`` task needs a model with class logits."""
     check_views(bundle.model, settings.views)
     check_probing_names(settings.tasks, settings.probes)
+    kind = getattr(bundle, "output_kind", "logits")
+    if "prediction" in (settings.tasks or ()) and kind != "logits":
+        from probe_rnn.models.adapters import no_prediction
+
+        raise no_prediction(bundle.model, kind)
+
+
+def setting_tasks(bundle: ModelBundle, settings: RunSettings) -> RunSettings:
+    """The settings with a language model's own task: with the default tasks, a model
+    returning logits per step over one text (a language model) is also probed for the
+    ``next-token`` (what it predicts at each step, read from its per-step states)."""
+    from dataclasses import replace
+
+    from probe_rnn.probing.tasks import DEFAULT_TASKS
+
+    texts = getattr(getattr(bundle.adapter, "feeding", None), "texts", 1)
+    if settings.tasks is None and getattr(bundle, "output_kind", "logits") == "step-logits" \
+            and texts == 1:
+        return replace(settings, tasks=(*DEFAULT_TASKS, "next-token"))
+    return settings

@@ -24,7 +24,7 @@ import pandas as pd
 
 from probe_rnn import __version__
 from probe_rnn.atomic import jsonable
-from probe_rnn.data import ensure_splits, list_datasets, load_dataset, read_table
+from probe_rnn.data import ensure_splits, list_datasets, load_dataset, model_inputs, read_table
 from probe_rnn.data.probed_rows import choose_rows, split_source
 from probe_rnn.data.sampling import sample_table
 from probe_rnn.errors import ConfigError, Mention
@@ -36,7 +36,13 @@ from probe_rnn.progress import Progress
 from probe_rnn.report.opening import Answer
 from probe_rnn.run import stages
 from probe_rnn.run.bookkeeping import RunContext, clear_stale, reusable_stages
-from probe_rnn.run.inputs import check_labels, check_names, data_card, model_card
+from probe_rnn.run.inputs import (
+    check_labels,
+    check_names,
+    data_card,
+    model_card,
+    setting_tasks,
+)
 from probe_rnn.run.lock import run_lock
 from probe_rnn.run.out_folder import claimed_folder
 from probe_rnn.run.settings import RunSettings
@@ -167,6 +173,7 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
                say: Say | None, progress: Progress | None, client: Any) -> RunContext:
     """Check every input, sample the rows, write the new run.json and clear stale stages."""
     check_names(bundle, settings)
+    settings = setting_tasks(bundle, settings)
     checked_timeout(settings.cell_timeout, settings.jobs, client)  # before any capture
     say = say or (lambda line: None)
     seed = settings.seed
@@ -177,7 +184,7 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
     probed = choose_rows(df, settings.probe_rows, source_of_split, trusted,
                          settings.keep_duplicates)
     if getattr(bundle, "batch_check", None) is None:  # the CLI checked with its own flag
-        check_batch_dependence(bundle, df["text"].tolist())
+        check_batch_dependence(bundle, model_inputs(df))
     model, data = model_card(bundle), data_card(df, source)
     code = run_code(settings.probes, settings.tasks)  # plugin files: edited ones recompute
     record = RunRecord(

@@ -231,6 +231,15 @@ def attribution(ctx: RunContext) -> None:
         ctx.save(ctx.record.with_stage("attribution",
                                        StageRecord(0.0, "skipped", "attribution_rows=0")))
         return
+    from probe_rnn.attribution.targets import attribution_target
+    from probe_rnn.errors import NoTargetError
+
+    try:
+        attribution_target(ctx.bundle, None)
+    except NoTargetError as exc:  # an encoder, a pair model: said, not failed
+        ctx.say(f"{'attribution':<12} skipped: {str(exc).removeprefix('attribution skipped: ')}")
+        ctx.save(ctx.record.with_stage("attribution", StageRecord(0.0, "skipped", str(exc))))
+        return
     with ctx.stage("attribution") as note:
         if not note.cached:
             with ctx.progress.stage("attribution", 0, "steps") as bar:

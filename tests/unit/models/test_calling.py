@@ -11,7 +11,8 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from probe_rnn.errors import ConfigError, ModelCallError
 from probe_rnn.models.adapters import IdsAdapter, IdsLengthsAdapter, as_logits
-from probe_rnn.models.calling import call_options, detect_call, find_embedding, takes_lengths
+from probe_rnn.models.call_options import call_options, takes_lengths
+from probe_rnn.models.calling import detect_call, find_embedding
 from probe_rnn.models.feeding import Feeding
 
 

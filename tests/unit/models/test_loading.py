@@ -63,7 +63,8 @@ def test_without_names_the_classes_are_the_output_indices(weights) -> None:
     assert bundle.origin == {"path": str(path.resolve()), "options": {
         "factory": f"{source.resolve()}:build", "adapter": None, "trust_checkpoint": False,
         "vocab": None, "tokenizer": None, "pad_id": None, "unk": None, "layout": "auto",
-        "labels": None, "pad_to": None, "bos": None, "eos": None, "collate": None}}
+        "labels": None, "pad_to": None, "bos": None, "eos": None, "collate": None,
+        "texts": None}}
 
 
 def test_given_names_win_and_must_match_the_outputs(weights) -> None:

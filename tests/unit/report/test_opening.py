@@ -185,3 +185,17 @@ def test_report_opens_with_the_answer_and_finds_the_study(tmp_path) -> None:
     other = build_report(run, umap=False)
     assert "trained another architecture than this model (hidden 64 vs 8)" in other.answer.text
     assert "readouts/index.html" not in other.answer.links
+
+
+@pytest.mark.parametrize("card, who, reader", [
+    (None, "For this model's own readout", "a classifier"),
+    ({"returns": "states", "texts": 1}, "For this encoder",
+     "a decoder or a classifier built on it"),
+    ({"returns": "score", "texts": 2}, "For this pair model", "a pair score"),
+    ({"returns": "step-logits", "texts": 1}, "For this language model", "a classifier built on it"),
+    ({"returns": "step-logits", "texts": 2}, "For this encoder-decoder", "a decoder"),
+])
+def test_the_answer_speaks_of_the_models_own_setting(card, who, reader) -> None:
+    hidden = make_answer(_results((0.20, 0.15, 0.25), (0.60, 0.55, 0.65), None), None,
+                         model_card=card)
+    assert who in hidden.text and f"{reader} should read the hidden state" in hidden.text

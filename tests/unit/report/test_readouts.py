@@ -70,3 +70,13 @@ def test_a_study_saved_before_the_mdd_column_still_renders() -> None:
     text = " ".join(study_answer(study))
     assert "Not measurably worse than hidden" in text and "would usually be missed" not in text
     assert "minimum detectable difference (points, 80% power)" in render_readout_page(study)
+
+
+def test_a_study_inside_a_run_folder_links_the_users_own_checkpoint_report(tmp_path) -> None:
+    study = hand_study({"last": [0.8, 0.82], "hidden": [0.81, 0.8]})
+    alone = write_readout_report(study, tmp_path / "alone").read_text(encoding="utf-8")
+    assert "your own checkpoint" not in alone.lower()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text("{}", encoding="utf-8")
+    inside = write_readout_report(study, tmp_path / "run" / "readouts").read_text(encoding="utf-8")
+    assert 'href="../index.html"' in inside and "your own checkpoint" in inside.lower()
