@@ -193,8 +193,11 @@ class StoreWriter:
             if states.time != steps and text is None:
                 raise CaptureError(
                     f"site {site.name!r} ran {states.time} steps on the batch at row {start}, "
-                    f"{steps} on the first: a stepped site needs the same number of steps in "
-                    "every batch (capture with one batch, or fix the number of steps)")
+                    f"{steps} on the first: a stepped site (a decoder called once per step) "
+                    "needs the same number of steps in every batch: pad every text to one "
+                    "length with ", Mention("pad_to", "N"), " (a decoder stepping over its "
+                    "target then steps N - 1 times), or capture in one batch with ",
+                    Mention("batch_size"), " at least the number of rows")
             if key not in real:
                 real[key] = real_tokens(states, self._lengths(text, start, stop, states), start)
             source = states if bare == OUTPUT_NAIVE_LAST else real[key]  # padding included

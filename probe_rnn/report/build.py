@@ -32,6 +32,7 @@ from probe_rnn.progress import Progress
 from probe_rnn.report import figures as F
 from probe_rnn.report import page
 from probe_rnn.report import tables as T
+from probe_rnn.report.answer_scope import answer_scope
 from probe_rnn.report.equivalence import (
     Equivalence,
     equivalence_of,
@@ -41,6 +42,7 @@ from probe_rnn.report.equivalence import (
 from probe_rnn.report.findings import Finding, make_findings
 from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
+from probe_rnn.report.pair_readout import pair_readout
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.run_data import RunData, load_run
 from probe_rnn.validation import SEED, Boolean, Interval, PathLike, validate_params
@@ -258,6 +260,9 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
                   if data.readouts_dir is not None else None)
     probe_views = [_probe_view(data, equivalence, probe, i, study_href)
                    for i, probe in enumerate(ordered_probes(data.results))]
+    pair = None if store is None else pair_readout(store)
+    for view in probe_views if pair is not None else ():  # which readout the pair score reads
+        view["findings"].append(Finding(pair.sentence(), "diagnosis", "equivalence"))
     figs: dict[str, F.go.Figure] = {}
     for view in probe_views:
         figs.update(view.pop("specs"))
@@ -306,14 +311,16 @@ def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int,
     suffix = "" if index == 0 else f"-{index + 1}"
     specs = {f"fig-{kind}{suffix}": draw(results, probe)
              for kind, draw in _PER_PROBE_FIGURES.items()}
+    scoped, scoped_values, scoped_eq, site = answer_scope(results, data.values, data.diagnosis,
+                                                          equivalence, data.run.model)
     return {
         "name": probe, "index": index,
         "specs": {k: v for k, v in specs.items() if v is not None},
         "figures": {kind: f"fig-{kind}{suffix}" if specs[f"fig-{kind}{suffix}"] is not None
                     else None for kind in _PER_PROBE_FIGURES},
-        "answer": make_answer(results, equivalence, data.values, study=data.readouts,
+        "answer": make_answer(scoped, scoped_eq, scoped_values, study=data.readouts,
                               study_href=study_href, study_note=data.notes.get("readouts"),
-                              model_card=data.run.model),
+                              model_card=data.run.model, site=site),
         "findings": make_findings(results, equivalence, data.run, data.attribution,
                                   values=data.values, train_rows=train),
         "label_tables": T.split_table(T.label_metrics_table(results, data.values),

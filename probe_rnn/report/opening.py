@@ -279,6 +279,7 @@ def make_answer(
     results: pd.DataFrame, equivalence: Equivalence | None, values: pd.DataFrame | None = None,
     *, study: Any = None, study_href: str | None = None, study_note: str | None = None,
     table: str = ANSWER_TABLE, model_card: dict[str, Any] | None = None,
+    site: str | None = None,
 ) -> Answer:
     """The direct answer to "output or hidden state: which should a classifier read?".
 
@@ -305,6 +306,9 @@ def make_answer(
     model_card : dict, optional
         The run's model card: an encoder, a pair model, a language model or an
         encoder-decoder gets the answer for its setting (:func:`setting_phrases`).
+    site : str, optional
+        The site of a model with several whose states ``results`` hold, prefix taken off
+        (:mod:`probe_rnn.report.answer_scope`); the answer names it.
 
     Returns
     -------
@@ -312,6 +316,9 @@ def make_answer(
     """
     cells = Cells(results, values)
     setting = setting_phrases(model_card)
+    if site is not None:
+        own, reader = setting
+        setting = (f"{own}reading its `{site}` states (views `{site}:...`), ", reader)
     if study is not None and study_href:
         probing, kind = _probing_answer(results, equivalence, cells, f"#{table}",
                                         lead_in="Probes: ", setting=setting)

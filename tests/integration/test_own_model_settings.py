@@ -164,3 +164,53 @@ def test_one_module_settings_run_in_every_command_with_the_modules_own_states(
     else:
         manifest = json.loads((tmp_path / "attr" / "manifest.json").read_text(encoding="utf-8"))
         assert manifest["target"] == "continuation"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["siamese_lstm.py", "seq2seq_gru.py"])
+def test_two_text_settings_capture_every_call_as_its_own_site(work, name, tmp_path) -> None:
+    inspect = run_cli("inspect", *_args(work, name))
+    assert inspect.returncode == 0, inspect.stderr
+    assert RETURNS[name] in inspect.stdout and "two texts per row" in inspect.stdout
+
+    store = tmp_path / "states"
+    cap = run_cli("capture", *_args(work, name), "--out", str(store), "--batch-size", str(BATCH),
+                  "--dtype", "float32")
+    assert cap.returncode == 0, cap.stderr
+    mine = StateStore(store)
+    table = pd.read_csv(work / DATA[name])
+    calls = _calls(work, name, table)
+    if name == "siamese_lstm.py":  # one LSTM, called on each text: sites lstm and lstm#2
+        for k, site in ((0, "lstm"), (1, "lstm#2")):
+            last = np.concatenate([b[k][1][torch.arange(len(b[k][3])), b[k][3] - 1].numpy()
+                                   for b in calls])
+            h_n = np.concatenate([b[k][2][-1].numpy() for b in calls])
+            np.testing.assert_allclose(mine.sentence(f"{site}:output@last"), last, atol=1e-5)
+            np.testing.assert_allclose(mine.sentence(f"{site}:h_n/L0/fwd"), h_n, atol=1e-5)
+        assert mine.meta["score"].notna().all() and mine.meta["prediction"].isna().all()
+    else:  # the encoder once on the source; the decoder once per target step, stacked
+        h_n = np.concatenate([b[0][2][-1].numpy() for b in calls])
+        np.testing.assert_allclose(mine.sentence("encoder:h_n/L0/fwd"), h_n, atol=1e-5)
+        steps = len(calls[0]) - 1
+        for t in range(steps):
+            step = np.concatenate([b[1 + t][1][:, 0].numpy() for b in calls])
+            np.testing.assert_allclose(mine.sentence(f"decoder:hidden/L0/fwd@{t}"), step,
+                                       atol=1e-5, err_msg=f"decoder step {t}")
+
+    out = tmp_path / "run"
+    probe = run_cli("probe", *_args(work, name), "--out", str(out), "--batch-size", str(BATCH),
+                    "--folds", "2", "--no-mdl", "--no-random-baseline", "--no-umap",
+                    "--probe-rows", "all", "--jobs", "1", "-q")
+    assert probe.returncode == 0, probe.stderr
+    views = set(pd.read_csv(out / "results.csv")["view"])
+    sites = ("lstm:", "lstm#2:") if name == "siamese_lstm.py" else ("encoder:", "decoder:")
+    assert all(any(v.startswith(s) for v in views) for s in sites)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    if name == "siamese_lstm.py":  # both branches named, and the readout the score reads
+        said = page[page.index("The pair score reads"):]
+        said = said[:said.index("evidence")]
+        assert "the cosine of <code>h_n/L0</code> of the two branches" in said
+        assert "<code>lstm#2</code> (second text)" in said
+    attributed = run_cli("attribute", *_args(work, name), "--out", str(tmp_path / "attr"),
+                         "--rows", "2", "--steps", "16")
+    assert attributed.returncode == 0 and "attribution skipped" in attributed.stdout
