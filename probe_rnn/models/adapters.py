@@ -336,9 +336,19 @@ def model_output(adapter: Any, model: nn.Module, batch: dict[str, Any]) -> Model
     (:class:`~probe_rnn.models.outputs.ModelOutput`): the built-in and collate adapters'
     ``run``; a plugin adapter's ``forward`` returns class logits."""
     run = getattr(adapter, "run", None)
-    if callable(run):
+    if callable(run) and _run_is_current(type(adapter)):
         return run(model, batch)
     return ModelOutput("logits", adapter.forward(model, batch))
+
+
+def _run_is_current(cls: type) -> bool:
+    """Whether ``run`` is defined at or below the class that defines ``forward``: a plugin
+    subclass that overrides only ``forward`` (a built-in adapter's subclass) is called through
+    its own ``forward``."""
+    owner = {name: next((c for c in cls.__mro__ if name in c.__dict__), None)
+             for name in ("run", "forward")}
+    return owner["run"] is not None and owner["forward"] is not None and issubclass(
+        owner["run"], owner["forward"])
 
 
 def iter_batches(

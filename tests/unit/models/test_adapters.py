@@ -90,3 +90,17 @@ def test_iter_batches_keeps_row_order_in_consecutive_batches() -> None:
     assert torch.cat([b["lengths"] for b in batches]).tolist() == [1, 2, 3, 1, 2]
     assert batches[1]["ids"].shape == (2, 3)  # padded to its own longest row
     assert tok.decode(batches[1]["ids"][0]) == list("ccc")
+
+
+def test_a_subclass_overriding_forward_is_called_through_it() -> None:
+    from probe_rnn.models.adapters import IdsAdapter, model_output
+
+    class Doubled(IdsAdapter):
+        def forward(self, model, batch):
+            return super().forward(model, batch) * 2
+
+    model = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Flatten(), torch.nn.Linear(6, 2))
+    batch = {"ids": torch.tensor([[1, 2], [3, 4]]), "lengths": torch.tensor([2, 2])}
+    plain = model_output(IdsAdapter(None), model, batch)
+    doubled = model_output(Doubled(None), model, batch)
+    assert plain.kind == "logits" and torch.allclose(doubled.logits, 2 * plain.logits)
