@@ -11,6 +11,7 @@ length.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -44,14 +45,18 @@ def usable_pairs(setup: InterventionSetup, view: str, pairs: np.ndarray) -> np.n
 
 
 def patching_rows(setup: InterventionSetup, view: str, pairs: np.ndarray,
-                  step: int | None = None) -> list[dict[str, Any]]:
-    """The ``patching`` row (``follow_rate``) of ``view`` on ``pairs`` (module docstring)."""
+                  step: int | None = None, together: Sequence[str] = ()
+                  ) -> list[dict[str, Any]]:
+    """The ``patching`` row (``follow_rate``) of ``view`` on ``pairs`` (module docstring);
+    the views in ``together`` are copied from the same source row too (an LSTM's cell state
+    beside its hidden state: the whole recurrent state at a step)."""
     pairs = usable_pairs(setup, view, pairs)
     if len(pairs) == 0:
         return []
     base, source = pairs[:, 0], pairs[:, 1]
-    values = setup.values("test", view)
-    after = setup.predict("test", view, values[source], index=base)
+    views = [view, *together]
+    copied = [setup.values("test", v)[source] for v in views]
+    after = setup.predict("test", views, copied, index=base)
     follows = (after == setup.test.pred[source]).astype(float)
     mean, low, high = bootstrap_mean(follows, setup.seed)
     return [row("patching", view, "follow_rate", mean, (low, high), len(pairs), step=step,

@@ -25,6 +25,9 @@ from probe_rnn.errors import DataError
 from probe_rnn.interventions.places import Place, places
 from probe_rnn.models.recurrent import module_kind
 
+#: What :meth:`StateReplacer.forward` writes: ``(view, values)``, a list of them, or None.
+Replace = tuple[str, Tensor] | Sequence[tuple[str, Tensor]] | None
+
 
 @dataclass
 class Replacement:
@@ -118,10 +121,13 @@ class StateReplacer:
         """The twin places of ``view`` (:func:`~probe_rnn.interventions.places.places`)."""
         return places(view, *self.shape)
 
-    def forward(self, ids: Tensor, lengths: Tensor, replace: tuple[str, Tensor] | None = None,
+    def forward(self, ids: Tensor, lengths: Tensor, replace: Replace = None,
                 read: Sequence[str] = ()) -> tuple[Tensor, dict[str, Tensor]]:
-        """Logits (rows, labels) with ``replace = (view, values (rows, width))`` written into
-        the state, and the values of the views in ``read`` in that run (rows, width)."""
+        """Logits (rows, labels) with ``replace = (view, values (rows, width))`` (or a list of
+        such pairs, for several states at once) written into the states, and the values of
+        the views in ``read`` in that run (rows, width)."""
+        pairs = [] if replace is None else [replace] if isinstance(replace, tuple) else \
+            list(replace)
         logits, seen = [], {name: [] for name in read}
         with attribution_mode(self.parts.model), torch.no_grad():
             if self.twin_error is None:
@@ -129,8 +135,8 @@ class StateReplacer:
                 self.twin_error = verify_twin(self.twin, self.parts.forward, ids[head],
                                               lengths[head])
             for part in chunks(len(ids), self.batch_size):
-                value = None if replace is None else (replace[0], replace[1][part])
-                out, states = self._run(ids[part], lengths[part], value)
+                values = [(view, value[part]) for view, value in pairs]
+                out, states = self._run(ids[part], lengths[part], values)
                 logits.append(out)
                 for name in read:
                     seen[name].append(self.read(name, states, lengths[part]))
@@ -146,12 +152,11 @@ class StateReplacer:
             out.append(source[rows, t, place.layer, place.direction])
         return torch.cat(out, dim=1)
 
-    def _run(self, ids: Tensor, lengths: Tensor, replace: tuple[str, Tensor] | None
+    def _run(self, ids: Tensor, lengths: Tensor, replace: list[tuple[str, Tensor]]
              ) -> tuple[Tensor, TwinStates]:
         twin = self.twin
-        twin.replacements = []
-        if replace is not None:
-            twin.replacements = self._replacements(lengths, *replace)
+        twin.replacements = [r for view, value in replace
+                             for r in self._replacements(lengths, view, value)]
         try:
             with twin_in_place(twin):
                 logits = self.parts.forward(ids, lengths)

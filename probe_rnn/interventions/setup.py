@@ -76,14 +76,16 @@ class InterventionSetup:
         if missing:
             rows.values.update(self.replacer.forward(rows.ids, rows.lengths, read=missing)[1])
 
-    def predict(self, split: str, view: str, values: Tensor, index: np.ndarray | None = None
-                ) -> np.ndarray:
+    def predict(self, split: str, view: str | Sequence[str], values: Tensor | Sequence[Tensor],
+                index: np.ndarray | None = None) -> np.ndarray:
         """The model's predictions on ``split`` (its rows ``index``, default all) with
-        ``view`` replaced by ``values`` (one row per picked row)."""
+        ``view`` replaced by ``values`` (one row per picked row); several views at once when
+        both are lists."""
         rows = self._rows(split)
         pick = slice(None) if index is None else torch.as_tensor(index, dtype=torch.long)
-        logits, _ = self.replacer.forward(rows.ids[pick], rows.lengths[pick],
-                                          replace=(view, values))
+        pairs = [(view, values)] if isinstance(view, str) else list(zip(view, values,
+                                                                         strict=True))
+        logits, _ = self.replacer.forward(rows.ids[pick], rows.lengths[pick], replace=pairs)
         return logits.argmax(1).cpu().numpy()
 
     def identity_check(self, view: str) -> dict[str, Any]:
