@@ -78,6 +78,10 @@ def probe_cmd(
         help="Also probe the same architecture with random weights.")] = True,
     attribution_rows: Annotated[int, typer.Option(
         "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
+    interventions: Annotated[bool, typer.Option(
+        "--interventions/--no-interventions",
+        help="Does the model use its states: erasure, patching, ablation, conditional "
+             "information on the probed rows.")] = True,
     umap: UmapOpt = True,
     batch_size: CaptureBatchOpt = 256,
     scheduler: SchedulerOpt = None,
@@ -96,7 +100,8 @@ def probe_cmd(
         probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
         precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
         attribution_rows=attribution_rows, seed=seed, jobs=jobs, cell_timeout=cell_timeout,
-        umap=umap, keep_duplicates=keep_duplicates, batch_size=batch_size)
+        umap=umap, keep_duplicates=keep_duplicates, batch_size=batch_size,
+        interventions=interventions)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds, "seeds":
                  seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
                  "probe_rows": probe_rows}
