@@ -45,6 +45,11 @@ CaptureBatchOpt = Annotated[int, typer.Option(
     "--batch-size", help="Rows per forward pass of the capture (a model that reads its padding "
     "sees the same batches).")]
 
+InterventionsOpt = Annotated[bool, typer.Option(
+    "--interventions/--no-interventions",
+    help="Does the model use its states: erasure, patching, ablation and conditional "
+         "information on the probed rows.")]
+
 
 @writes_out()
 @model_options
@@ -78,10 +83,7 @@ def probe_cmd(
         help="Also probe the same architecture with random weights.")] = True,
     attribution_rows: Annotated[int, typer.Option(
         "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
-    interventions: Annotated[bool, typer.Option(
-        "--interventions/--no-interventions",
-        help="Does the model use its states: erasure, patching, ablation, conditional "
-             "information on the probed rows.")] = True,
+    interventions: InterventionsOpt = True,
     umap: UmapOpt = True,
     batch_size: CaptureBatchOpt = 256,
     scheduler: SchedulerOpt = None,
@@ -94,7 +96,6 @@ def probe_cmd(
     from probe_rnn.probing import headline_table
     from probe_rnn.run.pipeline import probe
     from probe_rnn.run.settings import RunSettings
-
     settings = RunSettings(
         views=split_list(views, "--views"), tasks=split_list(tasks, "--tasks"),
         probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
