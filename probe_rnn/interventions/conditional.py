@@ -3,11 +3,11 @@
 ``bits(B | A) = bits([A, B]) - bits(A)``, each the project's probing measure of usable
 information (:func:`~probe_rnn.probing.measures.usable_bits_rows`: H(Y) minus the held-out
 cross-entropy of a probe, in bits), measured on the same cross-fitted folds of the same rows:
-on each fold a standardised logistic regression is fitted on [A, B] and one on A, and every
-held-out row gets both code lengths. The null model's H(Y) is the same for both, so the
-difference per row is ``CE_A - CE_[A,B]``; the value is its mean over rows and the interval a
-paired bootstrap over rows. A view given itself or given a superset adds about 0 bits; given
-noise, about its own bits.
+on each fold the project's logistic probe (``C`` tuned on inner folds) is fitted on [A, B]
+and one on A, and every held-out row gets both code lengths. The null model's H(Y) is the
+same for both, so the difference per row is ``CE_A - CE_[A,B]``; the value is its mean over
+rows and the interval a paired bootstrap over rows. A view given itself or given a superset
+adds about 0 bits; given noise, about its own bits.
 """
 
 from __future__ import annotations
@@ -24,18 +24,14 @@ from probe_rnn.probing.splits import group_ids, group_kfold
 FOLDS = 5
 
 
-def _probe():
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-
-
-def cross_fitted_bits(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
-                      ) -> np.ndarray:
+def cross_fitted_bits(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+                      seed: int = 0) -> np.ndarray:
     """Usable information per row, in bits (null code length minus the probe's), each row
-    scored by the probe of the fold that held it out."""
+    scored by the probe of the fold that held it out: the project's logistic probe
+    (:class:`~probe_rnn.probing.probes.LogisticProbe`, ``C`` tuned on inner folds, so a
+    wider input is not simply less regularised)."""
+    from probe_rnn.probing.probes import LogisticProbe
+
     y = np.asarray(y).astype(str)
     out = np.full(len(y), np.nan)
     classes = np.unique(y)
@@ -43,7 +39,7 @@ def cross_fitted_bits(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray
         if len(np.unique(y[train])) < 2:
             fitted_classes, proba = np.unique(y[train]), np.ones((len(test), 1))
         else:
-            probe = _probe().fit(x[train], y[train])
+            probe = LogisticProbe(random_state=seed).fit(x[train], y[train])
             fitted_classes, proba = probe.classes_, probe.predict_proba(x[test])
         null, probe_bits = usable_bits_rows(y[train], y[test], proba, fitted_classes, classes)
         out[test] = null - probe_bits
@@ -63,8 +59,8 @@ def conditional_bits(a: np.ndarray, b: np.ndarray, y: np.ndarray, seed: int = 0,
     """
     keys = group_ids(np.arange(len(y)) if groups is None else groups)
     split = group_kfold(keys, n_folds=min(folds, len(np.unique(keys))), seed=seed)
-    joint = cross_fitted_bits(np.concatenate([a, b], axis=1), y, split)
-    alone = cross_fitted_bits(a, y, split)
+    joint = cross_fitted_bits(np.concatenate([a, b], axis=1), y, split, seed)
+    alone = cross_fitted_bits(a, y, split, seed)
     value, low, high = bootstrap_mean(joint - alone, seed)
     return value, low, high, len(y)
 

@@ -149,7 +149,9 @@ class StateReplacer:
         for place in self.places(view):
             source = states.hidden if place.state == 0 else states.cell
             t = place.times(lengths, width, self.twin.last_packed)
-            out.append(source[rows, t, place.layer, place.direction])
+            inside = (t < width)[:, None]  # a step beyond every row of this batch: zeros
+            value = source[rows, t.clamp(max=width - 1), place.layer, place.direction]
+            out.append(torch.where(inside, value, torch.zeros_like(value)))
         return torch.cat(out, dim=1)
 
     def _run(self, ids: Tensor, lengths: Tensor, replace: list[tuple[str, Tensor]]
