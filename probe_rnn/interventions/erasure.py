@@ -44,6 +44,7 @@ def random_eraser(x: Tensor, rank: int, seed: int):
     ``x``): the control of the same rank as LEACE's."""
     g = torch.Generator().manual_seed(int(seed))
     basis, _ = torch.linalg.qr(torch.randn(x.shape[1], rank, generator=g, dtype=torch.float64))
+    basis = basis.to(x.device)
     mean = x.detach().to(torch.float64).mean(0)
 
     def erase(values: Tensor) -> Tensor:
