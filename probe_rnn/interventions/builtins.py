@@ -29,12 +29,17 @@ PAIRS = 200
 
 @register_intervention("erasure")
 class Erasure:
-    """LEACE erasure of the task's concept from each sentence view, beside a random-subspace
-    control of the same rank; its check: a fresh probe reads the erased states at majority."""
+    """LEACE erasure of the task's concept from each sentence view and per step, beside a
+    random-subspace control of the same rank; its check: a fresh probe reads the erased
+    states at majority."""
 
     def run(self, setup: InterventionSetup) -> list[dict[str, Any]]:
-        """``erasure`` and ``erasure-control`` rows of every sentence view."""
-        return [r for view in setup.views for r in erasure_rows(setup, view)]
+        """``erasure`` and ``erasure-control`` rows of every sentence and per-step view."""
+        out = [r for view in setup.views for r in erasure_rows(setup, view)]
+        setup.read("train", setup.steps)  # every step's training values in one run
+        for view in setup.steps:
+            out += erasure_rows(setup, view, step=ViewSpec.parse(view).t)
+        return out
 
 
 @register_intervention("patching")

@@ -38,3 +38,17 @@ def test_the_control_removes_exactly_a_random_subspace_of_the_rank():
     singular = torch.linalg.svdvals(centred)
     assert (singular[-2:] < 1e-8).all() and (singular[:3] > 1.0).all()
     assert not torch.allclose(random_eraser(x, 2, seed=5)(x), once)
+
+
+def test_a_per_step_view_is_erased_on_the_rows_longer_than_its_step(tiny_setup, monkeypatch):
+    from probe_rnn.interventions import erasure
+
+    monkeypatch.setattr(erasure, "MIN_ROWS", 5)
+    lengths = tiny_setup.test.lengths.numpy()
+    rows = erasure.erasure_rows(tiny_setup, "hidden/L0/fwd@4", step=4)
+    agreement = [r for r in rows if r["measure"] == "agreement"]
+    assert [r["intervention"] for r in agreement] == ["erasure", "erasure-control"]
+    assert all(r["n"] == int((lengths > 4).sum()) and r["step"] == 4 for r in agreement)
+    monkeypatch.setattr(erasure, "MIN_ROWS", 10_000)
+    assert erasure.erasure_rows(tiny_setup, "hidden/L0/fwd@4", step=4) == []
+    assert len(erasure.erasure_rows(tiny_setup, "h_n/L0")) == 10  # sentence views: every row
