@@ -33,3 +33,24 @@ def test_the_stage_can_be_switched_off(tmp_path, tiny_bundle):
     probe(bundle, df, tmp_path / "run", RunSettings(**QUICK, interventions=False))
     assert read_interventions(tmp_path / "run") is None
     assert read_run(tmp_path / "run").stages["interventions"].status == "skipped"
+
+
+def test_the_probe_command_switches_the_stage_off(tmp_path, tiny_bundle):
+    from typer.testing import CliRunner
+
+    from probe_rnn.cli import app
+    from probe_rnn.models import save_checkpoint
+
+    bundle, df = tiny_bundle
+    save_checkpoint(tmp_path / "m.pt", bundle)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    common = ["probe", str(tmp_path / "m.pt"), "--data", str(tmp_path / "d.csv"), "--tasks",
+              "label", "--views", "output@last,h_n/L0", "--folds", "2", "--no-mdl",
+              "--no-random-baseline", "--no-umap", "--attribution-rows", "0", "--jobs", "1",
+              "-q"]
+    for flag, status in (("--no-interventions", "skipped"), ("--interventions", "done")):
+        out = tmp_path / flag.strip("-")
+        done = CliRunner().invoke(app, [*common, "--out", str(out), flag])
+        assert done.exit_code == 0, done.output
+        assert read_run(out).stages["interventions"].status == status
+        assert (read_interventions(out) is None) == (status == "skipped")
