@@ -1,7 +1,8 @@
-"""One registry for probes, tasks and model adapters.
+"""One registry for probes, tasks, model adapters and interventions.
 
 Lookup order follows xarray's plugin loader: built-ins first, then entry points (groups
-``probe_rnn.probes``, ``probe_rnn.tasks``, ``probe_rnn.adapters``), then Python files in plugin
+``probe_rnn.probes``, ``probe_rnn.tasks``, ``probe_rnn.adapters``,
+``probe_rnn.interventions``), then Python files in plugin
 folders (``--plugins DIR`` and ``./probes`` when it exists). A plugin that fails to import
 becomes a warning naming it; a duplicate name warns and keeps the first; an unknown name raises
 :class:`~probe_rnn.errors.PluginError` listing the valid ones.
@@ -37,7 +38,7 @@ from probe_rnn.usercode import (
     import_file,
 )
 
-KINDS = ("probe", "task", "adapter")
+KINDS = ("probe", "task", "adapter", "intervention")
 _GROUPS = {kind: f"probe_rnn.{kind}s" for kind in KINDS}
 
 
@@ -127,7 +128,7 @@ class Entry:
 
 
 class Registry:
-    """Holds every probe, task and adapter by kind and name."""
+    """Holds every probe, task, adapter and intervention by kind and name."""
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
@@ -305,3 +306,10 @@ def register_task(name: str) -> Callable[[Any], Any]:
 def register_adapter(name: str) -> Callable[[Any], Any]:
     """Register a model adapter: how texts become a model's inputs and how to call it."""
     return registry.decorator("adapter", name)
+
+
+def register_intervention(name: str) -> Callable[[Any], Any]:
+    """Register an intervention: a class built with no arguments whose ``run(setup)`` returns
+    rows of the interventions table, each with its own ``sanity_ok`` and ``sanity``
+    (:mod:`probe_rnn.interventions.builtins` holds the contract and the built-ins)."""
+    return registry.decorator("intervention", name)

@@ -45,6 +45,11 @@ CaptureBatchOpt = Annotated[int, typer.Option(
     "--batch-size", help="Rows per forward pass of the capture (a model that reads its padding "
     "sees the same batches).")]
 
+InterventionsOpt = Annotated[bool, typer.Option(
+    "--interventions/--no-interventions",
+    help="Does the model use its states: erasure, patching, ablation and conditional "
+         "information on the probed rows.")]
+
 
 @writes_out()
 @model_options
@@ -78,6 +83,7 @@ def probe_cmd(
         help="Also probe the same architecture with random weights.")] = True,
     attribution_rows: Annotated[int, typer.Option(
         "--attribution-rows", help="Sentences to attribute (0 skips attribution).")] = 24,
+    interventions: InterventionsOpt = True,
     umap: UmapOpt = True,
     batch_size: CaptureBatchOpt = 256,
     scheduler: SchedulerOpt = None,
@@ -90,13 +96,13 @@ def probe_cmd(
     from probe_rnn.probing import headline_table
     from probe_rnn.run.pipeline import probe
     from probe_rnn.run.settings import RunSettings
-
     settings = RunSettings(
         views=split_list(views, "--views"), tasks=split_list(tasks, "--tasks"),
         probes=split_list(probes, "--probes"), folds=folds, seeds=seeds, max_rows=max_rows,
         precision=precision, probe_rows=probe_rows, mdl=mdl, random_baseline=random_baseline,
         attribution_rows=attribution_rows, seed=seed, jobs=jobs, cell_timeout=cell_timeout,
-        umap=umap, keep_duplicates=keep_duplicates, batch_size=batch_size)
+        umap=umap, keep_duplicates=keep_duplicates, batch_size=batch_size,
+        interventions=interventions)
     arguments = {"command": "probe", "checkpoint": str(checkpoint), "folds": folds, "seeds":
                  seeds, "max_rows": max_rows, "probes": probes, "tasks": tasks, "views": views,
                  "probe_rows": probe_rows}

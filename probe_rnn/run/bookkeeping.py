@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from probe_rnn.interventions.table import INTERVENTIONS_PARQUET
 from probe_rnn.run_folder import (
     ATTRIBUTION_DIR,
     CELLS_CSV,
@@ -68,6 +69,7 @@ class RunContext:
 STAGE_FILES = {
     "diagnosis": (DIAGNOSIS_CSV,),
     "probing": (f"{RESULTS}.parquet", f"{RESULTS}.csv", CELLS_CSV, VALUES_PARQUET),
+    "interventions": (INTERVENTIONS_PARQUET,),
     "attribution": (f"{ATTRIBUTION_DIR}/manifest.json",),
 }
 #: Outputs a stage writes only in some runs (removed with the stage's other outputs).

@@ -212,6 +212,7 @@ def _run_stages(ctx: RunContext) -> RunResult:
     stores = stages.capture(ctx)
     diagnosis = stages.diagnosis(ctx, stores["trained"])
     results = stages.probing(ctx, stores)
+    stages.interventions(ctx)
     stages.attribution(ctx)
     report = stages.report(ctx)
     return RunResult(ctx.out, results, diagnosis, None if report is None else Path(report.path),

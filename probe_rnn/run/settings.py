@@ -62,6 +62,9 @@ class RunSettings:
         Compute the MDL codelength; also probe the architecture with random weights.
     attribution_rows : int
         Sentences to attribute (a seeded sample); 0 skips attribution.
+    interventions : bool
+        Run the interventions stage (erasure, patching, ablation, conditional information on
+        the probed rows, :func:`probe_rnn.interventions.intervene`).
     batch_size : int
         Rows per forward pass of the captures (a model that reads its padding, or whose
         ``h_0`` is sized by the batch, gives states that depend on its batches).
@@ -87,6 +90,7 @@ class RunSettings:
     mdl: bool = True
     random_baseline: bool = True
     attribution_rows: int = 24
+    interventions: bool = True
     batch_size: int = 256
     seed: int = 0
     jobs: int = 1
@@ -112,6 +116,7 @@ class RunSettings:
         "mdl": Boolean(),
         "random_baseline": Boolean(),
         "attribution_rows": Interval(int, 0, None),
+        "interventions": Boolean(),
         "batch_size": Interval(int, 1, None),
         "seed": SEED,
         "jobs": JOBS,

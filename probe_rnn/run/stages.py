@@ -8,9 +8,11 @@ in ``run.json``:
 2. :func:`diagnosis` -- the output-vs-hidden diagnosis, measured on the stored states;
 3. :func:`probing` -- every probing cell, the label probe on training rows, and what the
    stage writes (results, ``values.parquet``, ``cells.csv``);
-4. :func:`attribution` -- Captum attributions, also to the label probes the probing stage fitted
+4. :func:`interventions` -- does the model use its states: erasure, patching, ablation and
+   conditional information on the probed rows (``interventions.parquet``);
+5. :func:`attribution` -- Captum attributions, also to the label probes the probing stage fitted
    (:func:`measured_probes`);
-5. :func:`report` -- the HTML page.
+6. :func:`report` -- the HTML page.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from probe_rnn.capture.run_capture import capture_states
 from probe_rnn.capture.store import StateStore
 from probe_rnn.capture.views import views_for
 from probe_rnn.catalogue import parse_view
-from probe_rnn.errors import StorageRangeError
+from probe_rnn.errors import ProbeRnnError, StorageRangeError
 from probe_rnn.models import ModelBundle, build_random_init
 from probe_rnn.models.recurrent import first_recurrent, module_kind, recurrent_modules
 from probe_rnn.probing import save_results
@@ -221,6 +223,43 @@ def _probing_note(rows: int, card: ProbingCard) -> str:
     if card.failed:
         text += f", {len(card.failed)} FAILED (see cells.csv)"
     return text
+
+
+def interventions(ctx: RunContext) -> None:
+    """The interventions (:func:`~probe_rnn.interventions.intervene`) on the probed rows, the
+    erasers and ablation values fitted on a seeded sample of training rows, written as
+    ``interventions.parquet``; with ``interventions=False`` recorded as skipped, and a model or
+    table they cannot run on (too few rows, no module the twin replays) noted as not run."""
+    if not ctx.settings.interventions:
+        ctx.save(ctx.record.with_stage("interventions",
+                                       StageRecord(0.0, "skipped", "interventions=False")))
+        return
+    with ctx.stage("interventions") as note:
+        if note.cached:
+            note(f"{len(ctx.probed.index)} rows")
+            return
+        try:
+            table = _intervene(ctx)
+        except ProbeRnnError as exc:
+            note(f"not run: {exc}")
+            return
+        note(f"{len(ctx.probed.index)} rows, {len(table)} table rows")
+
+
+def _intervene(ctx: RunContext) -> pd.DataFrame:
+    """Run :func:`~probe_rnn.interventions.intervene` for the stage and write its table."""
+    from probe_rnn.interventions.api import TRAIN_ROWS, intervene
+    from probe_rnn.interventions.table import write_interventions
+
+    pool = ctx.probed.train_index
+    rng = np.random.default_rng(ctx.settings.seed)
+    train = np.sort(rng.choice(pool, min(TRAIN_ROWS, len(pool)), replace=False))
+    with ctx.progress.stage("interventions", 0, "interventions") as bar:
+        found = intervene(ctx.bundle, ctx.df, ctx.probed.index, train_rows=train,
+                          seed=ctx.settings.seed, batch_size=ctx.settings.batch_size,
+                          progress=lambda done, total, what: bar(done, total))
+    write_interventions(ctx.out, found.table)
+    return found.table
 
 
 def attribution(ctx: RunContext) -> None:

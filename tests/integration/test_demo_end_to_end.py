@@ -56,7 +56,8 @@ def test_demo_fills_the_run_folder(demo) -> None:
     assert report.stat().st_size <= 10 * 1024 * 1024  # size budget of the issue
     run = json.loads((out / "run.json").read_text())
     assert {s["status"] for s in run["stages"].values()} == {"done"}
-    assert set(run["stages"]) == {"capture", "diagnosis", "probing", "attribution", "report"}
+    assert set(run["stages"]) == {"capture", "diagnosis", "probing", "interventions",
+                                  "attribution", "report"}
     results = pd.read_csv(out / "results.csv")
     assert list(results.columns[: len(RESULT_COLUMNS)]) == RESULT_COLUMNS
     assert set(results["model"]) == {"trained", "random-init"}
@@ -106,7 +107,7 @@ def test_second_demo_run_reuses_everything(demo) -> None:
     proc = run_demo(out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "reusing" in proc.stderr
-    for stage in ("readouts", "diagnosis", "probing", "attribution"):
+    for stage in ("readouts", "diagnosis", "probing", "interventions", "attribution"):
         assert any(line.startswith(stage) and "(reused)" in line
                    for line in proc.stderr.splitlines()), proc.stderr
     assert (out / "results.csv").read_bytes() == before

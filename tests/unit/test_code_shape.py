@@ -114,7 +114,8 @@ LAYERS = [
     {"probe_rnn", "errors", "lazy_exports"},
     {"atomic", "catalogue", "hashing", "progress", "usercode", "validation", "run_folder",
      "run_record", "json_records", "cluster", "plugins", "caches"},
-    {"data"}, {"models"}, {"capture"}, {"probing"}, {"attribution"}, {"studies"}, {"report"},
+    {"data"}, {"models"}, {"capture"}, {"probing"}, {"attribution"}, {"interventions"}, {"studies"},
+    {"report"},
     {"run"}, {"commands"}, {"cli", "__main__"},
 ]
 RANK = {part: rank for rank, layer in enumerate(LAYERS) for part in layer}

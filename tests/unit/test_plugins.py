@@ -126,6 +126,7 @@ _REGISTERED = textwrap.dedent("""
     import json
     from probe_rnn.plugins import BUILTINS, registry
     import probe_rnn.probing.probes, probe_rnn.probing.tasks, probe_rnn.models.adapters
+    import probe_rnn.interventions.builtins
     print(json.dumps([[e.kind, e.name, e.origin, e.loaded,
                        e.obj.__module__ if e.loaded else None,
                        e.obj.__name__ if e.loaded else None,

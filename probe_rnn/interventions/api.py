@@ -1,0 +1,159 @@
+"""``intervene``: does the model use what its states carry? Every registered intervention and
+the conditional information of the top layer's sentence views, as one table.
+
+By default the interventions run on the top layer's sentence views (:func:`default_views`:
+``output@last``, each direction's ``h_n`` and, bidirectional, both concatenated) and patching
+also on the top layer's per-step states ``hidden/L{top}/{dir}@t`` (:func:`default_steps`), on
+the held-out rows; erasers and ablation values are fitted on a seeded sample of training rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from probe_rnn.catalogue import OUTPUT_LAST, directions, final_view, state_view
+from probe_rnn.errors import DataError, Mention, PluginError
+from probe_rnn.interventions.conditional import conditional_row
+from probe_rnn.interventions.setup import InterventionSetup, new_setup
+from probe_rnn.interventions.table import as_table
+from probe_rnn.models.recurrent import first_recurrent
+
+#: Training rows erasers and ablation values are fitted on (a seeded sample, at most).
+TRAIN_ROWS = 1000
+#: Per-step views reach at most this many steps.
+MAX_STEPS = 40
+
+
+@dataclass
+class Interventions:
+    """What :func:`intervene` found: ``table`` (the interventions table) and its setup."""
+
+    table: pd.DataFrame
+    setup: InterventionSetup | None = field(default=None, repr=False)
+
+    def _repr_html_(self) -> str:
+        n = self.table["intervention"].nunique() if len(self.table) else 0
+        return (f"<p>probe-rnn interventions: {len(self.table)} rows, {n} interventions</p>"
+                + self.table.to_html(index=False, max_rows=30, escape=True))
+
+
+def default_views(layers: int, n_directions: int) -> list[str]:
+    """The top layer's sentence views: ``output@last``, ``h_n/L{top}/{dir}`` and, with two
+    directions, ``h_n/L{top}`` (with one it is the same vector as ``h_n/L{top}/fwd``)."""
+    top = layers - 1
+    views = [OUTPUT_LAST, *(state_view("h_n", top, d) for d in directions(n_directions))]
+    return views + ([final_view("h_n", top)] if n_directions == 2 else [])
+
+
+def default_steps(layers: int, n_directions: int, lengths: np.ndarray,
+                  max_steps: int = MAX_STEPS) -> list[str]:
+    """``hidden/L{top}/{dir}@t`` for every direction and every t below the longest row (at
+    most ``max_steps``)."""
+    width = min(int(np.max(lengths)) if len(lengths) else 0, max_steps)
+    return [state_view("hidden", layers - 1, d, t=t) for d in directions(n_directions)
+            for t in range(width)]
+
+
+def _rows(df: pd.DataFrame, rows: Sequence[int] | None, train_rows: Sequence[int] | None,
+          seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out and training row positions: given, or the table's dev/test and train splits
+    (a seeded sample of at most :data:`TRAIN_ROWS` training rows)."""
+    split = df["split"].astype(str).to_numpy() if "split" in df.columns else None
+    if rows is None:
+        if split is None:
+            raise DataError("the table has no split column: pass ", Mention("rows"),
+                            " (held-out row positions) and ", Mention("train_rows"))
+        rows = np.flatnonzero(np.isin(split, ("dev", "test")))
+    if train_rows is None:
+        pool = np.flatnonzero(split == "train") if split is not None else np.array([], int)
+        take = min(TRAIN_ROWS, len(pool))
+        train_rows = np.sort(np.random.default_rng(seed).choice(pool, take, replace=False))
+    rows, train_rows = np.asarray(rows, dtype=np.int64), np.asarray(train_rows, dtype=np.int64)
+    if len(rows) < 4 or len(train_rows) < 4:
+        raise DataError(f"interventions need at least 4 held-out and 4 training rows; got "
+                        f"{len(rows)} and {len(train_rows)}: use a larger table")
+    return rows, train_rows
+
+
+def intervene(bundle, df: pd.DataFrame, rows: Sequence[int] | None = None, *,
+              train_rows: Sequence[int] | None = None, views: Sequence[str] | None = None,
+              steps: bool | Sequence[str] = True, task: str = "label",
+              interventions: Sequence[str] | None = None, conditional: bool = True,
+              seed: int = 0, batch_size: int = 256,
+              progress: Callable[[int, int, str], Any] | None = None) -> Interventions:
+    """Run the interventions on ``bundle`` over rows of ``df``; one table of their results.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A model with one recurrent module (``nn.LSTM``, ``nn.GRU`` or ``nn.RNN``).
+    df : DataFrame
+        ``text``, ``label`` and (unless ``rows`` and ``train_rows`` are given) ``split``.
+    rows, train_rows : row positions, optional
+        The held-out rows intervened on (default: dev and test rows) and the training rows
+        erasers and ablation values are fitted on (default: a seeded sample of train rows).
+    views : view names, optional
+        Sentence views (default :func:`default_views`).
+    steps : bool or view names
+        Per-step views for patching's curve over t (True: :func:`default_steps`).
+    task : str
+        The concept erased and the conditional bits' task: ``label``, ``prediction`` or a
+        column of ``df``.
+    interventions : names, optional
+        Registered interventions to run (default: every one registered, plugins included).
+    conditional : bool
+        Also measure the bits ``h_n/L{top}`` adds beyond ``output@last`` and back.
+    """
+    from probe_rnn.plugins import registry
+
+    found = first_recurrent(bundle.model)
+    if found is None:
+        raise DataError("interventions need a model with an nn.LSTM, nn.GRU or nn.RNN")
+    module = found[1]
+    shape = (module.num_layers, 2 if module.bidirectional else 1)
+    held, train = _rows(df, rows, train_rows, seed)
+    view_list = list(views) if views is not None else default_views(*shape)
+    lengths = bundle.adapter.encode(df["text"].iloc[held].astype(str).tolist())["lengths"]
+    step_list = (default_steps(*shape, lengths.numpy()) if steps is True else
+                 list(steps) if steps else [])
+    setup = new_setup(bundle, df.iloc[held], df.iloc[train], view_list, step_list, task, seed,
+                      batch_size)
+    names = list(interventions) if interventions is not None else registry.names("intervention")
+    say = progress or (lambda *_: None)
+    out: list[dict[str, Any]] = []
+    for i, name in enumerate(names):
+        out += _checked(name, registry.get("intervention", name)().run(setup))
+        say(i + 1, len(names) + 1, name)
+    if conditional:
+        out += conditional_rows(setup, shape[0])
+    say(len(names) + 1, len(names) + 1, "conditional")
+    return Interventions(as_table(out), setup)
+
+
+def _checked(name: str, rows: Any) -> list[dict[str, Any]]:
+    """The rows an intervention returned, refused unless each carries its check."""
+    rows = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    for r in rows:
+        if not isinstance(r, dict) or "sanity_ok" not in r or not r.get("sanity"):
+            raise PluginError(f"intervention {name!r} returned a row without its check: every "
+                              "row needs sanity_ok (bool) and sanity (one sentence)")
+        r.setdefault("intervention", name)
+    return rows
+
+
+def conditional_rows(setup: InterventionSetup, layers: int) -> list[dict[str, Any]]:
+    """Bits of ``h_n/L{top}`` (both directions) beyond ``output@last``, and back."""
+    a_view, b_view = OUTPUT_LAST, final_view("h_n", layers - 1)
+    a = setup.values("test", a_view).cpu().numpy()
+    b = setup.values("test", b_view).cpu().numpy()
+    y = setup.test.concept
+    if len(np.unique(y)) < 2:
+        return []
+    return [conditional_row(b_view, a_view, a, b, y, setup.task, setup.seed),
+            conditional_row(a_view, b_view, b, a, y, setup.task, setup.seed)]
+

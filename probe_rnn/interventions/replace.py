@@ -1,0 +1,181 @@
+"""Run a model with one state replaced per row, through the unrolled twin.
+
+The fused ``nn.LSTM``/``nn.GRU``/``nn.RNN`` kernel hides every state but ``output`` and the
+final ones, and a hook on it can only change what it returns, not what later steps and layers
+compute from a state. :class:`StateReplacer` runs the model's own forward with the module
+swapped for its unrolled twin (:func:`~probe_rnn.attribution.unrolled.twin_in_place`, module
+weights read at call time), whose loop writes the given value into one state
+(:mod:`probe_rnn.interventions.places`) at the step where it is computed, so every later step,
+every higher layer and the model's own readout and head see the change. Replacing a state by
+its own value reproduces the model (checked once per replacer by
+:func:`~probe_rnn.attribution.unrolled.verify_twin`, and against the fused module in the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from probe_rnn.attribution.parts import ModelParts, attribution_mode, chunks, find_parts
+from probe_rnn.attribution.unrolled import TwinStates, UnrolledRNN, twin_in_place, verify_twin
+from probe_rnn.errors import DataError
+from probe_rnn.interventions.places import Place, places
+from probe_rnn.models.recurrent import module_kind
+
+#: What :meth:`StateReplacer.forward` writes: ``(view, values)``, a list of them, or None.
+Replace = tuple[str, Tensor] | Sequence[tuple[str, Tensor]] | None
+
+
+@dataclass
+class Replacement:
+    """Per-row replacement of one part of a view: its twin ``slot``, its ``place``, the rows'
+    ``lengths`` and ``value`` (rows, width) written there. ``step`` (rows,), the loop step as
+    in :class:`~probe_rnn.attribution.unrolled.Taps`, is set when the twin runs (it depends on
+    the run's width and packing)."""
+
+    slot: int
+    place: Place
+    lengths: Tensor
+    value: Tensor
+    step: Tensor | None = None
+
+
+class ReplacingTwin(UnrolledRNN):
+    """The unrolled twin whose taps *replace* a state (rows not named keep theirs exactly)."""
+
+    def __init__(self, module: torch.nn.RNNBase) -> None:
+        super().__init__(module)
+        self.replacements: list[Replacement] = []
+
+    def run(self, x: Tensor, lengths: Tensor | None = None, hx=None) -> TwinStates:
+        """:meth:`UnrolledRNN.run`, with each replacement's loop steps set for this run."""
+        for rep in self.replacements:
+            rep.step = rep.place.steps(rep.lengths.to(x.device), x.shape[1], lengths is not None)
+        return super().run(x, lengths, hx)
+
+    def _tapper(self, slot: int, step: int, dim: int):
+        hits = []
+        for rep in self.replacements:
+            if rep.slot != slot:
+                continue
+            active = rep.step == step
+            if bool(active.any()):
+                hits.append((active[:, None], rep.value[:, :dim]))
+        if not hits:
+            return lambda s: s
+
+        def write(state: Tensor) -> Tensor:
+            for active, value in hits:
+                state = torch.where(active, value.to(state.dtype), state)
+            return state
+
+        return write
+
+
+def bundle_parts(bundle) -> ModelParts:
+    """The model parts of a :class:`~probe_rnn.models.ModelBundle`: its forward through the
+    adapter, its embedding and its recurrent module."""
+    model, adapter = bundle.model, bundle.adapter
+
+    def forward(ids: Tensor, lengths: Tensor) -> Tensor:
+        return adapter.forward(model, {"ids": ids, "lengths": lengths})
+
+    return find_parts(model, forward, embedding=getattr(bundle, "embedding", None),
+                      layout=getattr(adapter, "layout", "batch"),
+                      pad_id=getattr(bundle.tokenizer, "pad_id", None),
+                      embedding_module=getattr(adapter, "input_embedding", None))
+
+
+def encode(bundle, texts: Sequence[str], parts: ModelParts) -> tuple[Tensor, Tensor]:
+    """(ids, lengths) of ``texts`` as the bundle's adapter encodes them, on the model's device."""
+    batch = bundle.adapter.encode([str(t) for t in texts])
+    parts.layout = getattr(bundle.adapter, "layout", parts.layout)
+    return batch["ids"].to(parts.device), batch["lengths"].to(parts.device)
+
+
+class StateReplacer:
+    """The model's forward with one view's state replaced per row (module docstring).
+
+    Parameters
+    ----------
+    parts : the model's parts (:func:`bundle_parts`).
+    batch_size : rows per twin forward (bounds memory).
+    """
+
+    def __init__(self, parts: ModelParts, batch_size: int = 256) -> None:
+        self.parts = parts
+        self.twin = ReplacingTwin(parts.rnn)
+        self.batch_size = int(batch_size)
+        self.twin_error: float | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, bool]:
+        """(layers, directions, is LSTM) of the recurrent module."""
+        t = self.twin
+        return t.num_layers, t.num_directions, module_kind(t.module) == "lstm"
+
+    def places(self, view: str) -> list[Place]:
+        """The twin places of ``view`` (:func:`~probe_rnn.interventions.places.places`)."""
+        return places(view, *self.shape)
+
+    def forward(self, ids: Tensor, lengths: Tensor, replace: Replace = None,
+                read: Sequence[str] = ()) -> tuple[Tensor, dict[str, Tensor]]:
+        """Logits (rows, labels) with ``replace = (view, values (rows, width))`` (or a list of
+        such pairs, for several states at once) written into the states, and the values of
+        the views in ``read`` in that run (rows, width)."""
+        pairs = [] if replace is None else [replace] if isinstance(replace, tuple) else \
+            list(replace)
+        logits, seen = [], {name: [] for name in read}
+        with attribution_mode(self.parts.model), torch.no_grad():
+            if self.twin_error is None:
+                head = slice(0, min(len(ids), self.batch_size))
+                self.twin_error = verify_twin(self.twin, self.parts.forward, ids[head],
+                                              lengths[head])
+            for part in chunks(len(ids), self.batch_size):
+                values = [(view, value[part]) for view, value in pairs]
+                out, states = self._run(ids[part], lengths[part], values)
+                logits.append(out)
+                for name in read:
+                    seen[name].append(self.read(name, states, lengths[part]))
+        return torch.cat(logits), {k: torch.cat(v) for k, v in seen.items()}
+
+    def read(self, view: str, states: TwinStates, lengths: Tensor) -> Tensor:
+        """The value of ``view`` per row from a twin run's states, parts concatenated."""
+        width, rows = states.hidden.shape[1], torch.arange(len(lengths), device=lengths.device)
+        out = []
+        for place in self.places(view):
+            source = states.hidden if place.state == 0 else states.cell
+            t = place.times(lengths, width, self.twin.last_packed)
+            inside = (t < width)[:, None]  # a step beyond every row of this batch: zeros
+            value = source[rows, t.clamp(max=width - 1), place.layer, place.direction]
+            out.append(torch.where(inside, value, torch.zeros_like(value)))
+        return torch.cat(out, dim=1)
+
+    def _run(self, ids: Tensor, lengths: Tensor, replace: list[tuple[str, Tensor]]
+             ) -> tuple[Tensor, TwinStates]:
+        twin = self.twin
+        twin.replacements = [r for view, value in replace
+                             for r in self._replacements(lengths, view, value)]
+        try:
+            with twin_in_place(twin):
+                logits = self.parts.forward(ids, lengths)
+        finally:
+            twin.replacements = []
+        return logits, twin.last
+
+    def _replacements(self, lengths: Tensor, view: str, values: Tensor) -> list[Replacement]:
+        """One :class:`Replacement` per part of ``view``, its columns of ``values``."""
+        values = values.to(self.parts.device, torch.float32)
+        out, start = [], 0
+        for place in self.places(view):
+            size = self.twin.out_size if place.state == 0 else self.twin.hidden_size
+            slot = self.twin.slot(place.layer, place.direction, place.state)
+            out.append(Replacement(slot, place, lengths, values[:, start:start + size]))
+            start += size
+        if start != values.shape[1]:
+            raise DataError(f"view {view!r} has width {start}; got values of width "
+                             f"{values.shape[1]}: give one value per unit of the view")
+        return out

@@ -1,0 +1,48 @@
+"""Conditional bits: about 0 for a view given itself or a superset, the plain bits given
+noise, and the plain bits themselves equal the probing measure's H(Y) - CE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from probe_rnn.interventions.conditional import conditional_bits, cross_fitted_bits
+from probe_rnn.probing.splits import group_ids, group_kfold
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 2, n)
+    b = rng.normal(size=(n, 3)) + 1.2 * y[:, None] * np.array([1.0, 0.0, 0.0])
+    other = rng.normal(size=(n, 3))
+    other[:, 0] += 0.8 * (y * 2 - 1)
+    return b, other, y.astype(str)
+
+
+def _plain_bits(x, y, seed=0):
+    folds = group_kfold(group_ids(np.arange(len(y))), 5, seed)
+    return float(np.mean(cross_fitted_bits(x, y, folds, seed)))
+
+
+def test_a_view_given_itself_or_a_superset_adds_about_nothing(data):
+    b, other, y = data
+    assert _plain_bits(b, y) > 0.2  # b carries the label
+    value, low, high, n = conditional_bits(b, b, y)
+    assert abs(value) < 0.02 and n == len(y) and low <= value <= high
+    superset = np.concatenate([b, other], axis=1)
+    assert abs(conditional_bits(superset, b, y)[0]) < 0.02
+
+
+def test_given_noise_a_view_adds_its_plain_bits(data):
+    b, _, y = data
+    noise = np.random.default_rng(5).normal(size=(len(y), 2))
+    value = conditional_bits(noise, b, y)[0]
+    assert abs(value - _plain_bits(b, y)) < 0.03
+
+
+def test_a_view_adds_what_the_other_lacks(data):
+    b, other, y = data
+    beyond = conditional_bits(other, b, y)[0]
+    assert 0.05 < beyond < _plain_bits(b, y)
