@@ -38,6 +38,8 @@ from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.run_data import RunData, load_run
+from probe_rnn.report.use_figures import CAPTIONS as USE_CAPTIONS
+from probe_rnn.report.use_findings import use_parts
 from probe_rnn.validation import SEED, Boolean, Interval, PathLike, validate_params
 
 if TYPE_CHECKING:
@@ -198,6 +200,8 @@ def _toc(context: dict[str, object]) -> list[tuple[str, str]]:
            ("diagnosis", "Output versus hidden state"), ("probing", "Probing")]
     if any(v["figures"]["timesteps"] or v["figures"]["memory"] for v in context["probe_views"]):
         toc.append(("probing-timesteps", "Probing over time"))
+    if context["use_table"] is not None or "use" in context["notes"]:
+        toc.append(("use", "Decodable vs used"))
     toc += [("attribution", "Attribution"), ("projections", "Projections"),
             ("results", "All results")]
     return toc
@@ -301,15 +305,22 @@ def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int,
     suffix = "" if index == 0 else f"-{index + 1}"
     specs = {f"fig-{kind}{suffix}": draw(results, probe)
              for kind, draw in _PER_PROBE_FIGURES.items()}
+    use = use_parts(data.interventions, results, probe, suffix)
+    findings = make_findings(results, equivalence, data.run, data.attribution,
+                             values=data.values, train_rows=train)
+    if use["finding"] is not None:  # after the recommendation by probes, what the head uses
+        findings.insert(int(bool(findings) and findings[0].kind == "recommendation"),
+                        use["finding"])
     return {
         "name": probe, "index": index,
-        "specs": {k: v for k, v in specs.items() if v is not None},
+        "specs": {k: v for k, v in {**specs, **use["specs"]}.items() if v is not None},
+        "use_figures": {k: i for k, i in use["ids"].items() if use["specs"][i] is not None},
         "figures": {kind: f"fig-{kind}{suffix}" if specs[f"fig-{kind}{suffix}"] is not None
                     else None for kind in _PER_PROBE_FIGURES},
         "answer": make_answer(results, equivalence, data.values, study=data.readouts,
-                              study_href=study_href, study_note=data.notes.get("readouts")),
-        "findings": make_findings(results, equivalence, data.run, data.attribution,
-                                  values=data.values, train_rows=train),
+                              study_href=study_href, study_note=data.notes.get("readouts"),
+                              use=use["sentence"]),
+        "findings": findings,
         "label_tables": T.split_table(T.label_metrics_table(results, data.values),
                                       T.LABEL_TABLE_PARTS),
         "gap_table": T.training_gap_table(results, train),
@@ -330,7 +341,7 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
     tokens = data.attribution.get("tokens")
     methods = (", ".join(str(m) for m in tokens["method"].dropna().unique())
                if tokens is not None and "method" in tokens else "")
-    captions = dict(CAPTIONS, **{
+    captions = dict(CAPTIONS, **USE_CAPTIONS, **{
         "tokens": CAPTIONS["tokens"].format(method=methods or "method not recorded")})
     context: dict[str, object] = {
         "name": data.name, "version": __version__, "seed": seed, "method": method.upper(),
@@ -343,6 +354,8 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
         "diagnosis": (T.frame_table(plain_explanations(data.diagnosis))
                       if data.diagnosis is not None else None),
         "results": T.results_table(data.results), "notes": data.notes,
+        "use_table": (T.frame_table(data.interventions) if data.interventions is not None
+                      else None),
         "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),
                              "results.csv"),
         "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

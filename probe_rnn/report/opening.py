@@ -255,7 +255,7 @@ def _study_answer(study: Any, href: str, first: bool) -> tuple[Segment, ...]:
 def make_answer(
     results: pd.DataFrame, equivalence: Equivalence | None, values: pd.DataFrame | None = None,
     *, study: Any = None, study_href: str | None = None, study_note: str | None = None,
-    table: str = ANSWER_TABLE,
+    table: str = ANSWER_TABLE, use: tuple[Segment, ...] | None = None,
 ) -> Answer:
     """The direct answer to "output or hidden state: which should a classifier read?".
 
@@ -279,6 +279,10 @@ def make_answer(
         Why no study is used (default: the run folder holds none).
     table : str
         Anchor of the table the probing numbers come from.
+    use : tuple of Segment, optional
+        The sentence on which state the head uses, from the run's interventions
+        (:func:`~probe_rnn.report.use_findings.use_sentence`), written last; ``None`` (a run
+        without interventions) leaves the answer as it was.
 
     Returns
     -------
@@ -289,12 +293,13 @@ def make_answer(
         probing, kind = _probing_answer(results, equivalence, cells, f"#{table}",
                                         lead_in="Probes: ")
         trained = _study_answer(study, study_href, first=True)
-        return Answer((trained, probing, _agreement(study, kind)), kind)
+        return Answer((trained, probing, _agreement(study, kind), *([use] if use else [])),
+                      kind)
     probing, kind = _probing_answer(results, equivalence, cells, f"#{table}")
     note = study_note or ("This run folder holds no readouts study, so trained classifiers "
                           "reading each are not compared here (`probe-rnn compare-readouts` "
                           "trains one per readout).")
-    return Answer((probing, (Segment(note),)), kind)
+    return Answer((probing, (Segment(note),), *([use] if use else [])), kind)
 
 
 #: What the readouts study's verdict on ``last − hidden`` corresponds to in the probing kinds.
