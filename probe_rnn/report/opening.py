@@ -5,7 +5,9 @@ only: the label information of ``output@last`` and the top layer's ``h_n`` with 
 difference (same rules as :mod:`probe_rnn.report.findings`: "more" only when the 95% interval of
 the difference excludes 0), and, when the run folder holds a readouts study of this model's
 architecture, the accuracies of classifiers trained reading ``last`` and ``hidden`` with their
-paired interval. Every number is a :class:`Segment` linked to the table it comes from.
+paired interval; when the run folder holds an interventions table, a last sentence says which
+state the model's head uses (:mod:`probe_rnn.report.use_findings`). Every number is a
+:class:`Segment` linked to the table it comes from.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Answer:
     Attributes
     ----------
     sentences : tuple of tuple of Segment
-        One or two sentences; every number is a segment linked to the table it comes from.
+        Two sentences (three with a readouts study), and a last one on use when the run has
+        interventions; every number is a segment linked to the table it comes from.
     kind : str
         What the probing numbers show about ``output@last`` against ``h_n`` of the top layer:
         ``either`` (every difference within noise, or the same vector), ``output`` (the output

@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from probe_rnn.report.figures import PALETTE, _alpha, esc, style_figure
+from probe_rnn.report.figures import PALETTE, esc, rgba, style_figure
 from probe_rnn.report.measures import base_view
 from probe_rnn.report.use_data import (
     DROP,
@@ -127,7 +127,7 @@ def _curve(fig: go.Figure, curve: pd.DataFrame, name: str, color: str, row: int,
         fig.add_trace(go.Scatter(
             x=np.concatenate([t, t[::-1]]), y=np.concatenate(
                 [curve["ci_high"].to_numpy(), curve["ci_low"].to_numpy()[::-1]]),
-            mode="lines", fill="toself", fillcolor=_alpha(color, 0.15), line={"width": 0},
+            mode="lines", fill="toself", fillcolor=rgba(color, 0.15), line={"width": 0},
             hoverinfo="skip", showlegend=False, legendgroup=name, visible=visible),
             row=row, col=1)
     failed = curve["failed"] if "failed" in curve else pd.Series(False, index=curve.index)
@@ -177,5 +177,7 @@ def use_over_time(results: pd.DataFrame, table: pd.DataFrame, probe: str | None,
         "buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.16,
         "yanchor": "top", "showactive": True}] if len(buttons) > 1 else [])
     fig.update_layout(margin={"t": 100})
+    steps = [*follow["t"], *drop["t"]]
+    fig.update_xaxes(dtick=1 if max(steps) <= 16 else None)
     fig.update_xaxes(title_text="t (0 = first token)", row=2, col=1)
     return fig

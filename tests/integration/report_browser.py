@@ -256,3 +256,36 @@ def assert_opening(page: Any, report: Path, study: bool = True) -> None:
         assert "holds no readouts study" in seen["sentences"][1]
     for links in seen["links"]:
         assert_links_resolve(page, report, links)
+
+
+def expected_use(run: Path, view: str = "output@last") -> list[str]:
+    """From interventions.parquet alone (no probe_rnn code): the numbers the opening's use
+    sentence gives for the state the head depends on, as the page prints them: the accuracy
+    drop under erasure, its random-subspace control (2 decimals with the interval) and the
+    patching follow rate (whole percent with the interval)."""
+    table = pd.read_parquet(run / "interventions.parquet")
+
+    def pick(intervention: str, measure: str) -> pd.Series:
+        hit = table[(table["intervention"] == intervention) & (table["view"] == view)
+                    & (table["measure"] == measure) & table["step"].isna()]
+        return hit.iloc[0]
+
+    drop, control = pick("erasure", "accuracy_drop"), pick("erasure-control", "accuracy_drop")
+    follow = pick("patching", "follow_rate")
+    two = lambda r: f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"  # noqa: E731
+    pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
+    return [two(drop), two(control),
+            f"{pct(follow['value'])} [{pct(follow['ci_low'])}, {pct(follow['ci_high'])}]"]
+
+
+def assert_use_sentence(page: Any, report: Path, view: str = "output@last") -> str:
+    """The opening answer's last sentence says which state the head uses, with the numbers of
+    the run folder's interventions table, each linked to the section that shows them."""
+    seen = opening(page)
+    sentence, links = seen["sentences"][-1], seen["links"][-1]
+    assert sentence.startswith("Which state does the head use? "), sentence
+    assert f"depends on {view} " in sentence, sentence
+    assert [t for t, _ in links][:3] == expected_use(report.parent, view), (links, sentence)
+    assert {href for _, href in links} == {"#use"}
+    assert_links_resolve(page, report, links)
+    return sentence
