@@ -278,13 +278,18 @@ def expected_use(run: Path, view: str = "output@last") -> list[str]:
             f"{pct(follow['value'])} [{pct(follow['ci_low'])}, {pct(follow['ci_high'])}]"]
 
 
-def assert_use_sentence(page: Any, report: Path, view: str = "output@last") -> str:
-    """The opening answer's last sentence says which state the head uses, with the numbers of
-    the run folder's interventions table, each linked to the section that shows them."""
+def assert_use_sentence(page: Any, report: Path, view: str | None = None) -> str:
+    """The opening answer's last sentence says which state the head uses (``view`` when
+    given; else the state it names first, ``output@last`` when it names none), with the
+    numbers of the run folder's interventions table, each linked to the section showing them."""
     seen = opening(page)
     sentence, links = seen["sentences"][-1], seen["links"][-1]
     assert sentence.startswith("Which state does the head use? "), sentence
-    assert f"depends on {view} " in sentence, sentence
+    if view is not None:
+        assert f"depends on {view} " in sentence, sentence
+    else:
+        named = re.search(r"depends (?:most )?on (\S+?)[ ,:]", sentence)
+        view = named.group(1) if named else "output@last"
     assert [t for t, _ in links][:3] == expected_use(report.parent, view), (links, sentence)
     assert {href for _, href in links} == {"#use"}
     assert_links_resolve(page, report, links)
