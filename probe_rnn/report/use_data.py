@@ -45,7 +45,8 @@ def interventions_table(run_dir: str | Path, notes: dict[str, str] | None = None
     Returns
     -------
     pd.DataFrame or None
-        Columns :data:`INTERVENTION_COLUMNS` (``step`` and ``n`` nullable integers).
+        Columns :data:`INTERVENTION_COLUMNS` (``step`` and ``n`` nullable integers, text and
+        ``sanity_ok`` as objects with ``None`` for null, whatever dtypes the writer used).
     """
     file = Path(run_dir) / INTERVENTIONS_FILE
     if not file.is_file():
@@ -63,6 +64,9 @@ def interventions_table(run_dir: str | Path, notes: dict[str, str] | None = None
         return None
     table = table.loc[:, list(INTERVENTION_COLUMNS)].reset_index(drop=True)
     table.attrs.clear()
+    for column in ("intervention", "view", "given", "task", "measure", "sanity", "sanity_ok"):
+        # nullable string/boolean dtypes (NA) as plain objects (None): NA never reaches a mask
+        table[column] = table[column].astype(object).where(table[column].notna(), None)
     for column in ("step", "n"):
         table[column] = pd.to_numeric(table[column]).astype("Int64")
     for column in ("value", "ci_low", "ci_high"):

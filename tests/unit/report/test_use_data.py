@@ -34,6 +34,20 @@ def test_table_round_trips(tmp_path) -> None:
     pd.testing.assert_series_equal(table["value"], planted["value"].astype(float))
 
 
+def test_nullable_dtypes_as_the_stage_writes_them(tmp_path) -> None:
+    from probe_rnn.report.use_findings import use_finding
+
+    dtypes = {c: "string" for c in ("intervention", "view", "given", "task", "measure",
+                                     "sanity")}
+    planted = use_table().astype({**dtypes, "sanity_ok": "boolean", "n": "Int64"})
+    table = interventions_table(write_use_table(tmp_path, planted))
+    assert table["task"].map(type).isin([str, type(None)]).all()
+    assert table["sanity_ok"].map(type).isin([bool, type(None)]).all()
+    failed = number(table, "erasure", "h_n/L1/fwd", "accuracy_drop", task="label")
+    assert failed.failed and failed.sanity == FAILED_CHECK
+    assert "depends on `output@last`" in use_finding(table, default_results(VIEWS)).text
+
+
 def test_damaged_or_incomplete_table_leaves_a_note(tmp_path) -> None:
     (tmp_path / INTERVENTIONS_FILE).write_bytes(b"not a parquet file")
     notes: dict[str, str] = {}
