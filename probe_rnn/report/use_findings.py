@@ -72,12 +72,14 @@ def carries_label(u: ViewUse) -> bool:
 class UseVerdict:
     """What the interventions show: the state the head depends on by erasure (largest drop
     beyond its control) and by patching (highest high follow rate), and the states that carry
-    the label yet are unused (erasure within its control, patch low or not run)."""
+    the label yet are unused (erasure within its control, patch low or not run); the other
+    states the head also depends on (either test) are ``also_used``."""
 
     uses: tuple[ViewUse, ...]
     by_erasure: ViewUse | None
     by_patching: ViewUse | None
     unused: tuple[ViewUse, ...]
+    also_used: tuple[ViewUse, ...] = ()
 
     @property
     def depends_on(self) -> tuple[ViewUse, ...]:
@@ -92,14 +94,21 @@ def judge(uses: list[ViewUse]) -> UseVerdict:
     patched = [u for u in uses if patch_verdict(u) == HIGH]
     unused = [u for u in uses if carries_label(u) and erasure_verdict(u) == WITHIN
               and patch_verdict(u) in (LOW, ABSENT)]
-    return UseVerdict(
-        tuple(uses), max(erased, key=lambda u: u.erasure.value) if erased else None,
-        max(patched, key=lambda u: u.follow.value) if patched else None, tuple(unused))
+    by_erasure = max(erased, key=lambda u: u.erasure.value) if erased else None
+    by_patching = max(patched, key=lambda u: u.follow.value) if patched else None
+    also = [u for u in dict.fromkeys(erased + patched) if u not in (by_erasure, by_patching)]
+    return UseVerdict(tuple(uses), by_erasure, by_patching, tuple(unused), tuple(also))
+
+
+def two(x: float) -> str:
+    """``0.42``; two significant digits below 0.01 (``0.0012``), so that a small value that
+    is clearly above 0 never prints as ``0.00``."""
+    return f"{x:.2f}" if x == 0 or abs(x) >= 0.01 else f"{x:.2g}"
 
 
 def _drop(n: Number) -> str:
-    text = f"{n.value:.2f}"
-    return text + (f" [{n.low:.2f}, {n.high:.2f}]" if n.has_ci else " (no interval)")
+    return two(n.value) + (f" [{two(n.low)}, {two(n.high)}]" if n.has_ci else
+                           " (no interval)")
 
 
 def _pct(n: Number) -> str:
@@ -150,7 +159,7 @@ def _evidence(w: _Words, u: ViewUse) -> None:
 def _verdict(w: _Words, v: UseVerdict) -> None:
     picks = v.depends_on
     if not picks:
-        w("these interventions do not single out a state the head depends on: ")
+        w("no single state is shown to be the one the head depends on: ")
         for i, u in enumerate(v.uses):
             w("; " if i else "")
             _evidence(w, u)
@@ -165,6 +174,10 @@ def _verdict(w: _Words, v: UseVerdict) -> None:
     for i, u in enumerate(picks):
         w("; " if i else "")
         _evidence(w, u)
+    if v.also_used:
+        named = [f"`{u.view}`" for u in v.also_used]
+        w("; by the same tests it also depends on " + (
+            named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]))
 
 
 def _unused(w: _Words, v: UseVerdict) -> None:

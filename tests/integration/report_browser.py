@@ -261,8 +261,9 @@ def assert_opening(page: Any, report: Path, study: bool = True) -> None:
 def expected_use(run: Path, view: str = "output@last") -> list[str]:
     """From interventions.parquet alone (no probe_rnn code): the numbers the opening's use
     sentence gives for the state the head depends on, as the page prints them: the accuracy
-    drop under erasure, its random-subspace control (2 decimals with the interval) and the
-    patching follow rate (whole percent with the interval)."""
+    drop under erasure, its random-subspace control (2 decimals, 2 significant digits below
+    0.01, with the interval) and the patching follow rate (whole percent with the
+    interval)."""
     table = pd.read_parquet(run / "interventions.parquet")
 
     def pick(intervention: str, measure: str) -> pd.Series:
@@ -272,7 +273,8 @@ def expected_use(run: Path, view: str = "output@last") -> list[str]:
 
     drop, control = pick("erasure", "accuracy_drop"), pick("erasure-control", "accuracy_drop")
     follow = pick("patching", "follow_rate")
-    two = lambda r: f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"  # noqa: E731
+    num = lambda x: f"{x:.2f}" if x == 0 or abs(x) >= 0.01 else f"{x:.2g}"  # noqa: E731
+    two = lambda r: f"{num(r['value'])} [{num(r['ci_low'])}, {num(r['ci_high'])}]"  # noqa: E731
     pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
     return [two(drop), two(control),
             f"{pct(follow['value'])} [{pct(follow['ci_low'])}, {pct(follow['ci_high'])}]"]

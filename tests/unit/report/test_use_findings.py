@@ -70,7 +70,7 @@ def test_no_state_singled_out_when_every_erasure_failed_and_patches_are_low() ->
         + patching("output@last", (0.05, 0.02, 0.08))
         + erasure("h_n/L1/bwd", (0.3, 0.2, 0.4), (0.0, -0.01, 0.01), ok=False, sanity="bad"))
     text = use_finding(table, RESULTS).text
-    assert "do not single out a state the head depends on" in text
+    assert "no single state is shown to be the one the head depends on: " in text
     assert text.count("its sanity check failed: bad; no claim rests on this number") == 2
     assert "does not use it" not in text  # a failed erasure never makes a state "unused"
 
@@ -81,6 +81,22 @@ def test_a_label_carrying_state_patched_often_is_not_called_unused() -> None:
               ["value", "ci_low", "ci_high"]] = [0.4, 0.3, 0.5]
     verdict = judge(sentence_uses(table, RESULTS))
     assert verdict.unused == ()
+
+
+def test_other_used_states_are_named_and_small_numbers_keep_their_digits() -> None:
+    table = pd.DataFrame(
+        erasure("output@last", (0.40, 0.34, 0.46), (0.0, 0.0, 0.0))
+        + patching("output@last", (1.0, 1.0, 1.0))
+        + erasure("h_n/L1/fwd", (0.04, 0.01, 0.08), (0.0, 0.0, 0.0))
+        + patching("h_n/L1/fwd", (1.0, 1.0, 1.0))
+        + [row("conditional", "h_n/L1", "bits", 0.0012, 0.0005, 0.002, given="output@last")])
+    verdict = judge(sentence_uses(table, RESULTS))
+    assert verdict.by_erasure.view == verdict.by_patching.view == "output@last"
+    assert [u.view for u in verdict.also_used] == ["h_n/L1/fwd"]
+    text = "".join(s.text for s in use_sentence(table, RESULTS))
+    assert "; by the same tests it also depends on `h_n/L1/fwd`." in text
+    assert ("`h_n/L1` adds 0.0012 [0.0005, 0.002] bits of label information beyond "
+            "`output@last` (clearly above 0)") in text
 
 
 def test_erasure_verdicts() -> None:
