@@ -45,6 +45,8 @@ from probe_rnn.report.opening import Answer, make_answer
 from probe_rnn.report.pair_readout import pair_readout
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.run_data import RunData, load_run
+from probe_rnn.report.use_figures import CAPTIONS as USE_CAPTIONS
+from probe_rnn.report.use_findings import use_parts
 from probe_rnn.validation import SEED, Boolean, Interval, PathLike, validate_params
 
 if TYPE_CHECKING:
@@ -205,6 +207,8 @@ def _toc(context: dict[str, object]) -> list[tuple[str, str]]:
            ("diagnosis", "Output versus hidden state"), ("probing", "Probing")]
     if any(v["figures"]["timesteps"] or v["figures"]["memory"] for v in context["probe_views"]):
         toc.append(("probing-timesteps", "Probing over time"))
+    if context["use_table"] is not None or "use" in context["notes"]:
+        toc.append(("use", "Decodable vs used"))
     toc += [("attribution", "Attribution"), ("projections", "Projections"),
             ("results", "All results")]
     return toc
@@ -313,21 +317,33 @@ def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int,
              for kind, draw in _PER_PROBE_FIGURES.items()}
     scoped, scoped_values, scoped_eq, site = answer_scope(results, data.values, data.diagnosis,
                                                           equivalence, data.run.model)
+    use = use_parts(data.interventions, results, probe, suffix)
     return {
         "name": probe, "index": index,
-        "specs": {k: v for k, v in specs.items() if v is not None},
+        "specs": {k: v for k, v in {**specs, **use["specs"]}.items() if v is not None},
+        "use_figures": {k: i for k, i in use["ids"].items() if use["specs"][i] is not None},
         "figures": {kind: f"fig-{kind}{suffix}" if specs[f"fig-{kind}{suffix}"] is not None
                     else None for kind in _PER_PROBE_FIGURES},
         "answer": make_answer(scoped, scoped_eq, scoped_values, study=data.readouts,
                               study_href=study_href, study_note=data.notes.get("readouts"),
-                              model_card=data.run.model, site=site),
-        "findings": make_findings(results, equivalence, data.run, data.attribution,
-                                  values=data.values, train_rows=train),
+                              model_card=data.run.model, site=site, use=use["sentence"]),
+        "findings": _findings(data, results, equivalence, train, use["finding"]),
         "label_tables": T.split_table(T.label_metrics_table(results, data.values),
                                       T.LABEL_TABLE_PARTS),
         "gap_table": T.training_gap_table(results, train),
         "heatmap_caption": CAPTIONS["fig-heatmap"].format(probe=probe or ""),
     }
+
+
+def _findings(data: RunData, results: pd.DataFrame, equivalence: Any, train: Any,
+              use: Finding | None) -> list[Finding]:
+    """The findings of one probe's results; the interventions' finding on what the head uses
+    right after the recommendation by probes."""
+    findings = make_findings(results, equivalence, data.run, data.attribution,
+                             values=data.values, train_rows=train)
+    if use is not None:
+        findings.insert(int(bool(findings) and findings[0].kind == "recommendation"), use)
+    return findings
 
 
 def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
@@ -343,7 +359,7 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
     tokens = data.attribution.get("tokens")
     methods = (", ".join(str(m) for m in tokens["method"].dropna().unique())
                if tokens is not None and "method" in tokens else "")
-    captions = dict(CAPTIONS, **{
+    captions = dict(CAPTIONS, **USE_CAPTIONS, **{
         "tokens": CAPTIONS["tokens"].format(method=methods or "method not recorded")})
     context: dict[str, object] = {
         "name": data.name, "version": __version__, "seed": seed, "method": method.upper(),
@@ -358,6 +374,8 @@ def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],
         "diagnosis": (T.frame_table(plain_explanations(data.diagnosis))
                       if data.diagnosis is not None else None),
         "results": T.results_table(data.results), "notes": data.notes,
+        "use_table": (T.frame_table(data.interventions) if data.interventions is not None
+                      else None),
         "results_href": next((d["href"] for d in downloads if d["name"] == "results.csv"),
                              "results.csv"),
         "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -276,7 +276,7 @@ def _add_curve(fig: go.Figure, curve: pd.DataFrame, name: str, color: str, col: 
         fig.add_trace(go.Scatter(
             x=np.concatenate([t, t[::-1]]),
             y=np.concatenate([curve["ci_high"].to_numpy(), curve["ci_low"].to_numpy()[::-1]]),
-            mode="lines", fill="toself", fillcolor=_alpha(color, 0.15), line={"width": 0},
+            mode="lines", fill="toself", fillcolor=rgba(color, 0.15), line={"width": 0},
             hoverinfo="skip", showlegend=False, legendgroup=name, visible=False),
             row=1, col=col)
     fig.add_trace(go.Scatter(
@@ -285,7 +285,8 @@ def _add_curve(fig: go.Figure, curve: pd.DataFrame, name: str, color: str, col: 
         hovertemplate="%{fullData.name}<br>t=%{x}: %{y:.3f}<extra></extra>"), row=1, col=col)
 
 
-def _alpha(color: str, a: float) -> str:
+def rgba(color: str, a: float) -> str:
+    """``#4269d0`` with opacity ``a`` as ``rgba(66,105,208,a)`` (the bands under curves)."""
     r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{a})"
 

@@ -5,7 +5,9 @@ only: the label information of ``output@last`` and the top layer's ``h_n`` with 
 difference (same rules as :mod:`probe_rnn.report.findings`: "more" only when the 95% interval of
 the difference excludes 0), and, when the run folder holds a readouts study of this model's
 architecture, the accuracies of classifiers trained reading ``last`` and ``hidden`` with their
-paired interval. Every number is a :class:`Segment` linked to the table it comes from.
+paired interval; when the run folder holds an interventions table, a last sentence says which
+state the model's head uses (:mod:`probe_rnn.report.use_findings`). Every number is a
+:class:`Segment` linked to the table it comes from.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Answer:
     Attributes
     ----------
     sentences : tuple of tuple of Segment
-        One or two sentences; every number is a segment linked to the table it comes from.
+        Two sentences (three with a readouts study), and a last one on use when the run has
+        interventions; every number is a segment linked to the table it comes from.
     kind : str
         What the probing numbers show about ``output@last`` against ``h_n`` of the top layer:
         ``either`` (every difference within noise, or the same vector), ``output`` (the output
@@ -279,7 +282,7 @@ def make_answer(
     results: pd.DataFrame, equivalence: Equivalence | None, values: pd.DataFrame | None = None,
     *, study: Any = None, study_href: str | None = None, study_note: str | None = None,
     table: str = ANSWER_TABLE, model_card: dict[str, Any] | None = None,
-    site: str | None = None,
+    site: str | None = None, use: tuple[Segment, ...] | None = None,
 ) -> Answer:
     """The direct answer to "output or hidden state: which should a classifier read?".
 
@@ -309,6 +312,10 @@ def make_answer(
     site : str, optional
         The site of a model with several whose states ``results`` hold, prefix taken off
         (:mod:`probe_rnn.report.answer_scope`); the answer names it.
+    use : tuple of Segment, optional
+        The sentence on which state the head uses, from the run's interventions
+        (:func:`~probe_rnn.report.use_findings.use_sentence`), written last; ``None`` (a run
+        without interventions) leaves the answer as it was.
 
     Returns
     -------
@@ -323,12 +330,13 @@ def make_answer(
         probing, kind = _probing_answer(results, equivalence, cells, f"#{table}",
                                         lead_in="Probes: ", setting=setting)
         trained = _study_answer(study, study_href, first=True)
-        return Answer((trained, probing, _agreement(study, kind)), kind)
+        return Answer((trained, probing, _agreement(study, kind), *([use] if use else [])),
+                      kind)
     probing, kind = _probing_answer(results, equivalence, cells, f"#{table}", setting=setting)
     note = study_note or ("This run folder holds no readouts study, so trained classifiers "
                           "reading each are not compared here (`probe-rnn compare-readouts` "
                           "trains one per readout).")
-    return Answer((probing, (Segment(note),)), kind)
+    return Answer((probing, (Segment(note),), *([use] if use else [])), kind)
 
 
 #: What the readouts study's verdict on ``last − hidden`` corresponds to in the probing kinds.

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from probe_rnn.errors import Mention, ProbeRnnError, ReportError
+from probe_rnn.report.use_data import interventions_table
 from probe_rnn.run_folder import REQUIRED_RESULT_COLUMNS, RESULT_COLUMNS, read_run
 from probe_rnn.run_record import ProbingCard, RunRecord
 
@@ -56,6 +57,9 @@ class RunData:
         none or it cannot be used (``notes["readouts"]`` then says why).
     readouts_dir : Path or None
         Its folder (its page is ``readouts_dir / "index.html"``).
+    interventions : pd.DataFrame or None
+        ``interventions.parquet`` (:func:`~probe_rnn.report.use_data.interventions_table`),
+        ``None`` for runs made without the interventions stage.
     """
 
     path: Path
@@ -69,6 +73,7 @@ class RunData:
     values: pd.DataFrame | None = None
     readouts: Any = None
     readouts_dir: Path | None = None
+    interventions: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -160,6 +165,7 @@ def load_run(run_dir: str | Path) -> RunData:
                                              "train_rows", "the held-out vs training-row "
                                              "comparison is left out")
     data.readouts, data.readouts_dir = _read_readouts(path, data.run, data.notes)
+    data.interventions = interventions_table(path, data.notes)
     batch = data.run.batch_dependence
     if batch.get("per_row") is False:  # run with allow_batch_dependence
         data.notes["model"] = (f"Warning: {batch.get('sentence')}. The run went on because it "

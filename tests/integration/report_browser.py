@@ -256,3 +256,43 @@ def assert_opening(page: Any, report: Path, study: bool = True) -> None:
         assert "holds no readouts study" in seen["sentences"][1]
     for links in seen["links"]:
         assert_links_resolve(page, report, links)
+
+
+def expected_use(run: Path, view: str = "output@last") -> list[str]:
+    """From interventions.parquet alone (no probe_rnn code): the numbers the opening's use
+    sentence gives for the state the head depends on, as the page prints them: the accuracy
+    drop under erasure, its random-subspace control (2 decimals, 2 significant digits below
+    0.01, with the interval) and the patching follow rate (whole percent with the
+    interval)."""
+    table = pd.read_parquet(run / "interventions.parquet")
+
+    def pick(intervention: str, measure: str) -> pd.Series:
+        hit = table[(table["intervention"] == intervention) & (table["view"] == view)
+                    & (table["measure"] == measure) & table["step"].isna()]
+        return hit.iloc[0]
+
+    drop, control = pick("erasure", "accuracy_drop"), pick("erasure-control", "accuracy_drop")
+    follow = pick("patching", "follow_rate")
+    num = lambda x: f"{x:.2f}" if x == 0 or abs(x) >= 0.01 else f"{x:.2g}"  # noqa: E731
+    two = lambda r: f"{num(r['value'])} [{num(r['ci_low'])}, {num(r['ci_high'])}]"  # noqa: E731
+    pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
+    return [two(drop), two(control),
+            f"{pct(follow['value'])} [{pct(follow['ci_low'])}, {pct(follow['ci_high'])}]"]
+
+
+def assert_use_sentence(page: Any, report: Path, view: str | None = None) -> str:
+    """The opening answer's last sentence says which state the head uses (``view`` when
+    given; else the state it names first, ``output@last`` when it names none), with the
+    numbers of the run folder's interventions table, each linked to the section showing them."""
+    seen = opening(page)
+    sentence, links = seen["sentences"][-1], seen["links"][-1]
+    assert sentence.startswith("Which state does the head use? "), sentence
+    if view is not None:
+        assert f"depends on {view} " in sentence, sentence
+    else:
+        named = re.search(r"depends (?:most )?on (\S+?)[ ,:]", sentence)
+        view = named.group(1) if named else "output@last"
+    assert [t for t, _ in links][:3] == expected_use(report.parent, view), (links, sentence)
+    assert {href for _, href in links} == {"#use"}
+    assert_links_resolve(page, report, links)
+    return sentence

@@ -3,12 +3,16 @@ every figure drawn, UMAP hover shows the sentence, and a screenshot for people."
 
 from __future__ import annotations
 
+import shutil
+
+import pandas as pd
 import pytest
 
 from probe_rnn.report import build_report
 from tests.integration.report_browser import (
     Visit,
     assert_opening,
+    assert_use_sentence,
     hover_point,
     open_report,
     require_browser,
@@ -71,3 +75,40 @@ def test_rerender_reuses_umap_and_is_identical(names_report) -> None:
     assert again.projection_hits and all(again.projection_hits.values())
     assert strip == [line for line in again.path.read_text().splitlines()
                      if "report built" not in line]
+
+
+def test_opening_says_what_the_head_uses(names_report, tmp_path) -> None:
+    """A copy of the run folder with an interventions table (the head reads ``output@last``;
+    the erasure of ``h_n/L1/fwd``, the largest drop, failed its check), re-rendered by
+    ``probe-rnn report DIR``: the page's opening says which state the head uses, with the
+    table's numbers, and makes no claim on the failed erasure."""
+    from probe_rnn.cli import main
+    from tests.unit.report.use_factory import write_use_table
+
+    run = tmp_path / "run"
+    shutil.copytree(names_report.path.parent, run, ignore=shutil.ignore_patterns("readouts"))
+    write_use_table(run)
+    try:
+        main(["report", str(run), "--no-umap"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    p_api = require_browser()
+    visit = Visit()
+    with p_api.sync_playwright() as p:
+        browser, page = open_report(p, run / "index.html", visit)
+        try:
+            sentence = assert_use_sentence(page, run / "index.html")
+            assert "h_n/L1/fwd" not in sentence
+            # "carries the label yet unused" only where the probe's bits are clearly above 0
+            results = pd.read_parquet(run / "results.parquet")
+            bits = results[(results["view"] == "h_n/L1/bwd") & (results["task"] == "label")
+                           & (results["metric"] == "bits") & (results["model"] == "trained")
+                           & (results["probe"] == "logistic") & results["t"].isna()]
+            carries = bool(bits["ci_low"].mean() > 0)
+            assert ("h_n/L1/bwd carries" in sentence) == carries, (carries, sentence)
+            assert_opening(page, run / "index.html", study=False)
+            page.locator("#use").scroll_into_view_if_needed()
+            screenshot(page, "report-use.png")
+        finally:
+            browser.close()
+    visit.assert_clean()

@@ -308,3 +308,40 @@ def test_the_equivalence_section_has_one_block_per_site(run_dir) -> None:
     assert section.index("Site <code>encoder</code>") < section.index(
         "Site <code>encoder#2</code>")
     assert "encoder#2:h_n/L1/fwd" in section and "encoder:h_n/L1/bwd" in section
+
+
+def _without_built(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines()
+            if "report built" not in line]
+
+
+def test_interventions_give_a_section_a_finding_and_the_answers_use_sentence(run_dir) -> None:
+    from probe_rnn.report.use_findings import LEAD
+    from tests.unit.report.use_factory import write_use_table
+
+    report = build_report(write_use_table(run_dir), umap=False)
+    assert {"fig-use", "fig-use-steps"} <= set(report.figures)
+    assert report.answer.sentence_texts[-1].startswith(LEAD)
+    assert "`output@last` (by both erasure and patching)" in report.answer.text
+    assert [f.kind for f in report.findings[:2]] == ["recommendation", "use"]
+    page = report.path.read_text(encoding="utf-8")
+    assert '<section id="use">' in page and '<a href="#use">Decodable vs used</a>' in page
+    assert 'id="use-table"' in page and page.count("<td>erasure-control</td>") == 3
+
+
+def test_a_folder_without_interventions_renders_as_before(run_dir) -> None:
+    from tests.unit.report.use_factory import write_use_table
+
+    before = _without_built(build_report(run_dir, umap=False).path)
+    assert not any('id="use"' in line for line in before)
+    build_report(write_use_table(run_dir), umap=False)
+    (run_dir / "interventions.parquet").unlink()
+    assert _without_built(build_report(run_dir, umap=False).path) == before
+
+
+def test_a_damaged_interventions_table_leaves_a_note(run_dir) -> None:
+    (run_dir / "interventions.parquet").write_text("damaged")
+    report = build_report(run_dir, umap=False)
+    assert "fig-use" not in report.figures
+    page = report.path.read_text(encoding="utf-8")
+    assert '<section id="use">' in page and "interventions.parquet cannot be read" in page

@@ -199,3 +199,17 @@ def test_the_answer_speaks_of_the_models_own_setting(card, who, reader) -> None:
     hidden = make_answer(_results((0.20, 0.15, 0.25), (0.60, 0.55, 0.65), None), None,
                          model_card=card)
     assert who in hidden.text and f"{reader} should read the hidden state" in hidden.text
+
+
+def test_the_sentence_on_use_comes_last_and_only_when_given() -> None:
+    from probe_rnn.report.opening import Segment
+
+    results = _results((0.5, 0.48, 0.52), (0.4, 0.38, 0.42), (0.3, 0.28, 0.32))
+    use = (Segment("Which state does the head use? "), Segment("0.40 [0.34, 0.46]", "#use"))
+    plain = make_answer(results, None)
+    with_use = make_answer(results, None, use=use)
+    assert with_use.sentences == (*plain.sentences, use)
+    assert with_use.kind == plain.kind and with_use.links[-1] == "#use"
+    study = _study((0.9, 0.88, 0.92), (0.85, 0.83, 0.87), (0.05, 0.03, 0.07))
+    assert make_answer(results, None, study=study, study_href="readouts/index.html",
+                       use=use).sentences[-1] == use
