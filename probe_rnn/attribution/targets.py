@@ -28,8 +28,15 @@ def attribution_target(bundle: ModelBundle, target: str | None) -> str:
     """The target to explain (see :func:`attribute`'s ``target``), or NoTargetError saying why
     this model has none."""
     from probe_rnn.models.outputs import OUTPUT_WORDS
+    from probe_rnn.models.recurrent import recurrent_modules
 
-    kind = getattr(bundle, "output_kind", "logits")
+    modules = list(recurrent_modules(bundle.model))
+    if len(modules) > 1:
+        raise NoTargetError(
+            f"attribution skipped: it explains a model through its one recurrent module, and "
+            f"{type(bundle.model).__name__} has {len(modules)} ({', '.join(modules)}); their "
+            "states are captured and probed all the same")
+    kind = getattr(bundle, "output_kind", None) or "logits"
     texts = getattr(getattr(bundle.adapter, "feeding", None), "texts", 1)
     own = {"logits": "prediction"}.get(kind) or (
         "continuation" if kind == "step-logits" and texts == 1 else None)

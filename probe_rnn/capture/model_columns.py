@@ -21,10 +21,12 @@ import pyarrow as pa
 import torch
 
 
-def model_fields(kind: str, two_texts: bool) -> list[pa.Field]:
-    """The extra fields of ``meta.parquet`` for a model returning ``kind``."""
+def model_fields(kind: str | None, two_texts: bool, second_text: bool = False
+                 ) -> list[pa.Field]:
+    """The extra fields of ``meta.parquet`` for a model returning ``kind`` that reads
+    ``two_texts``; ``tokens_2`` when the table holds the second text (``second_text``)."""
     fields = []
-    if two_texts:
+    if second_text:
         fields.append(pa.field("tokens_2", pa.list_(pa.string())))
     if kind == "score":
         fields.append(pa.field("score", pa.float64()))

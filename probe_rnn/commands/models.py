@@ -151,14 +151,16 @@ def inspect_cmd(
     from probe_rnn.data.text_pairs import text_columns
 
     bundle = source.load(checkpoint, 2 if len(text_columns(text)) == 2 else None)
-    print_model_card(bundle.card())
-    if data is not None or dataset is not None:
+    if data is None and dataset is None:
+        print_model_card(bundle.card())
+    else:
         from probe_rnn.capture import diagnose
         from probe_rnn.data.sampling import sample_table
 
         df, origin = load_data(data, dataset, text, label)
         df = sample_table(df, max_rows, seed)
-        source.check_rows(bundle, df)
+        source.check_rows(bundle, df)  # a collate's model says what it returns on this data
+        print_model_card(bundle.card())
         typer.echo(f"batch check: {bundle.batch_check['sentence']}")
         print_diagnosis(diagnose(bundle, df, batch_size=batch_size), origin)
 

@@ -39,8 +39,10 @@ def print_model_card(card: dict[str, Any]) -> None:
         out.print(f"called as: {card['call']}")
     if card.get("embedding"):
         out.print(f"token embedding: {card['embedding']}")
-    returns = card.get("returns") or "logits"
-    if returns != "logits":
+    returns = card.get("returns", "logits")
+    if returns is None:
+        out.print("returns: known after a first batch (a collate function; give --data)")
+    elif returns != "logits":
         from probe_rnn.models.outputs import OUTPUT_WORDS
 
         out.print(f"returns: {OUTPUT_WORDS.get(returns, returns)}")

@@ -336,7 +336,8 @@ def model_output(adapter: Any, model: nn.Module, batch: dict[str, Any]) -> Model
     (:class:`~probe_rnn.models.outputs.ModelOutput`): the built-in and collate adapters'
     ``run``; a plugin adapter's ``forward`` returns class logits."""
     run = getattr(adapter, "run", None)
-    if callable(run) and _run_is_current(type(adapter)):
+    wrapped = "forward" in getattr(adapter, "__dict__", {})  # an instance's own forward
+    if callable(run) and not wrapped and _run_is_current(type(adapter)):
         return run(model, batch)
     return ModelOutput("logits", adapter.forward(model, batch))
 

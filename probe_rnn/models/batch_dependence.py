@@ -56,13 +56,29 @@ def _equal_length_rows(bundle: ModelBundle, texts: list[Any]) -> tuple[list[Any]
     batch = bundle.adapter.encode(texts)
     lengths = batch["lengths"].tolist()
     seconds = batch["lengths_2"].tolist() if "lengths_2" in batch else [0] * len(lengths)
-    keys = [(int(n), int(m)) for n, m in zip(lengths, seconds, strict=True)]
+    words = [_words(bundle, t) for t in texts]  # a collate without lengths reports the padding
+    keys = [(int(n), int(m), w) for n, m, w in zip(lengths, seconds, words, strict=True)]
     counts = Counter(keys)
     size, key = max((c, k) for k, c in counts.items())
     if size < 2:
         return [], 0
     group = [t for t, k in zip(texts, keys, strict=True) if k == key]
     return group[:CHECK_ROWS], key[0]
+
+
+def _words(bundle: ModelBundle, text: Any) -> tuple[int, ...]:
+    """The number of tokens of each of the row's texts, by the bundle's tokenizer (else
+    whitespace words)."""
+    texts = text if isinstance(text, tuple | list) else (text,)
+    tokenize = getattr(bundle.tokenizer, "tokenize", None)
+    return tuple(len(tokenize(str(t)) if callable(tokenize) else str(t).split()) for t in texts)
+
+
+def _gap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per row, the largest |difference| over the columns both have (a row called alone may
+    return fewer steps than in a padded batch)."""
+    width = min(a.shape[1], b.shape[1])
+    return (a[:, :width] - b[:, :width]).abs().amax(dim=1)
 
 
 @torch.no_grad()
@@ -76,12 +92,14 @@ def _compare(bundle: ModelBundle, group: list[Any]) -> dict[str, Any]:
     flips = together.argmax(1) != reverse.argmax(1)
     alone_note = None
     try:
-        alone = torch.cat([_logits(bundle, [text]) for text in group])
+        alone = [_logits(bundle, [text]) for text in group]
     except ProbeRnnError as exc:  # a forward that cannot take a batch of one (.squeeze())
         alone_note = f"rows alone not compared: {str(exc)[:200]}"
     else:
-        diff = torch.maximum(diff, (together - alone).abs().amax(dim=1))
-        flips |= together.argmax(1) != alone.argmax(1)
+        for row, own in enumerate(alone):
+            diff[row] = torch.maximum(diff[row], _gap(together[row:row + 1], own)[0])
+            if own.shape[1] == together.shape[1]:
+                flips[row] |= bool(together[row].argmax() != own[0].argmax())
     tolerance = BATCH_TOLERANCE * max(1.0, float(together.abs().max()))
     return {"max_difference": float(diff.max()), "tolerance": tolerance,
             "rows_differing": int((diff > tolerance).sum()),
@@ -112,6 +130,8 @@ def check_batch_dependence(bundle: ModelBundle, texts: Sequence[str], *,
         when no two scanned rows have the same length.
     """
     scan = [t if isinstance(t, tuple | list) else str(t) for t in list(texts)[:SCAN_ROWS]]
+    if scan:
+        bundle.settle_output_kind(scan)
     group, steps = _equal_length_rows(bundle, scan) if len(scan) >= 2 else ([], 0)
     if not group:
         result: dict[str, Any] = {

@@ -56,9 +56,11 @@ class ModelBundle:
         How to load this very model again in another process (a Dask worker): the checkpoint's
         absolute path and the loading options, or ``{"random_init": origin, "seed": s}``;
         None for a model built in memory (it is then shipped by value).
-    output_kind : str
+    output_kind : str or None
         What the model returns (:data:`~probe_rnn.models.outputs.OUTPUT_KINDS`): class
-        ``logits``, a pair ``score``, ``step-logits`` or ``states`` (an encoder, no prediction).
+        ``logits``, a pair ``score``, ``step-logits`` or ``states`` (an encoder, no prediction);
+        None until a first batch says (a collate function's model:
+        :meth:`settle_output_kind`).
     batch_check : dict or None
         The outcome of :func:`~probe_rnn.models.batch_dependence.check_batch_dependence`
         (None until it ran): whether each row's logits are independent of its batch-mates.
@@ -77,7 +79,7 @@ class ModelBundle:
     call: str = ""
     origin: dict[str, Any] | None = None
     batch_check: dict[str, Any] | None = None
-    output_kind: str = "logits"
+    output_kind: str | None = "logits"
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -91,6 +93,18 @@ class ModelBundle:
         if not chunks:
             return torch.empty(0, len(self.labels))
         return torch.cat([c.detach().cpu() for c in chunks])
+
+    @torch.no_grad()
+    def settle_output_kind(self, texts: Sequence[Any]) -> str:
+        """What the model returns, learnt from a call on the first few ``texts`` when it is not
+        known yet (a collate function's model); the known kind otherwise."""
+        if self.output_kind is None:
+            from probe_rnn.models.adapters import model_output
+
+            self.model.eval()
+            batch = self.adapter.encode(list(texts)[:4])
+            self.output_kind = model_output(self.adapter, self.model, batch).kind
+        return self.output_kind
 
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[str]:
         """Predicted label names, in row order."""
@@ -113,7 +127,8 @@ class ModelBundle:
             "layout": getattr(self.adapter, "layout", None),
             "call": self.call,
             "returns": self.output_kind,
-            "texts": getattr(getattr(self.adapter, "feeding", None), "texts", 1),
+            "texts": getattr(getattr(self.adapter, "feeding", None), "texts", None)
+            or getattr(self.adapter, "texts", 1),
             "batch_dependence": None if self.batch_check is None else {
                 k: self.batch_check.get(k) for k in ("per_row", "allowed", "sentence")},
             "embedding": self.embedding,

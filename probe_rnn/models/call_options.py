@@ -15,8 +15,8 @@ an initial state, a teacher-forcing keyword):
 * **two texts** (``texts=2``, the CLI's ``--text a,b``: a pair model ``forward(a, b)``, an
   encoder-decoder ``forward(src, trg)``): two
   required parameters -> the two texts' ids; four -> each text's ids and lengths
-  (``forward(a, a_lengths, b, b_lengths)``). A parameter named like a teacher-forcing ratio gets
-  1.0 (the target at every step).
+  (``forward(a, a_lengths, b, b_lengths)``). A parameter named like a teacher-forcing ratio
+  (with a default or without) gets 1.0 by keyword (the target at every step).
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def takes_lengths(model: nn.Module) -> bool | None:
     params = _parameters(model)
     if params is None or any(p.kind is p.VAR_POSITIONAL for p in params):
         return None
-    positional = _positional(params)
+    teacher = _teacher(params)
+    positional = [p for p in _positional(params) if p.name != teacher]
     required = [p for p in positional if p.default is p.empty]
     if len(required) > 2 and len(required) != 4:
         raise ModelCallError(
@@ -95,15 +96,15 @@ def call_options(model: nn.Module) -> list[tuple[bool, str | None]]:
 
 
 def _teacher(params: list[inspect.Parameter]) -> str | None:
-    return next((p.name for p in params if _TEACHER_NAME.search(p.name)
-                 and p.default is not p.empty), None)
+    return next((p.name for p in params if _TEACHER_NAME.search(p.name)), None)
 
 
 def candidates(model: nn.Module, texts: int | None = None) -> list[Candidate]:
     """Every call to try, in order: one-text calls (``texts`` 1 or None), or two-text calls
     (``texts=2``: never guessed, since ``forward(ids, mask)`` would also take two id batches)."""
     params = _parameters(model) or []
-    positional = _positional(params)
+    teacher = _teacher(params)  # given 1.0 by keyword: not one of the texts' arguments
+    positional = [p for p in _positional(params) if p.name != teacher]
     required = [p for p in positional if p.default is p.empty]
     found: list[Candidate] = []
     if texts != 2:
@@ -119,7 +120,6 @@ def candidates(model: nn.Module, texts: int | None = None) -> list[Candidate]:
             else:
                 found += [Candidate(1, lengths, batch) for lengths, batch in call_options(model)]
     if texts == 2:
-        teacher = _teacher(params)
         varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
         if len(required) == 4 or varargs:
             found.append(Candidate(2, True, teacher_forcing=teacher))

@@ -228,7 +228,7 @@ def _choose_adapter(model: nn.Module, built: FactoryResult | None, adapter: Any,
     returns (:data:`~probe_rnn.models.outputs.OUTPUT_KINDS`; a plugin adapter's and a collate's
     forward is taken to return class logits until its first batch says otherwise)."""
     if collate is not None:
-        return (*_collate_adapter(collate, model, tok, adapter, layout, feeding), "logits")
+        return (*_collate_adapter(collate, model, tok, adapter, layout, feeding), None)
     spec = adapter or (built.adapter if built is not None else None)
     fed = feeding.describe()
     if spec is None and isinstance(model, RNNClassifier):

@@ -172,6 +172,8 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
                source: str, name: str | None, arguments: dict[str, Any] | None,
                say: Say | None, progress: Progress | None, client: Any) -> RunContext:
     """Check every input, sample the rows, write the new run.json and clear stale stages."""
+    if getattr(bundle, "output_kind", "logits") is None:  # a collate's model: its first batch
+        bundle.settle_output_kind(model_inputs(df))
     check_names(bundle, settings)
     settings = setting_tasks(bundle, settings)
     checked_timeout(settings.cell_timeout, settings.jobs, client)  # before any capture

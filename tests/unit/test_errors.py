@@ -41,6 +41,7 @@ BUILTIN = {
     "PluginError": LookupError,
     "ProbeOutputError": ValueError,
     "AttributionError": RuntimeError,
+    "NoTargetError": RuntimeError,
     "ReportError": RuntimeError,
     "WorkLostError": RuntimeError,
 }

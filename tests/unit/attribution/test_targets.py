@@ -38,3 +38,10 @@ def test_the_continuation_is_the_summed_log_probability_of_each_next_token() -> 
     for row in range(2):
         want = sum(float(logp[row, t, ids[row, t + 1]]) for t in range(int(lengths[row]) - 1))
         assert got.shape == (2, 1) and abs(float(got[row, 0]) - want) < 1e-5
+
+
+def test_a_model_with_two_recurrent_modules_is_skipped_with_their_names() -> None:
+    bundle = _bundle("logits")
+    bundle.model = torch.nn.ModuleDict({"enc": torch.nn.GRU(1, 1), "dec": torch.nn.LSTM(1, 1)})
+    with pytest.raises(NoTargetError, match=r"has 2 \(enc, dec\)"):
+        attribution_target(bundle, None)

@@ -14,7 +14,7 @@ def test_a_pair_table_adds_length_2_after_the_fixed_columns() -> None:
     df = pd.DataFrame({"text": ["a"], "year": [2020]})
     plain, pair = meta_schema(df, ["year"]), meta_schema(df, ["year"], pair=True)
     assert plain.names == [*META_COLUMNS, "year"]
-    assert pair.names == [*META_COLUMNS, "length_2", "year"]
+    assert pair.names == [*META_COLUMNS, "length_2", "year"]  # tokens_2: only with text_2
     assert pair.field("length_2").type == pa.int64()
 
 
@@ -33,3 +33,9 @@ def test_streams_are_copied_into_one_parquet_in_order(tmp_path: Path) -> None:
 
 def test_strings_keep_missing_values_missing() -> None:
     assert strings(pd.Series([1, None, "x", float("nan")])) == ["1", None, "x", None]
+
+
+def test_a_table_with_its_second_text_adds_its_tokens_and_a_pair_model_its_score() -> None:
+    df = pd.DataFrame({"text": ["a"], "text_2": ["b"]})
+    schema = meta_schema(df, ["text_2"], pair=True, kind="score")
+    assert schema.names == [*META_COLUMNS, "length_2", "text_2", "tokens_2", "score"]

@@ -145,3 +145,23 @@ def test_it_compares_at_most_check_rows_rows() -> None:
     check_batch_dependence(bundle, ["abcd"] * 30)
     assert bundle.batch_check["rows"] == CHECK_ROWS
     assert calls == [CHECK_ROWS, CHECK_ROWS] + [1] * CHECK_ROWS  # together, reversed, alone
+
+
+class Encoder(nn.Module):
+    """Returns its GRU's per-step output: a row alone returns fewer steps than in a batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(len(VOCAB), 5, padding_idx=0)
+        self.gru = nn.GRU(5, 4, batch_first=True)
+
+    def forward(self, x):
+        return self.gru(self.embedding(x))
+
+
+def test_an_encoders_states_are_compared_over_the_steps_both_calls_have() -> None:
+    bundle = _bundle(Encoder(), IdsAdapter)
+    bundle.output_kind = None  # learnt from its first call, as for a collate's model
+    result = check_batch_dependence(bundle, ["abcd", "hg", "bcda", "efgh", "abc"])
+    assert bundle.output_kind == "states"
+    assert result["checked"] and result["per_row"] is True and result["rows"] == 3

@@ -42,3 +42,9 @@ def test_a_teacher_forcing_ratio_is_given_one() -> None:
     model = type("S", (nn.Module,), {
         "forward": lambda self, src, trg, teacher_forcing_ratio=0.5: src})()
     assert candidates(model, 2) == [Candidate(2, False, teacher_forcing="teacher_forcing_ratio")]
+
+
+def test_a_teacher_forcing_ratio_without_default_is_given_one_too() -> None:
+    model = type("S", (nn.Module,), {
+        "forward": lambda self, src, trg, teacher_forcing_ratio: src})()
+    assert candidates(model, 2) == [Candidate(2, False, teacher_forcing="teacher_forcing_ratio")]
