@@ -20,6 +20,7 @@ import pytest
 from tests.integration.report_browser import (
     Visit,
     assert_opening,
+    assert_use_sentence,
     hover_point,
     open_report,
     require_browser,
@@ -94,6 +95,7 @@ def test_demo_report_in_chromium(demo) -> None:
             raw, label = hover_point(page, first, 0, 0)
             assert raw and shown(raw) in label  # the hovered point shows its name
             assert_opening(page, out / "index.html")  # opens with the answer, from its tables
+            assert_use_sentence(page, out / "index.html")  # and what the head uses, measured
             screenshot(page, "demo.png")
         finally:
             browser.close()

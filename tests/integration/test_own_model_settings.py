@@ -104,6 +104,16 @@ def _calls(work: Path, name: str, table: pd.DataFrame) -> list[list[tuple]]:
     return batches
 
 
+def _captured(work: Path, name: str, tmp_path: Path) -> tuple[StateStore, list[list[tuple]]]:
+    """`capture` run as the README says (float32), and the model's own calls on the same
+    batches."""
+    store = tmp_path / "states"
+    cap = run_cli("capture", *_args(work, name), "--out", str(store), "--batch-size", str(BATCH),
+                  "--dtype", "float32")
+    assert cap.returncode == 0, cap.stderr
+    return StateStore(store), _calls(work, name, pd.read_csv(work / DATA[name]))
+
+
 def _args(work: Path, name: str) -> list[str]:
     return [str(work / f"{Path(name).stem}.pt"), "--model", f"{work / name}:build", "--vocab",
             str(work / "vocab.json"), "--data", str(work / DATA[name]), *FLAGS[name]]
@@ -124,13 +134,7 @@ def test_one_module_settings_run_in_every_command_with_the_modules_own_states(
     assert inspect.returncode == 0, inspect.stderr
     assert RETURNS[name] in inspect.stdout, inspect.stdout
 
-    store = tmp_path / "states"
-    cap = run_cli("capture", *_args(work, name), "--out", str(store), "--batch-size", str(BATCH),
-                  "--dtype", "float32")
-    assert cap.returncode == 0, cap.stderr
-    mine = StateStore(store)
-    table = pd.read_csv(work / DATA[name])
-    calls = _calls(work, name, table)
+    mine, calls = _captured(work, name, tmp_path)
     assert all(len(batch) == 1 for batch in calls)  # one module, one call per forward
     last = np.concatenate([out[torch.arange(len(n)), n - 1].numpy()
                            for (_, out, _, n), in calls])
@@ -173,13 +177,7 @@ def test_two_text_settings_capture_every_call_as_its_own_site(work, name, tmp_pa
     assert inspect.returncode == 0, inspect.stderr
     assert RETURNS[name] in inspect.stdout and "two texts per row" in inspect.stdout
 
-    store = tmp_path / "states"
-    cap = run_cli("capture", *_args(work, name), "--out", str(store), "--batch-size", str(BATCH),
-                  "--dtype", "float32")
-    assert cap.returncode == 0, cap.stderr
-    mine = StateStore(store)
-    table = pd.read_csv(work / DATA[name])
-    calls = _calls(work, name, table)
+    mine, calls = _captured(work, name, tmp_path)
     if name == "siamese_lstm.py":  # one LSTM, called on each text: sites lstm and lstm#2
         for k, site in ((0, "lstm"), (1, "lstm#2")):
             last = np.concatenate([b[k][1][torch.arange(len(b[k][3])), b[k][3] - 1].numpy()
