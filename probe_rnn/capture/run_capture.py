@@ -115,8 +115,6 @@ def capture_states(
     """
     check_capture_options(out_dir=out_dir, views=views, dtype=dtype, batch_size=batch_size,
                           verify=verify, module=module)
-    if getattr(bundle, "output_kind", "logits") is None:  # a collate's model: ask a batch
-        bundle.settle_output_kind(model_inputs(df)[:4])
     texts, labels, key = _capture_key(bundle, df, views, dtype, batch_size, verify, module)
     existing = reusable_store(Path(out_dir), key, notice or _warn)
     return existing if existing is not None else _write_store(
@@ -127,6 +125,8 @@ def _capture_key(bundle: ModelBundle, df: pd.DataFrame, views: Sequence[str] | N
                  dtype: str, batch_size: int, verify: str, module: str | None
                  ) -> tuple[list[str], list[str], dict[str, Any]]:
     """Check the view names; return the texts, the labels and what identifies the store."""
+    if getattr(bundle, "output_kind", "logits") is None:  # a collate's model: ask a batch
+        bundle.settle_output_kind(model_inputs(df)[:4])
     from probe_rnn.capture.views import parse_view
 
     for name in views or []:

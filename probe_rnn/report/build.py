@@ -46,7 +46,7 @@ from probe_rnn.report.pair_readout import pair_readout
 from probe_rnn.report.projections import cached_projection, subsample
 from probe_rnn.report.run_data import RunData, load_run
 from probe_rnn.report.use_figures import CAPTIONS as USE_CAPTIONS
-from probe_rnn.report.use_findings import use_parts
+from probe_rnn.report.use_findings import use_parts, with_use
 from probe_rnn.validation import SEED, Boolean, Interval, PathLike, validate_params
 
 if TYPE_CHECKING:
@@ -264,9 +264,7 @@ def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None 
                   if data.readouts_dir is not None else None)
     probe_views = [_probe_view(data, equivalence, probe, i, study_href)
                    for i, probe in enumerate(ordered_probes(data.results))]
-    pair = None if store is None else pair_readout(store)
-    for view in probe_views if pair is not None else ():  # which readout the pair score reads
-        view["findings"].append(Finding(pair.sentence(), "diagnosis", "equivalence"))
+    _add_pair_finding(probe_views, store)
     figs: dict[str, F.go.Figure] = {}
     for view in probe_views:
         figs.update(view.pop("specs"))
@@ -303,6 +301,13 @@ _PER_PROBE_FIGURES = {"heatmap": F.probing_heatmap, "bars": F.view_bars,
                       "timesteps": F.timestep_curves, "memory": F.memory_span}
 
 
+def _add_pair_finding(probe_views: list[dict[str, Any]], store: Any) -> None:
+    """A pair model's finding: which readout its score reads (:mod:`.pair_readout`)."""
+    pair = None if store is None else pair_readout(store)
+    for view in probe_views if pair is not None else ():
+        view["findings"].append(Finding(pair.sentence(), "diagnosis", "equivalence"))
+
+
 def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int,
                 study_href: str | None = None) -> dict[str, Any]:
     """Everything the report shows per probe: its figures (ids ``fig-heatmap`` for the first
@@ -327,23 +332,14 @@ def _probe_view(data: RunData, equivalence: Any, probe: str | None, index: int,
         "answer": make_answer(scoped, scoped_eq, scoped_values, study=data.readouts,
                               study_href=study_href, study_note=data.notes.get("readouts"),
                               model_card=data.run.model, site=site, use=use["sentence"]),
-        "findings": _findings(data, results, equivalence, train, use["finding"]),
+        "findings": with_use(make_findings(results, equivalence, data.run, data.attribution,
+                                           values=data.values, train_rows=train),
+                             use["finding"]),
         "label_tables": T.split_table(T.label_metrics_table(results, data.values),
                                       T.LABEL_TABLE_PARTS),
         "gap_table": T.training_gap_table(results, train),
         "heatmap_caption": CAPTIONS["fig-heatmap"].format(probe=probe or ""),
     }
-
-
-def _findings(data: RunData, results: pd.DataFrame, equivalence: Any, train: Any,
-              use: Finding | None) -> list[Finding]:
-    """The findings of one probe's results; the interventions' finding on what the head uses
-    right after the recommendation by probes."""
-    findings = make_findings(results, equivalence, data.run, data.attribution,
-                             values=data.values, train_rows=train)
-    if use is not None:
-        findings.insert(int(bool(findings) and findings[0].kind == "recommendation"), use)
-    return findings
 
 
 def _render(data: RunData, target: Path, figs: dict[str, F.go.Figure],

@@ -259,3 +259,11 @@ def use_parts(table: pd.DataFrame | None, results: pd.DataFrame, probe: str | No
              ids["steps"]: use_over_time(results, table, probe)}
     return {"specs": specs, "ids": ids, "finding": use_finding(table, results, probe),
             "sentence": use_sentence(table, results, probe)}
+
+
+def with_use(findings: list[Finding], use: Finding | None) -> list[Finding]:
+    """``findings`` with the finding on what the head uses right after the recommendation by
+    probes (first when there is none); unchanged without one."""
+    if use is not None:
+        findings.insert(int(bool(findings) and findings[0].kind == "recommendation"), use)
+    return findings

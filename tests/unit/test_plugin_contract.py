@@ -39,11 +39,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "probes"
 BUILT_IN = {
     "probe": {"logistic", "mlp", "ridge"},
     "task": {"label", "prediction", "length", "word-content", "first-token", "last-token",
-             "position", "current-token", "token-back-1", "token-back-2", "token-back-4",
-             "token-back-8"},
+             "position", "current-token", "next-token", "token-back-1", "token-back-2",
+             "token-back-4", "token-back-8"},
     "adapter": {"probe-rnn", "ids-lengths", "ids"},
+    "intervention": {"erasure", "patching", "ablation"},  # run and checked in interventions/
 }
-FROM_EXAMPLES = {"probe": {"centroid"}, "task": {"vowel-ending"}, "adapter": set()}
+FROM_EXAMPLES = {"probe": {"centroid"}, "task": {"vowel-ending"}, "adapter": set(),
+                 "intervention": set()}
 
 
 def _table() -> dict[str, list[str]]:
