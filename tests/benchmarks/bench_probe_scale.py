@@ -98,10 +98,10 @@ def _reference_seconds(out: Path, records: pd.DataFrame, n_cells: int, seed: int
     for rec in picked.itertuples():
         store = stores[rec.model]
         meta = store.meta  # the rows the run probed: held-out (dev + test) by default
-        rows = np.flatnonzero((meta["split"] != "train").to_numpy()) if "split" in meta \
+        probed = np.flatnonzero((meta["split"] != "train").to_numpy()) if "split" in meta \
             else np.arange(len(meta))
         cell = Cell(rec.model, store, rec.view, store.kind(rec.view), get_task(rec.task),
-                    rec.probe, rec.probe, rows)
+                    rec.probe, rec.probe, probed)
         p = build_problem(cell)
         X = p.X.astype(np.float64)
         with threadpool_limits(limits=1), warnings.catch_warnings():
