@@ -58,9 +58,6 @@ def continuation_loglik(step_logits: torch.Tensor, ids: torch.Tensor, lengths: t
                         ) -> torch.Tensor:
     """``(batch, 1)``: each row's summed log-probability of its own tokens 1..length-1 given
     the steps before (``step_logits (batch, time, vocab)``, batch-major)."""
-    logp = torch.log_softmax(step_logits, dim=-1)
-    steps = min(logp.shape[1], ids.shape[1]) - 1
-    target = ids[:, 1:steps + 1]
-    valid = (torch.arange(steps, device=ids.device)[None, :] < (lengths - 1)[:, None])
-    gold = logp[:, :steps].gather(-1, target[..., None])[..., 0]
-    return (gold * valid).sum(1, keepdim=True)
+    from probe_rnn.models.outputs import next_token_logprobs
+
+    return next_token_logprobs(step_logits, ids, lengths)[0].sum(1, keepdim=True)

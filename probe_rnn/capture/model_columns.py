@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from probe_rnn.models.outputs import next_token_logprobs
+
 
 def model_fields(kind: str | None, two_texts: bool, second_text: bool = False
                  ) -> list[pa.Field]:
@@ -76,12 +78,8 @@ def next_token_columns(step_logits: torch.Tensor, batch: dict[str, Any]) -> dict
     rows = int(lengths.shape[0])
     if not isinstance(ids, torch.Tensor) or step_logits is None:
         return {"next_token_accuracy": [None] * rows, "next_token_logprob": [None] * rows}
-    logp = torch.log_softmax(step_logits.detach().float().cpu(), dim=-1)
-    steps = min(logp.shape[1], ids.shape[1]) - 1
-    target = ids[:, 1:steps + 1].cpu()
-    valid = torch.arange(steps)[None, :] < (lengths.cpu() - 1)[:, None]
-    hit = (logp[:, :steps].argmax(-1) == target) & valid
-    gold = logp[:, :steps].gather(-1, target.clamp_min(0)[..., None])[..., 0] * valid
+    gold, hit, valid = next_token_logprobs(step_logits.detach().float().cpu(), ids.cpu(),
+                                           lengths.cpu())
     count = valid.sum(1)
     accuracy = [float(h) / int(n) if int(n) else None for h, n in zip(hit.sum(1), count,
                                                                        strict=True)]

@@ -70,6 +70,20 @@ class ModelOutput:
         return None if self.values is None else self.values.reshape(self.values.shape[0], -1)
 
 
+def next_token_logprobs(step_logits: Tensor, ids: Tensor, lengths: Tensor
+                        ) -> tuple[Tensor, Tensor, Tensor]:
+    """What per-step logits ``(batch, time, vocab)`` give each row's own next tokens: the
+    log-probability of the token at ``t + 1`` at every step ``t`` ``(batch, time - 1)``, whether
+    it is the most likely one, and which steps count (``t < length - 1``); ``ids (batch,
+    time)`` batch-major."""
+    logp = torch.log_softmax(step_logits, dim=-1)
+    steps = min(logp.shape[1], ids.shape[1]) - 1
+    target = ids[:, 1:steps + 1].clamp_min(0)
+    valid = torch.arange(steps, device=ids.device)[None, :] < (lengths - 1)[:, None]
+    gold = logp[:, :steps].gather(-1, target[..., None])[..., 0]
+    return gold * valid, (logp[:, :steps].argmax(-1) == target) & valid, valid
+
+
 def ends_in_head(last: Sequence[nn.Module]) -> bool:
     """Whether the last leaf module that ran is a head (anything but a recurrent module, an
     embedding or a dropout after one)."""

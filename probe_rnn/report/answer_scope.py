@@ -22,10 +22,14 @@ from probe_rnn.catalogue import try_parse
 from probe_rnn.report.equivalence import Equivalence, equivalence_of
 
 
+def sites_of(views: Any) -> list[str]:
+    """The site names of view names, in their order (empty for a one-site model)."""
+    return list(dict.fromkeys(s.site for v in views if (s := try_parse(str(v))) and s.site))
+
+
 def sites_in(results: pd.DataFrame) -> list[str]:
     """The site names of the results' views, in their order (empty for a one-site model)."""
-    names = results["view"].dropna().astype(str).unique() if "view" in results else []
-    return list(dict.fromkeys(s.site for v in names if (s := try_parse(v)) and s.site))
+    return sites_of(results["view"].dropna().unique() if "view" in results else [])
 
 
 def answer_site(results: pd.DataFrame, model_card: dict[str, Any] | None) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from probe_rnn.catalogue import try_parse
+from probe_rnn.report.answer_scope import sites_of
 
 #: Largest |difference| from the model's score, per unit of its scale, that still matches
 #: (float16 states carry ~1e-3 of relative error).
@@ -64,7 +65,7 @@ class PairReadout:
 def branches(views: list[str]) -> tuple[str, str] | None:
     """The two branches' site names: a module's first and second call (``lstm``,
     ``lstm#2``), else the only two sites; None otherwise."""
-    sites = list(dict.fromkeys(s.site for v in views if (s := try_parse(v)) and s.site))
+    sites = sites_of(views)
     second = [s for s in sites if s.endswith("#2")]
     if second:
         return second[0][:-2], second[0]
