@@ -70,7 +70,8 @@ def run_batches(
     found: list[Site] = []
     checks: dict[str, KernelCheck] = {}
     diagnoses: dict[str, ModuleDiagnosis | None] = {}
-    with closing(recorded(bundle, batches, names, verify)) as steps:  # hooks off on errors
+    lazy = not reads_step_cells(key["requested_views"])
+    with closing(recorded(bundle, batches, names, verify, lazy)) as steps:  # hooks off on errors
         for batch, sites, logits in steps:
             found = found or [site for site, _ in sites]
             _check_same_sites(found, sites, start)
@@ -92,6 +93,15 @@ def run_batches(
     first = bundle.model.get_submodule(found[0].module)
     return {"module": found[0].module, "module_type": type(first).__name__,
             "sites": found, "diagnosis": diagnoses, "kernel_check": checks}
+
+
+def reads_step_cells(views: Sequence[str] | None) -> bool:
+    """Whether storing ``views`` (None: every default view) reads an LSTM's per-step cells:
+    a ``cell`` view, per token or at a step. Otherwise the capture lets the fused kernel give
+    every ``h`` and computes no cell (``record(lazy_cells=True)``): ``c_n`` is the kernel's."""
+    from probe_rnn.catalogue import ViewSpec
+
+    return views is None or any(ViewSpec.parse(name).base == "cell" for name in views)
 
 
 def _check_same_sites(found: list[Site], sites: list[tuple[Site, Any]], start: int) -> None:
@@ -152,8 +162,8 @@ class KernelCheck:
 
 
 def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list[str],
-             verify: str) -> Iterator[tuple[dict[str, Any], list[tuple[Site, RecurrentStates]],
-                                            Any]]:
+             verify: str, lazy_cells: bool = False
+             ) -> Iterator[tuple[dict[str, Any], list[tuple[Site, RecurrentStates]], Any]]:
     """Forward every batch once under ``record``; yield ``(batch, sites, output)``, ``sites``
     the forward's :class:`~probe_rnn.capture.recurrent_sites.Site` and states, in execution order,
     ``output`` the model's return read as a :class:`~probe_rnn.models.outputs.ModelOutput`.
@@ -162,17 +172,19 @@ def recorded(bundle: ModelBundle, batches: Iterable[dict[str, Any]], names: list
     The first forward's calls are all compared with the fused kernel (each may be a site);
     the recorder drops a batch's states once the caller has consumed them, so memory does
     not grow with the batches; a cell looped by the model is recorded one batch per block
-    (its steps are stacked per block)."""
+    (its steps are stacked per block). ``lazy_cells``: an LSTM's per-step cells are computed
+    only if read (see :func:`~probe_rnn.capture.record`)."""
     model, adapter = bundle.model, bundle.adapter
     roles = module_roles(model)
     per_batch = any(cell_kind(model.get_submodule(n)) is not None for n in names)
     with torch.no_grad(), ExitStack() as stack:
-        rec = None if per_batch else stack.enter_context(record(model, names, verify))
+        rec = None if per_batch else stack.enter_context(
+            record(model, names, verify, lazy_cells=lazy_cells))
         if rec is not None:
             rec.check_first_forward()
         for index, batch in enumerate(batches):
             if rec is None:
-                with record(model, names, verify) as batch_rec:
+                with record(model, names, verify, lazy_cells=lazy_cells) as batch_rec:
                     if index == 0:
                         batch_rec.check_first_forward()
                     logits = model_output(adapter, model, batch)
@@ -203,7 +215,7 @@ def sites(bundle_or_model: Any, batch: dict[str, Any]) -> list[Site]:
     names = list(recurrent_modules(bundle.model, cells=True))
     if not names:
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU (or cell) module: no sites")
-    with closing(recorded(bundle, [batch], names, "first")) as steps:
+    with closing(recorded(bundle, [batch], names, "first", lazy_cells=True)) as steps:
         return [site for _, found, _ in steps for site, _ in found]
 
 
@@ -282,7 +294,7 @@ def diagnose(
         raise CaptureError("the model has no nn.RNN/nn.LSTM/nn.GRU module: nothing to diagnose")
     batches = encode_batches(bundle, model_inputs(df), batch_size)
     tables: dict[str, ModuleDiagnosis] = {}
-    with closing(recorded(bundle, batches, names, "first")) as steps:
+    with closing(recorded(bundle, batches, names, "first", lazy_cells=True)) as steps:
         for batch, sites, _ in steps:
             label = {site.name: site.name if len(sites) > 1 else site.module
                      for site, _ in sites}

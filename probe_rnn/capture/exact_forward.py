@@ -19,6 +19,13 @@ module's result. Two routes (see DESIGN.md, "Capturing states exactly"):
   (:mod:`probe_rnn.capture.kernel_route`). The returned tensors are the kernel's own, so
   gradients flow exactly as without ``record``.
 
+* **lazy cells** (``record(lazy_cells=True)``, what a capture storing no per-step cell runs):
+  every module takes the kernel route, and an LSTM's cells are recomputed only when read
+  (a function in :class:`RecurrentStates`, checked then on a verified call); a verified call
+  is compared with the module's own call as always. The states are laid out in the packed
+  layout only when read, and a padded call's top output is handed over as the padded
+  ``output``: the capture costs what the module's own forward costs.
+
 Both take the weights and cell equations from :mod:`probe_rnn.capture.cell_equations`.
 Either way the states keep references to the call's input, weights and initial states, from
 which the LSTM/GRU gates are recomputed only if a gate view is read
@@ -27,6 +34,7 @@ which the LSTM/GRU gates are recomputed only if a gate view is read
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,21 +65,34 @@ class _Call:
     """One call's inputs, normalised to the packed layout."""
 
     x: Tensor  # packed data (n_tokens, in) or the padded input in the module's layout
-    data: Tensor  # packed-layout input (n_tokens, in)
     batch_sizes: Tensor | None  # None for a padded input
     layout: PackedLayout
     h0: Tensor  # (layers*dirs, batch, out), kernel (sorted) order
     c0: Tensor | None
     unsorted: Tensor | None
     unbatched: bool
+    batch_first: bool
+
+    @functools.cached_property
+    def data(self) -> Tensor:
+        """Packed-layout input ``(n_tokens, in)`` (a padded input laid out on first read)."""
+        if self.batch_sizes is not None:
+            return self.x
+        x = self.x.transpose(0, 1) if self.batch_first else self.x
+        return x.reshape(-1, x.shape[-1])
 
 
 class RecurrentCapture:
     """Replacement ``forward`` of one recurrent module; collects one :class:`RecurrentStates`
     per call into ``calls``."""
 
-    def __init__(self, name: str, module: nn.Module, verify: str, tolerance: float | None):
+    def __init__(self, name: str, module: nn.Module, verify: str, tolerance: float | None,
+                 lazy_cells: bool = False):
         self.name = name
+        #: Compute an LSTM's per-step cells only when read (:class:`RecurrentStates` gets a
+        #: function): the module's fused kernel then gives every ``h``, which costs what the
+        #: module's own forward costs; checked calls still compute and check everything.
+        self.lazy_cells = lazy_cells
         self.module = module
         self.kind = module_kind(module)
         self.verify = verify
@@ -108,18 +129,12 @@ class RecurrentCapture:
         for b in bs:
             offsets.append(offsets[-1] + b)
         batch = bs[0] if bs else 0
-        lengths = torch.tensor(
-            [sum(1 for b in bs if b > j) for j in range(batch)], dtype=torch.long
-        )
+        lengths = (torch.tensor(bs, dtype=torch.long)[:, None] > torch.arange(batch)).sum(0)
         if unsorted is not None:
             lengths = lengths[unsorted.cpu()]
         layout = PackedLayout(bs, offsets, sorted_idx, lengths, x.device)
         h0, c0 = self._initial_states(hx, x, batch, n_states, out_size, unbatched, sorted_idx)
-        if batch_sizes is None:
-            data = (x.transpose(0, 1) if m.batch_first else x).reshape(-1, x.shape[-1])
-        else:
-            data = x
-        return _Call(x, data, batch_sizes, layout, h0, c0, unsorted, unbatched)
+        return _Call(x, batch_sizes, layout, h0, c0, unsorted, unbatched, m.batch_first)
 
     def _initial_states(
         self, hx: Any, x: Tensor, batch: int, n: int, out: int, unbatched: bool,
@@ -159,7 +174,8 @@ class RecurrentCapture:
         needs_grad = torch.is_grad_enabled() and (
             call.x.requires_grad or any(p.requires_grad for p in m.parameters())
         )
-        loop = self.kind == "lstm" and not needs_grad and call.x.device.type == "cpu"
+        loop = (self.kind == "lstm" and not needs_grad and call.x.device.type == "cpu"
+                and not self.lazy_cells)
         if loop:
             result = self._loop(call, verify, input, hx)
         else:
@@ -188,6 +204,9 @@ class RecurrentCapture:
             fused = self._compare(result, theirs)
             result = theirs
         self._store(call, hidden, cell, h_n, c_n, verified=verify, fused_check=fused)
+        if call.batch_sizes is None:
+            layout = call.layout
+            self._padded_top(top.view(layout.time, layout.batch, -1), batch_first=False)
         return result
 
     def _compared(self) -> bool:
@@ -215,15 +234,7 @@ class RecurrentCapture:
             self.kind, call.x, call.batch_sizes, layer_w, h0, n_dirs=n, has_bias=m.bias,
             training=m.training, batch_first=m.batch_first,
         )
-        if verify or self.kind == "lstm":
-            cell, report = kernel_route.check_states(
-                self.kind, res, call.layout, split_directions(layer_w, n), call.h0.detach(),
-                None if call.c0 is None else call.c0.detach(),
-            )
-            if verify:
-                raise_on_mismatch(self.name, report, self.tolerance)
-        else:
-            cell = None
+        cell = self._kernel_cells(res, call, split_directions(layer_w, n), verify)
         h_n = self._unsort(res.h_n, call.unsorted)
         c_n = self._unsort(res.c_n, call.unsorted)
         if call.batch_sizes is None:
@@ -234,27 +245,58 @@ class RecurrentCapture:
         if verify and self._compared():  # chained layers against the module's own call
             with torch.no_grad():
                 fused = self._compare(result, type(m).forward(m, input, hx))
-        self._store(call, res.hidden, cell, h_n.detach(),
+        self._store(call, lambda: res.hidden, cell, h_n.detach(),
                     None if c_n is None else c_n.detach(), verified=verify, fused_check=fused)
+        if call.batch_sizes is None:  # a padded call: the kernel's top output is the padded one
+            self._padded_top(res.top.detach(), m.batch_first)
         return result
+
+    def _kernel_cells(self, res: kernel_route.FusedResult, call: _Call,
+                      weights: list[list[list[Tensor]]], verify: bool) -> Any:
+        """A kernel-route call's LSTM cells (None for a GRU/RNN), recomputed from the kernel's
+        ``h`` and, on a verified call, checked by the per-step identities. With
+        :attr:`lazy_cells` an LSTM's are a function computing (and checking) them on first
+        read, and a GRU/RNN's identities are not recomputed: the states stored are then the
+        kernel's own ``h``, compared with the module's own call all the same."""
+        if self.lazy_cells or not verify:
+            if self.kind != "lstm":
+                return None
+        h0, c0 = call.h0.detach(), None if call.c0 is None else call.c0.detach()
+
+        def cells() -> Any:
+            cell, report = kernel_route.check_states(self.kind, res, call.layout, weights, h0,
+                                                     c0)
+            if verify:
+                raise_on_mismatch(self.name, report, self.tolerance)
+            return cell
+        return cells if self.lazy_cells else cells()
+
+    def _padded_top(self, top: Tensor, batch_first: bool) -> None:
+        """Hand the stored states a padded call's top output ``(batch, time, dirs * out)``
+        (``(time, batch, .)`` when time-major) as their padded top layer (no scatter)."""
+        top = top if batch_first else top.transpose(0, 1)
+        if top.dim() == 3:
+            self.calls[-1].set_padded_top(top.unflatten(-1, (self.n_dirs, -1)))
 
     # -- results ------------------------------------------------------------------------
     @staticmethod
     def _unsort(h: Tensor | None, unsorted: Tensor | None) -> Tensor | None:
         return h if h is None or unsorted is None else h.index_select(1, unsorted)
 
-    def _store(self, call: _Call, hidden: Tensor, cell: Tensor | None, h_n: Tensor,
-               c_n: Tensor | None, verified: bool, fused_check: dict[str, float] | None = None
-               ) -> None:
+    def _store(self, call: _Call, hidden: Any, cell: Any, h_n: Tensor, c_n: Tensor | None,
+               verified: bool, fused_check: dict[str, float] | None = None) -> None:
+        """Keep the call's states; ``hidden`` and ``cell`` may be functions computing them
+        on first read (:class:`RecurrentStates`)."""
         m = self.module
         gates = None
         if self.kind in GATE_NAMES:  # references only: computed if a gate view is read
-            gates = GateSource(self.name, self.kind, call.data, direction_weights(m), call.h0,
-                               call.c0, self.tolerance)
+            gates = GateSource(self.name, self.kind, lambda: call.data, direction_weights(m),
+                               call.h0, call.c0, self.tolerance, source=call.x)
         self.calls.append(RecurrentStates(
             layout=call.layout, hidden_packed=hidden, cell_packed=cell, h_n=h_n, c_n=c_n,
             kind=self.kind, hidden_size=m.hidden_size, proj_size=getattr(m, "proj_size", 0),
             verified=verified, gate_source=gates, fused_check=fused_check,
+            shape=(m.num_layers, self.n_dirs),
         ))
         self.calls[-1].initial = (self._unsort(call.h0, call.unsorted),
                                   self._unsort(call.c0, call.unsorted))

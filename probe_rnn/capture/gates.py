@@ -41,6 +41,8 @@ from probe_rnn.catalogue import DIRECTIONS
 from probe_rnn.errors import CaptureError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from probe_rnn.capture.states import RecurrentStates
 
 def _version(t: Tensor | None) -> int | None:
@@ -60,8 +62,9 @@ class GateSource:
     name : str
         Module name (for error messages).
     kind : {"lstm", "gru"}
-    data : Tensor
-        ``(n_tokens, input)`` layer-0 input, packed layout.
+    data : Tensor or callable
+        ``(n_tokens, input)`` layer-0 input, packed layout, or a function giving it from
+        ``source`` (the call's own input, whose in-place changes are then watched).
     weights : list
         ``[layer][direction] -> [w_ih, w_hh, (b_ih, b_hh), (w_hr)]`` as in ``_flat_weights``.
     h0, c0 : Tensor, Tensor or None
@@ -70,15 +73,25 @@ class GateSource:
         Absolute tolerance of the check (default by dtype, as for ``record``).
     """
 
-    def __init__(self, name: str, kind: str, data: Tensor, weights: list[list[list[Tensor]]],
-                 h0: Tensor, c0: Tensor | None, tolerance: float | None = None) -> None:
+    def __init__(self, name: str, kind: str, data: Tensor | Callable[[], Tensor],
+                 weights: list[list[list[Tensor]]], h0: Tensor, c0: Tensor | None,
+                 tolerance: float | None = None, *, source: Tensor | None = None) -> None:
         self.name, self.kind, self.tolerance = name, kind, tolerance
-        self.data, self.weights, self.h0, self.c0 = data, weights, h0, c0
+        self._data, self.weights, self.h0, self.c0 = data, weights, h0, c0
+        self._source = data if source is None else source
         self._versions = self._current_versions()
 
+    @property
+    def data(self) -> Tensor:
+        """``(n_tokens, input)`` layer-0 input, packed layout (laid out on first read when it
+        was given as a function of the call's own input ``source``)."""
+        if callable(self._data) and not isinstance(self._data, Tensor):
+            self._data = self._data()
+        return self._data
+
     def _tensors(self) -> list[Tensor | None]:
-        return [self.data, self.h0, self.c0, *(w for dirs in self.weights for ws in dirs
-                                                 for w in ws)]
+        return [self._source, self.h0, self.c0, *(w for dirs in self.weights for ws in dirs
+                                                   for w in ws)]
 
     def _current_versions(self) -> list[int | None]:
         return [_version(t) for t in self._tensors()]

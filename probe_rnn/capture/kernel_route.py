@@ -15,7 +15,8 @@ recomputed ``c`` must equal the kernel's ``c_n``. The equations are
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import _VF, Tensor
@@ -28,18 +29,6 @@ from probe_rnn.catalogue import DIRECTIONS
 _KERNELS = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn-tanh": _VF.rnn_tanh, "rnn-relu": _VF.rnn_relu}
 
 
-@dataclass
-class FusedResult:
-    """Per-layer kernel outputs: ``hidden (n_tokens, layers, dirs, out)`` packed layout,
-    the top layer's raw output (packed data or padded tensor), and final states."""
-
-    hidden: Tensor
-    top: Tensor
-    h_n: Tensor
-    c_n: Tensor | None
-    layer_inputs: list[Tensor]
-
-
 def _to_packed_layout(out: Tensor, packed: bool, batch_first: bool) -> Tensor:
     """Kernel output -> ``(n_tokens, dirs * out)`` time-major packed layout."""
     if packed:
@@ -47,6 +36,43 @@ def _to_packed_layout(out: Tensor, packed: bool, batch_first: bool) -> Tensor:
     if batch_first:
         out = out.transpose(0, 1)
     return out.reshape(-1, out.shape[-1])
+
+
+@dataclass
+class FusedResult:
+    """Per-layer kernel outputs: the top layer's raw output (packed data or padded tensor in
+    the module's layout), the final states, and each layer's raw output and input, from which
+    :attr:`hidden` ``(n_tokens, layers, dirs, out)`` and :attr:`layer_inputs` are laid out in
+    the packed (time-major) layout on first read (a capture of sentence views never reads
+    them: its padded top output is :attr:`top`)."""
+
+    top: Tensor
+    h_n: Tensor
+    c_n: Tensor | None
+    outputs: list[Tensor]
+    inputs: list[Tensor]
+    packed: bool
+    batch_first: bool
+    n_dirs: int
+    _laid_out: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def hidden(self) -> Tensor:
+        """``(n_tokens, layers, dirs, out)`` every layer's ``h``, packed layout."""
+        if "hidden" not in self._laid_out:
+            tops = [_to_packed_layout(t, self.packed, self.batch_first).detach()
+                    for t in self.outputs]
+            n = tops[0].shape[0]
+            self._laid_out["hidden"] = torch.stack([t.view(n, self.n_dirs, -1) for t in tops], 1)
+        return self._laid_out["hidden"]
+
+    @property
+    def layer_inputs(self) -> list[Tensor]:
+        """Each layer's input ``(n_tokens, in)``, packed layout."""
+        if "inputs" not in self._laid_out:
+            self._laid_out["inputs"] = [_to_packed_layout(t, self.packed, self.batch_first
+                                                          ).detach() for t in self.inputs]
+        return self._laid_out["inputs"]
 
 
 def run_fused(
@@ -90,18 +116,15 @@ def run_fused(
                 res = kernel(layer_in, h, weights, has_bias, 1, 0.0, training, n_dirs == 2,
                              batch_first)
         layer_in = res[0]
-        tops.append(_to_packed_layout(res[0], packed, batch_first))
+        tops.append(res[0])
         h_ns.append(res[1])
         if kind == "lstm":
             c_ns.append(res[2])
-    n = tops[0].shape[0]
-    hidden = torch.stack([t.detach().view(n, n_dirs, -1) for t in tops], 1)
     return FusedResult(
-        hidden=hidden,
         top=layer_in,
         h_n=torch.cat(h_ns, 0),
         c_n=torch.cat(c_ns, 0) if c_ns else None,
-        layer_inputs=[_to_packed_layout(t, packed, batch_first).detach() for t in inputs],
+        outputs=tops, inputs=inputs, packed=packed, batch_first=batch_first, n_dirs=n_dirs,
     )
 
 

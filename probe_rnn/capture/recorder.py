@@ -242,6 +242,7 @@ def record(
     verify: str = "first",
     *,
     tolerance: float | None = None,
+    lazy_cells: bool = False,
 ) -> _Record:
     """Record exact states of ``model``'s recurrent modules (and outputs of named modules).
 
@@ -255,6 +256,11 @@ def record(
     tolerance : float, optional
         Tolerance of the checks per unit of magnitude of the compared values (default by dtype:
         5e-5 for float32, 1e-9 for float64, 2e-2 for float16/bfloat16).
+    lazy_cells : bool
+        Compute an LSTM's per-step cell states only when they are read (``st.cell``, a cell
+        view, a gate's check): the module's fused kernel then gives every ``h`` at the cost
+        of the module's own forward (a capture storing no per-step cell never pays for
+        them). Same values either way; checked calls compute and check everything.
 
     Returns
     -------
@@ -262,7 +268,7 @@ def record(
         Entered once (a second ``with`` on the same object is a CaptureError), it gives the
         :class:`Recorder`.
     """
-    return _Record((model, modules, verify), {"tolerance": tolerance})
+    return _Record((model, modules, verify), {"tolerance": tolerance, "lazy_cells": lazy_cells})
 
 
 def _cell_hook(store: list[Any], order: list[str], name: str) -> Any:
@@ -283,7 +289,7 @@ def _in_order(forward: Any, order: list[str], name: str) -> Any:
 
 @contextmanager
 def _recording(model: nn.Module, modules: str | Sequence[str] | None, verify: str,
-               tolerance: float | None = None) -> Iterator[Recorder]:
+               tolerance: float | None = None, lazy_cells: bool = False) -> Iterator[Recorder]:
     names = _validate(model, modules, verify)
     rec = Recorder(names)
     all_modules = dict(model.named_modules())
@@ -294,7 +300,7 @@ def _recording(model: nn.Module, modules: str | Sequence[str] | None, verify: st
             mod = all_modules[name]
             setattr(mod, _MARK, True)
             if module_kind(mod) is not None:
-                cap = RecurrentCapture(name, mod, verify, tolerance)
+                cap = RecurrentCapture(name, mod, verify, tolerance, lazy_cells)
                 rec._recurrent[name] = cap
                 had = "forward" in mod.__dict__
                 patched.append((mod, had, mod.__dict__.get("forward")))

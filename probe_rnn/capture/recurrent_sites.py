@@ -189,6 +189,20 @@ def site_lengths(site: Site, states: RecurrentStates, batch: dict[str, Any]) -> 
     return np.asarray(batch[key].detach().cpu()).astype(np.int64)
 
 
+def ran_real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> bool:
+    """Whether the module ran exactly the adapter's ``lengths`` (a PackedSequence), rather
+    than every step of the padded batch; a CaptureError when it did neither."""
+    seen = states.lengths.detach().cpu().long()
+    if np.array_equal(seen.numpy(), lengths):
+        return True
+    if not (bool((seen == states.time).all()) and int(lengths.max()) <= states.time):
+        raise CaptureError(
+            f"rows {start}..{start + len(lengths) - 1}: the recurrent module saw lengths that "
+            "differ from the adapter's 'lengths': the adapter must report the real step counts"
+        )
+    return False
+
+
 def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> RecurrentStates:
     """The states at each row's real tokens (the adapter's ``lengths``).
 
@@ -202,14 +216,8 @@ def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> Rec
     from probe_rnn.capture.gates import RepackedGates
     from probe_rnn.capture.states import PackedLayout, RecurrentStates
 
-    seen = states.lengths.detach().cpu().long()
-    if np.array_equal(seen.numpy(), lengths):
+    if ran_real_tokens(states, lengths, start):
         return states
-    if not (bool((seen == states.time).all()) and int(lengths.max()) <= states.time):
-        raise CaptureError(
-            f"rows {start}..{start + len(lengths) - 1}: the recurrent module saw lengths that "
-            "differ from the adapter's 'lengths': the adapter must report the real step counts"
-        )
     real = torch.as_tensor(lengths, dtype=torch.long)
     hidden = pack_padded_sequence(states.hidden, real, batch_first=True, enforce_sorted=False)
     cell = None if states.cell is None else pack_padded_sequence(
@@ -223,6 +231,36 @@ def real_tokens(states: RecurrentStates, lengths: np.ndarray, start: int) -> Rec
         c_n=states.c_n, kind=states.kind, hidden_size=states.hidden_size,
         proj_size=states.proj_size, verified=states.verified, gate_source=gates,
     )
+
+
+def view_at_real_tokens(states: RecurrentStates, view: str, kind: str, lengths: np.ndarray,
+                        start: int, memo: dict[str, Any]) -> Any:
+    """A bare view of one batch's states at each row's real tokens (the adapter's
+    ``lengths``), as a store keeps it: ``output@-1`` as the module ran (padding included);
+    views of the module's own results (``h_n``, ``c_n``, ``output@last``, pooled ``output``)
+    read from its padded output with the real lengths; any other from the states re-laid out
+    by :func:`real_tokens`. ``memo`` (one per site and batch) keeps what every view of the
+    site shares: whether the module ran the real tokens, and the re-laid-out states."""
+    from probe_rnn.capture.views import (
+        module_view,
+        reads_module_results,
+        sentence_view,
+        token_view,
+    )
+    from probe_rnn.catalogue import OUTPUT_NAIVE_LAST, parse_view
+
+    if "ran_real" not in memo:  # True: the module ran the real tokens (a PackedSequence)
+        memo["ran_real"] = ran_real_tokens(states, lengths, start)
+    if view == OUTPUT_NAIVE_LAST:
+        return sentence_view(states, view)
+    if kind == "sentence" and reads_module_results(view):  # no re-layout needed
+        return module_view(parse_view(view), states.output, states.h_n, states.c_n,
+                           torch.as_tensor(lengths), states.num_directions,
+                           zero_padded=memo["ran_real"])
+    if "states" not in memo:
+        memo["states"] = real_tokens(states, lengths, start)
+    real = memo["states"]
+    return sentence_view(real, view) if kind == "sentence" else token_view(real, view)
 
 
 def site_views(states: RecurrentStates, requested: list[str] | None, site: str | None,

@@ -9,6 +9,7 @@ code that only needs a few views never pays for the full padded copies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,9 @@ class RecurrentStates:
         steps ``>= lengths``. ``hidden`` is ``proj_size`` wide when the LSTM projects.
     cell : Tensor or None
         ``(batch, time, layers, directions, hidden_size)`` LSTM cell states; None otherwise.
+        A capture that stores no per-step cell may hand them over as a function that computes
+        them (``cell_packed`` callable): they are then computed on first access, the same
+        values.
     lengths : Tensor
         ``(batch,)`` long, valid steps per row (all ``time`` for a padded, unpacked input: the
         module itself ran over every step).
@@ -157,8 +161,8 @@ class RecurrentStates:
         self,
         *,
         layout: PackedLayout,
-        hidden_packed: list[Tensor] | Tensor,
-        cell_packed: list[Tensor] | Tensor | None,
+        hidden_packed: list[Tensor] | Tensor | Callable[[], list[Tensor] | Tensor],
+        cell_packed: list[Tensor] | Tensor | Callable[[], list[Tensor] | Tensor] | None,
         h_n: Tensor,
         c_n: Tensor | None,
         kind: str,
@@ -167,17 +171,25 @@ class RecurrentStates:
         verified: bool = False,
         gate_source: Any = None,
         fused_check: dict[str, float] | None = None,
+        shape: tuple[int, int] | None = None,
     ) -> None:
         self.layout = layout
         # per layer (n_tokens, directions, size), packed layout; a stacked
-        # (n_tokens, layers, directions, size) tensor is accepted too
-        self.hidden_layers = _layers(hidden_packed)
-        self.cell_layers = None if cell_packed is None else _layers(cell_packed)
+        # (n_tokens, layers, directions, size) tensor is accepted too, or a function giving
+        # either on first read (then ``shape`` is (layers, directions))
+        self._hidden_source = hidden_packed if callable(hidden_packed) else None
+        self._hidden_layers = None if callable(hidden_packed) else _layers(hidden_packed)
+        if shape is None:
+            if self._hidden_layers is None:
+                raise ValueError("states whose hidden states come later need their shape")
+            shape = (len(self._hidden_layers), int(self._hidden_layers[0].shape[1]))
+        self._cell_source = cell_packed if callable(cell_packed) else None
+        self._cell_layers = None if cell_packed is None or callable(cell_packed) else \
+            _layers(cell_packed)
         self.h_n = h_n
         self.c_n = c_n
         self.kind = kind
-        self.num_layers = len(self.hidden_layers)
-        self.num_directions = int(self.hidden_layers[0].shape[1])
+        self.num_layers, self.num_directions = shape
         self.hidden_size = hidden_size
         self.proj_size = proj_size
         self.verified = verified
@@ -191,6 +203,30 @@ class RecurrentStates:
         self._hidden: Tensor | None = None
         self._cell: Tensor | None = None
         self._layers: dict[tuple[str, int], Tensor] = {}
+
+    @property
+    def hidden_layers(self) -> list[Tensor]:
+        """Per layer ``(n_tokens, directions, size)`` hidden states, packed layout (laid out
+        now if they were handed over as a function)."""
+        if self._hidden_layers is None:
+            self._hidden_layers = _layers(self._hidden_source())
+            self._hidden_source = None
+        return self._hidden_layers
+
+    @property
+    def cell_layers(self) -> list[Tensor] | None:
+        """Per layer ``(n_tokens, directions, hidden_size)`` LSTM cells, packed layout (computed
+        now if they were handed over as a function); None when the module has none."""
+        if self._cell_layers is None and self._cell_source is not None:
+            self._cell_layers = _layers(self._cell_source())
+            self._cell_source = None
+        return self._cell_layers
+
+    def set_padded_top(self, top: Tensor) -> None:
+        """Give the top layer's padded states ``(batch, time, directions, size)`` as the module
+        returned them (a padded call's own output: every step valid), so that
+        :attr:`output` needs no scatter from the packed layout."""
+        self._layers[("hidden", self.num_layers - 1)] = top
 
     @property
     def lengths(self) -> Tensor:
@@ -255,8 +291,8 @@ class RecurrentStates:
 
     @property
     def has_cell(self) -> bool:
-        """True for LSTM states."""
-        return self.cell_layers is not None
+        """True for LSTM states (without computing cells handed over as a function)."""
+        return self._cell_layers is not None or self._cell_source is not None
 
     def flat(self, what: str, layer: int, direction: int | None = None) -> Tensor:
         """Valid tokens only, row-major, of ``"hidden"`` or ``"cell"`` of one layer:

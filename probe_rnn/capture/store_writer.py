@@ -39,9 +39,9 @@ from probe_rnn.capture.meta_table import (
     strings,
 )
 from probe_rnn.capture.model_columns import model_columns, prediction_columns
-from probe_rnn.capture.recurrent_sites import check_requested, real_tokens, site_views
+from probe_rnn.capture.recurrent_sites import check_requested, site_views, view_at_real_tokens
 from probe_rnn.capture.store import view_file_name
-from probe_rnn.catalogue import OUTPUT_NAIVE_LAST, site_view
+from probe_rnn.catalogue import site_view
 from probe_rnn.errors import CaptureError, Mention, StorageRangeError
 from probe_rnn.hashing import file_sha256, sha256
 from probe_rnn.models.adapters import first_text
@@ -181,12 +181,10 @@ class StoreWriter:
 
     def write_batch(self, start: int, batch: dict[str, Any],
                     sites: list[tuple[Site, RecurrentStates]], logits: Any) -> None:
-        from probe_rnn.capture.views import sentence_view, token_view
-
         stop = start + int(batch["lengths"].shape[0])
         prefix = {site.name if len(sites) > 1 else None: (site, states)
                   for site, states in sites}
-        real: dict[str | None, RecurrentStates] = {}
+        real: dict[str | None, dict[str, Any]] = {}  # per site: view_at_real_tokens' memo
         for name, (kind, file) in self.arrays.items():
             key, bare, text, steps = self.sources[name]
             site, states = prefix[key]
@@ -198,12 +196,12 @@ class StoreWriter:
                     "length with ", Mention("pad_to", "N"), " (a decoder stepping over its "
                     "target then steps N - 1 times), or capture in one batch with ",
                     Mention("batch_size"), " at least the number of rows")
-            if key not in real:
-                real[key] = real_tokens(states, self._lengths(text, start, stop, states), start)
-            source = states if bare == OUTPUT_NAIVE_LAST else real[key]  # padding included
-            view = sentence_view(source, bare) if kind == "sentence" else token_view(source, bare)
+            view = view_at_real_tokens(states, bare, kind, self._lengths(text, start, stop,
+                                                                        states),
+                                       start, real.setdefault(key, {}))
             values = _flat(view).detach().cpu().float().numpy()
-            if self.dtype == "float16" and np.abs(values).max(initial=0.0) > 65504:
+            if self.dtype == "float16" and max(values.max(initial=0.0),
+                                               -values.min(initial=0.0)) > 65504:
                 raise StorageRangeError(
                     f"view {name!r} has values beyond the float16 range: capture with ",
                     Mention("dtype", "float32"))

@@ -210,9 +210,9 @@ def sentence_view_masked(states: RecurrentStates, name: str) -> tuple[Tensor, Te
     batch = states.batch
     full = torch.ones(batch, dtype=torch.bool)
     lengths = states.lengths
-    if spec.is_final or spec.base in (MEAN_OUTPUT, MAX_OUTPUT) or spec.name == OUTPUT_LAST:
+    if reads_module_results(spec.name):
         return module_view(spec, states.output, states.h_n, states.c_n, lengths,
-                           states.num_directions), full
+                           states.num_directions, zero_padded=True), full
     if spec.base == "output":
         seq = states.output
     elif spec.base == "gate":
@@ -230,8 +230,16 @@ def sentence_view_masked(states: RecurrentStates, name: str) -> tuple[Tensor, Te
     return values, mask
 
 
+def reads_module_results(name: str) -> bool:
+    """Whether a view is one :func:`module_view` reads from a module's own results (its
+    padded ``output``, ``h_n``, ``c_n`` and each row's length): ``h_n``/``c_n`` views,
+    ``output@last``, ``mean(output)``, ``max(output)``."""
+    spec = parse_view(name)
+    return spec.is_final or spec.base in (MEAN_OUTPUT, MAX_OUTPUT) or spec.name == OUTPUT_LAST
+
+
 def module_view(spec: ViewSpec, output: Tensor, h_n: Tensor, c_n: Tensor | None,
-                lengths: Tensor, directions: int) -> Tensor:
+                lengths: Tensor, directions: int, *, zero_padded: bool = False) -> Tensor:
     """A sentence view a recurrent module's own results give, differentiably: ``h_n``/``c_n``
     of a layer and direction, ``output@last``, ``mean(output)`` or ``max(output)`` over each
     row's valid steps, ``(batch, dim)``. Capture reads it from the recomputed states, probe
@@ -239,6 +247,8 @@ def module_view(spec: ViewSpec, output: Tensor, h_n: Tensor, c_n: Tensor | None,
 
     ``output`` ``(batch, time, directions * size)`` batch-major (what lies past each row's
     length is never read); ``h_n``, ``c_n`` ``(layers * directions, batch, size)``.
+    ``zero_padded``: ``output`` is exactly 0 past each row's length (states' padded output),
+    so ``mean(output)`` sums it as it is (see :func:`mean_over_steps`).
     """
     if spec.is_final:
         final = h_n if spec.base == "h_n" else c_n
@@ -249,12 +259,32 @@ def module_view(spec: ViewSpec, output: Tensor, h_n: Tensor, c_n: Tensor | None,
     lengths = lengths.to(output.device)
     if spec.name == OUTPUT_LAST:
         return output[torch.arange(len(lengths), device=output.device), lengths - 1]
-    valid = torch.arange(output.shape[1], device=output.device)[None, :] < lengths[:, None]
     if spec.base == MEAN_OUTPUT:
-        return (output * valid[..., None]).sum(1) / lengths.clamp(min=1).to(output)[:, None]
+        return mean_over_steps(output, lengths, zero_padded)
     if spec.base == MAX_OUTPUT:
-        return output.masked_fill(~valid[..., None], float("-inf")).max(1).values
+        return max_over_steps(output, lengths)
     raise ConfigError(f"state view {spec.name!r} is not read from a module's results alone")
+
+
+def mean_over_steps(output: Tensor, lengths: Tensor, zero_padded: bool = False) -> Tensor:
+    """``(batch, dim)``: each row's mean over its first ``lengths`` steps of ``output``
+    ``(batch, time, dim)``. ``zero_padded`` (``output`` is exactly 0 past each row's length, as
+    states' padded output is): summed as it is, the same bits as masking it; otherwise the
+    valid steps are summed by one batched product with the mask, without a masked copy."""
+    scale = lengths.clamp(min=1).to(output)[:, None]
+    if zero_padded:
+        return output.sum(1) / scale
+    valid = torch.arange(output.shape[1], device=output.device)[None, :] < lengths[:, None]
+    return torch.bmm(valid.to(output.dtype)[:, None, :], output)[:, 0] / scale
+
+
+def max_over_steps(output: Tensor, lengths: Tensor) -> Tensor:
+    """``(batch, dim)``: each row's maximum over its first ``lengths`` steps of ``output``
+    ``(batch, time, dim)`` (-inf for an empty row). One reduction per row over its own steps:
+    the same maxima as masking the rest with -inf, without a masked copy of the whole batch."""
+    empty = output.new_full(output.shape[-1:], float("-inf"))
+    return torch.stack([output[row, :n].amax(0) if n > 0 else empty
+                        for row, n in enumerate(lengths.tolist())])
 
 
 def sentence_view(states: RecurrentStates, name: str) -> Tensor:

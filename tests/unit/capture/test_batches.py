@@ -122,3 +122,13 @@ def test_the_kernel_check_keeps_the_largest_error_of_the_compared_calls() -> Non
     check.update(SimpleNamespace(fused_check={"output": 5e-7, "h_n": 2e-7}, batch=2))
     assert check.record() == {"max_abs_error": 5e-7, "outputs": {"output": 5e-7, "h_n": 3e-7},
                               "rows": 6}
+
+
+def test_only_a_cell_view_makes_a_capture_compute_per_step_cells() -> None:
+    from probe_rnn.capture.batches import reads_step_cells
+
+    assert reads_step_cells(None)  # every default view: cell token views among them
+    assert not reads_step_cells(["output@last", "mean(output)", "h_n/L0", "c_n/L1/bwd",
+                                 "hidden/L0/fwd@2", "enc:c_n/L0/fwd"])
+    assert reads_step_cells(["h_n/L0", "cell/L0/fwd@-1"])
+    assert reads_step_cells(["encoder#2:cell/L1/bwd"])

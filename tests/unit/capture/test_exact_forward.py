@@ -108,7 +108,7 @@ def _inputs(form: str, batch_first: bool, lengths: list[int], x: torch.Tensor):
 
 
 def check_against_reference(kind, layers, bidirectional, batch_first, form, given_hx, lengths,
-                            seed=0):
+                            seed=0, lazy_cells=False):
     torch.manual_seed(seed)
     module = make_module(kind, layers, bidirectional, batch_first)
     batch, time = len(lengths), max(lengths)
@@ -124,9 +124,15 @@ def check_against_reference(kind, layers, bidirectional, batch_first, form, give
     hx = ((h0, c0) if lstm else h0) if given_hx else None
     with torch.no_grad():
         expected_out = module(inp, hx)
-        with record(module, verify="first") as rec:
+        with record(module, verify="first", lazy_cells=lazy_cells) as rec:
             got = [module(inp, hx), module(inp, hx)]
         ref_h, ref_c = reference(kind, module, x, valid, h0, c0)
+    if lazy_cells:  # the padded output and h_n are read first, as a capture of sentence views
+        for states in rec.calls(""):
+            top = states.output.view(batch, time, dirs, out)
+            for row, length in enumerate(valid):
+                torch.testing.assert_close(top[row, :length], ref_h[row][:, -1], atol=1e-5,
+                                           rtol=1e-5)
     for returned, states in zip(got, rec.calls(""), strict=True):
         assert states.lengths.tolist() == valid
         hidden = states.hidden
@@ -156,6 +162,39 @@ MATRIX = list(itertools.product(KINDS, [1, 3], [False, True], [False, True], FOR
 def test_states_match_reference(kind, layers, bidirectional, batch_first, form, hx):
     lengths = [5, 3, 2] if form == "packed-sorted" else [2, 5, 1]
     check_against_reference(kind, layers, bidirectional, batch_first, form, hx, lengths)
+
+
+@pytest.mark.parametrize(("kind", "bidirectional", "batch_first", "form"),
+                         list(itertools.product(KINDS, [False, True], [False, True], FORMS)))
+def test_lazy_cells_give_the_same_states(kind, bidirectional, batch_first, form):
+    """``lazy_cells``: every h from the fused kernel, the LSTM cells computed when read; the
+    same states as the hand-written loop, the padded output read before anything else."""
+    lengths = [5, 3, 2] if form == "packed-sorted" else [2, 5, 1]
+    check_against_reference(kind, 2, bidirectional, batch_first, form, True, lengths,
+                            lazy_cells=True)
+
+
+def test_lazy_cells_are_computed_only_when_read(monkeypatch):
+    from probe_rnn.capture import kernel_route
+
+    computed = []
+    check_states = kernel_route.check_states
+    monkeypatch.setattr(kernel_route, "check_states",
+                        lambda *a, **k: computed.append(1) or check_states(*a, **k))
+    torch.manual_seed(5)
+    module = make_module("lstm", 2, True, True)
+    x = torch.randn(3, 6, IN)
+    with torch.no_grad(), record(module, lazy_cells=True) as rec:
+        for _ in range(2):
+            module(x)
+    states = rec.calls("")[1]
+    _ = states.output, states.h_n, states.c_n
+    assert states.has_cell and not computed  # neither call recomputed a cell so far
+    assert states.cell is not None and len(computed) == 1
+    with torch.no_grad(), record(module) as eager:
+        module(x), module(x)
+    torch.testing.assert_close(states.cell, eager.calls("")[1].cell, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(states.hidden, eager.calls("")[1].hidden, atol=1e-6, rtol=1e-6)
 
 
 @settings(max_examples=15, deadline=None)

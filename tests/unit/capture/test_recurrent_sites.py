@@ -267,3 +267,34 @@ def test_a_site_prefix_on_a_one_site_model_is_one_line_error(tmp_path: Path) -> 
 
     with pytest.raises(ConfigError, match="runs one recurrent site: name its views without"):
         capture_states(make_bundle(), make_table(), tmp_path / "one", views=["rnn:h_n/L0/fwd"])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_padded_run_modules_views_at_real_tokens_equal_the_re_laid_out_states(kind: str
+                                                                                ) -> None:
+    """A module that ran over the padded batch: each sentence view read straight from its
+    padded output with the real lengths equals the view of its states re-laid out at the real
+    tokens (the old route, by repacking), ``output@-1`` keeps the padding it read."""
+    import numpy as np
+
+    from probe_rnn.capture import record, sentence_view
+    from probe_rnn.capture.recurrent_sites import real_tokens, view_at_real_tokens
+    from probe_rnn.capture.views import available_views
+    from probe_rnn.catalogue import parse_view
+
+    torch.manual_seed(4)
+    cls = nn.LSTM if kind == "lstm" else nn.GRU
+    module = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True).eval()
+    lengths = np.array([5, 2, 7, 3])
+    with torch.no_grad(), record(module, lazy_cells=True) as rec:
+        module(torch.randn(4, 7, 3))
+    states = rec[""]
+    relaid = real_tokens(states, lengths, 0)
+    memo: dict = {}
+    names = [v for v in available_views(states) if parse_view(v).kind == "sentence"]
+    assert "mean(output)" in names and "max(output)" in names
+    for view in names:
+        got = view_at_real_tokens(states, view, "sentence", lengths, 0, memo)
+        reference = sentence_view(states if view == "output@-1" else relaid, view)
+        torch.testing.assert_close(got, reference, atol=1e-6, rtol=1e-6)
+    assert memo["ran_real"] is False and "states" not in memo  # nothing was re-laid out

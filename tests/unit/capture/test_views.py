@@ -164,3 +164,26 @@ def test_views_not_available_for_these_states(captured):
     if st.cell is None:
         with pytest.raises(ConfigError, match="no cell state"):
             token_view(st, "cell/L0/fwd")
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+def test_pooling_over_steps_equals_masking_the_rest(time_major):
+    """``max_over_steps`` and ``mean_over_steps`` (what a store's pooled views are) against
+    masking every step past a row's length, on outputs with garbage there (a module that ran
+    over padding), batch-major or a time-major module's transposed view."""
+    from probe_rnn.capture.views import max_over_steps, mean_over_steps
+
+    torch.manual_seed(3)
+    output = torch.randn(5, 7, 6) * 3
+    if time_major:
+        output = output.transpose(0, 1).contiguous().transpose(0, 1)
+    lengths = torch.tensor([7, 1, 4, 7, 2])
+    valid = torch.arange(7)[None, :] < lengths[:, None]
+    expected_max = output.masked_fill(~valid[..., None], float("-inf")).max(1).values
+    expected_mean = (output * valid[..., None]).sum(1) / lengths[:, None]
+    assert torch.equal(max_over_steps(output, lengths), expected_max)
+    torch.testing.assert_close(mean_over_steps(output, lengths), expected_mean, atol=1e-6,
+                               rtol=1e-6)
+    zeroed = output * valid[..., None]  # states' own padded output: zeros past the length
+    assert torch.equal(mean_over_steps(zeroed, lengths, zero_padded=True), expected_mean)
+    assert torch.isneginf(max_over_steps(output, torch.tensor([0, 1, 1, 1, 1]))[0]).all()
