@@ -18,7 +18,8 @@ from probe_rnn.attribution.probe_attribution import (
     probe_token_attributions,
     sentence_view_from,
 )
-from probe_rnn.attribution.runner import AttributionResult, attribute, select_rows
+from probe_rnn.attribution.result import AttributionResult, select_rows
+from probe_rnn.attribution.runner import attribute
 from probe_rnn.attribution.steps import StepAttributions, step_attributions
 from probe_rnn.attribution.tokens import METHODS, TokenAttributions, token_attributions
 from probe_rnn.attribution.unrolled import Taps, TwinStates, UnrolledRNN, twin_in_place, verify_twin
