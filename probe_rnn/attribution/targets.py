@@ -43,6 +43,11 @@ def attribution_target(bundle: ModelBundle, target: str | None) -> str:
             f"{type(bundle.model).__name__} has {len(modules)} ({', '.join(modules)}); their "
             "states are captured and probed all the same")
     kind = getattr(bundle, "output_kind", None) or "logits"
+    if texts == 1 and (kind == "score" or getattr(bundle.adapter, "texts", 1) == 2):
+        raise NoTargetError(
+            f"attribution skipped: {type(bundle.model).__name__} is fed two texts by a collate "
+            "function or an adapter plugin, and only the built-in adapters' two texts (--text "
+            "a,b) are attributed; its states are captured and probed all the same")
     own = OWN_TARGETS.get((kind, texts))
     if target is None and own is not None:
         return own

@@ -35,6 +35,14 @@ def test_each_kind_has_its_own_default_target() -> None:
         attribution_target(_bundle("logits"), "score")
 
 
+def test_two_texts_fed_by_a_collate_function_are_skipped_with_a_note() -> None:
+    for kind in ("score", "logits"):
+        bundle = SimpleNamespace(output_kind=kind, model=torch.nn.GRU(1, 1),
+                                 adapter=SimpleNamespace(texts=2))
+        with pytest.raises(NoTargetError, match="fed two texts by a collate function"):
+            attribution_target(bundle, None)
+
+
 def test_a_two_text_model_may_have_two_recurrent_modules() -> None:
     bundle = _bundle("step-logits", 2)
     bundle.model = torch.nn.ModuleDict({"enc": torch.nn.GRU(1, 1), "dec": torch.nn.GRU(1, 1)})

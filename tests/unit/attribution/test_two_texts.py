@@ -107,3 +107,28 @@ def test_stage_notes_name_the_modules_or_the_second_call():
     assert "calls lstm 2 times per forward" in stage_notes("Siamese", calls)["steps"]
     two = stage_notes("Seq2Seq", {"encoder": 1, "decoder": 4})
     assert "2 recurrent modules (encoder, decoder)" in two["steps"]
+
+
+class _OneHotSiamese(torch.nn.Module):
+    """A siamese LSTM fed one-hot vectors (no nn.Embedding): the adapter's one-hot embedding
+    is what reads both texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(VOCAB, 7, batch_first=True)
+
+    def forward(self, a, b):
+        return torch.nn.functional.cosine_similarity(self.lstm(a)[1][0][-1],
+                                                     self.lstm(b)[1][0][-1])
+
+
+def test_one_hot_inputs_of_two_texts_are_attributed_through_the_adapters_embedding(tmp_path):
+    torch.manual_seed(0)
+    bundle = _bundle(_OneHotSiamese(), "score")
+    bundle.adapter = IdsAdapter(bundle.tokenizer, "batch", Feeding(texts=2, one_hot=VOCAB))
+    res = attribute(bundle, _table(), tmp_path, rows=[0, 1, 2], n_steps=32)
+    assert res.manifest["completeness"]["passed"] is True
+    counts = res.tokens.groupby(["row", "which_text"]).size()
+    assert counts.tolist() == [2, 2, 3, 3, 4, 4]  # every token of both texts
+    assert (res.tokens.groupby("which_text")["attribution"].apply(
+        lambda a: (a.abs() > 0).any())).all()
