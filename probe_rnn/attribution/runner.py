@@ -3,7 +3,8 @@
 Writes ``tokens.parquet``, ``examples.parquet``, ``steps.parquet``, ``neurons.parquet``,
 ``probe_tokens.parquet``, ``summary.csv`` and, last, ``manifest.json`` (a folder without a
 manifest is an unfinished run). Rows are a seeded, label-stratified sample (held-out ``test``
-rows when the table has enough), or the row numbers given.
+rows when the table has enough), or the row numbers given. A model reading two texts (a pair
+model, an encoder-decoder) is handed to :func:`~probe_rnn.attribution.two_texts.attribute_texts`.
 """
 
 from __future__ import annotations
