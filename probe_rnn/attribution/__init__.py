@@ -7,6 +7,9 @@
   :class:`UnrolledRNN` twin, checked against each step's ablation effect.
 * :func:`probe_token_attributions`: tokens -> model -> view -> linear probe decision.
 * :func:`rank_neurons`: top-k units of a view and their agreement with a probe's weights.
+* :func:`text_token_attributions`: a model reading two texts (a pair model's score, an
+  encoder-decoder's continuation), attributed to the tokens of both texts at once, each
+  embedding call fed its own text (:func:`find_text_parts`).
 
 Everything runs with cuDNN disabled and the model in ``eval()``.
 """
@@ -18,8 +21,11 @@ from probe_rnn.attribution.probe_attribution import (
     probe_token_attributions,
     sentence_view_from,
 )
-from probe_rnn.attribution.runner import AttributionResult, attribute, select_rows
+from probe_rnn.attribution.result import AttributionResult, select_rows
+from probe_rnn.attribution.runner import attribute
 from probe_rnn.attribution.steps import StepAttributions, step_attributions
+from probe_rnn.attribution.text_tokens import TextTokenAttributions, text_token_attributions
+from probe_rnn.attribution.texts import TextsParts, find_text_parts
 from probe_rnn.attribution.tokens import METHODS, TokenAttributions, token_attributions
 from probe_rnn.attribution.unrolled import Taps, TwinStates, UnrolledRNN, twin_in_place, verify_twin
 
@@ -32,6 +38,10 @@ __all__ = [
     "find_parts",
     "token_attributions",
     "TokenAttributions",
+    "text_token_attributions",
+    "TextTokenAttributions",
+    "find_text_parts",
+    "TextsParts",
     "step_attributions",
     "StepAttributions",
     "probe_token_attributions",

@@ -3,16 +3,16 @@
 Writes ``tokens.parquet``, ``examples.parquet``, ``steps.parquet``, ``neurons.parquet``,
 ``probe_tokens.parquet``, ``summary.csv`` and, last, ``manifest.json`` (a folder without a
 manifest is an unfinished run). Rows are a seeded, label-stratified sample (held-out ``test``
-rows when the table has enough), or the row numbers given.
+rows when the table has enough), or the row numbers given. A model reading two texts (a pair
+model, an encoder-decoder) is handed to :func:`~probe_rnn.attribution.two_texts.attribute_texts`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,10 +21,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from probe_rnn.atomic import replacing, write_text
+from probe_rnn.atomic import write_text
 from probe_rnn.attribution.neurons import default_neuron_views, rank_neurons, view_units
 from probe_rnn.attribution.parts import ModelParts, find_parts
 from probe_rnn.attribution.probe_attribution import probe_token_attributions, view_function
+from probe_rnn.attribution.result import (
+    AttributionResult,
+    class_targets,
+    nanmax,
+    start_run,
+    write_frames,
+)
 from probe_rnn.attribution.steps import STATE_BASELINES, StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
 from probe_rnn.attribution.targets import (
@@ -32,11 +39,12 @@ from probe_rnn.attribution.targets import (
     TARGETS,
     attribution_target,
     continuation_loglik,
+    texts_read,
 )
 from probe_rnn.attribution.tokens import METHODS, token_attributions
+from probe_rnn.attribution.two_texts import attribute_texts
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
-from probe_rnn.errors import DataError, Mention, ParameterError
 from probe_rnn.hashing import file_sha256
 from probe_rnn.models.adapters import model_output
 from probe_rnn.models.recurrent import module_kind
@@ -49,7 +57,6 @@ from probe_rnn.validation import (
     Names,
     Options,
     PathLike,
-    shown,
     validate_params,
 )
 
@@ -73,69 +80,6 @@ PARAMETER_CONSTRAINTS: dict[str, Any] = {
 Progress = Callable[[int, int, str], Any]
 
 
-@dataclass
-class AttributionResult:
-    """Everything ``attribute`` wrote, as DataFrames (see the module docstring for files)."""
-
-    path: Path
-    tokens: pd.DataFrame
-    examples: pd.DataFrame
-    steps: pd.DataFrame
-    neurons: pd.DataFrame
-    probe_tokens: pd.DataFrame
-    summary: pd.DataFrame
-    manifest: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def worst_completeness_error(self) -> float:
-        """Largest token completeness error (NaN for methods without one)."""
-        err = self.examples["completeness_error"]
-        return float(err.max()) if err.notna().any() else float("nan")
-
-    @property
-    def worst_step_error(self) -> float:
-        """Largest per-step completeness error (IG sum vs ablation effect)."""
-        return float(self.steps["completeness_error"].max()) if len(self.steps) else float("nan")
-
-    @property
-    def verdict(self) -> str:
-        """The completeness verdict, one line (:mod:`probe_rnn.attribution.verdict`)."""
-        return str((self.manifest.get("completeness") or {}).get("sentence", ""))
-
-    def _repr_html_(self) -> str:
-        head = (f"<p>probe-rnn attribution ({html.escape(str(self.manifest.get('method')))}) of "
-                f"{len(self.examples)} sentences in <code>{html.escape(str(self.path))}</code>; "
-                f"worst completeness error {self.worst_completeness_error:.2e} (tokens), "
-                f"{self.worst_step_error:.2e} (steps); {html.escape(self.verdict)}</p>")
-        return head + self.summary.to_html(index=False, escape=True, max_rows=30)
-
-
-def select_rows(df: pd.DataFrame, rows: int | Sequence[int] | None, seed: int) -> np.ndarray:
-    """Row numbers (positions in ``df``) to attribute: explicit, or a seeded stratified sample."""
-    if rows is not None and not isinstance(rows, int | np.integer):
-        picked = np.asarray(list(rows), dtype=np.int64)
-        bad = picked[(picked < 0) | (picked >= len(df))]
-        if len(bad) or len(picked) == 0:
-            raise ParameterError("rows", f"row numbers of the table, 0..{len(df) - 1}",
-                                 shown(bad.tolist() or list(picked)))
-        return np.unique(picked)
-    n = 24 if rows is None else int(rows)
-    if n < 1:
-        raise ParameterError("rows", "at least 1", shown(n))
-    pool = np.arange(len(df))
-    if "split" in df.columns and (df["split"] == "test").sum() >= n:
-        pool = np.flatnonzero((df["split"] == "test").to_numpy())
-    rng = np.random.default_rng(seed)
-    labels = df["label"].astype(str).to_numpy()[pool]
-    queues = [list(rng.permutation(pool[labels == lab])) for lab in sorted(set(labels))]
-    order: list[int] = []
-    while len(order) < min(n, len(pool)):
-        for queue in queues:
-            if queue and len(order) < n:
-                order.append(int(queue.pop()))
-    return np.sort(np.asarray(order, dtype=np.int64))
-
-
 def _parts(bundle: ModelBundle, target: str = "prediction") -> ModelParts:
     model, adapter = bundle.model, bundle.adapter
 
@@ -149,21 +93,6 @@ def _parts(bundle: ModelBundle, target: str = "prediction") -> ModelParts:
                       layout=getattr(adapter, "layout", "batch"),
                       pad_id=getattr(bundle.tokenizer, "pad_id", None),
                       embedding_module=getattr(adapter, "input_embedding", None))
-
-
-def _targets(df: pd.DataFrame, labels: list[str], logits: torch.Tensor, target: str):
-    if target == "continuation":
-        return torch.zeros(len(df), dtype=torch.long)
-    if target == "prediction":
-        return logits.argmax(1)
-    index = {name: i for i, name in enumerate(labels)}
-    gold = df["label"].astype(str).tolist()
-    missing = sorted(set(gold) - set(index))
-    if missing:
-        raise DataError(f"labels {missing[:3]} are not among the model's labels {labels[:5]}; "
-                        "use ", Mention("target", "prediction"),
-                        " or data the model was trained for")
-    return torch.tensor([index[g] for g in gold])
 
 
 def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method: str = "ig",
@@ -185,8 +114,8 @@ def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method
     n_steps : IG steps for tokens and probes; ``state_steps``: IG steps per state (Gauss-Legendre
         nodes; the per-step ablation check reports whether they suffice).
     internal_batch_size : rows per forward pass inside Captum (bounds memory).
-    target : a classifier's ``prediction`` (default) or ``label`` logit; a language model's
-        ``continuation`` (:mod:`probe_rnn.attribution.targets`); none: NoTargetError.
+    target : :mod:`probe_rnn.attribution.targets` (``prediction``, ``label``, ``continuation``,
+        ``score``); none: NoTargetError. Two texts: :mod:`probe_rnn.attribution.two_texts`.
     neuron_views : views to rank units of (default: output@last, every h_n and c_n).
     probes : fitted linear probes by view (the pipeline passes the probes its probing measured,
         :mod:`probe_rnn.probing.exported`); missing views get a standardised logistic
@@ -198,15 +127,14 @@ def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method
     """
     validate_params(PARAMETER_CONSTRAINTS, locals())
     target = attribution_target(bundle, target)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "manifest.json").unlink(missing_ok=True)
-    torch.manual_seed(seed)
-    picked = select_rows(df, rows, seed)
-    sub = df.iloc[picked].reset_index(drop=True)
+    if texts_read(bundle) == 2:  # a pair model, an encoder-decoder: tokens of both texts
+        return attribute_texts(bundle, df, out_dir, target=target, method=method, rows=rows,
+                               n_steps=n_steps, internal_batch_size=internal_batch_size,
+                               seed=seed, progress=progress)
+    out, picked, sub = start_run(out_dir, df, rows, seed)
     parts = _parts(bundle, target)
     ids, lengths, logits = _predict(bundle, parts, sub)
-    targets = _targets(sub, list(bundle.labels), logits, target).to(parts.device)
+    targets = class_targets(sub, list(bundle.labels), logits, target).to(parts.device)
     bundle = replace(bundle, labels=[CONTINUATION]) if target == "continuation" else bundle
     say = progress or (lambda *_: None)
     tok = token_attributions(parts, ids, lengths, targets, method=method, n_steps=n_steps,
@@ -348,11 +276,7 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
     summary = build_summary(tokens, examples, steps, neurons, probe_tok, st.twin_error)
     files = {"tokens.parquet": tokens, "examples.parquet": examples, "steps.parquet": steps,
              "neurons.parquet": neurons, "probe_tokens.parquet": probe_tok}
-    for name, frame in files.items():
-        with replacing(out / name) as tmp:
-            frame.reset_index(drop=True).to_parquet(tmp, index=False)
-    with replacing(out / "summary.csv") as tmp:
-        summary.to_csv(tmp, index=False)
+    write_frames(out, files, summary)
     import captum
 
     manifest = {
@@ -361,8 +285,8 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
         **settings, "rows": ctx.picked.tolist(),
         "model_checksum": getattr(ctx.bundle, "checksum", None),
         "packed": st.packed, "twin_max_difference": st.twin_error,
-        "worst_token_completeness_error": _nanmax(examples["completeness_error"]),
-        "worst_step_completeness_error": _nanmax(steps["completeness_error"]),
+        "worst_token_completeness_error": nanmax(examples["completeness_error"]),
+        "worst_step_completeness_error": nanmax(steps["completeness_error"]),
         "completeness": completeness_verdict(examples, steps, settings.get("n_steps"),
                                              settings.get("state_steps")),
         "versions": {"torch": torch.__version__, "captum": captum.__version__},
@@ -370,7 +294,3 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
     }
     write_text(out / "manifest.json", json.dumps(manifest, indent=2))  # last: marks complete
     return AttributionResult(out, tokens, examples, steps, neurons, probe_tok, summary, manifest)
-
-
-def _nanmax(series: pd.Series) -> float | None:
-    return float(series.max()) if series.notna().any() else None

@@ -4,7 +4,8 @@
 completeness_error, n``; ``what`` is one of
 
 * ``tokens``: all token attributions; ``completeness_error`` = the worst sentence's;
-* ``token-position``: ``step`` = absolute position, ``share`` = mean share of |attribution|;
+* ``token-position``: ``step`` = absolute position, ``share`` = mean share of |attribution|
+  (two texts: per text, ``view`` = ``text 1`` or ``text 2``, the share of the row's both texts);
 * ``state``: ``view`` = ``hidden/L{l}/{dir}`` or ``cell/...``, ``step`` = absolute t,
   ``share`` = mean share of |attribution| over the sentence's steps, ``completeness_error`` =
   worst |IG sum - ablation effect| (relative, see :mod:`probe_rnn.attribution.steps`);
@@ -92,9 +93,14 @@ def build_summary(tokens: pd.DataFrame, examples: pd.DataFrame, steps: pd.DataFr
     rows = [_row("tokens", share=1.0, error=float(err.max()) if err.notna().any() else np.nan,
                  n=len(examples))]
     tok = tokens.assign(share=_shares(tokens, ["row"], "attribution"))
-    for t, part in tok.groupby("position"):
-        rows.append(_row("token-position", step=int(t), share=float(part["share"].mean()),
-                         n=len(part)))
+    if "which_text" in tok:  # two texts: positions per text, ``view`` names the text
+        for (which, t), part in tok.groupby(["which_text", "position"]):
+            rows.append(_row("token-position", f"text {int(which)}", step=int(t),
+                             share=float(part["share"].mean()), n=len(part)))
+    else:
+        for t, part in tok.groupby("position"):
+            rows.append(_row("token-position", step=int(t), share=float(part["share"].mean()),
+                             n=len(part)))
     for (state, layer, direction, t), part in steps.groupby(
             ["state", "layer", "direction", "t"], sort=True):
         rows.append(_row("state", state_view(state, int(layer), direction), int(layer), direction,

@@ -104,7 +104,9 @@ def attribute_cmd(
     target: Annotated[str | None, typer.Option(
         help="What to explain: a classifier's 'prediction' (its default) or gold 'label' logit; "
              "a language model's 'continuation' (its default: the log-likelihood of each row's "
-             "own next tokens). A model with neither is skipped with a note.",
+             "own next tokens); a pair model's 'score' (its default); an encoder-decoder's "
+             "'continuation' (its default: the log-likelihood of each row's target, "
+             "teacher-forced). A model with none (an encoder) is skipped with a note.",
         show_default=False)] = None,
     source: ModelSource = ModelSource(),
     table: TableSource = TableSource(),
@@ -148,7 +150,13 @@ def attribution_lines(result: AttributionResult, method: str) -> str:
     manifest = result.manifest
     verdict = verdict_sentence(manifest["completeness"], manifest.get("n_steps"),
                                manifest.get("state_steps"), running_words())
+    stages = manifest.get("stages")
+    if stages:  # two texts: what was explained, and each stage that does not apply
+        return "\n".join([
+            f"attributed {len(result.examples)} pairs ({method}) of target "
+            f"{manifest.get('target')}: {manifest.get('explains')}; worst completeness error: "
+            f"tokens {tok}", verdict,
+            *(f"{stage}: {note}" for stage, note in stages.items() if stage != "tokens")])
     return (f"attributed {len(result.examples)} sentences ({method}); worst completeness error: "
             f"tokens {tok}, steps {result.worst_step_error:.2e}\n{verdict}\n"
             f"{unrolled_sentence(result.manifest.get('twin_max_difference'))}")
-

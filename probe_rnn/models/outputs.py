@@ -75,13 +75,31 @@ def next_token_logprobs(step_logits: Tensor, ids: Tensor, lengths: Tensor
     """What per-step logits ``(batch, time, vocab)`` give each row's own next tokens: the
     log-probability of the token at ``t + 1`` at every step ``t`` ``(batch, time - 1)``, whether
     it is the most likely one, and which steps count (``t < length - 1``); ``ids (batch,
-    time)`` batch-major."""
+    time)`` batch-major.
+
+    Step ``t``'s logits score token ``t + 1`` (a language model; a decoder fed the target's
+    tokens ``0..T-2`` or ``0..T-1``). A decoder loop that fills a zeroed ``outputs`` tensor from
+    step 1 on (``outputs[0]`` never written, the PyTorch seq2seq tutorials' shape) returns a
+    first step that is constant over the vocabulary in every row (:func:`placeholder_first`):
+    that step is dropped first, so its step ``t`` scores token ``t``, as the loop wrote it."""
+    if placeholder_first(step_logits):
+        step_logits = step_logits[:, 1:]
     logp = torch.log_softmax(step_logits, dim=-1)
-    steps = min(logp.shape[1], ids.shape[1]) - 1
+    steps = min(logp.shape[1], ids.shape[1] - 1)
     target = ids[:, 1:steps + 1].clamp_min(0)
     valid = torch.arange(steps, device=ids.device)[None, :] < (lengths - 1)[:, None]
     gold = logp[:, :steps].gather(-1, target[..., None])[..., 0]
     return gold * valid, (logp[:, :steps].argmax(-1) == target) & valid, valid
+
+
+def placeholder_first(step_logits: Tensor) -> bool:
+    """Whether step 0 of ``step_logits (batch, time, vocab)`` is a placeholder: the same value
+    for every word in every row (the zeros a decoder loop never wrote, or their log-softmax),
+    which no trained head returns."""
+    if step_logits.dim() != 3 or step_logits.shape[1] < 2 or step_logits.shape[2] < 2:
+        return False
+    first = step_logits[:, 0]
+    return bool((first == first[:, :1]).all())
 
 
 def ends_in_head(last: Sequence[nn.Module]) -> bool:

@@ -24,7 +24,13 @@ def attribution_findings(attribution: dict[str, pd.DataFrame]) -> list[tuple[str
                     "heatmaps with care.")
         out.append((text, "attribution-tokens"))
     tok = attribution.get("tokens")
-    if tok is not None and not tok.empty and tok["row"].nunique() >= 3:
+    if tok is not None and "which_text" in tok and tok["row"].nunique() >= 3:  # two texts
+        top = tok.loc[tok["attribution"].abs().groupby(tok["row"]).idxmax()]
+        first, n = int((top["which_text"] == 1).sum()), len(top)
+        out.append((f"The most attributed token lies in the first text in {first} of {n} "
+                    f"attributed rows and in the second text in {n - first}.",
+                    "attribution-tokens"))
+    elif tok is not None and not tok.empty and tok["row"].nunique() >= 3:
         pos = tok.assign(a=tok["attribution"].abs()).sort_values(["row", "position"])
         top = pos.loc[pos.groupby("row")["a"].idxmax()]
         last = pos.groupby("row")["position"].max()

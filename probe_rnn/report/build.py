@@ -72,9 +72,9 @@ CAPTIONS = {
     "that stays above chance for larger k means the state remembers further back.",
     "fig-steps": "Mean share of the prediction's attribution that flows through the state at "
     "each step, over the attributed sentences aligned at their end (0 = last token).",
-    "tokens": "Each token's attribution to the predicted class ({method}): red supports the "
-    "prediction, blue opposes it; the stronger the colour, the larger the value. Hover a token "
-    "for its value.",
+    "tokens": "Each token's attribution to the predicted class, or to what the note above names "
+    "({method}): red supports it, blue opposes it; the stronger the colour, the larger the "
+    "value. Hover a token for its value.",
     "projection": "{method} of each key state (a seeded sample of at most {max_points} "
     "sentences, fitted once on exactly these points and cached in projections/). Each point "
     "is a sentence; hover to read it. The menu recolours by gold label, by the model's "

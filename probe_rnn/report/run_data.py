@@ -339,6 +339,23 @@ def _completeness(manifest: Path) -> str:
     return str(found.get("sentence") or "") if isinstance(found, dict) else ""
 
 
+def stage_note(manifest: Path) -> str:
+    """What a two-text attribution run explained and, per stage, why it does not apply
+    ("" for a run of one text, whose manifest has no ``stages``)."""
+    try:
+        found = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    stages = found.get("stages") if isinstance(found, dict) else None
+    if not isinstance(stages, dict):
+        return ""
+    said = [f"It explains {found.get('explains')} (target {found.get('target')}), attributed "
+            "to the tokens of both texts (text 1, then text 2 after ‖)."]
+    said += [f"{str(stage).replace('_', ' ').capitalize()}: {note}." for stage, note
+             in stages.items() if stage != "tokens"]
+    return " ".join(said)
+
+
 def _read_attribution(folder: Path, notes: dict[str, str]) -> dict[str, pd.DataFrame]:
     if not folder.is_dir():
         notes["attribution"] = "This run has no attribution/ folder, so attribution is left out."
@@ -359,6 +376,9 @@ def _read_attribution(folder: Path, notes: dict[str, str]) -> dict[str, pd.DataF
     verdict = _completeness(folder / "manifest.json")
     if verdict:
         notes["attribution"] = verdict[0].upper() + verdict[1:] + "."
+    stages = stage_note(folder / "manifest.json")
+    if stages:
+        notes["attribution"] = f"{notes.get('attribution', '')} {stages}".strip()
     summary = _read_optional_csv(folder / "summary.csv", notes, "attribution-summary")
     if summary is not None:
         frames["summary"] = summary

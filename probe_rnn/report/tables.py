@@ -290,9 +290,14 @@ def results_table(results: pd.DataFrame, max_rows: int = 400) -> Table:
     return frame_table(wide, max_rows, note="All rows with intervals are in results.csv.")
 
 
+#: What the token heatmap puts between a row's two texts.
+TEXT_BAR = "‖"
+
+
 def token_examples(attribution: dict[str, pd.DataFrame], max_examples: int = 12
                    ) -> tuple[list[TokenExample], float]:
-    """Token heatmap rows on one shared colour scale.
+    """Token heatmap rows on one shared colour scale (a row of two texts: text 1's tokens,
+    :data:`TEXT_BAR`, text 2's).
 
     Returns
     -------
@@ -309,11 +314,15 @@ def token_examples(attribution: dict[str, pd.DataFrame], max_examples: int = 12
     vmax = float(shown["attribution"].abs().max()) or 1.0
     info = examples.set_index("row") if examples is not None and "row" in examples else None
     out = []
+    two = "which_text" in shown  # a pair's or an encoder-decoder's two texts, text 1 first
     for row in order:
-        part = shown[shown["row"] == row].sort_values("position")
+        part = shown[shown["row"] == row].sort_values(["which_text", "position"] if two
+                                                      else "position")
         facts = info.loc[row] if info is not None and row in info.index else part.iloc[0]
         triples = [(str(tok), _token_style(float(a), vmax), f"{tok!s}: {float(a):+.4f}")
                    for tok, a in zip(part["token"], part["attribution"], strict=True)]
+        if two:  # a bar between the texts: text 2's tokens follow it
+            triples.insert(int((part["which_text"] == 1).sum()), (TEXT_BAR, "", "text 2:"))
         out.append(TokenExample(
             row=int(row), text=str(facts.get("text", "")), label=fmt(facts.get("label", "")),
             prediction=fmt(facts.get("prediction", "")),

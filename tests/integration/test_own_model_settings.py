@@ -4,7 +4,9 @@ model (one encoder called on each text, cosine out) and a teacher-forced encoder
 file is copied from the README, run by `inspect`, `capture`, `probe` and `attribute` with the
 README's flags only, and every captured state is compared with what the model's own recurrent
 module returned for that call when the test calls the model itself on the same batches (built
-here from the vocabulary, independently of probe-rnn)."""
+here from the vocabulary, independently of probe-rnn). The pair model's score and the
+encoder-decoder's continuation are attributed to the tokens of both texts; the encoder, with
+nothing to explain, skips attribution with a note."""
 
 from __future__ import annotations
 
@@ -209,6 +211,26 @@ def test_two_text_settings_capture_every_call_as_its_own_site(work, name, tmp_pa
         said = said[:said.index("evidence")]
         assert "the cosine of <code>h_n/L0</code> of the two branches" in said
         assert "<code>lstm#2</code> (second text)" in said
+    target = "score" if name == "siamese_lstm.py" else "continuation"
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["stages"]["attribution"]["status"] == "done"
+    assert json.loads((out / "attribution" / "manifest.json").read_text(
+        encoding="utf-8"))["target"] == target
+    assert "It explains" in page and "‖" in page  # what was explained; both texts shown
+
     attributed = run_cli("attribute", *_args(work, name), "--out", str(tmp_path / "attr"),
-                         "--rows", "2", "--steps", "16")
-    assert attributed.returncode == 0 and "attribution skipped" in attributed.stdout
+                         "--rows", "4", "--steps", "32")
+    assert attributed.returncode == 0, attributed.stderr
+    assert "attribution skipped" not in attributed.stdout
+    assert f"of target {target}" in attributed.stdout
+    assert "completeness: PASS" in attributed.stdout, attributed.stdout
+    assert "steps: not applicable" in attributed.stdout
+    manifest = json.loads((tmp_path / "attr" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["target"] == target and manifest["completeness"]["passed"] is True
+    tokens = pd.read_parquet(tmp_path / "attr" / "tokens.parquet")
+    table = pd.read_csv(work / DATA[name])
+    first, second = FLAGS[name][1].split(",")
+    for row, part in tokens.groupby("row"):  # every token of both texts, each as its text
+        for which, column in ((1, first), (2, second)):
+            words = part[part["which_text"] == which].sort_values("position")["token"]
+            assert words.tolist() == table[column][row].split()

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from probe_rnn.attribution.targets import attribution_target, continuation_loglik
-from probe_rnn.errors import ConfigError, NoTargetError
+from probe_rnn.attribution.targets import attribution_target, continuation_loglik, text_target
+from probe_rnn.errors import AttributionError, ConfigError, NoTargetError
 from probe_rnn.models.feeding import Feeding
+from probe_rnn.models.outputs import ModelOutput
 
 
 def _bundle(kind: str, texts: int = 1) -> SimpleNamespace:
@@ -21,11 +22,47 @@ def test_each_kind_has_its_own_default_target() -> None:
     assert attribution_target(_bundle("logits"), None) == "prediction"
     assert attribution_target(_bundle("logits"), "label") == "label"
     assert attribution_target(_bundle("step-logits"), None) == "continuation"
-    for kind, texts in (("states", 1), ("score", 2), ("step-logits", 2)):
-        with pytest.raises(NoTargetError, match="attribution skipped"):
-            attribution_target(_bundle(kind, texts), None)
+    assert attribution_target(_bundle("score", 2), None) == "score"
+    assert attribution_target(_bundle("step-logits", 2), None) == "continuation"
+    assert attribution_target(_bundle("logits", 2), "label") == "label"
+    with pytest.raises(NoTargetError, match="attribution skipped: GRU is an encoder"):
+        attribution_target(_bundle("states"), None)
     with pytest.raises(ConfigError, match="its target is target=continuation"):
         attribution_target(_bundle("step-logits"), "prediction")
+    with pytest.raises(ConfigError, match="target=continuation does not apply.*target=score"):
+        attribution_target(_bundle("score", 2), "continuation")
+    with pytest.raises(ConfigError, match="target=score does not apply"):
+        attribution_target(_bundle("logits"), "score")
+
+
+def test_two_texts_fed_by_a_collate_function_are_skipped_with_a_note() -> None:
+    for kind in ("score", "logits"):
+        bundle = SimpleNamespace(output_kind=kind, model=torch.nn.GRU(1, 1),
+                                 adapter=SimpleNamespace(texts=2))
+        with pytest.raises(NoTargetError, match="fed two texts by a collate function"):
+            attribution_target(bundle, None)
+
+
+def test_a_two_text_model_may_have_two_recurrent_modules() -> None:
+    bundle = _bundle("step-logits", 2)
+    bundle.model = torch.nn.ModuleDict({"enc": torch.nn.GRU(1, 1), "dec": torch.nn.GRU(1, 1)})
+    assert attribution_target(bundle, None) == "continuation"
+
+
+def test_the_text_target_is_the_score_or_the_targets_log_likelihood() -> None:
+    score = ModelOutput("score", torch.tensor([0.5, -0.25]))
+    lengths_2, ids_2 = torch.tensor([3, 2]), torch.tensor([[1, 2, 3], [3, 1, 0]])
+    assert torch.equal(text_target(score, "score", lengths_2, ids_2),
+                       torch.tensor([[0.5], [-0.25]]))
+    torch.manual_seed(0)
+    steps = torch.randn(2, 3, 4)
+    steps[:, 0] = 0  # the decoder loop's unwritten outputs[0]: step k scores token k
+    got = text_target(ModelOutput("step-logits", steps), "continuation", lengths_2, ids_2)
+    logp = torch.log_softmax(steps, -1)
+    want = [float(logp[0, 1, 2] + logp[0, 2, 3]), float(logp[1, 1, 1])]
+    assert torch.allclose(got[:, 0], torch.tensor(want))
+    with pytest.raises(AttributionError, match="returned states"):
+        text_target(ModelOutput("states", steps), "score", lengths_2, ids_2)
 
 
 def test_the_continuation_is_the_summed_log_probability_of_each_next_token() -> None:

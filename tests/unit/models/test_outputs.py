@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
 
 from probe_rnn.models.adapters import last_module
-from probe_rnn.models.outputs import read_output
+from probe_rnn.models.outputs import next_token_logprobs, placeholder_first, read_output
 
 
 class Head(nn.Module):
@@ -68,3 +70,26 @@ def test_a_return_that_fits_no_kind_is_named() -> None:
         read_output({"logits": 1}, 3, 5)
     with pytest.raises(TypeError, match=r"shape \(5, 2\)"):
         read_output(torch.zeros(5, 2), 3, 5, last=[nn.Linear(2, 2)])
+
+
+def test_next_token_logprobs_align_a_decoder_loops_unwritten_first_step() -> None:
+    """Step t scores token t + 1, except after a placeholder step 0 (constant over the
+    vocabulary in every row: a decoder loop's outputs[0] zeros, or their log-softmax), which
+    is dropped so that the loop's step t scores token t; a decoder fed tokens 0..T-2 (one step
+    fewer than the target) scores tokens 1..T-1."""
+    torch.manual_seed(0)
+    ids, lengths = torch.tensor([[1, 2, 3], [3, 1, 0]]), torch.tensor([3, 2])
+    steps = torch.randn(2, 3, 4)
+    logp = torch.log_softmax(steps, -1)
+    gold, hit, valid = next_token_logprobs(steps, ids, lengths)  # a language model
+    assert torch.allclose(gold[0], torch.stack([logp[0, 0, 2], logp[0, 1, 3]]))
+    assert valid.tolist() == [[True, True], [True, False]]
+    assert hit[0].tolist() == [int(steps[0, 0].argmax()) == 2, int(steps[0, 1].argmax()) == 3]
+    for first in (torch.zeros(2, 4), torch.full((2, 4), -math.log(4))):
+        loop = torch.cat([first[:, None], steps[:, 1:]], 1)
+        assert placeholder_first(loop) and not placeholder_first(steps)
+        gold, _, valid = next_token_logprobs(loop, ids, lengths)
+        assert torch.allclose(gold[0], torch.stack([logp[0, 1, 2], logp[0, 2, 3]]))
+        assert torch.allclose(gold[1], torch.stack([logp[1, 1, 1], torch.tensor(0.0)]))
+    shorter, _, _ = next_token_logprobs(steps[:, :2], ids, lengths)
+    assert torch.allclose(shorter[0], torch.stack([logp[0, 0, 2], logp[0, 1, 3]]))

@@ -40,3 +40,12 @@ def test_top_token_positions_are_counted() -> None:
 def test_too_few_sentences_or_nothing_says_nothing() -> None:
     assert attribution_findings({"tokens": _tokens({0: [1.0], 1: [2.0]})}) == []
     assert attribution_findings({}) == []
+
+
+def test_two_texts_say_which_text_holds_the_top_token() -> None:
+    tok = pd.DataFrame({"row": [0, 0, 1, 1, 2, 2], "which_text": [1, 2, 1, 2, 1, 2],
+                        "position": [0, 0, 0, 0, 0, 0],
+                        "attribution": [0.9, 0.1, 0.1, -0.5, 0.3, 0.2]})
+    [(text, anchor)] = attribution_findings({"tokens": tok})
+    assert text == ("The most attributed token lies in the first text in 2 of 3 attributed "
+                    "rows and in the second text in 1.") and anchor == "attribution-tokens"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from probe_rnn.errors import ReportError, StoreError
-from probe_rnn.report.run_data import load_run
+from probe_rnn.report.run_data import load_run, stage_note
 from tests.unit.report.factory import RESULT_COLUMNS, make_run, result_row, results_frame
 
 
@@ -188,3 +188,18 @@ def test_kernel_checks_are_read_from_each_stores_manifest(tmp_path: Path) -> Non
     assert data.kernel_checks() == {"trained": check, "random-init": None}
     (run / "states-random" / MANIFEST).write_text("{not json")
     assert data.kernel_checks() == {"trained": check}  # an unreadable manifest is left out
+
+
+def test_a_two_text_run_says_what_it_explained_and_why_stages_are_absent(run_dir: Path
+                                                                         ) -> None:
+    manifest = run_dir / "attribution" / "manifest.json"
+    assert stage_note(manifest) == ""  # one text: nothing added
+    found = json.loads(manifest.read_text(encoding="utf-8"))
+    found.update(target="score", explains="M's own score of each pair",
+                 stages={"tokens": "done", "steps": "not applicable: two calls",
+                         "probe_tokens": "not applicable: two texts"})
+    manifest.write_text(json.dumps(found), encoding="utf-8")
+    note = load_run(run_dir).notes["attribution"]
+    assert "It explains M's own score of each pair (target score)" in note
+    assert note.endswith("Steps: not applicable: two calls. Probe tokens: not applicable: "
+                         "two texts.")

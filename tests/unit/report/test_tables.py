@@ -12,11 +12,13 @@ import pandas as pd
 from probe_rnn.report.run_data import load_run
 from probe_rnn.report.tables import (
     LABEL_TABLE_PARTS,
+    TEXT_BAR,
     card_table,
     fmt,
     frame_table,
     label_metrics_table,
     split_table,
+    token_examples,
 )
 from tests.unit.report.factory import make_run, result_row, results_frame
 
@@ -87,3 +89,14 @@ def test_frame_table_cuts_long_frames_and_keys_numbers() -> None:
                        "weights_checksum": "f" * 64, "empty": {}, "skip": 1}, skip=("skip",))
     assert card.rows == [["model.hidden", "8"], ["model.layers[0].kind", "lstm"],
                          ["weights_checksum", "f" * 12 + "…"]]
+
+
+def test_a_rows_two_texts_are_shown_in_turn_with_a_bar_between() -> None:
+    tokens = pd.DataFrame({"row": [7] * 5, "which_text": [2, 1, 2, 1, 2],
+                           "position": [1, 1, 0, 0, 2], "token": ["y", "b", "x", "a", "z"],
+                           "attribution": [0.2, -0.1, 0.4, 0.3, 0.0]})
+    examples = pd.DataFrame({"row": [7], "text": ["a b"], "label": ["same"],
+                             "prediction": ["score 0.5"], "probability": [float("nan")]})
+    [example], vmax = token_examples({"tokens": tokens, "examples": examples})
+    assert [t for t, _, _ in example.tokens] == ["a", "b", TEXT_BAR, "x", "y", "z"]
+    assert example.tokens[2][1] == "" and vmax == 0.4 and example.prediction == "score 0.5"
