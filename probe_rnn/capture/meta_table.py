@@ -44,7 +44,7 @@ def meta_schema(df: pd.DataFrame, extras: list[str], pair: bool = False,
         if pa.types.is_dictionary(typed):
             typed = typed.value_type
         fields.append(pa.field(str(column), pa.string() if pa.types.is_null(typed) else typed))
-    return pa.schema(fields + model_fields(kind, pair, "text_2" in df.columns))
+    return pa.schema(fields + model_fields(kind, "text_2" in df.columns))
 
 
 def stream_to_parquet(streams: list[Path], target: Path, rows_per_group: int = 16384) -> None:

@@ -7,7 +7,9 @@ logits; a model without class logits leaves them empty (null) and adds what it h
 * a language model (per-step logits over one text): ``next_token_accuracy``, the share of each
   row's steps ``t < length - 1`` whose most likely token is the token at ``t + 1``, and
   ``next_token_logprob``, the mean log-probability it gives those tokens (the log-likelihood of
-  the reference continuation, per token);
+  the reference continuation, per token); an encoder-decoder fed its target (per-step logits
+  over the second text) gets the same two of its target's tokens, aligned as
+  :func:`~probe_rnn.models.outputs.next_token_logprobs` aligns a decoder's steps;
 * a model reading two texts: ``tokens_2``, the second text's tokens (its steps, ``length_2``,
   are written by the store writer with the second text's offsets).
 """
@@ -23,16 +25,15 @@ import torch
 from probe_rnn.models.outputs import next_token_logprobs
 
 
-def model_fields(kind: str | None, two_texts: bool, second_text: bool = False
-                 ) -> list[pa.Field]:
-    """The extra fields of ``meta.parquet`` for a model returning ``kind`` that reads
-    ``two_texts``; ``tokens_2`` when the table holds the second text (``second_text``)."""
+def model_fields(kind: str | None, second_text: bool = False) -> list[pa.Field]:
+    """The extra fields of ``meta.parquet`` for a model returning ``kind``; ``tokens_2`` when
+    the table holds the second text (``second_text``)."""
     fields = []
     if second_text:
         fields.append(pa.field("tokens_2", pa.list_(pa.string())))
     if kind == "score":
         fields.append(pa.field("score", pa.float64()))
-    if kind == "step-logits" and not two_texts:
+    if kind == "step-logits":
         fields += [pa.field("next_token_accuracy", pa.float64()),
                    pa.field("next_token_logprob", pa.float64())]
     return fields
@@ -66,15 +67,18 @@ def model_columns(schema: pa.Schema, output: Any, batch: dict[str, Any], texts: 
     if "score" in names:
         columns["score"] = output.values.detach().float().cpu().numpy().astype(np.float64)
     if "next_token_accuracy" in names:
-        columns.update(next_token_columns(output.values, batch))
+        second = isinstance(batch.get("ids_2"), torch.Tensor)  # a decoder's: its target's
+        columns.update(next_token_columns(output.values, batch, text=2 if second else 1))
     return columns
 
 
-def next_token_columns(step_logits: torch.Tensor, batch: dict[str, Any]) -> dict[str, Any]:
+def next_token_columns(step_logits: torch.Tensor, batch: dict[str, Any], text: int = 1
+                       ) -> dict[str, Any]:
     """``next_token_accuracy`` and ``next_token_logprob`` per row from ``step_logits (batch,
-    time, vocab)`` and the batch's ``ids``/``lengths`` (null for a row of one step, or without
-    ids)."""
-    ids, lengths = batch.get("ids"), batch["lengths"]
+    time, vocab)`` and the batch's ``ids``/``lengths`` (``ids_2``/``lengths_2`` with ``text``
+    2: a decoder's target; null for a row of one step, or without ids)."""
+    suffix = "_2" if text == 2 else ""
+    ids, lengths = batch.get("ids" + suffix), batch["lengths" + suffix]
     rows = int(lengths.shape[0])
     if not isinstance(ids, torch.Tensor) or step_logits is None:
         return {"next_token_accuracy": [None] * rows, "next_token_logprob": [None] * rows}

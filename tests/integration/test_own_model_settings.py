@@ -196,6 +196,9 @@ def test_two_text_settings_capture_every_call_as_its_own_site(work, name, tmp_pa
             step = np.concatenate([b[1 + t][1][:, 0].numpy() for b in calls])
             np.testing.assert_allclose(mine.sentence(f"decoder:hidden/L0/fwd@{t}"), step,
                                        atol=1e-5, err_msg=f"decoder step {t}")
+        meta = mine.meta  # the decoder's own log-likelihood of its target, per token
+        assert meta["prediction"].isna().all() and meta["next_token_logprob"].notna().all()
+        assert (meta["next_token_logprob"] < 0).all()
 
     out = tmp_path / "run"
     probe = run_cli("probe", *_args(work, name), "--out", str(out), "--batch-size", str(BATCH),

@@ -34,3 +34,23 @@ def test_a_model_without_logits_leaves_the_prediction_columns_empty() -> None:
     cols = prediction_columns(ModelOutput("logits", torch.tensor([[2.0, 0.0], [0.0, 1.0]])),
                               ["a", "b"], np.array([0, 0]))
     assert cols["prediction"] == ["a", "b"] and cols["correct"].tolist() == [True, False]
+
+
+def test_a_decoders_next_token_columns_score_its_target() -> None:
+    """A decoder's step logits over text 2 (its target), the tutorials' unwritten ``outputs[0]``
+    first: each step t scores target token t, counted by hand."""
+    torch.manual_seed(1)
+    ids_2 = torch.tensor([[1, 4, 2, 3], [1, 3, 0, 0]])
+    lengths_2 = torch.tensor([4, 2])
+    logits = torch.randn(2, 4, 5)
+    logits[:, 0] = 0.0  # outputs[0] never written
+    batch = {"ids": torch.tensor([[7, 7, 7]]).expand(2, 3), "lengths": torch.tensor([3, 3]),
+             "ids_2": ids_2, "lengths_2": lengths_2}
+    got = next_token_columns(logits, batch, text=2)
+    logp = torch.log_softmax(logits, -1)
+    for row, length in enumerate(lengths_2.tolist()):
+        steps = range(1, length)
+        gold = [float(logp[row, t, ids_2[row, t]]) for t in steps]
+        hits = [int(logp[row, t].argmax()) == int(ids_2[row, t]) for t in steps]
+        assert math.isclose(got["next_token_logprob"][row], sum(gold) / len(gold), rel_tol=1e-5)
+        assert got["next_token_accuracy"][row] == sum(hits) / len(hits)
