@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "attribute": "probe_rnn.attribution",
     "build_report": "probe_rnn.report",
     "compare_readouts": "probe_rnn.studies",
+    "Progress": "probe_rnn.progress",
     # plugins and errors
     "register_probe": "probe_rnn.plugins",
     "register_task": "probe_rnn.plugins",

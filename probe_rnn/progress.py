@@ -1,16 +1,23 @@
-"""Progress of long stages: a Rich bar on a terminal, plain periodic lines elsewhere.
+"""Progress of long stages: a Rich bar on a terminal, a live display in a notebook, plain
+periodic lines elsewhere.
 
 Every long stage (capture, probing, attribution, projections) reports ``done``/``total``
 through a :class:`Progress`. On a terminal it draws a Rich bar with done/total, elapsed time
-and ETA; when the stream is not a terminal (CI logs, ``| tee``) it prints one plain line with
-the same figures at the first update, at least every ``interval`` seconds while work goes on
-(30 s by default, ``PROBE_RNN_PROGRESS_INTERVAL`` overrides it), and when the stage ends.
+and ETA. In a Jupyter kernel each stage gets one IPython display (``display_id``) that is
+updated in place, at most every ``NOTEBOOK_INTERVAL`` seconds and once more when the stage ends,
+so the cell keeps the stage's final line. Elsewhere (CI logs, ``| tee``) it prints one plain line
+with the same figures at the first update, at least every ``interval`` seconds while work goes
+on (30 s by default, ``PROBE_RNN_PROGRESS_INTERVAL`` overrides it), and when the stage ends.
 ``quiet=True`` prints nothing. The library functions take plain callbacks
 (``progress(done, total)``); :meth:`Progress.stage` hands one out.
+
+The kernel is recognised without importing IPython: only when IPython is already imported and
+its shell is a ``ZMQInteractiveShell`` (a Jupyter kernel; IPython in a terminal is not one).
 """
 
 from __future__ import annotations
 
+import html
 import os
 import sys
 import time
@@ -19,6 +26,17 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 DEFAULT_INTERVAL = 30.0
+#: Seconds between two updates of a stage's notebook display (at most 5 a second).
+NOTEBOOK_INTERVAL = 0.2
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (an IPython ``ZMQInteractiveShell``); imports nothing."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return shell is not None and any(
+        cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
 
 
 def format_duration(seconds: float) -> str:
@@ -42,6 +60,7 @@ class Stage:
         self._printed = -1
         self._bar: Any = None
         self._task: Any = None
+        self._display: Any = None
 
     # -- figures -------------------------------------------------------------------------
     @property
@@ -73,6 +92,15 @@ class Stage:
         """Count ``n`` more units done."""
         self(self.done + n)
 
+    def bundle(self) -> dict[str, str]:
+        """The stage as a display's MIME bundle: an HTML bar with :meth:`line`, and the line."""
+        line = self.line()
+        bar = (f'<progress value="{min(self.done, self.total)}" max="{self.total}" '
+               'style="width:16em;vertical-align:middle"></progress> ' if self.total else "")
+        return {"text/plain": line,
+                "text/html": f'<div>{bar}<code style="white-space:pre">'
+                             f"{html.escape(line)}</code></div>"}
+
 
 class Progress:
     """Where stages report progress.
@@ -88,15 +116,20 @@ class Progress:
         ``PROBE_RNN_PROGRESS_INTERVAL``).
     terminal : bool, optional
         Force the Rich bar (True) or plain lines (False); default: ``stream.isatty()``.
+    notebook : bool, optional
+        Force (True) or forbid (False) one live IPython display per stage; default: in a
+        Jupyter kernel when neither ``stream`` nor ``terminal`` is given.
     """
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False,
-                 interval: float | None = None, terminal: bool | None = None) -> None:
+                 interval: float | None = None, terminal: bool | None = None,
+                 notebook: bool | None = None) -> None:
         self.stream = stream
         self.quiet = quiet
         env = os.environ.get("PROBE_RNN_PROGRESS_INTERVAL")
         self.interval = float(interval if interval is not None else env or DEFAULT_INTERVAL)
         self._terminal = terminal
+        self._notebook = notebook
 
     @property
     def out(self) -> TextIO:
@@ -111,11 +144,23 @@ class Progress:
         isatty = getattr(self.out, "isatty", None)
         return bool(isatty and isatty())
 
+    @property
+    def notebook(self) -> bool:
+        """True when each stage is one live IPython display."""
+        if self._notebook is not None:
+            return self._notebook
+        return self.stream is None and self._terminal is None and in_kernel()
+
     @contextmanager
     def stage(self, name: str, total: int = 0, unit: str = "") -> Iterator[Stage]:
         """A stage's callback for the duration of the ``with`` block."""
         stage = Stage(self, name, total, unit)
-        if not self.quiet and self.terminal:
+        if not self.quiet and self.notebook:
+            from IPython.display import display
+
+            stage._display = display(stage.bundle(), raw=True, display_id=True)
+            stage._last_line, stage._printed = time.perf_counter(), stage.done
+        elif not self.quiet and self.terminal:
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
@@ -136,7 +181,9 @@ class Progress:
         try:
             yield stage
         finally:
-            if stage._bar is not None:
+            if stage._display is not None:  # the final figures and elapsed time stay shown
+                stage._display.update(stage.bundle(), raw=True)
+            elif stage._bar is not None:
                 stage._bar.stop()
             elif not self.quiet and stage.done and stage._printed != stage.done:
                 self._print(stage.line())
@@ -148,6 +195,11 @@ class Progress:
             stage._bar.update(stage._task, completed=stage.done, total=stage.total or None)
             return
         now = time.perf_counter()
+        if stage._display is not None:
+            if now - stage._last_line >= NOTEBOOK_INTERVAL:
+                stage._last_line, stage._printed = now, stage.done
+                stage._display.update(stage.bundle(), raw=True)
+            return
         if now - stage._last_line >= self.interval or stage._last_line == -float("inf"):
             stage._last_line, stage._printed = now, stage.done
             self._print(stage.line())

@@ -24,7 +24,7 @@ FACE = {"probe", "RunSettings", "RunResult", "load_dataset", "list_datasets",
         "capture_states", "StateStore",
         "diagnose", "run_probes", "attribute", "build_report", "compare_readouts",
         "register_probe", "register_task", "register_adapter", "ProbeRnnError",
-        "probe_stores", "ProbeSettings", "ProbeResults", "read_run"}
+        "probe_stores", "ProbeSettings", "ProbeResults", "read_run", "Progress"}
 
 
 def run_fresh(code: str) -> dict:
