@@ -107,11 +107,34 @@ def baseline_ids(ids: Tensor, pad_id: int) -> Tensor:
 
 def endpoint_logits(parts: ModelParts, ids: Tensor, lengths: Tensor, target: Tensor
                     ) -> tuple[Tensor, Tensor]:
-    """Target logits of the input and of its PAD baseline (no grad): the gap attributions split."""
+    """Target values of the input and of its PAD baseline (no grad): the gap attributions
+    split. The baseline is the PAD tokens' embedding fed to the model while ``ids`` stay the
+    input's, exactly the end of the path token attributions integrate along: a target read from
+    the ids themselves (a language model's next tokens) stays the input's."""
     with torch.no_grad():
         f_x = gather_target(parts.forward(ids, lengths), target)
-        f_b = gather_target(parts.forward(parts.pad_ids(ids), lengths), target)
+        base = parts.embedding(parts.pad_ids(ids)).detach()
+        f_b = gather_target(EmbeddingFed(parts)(base, ids, lengths), target)
     return f_x, f_b
+
+
+class EmbeddingFed(nn.Module):
+    """``fn(ids, *args)`` with the embedding's output replaced by an explicit batch-major
+    ``(batch, time, emb)`` input (transposed to ``(time, batch, emb)`` for a time-major model)."""
+
+    def __init__(self, parts: ModelParts, fn: Callable[..., Tensor] | None = None) -> None:
+        super().__init__()
+        self.model = parts.model  # a child, so DeepLift finds the model's nonlinear modules
+        object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "fn", fn or parts.forward)
+
+    def forward(self, emb: Tensor, ids: Tensor, *args: Tensor) -> Tensor:
+        fed = emb.transpose(0, 1) if self.parts.layout == "time" else emb
+        handle = self.parts.embedding.register_forward_hook(lambda _m, _a, _o: fed)
+        try:
+            return self.fn(ids, *args)
+        finally:
+            handle.remove()
 
 
 def relative_error(error: Tensor, scale: Tensor, floor: float = 1e-6) -> Tensor:

@@ -30,9 +30,10 @@ from captum.attr import (
     Occlusion,
     Saliency,
 )
-from torch import Tensor, nn
+from torch import Tensor
 
 from probe_rnn.attribution.parts import (
+    EmbeddingFed,
     ModelParts,
     attribution_mode,
     checked_inputs,
@@ -65,25 +66,6 @@ class TokenAttributions:
     completeness_error: Tensor
 
 
-class _EmbeddingFed(nn.Module):
-    """``fn(ids, *args)`` with the embedding's output replaced by an explicit batch-major
-    ``(batch, time, emb)`` input (transposed to ``(time, batch, emb)`` for a time-major model)."""
-
-    def __init__(self, parts: ModelParts, fn: Callable[..., Tensor] | None = None) -> None:
-        super().__init__()
-        self.model = parts.model  # a child, so DeepLift finds the model's nonlinear modules
-        object.__setattr__(self, "parts", parts)
-        object.__setattr__(self, "fn", fn or parts.forward)
-
-    def forward(self, emb: Tensor, ids: Tensor, *args: Tensor) -> Tensor:
-        fed = emb.transpose(0, 1) if self.parts.layout == "time" else emb
-        handle = self.parts.embedding.register_forward_hook(lambda _m, _a, _o: fed)
-        try:
-            return self.fn(ids, *args)
-        finally:
-            handle.remove()
-
-
 def embedding_ig(parts: ModelParts, fn: Callable[..., Tensor], ids: Tensor, base: Tensor,
                  args: tuple, target: Tensor | None, n_steps: int, internal_batch_size: int
                  ) -> tuple[Tensor, Tensor]:
@@ -91,7 +73,7 @@ def embedding_ig(parts: ModelParts, fn: Callable[..., Tensor], ids: Tensor, base
     embedding of ``base`` to that of ``ids``: (attributions (batch, time, emb), captum delta)."""
     with torch.no_grad():
         emb, emb_base = _batch_major(parts, ids), _batch_major(parts, base)
-    ig = IntegratedGradients(_EmbeddingFed(parts, fn))
+    ig = IntegratedGradients(EmbeddingFed(parts, fn))
     return ig.attribute(emb, baselines=emb_base, additional_forward_args=(ids, *args),
                         target=target, n_steps=n_steps, internal_batch_size=internal_batch_size,
                         return_convergence_delta=True)
@@ -115,7 +97,7 @@ def _raw(method: str, parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
             ids, sliding_window_shapes=(1,), baselines=parts.pad_id, target=target,
             additional_forward_args=(lengths,), perturbations_per_eval=4)
         return attr.to(torch.get_default_dtype()), None
-    fed = _EmbeddingFed(parts)
+    fed = EmbeddingFed(parts)
     with torch.no_grad():
         emb, emb_base = _batch_major(parts, ids), _batch_major(parts, base)
     emb = emb.requires_grad_(True)

@@ -63,6 +63,46 @@ def test_endpoint_logits_are_the_model_on_the_input_and_on_all_pad() -> None:
     assert (baseline_ids(ids, 0) == 0).all() and baseline_ids(ids, 0).shape == ids.shape
 
 
+class _TinyLM(nn.Module):
+    """Embedding -> LSTM -> per-step logits; ``forward(ids, lengths)`` is the continuation
+    log-likelihood (the next tokens are read from ``ids`` themselves)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.embedding = nn.Embedding(12, 6, padding_idx=0)
+        self.rnn = nn.LSTM(6, 8, batch_first=True)
+        self.out = nn.Linear(8, 12)
+
+    def step_logits(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.out(self.rnn(self.embedding(ids))[0])
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        from probe_rnn.attribution.targets import continuation_loglik
+
+        return continuation_loglik(self.step_logits(ids), ids, lengths)
+
+
+def test_a_continuations_baseline_keeps_the_inputs_next_tokens() -> None:
+    """A language model's target reads its next tokens from the ids: the PAD baseline is the
+    PAD embedding fed with the input's ids (the end of the path IG integrates along), so token
+    attributions add up to ``F(x) - F(baseline)``; scoring PAD as every next token would not."""
+    from probe_rnn.attribution.targets import continuation_loglik
+    from probe_rnn.attribution.tokens import token_attributions
+
+    model = _TinyLM().eval()
+    ids, lengths = tiny_batch()
+    parts = find_parts(model)
+    target = torch.zeros(5, dtype=torch.long)
+    _, f_b = endpoint_logits(parts, ids, lengths, target)
+    with torch.no_grad():
+        pad = model.out(model.rnn(model.embedding(torch.zeros_like(ids)))[0])
+        expected = continuation_loglik(pad, ids, lengths)[:, 0]
+    torch.testing.assert_close(f_b, expected)
+    tok = token_attributions(parts, ids, lengths, target, n_steps=64)
+    assert float(tok.completeness_error[lengths > 1].max()) < 1e-3
+
+
 def test_masks_errors_and_chunks() -> None:
     mask = valid_mask(torch.tensor([2, 0, 3]), 3)
     assert mask.tolist() == [[True, True, False], [False] * 3, [True] * 3]
