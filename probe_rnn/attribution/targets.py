@@ -37,17 +37,17 @@ def attribution_target(bundle: ModelBundle, target: str | None) -> str:
 
     modules = list(recurrent_modules(bundle.model))
     texts = texts_read(bundle)
-    if len(modules) > 1 and texts == 1:
-        raise NoTargetError(
-            f"attribution skipped: it explains a model through its one recurrent module, and "
-            f"{type(bundle.model).__name__} has {len(modules)} ({', '.join(modules)}); their "
-            "states are captured and probed all the same")
     kind = getattr(bundle, "output_kind", None) or "logits"
     if texts == 1 and (kind == "score" or getattr(bundle.adapter, "texts", 1) == 2):
         raise NoTargetError(
             f"attribution skipped: {type(bundle.model).__name__} is fed two texts by a collate "
             "function or an adapter plugin, and only the built-in adapters' two texts (--text "
             "a,b) are attributed; its states are captured and probed all the same")
+    if len(modules) > 1 and texts == 1:
+        raise NoTargetError(
+            f"attribution skipped: it explains a model through its one recurrent module, and "
+            f"{type(bundle.model).__name__} has {len(modules)} ({', '.join(modules)}); their "
+            "states are captured and probed all the same")
     own = OWN_TARGETS.get((kind, texts))
     if target is None and own is not None:
         return own

@@ -36,11 +36,17 @@ def test_each_kind_has_its_own_default_target() -> None:
 
 
 def test_two_texts_fed_by_a_collate_function_are_skipped_with_a_note() -> None:
+    class TwoLSTMs(torch.nn.Module):  # a Manhattan LSTM: one LSTM per text
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm_1, self.lstm_2 = torch.nn.LSTM(1, 1), torch.nn.LSTM(1, 1)
+
     for kind in ("score", "logits"):
-        bundle = SimpleNamespace(output_kind=kind, model=torch.nn.GRU(1, 1),
-                                 adapter=SimpleNamespace(texts=2))
-        with pytest.raises(NoTargetError, match="fed two texts by a collate function"):
-            attribution_target(bundle, None)
+        for model in (torch.nn.GRU(1, 1), TwoLSTMs()):  # the two texts are the reason said
+            bundle = SimpleNamespace(output_kind=kind, model=model,
+                                     adapter=SimpleNamespace(texts=2))
+            with pytest.raises(NoTargetError, match="fed two texts by a collate function"):
+                attribution_target(bundle, None)
 
 
 def test_a_two_text_model_may_have_two_recurrent_modules() -> None:
