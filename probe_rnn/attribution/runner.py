@@ -123,7 +123,8 @@ def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method
         ``probe_sources`` says which probe each view's attribution explains.
     probe_views : views whose probe is attributed to tokens (default: output@last and the top
         layer's h_n).
-    progress : called as ``progress(done, total, what)`` after each stage.
+    progress : called as ``progress(done, total, what)`` after each stage, and within the
+        per-step stage after each chunk of taps (each chunk one more part of ``total``).
     """
     validate_params(PARAMETER_CONSTRAINTS, locals())
     target = attribution_target(bundle, target)
@@ -140,20 +141,37 @@ def attribute(bundle: ModelBundle, df: pd.DataFrame, out_dir: str | Path, method
     tok = token_attributions(parts, ids, lengths, targets, method=method, n_steps=n_steps,
                              internal_batch_size=internal_batch_size)
     say(1, 4, "tokens")
-    st = step_attributions(parts, ids, lengths, targets, n_steps=state_steps,
-                           internal_batch_size=internal_batch_size, baseline=state_baseline)
-    say(2, 4, "steps")
+    st, extra = _steps(parts, ids, lengths, targets, state_steps, internal_batch_size,
+                       state_baseline, say)
     tokens = [bundle.adapter.tokens(t) for t in sub["text"].astype(str)]
     ctx = _Context(bundle, df, sub, picked, parts, ids, lengths, targets, logits, tokens)
     neurons, fitted = _neurons(ctx, st, neuron_views, probes or {}, top_k, probe_rows, seed)
-    say(3, 4, "neurons")
+    say(3 + extra, 4 + extra, "neurons")
     probe_tok = _probe_tokens(ctx, fitted, probe_views, n_steps, internal_batch_size)
-    say(4, 4, "probes")
+    say(4 + extra, 4 + extra, "probes")
     sources = _probe_sources(fitted, probes or {}, probe_rows)
     return _write(ctx, out, tok, st, neurons, probe_tok, {
         "method": method, "n_steps": n_steps, "state_steps": state_steps,
         "state_baseline": state_baseline, "internal_batch_size": internal_batch_size,
         "seed": seed, "target": target, "top_k": top_k, "probe_sources": sources})
+
+
+def _steps(parts: ModelParts, ids: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor,
+           state_steps: int, internal_batch_size: int, baseline: str,
+           say: Callable[[int, int, str], None]) -> tuple[StepAttributions, int]:
+    """The per-step stage, its chunks of taps said as parts of the work (after the tokens'
+    one, before the neurons' and the probes'); returns its result and the parts it added."""
+    chunks_of_steps = [1]
+
+    def steps_done(done: int, total: int) -> None:
+        chunks_of_steps[0] = total
+        say(1 + done, 3 + total, "steps")
+    st = step_attributions(parts, ids, lengths, targets, n_steps=state_steps,
+                           internal_batch_size=internal_batch_size, baseline=baseline,
+                           progress=steps_done)
+    extra = chunks_of_steps[0] - 1
+    say(2 + extra, 4 + extra, "steps")
+    return st, extra
 
 
 def _predict(bundle: ModelBundle, parts: ModelParts, sub: pd.DataFrame

@@ -18,6 +18,7 @@ step's ``completeness_error`` is ``|sum - ablation| / max(|ablation|, 0.01·|F(x
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +106,8 @@ def _run_states(parts: ModelParts, twin: UnrolledRNN, ids: Tensor, lengths: Tens
 def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: Tensor, *,
                       n_steps: int = 50, internal_batch_size: int = 256,
                       states: tuple[str, ...] = ("hidden", "cell"),
-                      baseline: str = "zero") -> StepAttributions:
+                      baseline: str = "zero",
+                      progress: Callable[[int, int], None] | None = None) -> StepAttributions:
     """Attribute each row's ``target`` logit to every (layer, direction, state, step).
 
     Parameters
@@ -114,6 +116,8 @@ def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
     n_steps : IG steps per tap; internal_batch_size : twin rows per forward (bounds memory).
     states : which states to tap (``cell`` only exists for LSTM).
     baseline : ``"zero"`` (the initial state) or ``"pad"`` (the state on the PAD input).
+    progress : called as ``progress(done, total)`` after each chunk of taps is integrated (the
+        work grows with the number of taps times the sentences' length: minutes for long rows).
     """
     if baseline not in STATE_BASELINES:
         raise ParameterError("baseline", f"one of {', '.join(STATE_BASELINES)}", shown(baseline))
@@ -131,7 +135,7 @@ def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
         slot = torch.tensor(taps["slot"].to_numpy())
         step = torch.tensor(taps["step"].to_numpy())
         units, ablated = _integrate(parts, twin, ids[rows], lengths[rows], target[rows], slot,
-                                    step, h - b, n_steps, internal_batch_size)
+                                    step, h - b, n_steps, internal_batch_size, progress)
         f_x, f_pad = endpoint_logits(parts, ids, lengths, target)
     total = units.sum(1)
     ablation = f_x[rows] - ablated
@@ -150,8 +154,10 @@ def step_attributions(parts: ModelParts, ids: Tensor, lengths: Tensor, target: T
 
 def _integrate(parts: ModelParts, twin: UnrolledRNN, ids: Tensor, lengths: Tensor,
                target: Tensor, slot: Tensor, step: Tensor, diff: Tensor, n_steps: int,
-               internal_batch_size: int) -> tuple[Tensor, Tensor]:
-    """IG over the tap deltas from ``b - h`` to 0; returns (units (taps, hidden), F_ablated)."""
+               internal_batch_size: int, progress: Callable[[int, int], None] | None = None
+               ) -> tuple[Tensor, Tensor]:
+    """IG over the tap deltas from ``b - h`` to 0; returns (units (taps, hidden), F_ablated);
+    ``progress(done, total)`` after each chunk of taps."""
 
     def f(delta: Tensor, ids_: Tensor, len_: Tensor, slot_: Tensor, step_: Tensor) -> Tensor:
         twin.taps = Taps(slot_, step_, delta)
@@ -159,8 +165,9 @@ def _integrate(parts: ModelParts, twin: UnrolledRNN, ids: Tensor, lengths: Tenso
 
     ig = IntegratedGradients(f)
     units, ablated = [], []
+    pieces = list(chunks(len(diff), internal_batch_size))
     with twin_in_place(twin):
-        for sl in chunks(len(diff), internal_batch_size):
+        for done, sl in enumerate(pieces, 1):
             extra = (ids[sl], lengths[sl], slot[sl], step[sl])
             zeros = torch.zeros_like(diff[sl])
             units.append(ig.attribute(zeros, baselines=-diff[sl], target=target[sl],
@@ -168,4 +175,6 @@ def _integrate(parts: ModelParts, twin: UnrolledRNN, ids: Tensor, lengths: Tenso
                                       internal_batch_size=internal_batch_size).detach())
             with torch.no_grad():
                 ablated.append(gather_target(f(-diff[sl], *extra), target[sl]))
+            if progress is not None:
+                progress(done, len(pieces))
     return torch.cat(units), torch.cat(ablated)

@@ -15,7 +15,6 @@ from probe_rnn.commands.common import (
     TableSource,
     cluster,
     console,
-    say,
     split_list,
     table_options,
     writes_out,
@@ -126,12 +125,13 @@ def attribute_cmd(
     df, _ = table.load()
     source.check_rows(bundle, df)
     from probe_rnn.errors import NoTargetError
+    from probe_rnn.progress import Progress
 
-    try:
-        result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps,
-                           seed=seed, state_steps=state_steps, target=target,
-                           progress=lambda done, total, what: say(
-                               f"[{done}/{total}] {what} done"))
+    try:  # a bar with ETA on a terminal, a line every 30 s in a log: per-step work can be long
+        with Progress().stage("attribution", 0, "parts") as bar:
+            result = attribute(bundle, df, out, method=method, rows=picked, n_steps=steps,
+                               seed=seed, state_steps=state_steps, target=target,
+                               progress=lambda done, total, what: bar(done, total))
     except NoTargetError as exc:  # nothing to explain: said, exit 0
         typer.echo(str(exc))
         return

@@ -281,7 +281,7 @@ def attribution(ctx: RunContext) -> None:
         return
     with ctx.stage("attribution") as note:
         if not note.cached:
-            with ctx.progress.stage("attribution", 0, "steps") as bar:
+            with ctx.progress.stage("attribution", 0, "parts") as bar:
                 attribute(ctx.bundle, ctx.df, ctx.out / ATTRIBUTION_DIR, rows=rows,
                           seed=ctx.settings.seed,
                           probes=measured_probes(ctx.out, ctx.settings.first_probe()),

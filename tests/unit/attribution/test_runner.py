@@ -88,6 +88,17 @@ def test_deterministic_for_a_seed(first_model, tmp_path):
     pd.testing.assert_frame_equal(a.steps, b.steps)
 
 
+def test_progress_ends_at_its_total_counting_each_chunk_of_taps(first_model, tmp_path):
+    bundle, df = first_model
+    seen: list[tuple[int, int, str]] = []
+    attribute(bundle, df, tmp_path, rows=4, n_steps=8, state_steps=4, seed=3,
+              internal_batch_size=8, progress=lambda *call: seen.append(call))
+    done = [d for d, _, _ in seen]
+    assert done == sorted(done) and seen[-1][0] == seen[-1][1] and seen[-1][2] == "probes"
+    assert seen[-1][1] > 4  # the per-step stage's chunks are parts of the work
+    assert [w for _, _, w in seen].count("steps") == seen[-1][1] - 3 + 1
+
+
 def test_select_rows_is_stratified_and_validated():
     df = pd.DataFrame({"text": list("abcdefghij"), "label": ["x"] * 8 + ["y"] * 2})
     rows = select_rows(df, 4, seed=0)

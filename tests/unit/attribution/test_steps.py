@@ -104,3 +104,17 @@ def test_deterministic(batch):
                                                      n_steps=8).frame["attribution"])
     assert torch.allclose(torch.tensor(a["attribution"].to_numpy()),
                           torch.tensor(b["attribution"].to_numpy()), atol=1e-6)
+
+
+def test_progress_counts_every_chunk_of_taps(batch):
+    """The per-step stage reports each chunk of taps it integrated (long rows take minutes), up
+    to all of them; the runner counts those chunks as parts of its total."""
+    model = tiny_model("gru", layers=2, bidirectional=True)
+    ids, lengths = batch
+    target = torch.tensor([0, 1, 2, 0, 1])
+    seen: list[tuple[int, int]] = []
+    result = step_attributions(find_parts(model), ids, lengths, target, n_steps=4,
+                               internal_batch_size=16, progress=lambda d, t: seen.append((d, t)))
+    taps = len(result.frame)
+    chunks = -(-taps // 16)
+    assert seen == [(k, chunks) for k in range(1, chunks + 1)] and chunks > 1
