@@ -156,11 +156,10 @@ class Progress:
         """A stage's callback for the duration of the ``with`` block."""
         stage = Stage(self, name, total, unit)
         if not self.quiet and self.notebook:
-            from IPython.display import display
-
-            stage._display = display(stage.bundle(), raw=True, display_id=True)
-            stage._last_line, stage._printed = time.perf_counter(), stage.done
-        elif not self.quiet and self.terminal:
+            stage._display = _live_display(stage)
+            if stage._display is not None:
+                stage._last_line, stage._printed = time.perf_counter(), stage.done
+        if stage._display is None and not self.quiet and self.terminal:
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
@@ -207,3 +206,13 @@ class Progress:
     def _print(self, line: str) -> None:
         self.out.write(line + "\n")
         self.out.flush()
+
+
+def _live_display(stage: Stage) -> Any:
+    """The stage's one IPython display, shown now; None where IPython is missing (a forced
+    ``notebook=True`` outside a kernel): the stage then shows as it would off a kernel."""
+    try:
+        from IPython.display import display
+    except ImportError:
+        return None
+    return display(stage.bundle(), raw=True, display_id=True)

@@ -154,3 +154,24 @@ def test_off_a_kernel_nothing_of_ipython_is_imported(monkeypatch, capsys) -> Non
         stage(2)
     assert not [name for name in sys.modules if name.split(".")[0] == "IPython"]
     assert capsys.readouterr().err.splitlines()[-1].startswith("capture      2/2 rows (100%)")
+
+
+def test_a_forced_notebook_display_without_ipython_shows_plain_lines(monkeypatch) -> None:
+    """``notebook=True`` where IPython cannot be imported: the stage shows as off a kernel."""
+    import builtins
+    import io
+
+    real_import = builtins.__import__
+
+    def no_ipython(name, *args, **kwargs):  # noqa: ANN001, ANN202
+        if name.startswith("IPython"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ipython)
+    out = io.StringIO()
+    with Progress(out, notebook=True, terminal=False).stage("capture", 3, "rows") as bar:
+        bar(1)
+        bar(3)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("capture") and "1/3" in lines[0] and "3/3" in lines[-1]
