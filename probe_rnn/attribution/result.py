@@ -124,6 +124,32 @@ def write_frames(out: Path, files: dict[str, pd.DataFrame], summary: pd.DataFram
         summary.to_csv(tmp, index=False)
 
 
+def write_manifest(out: Path, files: dict[str, pd.DataFrame], settings: dict[str, Any],
+                   rows: np.ndarray, bundle: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """Write ``manifest.json`` last (it marks the folder complete) and return it: the format,
+    ``settings``, the ``rows`` attributed, the model's checksum, what was ``found`` (twin
+    check, worst errors, completeness), the versions and the sha256 of ``files`` and
+    ``summary.csv``."""
+    import datetime as _dt
+    import json
+
+    import captum
+
+    from probe_rnn.atomic import write_text
+    from probe_rnn.hashing import file_sha256
+
+    manifest = {
+        "format": "probe-rnn-attribution", "format_version": 1,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **settings, "rows": rows.tolist(), "model_checksum": getattr(bundle, "checksum", None),
+        **found,
+        "versions": {"torch": torch.__version__, "captum": captum.__version__},
+        "files": {n: file_sha256(out / n) for n in [*files, "summary.csv"]},
+    }
+    write_text(out / "manifest.json", json.dumps(manifest, indent=2))
+    return manifest
+
+
 def nanmax(series: pd.Series) -> float | None:
     """The largest value, or None when every value is NaN."""
     return float(series.max()) if series.notna().any() else None

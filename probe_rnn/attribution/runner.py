@@ -9,8 +9,6 @@ model, an encoder-decoder) is handed to :func:`~probe_rnn.attribution.two_texts.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from numbers import Integral
@@ -21,7 +19,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from probe_rnn.atomic import write_text
 from probe_rnn.attribution.neurons import default_neuron_views, rank_neurons, view_units
 from probe_rnn.attribution.parts import ModelParts, find_parts
 from probe_rnn.attribution.probe_attribution import probe_token_attributions, view_function
@@ -31,6 +28,7 @@ from probe_rnn.attribution.result import (
     nanmax,
     start_run,
     write_frames,
+    write_manifest,
 )
 from probe_rnn.attribution.steps import STATE_BASELINES, StepAttributions, step_attributions
 from probe_rnn.attribution.summary import build_summary, examples_frame, tokens_frame
@@ -45,7 +43,6 @@ from probe_rnn.attribution.tokens import METHODS, token_attributions
 from probe_rnn.attribution.two_texts import attribute_texts
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.catalogue import OUTPUT_LAST, readout_views
-from probe_rnn.hashing import file_sha256
 from probe_rnn.models.adapters import model_output
 from probe_rnn.models.recurrent import module_kind
 from probe_rnn.validation import (
@@ -295,20 +292,10 @@ def _write(ctx: _Context, out: Path, tok, st: StepAttributions, neurons: pd.Data
     files = {"tokens.parquet": tokens, "examples.parquet": examples, "steps.parquet": steps,
              "neurons.parquet": neurons, "probe_tokens.parquet": probe_tok}
     write_frames(out, files, summary)
-    import captum
-
-    manifest = {
-        "format": "probe-rnn-attribution", "format_version": 1,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **settings, "rows": ctx.picked.tolist(),
-        "model_checksum": getattr(ctx.bundle, "checksum", None),
+    manifest = write_manifest(out, files, settings, ctx.picked, ctx.bundle, {
         "packed": st.packed, "twin_max_difference": st.twin_error,
         "worst_token_completeness_error": nanmax(examples["completeness_error"]),
         "worst_step_completeness_error": nanmax(steps["completeness_error"]),
         "completeness": completeness_verdict(examples, steps, settings.get("n_steps"),
-                                             settings.get("state_steps")),
-        "versions": {"torch": torch.__version__, "captum": captum.__version__},
-        "files": {n: file_sha256(out / n) for n in [*files, "summary.csv"]},
-    }
-    write_text(out / "manifest.json", json.dumps(manifest, indent=2))  # last: marks complete
+                                             settings.get("state_steps"))})
     return AttributionResult(out, tokens, examples, steps, neurons, probe_tok, summary, manifest)

@@ -70,14 +70,21 @@ def embedding_calls(model: nn.Module, run: Callable[[], Any], extra: nn.Module |
         if all(m is not module for _, m in order):
             order.append((name, module))
 
-    handles = [m.register_forward_hook(lambda mod, _a, _o, n=n: note(n, mod)) for n, m in named]
+    run_hooked(run, [(m, lambda mod, _a, _o, n=n: note(n, mod)) for n, m in named])
+    return order
+
+
+def run_hooked(run: Callable[[], Any], hooks: list[tuple[nn.Module, Callable[..., Any]]]
+               ) -> None:
+    """``run()`` without gradients, each ``(module, hook)`` a forward hook meanwhile (removed
+    also when ``run`` raises)."""
+    handles = [module.register_forward_hook(hook) for module, hook in hooks]
     try:
         with torch.no_grad():
             run()
     finally:
         for handle in handles:
             handle.remove()
-    return order
 
 
 def find_text_parts(model: nn.Module, forward: TextsForward, ids: Tensor, lengths: Tensor,

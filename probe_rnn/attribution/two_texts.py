@@ -11,8 +11,6 @@ was explained and ``explains`` says it in words.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,13 +19,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from probe_rnn.atomic import write_text
 from probe_rnn.attribution.result import (
     AttributionResult,
     class_targets,
     nanmax,
     start_run,
     write_frames,
+    write_manifest,
 )
 from probe_rnn.attribution.summary import build_summary
 from probe_rnn.attribution.targets import CONTINUATION, text_target
@@ -36,10 +34,9 @@ from probe_rnn.attribution.text_tokens import (
     check_text_method,
     text_token_attributions,
 )
-from probe_rnn.attribution.texts import TextsForward, find_text_parts
+from probe_rnn.attribution.texts import TextsForward, find_text_parts, run_hooked
 from probe_rnn.attribution.verdict import completeness_verdict
 from probe_rnn.data.text_pairs import SECOND_TEXT, model_inputs
-from probe_rnn.hashing import file_sha256
 from probe_rnn.models.adapters import model_output
 from probe_rnn.models.recurrent import recurrent_modules
 
@@ -70,14 +67,8 @@ def texts_forward(bundle: ModelBundle, target: str) -> TextsForward:
 def recurrent_calls(model: torch.nn.Module, run: Callable[[], Any]) -> dict[str, int]:
     """How many times ``run()`` calls each recurrent module of ``model``, by name."""
     counts = dict.fromkeys(recurrent_modules(model), 0)
-    handles = [m.register_forward_hook(lambda *_a, n=n: counts.__setitem__(n, counts[n] + 1))
-               for n, m in recurrent_modules(model).items()]
-    try:
-        with torch.no_grad():
-            run()
-    finally:
-        for handle in handles:
-            handle.remove()
+    run_hooked(run, [(m, lambda *_a, n=n: counts.__setitem__(n, counts[n] + 1))
+                     for n, m in recurrent_modules(model).items()])
     return counts
 
 
@@ -204,8 +195,6 @@ def examples_frame_texts(sub: pd.DataFrame, picked: np.ndarray, res: TextTokenAt
 
 def _write(out: Path, bundle: ModelBundle, picked: np.ndarray, tokens: pd.DataFrame,
            examples: pd.DataFrame, settings: dict[str, Any]) -> AttributionResult:
-    import captum
-
     steps = pd.DataFrame({c: pd.Series(dtype=float) for c in STEP_COLUMNS})
     neurons, probe_tok = pd.DataFrame(), pd.DataFrame()
     summary = build_summary(tokens, examples, steps, neurons, probe_tok, float("nan"))
@@ -213,17 +202,10 @@ def _write(out: Path, bundle: ModelBundle, picked: np.ndarray, tokens: pd.DataFr
     files = {"tokens.parquet": tokens, "examples.parquet": examples, "steps.parquet": steps,
              "neurons.parquet": neurons, "probe_tokens.parquet": probe_tok}
     write_frames(out, files, summary)
-    manifest = {
-        "format": "probe-rnn-attribution", "format_version": 1,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **settings, "rows": picked.tolist(),
-        "model_checksum": getattr(bundle, "checksum", None), "twin_max_difference": None,
+    manifest = write_manifest(out, files, settings, picked, bundle, {
+        "twin_max_difference": None,
         "worst_token_completeness_error": nanmax(examples["completeness_error"]),
         "worst_step_completeness_error": None,
-        "completeness": completeness_verdict(examples, steps, settings.get("n_steps")),
-        "versions": {"torch": torch.__version__, "captum": captum.__version__},
-        "files": {n: file_sha256(out / n) for n in [*files, "summary.csv"]},
-    }
-    write_text(out / "manifest.json", json.dumps(manifest, indent=2))  # last: marks complete
+        "completeness": completeness_verdict(examples, steps, settings.get("n_steps"))})
     return AttributionResult(out, tokens.reset_index(drop=True), examples, steps, neurons,
                              probe_tok, summary, manifest)
