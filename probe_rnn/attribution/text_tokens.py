@@ -20,7 +20,14 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, Occlusion, Saliency
 from torch import Tensor
 
-from probe_rnn.attribution.parts import attribution_mode, chunks, relative_error, valid_mask
+from probe_rnn.attribution.parts import (
+    attribution_mode,
+    baseline_ids,
+    chunks,
+    gather_target,
+    relative_error,
+    valid_mask,
+)
 from probe_rnn.attribution.texts import TextsFed, TextsParts
 from probe_rnn.errors import ConfigError, Mention
 
@@ -57,8 +64,8 @@ def _raw(method: str, parts: TextsParts, args: tuple[Tensor, ...], target: Tenso
     """(text 1 (batch, time), text 2 (batch, time_2)) attributions of one chunk."""
     ids, _, ids_2, _ = args
     emb, emb_2 = parts.embed(ids, 0), parts.embed(ids_2, 1)
-    base = (parts.embed(torch.full_like(ids, parts.pad_id), 0),
-            parts.embed(torch.full_like(ids_2, parts.pad_id), 1))
+    base = (parts.embed(baseline_ids(ids, parts.pad_id), 0),
+            parts.embed(baseline_ids(ids_2, parts.pad_id), 1))
     fed = TextsFed(parts)
     if method == "ig":
         attr = IntegratedGradients(fed).attribute(
@@ -88,10 +95,9 @@ def endpoint_values(parts: TextsParts, args: tuple[Tensor, ...], target: Tensor
     fed = TextsFed(parts)
     with torch.no_grad():
         f_x = fed(parts.embed(ids, 0), parts.embed(ids_2, 1), *args)
-        f_b = fed(parts.embed(torch.full_like(ids, parts.pad_id), 0),
-                  parts.embed(torch.full_like(ids_2, parts.pad_id), 1), *args)
-    pick = target.view(-1, 1)
-    return f_x.gather(1, pick).squeeze(1), f_b.gather(1, pick).squeeze(1)
+        f_b = fed(parts.embed(baseline_ids(ids, parts.pad_id), 0),
+                  parts.embed(baseline_ids(ids_2, parts.pad_id), 1), *args)
+    return gather_target(f_x, target), gather_target(f_b, target)
 
 
 def text_token_attributions(parts: TextsParts, ids: Tensor, lengths: Tensor, ids_2: Tensor,

@@ -91,7 +91,8 @@ class RecurrentCapture:
         self.name = name
         #: Compute an LSTM's per-step cells only when read (:class:`RecurrentStates` gets a
         #: function): the module's fused kernel then gives every ``h``, which costs what the
-        #: module's own forward costs; checked calls still compute and check everything.
+        #: module's own forward costs; a checked call is still compared with the module's own
+        #: call, and its per-step identities are checked when its cells are computed.
         self.lazy_cells = lazy_cells
         self.module = module
         self.kind = module_kind(module)
@@ -258,9 +259,8 @@ class RecurrentCapture:
         :attr:`lazy_cells` an LSTM's are a function computing (and checking) them on first
         read, and a GRU/RNN's identities are not recomputed: the states stored are then the
         kernel's own ``h``, compared with the module's own call all the same."""
-        if self.lazy_cells or not verify:
-            if self.kind != "lstm":
-                return None
+        if self.kind != "lstm" and (self.lazy_cells or not verify):
+            return None
         h0, c0 = call.h0.detach(), None if call.c0 is None else call.c0.detach()
 
         def cells() -> Any:

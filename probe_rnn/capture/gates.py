@@ -85,7 +85,7 @@ class GateSource:
     def data(self) -> Tensor:
         """``(n_tokens, input)`` layer-0 input, packed layout (laid out on first read when it
         was given as a function of the call's own input ``source``)."""
-        if callable(self._data) and not isinstance(self._data, Tensor):
+        if not isinstance(self._data, Tensor):
             self._data = self._data()
         return self._data
 

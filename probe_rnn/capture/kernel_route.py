@@ -14,9 +14,9 @@ recomputed ``c`` must equal the kernel's ``c_n``. The equations are
 
 from __future__ import annotations
 
+import functools
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import _VF, Tensor
@@ -54,25 +54,19 @@ class FusedResult:
     packed: bool
     batch_first: bool
     n_dirs: int
-    _laid_out: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
+    @functools.cached_property
     def hidden(self) -> Tensor:
         """``(n_tokens, layers, dirs, out)`` every layer's ``h``, packed layout."""
-        if "hidden" not in self._laid_out:
-            tops = [_to_packed_layout(t, self.packed, self.batch_first).detach()
-                    for t in self.outputs]
-            n = tops[0].shape[0]
-            self._laid_out["hidden"] = torch.stack([t.view(n, self.n_dirs, -1) for t in tops], 1)
-        return self._laid_out["hidden"]
+        tops = [_to_packed_layout(t, self.packed, self.batch_first).detach()
+                for t in self.outputs]
+        return torch.stack([t.view(tops[0].shape[0], self.n_dirs, -1) for t in tops], 1)
 
-    @property
+    @functools.cached_property
     def layer_inputs(self) -> list[Tensor]:
         """Each layer's input ``(n_tokens, in)``, packed layout."""
-        if "inputs" not in self._laid_out:
-            self._laid_out["inputs"] = [_to_packed_layout(t, self.packed, self.batch_first
-                                                          ).detach() for t in self.inputs]
-        return self._laid_out["inputs"]
+        return [_to_packed_layout(t, self.packed, self.batch_first).detach()
+                for t in self.inputs]
 
 
 def run_fused(

@@ -260,7 +260,8 @@ def record(
         Compute an LSTM's per-step cell states only when they are read (``st.cell``, a cell
         view, a gate's check): the module's fused kernel then gives every ``h`` at the cost
         of the module's own forward (a capture storing no per-step cell never pays for
-        them). Same values either way; checked calls compute and check everything.
+        them). Same values either way. A checked call is compared with the module's own call
+        as always; its per-step identities are checked when its cells are computed.
 
     Returns
     -------

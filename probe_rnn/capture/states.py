@@ -336,6 +336,6 @@ class RecurrentStates:
         return (
             f"RecurrentStates(kind={self.kind!r}, batch={self.batch}, time={self.time}, "
             f"layers={self.num_layers}, directions={self.num_directions}, "
-            f"hidden={int(self.hidden_layers[0].shape[-1])}, cell={self.has_cell}, "
+            f"hidden={self.proj_size or self.hidden_size}, cell={self.has_cell}, "
             f"verified={self.verified})"
         )
