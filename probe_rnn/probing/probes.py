@@ -151,14 +151,19 @@ class LogisticProbe(_ClassifierProbe):
 
     def _fit_at(self, C: float, Xs: np.ndarray, y: np.ndarray,
                 init: tuple[np.ndarray, np.ndarray] | None) -> LogisticRegression:
-        """scikit-learn's model at ``C``; the preconditioned solver first finds the optimum
-        that scikit-learn's lbfgs then checks from there."""
+        """scikit-learn's model at ``C``. The preconditioned solver's solution, when it met the
+        rule, is set on a LogisticRegression as its fit would (scikit-learn's lbfgs started
+        there takes no step: tested); else scikit-learn's lbfgs goes on from it."""
         if self._solver() != "preconditioned" or not preconditions(Xs):
             return self._lr(C, init).fit(Xs, y)
         found = fit_multinomial(Xs, y, len(self.classes_), C, self._basis(Xs), init,
                                 self.tol, self.max_iter)
-        model = self._lr(C, (found.coef, found.intercept)).fit(Xs, y)
-        model.n_iter_ = np.asarray(model.n_iter_) + found.n_iter  # both solvers' iterations
+        model = self._lr(C, (found.coef, found.intercept))
+        if not found.converged:
+            model.fit(Xs, y)
+        else:
+            model.classes_, model.n_features_in_ = np.arange(len(self.classes_)), Xs.shape[1]
+        model.n_iter_ = np.asarray(getattr(model, "n_iter_", [0])) + found.n_iter
         return model
 
     def _basis(self, Xs: np.ndarray) -> CurvatureBasis:

@@ -123,7 +123,8 @@ class _Objective:
         grad_w = Z.T @ self.X + self.lam * W
         grad_b = Z.sum(axis=0, dtype=np.float64)
         self.last_x = theta
-        self.last_gmax = max(float(np.abs(grad_w).max()), float(np.abs(grad_b).max()))
+        self.last_gmax = max(float(grad_w.max()), -float(grad_w.min()),
+                             float(np.abs(grad_b).max()))
         grad_a = (grad_w @ self.Q) * self.m
         return loss, np.concatenate([grad_a.ravel().astype(np.float64), grad_b])
 
