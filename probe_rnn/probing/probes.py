@@ -13,6 +13,9 @@ the training rows only) and pass :func:`sklearn.utils.estimator_checks.check_est
   ranking is stable there and the search stops growing with the data); the final fit starts
   from the search's solution at the chosen ``C``. ``warm_start=True`` starts each refit from
   the previous fit's weights (same classes), which the probing cells use across folds.
+  Three or more classes are solved by :mod:`.solver` (scikit-learn's lbfgs problem and
+  stopping rule, preconditioned; the model is scikit-learn's ``LogisticRegression``), two by
+  scikit-learn's Newton–Cholesky.
 - ``ridge``: :class:`RidgeProbe`, :class:`~sklearn.linear_model.RidgeCV` (efficient LOO over
   ``alphas``) for regression tasks.
 - ``mlp``: :class:`MLPProbe`, one hidden layer, early stopping on 10 % of the rows.
@@ -41,8 +44,8 @@ from probe_rnn.probing.solver import (
     CurvatureBasis,
     curvature_basis,
     fit_multinomial,
+    has_full_rows,
     path_probabilities,
-    preconditions,
 )
 from probe_rnn.probing.tuning import (
     fold_one_standard_error,
@@ -154,7 +157,7 @@ class LogisticProbe(_ClassifierProbe):
         """scikit-learn's model at ``C``. The preconditioned solver's solution, when it met the
         rule, is set on a LogisticRegression as its fit would (scikit-learn's lbfgs started
         there takes no step: tested); else scikit-learn's lbfgs goes on from it."""
-        if self._solver() != "preconditioned" or not preconditions(Xs):
+        if self._solver() != "preconditioned":
             return self._lr(C, init).fit(Xs, y)
         found = fit_multinomial(Xs, y, len(self.classes_), C, self._basis(Xs), init,
                                 self.tol, self.max_iter)
@@ -166,10 +169,13 @@ class LogisticProbe(_ClassifierProbe):
         model.n_iter_ = np.asarray(getattr(model, "n_iter_", [0])) + found.n_iter
         return model
 
-    def _basis(self, Xs: np.ndarray) -> CurvatureBasis:
+    def _basis(self, Xs: np.ndarray) -> CurvatureBasis | None:
         """The preconditioner's basis: the one found earlier in this fit (the C search's),
         in the last fit (``warm_start``) or lent by :meth:`share_basis`, when it serves rows
-        ``Xs`` (:meth:`~.solver.CurvatureBasis.serves`); else computed on ``Xs``."""
+        ``Xs`` (:meth:`~.solver.CurvatureBasis.serves`); else computed on ``Xs``. None for
+        fewer rows than columns (solved in the rows' span)."""
+        if not has_full_rows(Xs):
+            return None
         kept = getattr(self, "_curvature", None)
         if kept is None or not kept.serves(Xs):
             self._curvature = curvature_basis(Xs)
@@ -264,7 +270,7 @@ class LogisticProbe(_ClassifierProbe):
         strong to weak regularisation, warm-started."""
         codes = np.arange(len(self.classes_))
         present = np.unique(y[tr])
-        if self._solver() == "preconditioned" and len(present) > 2 and preconditions(Xs[tr]):
+        if self._solver() == "preconditioned" and len(present) > 2:
             walk = ((C, present, proba, (found.coef, found.intercept)) for C, proba, found in
                     path_probabilities(Xs[tr], np.searchsorted(present, y[tr]), len(present),
                                        Xs[dev], self.Cs, self._basis(Xs[tr]), self.tol,

@@ -23,7 +23,8 @@ iterations to 147.
 computed once and shared by every fit on a cell's rows (``M`` only has to be positive
 definite, not exact, so a cell's folds, C values and MDL blocks share one; the basis a fit
 uses is decided by the cell's own fits, never by other cells, so the numbers do not depend on
-how cells are spread over workers).
+how cells are spread over workers). With fewer rows than columns (an MDL block, a small
+cell) a fit is solved in the rows' span instead (:class:`RowSpace`), the same optimum.
 """
 
 from __future__ import annotations
@@ -69,11 +70,12 @@ def curvature_basis(X: np.ndarray) -> CurvatureBasis:
     return CurvatureBasis(eigenvalues, vectors, len(X))
 
 
-def preconditions(X: np.ndarray) -> bool:
-    """Whether the preconditioned solver is used for rows ``X``: at least as many rows as
-    columns. With fewer, ``S`` is singular, the iterations are cheap (few rows) and the basis
-    (a dim × dim eigendecomposition) would cost more than it saves."""
-    return X.ndim == 2 and len(X) >= X.shape[1]
+def has_full_rows(X: np.ndarray) -> bool:
+    """Whether rows ``X`` are at least as many as their columns: then a fit is preconditioned
+    by a :class:`CurvatureBasis`; with fewer it is solved in the rows' span
+    (:class:`RowSpace`), where ``S`` is singular and a dim × dim basis would cost more than it
+    saves."""
+    return len(X) >= X.shape[1]
 
 
 @dataclass
@@ -88,22 +90,42 @@ class Solution:
 
 
 class _Objective:
-    """L and its gradient in ``(A, b)`` with ``W = (A · m) Qᵀ`` (``m``: ``M``'s eigenvalues, so
-    ``V = A Qᵀ``); remembers the largest |gradient| in ``(W, b)``."""
+    """L and its gradient in ``(A, b)``, with the weights ``A · m`` in the coordinates of
+    ``X``'s columns turned by ``Q`` (``W = (A · m) Qᵀ``), or in ``X``'s own coordinates when
+    ``Q`` is None (``X`` is given already turned).
+
+    It remembers whether the last point met the rule: the largest |gradient| in the original
+    ``(W, b)``, i.e. after ``lift`` (orthonormal rows) when ``X`` is turned. The lifted
+    gradient is formed only when its Frobenius norm allows the rule to hold
+    (``max |g| >= ||g|| / sqrt(size)``), so turned coordinates cost nothing per step.
+    """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, n_classes: int, lam: float,
-                 Q: np.ndarray, m: np.ndarray) -> None:
-        self.X, self.y, self.K, self.lam = X, y, n_classes, lam
-        self.Q, self.m = Q.astype(X.dtype), m.astype(X.dtype)
+                 m: np.ndarray, Q: np.ndarray | None, lift: np.ndarray | None,
+                 tol: float) -> None:
+        self.X, self.y, self.K, self.lam, self.tol = X, y, n_classes, lam, tol
+        self.m = m.astype(X.dtype)
+        self.Q = None if Q is None else Q.astype(X.dtype)
+        self.lift = None if lift is None else lift.astype(X.dtype)
         self.rows = np.arange(len(y))
         self.last_x: np.ndarray | None = None
         self.last_gmax = np.inf
 
     def weights(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(W, b)`` of the point ``theta``."""
+        """``(W, b)`` of the point ``theta``, ``W`` in ``X``'s coordinates."""
         K, d = self.K, self.X.shape[1]
-        A = theta[:K * d].reshape(K, d).astype(self.X.dtype)
-        return (A * self.m) @ self.Q.T, theta[K * d:].astype(self.X.dtype)
+        W = theta[:K * d].reshape(K, d).astype(self.X.dtype) * self.m
+        return (W if self.Q is None else W @ self.Q.T), theta[K * d:].astype(self.X.dtype)
+
+    def _gmax(self, grad_w: np.ndarray, grad_b: np.ndarray) -> float:
+        largest_b = float(np.abs(grad_b).max())
+        if self.lift is None:
+            return max(float(grad_w.max()), -float(grad_w.min()), largest_b)
+        bound = float(np.linalg.norm(grad_w)) / np.sqrt(grad_w.shape[0] * self.lift.shape[1])
+        if bound > self.tol:
+            return max(bound, largest_b)  # the rule fails already: no need for the product
+        full = grad_w @ self.lift
+        return max(float(full.max()), -float(full.min()), largest_b)
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         n = len(self.y)
@@ -123,29 +145,90 @@ class _Objective:
         grad_w = Z.T @ self.X + self.lam * W
         grad_b = Z.sum(axis=0, dtype=np.float64)
         self.last_x = theta
-        self.last_gmax = max(float(grad_w.max()), -float(grad_w.min()),
-                             float(np.abs(grad_b).max()))
-        grad_a = (grad_w @ self.Q) * self.m
+        self.last_gmax = self._gmax(grad_w, grad_b)
+        grad_a = (grad_w if self.Q is None else grad_w @ self.Q) * self.m
         return loss, np.concatenate([grad_a.ravel().astype(np.float64), grad_b])
 
 
+@dataclass(frozen=True)
+class RowSpace:
+    """Rows ``X`` (n, dim) with fewer rows than columns as ``X = reduced · lift``: ``reduced``
+    (n, r) their coordinates in an orthonormal basis ``lift`` (r, dim) of their span, where
+    ``S`` is diagonal (``basis``: its eigenvalues, identity vectors).
+
+    The optimum's ``W`` lies in that span (where the gradient is zero, ``W = -XᵀG / λ``), and
+    ``||W||`` is the same in either coordinates, so the problem on ``reduced`` with the same
+    ``λ`` has the same optimum, lifted: ``W = W_r · lift``. Each step costs ``n · r`` per class
+    instead of ``n · dim``, and the basis an n × n eigendecomposition, not a dim × dim one.
+    """
+
+    reduced: np.ndarray
+    lift: np.ndarray
+    basis: CurvatureBasis
+
+
+def row_space(X: np.ndarray) -> RowSpace:
+    """:class:`RowSpace` of the rows ``X`` (n, dim), from the eigendecomposition of ``XXᵀ``;
+    directions whose singular value is zero to rounding are left out."""
+    X64 = np.asarray(X, dtype=np.float64)
+    n = len(X64)
+    eigenvalues, U = np.linalg.eigh(X64 @ X64.T)
+    keep = eigenvalues > max(float(eigenvalues.max(initial=0.0)), 1e-300) * n * 1e-12
+    sigma = np.sqrt(eigenvalues[keep])
+    U = U[:, keep]
+    lift = (U / sigma).T @ X64
+    basis = CurvatureBasis(sigma ** 2 / max(n, 1), np.eye(len(sigma)), n)
+    return RowSpace((U * sigma).astype(X.dtype), lift, basis)
+
+
+@dataclass(frozen=True)
+class _Coordinates:
+    """Where a fit walks: ``X`` as given (turned by ``Q`` per step) or turned once
+    (``Q`` None), the basis, and ``lift`` back to the original columns."""
+
+    X: np.ndarray
+    basis: CurvatureBasis
+    Q: np.ndarray | None
+    lift: np.ndarray | None
+
+
+def _coordinates(X: np.ndarray, basis: CurvatureBasis | None, turn_rows: bool,
+                 space: RowSpace | None = None) -> _Coordinates:
+    if basis is None:
+        space = row_space(X) if space is None else space
+        return _Coordinates(space.reduced, space.basis, None, space.lift)
+    if turn_rows:  # once for many fits on these rows (a C path): no dim × dim product a step
+        vectors = basis.vectors.astype(X.dtype)
+        return _Coordinates(np.ascontiguousarray(X @ vectors), basis, None, vectors.T)
+    return _Coordinates(np.ascontiguousarray(X), basis, basis.vectors, None)
+
+
 def fit_multinomial(
-    X: np.ndarray, y: np.ndarray, n_classes: int, C: float, basis: CurvatureBasis,
+    X: np.ndarray, y: np.ndarray, n_classes: int, C: float, basis: CurvatureBasis | None,
     init: tuple[np.ndarray, np.ndarray] | None = None, tol: float = 1e-4,
     max_iter: int = 1000,
 ) -> Solution:
     """Minimise scikit-learn's multinomial lbfgs objective for ``X`` (rows, dim; float32 or
     float64, computed in that dtype as scikit-learn does) and integer codes ``y`` (rows,) in
     ``[0, n_classes)``, from ``init`` (``(coef, intercept)``) or zero, until the largest
-    |gradient| in ``(W, b)`` is at most ``tol``."""
-    X = np.ascontiguousarray(X)
-    n, d = X.shape
+    |gradient| in ``(W, b)`` is at most ``tol``. ``basis`` None (fewer rows than columns):
+    solved in the rows' span (:class:`RowSpace`)."""
+    return _walk(_coordinates(X, basis, turn_rows=False), y, n_classes, C, init, tol,
+                 max_iter)
+
+
+def _walk(at: _Coordinates, y: np.ndarray, n_classes: int, C: float,
+          init: tuple[np.ndarray, np.ndarray] | None, tol: float, max_iter: int) -> Solution:
+    """L-BFGS in ``at``'s preconditioned coordinates; the solution in the original ones."""
+    n, d = at.X.shape
     lam = 1.0 / (C * n)
-    m = basis.scales(lam)
-    objective = _Objective(X, np.asarray(y, dtype=np.intp), n_classes, lam, basis.vectors, m)
+    m = at.basis.scales(lam)
+    objective = _Objective(at.X, np.asarray(y, dtype=np.intp), n_classes, lam, m, at.Q,
+                           at.lift, tol)
     theta = np.zeros(n_classes * d + n_classes)
     if init is not None:
-        A = (np.asarray(init[0], dtype=np.float64) @ basis.vectors) / m
+        turn = at.Q if at.lift is None else at.lift.T
+        A = (np.asarray(init[0], dtype=np.float64) @ turn) / m
         theta = np.concatenate([A.ravel(), np.asarray(init[1], dtype=np.float64)])
 
     def stop_at_tol(intermediate_result: OptimizeResult) -> None:
@@ -165,20 +248,25 @@ def fit_multinomial(
             objective(x)
         done = objective.last_gmax <= tol
     coef, intercept = objective.weights(x)
+    if at.lift is not None:
+        coef = (coef.astype(np.float64) @ at.lift).astype(coef.dtype)
     return Solution(coef, intercept, iterations, done)
 
 
 def path_probabilities(
     X_tr: np.ndarray, y_tr: np.ndarray, n_classes: int, X_dev: np.ndarray,
-    Cs: Sequence[float], basis: CurvatureBasis, tol: float = 1e-4, max_iter: int = 1000,
+    Cs: Sequence[float], basis: CurvatureBasis | None, tol: float = 1e-4,
+    max_iter: int = 1000,
 ) -> Iterator[tuple[float, np.ndarray, Solution]]:
     """Walk ``Cs`` from the strongest penalty to the weakest, each fit started from the last:
     per C, the dev rows' probabilities (dev, n_classes) and the solution. A fit that misses
     the gradient rule warns with :class:`~sklearn.exceptions.ConvergenceWarning`, as
-    scikit-learn's does."""
+    scikit-learn's does. The training rows are turned into the basis (or their span, when
+    ``basis`` is None) once for the whole path."""
+    at = _coordinates(X_tr, basis, turn_rows=True)
     init = None
     for C in sorted(float(c) for c in Cs):
-        found = fit_multinomial(X_tr, y_tr, n_classes, C, basis, init, tol, max_iter)
+        found = _walk(at, y_tr, n_classes, C, init, tol, max_iter)
         if not found.converged:
             warnings.warn(f"preconditioned L-BFGS did not reach tol={tol} at C={C} in "
                           f"{found.n_iter} iterations", ConvergenceWarning, stacklevel=2)
