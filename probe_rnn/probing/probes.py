@@ -13,9 +13,9 @@ the training rows only) and pass :func:`sklearn.utils.estimator_checks.check_est
   ranking is stable there and the search stops growing with the data); the final fit starts
   from the search's solution at the chosen ``C``. ``warm_start=True`` starts each refit from
   the previous fit's weights (same classes), which the probing cells use across folds.
-  Three or more classes are solved by :mod:`.solver` (scikit-learn's lbfgs problem and
-  stopping rule, preconditioned; the model is scikit-learn's ``LogisticRegression``), two by
-  scikit-learn's Newton–Cholesky.
+  Three or more classes (and two past 1,000 features) are solved by :mod:`.solver`
+  (scikit-learn's lbfgs problem and stopping rule, preconditioned; the model is
+  scikit-learn's ``LogisticRegression``), two by scikit-learn's Newton–Cholesky.
 - ``ridge``: :class:`RidgeProbe`, :class:`~sklearn.linear_model.RidgeCV` (efficient LOO over
   ``alphas``) for regression tasks.
 - ``mlp``: :class:`MLPProbe`, one hidden layer, early stopping on 10 % of the rows.
@@ -43,7 +43,7 @@ from probe_rnn.probing.scaled_probes import MLPProbe, RidgeProbe, _ClassifierPro
 from probe_rnn.probing.solver import (
     CurvatureBasis,
     curvature_basis,
-    fit_multinomial,
+    fit_logistic,
     has_full_rows,
     path_probabilities,
 )
@@ -85,11 +85,11 @@ class LogisticProbe(_ClassifierProbe):
         Most training rows the C search uses (a seeded sample of whole groups); None: all.
     solver : {"auto", "lbfgs", "newton-cholesky", "preconditioned"}
         "auto": Newton–Cholesky for two classes with at most 1,000 features (an exact
-        second-order solver, ~3x faster than lbfgs there, to the same optimum), lbfgs past
-        that, and for more classes "preconditioned": scikit-learn's lbfgs problem and stopping
-        rule, walked by L-BFGS in preconditioned coordinates (:mod:`.solver`; the full Hessian
-        costs more than it saves there), then handed to scikit-learn's lbfgs, which checks
-        the rule and takes no step when it holds.
+        second-order solver, ~3x faster than lbfgs there, to the same optimum), else
+        "preconditioned": scikit-learn's lbfgs problem and stopping rule, walked by L-BFGS in
+        preconditioned coordinates (:mod:`.solver`; the full Hessian costs more than it saves
+        there). Its solution is set on scikit-learn's ``LogisticRegression``, whose own lbfgs
+        would take no step from it (tested); "lbfgs" is scikit-learn's walk itself.
     warm_start : bool
         Start a refit from the previous fit's weights when the classes are the same; the
         optimum is the same, only fewer lbfgs iterations are needed to reach it.
@@ -138,9 +138,8 @@ class LogisticProbe(_ClassifierProbe):
     def _solver(self) -> str:
         if self.solver != "auto":
             return self.solver
-        if len(getattr(self, "classes_", ())) != 2:
-            return "preconditioned"
-        return "newton-cholesky" if self.n_features_in_ <= 1000 else "lbfgs"
+        binary = len(getattr(self, "classes_", ())) == 2
+        return "newton-cholesky" if binary and self.n_features_in_ <= 1000 else "preconditioned"
 
     def _lr(self, C: float, init: tuple[np.ndarray, np.ndarray] | None = None
             ) -> LogisticRegression:
@@ -159,7 +158,7 @@ class LogisticProbe(_ClassifierProbe):
         there takes no step: tested); else scikit-learn's lbfgs goes on from it."""
         if self._solver() != "preconditioned":
             return self._lr(C, init).fit(Xs, y)
-        found = fit_multinomial(Xs, y, len(self.classes_), C, self._basis(Xs), init,
+        found = fit_logistic(Xs, y, len(self.classes_), C, self._basis(Xs), init,
                                 self.tol, self.max_iter)
         model = self._lr(C, (found.coef, found.intercept))
         if not found.converged:
@@ -270,7 +269,7 @@ class LogisticProbe(_ClassifierProbe):
         strong to weak regularisation, warm-started."""
         codes = np.arange(len(self.classes_))
         present = np.unique(y[tr])
-        if self._solver() == "preconditioned" and len(present) > 2:
+        if self._solver() == "preconditioned":
             walk = ((C, present, proba, (found.coef, found.intercept)) for C, proba, found in
                     path_probabilities(Xs[tr], np.searchsorted(present, y[tr]), len(present),
                                        Xs[dev], self.Cs, self._basis(Xs[tr]), self.tol,
@@ -289,9 +288,8 @@ class LogisticProbe(_ClassifierProbe):
                                         tuple[np.ndarray, np.ndarray]]]:
         """The C path of one scikit-learn model: per C, its classes, dev probabilities and
         weights."""
-        solver = self._solver()
         path = LogisticRegression(max_iter=self.max_iter, tol=self.tol, warm_start=True,
-                                  solver="lbfgs" if solver == "preconditioned" else solver)
+                                  solver=self._solver())
         for C in sorted(float(c) for c in self.Cs):
             path.set_params(C=C).fit(X_tr, y_tr)
             yield (C, path.classes_, path.predict_proba(X_dev),

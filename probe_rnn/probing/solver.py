@@ -1,12 +1,13 @@
-"""Multinomial L2 logistic regression by preconditioned L-BFGS: scikit-learn's lbfgs problem,
-stopped by its rule, in fewer iterations.
+"""L2 logistic regression by preconditioned L-BFGS: scikit-learn's lbfgs problem, stopped by
+its rule, in fewer iterations.
 
 :class:`~sklearn.linear_model.LogisticRegression` (``solver="lbfgs"``) minimises, over the
 weights ``W`` (classes, dim) and intercepts ``b`` (classes,),
 
     L(W, b) = mean_i [logsumexp(x_i Wᵀ + b) - (x_i Wᵀ + b)_{y_i}] + ||W||² / (2 C n)
 
-and stops when the largest absolute entry of the gradient is at most ``tol``. On the states of
+(for two classes one weight row, of class 1, with ``log(1 + e^z) - y z``) and stops when the
+largest absolute entry of the gradient is at most ``tol``. On the states of
 a recurrent model (standardised, strongly correlated columns) with many classes and a weak
 penalty this takes 500-1,000 iterations: the loss is much flatter along some directions of the
 state space than along others. Here L-BFGS walks ``V`` with ``W = V M``, where
@@ -19,7 +20,7 @@ and the same ``tol`` as scikit-learn's (scikit-learn's own lbfgs, started there,
 tested). On 21 letter classes of a hidden-64 layer (5,193 rows) the C path went from 1,020
 iterations to 147.
 
-:func:`fit_multinomial` returns the solution; :func:`curvature_basis` is ``S``'s eigenbasis,
+:func:`fit_logistic` returns the solution; :func:`curvature_basis` is ``S``'s eigenbasis,
 computed once and shared by every fit on a cell's rows (``M`` only has to be positive
 definite, not exact, so a cell's folds, C values and MDL blocks share one; the basis a fit
 uses is decided by the cell's own fits, never by other cells, so the numbers do not depend on
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
-from scipy.special import softmax
+from scipy.special import expit, softmax
 from sklearn.exceptions import ConvergenceWarning
 
 #: The softmax curvature assumed by the preconditioner (``α``); 1 was the fastest of
@@ -103,7 +104,8 @@ class _Objective:
     def __init__(self, X: np.ndarray, y: np.ndarray, n_classes: int, lam: float,
                  m: np.ndarray, Q: np.ndarray | None, lift: np.ndarray | None,
                  tol: float) -> None:
-        self.X, self.y, self.K, self.lam, self.tol = X, y, n_classes, lam, tol
+        self.X, self.y, self.lam, self.tol = X, y, lam, tol
+        self.K = _weight_rows(n_classes)
         self.m = m.astype(X.dtype)
         self.Q = None if Q is None else Q.astype(X.dtype)
         self.lift = None if lift is None else lift.astype(X.dtype)
@@ -132,15 +134,8 @@ class _Objective:
         W, b = self.weights(theta)
         Z = self.X @ W.T
         Z += b
-        Z -= Z.max(axis=1, keepdims=True)
-        picked = Z[self.rows, self.y]
-        np.exp(Z, out=Z)
-        total = Z.sum(axis=1, keepdims=True)
-        loss = (float(np.log(total).sum(dtype=np.float64))
-                - float(picked.sum(dtype=np.float64))) / n
-        loss += 0.5 * self.lam * float(np.square(W, dtype=np.float64).sum())
-        Z /= total
-        Z[self.rows, self.y] -= 1.0
+        data, Z = (self._binary if self.K == 1 else self._multinomial)(Z)
+        loss = data / n + 0.5 * self.lam * float(np.square(W, dtype=np.float64).sum())
         Z /= n
         grad_w = Z.T @ self.X + self.lam * W
         grad_b = Z.sum(axis=0, dtype=np.float64)
@@ -148,6 +143,31 @@ class _Objective:
         self.last_gmax = self._gmax(grad_w, grad_b)
         grad_a = (grad_w if self.Q is None else grad_w @ self.Q) * self.m
         return loss, np.concatenate([grad_a.ravel().astype(np.float64), grad_b])
+
+    def _multinomial(self, Z: np.ndarray) -> tuple[float, np.ndarray]:
+        """Summed cross-entropy of the softmax of ``Z`` (rows, K), and its gradient in ``Z``
+        (in place)."""
+        Z -= Z.max(axis=1, keepdims=True)
+        picked = Z[self.rows, self.y]
+        np.exp(Z, out=Z)
+        total = Z.sum(axis=1, keepdims=True)
+        data = float(np.log(total).sum(dtype=np.float64)) - float(picked.sum(dtype=np.float64))
+        Z /= total
+        Z[self.rows, self.y] -= 1.0
+        return data, Z
+
+    def _binary(self, Z: np.ndarray) -> tuple[float, np.ndarray]:
+        """scikit-learn's two-class loss (one weight row for ``classes_[1]``): summed
+        ``log(1 + e^z) - y z`` of ``Z`` (rows, 1), and its gradient ``expit(z) - y``."""
+        z = Z[:, 0]
+        data = float(np.logaddexp(0, z).sum(dtype=np.float64)) - float(
+            z[self.y == 1].sum(dtype=np.float64))
+        return data, (expit(z) - self.y)[:, None].astype(Z.dtype)
+
+
+def _weight_rows(n_classes: int) -> int:
+    """Rows of ``W``: one per class, or one for two classes (scikit-learn's binary model)."""
+    return 1 if n_classes == 2 else n_classes
 
 
 @dataclass(frozen=True)
@@ -203,14 +223,15 @@ def _coordinates(X: np.ndarray, basis: CurvatureBasis | None, turn_rows: bool,
     return _Coordinates(np.ascontiguousarray(X), basis, basis.vectors, None)
 
 
-def fit_multinomial(
+def fit_logistic(
     X: np.ndarray, y: np.ndarray, n_classes: int, C: float, basis: CurvatureBasis | None,
     init: tuple[np.ndarray, np.ndarray] | None = None, tol: float = 1e-4,
     max_iter: int = 1000,
 ) -> Solution:
-    """Minimise scikit-learn's multinomial lbfgs objective for ``X`` (rows, dim; float32 or
-    float64, computed in that dtype as scikit-learn does) and integer codes ``y`` (rows,) in
-    ``[0, n_classes)``, from ``init`` (``(coef, intercept)``) or zero, until the largest
+    """Minimise scikit-learn's lbfgs objective for ``X`` (rows, dim; float32 or float64,
+    computed in that dtype as scikit-learn does) and integer codes ``y`` (rows,) in
+    ``[0, n_classes)`` (multinomial; two classes: scikit-learn's binary model, one weight row
+    for class 1), from ``init`` (``(coef, intercept)``) or zero, until the largest
     |gradient| in ``(W, b)`` is at most ``tol``. ``basis`` None (fewer rows than columns):
     solved in the rows' span (:class:`RowSpace`)."""
     return _walk(_coordinates(X, basis, turn_rows=False), y, n_classes, C, init, tol,
@@ -225,7 +246,7 @@ def _walk(at: _Coordinates, y: np.ndarray, n_classes: int, C: float,
     m = at.basis.scales(lam)
     objective = _Objective(at.X, np.asarray(y, dtype=np.intp), n_classes, lam, m, at.Q,
                            at.lift, tol)
-    theta = np.zeros(n_classes * d + n_classes)
+    theta = np.zeros((d + 1) * _weight_rows(n_classes))
     if init is not None:
         turn = at.Q if at.lift is None else at.lift.T
         A = (np.asarray(init[0], dtype=np.float64) @ turn) / m
@@ -271,4 +292,7 @@ def path_probabilities(
             warnings.warn(f"preconditioned L-BFGS did not reach tol={tol} at C={C} in "
                           f"{found.n_iter} iterations", ConvergenceWarning, stacklevel=2)
         init = (found.coef, found.intercept)
-        yield C, softmax(X_dev @ found.coef.T + found.intercept, axis=1), found
+        scores = X_dev @ found.coef.T + found.intercept
+        if n_classes == 2:
+            scores = np.hstack([np.zeros_like(scores), scores])  # sklearn: [1 - p, p]
+        yield C, softmax(scores, axis=1), found

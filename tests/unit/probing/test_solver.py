@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from probe_rnn.probing.probes import LogisticProbe
 from probe_rnn.probing.solver import (
     curvature_basis,
-    fit_multinomial,
+    fit_logistic,
     path_probabilities,
     row_space,
 )
@@ -33,7 +33,7 @@ def _correlated(n: int = 600, d: int = 24, k: int = 5, seed: int = 0, dtype=np.f
 @pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
 def test_it_reaches_sklearns_optimum(C: float) -> None:
     X, y = _correlated()
-    found = fit_multinomial(X, y, 5, C, curvature_basis(X), tol=1e-7, max_iter=20_000)
+    found = fit_logistic(X, y, 5, C, curvature_basis(X), tol=1e-7, max_iter=20_000)
     tight = LogisticRegression(C=C, tol=1e-10, max_iter=50_000).fit(X, y)
     assert found.converged
     scale = max(1.0, float(np.abs(tight.coef_).max()))
@@ -44,7 +44,7 @@ def test_it_reaches_sklearns_optimum(C: float) -> None:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sklearns_lbfgs_started_at_its_solution_takes_no_step(dtype) -> None:
     X, y = _correlated(dtype=dtype)
-    found = fit_multinomial(X, y, 5, 10.0, curvature_basis(X))
+    found = fit_logistic(X, y, 5, 10.0, curvature_basis(X))
     assert found.converged and found.n_iter > 0
     check = LogisticRegression(C=10.0, warm_start=True, max_iter=1000)
     check.coef_, check.intercept_ = found.coef.copy(), found.intercept.copy()
@@ -53,9 +53,23 @@ def test_sklearns_lbfgs_started_at_its_solution_takes_no_step(dtype) -> None:
     np.testing.assert_array_equal(check.coef_, found.coef)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_classes_are_sklearns_binary_model(dtype) -> None:
+    X, y = _correlated(k=2, dtype=dtype)
+    found = fit_logistic(X, y, 2, 10.0, curvature_basis(X))
+    assert found.coef.shape == (1, X.shape[1]) and found.intercept.shape == (1,)
+    check = LogisticRegression(C=10.0, warm_start=True, max_iter=1000)
+    check.coef_, check.intercept_ = found.coef.copy(), found.intercept.copy()
+    assert check.fit(X, y).n_iter_[0] == 0  # scikit-learn's binary rule holds there
+    tight = LogisticRegression(C=10.0, tol=1e-10, max_iter=50_000).fit(X.astype(np.float64), y)
+    (C, proba, _), = path_probabilities(X, y, 2, X[:50], (10.0,), curvature_basis(X))
+    np.testing.assert_allclose(proba, tight.predict_proba(X[:50].astype(np.float64)),
+                               atol=2e-3)
+
+
 def test_correlated_features_take_far_fewer_iterations() -> None:
     X, y = _correlated(n=1500, d=64, k=8)
-    found = fit_multinomial(X, y, 8, 10.0, curvature_basis(X))
+    found = fit_logistic(X, y, 8, 10.0, curvature_basis(X))
     plain = LogisticRegression(C=10.0, max_iter=5000).fit(X, y)
     assert found.converged
     assert found.n_iter * 3 < plain.n_iter_[0], (found.n_iter, plain.n_iter_[0])
@@ -63,17 +77,17 @@ def test_correlated_features_take_far_fewer_iterations() -> None:
 
 def test_any_basis_gives_the_same_optimum() -> None:
     X, y = _correlated()
-    own = fit_multinomial(X, y, 5, 1.0, curvature_basis(X), tol=1e-7, max_iter=20_000)
+    own = fit_logistic(X, y, 5, 1.0, curvature_basis(X), tol=1e-7, max_iter=20_000)
     other = curvature_basis(np.random.default_rng(3).normal(size=(50, X.shape[1])))
-    borrowed = fit_multinomial(X, y, 5, 1.0, other, tol=1e-7, max_iter=20_000)
+    borrowed = fit_logistic(X, y, 5, 1.0, other, tol=1e-7, max_iter=20_000)
     np.testing.assert_allclose(borrowed.coef, own.coef, atol=1e-4)
 
 
 def test_a_warm_start_at_the_optimum_takes_no_iteration() -> None:
     X, y = _correlated()
     basis = curvature_basis(X)
-    first = fit_multinomial(X, y, 5, 1.0, basis)
-    again = fit_multinomial(X, y, 5, 1.0, basis, init=(first.coef, first.intercept))
+    first = fit_logistic(X, y, 5, 1.0, basis)
+    again = fit_logistic(X, y, 5, 1.0, basis, init=(first.coef, first.intercept))
     assert again.n_iter == 0 and again.converged
 
 
@@ -136,7 +150,7 @@ def test_fewer_rows_than_columns_are_solved_in_their_span(dtype) -> None:
     assert space.reduced.shape[1] <= 20
     np.testing.assert_allclose(space.reduced @ space.lift, X, atol=1e-4)
     tol = 1e-6 if dtype == np.float64 else 1e-4  # float32 steps stall below ~1e-5
-    found = fit_multinomial(X, y, 3, 10.0, None, tol=tol, max_iter=10_000)
+    found = fit_logistic(X, y, 3, 10.0, None, tol=tol, max_iter=10_000)
     tight = LogisticRegression(C=10.0, tol=1e-10, max_iter=50_000).fit(
         X.astype(np.float64), y)
     assert found.converged
@@ -144,7 +158,7 @@ def test_fewer_rows_than_columns_are_solved_in_their_span(dtype) -> None:
                                atol=(1e-3 if dtype == np.float64 else 3e-2)
                                * np.abs(tight.coef_).max())
     # at the default tol, scikit-learn's rule holds where it stops: its lbfgs takes no step
-    found = fit_multinomial(X, y, 3, 10.0, None)
+    found = fit_logistic(X, y, 3, 10.0, None)
     check = LogisticRegression(C=10.0, warm_start=True, max_iter=1000)
     check.coef_, check.intercept_ = found.coef.copy(), found.intercept.copy()
     assert check.fit(X, y).n_iter_[0] == 0
