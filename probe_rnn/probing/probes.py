@@ -156,7 +156,7 @@ class LogisticProbe(_ClassifierProbe):
         """scikit-learn's model at ``C``. The preconditioned solver's solution, when it met the
         rule, is set on a LogisticRegression as its fit would (scikit-learn's lbfgs started
         there takes no step: tested); else scikit-learn's lbfgs goes on from it."""
-        if self._solver() != "preconditioned":
+        if self._solver() != "preconditioned" or not has_full_rows(Xs):
             return self._lr(C, init).fit(Xs, y)
         found = fit_logistic(Xs, y, len(self.classes_), C, self._basis(Xs), init,
                                 self.tol, self.max_iter)
@@ -168,13 +168,10 @@ class LogisticProbe(_ClassifierProbe):
         model.n_iter_ = np.asarray(getattr(model, "n_iter_", [0])) + found.n_iter
         return model
 
-    def _basis(self, Xs: np.ndarray) -> CurvatureBasis | None:
+    def _basis(self, Xs: np.ndarray) -> CurvatureBasis:
         """The preconditioner's basis: the one found earlier in this fit (the C search's),
         in the last fit (``warm_start``) or lent by :meth:`share_basis`, when it serves rows
-        ``Xs`` (:meth:`~.solver.CurvatureBasis.serves`); else computed on ``Xs``. None for
-        fewer rows than columns (solved in the rows' span)."""
-        if not has_full_rows(Xs):
-            return None
+        ``Xs`` (:meth:`~.solver.CurvatureBasis.serves`); else computed on ``Xs``."""
         kept = getattr(self, "_curvature", None)
         if kept is None or not kept.serves(Xs):
             self._curvature = curvature_basis(Xs)
@@ -269,7 +266,7 @@ class LogisticProbe(_ClassifierProbe):
         strong to weak regularisation, warm-started."""
         codes = np.arange(len(self.classes_))
         present = np.unique(y[tr])
-        if self._solver() == "preconditioned":
+        if self._solver() == "preconditioned" and has_full_rows(Xs[tr]):
             walk = ((C, present, proba, (found.coef, found.intercept)) for C, proba, found in
                     path_probabilities(Xs[tr], np.searchsorted(present, y[tr]), len(present),
                                        Xs[dev], self.Cs, self._basis(Xs[tr]), self.tol,
@@ -288,8 +285,9 @@ class LogisticProbe(_ClassifierProbe):
                                         tuple[np.ndarray, np.ndarray]]]:
         """The C path of one scikit-learn model: per C, its classes, dev probabilities and
         weights."""
+        solver = self._solver()
         path = LogisticRegression(max_iter=self.max_iter, tol=self.tol, warm_start=True,
-                                  solver=self._solver())
+                                  solver="lbfgs" if solver == "preconditioned" else solver)
         for C in sorted(float(c) for c in self.Cs):
             path.set_params(C=C).fit(X_tr, y_tr)
             yield (C, path.classes_, path.predict_proba(X_dev),

@@ -11,12 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from probe_rnn.probing.probes import LogisticProbe
-from probe_rnn.probing.solver import (
-    curvature_basis,
-    fit_logistic,
-    path_probabilities,
-    row_space,
-)
+from probe_rnn.probing.solver import curvature_basis, fit_logistic, path_probabilities
 
 
 def _correlated(n: int = 600, d: int = 24, k: int = 5, seed: int = 0, dtype=np.float64):
@@ -143,30 +138,13 @@ def test_a_cells_fits_share_one_basis(monkeypatch) -> None:
     assert len(calls) == 1, calls
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fewer_rows_than_columns_are_solved_in_their_span(dtype) -> None:
-    X, y = _correlated(n=20, d=24, k=3, dtype=dtype)
-    space = row_space(X)
-    assert space.reduced.shape[1] <= 20
-    np.testing.assert_allclose(space.reduced @ space.lift, X, atol=1e-4)
-    tol = 1e-6 if dtype == np.float64 else 1e-4  # float32 steps stall below ~1e-5
-    found = fit_logistic(X, y, 3, 10.0, None, tol=tol, max_iter=10_000)
-    tight = LogisticRegression(C=10.0, tol=1e-10, max_iter=50_000).fit(
-        X.astype(np.float64), y)
-    assert found.converged
-    np.testing.assert_allclose(found.coef, tight.coef_,
-                               atol=(1e-3 if dtype == np.float64 else 3e-2)
-                               * np.abs(tight.coef_).max())
-    # at the default tol, scikit-learn's rule holds where it stops: its lbfgs takes no step
-    found = fit_logistic(X, y, 3, 10.0, None)
-    check = LogisticRegression(C=10.0, warm_start=True, max_iter=1000)
-    check.coef_, check.intercept_ = found.coef.copy(), found.intercept.copy()
-    assert check.fit(X, y).n_iter_[0] == 0
-
-
-def test_a_probe_on_few_rows_reaches_sklearns_optimum() -> None:
+def test_few_rows_use_sklearns_lbfgs_as_it_is() -> None:
+    # fewer rows than columns: scikit-learn's rule stops far from the optimum there, so the
+    # walk is scikit-learn's own and its stopping point (the project's numbers) is kept
     X, y = _correlated(n=20, d=24, k=3)
-    probe = LogisticProbe(C=1.0).fit(X, y)
-    Xs = (X - probe.mean_) / probe.scale_
-    tight = LogisticRegression(C=1.0, tol=1e-10, max_iter=50_000).fit(Xs, y)
-    np.testing.assert_allclose(probe.coef_, tight.coef_, atol=1e-3)
+    probe = LogisticProbe(C=10.0).fit(X, y)
+    bare = LogisticRegression(C=10.0, max_iter=1000).fit((X - probe.mean_) / probe.scale_, y)
+    np.testing.assert_allclose(probe.coef_, bare.coef_, rtol=1e-5, atol=1e-6)
+    tuned = LogisticProbe().fit(X, y)
+    lbfgs = LogisticProbe(solver="lbfgs").fit(X, y)
+    assert tuned.dev_scores_ == lbfgs.dev_scores_
