@@ -175,12 +175,14 @@ class UnrolledRNN(nn.Module):
                 c_n.append(c_last)
             layer_in = torch.cat(outs, dim=2)
             hidden.append(torch.stack(outs, 2))
-            if self.mode == "LSTM":
-                cells.append(torch.stack(layer_cells, 2))
+            if self.mode == "LSTM":  # None: a direction ran fused (ReplacingTwin), no cells
+                cells.append(None if any(c is None for c in layer_cells)
+                             else torch.stack(layer_cells, 2))
         return TwinStates(
             output=layer_in, h_n=torch.stack(h_n), hidden=torch.stack(hidden, 2),
             c_n=torch.stack(c_n) if self.mode == "LSTM" else None,
-            cell=torch.stack(cells, 2) if self.mode == "LSTM" else None,
+            cell=(torch.stack(cells, 2) if self.mode == "LSTM"
+                  and all(c is not None for c in cells) else None),
         )
 
     def module_call(self, args: tuple, kwargs: dict):

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from probe_rnn.attribution.parts import ModelParts, attribution_mode, chunks, find_parts
 from probe_rnn.attribution.unrolled import TwinStates, UnrolledRNN, twin_in_place, verify_twin
+from probe_rnn.capture import cell_equations
+from probe_rnn.capture.kernel_route import FUSED_KERNELS
 from probe_rnn.errors import DataError
 from probe_rnn.interventions.places import Place, places
 from probe_rnn.models.recurrent import module_kind
@@ -44,11 +47,28 @@ class Replacement:
 
 
 class ReplacingTwin(UnrolledRNN):
-    """The unrolled twin whose taps *replace* a state (rows not named keep theirs exactly)."""
+    """The unrolled twin whose taps *replace* a state (rows not named keep theirs exactly).
+
+    With ``fused_elsewhere`` (a replacing run that reads no state back), every (layer,
+    direction) without a replacement runs through PyTorch's fused kernel for that one layer
+    and direction (:func:`fused_direction`), on its input of this run: only the replaced
+    direction steps through Python. Per-step cells of the fused directions are not kept
+    (``states.cell`` is None in such a run).
+    """
 
     def __init__(self, module: torch.nn.RNNBase) -> None:
         super().__init__(module)
         self.replacements: list[Replacement] = []
+        self.fused_elsewhere = False
+
+    def _direction(self, inp: Tensor, mask: Tensor, layer: int, d: int, h0: Tensor,
+                   c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        touched = {self.slot(layer, d, state) for state in range(self.n_states)}
+        lengths = mask.sum(1)
+        if (not self.fused_elsewhere or self.taps is not None or not bool(lengths.all())
+                or any(rep.slot in touched for rep in self.replacements)):
+            return super()._direction(inp, mask, layer, d, h0, c0)
+        return fused_direction(self.module, self.mode, inp, lengths, layer, d, h0, c0)
 
     def run(self, x: Tensor, lengths: Tensor | None = None, hx=None) -> TwinStates:
         """:meth:`UnrolledRNN.run`, with each replacement's loop steps set for this run."""
@@ -73,6 +93,31 @@ class ReplacingTwin(UnrolledRNN):
             return state
 
         return write
+
+
+def fused_direction(module: torch.nn.RNNBase, mode: str, inp: Tensor, lengths: Tensor,
+                    layer: int, d: int, h0: Tensor, c0: Tensor | None
+                    ) -> tuple[Tensor, Tensor, Tensor | None, None]:
+    """One (layer, direction) of ``module`` through its fused kernel, in the twin's terms:
+    ``inp`` (batch, time, in) in processing order (a backward direction's rows already
+    reversed), each row's first ``lengths`` steps valid. Returns the per-step ``h`` (batch,
+    time, out; zeros past a row's length), the last ``h`` and ``c`` per row, and no cells."""
+    w = cell_equations.named_cell_weights(module, layer, d)
+    params = [p for p in w if p is not None]
+    kernel = FUSED_KERNELS[{"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn-tanh",
+                            "RNN_RELU": "rnn-relu"}[mode]]
+    batch, time = inp.shape[:2]
+    packed = pack_padded_sequence(inp, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    order = packed.sorted_indices
+    hx = (h0[order][None], c0[order][None]) if mode == "LSTM" else h0[order][None]
+    res = kernel(packed.data, packed.batch_sizes, hx, params, w.b_ih is not None, 1, 0.0,
+                 False, False)
+    out, _ = pad_packed_sequence(PackedSequence(res[0], packed.batch_sizes, order,
+                                                packed.unsorted_indices),
+                                 batch_first=True, total_length=time)
+    back = packed.unsorted_indices
+    c_last = res[2][0][back] if mode == "LSTM" else None
+    return out, res[1][0][back], c_last, None
 
 
 def bundle_parts(bundle) -> ModelParts:
@@ -103,12 +148,16 @@ class StateReplacer:
     ----------
     parts : the model's parts (:func:`bundle_parts`).
     batch_size : rows per twin forward (bounds memory).
+    fused_elsewhere : run the directions without a replacement through the fused kernel
+        (:class:`ReplacingTwin`); a run that reads states back always steps through all.
     """
 
-    def __init__(self, parts: ModelParts, batch_size: int = 256) -> None:
+    def __init__(self, parts: ModelParts, batch_size: int = 256,
+                 fused_elsewhere: bool = True) -> None:
         self.parts = parts
         self.twin = ReplacingTwin(parts.rnn)
         self.batch_size = int(batch_size)
+        self.fused_elsewhere = fused_elsewhere
         self.twin_error: float | None = None
 
     @property
@@ -136,7 +185,7 @@ class StateReplacer:
                                               lengths[head])
             for part in chunks(len(ids), self.batch_size):
                 values = [(view, value[part]) for view, value in pairs]
-                out, states = self._run(ids[part], lengths[part], values)
+                out, states = self._run(ids[part], lengths[part], values, bool(read))
                 logits.append(out)
                 for name in read:
                     seen[name].append(self.read(name, states, lengths[part]))
@@ -154,16 +203,17 @@ class StateReplacer:
             out.append(torch.where(inside, value, torch.zeros_like(value)))
         return torch.cat(out, dim=1)
 
-    def _run(self, ids: Tensor, lengths: Tensor, replace: list[tuple[str, Tensor]]
-             ) -> tuple[Tensor, TwinStates]:
+    def _run(self, ids: Tensor, lengths: Tensor, replace: list[tuple[str, Tensor]],
+             reading: bool = False) -> tuple[Tensor, TwinStates]:
         twin = self.twin
         twin.replacements = [r for view, value in replace
                              for r in self._replacements(lengths, view, value)]
+        twin.fused_elsewhere = self.fused_elsewhere and bool(replace) and not reading
         try:
             with twin_in_place(twin):
                 logits = self.parts.forward(ids, lengths)
         finally:
-            twin.replacements = []
+            twin.replacements, twin.fused_elsewhere = [], False
         return logits, twin.last
 
     def _replacements(self, lengths: Tensor, view: str, values: Tensor) -> list[Replacement]:

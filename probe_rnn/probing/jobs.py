@@ -5,8 +5,9 @@ hyperparameters (``tuned_params_``, e.g. LogisticProbe's C on inner group folds 
 training rows); every later fit of the cell (other folds and seeds, the control task) reuses
 them, so task and control are compared with one probe configuration (Hewitt & Liang), and a
 cell pays for one search, not one per fold. Built-in LogisticProbes are refitted in place with
-``warm_start`` (same optimum, fewer lbfgs iterations); other estimators, plugins included, are
-built fresh for every fit.
+``warm_start`` (same optimum, fewer lbfgs iterations) and share the first fit's
+preconditioner basis (:mod:`.solver`); other estimators, plugins included, are built fresh
+for every fit.
 
 Bits are scored over the task's full class set (``np.unique(Problem.y)``) with the smoothed
 estimator of :mod:`probe_rnn.probing.measures`. A training fold that holds a single class (a
@@ -92,6 +93,8 @@ class Fitter:
             est = make_probe(self.spec, self.seed)
             if self.tuned is not None:
                 est = retuned(est, self.tuned)
+                if type(est) is LogisticProbe:  # the cell's rows: one preconditioner basis
+                    est.share_basis(self.tuned)
         kwargs = {"groups": groups} if accepts_groups(est) else {}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -325,7 +328,7 @@ def mdl_job(spec: Any, p: Problem, seed: int, tuned: Any = None,
         if type(proto) is LogisticProbe:
             block = untuned(proto).set_params(warm_start=True)
             if C is not None:
-                block.set_params(C=float(C))
+                block.set_params(C=float(C)).share_basis(tuned)
 
             def make() -> Any:
                 return block

@@ -13,6 +13,9 @@ the training rows only) and pass :func:`sklearn.utils.estimator_checks.check_est
   ranking is stable there and the search stops growing with the data); the final fit starts
   from the search's solution at the chosen ``C``. ``warm_start=True`` starts each refit from
   the previous fit's weights (same classes), which the probing cells use across folds.
+  Three or more classes (and two past 1,000 features) are solved by :mod:`.solver`
+  (scikit-learn's lbfgs problem and stopping rule, preconditioned; the model is
+  scikit-learn's ``LogisticRegression``), two by scikit-learn's Newton–Cholesky.
 - ``ridge``: :class:`RidgeProbe`, :class:`~sklearn.linear_model.RidgeCV` (efficient LOO over
   ``alphas``) for regression tasks.
 - ``mlp``: :class:`MLPProbe`, one hidden layer, early stopping on 10 % of the rows.
@@ -24,84 +27,35 @@ are reported as NaN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.neural_network import MLPClassifier
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
 
 from probe_rnn.data.sampling import sample_groups
 from probe_rnn.errors import ConfigError
 from probe_rnn.plugins import register_probe
 from probe_rnn.probing.measures import align_proba
-from probe_rnn.probing.splits import inner_split
+from probe_rnn.probing.scaled_probes import MLPProbe, RidgeProbe, _ClassifierProbe
+from probe_rnn.probing.solver import (
+    CurvatureBasis,
+    curvature_basis,
+    fit_logistic,
+    has_full_rows,
+    path_probabilities,
+)
 from probe_rnn.probing.tuning import (
     fold_one_standard_error,
     inner_folds_of,
     row_one_standard_error,
 )
 
+__all__ = ["DEFAULT_CS", "LogisticProbe", "MLPProbe", "RidgeProbe"]
+
 DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
-
-
-class _ScaledProbe(BaseEstimator):
-    """Shared plumbing: validate, standardise, delegate to ``self.model_``.
-
-    Standardisation is :class:`~sklearn.preprocessing.StandardScaler`'s (population standard
-    deviation; constant columns keep scale 1), done in numpy to keep the per-fit overhead small;
-    ``mean_`` and ``scale_`` hold it. Classifiers hand the estimator integer codes of
-    ``classes_`` (cheaper to validate than string labels) and map predictions back.
-    """
-
-    def _scale_fit(self, X: Any, y: Any, *, classifier: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=not classifier)
-        if classifier:
-            check_classification_targets(y)
-            self.classes_, y = np.unique(y, return_inverse=True)
-        # not StandardScaler: on float32 states it accumulates in float64 and differs from this
-        # in 98 % of the entries (max 1.5e-5 at 20,000 x 128), which moves every fitted probe;
-        # on float64 the two agree to the bit.
-        self.mean_ = X.mean(axis=0)
-        std = X.std(axis=0)
-        constant = std <= 10 * np.finfo(X.dtype).eps * np.maximum(np.abs(self.mean_), 1.0)
-        self.scale_ = np.where(constant, 1.0, std).astype(X.dtype)
-        return (X - self.mean_) / self.scale_, y
-
-    def _scaled(self, X: Any) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return (X - self.mean_) / self.scale_
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict targets for ``X`` of shape (rows, dim)."""
-        Xs = self._scaled(X)
-        return self.model_.predict(Xs)
-
-    @property
-    def n_iter_(self) -> Any:
-        """Iterations of the final fit (as reported by the underlying estimator)."""
-        check_is_fitted(self, "model_")
-        return getattr(self.model_, "n_iter_", 1)
-
-
-class _ClassifierProbe(ClassifierMixin, _ScaledProbe):
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict classes for ``X`` of shape (rows, dim)."""
-        Xs = self._scaled(X)
-        return self.classes_[self.model_.predict(Xs)]
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (rows, n_classes), columns in ``classes_`` order."""
-        Xs = self._scaled(X)
-        return self.model_.predict_proba(Xs)
-
-    def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Log of :meth:`predict_proba`."""
-        return np.log(np.clip(self.predict_proba(X), 1e-300, None))
 
 
 @register_probe("logistic")
@@ -123,15 +77,19 @@ class LogisticProbe(_ClassifierProbe):
     default_C : float
         ``C`` used when tuning is skipped.
     max_iter, tol : int, float
-        Passed to :class:`~sklearn.linear_model.LogisticRegression` (lbfgs).
+        Iteration limit and gradient tolerance, as in
+        :class:`~sklearn.linear_model.LogisticRegression`.
     random_state : int
         Seeds the inner split.
     tune_rows : int or None
         Most training rows the C search uses (a seeded sample of whole groups); None: all.
-    solver : {"auto", "lbfgs", "newton-cholesky"}
+    solver : {"auto", "lbfgs", "newton-cholesky", "preconditioned"}
         "auto": Newton–Cholesky for two classes with at most 1,000 features (an exact
-        second-order solver, ~3x faster than lbfgs there, to the same optimum), lbfgs for
-        more classes (where the full Hessian costs more than it saves).
+        second-order solver, ~3x faster than lbfgs there, to the same optimum), else
+        "preconditioned": scikit-learn's lbfgs problem and stopping rule, walked by L-BFGS in
+        preconditioned coordinates (:mod:`.solver`; the full Hessian costs more than it saves
+        there). Its solution is set on scikit-learn's ``LogisticRegression``, whose own lbfgs
+        would take no step from it (tested); "lbfgs" is scikit-learn's walk itself.
     warm_start : bool
         Start a refit from the previous fit's weights when the classes are the same; the
         optimum is the same, only fewer lbfgs iterations are needed to reach it.
@@ -181,15 +139,50 @@ class LogisticProbe(_ClassifierProbe):
         if self.solver != "auto":
             return self.solver
         binary = len(getattr(self, "classes_", ())) == 2
-        return "newton-cholesky" if binary and self.n_features_in_ <= 1000 else "lbfgs"
+        return "newton-cholesky" if binary and self.n_features_in_ <= 1000 else "preconditioned"
 
     def _lr(self, C: float, init: tuple[np.ndarray, np.ndarray] | None = None
             ) -> LogisticRegression:
+        solver = self._solver()
         lr = LogisticRegression(C=C, max_iter=self.max_iter, tol=self.tol,
-                                warm_start=init is not None, solver=self._solver())
+                                warm_start=init is not None,
+                                solver="lbfgs" if solver == "preconditioned" else solver)
         if init is not None:
             lr.coef_, lr.intercept_ = init[0].copy(), init[1].copy()
         return lr
+
+    def _fit_at(self, C: float, Xs: np.ndarray, y: np.ndarray,
+                init: tuple[np.ndarray, np.ndarray] | None) -> LogisticRegression:
+        """scikit-learn's model at ``C``. The preconditioned solver's solution, when it met the
+        rule, is set on a LogisticRegression as its fit would (scikit-learn's lbfgs started
+        there takes no step: tested); else scikit-learn's lbfgs goes on from it."""
+        if self._solver() != "preconditioned" or not has_full_rows(Xs):
+            return self._lr(C, init).fit(Xs, y)
+        found = fit_logistic(Xs, y, len(self.classes_), C, self._basis(Xs), init,
+                                self.tol, self.max_iter)
+        model = self._lr(C, (found.coef, found.intercept))
+        if not found.converged:
+            model.fit(Xs, y)
+        else:
+            model.classes_, model.n_features_in_ = np.arange(len(self.classes_)), Xs.shape[1]
+        model.n_iter_ = np.asarray(getattr(model, "n_iter_", [0])) + found.n_iter
+        return model
+
+    def _basis(self, Xs: np.ndarray) -> CurvatureBasis:
+        """The preconditioner's basis: the one found earlier in this fit (the C search's),
+        in the last fit (``warm_start``) or lent by :meth:`share_basis`, when it serves rows
+        ``Xs`` (:meth:`~.solver.CurvatureBasis.serves`); else computed on ``Xs``."""
+        kept = getattr(self, "_curvature", None)
+        if kept is None or not kept.serves(Xs):
+            self._curvature = curvature_basis(Xs)
+        return self._curvature
+
+    def share_basis(self, fitted: Any) -> LogisticProbe:
+        """Precondition the next fits with ``fitted``'s basis (another LogisticProbe fitted on
+        rows of the same cell): the optimum is the same, the basis is not computed again."""
+        self._curvature = getattr(fitted, "_curvature", None)
+        self._lent = self._curvature is not None
+        return self
 
     def fit(self, X: Any, y: Any, groups: Any = None) -> LogisticProbe:
         """Fit on ``X`` (rows, dim) and ``y`` (rows,); ``groups`` keeps sentences together."""
@@ -204,6 +197,8 @@ class LogisticProbe(_ClassifierProbe):
             raise ConfigError(f"LogisticProbe solver must be 'auto', 'lbfgs' or "
                               f"'newton-cholesky', got {self.solver!r}")
         previous = self._previous_solution(X)
+        if not (self.warm_start or getattr(self, "_lent", False)):
+            self._curvature = None  # a fit depends on its own rows, not on the last fit's
         Xs, y = self._scale_fit(X, y, classifier=True)
         self.dev_scores_: dict[float, float] = {}
         if len(self.classes_) < 2:
@@ -218,7 +213,7 @@ class LogisticProbe(_ClassifierProbe):
         else:
             self.C_, path_init = self._tune(Xs, y, groups)
             init = path_init if path_init is not None else init
-        self.model_ = self._lr(self.C_, init).fit(Xs, y)
+        self.model_ = self._fit_at(self.C_, Xs, y, init)
         return self
 
     def _previous_solution(
@@ -269,17 +264,34 @@ class LogisticProbe(_ClassifierProbe):
               ) -> dict[float, tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]]:
         """Per C: dev rows' log-loss and the weights, one model walked along the grid from
         strong to weak regularisation, warm-started."""
-        path = LogisticRegression(max_iter=self.max_iter, tol=self.tol, warm_start=True,
-                                  solver=self._solver())
         codes = np.arange(len(self.classes_))
+        present = np.unique(y[tr])
+        if self._solver() == "preconditioned" and has_full_rows(Xs[tr]):
+            walk = ((C, present, proba, (found.coef, found.intercept)) for C, proba, found in
+                    path_probabilities(Xs[tr], np.searchsorted(present, y[tr]), len(present),
+                                       Xs[dev], self.Cs, self._basis(Xs[tr]), self.tol,
+                                       self.max_iter))
+        else:
+            walk = self._lbfgs_path(Xs[tr], y[tr], Xs[dev])
         out = {}
-        for C in sorted(float(c) for c in self.Cs):
-            path.set_params(C=C).fit(Xs[tr], y[tr])
-            proba = align_proba(path.predict_proba(Xs[dev]), path.classes_, codes)
+        for C, have, proba, weights in walk:
+            proba = align_proba(proba, have, codes)
             loss = -np.log(np.clip(proba[np.arange(len(dev)), y[dev]], 1e-15, None))
-            same = len(path.classes_) == len(codes)
-            out[C] = (loss, (path.coef_.copy(), path.intercept_.copy()) if same else None)
+            out[C] = (loss, weights if len(have) == len(codes) else None)
         return out
+
+    def _lbfgs_path(self, X_tr: np.ndarray, y_tr: np.ndarray, X_dev: np.ndarray
+                    ) -> Iterator[tuple[float, np.ndarray, np.ndarray,
+                                        tuple[np.ndarray, np.ndarray]]]:
+        """The C path of one scikit-learn model: per C, its classes, dev probabilities and
+        weights."""
+        solver = self._solver()
+        path = LogisticRegression(max_iter=self.max_iter, tol=self.tol, warm_start=True,
+                                  solver="lbfgs" if solver == "preconditioned" else solver)
+        for C in sorted(float(c) for c in self.Cs):
+            path.set_params(C=C).fit(X_tr, y_tr)
+            yield (C, path.classes_, path.predict_proba(X_dev),
+                   (path.coef_.copy(), path.intercept_.copy()))
 
     @property
     def tuned_params_(self) -> dict[str, float]:
@@ -301,91 +313,3 @@ class LogisticProbe(_ClassifierProbe):
         """Weights in the standardised feature space, shape (n_classes or 1, dim)."""
         check_is_fitted(self, "model_")
         return self.model_.coef_
-
-
-@register_probe("ridge")
-class RidgeProbe(RegressorMixin, _ScaledProbe):
-    """Standardised ridge regression with ``alpha`` chosen by efficient leave-one-out.
-
-    Parameters
-    ----------
-    alphas : sequence of float
-        Regularisation grid for :class:`~sklearn.linear_model.RidgeCV`.
-    """
-
-    def __init__(self, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0)) -> None:
-        self.alphas = alphas
-
-    def fit(self, X: Any, y: Any) -> RidgeProbe:
-        """Fit on ``X`` (rows, dim) and numeric ``y`` (rows,)."""
-        Xs, y = self._scale_fit(X, y, classifier=False)
-        self.model_ = RidgeCV(alphas=tuple(self.alphas)).fit(Xs, y)
-        self.alpha_ = float(self.model_.alpha_)
-        return self
-
-
-@register_probe("mlp")
-class MLPProbe(_ClassifierProbe):
-    """Standardised one-hidden-layer MLP classifier with early stopping.
-
-    Parameters
-    ----------
-    hidden : int
-        Units in the hidden layer.
-    alpha : float
-        L2 penalty.
-    max_iter : int
-        Epoch limit.
-    early_stopping : bool
-        Stop when the accuracy on a 10 % validation split stops improving for 10 epochs and
-        keep the best epoch's weights (skipped below 50 rows). The split keeps whole
-        sentences on one side when ``fit`` gets ``groups`` (as the probing runner passes
-        them), so validation never scores tokens of a sentence the MLP trained on.
-    random_state : int
-        Seeds initialisation, shuffling and the early-stopping split.
-    """
-
-    validation_fraction = 0.1
-    n_iter_no_change = 10
-    tol = 1e-4
-
-    def __init__(self, hidden: int = 64, alpha: float = 1e-4, max_iter: int = 200,
-                 early_stopping: bool = True, random_state: int = 0) -> None:
-        self.hidden = hidden
-        self.alpha = alpha
-        self.max_iter = max_iter
-        self.early_stopping = early_stopping
-        self.random_state = random_state
-
-    def fit(self, X: Any, y: Any, groups: Any = None) -> MLPProbe:
-        """Fit on ``X`` (rows, dim) and ``y`` (rows,); ``groups`` (the sentence of each row)
-        keeps sentences whole in the early-stopping split."""
-        Xs, y = self._scale_fit(X, y, classifier=True)
-        mlp = MLPClassifier(hidden_layer_sizes=(int(self.hidden),), alpha=self.alpha,
-                            max_iter=self.max_iter, random_state=self.random_state)
-        self.validation_rows_ = np.zeros(0, dtype=np.int64)
-        if not (self.early_stopping and len(y) >= 50):
-            self.model_ = mlp.fit(Xs, y)
-            return self
-        g = None if groups is None else np.asarray(groups)
-        tr, val = inner_split(len(y), self.validation_fraction, self.random_state, g)
-        if len(np.unique(y[tr])) < len(self.classes_) or len(val) == 0:
-            self.model_ = mlp.fit(Xs, y)  # the split would lose a class: no early stopping
-            return self
-        self.validation_rows_ = val
-        best, best_score, stale = None, -np.inf, 0
-        for _ in range(int(self.max_iter)):  # one epoch per partial_fit (adam, shuffled)
-            mlp.partial_fit(Xs[tr], y[tr], classes=np.arange(len(self.classes_)))  # y: codes
-            score = mlp.score(Xs[val], y[val])
-            if score > best_score + self.tol:
-                best_score, stale = score, 0
-                best = ([c.copy() for c in mlp.coefs_], [b.copy() for b in mlp.intercepts_])
-            else:
-                stale += 1
-                if stale >= self.n_iter_no_change:
-                    break
-        if best is not None:
-            mlp.coefs_, mlp.intercepts_ = best
-        self.validation_score_ = float(best_score)
-        self.model_ = mlp
-        return self

@@ -53,7 +53,9 @@ from probe_rnn.validation import shown
 #: 3: sentence-level controls keyed on a recurring token type (the task's control_unit).
 #: 4: K-fold up to folds x need sentences, held-out cells with >= 2 seeds and the fit's
 #: variance, C from inner group folds, MDL against the label prior, control key decodability.
-PROTOCOL_VERSION = 4
+#: 5: multi-class logistic probes solved by preconditioned L-BFGS (scikit-learn's problem and
+#: stopping rule; where within ``tol`` the fit stops moves, so cells recompute).
+PROTOCOL_VERSION = 5
 BOOTSTRAP = 1000
 DEFAULT_PRECISION = 0.01
 #: Fewest seeds a held-out cell runs (each its own split), to measure the fit's variance.

@@ -86,3 +86,23 @@ def test_bad_views_and_widths_are_refused():
             replacer.places(view)
     with pytest.raises(DataError, match="width 8"):
         replacer.forward(ids, lengths, replace=("h_n/L0/fwd", torch.zeros(len(ids), 3)))
+
+
+@pytest.mark.parametrize("rnn", ["lstm", "gru"])
+@pytest.mark.parametrize("packed", [True, False])
+def test_fused_directions_elsewhere_give_the_stepped_run(rnn, packed):
+    """A replaced run with every untouched (layer, direction) through the fused kernel equals
+    the run that steps through every one, for a changed value (not only an identity)."""
+    parts = tiny_parts(rnn=rnn, layers=2, bidirectional=True, packed=packed)
+    ids, lengths = tiny_batch()
+    fast, stepped = StateReplacer(parts), StateReplacer(parts, fused_elsewhere=False)
+    views = [v for v in VIEWS if rnn == "lstm" or not v.startswith(("c", "cell"))]
+    _, values = stepped.forward(ids, lengths, read=views)
+    gen = torch.Generator().manual_seed(5)
+    for view in views:
+        new = values[view] + torch.randn(values[view].shape, generator=gen)
+        want, _ = stepped.forward(ids, lengths, replace=(view, new))
+        got, _ = fast.forward(ids, lengths, replace=(view, new))
+        assert (got - want).abs().max() <= 1e-5, view
+        assert (want - stepped.forward(ids, lengths)[0]).abs().max() > 1e-4, view  # it moved
+        assert fast.twin.last.cell is None or rnn != "lstm"  # some direction ran fused
