@@ -39,7 +39,11 @@ from probe_rnn.data.sampling import sample_groups
 from probe_rnn.errors import ConfigError
 from probe_rnn.plugins import register_probe
 from probe_rnn.probing.measures import align_proba
-from probe_rnn.probing.scaled_probes import MLPProbe, RidgeProbe, _ClassifierProbe
+from probe_rnn.probing.scaled_probes import (  # noqa: F401 - the built-ins, by their old home
+    ClassifierProbe,
+    MLPProbe,
+    RidgeProbe,
+)
 from probe_rnn.probing.solver import (
     CurvatureBasis,
     curvature_basis,
@@ -53,13 +57,11 @@ from probe_rnn.probing.tuning import (
     row_one_standard_error,
 )
 
-__all__ = ["DEFAULT_CS", "LogisticProbe", "MLPProbe", "RidgeProbe"]
-
 DEFAULT_CS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 
 
 @register_probe("logistic")
-class LogisticProbe(_ClassifierProbe):
+class LogisticProbe(ClassifierProbe):
     """Standardised multinomial L2 logistic regression with ``C`` tuned on inner group folds.
 
     Parameters

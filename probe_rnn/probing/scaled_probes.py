@@ -1,7 +1,7 @@
 """Standardised probes' shared plumbing, and the ridge and MLP probes.
 
-:class:`_ScaledProbe` validates, standardises (fitted on the training rows only) and delegates
-to ``self.model_``; :class:`_ClassifierProbe` maps integer class codes back to ``classes_``.
+:class:`ScaledProbe` validates, standardises (fitted on the training rows only) and delegates
+to ``self.model_``; :class:`ClassifierProbe` maps integer class codes back to ``classes_``.
 :class:`RidgeProbe` (``ridge``) and :class:`MLPProbe` (``mlp``) are built on them, as is
 :class:`~probe_rnn.probing.probes.LogisticProbe` (``logistic``); :mod:`.probes` describes all
 three.
@@ -23,7 +23,7 @@ from probe_rnn.plugins import register_probe
 from probe_rnn.probing.splits import inner_split
 
 
-class _ScaledProbe(BaseEstimator):
+class ScaledProbe(BaseEstimator):
     """Shared plumbing: validate, standardise, delegate to ``self.model_``.
 
     Standardisation is :class:`~sklearn.preprocessing.StandardScaler`'s (population standard
@@ -63,7 +63,7 @@ class _ScaledProbe(BaseEstimator):
         return getattr(self.model_, "n_iter_", 1)
 
 
-class _ClassifierProbe(ClassifierMixin, _ScaledProbe):
+class ClassifierProbe(ClassifierMixin, ScaledProbe):
     def predict(self, X: Any) -> np.ndarray:
         """Predict classes for ``X`` of shape (rows, dim)."""
         Xs = self._scaled(X)
@@ -80,7 +80,7 @@ class _ClassifierProbe(ClassifierMixin, _ScaledProbe):
 
 
 @register_probe("ridge")
-class RidgeProbe(RegressorMixin, _ScaledProbe):
+class RidgeProbe(RegressorMixin, ScaledProbe):
     """Standardised ridge regression with ``alpha`` chosen by efficient leave-one-out.
 
     Parameters
@@ -101,7 +101,7 @@ class RidgeProbe(RegressorMixin, _ScaledProbe):
 
 
 @register_probe("mlp")
-class MLPProbe(_ClassifierProbe):
+class MLPProbe(ClassifierProbe):
     """Standardised one-hidden-layer MLP classifier with early stopping.
 
     Parameters
