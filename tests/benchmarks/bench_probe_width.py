@@ -5,10 +5,10 @@ hidden 256, trained here for ``--epochs`` on ``--train-rows`` training sentences
 ``synthetic-count`` corpus (5-40 words, 22.5 on average; pos iff more positive than negative
 words), then probed on ``--rows`` sentences of it by the default ``probe-rnn probe`` command
 (trained + random-init, every sentence view, the default tasks, logistic, 5 folds, control,
-MDL; only attribution and UMAP are off) in a subprocess, as a user would. Prints, from that one
-run on this machine:
+MDL, interventions unless ``--no-interventions``; only attribution and UMAP are off) in a
+subprocess, as a user would. Prints, from that one run on this machine:
 
-- wall time of the capture and probing stages (run.json) and of the whole command;
+- wall time of every stage (run.json) and of the whole command;
 - the **reference fit**: one plain ``LogisticRegression(C=1)`` lbfgs float64 fit of the label
   on ``output@last`` of the trained model over the probed rows (held-out: dev + test),
   single-threaded, CPU seconds, timed in the same run (best of 3);
@@ -64,9 +64,10 @@ def _train(table: pd.DataFrame, rows: int, epochs: int, path: Path) -> None:
     save_checkpoint(path, res.bundle)
 
 
-def _run_probe(model: Path, data: Path, out: Path, jobs: int) -> float:
+def _run_probe(model: Path, data: Path, out: Path, jobs: int, interventions: bool) -> float:
     cmd = [sys.executable, "-m", "probe_rnn", "probe", str(model), "--data", str(data),
-           "--out", str(out), "--attribution-rows", "0", "--no-umap", "--jobs", str(jobs)]
+           "--out", str(out), "--attribution-rows", "0", "--no-umap", "--jobs", str(jobs),
+           "--interventions" if interventions else "--no-interventions"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -162,6 +163,8 @@ def main() -> None:
                         "folder again (no training, no capture): timing and --compare/--save")
     parser.add_argument("--model", type=Path, help="probe this checkpoint (trained and saved "
                         "there when it does not exist), so runs can share one model")
+    parser.add_argument("--no-interventions", dest="interventions", action="store_false",
+                        help="leave the interventions stage out (it is on in a default probe)")
     args = parser.parse_args()
     from probe_rnn.data.synthetic import make_synthetic
 
@@ -186,8 +189,11 @@ def main() -> None:
             _train(table, args.train_rows, args.epochs, model)
         table[["text", "label", "split"]].to_csv(data, index=False)
         out = args.keep or tmp / "run"
-        wall = _run_probe(model, data, out, args.jobs)
+        wall = _run_probe(model, data, out, args.jobs, args.interventions)
         stages = json.loads((out / "run.json").read_text())["stages"]
+        print("stages: " + ", ".join(f"{name} {stage['seconds']:.1f} s"
+                                     for name, stage in stages.items()
+                                     if stage.get("status") == "done"))
         cells = pd.read_csv(out / "cells.csv")
         ref, shape = reference_seconds(out)
         probing, cpu = stages["probing"]["seconds"], cells["cpu_seconds"].sum()
