@@ -85,8 +85,9 @@ def has_full_rows(X: np.ndarray) -> bool:
 
 @dataclass
 class Solution:
-    """``coef`` (classes, dim), ``intercept`` (classes,), the L-BFGS iterations and whether
-    the gradient rule was met (False: ``max_iter`` reached or the line search stalled)."""
+    """``coef`` (classes, dim; (1, dim) for two classes), ``intercept`` (classes,; (1,)), the
+    L-BFGS iterations and whether the gradient rule was met (False: ``max_iter`` reached or
+    the line search stalled)."""
 
     coef: np.ndarray
     intercept: np.ndarray
