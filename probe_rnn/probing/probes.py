@@ -160,8 +160,8 @@ class LogisticProbe(ClassifierProbe):
         there takes no step: tested); else scikit-learn's lbfgs goes on from it."""
         if self._solver() != "preconditioned" or not has_full_rows(Xs):
             return self._lr(C, init).fit(Xs, y)
-        found = fit_logistic(Xs, y, len(self.classes_), C, self._basis(Xs), init,
-                                self.tol, self.max_iter)
+        found = fit_logistic(Xs, y, len(self.classes_), C, self._basis(Xs), init, self.tol,
+                             self.max_iter)
         model = self._lr(C, (found.coef, found.intercept))
         if not found.converged:
             model.fit(Xs, y)
