@@ -104,8 +104,7 @@ def fused_direction(module: torch.nn.RNNBase, mode: str, inp: Tensor, lengths: T
     time, out; zeros past a row's length), the last ``h`` and ``c`` per row, and no cells."""
     w = cell_equations.named_cell_weights(module, layer, d)
     params = [p for p in w if p is not None]
-    kernel = FUSED_KERNELS[{"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn-tanh",
-                            "RNN_RELU": "rnn-relu"}[mode]]
+    kernel = FUSED_KERNELS[module_kind(module)]
     batch, time = inp.shape[:2]
     packed = pack_padded_sequence(inp, lengths.cpu(), batch_first=True, enforce_sorted=False)
     order = packed.sorted_indices

@@ -160,8 +160,8 @@ class LogisticProbe(ClassifierProbe):
         there takes no step: tested); else scikit-learn's lbfgs goes on from it."""
         if self._solver() != "preconditioned" or not has_full_rows(Xs):
             return self._lr(C, init).fit(Xs, y)
-        found = fit_logistic(Xs, y, len(self.classes_), C, self._basis(Xs), init,
-                                self.tol, self.max_iter)
+        found = fit_logistic(Xs, y, len(self.classes_), C, self._basis(Xs), init, self.tol,
+                             self.max_iter)
         model = self._lr(C, (found.coef, found.intercept))
         if not found.converged:
             model.fit(Xs, y)
@@ -195,9 +195,9 @@ class LogisticProbe(ClassifierProbe):
         if not isinstance(self.inner_folds, int | np.integer) or self.inner_folds < 1:
             raise ConfigError(f"LogisticProbe inner_folds must be an integer >= 1, got "
                               f"{self.inner_folds!r}")
-        if self.solver not in ("auto", "lbfgs", "newton-cholesky"):
-            raise ConfigError(f"LogisticProbe solver must be 'auto', 'lbfgs' or "
-                              f"'newton-cholesky', got {self.solver!r}")
+        if self.solver not in ("auto", "lbfgs", "newton-cholesky", "preconditioned"):
+            raise ConfigError(f"LogisticProbe solver must be 'auto', 'lbfgs', "
+                              f"'newton-cholesky' or 'preconditioned', got {self.solver!r}")
         previous = self._previous_solution(X)
         if not (self.warm_start or getattr(self, "_lent", False)):
             self._curvature = None  # a fit depends on its own rows, not on the last fit's

@@ -88,7 +88,7 @@ def test_bad_views_and_widths_are_refused():
         replacer.forward(ids, lengths, replace=("h_n/L0/fwd", torch.zeros(len(ids), 3)))
 
 
-@pytest.mark.parametrize("rnn", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn", ["lstm", "gru", "rnn", "rnn-relu"])
 @pytest.mark.parametrize("packed", [True, False])
 def test_fused_directions_elsewhere_give_the_stepped_run(rnn, packed):
     """A replaced run with every untouched (layer, direction) through the fused kernel equals

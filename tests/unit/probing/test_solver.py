@@ -148,3 +148,18 @@ def test_few_rows_use_sklearns_lbfgs_as_it_is() -> None:
     tuned = LogisticProbe().fit(X, y)
     lbfgs = LogisticProbe(solver="lbfgs").fit(X, y)
     assert tuned.dev_scores_ == lbfgs.dev_scores_
+
+
+def test_the_solver_can_be_named_and_a_bad_name_is_refused() -> None:
+    from probe_rnn.errors import ConfigError
+
+    X, y = _correlated()
+    named = LogisticProbe(C=1.0, solver="preconditioned").fit(X, y)
+    default = LogisticProbe(C=1.0).fit(X, y)  # five classes: "auto" picks it
+    np.testing.assert_array_equal(named.coef_, default.coef_)
+    binary = LogisticProbe(C=1.0, solver="preconditioned").fit(X, y % 2)
+    bare = LogisticRegression(C=1.0, tol=1e-10, max_iter=50_000).fit(
+        (X - binary.mean_) / binary.scale_, y % 2)
+    np.testing.assert_allclose(binary.coef_, bare.coef_, atol=1e-3)
+    with pytest.raises(ConfigError, match="preconditioned"):
+        LogisticProbe(solver="newton").fit(X, y)
