@@ -26,9 +26,7 @@ from probe_rnn.capture.states import PackedLayout
 from probe_rnn.capture.verify import default_tolerance, diff
 from probe_rnn.catalogue import DIRECTIONS
 
-#: PyTorch's fused kernel of each module kind.
-FUSED_KERNELS = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn-tanh": _VF.rnn_tanh,
-                 "rnn-relu": _VF.rnn_relu}
+_KERNELS = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn-tanh": _VF.rnn_tanh, "rnn-relu": _VF.rnn_relu}
 
 
 def _to_packed_layout(out: Tensor, packed: bool, batch_first: bool) -> Tensor:
@@ -95,7 +93,7 @@ def run_fused(
     hx : Tensor or (Tensor, Tensor)
         Initial states ``(layers * dirs, batch, .)`` in the kernel's (sorted) row order.
     """
-    kernel = FUSED_KERNELS[kind]
+    kernel = _KERNELS[kind]
     packed = batch_sizes is not None
     tops, h_ns, c_ns, inputs = [], [], [], []
     layer_in = x

@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from probe_rnn.attribution.parts import ModelParts, attribution_mode, chunks, find_parts
 from probe_rnn.attribution.unrolled import TwinStates, UnrolledRNN, twin_in_place, verify_twin
 from probe_rnn.capture import cell_equations
-from probe_rnn.capture.kernel_route import FUSED_KERNELS
+from probe_rnn.capture.kernel_route import run_fused
 from probe_rnn.errors import DataError
 from probe_rnn.interventions.places import Place, places
 from probe_rnn.models.recurrent import module_kind
@@ -103,20 +103,16 @@ def fused_direction(module: torch.nn.RNNBase, mode: str, inp: Tensor, lengths: T
     reversed), each row's first ``lengths`` steps valid. Returns the per-step ``h`` (batch,
     time, out; zeros past a row's length), the last ``h`` and ``c`` per row, and no cells."""
     w = cell_equations.named_cell_weights(module, layer, d)
-    params = [p for p in w if p is not None]
-    kernel = FUSED_KERNELS[module_kind(module)]
-    batch, time = inp.shape[:2]
     packed = pack_padded_sequence(inp, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    order = packed.sorted_indices
+    order, back = packed.sorted_indices, packed.unsorted_indices
     hx = (h0[order][None], c0[order][None]) if mode == "LSTM" else h0[order][None]
-    res = kernel(packed.data, packed.batch_sizes, hx, params, w.b_ih is not None, 1, 0.0,
-                 False, False)
-    out, _ = pad_packed_sequence(PackedSequence(res[0], packed.batch_sizes, order,
-                                                packed.unsorted_indices),
-                                 batch_first=True, total_length=time)
-    back = packed.unsorted_indices
-    c_last = res[2][0][back] if mode == "LSTM" else None
-    return out, res[1][0][back], c_last, None
+    res = run_fused(module_kind(module), packed.data, packed.batch_sizes,
+                    [[p for p in w if p is not None]], hx, n_dirs=1,
+                    has_bias=w.b_ih is not None, training=False, batch_first=True)
+    out, _ = pad_packed_sequence(PackedSequence(res.top, packed.batch_sizes, order, back),
+                                 batch_first=True, total_length=inp.shape[1])
+    c_last = res.c_n[0][back] if mode == "LSTM" else None
+    return out, res.h_n[0][back], c_last, None
 
 
 def bundle_parts(bundle) -> ModelParts:
