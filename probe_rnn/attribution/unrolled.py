@@ -48,13 +48,15 @@ class TwinStates:
 
     output (batch, time, directions*out), h_n (layers*directions, batch, out), c_n likewise or
     None, hidden (batch, time, layers, directions, out), cell (batch, time, layers, directions,
-    hidden) or None. Steps a packed run did not process are zero.
+    hidden) or None. Steps a packed run did not process are zero. ``hidden`` is None in a run
+    that computed only the output and the final states (a replaced run continued from the
+    clean one, :class:`~probe_rnn.interventions.replace.ReplacingTwin`).
     """
 
     output: Tensor
     h_n: Tensor
     c_n: Tensor | None
-    hidden: Tensor
+    hidden: Tensor | None
     cell: Tensor | None
 
 

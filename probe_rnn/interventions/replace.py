@@ -18,13 +18,17 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from probe_rnn.attribution.parts import ModelParts, attribution_mode, chunks, find_parts
 from probe_rnn.attribution.unrolled import TwinStates, UnrolledRNN, twin_in_place, verify_twin
-from probe_rnn.capture import cell_equations
-from probe_rnn.capture.kernel_route import run_fused
 from probe_rnn.errors import DataError
+from probe_rnn.interventions.continuation import (
+    CleanChunk,
+    CleanStates,
+    Restart,
+    continued_run,
+    fused_direction,
+)
 from probe_rnn.interventions.places import Place, places
 from probe_rnn.models.recurrent import module_kind
 
@@ -51,8 +55,12 @@ class ReplacingTwin(UnrolledRNN):
 
     With ``fused_elsewhere`` (a replacing run that reads no state back), every (layer,
     direction) without a replacement runs through PyTorch's fused kernel for that one layer
-    and direction (:func:`fused_direction`), on its input of this run: only the replaced
-    direction steps through Python. Per-step cells of the fused directions are not kept
+    and direction (:func:`~probe_rnn.interventions.continuation.fused_direction`), on its input
+    of this run: only the replaced direction steps through Python. Given the clean run's
+    states of the rows (``clean``), a run whose replacements sit in one layer, one step per
+    row and direction, continues from the clean run instead
+    (:mod:`probe_rnn.interventions.continuation`): nothing below the replaced state is
+    recomputed and nothing steps through Python. Per-step cells are not kept in either
     (``states.cell`` is None in such a run).
     """
 
@@ -60,6 +68,8 @@ class ReplacingTwin(UnrolledRNN):
         super().__init__(module)
         self.replacements: list[Replacement] = []
         self.fused_elsewhere = False
+        self.clean: CleanChunk | None = None
+        self.last_eff: Tensor | None = None
 
     def _direction(self, inp: Tensor, mask: Tensor, layer: int, d: int, h0: Tensor,
                    c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
@@ -71,10 +81,54 @@ class ReplacingTwin(UnrolledRNN):
         return fused_direction(self.module, self.mode, inp, lengths, layer, d, h0, c0)
 
     def run(self, x: Tensor, lengths: Tensor | None = None, hx=None) -> TwinStates:
-        """:meth:`UnrolledRNN.run`, with each replacement's loop steps set for this run."""
+        """:meth:`UnrolledRNN.run`, with each replacement's loop steps set for this run; a
+        run that can continue from the clean run does (its states' ``hidden`` and ``cell``
+        are then None: only the output and the final states are computed)."""
         for rep in self.replacements:
             rep.step = rep.place.steps(rep.lengths.to(x.device), x.shape[1], lengths is not None)
-        return super().run(x, lengths, hx)
+        eff = (lengths.to(x.device) if lengths is not None
+               else torch.full((x.shape[0],), x.shape[1], device=x.device))
+        self.last_eff = eff
+        restarts = self._plan(eff)
+        if restarts is None:
+            return super().run(x, lengths, hx)
+        output, h_n, c_n = continued_run(self.module, self.clean, x, eff, restarts,
+                                         self._initial(x, hx))
+        return TwinStates(output=output, h_n=h_n, c_n=c_n, hidden=None, cell=None)
+
+    def _initial(self, x: Tensor, hx) -> tuple[Tensor, Tensor | None]:
+        """``(h0, c0)`` (layers * directions, batch, size) of the run: given, or zeros."""
+        h0, c0 = (hx if isinstance(hx, tuple) else (hx, None)) if hx is not None else (None, None)
+        n = self.num_layers * self.num_directions
+        h0 = h0 if h0 is not None else x.new_zeros(n, x.shape[0], self.out_size)
+        if self.mode == "LSTM" and c0 is None:
+            c0 = x.new_zeros(n, x.shape[0], self.hidden_size)
+        return h0, c0
+
+    def _plan(self, eff: Tensor) -> dict[tuple[int, int], Restart] | None:
+        """Each replaced (layer, direction)'s :class:`Restart`, when the run can continue
+        from the clean run: clean states of these very rows (the same processed steps), no
+        taps, replacements in one layer and one step per row in each direction."""
+        if (self.clean is None or self.taps is not None or not self.fused_elsewhere
+                or not self.replacements or not torch.equal(eff, self.clean.eff.to(eff.device))
+                or not bool((eff > 0).all())):
+            return None
+        restarts: dict[tuple[int, int], Restart] = {}
+        for rep in self.replacements:
+            where = (rep.place.layer, rep.place.direction)
+            found = restarts.setdefault(where, Restart(rep.step))
+            if not torch.equal(found.step, rep.step):
+                return None
+            if rep.place.state == 0:
+                found.hidden = rep.value[:, :self.out_size]
+            else:
+                found.cell = rep.value[:, :self.hidden_size]
+        layers = {layer for layer, _ in restarts}
+        start = min(layers)
+        if len(layers) != 1 or not all(self.clean.kept(k) for k in range(max(0, start - 1),
+                                                                        start + 1)):
+            return None
+        return dict(sorted(restarts.items()))
 
     def _tapper(self, slot: int, step: int, dim: int):
         hits = []
@@ -93,26 +147,6 @@ class ReplacingTwin(UnrolledRNN):
             return state
 
         return write
-
-
-def fused_direction(module: torch.nn.RNNBase, mode: str, inp: Tensor, lengths: Tensor,
-                    layer: int, d: int, h0: Tensor, c0: Tensor | None
-                    ) -> tuple[Tensor, Tensor, Tensor | None, None]:
-    """One (layer, direction) of ``module`` through its fused kernel, in the twin's terms:
-    ``inp`` (batch, time, in) in processing order (a backward direction's rows already
-    reversed), each row's first ``lengths`` steps valid. Returns the per-step ``h`` (batch,
-    time, out; zeros past a row's length), the last ``h`` and ``c`` per row, and no cells."""
-    w = cell_equations.named_cell_weights(module, layer, d)
-    packed = pack_padded_sequence(inp, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    order, back = packed.sorted_indices, packed.unsorted_indices
-    hx = (h0[order][None], c0[order][None]) if mode == "LSTM" else h0[order][None]
-    res = run_fused(module_kind(module), packed.data, packed.batch_sizes,
-                    [[p for p in w if p is not None]], hx, n_dirs=1,
-                    has_bias=w.b_ih is not None, training=False, batch_first=True)
-    out, _ = pad_packed_sequence(PackedSequence(res.top, packed.batch_sizes, order, back),
-                                 batch_first=True, total_length=inp.shape[1])
-    c_last = res.c_n[0][back] if mode == "LSTM" else None
-    return out, res.h_n[0][back], c_last, None
 
 
 def bundle_parts(bundle) -> ModelParts:
@@ -166,13 +200,29 @@ class StateReplacer:
         return places(view, *self.shape)
 
     def forward(self, ids: Tensor, lengths: Tensor, replace: Replace = None,
-                read: Sequence[str] = ()) -> tuple[Tensor, dict[str, Tensor]]:
+                read: Sequence[str] = (), clean: CleanStates | None = None,
+                rows: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
         """Logits (rows, labels) with ``replace = (view, values (rows, width))`` (or a list of
         such pairs, for several states at once) written into the states, and the values of
-        the views in ``read`` in that run (rows, width)."""
+        the views in ``read`` in that run (rows, width). With ``clean``, the clean run's kept
+        states of a split (:meth:`read_clean`), and ``rows``, the positions of ``ids``'s rows
+        in it, a replacing run continues from the clean run (:class:`ReplacingTwin`)."""
+        logits, seen, _ = self._forward(ids, lengths, replace, read, clean, rows)
+        return logits, seen
+
+    def read_clean(self, ids: Tensor, lengths: Tensor, read: Sequence[str],
+                   layers: Sequence[int]) -> tuple[Tensor, dict[str, Tensor], CleanStates]:
+        """:meth:`forward` of the clean model reading ``read``, and its states kept for
+        continued runs (:class:`~probe_rnn.interventions.continuation.CleanStates`): the
+        per-step states of ``layers``, the final states of every layer."""
+        return self._forward(ids, lengths, None, read, keep=sorted(set(layers)))
+
+    def _forward(self, ids: Tensor, lengths: Tensor, replace: Replace, read: Sequence[str],
+                 clean: CleanStates | None = None, rows: Tensor | None = None,
+                 keep: Sequence[int] | None = None):
         pairs = [] if replace is None else [replace] if isinstance(replace, tuple) else \
             list(replace)
-        logits, seen = [], {name: [] for name in read}
+        logits, seen, kept = [], {name: [] for name in read}, []
         with attribution_mode(self.parts.model), torch.no_grad():
             if self.twin_error is None:
                 head = slice(0, min(len(ids), self.batch_size))
@@ -180,11 +230,18 @@ class StateReplacer:
                                               lengths[head])
             for part in chunks(len(ids), self.batch_size):
                 values = [(view, value[part]) for view, value in pairs]
-                out, states = self._run(ids[part], lengths[part], values, bool(read))
+                self.twin.clean = None if clean is None or rows is None else \
+                    clean.chunk(torch.as_tensor(rows)[part])
+                out, states = self._run(ids[part], lengths[part], values,
+                                        bool(read) or keep is not None)
                 logits.append(out)
                 for name in read:
                     seen[name].append(self.read(name, states, lengths[part]))
-        return torch.cat(logits), {k: torch.cat(v) for k, v in seen.items()}
+                if keep is not None:
+                    kept.append(CleanStates.part(self.twin.last_eff, states, keep))
+        self.twin.clean = None
+        return (torch.cat(logits), {k: torch.cat(v) for k, v in seen.items()},
+                CleanStates.join(kept) if kept else None)
 
     def read(self, view: str, states: TwinStates, lengths: Tensor) -> Tensor:
         """The value of ``view`` per row from a twin run's states, parts concatenated."""

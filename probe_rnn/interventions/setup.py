@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from probe_rnn.errors import DataError, Mention
+from probe_rnn.interventions.continuation import CleanStates
 from probe_rnn.interventions.replace import StateReplacer, bundle_parts, encode
 
 #: Rows of the identity check each replacing intervention reports as its sanity check.
@@ -38,6 +39,7 @@ class Rows:
     concept: np.ndarray
     pred: np.ndarray
     values: dict[str, Tensor] = field(default_factory=dict)
+    clean: CleanStates | None = None
 
     def __len__(self) -> int:
         return len(self.gold)
@@ -85,7 +87,9 @@ class InterventionSetup:
         pick = slice(None) if index is None else torch.as_tensor(index, dtype=torch.long)
         pairs = [(view, values)] if isinstance(view, str) else list(zip(view, values,
                                                                          strict=True))
-        logits, _ = self.replacer.forward(rows.ids[pick], rows.lengths[pick], replace=pairs)
+        positions = torch.arange(len(rows)) if index is None else pick
+        logits, _ = self.replacer.forward(rows.ids[pick], rows.lengths[pick], replace=pairs,
+                                          clean=rows.clean, rows=positions)
         return logits.argmax(1).cpu().numpy()
 
     def identity_check(self, view: str) -> dict[str, Any]:
@@ -107,13 +111,18 @@ class InterventionSetup:
 
 
 def make_rows(bundle, replacer: StateReplacer, table: pd.DataFrame, concept: str,
-              read: Sequence[str] = ()) -> Rows:
+              read: Sequence[str] = (), keep: Sequence[int] | None = None) -> Rows:
     """:class:`Rows` of ``table`` (columns ``text``, ``label`` and the concept's column): the
-    model runs once through the twin for its predictions and the clean values of ``read``."""
+    model runs once through the twin for its predictions and the clean values of ``read``
+    (and, with ``keep``, the per-step states of those layers, for continued runs)."""
     labels = [str(x) for x in bundle.labels]
     index = {name: i for i, name in enumerate(labels)}
     ids, lengths = encode(bundle, table["text"].astype(str).tolist(), replacer.parts)
-    logits, values = replacer.forward(ids, lengths, read=read)
+    clean = None
+    if keep is None:
+        logits, values = replacer.forward(ids, lengths, read=read)
+    else:
+        logits, values, clean = replacer.read_clean(ids, lengths, read, keep)
     pred = logits.argmax(1).cpu().numpy()
     gold = np.array([index.get(str(x), -1) for x in table["label"]], dtype=np.int64)
     if concept == "prediction":
@@ -124,7 +133,7 @@ def make_rows(bundle, replacer: StateReplacer, table: pd.DataFrame, concept: str
         raise DataError(f"the concept to erase, {concept!r}, is neither 'prediction' nor a "
                         "column of the table: pass ", Mention("task", "label"),
                         " or the name of a column")
-    return Rows(ids, lengths, gold, concepts, pred, values)
+    return Rows(ids, lengths, gold, concepts, pred, values, clean)
 
 
 def new_setup(bundle, test: pd.DataFrame, train: pd.DataFrame, views: Sequence[str],
@@ -132,6 +141,8 @@ def new_setup(bundle, test: pd.DataFrame, train: pd.DataFrame, views: Sequence[s
               batch_size: int = 256) -> InterventionSetup:
     """The setup of ``bundle`` on held-out rows ``test`` and training rows ``train``."""
     replacer = StateReplacer(bundle_parts(bundle), batch_size=batch_size)
-    rows = [make_rows(bundle, replacer, test, task, [*views, *steps]),
+    replaced = {p.layer for view in [*views, *steps] for p in replacer.places(view)}
+    keep = sorted({k for layer in replaced for k in (layer - 1, layer) if k >= 0})
+    rows = [make_rows(bundle, replacer, test, task, [*views, *steps], keep),
             make_rows(bundle, replacer, train, task, views)]
     return InterventionSetup(replacer, rows[0], rows[1], views, steps, task, seed)
