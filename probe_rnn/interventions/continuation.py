@@ -75,11 +75,14 @@ def _packed_kernel(module: torch.nn.RNNBase, inp: Tensor, lengths: Tensor, flat:
 class CleanStates:
     """The clean run's states of a split's rows, kept for continued runs (module docstring).
 
-    ``eff`` (rows,): steps each row's run processed; ``offsets`` (rows,): each row's first
-    token in the kept tensors; ``hidden`` and ``cell``: layer -> (tokens, directions, size),
-    each row's processed steps in order; ``h_n``/``c_n`` (layers * directions, rows, size).
+    ``layers``: the layers a continued run may start from; ``eff`` (rows,): steps each row's
+    run processed; ``offsets`` (rows,): each row's first token in the kept tensors; ``hidden``
+    (those layers and the ones below them) and ``cell`` (those layers; an LSTM's): layer ->
+    (tokens, directions, size), each row's processed steps in order; ``h_n``/``c_n``
+    (layers * directions, rows, size).
     """
 
+    layers: frozenset[int]
     eff: Tensor
     offsets: Tensor
     hidden: dict[int, Tensor]
@@ -91,11 +94,12 @@ class CleanStates:
     def part(cls, eff: Tensor, states, layers: Sequence[int]) -> CleanStates:
         """Kept from the twin's clean run of one chunk (``states``, a
         :class:`~probe_rnn.attribution.unrolled.TwinStates`; ``eff`` its rows' processed
-        steps): the per-step states of ``layers`` only."""
+        steps), for runs starting from ``layers``."""
         valid = torch.arange(states.hidden.shape[1], device=eff.device)[None] < eff[:, None]
         lstm = states.cell is not None
-        return cls(eff, torch.cumsum(eff, 0) - eff,
-                   {k: states.hidden[:, :, k][valid] for k in layers},
+        below = sorted({k for layer in layers for k in (layer - 1, layer) if k >= 0})
+        return cls(frozenset(layers), eff, torch.cumsum(eff, 0) - eff,
+                   {k: states.hidden[:, :, k][valid] for k in below},
                    {k: states.cell[:, :, k][valid] for k in layers} if lstm else {},
                    states.h_n, states.c_n if lstm else None)
 
@@ -104,7 +108,7 @@ class CleanStates:
         """The kept states of consecutive chunks as one."""
         eff = torch.cat([p.eff for p in parts])
         first = parts[0]
-        return cls(eff, torch.cumsum(eff, 0) - eff,
+        return cls(first.layers, eff, torch.cumsum(eff, 0) - eff,
                    {k: torch.cat([p.hidden[k] for p in parts]) for k in first.hidden},
                    {k: torch.cat([p.cell[k] for p in parts]) for k in first.cell},
                    torch.cat([p.h_n for p in parts], 1),
@@ -126,8 +130,9 @@ class CleanChunk:
     def eff(self) -> Tensor:
         return self.states.eff[self.rows]
 
-    def kept(self, layer: int) -> bool:
-        return layer in self.states.hidden
+    def starts(self, layer: int) -> bool:
+        """Whether a continued run can start from ``layer``."""
+        return layer in self.states.layers
 
     def layer_output(self, layer: int, width: int) -> Tensor:
         """Layer ``layer``'s per-step ``h``, every direction: (batch, width, directions *

@@ -124,9 +124,7 @@ class ReplacingTwin(UnrolledRNN):
             else:
                 found.cell = rep.value[:, :self.hidden_size]
         layers = {layer for layer, _ in restarts}
-        start = min(layers)
-        if len(layers) != 1 or not all(self.clean.kept(k) for k in range(max(0, start - 1),
-                                                                        start + 1)):
+        if len(layers) != 1 or not self.clean.starts(min(layers)):
             return None
         return dict(sorted(restarts.items()))
 
@@ -213,8 +211,8 @@ class StateReplacer:
     def read_clean(self, ids: Tensor, lengths: Tensor, read: Sequence[str],
                    layers: Sequence[int]) -> tuple[Tensor, dict[str, Tensor], CleanStates]:
         """:meth:`forward` of the clean model reading ``read``, and its states kept for
-        continued runs (:class:`~probe_rnn.interventions.continuation.CleanStates`): the
-        per-step states of ``layers``, the final states of every layer."""
+        runs continued from any of ``layers``
+        (:class:`~probe_rnn.interventions.continuation.CleanStates`)."""
         return self._forward(ids, lengths, None, read, keep=sorted(set(layers)))
 
     def _forward(self, ids: Tensor, lengths: Tensor, replace: Replace, read: Sequence[str],

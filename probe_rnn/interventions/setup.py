@@ -114,7 +114,7 @@ def make_rows(bundle, replacer: StateReplacer, table: pd.DataFrame, concept: str
               read: Sequence[str] = (), keep: Sequence[int] | None = None) -> Rows:
     """:class:`Rows` of ``table`` (columns ``text``, ``label`` and the concept's column): the
     model runs once through the twin for its predictions and the clean values of ``read``
-    (and, with ``keep``, the per-step states of those layers, for continued runs)."""
+    (and, with ``keep``, its states kept for replaced runs continued from those layers)."""
     labels = [str(x) for x in bundle.labels]
     index = {name: i for i, name in enumerate(labels)}
     ids, lengths = encode(bundle, table["text"].astype(str).tolist(), replacer.parts)
@@ -141,8 +141,7 @@ def new_setup(bundle, test: pd.DataFrame, train: pd.DataFrame, views: Sequence[s
               batch_size: int = 256) -> InterventionSetup:
     """The setup of ``bundle`` on held-out rows ``test`` and training rows ``train``."""
     replacer = StateReplacer(bundle_parts(bundle), batch_size=batch_size)
-    replaced = {p.layer for view in [*views, *steps] for p in replacer.places(view)}
-    keep = sorted({k for layer in replaced for k in (layer - 1, layer) if k >= 0})
+    keep = sorted({p.layer for view in [*views, *steps] for p in replacer.places(view)})
     rows = [make_rows(bundle, replacer, test, task, [*views, *steps], keep),
             make_rows(bundle, replacer, train, task, views)]
     return InterventionSetup(replacer, rows[0], rows[1], views, steps, task, seed)

@@ -98,3 +98,16 @@ def test_replacements_in_two_layers_step_through_instead():
     assert fast.twin.last.hidden is not None  # not continued
     want, _ = StateReplacer(parts, fused_elsewhere=False).forward(ids, lengths, replace=pairs)
     assert (got - want).abs().max() <= 1e-5
+
+
+def test_a_layer_whose_states_were_not_kept_steps_through_instead():
+    parts = tiny_parts(rnn="gru", layers=2, bidirectional=True, readout="mean")
+    ids, lengths = tiny_batch()
+    fast = StateReplacer(parts)
+    _, values, clean = fast.read_clean(ids, lengths, ["hidden/L0/fwd@1"], [1])
+    assert set(clean.hidden) == {0, 1} and clean.layers == {1}
+    pair = ("hidden/L0/fwd@1", values["hidden/L0/fwd@1"] * 2)
+    got, _ = fast.forward(ids, lengths, replace=pair, clean=clean, rows=torch.arange(5))
+    assert fast.twin.last.hidden is not None
+    want, _ = StateReplacer(parts, fused_elsewhere=False).forward(ids, lengths, replace=pair)
+    assert (got - want).abs().max() <= 1e-5
