@@ -35,6 +35,7 @@ which the LSTM/GRU gates are recomputed only if a gate view is read
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,13 @@ from probe_rnn.capture.cell_equations import direction_weights, layer_weights, s
 from probe_rnn.capture.gates import GateSource
 from probe_rnn.capture.loop_route import Workspace, lstm_loop
 from probe_rnn.capture.states import PackedLayout, RecurrentStates
-from probe_rnn.capture.verify import check_lstm_loop, default_tolerance, diff, raise_on_mismatch
+from probe_rnn.capture.verify import (
+    check_lstm_loop,
+    default_tolerance,
+    diff,
+    raise_on_mismatch,
+    within,
+)
 from probe_rnn.catalogue import GATE_NAMES
 from probe_rnn.errors import CaptureError
 from probe_rnn.models.recurrent import module_kind
@@ -201,9 +208,8 @@ class RecurrentCapture:
         result = self._package(call, top, h_n, c_n)
         fused = None
         if verify and first:  # the module's own fused call, compared with the loop's result
-            theirs = type(self.module).forward(self.module, input, hx)
-            fused = self._compare(result, theirs)
-            result = theirs
+            fused, result = self._compare(
+                result, lambda: type(self.module).forward(self.module, input, hx))
         self._store(call, hidden, cell, h_n, c_n, verified=verify, fused_check=fused)
         if call.batch_sizes is None:
             layout = call.layout
@@ -217,15 +223,28 @@ class RecurrentCapture:
             return True
         return self.whole_first_forward and not self.first_forward_done
 
-    def _compare(self, mine: Any, theirs: Any) -> dict[str, float]:
+    def _compare(self, mine: Any, call_module: Callable[[], Any]
+                 ) -> tuple[dict[str, float], Any]:
         """Check our ``output, h_n(, c_n)`` against the module's own call; return each one's
-        max |difference| (the kernel check the store's manifest records)."""
+        max |difference| (the kernel check the store's manifest records) and the module's
+        result.
+
+        A mismatch is checked once more against a second call of the module: the fused
+        kernel's rounding can change from one call to the next when the BLAS threads do
+        (another process on the cores), and the recurrence carries it over the steps (seen
+        once at 6e-4 on a hidden-256 LSTM). A module whose forward is not the standard one
+        fails both.
+        """
         names = ("output", "h_n", "c_n")
-        pairs = zip(names, _leaves(mine), _leaves(theirs), strict=False)
-        tol = default_tolerance(_leaves(theirs)[0].dtype)
-        report = [diff(what, a.detach(), b.detach(), tol) for what, a, b in pairs]
+        for _ in range(2):
+            theirs = call_module()
+            pairs = zip(names, _leaves(mine), _leaves(theirs), strict=False)
+            tol = default_tolerance(_leaves(theirs)[0].dtype)
+            report = [diff(what, a.detach(), b.detach(), tol) for what, a, b in pairs]
+            if within(report, self.tolerance):
+                break
         raise_on_mismatch(self.name, report, self.tolerance)
-        return {what: float(value) for what, value, _ in report}
+        return {what: float(value) for what, value, _ in report}, theirs
 
     def _checked(self, call: _Call, verify: bool, input: Any, hx: Any) -> Any:
         m, n = self.module, self.n_dirs
@@ -245,7 +264,7 @@ class RecurrentCapture:
         fused = None
         if verify and self._compared():  # chained layers against the module's own call
             with torch.no_grad():
-                fused = self._compare(result, type(m).forward(m, input, hx))
+                fused, _ = self._compare(result, lambda: type(m).forward(m, input, hx))
         self._store(call, lambda: res.hidden, cell, h_n.detach(),
                     None if c_n is None else c_n.detach(), verified=verify, fused_check=fused)
         if call.batch_sizes is None:  # a padded call: the kernel's top output is the padded one

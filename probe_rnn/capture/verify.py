@@ -155,6 +155,12 @@ def diff(what: str, got: Tensor, ref: Tensor, tol: float) -> tuple[str, float, f
     return what, diff, tol * scale
 
 
+def within(report: list[tuple[str, float, float]], tolerance: float | None) -> bool:
+    """Whether every entry is within its allowed difference (``tolerance`` overriding it)."""
+    return all(diff <= (allowed if tolerance is None else tolerance)
+               for _, diff, allowed in report)
+
+
 def raise_on_mismatch(
     module_name: str, report: list[tuple[str, float, float]], tolerance: float | None
 ) -> None:
