@@ -4,7 +4,9 @@
   rows (every split's test rows pooled; a K-fold cell tests every row once per seed). It is
   the most information any state can carry about the label on these rows, so a ``bits``
   interval is clipped to at most it (a binary label's 0.605 [0.027, 1.183] became
-  [0.027, 1.0]); the point estimate is left as measured.
+  [0.027, 1.0]); the point estimate is left as measured, and the clip never leaves it
+  outside its own interval (a held-out H(Y) a little above the plug-in entropy can put it
+  above H(label): 3.1767 [3.0983, 3.1749] in the demo, now [3.0983, 3.1767]).
 - ``control_majority``: the share of the most common control label (mean over seeds). At or
   above :data:`~probe_rnn.probing.controls.DEGENERATE_CONTROL` the control key is nearly
   constant, so control accuracy is about that share on every view and selectivity says
@@ -50,13 +52,15 @@ def cell_constants(p: Any, parts: Sequence[dict[str, Any]], control_majority: fl
 
 
 def clip_bits(stats: dict[str, Any]) -> dict[str, Any]:
-    """``stats`` with the ``bits`` interval ends clipped to at most ``label_entropy``."""
+    """``stats`` with the ``bits`` interval ends clipped to at most ``label_entropy``, and
+    never past the point estimate (which stays inside its interval)."""
     if "bits" not in stats or "label_entropy" not in stats:
         return stats
     top = stats["label_entropy"][0]
     value, low, high = stats["bits"]
     if np.isfinite(top):
-        low, high = float(np.minimum(low, top)), float(np.minimum(high, top))
+        ceiling = max(top, value) if np.isfinite(value) else top
+        low, high = float(np.minimum(low, ceiling)), float(np.minimum(high, ceiling))
     return {**stats, "bits": (value, low, high)}
 
 

@@ -40,10 +40,17 @@ def test_label_entropy_is_scipys_entropy_and_bits_intervals_stop_there() -> None
     assert h["value"] == pytest.approx(stats.entropy(counts, base=2))
     assert np.isnan(h["ci_low"]) and np.isnan(h["ci_high"])
     bits = _metric(df, "v", "bits")
-    assert bits["ci_high"] <= h["value"] and bits["ci_low"] <= bits["ci_high"]
+    assert bits["ci_high"] <= max(h["value"], bits["value"])
+    assert bits["ci_low"] <= bits["value"] <= bits["ci_high"]
     # the clip itself, against hand values: only the ends above H move
     assert clip_bits({"bits": (0.605, 0.027, 1.183), "label_entropy": (1.0, np.nan, np.nan)}
                      )["bits"] == (0.605, 0.027, 1.0)
+    # a point above H(label) (held-out H(Y) above the plug-in entropy) stays inside: the
+    # demo's first-token cell, 3.1767 [3.0983, 3.1749] before
+    assert clip_bits({"bits": (3.1767, 3.0983, 3.2101), "label_entropy": (3.1749, 0, 0)}
+                     )["bits"] == (3.1767, 3.0983, 3.1767)
+    assert clip_bits({"bits": (3.19, 3.18, 3.21), "label_entropy": (3.1749, 0, 0)}
+                     )["bits"] == (3.19, 3.18, 3.19)
     assert label_entropy(np.array(["x"] * 5)) == 0.0
 
 
