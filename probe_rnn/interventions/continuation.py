@@ -104,15 +104,45 @@ class CleanStates:
                    states.h_n, states.c_n if lstm else None)
 
     @classmethod
-    def join(cls, parts: Sequence[CleanStates]) -> CleanStates:
-        """The kept states of consecutive chunks as one."""
+    def join(cls, parts: list[CleanStates]) -> CleanStates:
+        """The kept states of consecutive chunks as one (``parts`` is emptied as it goes, so
+        at most one layer is held twice)."""
         eff = torch.cat([p.eff for p in parts])
         first = parts[0]
+
+        def joined(name: str, layer: int) -> Tensor:
+            out = torch.cat([getattr(p, name)[layer] for p in parts])
+            for p in parts:
+                del getattr(p, name)[layer]
+            return out
+
         return cls(first.layers, eff, torch.cumsum(eff, 0) - eff,
-                   {k: torch.cat([p.hidden[k] for p in parts]) for k in first.hidden},
-                   {k: torch.cat([p.cell[k] for p in parts]) for k in first.cell},
+                   {k: joined("hidden", k) for k in list(first.hidden)},
+                   {k: joined("cell", k) for k in list(first.cell)},
                    torch.cat([p.h_n for p in parts], 1),
                    None if first.c_n is None else torch.cat([p.c_n for p in parts], 1))
+
+    def values(self, places: Sequence, lengths: Tensor) -> Tensor | None:
+        """A view's clean values per row (its :class:`~probe_rnn.interventions.places.Place`
+        parts concatenated, as the twin's read gives them: zeros where a row did not process
+        the step), or None when a part's layer or state is not kept. ``lengths``: the rows'
+        lengths (a ``last`` place's step)."""
+        out = []
+        for place in places:
+            kept = (self.hidden if place.state == 0 else self.cell).get(place.layer)
+            if kept is None:
+                return None
+            lengths = lengths.to(self.eff.device)
+            if place.at == "t":
+                t = torch.full_like(self.eff, int(place.t))
+            elif place.at == "last":
+                t = lengths - 1
+            else:
+                t = self.eff - 1 if place.direction == 0 else torch.zeros_like(self.eff)
+            inside = (t >= 0) & (t < self.eff)
+            value = kept[self.offsets + torch.where(inside, t, 0), place.direction]
+            out.append(value * inside[:, None])
+        return torch.cat(out, dim=1)
 
     def chunk(self, rows: Tensor) -> CleanChunk:
         """The kept states of ``rows`` (positions into the split), in that order."""

@@ -65,9 +65,15 @@ class InterventionSetup:
         self._identity: dict[str, dict[str, Any]] = {}
 
     def values(self, split: str, view: str) -> Tensor:
-        """Clean values of ``view`` on ``split`` (``"test"`` or ``"train"``), (rows, width)."""
+        """Clean values of ``view`` on ``split`` (``"test"`` or ``"train"``), (rows, width):
+        read once and cached, or taken from the split's kept clean states (not cached: a
+        per-step view of thousands of rows is not held twice)."""
         rows = self._rows(split)
         if view not in rows.values:
+            kept = None if rows.clean is None else rows.clean.values(
+                self.replacer.places(view), rows.lengths)
+            if kept is not None:
+                return kept
             self.read(split, [view])
         return rows.values[view]
 
@@ -142,6 +148,6 @@ def new_setup(bundle, test: pd.DataFrame, train: pd.DataFrame, views: Sequence[s
     """The setup of ``bundle`` on held-out rows ``test`` and training rows ``train``."""
     replacer = StateReplacer(bundle_parts(bundle), batch_size=batch_size)
     keep = sorted({p.layer for view in [*views, *steps] for p in replacer.places(view)})
-    rows = [make_rows(bundle, replacer, test, task, [*views, *steps], keep),
+    rows = [make_rows(bundle, replacer, test, task, views, keep),
             make_rows(bundle, replacer, train, task, views)]
     return InterventionSetup(replacer, rows[0], rows[1], views, steps, task, seed)

@@ -45,7 +45,9 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 
-def _train(table: pd.DataFrame, rows: int, epochs: int, path: Path) -> None:
+def train_width_model(table: pd.DataFrame, rows: int, epochs: int, path: Path) -> None:
+    """Train the tutorials'-size model on ``rows`` training sentences of ``table`` and save it
+    to ``path``."""
     import torch
 
     from probe_rnn.models import Architecture, TrainBudget, save_checkpoint, train
@@ -186,7 +188,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         model, data = args.model or tmp / "model.pt", tmp / "rows.csv"
         if not model.exists():
-            _train(table, args.train_rows, args.epochs, model)
+            train_width_model(table, args.train_rows, args.epochs, model)
         table[["text", "label", "split"]].to_csv(data, index=False)
         out = args.keep or tmp / "run"
         wall = _run_probe(model, data, out, args.jobs, args.interventions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from probe_rnn.errors import DataError
 from probe_rnn.interventions.setup import make_rows
@@ -17,8 +18,22 @@ def test_rows_hold_gold_indices_predictions_and_the_model_logits(tiny_bundle, ti
     assert np.array_equal(test.concept, df["label"].iloc[:24].to_numpy())
     fused = bundle.predict_logits(df["text"].iloc[:24].tolist())  # the fused kernel's
     assert np.array_equal(test.pred, fused.argmax(1).numpy())
-    assert set(test.values) >= {"output@last", "h_n/L0", "hidden/L0/fwd@4"}
+    assert set(test.values) >= {"output@last", "h_n/L0"}
     assert "hidden/L0/fwd@4" not in tiny_setup.train.values
+
+
+def test_per_step_values_come_from_the_kept_states_as_a_read_gives_them(tiny_setup):
+    """Held-out per-step values are taken from the clean run's kept states (not cached),
+    equal to the bit to a read through the twin, zeros on rows shorter than the step."""
+    test = tiny_setup.test
+    views = ["hidden/L0/fwd@4", "hidden/L0/bwd@0", "output@last", "h_n/L0"]
+    _, read = tiny_setup.replacer.forward(test.ids, test.lengths, read=views)
+    for view in views:
+        got = tiny_setup.values("test", view)
+        assert torch.equal(got, read[view]), view
+    assert "hidden/L0/fwd@4" not in test.values
+    short = test.lengths <= 4
+    assert bool(short.any()) and not bool(tiny_setup.values("test", "hidden/L0/fwd@4")[short].any())
 
 
 def test_predict_with_own_values_changes_nothing_and_identity_check_passes(tiny_setup):
