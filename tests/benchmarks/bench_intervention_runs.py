@@ -17,13 +17,14 @@ Prints, from one run on this machine:
   largest difference of their logits.
 
     python tests/benchmarks/bench_intervention_runs.py [--rows 5000] [--model m.pt]
-        [--threads 1]
+        [--threads 1] [--no-rerun]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,9 +47,10 @@ def plain_forward_seconds(bundle, ids, lengths, batch: int = 256, repeats: int =
     return best
 
 
-def replaced_runs(setup, views: list[str], seed: int = 0) -> tuple[float, float, float]:
-    """CPU seconds of every view replaced on every held-out row, continued and rerun, and the
-    largest |difference| of the two routes' logits."""
+def replaced_runs(setup, views: list[str], seed: int = 0, rerun: bool = True
+                  ) -> tuple[float, float, float]:
+    """CPU seconds of every view replaced on every held-out row, continued and (``rerun``)
+    rerun, and the largest |difference| of the two routes' logits (NaN without a rerun)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -57,13 +59,15 @@ def replaced_runs(setup, views: list[str], seed: int = 0) -> tuple[float, float,
     changed = {v: setup.values("test", v) + torch.randn(setup.values("test", v).shape,
                                                        generator=gen) for v in views}
     seconds, logits = [], []
-    for clean in (test.clean, None):
+    for clean in (test.clean, None) if rerun else (test.clean,):
         start, out = time.process_time(), []
         for view in views:
             out.append(setup.replacer.forward(test.ids, test.lengths, replace=(view, changed[view]),
                                               clean=clean, rows=rows)[0])
         seconds.append(time.process_time() - start)
         logits.append(torch.cat(out))
+    if not rerun:
+        return seconds[0], float("nan"), float("nan")
     return seconds[0], seconds[1], float((logits[0] - logits[1]).abs().max())
 
 
@@ -72,19 +76,23 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--model", type=Path, help="checkpoint (trained there when missing)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--rerun", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the replaced runs rerun through the twin (slow)")
     args = parser.parse_args()
     import torch
 
     from probe_rnn.data.synthetic import make_synthetic
     from probe_rnn.interventions.api import default_steps, default_views, intervene
     from probe_rnn.models import load_model
-    from tests.benchmarks.bench_probe_width import train_width_model
 
     torch.set_num_threads(args.threads)
     table = make_synthetic("count", n_rows=args.rows, seed=0, min_len=5, max_len=40)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or Path(tmp) / "model.pt"
         if not model.exists():
+            sys.path.insert(0, str(Path(__file__).parent))
+            from bench_probe_width import train_width_model
+
             train_width_model(table, 4000, 1, model)
         bundle = load_model(model)
     held = np.flatnonzero(table["split"].isin(["dev", "test"]).to_numpy())
@@ -107,7 +115,7 @@ def main() -> None:
           f"rows; setup and erasure {parts.get('erasure', 0):.1f} s, "
           + ", ".join(f"{k} {v:.1f} s" for k, v in parts.items() if k != "erasure"))
     views = default_views(2, 2) + default_steps(2, 2, batch["lengths"].numpy())
-    continued, rerun, gap = replaced_runs(found.setup, views)
+    continued, rerun, gap = replaced_runs(found.setup, views, rerun=args.rerun)
     print(f"replaced runs ({len(views)} views x {len(held)} rows): continued {continued:.1f} s "
           f"CPU = {continued / plain:.1f} plain forwards; rerun {rerun:.1f} s = "
           f"{rerun / plain:.1f}; rerun / continued = {rerun / continued:.1f}; max |logit "
