@@ -3,10 +3,11 @@
 ``bits(B | A) = bits([A, B]) - bits(A)``, each the project's probing measure of usable
 information (:func:`~probe_rnn.probing.measures.usable_bits_rows`: H(Y) minus the held-out
 cross-entropy of a probe, in bits), measured on the same cross-fitted folds of the same rows:
-on each fold the project's logistic probe (``C`` tuned on inner folds) is fitted on [A, B]
-and one on A, and every held-out row gets both code lengths. The null model's H(Y) is the
-same for both, so the difference per row is ``CE_A - CE_[A,B]``; the value is its mean over
-rows and the interval a paired bootstrap over rows. A view given itself or given a superset
+on each fold the project's logistic probe (``C`` tuned once, on the first fold's inner folds,
+as a probing cell tunes it) is fitted on [A, B] and one on A, and every held-out row gets
+both code lengths. The null model's H(Y) is the same for both, so the difference per row is
+``CE_A - CE_[A,B]``; the value is its mean over rows and the interval a paired bootstrap over
+rows. A view given itself or given a superset
 adds about 0 bits; given noise, about its own bits.
 """
 
@@ -28,18 +29,24 @@ def cross_fitted_bits(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray
                       seed: int = 0) -> np.ndarray:
     """Usable information per row, in bits (null code length minus the probe's), each row
     scored by the probe of the fold that held it out: the project's logistic probe
-    (:class:`~probe_rnn.probing.probes.LogisticProbe`, ``C`` tuned on inner folds, so a
-    wider input is not simply less regularised)."""
+    (:class:`~probe_rnn.probing.probes.LogisticProbe`, ``C`` tuned on the first fold's inner
+    folds, so a wider input is not simply less regularised, and reused on the other folds
+    with its preconditioner basis, as a probing cell does)."""
     from probe_rnn.probing.probes import LogisticProbe
 
     y = np.asarray(y).astype(str)
     out = np.full(len(y), np.nan)
     classes = np.unique(y)
+    tuned = None
     for train, test in folds:
         if len(np.unique(y[train])) < 2:
             fitted_classes, proba = np.unique(y[train]), np.ones((len(test), 1))
         else:
-            probe = LogisticProbe(random_state=seed).fit(x[train], y[train])
+            probe = LogisticProbe(random_state=seed)
+            if tuned is not None:  # the probing protocol: C chosen once, the basis shared
+                probe.set_params(C=tuned.C_).share_basis(tuned)
+            probe.fit(x[train], y[train])
+            tuned = tuned or probe
             fitted_classes, proba = probe.classes_, probe.predict_proba(x[test])
         null, probe_bits = usable_bits_rows(y[train], y[test], proba, fitted_classes, classes)
         out[test] = null - probe_bits

@@ -28,7 +28,7 @@ def _plain_bits(x, y, seed=0):
 
 def test_a_view_given_itself_or_a_superset_adds_about_nothing(data):
     b, other, y = data
-    assert _plain_bits(b, y) > 0.2  # b carries the label
+    assert _plain_bits(b, y) > 0.15  # b carries the label (about 0.2 bits; noise gives 0)
     value, low, high, n = conditional_bits(b, b, y)
     assert abs(value) < 0.02 and n == len(y) and low <= value <= high
     superset = np.concatenate([b, other], axis=1)
