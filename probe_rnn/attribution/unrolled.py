@@ -60,6 +60,14 @@ class TwinStates:
     cell: Tensor | None
 
 
+def processed_steps(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Steps each row of a run on ``x`` (batch, time, .) processes: its length when
+    ``lengths`` is given (packed), else the width."""
+    if lengths is not None:
+        return lengths.to(x.device)
+    return torch.full((x.shape[0],), x.shape[1], device=x.device)
+
+
 def _time_gather(x: Tensor, index: Tensor) -> Tensor:
     """x (batch, time, feat) reordered along time by index (batch, time)."""
     return torch.gather(x, 1, index[:, :, None].expand(-1, -1, x.shape[2]))
@@ -149,13 +157,12 @@ class UnrolledRNN(nn.Module):
             backward direction starts at length-1); None = every step processed (padded batch).
         hx : initial state as the module takes it ((h0, c0) for LSTM), batch in x's order.
         """
-        batch, time = x.shape[:2]
+        time = x.shape[1]
         steps = torch.arange(time, device=x.device)
-        eff = (lengths.to(x.device) if lengths is not None
-               else torch.full((batch,), time, device=x.device))
+        eff = processed_steps(x, lengths)
         mask = steps[None, :] < eff[:, None]
         rev = torch.where(mask, eff[:, None] - 1 - steps[None, :], steps[None, :])
-        h0, c0 = (hx if isinstance(hx, tuple) else (hx, None)) if hx is not None else (None, None)
+        h0, c0 = self.initial_states(x, hx)
         L, D = self.num_layers, self.num_directions
         hidden, cells, h_n, c_n = [], [], [], []
         layer_in = x
@@ -163,9 +170,7 @@ class UnrolledRNN(nn.Module):
             outs, layer_cells = [], []
             for d in range(D):
                 k = layer * D + d
-                hi = h0[k] if h0 is not None else x.new_zeros(batch, self.out_size)
-                ci = (c0[k] if c0 is not None else x.new_zeros(batch, self.hidden_size)
-                      ) if self.mode == "LSTM" else None
+                hi, ci = h0[k], c0[k] if c0 is not None else None
                 inp = layer_in if d == 0 else _time_gather(layer_in, rev)
                 out, h_last, c_last, cs = self._direction(inp, mask, layer, d, hi, ci)
                 if d == 1:
@@ -186,6 +191,17 @@ class UnrolledRNN(nn.Module):
             cell=(torch.stack(cells, 2) if self.mode == "LSTM"
                   and all(c is not None for c in cells) else None),
         )
+
+    def initial_states(self, x: Tensor, hx) -> tuple[Tensor, Tensor | None]:
+        """``(h0, c0)`` (layers * directions, batch, size) of a run on ``x``: ``hx`` as the
+        module takes it, zeros where not given (``c0`` None unless an LSTM)."""
+        h0, c0 = (hx if isinstance(hx, tuple) else (hx, None)) if hx is not None else (None, None)
+        n = self.num_layers * self.num_directions
+        if h0 is None:
+            h0 = x.new_zeros(n, x.shape[0], self.out_size)
+        if self.mode == "LSTM" and c0 is None:
+            c0 = x.new_zeros(n, x.shape[0], self.hidden_size)
+        return h0, c0 if self.mode == "LSTM" else None
 
     def module_call(self, args: tuple, kwargs: dict):
         """Compute what the fused module returns for the same call (args, kwargs)."""

@@ -7,8 +7,8 @@ on each fold the project's logistic probe (``C`` tuned once, on the first fold's
 as a probing cell tunes it) is fitted on [A, B] and one on A, and every held-out row gets
 both code lengths. The null model's H(Y) is the same for both, so the difference per row is
 ``CE_A - CE_[A,B]``; the value is its mean over rows and the interval a paired bootstrap over
-rows. A view given itself or given a superset
-adds about 0 bits; given noise, about its own bits.
+rows. A view given itself or given a superset adds about 0 bits; given noise, about its own
+bits.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def cross_fitted_bits(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray
             if tuned is not None:  # the probing protocol: C chosen once, the basis shared
                 probe.set_params(C=tuned.C_).share_basis(tuned)
             probe.fit(x[train], y[train])
-            tuned = tuned or probe
+            if tuned is None:
+                tuned = probe
             fitted_classes, proba = probe.classes_, probe.predict_proba(x[test])
         null, probe_bits = usable_bits_rows(y[train], y[test], proba, fitted_classes, classes)
         out[test] = null - probe_bits

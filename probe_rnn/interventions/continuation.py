@@ -127,18 +127,12 @@ class CleanStates:
         parts concatenated, as the twin's read gives them: zeros where a row did not process
         the step), or None when a part's layer or state is not kept. ``lengths``: the rows'
         lengths (a ``last`` place's step)."""
-        out = []
+        out, lengths = [], lengths.to(self.eff.device)
         for place in places:
             kept = (self.hidden if place.state == 0 else self.cell).get(place.layer)
             if kept is None:
                 return None
-            lengths = lengths.to(self.eff.device)
-            if place.at == "t":
-                t = torch.full_like(self.eff, int(place.t))
-            elif place.at == "last":
-                t = lengths - 1
-            else:
-                t = self.eff - 1 if place.direction == 0 else torch.zeros_like(self.eff)
+            t = place.times_in(lengths, self.eff)
             inside = (t >= 0) & (t < self.eff)
             value = kept[self.offsets + torch.where(inside, t, 0), place.direction]
             out.append(value * inside[:, None])

@@ -40,7 +40,10 @@ class Place:
 
     def times(self, lengths: Tensor, width: int, packed: bool) -> Tensor:
         """Absolute time index per row (into the twin's ``hidden``/``cell``)."""
-        eff = lengths if packed else torch.full_like(lengths, width)
+        return self.times_in(lengths, lengths if packed else torch.full_like(lengths, width))
+
+    def times_in(self, lengths: Tensor, eff: Tensor) -> Tensor:
+        """Absolute time index per row, given each row's processed steps ``eff``."""
         if self.at == "t":
             return torch.full_like(lengths, int(self.t))
         if self.at == "last":

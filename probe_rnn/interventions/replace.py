@@ -20,7 +20,13 @@ import torch
 from torch import Tensor
 
 from probe_rnn.attribution.parts import ModelParts, attribution_mode, chunks, find_parts
-from probe_rnn.attribution.unrolled import TwinStates, UnrolledRNN, twin_in_place, verify_twin
+from probe_rnn.attribution.unrolled import (
+    TwinStates,
+    UnrolledRNN,
+    processed_steps,
+    twin_in_place,
+    verify_twin,
+)
 from probe_rnn.errors import DataError
 from probe_rnn.interventions.continuation import (
     CleanChunk,
@@ -86,24 +92,14 @@ class ReplacingTwin(UnrolledRNN):
         are then None: only the output and the final states are computed)."""
         for rep in self.replacements:
             rep.step = rep.place.steps(rep.lengths.to(x.device), x.shape[1], lengths is not None)
-        eff = (lengths.to(x.device) if lengths is not None
-               else torch.full((x.shape[0],), x.shape[1], device=x.device))
+        eff = processed_steps(x, lengths)
         self.last_eff = eff
         restarts = self._plan(eff)
         if restarts is None:
             return super().run(x, lengths, hx)
         output, h_n, c_n = continued_run(self.module, self.clean, x, eff, restarts,
-                                         self._initial(x, hx))
+                                         self.initial_states(x, hx))
         return TwinStates(output=output, h_n=h_n, c_n=c_n, hidden=None, cell=None)
-
-    def _initial(self, x: Tensor, hx) -> tuple[Tensor, Tensor | None]:
-        """``(h0, c0)`` (layers * directions, batch, size) of the run: given, or zeros."""
-        h0, c0 = (hx if isinstance(hx, tuple) else (hx, None)) if hx is not None else (None, None)
-        n = self.num_layers * self.num_directions
-        h0 = h0 if h0 is not None else x.new_zeros(n, x.shape[0], self.out_size)
-        if self.mode == "LSTM" and c0 is None:
-            c0 = x.new_zeros(n, x.shape[0], self.hidden_size)
-        return h0, c0
 
     def _plan(self, eff: Tensor) -> dict[tuple[int, int], Restart] | None:
         """Each replaced (layer, direction)'s :class:`Restart`, when the run can continue
