@@ -18,7 +18,7 @@ import pandas as pd
 
 from probe_rnn.catalogue import OUTPUT_LAST, directions, final_view, state_view
 from probe_rnn.errors import DataError, Mention, PluginError
-from probe_rnn.interventions.conditional import conditional_row
+from probe_rnn.interventions.conditional import conditional_row, same_values_row
 from probe_rnn.interventions.setup import InterventionSetup, new_setup
 from probe_rnn.interventions.table import as_table
 from probe_rnn.models.recurrent import first_recurrent
@@ -154,6 +154,9 @@ def conditional_rows(setup: InterventionSetup, layers: int) -> list[dict[str, An
     y = setup.test.concept
     if len(np.unique(y)) < 2:
         return []
+    if a.shape == b.shape and np.array_equal(a, b):
+        return [same_values_row(b_view, a_view, len(y), setup.task),
+                same_values_row(a_view, b_view, len(y), setup.task)]
     return [conditional_row(b_view, a_view, a, b, y, setup.task, setup.seed),
             conditional_row(a_view, b_view, b, a, y, setup.task, setup.seed)]
 

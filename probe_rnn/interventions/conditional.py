@@ -8,7 +8,10 @@ as a probing cell tunes it) is fitted on [A, B] and one on A, and every held-out
 both code lengths. The null model's H(Y) is the same for both, so the difference per row is
 ``CE_A - CE_[A,B]``; the value is its mean over rows and the interval a paired bootstrap over
 rows. A view given itself or given a superset adds about 0 bits; given noise, about its own
-bits.
+bits. Where the two views hold the very same values on every row (a one-direction model's
+last output is its final hidden state), B adds nothing by definition: the row says so, with
+0 bits and no probe fitted (two probes on duplicated columns would only measure their own
+fitting noise: -0.110 bits on such a model before).
 """
 
 from __future__ import annotations
@@ -71,6 +74,16 @@ def conditional_bits(a: np.ndarray, b: np.ndarray, y: np.ndarray, seed: int = 0,
     alone = cross_fitted_bits(a, y, split, seed)
     value, low, high = bootstrap_mean(joint - alone, seed)
     return value, low, high, len(y)
+
+
+def same_values_row(b_view: str, a_view: str, n: int, task: str) -> dict[str, Any]:
+    """The ``conditional`` row of a view B whose values equal A's on every row: 0 bits by
+    definition, no probe fitted."""
+    return row("conditional", b_view, "bits", 0.0, (0.0, 0.0), n, given=a_view, task=task,
+               sanity_ok=True,
+               sanity=(f"{b_view} and {a_view} hold the same values on every held-out row (on "
+                       f"this model one is the other), so {b_view} adds nothing beyond "
+                       f"{a_view} by definition: no probe fitted"))
 
 
 def conditional_row(b_view: str, a_view: str, a: np.ndarray, b: np.ndarray, y: np.ndarray,

@@ -43,3 +43,27 @@ def test_a_table_without_splits_needs_the_rows(tiny_bundle):
         intervene(bundle, df.drop(columns="split"))
     with pytest.raises(DataError, match="at least 4"):
         intervene(bundle, df, rows=[0, 1], train_rows=range(10, 20))
+
+
+def test_a_one_direction_model_s_final_state_adds_nothing_by_definition(last_rule,
+                                                                         monkeypatch):
+    """On a unidirectional model h_n/L0 is output@last: the conditional rows say 0 bits by
+    definition and fit no probe (two probes on duplicated columns read -0.110 bits here)."""
+    from probe_rnn.interventions import api
+
+    bundle, df = last_rule
+    found = intervene(bundle, df, seed=0, interventions=[])
+    a = found.setup.values("test", "output@last")
+    b = found.setup.values("test", "h_n/L0")
+    assert a.shape == b.shape and bool((a == b).all())  # the premise, read from the model
+    given = found.table[found.table["intervention"] == "conditional"]
+    assert len(given) == 2
+    assert (given["value"] == 0.0).all() and (given["ci_low"] == 0.0).all()
+    assert (given["ci_high"] == 0.0).all() and given["sanity_ok"].all()
+    assert all("by definition" in s for s in given["sanity"])
+    fitted = []
+    original = api.conditional_row
+    monkeypatch.setattr(api, "conditional_row",
+                        lambda *args, **kw: fitted.append(args) or original(*args, **kw))
+    api.conditional_rows(found.setup, 1)
+    assert fitted == []
