@@ -12,7 +12,8 @@ the training rows only) and pass :func:`sklearn.utils.estimator_checks.check_est
   rows the search runs on a seeded sample of whole groups of that size (the grid's log-loss
   ranking is stable there and the search stops growing with the data); the final fit starts
   from the search's solution at the chosen ``C``. ``warm_start=True`` starts each refit from
-  the previous fit's weights (same classes), which the probing cells use across folds.
+  the previous fit's weights (same classes), which MDL's blocks use (a block trains on the
+  last block's rows and more; folds never do, :mod:`.jobs`).
   Three or more classes (and two past 1,000 features) are solved by :mod:`.solver`
   (scikit-learn's lbfgs problem and stopping rule, preconditioned; the model is
   scikit-learn's ``LogisticRegression``), two by scikit-learn's Newton–Cholesky.

@@ -55,7 +55,9 @@ from probe_rnn.validation import shown
 #: variance, C from inner group folds, MDL against the label prior, control key decodability.
 #: 5: multi-class logistic probes solved by preconditioned L-BFGS (scikit-learn's problem and
 #: stopping rule; where within ``tol`` the fit stops moves, so cells recompute).
-PROTOCOL_VERSION = 5
+#: 6: every fold's probes fitted fresh, never started from the last fold's weights (which were
+#: trained on this fold's held-out sentences; :mod:`probe_rnn.probing.jobs`).
+PROTOCOL_VERSION = 6
 BOOTSTRAP = 1000
 DEFAULT_PRECISION = 0.01
 #: Fewest seeds a held-out cell runs (each its own split), to measure the fit's variance.

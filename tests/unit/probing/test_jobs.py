@@ -148,10 +148,10 @@ def test_a_fitter_tunes_once_and_reuses_the_choice() -> None:
     assert isinstance(first, LogisticProbe) and fitter.tuned is first
     chosen = dict(first.tuned_params_)
     again = fitter.fit("task", Xr[:80], y[:80], groups[:80])
-    assert again is first and again.warm_start is True  # refitted in place
+    assert again is not first and again.warm_start is False  # a fresh probe, same C
     assert again.tuned_params_ == chosen and fitter.tuned is first
     control = fitter.fit("control", Xr, rng.permutation(y), groups)
-    assert control is not first and control.get_params()["C"] == first.get_params()["C"]
+    assert control is not first and control.get_params()["C"] == chosen["C"]
     assert fitter.fits == 3 and fitter.not_converged == 0
 
 
@@ -164,3 +164,21 @@ def test_a_fitter_counts_fits_that_did_not_converge() -> None:
         fitter.fit("task", Xr, y, np.arange(30))
         fitter.fit("control", Xr, 1 - y, np.arange(30))
     assert fitter.fits == 2 and fitter.not_converged == 2
+
+
+def test_a_later_fold_s_probe_does_not_depend_on_the_last_fold_s_weights() -> None:
+    """Fold 2's probe is the same whichever probe fold 1 fitted: it starts fresh (with the
+    cell's C and basis), not from weights trained on fold 2's held-out rows."""
+    rng = np.random.default_rng(5)
+    Xr = rng.normal(size=(600, 40)) @ rng.normal(size=(40, 40))  # correlated columns
+    y = np.asarray(["a", "b", "c"])[(Xr[:, 0] > 0).astype(int) + (Xr[:, 1] > 1).astype(int)]
+    groups = np.arange(600)
+    fold1, fold2 = np.arange(0, 480), np.arange(120, 600)
+    probes = []
+    for labels in (y, rng.permutation(y)):
+        fitter = Fitter(LogisticProbe(C=10.0), seed=0)
+        fitter.fit("task", Xr[fold1], labels[fold1], groups[fold1])
+        fitter.fit("control", Xr[fold1], rng.permutation(y)[fold1], groups[fold1])
+        probes.append(fitter.fit("task", Xr[fold2], y[fold2], groups[fold2]))
+    np.testing.assert_array_equal(probes[0].coef_, probes[1].coef_)
+    assert probes[0].model_.n_iter_[0] > 0
