@@ -31,6 +31,7 @@ from probe_rnn.errors import DataError
 from probe_rnn.interventions.continuation import (
     CleanChunk,
     CleanStates,
+    CleanStatesBuilder,
     Restart,
     continued_run,
     fused_direction,
@@ -216,7 +217,8 @@ class StateReplacer:
                  keep: Sequence[int] | None = None):
         pairs = [] if replace is None else [replace] if isinstance(replace, tuple) else \
             list(replace)
-        logits, seen, kept = [], {name: [] for name in read}, []
+        logits, seen = [], {name: [] for name in read}
+        kept = None if keep is None else CleanStatesBuilder(keep, len(ids) * ids.shape[1])
         with attribution_mode(self.parts.model), torch.no_grad():
             if self.twin_error is None:
                 head = slice(0, min(len(ids), self.batch_size))
@@ -231,11 +233,11 @@ class StateReplacer:
                 logits.append(out)
                 for name in read:
                     seen[name].append(self.read(name, states, lengths[part]))
-                if keep is not None:
-                    kept.append(CleanStates.part(self.twin.last_eff, states, keep))
+                if kept is not None:
+                    kept.add(self.twin.last_eff, states)
         self.twin.clean = None
         return (torch.cat(logits), {k: torch.cat(v) for k, v in seen.items()},
-                CleanStates.join(kept) if kept else None)
+                None if kept is None else kept.build())
 
     def read(self, view: str, states: TwinStates, lengths: Tensor) -> Tensor:
         """The value of ``view`` per row from a twin run's states, parts concatenated."""

@@ -111,3 +111,28 @@ def test_a_layer_whose_states_were_not_kept_steps_through_instead():
     assert fast.twin.last.hidden is not None
     want, _ = StateReplacer(parts, fused_elsewhere=False).forward(ids, lengths, replace=pair)
     assert (got - want).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_kept_states_are_the_same_read_whole_in_chunks_or_grown(packed, monkeypatch):
+    """The kept states written chunk by chunk into one buffer equal those of one run over
+    every row (to float rounding: the batch differs), and, to the bit, those written into a
+    buffer too short for them, grown as it fills."""
+    from probe_rnn.interventions import replace
+
+    parts = tiny_parts(rnn="lstm", layers=2, bidirectional=True, packed=packed)
+    ids, lengths = tiny_batch()
+    whole = StateReplacer(parts, batch_size=len(ids)).read_clean(ids, lengths, [], [1])[2]
+    chunked = StateReplacer(parts, batch_size=2).read_clean(ids, lengths, [], [1])[2]
+    builder = replace.CleanStatesBuilder
+    monkeypatch.setattr(replace, "CleanStatesBuilder", lambda keep, _: builder(keep, 1))
+    grown = StateReplacer(parts, batch_size=2).read_clean(ids, lengths, [], [1])[2]
+    assert sorted(whole.hidden) == [0, 1] and sorted(whole.cell) == [1]
+    assert len(whole.hidden[1]) == int(whole.eff.sum()) == len(grown.hidden[1])
+    for other, same in ((chunked, torch.allclose), (grown, torch.equal)):
+        assert torch.equal(other.eff, whole.eff) and torch.equal(other.offsets, whole.offsets)
+        base = whole if other is chunked else chunked
+        for k in (0, 1):
+            assert same(other.hidden[k], base.hidden[k])
+        assert same(other.cell[1], base.cell[1])
+        assert same(other.h_n, base.h_n) and same(other.c_n, base.c_n)
