@@ -117,8 +117,9 @@ class CleanStatesBuilder:
     Each kept tensor is one buffer of ``capacity`` tokens (an upper bound: rows x the input's
     width), allocated once and written in place: its pages count in memory only once written,
     so the kept states are never held twice (joining per-chunk parts at the end held every
-    part and the joined layer together: 2.0 GiB peak at 4,000 rows of hidden 256, 1.8 GiB
-    after). A run of more steps than the bound grows the buffer (a copy)."""
+    part and the joined layer together: the process peaked at 2,016 MiB there, 4,000 rows of
+    hidden 256; 1,716 MiB now). A run of more steps than the bound grows the buffer (a
+    copy)."""
 
     def __init__(self, layers: Sequence[int], capacity: int) -> None:
         self.layers = sorted(set(layers))
