@@ -34,23 +34,19 @@ def cross_fitted_bits(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray
     scored by the probe of the fold that held it out: the project's logistic probe
     (:class:`~probe_rnn.probing.probes.LogisticProbe`, ``C`` tuned on the first fold's inner
     folds, so a wider input is not simply less regularised, and reused on the other folds
-    with its preconditioner basis, as a probing cell does)."""
+    with its preconditioner basis: a probing cell's :class:`~probe_rnn.probing.jobs.Fitter`)."""
+    from probe_rnn.probing.jobs import Fitter
     from probe_rnn.probing.probes import LogisticProbe
 
     y = np.asarray(y).astype(str)
     out = np.full(len(y), np.nan)
     classes = np.unique(y)
-    tuned = None
+    fitter = Fitter(LogisticProbe, seed)
     for train, test in folds:
         if len(np.unique(y[train])) < 2:
             fitted_classes, proba = np.unique(y[train]), np.ones((len(test), 1))
-        else:
-            probe = LogisticProbe(random_state=seed)
-            if tuned is not None:  # the probing protocol: C chosen once, the basis shared
-                probe.set_params(C=tuned.C_).share_basis(tuned)
-            probe.fit(x[train], y[train])
-            if tuned is None:
-                tuned = probe
+        else:  # rows are their own groups inside, as before
+            probe = fitter.fit("task", x[train], y[train], np.arange(len(train)))
             fitted_classes, proba = probe.classes_, probe.predict_proba(x[test])
         null, probe_bits = usable_bits_rows(y[train], y[test], proba, fitted_classes, classes)
         out[test] = null - probe_bits
