@@ -5,13 +5,13 @@ the points the report shows (a seeded subsample of at most ``max_points`` rows) 
 coordinates are kept in ``DIR/projections/<safe-view>.<method>.parquet``. The file carries a
 hash of everything that determines the result (method, parameters, seed, view, row ids and the
 state values themselves); a later report whose inputs hash the same reads the coordinates
-instead of refitting. umap-learn is imported lazily: its first call JIT-compiles for 15-60 s.
+instead of refitting. umap-learn is imported lazily, its numba code compiled once per machine
+(:mod:`probe_rnn.report.compiled_umap`): the first fit on a machine compiles for 15-60 s.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 from probe_rnn.atomic import replacing
 from probe_rnn.errors import ConfigError
 from probe_rnn.hashing import sha256
+from probe_rnn.report.compiled_umap import UMAP_PARAMS, fit_umap
 
 METHODS = ("umap", "pca")
 _KEY = b"probe_rnn.key"
 _CACHE_VERSION = "1"
-_UMAP_PARAMS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "euclidean"}
 
 
 def subsample(n_rows: int, max_points: int, seed: int) -> np.ndarray:
@@ -45,18 +45,6 @@ def _fit_pca(x: np.ndarray, seed: int) -> np.ndarray:
     if n_comp < 2:
         coords = np.column_stack([coords, np.zeros((len(coords), 2 - n_comp))])
     return coords
-
-
-def _fit_umap(x: np.ndarray, seed: int) -> np.ndarray:
-    import umap
-
-    n = x.shape[0]
-    params = dict(_UMAP_PARAMS, n_neighbors=max(2, min(_UMAP_PARAMS["n_neighbors"], n - 1)))
-    reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1,
-                        init="spectral" if n >= 50 else "random", **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return reducer.fit_transform(x)
 
 
 def fit_projection(x: np.ndarray, method: str, seed: int) -> np.ndarray:
@@ -79,7 +67,7 @@ def fit_projection(x: np.ndarray, method: str, seed: int) -> np.ndarray:
         raise ConfigError(f"projection method must be one of {list(METHODS)}, got {method!r}")
     if x.shape[0] < 3:
         raise ConfigError(f"a projection needs at least 3 rows, got {x.shape[0]}")
-    fitter = _fit_umap if method == "umap" else _fit_pca
+    fitter = fit_umap if method == "umap" else _fit_pca
     return np.asarray(fitter(np.asarray(x, dtype=np.float32), seed), dtype=np.float64)
 
 
@@ -96,7 +84,7 @@ def cache_file(run_dir: str | Path, view: str, method: str) -> Path:
 def input_key(view: str, rows: np.ndarray, x: np.ndarray, method: str, seed: int) -> str:
     """sha256 of everything that determines a projection's coordinates."""
     digest = sha256()
-    params = _UMAP_PARAMS if method == "umap" else {"svd_solver": "full"}
+    params = UMAP_PARAMS if method == "umap" else {"svd_solver": "full"}
     header = f"{_CACHE_VERSION}|{method}|{sorted(params.items())}|{seed}|{view}|{x.shape}"
     digest.update(header.encode())
     digest.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from probe_rnn.catalogue import final_view, state_views
 from probe_rnn.errors import CheckpointError
+from probe_rnn.report.compiled_umap import warm_in_background
 from probe_rnn.run.pipeline import RunResult, Say, probe
 from probe_rnn.run.settings import RunSettings
 
@@ -132,6 +133,8 @@ def run_demo(
     from probe_rnn.run.out_folder import claim_folder
 
     out = claim_folder(out)  # a folder probe-rnn did not write is refused before any work
+    if umap:
+        warm_in_background()  # umap-learn's compile, beside the one-thread training
     df = load_dataset("names", seed=seed)
     bundle = _demo_model(df, out / "model.pt", seed=seed, retrain=retrain, say=say)
     study = None

@@ -33,6 +33,7 @@ from probe_rnn.models.batch_dependence import check_batch_dependence
 from probe_rnn.probing.code import run_code
 from probe_rnn.probing.timelimit import checked_timeout
 from probe_rnn.progress import Progress
+from probe_rnn.report.compiled_umap import warm_in_background
 from probe_rnn.report.opening import Answer
 from probe_rnn.run import stages
 from probe_rnn.run.bookkeeping import RunContext, clear_stale, reusable_stages
@@ -211,6 +212,8 @@ def _start_run(bundle: ModelBundle, df: pd.DataFrame, out: Path, settings: RunSe
 def _run_stages(ctx: RunContext) -> RunResult:
     """The stages in order (:mod:`probe_rnn.run.stages`), each reading the run's settings from
     ``ctx`` and writing its output into the run folder before the next starts."""
+    if ctx.settings.report and ctx.settings.umap:
+        warm_in_background()  # umap-learn's compile, on a spare core, before the report
     stores = stages.capture(ctx)
     diagnosis = stages.diagnosis(ctx, stores["trained"])
     results = stages.probing(ctx, stores)
