@@ -57,19 +57,28 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from probe_rnn.errors import ConfigError
 
 #: The standard normal 97.5 % quantile (1.959963984540054): a 95 % interval is ±Z95 standard
 #: errors, so a standard error read off one is its width / (2 · Z95).
-Z95 = float(stats.norm.ppf(0.975))
+Z95 = float(special.ndtri(0.975))
 #: Fewest finite values :func:`ci95` gives an interval for.
 MIN_CI_VALUES = 3
 CI_METHOD = (
     "95% t-interval over folds x seeds, Nadeau-Bengio corrected variance; "
     f"NaN with fewer than {MIN_CI_VALUES} values; clipped to the metric's valid range"
 )
+
+
+def t_interval95(df: int, loc: float, scale: float) -> tuple[float, float]:
+    """``scipy.stats.t.interval(0.95, df, loc, scale)`` to the bit, from ``scipy.special``
+    (whose import costs a tenth of ``scipy.stats``'s 1.2 s, paid by every report): scipy
+    computes each end as ``stdtrit(df, q) * scale + loc`` with ``q = (1 ∓ 0.95) / 2``."""
+    q = np.asarray([(1.0 - 0.95) / 2, (1.0 + 0.95) / 2])
+    low, high = special.stdtrit(df, q) * scale + loc
+    return float(low), float(high)
 
 
 def ci95(
@@ -101,10 +110,9 @@ def ci95(
     if len(v) < max(2, min_values):
         return mean, float("nan"), float("nan")
     var = float(v.var(ddof=1)) * (1.0 / len(v) + test_train_ratio)
-    low, high = mean, mean  # zero spread: the point (stats.t.interval gives NaN at scale 0)
+    low, high = mean, mean  # zero spread: the point (t.interval gives NaN at scale 0)
     if var != 0:
-        low, high = (float(x) for x in stats.t.interval(0.95, len(v) - 1, loc=mean,
-                                                          scale=np.sqrt(var)))
+        low, high = t_interval95(len(v) - 1, mean, float(np.sqrt(var)))
     if bounds is not None:
         low, high = float(np.clip(low, *bounds)), float(np.clip(high, *bounds))
     return mean, low, high
@@ -113,7 +121,7 @@ def ci95(
 def _half_width(x: np.ndarray, confidence: float, ratio: float, floor_n: int | None) -> float:
     """Half-width of the t-interval of the mean of ``x`` (Nadeau–Bengio ``ratio``; binomial
     floor of a share of ``floor_n`` rows)."""
-    q = float(stats.t.ppf(0.5 + confidence / 2, df=x.size - 1))
+    q = float(special.stdtrit(x.size - 1, 0.5 + confidence / 2))  # scipy.stats.t.ppf's
     if ratio == 0.0 and floor_n is None:
         # not stats.t.interval(scale=std/sqrt(n)): it rounds in another order and differs in
         # the last bit in 646 of 2,000 random samples (3 to 25 values), moving published CIs.
@@ -224,7 +232,7 @@ def unpaired(a: tuple[float, float, float], b: tuple[float, float, float],
 def normal_p(value: float, se: float) -> float:
     """Two-sided p-value of "the statistic is 0" for ``value`` with standard error ``se``
     (normal; NaN unless ``se > 0``)."""
-    return float(2 * stats.norm.sf(abs(value) / se)) if se > 0 else math.nan
+    return float(2 * special.ndtr(-(abs(value) / se))) if se > 0 else math.nan  # norm.sf
 
 
 def paired_over_splits(d: np.ndarray, ratio: float) -> Difference:
@@ -265,7 +273,7 @@ def t_p(values: np.ndarray, test_train_ratio: float = 0.0) -> float:
     se = math.sqrt(float(v.var(ddof=1)) * (1.0 / len(v) + test_train_ratio))
     if se == 0:
         return 1.0 if float(v.mean()) == 0 else 0.0
-    return float(2 * stats.t.sf(abs(float(v.mean())) / se, len(v) - 1))
+    return float(2 * special.stdtr(len(v) - 1, -(abs(float(v.mean())) / se)))  # t.sf
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -311,32 +319,65 @@ def difference(results: pd.DataFrame, values: pd.DataFrame | None, a: Mapping[st
     other = (float(rb["value"]), float(rb["ci_low"]), float(rb["ci_high"]))
     if values is None or values.empty:
         return unpaired(point, other, "no per-split values recorded")
-    va, vb = _select(values, a, metric), _select(values, b, metric)
-    pa, pb = set(va["pairing"].dropna()), set(vb["pairing"].dropna())
+    wanted = ("pairing", "draw", "value", "seed", "split")
+    va, vb = _select(values, a, metric, wanted), _select(values, b, metric, wanted)
+    pa, pb = set(pd.Series(va["pairing"]).dropna()), set(pd.Series(vb["pairing"]).dropna())
     if len(pa) != 1 or pa != pb:
         return unpaired(point, other)
-    da, db = va[va["draw"] >= 0], vb[vb["draw"] >= 0]
-    if len(da) and len(da) == len(db):
-        d = da.sort_values("draw")["value"].to_numpy() - db.sort_values("draw")["value"].to_numpy()
-        return paired_over_draws(point[0] - other[0], d)
-    sa = va[(va["draw"] < 0) & (va["split"] >= 0)]
-    sb = vb[(vb["draw"] < 0) & (vb["split"] >= 0)]
-    both = sa.merge(sb, on=["seed", "split"], suffixes=("_a", "_b"))
-    if len(both) < 2:
+    draw_a, draw_b, value_a, value_b = va["draw"], vb["draw"], va["value"], vb["value"]
+    da, db = draw_a >= 0, draw_b >= 0
+    if da.any() and da.sum() == db.sum():
+        order_a = np.argsort(draw_a[da], kind="stable")  # both sides sorted by draw
+        order_b = np.argsort(draw_b[db], kind="stable")
+        return paired_over_draws(point[0] - other[0],
+                                 value_a[da][order_a] - value_b[db][order_b])
+    d = _paired_split_differences(va, vb)
+    if len(d) < 2:
         return unpaired(point, other, "too few paired splits")
-    d = (both["value_a"] - both["value_b"]).to_numpy()
-    ratio = float(ra["n_test"]) / float(ra["n_train"]) if float(ra["n_train"]) else 0.0
+    ratio = ra["n_test"] / ra["n_train"] if ra["n_train"] else 0.0
     return paired_over_splits(d, ratio)
 
 
-def _select(df: pd.DataFrame, cell: Mapping[str, str], metric: str) -> pd.DataFrame:
-    sel = (df["metric"] == metric) & df["t"].isna()
-    for key in ("model", "view", "task", "probe"):
-        sel &= df[key] == cell[key]
-    return df[sel]
+def _paired_split_differences(va: dict[str, np.ndarray], vb: dict[str, np.ndarray]
+                              ) -> np.ndarray:
+    """``a − b`` per split both cells hold (rows with ``draw < 0`` and ``split >= 0``), in
+    the order of ``a``'s rows: what an inner merge on (seed, split) pairs."""
+    def splits(v: dict[str, np.ndarray]) -> tuple[list[tuple[int, int]], np.ndarray]:
+        keep = (v["draw"] < 0) & (v["split"] >= 0)
+        return list(zip(v["seed"][keep].tolist(), v["split"][keep].tolist(), strict=True)), \
+            v["value"][keep]
+
+    keys_a, values_a = splits(va)
+    keys_b, values_b = splits(vb)
+    at_b: dict[tuple[int, int], list[float]] = {}
+    for key, value in zip(keys_b, values_b.tolist(), strict=True):
+        at_b.setdefault(key, []).append(value)
+    return np.asarray([x - y for key, x in zip(keys_a, values_a.tolist(), strict=True)
+                       for y in at_b.get(key, ())], dtype=np.float64)
 
 
-def _row(results: pd.DataFrame, cell: Mapping[str, str], metric: str) -> pd.Series | None:
-    rows = _select(results, cell, metric)
-    rows = rows[np.isfinite(rows["value"].astype(float))]
-    return None if rows.empty else rows.iloc[0]
+def _positions(df: pd.DataFrame, cell: Mapping[str, str], metric: str) -> np.ndarray:
+    """Positions of the sentence-level (``t`` missing) rows of ``metric`` of one cell: the
+    view's rows first (the most selective key), the other keys compared on those only
+    (taking whole rows of a table with Arrow string columns costs milliseconds a call)."""
+    at = np.flatnonzero((df["view"] == cell["view"]).to_numpy())
+    keep = df["t"].iloc[at].isna().to_numpy() & (df["metric"].iloc[at] == metric).to_numpy()
+    for key in ("model", "task", "probe"):
+        keep &= (df[key].iloc[at] == cell[key]).to_numpy()
+    return at[keep]
+
+
+def _select(df: pd.DataFrame, cell: Mapping[str, str], metric: str,
+            columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """``columns`` of :func:`_positions`'s rows, as arrays."""
+    at = _positions(df, cell, metric)
+    return {c: df[c].iloc[at].to_numpy() for c in columns}
+
+
+def _row(results: pd.DataFrame, cell: Mapping[str, str], metric: str
+         ) -> dict[str, float] | None:
+    """The first result row of the cell's ``metric`` with a finite value, or None."""
+    rows = _select(results, cell, metric, ("value", "ci_low", "ci_high", "n_test", "n_train"))
+    finite = np.flatnonzero(np.isfinite(rows["value"].astype(float)))
+    return None if not len(finite) else {c: float(v[finite[0]]) for c, v in rows.items()}
+

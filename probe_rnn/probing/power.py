@@ -18,8 +18,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy import optimize as _opt
-from scipy import stats as _st
+from scipy import special
 
 from probe_rnn.probing.intervals import Z95, Difference
 from probe_rnn.probing.verdict_wording import ALPHA, POWER
@@ -43,7 +42,11 @@ def min_detectable(sd: float, n: int, ratio: float = 0.0, alpha: float = ALPHA,
 @lru_cache(maxsize=256)
 def _noncentrality(df: int, alpha: float, power: float) -> float:
     """Noncentrality at which the two-sided t-test with ``df`` degrees of freedom at level
-    ``alpha`` rejects with probability ``power`` (noncentral t, scipy)."""
+    ``alpha`` rejects with probability ``power`` (noncentral t, scipy; ``scipy.stats`` is
+    imported here, only for a readout study: a probing report does not pay its 1.2 s)."""
+    from scipy import optimize as _opt
+    from scipy import stats as _st
+
     crit = float(_st.t.ppf(1.0 - alpha / 2, df))
 
     def shortfall(nc: float) -> float:
@@ -64,5 +67,5 @@ def detectable(d: Difference, family: int = 1, power: float = POWER) -> float:
     if not d.has_ci:
         return math.nan
     se = (d.high - d.low) / (2 * Z95)
-    z = _st.norm.ppf(1 - ALPHA / (2 * max(family, 1))) + _st.norm.ppf(power)
+    z = special.ndtri(1 - ALPHA / (2 * max(family, 1))) + special.ndtri(power)  # norm.ppf
     return float(z * se)

@@ -28,6 +28,7 @@ from probe_rnn.probing.intervals import (
     paired_over_splits,
     percentile_interval,
     t_interval,
+    t_interval95,
     t_p,
     unpaired,
 )
@@ -225,6 +226,27 @@ def test_ci95_is_scipys_t_interval_with_the_nadeau_bengio_scale() -> None:
         assert mean == pytest.approx(np.mean(x)) and (lo, hi) == pytest.approx(want)
     assert math.isnan(ci95(x[:MIN_CI_VALUES - 1])[1])
     assert not math.isnan(ci95(x[:2], min_values=2)[1])
+
+
+def test_the_scipy_special_forms_are_scipy_stats_to_the_bit() -> None:
+    """intervals.py computes from ``scipy.special`` (a report then never imports
+    ``scipy.stats``); every published number must stay what ``scipy.stats`` gave, so each
+    form is compared for exact equality with the distribution it replaces."""
+    rng = np.random.default_rng(11)
+    for _ in range(3000):
+        df = int(rng.integers(1, 80))
+        loc = float(rng.normal() * rng.choice([1e-3, 1.0, 50.0]))
+        scale = float(abs(rng.normal()) * rng.choice([1e-5, 0.01, 1.0, 7.0]))
+        want = tuple(float(x) for x in stats.t.interval(0.95, df, loc=loc, scale=scale))
+        assert t_interval95(df, loc, scale) == want
+        values = rng.normal(loc, scale + 1e-3, df + 1)
+        se = math.sqrt(float(values.var(ddof=1)) * (1.0 / len(values)))  # as t_p forms it
+        assert t_p(values) == float(2 * stats.t.sf(abs(float(values.mean())) / se, df))
+        assert normal_p(loc, scale + 1e-9) == float(2 * stats.norm.sf(abs(loc) / (scale + 1e-9)))
+    x = rng.normal(0.8, 0.03, 7)
+    q = stats.t.ppf(0.975, df=6)
+    assert t_interval(x)[2] - x.mean() == pytest.approx(q * x.std(ddof=1) / math.sqrt(7),
+                                                        rel=1e-15)
 
 
 def test_t_interval_is_scipys_t_interval_plain_and_corrected() -> None:
