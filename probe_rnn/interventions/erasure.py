@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from probe_rnn.catalogue import ViewSpec
@@ -73,8 +74,10 @@ def fresh_probe_accuracy(train_x: Tensor, train_y: np.ndarray, test_x: Tensor,
     if len(classes) < 2:
         return majority, majority
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    probe.fit(train_x.cpu().numpy(), train_y)
-    return float(np.mean(probe.predict(test_x.cpu().numpy()) == test_y)), majority
+    with threadpool_limits(limits=1):  # as in a probing cell (conditional.py: why)
+        probe.fit(train_x.cpu().numpy(), train_y)
+        predicted = probe.predict(test_x.cpu().numpy())
+    return float(np.mean(predicted == test_y)), majority
 
 
 @dataclass
