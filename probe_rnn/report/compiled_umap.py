@@ -15,8 +15,9 @@ projections (exact neighbours and a spectral start, as every projection of at mo
 points takes), which fills the cache. :func:`warm_in_background` starts it in a separate
 process while a run's earlier stages work (a second when the cache is warm, the compile's
 15-50 s on its first run on a machine), so the report stage does not sit on the compile;
-``.ci/setup`` runs it once at install. If umap-learn was imported before (a user's notebook),
-its functions stay as they were compiled: the cache is then only used by later processes.
+``.ci/setup`` runs it once at install (:func:`main`). If umap-learn was imported before (a
+user's notebook), its functions stay as they were compiled: the cache is then only used by
+later processes.
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ def _wait_for_warm_up() -> None:
     _warming.clear()
 
 
-if __name__ == "__main__":  # ``python -m probe_rnn.report.compiled_umap``: what setup runs
+def main() -> None:
+    """What ``.ci/setup`` runs once at install: numba's cache pointed at the folder the CLI
+    uses (:mod:`probe_rnn.caches`), then :func:`warm_umap`."""
     from probe_rnn.caches import use_cache_folder
 
     use_cache_folder()
