@@ -95,11 +95,11 @@ _warming: list[subprocess.Popen[bytes]] = []
 
 def warm_in_background() -> None:
     """Start :func:`warm_umap` in a child process (output discarded) unless umap-learn is
-    already imported here or a warm-up is running; :func:`import_umap` waits for it. It
+    already imported here or this process started one; :func:`import_umap` waits for it. It
     never fails a run: a child that cannot start, fails or is slow leaves the projections to
     compile for themselves."""
-    if "umap" in sys.modules or any(child.poll() is None for child in _warming):
-        return
+    if "umap" in sys.modules or _warming:  # once per process: the demo's start and its
+        return  # probe() both ask, and a finished warm-up has filled the cache already
     command = [sys.executable, "-c", "from probe_rnn.report.compiled_umap import warm_umap; "
                "warm_umap()"]
     try:
