@@ -60,6 +60,7 @@ import pandas as pd
 from scipy import special
 
 from probe_rnn.errors import ConfigError
+from probe_rnn.probing.cell_rows import cell_positions
 
 #: The standard normal 97.5 % quantile (1.959963984540054): a 95 % interval is ±Z95 standard
 #: errors, so a standard error read off one is its width / (2 · Z95).
@@ -357,21 +358,19 @@ def _paired_split_differences(va: dict[str, np.ndarray], vb: dict[str, np.ndarra
 
 
 def _positions(df: pd.DataFrame, cell: Mapping[str, str], metric: str) -> np.ndarray:
-    """Positions of the sentence-level (``t`` missing) rows of ``metric`` of one cell: the
-    view's rows first (the most selective key), the other keys compared on those only
-    (taking whole rows of a table with Arrow string columns costs milliseconds a call)."""
-    at = np.flatnonzero((df["view"] == cell["view"]).to_numpy())
-    keep = df["t"].iloc[at].isna().to_numpy() & (df["metric"].iloc[at] == metric).to_numpy()
-    for key in ("model", "task", "probe"):
-        keep &= (df[key].iloc[at] == cell[key]).to_numpy()
-    return at[keep]
+    """Positions of the sentence-level (``t`` missing) rows of ``metric`` of one cell
+    (:func:`~probe_rnn.probing.cell_rows.cell_positions`: the table is indexed once). A
+    cell whose probe is None matches no row, as a comparison with None matches none."""
+    if cell["probe"] is None:
+        return np.zeros(0, dtype=np.int64)
+    return cell_positions(df, cell["model"], cell["view"], cell["task"], cell["probe"], metric)
 
 
 def _select(df: pd.DataFrame, cell: Mapping[str, str], metric: str,
             columns: Sequence[str]) -> dict[str, np.ndarray]:
     """``columns`` of :func:`_positions`'s rows, as arrays."""
     at = _positions(df, cell, metric)
-    return {c: df[c].iloc[at].to_numpy() for c in columns}
+    return {c: df[c].to_numpy()[at] for c in columns}
 
 
 def _row(results: pd.DataFrame, cell: Mapping[str, str], metric: str

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from probe_rnn.probing.cell_rows import cell_positions
 from probe_rnn.probing.intervals import (
     Z95,
     Difference,
@@ -97,21 +98,12 @@ def holm_verdicts(diffs: Sequence[Difference | None]) -> list[str]:
 
 def _cell(values: pd.DataFrame, model: str, view: str, task: str, probe: str | None,
           t: int | None) -> pd.DataFrame:
-    sel = ((values["model"] == model) & (values["view"] == view) & (values["task"] == task))
-    if probe is not None:
-        sel &= values["probe"] == probe
-    sel &= values["t"].isna() if t is None else (values["t"] == t)
-    return values[sel]
+    return values.iloc[cell_positions(values, model, view, task, probe, t=t)]
 
 
 def _result_row(results: pd.DataFrame, model: str, view: str, task: str, probe: str | None,
                 metric: str, t: int | None) -> pd.Series | None:
-    sel = ((results["model"] == model) & (results["view"] == view) & (results["task"] == task)
-           & (results["metric"] == metric))
-    if probe is not None:
-        sel &= results["probe"] == probe
-    sel &= results["t"].isna() if t is None else (results["t"] == t)
-    rows = results[sel]
+    rows = results.iloc[cell_positions(results, model, view, task, probe, metric, t)]
     rows = rows[np.isfinite(rows["value"].astype(float))]
     return None if rows.empty else rows.iloc[0]
 
