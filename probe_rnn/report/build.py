@@ -39,6 +39,7 @@ from probe_rnn.report.equivalence import (
     equivalences_of,
     top_layer,
 )
+from probe_rnn.report.figure_style import white_by_default
 from probe_rnn.report.findings import Finding, make_findings
 from probe_rnn.report.measures import ordered_probes
 from probe_rnn.report.opening import Answer, make_answer
@@ -136,8 +137,7 @@ def _projections(data: RunData, store: object, method: str, seed: int, max_point
     with (progress or Progress(quiet=True)).stage("projections", len(chosen), "views") as bar:
         for done, view in enumerate(chosen, start=1):
             projected = _project(data, store, view, method, seed, max_points, hits, meta)
-            if projected is not None:
-                out.append(projected)
+            out += [projected] if projected is not None else []
             bar(done)
     if not out and "projections" not in data.notes:
         data.notes["projections"] = "The state store holds none of the key views to project."
@@ -225,6 +225,7 @@ PARAMETER_CONSTRAINTS: dict[str, Any] = {
 }
 
 
+@white_by_default()  # the figures' template, set once for the page
 def build_report(run_dir: str | Path, umap: bool = True, out: str | Path | None = None,
                  seed: int = 0, max_points: int = 1500, progress: Progress | None = None
                  ) -> Report:

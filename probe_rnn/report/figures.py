@@ -9,24 +9,23 @@ legends and tick labels; data goes into ``text``/``customdata`` only, never into
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from probe_rnn.report.figure_style import (
+    PALETTE,
+    esc,
+    rgba,
+    style_figure,
+)
 from probe_rnn.report.measures import base_view, score_metric, sentence_rows
 
 WEBGL_THRESHOLD = 5000
-PALETTE = ["#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2",
-           "#97bbf5", "#9c6b4e", "#9498a0"]
-_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 METRIC_NAMES = {"accuracy": "accuracy", "r2": "R²", "bits": "information (bits)",
                 "selectivity": "selectivity", "mdl_bits": "MDL codelength (bits)",
                 "compression": "MDL compression", "control_accuracy": "control accuracy",
@@ -40,48 +39,6 @@ class FigureSpec:
     id: str
     section: str
     figure: go.Figure
-
-
-def esc(value: object) -> str:
-    """HTML-escape text for plotly (``<``, ``>``, ``&``); newlines become ``<br>``."""
-    return html.escape(str(value), quote=False).replace("\r\n", "\n").replace("\n", "<br>")
-
-
-@contextmanager
-def _white_by_default() -> Iterator[None]:
-    """``plotly_white`` as plotly's default template for the figure built inside: a new
-    figure takes the default as it stands (about 1 ms), where a template named in a layout is
-    deep-copied and validated (about 20 ms a figure, 11 figures in the demo's report)."""
-    before = pio.templates.default
-    pio.templates.default = "plotly_white"
-    try:
-        yield
-    finally:
-        pio.templates.default = before
-
-
-def new_figure(data: Any = None) -> go.Figure:
-    """A figure of the report (``plotly_white``), holding ``data`` (traces) when given."""
-    with _white_by_default():
-        return go.Figure(data)
-
-
-def new_subplots(**kwargs: Any) -> go.Figure:
-    """:func:`plotly.subplots.make_subplots` ``(**kwargs)`` as a report figure
-    (``plotly_white``)."""
-    with _white_by_default():
-        return make_subplots(**kwargs)
-
-
-def style_figure(fig: go.Figure, height: int = 420, **kwargs: object) -> go.Figure:
-    """The report's look on ``fig`` (made by :func:`new_figure` or :func:`new_subplots`,
-    which give it the template): height, font, margins, and ``kwargs`` for its layout."""
-    fig.update_layout(
-        height=height, font={"family": _FONT, "size": 13},
-        margin={"l": 60, "r": 20, "t": 50, "b": 60}, hoverlabel={"font": {"family": _FONT}},
-        **kwargs,
-    )
-    return fig
 
 
 def _menu(labels: Sequence[str], visibility: Sequence[list[bool]], extra: Sequence[dict],
@@ -128,7 +85,7 @@ def probing_heatmap(results: pd.DataFrame, probe: str | None) -> go.Figure | Non
             for i, view in enumerate(views):
                 z[i, j] = means.get(view, np.nan)
     x, y = [esc(t) for t in tasks], [esc(v) for v in views]
-    fig = new_figure()
+    fig = go.Figure()
     for k, (z, scale, title) in enumerate(
         ((z_score, "Blues", "accuracy / R²"), (z_bits, "Purples", "bits"))
     ):
@@ -156,20 +113,23 @@ def _clip_ci(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return frame
 
 
-def _bar_trace(rows: pd.DataFrame, views: list[str], name: str, color: str) -> go.Bar:
+def _bar_trace(rows: pd.DataFrame, views: list[str], name: str, color: str) -> dict:
+    """One bar per view (its mean value) with its interval, as the trace's properties (a
+    figure made from them validates them once; a ``go.Bar`` added is validated again)."""
     means = rows.groupby("view")[["value", "ci_low", "ci_high"]].mean().reindex(views)
     means = _clip_ci(means, str(rows["metric"].iloc[0]) if len(rows) else "")
     value = means["value"].to_numpy()
     plus = (means["ci_high"] - means["value"]).to_numpy()
     minus = (means["value"] - means["ci_low"]).to_numpy()
-    return go.Bar(
-        x=[esc(v) for v in views], y=value, name=name, marker_color=color, visible=False,
-        error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus,
-                 "thickness": 1.2, "width": 3},
-        customdata=np.column_stack([means["ci_low"], means["ci_high"]]),
-        hovertemplate="%{x}<br>%{fullData.name} %{y:.3f} [%{customdata[0]:.3f}, "
-                      "%{customdata[1]:.3f}]<extra></extra>",
-    )
+    return {
+        "type": "bar", "x": [esc(v) for v in views], "y": value, "name": name,
+        "marker": {"color": color}, "visible": False,
+        "error_y": {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus,
+                    "thickness": 1.2, "width": 3},
+        "customdata": np.column_stack([means["ci_low"], means["ci_high"]]),
+        "hovertemplate": "%{x}<br>%{fullData.name} %{y:.3f} [%{customdata[0]:.3f}, "
+                         "%{customdata[1]:.3f}]<extra></extra>",
+    }
 
 
 def view_bars(results: pd.DataFrame, probe: str | None) -> go.Figure | None:
@@ -178,29 +138,33 @@ def view_bars(results: pd.DataFrame, probe: str | None) -> go.Figure | None:
     if probe is not None and (rows["probe"] == probe).any():
         rows = rows[rows["probe"] == probe]
     views = _ordered(sentence_rows(rows)["view"])
-    fig, labels, groups = new_figure(), [], []
+    cells = dict(tuple(rows.groupby(["task", "metric"], sort=False)))
+    traces: list[dict] = []
+    labels, groups = [], []
     for task in _ordered(rows["task"]):
         for metric in (score_metric(results, task), "bits", "selectivity",
                        "control_key_accuracy", "mdl_bits", "compression"):
-            cell = rows[(rows["task"] == task) & (rows["metric"] == metric)]
-            trained = sentence_rows(cell)
-            if trained["value"].notna().sum() == 0:
+            cell = cells.get((task, metric))
+            trained = None if cell is None else sentence_rows(cell)
+            if trained is None or trained["value"].notna().sum() == 0:
                 continue
-            first = len(fig.data)
-            fig.add_trace(_bar_trace(trained, views, "trained", PALETTE[0]))
+            first = len(traces)
+            traces.append(_bar_trace(trained, views, "trained", PALETTE[0]))
             rand = cell[cell["model"] == "random-init"]
             if rand["value"].notna().any():
-                fig.add_trace(_bar_trace(rand, views, "random-init", "#b0b4bb"))
+                traces.append(_bar_trace(rand, views, "random-init", "#b0b4bb"))
             base = _baseline(results, task, metric)
             if base is not None:
-                fig.add_trace(go.Scatter(
-                    x=[esc(v) for v in views], y=[base[1]] * len(views), mode="lines",
-                    name=base[0], visible=False, line={"dash": "dash", "color": "#d03a3a"},
-                    hovertemplate="%{fullData.name} %{y:.3f}<extra></extra>"))
+                traces.append({
+                    "type": "scatter", "x": [esc(v) for v in views], "y": [base[1]] * len(views),
+                    "mode": "lines", "name": base[0], "visible": False,
+                    "line": {"dash": "dash", "color": "#d03a3a"},
+                    "hovertemplate": "%{fullData.name} %{y:.3f}<extra></extra>"})
             labels.append(f"{task} · {METRIC_NAMES.get(metric, metric)}")
-            groups.append(range(first, len(fig.data)))
+            groups.append(range(first, len(traces)))
     if not groups:
         return None
+    fig = go.Figure(traces)
     style_figure(fig, height=460, barmode="group", **_metric_menu(fig, labels, groups))
     fig.update_xaxes(automargin=True, tickangle=-30)
     return fig
@@ -229,7 +193,7 @@ def timestep_curves(results: pd.DataFrame, probe: str | None) -> go.Figure | Non
     sides = [s for s, m in (("start", rows["t"] >= 0), ("end", rows["t"] < 0)) if m.any()]
     titles = {"start": "from the start (t = 0 is the first token)",
               "end": "from the end (t = -1 is the last token)"}
-    fig = new_subplots(rows=1, cols=len(sides), shared_yaxes=True, horizontal_spacing=0.06,
+    fig = make_subplots(rows=1, cols=len(sides), shared_yaxes=True, horizontal_spacing=0.06,
                         subplot_titles=[titles[s] for s in sides])
     labels, groups = [], []
     for task in _ordered(rows["task"]):
@@ -268,7 +232,7 @@ def memory_span(results: pd.DataFrame, probe: str | None) -> go.Figure | None:
     rows = rows.assign(k=k).dropna(subset=["k"])
     if rows["k"].nunique() < 2:
         return None
-    fig = new_subplots(rows=1, cols=1)
+    fig = make_subplots(rows=1, cols=1)
     for i, view in enumerate(_ordered(rows["view"])):
         curve = rows[rows["view"] == view].groupby("k")[["value", "ci_low", "ci_high"]].mean()
         _add_curve(fig, _clip_ci(curve.sort_index(), "accuracy"), esc(view),
@@ -316,12 +280,6 @@ def _add_curve(fig: go.Figure, curve: pd.DataFrame, name: str, color: str, col: 
         hovertemplate="%{fullData.name}<br>t=%{x}: %{y:.3f}<extra></extra>"), row=1, col=col)
 
 
-def rgba(color: str, a: float) -> str:
-    """``#4269d0`` with opacity ``a`` as ``rgba(66,105,208,a)`` (the bands under curves)."""
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{a})"
-
-
 def projection_figure(coords: np.ndarray, meta: pd.DataFrame, method: str) -> go.Figure:
     """Scatter of 2-D coordinates coloured by label, prediction or length (menu).
 
@@ -345,7 +303,7 @@ def projection_figure(coords: np.ndarray, meta: pd.DataFrame, method: str) -> go
     length = meta["length"].to_numpy() if "length" in meta else np.zeros(len(meta))
     classes = sorted(set(label) | set(pred))
     colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(classes)}
-    fig = new_figure(trace(
+    fig = go.Figure(trace(
         x=coords[:, 0], y=coords[:, 1], mode="markers", name="sentences", text=text,
         customdata=np.column_stack([label, pred, length.astype(object)]), showlegend=False,
         hovertemplate="%{text}<br>label %{customdata[0]} · predicted %{customdata[1]} · "
@@ -387,7 +345,7 @@ def step_attribution(steps: pd.DataFrame) -> go.Figure | None:
     need = {"layer", "direction", "state", "t_from_end", "share"}
     if steps is None or steps.empty or not need <= set(steps.columns):
         return None
-    fig = new_figure()
+    fig = go.Figure()
     keys = steps[["layer", "direction", "state"]].drop_duplicates().sort_values(
         ["state", "layer", "direction"])
     for k, (layer, direction, state) in enumerate(keys.itertuples(index=False)):

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 
 from probe_rnn import __version__
 from probe_rnn.errors import ReportError
-from probe_rnn.report.figures import PALETTE, esc, new_figure, style_figure
+from probe_rnn.report.figure_style import PALETTE, esc, style_figure, white_by_default
 from probe_rnn.report.page import environment, figure_json, page_assets
 from probe_rnn.report.tables import Table, fmt, frame_table, sort_key
 from probe_rnn.studies.answer import study_answer
@@ -54,7 +54,7 @@ def _scale(study: ReadoutStudy) -> tuple[float, str]:
 
 def accuracy_figure(study: ReadoutStudy) -> go.Figure:
     """Test score per readout: every seed as a dot, the mean with its 95% t-interval."""
-    fig = new_figure()
+    fig = go.Figure()
     s = study.summary
     k, unit = _scale(study)
     low = (s["mean"] - s["ci_low"]).fillna(0.0) * k
@@ -77,7 +77,7 @@ def accuracy_figure(study: ReadoutStudy) -> go.Figure:
 
 def curves_figure(study: ReadoutStudy) -> go.Figure:
     """Dev score per epoch per readout: mean over seeds, band = range across seeds."""
-    fig = new_figure()
+    fig = go.Figure()
     k, unit = _scale(study)
     dev = study.objective.dev_metric
     curves = study.curves.assign(series=_labels(study, study.curves))
@@ -112,7 +112,7 @@ def probing_figure(study: ReadoutStudy) -> go.Figure | None:
     agg = bits.groupby(["series", "view"])["value"].agg(["mean", "min", "max"]).reset_index()
     views = [v for v in study.settings.get("probe_views", []) if v in set(agg["view"])]
     readouts = list(dict.fromkeys(_labels(study, study.summary)))
-    fig = new_figure()
+    fig = go.Figure()
     for name in readouts:
         part = agg[agg["series"] == name].set_index("view").reindex(views)
         fig.add_trace(go.Bar(
@@ -128,8 +128,9 @@ def probing_figure(study: ReadoutStudy) -> go.Figure | None:
 
 def readout_figures(study: ReadoutStudy) -> dict[str, go.Figure]:
     """DOM id -> figure, for every figure the page shows."""
-    figs = {"fig-accuracy": accuracy_figure(study), "fig-curves": curves_figure(study)}
-    probing = probing_figure(study)
+    with white_by_default():
+        figs = {"fig-accuracy": accuracy_figure(study), "fig-curves": curves_figure(study)}
+        probing = probing_figure(study)
     if probing is not None:
         figs["fig-probing"] = probing
     return figs

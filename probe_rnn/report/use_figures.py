@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from probe_rnn.report.figures import PALETTE, esc, new_subplots, rgba, style_figure
+from probe_rnn.report.figure_style import PALETTE, esc, rgba, style_figure
 from probe_rnn.report.measures import base_view
 from probe_rnn.report.use_data import (
     DROP,
@@ -78,7 +79,7 @@ def decodable_vs_used(uses: list[ViewUse]) -> go.Figure | None:
     if not uses:
         return None
     views = [u.view for u in uses]
-    fig = new_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=[
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=[
         "decodable: label information (bits)", "used: accuracy drop when erased",
         "used: prediction follows a patch"])
     parts = [(1, "probe", "bits", PALETTE[0], [_bits(u) for u in uses]),
@@ -151,7 +152,7 @@ def use_over_time(results: pd.DataFrame, table: pd.DataFrame, probe: str | None,
         return None
     probed = _probe_curves(results, probe, task)
     bases = list(dict.fromkeys([*follow["base"], *drop["base"]]))
-    fig = new_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=["decodable: a probe of the label on the state at t",
                                         "used: patching and erasing the state at t"])
     menu: dict[str, list[int]] = {"accuracy": [], "bits": []}

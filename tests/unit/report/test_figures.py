@@ -46,3 +46,28 @@ def test_heatmap_cells_are_the_mean_per_view_and_task() -> None:
                                [[0.85, 0.4], [0.6, np.nan]])
     np.testing.assert_allclose(np.asarray(bits.z, dtype=float), [[np.nan, np.nan], [0.3, np.nan]])
     assert probing_heatmap(results_frame([]), None) is None
+
+
+def test_report_figures_are_plotly_white_whatever_the_users_default() -> None:
+    """The figures take ``plotly_white`` as plotly's default while a page is built (no
+    template copied into each), or name it when built outside; a user's own default (a
+    notebook's) is theirs again after."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from probe_rnn.report.figure_style import style_figure, white_by_default
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    before = pio.templates.default
+    pio.templates.default = "ggplot2"
+    try:
+        with white_by_default():
+            inside = [go.Figure(), style_figure(go.Figure())]
+        outside = style_figure(go.Figure())
+        for fig in [*inside, outside]:
+            assert fig.layout.template.to_plotly_json() == white
+        assert pio.templates.default == "ggplot2"
+        theirs = go.Figure().layout.template.to_plotly_json()
+        assert theirs == pio.templates["ggplot2"].to_plotly_json() != white  # the premise
+    finally:
+        pio.templates.default = before
