@@ -9,8 +9,11 @@ stage lines give the time per stage. ``--cache cold`` first empties probe-rnn's 
 folder (no ``./probes`` to import) and the median is printed. The 1-minute load average
 before and after is printed: on shared cores the numbers mean little without it.
 
+``--rerender DIR`` skips the demos and re-renders a copy of the run folder ``DIR`` (an earlier
+demo's) ``--repeats`` times, so the re-render can be measured alone.
+
 Run: ``python tests/benchmarks/bench_demo_cold.py [--runs 3] [--cache warm|cold]
-[--repeats 5]``.
+[--repeats 5] [--rerender DIR]``.
 """
 
 from __future__ import annotations
@@ -62,12 +65,20 @@ def main() -> None:
     parser.add_argument("--cache", choices=("warm", "cold"), default="warm",
                         help="keep probe-rnn's cache folder, or empty it before each demo")
     parser.add_argument("--repeats", type=int, default=5, help="report re-renders (median)")
+    parser.add_argument("--rerender", type=Path, help="only re-render a copy of this run folder")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from probe_rnn.caches import cache_folder
 
     print(f"{os.cpu_count()} CPUs, 1-minute load {os.getloadavg()[0]:.2f} before; cache "
           f"{args.cache} ({cache_folder()})")
+    if args.rerender:
+        with tempfile.TemporaryDirectory() as scratch:
+            run = Path(scratch) / "run"
+            shutil.copytree(args.rerender, run)
+            renders = [_report(run, Path(scratch)) for _ in range(args.repeats)]
+        _print_renders(renders)
+        return
     walls = []
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -81,6 +92,10 @@ def main() -> None:
         renders = [_report(work / f"demo{args.runs - 1}", work) for _ in range(args.repeats)]
     print(f"demo: median {statistics.median(walls):.1f} s over {len(walls)} runs "
           f"(target {DEMO_TARGET_S:.0f} s: {statistics.median(walls) / DEMO_TARGET_S:.2f}x)")
+    _print_renders(renders)
+
+
+def _print_renders(renders: list[float]) -> None:
     print(f"report re-render: median {statistics.median(renders):.2f} s of "
           f"{', '.join(f'{r:.2f}' for r in renders)} (target {REPORT_TARGET_S:.0f} s)")
     print(f"1-minute load {os.getloadavg()[0]:.2f} after")
