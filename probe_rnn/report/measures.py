@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from probe_rnn.catalogue import OUTPUT_LAST, try_parse
+from probe_rnn.probing.cell_rows import cell_positions
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,9 @@ def estimate(
         ``None`` when no finite value exists.
     """
     probe = probe or primary_probe(results)
-    rows = sentence_rows(results, model)
-    rows = rows[(rows["view"] == view) & (rows["task"] == task) & (rows["metric"] == metric)]
+    rows = results.iloc[cell_positions(results, model, view, task, metric=metric)]
+    if "view_kind" in rows:  # as sentence_rows: no per-token view
+        rows = rows[rows["view_kind"].isna() | (rows["view_kind"] != "token")]
     if probe is not None and (rows["probe"] == probe).any():
         rows = rows[rows["probe"] == probe]
     rows = rows[rows["value"].notna()]

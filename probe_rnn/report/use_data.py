@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from probe_rnn.interventions.table import COLUMNS, INTERVENTIONS_PARQUET
@@ -125,13 +126,17 @@ class Number:
 
 def _matching(table: pd.DataFrame, intervention: str, view: str, step: int | None,
               task: str | None, given: str | None) -> pd.DataFrame:
-    rows = table[(table["intervention"] == intervention) & (table["view"] == view)]
-    rows = rows[rows["step"].isna()] if step is None else rows[rows["step"] == step]
-    if task is not None and (rows["task"] == task).any():
-        rows = rows[rows["task"] == task]
+    """The rows of one intervention on one view (at ``step``; of ``task`` when it has any,
+    of ``given``), selected in numpy: the report asks this about a hundred times."""
+    column = lambda name: table[name].to_numpy(dtype=object)  # noqa: E731
+    steps = table["step"].to_numpy(dtype=np.float64, na_value=np.nan)
+    sel = (column("intervention") == intervention) & (column("view") == view) & (
+        np.isnan(steps) if step is None else steps == step)
+    if task is not None and (of_task := sel & (column("task") == task)).any():
+        sel = of_task
     if given is not None:
-        rows = rows[rows["given"] == given]
-    return rows
+        sel &= column("given") == given
+    return table.iloc[np.flatnonzero(sel)]
 
 
 def number(table: pd.DataFrame, intervention: str, view: str, measure: str, *,
