@@ -24,7 +24,6 @@ import pandas as pd
 _SENTENCE = np.iinfo(np.int64).min
 
 
-
 @dataclass(frozen=True)
 class _Index:
     """A table's rows by (model, view, task, position key), and its ``probe`` and ``metric``

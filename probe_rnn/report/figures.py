@@ -17,12 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from probe_rnn.report.figure_style import (
-    PALETTE,
-    esc,
-    rgba,
-    style_figure,
-)
+from probe_rnn.report.figure_style import PALETTE, esc, rgba, style_figure
 from probe_rnn.report.measures import base_view, score_metric, sentence_rows
 
 WEBGL_THRESHOLD = 5000

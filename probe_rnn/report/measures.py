@@ -92,7 +92,11 @@ def base_view(view: str) -> str:
 
 def sentence_rows(results: pd.DataFrame, model: str = "trained") -> pd.DataFrame:
     """Rows of whole-sentence views (no per-timestep ``t``) for one model."""
-    rows = results[(results["model"] == model) & results["t"].isna()]
+    return _without_token_views(results[(results["model"] == model) & results["t"].isna()])
+
+
+def _without_token_views(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` less those of per-token views (``view_kind`` "token")."""
     if "view_kind" in rows:
         rows = rows[rows["view_kind"].isna() | (rows["view_kind"] != "token")]
     return rows
@@ -119,9 +123,8 @@ def estimate(
         ``None`` when no finite value exists.
     """
     probe = probe or primary_probe(results)
-    rows = results.iloc[cell_positions(results, model, view, task, metric=metric)]
-    if "view_kind" in rows:  # as sentence_rows: no per-token view
-        rows = rows[rows["view_kind"].isna() | (rows["view_kind"] != "token")]
+    rows = _without_token_views(  # the cell's sentence rows, as sentence_rows gives them
+        results.iloc[cell_positions(results, model, view, task, metric=metric)])
     if probe is not None and (rows["probe"] == probe).any():
         rows = rows[rows["probe"] == probe]
     rows = rows[rows["value"].notna()]
