@@ -163,3 +163,23 @@ def test_the_solver_can_be_named_and_a_bad_name_is_refused() -> None:
     np.testing.assert_allclose(binary.coef_, bare.coef_, atol=1e-3)
     with pytest.raises(ConfigError, match="preconditioned"):
         LogisticProbe(solver="newton").fit(X, y)
+
+
+@pytest.mark.parametrize("width, rows, expected", [
+    (64, 600, "newton-cholesky"),     # narrow: the Hessian is cheap
+    (256, 600, "preconditioned"),     # wide, more rows than features: the walk
+    (256, 200, "newton-cholesky"),    # wide, fewer rows than features: the exact optimum
+])
+def test_two_classes_take_newton_only_where_it_is_cheap(width: int, rows: int,
+                                                        expected: str) -> None:
+    X, y = _correlated(n=rows, d=width, k=2)
+    auto = LogisticProbe(C=1.0).fit(X, y)
+    named = LogisticProbe(C=1.0, solver=expected).fit(X, y)
+    np.testing.assert_array_equal(auto.coef_, named.coef_)
+    # either way, scikit-learn's problem, solved to its rule: max |gradient| <= tol (1e-4) of
+    # mean log-loss + ||w||² / (2 C n), written out here
+    Xs = (X - auto.mean_) / auto.scale_
+    w, b = auto.model_.coef_[0], auto.model_.intercept_[0]
+    residual = 1.0 / (1.0 + np.exp(-(Xs @ w + b))) - y
+    gradient = np.append(Xs.T @ residual / rows + w / (1.0 * rows), residual.mean())
+    assert np.abs(gradient).max() <= 1e-4
