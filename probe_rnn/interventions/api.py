@@ -108,6 +108,10 @@ def intervene(bundle, df: pd.DataFrame, rows: Sequence[int] | None = None, *,
         Registered interventions to run (default: every one registered, plugins included).
     conditional : bool
         Also measure the bits ``h_n/L{top}`` adds beyond ``output@last`` and back.
+    progress : callable, optional
+        ``progress(done, total, what)`` in work units: the setup's clean runs, each view of
+        each intervention (one unit for an intervention without ``units``), the
+        conditional bits.
     """
     from probe_rnn.plugins import registry
 
@@ -124,15 +128,43 @@ def intervene(bundle, df: pd.DataFrame, rows: Sequence[int] | None = None, *,
     setup = new_setup(bundle, df.iloc[held], df.iloc[train], view_list, step_list, task, seed,
                       batch_size)
     names = list(interventions) if interventions is not None else registry.names("intervention")
-    say = progress or (lambda *_: None)
+    runs = [(name, registry.get("intervention", name)()) for name in names]
+    units = [_units(run, setup) for _, run in runs]
+    # the setup, every view of every intervention, the conditional bits
+    ticks = _Ticks(progress, 1 + sum(units) + int(conditional))
+    ticks.to(1, "setup")
     out: list[dict[str, Any]] = []
-    for i, name in enumerate(names):
-        out += _checked(name, registry.get("intervention", name)().run(setup))
-        say(i + 1, len(names) + 1, name)
+    for (name, run), n in zip(runs, units, strict=True):
+        end = ticks.done + n
+        setup.tick = lambda name=name, end=end: ticks.to(min(ticks.done + 1, end), name)
+        out += _checked(name, run.run(setup))
+        ticks.to(end, name)
+    setup.tick = lambda: None  # the setup handed back reports to no one
     if conditional:
         out += conditional_rows(setup, shape[0])
-    say(len(names) + 1, len(names) + 1, "conditional")
+        ticks.to(ticks.total, "conditional")
     return Interventions(as_table(out), setup)
+
+
+def _units(run: Any, setup: InterventionSetup) -> int:
+    """The views an intervention says it works through (its ``units(setup)``), else 1."""
+    count = getattr(run, "units", None)
+    value = count(setup) if callable(count) else 1
+    return value if isinstance(value, int) and value >= 1 else 1
+
+
+class _Ticks:
+    """The stage's progress in work units: ``progress(done, total, what)``."""
+
+    def __init__(self, progress: Callable[[int, int, str], Any] | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def to(self, done: int, what: str) -> None:
+        """``done`` units finished, the last one of ``what`` (reported when it moved)."""
+        if done > self.done:
+            self.done = done
+            if self.progress is not None:
+                self.progress(done, self.total, what)
 
 
 def _checked(name: str, rows: Any) -> list[dict[str, Any]]:

@@ -10,10 +10,14 @@ the seed) and returns rows of the interventions table (dicts with the keys of
 builds one). Every row must carry the intervention's own check: ``sanity_ok`` (bool) and
 ``sanity`` (one sentence). ``setup.values(split, view)`` gives clean states,
 ``setup.predict(split, view, values)`` the model's predictions with the state replaced.
+Optionally, ``units(setup)`` says how many views ``run`` works through and ``run`` calls
+``setup.tick()`` after each, so the stage's progress moves inside a long intervention (the
+built-ins do; without ``units`` an intervention counts as one unit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from probe_rnn.catalogue import ViewSpec
@@ -33,13 +37,16 @@ class Erasure:
     random-subspace control of the same rank; its check: a fresh probe reads the erased
     states at majority."""
 
+    def units(self, setup: InterventionSetup) -> int:
+        """Views it works through: every sentence and per-step view."""
+        return len(setup.views) + len(setup.steps)
+
     def run(self, setup: InterventionSetup) -> list[dict[str, Any]]:
         """``erasure`` and ``erasure-control`` rows of every sentence and per-step view."""
-        out = [r for view in setup.views for r in erasure_rows(setup, view)]
+        out = _each(setup, setup.views, lambda view: erasure_rows(setup, view))
         setup.read("train", setup.steps)  # every step's training values in one run
-        for view in setup.steps:
-            out += erasure_rows(setup, view, step=ViewSpec.parse(view).t)
-        return out
+        return out + _each(setup, setup.steps, lambda view: erasure_rows(
+            setup, view, step=ViewSpec.parse(view).t))
 
 
 @register_intervention("patching")
@@ -47,13 +54,16 @@ class Patching:
     """Interchange intervention: copy one state from a source row into a base row with another
     prediction; how often the prediction follows, per sentence view and per step."""
 
+    def units(self, setup: InterventionSetup) -> int:
+        """Views it works through: every sentence and per-step view."""
+        return len(setup.views) + len(setup.steps)
+
     def run(self, setup: InterventionSetup) -> list[dict[str, Any]]:
         """``patching`` rows (``follow_rate``) of every sentence and per-step view."""
         pairs = draw_pairs(setup.test.pred, PAIRS, setup.seed)
-        out = [r for view in setup.views for r in patching_rows(setup, view, pairs)]
-        for view in setup.steps:
-            out += patching_rows(setup, view, pairs, step=ViewSpec.parse(view).t)
-        return out
+        out = _each(setup, setup.views, lambda view: patching_rows(setup, view, pairs))
+        return out + _each(setup, setup.steps, lambda view: patching_rows(
+            setup, view, pairs, step=ViewSpec.parse(view).t))
 
 
 @register_intervention("ablation")
@@ -61,6 +71,20 @@ class Ablation:
     """Mean, resample and zero ablation of each sentence view: the accuracy drop and the
     agreement of the predictions when the state is replaced by a typical value."""
 
+    def units(self, setup: InterventionSetup) -> int:
+        """Views it works through: every sentence view."""
+        return len(setup.views)
+
     def run(self, setup: InterventionSetup) -> list[dict[str, Any]]:
         """``ablation-mean``, ``ablation-resample`` and ``ablation-zero`` rows."""
-        return [r for view in setup.views for r in ablation_rows(setup, view)]
+        return _each(setup, setup.views, lambda view: ablation_rows(setup, view))
+
+
+def _each(setup: InterventionSetup, views: list[str],
+          rows_of: Callable[[str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows of every view in order, ``setup.tick()`` after each."""
+    out: list[dict[str, Any]] = []
+    for view in views:
+        out += rows_of(view)
+        setup.tick()
+    return out

@@ -10,7 +10,7 @@ exactly what a replaced run is compared with). Views' clean values are read once
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,10 @@ class InterventionSetup:
     views : sentence views to intervene on; ``steps`` : per-step views (``hidden/L0/fwd@3``).
     task : the concept's name (``label`` or a column of the table) for erasure rows.
     seed : seeds pairs, resamples, control subspaces and intervals.
+
+    ``tick()``: an intervention may call it each time it finishes one view, so that a long
+    intervention's progress moves (:func:`~probe_rnn.interventions.intervene` sets it; a
+    no-op otherwise).
     """
 
     def __init__(self, replacer: StateReplacer, test: Rows, train: Rows, views: Sequence[str],
@@ -62,6 +66,7 @@ class InterventionSetup:
         self.replacer, self.test, self.train = replacer, test, train
         self.views, self.steps = list(views), list(steps)
         self.task, self.seed = task, int(seed)
+        self.tick: Callable[[], None] = _nothing
         self._identity: dict[str, dict[str, Any]] = {}
 
     def values(self, split: str, view: str) -> Tensor:
@@ -114,6 +119,10 @@ class InterventionSetup:
         if split not in ("test", "train"):
             raise DataError(f"split must be 'test' or 'train', got {split!r}")
         return self.test if split == "test" else self.train
+
+
+def _nothing() -> None:
+    """No progress to report."""
 
 
 def make_rows(bundle, replacer: StateReplacer, table: pd.DataFrame, concept: str,

@@ -254,7 +254,7 @@ def _intervene(ctx: RunContext) -> pd.DataFrame:
     pool = ctx.probed.train_index
     rng = np.random.default_rng(ctx.settings.seed)
     train = np.sort(rng.choice(pool, min(TRAIN_ROWS, len(pool)), replace=False))
-    with ctx.progress.stage("interventions", 0, "interventions") as bar:
+    with ctx.progress.stage("interventions", 0, "views") as bar:
         found = intervene(ctx.bundle, ctx.df, ctx.probed.index, train_rows=train,
                           seed=ctx.settings.seed, batch_size=ctx.settings.batch_size,
                           progress=lambda done, total, what: bar(done, total))

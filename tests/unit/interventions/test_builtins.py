@@ -72,3 +72,39 @@ def test_rows_without_their_check_are_refused(registry_with_builtins, tiny_bundl
     with pytest.raises(PluginError, match="'careless' returned a row without its check"):
         intervene(bundle, df, rows=range(24), train_rows=range(24, 64),
                   interventions=["careless"], steps=False, conditional=False)
+
+
+def test_progress_moves_view_by_view_and_a_plugin_counts_once(registry_with_builtins,
+                                                              tiny_bundle):
+    @plugins.register_intervention("chatty")
+    class Chatty:
+        """No ``units``, yet it ticks more often than it may: its one unit bounds it."""
+
+        def run(self, setup):
+            for _ in range(50):
+                setup.tick()
+            return []
+
+    bundle, df = tiny_bundle
+    calls: list[tuple[int, int, str]] = []
+    found = intervene(bundle, df, rows=range(24), train_rows=range(24, 64), seed=0,
+                      interventions=["erasure", "chatty", "patching", "ablation"],
+                      progress=lambda done, total, what: calls.append((done, total, what)))
+    views, steps = len(found.setup.views), len(found.setup.steps)
+    assert views == 4 and steps > 1
+    # the setup, each view of erasure, one for the plugin, patching's and ablation's views,
+    # the conditional bits
+    total = 1 + (views + steps) + 1 + (views + steps) + views + 1
+    assert {t for _, t, _ in calls} == {total}
+    done = [d for d, _, _ in calls]
+    assert done == sorted(done) and done[-1] == total
+    by_name = {}
+    for d, _, what in calls:
+        by_name.setdefault(what, []).append(d)
+    assert by_name["setup"] == [1]
+    assert by_name["erasure"] == list(range(2, 2 + views + steps))  # one tick per view
+    assert by_name["chatty"] == [2 + views + steps]  # its 50 ticks stay in its one unit
+    assert len(by_name["patching"]) == views + steps and len(by_name["ablation"]) == views
+    assert by_name["conditional"] == [total]
+    found.setup.tick()  # the setup handed back reports to no one
+    assert calls[-1][0] == total and len(calls) == len(done)
