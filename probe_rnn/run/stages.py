@@ -239,27 +239,31 @@ def interventions(ctx: RunContext) -> None:
             note(f"{len(ctx.probed.index)} rows")
             return
         try:
-            table = _intervene(ctx)
+            table, rows = _intervene(ctx)
         except ProbeRnnError as exc:
             note(f"not run: {exc}")
             return
-        note(f"{len(ctx.probed.index)} rows, {len(table)} table rows")
+        probed = len(ctx.probed.index)
+        note((f"{rows} rows" if rows == probed else
+              f"{rows} of the {probed} rows (a seeded sample)") + f", {len(table)} table rows")
 
 
-def _intervene(ctx: RunContext) -> pd.DataFrame:
-    """Run :func:`~probe_rnn.interventions.intervene` for the stage and write its table."""
-    from probe_rnn.interventions.api import TRAIN_ROWS, intervene
+def _intervene(ctx: RunContext) -> tuple[pd.DataFrame, int]:
+    """Run :func:`~probe_rnn.interventions.intervene` for the stage and write its table;
+    returns the table and the rows intervened on."""
+    from probe_rnn.interventions import api
     from probe_rnn.interventions.table import write_interventions
 
     pool = ctx.probed.train_index
     rng = np.random.default_rng(ctx.settings.seed)
-    train = np.sort(rng.choice(pool, min(TRAIN_ROWS, len(pool)), replace=False))
+    train = np.sort(rng.choice(pool, min(api.TRAIN_ROWS, len(pool)), replace=False))
     with ctx.progress.stage("interventions", 0, "views") as bar:
-        found = intervene(ctx.bundle, ctx.df, ctx.probed.index, train_rows=train,
-                          seed=ctx.settings.seed, batch_size=ctx.settings.batch_size,
-                          progress=lambda done, total, what: bar(done, total))
+        found = api.intervene(ctx.bundle, ctx.df, ctx.probed.index, train_rows=train,
+                              seed=ctx.settings.seed, batch_size=ctx.settings.batch_size,
+                              max_rows=api.MAX_ROWS,
+                              progress=lambda done, total, what: bar(done, total))
     write_interventions(ctx.out, found.table)
-    return found.table
+    return found.table, len(found.setup.test)
 
 
 def attribution(ctx: RunContext) -> None:

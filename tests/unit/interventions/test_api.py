@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from probe_rnn.errors import DataError
+from probe_rnn.errors import DataError, ParameterError
 from probe_rnn.interventions import COLUMNS, intervene
 from probe_rnn.interventions.api import default_steps, default_views
 
@@ -67,3 +67,38 @@ def test_a_one_direction_model_s_final_state_adds_nothing_by_definition(last_rul
                         lambda *args, **kw: fitted.append(args) or original(*args, **kw))
     api.conditional_rows(found.setup, 1)
     assert fitted == []
+
+
+def _picked(bundle, df, found) -> list[int]:
+    """The table rows (of the first 30) whose token ids the setup's held-out rows hold."""
+    test = found.setup.test
+    ids = [tuple(test.ids[i, :int(test.lengths[i])].tolist()) for i in range(len(test))]
+    encoded = bundle.adapter.encode(df["text"].iloc[:30].tolist())
+    own = {tuple(encoded["ids"][r, :int(encoded["lengths"][r])].tolist()): r for r in range(30)}
+    assert len(own) == 30  # every candidate row is told apart by its tokens
+    return [own[i] for i in ids]
+
+
+def test_past_max_rows_a_seeded_sample_of_the_held_out_rows_is_intervened_on(tiny_bundle):
+    bundle, df = tiny_bundle
+    kwargs = {"rows": range(30), "train_rows": range(30, 70), "steps": False,
+              "interventions": [], "conditional": False}
+    every = _picked(bundle, df, intervene(bundle, df, seed=0, max_rows=None, **kwargs))
+    assert every == list(range(30))
+    assert _picked(bundle, df, intervene(bundle, df, seed=0, max_rows=30, **kwargs)) == every
+    sample = _picked(bundle, df, intervene(bundle, df, seed=0, max_rows=10, **kwargs))
+    assert len(sample) == 10 == len(set(sample)) and sample == sorted(sample)
+    again = _picked(bundle, df, intervene(bundle, df, seed=0, max_rows=10, **kwargs))
+    other = _picked(bundle, df, intervene(bundle, df, seed=1, max_rows=10, **kwargs))
+    assert again == sample and other != sample
+    with pytest.raises(ParameterError, match="max_rows"):
+        intervene(bundle, df, max_rows=3, **kwargs)
+
+
+def test_the_report_states_the_interventions_row_cap():
+    from importlib.resources import files
+
+    from probe_rnn.interventions.api import MAX_ROWS
+
+    page = files("probe_rnn.report").joinpath("templates/index.html.j2").read_text("utf-8")
+    assert f"a seeded sample of {MAX_ROWS:,} where there are more" in page

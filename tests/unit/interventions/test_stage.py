@@ -54,3 +54,19 @@ def test_the_probe_command_switches_the_stage_off(tmp_path, tiny_bundle):
         assert done.exit_code == 0, done.output
         assert read_run(out).stages["interventions"].status == status
         assert (read_interventions(out) is None) == (status == "skipped")
+
+
+def test_past_the_cap_the_stage_says_it_intervened_on_a_sample(tmp_path, tiny_bundle,
+                                                              monkeypatch):
+    from probe_rnn.interventions import api
+
+    monkeypatch.setattr(api, "MAX_ROWS", 10)
+    bundle, df = tiny_bundle
+    probe(bundle, df, tmp_path / "run", RunSettings(**QUICK))
+    held = int(df["split"].isin(["dev", "test"]).sum())
+    assert held > 10
+    table = read_interventions(tmp_path / "run")
+    erased = table[(table["intervention"] == "erasure") & (table["measure"] == "agreement")]
+    assert (erased["n"] == 10).all()
+    detail = read_run(tmp_path / "run").stages["interventions"].detail
+    assert f"10 of the {held} rows (a seeded sample)" in detail
