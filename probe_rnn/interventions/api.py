@@ -81,11 +81,13 @@ def _rows(df: pd.DataFrame, rows: Sequence[int] | None, train_rows: Sequence[int
         take = min(TRAIN_ROWS, len(pool))
         train_rows = np.sort(np.random.default_rng(seed).choice(pool, take, replace=False))
     rows, train_rows = np.asarray(rows, dtype=np.int64), np.asarray(train_rows, dtype=np.int64)
-    if max_rows is not None and (not isinstance(max_rows, int) or max_rows < 4):
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(
+            max_rows, int | np.integer) or max_rows < 4):
         raise ParameterError("max_rows", "an integer >= 4, or None for every row",
                              shown(max_rows))
     if max_rows is not None and len(rows) > max_rows:
-        rows = np.sort(np.random.default_rng([seed, 1]).choice(rows, max_rows, replace=False))
+        rows = np.sort(np.random.default_rng([seed, 1]).choice(rows, int(max_rows),
+                                                                replace=False))
     if len(rows) < 4 or len(train_rows) < 4:
         raise DataError(f"interventions need at least 4 held-out and 4 training rows; got "
                         f"{len(rows)} and {len(train_rows)}: use a larger table")

@@ -91,8 +91,12 @@ def test_past_max_rows_a_seeded_sample_of_the_held_out_rows_is_intervened_on(tin
     again = _picked(bundle, df, intervene(bundle, df, seed=0, max_rows=10, **kwargs))
     other = _picked(bundle, df, intervene(bundle, df, seed=1, max_rows=10, **kwargs))
     assert again == sample and other != sample
-    with pytest.raises(ParameterError, match="max_rows"):
-        intervene(bundle, df, max_rows=3, **kwargs)
+    numpy_int = _picked(bundle, df, intervene(bundle, df, seed=0, max_rows=np.int64(10),
+                                              **kwargs))
+    assert numpy_int == sample
+    for bad in (3, 10.0, True):
+        with pytest.raises(ParameterError, match="max_rows"):
+            intervene(bundle, df, max_rows=bad, **kwargs)
 
 
 def test_the_report_states_the_interventions_row_cap():
