@@ -161,12 +161,15 @@ def _run_each(setup: InterventionSetup, runs: list[tuple[str, Any]], units: list
     """Every intervention's checked rows, in order; ``setup.tick`` moves ``ticks`` inside
     each, at most to the end of its units."""
     out: list[dict[str, Any]] = []
-    for (name, run), n in zip(runs, units, strict=True):
-        end = ticks.done + n
-        setup.tick = lambda name=name, end=end: ticks.to(min(ticks.done + 1, end), name)
-        out += _checked(name, run.run(setup))
-        ticks.to(end, name)
-    setup.tick = lambda: None  # the setup handed back reports to no one
+    quiet = setup.tick  # restored after: the setup handed back reports to no one
+    try:
+        for (name, run), n in zip(runs, units, strict=True):
+            end = ticks.done + n
+            setup.tick = lambda name=name, end=end: ticks.to(min(ticks.done + 1, end), name)
+            out += _checked(name, run.run(setup))
+            ticks.to(end, name)
+    finally:
+        setup.tick = quiet
     return out
 
 

@@ -236,21 +236,28 @@ def interventions(ctx: RunContext) -> None:
         return
     with ctx.stage("interventions") as note:
         if note.cached:
-            note(f"{len(ctx.probed.index)} rows")
+            note(_intervened_rows(ctx))
             return
         try:
-            table, rows = _intervene(ctx)
+            table = _intervene(ctx)
         except ProbeRnnError as exc:
             note(f"not run: {exc}")
             return
-        probed = len(ctx.probed.index)
-        note((f"{rows} rows" if rows == probed else
-              f"{rows} of the {probed} rows (a seeded sample)") + f", {len(table)} table rows")
+        note(f"{_intervened_rows(ctx)}, {len(table)} table rows")
 
 
-def _intervene(ctx: RunContext) -> tuple[pd.DataFrame, int]:
-    """Run :func:`~probe_rnn.interventions.intervene` for the stage and write its table;
-    returns the table and the rows intervened on."""
+def _intervened_rows(ctx: RunContext) -> str:
+    """The held-out rows the interventions read: every probed row, or past
+    :data:`~probe_rnn.interventions.api.MAX_ROWS` a seeded sample of that many."""
+    from probe_rnn.interventions.api import MAX_ROWS
+
+    probed = len(ctx.probed.index)
+    return (f"{probed} rows" if probed <= MAX_ROWS else
+            f"{MAX_ROWS} of the {probed} rows (a seeded sample)")
+
+
+def _intervene(ctx: RunContext) -> pd.DataFrame:
+    """Run :func:`~probe_rnn.interventions.intervene` for the stage and write its table."""
     from probe_rnn.interventions import api
     from probe_rnn.interventions.table import write_interventions
 
@@ -263,7 +270,7 @@ def _intervene(ctx: RunContext) -> tuple[pd.DataFrame, int]:
                               max_rows=api.MAX_ROWS,
                               progress=lambda done, total, what: bar(done, total))
     write_interventions(ctx.out, found.table)
-    return found.table, len(found.setup.test)
+    return found.table
 
 
 def attribution(ctx: RunContext) -> None:

@@ -70,3 +70,6 @@ def test_past_the_cap_the_stage_says_it_intervened_on_a_sample(tmp_path, tiny_bu
     assert (erased["n"] == 10).all()
     detail = read_run(tmp_path / "run").stages["interventions"].detail
     assert f"10 of the {held} rows (a seeded sample)" in detail
+    again = probe(bundle, df, tmp_path / "run", RunSettings(**QUICK))
+    assert again.stages["interventions"].status == "reused"
+    assert f"10 of the {held} rows (a seeded sample)" in again.stages["interventions"].detail
